@@ -1,0 +1,1 @@
+"""Dynamic QR credentials: signed credentials, TOTP liveness, token text and the offline verifier."""
