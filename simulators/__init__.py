@@ -1,1 +1,1 @@
-"""Simulated gates, barriers, phones and the city day; they use the HTTP API and `qr`, never the database."""
+"""Simulated gates, barriers, phones and city traffic: they use `qr` offline, never the database."""

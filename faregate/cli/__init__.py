@@ -26,11 +26,23 @@ from faregate.config import Settings
     show_default=True,
     help="Directory for the embedded database, keys and local servers' state.",
 )
-@click.option("--database-url", envvar="DATABASE_URL", default=None, help="SQLAlchemy URL; default SQLite in the data directory.")
-@click.option("--redis-url", envvar="REDIS_URL", default=None, help="Redis server; default a private redis-server in the data directory.")
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    default=None,
+    help="SQLAlchemy URL; default SQLite in the data directory.",
+)
+@click.option(
+    "--redis-url",
+    envvar="REDIS_URL",
+    default=None,
+    help="Redis server; default a private redis-server in the data directory.",
+)
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path, database_url: str | None, redis_url: str | None) -> None:
-    """Faregate: dynamic QR ticketing, fares, ledger and settlement for a city's transit and parking."""
+def cli(
+    ctx: click.Context, data_dir: Path, database_url: str | None, redis_url: str | None
+) -> None:
+    """Faregate: dynamic QR ticketing, fares, ledger and settlement for transit and parking."""
     ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
 
 
