@@ -8,4 +8,10 @@ from ticketing.errors import TicketingError
 
 # Raised for bad input, a missing file or an unreachable server: shown as one line, never a
 # traceback. Anything else is a bug and keeps its traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (QRError, TicketingError, GatewayError, OSError, ValueError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    QRError,
+    TicketingError,
+    GatewayError,
+    OSError,
+    ValueError,
+)
