@@ -1,0 +1,82 @@
+"""TOTP liveness: RFC 6238 Appendix B, the phone (pyotp) and gate (ours) agree, seed derivation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qr.liveness import (
+    LivenessMaster,
+    SoftwareSecureModule,
+    TotpWindow,
+    derive_seed,
+    phone_totp,
+    totp_code,
+)
+
+RFC_SEED = b"12345678901234567890"  # RFC 6238 Appendix B, SHA-1 seed
+# (Unix time, 8-digit SHA-1 TOTP) for a 30 s period, from RFC 6238 Appendix B.
+RFC_SHA1_VECTORS = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+]
+
+
+@pytest.mark.parametrize(("unix", "expected"), RFC_SHA1_VECTORS)
+def test_rfc6238_appendix_b_sha1_on_phone_and_gate(unix: int, expected: str) -> None:
+    at = datetime.fromtimestamp(unix, UTC)
+    assert phone_totp(RFC_SEED, period=30).at(at) == expected
+    assert totp_code(RFC_SEED, unix // 30) == expected
+
+
+@pytest.mark.parametrize(("unix", "expected"), RFC_SHA1_VECTORS)
+def test_rfc_counters_with_our_15_second_period(unix: int, expected: str) -> None:
+    # Same counter T = unix // 30 reached at T * 15 with a 15 s period: the same code.
+    counter = unix // 30
+    at = datetime.fromtimestamp(counter * 15 + 14, UTC)
+    assert phone_totp(RFC_SEED, period=15).at(at) == expected
+    assert totp_code(RFC_SEED, counter) == expected
+
+
+@given(
+    seed=st.binary(min_size=16, max_size=64), unix=st.integers(0, 2**33), period=st.integers(1, 120)
+)
+def test_phone_and_gate_compute_the_same_code(seed: bytes, unix: int, period: int) -> None:
+    at = datetime.fromtimestamp(unix, UTC)
+    assert phone_totp(seed, period).at(at) == totp_code(seed, unix // period)
+
+
+def test_seed_is_hmac_sha256_of_the_credential_id() -> None:
+    master = bytes(range(32))
+    assert (
+        derive_seed(master, 7) == hmac.new(master, (7).to_bytes(8, "big"), hashlib.sha256).digest()
+    )
+    assert derive_seed(master, 7) != derive_seed(master, 8)
+
+
+def test_secure_module_reports_the_matching_step_within_its_window() -> None:
+    module = SoftwareSecureModule({3: LivenessMaster(b"m" * 32, period=15)})
+    seed = derive_seed(b"m" * 32, 99)
+    now = 1_700_000_007.0
+    step = int(now // 15)
+    window = TotpWindow(before=2, after=0)
+    assert module.matches(99, 3, totp_code(seed, step - 2), now, window) == step - 2
+    assert module.matches(99, 3, totp_code(seed, step + 1), now, window) is None
+    assert module.matches(99, 3, totp_code(seed, step - 3), now, window) is None
+    assert module.matches(99, 4, totp_code(seed, step), now, window) is None  # unknown kid
+    assert module.knows(3)
+    assert not module.knows(4)
+
+
+def test_window_cannot_be_negative() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        TotpWindow(before=-1)
