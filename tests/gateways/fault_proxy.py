@@ -1,0 +1,117 @@
+"""A fault-injecting HTTP proxy between a gateway client and localstripe, for tests.
+
+Requests pass through untouched unless a fault is queued with `inject`. Each queued fault
+hits the next matching request (by default: any POST, i.e. anything that creates or changes
+something at the gateway):
+
+- DROP_RESPONSE: forward the request, let the gateway act, then cut the connection unanswered;
+- ERROR_500: answer 500 without forwarding (the gateway never sees the request);
+- DELAY: forward, then hold the answer `delay` seconds (set it past the client's timeout);
+- GARBLED: forward, then answer 200 with a body that is not JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+_HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+class Fault(enum.Enum):
+    DROP_RESPONSE = "drop_response"
+    ERROR_500 = "error_500"
+    DELAY = "delay"
+    GARBLED = "garbled"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxiedRequest:
+    method: str
+    path: str
+    fault: Fault | None
+    forwarded: bool
+
+
+class FaultProxy:
+    """Use as `async with FaultProxy(upstream) as proxy:`; point the client at `proxy.url`."""
+
+    def __init__(self, upstream: str, *, delay: float = 2.0) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.delay = delay
+        self.log: list[ProxiedRequest] = []
+        self._queued: deque[tuple[Fault, frozenset[str]]] = deque()
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.url = ""
+
+    def inject(self, faults: Iterable[Fault], *, methods: Iterable[str] = ("POST",)) -> None:
+        """Queue faults for the next requests whose method is in `methods`, in order."""
+        allowed = frozenset(m.upper() for m in methods)
+        self._queued.extend((fault, allowed) for fault in faults)
+
+    @property
+    def pending_faults(self) -> int:
+        return len(self._queued)
+
+    def clear(self) -> None:
+        self._queued.clear()
+
+    async def __aenter__(self) -> FaultProxy:
+        self._session = aiohttp.ClientSession(auto_decompress=False)
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        if self._queued and method in self._queued[0][1]:
+            return self._queued.popleft()[0]
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        fault = self._take_fault(request.method)
+        self.log.append(
+            ProxiedRequest(request.method, request.path, fault, fault is not Fault.ERROR_500)
+        )
+        if fault is Fault.ERROR_500:
+            return web.Response(status=500, text="injected failure")
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        async with self._session.request(
+            request.method,
+            self.upstream + str(request.rel_url),
+            headers=headers,
+            data=await request.read(),
+        ) as upstream:
+            body = await upstream.read()
+            status = upstream.status
+            content_type = upstream.headers.get("Content-Type", "application/json")
+        if fault is Fault.DROP_RESPONSE:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=204)
+        if fault is Fault.DELAY:
+            await asyncio.sleep(self.delay)
+        if fault is Fault.GARBLED:
+            return web.Response(status=200, body=b"<html>not json", content_type="text/html")
+        response = web.Response(status=status, body=body)
+        response.headers["Content-Type"] = content_type
+        return response
