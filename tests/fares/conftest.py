@@ -43,9 +43,14 @@ def feed_dir(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
-def local(text: str) -> datetime:
+def hanoi_time(text: str) -> datetime:
     """An instant given as Hanoi local time, e.g. "2025-09-01 08:00"."""
     return datetime.fromisoformat(text).replace(tzinfo=HANOI)
+
+
+@pytest.fixture
+def local() -> Callable[[str], datetime]:
+    return hanoi_time
 
 
 @pytest.fixture
@@ -68,7 +73,7 @@ def tap() -> TapMaker:
             device_seq=seq if seq is not None else next(counter),
             credential_id=1,
             account_id=account,
-            at=local(at),
+            at=hanoi_time(at),
             route_id=route_id,
             stop_id=stop_id,
             kind=kind,
