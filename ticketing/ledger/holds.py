@@ -7,7 +7,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ticketing.ledger.accounts import parse_code
 from ticketing.ledger.errors import HoldError, InvalidPosting
@@ -50,15 +50,9 @@ class Hold:
 
     @property
     def body_hash(self) -> str:
-        """What a retried `hold` call must repeat: accounts, amount, time and description."""
-        body = [
-            self.debit,
-            self.credit,
-            self.amount.currency,
-            self.amount.amount,
-            self.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            self.description,
-        ]
+        """What a retried `hold` call must repeat: accounts, amount and description (not the
+        time, so a retry after a timeout is recognised as the same hold)."""
+        body = [self.debit, self.credit, self.amount.currency, self.amount.amount, self.description]
         return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode()).hexdigest()
 
     def capture(self, posting_id: str, amount: Money, at: datetime) -> tuple[Hold, Posting]:
