@@ -27,7 +27,7 @@ from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.matching import LegFare
 from ticketing.fares.passes import HeldPass, covering_pass
-from ticketing.fares.transfers import LegTiming, find_transfer
+from ticketing.fares.transfers import LegTiming, Transfer, find_transfer
 from ticketing.journeys import Journey, build_journeys
 from ticketing.money import Money
 from ticketing.service_day import service_day, service_month
@@ -372,34 +372,34 @@ def _apply_transfers(
     feed: FareFeed, work: list[_Work], category: str | None, media: str | None
 ) -> None:
     """Step 4: walk the legs (skipping pass-covered and joined continuation legs) in order."""
-    first: _Work | None = None
-    previous: _Work | None = None
-    transfers = 0
+    chain: list[_Work] = []
     for item in work:
         if item.pass_product_id is not None or item.continuation:
             continue
-        if previous is not None and first is not None:
+        best: Transfer | None = None
+        for position, earlier in enumerate(chain):
             transfer = find_transfer(
                 feed,
-                previous.fare.leg_group_id,
+                earlier.fare.leg_group_id,
                 item.fare.leg_group_id,
-                transfers + 1,
-                _timing(first),
-                _timing(previous),
+                len(chain),
+                _timing(chain[0]),
+                _timing(earlier),
                 _timing(item),
                 item.undiscounted,
-                previous.charge,
+                earlier.charge,
                 category,
                 media,
+                adjacent=position == len(chain) - 1,
             )
-            if transfer is not None:
-                transfers += 1
-                item.charge = transfer.charge
-                item.transfer_product_id = transfer.rule.fare_product_id
-                previous = item
-                continue
-        first = previous = item
-        transfers = 0
+            if transfer is not None and (best is None or transfer.charge < best.charge):
+                best = transfer
+        if best is None:
+            chain = [item]
+        else:
+            item.charge = best.charge
+            item.transfer_product_id = best.rule.fare_product_id
+            chain.append(item)
 
 
 def _timing(item: _Work) -> LegTiming:

@@ -6,6 +6,10 @@ bounds the transfers in the sub-journey (-1: unbounded) and the rule with the sm
 count wins. fare_transfer_type 0 charges A + AB (the next leg costs AB), 1 charges A + AB + B,
 2 charges AB in place of A for the first transfer (and S + BC after it, as type 0).
 
+A rule with nonconsecutive_transfers_allowed=1 (proposed field, google/transit PR 498) may also
+link the leg to an earlier leg of the sub-journey than the previous one; the rider pays the
+cheapest of the transfers available from any leg of the sub-journey.
+
 duration_limit_type 0 and 1 measure from the departure validation of the sub-journey's first leg
 (TransLink-style "valid for 90 minutes after you first tap"); 2 and 3 from the arrival
 validation of the previous leg. A leg's arrival, when unknown, is its departure.
@@ -47,10 +51,15 @@ def find_transfer(
     previous_charge: int,
     category: str | None,
     media: str | None,
+    *,
+    adjacent: bool = True,
 ) -> Transfer | None:
-    """The transfer rule applying to `current` as transfer number `transfer_number`, if any."""
+    """The transfer rule applying to `current` as transfer number `transfer_number` from the
+    leg `previous` (an earlier, non-adjacent leg when `adjacent` is False), if any."""
     best: tuple[float, int, Transfer] | None = None
     for rule in feed.transfer_rules:
+        if not adjacent and not rule.nonconsecutive_transfers_allowed:
+            continue
         if not _group_ok(rule.from_leg_group_id, from_group, feed.transfer_groups_from):
             continue
         if not _group_ok(rule.to_leg_group_id, to_group, feed.transfer_groups_to):

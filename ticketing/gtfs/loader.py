@@ -410,6 +410,7 @@ def _transfer_rules(
                 limit_type,
                 row.enum("fare_transfer_type", (0, 1, 2)) or 0,
                 _check_ref(row, "fare_product_id", products, "fare product (fare_products.txt)"),
+                row.enum("nonconsecutive_transfers_allowed", (0, 1), default=0) == 1,
             )
         )
     return tuple(rules)

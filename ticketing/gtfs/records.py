@@ -93,6 +93,9 @@ class FareTransferRule:
     duration_limit_type: int | None
     fare_transfer_type: int
     fare_product_id: str | None
+    # Proposed field (google/transit PR 498, used by the gtfs.org TransLink example): the rule
+    # may also link a leg to an earlier, non-adjacent leg of the same sub-journey.
+    nonconsecutive_transfers_allowed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
