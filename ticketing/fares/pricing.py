@@ -171,6 +171,9 @@ def quote(
             raise FareError(f"departure {leg.departure.isoformat()} has no UTC offset")
         if leg.arrival is not None and leg.arrival < leg.departure:
             raise FareError(f"arrival {leg.arrival.isoformat()} is before the departure")
+        for stop_id in (leg.from_stop_id, leg.to_stop_id):
+            if not feed.knows_stop(stop_id):
+                raise FareError(f'stop "{stop_id}" is not in the feed')
     journeys = [
         Journey(
             f"q{number}",

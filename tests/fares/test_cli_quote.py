@@ -1,0 +1,165 @@
+"""`faregate fares quote`: the Caltrain acceptance example, human and JSON output, bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from faregate.cli import cli, main
+
+CALTRAIN = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "caltrain_gtfs.zip"
+MINICITY = Path(__file__).resolve().parents[1] / "fixtures" / "minicity"
+CALTRAIN_LEG = {
+    "route_id": "ct_local",
+    "from_stop_id": "Millbrae Caltrain",
+    "to_stop_id": "Mountain View Caltrain",
+    "departure": "2009-08-07T12:00:00-07:00",
+}
+needs_caltrain = pytest.mark.skipif(not CALTRAIN.exists(), reason="shared/fixtures not present")
+
+
+def write_legs(tmp_path: Path, legs: object) -> Path:
+    path = tmp_path / "legs.json"
+    path.write_text(json.dumps(legs), encoding="utf-8")
+    return path
+
+
+@needs_caltrain
+def test_caltrain_quote_json(tmp_path: Path) -> None:
+    legs = write_legs(tmp_path, [CALTRAIN_LEG])
+    result = CliRunner().invoke(
+        cli, ["fares", "quote", "--feed", str(CALTRAIN), "--legs", str(legs), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["total"] == {"amount": 425, "currency": "USD"}
+    assert body["legs"][0]["fare_product_id"] == "OW_2"
+    assert body["legs"][0]["amount"] == 425
+    assert body["caps_applied"] == []
+
+
+@needs_caltrain
+def test_caltrain_quote_table(tmp_path: Path) -> None:
+    legs = write_legs(tmp_path, [CALTRAIN_LEG])
+    result = CliRunner().invoke(
+        cli, ["fares", "quote", "--feed", str(CALTRAIN), "--legs", str(legs)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "OW_2" in result.output
+    assert "Total: 4.25 USD (425 minor units)" in result.output
+
+
+def test_category_and_caps_in_json(tmp_path: Path) -> None:
+    ride = {"route_id": "M1", "from_stop_id": "M_A", "to_stop_id": "M_C"}
+    legs = write_legs(
+        tmp_path,
+        [{**ride, "departure": f"2025-09-01T{hour:02d}:00:00+07:00"} for hour in (7, 8, 9, 17)],
+    )
+    args = ["fares", "quote", "--feed", str(MINICITY), "--legs", str(legs), "--json"]
+    adult = json.loads(CliRunner().invoke(cli, args).output)
+    assert adult["total"] == {"amount": 30000, "currency": "VND"}
+    assert [cap["cap_id"] for cap in adult["caps_applied"]] == ["metro_day"]
+    student = json.loads(CliRunner().invoke(cli, [*args, "--category", "student"]).output)
+    assert student["total"]["amount"] == 4 * 6000
+
+
+@pytest.mark.parametrize(
+    ("legs", "category", "message"),
+    [
+        ("not json", None, "Error: legs.json: not JSON"),
+        ([], None, "Error: legs.json: expected a non-empty JSON list of legs"),
+        ([{"route_id": "M1"}], None, "Error: legs.json leg 1: from_stop_id is required"),
+        (
+            [{"route_id": "M1", "from_stop_id": "M_A", "to_stop_id": "M_B", "departure": "noon"}],
+            None,
+            'Error: legs.json leg 1: departure "noon" is not an ISO 8601 time',
+        ),
+        (
+            [
+                {
+                    "route_id": "M1",
+                    "from_stop_id": "M_A",
+                    "to_stop_id": "M_B",
+                    "departure": "2025-09-01T08:00:00",
+                }
+            ],
+            None,
+            "needs a UTC offset",
+        ),
+        (
+            [
+                {
+                    "route_id": "M1",
+                    "from_stop_id": "M_A",
+                    "to_stop_id": "M_Z",
+                    "departure": "2025-09-01T08:00:00+07:00",
+                }
+            ],
+            None,
+            'Error: stop "M_Z" is not in the feed',
+        ),
+        (
+            [
+                {
+                    "route_id": "M1",
+                    "from_stop_id": "M_A",
+                    "to_stop_id": "M_B",
+                    "departure": "2025-09-01T08:00:00+07:00",
+                }
+            ],
+            "pensioner",
+            'Error: unknown rider category "pensioner"',
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    legs: object,
+    category: str | None,
+    message: str,
+) -> None:
+    path = tmp_path / "legs.json"
+    path.write_text(legs if isinstance(legs, str) else json.dumps(legs), encoding="utf-8")
+    argv = ["faregate", "fares", "quote", "--feed", str(MINICITY), "--legs", str(path)]
+    if category:
+        argv += ["--category", category]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_malformed_feed_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for file in MINICITY.iterdir():
+        (feed / file.name).write_bytes(file.read_bytes())
+    (feed / "faregate_caps.txt").write_text("cap_id,period,amount,currency\nc,day,x,VND\n")
+    legs = write_legs(tmp_path, [CALTRAIN_LEG])
+    monkeypatch.setattr(
+        sys, "argv", ["faregate", "fares", "quote", "--feed", str(feed), "--legs", str(legs)]
+    )
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        'Error: faregate_caps.txt line 2: amount "x" is not an integer amount of minor units\n'
+    )
+
+
+def test_help() -> None:
+    result = CliRunner().invoke(cli, ["fares", "quote", "--help"])
+    assert result.exit_code == 0
+    assert "--legs" in result.output
