@@ -36,21 +36,19 @@ class Presentation:
     stop_id: str
     action: TapAction
     at: datetime
-    # The device was offline and uploads this tap only after the day is first priced.
-    uploaded_late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class TrafficProfile:
     trips_per_passenger: tuple[int, int] = (2, 4)
     missing_tap_out_rate: float = 0.03
-    late_upload_rate: float = 0.05
 
 
-def device_for(route: SimRoute, stop_id: str, rng: random.Random) -> str:
-    """Metro stations have a bank of gates; each bus on a route has its own validator."""
+def device_for(route: SimRoute, stop_id: str, action: TapAction, rng: random.Random) -> str:
+    """Metro stations have banks of entry and exit gates; each bus has its own validator."""
     if route.is_metro:
-        return f"gate-{stop_id}-{rng.randrange(1, 4)}"
+        direction = "in" if action == "entry" else "out"
+        return f"gate-{stop_id}-{direction}{rng.randrange(1, 4)}"
     return f"bus-{route.route_id}-{rng.randrange(1, 6):02d}"
 
 
@@ -94,10 +92,10 @@ def _trip(
 ) -> list[Presentation]:
     origin = route.stops[board]
     if not route.is_metro:
-        device = device_for(route, origin, rng)
+        device = device_for(route, origin, "board", rng)
         return [Presentation(passenger, device, route.route_id, origin, "board", start)]
     entry = Presentation(
-        passenger, device_for(route, origin, rng), route.route_id, origin, "entry", start
+        passenger, device_for(route, origin, "entry", rng), route.route_id, origin, "entry", start
     )
     if rng.random() < profile.missing_tap_out_rate:
         return [entry]
@@ -105,11 +103,10 @@ def _trip(
     destination = route.stops[alight]
     exit_ = Presentation(
         passenger,
-        device_for(route, destination, rng),
+        device_for(route, destination, "exit", rng),
         route.route_id,
         destination,
         "exit",
         start + ride,
-        uploaded_late=rng.random() < profile.late_upload_rate,
     )
     return [entry, exit_]
