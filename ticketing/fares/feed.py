@@ -87,6 +87,8 @@ class FareFeed:
                 coverage,
             )
         self._leg_memo: dict[_LegKey, LegFare | None] = {}
+        self._timeframes = bool(gtfs.timeframes)
+        self._caps_memo: dict[tuple[str | None, str | None], tuple[Cap, ...]] = {}
 
     # -- routes, stops, policy -------------------------------------------------------------
 
@@ -139,6 +141,20 @@ class FareFeed:
             raise FareError(f'unknown rider category "{rider_category}" (feed has: {known})')
         return rider_category
 
+    def caps_for(self, network_id: str | None, category: str | None) -> tuple[Cap, ...]:
+        """The caps covering a leg on this network for this rider category."""
+        key = (network_id, category)
+        caps = self._caps_memo.get(key)
+        if caps is None:
+            caps = tuple(
+                cap
+                for cap in self.caps
+                if cap.network_id in (None, network_id)
+                and cap.rider_category_id in (None, category)
+            )
+            self._caps_memo[key] = caps
+        return caps
+
     # -- products ---------------------------------------------------------------------------
 
     def amount_of(self, product_id: str, category: str | None, media: str | None) -> int | None:
@@ -168,7 +184,7 @@ class FareFeed:
         open_end: bool = False,
     ) -> LegFare | None:
         """The fare of one (effective) leg, memoised. An open end is priced at its maximum."""
-        if self._leg_rules_need_time:
+        if self._timeframes:
             from_tf = self._timeframes_at(route_id, departure)
             to_tf = self._timeframes_at(route_id, arrival or departure)
         else:
@@ -199,10 +215,6 @@ class FareFeed:
             )
         self._leg_memo[key] = fare
         return fare
-
-    @property
-    def _leg_rules_need_time(self) -> bool:
-        return bool(self.gtfs.timeframes)
 
     def _timeframes_at(self, route_id: str, at: datetime) -> frozenset[str]:
         local = at.astimezone(self._route_timezone.get(route_id, self._timezone))

@@ -276,11 +276,14 @@ def _price_legs(
     """Steps 1-2: join legs into effective legs and find each one's fare."""
     work: list[_Work] = []
     groups: list[list[Journey]] = []
-    for journey in journeys:
-        if groups and feed.join_rules and _joins(feed, groups[-1][-1], journey, groups[-1][0]):
-            groups[-1].append(journey)
-        else:
-            groups.append([journey])
+    if feed.join_rules:
+        for journey in journeys:
+            if groups and _joins(feed, groups[-1][-1], journey, groups[-1][0]):
+                groups[-1].append(journey)
+            else:
+                groups.append([journey])
+    else:
+        groups = [[journey] for journey in journeys]
     for group in groups:
         first, last = group[0], group[-1]
         if not feed.knows_route(first.route_id):
@@ -414,17 +417,16 @@ def _apply_caps(
 ) -> tuple[tuple[AppliedCap, ...], dict[str, Money]]:
     """Step 5: cap each leg's charge by what is left under the caps covering it."""
     currency = feed.currency
-    caps = [cap for cap in feed.caps if cap.rider_category_id in (None, category)]
-    if not caps:
+    if not feed.caps:
         return (), {}
     spent: dict[tuple[str, date], int] = {}
     saved: dict[tuple[str, date], int] = {}
     spend_by_cap: dict[str, int] = {}
+    by_id = {}
     for item in work:
         applicable = []
-        for cap in caps:
-            if cap.network_id is not None and cap.network_id != item.network_id:
-                continue
+        for cap in feed.caps_for(item.network_id, category):
+            by_id[cap.cap_id] = cap
             start = item.day if cap.period == "day" else service_month(item.day)
             key = (cap.cap_id, start)
             if key not in spent:
@@ -442,7 +444,6 @@ def _apply_caps(
         for _, key in applicable:
             spent[key] += item.charge
             spend_by_cap[key[0]] = spend_by_cap.get(key[0], 0) + item.charge
-    by_id = {cap.cap_id: cap for cap in caps}
     applied = tuple(
         AppliedCap(
             cap_id, by_id[cap_id].period, start, by_id[cap_id].amount, Money(amount, currency)
