@@ -152,10 +152,16 @@ class Ledger:
         return _state(row)
 
     async def _lock_accounts(self, currencies: dict[str, str]) -> dict[str, AccountState]:
-        """Lock (creating as needed) the accounts named, in code order to avoid deadlocks."""
+        """Lock the accounts named, creating missing ones first, then taking every row lock in
+        one statement in code order, so two transactions never wait on each other in a cycle."""
         codes = sorted(currencies)
-        states = await self._select_for_update(codes)
-        missing = [c for c in codes if c not in states]
+        known: set[str] = set()
+        for chunk in chunks(codes):
+            found = await self._session.scalars(
+                select(ACCOUNTS.c.code).where(ACCOUNTS.c.code.in_(chunk))
+            )
+            known.update(found)
+        missing = [c for c in codes if c not in known]
         if missing:
             now = self._clock()
             await self._session.execute(
@@ -173,8 +179,7 @@ class Ledger:
                     for code in missing
                 ],
             )
-            states.update(await self._select_for_update(missing))
-        return states
+        return await self._select_for_update(codes)
 
     async def _select_for_update(self, codes: Sequence[str]) -> dict[str, AccountState]:
         states: dict[str, AccountState] = {}
@@ -421,6 +426,8 @@ class Ledger:
         posting_id = posting_id or f"{hold_id}:capture"
         async with self._session.begin_nested():
             hold = await self.get_hold(hold_id, lock=True)
+            currency = hold.amount.currency
+            await self._lock_accounts({hold.debit: currency, hold.credit: currency})
             if (
                 hold.status is HoldStatus.CAPTURED
                 and hold.posting_id == posting_id
