@@ -1,0 +1,252 @@
+"""Payment flows against localstripe on SQLite and PostgreSQL: each leaves the ledger balanced
+and matching the gateway."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from gateways.errors import CardDeclined
+from gateways.stripe_gateway import StripeGateway
+from ticketing.db.models import DenyListEntryRow, RiderAccountRow
+from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
+from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.ledger import accounts
+from ticketing.ledger.errors import InsufficientFunds, UnknownAccount
+from ticketing.ledger.postings import Posting
+from ticketing.money import Money
+from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
+from ticketing.payments.service import PaymentsService, daily_charge_key
+from ticketing.riders import AccountStatus
+
+from .conftest import add_rider
+
+DAY = date(2025, 3, 14)
+CLEARING = accounts.gateway_clearing("stripe")
+DECLINES_ON_CHARGE = "pm_card_chargeCustomerFail"
+
+
+def vnd(amount: int) -> Money:
+    return Money(amount, "VND")
+
+
+async def _balance(uow_factory: UnitOfWorkFactory, code: str) -> int:
+    async with uow_factory() as uow:
+        try:
+            return (await uow.ledger.balance(code)).amount
+        except UnknownAccount:
+            return 0
+
+
+async def _assert_books_balanced(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        report = await uow.ledger.check_invariants()
+    assert report.ok, report
+
+
+async def _assert_clearing_matches_gateway(
+    uow_factory: UnitOfWorkFactory, payments: PaymentsService, gateway: StripeGateway
+) -> None:
+    """What the ledger says the gateway holds = what the gateway says it collected, net."""
+    expected = 0
+    for attempt in await payments.attempts():
+        if attempt.gateway_payment_id is None:
+            continue
+        payment = await gateway.retrieve_payment(attempt.gateway_payment_id)
+        if payment.status.value == "succeeded":
+            expected += payment.amount - payment.amount_refunded
+    assert await _balance(uow_factory, CLEARING) == expected
+
+
+async def _post_fare(uow_factory: UnitOfWorkFactory, account_id: str, amount: int) -> None:
+    async with uow_factory() as uow:
+        await uow.ledger.post(
+            Posting.transfer(
+                f"fare:{account_id}:{DAY}",
+                debit=accounts.receivable(account_id),
+                credit=accounts.operator("metro-2a"),
+                amount=vnd(amount),
+                occurred_at=uow.clock(),
+            )
+        )
+        await uow.commit()
+
+
+async def test_top_up_credits_the_wallet_once(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    first = await payments.top_up(account, vnd(50_000), request_id="r1")
+    assert first.status is AttemptStatus.SUCCEEDED
+    again = await payments.top_up(account, vnd(50_000), request_id="r1")
+    assert again == first
+    assert len(await gateway.find_payments(first.attempt_id)) == 1
+    assert await _balance(uow_factory, accounts.wallet(account)) == 50_000
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_declined_top_up_posts_nothing(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, DECLINES_ON_CHARGE)
+    outcome = await payments.top_up(account, vnd(20_000), request_id="r1")
+    assert outcome.status is AttemptStatus.FAILED
+    assert outcome.decline_code == "card_declined"
+    assert outcome.posting_id is None
+    assert await _balance(uow_factory, accounts.wallet(account)) == 0
+    assert (await payments.standing(account)).debt == 0  # a failed top-up is not debt
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_card_refused_at_saving_is_not_saved(payments: PaymentsService) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    with pytest.raises(CardDeclined):
+        await payments.save_card(account, "pm_card_visa_chargeDeclined")
+    with pytest.raises(NoSavedCard):
+        await payments.top_up(account, vnd(10_000), request_id="r1")
+
+
+async def test_daily_charge_settles_the_receivable(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account, _ = await add_rider(uow_factory)
+    await payments.save_card(account, "pm_card_visa")
+    await _post_fare(uow_factory, account, 27_000)
+    outcome = await payments.charge_day(account, DAY, vnd(27_000))
+    assert outcome.status is AttemptStatus.SUCCEEDED
+    assert outcome.attempt_id == daily_charge_key(account, DAY) == f"charge:{account}:2025-03-14"
+    assert await payments.charge_day(account, DAY, vnd(27_000)) == outcome
+    assert len(await gateway.find_payments(outcome.attempt_id)) == 1
+    assert await _balance(uow_factory, accounts.receivable(account)) == 0
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_partial_then_full_refund_with_reversing_postings(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    top_up = await payments.top_up(account, vnd(40_000), request_id="r1")
+
+    partial = await payments.refund(top_up.attempt_id, refund_id="rf-1", amount=15_000)
+    assert partial.status is RefundRecordStatus.SUCCEEDED
+    assert await payments.refund(top_up.attempt_id, refund_id="rf-1", amount=15_000) == partial
+    assert await _balance(uow_factory, accounts.wallet(account)) == 25_000
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+    with pytest.raises(RefundNotAllowed):
+        await payments.refund(top_up.attempt_id, refund_id="rf-2", amount=25_001)
+    rest = await payments.refund(top_up.attempt_id, refund_id="rf-2", amount=25_000)
+    assert rest.status is RefundRecordStatus.SUCCEEDED
+    assert await _balance(uow_factory, accounts.wallet(account)) == 0
+    assert top_up.gateway_payment_id is not None
+    assert (await gateway.retrieve_payment(top_up.gateway_payment_id)).amount_refunded == 40_000
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_full_refund_is_a_reversal_of_the_payment_posting(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    top_up = await payments.top_up(account, vnd(30_000), request_id="r1")
+    refund = await payments.refund(top_up.attempt_id, refund_id="rf-all")
+    assert refund.amount == vnd(30_000)
+    async with uow_factory() as uow:
+        assert refund.posting_id is not None
+        reversal = await uow.ledger.get_posting(refund.posting_id)
+    assert reversal.reverses == top_up.posting_id
+
+
+async def test_refund_of_spent_top_up_is_refused_before_the_gateway(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    top_up = await payments.top_up(account, vnd(10_000), request_id="r1")
+    async with uow_factory() as uow:  # the rider rides: the wallet pays a fare
+        await uow.ledger.post(
+            Posting.transfer(
+                "fare-spend",
+                debit=accounts.wallet(account),
+                credit=accounts.operator("bus"),
+                amount=vnd(8_000),
+                occurred_at=uow.clock(),
+            )
+        )
+        await uow.commit()
+    with pytest.raises(InsufficientFunds):
+        await payments.refund(top_up.attempt_id, refund_id="rf-1")
+    assert top_up.gateway_payment_id is not None
+    assert (await gateway.retrieve_payment(top_up.gateway_payment_id)).amount_refunded == 0
+
+
+async def _denied(uow_factory: UnitOfWorkFactory, credentials: list[int]) -> set[int]:
+    async with uow_factory() as uow:
+        rows = await uow.session.scalars(
+            select(DenyListEntryRow.credential_id).where(
+                DenyListEntryRow.credential_id.in_(credentials)
+            )
+        )
+        return set(rows)
+
+
+async def _status(uow_factory: UnitOfWorkFactory, account: str) -> AccountStatus:
+    async with uow_factory() as uow:
+        return (await uow.session.get_one(RiderAccountRow, account)).status
+
+
+async def test_decline_puts_account_in_debt_and_retry_clears_it(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account, credentials = await add_rider(uow_factory, debt_limit=0)
+    await payments.save_card(account, DECLINES_ON_CHARGE)
+    await _post_fare(uow_factory, account, 31_000)
+    declined = await payments.charge_day(account, DAY, vnd(31_000))
+    assert declined.status is AttemptStatus.FAILED
+    standing = await payments.standing(account)
+    assert (standing.debt, standing.denied) == (31_000, True)
+    assert await _denied(uow_factory, credentials) == set(credentials)
+    assert await _status(uow_factory, account) is AccountStatus.DEBT_RECOVERY
+    assert await _balance(uow_factory, accounts.receivable(account)) == 31_000
+
+    await payments.save_card(account, "pm_card_visa")
+    [retried] = await payments.retry_failed_charges(account)
+    assert retried.status is AttemptStatus.SUCCEEDED
+    assert (await payments.standing(account)).debt == 0
+    assert await _denied(uow_factory, credentials) == set()
+    assert await _status(uow_factory, account) is AccountStatus.ACTIVE
+    assert await _balance(uow_factory, accounts.receivable(account)) == 0
+    assert await payments.retry_failed_charges(account) == []
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account, credentials = await add_rider(uow_factory, debt_limit=50_000)
+    await payments.save_card(account, DECLINES_ON_CHARGE)
+    await _post_fare(uow_factory, account, 31_000)
+    await payments.charge_day(account, DAY, vnd(31_000))
+    standing = await payments.standing(account)
+    assert (standing.debt, standing.denied) == (31_000, False)
+    assert await _denied(uow_factory, credentials) == set()
+    assert await _status(uow_factory, account) is AccountStatus.DEBT_RECOVERY
+
+    await payments.save_card(account, "pm_card_visa")
+    await payments.top_up(account, vnd(50_000), request_id="r1")
+    assert (await payments.standing(account)).debt == 0
+    assert await _status(uow_factory, account) is AccountStatus.ACTIVE
+    assert await _balance(uow_factory, accounts.wallet(account)) == 19_000
+    assert await _balance(uow_factory, accounts.receivable(account)) == 0
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
