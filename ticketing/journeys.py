@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from ticketing.service_day import service_day
 from ticketing.taps import Tap, TapKind
 
 if TYPE_CHECKING:
@@ -151,8 +150,7 @@ def _unfinished(start: Tap, *, incomplete: bool = True) -> Journey:
 
 def journey_service_day(journey: Journey, feed: FareFeed) -> date:
     """The service day a journey counts towards: that of its first tap, in its network's policy."""
-    policy = feed.policy_for(feed.network_of(journey.route_id))
-    return service_day(journey.departure, timezone=policy.timezone, cutoff=policy.cutoff)
+    return feed.service_day_of(journey.route_id, journey.departure)
 
 
 def journeys_by_service_day(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,9 +26,11 @@ from ticketing.fares.matching import FareRuleMatcher, LegFare, LegRuleMatcher
 from ticketing.gtfs.errors import FeedError
 from ticketing.gtfs.loader import GtfsFeed, read_feed
 from ticketing.gtfs.records import Cap, FareLegJoinRule, FareProduct, FareTransferRule, PassCoverage
+from ticketing.money import Money
 from ticketing.service_day import DEFAULT_CUTOFF, DEFAULT_TIMEZONE
 
 DEFAULT_MAX_JOURNEY_MINUTES = 180
+_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,7 @@ class FareFeed:
         self._leg_memo: dict[_LegKey, LegFare | None] = {}
         self._timeframes = bool(gtfs.timeframes)
         self._caps_memo: dict[tuple[str | None, str | None], tuple[Cap, ...]] = {}
+        self._money: dict[int, Money] = {}
 
     # -- routes, stops, policy -------------------------------------------------------------
 
@@ -129,6 +132,13 @@ class FareFeed:
         zones = {a.timezone for a in self.gtfs.agencies if a.timezone}
         return zones.pop() if len(zones) == 1 else None
 
+    def service_day_of(self, route_id: str, at: datetime) -> date:
+        """The service day of a ride on this route starting at `at`, per its network's policy."""
+        policy = self.policy_for(self._route_network.get(route_id))
+        local = at.astimezone(policy.timezone)
+        day = local.date()
+        return day - _ONE_DAY if local.time() < policy.cutoff else day
+
     def max_journey_seconds(self, route_id: str) -> int:
         return self.policy_for(self.network_of(route_id)).max_journey_minutes * 60
 
@@ -140,6 +150,13 @@ class FareFeed:
             known = ", ".join(sorted(self.gtfs.rider_categories)) or "none"
             raise FareError(f'unknown rider category "{rider_category}" (feed has: {known})')
         return rider_category
+
+    def money(self, amount: int) -> Money:
+        """`amount` in the feed's currency; Money is immutable, so equal amounts share one."""
+        value = self._money.get(amount)
+        if value is None:
+            value = self._money[amount] = Money(amount, self.currency)
+        return value
 
     def caps_for(self, network_id: str | None, category: str | None) -> tuple[Cap, ...]:
         """The caps covering a leg on this network for this rider category."""

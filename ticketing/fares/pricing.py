@@ -30,7 +30,7 @@ from ticketing.fares.passes import HeldPass, covering_pass
 from ticketing.fares.transfers import LegTiming, Transfer, find_transfer
 from ticketing.journeys import Journey, build_journeys
 from ticketing.money import Money
-from ticketing.service_day import service_day, service_month
+from ticketing.service_day import service_month
 from ticketing.taps import Tap
 
 
@@ -254,8 +254,8 @@ def price_journeys(
             arrival=item.journey.arrival,
             service_day=item.day,
             fare_product_id=item.fare.fare_product_id,
-            undiscounted=Money(item.undiscounted, currency),
-            charged=Money(item.charge, currency),
+            undiscounted=feed.money(item.undiscounted),
+            charged=feed.money(item.charge),
             incomplete=item.incomplete,
             pass_covered=item.pass_product_id is not None,
             capped=item.capped,
@@ -322,9 +322,7 @@ def _price_legs(
                 f'journey {first.journey_id}: no fare on route "{first.route_id}" from '
                 f'"{first.from_stop_id}" to "{last.to_stop_id}"'
             )
-        network_id = feed.network_of(first.route_id)
-        policy = feed.policy_for(network_id)
-        day = service_day(first.departure, timezone=policy.timezone, cutoff=policy.cutoff)
+        day = feed.service_day_of(first.route_id, first.departure)
         for position, journey in enumerate(group):
             amount = fare.amount if position == 0 else 0
             work.append(
