@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateways.errors import CardDeclined, GatewayError
@@ -688,7 +688,17 @@ class PaymentsService:
             await uow.commit()
         if not fresh:
             return WebhookOutcome(event.id, duplicate=True, payment=None)
-        return WebhookOutcome(event.id, duplicate=False, payment=await self._on_event(event))
+        try:
+            payment = await self._on_event(event)
+        except BaseException:
+            # Forget the event so the gateway's redelivery is processed, not skipped.
+            async with self._uows() as uow:
+                await uow.session.execute(
+                    delete(WebhookEventRow).where(WebhookEventRow.event_id == event.id)
+                )
+                await uow.commit()
+            raise
+        return WebhookOutcome(event.id, duplicate=False, payment=payment)
 
     async def _on_event(self, event: WebhookEvent) -> PaymentOutcome | None:
         if event.object_type != "payment_intent":
