@@ -28,6 +28,7 @@ from ticketing.fares.feed import FareFeed
 from ticketing.fares.matching import LegFare
 from ticketing.fares.passes import HeldPass, covering_pass
 from ticketing.fares.transfers import LegTiming, Transfer, find_transfer
+from ticketing.gtfs.records import Cap
 from ticketing.journeys import Journey, build_journeys
 from ticketing.money import Money
 from ticketing.service_day import service_month
@@ -420,26 +421,38 @@ def _apply_caps(
     spent: dict[tuple[str, date], int] = {}
     saved: dict[tuple[str, date], int] = {}
     spend_by_cap: dict[str, int] = {}
-    by_id = {}
+    by_id: dict[str, Cap] = {}
     for item in work:
-        applicable = []
-        for cap in feed.caps_for(item.network_id, category):
-            by_id[cap.cap_id] = cap
-            start = item.day if cap.period == "day" else service_month(item.day)
-            key = (cap.cap_id, start)
-            if key not in spent:
-                prior = month_to_date.get(cap.cap_id) if cap.period == "month" else None
-                spent[key] = prior.amount if prior is not None else 0
-            applicable.append((cap.amount.amount - spent[key], key))
-        if not applicable:
+        caps = feed.caps_for(item.network_id, category)
+        if not caps:
             continue
-        left, binding = min(applicable)
+        day = item.day
+        month: date | None = None
+        keys: list[tuple[str, date]] = []
+        left = binding = None
+        for cap in caps:
+            if cap.period == "day":
+                key = (cap.cap_id, day)
+            else:
+                month = month or service_month(day)
+                key = (cap.cap_id, month)
+            already = spent.get(key)
+            if already is None:
+                by_id[cap.cap_id] = cap
+                prior = month_to_date.get(cap.cap_id) if cap.period == "month" else None
+                already = spent[key] = prior.amount if prior is not None else 0
+            remaining = cap.amount.amount - already
+            if left is None or remaining < left:
+                left, binding = remaining, key
+            keys.append(key)
+        assert left is not None
+        assert binding is not None
         if item.charge > left:
             saving = item.charge - max(left, 0)
             item.charge -= saving
             item.capped = True
             saved[binding] = saved.get(binding, 0) + saving
-        for _, key in applicable:
+        for key in keys:
             spent[key] += item.charge
             spend_by_cap[key[0]] = spend_by_cap.get(key[0], 0) + item.charge
     applied = tuple(
