@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from qr.credential import CATEGORY_NAMES, CredentialFields
+
 
 class Reason(enum.StrEnum):
     """Why a token was accepted or refused, in the order the verifier checks.
@@ -29,20 +31,41 @@ class Reason(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """What the gate decided and what it knew: the credential's fields once the token parsed."""
+
     accepted: bool
     reason: Reason
     detail: str = ""
-    credential_id: int | None = None
-    issuer_kid: int | None = None
-    liveness_kid: int | None = None
-    product: str | None = None
-    category: str | None = None
-    flags: int | None = None
+    credential: CredentialFields | None = None  # None when the token did not parse
     step: int | None = None  # the TOTP step the code belongs to
     step_offset: int | None = None  # that step minus the gate's current step
     gate_id: str | None = None
     deny_list_version: int | None = None
     deny_list_stale: bool = False  # decided with a list older than the policy allows
+
+    @property
+    def credential_id(self) -> int | None:
+        return None if self.credential is None else self.credential.credential_id
+
+    @property
+    def issuer_kid(self) -> int | None:
+        return None if self.credential is None else self.credential.issuer_kid
+
+    @property
+    def liveness_kid(self) -> int | None:
+        return None if self.credential is None else self.credential.liveness_kid
+
+    @property
+    def product(self) -> str | None:
+        return None if self.credential is None else self.credential.product
+
+    @property
+    def category(self) -> str | None:
+        return None if self.credential is None else CATEGORY_NAMES[self.credential.category]
+
+    @property
+    def flags(self) -> int | None:
+        return None if self.credential is None else self.credential.flags
 
     def to_json(self) -> dict[str, Any]:
         return {

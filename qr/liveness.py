@@ -87,10 +87,14 @@ class LivenessMaster:
 class SoftwareSecureModule:
     """A secure module in software: the simulators' and the CLI's stand-in for a SAM."""
 
-    __slots__ = ("_masters",)
+    __slots__ = ("_keyed", "_masters")
 
     def __init__(self, masters: Mapping[int, LivenessMaster]) -> None:
         self._masters = dict(masters)
+        # HMAC keyed once per master: copying it skips the key setup on every token.
+        self._keyed = {
+            kid: hmac.new(m.master, digestmod=hashlib.sha256) for kid, m in self._masters.items()
+        }
 
     def knows(self, liveness_kid: int) -> bool:
         return liveness_kid in self._masters
@@ -105,7 +109,9 @@ class SoftwareSecureModule:
         entry = self._masters.get(liveness_kid)
         if entry is None:
             return None
-        seed = derive_seed(entry.master, credential_id)
+        keyed = self._keyed[liveness_kid].copy()
+        keyed.update(credential_id.to_bytes(8, "big"))
+        seed = keyed.digest()
         current = int(at // entry.period)
         # Most codes are from the current step, so it is tried first.
         if hmac.compare_digest(totp_code(seed, current), code):

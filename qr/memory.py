@@ -14,9 +14,8 @@ Entries are plain numbers, so the memory is pure and serialisable (the CLI's `--
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qr.decision import Reason
 from qr.errors import GateStateError
@@ -25,8 +24,7 @@ MEMORY_FORMAT = "faregate-gate-memory/1"
 STATE_FORMAT = "faregate-gate-state/1"
 
 
-@dataclass(frozen=True, slots=True)
-class LastUse:
+class LastUse(NamedTuple):
     step: int
     at: float  # Unix seconds
     gate_id: str

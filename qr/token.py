@@ -7,10 +7,16 @@ render the code from the static part.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from qr.base45 import b45decode, b45encode, encoded_length
-from qr.credential import CREDENTIAL_LENGTH, SIGNED_LENGTH, Credential, unpack_credential
+from qr.credential import (
+    CREDENTIAL_LENGTH,
+    SIGNED_LENGTH,
+    Credential,
+    CredentialFields,
+    unpack_fields,
+)
 from qr.liveness import DIGITS
 
 PREFIX = "FG1"
@@ -20,14 +26,17 @@ _CODE_START = len(PREFIX) + BODY_LENGTH
 _ASCII_DIGITS = frozenset("0123456789")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A token that is well formed; nothing about it has been verified yet."""
 
-    credential: Credential
+    fields: CredentialFields
     body: bytes  # the credential bytes the signature covers
     signature: bytes
     code: str
+
+    @property
+    def credential(self) -> Credential:
+        return self.fields.credential()
 
 
 def static_part(signed_credential: bytes) -> str:
@@ -41,12 +50,14 @@ def build_token(signed_credential: bytes, code: str) -> str:
 
 def parse_token(token: str | bytes) -> ParsedToken | None:
     """Strict parse: exact length, prefix, canonical base45, known layout; None otherwise."""
-    if isinstance(token, bytes | bytearray | memoryview):
+    if type(token) is not str:
+        if not isinstance(token, bytes | bytearray | memoryview):
+            return None
         try:
             token = bytes(token).decode("ascii")
         except UnicodeDecodeError:
             return None
-    if not isinstance(token, str) or len(token) != TOKEN_LENGTH or not token.startswith(PREFIX):
+    if len(token) != TOKEN_LENGTH or not token.startswith(PREFIX):
         return None
     code = token[_CODE_START:]
     if not _ASCII_DIGITS.issuperset(code):
@@ -55,7 +66,7 @@ def parse_token(token: str | bytes) -> ParsedToken | None:
     if signed is None or len(signed) != SIGNED_LENGTH:
         return None
     body = signed[:CREDENTIAL_LENGTH]
-    credential = unpack_credential(body)
-    if credential is None:
+    fields = unpack_fields(body)
+    if fields is None:
         return None
-    return ParsedToken(credential, body, signed[CREDENTIAL_LENGTH:], code)
+    return ParsedToken(fields, body, signed[CREDENTIAL_LENGTH:], code)

@@ -21,8 +21,12 @@ from qr.denylist import DenyList
 from qr.keys import KeySet
 from qr.liveness import SecureModule, TotpWindow
 from qr.memory import GateMemory
-from qr.timeutil import isoformat_z, require_aware
+from qr.timeutil import from_minutes, isoformat_z, require_aware
 from qr.token import parse_token
+
+
+def _minute(minute: int) -> str:
+    return isoformat_z(from_minutes(minute))
 
 
 class StaleDenyListAction(enum.StrEnum):
@@ -93,8 +97,28 @@ class Verifier:
             for k in keyset.liveness_keys
         }
         self._module = secure_module
-        self.policy = policy or VerifierPolicy()
+        self._policy = policy or VerifierPolicy()
         self.deny_list = deny_list
+
+    @property
+    def policy(self) -> VerifierPolicy:
+        return self._policy
+
+    @property
+    def deny_list(self) -> DenyList | None:
+        return self._deny_list
+
+    @deny_list.setter
+    def deny_list(self, deny_list: DenyList | None) -> None:
+        """Swap in a newer list (after a sync); its staleness deadline is worked out once here."""
+        self._deny_list = deny_list
+        limit = self._policy.max_deny_list_age
+        if limit is None:
+            self._stale_after: float | None = None
+        elif deny_list is None or deny_list.issued_at is None:
+            self._stale_after = float("-inf")  # a list of unknown age cannot be shown to be fresh
+        else:
+            self._stale_after = (deny_list.issued_at + limit).timestamp()
 
     def verify(
         self,
@@ -108,14 +132,16 @@ class Verifier:
 
         Without a memory no replay/passback check is made (for tools that only inspect).
         """
-        now = require_aware(at, "verification time").timestamp()
+        if at.utcoffset() is None:
+            require_aware(at, "verification time")  # raises NaiveTimeError
+        now = at.timestamp()
         try:
             parsed = parse_token(token)
         except Exception:  # the parser returns None for bad input; this is belt and braces
             parsed = None
         if parsed is None:
             return Decision(False, Reason.MALFORMED, "not a Faregate token", gate_id=gate.gate_id)
-        c = parsed.credential
+        c = parsed.fields
         deny = self.deny_list
         stale_list = False
         step: int | None = None
@@ -126,17 +152,12 @@ class Verifier:
                 reason is Reason.ACCEPTED,
                 reason,
                 detail,
-                credential_id=c.credential_id,
-                issuer_kid=c.issuer_kid,
-                liveness_kid=c.liveness_kid,
-                product=c.product,
-                category=c.category.name.lower(),
-                flags=int(c.flags),
-                step=step,
-                step_offset=offset,
-                gate_id=gate.gate_id,
-                deny_list_version=None if deny is None else deny.version,
-                deny_list_stale=stale_list,
+                c,
+                step,
+                offset,
+                gate.gate_id,
+                None if deny is None else deny.version,
+                stale_list,
             )
 
         issuer = self._issuers.get(c.issuer_kid)
@@ -156,12 +177,13 @@ class Verifier:
             return decide(Reason.BAD_SIGNATURE, "signature does not verify")
 
         if now < c.valid_from_minute * 60:
-            return decide(Reason.NOT_YET_VALID, f"valid from {isoformat_z(c.valid_from)}")
+            return decide(Reason.NOT_YET_VALID, f"valid from {_minute(c.valid_from_minute)}")
         if now >= c.valid_until_minute * 60:
-            return decide(Reason.EXPIRED, f"valid until {isoformat_z(c.valid_until)}")
+            return decide(Reason.EXPIRED, f"valid until {_minute(c.valid_until_minute)}")
 
         policy = self.policy
-        stale_list = self._deny_list_stale(at)
+        stale_after = self._stale_after
+        stale_list = stale_after is not None and now > stale_after
         if deny is not None and c.credential_id in deny.ids:
             return decide(Reason.DENIED, f"on deny list version {deny.version}")
         if stale_list and policy.stale_deny_list is StaleDenyListAction.REFUSE:
@@ -189,15 +211,6 @@ class Verifier:
         return decide(
             Reason.ACCEPTED, "deny list stale; offline policy: accept" if stale_list else ""
         )
-
-    def _deny_list_stale(self, at: datetime) -> bool:
-        limit = self.policy.max_deny_list_age
-        if limit is None:
-            return False
-        deny = self.deny_list
-        if deny is None or deny.issued_at is None:
-            return True  # a list of unknown age cannot be shown to be fresh
-        return at - deny.issued_at > limit
 
     def keep_seconds(self) -> float:
         """How long a memory entry matters (the `keep_seconds` for GateMemory.prune)."""
