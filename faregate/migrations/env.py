@@ -9,10 +9,10 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import NullPool
 
 from ticketing.db.engine import create_engine
-from ticketing.db.models import Base
+from ticketing.db.models import all_metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = all_metadata()
 
 
 def run_migrations(connection: Connection) -> None:

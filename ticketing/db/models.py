@@ -8,6 +8,8 @@ postings and entries, and refuse any posting whose entries do not sum to zero pe
 from __future__ import annotations
 
 import enum
+import importlib
+import pkgutil
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -279,3 +281,13 @@ class HoldRow(Base):
 def table_of(model: type[Base]) -> Table:
     """A model's Core table, typed as such (for bulk statements that skip the ORM)."""
     return Base.metadata.tables[model.__tablename__]
+
+
+def all_metadata() -> MetaData:
+    """`Base.metadata` after importing every `ticketing.db.*models` module (migrations and
+    schema checks must see the tables other packages register on Base)."""
+    package = importlib.import_module("ticketing.db")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.endswith("models"):
+            importlib.import_module(f"ticketing.db.{module.name}")
+    return Base.metadata

@@ -5,6 +5,9 @@
         await uow.ledger.post(posting)
         await uow.commit()           # leaving without commit rolls back
 
+Services: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: accounts,
+passes, credentials), `uow.deny_list` (DenyList).
+
 Services never commit; the caller decides what commits together (cosmicpython style).
 """
 
@@ -17,14 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.db.engine import session_factory
 from ticketing.services.clock import Clock, utc_now
+from ticketing.services.deny_list import DenyList
 from ticketing.services.ledger import Ledger
+from ticketing.services.riders import Riders
+from ticketing.services.taps import TapStore
 
 
 class UnitOfWork:
-    """An open transaction (`session`) with `ledger` bound to it."""
+    """An open transaction (`session`) and the services bound to it."""
 
     session: AsyncSession
     ledger: Ledger
+    taps: TapStore
+    deny_list: DenyList
+    riders: Riders
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -33,6 +42,9 @@ class UnitOfWork:
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         self.ledger = Ledger(self.session, self.clock)
+        self.taps = TapStore(self.session, self.clock)
+        self.deny_list = DenyList(self.session, self.clock)
+        self.riders = Riders(self.session, self.ledger, self.deny_list, self.clock)
         return self
 
     async def __aexit__(
