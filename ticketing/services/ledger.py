@@ -487,7 +487,14 @@ class Ledger:
 
     async def check_invariants(self) -> InvariantReport:
         """Check everything the ledger promises, from the stored rows."""
+        trial_balance = await self.trial_balance()
+        nonzero = {c: t.net for c, t in trial_balance.totals.items() if t.net}
         checks = [
+            InvariantCheck(
+                "trial_balance_zero",
+                not nonzero,
+                f"net per currency: {nonzero}" if nonzero else "",
+            ),
             await self._check_postings_balanced(),
             await self._check_postings_have_entries(),
             await self._check_balances_match_entries(),
@@ -495,7 +502,7 @@ class Ledger:
             await self._check_floors(),
             await self._check_holds(),
         ]
-        return InvariantReport(await self.trial_balance(), tuple(checks))
+        return InvariantReport(trial_balance, tuple(checks))
 
     async def _offenders(self, name: str, query: Any, describe: str) -> InvariantCheck:
         rows = list(await self._session.execute(query.limit(DETAIL_EXAMPLES)))
