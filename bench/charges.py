@@ -8,7 +8,11 @@ Reports charges/s, the speed-up over the sequential baseline, latency percentile
 share of each charge's own time spent inside the gateway call (the rest is our code; waiting
 for a semaphore slot is not counted). Prints JSON, then one summary line.
 
-    python bench/charges.py --accounts 500 --concurrency 16
+`--through-service` charges through `ticketing.payments.PaymentsService` (attempt stored
+before the call, outcome and ledger posting after it) on a fresh database (SQLite in a temp
+directory unless `--database-url`), so the gateway share shows what our bookkeeping costs.
+
+    python bench/charges.py --accounts 500 --concurrency 16 [--through-service]
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from gateways.localstripe_server import localstripe
-from gateways.protocol import PaymentRequest, PaymentStatus
+from gateways.protocol import Payment, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 
 SERVICE_DAY = "2025-03-14"
@@ -108,6 +113,84 @@ def _summary(wall: float, timings: Sequence[ChargeTiming]) -> dict[str, Any]:
     }
 
 
+class _TimedGateway(StripeGateway):
+    """Adds up the time spent inside create_payment calls, whoever makes them."""
+
+    inside = 0.0
+
+    async def create_payment(self, request: PaymentRequest) -> Payment:
+        started = time.perf_counter()
+        try:
+            return await super().create_payment(request)
+        finally:
+            self.inside += time.perf_counter() - started
+
+
+async def bench_service(
+    accounts: int, concurrency: int, baseline: int, state_dir: Path, database_url: str | None
+) -> dict[str, Any]:
+    from faregate.database import open_database
+    from ticketing.db.uow import UnitOfWorkFactory
+    from ticketing.money import Money
+    from ticketing.payments.service import PaymentsService
+
+    engine = await open_database(database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}")
+    async with (
+        localstripe(state_dir / "localstripe", from_scratch=True) as server,
+        _TimedGateway(server.api_key, server.base_url, timeout=30) as gateway,
+    ):
+        payments = PaymentsService(UnitOfWorkFactory(engine), gateway)
+        refs = [f"acct-{i:06d}" for i in range(accounts)]
+        enrol_started = time.perf_counter()
+        for ref in refs:
+            await payments.save_card(ref, "pm_card_visa")
+        enrol_wall = time.perf_counter() - enrol_started
+
+        async def run(day: date, chosen: Sequence[str], width: int) -> dict[str, Any]:
+            slots = asyncio.Semaphore(width)
+            totals: list[float] = []
+            gateway.inside = 0.0
+
+            async def charge(ref: str) -> bool:
+                async with slots:
+                    started = time.perf_counter()
+                    outcome = await payments.charge_day(ref, day, Money(DAILY_AMOUNT_VND, "VND"))
+                    totals.append(time.perf_counter() - started)
+                    return outcome.status.value == "succeeded"
+
+            started = time.perf_counter()
+            succeeded = await asyncio.gather(*(charge(ref) for ref in chosen))
+            wall = time.perf_counter() - started
+            totals.sort()
+            return {
+                "charges": len(chosen),
+                "succeeded": sum(succeeded),
+                "wall_s": round(wall, 3),
+                "charges_per_s": round(len(chosen) / wall, 1),
+                "p50_ms": round(statistics.median(totals) * 1000, 2),
+                "p99_ms": round(totals[min(len(totals) - 1, int(len(totals) * 0.99))] * 1000, 2),
+                "gateway_share": round(gateway.inside / sum(totals), 4),
+            }
+
+        sequential = await run(date(2025, 3, 13), refs[:baseline], 1)
+        concurrent = await run(date(2025, 3, 14), refs, concurrency)
+    await engine.dispose()
+    return {
+        "benchmark": "charges",
+        "path": "payments_service",
+        "gateway": "localstripe",
+        "database": engine.url.get_backend_name(),
+        "accounts": accounts,
+        "concurrency": concurrency,
+        "enrol_s": round(enrol_wall, 3),
+        "sequential_baseline": sequential,
+        "concurrent": concurrent,
+        "speedup_vs_sequential": round(
+            concurrent["charges_per_s"] / sequential["charges_per_s"], 2
+        ),
+    }
+
+
 async def bench(accounts: int, concurrency: int, baseline: int, state_dir: Path) -> dict[str, Any]:
     async with (
         localstripe(state_dir, from_scratch=True) as server,
@@ -122,6 +205,7 @@ async def bench(accounts: int, concurrency: int, baseline: int, state_dir: Path)
     concurrent = _summary(wall, timings)
     return {
         "benchmark": "charges",
+        "path": "gateway_only",
         "gateway": "localstripe",
         "accounts": accounts,
         "concurrency": concurrency,
@@ -139,17 +223,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--baseline", type=int, default=50, help="accounts charged sequentially")
+    parser.add_argument("--through-service", action="store_true")
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
+    baseline = min(args.baseline, args.accounts)
     with tempfile.TemporaryDirectory(prefix="faregate-bench-charges-") as state_dir:
-        result = asyncio.run(
-            bench(
-                args.accounts, args.concurrency, min(args.baseline, args.accounts), Path(state_dir)
+        if args.through_service:
+            result = asyncio.run(
+                bench_service(
+                    args.accounts, args.concurrency, baseline, Path(state_dir), args.database_url
+                )
             )
-        )
+        else:
+            result = asyncio.run(bench(args.accounts, args.concurrency, baseline, Path(state_dir)))
     print(json.dumps(result, indent=2))
     c = result["concurrent"]
     print(
-        f"charges: {c['charges_per_s']} charges/s over {c['charges']} accounts "
+        f"charges ({result['path']}): {c['charges_per_s']} charges/s over {c['charges']} accounts "
         f"(concurrency {args.concurrency}, {result['speedup_vs_sequential']}x sequential), "
         f"p99 {c['p99_ms']} ms, {c['gateway_share']:.0%} of charge time inside the gateway call"
     )
