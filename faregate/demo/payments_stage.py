@@ -11,8 +11,9 @@ account holds exactly what the gateway says it collected, net of refunds.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -93,6 +94,116 @@ async def _collected_at_gateway(gateway: StripeGateway, payments: PaymentsServic
     return total
 
 
+@dataclass
+class DemoPayments:
+    """The gateway and payments service shared by both halves of the stage."""
+
+    gateway: StripeGateway
+    payments: PaymentsService
+    unlucky: str | None = None
+    result: PaymentsStageResult = field(default_factory=PaymentsStageResult)
+
+
+@asynccontextmanager
+async def demo_payments(
+    workdir: Path, uow_factory: UnitOfWorkFactory
+) -> AsyncIterator[DemoPayments]:
+    """A private localstripe for the run, with our Stripe adapter and payments service on it."""
+    async with (
+        localstripe(workdir / "localstripe", from_scratch=True) as server,
+        StripeGateway(server.api_key, server.base_url) as gateway,
+    ):
+        yield DemoPayments(gateway, PaymentsService(uow_factory, gateway, gateway_name=GATEWAY))
+
+
+async def top_up_wallets(
+    demo: DemoPayments,
+    console: Console,
+    riders: Sequence[PayingRider],
+    *,
+    request_id: str,
+    top_up: Money = DEFAULT_TOP_UP,
+) -> None:
+    """Every rider saves a card; prepaid riders top up, and one top-up is partly refunded."""
+    result = demo.result
+    refunded_one = False
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("cards and top-ups", total=len(riders))
+        for rider in riders:
+            await demo.payments.save_card(rider.account_id, GOOD_CARD)
+            if rider.payment_mode is PaymentMode.PREPAID_WALLET:
+                outcome = await demo.payments.top_up(
+                    rider.account_id, top_up, request_id=request_id
+                )
+                result.top_ups += 1
+                result.topped_up += top_up.amount
+                if not refunded_one and outcome.status is AttemptStatus.SUCCEEDED:
+                    refund_amount = top_up.amount // 4
+                    await demo.payments.refund(
+                        outcome.attempt_id,
+                        refund_id=f"demo-refund-{rider.account_id}",
+                        amount=refund_amount,
+                    )
+                    result.refunded += refund_amount
+                    refunded_one = True
+            progress.advance(task)
+
+
+async def charge_the_day(
+    demo: DemoPayments,
+    console: Console,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    riders: Sequence[PayingRider],
+    service_day: date,
+    seed: int = 4,
+) -> PaymentsStageResult:
+    """One charge per rider who owes for `service_day` (postpaid fares, or what a wallet could
+    not cover); the declined card's rider is denied, saves another card, and the retry clears
+    the debt. Ends by checking the books against the gateway."""
+    result = demo.result
+    owing = {r.account_id: await _owed(uow_factory, r.account_id) for r in riders}
+    debtors = sorted(account for account, owed in owing.items() if owed is not None)
+    if debtors:
+        # One rider's card was replaced overnight by one that the issuer declines.
+        demo.unlucky = random.Random(seed).choice(debtors)
+        await demo.payments.save_card(demo.unlucky, DECLINING_CARD)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("daily charges", total=len(owing))
+        for account_id, owed in owing.items():
+            if owed is not None:
+                outcome = await demo.payments.charge_day(account_id, service_day, owed)
+                if outcome.status is AttemptStatus.SUCCEEDED:
+                    result.charges += 1
+                    result.charged += owed.amount
+                else:
+                    result.declined_account = account_id
+                    result.declined_amount = owed.amount
+            progress.advance(task)
+
+    if result.declined_account is not None:
+        payments = demo.payments
+        result.denied_while_in_debt = (await payments.standing(result.declined_account)).denied
+        await payments.save_card(result.declined_account, GOOD_CARD)
+        retried = await payments.retry_failed_charges(result.declined_account)
+        standing = await payments.standing(result.declined_account)
+        result.debt_cleared_by_retry = standing.debt == 0 and all(
+            r.status is AttemptStatus.SUCCEEDED for r in retried
+        )
+        result.charged += sum(r.amount.amount for r in retried)
+
+    result.collected_at_gateway = await _collected_at_gateway(demo.gateway, demo.payments)
+    async with uow_factory() as uow:
+        try:
+            clearing = await uow.ledger.balance(accounts.gateway_clearing(GATEWAY))
+            result.clearing_in_ledger = clearing.amount
+        except UnknownAccount:
+            result.clearing_in_ledger = 0
+        result.ledger = await uow.ledger.check_invariants()
+    _print(console, result)
+    return result
+
+
 async def run_payments_stage(
     workdir: Path,
     console: Console,
@@ -103,72 +214,17 @@ async def run_payments_stage(
     top_up: Money = DEFAULT_TOP_UP,
     seed: int = 4,
 ) -> PaymentsStageResult:
-    """Top up prepaid wallets and charge postpaid riders' `service_day` through localstripe."""
-    result = PaymentsStageResult()
-    rng = random.Random(seed)
-    postpaid = [r for r in riders if r.payment_mode is PaymentMode.POSTPAID_CARD]
-    owing = {r.account_id: await _owed(uow_factory, r.account_id) for r in postpaid}
-    debtors = [account for account, owed in owing.items() if owed is not None]
-    unlucky = rng.choice(debtors) if debtors else None
-
-    async with (
-        localstripe(workdir / "localstripe", from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url) as gateway,
-    ):
-        payments = PaymentsService(uow_factory, gateway, gateway_name=GATEWAY)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("payments", total=len(riders))
-            refunded_one = False
-            for rider in riders:
-                card = DECLINING_CARD if rider.account_id == unlucky else GOOD_CARD
-                await payments.save_card(rider.account_id, card)
-                if rider.payment_mode is PaymentMode.PREPAID_WALLET:
-                    outcome = await payments.top_up(
-                        rider.account_id, top_up, request_id=f"demo-{service_day}"
-                    )
-                    result.top_ups += 1
-                    result.topped_up += top_up.amount
-                    if not refunded_one and outcome.status is AttemptStatus.SUCCEEDED:
-                        refund_amount = top_up.amount // 4
-                        await payments.refund(
-                            outcome.attempt_id,
-                            refund_id=f"demo-refund-{rider.account_id}",
-                            amount=refund_amount,
-                        )
-                        result.refunded += refund_amount
-                        refunded_one = True
-                else:
-                    owed = owing.get(rider.account_id)
-                    if owed is not None:
-                        outcome = await payments.charge_day(rider.account_id, service_day, owed)
-                        if outcome.status is AttemptStatus.SUCCEEDED:
-                            result.charges += 1
-                            result.charged += owed.amount
-                        else:
-                            result.declined_account = rider.account_id
-                            result.declined_amount = owed.amount
-                progress.advance(task)
-
-        if result.declined_account is not None:
-            result.denied_while_in_debt = (await payments.standing(result.declined_account)).denied
-            await payments.save_card(result.declined_account, GOOD_CARD)
-            retried = await payments.retry_failed_charges(result.declined_account)
-            standing = await payments.standing(result.declined_account)
-            result.debt_cleared_by_retry = standing.debt == 0 and all(
-                r.status is AttemptStatus.SUCCEEDED for r in retried
-            )
-            result.charged += sum(r.amount.amount for r in retried)
-
-        result.collected_at_gateway = await _collected_at_gateway(gateway, payments)
-    async with uow_factory() as uow:
-        try:
-            clearing = await uow.ledger.balance(accounts.gateway_clearing(GATEWAY))
-            result.clearing_in_ledger = clearing.amount
-        except UnknownAccount:
-            result.clearing_in_ledger = 0
-        result.ledger = await uow.ledger.check_invariants()
-    _print(console, result)
-    return result
+    """Both halves back to back: top-ups first, then `service_day`'s charges."""
+    async with demo_payments(workdir, uow_factory) as demo:
+        await top_up_wallets(demo, console, riders, request_id=f"demo-{service_day}", top_up=top_up)
+        return await charge_the_day(
+            demo,
+            console,
+            uow_factory=uow_factory,
+            riders=riders,
+            service_day=service_day,
+            seed=seed,
+        )
 
 
 def _print(console: Console, result: PaymentsStageResult) -> None:
