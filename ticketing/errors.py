@@ -1,4 +1,4 @@
-"""The one exception hierarchy of `ticketing`: everything it raises on bad input derives from TicketingError."""
+"""The one exception hierarchy of `ticketing`: all it raises on bad input is a TicketingError."""
 
 
 class TicketingError(Exception):

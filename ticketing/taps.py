@@ -1,4 +1,4 @@
-"""A tap: one validated passage of a credential at a gate or validator, as the device journals it."""
+"""A tap: one validated passage of a credential at a gate or validator, as journaled."""
 
 from __future__ import annotations
 
