@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, select, update
+from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db.dialect import chunks, insert_or_skip
+from ticketing.db.dialect import bulk_insert, bulk_update, chunks, insert_or_skip
 from ticketing.db.models import EntryRow, HoldRow, LedgerAccountRow, PostingRow, table_of
 from ticketing.ledger.accounts import AccountKind, parse_code
 from ticketing.ledger.errors import (
@@ -136,6 +136,14 @@ class Ledger:
             raise UnknownAccount(f"no ledger account {code!r}")
         return _state(row)
 
+    async def accounts(self, codes: Iterable[str]) -> dict[str, AccountState]:
+        """The stored state of each named account that exists (absent codes are left out)."""
+        states: dict[str, AccountState] = {}
+        for chunk in chunks(sorted(set(codes))):
+            rows = await self._session.execute(select(ACCOUNTS).where(ACCOUNTS.c.code.in_(chunk)))
+            states.update((row.code, _state(row)) for row in rows)
+        return states
+
     async def balance(self, code: str) -> Money:
         """The balance as its owner reads it: a funded wallet and an owed receivable are
         positive (use `account(code).balance` for the raw debit-positive figure)."""
@@ -164,8 +172,9 @@ class Ledger:
         missing = [c for c in codes if c not in known]
         if missing:
             now = self._clock()
-            await self._session.execute(
-                insert_or_skip(self._session, ACCOUNTS),
+            await bulk_insert(
+                self._session,
+                ACCOUNTS,
                 [
                     {
                         "code": code,
@@ -178,6 +187,7 @@ class Ledger:
                     }
                     for code in missing
                 ],
+                skip_conflicts=True,
             )
         return await self._select_for_update(codes)
 
@@ -196,19 +206,16 @@ class Ledger:
     async def _write_states(
         self, before: dict[str, AccountState], after: dict[str, AccountState]
     ) -> None:
-        changed = [
-            {"b_code": code, "b_balance": s.balance, "b_pending": s.pending_debits}
-            for code, s in after.items()
-            if s != before[code]
-        ]
-        if changed:
-            await self._session.execute(
-                update(ACCOUNTS)
-                .where(ACCOUNTS.c.code == bindparam("b_code"))
-                .values(balance=bindparam("b_balance"), pending_debits=bindparam("b_pending")),
-                changed,
-                execution_options={"synchronize_session": False},
-            )
+        await bulk_update(
+            self._session,
+            ACCOUNTS,
+            "code",
+            [
+                {"code": code, "balance": s.balance, "pending_debits": s.pending_debits}
+                for code, s in after.items()
+                if s != before[code]
+            ],
+        )
 
     # --- postings ---------------------------------------------------------------------
 
@@ -255,10 +262,10 @@ class Ledger:
             }
             for _, p in sorted(batch.items())  # one insert order everywhere: no deadlocks
         ]
-        result = await self._session.execute(
-            insert_or_skip(self._session, POSTINGS).returning(POSTINGS.c.id), rows
+        inserted = await bulk_insert(
+            self._session, POSTINGS, rows, skip_conflicts=True, returning=["id"]
         )
-        created = set(result.scalars())
+        created = {pid for (pid,) in inserted}
         receipts = {pid: PostingReceipt(pid, True, now) for pid in created}
         existing = [pid for pid in sorted(batch) if pid not in created]
         for chunk in chunks(existing):
@@ -302,8 +309,9 @@ class Ledger:
                         f"not {entry.amount.currency}"
                     )
         await self._write_states(before, after)
-        await self._session.execute(
-            ENTRIES.insert(),
+        await bulk_insert(
+            self._session,
+            ENTRIES,
             [
                 {
                     "posting_id": p.id,

@@ -18,12 +18,21 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db.models import PassRow, PricedDayRow, PricedLegRow, RiderAccountRow, TapRow
+from ticketing.db.dialect import chunks
+from ticketing.db.models import (
+    PassRow,
+    PricedDayRow,
+    PricedLegRow,
+    RiderAccountRow,
+    TapRow,
+    table_of,
+)
 from ticketing.errors import TicketingError
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import HeldPass
@@ -32,18 +41,39 @@ from ticketing.journeys import build_journeys, journeys_by_service_day
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import UnknownAccount
 from ticketing.ledger.postings import Entry, Posting
+from ticketing.ledger.rules import AccountState
 from ticketing.money import Money
-from ticketing.riders import PassStatus, PaymentMode
+from ticketing.riders import PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
 from ticketing.services.clock import Clock, utc_now
 from ticketing.services.ledger import Ledger
 from ticketing.taps import Tap, TapKind
 
 UNKNOWN_OPERATOR = "unknown"
+PRICED_DAYS = table_of(PricedDayRow)
+PRICED_LEGS = table_of(PricedLegRow)
 
 
 class UnknownRider(TicketingError):
     """Taps name an account the backend has no record of."""
+
+
+class DayAlreadyPriced(TicketingError):
+    """A day handed in as new already has a recorded price that differs; re-price it with
+    `FarePricing.price_day`, which reverses the recorded posting."""
+
+
+class Payer(Protocol):
+    """What deciding who pays needs to know of a rider (a `RiderAccount` or its stored row)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def payment_mode(self) -> PaymentMode: ...
+
+    @property
+    def overdraft_limit(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +87,18 @@ class DayPricingResult:
     tap_count: int
     changed: bool
     posting_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PricedAccountDay:
+    """An account-day the caller priced with the pure fare engine (e.g. `fares.price_day` on
+    taps it holds), for `FarePricing.record_new_days`; `tap_count` is how many taps its
+    journeys used."""
+
+    rider: RiderAccount
+    service_day: date
+    price: DayPrice
+    tap_count: int
 
 
 def fare_posting_id(account_id: str, day: date, version: int) -> str:
@@ -80,8 +122,20 @@ def account_days(feed: FareFeed, taps: Iterable[Tap]) -> set[tuple[str, date]]:
     return days
 
 
-def _body_hash(price: DayPrice) -> str:
-    text = json.dumps(price.as_json(), sort_keys=True, separators=(",", ":"))
+def _stored_body(price: DayPrice) -> dict[str, Any]:
+    """`price.as_json()` with leg times in UTC, as taps come back from the database: a day
+    priced from taps held in local time then hashes and stores like one priced from stored taps.
+    """
+    body = price.as_json()
+    for leg, stored in zip(price.legs, body["legs"], strict=True):
+        stored["departure"] = leg.departure.astimezone(UTC).isoformat()
+        if leg.arrival is not None:
+            stored["arrival"] = leg.arrival.astimezone(UTC).isoformat()
+    return body
+
+
+def _body_hash(body: dict[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -96,6 +150,94 @@ def _tap(row: TapRow) -> Tap:
         row.stop_id,
         row.kind,
     )
+
+
+def _wallet_headroom(rider: Payer, wallet: AccountState | None) -> int:
+    """What a prepaid wallet can still pay; a wallet nothing was posted to yet has the rider's
+    overdraft limit."""
+    return rider.overdraft_limit if wallet is None else max(wallet.available, 0)
+
+
+def _payers(rider: Payer, total: int, wallet_headroom: int) -> list[tuple[str, int]]:
+    receivable = accounts.receivable(rider.id)
+    if rider.payment_mode is PaymentMode.POSTPAID_CARD:
+        return [(receivable, total)]
+    from_wallet = min(total, wallet_headroom)
+    return [(accounts.wallet(rider.id), from_wallet), (receivable, total - from_wallet)]
+
+
+def _fare_posting(
+    rider: Payer, day: date, version: int, price: DayPrice, wallet_headroom: int, now: datetime
+) -> Posting:
+    """The posting of a day's (non-zero) fares: payers debited, each leg's operator credited."""
+    by_operator: dict[str, int] = defaultdict(int)
+    for leg in price.legs:
+        if leg.charged.amount:
+            by_operator[leg.agency_id or UNKNOWN_OPERATOR] += leg.charged.amount
+    currency = price.total.currency
+    credits = [
+        Entry.credit(accounts.operator(op), Money(amount, currency))
+        for op, amount in sorted(by_operator.items())
+    ]
+    debits = [
+        Entry.debit(code, Money(amount, currency))
+        for code, amount in _payers(rider, price.total.amount, wallet_headroom)
+        if amount
+    ]
+    return Posting(
+        fare_posting_id(rider.id, day, version),
+        (*debits, *credits),
+        now,
+        f"fares of {rider.id} on {day.isoformat()} (v{version})",
+        {"account_id": rider.id, "service_day": day.isoformat(), "version": version},
+    )
+
+
+def _priced_rows(
+    account_id: str,
+    day: date,
+    version: int,
+    price: DayPrice,
+    body: dict[str, Any],
+    body_hash: str,
+    tap_count: int,
+    posting: Posting | None,
+    now: datetime,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `priced_days` row and `priced_legs` rows of one version (`body`: its `_stored_body`)."""
+    day_row = {
+        "account_id": account_id,
+        "service_day": day,
+        "version": version,
+        "body_hash": body_hash,
+        "total_amount": price.total.amount,
+        "currency": price.total.currency,
+        "tap_count": tap_count,
+        "priced_at": now,
+        "posting_id": posting.id if posting else None,
+    }
+    leg_rows = [
+        {
+            "account_id": account_id,
+            "service_day": day,
+            "version": version,
+            "leg_index": index,
+            "journey_index": index,
+            "operator_id": leg.agency_id or UNKNOWN_OPERATOR,
+            "route_id": leg.route_id,
+            "from_stop_id": leg.from_stop_id or "",
+            "to_stop_id": leg.to_stop_id,
+            "started_at": leg.departure,
+            "ended_at": leg.arrival,
+            "fare_product_id": leg.fare_product_id,
+            "amount": leg.charged.amount,
+            "undiscounted_amount": leg.undiscounted.amount,
+            "currency": leg.charged.currency,
+            "details": details,
+        }
+        for index, (leg, details) in enumerate(zip(price.legs, body["legs"], strict=True))
+    ]
+    return day_row, leg_rows
 
 
 class FarePricing:
@@ -133,7 +275,8 @@ class FarePricing:
             month_to_date=await self._month_to_date(account_id, day),
         )
         tap_count = sum(len(journey.tap_keys) for journey in journeys)
-        body_hash = _body_hash(price)
+        body = _stored_body(price)
+        body_hash = _body_hash(body)
         last = await self._last_version(account_id, day)
         if last is not None and last.body_hash == body_hash:
             return DayPricingResult(
@@ -147,15 +290,127 @@ class FarePricing:
             reversal = previous.reversal(f"{last.posting_id}:reversal", occurred_at=now)
             await self._ledger.post(reversal)
             posting_ids.append(reversal.id)
-        posting = await self._fare_posting(rider, day, version, price, now)
-        if posting is not None:
+        posting = None
+        if price.total.amount:
+            headroom = await self._wallet_headroom(rider)
+            posting = _fare_posting(rider, day, version, price, headroom, now)
             await self._ledger.post(posting)
             posting_ids.append(posting.id)
-        self._record(account_id, day, version, price, tap_count, body_hash, posting, now)
-        await self._session.flush()
+        day_row, leg_rows = _priced_rows(
+            account_id, day, version, price, body, body_hash, tap_count, posting, now
+        )
+        await self._insert_priced([day_row], leg_rows)
         return DayPricingResult(
             account_id, day, version, price.total, tap_count, True, tuple(posting_ids)
         )
+
+    async def record_new_days(self, days: Sequence[PricedAccountDay]) -> list[DayPricingResult]:
+        """Record and post many first pricings in a few bulk statements, results in input order.
+
+        Each day is recorded as `price_day` would record a day with no earlier version, but
+        with the caller's price: version 1, its legs, and its fare posting (all postings go to
+        the ledger in one `post_many`). Prepaid wallets are read in one query and drawn down in
+        input order, as calls of `price_day` one after another would. A day already recorded at
+        the same price is left alone (a retry: `changed` is False); at another price it is
+        refused with `DayAlreadyPriced` before anything is written.
+        """
+        recorded = await self._recorded_hashes({(d.rider.id, d.service_day) for d in days})
+        headroom = await self._wallet_headrooms([d.rider for d in days])
+        now = self._clock()
+        results: list[DayPricingResult] = []
+        postings: list[Posting] = []
+        day_rows: list[dict[str, Any]] = []
+        leg_rows: list[dict[str, Any]] = []
+        for new in days:
+            rider, day, price = new.rider, new.service_day, new.price
+            body = _stored_body(price)
+            body_hash = _body_hash(body)
+            last = recorded.get((rider.id, day))
+            if last is not None:
+                version, last_hash = last
+                if last_hash != body_hash:
+                    raise DayAlreadyPriced(
+                        f"{rider.id} on {day.isoformat()} is recorded at another price (v{version})"
+                    )
+                results.append(
+                    DayPricingResult(rider.id, day, version, price.total, new.tap_count, False, ())
+                )
+                continue
+            recorded[rider.id, day] = (1, body_hash)
+            posting = None
+            if price.total.amount:
+                posting = _fare_posting(rider, day, 1, price, headroom.get(rider.id, 0), now)
+                postings.append(posting)
+                if rider.id in headroom:
+                    headroom[rider.id] = max(headroom[rider.id] - price.total.amount, 0)
+            day_row, legs = _priced_rows(
+                rider.id, day, 1, price, body, body_hash, new.tap_count, posting, now
+            )
+            day_rows.append(day_row)
+            leg_rows.extend(legs)
+            results.append(
+                DayPricingResult(
+                    rider.id,
+                    day,
+                    1,
+                    price.total,
+                    new.tap_count,
+                    True,
+                    (posting.id,) if posting else (),
+                )
+            )
+        await self._ledger.post_many(postings)
+        await self._insert_priced(day_rows, leg_rows)
+        return results
+
+    async def _recorded_hashes(
+        self, keys: set[tuple[str, date]]
+    ) -> dict[tuple[str, date], tuple[int, str]]:
+        """The latest recorded (version, body hash) of those account-days that have one."""
+        days = sorted({day for _, day in keys})
+        latest: dict[tuple[str, date], tuple[int, str]] = {}
+        for chunk in chunks(sorted({account for account, _ in keys})):
+            rows = await self._session.execute(
+                select(
+                    PRICED_DAYS.c.account_id,
+                    PRICED_DAYS.c.service_day,
+                    PRICED_DAYS.c.version,
+                    PRICED_DAYS.c.body_hash,
+                ).where(PRICED_DAYS.c.account_id.in_(chunk), PRICED_DAYS.c.service_day.in_(days))
+            )
+            for account_id, day, version, body_hash in rows:
+                key = (account_id, day)
+                if key in keys and version > latest.get(key, (0, ""))[0]:
+                    latest[key] = (version, body_hash)
+        return latest
+
+    async def _wallet_headroom(self, rider: Payer) -> int:
+        if rider.payment_mode is PaymentMode.POSTPAID_CARD:
+            return 0
+        try:
+            wallet: AccountState | None = await self._ledger.account(accounts.wallet(rider.id))
+        except UnknownAccount:
+            wallet = None
+        return _wallet_headroom(rider, wallet)
+
+    async def _wallet_headrooms(self, riders: Iterable[Payer]) -> dict[str, int]:
+        """Each prepaid rider's wallet headroom, read in one query per 5,000 wallets."""
+        prepaid = {r.id: r for r in riders if r.payment_mode is PaymentMode.PREPAID_WALLET}
+        if not prepaid:
+            return {}
+        wallets = await self._ledger.accounts(accounts.wallet(account) for account in prepaid)
+        return {
+            account: _wallet_headroom(rider, wallets.get(accounts.wallet(account)))
+            for account, rider in prepaid.items()
+        }
+
+    async def _insert_priced(
+        self, day_rows: list[dict[str, Any]], leg_rows: list[dict[str, Any]]
+    ) -> None:
+        if day_rows:
+            await self._session.execute(insert(PRICED_DAYS), day_rows)
+        if leg_rows:
+            await self._session.execute(insert(PRICED_LEGS), leg_rows)
 
     async def _taps_around(self, account_id: str, day: date) -> list[Tap]:
         """Every tap that can belong to a journey of this service day."""
@@ -217,89 +472,4 @@ class FarePricing:
             .where(PricedDayRow.account_id == account_id, PricedDayRow.service_day == day)
             .order_by(PricedDayRow.version.desc())
             .limit(1)
-        )
-
-    async def _fare_posting(
-        self, rider: RiderAccountRow, day: date, version: int, price: DayPrice, now: datetime
-    ) -> Posting | None:
-        if price.total.amount == 0:
-            return None
-        by_operator: dict[str, int] = defaultdict(int)
-        for leg in price.legs:
-            if leg.charged.amount:
-                by_operator[leg.agency_id or UNKNOWN_OPERATOR] += leg.charged.amount
-        currency = price.total.currency
-        credits = [
-            Entry.credit(accounts.operator(op), Money(amount, currency))
-            for op, amount in sorted(by_operator.items())
-        ]
-        debits = [
-            Entry.debit(code, Money(amount, currency))
-            for code, amount in await self._payers(rider, price.total.amount)
-            if amount
-        ]
-        return Posting(
-            fare_posting_id(rider.id, day, version),
-            (*debits, *credits),
-            now,
-            f"fares of {rider.id} on {day.isoformat()} (v{version})",
-            {"account_id": rider.id, "service_day": day.isoformat(), "version": version},
-        )
-
-    async def _payers(self, rider: RiderAccountRow, total: int) -> Sequence[tuple[str, int]]:
-        receivable = accounts.receivable(rider.id)
-        if rider.payment_mode is PaymentMode.POSTPAID_CARD:
-            return [(receivable, total)]
-        wallet = accounts.wallet(rider.id)
-        try:
-            available = max((await self._ledger.account(wallet)).available, 0)
-        except UnknownAccount:
-            available = rider.overdraft_limit
-        from_wallet = min(total, available)
-        return [(wallet, from_wallet), (receivable, total - from_wallet)]
-
-    def _record(
-        self,
-        account_id: str,
-        day: date,
-        version: int,
-        price: DayPrice,
-        tap_count: int,
-        body_hash: str,
-        posting: Posting | None,
-        now: datetime,
-    ) -> None:
-        self._session.add(
-            PricedDayRow(
-                account_id=account_id,
-                service_day=day,
-                version=version,
-                body_hash=body_hash,
-                total_amount=price.total.amount,
-                currency=price.total.currency,
-                tap_count=tap_count,
-                priced_at=now,
-                posting_id=posting.id if posting else None,
-            )
-        )
-        self._session.add_all(
-            PricedLegRow(
-                account_id=account_id,
-                service_day=day,
-                version=version,
-                leg_index=index,
-                journey_index=index,
-                operator_id=leg.agency_id or UNKNOWN_OPERATOR,
-                route_id=leg.route_id,
-                from_stop_id=leg.from_stop_id or "",
-                to_stop_id=leg.to_stop_id,
-                started_at=leg.departure,
-                ended_at=leg.arrival,
-                fare_product_id=leg.fare_product_id,
-                amount=leg.charged.amount,
-                undiscounted_amount=leg.undiscounted.amount,
-                currency=leg.charged.currency,
-                details=leg.as_json(),
-            )
-            for index, leg in enumerate(price.legs)
         )
