@@ -74,6 +74,7 @@ class Posting:
     description: str = ""
     metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
     reverses: str | None = None
+    _body_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > MAX_POSTING_ID_LENGTH or self.id != self.id.strip():
@@ -146,7 +147,11 @@ class Posting:
     @property
     def body_hash(self) -> str:
         """SHA-256 of the canonical body; a retry with the same id must present the same hash."""
-        return hashlib.sha256(self.canonical_body().encode()).hexdigest()
+        if self._body_hash is None:  # computed once: batches compare it several times
+            digest = hashlib.sha256(self.canonical_body().encode()).hexdigest()
+            object.__setattr__(self, "_body_hash", digest)
+            return digest
+        return self._body_hash
 
 
 def net_by_currency(entries: Iterable[Entry]) -> dict[str, int]:

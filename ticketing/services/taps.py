@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db.dialect import chunks, insert_or_skip
+from ticketing.db.dialect import bulk_insert, chunks
 from ticketing.db.models import TapRow, table_of
 from ticketing.services.clock import Clock, utc_now
 from ticketing.taps import Tap, TapKind
@@ -84,9 +84,12 @@ class TapStore:
         if not taps:
             return IngestResult(0, 0)
         received_at = self._clock()
-        result = await self._session.execute(
-            insert_or_skip(self._session, TAPS).returning(TAPS.c.device_id, TAPS.c.device_seq),
+        result = await bulk_insert(
+            self._session,
+            TAPS,
             [_row(tap, received_at) for tap in taps],
+            skip_conflicts=True,
+            returning=["device_id", "device_seq"],
         )
         inserted = {(device, seq) for device, seq in result}
         # The first occurrence of an inserted key is the stored one; any later one is a repeat.
