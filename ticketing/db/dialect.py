@@ -111,7 +111,8 @@ async def bulk_insert(
 ) -> list[tuple[Any, ...]]:
     """Insert many rows in one statement (unnest on PostgreSQL, executemany on SQLite),
     optionally skipping rows that hit a unique constraint and returning some columns of the
-    rows inserted (as the database stores them: no type processing on the way back)."""
+    rows inserted (as the database stores them: no type processing on the way back).
+    Plain inserts on PostgreSQL use binary COPY, the cheapest way in for many rows."""
     if not rows:
         return []
     if dialect_name(session) != "postgresql":
@@ -125,6 +126,12 @@ async def bulk_insert(
         return []
     names = list(rows[0])
     params, processors = _pg_columns(session, table, names)
+    driver = await _driver(session)
+    if not skip_conflicts and not returning:
+        columns = _arrays(rows, names, processors)
+        records = list(zip(*columns, strict=True))
+        await driver.copy_records_to_table(table.name, records=records, columns=names)
+        return []
     quoted = ", ".join(f'"{n}"' for n in names)
     selected = ", ".join(f'"{n}"{cast}' for n, (cast, _) in zip(names, processors, strict=True))
     sql = (
@@ -133,7 +140,6 @@ async def bulk_insert(
     )
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
-    driver = await _driver(session)
     arrays = _arrays(rows, names, processors)
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db.dialect import chunks
+from ticketing.db.dialect import bulk_insert, chunks
 from ticketing.db.models import (
     PassRow,
     PricedDayRow,
@@ -407,10 +407,8 @@ class FarePricing:
     async def _insert_priced(
         self, day_rows: list[dict[str, Any]], leg_rows: list[dict[str, Any]]
     ) -> None:
-        if day_rows:
-            await self._session.execute(insert(PRICED_DAYS), day_rows)
-        if leg_rows:
-            await self._session.execute(insert(PRICED_LEGS), leg_rows)
+        await bulk_insert(self._session, PRICED_DAYS, day_rows)
+        await bulk_insert(self._session, PRICED_LEGS, leg_rows)
 
     async def _taps_around(self, account_id: str, day: date) -> list[Tap]:
         """Every tap that can belong to a journey of this service day."""
