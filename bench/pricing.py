@@ -2,40 +2,67 @@
 
 Generates, from the shipped feed (data/hanoi), one weekday of taps: metro 2A and 3 rides
 (tap-in/tap-out, about 1% without tap-out), bus rides (tap-on), riders of every category, some
-holding monthly passes. Generation is not timed; pricing alone is (`price_day` per account-day,
-one process). Prints JSON and a one-line summary.
+holding monthly passes. Generation is not timed. Then, in one process and one run:
 
-    python bench/pricing.py [--accounts 100000] [--feed data/hanoi] [--seed 7]
+1. pricing alone: `price_day` per account-day;
+2. pricing plus posting, on a fresh migrated SQLite file and on a fresh private PostgreSQL
+   schema (`fg_bench_<hex>`, dropped afterwards): batches of account-days are priced and handed
+   to `FarePricing.record_new_days` (the priced-day rows, their legs and one fare posting per
+   charged day through `Ledger.post_many`), one transaction per batch. The ledger's invariants
+   are checked afterwards (not timed).
 
-`priced_account_days` yields (AccountDay, DayPrice) so a later stage can post each priced day to
-the ledger and time pricing plus posting.
+Riders are postpaid, so fares go to their receivables. Prints JSON and a one-line summary.
+
+    python bench/pricing.py [--accounts 100000] [--batch 2000] [--skip-sqlite] [--skip-postgres]
+                            [--postgres-url URL] [--feed data/hanoi] [--seed 7]
+
+The PostgreSQL server comes from --postgres-url, else FAREGATE_BENCH_POSTGRES_URL, else the
+local test server.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import gc
 import json
+import os
 import random
 import resource
 import sys
+import tempfile
 import time
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from faregate.database import upgrade
+from ticketing.db.engine import create_engine
+from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.fares import DayPrice, FareFeed, HeldPass, load_feed, pass_validity, price_day
 from ticketing.journeys import canonical_taps
+from ticketing.riders import PaymentMode, RiderAccount
+from ticketing.services.pricing import FarePricing, PricedAccountDay
 from ticketing.taps import Tap, TapKind
 
 ROOT = Path(__file__).resolve().parents[1]
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = datetime(2025, 3, 12, tzinfo=HANOI)  # a Wednesday
 TARGET_TAPS_PER_SECOND = 50_000
+TARGET_POSTED_TAPS_PER_SECOND = 20_000  # pricing plus posting, on PostgreSQL
+POSTGRES_URL_ENV = "FAREGATE_BENCH_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +187,130 @@ def priced_account_days(
         yield day, price_day(feed, day.taps, rider_category=day.rider_category, passes=day.passes)
 
 
+@dataclass(frozen=True, slots=True)
+class PostingRun:
+    """One pricing-plus-posting run: wall time, and the part of it spent pricing."""
+
+    backend: str
+    taps: int
+    account_days: int
+    postings: int
+    seconds: float
+    pricing_seconds: float
+    ledger_ok: bool
+
+    @property
+    def taps_per_second(self) -> float:
+        return self.taps / self.seconds
+
+    @property
+    def recording_taps_per_second(self) -> float:
+        """Throughput of the database stage alone (recording and posting, pricing excluded)."""
+        return self.taps / (self.seconds - self.pricing_seconds)
+
+    def as_json(self, pricing_alone_rate: float) -> dict[str, Any]:
+        return {
+            "account_days": self.account_days,
+            "postings": self.postings,
+            "seconds": round(self.seconds, 2),
+            "pricing_seconds": round(self.pricing_seconds, 2),
+            "recording_seconds": round(self.seconds - self.pricing_seconds, 2),
+            "taps_per_second": round(self.taps_per_second),
+            "recording_taps_per_second": round(self.recording_taps_per_second),
+            "to_pricing_alone_ratio": round(self.taps_per_second / pricing_alone_rate, 2),
+            "ledger_invariants_ok": self.ledger_ok,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+
+
+def riders_of(days: Iterable[AccountDay], currency: str) -> dict[str, RiderAccount]:
+    return {
+        day.account_id: RiderAccount(
+            day.account_id, day.rider_category, PaymentMode.POSTPAID_CARD, currency
+        )
+        for day in days
+    }
+
+
+async def price_and_post(
+    backend: str,
+    url: str,
+    feed: FareFeed,
+    days: Sequence[AccountDay],
+    riders: dict[str, RiderAccount],
+    batch: int,
+) -> PostingRun:
+    """Price and record the day in batches, one transaction each, on a migrated database."""
+    service_day = DAY.date()
+    engine = create_engine(url)
+    try:
+        uow_factory = UnitOfWorkFactory(engine)
+        postings = 0
+        pricing_seconds = 0.0
+        started = time.perf_counter()
+        for start in range(0, len(days), batch):
+            priced_at = time.perf_counter()
+            priced = [
+                PricedAccountDay(riders[day.account_id], service_day, price, len(day.taps))
+                for day, price in priced_account_days(feed, days[start : start + batch])
+            ]
+            pricing_seconds += time.perf_counter() - priced_at
+            async with uow_factory() as uow:
+                results = await FarePricing(uow.session, uow.ledger, feed).record_new_days(priced)
+                await uow.commit()
+            postings += sum(len(result.posting_ids) for result in results)
+        seconds = time.perf_counter() - started
+        async with uow_factory() as uow:
+            ledger_ok = (await uow.ledger.check_invariants()).ok
+    finally:
+        await engine.dispose()
+    taps = sum(len(day.taps) for day in days)
+    return PostingRun(backend, taps, len(days), postings, seconds, pricing_seconds, ledger_ok)
+
+
+async def _on_server(server_url: str, statement: str) -> None:
+    engine = create_engine(server_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def private_schema(server_url: str) -> AsyncIterator[str]:
+    """A URL on a fresh schema of the server, migrated; the schema is dropped afterwards."""
+    schema = f"fg_bench_{uuid.uuid4().hex[:16]}"
+    await _on_server(server_url, f'CREATE SCHEMA "{schema}"')
+    try:
+        url = make_url(server_url).update_query_dict({"search_path": schema})
+        rendered = url.render_as_string(hide_password=False)
+        await upgrade(rendered)
+        yield rendered
+    finally:
+        await _on_server(server_url, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def run_sqlite(
+    feed: FareFeed, days: Sequence[AccountDay], riders: dict[str, RiderAccount], batch: int
+) -> PostingRun:
+    with tempfile.TemporaryDirectory(prefix="fg_bench_") as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        await upgrade(url)
+        return await price_and_post("sqlite", url, feed, days, riders, batch)
+
+
+async def run_postgres(
+    server_url: str,
+    feed: FareFeed,
+    days: Sequence[AccountDay],
+    riders: dict[str, RiderAccount],
+    batch: int,
+) -> PostingRun:
+    async with private_schema(server_url) as url:
+        return await price_and_post("postgresql", url, feed, days, riders, batch)
+
+
 def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
@@ -170,6 +321,16 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--feed", type=Path, default=ROOT / "data" / "hanoi")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--batch", type=int, default=2_000, help="account-days per transaction when posting"
+    )
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL),
+        help=f"server for the PostgreSQL run (default: ${POSTGRES_URL_ENV} or the local one)",
+    )
     args = parser.parse_args()
 
     feed = load_feed(args.feed)
@@ -202,6 +363,13 @@ def main() -> None:
     pricing = time.perf_counter() - started
 
     rate = taps / pricing
+    riders = riders_of(days, feed.currency)
+    runs: list[PostingRun] = []
+    if not args.skip_sqlite:
+        runs.append(asyncio.run(run_sqlite(feed, days, riders, args.batch)))
+    if not args.skip_postgres:
+        runs.append(asyncio.run(run_postgres(args.postgres_url, feed, days, riders, args.batch)))
+
     result = {
         "benchmark": "pricing",
         "feed": str(args.feed.relative_to(ROOT) if args.feed.is_relative_to(ROOT) else args.feed),
@@ -219,6 +387,9 @@ def main() -> None:
         "taps_per_second": round(rate),
         "target_taps_per_second": TARGET_TAPS_PER_SECOND,
         "peak_rss_mb_after_generation": rss_after_generation,
+        "posting_batch": args.batch,
+        "pricing_and_posting": {run.backend: run.as_json(rate) for run in runs},
+        "target_posted_taps_per_second": TARGET_POSTED_TAPS_PER_SECOND,
         "peak_rss_mb": peak_rss_mb(),
         "python": sys.version.split()[0],
     }
@@ -228,7 +399,14 @@ def main() -> None:
         f"pricing: {taps:,} taps over {args.accounts:,} accounts priced in {pricing:.2f} s = "
         f"{rate:,.0f} taps/s ({verdict} the {TARGET_TAPS_PER_SECOND:,} target); "
         f"{pricing / baseline:.1f}x the canonical-sort baseline; "
-        f"peak RSS {result['peak_rss_mb']} MB"
+        + "".join(
+            f"priced and posted on {run.backend}: {run.taps_per_second:,.0f} taps/s "
+            f"({run.taps_per_second / rate:.2f}x pricing alone; database stage alone "
+            f"{run.recording_taps_per_second:,.0f} taps/s; ledger "
+            f"{'balanced' if run.ledger_ok else 'FAILED its checks'}); "
+            for run in runs
+        )
+        + f"peak RSS {result['peak_rss_mb']} MB"
     )
 
 
