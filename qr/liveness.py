@@ -87,32 +87,29 @@ class LivenessMaster:
 class SoftwareSecureModule:
     """A secure module in software: the simulators' and the CLI's stand-in for a SAM."""
 
-    __slots__ = ("_keyed", "_masters")
+    __slots__ = ("_keyed",)
 
     def __init__(self, masters: Mapping[int, LivenessMaster]) -> None:
-        self._masters = dict(masters)
         # HMAC keyed once per master: copying it skips the key setup on every token.
         self._keyed = {
-            kid: hmac.new(m.master, digestmod=hashlib.sha256) for kid, m in self._masters.items()
+            kid: (hmac.new(m.master, digestmod=hashlib.sha256), m.period)
+            for kid, m in masters.items()
         }
 
     def knows(self, liveness_kid: int) -> bool:
-        return liveness_kid in self._masters
-
-    def period(self, liveness_kid: int) -> int | None:
-        entry = self._masters.get(liveness_kid)
-        return None if entry is None else entry.period
+        return liveness_kid in self._keyed
 
     def matches(
         self, credential_id: int, liveness_kid: int, code: str, at: float, window: TotpWindow
     ) -> int | None:
-        entry = self._masters.get(liveness_kid)
+        entry = self._keyed.get(liveness_kid)
         if entry is None:
             return None
-        keyed = self._keyed[liveness_kid].copy()
-        keyed.update(credential_id.to_bytes(8, "big"))
-        seed = keyed.digest()
-        current = int(at // entry.period)
+        keyed, period = entry
+        derive = keyed.copy()
+        derive.update(credential_id.to_bytes(8, "big"))
+        seed = derive.digest()
+        current = int(at // period)
         # Most codes are from the current step, so it is tried first.
         if hmac.compare_digest(totp_code(seed, current), code):
             return current
