@@ -142,7 +142,7 @@ class Verifier:
         if parsed is None:
             return Decision(False, Reason.MALFORMED, "not a Faregate token", gate_id=gate.gate_id)
         c = parsed.fields
-        deny = self.deny_list
+        deny = self._deny_list
         stale_list = False
         step: int | None = None
         offset: int | None = None
@@ -181,7 +181,7 @@ class Verifier:
         if now >= c.valid_until_minute * 60:
             return decide(Reason.EXPIRED, f"valid until {_minute(c.valid_until_minute)}")
 
-        policy = self.policy
+        policy = self._policy
         stale_after = self._stale_after
         stale_list = stale_after is not None and now > stale_after
         if deny is not None and c.credential_id in deny.ids:
