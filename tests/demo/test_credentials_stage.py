@@ -27,6 +27,13 @@ def test_stage_counts_and_prints_every_decision(tmp_path: Path) -> None:
     }
     assert result.as_expected
     printed = out.getvalue()
-    for word in ("replayed", "stale_code", "bad_signature", "denied", "OPEN", "8 decisions journaled"):
+    for word in (
+        "replayed",
+        "stale_code",
+        "bad_signature",
+        "denied",
+        "OPEN",
+        "8 decisions journaled",
+    ):
         assert word in printed
     assert all(p.image.exists() for p in result.presentations)
