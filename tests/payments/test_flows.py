@@ -7,11 +7,10 @@ import secrets
 from datetime import date
 
 import pytest
-from sqlalchemy import select
 
 from gateways.errors import CardDeclined
 from gateways.stripe_gateway import StripeGateway
-from ticketing.db.models import DenyListEntryRow, RiderAccountRow
+from ticketing.db.models import RiderAccountRow
 from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
 from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import accounts
@@ -19,8 +18,8 @@ from ticketing.ledger.errors import InsufficientFunds, UnknownAccount
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
 from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
-from ticketing.payments.service import PaymentsService, daily_charge_key
-from ticketing.riders import AccountStatus
+from ticketing.payments.service import PaymentsService, daily_charge_key, debt_reason
+from ticketing.riders import AccountStatus, DenyAction
 
 from .conftest import add_rider
 
@@ -191,12 +190,7 @@ async def test_refund_of_spent_top_up_is_refused_before_the_gateway(
 
 async def _denied(uow_factory: UnitOfWorkFactory, credentials: list[int]) -> set[int]:
     async with uow_factory() as uow:
-        rows = await uow.session.scalars(
-            select(DenyListEntryRow.credential_id).where(
-                DenyListEntryRow.credential_id.in_(credentials)
-            )
-        )
-        return set(rows)
+        return {c for c in credentials if await uow.deny_list.is_denied(c)}
 
 
 async def _status(uow_factory: UnitOfWorkFactory, account: str) -> AccountStatus:
@@ -248,5 +242,46 @@ async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
     assert await _status(uow_factory, account) is AccountStatus.ACTIVE
     assert await _balance(uow_factory, accounts.wallet(account)) == 19_000
     assert await _balance(uow_factory, accounts.receivable(account)) == 0
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account, credentials = await add_rider(uow_factory, debt_limit=10_000, credentials=3)
+    lost = credentials[0]
+    await payments.save_card(account, DECLINES_ON_CHARGE)
+    await _post_fare(uow_factory, account, 31_000)
+    await payments.charge_day(account, DAY, vnd(31_000))
+    assert await _denied(uow_factory, credentials) == set(credentials)
+    async with uow_factory() as uow:  # a lost phone, revoked while the debt is open
+        await uow.riders.revoke_credential(lost, "lost phone")
+        await uow.commit()
+
+    await payments.save_card(account, "pm_card_visa")
+    await payments.top_up(account, vnd(40_000), request_id="r1")
+    assert (await payments.standing(account)).debt == 0
+    assert await _status(uow_factory, account) is AccountStatus.ACTIVE
+    assert await _denied(uow_factory, credentials) == {lost}  # revoked: stays denied
+
+    async with uow_factory() as uow:
+        version, denied = await uow.deny_list.snapshot()
+        delta = await uow.deny_list.delta(0)
+    # One numbering for every writer: the events are 1..version with no gap, and replaying
+    # them gives the snapshot.
+    assert [e.version for e in delta.events] == list(range(1, version + 1))
+    assert delta.version == version
+    replayed: set[int] = set()
+    for event in delta.events:
+        if event.action is DenyAction.ADD:
+            replayed.add(event.credential_id)
+        else:
+            replayed.discard(event.credential_id)
+    assert replayed == denied == {lost}
+    assert [(e.action, e.reason) for e in delta.events] == [
+        *[(DenyAction.ADD, debt_reason(account))] * 3,
+        *[(DenyAction.REMOVE, debt_reason(account))] * 2,
+    ]
     await _assert_books_balanced(uow_factory)
     await _assert_clearing_matches_gateway(uow_factory, payments, gateway)

@@ -14,7 +14,8 @@ gateway did (timeout, 5xx, lost answer) and localstripe ignores idempotency keys
 Ledger postings: a top-up debits gateway clearing and credits the wallet; a daily charge
 debits clearing and credits the receivable; refunds reverse them (a full refund with a reversing
 posting, a partial one with a smaller mirror). A declined daily charge leaves the receivable
-owed: the account goes into debt recovery, and past its debt limit its credentials are denied.
+owed: the account goes into debt recovery, and past its debt limit its credentials are denied
+(on the shared deny list, `uow.deny_list`, reason `debt:{account}`).
 A successful retry, or a top-up large enough to cover a failed day, clears it.
 """
 
@@ -47,7 +48,6 @@ from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
-from ticketing.payments.denial import DenyListPort, TableDenyList
 from ticketing.payments.errors import (
     AttemptConflict,
     GatewayMismatch,
@@ -103,6 +103,11 @@ class WebhookOutcome:
     payment: PaymentOutcome | None
 
 
+def debt_reason(account_id: str) -> str:
+    """The deny-list reason of an account's credentials denied for unpaid debt."""
+    return f"debt:{account_id}"
+
+
 def _outcome(row: PaymentAttemptRow) -> PaymentOutcome:
     return PaymentOutcome(
         row.id,
@@ -133,7 +138,6 @@ class PaymentsService:
         webhook_secret: str | None = None,
         default_debt_limit: int = 0,
         claim_lease: timedelta = timedelta(seconds=60),
-        deny_list: DenyListPort | None = None,
     ) -> None:
         self._uows = uow_factory
         self._gateway = gateway
@@ -141,7 +145,6 @@ class PaymentsService:
         self._webhook_secret = webhook_secret
         self._default_debt_limit = default_debt_limit
         self._lease = claim_lease
-        self._deny_list = deny_list or TableDenyList()
 
     def _now(self) -> datetime:
         return self._uows.clock()
@@ -526,9 +529,9 @@ class PaymentsService:
         standing = await self._standing(uow.session, account_id)
         now = self._now()
         if standing.denied:
-            await self._deny_list.deny_account(uow.session, account_id, now)
+            await uow.deny_list.deny_account(account_id, debt_reason(account_id), at=now)
         else:
-            await self._deny_list.lift_account(uow.session, account_id, now)
+            await uow.deny_list.allow_account(account_id, debt_reason(account_id), at=now)
         status = AccountStatus.DEBT_RECOVERY if standing.debt > 0 else AccountStatus.ACTIVE
         await uow.session.execute(
             update(RiderAccountRow)
