@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from ticketing.db.models import PricedDayRow, RiderAccountRow, TapRow
+from ticketing.db.models import PricedDayRow
 from ticketing.db.uow import UnitOfWork, UnitOfWorkFactory
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
-from ticketing.riders import AccountStatus, PaymentMode
+from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.pricing import FarePricing, UnknownRider, account_days
 from ticketing.taps import Tap, TapKind
 
@@ -38,40 +38,13 @@ def tap(seq: int, when: datetime, stop: str, kind: TapKind, account: str = "alic
 
 
 async def add_rider(uow: UnitOfWork, account: str, mode: PaymentMode, overdraft: int = 0) -> None:
-    now = datetime.now(UTC)
-    uow.session.add(
-        RiderAccountRow(
-            id=account,
-            rider_category="regular",
-            status=AccountStatus.ACTIVE,
-            payment_mode=mode,
-            currency="VND",
-            overdraft_limit=overdraft,
-            debt_limit=0,
-            created_at=now,
-            updated_at=now,
-        )
+    await uow.riders.open_account(
+        RiderAccount(account, "regular", mode, "VND", overdraft_limit=overdraft)
     )
-    await uow.session.flush()
 
 
 async def store(uow: UnitOfWork, *taps: Tap) -> None:
-    now = datetime.now(UTC)
-    uow.session.add_all(
-        TapRow(
-            device_id=t.device_id,
-            device_seq=t.device_seq,
-            credential_id=t.credential_id,
-            account_id=t.account_id,
-            at=t.at,
-            route_id=t.route_id,
-            stop_id=t.stop_id,
-            kind=t.kind,
-            received_at=now,
-        )
-        for t in taps
-    )
-    await uow.session.flush()
+    await uow.taps.ingest(taps)
 
 
 async def top_up(uow: UnitOfWork, account: str, amount: int) -> None:
