@@ -13,6 +13,8 @@ Fixtures (all function-scoped, one fresh migrated database per test):
   example with `asyncio.run`.
 - `engine`: an `AsyncEngine` on `db_url`, disposed afterwards.
 - `uow_factory`: a `ticketing.db.uow.UnitOfWorkFactory` on `engine` (real UTC clock).
+- `localstripe_server`: one private localstripe for the test session (gateway and payment
+  tests), its state in its own temporary directory.
 
 PostgreSQL parameters are skipped when FAREGATE_TEST_POSTGRES_URL is unset, unless
 FAREGATE_REQUIRE_POSTGRES=1, in which case they fail: CI must not pass without PostgreSQL.
@@ -32,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faregate.database import upgrade
+from gateways.localstripe_server import LocalStripe, running_localstripe
 from ticketing.db.engine import create_engine
 from ticketing.db.uow import UnitOfWorkFactory
 
@@ -93,3 +96,9 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
     return UnitOfWorkFactory(engine)
+
+
+@pytest.fixture(scope="session")
+def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as server:
+        yield server

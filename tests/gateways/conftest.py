@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from gateways.localstripe_server import LocalStripe, running_localstripe
+from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
 
 from .fault_proxy import FaultProxy
@@ -15,12 +15,6 @@ from .fault_proxy import FaultProxy
 # The client timeout in fault tests, and a proxy delay safely past it.
 CLIENT_TIMEOUT = 1.0
 PROXY_DELAY = 1.5
-
-
-@pytest.fixture(scope="session")
-def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    with running_localstripe(tmp_path_factory.mktemp("localstripe")) as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ it, and a PaymentsService on the per-test database of tests/conftest.py (SQLite 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateways.localstripe_server import LocalStripe, running_localstripe
+from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
 from tests.gateways.fault_proxy import FaultProxy
 from ticketing.db.models import CredentialRow, RiderAccountRow
@@ -20,12 +20,6 @@ from ticketing.riders import AccountStatus, PaymentMode
 WEBHOOK_SECRET = "whsec_payments_tests"
 CLIENT_TIMEOUT = 0.4
 PROXY_DELAY = 0.6
-
-
-@pytest.fixture(scope="session")
-def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
-    with running_localstripe(tmp_path_factory.mktemp("localstripe-payments")) as server:
-        yield server
 
 
 @pytest.fixture
