@@ -5,6 +5,7 @@ The demo, the CLI and the tests all come through here, so they share one schema 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -37,11 +38,20 @@ def _ensure_sqlite_directory(url: str) -> None:
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` to `revision` (creating a SQLite file and its directory)."""
     _ensure_sqlite_directory(url)
+    await _migrate(url, command.upgrade, revision)
+
+
+async def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at `url` back to `revision`."""
+    await _migrate(url, command.downgrade, revision)
+
+
+async def _migrate(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config(url)
 
     def run(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
 
     engine = create_engine(url, poolclass=NullPool)
     try:

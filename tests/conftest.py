@@ -67,11 +67,10 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
+def empty_db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for one test, with no schema yet (a private PostgreSQL schema)."""
     if db_backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'faregate.db'}"
-        asyncio.run(upgrade(url))
-        yield url
+        yield f"sqlite+aiosqlite:///{tmp_path / 'faregate.db'}"
         return
     server = postgres_server_url()
     assert server is not None
@@ -79,11 +78,16 @@ def db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
     asyncio.run(_run_on_server(server, f'CREATE SCHEMA "{schema}"'))
     try:
         url = make_url(server).update_query_dict({"search_path": schema})
-        rendered = url.render_as_string(hide_password=False)
-        asyncio.run(upgrade(rendered))
-        yield rendered
+        yield url.render_as_string(hide_password=False)
     finally:
         asyncio.run(_run_on_server(server, f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """`empty_db_url` migrated to head."""
+    asyncio.run(upgrade(empty_db_url))
+    return empty_db_url
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ transfers, join rules, passes and caps, each against hand-computed amounts."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import fields, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,57 @@ def test_held_pass_outside_its_validity_covers_nothing(
     assert charged(metro(tap, "M_A", "M_B", f"{MONDAY} 08:00"), minicity, passes=[expired]) == [
         8000
     ]
+
+
+def test_fingerprint_ignores_time_zones_and_sees_every_field(
+    minicity: FareFeed, tap: TapMaker
+) -> None:
+    day = price_day(
+        minicity,
+        [*metro(tap, "M_A", "M_B", f"{MONDAY} 08:00"), tap(B, "B1", "B_1", f"{MONDAY} 12:00")],
+    )
+    leg = day.legs[0]
+    in_utc = replace(
+        leg,
+        departure=leg.departure.astimezone(UTC),
+        arrival=leg.arrival.astimezone(UTC) if leg.arrival else None,
+    )
+    assert replace(day, legs=(in_utc, *day.legs[1:])).fingerprint() == day.fingerprint()
+
+    later = leg.departure + timedelta(microseconds=1)
+    changed_legs = [
+        replace(leg, **{f.name: value})
+        for f, value in zip(
+            fields(leg),
+            [
+                "j",
+                "r",
+                "n",
+                "a",
+                "s1",
+                "s2",
+                later,
+                None,
+                leg.service_day + timedelta(days=1),
+                "p",
+                Money(1, "VND"),
+                Money(1, "VND"),
+                not leg.incomplete,
+                not leg.pass_covered,
+                not leg.capped,
+                "pass",
+                "xfer",
+                not leg.joined,
+            ],
+            strict=True,
+        )
+    ]
+    variants = [replace(day, legs=(changed, *day.legs[1:])) for changed in changed_legs]
+    variants += [
+        replace(day, total=Money(day.total.amount + 1, "VND")),
+        replace(day, legs=day.legs[::-1]),
+        replace(day, cap_spend={"c": Money(1, "VND")}),
+    ]
+    prints = {variant.fingerprint() for variant in variants}
+    assert len(prints) == len(variants)
+    assert day.fingerprint() not in prints

@@ -7,12 +7,19 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, select
+from sqlalchemy import JSON, Connection, column, insert, select, table
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faregate.database import upgrade
-from ticketing.db.models import DenyListEntryRow, all_metadata
+from faregate.database import downgrade, upgrade
+from ticketing.db.engine import create_engine
+from ticketing.db.models import (
+    DenyListEntryRow,
+    PricedDayRow,
+    PricedLegRow,
+    all_metadata,
+    table_of,
+)
 from ticketing.db.uow import UnitOfWorkFactory
 
 HANOI = timezone(timedelta(hours=7))
@@ -77,3 +84,70 @@ async def test_migration_creates_exactly_the_models_and_reruns_cleanly(
     await upgrade(db_url)  # already at head: a no-op
     async with engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
+
+
+async def test_priced_leg_details_move_into_columns_and_back(empty_db_url: str) -> None:
+    """Revision 0003 keeps what a leg's JSON `details` said; its downgrade puts it back."""
+    await upgrade(empty_db_url, "0002")
+    at = datetime(2025, 3, 12, 1, 0, tzinfo=UTC)
+    details = {
+        "journey_id": "gate-a:7",
+        "network_id": "metro",
+        "incomplete": True,
+        "pass_covered": False,
+        "capped": True,
+        "joined": False,
+        "pass_product_id": None,
+        "transfer_product_id": "xfer",
+    }
+    kept = [c for c in table_of(PricedLegRow).c if c.name != "id" and c.name not in details]
+    legs = table("priced_legs", *(column(c.name, c.type) for c in kept), column("details", JSON))
+    engine = create_engine(empty_db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(table_of(PricedDayRow)),
+                {
+                    "account_id": "acct-1",
+                    "service_day": at.date(),
+                    "version": 1,
+                    "body_hash": "h",
+                    "total_amount": 15_000,
+                    "currency": "VND",
+                    "tap_count": 1,
+                    "priced_at": at,
+                },
+            )
+            await connection.execute(
+                insert(legs),
+                {
+                    "account_id": "acct-1",
+                    "service_day": at.date(),
+                    "version": 1,
+                    "leg_index": 0,
+                    "journey_index": 0,
+                    "operator_id": "hanoi-metro",
+                    "route_id": "m2a",
+                    "from_stop_id": "s1",
+                    "to_stop_id": None,
+                    "started_at": at,
+                    "ended_at": None,
+                    "fare_product_id": None,
+                    "amount": 15_000,
+                    "undiscounted_amount": 15_000,
+                    "currency": "VND",
+                    "details": details,
+                },
+            )
+        await upgrade(empty_db_url)
+        async with engine.connect() as connection:
+            leg_columns = table_of(PricedLegRow).c
+            moved = (await connection.execute(select(*(leg_columns[n] for n in details)))).one()
+        assert dict(zip(details, moved, strict=True)) == details
+
+        await downgrade(empty_db_url, "0002")
+        async with engine.connect() as connection:
+            restored = await connection.scalar(select(legs.c.details))
+        assert restored == details
+    finally:
+        await engine.dispose()

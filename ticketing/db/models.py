@@ -183,6 +183,11 @@ class PricedDayRow(Base):
 
 
 class PricedLegRow(Base):
+    """One journey of a priced day: what it cost, who carried it, and why (pass, cap, transfer).
+
+    Typed columns rather than a JSON blob: settlement sums and groups them, and writing them
+    costs no serialisation."""
+
     __tablename__ = "priced_legs"
     __table_args__ = (
         ForeignKeyConstraint(
@@ -208,7 +213,14 @@ class PricedLegRow(Base):
     amount: Mapped[int]
     undiscounted_amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    journey_id: Mapped[str] = mapped_column(String(100))
+    network_id: Mapped[str | None] = mapped_column(String(64))
+    incomplete: Mapped[bool]
+    pass_covered: Mapped[bool]
+    capped: Mapped[bool]
+    joined: Mapped[bool]
+    pass_product_id: Mapped[str | None] = mapped_column(String(100))
+    transfer_product_id: Mapped[str | None] = mapped_column(String(100))
 
 
 # --- ledger -------------------------------------------------------------------------------

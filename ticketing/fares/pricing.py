@@ -18,6 +18,7 @@ Order of operations, each on the previous step's result:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -124,6 +125,57 @@ class DayPrice:
     legs: tuple[PricedLeg, ...]
     caps_applied: tuple[AppliedCap, ...]
     cap_spend: Mapping[str, Money]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of everything this price says, in a fixed order of plain values.
+
+        Equal prices give equal fingerprints whatever time zone their datetimes carry (instants
+        enter as POSIX timestamps), so a day priced from local-time taps matches the same day
+        priced from stored UTC taps. Recording compares fingerprints to tell a changed day from
+        a retry; `repr` of ints, floats, strings, bools and None is stable across CPython
+        versions, and the leading tag names the scheme should it ever change.
+        """
+        legs = tuple(
+            (
+                leg.journey_id,
+                leg.route_id,
+                leg.network_id,
+                leg.agency_id,
+                leg.from_stop_id,
+                leg.to_stop_id,
+                leg.departure.timestamp(),
+                None if leg.arrival is None else leg.arrival.timestamp(),
+                leg.service_day.toordinal(),
+                leg.fare_product_id,
+                leg.charged.amount,
+                leg.undiscounted.amount,
+                leg.charged.currency,
+                leg.incomplete,
+                leg.pass_covered,
+                leg.capped,
+                leg.pass_product_id,
+                leg.transfer_product_id,
+                leg.joined,
+            )
+            for leg in self.legs
+        )
+        caps = tuple(
+            (
+                cap.cap_id,
+                cap.period,
+                cap.period_start.toordinal(),
+                cap.limit.amount,
+                cap.saved.amount,
+                cap.limit.currency,
+            )
+            for cap in self.caps_applied
+        )
+        spend = tuple(
+            (cap_id, money.amount, money.currency)
+            for cap_id, money in sorted(self.cap_spend.items())
+        )
+        body = ("day-price/2", self.total.amount, self.total.currency, legs, caps, spend)
+        return hashlib.sha256(repr(body).encode()).hexdigest()
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -13,12 +13,10 @@ already happened and must still be paid to the operator.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, func, select
@@ -122,23 +120,6 @@ def account_days(feed: FareFeed, taps: Iterable[Tap]) -> set[tuple[str, date]]:
     return days
 
 
-def _stored_body(price: DayPrice) -> dict[str, Any]:
-    """`price.as_json()` with leg times in UTC, as taps come back from the database: a day
-    priced from taps held in local time then hashes and stores like one priced from stored taps.
-    """
-    body = price.as_json()
-    for leg, stored in zip(price.legs, body["legs"], strict=True):
-        stored["departure"] = leg.departure.astimezone(UTC).isoformat()
-        if leg.arrival is not None:
-            stored["arrival"] = leg.arrival.astimezone(UTC).isoformat()
-    return body
-
-
-def _body_hash(body: dict[str, Any]) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _tap(row: TapRow) -> Tap:
     return Tap(
         row.device_id,
@@ -198,18 +179,17 @@ def _priced_rows(
     day: date,
     version: int,
     price: DayPrice,
-    body: dict[str, Any],
-    body_hash: str,
+    fingerprint: str,
     tap_count: int,
     posting: Posting | None,
     now: datetime,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The `priced_days` row and `priced_legs` rows of one version (`body`: its `_stored_body`)."""
+    """The `priced_days` row and `priced_legs` rows of one version."""
     day_row = {
         "account_id": account_id,
         "service_day": day,
         "version": version,
-        "body_hash": body_hash,
+        "body_hash": fingerprint,
         "total_amount": price.total.amount,
         "currency": price.total.currency,
         "tap_count": tap_count,
@@ -233,9 +213,16 @@ def _priced_rows(
             "amount": leg.charged.amount,
             "undiscounted_amount": leg.undiscounted.amount,
             "currency": leg.charged.currency,
-            "details": details,
+            "journey_id": leg.journey_id,
+            "network_id": leg.network_id,
+            "incomplete": leg.incomplete,
+            "pass_covered": leg.pass_covered,
+            "capped": leg.capped,
+            "joined": leg.joined,
+            "pass_product_id": leg.pass_product_id,
+            "transfer_product_id": leg.transfer_product_id,
         }
-        for index, (leg, details) in enumerate(zip(price.legs, body["legs"], strict=True))
+        for index, leg in enumerate(price.legs)
     ]
     return day_row, leg_rows
 
@@ -275,10 +262,9 @@ class FarePricing:
             month_to_date=await self._month_to_date(account_id, day),
         )
         tap_count = sum(len(journey.tap_keys) for journey in journeys)
-        body = _stored_body(price)
-        body_hash = _body_hash(body)
+        fingerprint = price.fingerprint()
         last = await self._last_version(account_id, day)
-        if last is not None and last.body_hash == body_hash:
+        if last is not None and last.body_hash == fingerprint:
             return DayPricingResult(
                 account_id, day, last.version, price.total, tap_count, False, ()
             )
@@ -297,7 +283,7 @@ class FarePricing:
             await self._ledger.post(posting)
             posting_ids.append(posting.id)
         day_row, leg_rows = _priced_rows(
-            account_id, day, version, price, body, body_hash, tap_count, posting, now
+            account_id, day, version, price, fingerprint, tap_count, posting, now
         )
         await self._insert_priced([day_row], leg_rows)
         return DayPricingResult(
@@ -323,12 +309,11 @@ class FarePricing:
         leg_rows: list[dict[str, Any]] = []
         for new in days:
             rider, day, price = new.rider, new.service_day, new.price
-            body = _stored_body(price)
-            body_hash = _body_hash(body)
+            fingerprint = price.fingerprint()
             last = recorded.get((rider.id, day))
             if last is not None:
-                version, last_hash = last
-                if last_hash != body_hash:
+                version, last_fingerprint = last
+                if last_fingerprint != fingerprint:
                     raise DayAlreadyPriced(
                         f"{rider.id} on {day.isoformat()} is recorded at another price (v{version})"
                     )
@@ -336,7 +321,7 @@ class FarePricing:
                     DayPricingResult(rider.id, day, version, price.total, new.tap_count, False, ())
                 )
                 continue
-            recorded[rider.id, day] = (1, body_hash)
+            recorded[rider.id, day] = (1, fingerprint)
             posting = None
             if price.total.amount:
                 posting = _fare_posting(rider, day, 1, price, headroom.get(rider.id, 0), now)
@@ -344,7 +329,7 @@ class FarePricing:
                 if rider.id in headroom:
                     headroom[rider.id] = max(headroom[rider.id] - price.total.amount, 0)
             day_row, legs = _priced_rows(
-                rider.id, day, 1, price, body, body_hash, new.tap_count, posting, now
+                rider.id, day, 1, price, fingerprint, new.tap_count, posting, now
             )
             day_rows.append(day_row)
             leg_rows.extend(legs)
@@ -366,7 +351,7 @@ class FarePricing:
     async def _recorded_hashes(
         self, keys: set[tuple[str, date]]
     ) -> dict[tuple[str, date], tuple[int, str]]:
-        """The latest recorded (version, body hash) of those account-days that have one."""
+        """The latest recorded (version, fingerprint) of those account-days that have one."""
         days = sorted({day for _, day in keys})
         latest: dict[tuple[str, date], tuple[int, str]] = {}
         for chunk in chunks(sorted({account for account, _ in keys})):
@@ -460,7 +445,7 @@ class FarePricing:
         spent: dict[str, int] = defaultdict(int)
         for leg in legs:
             for cap in month_caps:
-                if cap.network_id is None or cap.network_id == leg.details.get("network_id"):
+                if cap.network_id is None or cap.network_id == leg.network_id:
                     spent[cap.cap_id] += leg.amount
         return {cap_id: Money(amount, self._feed.currency) for cap_id, amount in spent.items()}
 
