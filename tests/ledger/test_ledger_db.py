@@ -363,26 +363,28 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
         "INSERT INTO ledger_accounts (code, kind, currency, balance, pending_debits,"
         " overdraft_limit, created_at) VALUES (:c, 'wallet', 'VND', 0, 0, 0, now())"
     )
-    insert_entry = text(
+    insert_entries = text(  # a posting's entries in one statement, as the ledger writes them
         "INSERT INTO entries (posting_id, account_code, amount, currency)"
-        " VALUES (:p, :c, :a, 'VND')"
+        " VALUES (:p, 'wallet:x', :a, 'VND'), (:p, 'wallet:y', :b, 'VND')"
     )
     async with uow_factory() as uow:  # balanced raw writes pass
         await uow.session.execute(insert_account, [{"c": "wallet:x"}, {"c": "wallet:y"}])
         await uow.session.execute(insert_posting, {"id": "raw:ok"})
-        await uow.session.execute(
-            insert_entry,
-            [{"p": "raw:ok", "c": "wallet:x", "a": 5}, {"p": "raw:ok", "c": "wallet:y", "a": -5}],
-        )
+        await uow.session.execute(insert_entries, {"p": "raw:ok", "a": 5, "b": -5})
         await uow.commit()
     async with uow_factory() as uow:
         await uow.session.execute(insert_posting, {"id": "raw:bad"})
-        await uow.session.execute(
-            insert_entry,
-            [{"p": "raw:bad", "c": "wallet:x", "a": 5}, {"p": "raw:bad", "c": "wallet:y", "a": -4}],
-        )
         with pytest.raises(DBAPIError, match="does not balance"):
-            await uow.commit()
+            await uow.session.execute(insert_entries, {"p": "raw:bad", "a": 5, "b": -4})
+    async with uow_factory() as uow:  # each statement must balance: no repairing it later
+        await uow.session.execute(insert_posting, {"id": "raw:split"})
+        with pytest.raises(DBAPIError, match="does not balance"):
+            await uow.session.execute(
+                text(
+                    "INSERT INTO entries (posting_id, account_code, amount, currency)"
+                    " VALUES ('raw:split', 'wallet:x', 5, 'VND')"
+                )
+            )
     async with uow_factory() as uow:
         await uow.session.execute(insert_posting, {"id": "raw:empty"})
         with pytest.raises(DBAPIError, match="fewer than two entries"):
@@ -396,4 +398,5 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
                 await uow.session.execute(text(statement))
     async with uow_factory() as uow:
         assert await uow.ledger.find_posting("raw:bad") is None
+        assert await uow.ledger.find_posting("raw:split") is None
         assert (await uow.ledger.trial_balance()).balanced

@@ -2,7 +2,8 @@
 
 An entry's amount is signed: positive debits the account, negative credits it. A `Posting`
 cannot be built unbalanced; this constructor is the one place that enforces debits == credits
-per currency (the PostgreSQL trigger repeats the check at commit for writes that bypass it).
+per currency (on PostgreSQL a trigger repeats the check for every INSERT into `entries`, so writes
+that bypass this class are held to it too).
 """
 
 from __future__ import annotations
