@@ -9,7 +9,9 @@ Idempotency: the posting row is inserted first with ON CONFLICT DO NOTHING. A co
 transaction posting the same id waits on the unique index until the first commits, then sees
 the row and compares body hashes: equal means the first result is returned, different raises
 `PostingConflict`. Balances live on `ledger_accounts` (debit-positive) and are changed only
-under a row lock taken in code order, so concurrent postings cannot both spend one wallet.
+under a row lock taken in code order, so concurrent postings cannot both spend one wallet. The
+lock is FOR NO KEY UPDATE: it never changes a key, so other transactions' foreign-key checks
+on the account (inserting their entries) need not wait for it.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ class Ledger:
     async def _locked_account(self, code: str) -> AccountState:
         row = (
             await self._session.execute(
-                select(ACCOUNTS).where(ACCOUNTS.c.code == code).with_for_update()
+                select(ACCOUNTS).where(ACCOUNTS.c.code == code).with_for_update(key_share=True)
             )
         ).first()
         if row is None:
@@ -198,7 +200,7 @@ class Ledger:
                 select(ACCOUNTS)
                 .where(ACCOUNTS.c.code.in_(chunk))
                 .order_by(ACCOUNTS.c.code)
-                .with_for_update()
+                .with_for_update(key_share=True)
             )
             states.update((row.code, _state(row)) for row in rows)
         return states
