@@ -234,7 +234,7 @@ class PaymentsService:
                 .where(PaymentAttemptRow.charge_key.in_([r.charge_key for r in owed]))
                 .group_by(PaymentAttemptRow.charge_key)
             )
-            count = dict(counted.tuples().all())
+            count: dict[str | None, int] = {key: n for key, n in counted}
             retries = [
                 (
                     f"{r.charge_key}:retry-{count[r.charge_key]}",
