@@ -234,7 +234,7 @@ class PaymentsService:
                 .where(PaymentAttemptRow.charge_key.in_([r.charge_key for r in owed]))
                 .group_by(PaymentAttemptRow.charge_key)
             )
-            count: dict[str | None, int] = {key: n for key, n in counted}
+            count: dict[str | None, int] = dict(counted.all())
             retries = [
                 (
                     f"{r.charge_key}:retry-{count[r.charge_key]}",
