@@ -15,6 +15,7 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from alembic import op
@@ -48,32 +49,6 @@ PER_STATEMENT = (
     """,
 )
 
-# Revision 0001's trigger, restored on downgrade.
-PER_ENTRY = (
-    """
-    CREATE FUNCTION ledger_check_posting_balanced() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        unbalanced record;
-    BEGIN
-        SELECT currency, sum(amount) AS net INTO unbalanced
-        FROM entries WHERE posting_id = NEW.posting_id
-        GROUP BY currency HAVING sum(amount) <> 0 LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'posting % does not balance: net % %',
-                NEW.posting_id, unbalanced.net, unbalanced.currency
-                USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE CONSTRAINT TRIGGER entries_balanced
-    AFTER INSERT ON entries DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION ledger_check_posting_balanced()
-    """,
-)
-
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
@@ -89,5 +64,6 @@ def downgrade() -> None:
         return
     op.execute("DROP TRIGGER entries_balanced ON entries")
     op.execute("DROP FUNCTION ledger_check_statement_balanced()")
-    for statement in PER_ENTRY:
+    initial = importlib.import_module("faregate.migrations.versions.0001_initial_schema")
+    for statement in initial.POSTGRES_LEDGER_GUARDS[:2]:  # its per-entry function and trigger
         op.execute(statement)
