@@ -28,7 +28,6 @@ from ticketing.db.models import (
     PricedDayRow,
     PricedLegRow,
     RiderAccountRow,
-    TapRow,
     table_of,
 )
 from ticketing.errors import TicketingError
@@ -45,6 +44,7 @@ from ticketing.riders import PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
 from ticketing.services.clock import Clock, utc_now
 from ticketing.services.ledger import Ledger
+from ticketing.services.taps import TapStore
 from ticketing.taps import Tap, TapKind
 
 UNKNOWN_OPERATOR = "unknown"
@@ -118,19 +118,6 @@ def account_days(feed: FareFeed, taps: Iterable[Tap]) -> set[tuple[str, date]]:
             )
             days.add((tap.account_id, earlier))
     return days
-
-
-def _tap(row: TapRow) -> Tap:
-    return Tap(
-        row.device_id,
-        row.device_seq,
-        row.credential_id,
-        row.account_id,
-        row.at,
-        row.route_id,
-        row.stop_id,
-        row.kind,
-    )
 
 
 def _wallet_headroom(rider: Payer, wallet: AccountState | None) -> int:
@@ -237,6 +224,7 @@ class FarePricing:
         self._ledger = ledger
         self._feed = feed
         self._clock = clock
+        self._taps = TapStore(session)
         self._max_journey = timedelta(
             seconds=max(
                 (feed.max_journey_seconds(route) for route in feed.gtfs.routes), default=4 * 3600
@@ -400,14 +388,9 @@ class FarePricing:
         policy = self._feed.policy_for(None)
         start = service_day_start(day, timezone=policy.timezone, cutoff=policy.cutoff)
         end = start + timedelta(days=1)
-        rows = await self._session.scalars(
-            select(TapRow).where(
-                TapRow.account_id == account_id,
-                TapRow.at >= start - self._max_journey,
-                TapRow.at < end + self._max_journey,
-            )
+        return await self._taps.for_account(
+            account_id, start - self._max_journey, end + self._max_journey
         )
-        return [_tap(row) for row in rows]
 
     async def _passes(self, account_id: str) -> list[HeldPass]:
         rows = await self._session.scalars(
