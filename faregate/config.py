@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,22 +12,13 @@ DEFAULT_DATA_DIR = Path("var")
 class Settings:
     """Where Faregate keeps its state and which servers it talks to.
 
-    `database_url` defaults to SQLite in the data directory; `redis_url` of None means
-    "start a private redis-server in the data directory".
+    `database_url` defaults to SQLite in the data directory. `redis_url` is reserved for the
+    device protocol and not used yet: nothing connects to Redis or starts a server.
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
     redis_url: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        return cls(
-            data_dir=Path(env.get("FAREGATE_DATA_DIR") or DEFAULT_DATA_DIR),
-            database_url=env.get("DATABASE_URL") or None,
-            redis_url=env.get("REDIS_URL") or None,
-        )
 
     @property
     def effective_database_url(self) -> str:

@@ -36,7 +36,7 @@ from faregate.config import Settings
     "--redis-url",
     envvar="REDIS_URL",
     default=None,
-    help="Redis server; default a private redis-server in the data directory.",
+    help="Redis server, reserved for the device protocol; not used yet.",
 )
 @click.pass_context
 def cli(
