@@ -135,10 +135,7 @@ class Verifier:
         if at.utcoffset() is None:
             require_aware(at, "verification time")  # raises NaiveTimeError
         now = at.timestamp()
-        try:
-            parsed = parse_token(token)
-        except Exception:  # the parser returns None for bad input; this is belt and braces
-            parsed = None
+        parsed = parse_token(token)
         if parsed is None:
             return Decision(False, Reason.MALFORMED, "not a Faregate token", gate_id=gate.gate_id)
         c = parsed.fields
