@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from qr.decision import Decision, Reason
 from qr.errors import ImageDecodeError
+from qr.memory import GateMemory
+from qr.verifier import GateContext, Verifier
 
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
@@ -35,3 +39,19 @@ def decode_image(source: Path | bytes | Image.Image) -> str:
     if not texts:
         raise ImageDecodeError("no readable QR code in the image")
     return str(texts[0])
+
+
+def verify_image(
+    verifier: Verifier,
+    image: Path | bytes,
+    *,
+    at: datetime,
+    gate: GateContext,
+    memory: GateMemory | None = None,
+) -> Decision:
+    """Scan the image and decide on its token; an image with no readable code is MALFORMED."""
+    try:
+        text = decode_image(image)
+    except ImageDecodeError as exc:
+        return Decision(False, Reason.MALFORMED, str(exc), gate_id=gate.gate_id)
+    return verifier.verify(text, at=at, gate=gate, memory=memory)

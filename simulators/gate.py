@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from qr.decision import Decision, Reason
-from qr.decode import decode_image
+from qr.decode import verify_image
 from qr.denylist import DenyList, DenyListDelta
-from qr.errors import ImageDecodeError
 from qr.keys import KeySet
 from qr.liveness import SecureModule
 from qr.memory import GateMemory
@@ -168,22 +167,25 @@ class OfflineGate:
         self.verifier.deny_list = current.apply(delta)
         return self.verifier.deny_list
 
-    def present_text(self, token: str | bytes, at: datetime | None = None) -> Decision:
-        when = require_aware(at, "gate time") if at is not None else self.clock()
-        decision = self.verifier.verify(token, at=when, gate=self.context, memory=self.memory)
+    def _when(self, at: datetime | None) -> datetime:
+        return require_aware(at, "gate time") if at is not None else self.clock()
+
+    def _journaled(self, when: datetime, decision: Decision) -> Decision:
         self.journal.append(self.device_id, when, decision)
         return decision
 
+    def present_text(self, token: str | bytes, at: datetime | None = None) -> Decision:
+        when = self._when(at)
+        decision = self.verifier.verify(token, at=when, gate=self.context, memory=self.memory)
+        return self._journaled(when, decision)
+
     def present_image(self, image: Path | bytes, at: datetime | None = None) -> Decision:
         """Scan a QR image as the gate's camera would; an unreadable image is refused."""
-        when = require_aware(at, "gate time") if at is not None else self.clock()
-        try:
-            text = decode_image(image)
-        except ImageDecodeError as exc:
-            decision = Decision(False, Reason.MALFORMED, str(exc), gate_id=self.device_id)
-            self.journal.append(self.device_id, when, decision)
-            return decision
-        return self.present_text(text, when)
+        when = self._when(at)
+        decision = verify_image(
+            self.verifier, image, at=when, gate=self.context, memory=self.memory
+        )
+        return self._journaled(when, decision)
 
     def close(self) -> None:
         self.journal.close()

@@ -13,10 +13,10 @@ from rich.live import Live
 from rich.text import Text
 
 from qr.credential import MAX_CREDENTIAL_ID, CredentialFlags, RiderCategory
-from qr.decision import Decision, Reason
-from qr.decode import decode_image
+from qr.decision import Decision
+from qr.decode import verify_image
 from qr.denylist import DenyList
-from qr.errors import ImageDecodeError, QRError
+from qr.errors import QRError
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import load_keys, load_keyset, load_secure_module
 from qr.liveness import TotpWindow
@@ -235,18 +235,12 @@ def verify(
     state_file = GateStateFile(state) if state is not None else None
     memory = state_file.memory(gate_id) if state_file is not None else None
 
-    decision: Decision
     if image is not None:
-        try:
-            scanned = decode_image(image)
-        except ImageDecodeError as exc:
-            scanned = None
-            decision = Decision(False, Reason.MALFORMED, str(exc), gate_id=gate_id)
+        decision = verify_image(verifier, image, at=when, gate=gate, memory=memory)
     else:
         # A shell or a scanner may add a line ending; a token never starts or ends with space.
-        scanned = (token_text or "").strip()
-    if scanned is not None:
-        decision = verifier.verify(scanned, at=when, gate=gate, memory=memory)
+        text = (token_text or "").strip()
+        decision = verifier.verify(text, at=when, gate=gate, memory=memory)
 
     if state_file is not None and memory is not None:
         memory.prune(when.timestamp(), verifier.keep_seconds())
