@@ -1,14 +1,14 @@
-"""Alembic environment: migrate on a connection we are handed, or open one from the URL."""
+"""Alembic environment: migrate on the connection `faregate.database` hands us.
+
+There is no alembic.ini: migrations run only through `faregate db upgrade` (or
+`faregate.database.upgrade`), which opens the connection and puts it in the config.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import context
 from sqlalchemy import Connection
-from sqlalchemy.pool import NullPool
 
-from ticketing.db.engine import create_engine
 from ticketing.db.models import all_metadata
 
 config = context.config
@@ -26,20 +26,10 @@ def run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_from_url(url: str) -> None:
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(run_migrations)
-    finally:
-        await engine.dispose()
-
-
 if context.is_offline_mode():
-    raise SystemExit("offline (--sql) migrations are not supported; give a database URL")
+    raise SystemExit("offline (--sql) migrations are not supported; use `faregate db upgrade`")
 
 shared = config.attributes.get("connection")
-if shared is not None:
-    run_migrations(shared)
-else:
-    asyncio.run(run_from_url(config.get_main_option("sqlalchemy.url") or ""))
+if shared is None:
+    raise SystemExit("no database connection given; run migrations with `faregate db upgrade`")
+run_migrations(shared)

@@ -10,10 +10,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from alembic import command
 from click.testing import CliRunner
 from sqlalchemy import text
 
 from faregate.cli import cli
+from faregate.database import alembic_config
 from ticketing.db.engine import create_engine
 from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import Posting, accounts
@@ -122,3 +125,11 @@ def test_real_process_upgrade_and_check(tmp_path: Path) -> None:
     assert broken.returncode == 1
     assert "trial_balance_zero: FAIL" in broken.stdout
     assert "Traceback" not in broken.stderr
+
+
+def test_migrations_refuse_to_run_without_a_connection(tmp_path: Path) -> None:
+    # Plain Alembic (no connection handed over) must point at the supported command.
+    config = alembic_config(f"sqlite+aiosqlite:///{tmp_path / 'faregate.db'}")
+    with pytest.raises(SystemExit, match="faregate db upgrade"):
+        command.upgrade(config, "head")
+    assert not (tmp_path / "faregate.db").exists()
