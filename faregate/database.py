@@ -29,15 +29,19 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def _ensure_sqlite_directory(url: str) -> None:
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory SQLite."""
     sa_url = make_url(url)
     if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
-        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        return Path(sa_url.database)
+    return None
 
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` to `revision` (creating a SQLite file and its directory)."""
-    _ensure_sqlite_directory(url)
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     await _migrate(url, command.upgrade, revision)
 
 
@@ -65,11 +69,15 @@ def database_url(target: Settings | str) -> str:
     return target.effective_database_url if isinstance(target, Settings) else target
 
 
-async def open_database(target: Settings | str, *, migrate: bool = True) -> AsyncEngine:
-    """An engine on the database of `target` (Settings or URL), migrated to head first."""
+def prepare_database_url(target: Settings | str) -> str:
+    """The database URL of `target` (Settings or URL), creating the Settings' data directory."""
     if isinstance(target, Settings):
         target.data_dir.mkdir(parents=True, exist_ok=True)
-    url = database_url(target)
-    if migrate:
-        await upgrade(url)
+    return database_url(target)
+
+
+async def open_database(target: Settings | str) -> AsyncEngine:
+    """An engine on the database of `target` (Settings or URL), migrated to head first."""
+    url = prepare_database_url(target)
+    await upgrade(url)
     return create_engine(url)

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from faregate.config import Settings
-from faregate.database import database_url, upgrade
+from faregate.database import prepare_database_url, upgrade
 
 
 @click.group(name="db")
@@ -20,8 +20,7 @@ def db() -> None:
 @click.pass_obj
 def upgrade_command(settings: Settings, revision: str) -> None:
     """Create the data directory and migrate the database to the latest schema."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url = database_url(settings)
+    url = prepare_database_url(settings)
     asyncio.run(upgrade(url, revision))
     click.echo(f"database at {revision}: {_display(url)}")
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from faregate.config import Settings
-from faregate.database import database_url
+from faregate.database import database_url, sqlite_file
 from ticketing.db.engine import create_engine
 from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import InvariantReport
@@ -32,10 +30,9 @@ async def _check(url: str) -> InvariantReport:
 
 
 def _require_database(url: str) -> None:
-    sa_url = make_url(url)
-    database = sa_url.database
-    if sa_url.get_backend_name() == "sqlite" and database and not Path(database).exists():
-        raise click.ClickException(f"no database at {database}; run `faregate db upgrade` first")
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise click.ClickException(f"no database at {path}; run `faregate db upgrade` first")
 
 
 @ledger.command(name="check")

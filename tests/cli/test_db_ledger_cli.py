@@ -127,6 +127,14 @@ def test_real_process_upgrade_and_check(tmp_path: Path) -> None:
     assert "Traceback" not in broken.stderr
 
 
+def test_check_names_a_missing_sqlite_file_given_by_url(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "faregate.db"
+    code, output = invoke("--database-url", f"sqlite+aiosqlite:///{missing}", "ledger", "check")
+    assert code == 1
+    assert f"no database at {missing}" in output
+    assert not missing.parent.exists()
+
+
 def test_migrations_refuse_to_run_without_a_connection(tmp_path: Path) -> None:
     # Plain Alembic (no connection handed over) must point at the supported command.
     config = alembic_config(f"sqlite+aiosqlite:///{tmp_path / 'faregate.db'}")
