@@ -8,7 +8,6 @@ missing (DenyListGapError); one starting before it was already applied or arrive
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from qr.credential import MAX_CREDENTIAL_ID
 from qr.errors import DenyListError, DenyListGapError, DenyListOrderError
+from qr.jsonfile import read_json
 from qr.timeutil import isoformat_z, parse_instant
 
 DENY_LIST_FORMAT = "faregate-deny-list/1"
@@ -121,11 +121,7 @@ class DenyList:
 
     @classmethod
     def load(cls, path: Path) -> DenyList:
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DenyListError(f"{path} is not valid JSON: {exc}") from exc
-        return cls.from_json(doc)
+        return cls.from_json(read_json(path, DenyListError))
 
 
 EMPTY_DENY_LIST = DenyList(0, frozenset())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from qr.credential import (
     unpack_credential,
 )
 from qr.errors import CredentialError
+from qr.jsonfile import read_json, write_json
 from qr.keys import KeyMaterial
 from qr.liveness import derive_seed, phone_totp
 from qr.timeutil import isoformat_z, require_aware, to_minutes
@@ -87,16 +87,12 @@ class PhoneCredential:
         return cls(signed, seed, period)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        path.chmod(0o600)  # the seed lets anyone produce live codes for this credential
+        # 0600: the seed lets anyone produce live codes for this credential.
+        write_json(path, self.to_json(), 0o600)
 
     @classmethod
     def load(cls, path: Path) -> PhoneCredential:
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CredentialError(f"{path} is not valid JSON: {exc}") from exc
-        return cls.from_json(doc)
+        return cls.from_json(read_json(path, CredentialError))
 
 
 def issue_credential(

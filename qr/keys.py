@@ -15,8 +15,6 @@ uses the newest key in force, and a credential may not outlive the keys that mad
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from qr.credential import MAX_KEY_ID
 from qr.errors import KeySetError, NoActiveKeyError
+from qr.jsonfile import read_json, write_json
 from qr.liveness import DEFAULT_PERIOD, LivenessMaster, SoftwareSecureModule
 from qr.timeutil import isoformat_z, parse_instant, require_aware
 
@@ -270,31 +269,16 @@ def save_keys(directory: Path, material: KeyMaterial) -> None:
         },
     }
     # Secrets first: a crash must never leave a public key whose private half is lost.
-    _write_json(directory / ISSUER_KEYS_FILE, issuer_doc, 0o600)
-    _write_json(directory / LIVENESS_KEYS_FILE, liveness_doc, 0o600)
-    _write_json(directory / KEYSET_FILE, material.keyset.to_json(), 0o644)
-
-
-def _write_json(path: Path, doc: object, mode: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(doc, out, indent=2)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(tmp, mode)  # O_CREAT's mode is filtered by the umask and ignored for an old file
-    os.replace(tmp, path)
+    write_json(directory / ISSUER_KEYS_FILE, issuer_doc, 0o600)
+    write_json(directory / LIVENESS_KEYS_FILE, liveness_doc, 0o600)
+    write_json(directory / KEYSET_FILE, material.keyset.to_json(), 0o644)
 
 
 def _read_json(path: Path) -> Any:
     try:
-        with path.open(encoding="utf-8") as src:
-            return json.load(src)
+        return read_json(path, KeySetError)
     except FileNotFoundError:
         raise KeySetError(f"{path} not found (create keys with `faregate keys init DIR`)") from None
-    except json.JSONDecodeError as exc:
-        raise KeySetError(f"{path} is not valid JSON: {exc}") from exc
 
 
 def load_keyset(directory: Path) -> KeySet:

@@ -13,12 +13,12 @@ Entries are plain numbers, so the memory is pure and serialisable (the CLI's `--
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from qr.decision import Reason
 from qr.errors import GateStateError
+from qr.jsonfile import read_json, write_json
 
 MEMORY_FORMAT = "faregate-gate-memory/1"
 STATE_FORMAT = "faregate-gate-state/1"
@@ -100,10 +100,7 @@ class GateStateFile:
         self.path = path
         self.memories: dict[str, GateMemory] = {}
         if path.exists():
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise GateStateError(f"{path} is not valid JSON: {exc}") from exc
+            doc = read_json(path, GateStateError)
             if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
                 raise GateStateError(f"{path} is not a gate state file")
             gates = doc.get("gates")
@@ -116,6 +113,4 @@ class GateStateFile:
 
     def save(self) -> None:
         doc = {"format": STATE_FORMAT, "gates": {g: m.to_json() for g, m in self.memories.items()}}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(self.path)
+        write_json(self.path, doc)
