@@ -152,6 +152,30 @@ async def test_entry_in_a_currency_other_than_the_account_is_refused(
             await uow.ledger.balance("wallet:nobody")
 
 
+async def test_an_account_netting_to_zero_in_another_currency_is_refused(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        await uow.ledger.post(top_up("topup:1", 10_000))
+        usd = Money(5, "USD")  # the other accounts are new, so only the VND wallet mismatches
+        out = Posting.transfer(
+            "usd:out",
+            debit=accounts.gateway_clearing("usd"),
+            credit=WALLET,
+            amount=usd,
+            occurred_at=AT,
+        )
+        back = Posting.transfer(
+            "usd:back", debit=WALLET, credit=accounts.operator("usd"), amount=usd, occurred_at=AT
+        )
+        with pytest.raises(CurrencyMismatch):
+            await uow.ledger.post_many([out, back])
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.ledger.find_posting("usd:out") is None
+    assert await balances(uow_factory, WALLET) == [10_000]
+
+
 async def test_reversal_restores_balances_once(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         await uow.ledger.post(top_up("topup:1", 20_000))
