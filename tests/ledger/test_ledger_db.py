@@ -176,6 +176,33 @@ async def test_an_account_netting_to_zero_in_another_currency_is_refused(
     assert await balances(uow_factory, WALLET) == [10_000]
 
 
+async def test_post_reversal_checks_the_original_it_is_given(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        await uow.ledger.post(top_up("topup:1", 20_000))
+        await uow.ledger.post(fare("fare:1", 15_000))
+        original = await uow.ledger.get_posting("fare:1")
+        other = await uow.ledger.get_posting("topup:1")
+        reversal = original.reversal("fare:1:rev", occurred_at=AT)
+        with pytest.raises(InvalidPosting):
+            await uow.ledger.post_reversal(reversal, other)
+        forged = Posting(
+            "forged",
+            (Entry.debit(METRO, vnd(1)), Entry.credit(WALLET, vnd(1))),
+            AT,
+            reverses="fare:1",
+        )
+        with pytest.raises(InvalidPosting):
+            await uow.ledger.post_reversal(forged, original)
+        first = await uow.ledger.post_reversal(reversal, original)
+        again = await uow.ledger.post_reversal(reversal, original)
+        await uow.commit()
+    assert (first.created, again.created) == (True, False)
+    assert await balances(uow_factory, WALLET, METRO) == [20_000, 0]
+    await assert_books_ok(uow_factory)
+
+
 async def test_reversal_restores_balances_once(uow_factory: UnitOfWorkFactory) -> None:
     async with uow_factory() as uow:
         await uow.ledger.post(top_up("topup:1", 20_000))

@@ -233,6 +233,20 @@ class Ledger:
         Idempotent per posting like `post`: ids already recorded are compared and skipped.
         Balance floors apply to each account's net change over the new postings of the batch.
         """
+        return await self._post_many(postings, {})
+
+    async def post_reversal(self, reversal: Posting, original: Posting) -> PostingReceipt:
+        """`post` a reversal of `original`, a posting the caller has just read with
+        `get_posting`, which is then not read a second time to check the mirror."""
+        if reversal.reverses != original.id:
+            raise InvalidPosting(f"posting {reversal.id!r} does not reverse {original.id!r}")
+        return (await self._post_many([reversal], {original.id: original}))[0]
+
+    async def _post_many(
+        self, postings: Sequence[Posting], originals: dict[str, Posting]
+    ) -> list[PostingReceipt]:
+        """`post_many`, with `originals`: stored postings already read that the batch may
+        reverse."""
         if not postings:
             return []
         batch: dict[str, Posting] = {}
@@ -245,7 +259,7 @@ class Ledger:
             receipts = await self._insert_postings(batch, now)
             fresh = [batch[pid] for pid, r in sorted(receipts.items()) if r.created]
             if fresh:
-                await self._check_reversals(fresh, batch)
+                await self._check_reversals(fresh, batch, originals)
                 await self._apply_entries(fresh)
         return [receipts[p.id] for p in postings]
 
@@ -285,11 +299,17 @@ class Ledger:
                 raise AlreadyReversed(f"posting {batch[pid].reverses!r} is already reversed")
         return receipts
 
-    async def _check_reversals(self, fresh: Sequence[Posting], batch: dict[str, Posting]) -> None:
+    async def _check_reversals(
+        self, fresh: Sequence[Posting], batch: dict[str, Posting], originals: dict[str, Posting]
+    ) -> None:
         for reversal in fresh:
             if reversal.reverses is None:
                 continue
-            original = batch.get(reversal.reverses) or await self.find_posting(reversal.reverses)
+            original = (
+                batch.get(reversal.reverses)
+                or originals.get(reversal.reverses)
+                or await self.find_posting(reversal.reverses)
+            )
             if original is None:
                 raise UnknownPosting(f"posting {reversal.reverses!r} to reverse does not exist")
             if not _mirrors(reversal, original):
@@ -362,7 +382,7 @@ class Ledger:
         existing = await self.find_posting(reversal_id)
         if existing is not None and existing.reverses == posting_id:
             return await self.post(existing)  # a retry: same receipt, whatever `at` says now
-        return await self.post(reversal)
+        return await self.post_reversal(reversal, original)
 
     # --- holds ------------------------------------------------------------------------
 

@@ -262,7 +262,7 @@ class FarePricing:
         if last is not None and last.posting_id is not None:
             previous = await self._ledger.get_posting(last.posting_id)
             reversal = previous.reversal(f"{last.posting_id}:reversal", occurred_at=now)
-            await self._ledger.post(reversal)
+            await self._ledger.post_reversal(reversal, previous)
             posting_ids.append(reversal.id)
         posting = None
         if price.total.amount:
