@@ -450,7 +450,7 @@ class Ledger:
         async with self._session.begin_nested():
             hold = await self.get_hold(hold_id, lock=True)
             currency = hold.amount.currency
-            await self._lock_accounts({hold.debit: currency, hold.credit: currency})
+            locked = await self._lock_accounts({hold.debit: currency, hold.credit: currency})
             if (
                 hold.status is HoldStatus.CAPTURED
                 and hold.posting_id == posting_id
@@ -458,7 +458,7 @@ class Ledger:
             ):
                 return await self.post(await self.get_posting(posting_id))
             captured, posting = hold.capture(posting_id, amount, at or self._clock())
-            await self._release(hold)
+            await self._release(hold, locked[hold.debit])
             receipt = await self.post(posting)
             await self._resolve(captured)
         return receipt
@@ -470,12 +470,12 @@ class Ledger:
             if hold.status is HoldStatus.VOIDED:
                 return hold
             voided = hold.void(at or self._clock())
-            await self._release(hold)
+            await self._release(hold, await self._locked_account(hold.debit))
             await self._resolve(voided)
         return voided
 
-    async def _release(self, hold: Hold) -> None:
-        before = await self._locked_account(hold.debit)
+    async def _release(self, hold: Hold, before: AccountState) -> None:
+        """Drop the hold's pending debit from its debit account, locked by the caller."""
         after = before.release(hold.amount)
         await self._write_states({hold.debit: before}, {hold.debit: after})
 
