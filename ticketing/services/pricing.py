@@ -36,7 +36,6 @@ from ticketing.fares.passes import HeldPass
 from ticketing.fares.pricing import DayPrice, price_journeys
 from ticketing.journeys import build_journeys, journeys_by_service_day
 from ticketing.ledger import accounts
-from ticketing.ledger.errors import UnknownAccount
 from ticketing.ledger.postings import Entry, Posting
 from ticketing.ledger.rules import AccountState
 from ticketing.money import Money
@@ -358,13 +357,8 @@ class FarePricing:
         return latest
 
     async def _wallet_headroom(self, rider: Payer) -> int:
-        if rider.payment_mode is PaymentMode.POSTPAID_CARD:
-            return 0
-        try:
-            wallet: AccountState | None = await self._ledger.account(accounts.wallet(rider.id))
-        except UnknownAccount:
-            wallet = None
-        return _wallet_headroom(rider, wallet)
+        """One rider's wallet headroom; 0 for a postpaid rider, who has no wallet to draw."""
+        return (await self._wallet_headrooms([rider])).get(rider.id, 0)
 
     async def _wallet_headrooms(self, riders: Iterable[Payer]) -> dict[str, int]:
         """Each prepaid rider's wallet headroom, read in one query per 5,000 wallets."""
