@@ -448,6 +448,9 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
             with pytest.raises(DBAPIError, match="append-only"):
                 await uow.session.execute(text(statement))
     async with uow_factory() as uow:
+        stored = await uow.ledger.find_posting("raw:ok")
         assert await uow.ledger.find_posting("raw:bad") is None
         assert await uow.ledger.find_posting("raw:split") is None
         assert (await uow.ledger.trial_balance()).balanced
+    assert stored is not None
+    assert stored.entries == (Entry("wallet:x", vnd(5)), Entry("wallet:y", vnd(-5)))
