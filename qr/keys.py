@@ -16,11 +16,11 @@ uses the newest key in force, and a credential may not outlive the keys that mad
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -47,9 +47,6 @@ class IssuerPublicKey:
     not_before: datetime
     not_after: datetime
 
-    def in_force(self, at: datetime) -> bool:
-        return self.not_before <= at < self.not_after
-
 
 @dataclass(frozen=True, slots=True)
 class LivenessKeyInfo:
@@ -60,8 +57,26 @@ class LivenessKeyInfo:
     not_before: datetime
     not_after: datetime
 
-    def in_force(self, at: datetime) -> bool:
-        return self.not_before <= at < self.not_after
+
+class _DatedKey(Protocol):
+    """Either kind of public key, as far as choosing the newest one in force goes."""
+
+    @property
+    def kid(self) -> int: ...
+    @property
+    def not_before(self) -> datetime: ...
+    @property
+    def not_after(self) -> datetime: ...
+
+
+_Key = TypeVar("_Key", bound=_DatedKey)
+
+
+def _newest_in_force(keys: Iterable[_Key], at: datetime, kind: str) -> _Key:
+    active = [k for k in keys if k.not_before <= at < k.not_after]
+    if not active:
+        raise NoActiveKeyError(f"no {kind} key in force at {isoformat_z(at)}")
+    return max(active, key=lambda k: k.kid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +89,11 @@ class KeySet:
     def issuer(self, kid: int) -> IssuerPublicKey | None:
         return next((k for k in self.issuer_keys if k.kid == kid), None)
 
-    def liveness(self, kid: int) -> LivenessKeyInfo | None:
-        return next((k for k in self.liveness_keys if k.kid == kid), None)
-
     def newest_issuer(self, at: datetime) -> IssuerPublicKey:
-        active = [k for k in self.issuer_keys if k.in_force(at)]
-        if not active:
-            raise NoActiveKeyError(f"no issuer key in force at {isoformat_z(at)}")
-        return max(active, key=lambda k: k.kid)
+        return _newest_in_force(self.issuer_keys, at, "issuer")
 
     def newest_liveness(self, at: datetime) -> LivenessKeyInfo:
-        active = [k for k in self.liveness_keys if k.in_force(at)]
-        if not active:
-            raise NoActiveKeyError(f"no liveness key in force at {isoformat_z(at)}")
-        return max(active, key=lambda k: k.kid)
+        return _newest_in_force(self.liveness_keys, at, "liveness")
 
     def to_json(self) -> dict[str, Any]:
         return {
