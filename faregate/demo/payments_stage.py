@@ -75,13 +75,19 @@ class PaymentsStageResult:
         )
 
 
-async def _owed(uow_factory: UnitOfWorkFactory, account_id: str) -> Money | None:
+async def _owed(
+    uow_factory: UnitOfWorkFactory, riders: Sequence[PayingRider]
+) -> dict[str, Money | None]:
+    """What each rider's receivable says they owe (None when nothing), in rider order."""
+    receivables = {rider.account_id: accounts.receivable(rider.account_id) for rider in riders}
     async with uow_factory() as uow:
-        try:
-            owed = await uow.ledger.balance(accounts.receivable(account_id))
-        except UnknownAccount:
-            return None
-    return owed if owed.amount > 0 else None
+        states = await uow.ledger.accounts(receivables.values())
+    owing: dict[str, Money | None] = {}
+    for account_id, code in receivables.items():
+        state = states.get(code)
+        owed = None if state is None else state.normal_balance
+        owing[account_id] = owed if owed is not None and owed.amount > 0 else None
+    return owing
 
 
 async def _collected_at_gateway(gateway: StripeGateway, payments: PaymentsService) -> int:
@@ -100,7 +106,6 @@ class DemoPayments:
 
     gateway: StripeGateway
     payments: PaymentsService
-    unlucky: str | None = None
     result: PaymentsStageResult = field(default_factory=PaymentsStageResult)
 
 
@@ -162,12 +167,12 @@ async def charge_the_day(
     not cover); the declined card's rider is denied, saves another card, and the retry clears
     the debt. Ends by checking the books against the gateway."""
     result = demo.result
-    owing = {r.account_id: await _owed(uow_factory, r.account_id) for r in riders}
+    owing = await _owed(uow_factory, riders)
     debtors = sorted(account for account, owed in owing.items() if owed is not None)
     if debtors:
         # One rider's card was replaced overnight by one that the issuer declines.
-        demo.unlucky = random.Random(seed).choice(debtors)
-        await demo.payments.save_card(demo.unlucky, DECLINING_CARD)
+        unlucky = random.Random(seed).choice(debtors)
+        await demo.payments.save_card(unlucky, DECLINING_CARD)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("daily charges", total=len(owing))
         for account_id, owed in owing.items():
