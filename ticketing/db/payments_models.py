@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.db.models import CODE, Base
+from ticketing.db.models import CODE, Base, _enum
 
 
 class PaymentPurpose(enum.StrEnum):
@@ -38,14 +38,6 @@ class RefundRecordStatus(enum.StrEnum):
     UNKNOWN = "unknown"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-
-
-def _values(enum_type: type[enum.Enum]) -> list[str]:
-    return [str(member.value) for member in enum_type]
-
-
-def _enum(enum_type: type[enum.Enum]) -> Enum:
-    return Enum(enum_type, native_enum=False, length=16, values_callable=_values)
 
 
 class GatewayCustomerRow(Base):
