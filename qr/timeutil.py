@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from qr.errors import NaiveTimeError
+
+# What gates and services take to tell the time, so a test or a simulation can set it.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def require_aware(at: datetime, what: str = "time") -> datetime:

@@ -9,21 +9,18 @@ loses nothing the gate has acted on; on restart the replay memory is rebuilt fro
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from qr.decision import Decision, Reason
 from qr.decode import verify_image
-from qr.denylist import DenyList, DenyListDelta
+from qr.denylist import EMPTY_DENY_LIST, DenyList, DenyListDelta
 from qr.keys import KeySet
 from qr.liveness import SecureModule
 from qr.memory import GateMemory
-from qr.timeutil import from_unix, require_aware
+from qr.timeutil import Clock, from_unix, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
-
-Clock = Callable[[], datetime]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -39,10 +36,6 @@ CREATE TABLE IF NOT EXISTS journal (
     deny_list_stale INTEGER NOT NULL
 )
 """
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +137,7 @@ class OfflineGate:
         deny_list: DenyList | None = None,
         policy: VerifierPolicy | None = None,
         accepted_products: frozenset[str] | None = None,
-        clock: Clock = system_clock,
+        clock: Clock = utc_now,
     ) -> None:
         self.device_id = device_id
         self.context = GateContext(device_id, accepted_products)
@@ -158,12 +151,9 @@ class OfflineGate:
     def deny_list(self) -> DenyList | None:
         return self.verifier.deny_list
 
-    def set_deny_list(self, deny_list: DenyList) -> None:
-        self.verifier.deny_list = deny_list
-
     def apply_deny_delta(self, delta: DenyListDelta) -> DenyList:
         """Apply a synced delta; a gap or reordering raises and leaves the list unchanged."""
-        current = self.verifier.deny_list or DenyList(0, frozenset())
+        current = self.verifier.deny_list or EMPTY_DENY_LIST
         self.verifier.deny_list = current.apply(delta)
         return self.verifier.deny_list
 

@@ -22,7 +22,7 @@ from qr.keys import load_keys, load_keyset, load_secure_module
 from qr.liveness import TotpWindow
 from qr.memory import GateStateFile
 from qr.render import terminal_text, write_png, write_svg
-from qr.timeutil import isoformat_z, parse_instant
+from qr.timeutil import isoformat_z, parse_instant, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 
 
@@ -50,8 +50,8 @@ INSTANT = InstantType()
 KEY_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+# The name `faregate.cli.keys` imports; new code calls qr.timeutil.utc_now.
+now_utc = utc_now
 
 
 @click.group(name="qr")
@@ -112,7 +112,7 @@ def issue(
         valid_from=valid_from,
         valid_until=valid_until,
         flags=CredentialFlags.POSTPAID if postpaid else CredentialFlags.NONE,
-        now=issued_at or now_utc(),
+        now=issued_at or utc_now(),
     )
     phone.save(out)
     c = phone.credential
@@ -138,7 +138,7 @@ CREDENTIAL_FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 )
 def token(credential_file: Path, at: datetime | None, png: Path | None, svg: Path | None) -> None:
     """Print the token text valid at that moment, and nothing else, on standard output."""
-    text = PhoneCredential.load(credential_file).token_at(at or now_utc())
+    text = PhoneCredential.load(credential_file).token_at(at or utc_now())
     if png is not None:
         write_png(text, png)
     if svg is not None:
@@ -231,7 +231,7 @@ def verify(
         deny_list=DenyList.load(deny) if deny is not None else None,
     )
     gate = GateContext(gate_id, frozenset(products) if products else None)
-    when = at or now_utc()
+    when = at or utc_now()
     state_file = GateStateFile(state) if state is not None else None
     memory = state_file.memory(gate_id) if state_file is not None else None
 
@@ -294,7 +294,7 @@ def show(credential_file: Path, iterations: int, at: datetime | None) -> None:
         return Group(Text(terminal_text(phone.token_at(moment))), caption)
 
     shown = 0
-    moment = at or now_utc()
+    moment = at or utc_now()
     with Live(frame(moment), console=console, auto_refresh=False) as live:
         while True:
             shown += 1
@@ -303,7 +303,7 @@ def show(credential_file: Path, iterations: int, at: datetime | None) -> None:
             next_step = (int(moment.timestamp()) // period + 1) * period
             if at is None:
                 time.sleep(max(0.0, next_step - time.time()))
-                moment = now_utc()
+                moment = utc_now()
             else:
                 moment = datetime.fromtimestamp(next_step, UTC) + timedelta(microseconds=0)
             live.update(frame(moment), refresh=True)
