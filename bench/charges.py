@@ -23,11 +23,11 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateways.localstripe_server import localstripe
 from gateways.protocol import Payment, PaymentRequest, PaymentStatus
@@ -36,19 +36,14 @@ from gateways.stripe_gateway import StripeGateway
 SERVICE_DAY = "2025-03-14"
 DAILY_AMOUNT_VND = 27_000
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Account:
     ref: str
     customer_id: str
     card_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChargeTiming:
-    total: float
-    in_gateway: float
-    succeeded: bool
 
 
 async def _enrol(gateway: StripeGateway, count: int, concurrency: int) -> list[Account]:
@@ -66,8 +61,7 @@ async def _enrol(gateway: StripeGateway, count: int, concurrency: int) -> list[A
     return list(await asyncio.gather(*(enrol(i) for i in range(count))))
 
 
-async def _charge_day(gateway: StripeGateway, account: Account, day: str) -> ChargeTiming:
-    started = time.perf_counter()
+async def _charge_day(gateway: StripeGateway, account: Account, day: str) -> bool:
     request = PaymentRequest(
         customer_id=account.customer_id,
         payment_method_id=account.card_id,
@@ -77,40 +71,8 @@ async def _charge_day(gateway: StripeGateway, account: Account, day: str) -> Cha
         metadata={"account": account.ref, "service_day": day},
         off_session=True,
     )
-    call_started = time.perf_counter()
     payment = await gateway.create_payment(request)
-    in_gateway = time.perf_counter() - call_started
-    return ChargeTiming(
-        time.perf_counter() - started, in_gateway, payment.status is PaymentStatus.SUCCEEDED
-    )
-
-
-async def _run(
-    gateway: StripeGateway, accounts: Sequence[Account], day: str, concurrency: int
-) -> tuple[float, list[ChargeTiming]]:
-    slots = asyncio.Semaphore(concurrency)
-
-    async def charge(account: Account) -> ChargeTiming:
-        async with slots:
-            return await _charge_day(gateway, account, day)
-
-    started = time.perf_counter()
-    timings = await asyncio.gather(*(charge(a) for a in accounts))
-    return time.perf_counter() - started, list(timings)
-
-
-def _summary(wall: float, timings: Sequence[ChargeTiming]) -> dict[str, Any]:
-    totals = sorted(t.total for t in timings)
-    inside = sum(t.in_gateway for t in timings)
-    return {
-        "charges": len(timings),
-        "succeeded": sum(t.succeeded for t in timings),
-        "wall_s": round(wall, 3),
-        "charges_per_s": round(len(timings) / wall, 1),
-        "p50_ms": round(statistics.median(totals) * 1000, 2),
-        "p99_ms": round(totals[min(len(totals) - 1, int(len(totals) * 0.99))] * 1000, 2),
-        "gateway_share": round(inside / sum(totals), 4),
-    }
+    return payment.status is PaymentStatus.SUCCEEDED
 
 
 class _TimedGateway(StripeGateway):
@@ -124,6 +86,67 @@ class _TimedGateway(StripeGateway):
             return await super().create_payment(request)
         finally:
             self.inside += time.perf_counter() - started
+
+
+async def _run(
+    gateway: _TimedGateway,
+    items: Sequence[T],
+    charge: Callable[[T], Awaitable[bool]],
+    concurrency: int,
+) -> dict[str, Any]:
+    """Charge every item, at most `concurrency` at once, and summarise the run.
+
+    A charge's own time starts once it holds a slot, so waiting for one is not counted.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    totals: list[float] = []
+    gateway.inside = 0.0
+
+    async def one(item: T) -> bool:
+        async with slots:
+            started = time.perf_counter()
+            succeeded = await charge(item)
+            totals.append(time.perf_counter() - started)
+            return succeeded
+
+    started = time.perf_counter()
+    succeeded = await asyncio.gather(*(one(item) for item in items))
+    wall = time.perf_counter() - started
+    totals.sort()
+    return {
+        "charges": len(totals),
+        "succeeded": sum(succeeded),
+        "wall_s": round(wall, 3),
+        "charges_per_s": round(len(totals) / wall, 1),
+        "p50_ms": round(statistics.median(totals) * 1000, 2),
+        "p99_ms": round(totals[min(len(totals) - 1, int(len(totals) * 0.99))] * 1000, 2),
+        "gateway_share": round(gateway.inside / sum(totals), 4),
+    }
+
+
+def _report(
+    path: str,
+    database: str | None,
+    accounts: int,
+    concurrency: int,
+    enrol_wall: float,
+    sequential: dict[str, Any],
+    concurrent: dict[str, Any],
+) -> dict[str, Any]:
+    head: dict[str, Any] = {"benchmark": "charges", "path": path, "gateway": "localstripe"}
+    if database is not None:
+        head["database"] = database
+    return {
+        **head,
+        "accounts": accounts,
+        "concurrency": concurrency,
+        "enrol_s": round(enrol_wall, 3),
+        "sequential_baseline": sequential,
+        "concurrent": concurrent,
+        "speedup_vs_sequential": round(
+            concurrent["charges_per_s"] / sequential["charges_per_s"], 2
+        ),
+    }
 
 
 async def bench_service(
@@ -146,76 +169,41 @@ async def bench_service(
             await payments.save_card(ref, "pm_card_visa")
         enrol_wall = time.perf_counter() - enrol_started
 
-        async def run(day: date, chosen: Sequence[str], width: int) -> dict[str, Any]:
-            slots = asyncio.Semaphore(width)
-            totals: list[float] = []
-            gateway.inside = 0.0
+        async def charge(ref: str, day: date) -> bool:
+            outcome = await payments.charge_day(ref, day, Money(DAILY_AMOUNT_VND, "VND"))
+            return outcome.status.value == "succeeded"
 
-            async def charge(ref: str) -> bool:
-                async with slots:
-                    started = time.perf_counter()
-                    outcome = await payments.charge_day(ref, day, Money(DAILY_AMOUNT_VND, "VND"))
-                    totals.append(time.perf_counter() - started)
-                    return outcome.status.value == "succeeded"
-
-            started = time.perf_counter()
-            succeeded = await asyncio.gather(*(charge(ref) for ref in chosen))
-            wall = time.perf_counter() - started
-            totals.sort()
-            return {
-                "charges": len(chosen),
-                "succeeded": sum(succeeded),
-                "wall_s": round(wall, 3),
-                "charges_per_s": round(len(chosen) / wall, 1),
-                "p50_ms": round(statistics.median(totals) * 1000, 2),
-                "p99_ms": round(totals[min(len(totals) - 1, int(len(totals) * 0.99))] * 1000, 2),
-                "gateway_share": round(gateway.inside / sum(totals), 4),
-            }
-
-        sequential = await run(date(2025, 3, 13), refs[:baseline], 1)
-        concurrent = await run(date(2025, 3, 14), refs, concurrency)
+        baseline_day, day = date(2025, 3, 13), date(2025, 3, 14)
+        sequential = await _run(gateway, refs[:baseline], lambda r: charge(r, baseline_day), 1)
+        concurrent = await _run(gateway, refs, lambda r: charge(r, day), concurrency)
     await engine.dispose()
-    return {
-        "benchmark": "charges",
-        "path": "payments_service",
-        "gateway": "localstripe",
-        "database": engine.url.get_backend_name(),
-        "accounts": accounts,
-        "concurrency": concurrency,
-        "enrol_s": round(enrol_wall, 3),
-        "sequential_baseline": sequential,
-        "concurrent": concurrent,
-        "speedup_vs_sequential": round(
-            concurrent["charges_per_s"] / sequential["charges_per_s"], 2
-        ),
-    }
+    return _report(
+        "payments_service",
+        engine.url.get_backend_name(),
+        accounts,
+        concurrency,
+        enrol_wall,
+        sequential,
+        concurrent,
+    )
 
 
 async def bench(accounts: int, concurrency: int, baseline: int, state_dir: Path) -> dict[str, Any]:
     async with (
         localstripe(state_dir, from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url, timeout=30) as gateway,
+        _TimedGateway(server.api_key, server.base_url, timeout=30) as gateway,
     ):
         enrol_started = time.perf_counter()
         enrolled = await _enrol(gateway, accounts, concurrency)
         enrol_wall = time.perf_counter() - enrol_started
-        base_wall, base_timings = await _run(gateway, enrolled[:baseline], "baseline", 1)
-        wall, timings = await _run(gateway, enrolled, SERVICE_DAY, concurrency)
-    sequential = _summary(base_wall, base_timings)
-    concurrent = _summary(wall, timings)
-    return {
-        "benchmark": "charges",
-        "path": "gateway_only",
-        "gateway": "localstripe",
-        "accounts": accounts,
-        "concurrency": concurrency,
-        "enrol_s": round(enrol_wall, 3),
-        "sequential_baseline": sequential,
-        "concurrent": concurrent,
-        "speedup_vs_sequential": round(
-            concurrent["charges_per_s"] / sequential["charges_per_s"], 2
-        ),
-    }
+
+        sequential = await _run(
+            gateway, enrolled[:baseline], lambda a: _charge_day(gateway, a, "baseline"), 1
+        )
+        concurrent = await _run(
+            gateway, enrolled, lambda a: _charge_day(gateway, a, SERVICE_DAY), concurrency
+        )
+    return _report("gateway_only", None, accounts, concurrency, enrol_wall, sequential, concurrent)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
