@@ -310,7 +310,9 @@ class PaymentsService:
         except CardDeclined as declined:
             return await self._record(attempt_id, None, declined)
         except GatewayError:
-            await self._release(table_of(PaymentAttemptRow), attempt_id, AttemptStatus.UNKNOWN)
+            await self._release(
+                table_of(PaymentAttemptRow), attempt_id, _OPEN, AttemptStatus.UNKNOWN
+            )
             raise
         return await self._record(attempt_id, payment, None)
 
@@ -367,12 +369,15 @@ class PaymentsService:
             await uow.commit()
         return None if calls is None else int(calls)
 
-    async def _release(self, table: Table, row_id: str, status: str) -> None:
-        """Drop the lease after a call that ended without a definite answer."""
+    async def _release(
+        self, table: Table, row_id: str, open_states: Sequence[str], status: str
+    ) -> None:
+        """Drop the lease on a still open row after a call that ended without a definite
+        answer."""
         async with self._uows() as uow:
             await uow.session.execute(
                 update(table)
-                .where(table.c.id == row_id, table.c.status.in_(_OPEN))
+                .where(table.c.id == row_id, table.c.status.in_(open_states))
                 .values(status=str(status), claimed_until=None, updated_at=self._now())
             )
             await uow.commit()
@@ -609,7 +614,9 @@ class PaymentsService:
                 )
             )
         except GatewayError:
-            await self._release(table_of(PaymentRefundRow), refund_id, RefundRecordStatus.UNKNOWN)
+            await self._release(
+                table_of(PaymentRefundRow), refund_id, _OPEN_REFUND, RefundRecordStatus.UNKNOWN
+            )
             raise
         return await self._record_refund(refund_id, refund)
 
