@@ -119,6 +119,18 @@ def _outcome(row: PaymentAttemptRow) -> PaymentOutcome:
     )
 
 
+async def _mark_recovered(session: AsyncSession, charge_key: str, at: datetime) -> None:
+    """The failed attempts of a daily charge are paid now (by a retry or from the wallet)."""
+    await session.execute(
+        update(PaymentAttemptRow)
+        .where(
+            PaymentAttemptRow.charge_key == charge_key,
+            PaymentAttemptRow.status == AttemptStatus.FAILED,
+        )
+        .values(status=AttemptStatus.RECOVERED, updated_at=at)
+    )
+
+
 def _refund_outcome(row: PaymentRefundRow) -> RefundOutcome:
     return RefundOutcome(
         row.id, row.status, Money(row.amount, row.currency), row.gateway_refund_id, row.posting_id
@@ -461,14 +473,7 @@ class PaymentsService:
         row.decline_code = None
         await uow.session.flush()
         if row.purpose is PaymentPurpose.DAILY_CHARGE and row.charge_key is not None:
-            await uow.session.execute(
-                update(PaymentAttemptRow)
-                .where(
-                    PaymentAttemptRow.charge_key == row.charge_key,
-                    PaymentAttemptRow.status == AttemptStatus.FAILED,
-                )
-                .values(status=AttemptStatus.RECOVERED, updated_at=now)
-            )
+            await _mark_recovered(uow.session, row.charge_key, now)
         else:
             await self._pay_debt_from_wallet(uow, row.account_id, row.currency)
         await self._refresh_standing(uow, row.account_id, row.currency)
@@ -511,14 +516,8 @@ class PaymentsService:
                 )
             except InsufficientFunds:
                 break
-            await uow.session.execute(
-                update(PaymentAttemptRow)
-                .where(
-                    PaymentAttemptRow.charge_key == owed.charge_key,
-                    PaymentAttemptRow.status == AttemptStatus.FAILED,
-                )
-                .values(status=AttemptStatus.RECOVERED, updated_at=self._now())
-            )
+            assert owed.charge_key is not None  # _owed_charges only returns rows with one
+            await _mark_recovered(uow.session, owed.charge_key, self._now())
 
     async def standing(self, account_id: str) -> Standing:
         async with self._uows() as uow:
