@@ -119,6 +119,14 @@ def _outcome(row: PaymentAttemptRow) -> PaymentOutcome:
     )
 
 
+def _paid_account(purpose: PaymentPurpose, account_id: str) -> str:
+    """The ledger account a payment credits (and its refund debits): the wallet for a top-up,
+    the receivable for a daily charge."""
+    if purpose is PaymentPurpose.TOP_UP:
+        return accounts.wallet(account_id)
+    return accounts.receivable(account_id)
+
+
 async def _mark_recovered(session: AsyncSession, charge_key: str, at: datetime) -> None:
     """The failed attempts of a daily charge are paid now (by a retry or from the wallet)."""
     await session.execute(
@@ -453,15 +461,10 @@ class PaymentsService:
         if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
             row.status = AttemptStatus.UNKNOWN  # still processing at the gateway
             return
-        credit = (
-            accounts.wallet(row.account_id)
-            if row.purpose is PaymentPurpose.TOP_UP
-            else accounts.receivable(row.account_id)
-        )
         posting = Posting.transfer(
             f"payment:{row.id}",
             debit=self._clearing,
-            credit=credit,
+            credit=_paid_account(row.purpose, row.account_id),
             amount=Money(row.amount, row.currency),
             occurred_at=payment.created,
             description=f"{row.purpose.value} {payment.id}",
@@ -654,15 +657,10 @@ class PaymentsService:
                 attempt.posting_id, posting_id, at=refund.created, description=f"refund {refund.id}"
             )
             return posting_id
-        debit = (
-            accounts.wallet(attempt.account_id)
-            if attempt.purpose is PaymentPurpose.TOP_UP
-            else accounts.receivable(attempt.account_id)
-        )
         await uow.ledger.post(
             Posting.transfer(
                 posting_id,
-                debit=debit,
+                debit=_paid_account(attempt.purpose, attempt.account_id),
                 credit=self._clearing,
                 amount=Money(row.amount, row.currency),
                 occurred_at=refund.created,
