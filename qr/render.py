@@ -7,29 +7,37 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TypeVar
 
 import qrcode
 import qrcode.constants
-import qrcode.image.svg
+from qrcode.image.base import BaseImage
 from qrcode.image.pil import PilImage
+from qrcode.image.svg import SvgPathImage
 
 # 10-pixel modules make a v6 code (41 modules + 4-module quiet zone each side) 490 px wide:
 # about what a phone screen shows.
 PHONE_BOX_SIZE = 10
 QUIET_ZONE = 4
 
+_Image = TypeVar("_Image", bound=BaseImage)
 
-def qr_code(text: str, box_size: int = PHONE_BOX_SIZE) -> qrcode.QRCode[PilImage]:
-    code: qrcode.QRCode[PilImage] = qrcode.QRCode(
+
+def _code(text: str, image_factory: type[_Image], box_size: int) -> qrcode.QRCode[_Image]:
+    code = qrcode.QRCode(
         version=None,
         error_correction=qrcode.constants.ERROR_CORRECT_M,
         box_size=box_size,
         border=QUIET_ZONE,
-        image_factory=PilImage,
+        image_factory=image_factory,
     )
     code.add_data(text)
     code.make(fit=True)
     return code
+
+
+def qr_code(text: str, box_size: int = PHONE_BOX_SIZE) -> qrcode.QRCode[PilImage]:
+    return _code(text, PilImage, box_size)
 
 
 def png_bytes(text: str, box_size: int = PHONE_BOX_SIZE) -> bytes:
@@ -43,15 +51,7 @@ def write_png(text: str, path: Path, box_size: int = PHONE_BOX_SIZE) -> None:
 
 
 def svg_text(text: str) -> str:
-    code: qrcode.QRCode[qrcode.image.svg.SvgPathImage] = qrcode.QRCode(
-        version=None,
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        border=QUIET_ZONE,
-        image_factory=qrcode.image.svg.SvgPathImage,
-    )
-    code.add_data(text)
-    code.make(fit=True)
-    return code.make_image().to_string(encoding="unicode")
+    return _code(text, SvgPathImage, PHONE_BOX_SIZE).make_image().to_string(encoding="unicode")
 
 
 def write_svg(text: str, path: Path) -> None:
