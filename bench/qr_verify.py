@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from PIL import Image
 
+from qr.credential import CREDENTIAL_LENGTH
 from qr.decode import decode_image
 from qr.denylist import DenyList
 from qr.issue import issue_credential
@@ -71,7 +72,7 @@ def main() -> None:
         for i in range(tokens_n)
     ]
     tokens = [p.token_at(AT) for p in phones]
-    signed = [(p.signed[:29], p.signed[29:]) for p in phones]
+    signed = [(p.signed[:CREDENTIAL_LENGTH], p.signed[CREDENTIAL_LENGTH:]) for p in phones]
     public: Ed25519PublicKey = keys.issuer_private[1].public_key()
     verifier = Verifier(
         keys.keyset,

@@ -24,7 +24,7 @@ from qr.credential import (
 from qr.errors import CredentialError
 from qr.jsonfile import read_json, write_json
 from qr.keys import KeyMaterial
-from qr.liveness import derive_seed, phone_totp
+from qr.liveness import DIGITS, derive_seed, phone_totp, seed_to_base32
 from qr.timeutil import isoformat_z, require_aware, to_minutes
 from qr.token import build_token
 
@@ -59,9 +59,9 @@ class PhoneCredential:
         return {
             "format": PHONE_FORMAT,
             "credential": base64.b64encode(self.signed).decode("ascii"),
-            "seed": base64.b32encode(self.seed).decode("ascii"),
+            "seed": seed_to_base32(self.seed),
             "period": self.period,
-            "digits": 8,
+            "digits": DIGITS,
             # Readable copies of what the signed bytes say; the bytes are what counts.
             "credential_id": c.credential_id,
             "product": c.product,

@@ -16,14 +16,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from qr.credential import CredentialFlags, RiderCategory
+from qr.credential import CREDENTIAL_LENGTH, CredentialFlags, RiderCategory
 from qr.decision import Decision
 from qr.denylist import DenyList
 from qr.issue import issue_credential
 from qr.keys import EMPTY, KeyMaterial, public_bytes
 from qr.liveness import derive_seed, totp_code
 from qr.memory import GateMemory
-from qr.timeutil import isoformat_z
+from qr.timeutil import isoformat_z, parse_instant
 from qr.verifier import GateContext, Verifier
 
 KEYS_FROM = datetime(2025, 1, 1, tzinfo=UTC)
@@ -55,10 +55,6 @@ def fixed_key_material(rotated: bool = True) -> KeyMaterial:
         issuer_key=Ed25519PrivateKey.from_private_bytes(fixed_bytes("faregate vector issuer 2")),
         liveness_master=fixed_bytes("faregate vector liveness 2"),
     )
-
-
-def _t(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 _CREDENTIALS: list[dict[str, Any]] = [
@@ -123,13 +119,13 @@ def generate() -> dict[str, Any]:
             credential_id=spec["credential_id"],
             product=spec["product"],
             category=spec["category"],
-            valid_from=_t(spec["valid_from"]),
-            valid_until=_t(spec["valid_until"]),
+            valid_from=parse_instant(spec["valid_from"]),
+            valid_until=parse_instant(spec["valid_until"]),
             flags=spec["flags"],
-            now=_t(spec["issued_at"]),
+            now=parse_instant(spec["issued_at"]),
         )
         c = phone.credential
-        at = _t(spec["at"])
+        at = parse_instant(spec["at"])
         step = int(at.timestamp()) // phone.period
         token = phone.token_at(at)
         master = material.liveness_masters[c.liveness_kid].master
@@ -158,7 +154,7 @@ def generate() -> dict[str, Any]:
                     "flags": int(c.flags),
                 },
                 "credential_hex": c.pack().hex(),
-                "signature_hex": phone.signed[len(c.pack()) :].hex(),
+                "signature_hex": phone.signed[CREDENTIAL_LENGTH:].hex(),
                 "seed_hex": phone.seed.hex(),
                 "at": isoformat_z(at),
                 "step": step,
