@@ -1,8 +1,8 @@
 """Benchmark: price a synthetic Hanoi service day (>= 1,000,000 taps over 100,000 accounts).
 
 Generates, from the shipped feed (data/hanoi), one weekday of taps: metro 2A and 3 rides
-(tap-in/tap-out, about 1% without tap-out), bus rides (tap-on), riders of every category, some
-holding monthly passes. Generation is not timed. Then, in one process and one run:
+(tap-in/tap-out, about 1% without tap-out), bus rides (tap-on and tap-off), riders of every
+category, some holding monthly passes. Generation is not timed. Then, in one process and one run:
 
 1. pricing alone: `price_day` per account-day;
 2. pricing plus posting, on a fresh migrated SQLite file and on a fresh private PostgreSQL
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import gc
 import json
 import os
@@ -37,7 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from faregate.database import upgrade
+from simulators.network import load_routes
 from ticketing.db.engine import create_engine
 from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.fares import DayPrice, FareFeed, HeldPass, load_feed, pass_validity, price_day
@@ -79,30 +79,19 @@ class AccountDay:
     taps: list[Tap]
 
 
-def route_stops(feed_dir: Path) -> dict[str, list[str]]:
-    """Each route's stops in order, from trips.txt and stop_times.txt."""
-    with (feed_dir / "trips.txt").open(encoding="utf-8", newline="") as f:
-        route_of_trip = {row["trip_id"]: row["route_id"] for row in csv.DictReader(f)}
-    stops: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    with (feed_dir / "stop_times.txt").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            route = route_of_trip[row["trip_id"]]
-            stop = (int(row["stop_sequence"]), row["stop_id"])
-            if stop not in stops[route]:
-                stops[route].append(stop)
-    return {route: [stop for _, stop in sorted(seq)] for route, seq in stops.items()}
-
-
 def synthetic_day(feed: FareFeed, feed_dir: Path, accounts: int, seed: int) -> Iterator[AccountDay]:
     """A deterministic day of taps: about 10 per account (five rides)."""
     rnd = random.Random(seed)
-    stops = route_stops(feed_dir)
-    metro = [r for r in ("m2a", "m3") if r in stops]
-    buses = [r for r in stops if r not in metro]
+    # rnd.choice picks by position, so the routes keep the feed's (routes.txt) order.
+    position = {route_id: index for index, route_id in enumerate(feed.gtfs.routes)}
+    routes = sorted(load_routes(feed_dir), key=lambda route: position[route.route_id])
+    metro = [route for route in routes if route.is_metro]
+    buses = [route for route in routes if not route.is_metro]
     categories = ["regular"] * 85 + ["priority"] * 8 + sorted(feed.gtfs.rider_categories)[:7]
     categories = [c for c in categories if c in feed.gtfs.rider_categories]
     # Times are shared objects: a minute grid keeps 1,000,000 taps in modest memory.
     minutes = [DAY + timedelta(hours=5, minutes=m) for m in range(19 * 60)]
+    last_minute = len(minutes) - 1
     month_start = DAY.replace(day=1, hour=6)
     passes = {
         "m2a": pass_validity(feed, "m2a_month", month_start),
@@ -121,63 +110,26 @@ def synthetic_day(feed: FareFeed, feed_dir: Path, accounts: int, seed: int) -> I
             if clock >= len(minutes) - 60:
                 break
             route = rnd.choice(metro) if rnd.random() < 0.6 else rnd.choice(buses)
-            line = stops[route]
+            line = route.stops
             origin, destination = rnd.sample(range(len(line)), 2)
             ride_minutes = 3 + 2 * abs(destination - origin)
-            seq += 1
-            if route in metro:
-                taps.append(
-                    Tap(
-                        f"gate-{line[origin]}",
-                        seq,
-                        number,
-                        account,
-                        minutes[clock],
-                        route,
-                        line[origin],
-                        TapKind.ENTRY,
-                    )
-                )
+            # (device, minute, stop, kind) of each tap of the ride
+            ride: list[tuple[str, int, str, TapKind]]
+            if route.is_metro:
+                ride = [(f"gate-{line[origin]}", clock, line[origin], TapKind.ENTRY)]
                 if rnd.random() >= 0.01:
-                    seq += 1
-                    taps.append(
-                        Tap(
-                            f"gate-{line[destination]}",
-                            seq,
-                            number,
-                            account,
-                            minutes[min(clock + ride_minutes, len(minutes) - 1)],
-                            route,
-                            line[destination],
-                            TapKind.EXIT,
-                        )
-                    )
+                    exit_gate = f"gate-{line[destination]}"
+                    ride.append((exit_gate, clock + ride_minutes, line[destination], TapKind.EXIT))
             else:
-                taps.append(
-                    Tap(
-                        f"bus-{route}-{number % 50}",
-                        seq,
-                        number,
-                        account,
-                        minutes[clock],
-                        route,
-                        line[origin],
-                        TapKind.BOARD,
-                    )
-                )
+                validator = f"bus-{route.route_id}-{number % 50}"
+                ride = [
+                    (validator, clock, line[origin], TapKind.BOARD),
+                    (validator, clock + ride_minutes, line[destination], TapKind.ALIGHT),
+                ]
+            for device, minute, stop, kind in ride:
                 seq += 1
-                taps.append(
-                    Tap(
-                        f"bus-{route}-{number % 50}",
-                        seq,
-                        number,
-                        account,
-                        minutes[min(clock + ride_minutes, len(minutes) - 1)],
-                        route,
-                        line[destination],
-                        TapKind.ALIGHT,
-                    )
-                )
+                at = minutes[min(minute, last_minute)]
+                taps.append(Tap(device, seq, number, account, at, route.route_id, stop, kind))
             clock += ride_minutes + rnd.randrange(20, 180)
         rnd.shuffle(taps)  # uploads arrive in any order; pricing must not care
         yield AccountDay(account, category, held, taps)
