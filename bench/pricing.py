@@ -154,6 +154,7 @@ class PostingRun:
     seconds: float
     pricing_cpu_seconds: float
     ledger_ok: bool
+    peak_rss_mb: float  # the process's peak when the run ended
 
     @property
     def taps_per_second(self) -> float:
@@ -168,7 +169,7 @@ class PostingRun:
             "taps_per_second": round(self.taps_per_second),
             "to_pricing_alone_ratio": round(self.taps_per_second / pricing_alone_rate, 2),
             "ledger_invariants_ok": self.ledger_ok,
-            "peak_rss_mb": peak_rss_mb(),
+            "peak_rss_mb": self.peak_rss_mb,
         }
 
 
@@ -237,7 +238,9 @@ async def price_and_post(
     finally:
         await engine.dispose()
     taps = sum(len(day.taps) for day in days)
-    return PostingRun(backend, taps, len(days), postings, seconds, pricing_cpu, ledger_ok)
+    return PostingRun(
+        backend, taps, len(days), postings, seconds, pricing_cpu, ledger_ok, peak_rss_mb()
+    )
 
 
 async def _on_server(server_url: str, statement: str) -> None:
