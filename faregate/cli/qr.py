@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -283,9 +283,12 @@ def show(credential_file: Path, iterations: int, at: datetime | None) -> None:
     period = phone.period
     console = Console()
 
+    def next_step(moment: datetime) -> int:
+        """Unix second at which the code shown at `moment` is replaced."""
+        return (int(moment.timestamp()) // period + 1) * period
+
     def frame(moment: datetime) -> Group:
-        step_end = (int(moment.timestamp()) // period + 1) * period
-        left = step_end - int(moment.timestamp())
+        left = next_step(moment) - int(moment.timestamp())
         c = phone.credential
         caption = Text(
             f"credential {c.credential_id} · {c.product} · {c.category.name.lower()} · "
@@ -300,10 +303,10 @@ def show(credential_file: Path, iterations: int, at: datetime | None) -> None:
             shown += 1
             if iterations and shown >= iterations:
                 break
-            next_step = (int(moment.timestamp()) // period + 1) * period
+            step_end = next_step(moment)
             if at is None:
-                time.sleep(max(0.0, next_step - time.time()))
+                time.sleep(max(0.0, step_end - time.time()))
                 moment = utc_now()
             else:
-                moment = datetime.fromtimestamp(next_step, UTC) + timedelta(microseconds=0)
+                moment = datetime.fromtimestamp(step_end, UTC)
             live.update(frame(moment), refresh=True)
