@@ -128,9 +128,7 @@ class StripeGateway:
                 params={"customer": customer_id},
                 options={"idempotency_key": idempotency_key},
             )
-        except stripe.CardError as error:
-            raise _card_declined(error, payment_id=None) from error
-        except stripe.StripeError as error:
+        except stripe.StripeError as error:  # a refused card becomes CardDeclined
             _raise_translated(error)
         return _saved_card(attached.to_dict())
 
