@@ -14,6 +14,7 @@ from typing import Any, NoReturn, Self
 
 import httpx
 import stripe
+from stripe.params import CustomerCreateParams
 
 from gateways.errors import (
     CardDeclined,
@@ -94,16 +95,13 @@ class StripeGateway:
         self, account_ref: str, *, idempotency_key: str, email: str | None = None
     ) -> GatewayCustomer:
         metadata = {ACCOUNT_METADATA_KEY: account_ref, IDEMPOTENCY_METADATA_KEY: idempotency_key}
+        params: CustomerCreateParams = {"metadata": metadata}
+        if email is not None:
+            params["email"] = email
         try:
-            if email is None:
-                customer = await self._client.v1.customers.create_async(
-                    params={"metadata": metadata}, options={"idempotency_key": idempotency_key}
-                )
-            else:
-                customer = await self._client.v1.customers.create_async(
-                    params={"metadata": metadata, "email": email},
-                    options={"idempotency_key": idempotency_key},
-                )
+            customer = await self._client.v1.customers.create_async(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
         except stripe.StripeError as error:
             _raise_translated(error)
         return GatewayCustomer(id=_str(customer.to_dict(), "id"), account_ref=account_ref)

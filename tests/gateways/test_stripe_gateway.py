@@ -58,6 +58,26 @@ async def test_customer_can_be_found_by_account(gateway: StripeGateway) -> None:
     assert await gateway.find_customer("no-such-account") is None
 
 
+async def test_customer_email_is_sent_only_when_given(
+    gateway: StripeGateway, localstripe_server: LocalStripe
+) -> None:
+    with_email = await gateway.create_customer(
+        uuid.uuid4().hex, idempotency_key=_key("c"), email="rider@example.com"
+    )
+    without = await gateway.create_customer(uuid.uuid4().hex, idempotency_key=_key("c"))
+    async with httpx.AsyncClient() as client:
+        stored = [
+            (
+                await client.get(
+                    f"{localstripe_server.base_url}/v1/customers/{customer.id}",
+                    headers={"Authorization": f"Bearer {localstripe_server.api_key}"},
+                )
+            ).json()
+            for customer in (with_email, without)
+        ]
+    assert [customer.get("email") for customer in stored] == ["rider@example.com", None]
+
+
 async def test_saved_card_is_attached_to_customer(gateway: StripeGateway) -> None:
     customer = await gateway.create_customer(uuid.uuid4().hex, idempotency_key=_key("c"))
     card = await gateway.save_card(customer.id, "pm_card_visa", idempotency_key=_key("card"))
