@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -37,8 +36,3 @@ async def proxied_gateway(
         localstripe_server.api_key, fault_proxy.url, timeout=CLIENT_TIMEOUT
     ) as gw:
         yield gw
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Path:
-    return tmp_path / "stripe-state"
