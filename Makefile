@@ -29,5 +29,8 @@ test: $(STAMP)
 	FAREGATE_REQUIRE_POSTGRES=1 \
 	$(VENV)/bin/pytest
 
+# Every figure in docs/PERFORMANCE.md: each benchmark with its defaults, and the charges one
+# again through the payments service.
 bench: $(STAMP)
 	for b in bench/*.py; do $(VENV)/bin/python $$b || exit 1; done
+	$(VENV)/bin/python bench/charges.py --through-service
