@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pathlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -34,7 +35,6 @@ class Presentation:
     image: pathlib.Path
     expected: str
     reason: str
-    detail: str
 
 
 @dataclass
@@ -99,24 +99,19 @@ def run_credentials_stage(
         write_png(token, path)
         return path
 
+    def live(
+        name: str, phone: PhoneCredential, seconds: int, edit: Callable[[str], str] = str
+    ) -> tuple[pathlib.Path, datetime]:
+        """The code the phone shows `seconds` after t0 (maybe edited), shown to the gate then."""
+        at = t0 + timedelta(seconds=seconds)
+        return png(name, edit(phone.token_at(at))), at
+
     an_shot = png("an", an.token_at(t0))
     binh_shot = png("binh-screenshot", binh.token_at(t0))
     scenes = [
         ("An", "day pass, shows the live code", an_shot, t0, "accepted"),
-        (
-            "Binh",
-            "student monthly, live code",
-            png("binh", binh.token_at(t0 + timedelta(seconds=2))),
-            t0 + timedelta(seconds=2),
-            "accepted",
-        ),
-        (
-            "Chi",
-            "senior day pass, live code",
-            png("chi", chi.token_at(t0 + timedelta(seconds=4))),
-            t0 + timedelta(seconds=4),
-            "accepted",
-        ),
+        ("Binh", "student monthly, live code", *live("binh", binh, 2), "accepted"),
+        ("Chi", "senior day pass, live code", *live("chi", chi, 4), "accepted"),
         (
             "An's friend",
             "shows a screenshot of An's code",
@@ -134,24 +129,11 @@ def run_credentials_stage(
         (
             "Chi",
             "code edited to a monthly pass",
-            png("chi-tampered", _tampered(chi.token_at(t0 + timedelta(seconds=8)))),
-            t0 + timedelta(seconds=8),
+            *live("chi-tampered", chi, 8, _tampered),
             "bad_signature",
         ),
-        (
-            "Dung",
-            "phone reported lost",
-            png("dung", dung.token_at(t0 + timedelta(seconds=10))),
-            t0 + timedelta(seconds=10),
-            "denied",
-        ),
-        (
-            "Em",
-            "bus pass at a metro gate",
-            png("em", em.token_at(t0 + timedelta(seconds=12))),
-            t0 + timedelta(seconds=12),
-            "not_entitled",
-        ),
+        ("Dung", "phone reported lost", *live("dung", dung, 10), "denied"),
+        ("Em", "bus pass at a metro gate", *live("em", em, 12), "not_entitled"),
     ]
 
     result = CredentialStageResult()
@@ -167,9 +149,7 @@ def run_credentials_stage(
             else:
                 refused[decision.reason.value] += 1
             result.presentations.append(
-                Presentation(
-                    passenger, scene, image, expected, decision.reason.value, decision.detail
-                )
+                Presentation(passenger, scene, image, expected, decision.reason.value)
             )
             table.add_row(
                 passenger,
