@@ -12,17 +12,16 @@ from simulators.network import SimRoute
 
 TapAction = Literal["entry", "exit", "board"]
 
-# Minutes between consecutive stops, for exit times; rough Hanoi figures (2A averages ~2 min).
-MINUTES_PER_STOP = {True: 2.0, False: 3.5}
+# Minutes between consecutive metro stations, for exit times (Hanoi's 2A averages ~2 min).
+# Buses need none: a bus rider taps only when boarding.
+METRO_MINUTES_PER_STOP = 2.0
 # Morning and evening peaks carry most trips; a minority travel at midday.
 PEAKS = ((7, 30, 50), (17, 30, 55), (12, 0, 120))  # (hour, minute, spread in minutes)
 
 
 @dataclass(frozen=True, slots=True)
 class SimPassenger:
-    account_id: str
     credential_id: int
-    rider_category: str
     home_route: str
 
 
@@ -99,7 +98,7 @@ def _trip(
     )
     if rng.random() < profile.missing_tap_out_rate:
         return [entry]
-    ride = timedelta(minutes=abs(alight - board) * MINUTES_PER_STOP[True] + rng.uniform(2, 6))
+    ride = timedelta(minutes=abs(alight - board) * METRO_MINUTES_PER_STOP + rng.uniform(2, 6))
     destination = route.stops[alight]
     exit_ = Presentation(
         passenger,

@@ -87,10 +87,7 @@ async def run_city_stage(
     rng = random.Random(seed)
     result = CityStageResult(riders=riders)
     account_of = {r.phone.credential.credential_id: r.account_id for r in riders}
-    passengers = [
-        SimPassenger(r.account_id, r.phone.credential.credential_id, r.category, r.home_route)
-        for r in riders
-    ]
+    passengers = [SimPassenger(r.phone.credential.credential_id, r.home_route) for r in riders]
     plan = plan_day(passengers, routes, day_start, seed=seed)
     result.presented = len(plan)
     skew = {

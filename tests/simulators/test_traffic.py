@@ -13,9 +13,7 @@ START = datetime(2026, 11, 24, 6, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
 def _passengers(n: int) -> list[SimPassenger]:
     routes = [r.route_id for r in load_routes(FEED)]
-    return [
-        SimPassenger(f"acct-{i}", 1000 + i, "regular", routes[i % len(routes)]) for i in range(n)
-    ]
+    return [SimPassenger(1000 + i, routes[i % len(routes)]) for i in range(n)]
 
 
 def test_same_seed_same_day_and_different_seed_differs() -> None:
@@ -37,7 +35,7 @@ def test_metro_exits_follow_entries_and_buses_only_board() -> None:
 
 def test_missing_tap_outs_happen_at_the_configured_rate() -> None:
     routes = [r for r in load_routes(FEED) if r.is_metro]
-    passengers = [SimPassenger(f"a{i}", i, "regular", routes[i % 2].route_id) for i in range(2000)]
+    passengers = [SimPassenger(i, routes[i % 2].route_id) for i in range(2000)]
     never = plan_day(
         passengers, routes, START, seed=3, profile=TrafficProfile(missing_tap_out_rate=0)
     )
