@@ -91,17 +91,18 @@ class TapStore:
             skip_conflicts=True,
             returning=["device_id", "device_seq"],
         )
-        inserted = {(device, seq) for device, seq in result}
+        unclaimed = {(device, seq) for device, seq in result}
+        inserted = len(unclaimed)
+        if inserted == len(taps):  # every tap was new: nothing to compare
+            return IngestResult(inserted, 0)
         # The first occurrence of an inserted key is the stored one; any later one is a repeat.
-        unclaimed = set(inserted)
         skipped = []
         for tap in taps:
             if tap.key in unclaimed:
                 unclaimed.discard(tap.key)
             else:
                 skipped.append(tap)
-        conflicts = await self._conflicts(skipped) if skipped else ()
-        return IngestResult(len(inserted), len(taps) - len(inserted), conflicts)
+        return IngestResult(inserted, len(taps) - inserted, await self._conflicts(skipped))
 
     async def _conflicts(self, skipped: Sequence[Tap]) -> tuple[tuple[str, int], ...]:
         stored: dict[tuple[str, int], Tap] = {}
