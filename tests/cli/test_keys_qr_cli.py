@@ -6,6 +6,7 @@ import json
 import stat
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from faregate.cli import cli
 from qr.errors import KeySetError
+from qr.issue import PhoneCredential
 
 ROOT = Path(__file__).resolve().parents[2]
 FAREGATE = Path(sys.executable).parent / "faregate"
@@ -162,6 +164,11 @@ def test_show_draws_successive_codes(setup: tuple[Path, Path]) -> None:
     assert result.exit_code == 0
     assert "credential 4711" in result.output
     assert "▄" in result.output or "▀" in result.output
+    # Off a terminal only the last frame is printed: the second one, at the next step boundary.
+    phone = PhoneCredential.load(cred)
+    start = int(datetime.fromisoformat(AT).timestamp())
+    boundary = datetime.fromtimestamp((start // phone.period + 1) * phone.period, UTC)
+    assert f"code {phone.code_at(boundary)} · next in {phone.period:2d} s" in result.output
 
 
 def test_real_process_round_trip(tmp_path: Path) -> None:

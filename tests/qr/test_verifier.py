@@ -185,6 +185,11 @@ def test_order_signature_before_validity_and_deny(
     assert verifier.verify(phone.token_at(late), at=late, gate=GATE).reason is Reason.UNKNOWN_KEY
     after = datetime(2025, 6, 3, tzinfo=UTC)  # expired, denied and stale at once
     assert verifier.verify(phone.token_at(NOW), at=after, gate=GATE).reason is Reason.EXPIRED
+    # The same expired, denied credential with a broken signature: the signature comes first.
+    forged = bytearray(phone.signed)
+    forged[-1] ^= 0x01
+    forged_token = build_token(bytes(forged), phone.code_at(after))
+    assert verifier.verify(forged_token, at=after, gate=GATE).reason is Reason.BAD_SIGNATURE
     # Denied and stale code: denied comes first.
     assert verifier.verify(
         phone.token_at(NOW), at=NOW + timedelta(minutes=5), gate=GATE

@@ -1,5 +1,6 @@
 """The simulated day is deterministic per seed and shaped like real taps."""
 
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,6 +32,15 @@ def test_metro_exits_follow_entries_and_buses_only_board() -> None:
         assert p.stop_id in routes[p.route_id].stops
         assert (p.action == "board") == (not routes[p.route_id].is_metro)
         assert p.at.tzinfo is not None
+    # Trips of one passenger may overlap in time, so exits are matched by count, not pairwise.
+    open_entries: Counter[tuple[int, str]] = Counter()
+    for p in plan:
+        key = (p.passenger.credential_id, p.route_id)
+        if p.action == "entry":
+            open_entries[key] += 1
+        elif p.action == "exit":
+            assert open_entries[key] > 0, f"exit without an earlier entry: {p}"
+            open_entries[key] -= 1
 
 
 def test_missing_tap_outs_happen_at_the_configured_rate() -> None:
