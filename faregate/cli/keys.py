@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from faregate.cli.qr import INSTANT, now_utc
+from faregate.cli.qr import INSTANT
 from qr.keys import KEYSET_FILE, KeyMaterial, init_keys, load_keyset, rotate_keys
 from qr.liveness import DEFAULT_PERIOD
-from qr.timeutil import isoformat_z
+from qr.timeutil import isoformat_z, utc_now
 
 LIFETIME_DAYS = 730
 
@@ -56,7 +56,7 @@ at_option = click.option("--at", type=INSTANT, help="Keys in force from this tim
 @at_option
 def init(directory: Path, period: int, lifetime_days: int, at: datetime | None) -> None:
     """Create DIRECTORY with issuer and liveness keys (private files mode 0600) and keyset.json."""
-    material = init_keys(directory, at or now_utc(), timedelta(days=lifetime_days), period)
+    material = init_keys(directory, at or utc_now(), timedelta(days=lifetime_days), period)
     click.echo(_summary(directory, material))
 
 
@@ -71,7 +71,7 @@ def init(directory: Path, period: int, lifetime_days: int, at: datetime | None) 
 @at_option
 def rotate(directory: Path, period: int | None, lifetime_days: int, at: datetime | None) -> None:
     """Add a new key of each kind; old keys keep verifying until their own end."""
-    material = rotate_keys(directory, at or now_utc(), timedelta(days=lifetime_days), period)
+    material = rotate_keys(directory, at or utc_now(), timedelta(days=lifetime_days), period)
     click.echo(_summary(directory, material))
 
 

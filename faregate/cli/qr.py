@@ -50,10 +50,6 @@ INSTANT = InstantType()
 KEY_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 
 
-# The name `faregate.cli.keys` imports; new code calls qr.timeutil.utc_now.
-now_utc = utc_now
-
-
 @click.group(name="qr")
 def qr() -> None:
     """Credential and token commands: issue, token, verify, show."""
