@@ -40,10 +40,6 @@ class Money:
         currency_exponent(self.currency)
 
     @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(0, currency)
-
-    @classmethod
     def from_major(cls, value: str | Decimal, currency: str) -> Money:
         """Parse a decimal amount in major units ("4.25" USD -> 425), refusing sub-minor digits."""
         scaled = Decimal(value).scaleb(currency_exponent(currency))

@@ -59,9 +59,6 @@ class PassRecord:
     status: PassStatus = PassStatus.ACTIVE
     posting_id: str | None = None
 
-    def covers(self, at: datetime) -> bool:
-        return self.status is PassStatus.ACTIVE and self.valid_from <= at < self.valid_until
-
 
 @dataclass(frozen=True, slots=True)
 class CredentialRecord:

@@ -65,7 +65,6 @@ class FareFeed:
         self._products: dict[str, list[FareProduct]] = defaultdict(list)
         for product in gtfs.fare_products:
             self._products[product.fare_product_id].append(product)
-        self.product_names = {p.fare_product_id: p.name for p in gtfs.fare_products}
         defaults = [c.rider_category_id for c in gtfs.rider_categories.values() if c.is_default]
         self.default_category: str | None = defaults[0] if len(defaults) == 1 else None
         self._policies = {row.network_id: row for row in gtfs.policies}

@@ -26,10 +26,9 @@ from ticketing.gtfs.records import FareTransferRule
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """A matched transfer: its rule, the transfer product's price and the resulting leg charge."""
+    """A matched transfer: its rule and the resulting leg charge."""
 
     rule: FareTransferRule
-    product_amount: int
     charge: int
 
 
@@ -84,7 +83,7 @@ def find_transfer(
             charge = amount - previous_charge if transfer_number == 1 else amount
         rank = float("inf") if count is None or count == -1 else float(count)
         if best is None or (rank, charge) < best[:2]:
-            best = (rank, charge, Transfer(rule, amount, charge))
+            best = (rank, charge, Transfer(rule, charge))
     return best[2] if best else None
 
 

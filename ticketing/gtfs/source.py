@@ -52,12 +52,6 @@ class Row:
         except ValueError:
             raise self.error(f'{column} "{text}" is not an integer') from None
 
-    def required_integer(self, column: str) -> int:
-        value = self.integer(column)
-        if value is None:
-            raise self.error(f"{column} is required")
-        return value
-
     def enum(
         self, column: str, allowed: tuple[int, ...], *, default: int | None = None
     ) -> int | None:

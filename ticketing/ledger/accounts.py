@@ -110,7 +110,7 @@ def revenue(stream: str) -> str:
     return _code("revenue", stream)
 
 
-BREAKAGE = "revenue:breakage"
+BREAKAGE = revenue("breakage")
 
 
 @dataclass(frozen=True, slots=True)

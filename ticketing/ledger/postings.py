@@ -48,10 +48,6 @@ class Entry:
             raise InvalidPosting(f"credit amount must be positive, got {amount.amount}")
         return cls(account, -amount)
 
-    @property
-    def is_debit(self) -> bool:
-        return self.amount.amount > 0
-
 
 def _frozen_metadata(metadata: Mapping[str, MetadataValue]) -> Mapping[str, MetadataValue]:
     for key, value in metadata.items():
