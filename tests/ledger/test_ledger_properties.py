@@ -38,7 +38,8 @@ ops = st.one_of(
     st.tuples(st.just("fare"), st.integers(0, WALLETS - 1), st.sampled_from(OPERATORS), amounts),
     st.tuples(st.just("retry"), st.integers(0, 50)),
     st.tuples(st.just("conflict"), st.integers(0, 50)),
-    st.tuples(st.just("reverse"), st.integers(0, 50)),
+    # The salt varies the reversal id: the same salt again is a retry, another a second reversal.
+    st.tuples(st.just("reverse"), st.integers(0, 50), st.integers(0, 2)),
     st.tuples(
         st.just("batch"), st.lists(st.tuples(st.integers(0, WALLETS - 1), amounts), max_size=5)
     ),
@@ -162,7 +163,7 @@ async def run(
                     lambda o=other: model.apply([o]), lambda uow, o=other: uow.ledger.post(o)
                 )
             else:
-                rev_id = f"{original_id}:rev"
+                rev_id = f"{original_id}:rev{op[2]}"
                 reversal = original.reversal(rev_id, occurred_at=AT)
                 await both(
                     lambda r=reversal: model.apply([r]),
