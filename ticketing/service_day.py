@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_CUTOFF = time(4, 0)
+_ONE_DAY = timedelta(days=1)
 
 
 def service_day(
@@ -22,7 +23,7 @@ def service_day(
         raise ValueError(f"service day needs a timezone-aware instant, got {at!r}")
     local = at.astimezone(timezone or ZoneInfo(DEFAULT_TIMEZONE))
     day = local.date()
-    return day - timedelta(days=1) if local.time() < cutoff else day
+    return day - _ONE_DAY if local.time() < cutoff else day
 
 
 def service_day_start(

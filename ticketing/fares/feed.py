@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,10 +27,9 @@ from ticketing.gtfs.errors import FeedError
 from ticketing.gtfs.loader import GtfsFeed, read_feed
 from ticketing.gtfs.records import Cap, FareLegJoinRule, FareProduct, FareTransferRule, PassCoverage
 from ticketing.money import Money
-from ticketing.service_day import DEFAULT_CUTOFF, DEFAULT_TIMEZONE
+from ticketing.service_day import DEFAULT_CUTOFF, DEFAULT_TIMEZONE, service_day
 
 DEFAULT_MAX_JOURNEY_MINUTES = 180
-_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,9 @@ class FareFeed:
         rules = gtfs.fare_transfer_rules
         self.transfer_groups_from = {r.from_leg_group_id for r in rules if r.from_leg_group_id}
         self.transfer_groups_to = {r.to_leg_group_id for r in rules if r.to_leg_group_id}
+        self.nonconsecutive_transfers = any(r.nonconsecutive_transfers_allowed for r in rules)
         self.caps: tuple[Cap, ...] = gtfs.caps
+        self.caps_by_id = {cap.cap_id: cap for cap in gtfs.caps}
         self.passes: dict[str, tuple[PassCoverage, ...]] = {}
         for coverage in gtfs.passes:
             self.passes[coverage.fare_product_id] = (
@@ -88,6 +89,7 @@ class FareFeed:
                 coverage,
             )
         self._leg_memo: dict[_LegKey, LegFare | None] = {}
+        self._amount_memo: dict[tuple[str, str | None, str | None], int | None] = {}
         self._timeframes = bool(gtfs.timeframes)
         self._caps_memo: dict[tuple[str | None, str | None], tuple[Cap, ...]] = {}
         self._money: dict[int, Money] = {}
@@ -134,9 +136,7 @@ class FareFeed:
     def service_day_of(self, route_id: str, at: datetime) -> date:
         """The service day of a ride on this route starting at `at`, per its network's policy."""
         policy = self.policy_for(self._route_network.get(route_id))
-        local = at.astimezone(policy.timezone)
-        day = local.date()
-        return day - _ONE_DAY if local.time() < policy.cutoff else day
+        return service_day(at, timezone=policy.timezone, cutoff=policy.cutoff)
 
     def max_journey_seconds(self, route_id: str) -> int:
         return self.policy_for(self.network_of(route_id)).max_journey_minutes * 60
@@ -176,13 +176,21 @@ class FareFeed:
     def amount_of(self, product_id: str, category: str | None, media: str | None) -> int | None:
         """The product's price for a category (its own row, else a row for every category) and
         medium (that medium or an unspecified one; any medium when none is asked): the cheapest
-        such row, or None when the product is not sold to that rider."""
+        such row, or None when the product is not sold to that rider. Memoised: transfers ask
+        for the same few products once per rule per pair of legs."""
+        key = (product_id, category, media)
+        try:
+            return self._amount_memo[key]
+        except KeyError:
+            pass
         rows = self._products.get(product_id, ())
         if media is not None:
             rows = [r for r in rows if r.fare_media_id in (media, None)]
         own = [r for r in rows if r.rider_category_id == category and category is not None]
         eligible = own or [r for r in rows if r.rider_category_id is None]
-        return min(r.amount.amount for r in eligible) if eligible else None
+        amount = min(r.amount.amount for r in eligible) if eligible else None
+        self._amount_memo[key] = amount
+        return amount
 
     # -- legs -------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ A leg with an unknown end (incomplete journey) is priced at the maximum over eve
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ticketing.gtfs.loader import GtfsFeed
@@ -46,7 +46,8 @@ class LegRuleMatcher:
     def __init__(self, feed: GtfsFeed, amount_of: AmountOf) -> None:
         self._amount_of = amount_of
         self._priority = feed.has_rule_priority
-        self._all_areas = sorted(feed.areas)
+        # An unknown end may be any area, or none of them.
+        self._open_ends = (NO_AREAS, *(frozenset((a,)) for a in sorted(feed.areas)))
         self._by_network: dict[str | None, list[FareLegRule]] = defaultdict(list)
         for rule in feed.fare_leg_rules:
             self._by_network[rule.network_id].append(rule)
@@ -65,8 +66,7 @@ class LegRuleMatcher:
     ) -> LegFare | None:
         """The fare of the leg; an unknown end (None) is priced at its maximum over all ends."""
         if from_areas is None or to_areas is None:
-            options = [NO_AREAS, *(frozenset((a,)) for a in self._all_areas)]
-            fares = [
+            return _dearest(
                 self.match(
                     network_id,
                     option if from_areas is None else from_areas,
@@ -76,10 +76,8 @@ class LegRuleMatcher:
                     category,
                     media,
                 )
-                for option in options
-            ]
-            priced = [fare for fare in fares if fare is not None]
-            return max(priced, key=lambda f: (f.amount, f.fare_product_id)) if priced else None
+                for option in self._open_ends
+            )
         candidates = self._candidates(network_id)
         best: list[tuple[int, int, str, int, FareLegRule]] = []
         for rule in candidates:
@@ -102,9 +100,7 @@ class LegRuleMatcher:
             best.append((-rule.rule_priority, amount, rule.fare_product_id, rule.line, rule))
         if not best:
             return None
-        *_, rule = min(best)
-        amount = self._amount_of(rule.fare_product_id, category, media)
-        assert amount is not None
+        _, amount, _, _, rule = min(best)
         return LegFare(rule.fare_product_id, amount, rule.leg_group_id)
 
     def _candidates(self, network_id: str | None) -> list[FareLegRule]:
@@ -143,7 +139,8 @@ class FareRuleMatcher:
         self._groups = [_V1Group(*key, frozenset(zones)) for key, zones in contains.items()]
         with_rules = {g.fare_id for g in self._groups}
         self._everywhere = [fare_id for fare_id in self._prices if fare_id not in with_rules]
-        self._zones = sorted({s.zone_id for s in feed.stops.values() if s.zone_id})
+        # An unknown end may be in any zone, or in none.
+        self._open_zones = (None, *sorted({s.zone_id for s in feed.stops.values() if s.zone_id}))
 
     def match(
         self,
@@ -156,16 +153,14 @@ class FareRuleMatcher:
     ) -> LegFare | None:
         """The cheapest applicable fare; with an open end, the dearest over every zone for it."""
         if open_start or open_end:
-            fares = [
+            return _dearest(
                 self.match(
                     route_id,
                     zone if open_start else from_zone,
                     zone if open_end else to_zone,
                 )
-                for zone in (None, *self._zones)
-            ]
-            priced = [fare for fare in fares if fare is not None]
-            return max(priced, key=lambda f: (f.amount, f.fare_product_id)) if priced else None
+                for zone in self._open_zones
+            )
         visited = frozenset(z for z in (from_zone, to_zone) if z)
         fare_ids = set(self._everywhere)
         for group in self._groups:
@@ -180,3 +175,9 @@ class FareRuleMatcher:
             return None
         amount, fare_id = min((self._prices[f], f) for f in fare_ids)
         return LegFare(fare_id, amount, None)
+
+
+def _dearest(fares: Iterable[LegFare | None]) -> LegFare | None:
+    """The dearest of the fares found (an open end's price), ties to the greater product id."""
+    priced = [fare for fare in fares if fare is not None]
+    return max(priced, key=lambda f: (f.amount, f.fare_product_id)) if priced else None

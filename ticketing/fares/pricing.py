@@ -21,15 +21,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.matching import LegFare
 from ticketing.fares.passes import HeldPass, covering_pass
-from ticketing.fares.transfers import LegTiming, Transfer, find_transfer
-from ticketing.gtfs.records import Cap
+from ticketing.fares.transfers import LegTiming, Transfer, find_transfer, within_duration
 from ticketing.journeys import Journey, build_journeys
 from ticketing.money import Money
 from ticketing.service_day import service_month
@@ -409,12 +408,15 @@ def _joins(feed: FareFeed, previous: Journey, current: Journey, first: Journey) 
             and _at_stop(feed, current.from_stop_id, rule.to_stop_id)
         ):
             continue
-        if rule.duration_limit is not None:
-            start = first.departure if rule.duration_limit_type in (0, 1) else previous.arrival
-            end = current.arrival if rule.duration_limit_type in (0, 3) else current.departure
-            elapsed = (end or current.departure) - (start or previous.departure)
-            if elapsed > timedelta(seconds=rule.duration_limit):
-                continue
+        if rule.duration_limit is not None and not within_duration(
+            rule.duration_limit,
+            rule.duration_limit_type,
+            first.departure,
+            previous.arrival or previous.departure,
+            current.departure,
+            current.arrival or current.departure,
+        ):
+            continue
         return True
     return False
 
@@ -434,7 +436,12 @@ def _apply_transfers(
         if item.pass_product_id is not None or item.continuation:
             continue
         best: Transfer | None = None
-        for position, earlier in enumerate(chain):
+        last = len(chain) - 1
+        # Only a nonconsecutive rule can link to a leg before the previous one.
+        start = 0 if feed.nonconsecutive_transfers else max(last, 0)
+        current = _timing(item)
+        for position in range(start, len(chain)):
+            earlier = chain[position]
             transfer = find_transfer(
                 feed,
                 earlier.fare.leg_group_id,
@@ -442,12 +449,12 @@ def _apply_transfers(
                 len(chain),
                 _timing(chain[0]),
                 _timing(earlier),
-                _timing(item),
+                current,
                 item.undiscounted,
                 earlier.charge,
                 category,
                 media,
-                adjacent=position == len(chain) - 1,
+                adjacent=position == last,
             )
             if transfer is not None and (best is None or transfer.charge < best.charge):
                 best = transfer
@@ -473,7 +480,6 @@ def _apply_caps(
     spent: dict[tuple[str, date], int] = {}
     saved: dict[tuple[str, date], int] = {}
     spend_by_cap: dict[str, int] = {}
-    by_id: dict[str, Cap] = {}
     for item in work:
         caps = feed.caps_for(item.network_id, category)
         if not caps:
@@ -490,7 +496,6 @@ def _apply_caps(
                 key = (cap.cap_id, month)
             already = spent.get(key)
             if already is None:
-                by_id[cap.cap_id] = cap
                 prior = month_to_date.get(cap.cap_id) if cap.period == "month" else None
                 already = spent[key] = prior.amount if prior is not None else 0
             remaining = cap.amount.amount - already
@@ -507,6 +512,7 @@ def _apply_caps(
         for key in keys:
             spent[key] += item.charge
             spend_by_cap[key[0]] = spend_by_cap.get(key[0], 0) + item.charge
+    by_id = feed.caps_by_id
     applied = tuple(
         AppliedCap(
             cap_id, by_id[cap_id].period, start, by_id[cap_id].amount, Money(amount, currency)

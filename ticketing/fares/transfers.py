@@ -66,7 +66,14 @@ def find_transfer(
         count = rule.transfer_count
         if count is not None and count != -1 and transfer_number > count:
             continue
-        if rule.duration_limit is not None and not _within(rule, first, previous, current):
+        if rule.duration_limit is not None and not within_duration(
+            rule.duration_limit,
+            rule.duration_limit_type,
+            first.departure,
+            previous.arrival,
+            current.departure,
+            current.arrival,
+        ):
             continue
         if rule.fare_product_id is None:
             amount = 0
@@ -93,10 +100,17 @@ def _group_ok(rule_group: str | None, leg_group: str | None, listed: set[str]) -
     return leg_group is None or leg_group not in listed
 
 
-def _within(
-    rule: FareTransferRule, first: LegTiming, previous: LegTiming, current: LegTiming
+def within_duration(
+    limit: int,
+    limit_type: int | None,
+    first_departure: datetime,
+    previous_arrival: datetime,
+    current_departure: datetime,
+    current_arrival: datetime,
 ) -> bool:
-    start = first.departure if rule.duration_limit_type in (0, 1) else previous.arrival
-    end = current.arrival if rule.duration_limit_type in (0, 3) else current.departure
-    assert rule.duration_limit is not None
-    return (end - start).total_seconds() <= rule.duration_limit
+    """Whether a duration_limit (transfer or join rule) holds: types 0 and 1 measure from the
+    first leg's departure, 2 and 3 from the previous leg's arrival; 0 and 3 up to the current
+    leg's arrival, 1 and 2 up to its departure."""
+    start = first_departure if limit_type in (0, 1) else previous_arrival
+    end = current_arrival if limit_type in (0, 3) else current_departure
+    return (end - start).total_seconds() <= limit
