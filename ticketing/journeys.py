@@ -17,7 +17,7 @@ Pairing rules (per account):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -51,7 +51,7 @@ def canonical_taps(taps: Iterable[Tap]) -> list[Tap]:
     """Taps in canonical order with re-uploads (same device_id and device_seq) removed."""
     unique: dict[tuple[str, int], Tap] = {}
     for tap in taps:
-        unique.setdefault((tap.device_id, tap.device_seq), tap)
+        unique.setdefault(tap.key, tap)
     return sorted(unique.values(), key=_tap_order)
 
 
@@ -79,13 +79,10 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
             open_entries[account] = tap
         elif kind is TapKind.EXIT:
             entry = open_entries.get(account)
-            if entry is not None and (
-                entry.route_id == tap.route_id
-                or network_of(entry.route_id) == network_of(tap.route_id)
-            ):
+            if entry is not None and _same_line(entry, tap, network_of):
                 del open_entries[account]
                 limit = feed.max_journey_seconds(entry.route_id)
-                overtime = limit is not None and (tap.at - entry.at).total_seconds() > limit
+                overtime = (tap.at - entry.at).total_seconds() > limit
                 journeys.append(_ride(entry, tap, incomplete=overtime))
             else:
                 journeys.append(
@@ -108,16 +105,18 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
             open_boards[account] = tap
         else:
             board = open_boards.get(account)
-            if board is not None and (
-                board.route_id == tap.route_id
-                or network_of(board.route_id) == network_of(tap.route_id)
-            ):
+            if board is not None and _same_line(board, tap, network_of):
                 del open_boards[account]
                 journeys.append(_ride(board, tap, incomplete=False))
     journeys.extend(_unfinished(tap) for tap in open_entries.values())
     journeys.extend(_unfinished(tap, incomplete=False) for tap in open_boards.values())
     journeys.sort(key=lambda j: (j.departure, j.journey_id))
     return journeys
+
+
+def _same_line(start: Tap, end: Tap, network_of: Callable[[str], str | None]) -> bool:
+    """Whether `end` can close the ride `start` opened: same route, or same network."""
+    return start.route_id == end.route_id or network_of(start.route_id) == network_of(end.route_id)
 
 
 def _ride(start: Tap, end: Tap, *, incomplete: bool) -> Journey:
