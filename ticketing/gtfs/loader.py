@@ -10,7 +10,7 @@ stop_times, shapes) are not read: fares are priced from taps, not from scheduled
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
@@ -123,11 +123,16 @@ def read_feed(path: str | Path) -> GtfsFeed:
 def _ids(source: FeedSource, file: str, column: str) -> frozenset[str]:
     seen: set[str] = set()
     for row in source.rows(file, (column,)):
-        value = row.required(column)
-        if value in seen:
-            raise row.error(f'duplicate {column} "{value}"')
-        seen.add(value)
+        seen.add(_new_id(row, column, seen))
     return frozenset(seen)
+
+
+def _new_id(row: Row, column: str, seen: Container[str]) -> str:
+    """The row's required id, refused if an earlier row of the file had it."""
+    value = row.required(column)
+    if value in seen:
+        raise row.error(f'duplicate {column} "{value}"')
+    return value
 
 
 def _check_ref(
@@ -137,6 +142,13 @@ def _check_ref(
     if value is not None and value not in known:
         raise row.error(f'{column} "{value}" is not a known {what}')
     return value
+
+
+def _required_ref(
+    row: Row, column: str, known: Iterable[str | None] | frozenset[str], what: str
+) -> str:
+    """A reference that must be given and must name something known."""
+    return _check_ref(row, column, known, what) or row.required(column)
 
 
 def _zone(row: Row, column: str) -> str | None:
@@ -162,9 +174,7 @@ def _agencies(source: FeedSource) -> tuple[Agency, ...]:
 def _stops(source: FeedSource) -> dict[str, Stop]:
     stops: dict[str, Stop] = {}
     for row in source.rows("stops.txt", ("stop_id",)):
-        stop_id = row.required("stop_id")
-        if stop_id in stops:
-            raise row.error(f'duplicate stop_id "{stop_id}"')
+        stop_id = _new_id(row, "stop_id", stops)
         stops[stop_id] = Stop(
             stop_id, row.get("stop_name"), row.optional("zone_id"), row.optional("parent_station")
         )
@@ -184,9 +194,7 @@ def _routes(
         assigned[route_id] = _check_ref(row, "network_id", networks, "network (networks.txt)") or ""
     routes: dict[str, Route] = {}
     for row in source.rows("routes.txt", ("route_id",)):
-        route_id = row.required("route_id")
-        if route_id in routes:
-            raise row.error(f'duplicate route_id "{route_id}"')
+        route_id = _new_id(row, "route_id", routes)
         agency_id = row.optional("agency_id")
         if agency_id is not None and agencies and agency_id not in agency_ids:
             raise row.error(f'agency_id "{agency_id}" is not a known agency')
@@ -237,9 +245,7 @@ def _services(source: FeedSource) -> dict[str, Service]:
 def _rider_categories(source: FeedSource) -> dict[str, RiderCategory]:
     categories: dict[str, RiderCategory] = {}
     for row in source.rows("rider_categories.txt", ("rider_category_id",)):
-        category_id = row.required("rider_category_id")
-        if category_id in categories:
-            raise row.error(f'duplicate rider_category_id "{category_id}"')
+        category_id = _new_id(row, "rider_category_id", categories)
         categories[category_id] = RiderCategory(
             category_id,
             row.get("rider_category_name"),
@@ -330,7 +336,7 @@ def _stop_areas(
 ) -> dict[str, frozenset[str]]:
     members: dict[str, set[str]] = defaultdict(set)
     for row in source.rows("stop_areas.txt", ("area_id", "stop_id")):
-        area_id = _check_ref(row, "area_id", areas, "area (areas.txt)") or row.required("area_id")
+        area_id = _required_ref(row, "area_id", areas, "area (areas.txt)")
         stop_id = row.required("stop_id")
         if stops and stop_id not in stops:
             raise row.error(f'stop_id "{stop_id}" is not a known stop (stops.txt)')
@@ -343,12 +349,8 @@ def _join_rules(
 ) -> tuple[FareLegJoinRule, ...]:
     rules: list[FareLegJoinRule] = []
     for row in source.rows("fare_leg_join_rules.txt", ("from_network_id", "to_network_id")):
-        from_network = _check_ref(row, "from_network_id", networks, "network") or row.required(
-            "from_network_id"
-        )
-        to_network = _check_ref(row, "to_network_id", networks, "network") or row.required(
-            "to_network_id"
-        )
+        from_network = _required_ref(row, "from_network_id", networks, "network")
+        to_network = _required_ref(row, "to_network_id", networks, "network")
         from_stop = (
             _check_ref(row, "from_stop_id", stops, "stop")
             if stops
@@ -419,9 +421,7 @@ def _transfer_rules(
 def _fare_attributes(source: FeedSource) -> dict[str, FareAttribute]:
     fares: dict[str, FareAttribute] = {}
     for row in source.rows("fare_attributes.txt", ("fare_id", "price", "currency_type")):
-        fare_id = row.required("fare_id")
-        if fare_id in fares:
-            raise row.error(f'duplicate fare_id "{fare_id}"')
+        fare_id = _new_id(row, "fare_id", fares)
         currency = row.currency("currency_type")
         fares[fare_id] = FareAttribute(
             fare_id, row.major_amount("price", currency), row.optional("agency_id")
@@ -434,8 +434,7 @@ def _fare_rules(
 ) -> tuple[FareRule, ...]:
     return tuple(
         FareRule(
-            _check_ref(row, "fare_id", fares, "fare (fare_attributes.txt)")
-            or row.required("fare_id"),
+            _required_ref(row, "fare_id", fares, "fare (fare_attributes.txt)"),
             _check_ref(row, "route_id", routes, "route (routes.txt)")
             if routes
             else row.optional("route_id"),
@@ -453,9 +452,7 @@ def _caps(
     caps: list[Cap] = []
     seen: set[str] = set()
     for row in source.rows("faregate_caps.txt", ("cap_id", "period", "amount", "currency")):
-        cap_id = row.required("cap_id")
-        if cap_id in seen:
-            raise row.error(f'duplicate cap_id "{cap_id}"')
+        cap_id = _new_id(row, "cap_id", seen)
         seen.add(cap_id)
         period = row.required("period")
         if period not in ("day", "month"):
