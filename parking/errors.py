@@ -1,0 +1,50 @@
+"""The one exception hierarchy of `parking`: all it raises on bad input derives from ParkingError.
+
+ParkingError
+├── TariffError          a tariff file or document is missing, malformed or inconsistent;
+│                        names the file, the field and the reason
+├── QuoteError           a stay the tariff cannot price: exit before entry, a naive or
+│   │                    malformed time
+│   └── UnknownVehicleClass  a vehicle class that is not `car`/`motorbike`, or that the
+│                            tariff does not price
+├── SessionError         a session event that contradicts the session (exit of a closed
+│                        session, payment on an unpaid-for case)
+└── OccupancyError       a lot's live occupancy cannot be read or corrected (unknown lot,
+                         a capacity below zero)
+
+Policy refusals (anti-passback, a full lot) are not errors: they are decisions returned as
+values, like the gate's refused `Decision`.
+"""
+
+from __future__ import annotations
+
+
+class ParkingError(Exception):
+    """Base of every error `parking` raises for bad input."""
+
+
+class TariffError(ParkingError):
+    """A tariff cannot be loaded: `file`, `field` and `reason` say where and why."""
+
+    def __init__(self, file: str, field: str, reason: str) -> None:
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {reason}")
+        self.file = file
+        self.field = field
+        self.reason = reason
+
+
+class QuoteError(ParkingError):
+    """A stay that cannot be priced (exit before entry, a naive or malformed time)."""
+
+
+class UnknownVehicleClass(QuoteError):
+    """A vehicle class that does not exist, or that the tariff does not price."""
+
+
+class SessionError(ParkingError):
+    """A session event that contradicts the session's state."""
+
+
+class OccupancyError(ParkingError):
+    """A lot's live occupancy cannot be read, changed or corrected as asked."""
