@@ -13,6 +13,7 @@ from faregate.cli.demo import demo
 from faregate.cli.fares import fares
 from faregate.cli.keys import keys
 from faregate.cli.ledger import ledger
+from faregate.cli.parking import parking
 from faregate.cli.qr import qr
 from faregate.config import Settings
 
@@ -46,7 +47,7 @@ def cli(
     ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
 
 
-for command in (keys, qr, db, fares, ledger, demo):
+for command in (keys, qr, db, fares, ledger, parking, demo):
     cli.add_command(command)
 
 
