@@ -296,7 +296,10 @@ def _label(tariff: Tariff, vehicle: str, at: datetime) -> _Label:
             continue
         if rate.start_minute < rate.end_minute:
             if rate.start_minute <= minute < rate.end_minute and _applies(tariff, rate, day):
-                return index, day, period
+                # A whole-day table runs on across midnight: the day only decides whether it
+                # applies, so its occurrence is not the date.
+                whole_day = rate.end_minute - rate.start_minute == MINUTES_PER_DAY
+                return index, None if whole_day else day, period
         elif minute >= rate.start_minute and _applies(tariff, rate, day):
             return index, day, period
         elif minute < rate.end_minute and _applies(tariff, rate, day - _ONE_DAY):
