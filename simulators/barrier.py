@@ -1,0 +1,591 @@
+"""An offline parking barrier (entry and exit lanes): the real verifier, a tariff, a journal.
+
+Like `simulators.gate`, the barrier holds only public material (key set, secure module, deny
+list) plus the lot's tariff as last synced, and decides alone:
+
+- entry: the phone QR is verified (replays refused); the lot's session policy applies
+  anti-passback; the caller says whether occupancy has room (`room=False` refuses);
+- exit: the QR is verified, the open session found, the fee priced from the synced tariff,
+  and collected through the injected `collector`; if it cannot be (offline, declined, empty
+  wallet) the car still leaves and the exit is journaled as unable to collect;
+- lost credential: the open session by plate, else the tariff's lost-credential price.
+
+Every event is appended to a local SQLite journal and committed before the decision is
+returned; on restart the open sessions and the replay memory are rebuilt from it. `upload`
+sends the records after the upload cursor, in order, to an injected uploader; the receiver
+acknowledges the highest sequence number it holds for the device, and only then does the
+cursor move. A batch lost on the way is sent again; a receiver that keeps (device_id, seq)
+unique stores each record exactly once.
+
+Replays are caught by one memory shared by both lanes (a screenshot of the entry code is
+refused at the exit). The verifier's time-based passback is switched off: in a lot, passback
+is the session rule (no second entry without an exit), not a time window.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from parking.sessions import (
+    CollectFailure,
+    ExitFee,
+    Lot,
+    ParkingSession,
+    SessionState,
+    enter,
+    exit_fee,
+    leave,
+    lost_credential_fee,
+    unknown_entry,
+)
+from parking.tariff import Tariff
+from qr.decision import Decision
+from qr.denylist import DenyList
+from qr.keys import KeySet
+from qr.liveness import SecureModule
+from qr.memory import GateMemory
+from qr.timeutil import Clock, require_aware, utc_now
+from qr.verifier import GateContext, Verifier, VerifierPolicy
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_id TEXT NOT NULL,
+    lot_id TEXT NOT NULL,
+    kind TEXT NOT NULL,             -- entry | exit | refused
+    at_us INTEGER NOT NULL,         -- Unix microseconds
+    session_seq INTEGER,            -- exit: the seq of its entry (NULL: entry unknown)
+    credential_id TEXT,             -- decimal: a 64-bit unsigned id overflows SQLite's INTEGER
+    plate TEXT,
+    vehicle TEXT,
+    reason TEXT NOT NULL,
+    step INTEGER,                   -- the TOTP step of an accepted code (replay memory)
+    tariff_id TEXT,
+    fee INTEGER,
+    currency TEXT,
+    collected INTEGER,
+    failure TEXT,                   -- why the fee could not be collected
+    passback_violation INTEGER NOT NULL DEFAULT 0,
+    lost_credential INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS upload_cursor (
+    device_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+"""
+_COLUMNS = (
+    "seq, device_id, lot_id, kind, at_us, session_seq, credential_id, plate, vehicle, reason,"
+    " step, tariff_id, fee, currency, collected, failure, passback_violation, lost_credential"
+)
+
+
+class BarrierError(Exception):
+    """A barrier used wrongly (an acknowledgement the barrier never sent, a wrong lot)."""
+
+
+class EventKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    REFUSED = "refused"
+
+
+class Refusal(StrEnum):
+    """Why a barrier stays closed (besides a refused QR, journaled with the qr Reason)."""
+
+    LOT_FULL = "lot_full"
+    PASSBACK = "passback"
+    NO_OPEN_SESSION = "no_open_session"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarrierRecord:
+    """One journaled event; (device_id, seq) identifies it for upload."""
+
+    device_id: str
+    seq: int
+    lot_id: str
+    kind: EventKind
+    at: datetime
+    session_seq: int | None
+    credential_id: int | None
+    plate: str | None
+    vehicle: str | None
+    reason: str
+    step: int | None
+    tariff_id: str | None
+    fee: int | None
+    currency: str | None
+    collected: int | None
+    failure: CollectFailure | None
+    passback_violation: bool
+    lost_credential: bool
+
+    @property
+    def session_id(self) -> str:
+        """The session this event belongs to: named after its entry record."""
+        entry_seq = self.seq if self.kind is EventKind.ENTRY else self.session_seq
+        return f"{self.device_id}:{entry_seq if entry_seq is not None else f'lost-{self.seq}'}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadBatch:
+    device_id: str
+    lot_id: str
+    records: tuple[BarrierRecord, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Charge:
+    """What the barrier asks the collector to take for one exit."""
+
+    session_id: str
+    lot_id: str
+    credential_id: int | None
+    plate: str | None
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarrierDecision:
+    """Open or stay closed, and why; the exit's fee and collection when it is an exit."""
+
+    opened: bool
+    kind: EventKind
+    reason: str
+    seq: int
+    session: ParkingSession | None = None
+    fee: ExitFee | None = None
+    failure: CollectFailure | None = None
+    qr: Decision | None = None
+
+
+# The collector returns None when it took the money, else why it could not.
+Collector = Callable[[Charge], CollectFailure | None]
+# The uploader returns the highest seq the receiver now holds for the batch's device.
+Uploader = Callable[[UploadBatch], int]
+
+
+class BarrierJournal:
+    """The barrier's durable, append-only event log and upload cursor in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def append(self, record: BarrierRecord) -> int:
+        """Write the event and commit; returns its sequence number (`record.seq` is ignored)."""
+        with self._db:
+            cursor = self._db.execute(
+                f"INSERT INTO events ({_COLUMNS.removeprefix('seq, ')})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.device_id,
+                    record.lot_id,
+                    record.kind.value,
+                    _micros(record.at),
+                    record.session_seq,
+                    None if record.credential_id is None else str(record.credential_id),
+                    record.plate,
+                    record.vehicle,
+                    record.reason,
+                    record.step,
+                    record.tariff_id,
+                    record.fee,
+                    record.currency,
+                    record.collected,
+                    None if record.failure is None else record.failure.value,
+                    int(record.passback_violation),
+                    int(record.lost_credential),
+                ),
+            )
+        seq = cursor.lastrowid
+        assert seq is not None  # an INSERT into a rowid table always has one
+        return seq
+
+    def records(self, after_seq: int = 0, limit: int | None = None) -> list[BarrierRecord]:
+        """Records with a sequence number above `after_seq`, in order."""
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, -1 if limit is None else limit),
+        ).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def open_entries(self) -> list[BarrierRecord]:
+        """Entries with no exit yet (the barrier's open sessions)."""
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM events e WHERE kind = 'entry' AND NOT EXISTS"
+            " (SELECT 1 FROM events x WHERE x.kind = 'exit' AND x.session_seq = e.seq)"
+            " ORDER BY seq"
+        ).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def restore_memory(self, since_us: int) -> GateMemory:
+        """The replay memory implied by accepted codes at or after `since_us`."""
+        memory = GateMemory()
+        for device_id, at_us, cid, step in self._db.execute(
+            "SELECT device_id, at_us, credential_id, step FROM events"
+            " WHERE step IS NOT NULL AND at_us >= ? ORDER BY seq",
+            (since_us,),
+        ):
+            memory.record(int(cid), step, at_us / 1e6, device_id)
+        return memory
+
+    def cursor(self, device_id: str) -> int:
+        row = self._db.execute(
+            "SELECT seq FROM upload_cursor WHERE device_id = ?", (device_id,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def advance_cursor(self, device_id: str, seq: int) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO upload_cursor (device_id, seq) VALUES (?, ?)"
+                " ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq",
+                (device_id, seq),
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class OfflineBarrier:
+    """A lot's barrier deciding offline; every decision journaled before it is returned."""
+
+    def __init__(
+        self,
+        device_id: str,
+        lot: Lot,
+        keyset: KeySet,
+        secure_module: SecureModule,
+        journal_path: Path,
+        *,
+        deny_list: DenyList | None = None,
+        policy: VerifierPolicy | None = None,
+        accepted_products: frozenset[str] | None = None,
+        collector: Collector | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.device_id = device_id
+        self.lot = lot
+        self.context = GateContext(device_id, accepted_products)
+        policy = replace(policy or VerifierPolicy(), passback_seconds=0.0)
+        self.verifier = Verifier(keyset, secure_module, policy, deny_list)
+        self.collector = collector
+        self.online = collector is not None
+        self.clock = clock
+        self.journal = BarrierJournal(journal_path)
+        now = require_aware(clock(), "barrier clock")
+        keep_us = int(self.verifier.keep_seconds() * 1e6)
+        self.memory = self.journal.restore_memory(since_us=_micros(now) - keep_us)
+        self._open: dict[str, ParkingSession] = {}
+        for record in self.journal.open_entries():
+            session = self._session_of(record)
+            self._open[session.session_id] = session
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def sync_tariff(self, tariff: Tariff) -> None:
+        """Replace the lot's tariff (what the backend pushes when the barrier is online)."""
+        self.lot = replace(self.lot, tariff=tariff)
+
+    @property
+    def open_sessions(self) -> list[ParkingSession]:
+        return list(self._open.values())
+
+    # -- lanes -----------------------------------------------------------------------------
+
+    def present_entry(
+        self,
+        token: str | bytes,
+        at: datetime | None = None,
+        *,
+        vehicle: str = "car",
+        plate: str | None = None,
+        room: bool = True,
+    ) -> BarrierDecision:
+        """A driver shows the QR at the entry lane; `room` is the occupancy's answer."""
+        when = self._when(at)
+        if not room:
+            return self._refused(when, Refusal.LOT_FULL, plate=plate, vehicle=vehicle)
+        checked = self.verifier.verify(token, at=when, gate=self.context, memory=self.memory)
+        if not checked.accepted:
+            return self._refused(when, checked.reason.value, qr=checked, plate=plate)
+        credential_id = checked.credential_id
+        decision = enter(
+            self.lot,
+            session_id="pending",
+            at=when,
+            vehicle=vehicle,
+            credential_id=credential_id,
+            plate=plate,
+            open_sessions=self._open.values(),
+        )
+        if not decision.admitted or decision.session is None:
+            return self._refused(
+                when, Refusal.PASSBACK, qr=checked, plate=plate, vehicle=vehicle, step=True
+            )
+        if decision.superseded is not None:
+            # Soft anti-passback: the earlier stay ends here and is charged like an exit.
+            earlier = self._open[decision.superseded.session_id]
+            self._collect_and_close(earlier, when, fee=None, step=None)
+        seq = self.journal.append(
+            self._record(
+                EventKind.ENTRY,
+                when,
+                reason="ok",
+                credential_id=credential_id,
+                plate=decision.session.plate,
+                vehicle=vehicle,
+                step=checked.step,
+                passback_violation=decision.session.passback_violation,
+            )
+        )
+        session = replace(decision.session, session_id=f"{self.device_id}:{seq}")
+        self._open[session.session_id] = session
+        return BarrierDecision(
+            opened=True, kind=EventKind.ENTRY, reason="ok", seq=seq, session=session, qr=checked
+        )
+
+    def present_exit(self, token: str | bytes, at: datetime | None = None) -> BarrierDecision:
+        """A driver shows the QR at the exit lane: price, collect (or record), open."""
+        when = self._when(at)
+        checked = self.verifier.verify(token, at=when, gate=self.context, memory=self.memory)
+        if not checked.accepted:
+            return self._refused(when, checked.reason.value, qr=checked)
+        session = next(
+            (s for s in self._open.values() if s.credential_id == checked.credential_id), None
+        )
+        if session is None:
+            return self._refused(when, Refusal.NO_OPEN_SESSION, qr=checked, step=True)
+        decision = self._collect_and_close(session, when, fee=None, step=checked.step)
+        return replace(decision, qr=checked)
+
+    def lost_credential_exit(
+        self, plate: str | None, at: datetime | None = None, *, vehicle: str = "car"
+    ) -> BarrierDecision:
+        """The operator's lost-credential flow: the plate's open session, else the lost price."""
+        when = self._when(at)
+        session, fee = lost_credential_fee(self.lot, plate, self._open.values(), when)
+        if session is None:
+            session = unknown_entry(
+                self.lot, session_id="lost", at=when, vehicle=vehicle, plate=plate
+            )
+            return self._collect_and_close(session, when, fee=fee, step=None)
+        return self._collect_and_close(session, when, fee=None, step=None)
+
+    # -- upload ----------------------------------------------------------------------------
+
+    def upload(self, uploader: Uploader, *, batch_size: int = 500) -> int:
+        """Send every record after the cursor, batch by batch; returns how many were acked.
+
+        An uploader that raises leaves the cursor where it was: the same records go again.
+        """
+        sent = 0
+        while True:
+            after = self.journal.cursor(self.device_id)
+            records = self.journal.records(after, batch_size)
+            if not records:
+                return sent
+            acked = uploader(
+                UploadBatch(
+                    device_id=self.device_id, lot_id=self.lot.lot_id, records=tuple(records)
+                )
+            )
+            if not after <= acked <= records[-1].seq:
+                raise BarrierError(
+                    f"receiver acknowledged seq {acked}; this batch held {after + 1}.."
+                    f"{records[-1].seq}"
+                )
+            self.journal.advance_cursor(self.device_id, acked)
+            sent += acked - after
+            if acked < records[-1].seq:
+                return sent
+
+    def close(self) -> None:
+        self.journal.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _when(self, at: datetime | None) -> datetime:
+        return require_aware(at, "barrier time") if at is not None else self.clock()
+
+    def _collect_and_close(
+        self, session: ParkingSession, when: datetime, *, fee: ExitFee | None, step: int | None
+    ) -> BarrierDecision:
+        owed = fee if fee is not None else exit_fee(self.lot, session, when)
+        failure: CollectFailure | None = None
+        if owed.amount > 0:
+            failure = self._take(session, owed)
+        return self._close(session, when, failure, fee, step=step)
+
+    def _take(self, session: ParkingSession, fee: ExitFee) -> CollectFailure | None:
+        if not self.online or self.collector is None:
+            return CollectFailure.BARRIER_OFFLINE
+        return self.collector(
+            Charge(
+                session_id=session.session_id,
+                lot_id=self.lot.lot_id,
+                credential_id=session.credential_id,
+                plate=session.plate,
+                amount=fee.amount,
+                currency=fee.currency,
+            )
+        )
+
+    def _close(
+        self,
+        session: ParkingSession,
+        when: datetime,
+        failure: CollectFailure | None,
+        fee: ExitFee | None,
+        *,
+        step: int | None = None,
+    ) -> BarrierDecision:
+        decision = leave(self.lot, session, when, failure=failure, fee=fee)
+        closed = decision.session
+        entry_seq = None if closed.lost_credential else int(closed.session_id.rsplit(":", 1)[1])
+        seq = self.journal.append(
+            self._record(
+                EventKind.EXIT,
+                when,
+                reason=closed.state.value,
+                session_seq=entry_seq,
+                credential_id=closed.credential_id,
+                plate=closed.plate,
+                vehicle=closed.vehicle,
+                step=step,
+                fee=closed.fee,
+                collected=closed.collected,
+                failure=None if decision.unable_to_collect is None else failure,
+                lost_credential=closed.lost_credential,
+            )
+        )
+        self._open.pop(session.session_id, None)
+        return BarrierDecision(
+            opened=True,
+            kind=EventKind.EXIT,
+            reason=closed.state.value,
+            seq=seq,
+            session=closed,
+            fee=decision.fee,
+            failure=None if decision.unable_to_collect is None else failure,
+        )
+
+    def _refused(
+        self,
+        when: datetime,
+        reason: str,
+        *,
+        qr: Decision | None = None,
+        plate: str | None = None,
+        vehicle: str | None = None,
+        step: bool = False,
+    ) -> BarrierDecision:
+        # `step`: the code itself was good and is now used up (replaying it must fail).
+        seq = self.journal.append(
+            self._record(
+                EventKind.REFUSED,
+                when,
+                reason=str(reason),
+                credential_id=None if qr is None else qr.credential_id,
+                plate=plate,
+                vehicle=vehicle,
+                step=qr.step if qr is not None and step else None,
+            )
+        )
+        return BarrierDecision(
+            opened=False, kind=EventKind.REFUSED, reason=str(reason), seq=seq, qr=qr
+        )
+
+    def _record(
+        self,
+        kind: EventKind,
+        when: datetime,
+        *,
+        reason: str,
+        session_seq: int | None = None,
+        credential_id: int | None = None,
+        plate: str | None = None,
+        vehicle: str | None = None,
+        step: int | None = None,
+        fee: int | None = None,
+        collected: int | None = None,
+        failure: CollectFailure | None = None,
+        passback_violation: bool = False,
+        lost_credential: bool = False,
+    ) -> BarrierRecord:
+        priced = kind is EventKind.EXIT
+        return BarrierRecord(
+            device_id=self.device_id,
+            seq=0,
+            lot_id=self.lot.lot_id,
+            kind=kind,
+            at=when,
+            session_seq=session_seq,
+            credential_id=credential_id,
+            plate=plate,
+            vehicle=vehicle,
+            reason=reason,
+            step=step,
+            tariff_id=self.lot.tariff.id if priced else None,
+            fee=fee,
+            currency=self.lot.tariff.currency if priced else None,
+            collected=collected,
+            failure=failure,
+            passback_violation=passback_violation,
+            lost_credential=lost_credential,
+        )
+
+    def _session_of(self, entry: BarrierRecord) -> ParkingSession:
+        return ParkingSession(
+            session_id=entry.session_id,
+            lot_id=entry.lot_id,
+            vehicle=entry.vehicle or "car",
+            entry_at=entry.at,
+            credential_id=entry.credential_id,
+            plate=entry.plate,
+            state=SessionState.OPEN,
+            passback_violation=entry.passback_violation,
+        )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(at: datetime) -> int:
+    return (require_aware(at) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _from_row(row: tuple[object, ...]) -> BarrierRecord:
+    (seq, device_id, lot_id, kind, at_us, session_seq, cid, plate, vehicle, reason, step,
+     tariff_id, fee, currency, collected, failure, passback, lost) = row  # fmt: skip
+    assert isinstance(at_us, int)
+    return BarrierRecord(
+        device_id=str(device_id),
+        seq=int(str(seq)),
+        lot_id=str(lot_id),
+        kind=EventKind(str(kind)),
+        at=_EPOCH + timedelta(microseconds=at_us),
+        session_seq=None if session_seq is None else int(str(session_seq)),
+        credential_id=None if cid is None else int(str(cid)),
+        plate=None if plate is None else str(plate),
+        vehicle=None if vehicle is None else str(vehicle),
+        reason=str(reason),
+        step=None if step is None else int(str(step)),
+        tariff_id=None if tariff_id is None else str(tariff_id),
+        fee=None if fee is None else int(str(fee)),
+        currency=None if currency is None else str(currency),
+        collected=None if collected is None else int(str(collected)),
+        failure=None if failure is None else CollectFailure(str(failure)),
+        passback_violation=bool(passback),
+        lost_credential=bool(lost),
+    )
