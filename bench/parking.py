@@ -1,0 +1,227 @@
+"""Benchmark: parking tariff quotes/s and barrier entry+exit decisions/s with Redis occupancy.
+
+Tariff quotes (thread CPU time, one core): random stays (up to 48 h, any time of day) on the
+shipped `hanoi-car` tariff, against two baselines measured in the same run on the same stays:
+- `flat`: a flat per-2-hour-turn price (ceil(minutes / 120) x 25,000), the least work any
+  quote can do;
+- `per_minute`: a naive walk minute by minute that finds the window of each minute and prices
+  the same segments; it also cross-checks every amount against the tariff's.
+
+Barrier decisions (wall time: SQLite commits and Redis round trips are the work): one driver
+after another enters and leaves an `OfflineBarrier` (QR verified at both lanes, session
+policy, journal commit per event) while the lot's occupancy is counted in Redis (atomic Lua
+scripts, REDIS_URL or 127.0.0.1:6379); baseline: the same pairs through the barrier without
+Redis.
+
+Prints one JSON object, then a one-line summary. Usage: python bench/parking.py [--quick]
+"""
+
+# ruff: noqa: E402 (the sys.path fix below must precede the project imports)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder (bench/) comes first on sys.path, and bench/parking.py
+# would shadow the `parking` package: drop that folder before importing the project.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+
+from parking.occupancy import Occupancy
+from parking.sessions import Lot
+from parking.tariff import Tariff
+from parking.tariff_files import load_tariff
+from qr.issue import issue_credential
+from qr.vectors import fixed_key_material
+from simulators.barrier import OfflineBarrier
+
+START = datetime.fromisoformat("2026-11-02T00:00+07:00")
+TURN_MINUTES, TURN_PRICE = 120, 25_000
+
+
+def _pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity"):
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"cpu{cpu}"
+    return "unpinned"
+
+
+def random_stays(count: int, seed: int = 7) -> list[tuple[datetime, datetime]]:
+    rng = random.Random(seed)
+    stays = []
+    for _ in range(count):
+        entry = START + timedelta(minutes=rng.randrange(28 * 24 * 60))
+        stays.append((entry, entry + timedelta(minutes=rng.randrange(1, 48 * 60))))
+    return stays
+
+
+def flat_quote(entry: datetime, exit: datetime) -> int:
+    minutes = -(-(exit - entry) // timedelta(minutes=1))
+    return -(-minutes // TURN_MINUTES) * TURN_PRICE
+
+
+def per_minute_quote(tariff: Tariff, entry: datetime, exit: datetime) -> int:
+    """The hanoi-car price the slow way: each minute's window, segments priced by length."""
+    day, night = tariff.rates
+    zone = tariff.timezone
+    total, current, length = 0, None, 0
+    at = entry
+    while at < exit:
+        hour = at.astimezone(zone).hour
+        window = day if 6 <= hour < 18 else night
+        if window is not current:
+            if current is not None:
+                total += current.price(length * 60_000_000)
+            current, length = window, 0
+        length += 1
+        at += timedelta(minutes=1)
+    if current is not None:
+        total += current.price(length * 60_000_000)
+    return total
+
+
+def bench_quotes(stays: list[tuple[datetime, datetime]], rounds: int) -> dict[str, object]:
+    tariff = load_tariff("hanoi-car")
+    # Cross-check first (stays in whole minutes, so the per-minute walk is exact).
+    for entry, exit in stays[:200]:
+        if per_minute_quote(tariff, entry, exit) != tariff.quote("car", entry, exit).amount:
+            raise SystemExit(f"per-minute and tariff quotes differ for {entry} .. {exit}")
+    slow = stays[: max(1, len(stays) // 20)]
+
+    def rate(work: list[tuple[datetime, datetime]], price: object) -> float:
+        assert callable(price)
+        start = time.thread_time()
+        for entry, exit in work:
+            price(entry, exit)
+        return len(work) / (time.thread_time() - start)
+
+    quotes, flats, walks = [], [], []
+    for _ in range(rounds):
+        quotes.append(rate(stays, lambda a, b: tariff.quote("car", a, b)))
+        flats.append(rate(stays, flat_quote))
+        walks.append(rate(slow, lambda a, b: per_minute_quote(tariff, a, b)))
+    quote_rate = statistics.median(quotes)
+    return {
+        "stays": len(stays),
+        "rounds": rounds,
+        "quote_per_s": round(quote_rate),
+        "flat_baseline_per_s": round(statistics.median(flats)),
+        "per_minute_baseline_per_s": round(statistics.median(walks)),
+        "ratio_to_flat": round(quote_rate / statistics.median(flats), 4),
+        "ratio_to_per_minute": round(quote_rate / statistics.median(walks), 2),
+    }
+
+
+async def bench_barrier(pairs: int, redis_url: str) -> dict[str, object]:
+    keys = fixed_key_material(rotated=False)
+    lot = Lot(lot_id="bench-lot", tariff=load_tariff("hanoi-car"))
+    rng = random.Random(11)
+    drivers = []
+    for n in range(pairs):
+        phone = issue_credential(
+            keys, credential_id=50_000 + n, product="WALLET", now=START - timedelta(days=1)
+        )
+        entry = START + timedelta(minutes=n)
+        exit = entry + timedelta(minutes=rng.randrange(5, 600))
+        drivers.append((phone.token_at(entry), entry, phone.token_at(exit), exit))
+
+    client = Redis.from_url(redis_url)
+    prefix = f"faregate-bench:{uuid.uuid4().hex}:"
+    occupancy = Occupancy(client, prefix=prefix)
+    await occupancy.configure(lot.lot_id, capacity=pairs + 1)
+
+    def collect(charge: object) -> None:
+        return None
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+
+            def barrier(name: str) -> OfflineBarrier:
+                return OfflineBarrier(
+                    name, lot, keys.keyset, keys.secure_module(), Path(tmp) / f"{name}.sqlite",
+                    collector=collect, clock=lambda: START,
+                )  # fmt: skip
+
+            plain = barrier("plain")
+            started = time.perf_counter()
+            for token_in, entry, token_out, exit in drivers:
+                if not plain.present_entry(token_in, entry).opened:
+                    raise SystemExit("benchmark entry refused")
+                if not plain.present_exit(token_out, exit).opened:
+                    raise SystemExit("benchmark exit refused")
+            plain_s = time.perf_counter() - started
+            plain.close()
+
+            counted = barrier("counted")
+            started = time.perf_counter()
+            for token_in, entry, token_out, exit in drivers:
+                admission = await occupancy.enter(lot.lot_id)
+                if not counted.present_entry(token_in, entry, room=admission.admitted).opened:
+                    raise SystemExit("benchmark entry refused")
+                if not counted.present_exit(token_out, exit).opened:
+                    raise SystemExit("benchmark exit refused")
+                await occupancy.exit(lot.lot_id)
+            counted_s = time.perf_counter() - started
+            counted.close()
+            final = (await occupancy.snapshot(lot.lot_id)).occupied
+    finally:
+        await occupancy.forget(lot.lot_id)
+        await client.aclose()
+    if final != 0:
+        raise SystemExit(f"occupancy ended at {final}, expected 0")
+    return {
+        "pairs": pairs,
+        "entry_exit_pairs_per_s_with_redis": round(pairs / counted_s, 1),
+        "entry_exit_pairs_per_s_barrier_only": round(pairs / plain_s, 1),
+        "ratio_with_redis_to_barrier_only": round(plain_s / counted_s, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--stays", type=int, default=None, help="random stays per round")
+    parser.add_argument("--pairs", type=int, default=None, help="entry+exit pairs")
+    args = parser.parse_args()
+    stays_n, rounds, pairs = (400, 3, 50) if args.quick else (5_000, 9, 1_000)
+    stays_n = args.stays or stays_n
+    pairs = args.pairs or pairs
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    pinned = _pin_to_one_core()
+    quotes = bench_quotes(random_stays(stays_n), rounds)
+    barrier = asyncio.run(bench_barrier(pairs, redis_url))
+    result = {
+        "benchmark": "parking",
+        "python": platform.python_version(),
+        "cpu": pinned,
+        "tariff": "hanoi-car",
+        "quotes": {"clock": "thread CPU time", **quotes},
+        "barrier": {"clock": "wall time", "redis": redis_url.split("@")[-1], **barrier},
+    }
+    print(json.dumps(result, indent=2))
+    print(
+        f"parking: {quotes['quote_per_s']} quotes/s on hanoi-car "
+        f"({quotes['ratio_to_per_minute']}x a per-minute walk, "
+        f"{quotes['ratio_to_flat']} of a flat-rate quote); "
+        f"{barrier['entry_exit_pairs_per_s_with_redis']} entry+exit pairs/s at a barrier with "
+        f"Redis occupancy ({barrier['ratio_with_redis_to_barrier_only']} of barrier-only)"
+    )
+
+
+if __name__ == "__main__":
+    main()
