@@ -1,0 +1,162 @@
+"""Fixtures for the web pages: a real aiohttp server on a loopback port with fixed passes, and
+Debian's chromium driven by Playwright.
+
+The browser fixture installs chromium with apt-get when /usr/bin/chromium is missing, and FAILS
+(never skips) when the browser cannot be installed or started: a CI run without a browser must
+not pass. Playwright's sync API runs in the test thread; the server runs its own event loop in
+a background thread, so the two never share a loop.
+
+Passes (all from keys made for the session, in force from a day ago for two years, so the
+tests do not age): `live` (valid from an hour ago for a day), `expired`, `future`, `postpaid`.
+`?pass=<name>` on the page URL picks one; `?pass=none` shows the page with no pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import Browser, Error, Playwright, sync_playwright
+
+from faregate.web import add_web_routes
+from qr.credential import CredentialFlags
+from qr.issue import PhoneCredential, issue_credential
+from qr.keys import EMPTY, KeyMaterial
+from qr.verifier import Verifier, VerifierPolicy
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+START = datetime.now(UTC).replace(microsecond=0)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium when it is missing; fail the test run if that cannot be done."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0:
+        pytest.fail(f"{CHROMIUM} is missing and only root can apt-get install chromium")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    if not CHROMIUM.exists():
+        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is still missing")
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    # Module scope: Playwright's sync API keeps an event loop of its own, which must be gone
+    # before other modules' asyncio tests run.
+    ensure_chromium()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+    except Error as exc:
+        pytest.fail(f"chromium did not start: {exc}")
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def material() -> KeyMaterial:
+    return EMPTY.rotated(START - timedelta(days=1), lifetime=timedelta(days=730))
+
+
+@pytest.fixture(scope="session")
+def verifier(material: KeyMaterial) -> Verifier:
+    return Verifier(material.keyset, material.secure_module(), VerifierPolicy())
+
+
+@dataclass(frozen=True, slots=True)
+class Passes:
+    live: PhoneCredential
+    expired: PhoneCredential
+    future: PhoneCredential
+    postpaid: PhoneCredential
+
+    def named(self, name: str) -> PhoneCredential | None:
+        return None if name == "none" else getattr(self, name, None)
+
+
+@pytest.fixture(scope="session")
+def passes(material: KeyMaterial) -> Passes:
+    def issue(
+        credential_id: int,
+        start: timedelta,
+        end: timedelta,
+        flags: CredentialFlags = CredentialFlags.NONE,
+    ) -> PhoneCredential:
+        return issue_credential(
+            material,
+            credential_id=credential_id,
+            product="M2A-DAY",
+            now=START,
+            valid_from=START + start,
+            valid_until=START + end,
+            flags=flags,
+        )
+
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    return Passes(
+        live=issue(4711, -hour, day),
+        expired=issue(4712, -day, -hour),
+        future=issue(4713, day, 2 * day),
+        postpaid=issue(4714, -hour, day, flags=CredentialFlags.POSTPAID),
+    )
+
+
+def web_app(passes: Passes) -> web.Application:
+    async def source(request: web.Request) -> PhoneCredential | None:
+        return passes.named(request.query.get("pass", "live"))
+
+    app = web.Application()
+    add_web_routes(app, source)
+    return app
+
+
+@pytest.fixture(scope="module")
+def base_url(passes: Passes) -> Iterator[str]:
+    """The pages served by a real aiohttp server on 127.0.0.1 (a secure context for Web Crypto)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="web-test-server", daemon=True)
+    thread.start()
+    runner = web.AppRunner(web_app(passes))
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return int(runner.addresses[0][1])
+
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
