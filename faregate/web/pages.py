@@ -23,6 +23,7 @@ from aiohttp import web
 
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential
+from qr.timeutil import Clock, utc_now
 
 STATIC_DIR = Path(__file__).parent / "static"
 SERVICE_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -51,6 +52,7 @@ async def no_credential(request: web.Request) -> PhoneCredential | None:
 
 
 TEMPLATES = web.AppKey("web_templates", jinja2.Environment)
+CLOCK = web.AppKey[Clock]("web_clock")
 CREDENTIAL_SOURCE = web.AppKey[CredentialSource]("passenger_credential_source")
 
 
@@ -105,19 +107,29 @@ class PassView:
 async def passenger_page(request: web.Request) -> web.Response:
     phone = await request.app[CREDENTIAL_SOURCE](request)
     return render(
-        request, "passenger.html", pass_view=None if phone is None else PassView.of(phone)
+        request,
+        "passenger.html",
+        pass_view=None if phone is None else PassView.of(phone),
+        # The page compares it with the phone's clock once: codes from a clock off by more
+        # than the gates' window are refused, and the passenger should know why.
+        server_time_ms=int(request.app[CLOCK]().timestamp() * 1000),
     )
 
 
-def add_web_routes(app: web.Application, credential_source: CredentialSource | None = None) -> None:
+def add_web_routes(
+    app: web.Application,
+    credential_source: CredentialSource | None = None,
+    clock: Clock = utc_now,
+) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
     `credential_source` finds the pass for a request; without one the passenger page says there
-    is no pass to show.
+    is no pass to show. `clock` is the server's time, which the page checks the phone's against.
     """
     static = app.router.add_static("/static/", STATIC_DIR, name="static")
     templates = template_environment()
     templates.globals["static"] = lambda path: str(static.url_for(filename=path))
     app[TEMPLATES] = templates
     app[CREDENTIAL_SOURCE] = credential_source or no_credential
+    app[CLOCK] = clock
     app.router.add_get("/", passenger_page, name="passenger")

@@ -236,3 +236,34 @@ def test_without_a_pass_the_page_says_so(page: Page, base_url: str) -> None:
     page.goto(f"{base_url}/?pass=none")
     assert page.get_by_role("heading", level=2).inner_text() == "No pass on this device"
     assert page.locator("#qr").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("phone_clock_off", "warning"),
+    [
+        (timedelta(0), None),
+        (
+            timedelta(minutes=-5),
+            "This phone's clock is 5 min behind the network's time, so gates may refuse the "
+            "code. Set the clock to automatic.",
+        ),
+        (
+            timedelta(minutes=7),
+            "This phone's clock is 7 min ahead of the network's time, so gates may refuse the "
+            "code. Set the clock to automatic.",
+        ),
+    ],
+)
+def test_a_phone_clock_off_by_more_than_a_period_is_pointed_out(
+    page: Page, base_url: str, phone_clock_off: timedelta, warning: str | None
+) -> None:
+    page.clock.install(time=datetime.now(UTC) + phone_clock_off)
+    page.goto(base_url)
+    page.wait_for_function("() => document.querySelector('#qr').dataset.step !== undefined")
+    shown = page.locator("#clock-warning")
+    if warning is None:
+        assert shown.is_hidden()
+    else:
+        assert shown.inner_text() == warning
+        assert shown.get_attribute("role") == "alert"
+    assert page.locator("#qr").is_visible()  # the code is still shown: the clock may be right

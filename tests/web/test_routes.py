@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -110,3 +111,19 @@ async def test_a_missing_static_file_is_404(client: TestClient[Any, Any]) -> Non
     assert response.status == 404
     response = await client.get("/static/../pages.py")
     assert response.status in {403, 404}
+
+
+async def test_the_page_carries_the_server_time_for_the_clock_check(passes: Any) -> None:
+    app = web.Application()
+    at = datetime(2026, 3, 15, 17, 45, 59, 250_000, tzinfo=UTC)
+
+    async def source(request: web.Request) -> PhoneCredential | None:
+        return passes.live
+
+    add_web_routes(app, source, clock=lambda: at)
+    client = await client_for(app)
+    try:
+        html = await (await client.get("/")).text()
+    finally:
+        await client.close()
+    assert 'data-server-time-ms="1773596759250"' in html

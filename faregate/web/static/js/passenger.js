@@ -95,6 +95,23 @@ export function watchNetwork(element, target = window) {
   show();
 }
 
+/**
+ * The warning for a phone clock `skewMs` off the server's (positive: ahead), or null when the
+ * gates would still take its codes (their window allows about one period either way).
+ */
+export function clockWarning(skewMs, periodSeconds) {
+  if (!Number.isFinite(skewMs) || Math.abs(skewMs) < periodSeconds * 1000) {
+    return null;
+  }
+  const seconds = Math.round(Math.abs(skewMs) / 1000);
+  const amount = seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+  const direction = skewMs > 0 ? "ahead of" : "behind";
+  return (
+    `This phone's clock is ${amount} ${direction} the network's time, so gates may refuse ` +
+    "the code. Set the clock to automatic."
+  );
+}
+
 /** Start the page: the credential is the JSON in <script id="credential">, if the server put one. */
 export async function boot(doc = document) {
   const root = doc.getElementById("live-pass");
@@ -105,6 +122,15 @@ export async function boot(doc = document) {
   watchNetwork(doc.getElementById("network-status"));
   try {
     const pass = new LivePass(root, await loadCredential(JSON.parse(source.textContent)));
+    const warning = clockWarning(
+      pass.now() - Number(root.dataset.serverTimeMs),
+      pass.credential.period,
+    );
+    if (warning !== null) {
+      const element = root.querySelector("#clock-warning");
+      element.textContent = warning;
+      element.hidden = false;
+    }
     pass.start();
     return pass;
   } catch (error) {
