@@ -23,7 +23,7 @@ from aiohttp import web
 
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential
-from qr.timeutil import Clock, utc_now
+from qr.timeutil import Clock
 
 STATIC_DIR = Path(__file__).parent / "static"
 SERVICE_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -56,14 +56,18 @@ CLOCK = web.AppKey[Clock]("web_clock")
 CREDENTIAL_SOURCE = web.AppKey[CredentialSource]("passenger_credential_source")
 
 
-def template_environment() -> jinja2.Environment:
-    return jinja2.Environment(
+def template_environment(static_url: Callable[[str], str]) -> jinja2.Environment:
+    templates = jinja2.Environment(
         loader=jinja2.PackageLoader("faregate.web", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    templates.globals.update(
+        static=static_url, service_time=service_time, service_clock=service_clock
+    )
+    return templates
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -74,8 +78,13 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
 
 
 def service_time(at: datetime) -> str:
-    """An instant as the passenger reads it: Hanoi time, to the minute."""
+    """An instant as people here read it: Hanoi time, to the minute."""
     return at.astimezone(SERVICE_ZONE).strftime("%d %b %Y, %H:%M")
+
+
+def service_clock(at: datetime) -> str:
+    """The Hanoi time of day of an instant, to the second."""
+    return at.astimezone(SERVICE_ZONE).strftime("%H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,22 +123,3 @@ async def passenger_page(request: web.Request) -> web.Response:
         # than the gates' window are refused, and the passenger should know why.
         server_time_ms=int(request.app[CLOCK]().timestamp() * 1000),
     )
-
-
-def add_web_routes(
-    app: web.Application,
-    credential_source: CredentialSource | None = None,
-    clock: Clock = utc_now,
-) -> None:
-    """Mount the pages and their static files on `app` (before it starts).
-
-    `credential_source` finds the pass for a request; without one the passenger page says there
-    is no pass to show. `clock` is the server's time, which the page checks the phone's against.
-    """
-    static = app.router.add_static("/static/", STATIC_DIR, name="static")
-    templates = template_environment()
-    templates.globals["static"] = lambda path: str(static.url_for(filename=path))
-    app[TEMPLATES] = templates
-    app[CREDENTIAL_SOURCE] = credential_source or no_credential
-    app[CLOCK] = clock
-    app.router.add_get("/", passenger_page, name="passenger")
