@@ -1,0 +1,175 @@
+"""The finance page (`/finance`): settlement days with their control status, one day's revenue
+by operator and by hour, its exceptions and statements, and a button that starts the
+settlement of a closed day.
+
+PLACEHOLDER CONTRACT. Settlement, statements and finance sign-in do not exist yet; the
+dataclasses below are what the page needs, and the API round fills them from the settlement
+service through a `FinanceSource`. The page, the button's POST and their tests are real; the
+data behind them is the test's. Who may open the page (finance staff only) is for the API
+round's sessions and roles to enforce.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from aiohttp import web
+
+from faregate.web.charts import bar_chart
+from faregate.web.pages import render
+from ticketing.money import Money
+
+
+class DayStatus(enum.StrEnum):
+    OPEN = "open"  # the service day is not over (or late taps may still arrive before cut-off)
+    CLOSED = "closed"  # over and not settled: settlement can start
+    SETTLING = "settling"
+    SETTLED = "settled"  # settled and locked
+
+
+class ControlStatus(enum.StrEnum):
+    NOT_RUN = "not_run"
+    BALANCED = "balanced"  # trial balance zero; payables + fees + suspense = money collected
+    OUT_OF_BALANCE = "out_of_balance"
+
+
+CONTROL_TEXT = {
+    ControlStatus.NOT_RUN: "Not run",
+    ControlStatus.BALANCED: "Balanced",
+    ControlStatus.OUT_OF_BALANCE: "Out of balance",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettlementDay:
+    service_day: date
+    status: DayStatus
+    control: ControlStatus
+    taps: int
+    collected: Money | None  # None until settled
+    exceptions: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Download:
+    label: str  # "Statement, Hanoi Metro (CSV)"
+    href: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorRevenue:
+    operator: str
+    gross: Money
+    net: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettlementException:
+    kind: str  # missing at gateway, unknown at gateway, amount mismatch, duplicate, refund...
+    reference: str
+    amount: Money
+    since: date  # the service day it arose on: its age
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayReport:
+    day: SettlementDay
+    by_operator: tuple[OperatorRevenue, ...]
+    by_hour: tuple[Money, ...]  # 24 amounts, hour 0 first (Hanoi time)
+    exceptions: tuple[SettlementException, ...]
+    downloads: tuple[Download, ...]
+
+
+class SettlementRefused(Exception):
+    """The settlement of a day cannot start; the message says why, in one line."""
+
+
+class FinanceSource(Protocol):
+    async def list_days(self, request: web.Request) -> Sequence[SettlementDay]:
+        """Settlement days, newest first."""
+        ...
+
+    async def report(self, request: web.Request, day: date) -> DayReport | None:
+        """The report of `day`, or None when there is no such day."""
+        ...
+
+    async def start_settlement(self, request: web.Request, day: date) -> None:
+        """Start settling a closed day; SettlementRefused when it cannot start."""
+        ...
+
+
+FINANCE_SOURCE = web.AppKey("finance_source", FinanceSource)
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"Error: {text!r} is not a day (YYYY-MM-DD)") from None
+
+
+async def _page(
+    request: web.Request, *, status: int = 200, error: str | None = None, notice: str | None = None
+) -> web.Response:
+    source = request.app[FINANCE_SOURCE]
+    days = list(await source.list_days(request))
+    asked = request.query.get("day")
+    wanted = None if asked is None else _parse_day(asked)
+    if wanted is None:
+        settled = [d for d in days if d.status is DayStatus.SETTLED]
+        wanted = settled[0].service_day if settled else None
+    report = None if wanted is None else await source.report(request, wanted)
+    charts = (
+        None
+        if report is None
+        else (
+            bar_chart("Net revenue by operator", [(r.operator, r.net) for r in report.by_operator]),
+            bar_chart(
+                "Money collected by hour (Hanoi time)",
+                [(f"{hour:02d}", amount) for hour, amount in enumerate(report.by_hour)],
+            ),
+        )
+    )
+    return render(
+        request,
+        "finance.html",
+        status=status,
+        days=days,
+        report=report,
+        charts=charts,
+        wanted=wanted,
+        error=error,
+        notice=notice,
+        control_text=CONTROL_TEXT,
+        url_for_settle=lambda day: str(
+            request.app.router["finance_settle"].url_for(day=day.isoformat())
+        ),
+        DayStatus=DayStatus,
+        ControlStatus=ControlStatus,
+    )
+
+
+async def finance_page(request: web.Request) -> web.Response:
+    started = request.query.get("started")
+    notice = None if started is None else f"Settlement of {started} started."
+    return await _page(request, notice=notice)
+
+
+async def start_settlement(request: web.Request) -> web.Response:
+    day = _parse_day(request.match_info["day"])
+    try:
+        await request.app[FINANCE_SOURCE].start_settlement(request, day)
+    except SettlementRefused as exc:
+        return await _page(request, status=409, error=f"Error: {exc}")
+    # Post/redirect/get: reloading the page afterwards does not post again.
+    location = (
+        request.app.router["finance"]
+        .url_for()
+        .with_query(day=day.isoformat(), started=day.isoformat())
+    )
+    raise web.HTTPSeeOther(location)

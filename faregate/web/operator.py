@@ -1,0 +1,122 @@
+"""The parking operator's page (`/operator`): lots with live occupancy, devices, and the exits
+where the barrier could not take the fee.
+
+PLACEHOLDER CONTRACT. Parking sessions, device journals and operator sign-in do not exist yet;
+the dataclasses below are what the page needs, and the API round fills them from the parking
+and device services through an `OperatorSource`. The page itself, its live updates
+(`occupancy.py`) and its tests are real; the data behind them is the test's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from faregate.web.occupancy import OCCUPANCY, LotOccupancy
+from faregate.web.pages import render
+from ticketing.money import Money
+
+# A device that has not uploaded for this long is shown as late (gates upload every few minutes
+# while online; longer means an outage or a fault worth a look).
+LATE_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceStatus:
+    """One gate, validator or barrier, as its uploads show it."""
+
+    device_id: str
+    kind: str  # e.g. "entry barrier", "exit barrier"
+    location: str
+    last_upload_at: datetime | None  # None: never uploaded
+    journal_lag: int | None  # records the device holds that the backend has not committed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UncollectedExit:
+    """A stay whose fee the exit barrier could not take (the "offline, unable to collect" case)."""
+
+    session_id: str
+    lot_name: str
+    credential_id: int
+    plate: str | None
+    entered_at: datetime
+    exited_at: datetime
+    fee: Money
+    reason: str  # why, in the barrier's words: "wallet short", "card declined", "offline"...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorOverview:
+    operator: str
+    as_of: datetime
+    lots: tuple[LotOccupancy, ...]
+    devices: tuple[DeviceStatus, ...]
+    uncollected: tuple[UncollectedExit, ...]
+
+
+OperatorSource = Callable[[web.Request], Awaitable[OperatorOverview]]
+OPERATOR_SOURCE = web.AppKey[OperatorSource]("operator_source")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceRow:
+    status: DeviceStatus
+    last_upload: str  # "12 min ago" or "never"
+    late: bool
+
+
+def ago(now: datetime, then: datetime) -> str:
+    seconds = max(int((now - then).total_seconds()), 0)
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
+    return f"{seconds // 86400} days ago"
+
+
+def device_row(device: DeviceStatus, now: datetime) -> DeviceRow:
+    if device.last_upload_at is None:
+        return DeviceRow(status=device, last_upload="never", late=True)
+    return DeviceRow(
+        status=device,
+        last_upload=ago(now, device.last_upload_at),
+        late=now - device.last_upload_at > LATE_AFTER,
+    )
+
+
+def totals(amounts: list[Money]) -> list[Money]:
+    """One total per currency, in order of first appearance."""
+    sums: dict[str, Money] = {}
+    for amount in amounts:
+        sums[amount.currency] = (
+            sums[amount.currency] + amount if amount.currency in sums else amount
+        )
+    return list(sums.values())
+
+
+async def operator_page(request: web.Request) -> web.Response:
+    overview = await request.app[OPERATOR_SOURCE](request)
+    # The page shows the broadcaster's figure where it is newer than the source's.
+    latest = {o.lot_id: o for o in request.app[OCCUPANCY].snapshot()}
+    lots = [
+        latest[lot.lot_id]
+        if lot.lot_id in latest and latest[lot.lot_id].updated_at > lot.updated_at
+        else lot
+        for lot in overview.lots
+    ]
+    return render(
+        request,
+        "operator.html",
+        overview=overview,
+        lots=lots,
+        devices=[device_row(d, overview.as_of) for d in overview.devices],
+        uncollected_totals=totals([u.fee for u in overview.uncollected]),
+        late_minutes=int(LATE_AFTER.total_seconds() // 60),
+        events_url=str(request.app.router["operator_occupancy_events"].url_for()),
+    )

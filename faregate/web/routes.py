@@ -1,0 +1,66 @@
+"""Mounting the pages on an aiohttp app: `add_web_routes`, which the app factory calls."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from faregate.web.finance import FINANCE_SOURCE, FinanceSource, finance_page, start_settlement
+from faregate.web.occupancy import OCCUPANCY, OccupancyBroadcaster, occupancy_events
+from faregate.web.operator import OPERATOR_SOURCE, OperatorSource, operator_page
+from faregate.web.pages import (
+    CLOCK,
+    CREDENTIAL_SOURCE,
+    STATIC_DIR,
+    TEMPLATES,
+    CredentialSource,
+    no_credential,
+    passenger_page,
+    template_environment,
+)
+from qr.timeutil import Clock, utc_now
+
+
+def add_web_routes(
+    app: web.Application,
+    credential_source: CredentialSource | None = None,
+    *,
+    clock: Clock = utc_now,
+    operator: OperatorSource | None = None,
+    occupancy: OccupancyBroadcaster | None = None,
+    finance: FinanceSource | None = None,
+) -> None:
+    """Mount the pages and their static files on `app` (before it starts).
+
+    - `/` (passenger): `credential_source` finds the pass for a request; without one the page
+      says there is no pass to show. `clock` is the server's time, which the page checks the
+      phone's clock against.
+    - `/operator` and `/operator/occupancy/events`: only with an `operator` source. Whoever
+      records parking entries and exits publishes occupancy to `occupancy` (one is made when
+      not given; it is `app[OCCUPANCY]` either way).
+    - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source.
+
+    Sign-in and roles are not checked here: the API round's session middleware must guard
+    `/operator` and `/finance`.
+    """
+    static = app.router.add_static("/static/", STATIC_DIR, name="static")
+    app[TEMPLATES] = template_environment(lambda path: str(static.url_for(filename=path)))
+    app[CREDENTIAL_SOURCE] = credential_source or no_credential
+    app[CLOCK] = clock
+    app.router.add_get("/", passenger_page, name="passenger")
+    if operator is not None:
+        broadcaster = occupancy or OccupancyBroadcaster()
+        app[OPERATOR_SOURCE] = operator
+        app[OCCUPANCY] = broadcaster
+
+        async def end_streams(app: web.Application) -> None:
+            broadcaster.close()
+
+        app.on_shutdown.append(end_streams)
+        app.router.add_get("/operator", operator_page, name="operator")
+        app.router.add_get(
+            "/operator/occupancy/events", occupancy_events, name="operator_occupancy_events"
+        )
+    if finance is not None:
+        app[FINANCE_SOURCE] = finance
+        app.router.add_get("/finance", finance_page, name="finance")
+        app.router.add_post("/finance/days/{day}/settle", start_settlement, name="finance_settle")
