@@ -18,6 +18,9 @@ from typing import Protocol
 # Metadata keys we put on gateway objects; the gateway stores them verbatim.
 IDEMPOTENCY_METADATA_KEY = "faregate_idempotency_key"
 ACCOUNT_METADATA_KEY = "faregate_account"
+# What one payment is for (e.g. one account's service day): every retry of it carries the same
+# charge key, so reconciliation finds duplicates at the gateway by it.
+CHARGE_KEY_METADATA_KEY = "faregate_charge_key"
 
 
 class PaymentStatus(enum.StrEnum):
