@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 
 from gateways.errors import GatewayTimeout
+from gateways.localstripe_server import LocalStripe
 from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from ticketing.db.uow import UnitOfWorkFactory
@@ -79,3 +81,42 @@ async def test_daily_charge_held_past_the_timeout_ends_charged_once(
         p.amount - p.amount_refunded for p in at_gateway if p.status is PaymentStatus.SUCCEEDED
     )
     assert kept == AMOUNT.amount, f"{len(at_gateway)} payments for {key}: {at_gateway}"
+
+
+async def test_localstripe_supports_what_the_fix_needs(
+    gateway: StripeGateway, localstripe_server: LocalStripe
+) -> None:
+    """Manual capture: authorise, then capture the attempt the ledger knows and cancel the
+    other; a cancelled authorisation moves no money. No metadata search endpoint."""
+    customer = await gateway.create_customer("acc", idempotency_key=uuid.uuid4().hex)
+    card = await gateway.save_card(customer.id, "pm_card_visa", idempotency_key=uuid.uuid4().hex)
+    form = {
+        "amount": "23000",
+        "currency": "vnd",
+        "customer": customer.id,
+        "payment_method": card.id,
+        "capture_method": "manual",
+        "confirm": "true",
+        "metadata[faregate_charge_key]": "charge:acc:2025-03-15",
+    }
+    auth = {"Authorization": f"Bearer {localstripe_server.api_key}"}
+    async with httpx.AsyncClient(base_url=localstripe_server.base_url, headers=auth) as http:
+        kept, extra = [(await http.post("/v1/payment_intents", data=form)).json() for _ in "ab"]
+        assert kept["status"] == extra["status"] == "requires_capture"
+        captured = (await http.post(f"/v1/payment_intents/{kept['id']}/capture")).json()
+        cancelled = (await http.post(f"/v1/payment_intents/{extra['id']}/cancel")).json()
+        assert (captured["status"], cancelled["status"]) == ("succeeded", "canceled")
+        assert (
+            await http.get("/v1/payment_intents/search", params={"query": "x"})
+        ).status_code == 404
+
+    assert (await gateway.retrieve_payment(extra["id"])).status is PaymentStatus.CANCELED
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    moved = {
+        t.source_id
+        for t in await gateway.list_balance_transactions(
+            start, datetime.now(UTC) + timedelta(seconds=2)
+        )
+    }
+    assert kept["latest_charge"]["id"] in moved
+    assert extra["latest_charge"]["id"] not in moved

@@ -1,0 +1,1 @@
+"""Faregate composition root: settings, the aiohttp app factory and the command line."""

@@ -1,0 +1,27 @@
+"""One settings object for the whole app, read from command-line flags and the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where Faregate keeps its state and which servers it talks to.
+
+    `database_url` defaults to SQLite in the data directory. `redis_url` is reserved for the
+    device protocol and not used yet: nothing connects to Redis or starts a server.
+    """
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'faregate.db').resolve()}"

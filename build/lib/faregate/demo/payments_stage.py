@@ -1,0 +1,253 @@
+"""Demo stage: cashless payments through localstripe, started privately for the run.
+
+Every rider gets a gateway customer and a saved card. Prepaid riders top up their wallets;
+postpaid riders are charged once for the service day, for what their receivable says they owe.
+One postpaid rider's card is declined (the account goes into debt recovery and its credentials
+are denied), then they save another card and the retry clears the debt. One top-up is partly
+refunded. The stage ends by checking the books: the ledger balances, and the gateway clearing
+account holds exactly what the gateway says it collected, net of refunds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from gateways.localstripe_server import localstripe
+from gateways.protocol import PaymentStatus
+from gateways.stripe_gateway import StripeGateway
+from ticketing.db.payments_models import AttemptStatus
+from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.ledger import accounts
+from ticketing.ledger.errors import UnknownAccount
+from ticketing.ledger.reports import InvariantReport
+from ticketing.money import Money
+from ticketing.payments.service import PaymentsService
+from ticketing.riders import PaymentMode
+
+GOOD_CARD = "pm_card_visa"
+DECLINING_CARD = "pm_card_chargeCustomerFail"  # localstripe: attaches, then every charge fails
+GATEWAY = "stripe"
+DEFAULT_TOP_UP = Money(100_000, "VND")
+
+
+class PayingRider(Protocol):
+    """What this stage needs of a rider (the demo's DemoRider has it)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def payment_mode(self) -> PaymentMode: ...
+
+
+@dataclass
+class PaymentsStageResult:
+    top_ups: int = 0
+    topped_up: int = 0
+    charges: int = 0
+    charged: int = 0
+    declined_account: str | None = None
+    declined_amount: int = 0
+    denied_while_in_debt: bool = False
+    debt_cleared_by_retry: bool = False
+    refunded: int = 0
+    clearing_in_ledger: int = 0
+    collected_at_gateway: int = 0
+    ledger: InvariantReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.ledger is not None
+            and self.ledger.ok
+            and self.clearing_in_ledger == self.collected_at_gateway
+            and (self.declined_account is None or self.debt_cleared_by_retry)
+        )
+
+
+async def _owed(
+    uow_factory: UnitOfWorkFactory, riders: Sequence[PayingRider]
+) -> dict[str, Money | None]:
+    """What each rider's receivable says they owe (None when nothing), in rider order."""
+    receivables = {rider.account_id: accounts.receivable(rider.account_id) for rider in riders}
+    async with uow_factory() as uow:
+        states = await uow.ledger.accounts(receivables.values())
+    owing: dict[str, Money | None] = {}
+    for account_id, code in receivables.items():
+        state = states.get(code)
+        owed = None if state is None else state.normal_balance
+        owing[account_id] = owed if owed is not None and owed.amount > 0 else None
+    return owing
+
+
+async def _collected_at_gateway(gateway: StripeGateway, payments: PaymentsService) -> int:
+    total = 0
+    for attempt in await payments.attempts():
+        if attempt.gateway_payment_id is not None:
+            payment = await gateway.retrieve_payment(attempt.gateway_payment_id)
+            if payment.status is PaymentStatus.SUCCEEDED:
+                total += payment.amount - payment.amount_refunded
+    return total
+
+
+@dataclass
+class DemoPayments:
+    """The gateway and payments service shared by both halves of the stage."""
+
+    gateway: StripeGateway
+    payments: PaymentsService
+    result: PaymentsStageResult = field(default_factory=PaymentsStageResult)
+
+
+@asynccontextmanager
+async def demo_payments(
+    workdir: Path, uow_factory: UnitOfWorkFactory
+) -> AsyncIterator[DemoPayments]:
+    """A private localstripe for the run, with our Stripe adapter and payments service on it."""
+    async with (
+        localstripe(workdir / "localstripe", from_scratch=True) as server,
+        StripeGateway(server.api_key, server.base_url) as gateway,
+    ):
+        yield DemoPayments(gateway, PaymentsService(uow_factory, gateway, gateway_name=GATEWAY))
+
+
+async def top_up_wallets(
+    demo: DemoPayments,
+    console: Console,
+    riders: Sequence[PayingRider],
+    *,
+    request_id: str,
+    top_up: Money = DEFAULT_TOP_UP,
+) -> None:
+    """Every rider saves a card; prepaid riders top up, and one top-up is partly refunded."""
+    result = demo.result
+    refunded_one = False
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("cards and top-ups", total=len(riders))
+        for rider in riders:
+            await demo.payments.save_card(rider.account_id, GOOD_CARD)
+            if rider.payment_mode is PaymentMode.PREPAID_WALLET:
+                outcome = await demo.payments.top_up(
+                    rider.account_id, top_up, request_id=request_id
+                )
+                result.top_ups += 1
+                result.topped_up += top_up.amount
+                if not refunded_one and outcome.status is AttemptStatus.SUCCEEDED:
+                    refund_amount = top_up.amount // 4
+                    await demo.payments.refund(
+                        outcome.attempt_id,
+                        refund_id=f"demo-refund-{rider.account_id}",
+                        amount=refund_amount,
+                    )
+                    result.refunded += refund_amount
+                    refunded_one = True
+            progress.advance(task)
+
+
+async def charge_the_day(
+    demo: DemoPayments,
+    console: Console,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    riders: Sequence[PayingRider],
+    service_day: date,
+    seed: int = 4,
+) -> PaymentsStageResult:
+    """One charge per rider who owes for `service_day` (postpaid fares, or what a wallet could
+    not cover); the declined card's rider is denied, saves another card, and the retry clears
+    the debt. Ends by checking the books against the gateway."""
+    result = demo.result
+    owing = await _owed(uow_factory, riders)
+    debtors = sorted(account for account, owed in owing.items() if owed is not None)
+    if debtors:
+        # One rider's card was replaced overnight by one that the issuer declines.
+        unlucky = random.Random(seed).choice(debtors)
+        await demo.payments.save_card(unlucky, DECLINING_CARD)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("daily charges", total=len(owing))
+        for account_id, owed in owing.items():
+            if owed is not None:
+                outcome = await demo.payments.charge_day(account_id, service_day, owed)
+                if outcome.status is AttemptStatus.SUCCEEDED:
+                    result.charges += 1
+                    result.charged += owed.amount
+                else:
+                    result.declined_account = account_id
+                    result.declined_amount = owed.amount
+            progress.advance(task)
+
+    if result.declined_account is not None:
+        payments = demo.payments
+        result.denied_while_in_debt = (await payments.standing(result.declined_account)).denied
+        await payments.save_card(result.declined_account, GOOD_CARD)
+        retried = await payments.retry_failed_charges(result.declined_account)
+        standing = await payments.standing(result.declined_account)
+        result.debt_cleared_by_retry = standing.debt == 0 and all(
+            r.status is AttemptStatus.SUCCEEDED for r in retried
+        )
+        result.charged += sum(r.amount.amount for r in retried)
+
+    result.collected_at_gateway = await _collected_at_gateway(demo.gateway, demo.payments)
+    async with uow_factory() as uow:
+        try:
+            clearing = await uow.ledger.balance(accounts.gateway_clearing(GATEWAY))
+            result.clearing_in_ledger = clearing.amount
+        except UnknownAccount:
+            result.clearing_in_ledger = 0
+        result.ledger = await uow.ledger.check_invariants()
+    _print(console, result)
+    return result
+
+
+async def run_payments_stage(
+    workdir: Path,
+    console: Console,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    riders: Sequence[PayingRider],
+    service_day: date,
+    top_up: Money = DEFAULT_TOP_UP,
+    seed: int = 4,
+) -> PaymentsStageResult:
+    """Both halves back to back: top-ups first, then `service_day`'s charges."""
+    async with demo_payments(workdir, uow_factory) as demo:
+        await top_up_wallets(demo, console, riders, request_id=f"demo-{service_day}", top_up=top_up)
+        return await charge_the_day(
+            demo,
+            console,
+            uow_factory=uow_factory,
+            riders=riders,
+            service_day=service_day,
+            seed=seed,
+        )
+
+
+def _print(console: Console, result: PaymentsStageResult) -> None:
+    table = Table(title="Payments through localstripe", show_header=False)
+    table.add_row("wallet top-ups", f"{result.top_ups} · {result.topped_up:,} VND")
+    table.add_row("daily charges", f"{result.charges} · {result.charged:,} VND (incl. retry)")
+    if result.declined_account is not None:
+        table.add_row(
+            "declined card",
+            f"{result.declined_account}: {result.declined_amount:,} VND, "
+            f"denied {'yes' if result.denied_while_in_debt else 'no'}, "
+            f"retry cleared debt {'yes' if result.debt_cleared_by_retry else 'no'}",
+        )
+    table.add_row("partial refund", f"{result.refunded:,} VND")
+    table.add_row(
+        "clearing = gateway",
+        f"{result.clearing_in_ledger:,} = {result.collected_at_gateway:,} VND "
+        f"{'✓' if result.clearing_in_ledger == result.collected_at_gateway else '✗'}",
+    )
+    table.add_row("ledger invariants", "ok" if result.ledger and result.ledger.ok else "FAILED")
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Payment gateway adapters (Stripe-compatible, VNPay) and webhook handling."""

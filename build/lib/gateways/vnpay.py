@@ -1,0 +1,235 @@
+"""VNPay adapter (API 2.1.0): the redirect payment URL and the IPN callback.
+
+VNPay signs with `vnp_SecureHash` = hex HMAC-SHA512, keyed by the merchant's hash secret, over
+the `vnp_*` parameters other than `vnp_SecureHash`/`vnp_SecureHashType`, sorted by name and
+joined as `name=value&...` with each value URL-encoded (form encoding: space → `+`).
+`vnp_Amount` is VND × 100 (VNPay's format has two implied decimals even though VND has none).
+Dates are `yyyyMMddHHmmss` in Vietnam time (GMT+7).
+
+The IPN (server-to-server confirmation) is answered with JSON `{"RspCode", "Message"}`; VNPay
+retries until it gets an answer, so a repeated IPN must be recognised (`02`). The order lookups
+go through `VNPayOrderStore`, which the ticketing side implements: this module has no database.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from urllib.parse import quote_plus, urlencode
+from zoneinfo import ZoneInfo
+
+from gateways.errors import VNPayError
+
+VNPAY_VERSION = "2.1.0"
+VNPAY_TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+SANDBOX_PAY_URL = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
+AMOUNT_SCALE = 100
+_MAX_AMOUNT_DIGITS = 12  # vnp_Amount is Numeric[1,12]
+_HASH_FIELDS_EXCLUDED = frozenset({"vnp_SecureHash", "vnp_SecureHashType"})
+SUCCESS_CODE = "00"
+
+_log = logging.getLogger(__name__)
+
+
+def encode_amount(vnd: int) -> str:
+    """`vnp_Amount` for a whole-dong amount."""
+    if type(vnd) is not int or vnd <= 0:
+        raise VNPayError(f"amount must be a positive int of VND, not {vnd!r}")
+    encoded = str(vnd * AMOUNT_SCALE)
+    if len(encoded) > _MAX_AMOUNT_DIGITS:
+        raise VNPayError(f"amount {vnd} VND exceeds what vnp_Amount can carry")
+    return encoded
+
+
+def decode_amount(raw: str) -> int:
+    """Whole dong from `vnp_Amount`; refuses anything but digits with a zero fractional part."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_AMOUNT_DIGITS:
+        raise VNPayError(f"malformed vnp_Amount {raw!r}")
+    value = int(raw)
+    if value % AMOUNT_SCALE:
+        raise VNPayError(f"vnp_Amount {raw!r} is not a whole number of VND")
+    return value // AMOUNT_SCALE
+
+
+def hash_data(params: Mapping[str, str]) -> str:
+    """The string VNPay signs: sorted `vnp_*` fields (empty ones left out), values URL-encoded."""
+    fields = sorted(
+        (key, value)
+        for key, value in params.items()
+        if key.startswith("vnp_") and key not in _HASH_FIELDS_EXCLUDED and value != ""
+    )
+    return "&".join(f"{quote_plus(key)}={quote_plus(value)}" for key, value in fields)
+
+
+def secure_hash(params: Mapping[str, str], hash_secret: str) -> str:
+    return hmac.new(
+        hash_secret.encode("utf-8"), hash_data(params).encode("utf-8"), hashlib.sha512
+    ).hexdigest()
+
+
+def signature_is_valid(params: Mapping[str, str], hash_secret: str) -> bool:
+    received = params.get("vnp_SecureHash", "")
+    return hmac.compare_digest(secure_hash(params, hash_secret), received.lower())
+
+
+def format_vnpay_time(at: datetime) -> str:
+    if at.tzinfo is None:
+        raise VNPayError("VNPay times must be timezone-aware")
+    return at.astimezone(VNPAY_TIME_ZONE).strftime("%Y%m%d%H%M%S")
+
+
+@dataclass(frozen=True, slots=True)
+class VNPayConfig:
+    """The merchant's terminal code and hash secret, and where VNPay sends the rider back."""
+
+    tmn_code: str
+    hash_secret: str
+    return_url: str
+    pay_url: str = SANDBOX_PAY_URL
+    locale: str = "vn"
+    expire_after: timedelta = timedelta(minutes=15)
+
+
+def build_payment_url(
+    config: VNPayConfig,
+    *,
+    txn_ref: str,
+    amount_vnd: int,
+    order_info: str,
+    ip_addr: str,
+    at: datetime,
+    order_type: str = "other",
+    bank_code: str | None = None,
+) -> str:
+    """The URL to redirect the rider to for paying `amount_vnd` on order `txn_ref`."""
+    params = {
+        "vnp_Version": VNPAY_VERSION,
+        "vnp_Command": "pay",
+        "vnp_TmnCode": config.tmn_code,
+        "vnp_Amount": encode_amount(amount_vnd),
+        "vnp_CurrCode": "VND",
+        "vnp_TxnRef": txn_ref,
+        "vnp_OrderInfo": order_info,
+        "vnp_OrderType": order_type,
+        "vnp_Locale": config.locale,
+        "vnp_ReturnUrl": config.return_url,
+        "vnp_IpAddr": ip_addr,
+        "vnp_CreateDate": format_vnpay_time(at),
+        "vnp_ExpireDate": format_vnpay_time(at + config.expire_after),
+    }
+    if bank_code:
+        params["vnp_BankCode"] = bank_code
+    query = hash_data(params)
+    signature = secure_hash(params, config.hash_secret)
+    return f"{config.pay_url}?{query}&{urlencode({'vnp_SecureHash': signature})}"
+
+
+# -- IPN -------------------------------------------------------------------------------------
+
+
+class IpnCode(enum.StrEnum):
+    CONFIRMED = "00"
+    ORDER_NOT_FOUND = "01"
+    ALREADY_CONFIRMED = "02"
+    INVALID_AMOUNT = "04"
+    INVALID_CHECKSUM = "97"
+    UNKNOWN_ERROR = "99"
+
+
+_IPN_MESSAGES: Mapping[IpnCode, str] = {
+    IpnCode.CONFIRMED: "Confirm Success",
+    IpnCode.ORDER_NOT_FOUND: "Order not found",
+    IpnCode.ALREADY_CONFIRMED: "Order already confirmed",
+    IpnCode.INVALID_AMOUNT: "Invalid amount",
+    IpnCode.INVALID_CHECKSUM: "Invalid Checksum",
+    IpnCode.UNKNOWN_ERROR: "Unknown error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VNPayOrder:
+    txn_ref: str
+    amount_vnd: int
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VNPayPaymentResult:
+    """What a verified IPN says happened to the order."""
+
+    txn_ref: str
+    amount_vnd: int
+    paid: bool
+    response_code: str
+    transaction_no: str
+    bank_code: str
+    pay_date: str
+
+
+class VNPayOrderStore(Protocol):
+    """Our side's orders, as the IPN handler needs them."""
+
+    async def get_order(self, txn_ref: str) -> VNPayOrder | None: ...
+
+    async def confirm_order(self, result: VNPayPaymentResult) -> bool:
+        """Record the outcome once; False if the order was already confirmed (a repeat IPN)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IpnAnswer:
+    code: IpnCode
+    result: VNPayPaymentResult | None = None
+
+    @property
+    def message(self) -> str:
+        return _IPN_MESSAGES[self.code]
+
+    def as_json(self) -> dict[str, str]:
+        """The body VNPay expects back."""
+        return {"RspCode": self.code.value, "Message": self.message}
+
+
+async def handle_ipn(
+    query: Mapping[str, str], *, config: VNPayConfig, orders: VNPayOrderStore
+) -> IpnAnswer:
+    """Verify an IPN's signature and record its outcome once; never raises."""
+    if not signature_is_valid(query, config.hash_secret):
+        return IpnAnswer(IpnCode.INVALID_CHECKSUM)
+    try:
+        txn_ref = query["vnp_TxnRef"]
+        order = await orders.get_order(txn_ref)
+        if order is None:
+            return IpnAnswer(IpnCode.ORDER_NOT_FOUND)
+        try:
+            amount = decode_amount(query.get("vnp_Amount", ""))
+        except VNPayError:
+            return IpnAnswer(IpnCode.INVALID_AMOUNT)
+        if amount != order.amount_vnd:
+            return IpnAnswer(IpnCode.INVALID_AMOUNT)
+        if order.confirmed:
+            return IpnAnswer(IpnCode.ALREADY_CONFIRMED)
+        response_code = query.get("vnp_ResponseCode", "")
+        result = VNPayPaymentResult(
+            txn_ref=txn_ref,
+            amount_vnd=amount,
+            paid=response_code == SUCCESS_CODE
+            and query.get("vnp_TransactionStatus", "") == SUCCESS_CODE,
+            response_code=response_code,
+            transaction_no=query.get("vnp_TransactionNo", ""),
+            bank_code=query.get("vnp_BankCode", ""),
+            pay_date=query.get("vnp_PayDate", ""),
+        )
+        if not await orders.confirm_order(result):
+            return IpnAnswer(IpnCode.ALREADY_CONFIRMED)
+        return IpnAnswer(IpnCode.CONFIRMED, result)
+    except Exception:
+        # VNPay only understands RspCode; anything unexpected is "99" and VNPay will retry.
+        _log.exception("VNPay IPN for %r failed", query.get("vnp_TxnRef"))
+        return IpnAnswer(IpnCode.UNKNOWN_ERROR)

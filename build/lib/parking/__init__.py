@@ -1,0 +1,1 @@
+"""Parking tariffs, sessions and barrier policy."""

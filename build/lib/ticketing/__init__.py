@@ -1,0 +1,1 @@
+"""Accounts, products, fares, journeys, the double-entry ledger and settlement."""

@@ -1,0 +1,53 @@
+"""Column types that keep Python values honest across SQLite and PostgreSQL.
+
+`UTCDateTime` round-trips aware datetimes as UTC (SQLite has no time zones, so it stores naive
+UTC text and we re-attach UTC on the way out). `UInt64` stores 64-bit unsigned credential ids in
+a signed BIGINT by two's complement, so every id fits and equality lookups stay indexed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Dialect
+from sqlalchemy.types import TypeDecorator
+
+_2_63 = 1 << 63
+_2_64 = 1 << 64
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"refusing to store a naive datetime {value!r}")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class UInt64(TypeDecorator[int]):
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if not 0 <= value < _2_64:
+            raise ValueError(f"{value} is not an unsigned 64-bit integer")
+        return value - _2_64 if value >= _2_63 else value
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        return value + _2_64 if value < 0 else value

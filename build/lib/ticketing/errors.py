@@ -1,0 +1,5 @@
+"""The one exception hierarchy of `ticketing`: all it raises on bad input is a TicketingError."""
+
+
+class TicketingError(Exception):
+    """Base of every error `ticketing` raises for bad input or a broken rule."""

@@ -1,0 +1,35 @@
+"""The fare engine: price an account's taps against a GTFS (Fares v1/v2) feed, purely.
+
+feed = load_feed("data/hanoi")
+day = price_day(feed, taps, rider_category="adult", passes=held_passes)
+day.total, day.legs, day.caps_applied
+"""
+
+from ticketing.fares.errors import FareError
+from ticketing.fares.feed import FareFeed, Policy, load_feed
+from ticketing.fares.passes import HeldPass, pass_validity
+from ticketing.fares.pricing import (
+    AppliedCap,
+    DayPrice,
+    PricedLeg,
+    QuoteLeg,
+    price_day,
+    price_journeys,
+    quote,
+)
+
+__all__ = [
+    "AppliedCap",
+    "DayPrice",
+    "FareError",
+    "FareFeed",
+    "HeldPass",
+    "Policy",
+    "PricedLeg",
+    "QuoteLeg",
+    "load_feed",
+    "pass_validity",
+    "price_day",
+    "price_journeys",
+    "quote",
+]

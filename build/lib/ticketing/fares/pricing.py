@@ -1,0 +1,522 @@
+"""Pricing an account's day: journeys -> effective legs -> fares -> passes -> transfers -> caps.
+
+`price_day` is a pure function of the taps (plus the rider's category, passes held and the month's
+prior spend): journeys are rebuilt from the canonical order of the taps, so taps arriving late or
+in any order give the same DayPrice, and a late tap-out simply re-prices its journey.
+
+Order of operations, each on the previous step's result:
+1. Consecutive legs matching fare_leg_join_rules become one effective leg, priced once (charged on
+   its first leg; the others show the same product at 0).
+2. Each effective leg is priced with fare_leg_rules (or Fares v1); an incomplete journey at the
+   maximum fare for its unknown end (faregate_policy.txt `max_fare`).
+3. A leg covered by a valid held pass is charged 0 and takes no part in transfers.
+4. fare_transfer_rules adjust the charge of legs that continue a sub-journey.
+5. Caps (faregate_caps.txt), in departure order: a leg is charged at most what is left under every
+   cap that covers it (day caps per service day, month caps per calendar month of service days
+   starting from `month_to_date`), so a period's total never exceeds its cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ticketing.fares.errors import FareError
+from ticketing.fares.feed import FareFeed
+from ticketing.fares.matching import LegFare
+from ticketing.fares.passes import HeldPass, covering_pass
+from ticketing.fares.transfers import LegTiming, Transfer, find_transfer, within_duration
+from ticketing.journeys import Journey, build_journeys
+from ticketing.money import Money
+from ticketing.service_day import service_month
+from ticketing.taps import Tap
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteLeg:
+    """A leg given by its stops and times rather than taps (the `fares quote` CLI)."""
+
+    route_id: str
+    from_stop_id: str
+    to_stop_id: str
+    departure: datetime
+    arrival: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PricedLeg:
+    """One journey's fare. `undiscounted` is its stand-alone fare (the basis for apportioning
+    revenue to `agency_id`), `charged` what the rider pays for it after passes, transfers, caps."""
+
+    journey_id: str
+    route_id: str
+    network_id: str | None
+    agency_id: str | None
+    from_stop_id: str | None
+    to_stop_id: str | None
+    departure: datetime
+    arrival: datetime | None
+    service_day: date
+    fare_product_id: str | None
+    undiscounted: Money
+    charged: Money
+    incomplete: bool
+    pass_covered: bool
+    capped: bool
+    pass_product_id: str | None = None
+    transfer_product_id: str | None = None
+    joined: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "journey_id": self.journey_id,
+            "route_id": self.route_id,
+            "network_id": self.network_id,
+            "agency_id": self.agency_id,
+            "from_stop_id": self.from_stop_id,
+            "to_stop_id": self.to_stop_id,
+            "departure": self.departure.isoformat(),
+            "arrival": self.arrival.isoformat() if self.arrival else None,
+            "service_day": self.service_day.isoformat(),
+            "fare_product_id": self.fare_product_id,
+            "amount": self.charged.amount,
+            "undiscounted_amount": self.undiscounted.amount,
+            "currency": self.charged.currency,
+            "incomplete": self.incomplete,
+            "pass_covered": self.pass_covered,
+            "pass_product_id": self.pass_product_id,
+            "transfer_product_id": self.transfer_product_id,
+            "joined": self.joined,
+            "capped": self.capped,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedCap:
+    """A cap that reduced the day's fares: which, for which period, and by how much."""
+
+    cap_id: str
+    period: str
+    period_start: date
+    limit: Money
+    saved: Money
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cap_id": self.cap_id,
+            "period": self.period,
+            "period_start": self.period_start.isoformat(),
+            "limit": self.limit.amount,
+            "saved": self.saved.amount,
+            "currency": self.limit.currency,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DayPrice:
+    """The priced journeys of one account-day. `cap_spend` is what the day counted towards each
+    cap; add a month cap's entry to the next day's `month_to_date`."""
+
+    total: Money
+    legs: tuple[PricedLeg, ...]
+    caps_applied: tuple[AppliedCap, ...]
+    cap_spend: Mapping[str, Money]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of everything this price says, in a fixed order of plain values.
+
+        Equal prices give equal fingerprints whatever time zone their datetimes carry (instants
+        enter as POSIX timestamps), so a day priced from local-time taps matches the same day
+        priced from stored UTC taps. Recording compares fingerprints to tell a changed day from
+        a retry; `repr` of ints, floats, strings, bools and None is stable across CPython
+        versions, and the leading tag names the scheme should it ever change.
+        """
+        legs = tuple(
+            (
+                leg.journey_id,
+                leg.route_id,
+                leg.network_id,
+                leg.agency_id,
+                leg.from_stop_id,
+                leg.to_stop_id,
+                leg.departure.timestamp(),
+                None if leg.arrival is None else leg.arrival.timestamp(),
+                leg.service_day.toordinal(),
+                leg.fare_product_id,
+                leg.charged.amount,
+                leg.undiscounted.amount,
+                leg.charged.currency,
+                leg.incomplete,
+                leg.pass_covered,
+                leg.capped,
+                leg.pass_product_id,
+                leg.transfer_product_id,
+                leg.joined,
+            )
+            for leg in self.legs
+        )
+        caps = tuple(
+            (
+                cap.cap_id,
+                cap.period,
+                cap.period_start.toordinal(),
+                cap.limit.amount,
+                cap.saved.amount,
+                cap.limit.currency,
+            )
+            for cap in self.caps_applied
+        )
+        spend = tuple(
+            (cap_id, money.amount, money.currency)
+            for cap_id, money in sorted(self.cap_spend.items())
+        )
+        body = ("day-price/2", self.total.amount, self.total.currency, legs, caps, spend)
+        return hashlib.sha256(repr(body).encode()).hexdigest()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "total": {"amount": self.total.amount, "currency": self.total.currency},
+            "legs": [leg.as_json() for leg in self.legs],
+            "caps_applied": [cap.as_json() for cap in self.caps_applied],
+            "cap_spend": {cap_id: spend.amount for cap_id, spend in sorted(self.cap_spend.items())},
+        }
+
+
+def price_day(
+    feed: FareFeed,
+    taps: Sequence[Tap],
+    *,
+    rider_category: str | None = None,
+    passes: Sequence[HeldPass] = (),
+    month_to_date: Mapping[str, Money] | None = None,
+    fare_media_id: str | None = None,
+) -> DayPrice:
+    """Price one account's taps (normally one service day's, see journeys_by_service_day)."""
+    accounts = {tap.account_id for tap in taps}
+    if len(accounts) > 1:
+        raise FareError(f"price_day prices one account's taps, got {len(accounts)} accounts")
+    return price_journeys(
+        feed,
+        build_journeys(taps, feed),
+        rider_category=rider_category,
+        passes=passes,
+        month_to_date=month_to_date,
+        fare_media_id=fare_media_id,
+    )
+
+
+def quote(
+    feed: FareFeed,
+    legs: Sequence[QuoteLeg],
+    *,
+    rider_category: str | None = None,
+    passes: Sequence[HeldPass] = (),
+    month_to_date: Mapping[str, Money] | None = None,
+    fare_media_id: str | None = None,
+) -> DayPrice:
+    """Price legs given as stop pairs, as one rider's day (journey ids q1, q2, ... in order)."""
+    for leg in legs:
+        if leg.departure.tzinfo is None:
+            raise FareError(f"departure {leg.departure.isoformat()} has no UTC offset")
+        if leg.arrival is not None and leg.arrival < leg.departure:
+            raise FareError(f"arrival {leg.arrival.isoformat()} is before the departure")
+        for stop_id in (leg.from_stop_id, leg.to_stop_id):
+            if not feed.knows_stop(stop_id):
+                raise FareError(f'stop "{stop_id}" is not in the feed')
+    journeys = [
+        Journey(
+            f"q{number}",
+            "quote",
+            leg.route_id,
+            leg.from_stop_id,
+            leg.to_stop_id,
+            leg.departure,
+            leg.arrival,
+            False,
+            (),
+        )
+        for number, leg in enumerate(legs, start=1)
+    ]
+    return price_journeys(
+        feed,
+        journeys,
+        rider_category=rider_category,
+        passes=passes,
+        month_to_date=month_to_date,
+        fare_media_id=fare_media_id,
+    )
+
+
+@dataclass(slots=True)
+class _Work:
+    """A journey being priced (mutable scratch space, never returned)."""
+
+    journey: Journey
+    network_id: str | None
+    day: date
+    fare: LegFare
+    incomplete: bool
+    undiscounted: int
+    charge: int
+    arrival: datetime | None
+    joined: bool = False
+    continuation: bool = False
+    pass_product_id: str | None = None
+    transfer_product_id: str | None = None
+    capped: bool = False
+
+
+def price_journeys(
+    feed: FareFeed,
+    journeys: Sequence[Journey],
+    *,
+    rider_category: str | None = None,
+    passes: Sequence[HeldPass] = (),
+    month_to_date: Mapping[str, Money] | None = None,
+    fare_media_id: str | None = None,
+) -> DayPrice:
+    """Price one rider's journeys (the core of price_day and quote)."""
+    category = feed.resolve_category(rider_category)
+    ordered = sorted(journeys, key=lambda j: (j.departure, j.journey_id))
+    work = _price_legs(feed, ordered, category, fare_media_id)
+    held = tuple(sorted(passes, key=lambda p: (p.fare_product_id, p.valid_from)))
+    if held:
+        for item in work:
+            item.pass_product_id = covering_pass(
+                feed, held, item.journey.route_id, item.network_id, category, item.journey.departure
+            )
+            if item.pass_product_id is not None:
+                item.charge = 0
+    if feed.transfer_rules:
+        _apply_transfers(feed, work, category, fare_media_id)
+    caps_applied, cap_spend = _apply_caps(feed, work, category, month_to_date or {})
+    currency = feed.currency
+    legs = tuple(
+        PricedLeg(
+            journey_id=item.journey.journey_id,
+            route_id=item.journey.route_id,
+            network_id=item.network_id,
+            agency_id=feed.agency_of(item.journey.route_id),
+            from_stop_id=item.journey.from_stop_id,
+            to_stop_id=item.journey.to_stop_id,
+            departure=item.journey.departure,
+            arrival=item.journey.arrival,
+            service_day=item.day,
+            fare_product_id=item.fare.fare_product_id,
+            undiscounted=feed.money(item.undiscounted),
+            charged=feed.money(item.charge),
+            incomplete=item.incomplete,
+            pass_covered=item.pass_product_id is not None,
+            capped=item.capped,
+            pass_product_id=item.pass_product_id,
+            transfer_product_id=item.transfer_product_id,
+            joined=item.joined,
+        )
+        for item in work
+    )
+    return DayPrice(
+        Money(sum(item.charge for item in work), currency), legs, caps_applied, cap_spend
+    )
+
+
+def _price_legs(
+    feed: FareFeed, journeys: list[Journey], category: str | None, media: str | None
+) -> list[_Work]:
+    """Steps 1-2: join legs into effective legs and find each one's fare."""
+    work: list[_Work] = []
+    groups: list[list[Journey]] = []
+    if feed.join_rules:
+        for journey in journeys:
+            if groups and _joins(feed, groups[-1][-1], journey, groups[-1][0]):
+                groups[-1].append(journey)
+            else:
+                groups.append([journey])
+    else:
+        groups = [[journey] for journey in journeys]
+    for group in groups:
+        first, last = group[0], group[-1]
+        if not feed.knows_route(first.route_id):
+            raise FareError(
+                f'journey {first.journey_id}: route "{first.route_id}" is not in the feed'
+            )
+        open_start = first.from_stop_id is None
+        open_end = last.incomplete and not open_start
+        incomplete = open_start or open_end
+        fare = feed.leg_fare(
+            first.route_id,
+            first.from_stop_id,
+            last.to_stop_id,
+            first.departure,
+            last.arrival,
+            category,
+            media,
+            open_start=open_start,
+            open_end=open_end,
+        )
+        if fare is None and last.to_stop_id is None and not incomplete:
+            # A bus ride without tap-off on a route priced by destination: charge its maximum.
+            incomplete = True
+            fare = feed.leg_fare(
+                first.route_id,
+                first.from_stop_id,
+                None,
+                first.departure,
+                None,
+                category,
+                media,
+                open_end=True,
+            )
+        if fare is None:
+            raise FareError(
+                f'journey {first.journey_id}: no fare on route "{first.route_id}" from '
+                f'"{first.from_stop_id}" to "{last.to_stop_id}"'
+            )
+        day = feed.service_day_of(first.route_id, first.departure)
+        for position, journey in enumerate(group):
+            amount = fare.amount if position == 0 else 0
+            work.append(
+                _Work(
+                    journey,
+                    feed.network_of(journey.route_id),
+                    day,
+                    fare,
+                    incomplete or journey.incomplete,
+                    amount,
+                    amount,
+                    last.arrival,
+                    joined=len(group) > 1,
+                    continuation=position > 0,
+                )
+            )
+    return work
+
+
+def _joins(feed: FareFeed, previous: Journey, current: Journey, first: Journey) -> bool:
+    """Whether `current` extends the effective leg ending with `previous` (join rules)."""
+    if previous.incomplete or current.from_stop_id is None:
+        return False
+    from_network = feed.network_of(previous.route_id)
+    to_network = feed.network_of(current.route_id)
+    for rule in feed.join_rules:
+        if rule.from_network_id != from_network or rule.to_network_id != to_network:
+            continue
+        if rule.from_stop_id is not None and not (
+            _at_stop(feed, previous.to_stop_id, rule.from_stop_id)
+            and _at_stop(feed, current.from_stop_id, rule.to_stop_id)
+        ):
+            continue
+        if rule.duration_limit is not None and not within_duration(
+            rule.duration_limit,
+            rule.duration_limit_type,
+            first.departure,
+            previous.arrival or previous.departure,
+            current.departure,
+            current.arrival or current.departure,
+        ):
+            continue
+        return True
+    return False
+
+
+def _at_stop(feed: FareFeed, stop_id: str | None, rule_stop: str | None) -> bool:
+    return stop_id is not None and (
+        stop_id == rule_stop or feed.parent_station(stop_id) == rule_stop
+    )
+
+
+def _apply_transfers(
+    feed: FareFeed, work: list[_Work], category: str | None, media: str | None
+) -> None:
+    """Step 4: walk the legs (skipping pass-covered and joined continuation legs) in order."""
+    chain: list[_Work] = []
+    for item in work:
+        if item.pass_product_id is not None or item.continuation:
+            continue
+        best: Transfer | None = None
+        last = len(chain) - 1
+        # Only a nonconsecutive rule can link to a leg before the previous one.
+        start = 0 if feed.nonconsecutive_transfers else max(last, 0)
+        current = _timing(item)
+        for position in range(start, len(chain)):
+            earlier = chain[position]
+            transfer = find_transfer(
+                feed,
+                earlier.fare.leg_group_id,
+                item.fare.leg_group_id,
+                len(chain),
+                _timing(chain[0]),
+                _timing(earlier),
+                current,
+                item.undiscounted,
+                earlier.charge,
+                category,
+                media,
+                adjacent=position == last,
+            )
+            if transfer is not None and (best is None or transfer.charge < best.charge):
+                best = transfer
+        if best is None:
+            chain = [item]
+        else:
+            item.charge = best.charge
+            item.transfer_product_id = best.rule.fare_product_id
+            chain.append(item)
+
+
+def _timing(item: _Work) -> LegTiming:
+    return LegTiming(item.journey.departure, item.arrival or item.journey.departure)
+
+
+def _apply_caps(
+    feed: FareFeed, work: list[_Work], category: str | None, month_to_date: Mapping[str, Money]
+) -> tuple[tuple[AppliedCap, ...], dict[str, Money]]:
+    """Step 5: cap each leg's charge by what is left under the caps covering it."""
+    currency = feed.currency
+    if not feed.caps:
+        return (), {}
+    spent: dict[tuple[str, date], int] = {}
+    saved: dict[tuple[str, date], int] = {}
+    spend_by_cap: dict[str, int] = {}
+    for item in work:
+        caps = feed.caps_for(item.network_id, category)
+        if not caps:
+            continue
+        day = item.day
+        month: date | None = None
+        keys: list[tuple[str, date]] = []
+        left = binding = None
+        for cap in caps:
+            if cap.period == "day":
+                key = (cap.cap_id, day)
+            else:
+                month = month or service_month(day)
+                key = (cap.cap_id, month)
+            already = spent.get(key)
+            if already is None:
+                prior = month_to_date.get(cap.cap_id) if cap.period == "month" else None
+                already = spent[key] = prior.amount if prior is not None else 0
+            remaining = cap.amount.amount - already
+            if left is None or remaining < left:
+                left, binding = remaining, key
+            keys.append(key)
+        assert left is not None
+        assert binding is not None
+        if item.charge > left:
+            saving = item.charge - max(left, 0)
+            item.charge -= saving
+            item.capped = True
+            saved[binding] = saved.get(binding, 0) + saving
+        for key in keys:
+            spent[key] += item.charge
+            spend_by_cap[key[0]] = spend_by_cap.get(key[0], 0) + item.charge
+    by_id = feed.caps_by_id
+    applied = tuple(
+        AppliedCap(
+            cap_id, by_id[cap_id].period, start, by_id[cap_id].amount, Money(amount, currency)
+        )
+        for (cap_id, start), amount in sorted(saved.items())
+    )
+    return applied, {cap_id: Money(amount, currency) for cap_id, amount in spend_by_cap.items()}

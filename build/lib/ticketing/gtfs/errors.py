@@ -1,0 +1,20 @@
+"""The one error a fare feed raises when it cannot be read: which file, which line, and why."""
+
+from __future__ import annotations
+
+from ticketing.errors import TicketingError
+
+
+class FeedError(TicketingError):
+    """A malformed, incomplete or inconsistent GTFS feed.
+
+    `line` is the 1-based physical line of the CSV file (the header is line 1), or None when the
+    problem is the file as a whole (missing, unreadable, no header).
+    """
+
+    def __init__(self, file: str, line: int | None, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.reason = reason
+        where = f"{file} line {line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")

@@ -1,0 +1,29 @@
+"""Errors of the payment flows; all are TicketingError (shown to CLI users as one line)."""
+
+from __future__ import annotations
+
+from ticketing.errors import TicketingError
+
+
+class PaymentsError(TicketingError):
+    """Base of every payments-flow error."""
+
+
+class NoSavedCard(PaymentsError):
+    """The account has no gateway customer or no saved card to charge."""
+
+
+class PaymentInProgress(PaymentsError):
+    """Another worker holds the claim on this payment right now; try again later."""
+
+
+class AttemptConflict(PaymentsError):
+    """The idempotency key is already used for a payment with another amount or account."""
+
+
+class RefundNotAllowed(PaymentsError):
+    """The payment did not succeed, or the refund exceeds what is left to refund."""
+
+
+class GatewayMismatch(PaymentsError):
+    """The gateway reports an amount or currency other than the one we asked for."""

@@ -1,0 +1,93 @@
+"""Rider accounts, passes bought and credentials issued, as plain values the services return."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from ticketing.money import Money
+
+
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DEBT_RECOVERY = "debt_recovery"  # a charge was declined; credentials may be denied
+    CLOSED = "closed"
+
+
+class PaymentMode(enum.StrEnum):
+    PREPAID_WALLET = "prepaid_wallet"  # fares debit the wallet
+    POSTPAID_CARD = "postpaid_card"  # fares accrue on the receivable, charged once a day
+
+
+class PassStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+
+
+class DenyAction(enum.StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True, slots=True)
+class RiderAccount:
+    """`overdraft_limit` lets a prepaid wallet go that far below zero; `debt_limit` is how much
+    unpaid postpaid debt is tolerated before the account's credentials are denied."""
+
+    id: str
+    rider_category: str
+    payment_mode: PaymentMode
+    currency: str
+    status: AccountStatus = AccountStatus.ACTIVE
+    overdraft_limit: int = 0
+    debt_limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PassRecord:
+    """A fare product bought by an account, valid over [valid_from, valid_until)."""
+
+    id: str
+    account_id: str
+    fare_product_id: str
+    valid_from: datetime
+    valid_until: datetime
+    price: Money
+    purchased_at: datetime
+    status: PassStatus = PassStatus.ACTIVE
+    posting_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRecord:
+    """A credential issued to an account (optionally for one pass); revoked credentials stay."""
+
+    credential_id: int
+    account_id: str
+    valid_from: datetime
+    valid_until: datetime
+    issued_at: datetime
+    pass_id: str | None = None
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DenyListEvent:
+    version: int
+    credential_id: int
+    action: DenyAction
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DenyListDelta:
+    """Events after `since` up to `version`, oldest first; applying them in order updates a list
+    known at `since` to `version`."""
+
+    since: int
+    version: int
+    events: tuple[DenyListEvent, ...]

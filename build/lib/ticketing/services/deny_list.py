@@ -1,0 +1,168 @@
+"""The versioned deny list: credentials gates must refuse, with deltas since a version.
+
+Each add or remove is an event numbered from the `deny_list_version` counter. The counter is
+bumped with UPDATE ... RETURNING, whose row lock is held to commit, so versions become visible
+in order: a gate that fetched up to version N never later misses an event numbered <= N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.db.models import (
+    CounterRow,
+    CredentialRow,
+    DenyListEntryRow,
+    DenyListEventRow,
+    table_of,
+)
+from ticketing.riders import DenyAction, DenyListDelta, DenyListEvent
+from ticketing.services.clock import Clock, utc_now
+
+COUNTERS = table_of(CounterRow)
+ENTRIES = table_of(DenyListEntryRow)
+EVENTS = table_of(DenyListEventRow)
+CREDENTIALS = table_of(CredentialRow)
+VERSION_COUNTER = "deny_list_version"
+
+
+class DenyList:
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now) -> None:
+        self._session = session
+        self._clock = clock
+
+    async def version(self) -> int:
+        value = await self._session.scalar(
+            select(COUNTERS.c.value).where(COUNTERS.c.name == VERSION_COUNTER)
+        )
+        return int(value or 0)
+
+    async def _next_versions(self, count: int) -> range:
+        top = await self._session.scalar(
+            update(COUNTERS)
+            .where(COUNTERS.c.name == VERSION_COUNTER)
+            .values(value=COUNTERS.c.value + count)
+            .returning(COUNTERS.c.value)
+        )
+        if top is None:
+            raise RuntimeError("deny list counter missing: run the migrations")
+        return range(top - count + 1, top + 1)
+
+    async def deny(self, credential_id: int, reason: str, *, at: datetime | None = None) -> int:
+        """Add a credential; already denied: no new event. Returns the version that has it."""
+        return (await self.deny_many([credential_id], reason, at=at))[credential_id]
+
+    async def deny_many(
+        self, credential_ids: Sequence[int], reason: str, *, at: datetime | None = None
+    ) -> dict[int, int]:
+        at = at or self._clock()
+        found = await self._session.execute(
+            select(ENTRIES.c.credential_id, ENTRIES.c.version).where(
+                ENTRIES.c.credential_id.in_(set(credential_ids))
+            )
+        )
+        current: dict[int, int] = {row.credential_id: row.version for row in found}
+        new = sorted(set(credential_ids) - set(current))
+        if new:
+            versions = await self._next_versions(len(new))
+            assigned = dict(zip(new, versions, strict=True))
+            rows = [
+                {"credential_id": c, "version": v, "reason": reason} for c, v in assigned.items()
+            ]
+            await self._session.execute(ENTRIES.insert(), [{**r, "denied_at": at} for r in rows])
+            await self._session.execute(
+                EVENTS.insert(), [{**r, "action": DenyAction.ADD.value, "at": at} for r in rows]
+            )
+            current.update(assigned)
+        return current
+
+    async def allow(
+        self, credential_id: int, reason: str = "", *, at: datetime | None = None
+    ) -> int:
+        """Lift a denial; not denied: no new event. Returns the list version after."""
+        return await self.allow_many([credential_id], reason, at=at)
+
+    async def allow_many(
+        self, credential_ids: Sequence[int], reason: str = "", *, at: datetime | None = None
+    ) -> int:
+        at = at or self._clock()
+        denied = sorted(
+            await self._session.scalars(
+                select(ENTRIES.c.credential_id).where(
+                    ENTRIES.c.credential_id.in_(set(credential_ids))
+                )
+            )
+        )
+        if not denied:
+            return await self.version()
+        versions = await self._next_versions(len(denied))
+        await self._session.execute(delete(ENTRIES).where(ENTRIES.c.credential_id.in_(denied)))
+        await self._session.execute(
+            EVENTS.insert(),
+            [
+                {
+                    "credential_id": cid,
+                    "version": v,
+                    "reason": reason,
+                    "action": DenyAction.REMOVE.value,
+                    "at": at,
+                }
+                for cid, v in zip(denied, versions, strict=True)
+            ],
+        )
+        return versions[-1]
+
+    async def deny_account(
+        self, account_id: str, reason: str, *, at: datetime | None = None
+    ) -> int:
+        """Deny every unrevoked credential of an account (e.g. debt past its limit)."""
+        ids = await self._live_credentials(account_id)
+        await self.deny_many(ids, reason, at=at)
+        return await self.version()
+
+    async def allow_account(
+        self, account_id: str, reason: str = "", *, at: datetime | None = None
+    ) -> int:
+        """Lift the denials of an account's unrevoked credentials (revoked ones stay denied)."""
+        return await self.allow_many(await self._live_credentials(account_id), reason, at=at)
+
+    async def _live_credentials(self, account_id: str) -> list[int]:
+        return list(
+            await self._session.scalars(
+                select(CREDENTIALS.c.credential_id).where(
+                    CREDENTIALS.c.account_id == account_id, CREDENTIALS.c.revoked_at.is_(None)
+                )
+            )
+        )
+
+    async def is_denied(self, credential_id: int) -> bool:
+        found = await self._session.scalar(
+            select(ENTRIES.c.credential_id).where(ENTRIES.c.credential_id == credential_id)
+        )
+        return found is not None
+
+    async def snapshot(self) -> tuple[int, frozenset[int]]:
+        """The whole list and its version, for a gate starting from nothing."""
+        version = await self.version()
+        ids = frozenset(await self._session.scalars(select(ENTRIES.c.credential_id)))
+        return version, ids
+
+    async def delta(self, since: int) -> DenyListDelta:
+        """Events after version `since`, oldest first."""
+        head = await self.version()
+        if not 0 <= since <= head:
+            raise ValueError(f"deny list version {since} is not in 0..{head}; fetch a snapshot")
+        rows = await self._session.execute(
+            select(EVENTS)
+            .where(EVENTS.c.version > since, EVENTS.c.version <= head)
+            .order_by(EVENTS.c.version)
+        )
+        events = tuple(
+            DenyListEvent(r.version, r.credential_id, DenyAction(r.action), r.reason, r.at)
+            for r in rows
+        )
+        return DenyListDelta(since, head, events)
