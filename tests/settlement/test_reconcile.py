@@ -14,6 +14,8 @@ from gateways.protocol import (
     IDEMPOTENCY_METADATA_KEY,
     Payment,
     PaymentStatus,
+    Refund,
+    RefundStatus,
 )
 from ticketing.settlement.errors import InvalidSettlementInput
 from ticketing.settlement.reconcile import (
@@ -24,6 +26,7 @@ from ticketing.settlement.reconcile import (
     LedgerRefund,
     Side,
     from_gateway_payment,
+    from_gateway_refund,
     reconcile,
     roll_suspense,
 )
@@ -198,6 +201,12 @@ def test_from_gateway_payment_reads_our_keys_from_the_metadata() -> None:
     )
     record = from_gateway_payment(payment, DAY)
     assert (record.charge_key, record.collected, record.day) == ("charge:a:2025-03-14", True, DAY)
+    refund = Refund(
+        id="re_1", payment_id="pi_1", amount=2, currency="VND", status=RefundStatus.PENDING,
+        created=payment.created, idempotency_key="refund:1", metadata={},
+    )  # fmt: skip
+    read = from_gateway_refund(refund, DAY)
+    assert (read.payment_id, read.idempotency_key, read.paid) == ("pi_1", "refund:1", False)
 
 
 def test_suspense_leaves_when_a_later_run_matches_or_finance_settles() -> None:
