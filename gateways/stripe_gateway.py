@@ -269,24 +269,38 @@ class StripeGateway:
     ) -> AsyncIterator[dict[str, Any]]:
         """Every object of a list endpoint created in [created_from, created_until).
 
-        Pages are followed by hand (has_more, starting_after = the last id) rather than with
-        the SDK's auto-pager, to survive localstripe's pager: given a `starting_after` it no
-        longer holds, it starts again from the first object, which would loop for ever. Ids
-        already seen are skipped, and a page that brings nothing new ends the listing.
-        The period is always applied here too; the server is asked to filter only when
+        The period is always applied here; the server is asked to filter too only when
         `server_filters_created` (localstripe answers 400 or 500 to a `created` filter).
         """
         if created_from.tzinfo is None or created_until.tzinfo is None:
             raise GatewayRequestRejected("listing periods must be timezone-aware")
-        params: dict[str, Any] = {"limit": _LIST_PAGE_SIZE}
+        filters: dict[str, Any] = {}
         if self._server_filters_created:
-            params["created"] = {
+            filters["created"] = {
                 "gte": math.floor(created_from.timestamp()),
                 "lt": math.ceil(created_until.timestamp()),
             }
+        async for item in self._list(resource, expand=expand, **filters):
+            if created_from <= _timestamp(item) < created_until:
+                yield item
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _list(
+        self, resource: str, *, expand: list[str] | None = None, **filters: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every object of a list endpoint, following pagination, as plain dicts.
+
+        Pages are followed by hand (has_more, starting_after = the last id) rather than with
+        the SDK's auto-pager, because localstripe's pager, given a `starting_after` it no longer
+        holds (a deleted object), starts again from the first object: the auto-pager would loop
+        for ever. A page that repeats an object already listed raises GatewayProtocolError,
+        so the caller retries the whole listing rather than getting a short or doubled one.
+        """
+        service = getattr(self._client.v1, resource)
+        params: dict[str, Any] = {"limit": _LIST_PAGE_SIZE, **filters}
         if expand:
             params["expand"] = expand
-        service = getattr(self._client.v1, resource)
         seen: set[str] = set()
         while True:
             try:
@@ -294,31 +308,18 @@ class StripeGateway:
             except stripe.StripeError as error:
                 _raise_translated(error)
             items = [item.to_dict() for item in page.data]
-            fresh = [item for item in items if _str(item, "id") not in seen]
-            for item in fresh:
-                seen.add(item["id"])
-                if created_from <= _timestamp(item) < created_until:
-                    yield item
-            if not page.has_more or not fresh:
+            ids = [_str(item, "id") for item in items]
+            if not seen.isdisjoint(ids):
+                raise GatewayProtocolError(
+                    f"the {resource} listing went back to objects already listed "
+                    f"(after {params.get('starting_after')!r})"
+                )
+            seen.update(ids)
+            for item in items:
+                yield item
+            if not page.has_more or not items:
                 return
             params["starting_after"] = _str(items[-1], "id")
-
-    # -- plumbing ----------------------------------------------------------------------------
-
-    async def _list(
-        self, resource: str, *, expand: list[str] | None = None, **filters: str
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every object of a list endpoint, following pagination, as plain dicts."""
-        service = getattr(self._client.v1, resource)
-        params: dict[str, Any] = {"limit": _LIST_PAGE_SIZE, **filters}
-        if expand:
-            params["expand"] = expand
-        try:
-            page = await service.list_async(params=params)
-            async for item in page.auto_paging_iter():
-                yield item.to_dict()
-        except stripe.StripeError as error:
-            _raise_translated(error)
 
     async def _declined_payment_id(self, error: stripe.CardError) -> str | None:
         """The PaymentIntent a decline belongs to: Stripe names it, localstripe only the charge."""

@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from gateways import stripe_gateway
-from gateways.errors import GatewayRequestRejected, GatewayUnavailable
+from gateways.errors import GatewayProtocolError, GatewayRequestRejected, GatewayUnavailable
 from gateways.localstripe_server import LocalStripe, running_localstripe
 from gateways.protocol import Payment, PaymentRequest, RefundStatus
 from gateways.stripe_gateway import StripeGateway
@@ -147,3 +148,20 @@ async def test_localstripe_refuses_server_side_created_filters(
     ) as gateway:
         with pytest.raises(GatewayRequestRejected, match="created"):
             await gateway.list_payments(_now() - timedelta(days=1), _now())
+
+
+async def test_a_listing_that_goes_back_is_refused_not_looped(
+    gateway: StripeGateway, localstripe_server: LocalStripe, small_pages: int
+) -> None:
+    """localstripe restarts from the first object when `starting_after` names one it no
+    longer has: the pager must neither loop for ever nor return a short list."""
+    await _paid(gateway, [1, 2, 3, 4, 5, 6, 7])
+    pages = gateway._list("payment_intents")
+    first_page = [await anext(pages) for _ in range(small_pages)]
+    auth = {"Authorization": f"Bearer {localstripe_server.api_key}"}
+    async with httpx.AsyncClient(base_url=localstripe_server.base_url, headers=auth) as http:
+        deleted = await http.delete(f"/v1/payment_intents/{first_page[-1]['id']}")
+    assert deleted.status_code == 200
+    with pytest.raises(GatewayProtocolError, match="went back"):
+        async for _ in pages:
+            pass
