@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from gateways.protocol import (
     CHARGE_KEY_METADATA_KEY,
     IDEMPOTENCY_METADATA_KEY,
+    BalanceTransaction,
     Payment,
     PaymentStatus,
     Refund,
@@ -27,6 +28,7 @@ from ticketing.settlement.reconcile import (
     Side,
     from_gateway_payment,
     from_gateway_refund,
+    gateway_fees,
     reconcile,
     roll_suspense,
 )
@@ -365,3 +367,18 @@ def test_suspense_rolls_forward_without_losing_anything(
     previous = sum(e.line.suspense for e in before)
     assert previous + roll.movement(before).get("VND", 0) == roll.balance().get("VND", 0)
     assert len({e.key for e in roll.open}) == len(roll.open)
+
+
+def test_gateway_fees_are_summed_per_currency_and_unknown_stays_unknown() -> None:
+    def txn(n: int, amount: int, fee: int, currency: str = "VND") -> BalanceTransaction:
+        return BalanceTransaction(
+            id=f"txn_{n}", type="charge", amount=amount, fee=fee, net=amount - fee,
+            currency=currency, created=datetime(2025, 3, 14, tzinfo=UTC), source_id=f"ch_{n}",
+        )  # fmt: skip
+
+    assert gateway_fees([txn(1, 20_000, 600), txn(2, -5_000, -150), txn(3, 1_000, 30, "USD")]) == {
+        "USD": 30,
+        "VND": 450,
+    }
+    assert gateway_fees([]) == {}
+    assert gateway_fees(None) is None

@@ -167,3 +167,18 @@ def test_an_empty_day_renders() -> None:
     html = render_html(settled)
     assert "No revenue apportioned." in html
     assert "Nothing in suspense" in html
+
+
+def test_the_json_summary_has_the_issues_names() -> None:
+    settled = synthetic_day(random.Random(5))
+    summary = settled.summary("/data/reports/2025-03-14/report.html")
+    assert set(summary) >= {
+        "day", "taps", "account_days", "charges", "collected", "apportioned", "suspense",
+        "exceptions", "adjustments", "control_ok", "report", "digest",
+    }  # fmt: skip
+    assert summary["collected"] == {"amount": settled.controls.collected, "currency": "VND"}
+    assert sum(summary["apportioned"].values()) == settled.apportionment.total
+    assert summary["suspense"]["amount"] == sum(e.line.suspense for e in settled.open_exceptions)
+    assert summary["control_ok"] is True
+    assert summary["digest"] == settled.digest()
+    json.dumps(summary)  # plain JSON values only

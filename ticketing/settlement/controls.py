@@ -136,6 +136,31 @@ class SettledDay:
     def digest(self) -> str:
         return digest(self.figures())
 
+    def summary(self, report: str) -> dict[str, Any]:
+        """The object `faregate settle --json` prints (issue 9's names), `report` the HTML path."""
+        open_suspense = sum(
+            e.line.suspense for e in self.open_exceptions if e.line.currency == self.currency
+        )
+        return {
+            "day": self.day.isoformat(),
+            "taps": self.taps,
+            "account_days": self.account_days,
+            "charges": self.charges,
+            "collected": {"amount": self.controls.collected, "currency": self.currency},
+            "apportioned": dict(self.apportionment.by_operator),
+            "suspense": {
+                "amount": open_suspense,
+                "currency": self.currency,
+                "moved": self.controls.suspense,
+                "open": len(self.open_exceptions),
+            },
+            "exceptions": {str(k): v for k, v in self.exceptions_today.items()},
+            "adjustments": self.adjustments,
+            "control_ok": self.controls.ok,
+            "report": report,
+            "digest": self.digest(),
+        }
+
 
 def exception_figures(exception: OpenException, as_of: date) -> dict[str, Any]:
     line = exception.line

@@ -32,6 +32,7 @@ from datetime import date
 
 from gateways.protocol import (
     CHARGE_KEY_METADATA_KEY,
+    BalanceTransaction,
     Payment,
     PaymentStatus,
     Refund,
@@ -366,6 +367,20 @@ def _refund_lines(
             )
         )
     return lines
+
+
+def gateway_fees(transactions: Iterable[BalanceTransaction] | None) -> dict[str, int] | None:
+    """The gateway's fees per currency for the period, from its balance transactions.
+
+    None when the gateway keeps no balance ledger: fees are then unknown, not zero. A fee
+    given back (on some refunds) is a negative fee and nets off.
+    """
+    if transactions is None:
+        return None
+    fees: dict[str, int] = defaultdict(int)
+    for txn in transactions:
+        fees[txn.currency] += txn.fee
+    return dict(sorted(fees.items()))
 
 
 # -- suspense across runs --------------------------------------------------------------------
