@@ -18,6 +18,9 @@ from typing import Protocol
 # Metadata keys we put on gateway objects; the gateway stores them verbatim.
 IDEMPOTENCY_METADATA_KEY = "faregate_idempotency_key"
 ACCOUNT_METADATA_KEY = "faregate_account"
+# What one payment is for (e.g. one account's service day): every retry of it carries the same
+# charge key, so reconciliation finds duplicates at the gateway by it.
+CHARGE_KEY_METADATA_KEY = "faregate_charge_key"
 
 
 class PaymentStatus(enum.StrEnum):
@@ -112,6 +115,39 @@ class Refund:
     created: datetime
     idempotency_key: str | None
     metadata: Mapping[str, str]
+    # The card charge refunded: a refund made against the charge rather than the payment (e.g.
+    # the uncaptured rest of a partial capture) names only this, with `payment_id` None.
+    charge_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayFee:
+    """One fee the gateway took on a balance transaction (processing fee, tax on it...)."""
+
+    amount: int
+    currency: str
+    type: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceTransaction:
+    """One movement of our balance at the gateway: what reconciliation checks fees against.
+
+    `amount` is signed (a refund is negative), `fee` is what the gateway kept and
+    `net = amount - fee` what reaches us; `source_id` names the charge or refund behind it.
+    """
+
+    id: str
+    type: str
+    amount: int
+    fee: int
+    net: int
+    currency: str
+    created: datetime
+    source_id: str | None
+    reporting_category: str | None = None
+    fees: tuple[GatewayFee, ...] = ()
 
 
 class Gateway(Protocol):
@@ -158,12 +194,23 @@ class Gateway(Protocol):
 
     async def find_refunds(self, payment_id: str, idempotency_key: str) -> list[Refund]: ...
 
+    # Listing for reconciliation. Each returns every object created in
+    # [created_from, created_until) (both tz-aware), oldest first (ties by id), however many
+    # pages the gateway needs; a failure on any page raises, never a partial list.
+
     async def list_payments(self, created_from: datetime, created_until: datetime) -> list[Payment]:
-        """Payments created in [created_from, created_until), for reconciliation."""
+        """Payments created in the period, whatever their status."""
         ...
 
     async def list_refunds(self, created_from: datetime, created_until: datetime) -> list[Refund]:
-        """Refunds created in [created_from, created_until), for reconciliation."""
+        """Refunds created in the period, whichever payment they belong to."""
+        ...
+
+    async def list_balance_transactions(
+        self, created_from: datetime, created_until: datetime
+    ) -> list[BalanceTransaction] | None:
+        """Balance movements (with fees) created in the period; None if the gateway keeps no
+        balance ledger, in which case fees are unknown rather than zero."""
         ...
 
     async def aclose(self) -> None: ...

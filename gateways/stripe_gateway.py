@@ -8,9 +8,10 @@ defensively, because localstripe and Stripe differ in which fields they expand.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import math
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 import httpx
 import stripe
@@ -30,7 +31,9 @@ from gateways.errors import (
 from gateways.protocol import (
     ACCOUNT_METADATA_KEY,
     IDEMPOTENCY_METADATA_KEY,
+    BalanceTransaction,
     GatewayCustomer,
+    GatewayFee,
     Payment,
     PaymentRequest,
     PaymentStatus,
@@ -69,9 +72,22 @@ def stripe_amount(amount: int, currency: str) -> int:
 
 
 class StripeGateway:
-    """`gateways.protocol.Gateway` over the Stripe API (or localstripe at `api_base`)."""
+    """`gateways.protocol.Gateway` over the Stripe API (or localstripe at `api_base`).
 
-    def __init__(self, api_key: str, api_base: str, *, timeout: float = 10.0) -> None:
+    `server_filters_created`: let the server apply the `created` range of the reconciliation
+    listings (real Stripe does). Off by default because localstripe refuses the filter; the
+    adapter then pages through everything and keeps the period itself.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str,
+        *,
+        timeout: float = 10.0,
+        server_filters_created: bool = False,
+    ) -> None:
+        self._server_filters_created = server_filters_created
         self._http = stripe.HTTPXClient(timeout=timeout)
         self._client = stripe.StripeClient(
             api_key,
@@ -176,17 +192,6 @@ class StripeGateway:
         ]
         return sorted(found, key=lambda payment: (payment.created, payment.id))
 
-    async def list_payments(self, created_from: datetime, created_until: datetime) -> list[Payment]:
-        # localstripe rejects the `created` filter on this list, so the range is applied here.
-        payments = [
-            _payment(intent)
-            async for intent in self._list("payment_intents", expand=["data.latest_charge"])
-        ]
-        return sorted(
-            (p for p in payments if created_from <= p.created < created_until),
-            key=lambda p: (p.created, p.id),
-        )
-
     # -- refunds -----------------------------------------------------------------------------
 
     async def refund(
@@ -222,29 +227,99 @@ class StripeGateway:
         ]
         return sorted(found, key=lambda refund: (refund.created, refund.id))
 
-    async def list_refunds(self, created_from: datetime, created_until: datetime) -> list[Refund]:
-        refunds = [_refund(refund) async for refund in self._list("refunds")]
-        return sorted(
-            (r for r in refunds if created_from <= r.created < created_until),
-            key=lambda r: (r.created, r.id),
+    # -- listing for reconciliation ---------------------------------------------------------
+
+    async def list_payments(self, created_from: datetime, created_until: datetime) -> list[Payment]:
+        return _oldest_first(
+            [
+                _payment(intent)
+                async for intent in self._list_period(
+                    "payment_intents", created_from, created_until, expand=["data.latest_charge"]
+                )
+            ]
         )
+
+    async def list_refunds(self, created_from: datetime, created_until: datetime) -> list[Refund]:
+        return _oldest_first(
+            [
+                _refund(refund)
+                async for refund in self._list_period("refunds", created_from, created_until)
+            ]
+        )
+
+    async def list_balance_transactions(
+        self, created_from: datetime, created_until: datetime
+    ) -> list[BalanceTransaction]:
+        return _oldest_first(
+            [
+                _balance_transaction(txn)
+                async for txn in self._list_period(
+                    "balance_transactions", created_from, created_until
+                )
+            ]
+        )
+
+    async def _list_period(
+        self,
+        resource: str,
+        created_from: datetime,
+        created_until: datetime,
+        *,
+        expand: list[str] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every object of a list endpoint created in [created_from, created_until).
+
+        The period is always applied here; the server is asked to filter too only when
+        `server_filters_created` (localstripe answers 400 or 500 to a `created` filter).
+        """
+        if created_from.tzinfo is None or created_until.tzinfo is None:
+            raise GatewayRequestRejected("listing periods must be timezone-aware")
+        filters: dict[str, Any] = {}
+        if self._server_filters_created:
+            filters["created"] = {
+                "gte": math.floor(created_from.timestamp()),
+                "lt": math.ceil(created_until.timestamp()),
+            }
+        async for item in self._list(resource, expand=expand, **filters):
+            if created_from <= _timestamp(item) < created_until:
+                yield item
 
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _list(
-        self, resource: str, *, expand: list[str] | None = None, **filters: str
+        self, resource: str, *, expand: list[str] | None = None, **filters: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every object of a list endpoint, following pagination, as plain dicts."""
+        """Every object of a list endpoint, following pagination, as plain dicts.
+
+        Pages are followed by hand (has_more, starting_after = the last id) rather than with
+        the SDK's auto-pager, because localstripe's pager, given a `starting_after` it no longer
+        holds (a deleted object), starts again from the first object: the auto-pager would loop
+        for ever. A page that repeats an object already listed raises GatewayProtocolError,
+        so the caller retries the whole listing rather than getting a short or doubled one.
+        """
         service = getattr(self._client.v1, resource)
         params: dict[str, Any] = {"limit": _LIST_PAGE_SIZE, **filters}
         if expand:
             params["expand"] = expand
-        try:
-            page = await service.list_async(params=params)
-            async for item in page.auto_paging_iter():
-                yield item.to_dict()
-        except stripe.StripeError as error:
-            _raise_translated(error)
+        seen: set[str] = set()
+        while True:
+            try:
+                page = await service.list_async(params=params)
+            except stripe.StripeError as error:
+                _raise_translated(error)
+            items = [item.to_dict() for item in page.data]
+            ids = [_str(item, "id") for item in items]
+            if not seen.isdisjoint(ids):
+                raise GatewayProtocolError(
+                    f"the {resource} listing went back to objects already listed "
+                    f"(after {params.get('starting_after')!r})"
+                )
+            seen.update(ids)
+            for item in items:
+                yield item
+            if not page.has_more or not items:
+                return
+            params["starting_after"] = _str(items[-1], "id")
 
     async def _declined_payment_id(self, error: stripe.CardError) -> str | None:
         """The PaymentIntent a decline belongs to: Stripe names it, localstripe only the charge."""
@@ -420,7 +495,54 @@ def _refund(refund: Mapping[str, Any]) -> Refund:
         created=_timestamp(refund),
         idempotency_key=metadata.get(IDEMPOTENCY_METADATA_KEY),
         metadata=metadata,
+        charge_id=_opt_str(refund, "charge"),
     )
+
+
+def _balance_transaction(txn: Mapping[str, Any]) -> BalanceTransaction:
+    details = txn.get("fee_details") or []
+    if not isinstance(details, list) or not all(isinstance(d, Mapping) for d in details):
+        raise GatewayProtocolError(f"malformed fee_details: {details!r}")
+    amount, fee = _int(txn, "amount"), _int(txn, "fee")
+    net = txn.get("net", amount - fee)
+    if type(net) is not int or net != amount - fee:
+        raise GatewayProtocolError(f"balance transaction net {net!r} != {amount} - {fee}")
+    category = txn.get("reporting_category")
+    return BalanceTransaction(
+        id=_str(txn, "id"),
+        type=_str(txn, "type"),
+        amount=amount,
+        fee=fee,
+        net=net,
+        currency=_str(txn, "currency").upper(),
+        created=_timestamp(txn),
+        source_id=_opt_str(txn, "source"),
+        reporting_category=category if isinstance(category, str) else None,
+        fees=tuple(
+            GatewayFee(
+                amount=_int(detail, "amount"),
+                currency=_str(detail, "currency").upper(),
+                type=_str(detail, "type"),
+                description=_opt_str(detail, "description"),
+            )
+            for detail in details
+        ),
+    )
+
+
+class _Listed(Protocol):
+    @property
+    def created(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+_ListedT = TypeVar("_ListedT", bound=_Listed)
+
+
+def _oldest_first(objects: Iterable[_ListedT]) -> list[_ListedT]:
+    return sorted(objects, key=lambda obj: (obj.created, obj.id))
 
 
 def _saved_card(method: Mapping[str, Any]) -> SavedCard:

@@ -7,7 +7,13 @@ something at the gateway):
 - DROP_RESPONSE: forward the request, let the gateway act, then cut the connection unanswered;
 - ERROR_500: answer 500 without forwarding (the gateway never sees the request);
 - DELAY: forward, then hold the answer `delay` seconds (set it past the client's timeout);
-- GARBLED: forward, then answer 200 with a body that is not JSON.
+- GARBLED: forward, then answer 200 with a body that is not JSON;
+- PASS: forward untouched (to let the first matching requests through, then fault a later one).
+
+and one fault on the way in, `RequestFault.DELAY`: hold the request itself `delay` seconds in
+the network, then forward it whether or not the client is still waiting. A timed-out client
+may retry while its first request has yet to reach the gateway, which then acts on both
+(`drain` waits for held requests to arrive).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 
 import aiohttp
@@ -29,13 +35,24 @@ class Fault(enum.Enum):
     ERROR_500 = "error_500"
     DELAY = "delay"
     GARBLED = "garbled"
+    PASS = "pass"
+
+
+class RequestFault(enum.Enum):
+    """Faults on the way to the gateway.
+
+    Kept apart from `Fault` because a lookup-then-create retry cannot survive them without the
+    gateway honouring idempotency keys: tests that sample every `Fault` expect charge-once.
+    """
+
+    DELAY = "delay_request"
 
 
 @dataclass(frozen=True, slots=True)
 class ProxiedRequest:
     method: str
     path: str
-    fault: Fault | None
+    fault: Fault | RequestFault | None
     forwarded: bool
 
 
@@ -46,12 +63,15 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.delay = delay
         self.log: list[ProxiedRequest] = []
-        self._queued: deque[tuple[Fault, frozenset[str]]] = deque()
+        self._queued: deque[tuple[Fault | RequestFault, frozenset[str]]] = deque()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._held: set[asyncio.Task[tuple[int, bytes, str]]] = set()
         self.url = ""
 
-    def inject(self, faults: Iterable[Fault], *, methods: Iterable[str] = ("POST",)) -> None:
+    def inject(
+        self, faults: Iterable[Fault | RequestFault], *, methods: Iterable[str] = ("POST",)
+    ) -> None:
         """Queue faults for the next requests whose method is in `methods`, in order."""
         allowed = frozenset(m.upper() for m in methods)
         self._queued.extend((fault, allowed) for fault in faults)
@@ -75,13 +95,19 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{port}"
         return self
 
+    async def drain(self) -> None:
+        """Wait until every held request has reached the gateway and been answered."""
+        while self._held:
+            await asyncio.gather(*self._held, return_exceptions=True)
+
     async def __aexit__(self, *exc_info: object) -> None:
+        await self.drain()
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str) -> Fault | RequestFault | None:
         if self._queued and method in self._queued[0][1]:
             return self._queued.popleft()[0]
         return None
@@ -93,17 +119,16 @@ class FaultProxy:
         )
         if fault is Fault.ERROR_500:
             return web.Response(status=500, text="injected failure")
-        assert self._session is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        async with self._session.request(
-            request.method,
-            self.upstream + str(request.rel_url),
-            headers=headers,
-            data=await request.read(),
-        ) as upstream:
-            body = await upstream.read()
-            status = upstream.status
-            content_type = upstream.headers.get("Content-Type", "application/json")
+        forward = self._forward(request.method, str(request.rel_url), headers, await request.read())
+        if fault is RequestFault.DELAY:
+            # A task of its own, so the request still arrives after the client has hung up.
+            held = asyncio.ensure_future(self._after_delay(forward))
+            self._held.add(held)
+            held.add_done_callback(self._held.discard)
+            status, body, content_type = await asyncio.shield(held)
+        else:
+            status, body, content_type = await forward
         if fault is Fault.DROP_RESPONSE:
             assert request.transport is not None
             request.transport.close()
@@ -115,3 +140,22 @@ class FaultProxy:
         response = web.Response(status=status, body=body)
         response.headers["Content-Type"] = content_type
         return response
+
+    async def _after_delay(
+        self, forward: Coroutine[None, None, tuple[int, bytes, str]]
+    ) -> tuple[int, bytes, str]:
+        await asyncio.sleep(self.delay)
+        return await forward
+
+    async def _forward(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, str]:
+        assert self._session is not None
+        async with self._session.request(
+            method, self.upstream + path, headers=headers, data=body
+        ) as upstream:
+            return (
+                upstream.status,
+                await upstream.read(),
+                upstream.headers.get("Content-Type", "application/json"),
+            )

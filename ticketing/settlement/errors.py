@@ -1,0 +1,13 @@
+"""Errors of the settlement rules: each is a SettlementError, itself a TicketingError."""
+
+from __future__ import annotations
+
+from ticketing.errors import TicketingError
+
+
+class SettlementError(TicketingError):
+    """Base of every settlement rule violation."""
+
+
+class InvalidSettlementInput(SettlementError):
+    """A figure handed to the rules is malformed: negative, mixed currencies, naive time."""

@@ -1,0 +1,91 @@
+"""Writing a settled day's reports: the only settlement module that touches files.
+
+Into one directory: statements.csv/.json, exceptions.csv/.json (open exceptions with their
+age), controls.json, settlement.json (every settled figure plus the digest) and report.html.
+Each file is written beside its final name and renamed into place, so a crash never leaves a
+half-written report for finance to read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ticketing.settlement.controls import SettledDay, exception_figures
+from ticketing.settlement.report import render_html
+
+STATEMENT_COLUMNS = (
+    "day", "operator", "currency", "rides", "gross", "discounts", "revenue", "refunds", "fees",
+    "net",
+)  # fmt: skip
+EXCEPTION_COLUMNS = (
+    "key", "category", "side", "currency", "amount", "suspense", "ledger_ref", "gateway_ref",
+    "charge_key", "ledger_amount", "gateway_amount", "record_day", "first_seen", "age_days",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    directory: Path
+    statements_csv: Path
+    statements_json: Path
+    exceptions_csv: Path
+    exceptions_json: Path
+    controls_json: Path
+    settlement_json: Path
+    html: Path
+
+
+def write_reports(settled: SettledDay, directory: Path) -> ReportFiles:
+    """Every report of `settled` into `directory` (created if missing); returns the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    figures = settled.figures()
+    digest = settled.digest()
+    statements = [
+        {"day": figures["day"], "currency": settled.currency, **row}
+        for row in figures["statements"]
+    ]
+    exceptions = [exception_figures(e, settled.day) for e in settled.open_exceptions]
+    files = ReportFiles(
+        directory=directory,
+        statements_csv=directory / "statements.csv",
+        statements_json=directory / "statements.json",
+        exceptions_csv=directory / "exceptions.csv",
+        exceptions_json=directory / "exceptions.json",
+        controls_json=directory / "controls.json",
+        settlement_json=directory / "settlement.json",
+        html=directory / "report.html",
+    )
+    _write(files.statements_csv, _csv(STATEMENT_COLUMNS, statements))
+    _write(files.statements_json, _json(statements))
+    _write(files.exceptions_csv, _csv(EXCEPTION_COLUMNS, exceptions))
+    _write(files.exceptions_json, _json(exceptions))
+    _write(files.controls_json, _json(figures["controls"]))
+    _write(files.settlement_json, _json({**figures, "digest": digest}))
+    _write(files.html, render_html(settled, digest=digest))
+    return files
+
+
+def _csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({column: "" if row[column] is None else row[column] for column in columns})
+    return buffer.getvalue()
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
