@@ -100,7 +100,7 @@ def test_category_and_caps_in_json(tmp_path: Path) -> None:
                 }
             ],
             None,
-            'Error: stop "M_Z" is not in the feed',
+            'Error: no leg could be priced (leg 1: stop "M_Z" is not in the feed)',
         ),
         (
             [

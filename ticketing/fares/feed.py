@@ -74,6 +74,8 @@ class FareFeed:
         }
         self._leg_rules = LegRuleMatcher(gtfs, self.amount_of)
         self._fare_rules = FareRuleMatcher(gtfs)
+        # Fares v1 fares that cover more than one leg make the day a covering problem.
+        self.v1_transfers = not self.uses_fares_v2 and self._fare_rules.allows_transfers
         self.join_rules: tuple[FareLegJoinRule, ...] = gtfs.fare_leg_join_rules
         self.transfer_rules: tuple[FareTransferRule, ...] = gtfs.fare_transfer_rules
         rules = gtfs.fare_transfer_rules
@@ -149,6 +151,13 @@ class FareFeed:
             known = ", ".join(sorted(self.gtfs.rider_categories)) or "none"
             raise FareError(f'unknown rider category "{rider_category}" (feed has: {known})')
         return rider_category
+
+    def resolve_media(self, fare_media_id: str | None) -> str | None:
+        """The fare medium to price for, which must exist in fare_media.txt (None: any)."""
+        if fare_media_id is not None and fare_media_id not in self.gtfs.fare_media:
+            known = ", ".join(sorted(self.gtfs.fare_media)) or "none"
+            raise FareError(f'unknown fare medium "{fare_media_id}" (feed has: {known})')
+        return fare_media_id
 
     def money(self, amount: int) -> Money:
         """`amount` in the feed's currency; Money is immutable, so equal amounts share one."""
@@ -232,6 +241,7 @@ class FareFeed:
         else:
             fare = self._fare_rules.match(
                 route_id,
+                self._route_agency.get(route_id),
                 self._stop_zone.get(from_stop or ""),
                 self._stop_zone.get(to_stop or ""),
                 open_start=open_start,
@@ -239,6 +249,16 @@ class FareFeed:
             )
         self._leg_memo[key] = fare
         return fare
+
+    # -- Fares v1 runs of legs ----------------------------------------------------------------
+
+    def zone_of(self, stop_id: str) -> str | None:
+        """A stop's fare zone (its station's when it has none of its own)."""
+        return self._stop_zone.get(stop_id)
+
+    @property
+    def v1_fares(self) -> FareRuleMatcher:
+        return self._fare_rules
 
     def _timeframes_at(self, route_id: str, at: datetime) -> frozenset[str]:
         local = at.astimezone(self._route_timezone.get(route_id, self._timezone))

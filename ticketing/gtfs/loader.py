@@ -9,25 +9,33 @@ stop_times, shapes) are not read: fares are priced from taps, not from scheduled
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ticketing.gtfs.errors import FeedError
 from ticketing.gtfs.records import (
     Agency,
     Cap,
+    CapPeriod,
+    DurationLimitType,
     FareAttribute,
     FareLegJoinRule,
     FareLegRule,
     FareMedia,
+    FareMediaType,
     FareProduct,
     FareRule,
     FareTransferRule,
+    FareTransferType,
+    IncompleteJourneyPolicy,
     PassCoverage,
+    PassKind,
     PolicyRow,
     RiderCategory,
     Route,
@@ -79,7 +87,7 @@ def read_feed(path: str | Path) -> GtfsFeed:
         row.required("fare_media_id"): FareMedia(
             row.required("fare_media_id"),
             row.get("fare_media_name"),
-            row.enum("fare_media_type", (0, 1, 2, 3, 4), default=0) or 0,
+            FareMediaType(row.enum("fare_media_type", tuple(FareMediaType), default=0) or 0),
         )
         for row in source.rows("fare_media.txt", ("fare_media_id", "fare_media_type"))
     }
@@ -368,16 +376,16 @@ def _join_rules(
     return tuple(rules)
 
 
-def _duration_limit(row: Row) -> tuple[int | None, int | None]:
+def _duration_limit(row: Row) -> tuple[int | None, DurationLimitType | None]:
     limit = row.integer("duration_limit")
     if limit is not None and limit <= 0:
         raise row.error(f"duration_limit {limit} is not a positive number of seconds")
-    limit_type = row.enum("duration_limit_type", (0, 1, 2, 3))
+    limit_type = row.enum("duration_limit_type", tuple(DurationLimitType))
     if (limit is None) != (limit_type is None):
         raise row.error(
             "duration_limit_type is required with duration_limit and forbidden without it"
         )
-    return limit, limit_type
+    return limit, None if limit_type is None else DurationLimitType(limit_type)
 
 
 def _transfer_rules(
@@ -410,7 +418,7 @@ def _transfer_rules(
                 count,
                 limit,
                 limit_type,
-                row.enum("fare_transfer_type", (0, 1, 2)) or 0,
+                FareTransferType(row.enum("fare_transfer_type", tuple(FareTransferType)) or 0),
                 _check_ref(row, "fare_product_id", products, "fare product (fare_products.txt)"),
                 row.enum("nonconsecutive_transfers_allowed", (0, 1), default=0) == 1,
             )
@@ -423,8 +431,16 @@ def _fare_attributes(source: FeedSource) -> dict[str, FareAttribute]:
     for row in source.rows("fare_attributes.txt", ("fare_id", "price", "currency_type")):
         fare_id = _new_id(row, "fare_id", fares)
         currency = row.currency("currency_type")
+        duration = row.integer("transfer_duration")
+        if duration is not None and duration < 0:
+            raise row.error(f"transfer_duration {duration} is not a number of seconds")
         fares[fare_id] = FareAttribute(
-            fare_id, row.major_amount("price", currency), row.optional("agency_id")
+            fare_id,
+            row.major_amount("price", currency),
+            row.optional("agency_id"),
+            # Empty means unlimited transfers (GTFS reference, fare_attributes.txt).
+            transfers=row.enum("transfers", (0, 1, 2)),
+            transfer_duration=duration,
         )
     return fares
 
@@ -454,9 +470,7 @@ def _caps(
     for row in source.rows("faregate_caps.txt", ("cap_id", "period", "amount", "currency")):
         cap_id = _new_id(row, "cap_id", seen)
         seen.add(cap_id)
-        period = row.required("period")
-        if period not in ("day", "month"):
-            raise row.error(f'period "{period}" is not day or month')
+        period = _text_enum(row, "period", CapPeriod)
         amount = row.minor_amount("amount", row.currency("currency"))
         if amount.amount < 0:
             raise row.error(f"amount {amount.amount} is negative")
@@ -480,14 +494,12 @@ def _passes(
     categories: dict[str, RiderCategory],
 ) -> tuple[PassCoverage, ...]:
     passes: list[PassCoverage] = []
-    kinds: dict[str, str] = {}
+    kinds: dict[str, PassKind] = {}
     for row in source.rows("faregate_passes.txt", ("fare_product_id", "kind")):
         product_id = (
             _check_ref(row, "fare_product_id", products, "fare product (fare_products.txt)") or ""
         )
-        kind = row.required("kind")
-        if kind not in ("day", "month"):
-            raise row.error(f'kind "{kind}" is not day or month')
+        kind = _text_enum(row, "kind", PassKind)
         if kinds.setdefault(product_id, kind) != kind:
             raise row.error(f'pass "{product_id}" is already a {kinds[product_id]} pass')
         passes.append(
@@ -510,9 +522,11 @@ def _policies(source: FeedSource, networks: frozenset[str]) -> tuple[PolicyRow, 
         if network_id in seen:
             raise row.error(f'a policy for network "{network_id or "(default)"}" is already given')
         seen.add(network_id)
-        incomplete = row.get("incomplete_journey") or "max_fare"
-        if incomplete != "max_fare":
-            raise row.error(f'incomplete_journey "{incomplete}" is not max_fare')
+        incomplete = (
+            _text_enum(row, "incomplete_journey", IncompleteJourneyPolicy)
+            if row.get("incomplete_journey")
+            else IncompleteJourneyPolicy.MAX_FARE
+        )
         minutes = row.integer("max_journey_minutes")
         if minutes is not None and minutes <= 0:
             raise row.error(f"max_journey_minutes {minutes} is not positive")
@@ -520,6 +534,19 @@ def _policies(source: FeedSource, networks: frozenset[str]) -> tuple[PolicyRow, 
             PolicyRow(network_id, incomplete, minutes, _cutoff(row), _zone(row, "timezone"))
         )
     return tuple(policies)
+
+
+_Text = TypeVar("_Text", bound=enum.StrEnum)
+
+
+def _text_enum(row: Row, column: str, kind: type[_Text]) -> _Text:
+    """A required cell that must be one of the enumeration's values."""
+    text = row.required(column)
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = " or ".join(member.value for member in kind)
+        raise row.error(f'{column} "{text}" is not {allowed}') from None
 
 
 def _cutoff(row: Row) -> time | None:
