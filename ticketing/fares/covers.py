@@ -11,9 +11,10 @@ A fare of fare_attributes.txt covers a run of consecutive legs when
 
 The day's charge is the cheapest set of runs covering every leg once, found by dynamic
 programming over the legs in departure order: best[j] = min over i < j of best[i] + the
-cheapest fare covering legs i..j-1. This is the one-dimensional form of OpenTripPlanner's
-DefaultFareService table (the cheapest cover of legs i..j, from a single fare or split at k);
-both give the same total. A run stops growing once no fare could allow its transfers or span.
+cheapest fare covering legs i..j-1 (a leg no run covers is left unpriced, counted first). This
+is the one-dimensional form of OpenTripPlanner's DefaultFareService table (the cheapest cover
+of legs i..j, from a single fare or split at k); both give the same total. A run stops
+growing once no fare could allow its transfers or span.
 """
 
 from __future__ import annotations
@@ -28,33 +29,40 @@ from ticketing.fares.matching import LegFare
 
 @dataclass(frozen=True, slots=True)
 class CoverLeg:
-    """A complete leg to cover: route, both stops and departure."""
+    """A complete leg to cover: route, both stops, departure, and whether some fare covers it
+    alone (a leg no fare covers alone may still be covered as part of a longer run)."""
 
     route_id: str
     from_stop_id: str
     to_stop_id: str
     departure: datetime
+    priced_alone: bool = True
 
 
-def cheapest_cover(feed: FareFeed, legs: Sequence[CoverLeg]) -> list[tuple[int, int, LegFare]]:
-    """The runs (start, end exclusive, fare) of the cheapest cover of `legs`, in order.
+def cheapest_cover(
+    feed: FareFeed, legs: Sequence[CoverLeg]
+) -> list[tuple[int, int, LegFare | None]]:
+    """The runs (start, end exclusive, fare) of the cheapest cover of `legs`, in order; a leg
+    no run can cover is a run of its own with fare None (it stays unpriced).
 
-    Ties go to the cover whose last run starts earliest (fewer, longer runs). Empty when some
-    leg no fare covers even alone (the caller prices such a leg on its own).
+    Covers are compared by how many legs they leave unpriced, then by amount: leaving a leg
+    unpriced is never a way to pay less. Ties go to the cover whose last run starts earliest.
     """
     matcher = feed.v1_fares
     count = len(legs)
-    best: list[int | None] = [0, *([None] * count)]
-    back: list[tuple[int, LegFare] | None] = [None] * (count + 1)
-    zones = [(feed.zone_of(leg.from_stop_id), feed.zone_of(leg.to_stop_id)) for leg in legs]
+    # best[j]: (unpriced legs, amount) of the cheapest cover of legs[:j]
+    best: list[tuple[int, int] | None] = [(0, 0), *([None] * count)]
+    back: list[tuple[int, LegFare | None]] = [(0, None)] * (count + 1)
     for start in range(count):
         before = best[start]
         if before is None:
             continue
         first = legs[start]
+        if not first.priced_alone:
+            _improve(best, back, start + 1, (before[0] + 1, before[1]), start, None)
         default_limit = feed.max_journey_seconds(first.route_id)
         longest = matcher.longest_run_seconds(default_limit)
-        origin = zones[start][0]
+        origin = feed.zone_of(first.from_stop_id)
         routes: set[str] = set()
         agencies: set[str | None] = set()
         visited: set[str] = set()
@@ -69,32 +77,38 @@ def cheapest_cover(feed: FareFeed, legs: Sequence[CoverLeg]) -> list[tuple[int, 
                 break
             routes.add(leg.route_id)
             agencies.add(feed.agency_of(leg.route_id))
-            visited.update(z for z in zones[end] if z is not None)
+            visited.update(feed.zones_passed(leg.route_id, leg.from_stop_id, leg.to_stop_id))
             fare = matcher.cheapest(
                 sorted(routes),
                 agencies,
                 origin,
-                zones[end][1],
+                feed.zone_of(leg.to_stop_id),
                 frozenset(visited),
                 transfers,
                 span,
                 default_limit,
             )
-            if fare is None:
-                continue
-            cost = before + fare.amount
-            known = best[end + 1]
-            if known is None or cost < known:
-                best[end + 1] = cost
-                back[end + 1] = (start, fare)
-    runs: list[tuple[int, int, LegFare]] = []
+            if fare is not None:
+                _improve(best, back, end + 1, (before[0], before[1] + fare.amount), start, fare)
+    runs: list[tuple[int, int, LegFare | None]] = []
     end = count
     while end > 0:
-        step = back[end]
-        if step is None:
-            return []
-        start, fare = step
+        start, fare = back[end]
         runs.append((start, end, fare))
         end = start
     runs.reverse()
     return runs
+
+
+def _improve(
+    best: list[tuple[int, int] | None],
+    back: list[tuple[int, LegFare | None]],
+    end: int,
+    cost: tuple[int, int],
+    start: int,
+    fare: LegFare | None,
+) -> None:
+    known = best[end]
+    if known is None or cost < known:
+        best[end] = cost
+        back[end] = (start, fare)

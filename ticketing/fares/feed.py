@@ -95,6 +95,7 @@ class FareFeed:
         self._timeframes = bool(gtfs.timeframes)
         self._caps_memo: dict[tuple[str | None, str | None], tuple[Cap, ...]] = {}
         self._money: dict[int, Money] = {}
+        self._zones_memo: dict[tuple[str, str | None, str | None], frozenset[str]] = {}
 
     # -- routes, stops, policy -------------------------------------------------------------
 
@@ -244,6 +245,7 @@ class FareFeed:
                 self._route_agency.get(route_id),
                 self._stop_zone.get(from_stop or ""),
                 self._stop_zone.get(to_stop or ""),
+                self.zones_passed(route_id, from_stop, to_stop),
                 open_start=open_start,
                 open_end=open_end,
             )
@@ -255,6 +257,40 @@ class FareFeed:
     def zone_of(self, stop_id: str) -> str | None:
         """A stop's fare zone (its station's when it has none of its own)."""
         return self._stop_zone.get(stop_id)
+
+    def zones_passed(
+        self, route_id: str, from_stop: str | None, to_stop: str | None
+    ) -> frozenset[str]:
+        """The fare zones a ride between two stops visits: both stops' zones, and (when the
+        feed's trips were read for contains_id rules) those of every stop in between on the
+        route's trips that call at both, in that order."""
+        key = (route_id, from_stop, to_stop)
+        zones = self._zones_memo.get(key)
+        if zones is None:
+            found = {
+                zone
+                for zone in (
+                    self._stop_zone.get(from_stop or ""),
+                    self._stop_zone.get(to_stop or ""),
+                )
+                if zone is not None
+            }
+            start, end = self._station(from_stop), self._station(to_stop)
+            for pattern in self.gtfs.route_patterns.get(route_id, ()):
+                stations = [self._station(stop) for stop in pattern]
+                if start in stations and end in stations[stations.index(start) :]:
+                    first = stations.index(start)
+                    last = stations.index(end, first)
+                    for stop in pattern[first : last + 1]:
+                        zone = self._stop_zone.get(stop)
+                        if zone is not None:
+                            found.add(zone)
+            zones = self._zones_memo[key] = frozenset(found)
+        return zones
+
+    def _station(self, stop_id: str | None) -> str | None:
+        """A stop's parent station, or the stop itself: taps and trips may name either."""
+        return (self.parent_station(stop_id) or stop_id) if stop_id else None
 
     @property
     def v1_fares(self) -> FareRuleMatcher:

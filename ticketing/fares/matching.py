@@ -10,7 +10,8 @@ Fares v2 (gtfs.org reference, fare_leg_rules.txt):
 
 Fares v1 (fare_rules.txt): a fare applies to a leg when one of its rule groups matches the route,
 origin zone and destination zone, and its `contains_id` zones, if any, are exactly the zones
-visited (here the origin and destination zones: taps do not tell the zones passed in between).
+visited (both stops' zones and, for feeds with contains_id rules, those of the stops the route's
+trips call at in between: FareFeed.zones_passed).
 A fare with no rules applies everywhere; a fare with an agency_id only to that agency's routes.
 The cheapest applicable fare is charged. A run of legs (ticketing.fares.covers) is matched the
 same way with the run's routes, first origin zone, last destination zone and every zone visited.
@@ -221,11 +222,13 @@ class FareRuleMatcher:
         agency_id: str | None,
         from_zone: str | None,
         to_zone: str | None,
+        zones: frozenset[str],
         *,
         open_start: bool = False,
         open_end: bool = False,
     ) -> LegFare | None:
-        """The cheapest fare for one leg; with an open end, the dearest over every zone for it."""
+        """The cheapest fare for one leg visiting `zones`; with an open end, the dearest over
+        every zone for that end (visiting its known end's zone and the other end's)."""
         if open_start or open_end:
             return _dearest(
                 self.match(
@@ -233,10 +236,10 @@ class FareRuleMatcher:
                     agency_id,
                     zone if open_start else from_zone,
                     zone if open_end else to_zone,
+                    frozenset(z for z in (from_zone, to_zone, zone) if z),
                 )
                 for zone in self._open_zones
             )
-        zones = frozenset(z for z in (from_zone, to_zone) if z)
         return self.cheapest((route_id,), (agency_id,), from_zone, to_zone, zones, 0, 0, 0)
 
     def cheapest(

@@ -320,6 +320,8 @@ class _Work:
     transfer_product_id: str | None = None
     capped: bool = False
     unpriced_reason: str | None = None
+    # Known route and stops, but no fare alone: a Fares v1 run may still cover it.
+    coverable: bool = False
 
 
 def price_journeys(
@@ -408,8 +410,9 @@ def _price_legs(
         open_end = last.incomplete and not open_start
         incomplete = open_start or open_end
         reason = _unknown_in_feed(feed, group, require_known_stops)
+        known = reason is None
         fare = None
-        if reason is None:
+        if known:
             fare = feed.leg_fare(
                 first.route_id,
                 first.from_stop_id,
@@ -455,6 +458,7 @@ def _price_legs(
                     joined=len(group) > 1,
                     continuation=position > 0,
                     unpriced_reason=reason,
+                    coverable=fare is None and known,
                 )
             )
     return work
@@ -545,19 +549,20 @@ def _apply_transfers(
 
 
 def _apply_v1_covers(feed: FareFeed, work: list[_Work]) -> None:
-    """Step 4 (Fares v1): the cheapest cover of the complete, priced legs not under a pass.
+    """Step 4 (Fares v1): the cheapest cover of the complete legs not under a pass.
 
     A run of legs one fare covers is charged that fare on its first leg and 0 on the others,
-    which name the fare as their transfer product; `undiscounted` keeps each leg's own fare.
+    which name the fare as their transfer product; `undiscounted` keeps each leg's own fare. A
+    leg no fare covers alone becomes priced when a run covers it.
     """
     items = [
         item
         for item in work
-        if item.fare is not None
-        and item.pass_product_id is None
+        if item.pass_product_id is None
         and not item.incomplete
         and item.journey.from_stop_id is not None
         and item.journey.to_stop_id is not None
+        and (item.fare is not None or item.coverable)
     ]
     legs = [
         CoverLeg(
@@ -565,15 +570,17 @@ def _apply_v1_covers(feed: FareFeed, work: list[_Work]) -> None:
             from_stop_id=item.journey.from_stop_id or "",
             to_stop_id=item.journey.to_stop_id or "",
             departure=item.journey.departure,
+            priced_alone=item.fare is not None,
         )
         for item in items
     ]
     for start, end, fare in cheapest_cover(feed, legs):
-        if end - start == 1:
-            continue  # a run of one leg is that leg's own fare, already charged
+        if fare is None or (end - start == 1 and items[start].fare is not None):
+            continue  # unpriced, or a run of one leg already charged its own fare
         for position in range(start, end):
             item = items[position]
             item.fare = fare
+            item.unpriced_reason = None
             item.charge = fare.amount if position == start else 0
             if position > start:
                 item.transfer_product_id = fare.fare_product_id

@@ -3,8 +3,10 @@
 Reads the files fares need: agency, routes, stops, calendar(_dates), Fares v1 (fare_attributes,
 fare_rules), Fares v2 (fare_media, fare_products, rider_categories, fare_leg_rules,
 fare_leg_join_rules, fare_transfer_rules, areas, stop_areas, networks, route_networks, timeframes)
-and Faregate's own faregate_caps / faregate_passes / faregate_policy. Timetables (trips,
-stop_times, shapes) are not read: fares are priced from taps, not from scheduled trips.
+and Faregate's own faregate_caps / faregate_passes / faregate_policy. Timetables are not read
+(fares are priced from taps, not from scheduled trips), except one thing: when Fares v1 rules
+use contains_id, the stop order of each route's trips (trips + stop_times) tells the zones a
+ride passes between its two stops.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Container, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import TypeVar
@@ -71,6 +73,8 @@ class GtfsFeed:
     caps: tuple[Cap, ...]
     passes: tuple[PassCoverage, ...]
     policies: tuple[PolicyRow, ...]
+    # route_id -> the distinct stop sequences of its trips; only read for contains_id rules.
+    route_patterns: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
 
 def read_feed(path: str | Path) -> GtfsFeed:
@@ -99,6 +103,8 @@ def read_feed(path: str | Path) -> GtfsFeed:
         source, networks, areas, product_ids, {t.timeframe_group_id for t in timeframes}
     )
     fare_attributes = _fare_attributes(source)
+    fare_rules = _fare_rules(source, fare_attributes, routes)
+    needs_patterns = not leg_rules and any(rule.contains_id for rule in fare_rules)
     return GtfsFeed(
         name=Path(path).name,
         agencies=agencies,
@@ -121,10 +127,11 @@ def read_feed(path: str | Path) -> GtfsFeed:
         ),
         timeframes=timeframes,
         fare_attributes=fare_attributes,
-        fare_rules=_fare_rules(source, fare_attributes, routes),
+        fare_rules=fare_rules,
         caps=_caps(source, networks, rider_categories),
         passes=_passes(source, product_ids, networks, routes, rider_categories),
         policies=_policies(source, networks),
+        route_patterns=_route_patterns(source, routes) if needs_patterns else {},
     )
 
 
@@ -424,6 +431,25 @@ def _transfer_rules(
             )
         )
     return tuple(rules)
+
+
+def _route_patterns(
+    source: FeedSource, routes: dict[str, Route]
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Each route's distinct stop sequences, from trips.txt and stop_times.txt."""
+    route_of: dict[str, str] = {}
+    for row in source.rows("trips.txt", ("route_id", "trip_id")):
+        route_of[row.required("trip_id")] = _required_ref(row, "route_id", routes, "route")
+    calls: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row in source.rows("stop_times.txt", ("trip_id", "stop_id", "stop_sequence")):
+        trip_id = row.required("trip_id")
+        if trip_id not in route_of:
+            raise row.error(f'trip_id "{trip_id}" is not a known trip (trips.txt)')
+        calls[trip_id].append((row.integer("stop_sequence") or 0, row.required("stop_id")))
+    patterns: dict[str, dict[tuple[str, ...], None]] = defaultdict(dict)
+    for trip_id, stops in calls.items():
+        patterns[route_of[trip_id]][tuple(stop for _, stop in sorted(stops))] = None
+    return {route_id: tuple(found) for route_id, found in patterns.items()}
 
 
 def _fare_attributes(source: FeedSource) -> dict[str, FareAttribute]:
