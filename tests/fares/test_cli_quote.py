@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from faregate.cli import cli, main
 
-CALTRAIN = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "caltrain_gtfs.zip"
 MINICITY = Path(__file__).resolve().parents[1] / "fixtures" / "minicity"
 CALTRAIN_LEG = {
     "route_id": "ct_local",
@@ -19,7 +18,6 @@ CALTRAIN_LEG = {
     "to_stop_id": "Mountain View Caltrain",
     "departure": "2009-08-07T12:00:00-07:00",
 }
-needs_caltrain = pytest.mark.skipif(not CALTRAIN.exists(), reason="shared/fixtures not present")
 
 
 def write_legs(tmp_path: Path, legs: object) -> Path:
@@ -28,11 +26,10 @@ def write_legs(tmp_path: Path, legs: object) -> Path:
     return path
 
 
-@needs_caltrain
-def test_caltrain_quote_json(tmp_path: Path) -> None:
+def test_caltrain_quote_json(tmp_path: Path, caltrain: Path) -> None:
     legs = write_legs(tmp_path, [CALTRAIN_LEG])
     result = CliRunner().invoke(
-        cli, ["fares", "quote", "--feed", str(CALTRAIN), "--legs", str(legs), "--json"]
+        cli, ["fares", "quote", "--feed", str(caltrain), "--legs", str(legs), "--json"]
     )
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
@@ -42,11 +39,10 @@ def test_caltrain_quote_json(tmp_path: Path) -> None:
     assert body["caps_applied"] == []
 
 
-@needs_caltrain
-def test_caltrain_quote_table(tmp_path: Path) -> None:
+def test_caltrain_quote_table(tmp_path: Path, caltrain: Path) -> None:
     legs = write_legs(tmp_path, [CALTRAIN_LEG])
     result = CliRunner().invoke(
-        cli, ["fares", "quote", "--feed", str(CALTRAIN), "--legs", str(legs)]
+        cli, ["fares", "quote", "--feed", str(caltrain), "--legs", str(legs)]
     )
     assert result.exit_code == 0, result.output
     assert "OW_2" in result.output

@@ -15,7 +15,6 @@ from ticketing.fares import FareFeed, QuoteLeg, load_feed, quote
 from ticketing.gtfs import FeedError, read_feed
 
 MINICITY = Path(__file__).resolve().parents[1] / "fixtures" / "minicity"
-CALTRAIN = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "caltrain_gtfs.zip"
 
 FeedDir = Callable[..., Path]
 
@@ -54,9 +53,8 @@ def test_unknown_columns_are_tolerated(feed_dir: FeedDir) -> None:
     assert load_feed(path).network_of("M1") == "metro"
 
 
-@pytest.mark.skipif(not CALTRAIN.exists(), reason="shared/fixtures not beside the repository")
-def test_caltrain_millbrae_to_mountain_view_is_ow_2() -> None:
-    feed = load_feed(CALTRAIN)
+def test_caltrain_millbrae_to_mountain_view_is_ow_2(caltrain: Path) -> None:
+    feed = load_feed(caltrain)
     assert not feed.uses_fares_v2
     day = quote(
         feed,

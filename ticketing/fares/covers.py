@@ -46,7 +46,8 @@ def cheapest_cover(
     no run can cover is a run of its own with fare None (it stays unpriced).
 
     Covers are compared by how many legs they leave unpriced, then by amount: leaving a leg
-    unpriced is never a way to pay less. Ties go to the cover whose last run starts earliest.
+    unpriced is never a way to pay less. Among equal covers the one whose runs start latest wins:
+    a fare bought earlier covers as many legs as it can, as a rider holding it would use it.
     """
     matcher = feed.v1_fares
     count = len(legs)
@@ -109,6 +110,6 @@ def _improve(
     fare: LegFare | None,
 ) -> None:
     known = best[end]
-    if known is None or cost < known:
+    if known is None or cost <= known:
         best[end] = cost
         back[end] = (start, fare)
