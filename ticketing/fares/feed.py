@@ -105,6 +105,15 @@ class FareFeed:
     def agency_of(self, route_id: str) -> str | None:
         return self._route_agency.get(route_id)
 
+    def same_operator(self, route_a: str, route_b: str) -> bool:
+        """Whether two known routes are run by the same agency (a feed with one agency runs all
+        its routes; an unnamed agency in a feed of several is nobody's in particular)."""
+        if not (self.knows_route(route_a) and self.knows_route(route_b)):
+            return False
+        agency = self._route_agency[route_a]
+        single = len(self.gtfs.agencies) <= 1
+        return agency == self._route_agency[route_b] and (agency is not None or single)
+
     def knows_route(self, route_id: str) -> bool:
         return route_id in self._route_network
 
