@@ -197,7 +197,7 @@ def run_fares_v1(feed_path: Path, accounts: int, seed: int) -> dict[str, Any]:
         unpriced += len(price.unpriced_legs)
     pricing = time.perf_counter() - started
     return {
-        "feed": str(feed_path),
+        "feed": os.path.relpath(feed_path, ROOT),
         "accounts": accounts,
         "taps": taps,
         "journeys": journeys,

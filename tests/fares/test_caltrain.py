@@ -70,3 +70,18 @@ def test_a_missing_shared_fixture_skips_locally_and_fails_in_ci(
     present = tmp_path / "present.zip"
     present.write_bytes(b"")
     assert shared_fixture(present) == present
+
+
+def test_a_round_trip_within_the_journey_time_is_one_run_from_zone_2_to_zone_2(
+    caltrain: Path,
+) -> None:
+    # The reference's first-origin / last-destination rule (and OpenTripPlanner) price a
+    # return within the transfer window as one run 2 -> 2: OW_1. Documented in docs/FARES.md
+    # as why "adding a leg never lowers the total" cannot hold for zone rules.
+    feed = load_feed(caltrain)
+    out = QuoteLeg("ct_local", MILLBRAE, MOUNTAIN_VIEW, NOON)
+    back = QuoteLeg("ct_local", MOUNTAIN_VIEW, MILLBRAE, NOON + timedelta(hours=2))
+    assert quote(feed, [out]).total.amount == 425
+    day = quote(feed, [out, back])
+    assert [leg.fare_product_id for leg in day.legs] == ["OW_1", "OW_1"]
+    assert day.total.amount == 250
