@@ -159,3 +159,84 @@ def test_help() -> None:
     result = CliRunner().invoke(cli, ["fares", "quote", "--help"])
     assert result.exit_code == 0
     assert "--legs" in result.output
+
+
+def metro_leg(to_stop: str, hour: int, route: str = "M1") -> dict[str, str]:
+    return {
+        "route_id": route,
+        "from_stop_id": "M_A",
+        "to_stop_id": to_stop,
+        "departure": f"2025-09-01T{hour:02d}:00:00+07:00",
+    }
+
+
+def test_media_chooses_the_payment_medium(tmp_path: Path) -> None:
+    legs = write_legs(tmp_path, [metro_leg("M_B", 8)])
+    args = ["fares", "quote", "--feed", str(MINICITY), "--legs", str(legs), "--json"]
+    assert json.loads(CliRunner().invoke(cli, args).output)["total"]["amount"] == 8000
+    cash = CliRunner().invoke(cli, [*args, "--media", "cash"])
+    assert cash.exit_code == 0, cash.output
+    assert json.loads(cash.output)["total"]["amount"] == 9000
+
+
+def test_unpriced_legs_are_listed_and_the_rest_priced(tmp_path: Path) -> None:
+    # Leg 0 is fine, leg 1 names an unknown stop, leg 2 an unknown route: index counts from 0
+    # in the legs file, whatever the departure order.
+    legs = write_legs(
+        tmp_path, [metro_leg("M_B", 8), metro_leg("M_Z", 9), metro_leg("M_B", 7, route="Z9")]
+    )
+    args = ["fares", "quote", "--feed", str(MINICITY), "--legs", str(legs)]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["total"]["amount"] == 8000
+    assert body["unpriced_legs"] == [
+        {"index": 1, "reason": 'stop "M_Z" is not in the feed'},
+        {"index": 2, "reason": 'route "Z9" is not in the feed'},
+    ]
+    assert [leg["unpriced_reason"] for leg in body["legs"]] == [
+        'route "Z9" is not in the feed',
+        None,
+        'stop "M_Z" is not in the feed',
+    ]
+    table = CliRunner().invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    assert 'Not priced: leg 2 (q2): stop "M_Z" is not in the feed' in table.output
+    assert 'Not priced: leg 3 (q3): route "Z9" is not in the feed' in table.output
+    assert "Total: 8,000 VND (8000 minor units)" in table.output
+
+
+@pytest.mark.parametrize(
+    ("feed", "legs", "extra", "message"),
+    [
+        (
+            MINICITY,
+            [metro_leg("M_B", 8, route="Z9"), metro_leg("M_Z", 9)],
+            [],
+            'Error: no leg could be priced (leg 1: route "Z9" is not in the feed; '
+            'leg 2: stop "M_Z" is not in the feed)\n',
+        ),
+        (
+            MINICITY,
+            [metro_leg("M_B", 8)],
+            ["--media", "token"],
+            'Error: unknown fare medium "token" (feed has: app, cash)\n',
+        ),
+    ],
+)
+def test_nothing_priced_or_unknown_medium_is_one_error_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    feed: Path,
+    legs: list[dict[str, str]],
+    extra: list[str],
+    message: str,
+) -> None:
+    path = write_legs(tmp_path, legs)
+    argv = ["faregate", "fares", "quote", "--feed", str(feed), "--legs", str(path), *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == message
