@@ -218,3 +218,28 @@ def test_v1_feed_keeps_pricing_a_single_leg_as_before(zones: FareFeed) -> None:
     assert not zones.uses_fares_v2
     assert zones.v1_transfers
     assert cents(zones, [("R", "z3", "z5", 0)]) == 250
+
+
+def test_faregate_caps_apply_after_the_v1_cover(tmp_path: Path) -> None:
+    # A capped day on a v1 feed: the cover first (one b fare for TSW + TSE within the hour),
+    # then the day cap on what is left, as on a v2 feed.
+    feed_dir = tmp_path / "feed"
+    feed_dir.mkdir()
+    for file in (FIXTURES / "v1_routes").glob("*.txt"):
+        (feed_dir / file.name).write_bytes(file.read_bytes())
+    (feed_dir / "faregate_caps.txt").write_text(
+        "cap_id,period,amount,currency\nday,day,500,USD\n", encoding="utf-8"
+    )
+    feed = load_feed(feed_dir)
+    legs = [
+        ("TSW", "s1", "s2", 0),
+        ("TSE", "s2", "s3", 30),
+        ("EXP", "s3", "s1", 120),
+        ("TSW", "s1", "s2", 240),
+    ]
+    day = day_of(feed, legs)
+    assert [leg.charged.amount for leg in day.legs] == [200, 0, 300, 0]
+    assert [leg.capped for leg in day.legs] == [False, False, True, True]
+    assert day.total.amount == 500
+    [cap] = day.caps_applied
+    assert (cap.cap_id, cap.saved.amount) == ("day", 100 + 200)
