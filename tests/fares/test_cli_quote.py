@@ -222,6 +222,19 @@ def test_unpriced_legs_are_listed_and_the_rest_priced(tmp_path: Path) -> None:
             ["--media", "token"],
             'Error: unknown fare medium "token" (feed has: app, cash)\n',
         ),
+        (
+            MINICITY.parent / "v1_routes",
+            [
+                {
+                    "route_id": "TSW",
+                    "from_stop_id": "s1",
+                    "to_stop_id": "s2",
+                    "departure": "2025-09-01T08:00:00-04:00",
+                }
+            ],
+            ["--media", "cash"],
+            'Error: unknown fare medium "cash" (feed has: none)\n',
+        ),
     ],
 )
 def test_nothing_priced_or_unknown_medium_is_one_error_line(
