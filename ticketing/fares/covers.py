@@ -51,6 +51,11 @@ def cheapest_cover(
     """
     matcher = feed.v1_fares
     count = len(legs)
+    # Per leg, once: origin and destination zones, zones passed, agency.
+    origins = [feed.zone_of(leg.from_stop_id) for leg in legs]
+    destinations = [feed.zone_of(leg.to_stop_id) for leg in legs]
+    passed = [feed.zones_passed(leg.route_id, leg.from_stop_id, leg.to_stop_id) for leg in legs]
+    agency = [feed.agency_of(leg.route_id) for leg in legs]
     # best[j]: (unpriced legs, amount) of the cheapest cover of legs[:j]
     best: list[tuple[int, int] | None] = [(0, 0), *([None] * count)]
     back: list[tuple[int, LegFare | None]] = [(0, None)] * (count + 1)
@@ -63,10 +68,9 @@ def cheapest_cover(
             _improve(best, back, start + 1, (before[0] + 1, before[1]), start, None)
         default_limit = feed.max_journey_seconds(first.route_id)
         longest = matcher.longest_run_seconds(default_limit)
-        origin = feed.zone_of(first.from_stop_id)
-        routes: set[str] = set()
-        agencies: set[str | None] = set()
-        visited: set[str] = set()
+        routes: frozenset[str] = frozenset()
+        agencies: frozenset[str | None] = frozenset()
+        visited: frozenset[str] = frozenset()
         for end in range(start, count):
             leg = legs[end]
             transfers = end - start
@@ -76,15 +80,15 @@ def cheapest_cover(
                 or span > longest
             ):
                 break
-            routes.add(leg.route_id)
-            agencies.add(feed.agency_of(leg.route_id))
-            visited.update(feed.zones_passed(leg.route_id, leg.from_stop_id, leg.to_stop_id))
+            routes |= {leg.route_id}
+            agencies |= {agency[end]}
+            visited |= passed[end]
             fare = matcher.cheapest(
-                sorted(routes),
+                routes,
                 agencies,
-                origin,
-                feed.zone_of(leg.to_stop_id),
-                frozenset(visited),
+                origins[start],
+                destinations[end],
+                visited,
                 transfers,
                 span,
                 default_limit,

@@ -207,6 +207,10 @@ class FareRuleMatcher:
         self._durations = [f.transfer_duration for f in self._fares if f.transfers != 0]
         # An unknown end may be in any zone, or in none.
         self._open_zones = (None, *sorted({s.zone_id for s in feed.stops.values() if s.zone_id}))
+        self._covering_memo: dict[
+            tuple[frozenset[str], frozenset[str | None], str | None, str | None, frozenset[str]],
+            tuple[_V1Fare, ...],
+        ] = {}
 
     @property
     def allows_transfers(self) -> bool:
@@ -240,12 +244,14 @@ class FareRuleMatcher:
                 )
                 for zone in self._open_zones
             )
-        return self.cheapest((route_id,), (agency_id,), from_zone, to_zone, zones, 0, 0, 0)
+        return self.cheapest(
+            frozenset((route_id,)), frozenset((agency_id,)), from_zone, to_zone, zones, 0, 0, 0
+        )
 
     def cheapest(
         self,
-        routes: Iterable[str],
-        agencies: Iterable[str | None],
+        routes: frozenset[str],
+        agencies: frozenset[str | None],
         origin: str | None,
         destination: str | None,
         zones: frozenset[str],
@@ -255,16 +261,26 @@ class FareRuleMatcher:
     ) -> LegFare | None:
         """The cheapest fare covering a run of legs with `transfers` transfers, the last
         departing `span_seconds` after the first. A fare with transfers but no
-        transfer_duration allows `default_limit` seconds (the network's journey time)."""
-        for fare in self._fares:
+        transfer_duration allows `default_limit` seconds (the network's journey time).
+
+        Which fares' rules cover the run depends only on its routes, agencies, end zones and
+        zones passed, a few combinations per feed: memoised, then filtered by transfers."""
+        key = (routes, agencies, origin, destination, zones)
+        covering = self._covering_memo.get(key)
+        if covering is None:
+            covering = self._covering_memo[key] = tuple(
+                fare
+                for fare in self._fares
+                if fare.covers(routes, agencies, origin, destination, zones)
+            )
+        for fare in covering:
             if transfers:
                 if fare.transfers is not None and transfers > fare.transfers:
                     continue
                 limit = fare.transfer_duration
                 if span_seconds > (default_limit if limit is None else limit):
                     continue
-            if fare.covers(routes, agencies, origin, destination, zones):
-                return LegFare(fare.fare_id, fare.price, None)
+            return LegFare(fare.fare_id, fare.price, None)
         return None
 
 
