@@ -84,7 +84,9 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
             open_entries[account] = tap
         elif kind is TapKind.EXIT:
             entry = open_entries.get(account)
-            if entry is not None and _same_line(entry, tap, feed):
+            if entry is not None and (
+                entry.route_id == tap.route_id or _same_line(entry, tap, feed)
+            ):
                 del open_entries[account]
                 limit = feed.max_journey_seconds(entry.route_id)
                 overtime = (tap.at - entry.at).total_seconds() > limit
@@ -110,7 +112,9 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
             open_boards[account] = tap
         else:
             board = open_boards.get(account)
-            if board is not None and _same_line(board, tap, feed):
+            if board is not None and (
+                board.route_id == tap.route_id or _same_line(board, tap, feed)
+            ):
                 del open_boards[account]
                 journeys.append(_ride(board, tap, incomplete=False))
     journeys.extend(_unfinished(tap) for tap in open_entries.values())
@@ -120,9 +124,7 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
 
 
 def _same_line(start: Tap, end: Tap, feed: FareFeed) -> bool:
-    """Whether `end` can close the ride `start` opened (see the module docstring)."""
-    if start.route_id == end.route_id:
-        return True
+    """Whether `end`, on another route, can close the ride `start` opened (module docstring)."""
     start_network = feed.network_of(start.route_id)
     end_network = feed.network_of(end.route_id)
     if start_network is not None or end_network is not None:

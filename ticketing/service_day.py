@@ -34,7 +34,10 @@ def service_day(
     at: datetime, *, timezone: ZoneInfo | None = None, cutoff: time = DEFAULT_CUTOFF
 ) -> date:
     """The service day `at` falls in: its local date, minus one day before the cut-off."""
-    require_aware(at, "a service day's instant")
+    if (
+        at.tzinfo is None
+    ):  # inline: once per leg priced (utcoffset() is checked where taps are made)
+        require_aware(at, "a service day's instant")
     local = at.astimezone(timezone or ZoneInfo(DEFAULT_TIMEZONE))
     day = local.date()
     return day - _ONE_DAY if local.time() < cutoff else day

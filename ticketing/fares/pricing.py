@@ -409,7 +409,14 @@ def _price_legs(
         open_start = first.from_stop_id is None
         open_end = last.incomplete and not open_start
         incomplete = open_start or open_end
-        reason = _unknown_in_feed(feed, group, require_known_stops)
+        # Later legs of a joined group are on known routes: join rules name their networks.
+        reason = (
+            f'route "{first.route_id}" is not in the feed'
+            if not feed.knows_route(first.route_id)
+            else _unknown_stop(feed, group)
+            if require_known_stops
+            else None
+        )
         known = reason is None
         fare = None
         if known:
@@ -443,6 +450,21 @@ def _price_legs(
                     f'to "{last.to_stop_id or "?"}"'
                 )
         day = feed.service_day_of(first.route_id, first.departure)
+        if len(group) == 1 and fare is not None:
+            # The common case, kept to the fields that differ from the defaults.
+            work.append(
+                _Work(
+                    first,
+                    feed.network_of(first.route_id),
+                    day,
+                    fare,
+                    incomplete or first.incomplete,
+                    fare.amount,
+                    fare.amount,
+                    last.arrival,
+                )
+            )
+            continue
         for position, journey in enumerate(group):
             amount = fare.amount if fare is not None and position == 0 else 0
             work.append(
@@ -464,12 +486,10 @@ def _price_legs(
     return work
 
 
-def _unknown_in_feed(feed: FareFeed, group: list[Journey], check_stops: bool) -> str | None:
-    """Why the feed cannot price these legs at all (a route or stop it does not know), if so."""
+def _unknown_stop(feed: FareFeed, group: list[Journey]) -> str | None:
+    """Why the feed cannot price these legs at all (a stop it does not know), if so."""
     for journey in group:
-        if not feed.knows_route(journey.route_id):
-            return f'route "{journey.route_id}" is not in the feed'
-        for stop_id in (journey.from_stop_id, journey.to_stop_id) if check_stops else ():
+        for stop_id in (journey.from_stop_id, journey.to_stop_id):
             if stop_id is not None and not feed.knows_stop(stop_id):
                 return f'stop "{stop_id}" is not in the feed'
     return None
@@ -600,6 +620,7 @@ def _apply_caps(
     spent: dict[tuple[str, date], int] = {}
     saved: dict[tuple[str, date], int] = {}
     spend_by_cap: dict[str, int] = {}
+    per_day, per_month = CapPeriod.DAY, CapPeriod.MONTH  # locals: enum lookups cost per leg
     for item in work:
         caps = feed.caps_for(item.network_id, category)
         if not caps:
@@ -609,14 +630,14 @@ def _apply_caps(
         keys: list[tuple[str, date]] = []
         left = binding = None
         for cap in caps:
-            if cap.period is CapPeriod.DAY:
+            if cap.period is per_day:
                 key = (cap.cap_id, day)
             else:
                 month = month or service_month(day)
                 key = (cap.cap_id, month)
             already = spent.get(key)
             if already is None:
-                prior = month_to_date.get(cap.cap_id) if cap.period is CapPeriod.MONTH else None
+                prior = month_to_date.get(cap.cap_id) if cap.period is per_month else None
                 already = spent[key] = prior.amount if prior is not None else 0
             remaining = cap.amount.amount - already
             if left is None or remaining < left:
