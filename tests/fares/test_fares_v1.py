@@ -6,6 +6,7 @@ Each fixture feed under tests/fixtures/v1_* quotes the reference text it is buil
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ticketing.fares import DayPrice, FareFeed, QuoteLeg, load_feed, quote
+from ticketing.gtfs import FeedError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -243,3 +245,46 @@ def test_faregate_caps_apply_after_the_v1_cover(tmp_path: Path) -> None:
     assert day.total.amount == 500
     [cap] = day.caps_applied
     assert (cap.cap_id, cap.saved.amount) == ("day", 100 + 200)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"fare_attributes.txt": "fare_id,price,currency_type,transfers\nc,3.00,USD,3\n"},
+            "fare_attributes.txt line 2: transfers 3 is not one of 0, 1, 2",
+        ),
+        (
+            {
+                "fare_attributes.txt": "fare_id,price,currency_type,transfer_duration\n"
+                "c,3.00,USD,-5\n"
+            },
+            "fare_attributes.txt line 2: transfer_duration -5 is not a number of seconds",
+        ),
+        (
+            {"trips.txt": "route_id,service_id,trip_id\nBUS,all,north\n"},
+            'trips.txt line 2: route_id "BUS" is not a known route',
+        ),
+        (
+            {
+                "stop_times.txt": "trip_id,stop_id,stop_sequence\nnorth,g5,1\nwest,g6,2\n",
+            },
+            'stop_times.txt line 3: trip_id "west" is not a known trip (trips.txt)',
+        ),
+        (
+            {"stop_times.txt": "trip_id,stop_id,stop_sequence\nnorth,g5,first\n"},
+            'stop_times.txt line 2: stop_sequence "first" is not an integer',
+        ),
+    ],
+)
+def test_v1_feed_errors_name_file_line_and_reason(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    feed_dir = tmp_path / "feed"
+    feed_dir.mkdir()
+    for file in (FIXTURES / "v1_contains").glob("*.txt"):
+        (feed_dir / file.name).write_bytes(file.read_bytes())
+    for name, text in files.items():
+        (feed_dir / name).write_text(text, encoding="utf-8")
+    with pytest.raises(FeedError, match=f"^{re.escape(message)}"):
+        load_feed(feed_dir)

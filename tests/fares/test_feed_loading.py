@@ -13,6 +13,14 @@ import pytest
 from ticketing.errors import TicketingError
 from ticketing.fares import FareFeed, QuoteLeg, load_feed, quote
 from ticketing.gtfs import FeedError, read_feed
+from ticketing.gtfs.records import (
+    CapPeriod,
+    DurationLimitType,
+    FareMediaType,
+    FareTransferType,
+    IncompleteJourneyPolicy,
+    PassKind,
+)
 
 MINICITY = Path(__file__).resolve().parents[1] / "fixtures" / "minicity"
 
@@ -43,6 +51,23 @@ def test_minicity_records(minicity: FareFeed) -> None:
     assert len(minicity.passes["bus_month_all"]) == 2
     discount = [p for p in gtfs.fare_products if p.fare_product_id == "bus_metro_discount"]
     assert discount[0].amount.amount == -2000
+
+
+def test_enumerated_columns_load_as_enums(minicity: FareFeed) -> None:
+    gtfs = minicity.gtfs
+    assert {cap.cap_id: cap.period for cap in gtfs.caps} == {
+        "metro_day": CapPeriod.DAY,
+        "all_day": CapPeriod.DAY,
+        "bus_month": CapPeriod.MONTH,
+    }
+    assert {p.fare_product_id: p.kind for p in gtfs.passes}["metro_day"] is PassKind.DAY
+    within_bus, bus_to_metro = gtfs.fare_transfer_rules
+    assert within_bus.fare_transfer_type is FareTransferType.A_PLUS_AB
+    assert bus_to_metro.fare_transfer_type is FareTransferType.A_PLUS_AB_PLUS_B
+    assert within_bus.duration_limit_type is DurationLimitType.DEPARTURE_TO_DEPARTURE
+    assert gtfs.fare_media["app"].media_type is FareMediaType.MOBILE_APP
+    assert gtfs.fare_media["cash"].media_type is FareMediaType.NONE
+    assert {row.incomplete_journey for row in gtfs.policies} == {IncompleteJourneyPolicy.MAX_FARE}
 
 
 def test_unknown_columns_are_tolerated(feed_dir: FeedDir) -> None:
