@@ -15,9 +15,18 @@ category, some holding monthly passes. Generation is not timed. Then, in one pro
 Riders are postpaid, so fares go to their receivables. Prints JSON and a one-line summary;
 `to_pricing_alone_ratio` is a run's taps/s over pricing alone's in the same run.
 
+3. Fares v1 (`fares_v1` in the JSON): pricing alone on a real Fares v1 feed with transfers, the
+   Caltrain feed beside the repository (../shared/fixtures/caltrain_gtfs.zip; skipped, and said
+   so, when absent). A generated weekday: each rider rides from a home to a work station and
+   back at gates; about 40% change trains on the way (exit, re-enter within 5-20 minutes), so
+   the fare engine must find the cheapest cover of the legs (one fare from the first origin
+   zone to the last destination zone). Same baseline (canonical sort) and ratio as step 1.
+
     python bench/pricing.py [--accounts 100000] [--batch 5000] [--pipeline 2]
                             [--skip-sqlite] [--skip-postgres] [--postgres-url URL]
                             [--feed data/hanoi] [--seed 7]
+                            [--v1-feed ../shared/fixtures/caltrain_gtfs.zip]
+                            [--v1-accounts 100000] [--skip-v1]
 
 The PostgreSQL server comes from --postgres-url, else FAREGATE_BENCH_POSTGRES_URL, else the
 local test server.
@@ -28,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import random
@@ -62,6 +72,9 @@ from ticketing.taps import Tap, TapKind
 ROOT = Path(__file__).resolve().parents[1]
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = datetime(2025, 3, 12, tzinfo=HANOI)  # a Wednesday
+CALTRAIN = ROOT.parent / "shared" / "fixtures" / "caltrain_gtfs.zip"
+CALTRAIN_DAY = datetime(2009, 8, 7, tzinfo=ZoneInfo("America/Los_Angeles"))  # a Friday
+CALTRAIN_ROUTES = ("ct_local", "ct_limited", "ct_bullet")
 TARGET_TAPS_PER_SECOND = 50_000
 TARGET_POSTED_TAPS_PER_SECOND = 20_000  # pricing plus posting, on PostgreSQL
 PRICING_SLICE = 250  # account-days priced between looks at the database's replies
@@ -133,6 +146,69 @@ def synthetic_day(feed: FareFeed, feed_dir: Path, accounts: int, seed: int) -> I
             clock += ride_minutes + rnd.randrange(20, 180)
         rnd.shuffle(taps)  # uploads arrive in any order; pricing must not care
         yield AccountDay(account, category, held, taps)
+
+
+def caltrain_day(feed: FareFeed, accounts: int, seed: int) -> list[list[Tap]]:
+    """Each rider's gate taps for a weekday on Caltrain: out in the morning and back in the
+    evening, about 40% of trips with a change of trains on the way (about 6 taps a rider)."""
+    rnd = random.Random(seed)
+    stations = [stop for stop in feed.gtfs.stops if feed.zone_of(stop) is not None]
+    days: list[list[Tap]] = []
+    seq = 0
+    for number in range(accounts):
+        account = f"ct-{number:06d}"
+        home, work = rnd.sample(range(len(stations)), 2)
+        taps: list[Tap] = []
+        for origin, destination, hour in ((home, work, 7), (work, home, 17)):
+            clock = CALTRAIN_DAY + timedelta(hours=hour, minutes=rnd.randrange(0, 150))
+            stops = [origin, destination]
+            if abs(destination - origin) > 1 and rnd.random() < 0.4:
+                low, high = sorted((origin, destination))
+                stops.insert(1, rnd.randrange(low + 1, high))
+            for start, end in itertools.pairwise(stops):
+                route = rnd.choice(CALTRAIN_ROUTES)
+                arrive = clock + timedelta(minutes=3 * abs(end - start) + 5)
+                for stop, at, kind in ((start, clock, TapKind.ENTRY), (end, arrive, TapKind.EXIT)):
+                    seq += 1
+                    device = f"gate-{stop}"
+                    taps.append(Tap(device, seq, number, account, at, route, stations[stop], kind))
+                clock = arrive + timedelta(minutes=rnd.randrange(5, 21))
+        rnd.shuffle(taps)
+        days.append(taps)
+    return days
+
+
+def run_fares_v1(feed_path: Path, accounts: int, seed: int) -> dict[str, Any]:
+    """Pricing alone on the Fares v1 feed's generated day, with its own sort baseline."""
+    feed = load_feed(feed_path)
+    days = caltrain_day(feed, accounts, seed)
+    taps = sum(len(day) for day in days)
+    started = time.perf_counter()
+    for day in days:
+        canonical_taps(day)
+    baseline = time.perf_counter() - started
+    journeys = charged = on_transfer = unpriced = 0
+    started = time.perf_counter()
+    for day in days:
+        price = price_day(feed, day)
+        journeys += len(price.legs)
+        charged += price.total.amount
+        on_transfer += sum(leg.transfer_product_id is not None for leg in price.legs)
+        unpriced += len(price.unpriced_legs)
+    pricing = time.perf_counter() - started
+    return {
+        "feed": os.path.relpath(feed_path, ROOT),
+        "accounts": accounts,
+        "taps": taps,
+        "journeys": journeys,
+        "legs_on_a_transfer": on_transfer,
+        "unpriced_legs": unpriced,
+        "total_charged": {"amount": charged, "currency": feed.currency},
+        "pricing_seconds": round(pricing, 2),
+        "baseline_sort_seconds": round(baseline, 2),
+        "pricing_to_baseline_ratio": round(pricing / baseline, 1),
+        "taps_per_second": round(taps / pricing),
+    }
 
 
 def priced_account_days(
@@ -307,6 +383,11 @@ def main() -> None:
     parser.add_argument(
         "--pipeline", type=int, default=2, help="posting transactions in flight at once"
     )
+    parser.add_argument(
+        "--v1-feed", type=Path, default=CALTRAIN, help="Fares v1 feed for the v1 run"
+    )
+    parser.add_argument("--v1-accounts", type=int, default=100_000)
+    parser.add_argument("--skip-v1", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument(
@@ -357,6 +438,13 @@ def main() -> None:
             )
         )
 
+    fares_v1: dict[str, Any] | None = None
+    v1_note = "skipped (--skip-v1)"
+    if not args.skip_v1 and args.v1_feed.exists():
+        fares_v1 = run_fares_v1(args.v1_feed, args.v1_accounts, args.seed)
+    elif not args.skip_v1:
+        v1_note = f"skipped: no feed at {args.v1_feed}"
+
     postgres = next((run for run in runs if run.backend == "postgresql"), None)
     meets = {"pricing": rate >= TARGET_TAPS_PER_SECOND}
     if postgres is not None:
@@ -383,6 +471,7 @@ def main() -> None:
         "pricing_and_posting": {run.backend: run.as_json(rate) for run in runs},
         "target_posted_taps_per_second": TARGET_POSTED_TAPS_PER_SECOND,
         "meets_targets": meets,
+        "fares_v1": fares_v1 if fares_v1 is not None else v1_note,
         "peak_rss_mb": peak_rss_mb(),
         "python": sys.version.split()[0],
     }
@@ -405,6 +494,14 @@ def main() -> None:
                 else "); "
             )
             for run in runs
+        )
+        + (
+            f"Fares v1 ({args.v1_feed.name}): {fares_v1['taps']:,} taps priced in "
+            f"{fares_v1['pricing_seconds']:.2f} s = {fares_v1['taps_per_second']:,} taps/s, "
+            f"{fares_v1['pricing_to_baseline_ratio']}x its baseline, "
+            f"{fares_v1['legs_on_a_transfer']:,} legs on a transfer; "
+            if fares_v1 is not None
+            else f"Fares v1 {v1_note}; "
         )
         + f"peak RSS {result['peak_rss_mb']} MB"
     )

@@ -7,17 +7,23 @@ tap-out completes it.
 
 Pairing rules (per account):
 - ENTRY opens a metro journey; a second ENTRY before any EXIT leaves the first one incomplete.
-- EXIT closes the open ENTRY of the same network (or route). If it comes later than the policy's
+- EXIT closes the open ENTRY of the same line (below). If it comes later than the policy's
   max_journey_minutes the journey is incomplete (priced at the maximum fare) but keeps its exit.
   An EXIT with no open ENTRY is an incomplete journey of its own (unknown origin).
-- BOARD starts a bus ride; ALIGHT on the same route or network ends the open ride. A ride without
-  ALIGHT is complete (flat or origin-based fares need no tap-off); an ALIGHT with nothing to end
-  carries no fare and is dropped.
+- BOARD starts a bus ride; ALIGHT on the same line ends the open ride. A ride without ALIGHT is
+  complete (flat or origin-based fares need no tap-off); an ALIGHT with nothing to end carries no
+  fare and is dropped.
+
+The same line: the same route, or two routes of the same network. Routes that belong to no
+network are never "the same network" as each other: at gates (ENTRY/EXIT) they are the same line
+when they run in the same gated station system, i.e. are run by the same agency (an exit from a
+Caltrain ct_limited train closes an entry onto ct_bullet: the rider changed trains behind the
+gates); on board (BOARD/ALIGHT) only the same route is, since a validator is on one vehicle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -68,7 +74,6 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
     journeys: list[Journey] = []
     open_entries: dict[str, Tap] = {}
     open_boards: dict[str, Tap] = {}
-    network_of = feed.network_of
     for tap in canonical_taps(taps):
         account = tap.account_id
         kind = tap.kind
@@ -79,7 +84,9 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
             open_entries[account] = tap
         elif kind is TapKind.EXIT:
             entry = open_entries.get(account)
-            if entry is not None and _same_line(entry, tap, network_of):
+            if entry is not None and (
+                entry.route_id == tap.route_id or _same_line(entry, tap, feed)
+            ):
                 del open_entries[account]
                 limit = feed.max_journey_seconds(entry.route_id)
                 overtime = (tap.at - entry.at).total_seconds() > limit
@@ -105,7 +112,9 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
             open_boards[account] = tap
         else:
             board = open_boards.get(account)
-            if board is not None and _same_line(board, tap, network_of):
+            if board is not None and (
+                board.route_id == tap.route_id or _same_line(board, tap, feed)
+            ):
                 del open_boards[account]
                 journeys.append(_ride(board, tap, incomplete=False))
     journeys.extend(_unfinished(tap) for tap in open_entries.values())
@@ -114,9 +123,13 @@ def build_journeys(taps: Sequence[Tap], feed: FareFeed) -> list[Journey]:
     return journeys
 
 
-def _same_line(start: Tap, end: Tap, network_of: Callable[[str], str | None]) -> bool:
-    """Whether `end` can close the ride `start` opened: same route, or same network."""
-    return start.route_id == end.route_id or network_of(start.route_id) == network_of(end.route_id)
+def _same_line(start: Tap, end: Tap, feed: FareFeed) -> bool:
+    """Whether `end`, on another route, can close the ride `start` opened (module docstring)."""
+    start_network = feed.network_of(start.route_id)
+    end_network = feed.network_of(end.route_id)
+    if start_network is not None or end_network is not None:
+        return start_network == end_network
+    return end.kind is TapKind.EXIT and feed.same_operator(start.route_id, end.route_id)
 
 
 def _ride(start: Tap, end: Tap, *, incomplete: bool) -> Journey:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from ticketing.service_day import require_aware
+
 
 class TapKind(enum.StrEnum):
     """What the passenger did at the device.
@@ -34,8 +36,7 @@ class Tap:
     kind: TapKind
 
     def __post_init__(self) -> None:
-        if self.at.tzinfo is None or self.at.utcoffset() is None:
-            raise ValueError(f"tap time must be timezone-aware, got {self.at!r}")
+        require_aware(self.at, "tap time")
 
     @property
     def key(self) -> tuple[str, int]:

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ticketing.fares import DayPrice, QuoteLeg, load_feed, quote
+from ticketing.fares import DayPrice, FareError, QuoteLeg, load_feed, quote, quote_journey_id
 from ticketing.money import Money
 
 _LEG_FIELDS = ("route_id", "from_stop_id", "to_stop_id", "departure")
@@ -38,15 +38,48 @@ def fares() -> None:
     help='JSON list of legs {"route_id", "from_stop_id", "to_stop_id", "departure", "arrival"}.',
 )
 @click.option("--category", default=None, help="Rider category id (default: the feed's default).")
+@click.option(
+    "--media",
+    "media",
+    metavar="FARE_MEDIA_ID",
+    default=None,
+    help="Pay with this fare medium (fare_media.txt), e.g. cash or a card; default: any.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the priced day as JSON.")
-def quote_command(feed_path: Path, legs_path: Path, category: str | None, as_json: bool) -> None:
-    """Price the legs in FILE as one rider's service day."""
+def quote_command(
+    feed_path: Path, legs_path: Path, category: str | None, media: str | None, as_json: bool
+) -> None:
+    """Price the legs in FILE as one rider's service day.
+
+    Legs the feed cannot price are listed with their reason ("unpriced_legs" in the JSON, each
+    with its 0-based index in FILE); the exit status is non-zero only when no leg is priced.
+    """
     legs = _read_legs(legs_path)
-    day = quote(load_feed(feed_path), legs, rider_category=category)
+    day = quote(load_feed(feed_path), legs, rider_category=category, fare_media_id=media)
+    unpriced = _unpriced_by_position(day, len(legs))
+    if not day.priced_any:
+        reasons = "; ".join(f"leg {position + 1}: {reason}" for position, reason in unpriced)
+        raise FareError(f"no leg could be priced ({reasons})")
     if as_json:
-        click.echo(json.dumps(day.as_json(), indent=2))
+        body = day.as_json()
+        body["unpriced_legs"] = [
+            {"index": position, "reason": reason} for position, reason in unpriced
+        ]
+        click.echo(json.dumps(body, indent=2))
     else:
         _print_table(day)
+        for position, reason in unpriced:
+            click.echo(f"Not priced: leg {position + 1} ({quote_journey_id(position)}): {reason}")
+
+
+def _unpriced_by_position(day: DayPrice, count: int) -> list[tuple[int, str]]:
+    """(position in the legs file, reason) of each leg the quote could not price."""
+    reasons = {leg.journey_id: leg.unpriced_reason for leg in day.legs}
+    return [
+        (position, reason)
+        for position in range(count)
+        if (reason := reasons.get(quote_journey_id(position))) is not None
+    ]
 
 
 def _read_legs(path: Path) -> list[QuoteLeg]:
@@ -113,6 +146,7 @@ def _print_table(day: DayPrice) -> None:
                 ("transfer", leg.transfer_product_id is not None),
                 ("joined", leg.joined),
                 ("capped", leg.capped),
+                ("not priced", leg.unpriced_reason is not None),
             )
             if flag
         ]

@@ -13,9 +13,16 @@ import pytest
 from ticketing.errors import TicketingError
 from ticketing.fares import FareFeed, QuoteLeg, load_feed, quote
 from ticketing.gtfs import FeedError, read_feed
+from ticketing.gtfs.records import (
+    CapPeriod,
+    DurationLimitType,
+    FareMediaType,
+    FareTransferType,
+    IncompleteJourneyPolicy,
+    PassKind,
+)
 
 MINICITY = Path(__file__).resolve().parents[1] / "fixtures" / "minicity"
-CALTRAIN = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "caltrain_gtfs.zip"
 
 FeedDir = Callable[..., Path]
 
@@ -46,6 +53,23 @@ def test_minicity_records(minicity: FareFeed) -> None:
     assert discount[0].amount.amount == -2000
 
 
+def test_enumerated_columns_load_as_enums(minicity: FareFeed) -> None:
+    gtfs = minicity.gtfs
+    assert {cap.cap_id: cap.period for cap in gtfs.caps} == {
+        "metro_day": CapPeriod.DAY,
+        "all_day": CapPeriod.DAY,
+        "bus_month": CapPeriod.MONTH,
+    }
+    assert {p.fare_product_id: p.kind for p in gtfs.passes}["metro_day"] is PassKind.DAY
+    within_bus, bus_to_metro = gtfs.fare_transfer_rules
+    assert within_bus.fare_transfer_type is FareTransferType.A_PLUS_AB
+    assert bus_to_metro.fare_transfer_type is FareTransferType.A_PLUS_AB_PLUS_B
+    assert within_bus.duration_limit_type is DurationLimitType.DEPARTURE_TO_DEPARTURE
+    assert gtfs.fare_media["app"].media_type is FareMediaType.MOBILE_APP
+    assert gtfs.fare_media["cash"].media_type is FareMediaType.NONE
+    assert {row.incomplete_journey for row in gtfs.policies} == {IncompleteJourneyPolicy.MAX_FARE}
+
+
 def test_unknown_columns_are_tolerated(feed_dir: FeedDir) -> None:
     path = feed_dir(
         networks="network_id,network_name,colour,x_internal\nmetro,Metro,red,1\n"
@@ -54,9 +78,8 @@ def test_unknown_columns_are_tolerated(feed_dir: FeedDir) -> None:
     assert load_feed(path).network_of("M1") == "metro"
 
 
-@pytest.mark.skipif(not CALTRAIN.exists(), reason="shared/fixtures not beside the repository")
-def test_caltrain_millbrae_to_mountain_view_is_ow_2() -> None:
-    feed = load_feed(CALTRAIN)
+def test_caltrain_millbrae_to_mountain_view_is_ow_2(caltrain: Path) -> None:
+    feed = load_feed(caltrain)
     assert not feed.uses_fares_v2
     day = quote(
         feed,

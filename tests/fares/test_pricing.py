@@ -30,6 +30,11 @@ FeedDir = Callable[..., Path]
 
 # 2025-09-01 is a Monday; 2025-09-02 is removed from the weekday service (calendar_dates).
 MONDAY = "2025-09-01"
+# price_day of one B1 boarding at S1 on MONDAY 08:00 (device v, seq 1), computed at commit
+# e7ef473, before DayPrice had unpriced legs.
+FINGERPRINT_BEFORE_UNPRICED_LEGS = (
+    "4064a7315972fe26f2f8cd6633fdbe18d4f27794280f982a42691f61d316776c"
+)
 
 
 def metro(tap: TapMaker, origin: str, destination: str, at: str, minutes: int = 20) -> list[Tap]:
@@ -182,8 +187,8 @@ def test_empty_fields_without_rule_priority_mean_everything_not_listed(
     assert not feed.gtfs.has_rule_priority
     assert charged(metro(tap, "M_A", "M_B", f"{MONDAY} 08:00"), feed) == [8000]
     # a_A is listed as an origin, so the empty-origin rule does not cover A -> C.
-    with pytest.raises(FareError, match="no fare"):
-        price_day(feed, metro(tap, "M_A", "M_C", f"{MONDAY} 09:00"))
+    [unpriced] = price_day(feed, metro(tap, "M_A", "M_C", f"{MONDAY} 09:00")).unpriced_legs
+    assert unpriced.reason == 'no fare on route "M1" from "M_A" to "M_C"'
     assert charged(metro(tap, "M_C", "M_A", f"{MONDAY} 10:00"), feed) == [12000]
     # Empty network: every network not listed (bus_short), but not bus_long or metro.
     assert charged([tap(B, "B1", "S1", f"{MONDAY} 11:00")], feed) == [8000]
@@ -247,9 +252,43 @@ def test_monthly_cap_counts_earlier_spend(minicity: FareFeed, tap: TapMaker) -> 
     assert day.cap_spend["bus_month"].amount == 5000
 
 
-def test_unknown_route_is_an_error(minicity: FareFeed, tap: TapMaker) -> None:
-    with pytest.raises(FareError, match='route "Z9" is not in the feed'):
-        price_day(minicity, [tap(B, "Z9", "S1", f"{MONDAY} 08:00")])
+def test_a_leg_no_fare_covers_is_kept_at_zero_with_its_reason(
+    minicity: FareFeed, tap: TapMaker
+) -> None:
+    taps = [
+        *metro(tap, "M_A", "M_B", f"{MONDAY} 08:00"),
+        tap(B, "Z9", "S1", f"{MONDAY} 09:00"),
+        tap(B, "B1", "S1", f"{MONDAY} 10:00"),
+    ]
+    day = price_day(minicity, taps)
+    assert [leg.route_id for leg in day.legs] == ["M1", "Z9", "B1"]
+    assert [leg.charged.amount for leg in day.legs] == [8000, 0, 8000]
+    assert day.total.amount == 16000
+    unknown = day.legs[1]
+    assert unknown.fare_product_id is None
+    assert unknown.unpriced_reason == 'route "Z9" is not in the feed'
+    assert [(u.index, u.journey_id, u.reason) for u in day.unpriced_legs] == [
+        (1, unknown.journey_id, 'route "Z9" is not in the feed')
+    ]
+    assert day.priced_any
+    assert day.as_json()["unpriced_legs"] == [
+        {"index": 1, "journey_id": unknown.journey_id, "reason": 'route "Z9" is not in the feed'}
+    ]
+    # The same day without the unknown leg fingerprints differently from the day with it.
+    assert day.fingerprint() != price_day(minicity, [taps[0], taps[1], taps[3]]).fingerprint()
+    only_unknown = price_day(minicity, [taps[2]])
+    assert not only_unknown.priced_any
+    assert only_unknown.total.amount == 0
+
+
+def test_a_day_without_unpriced_legs_keeps_its_fingerprint_scheme(
+    minicity: FareFeed, tap: TapMaker
+) -> None:
+    # Recorded days are compared by fingerprint: adding unpriced legs to DayPrice must not
+    # change the fingerprint of a day that has none (the value below was computed before).
+    day = price_day(minicity, [tap(B, "B1", "S1", f"{MONDAY} 08:00", device="v", seq=1)])
+    assert day.unpriced_legs == ()
+    assert day.fingerprint() == FINGERPRINT_BEFORE_UNPRICED_LEGS
 
 
 def test_price_day_refuses_mixed_accounts(minicity: FareFeed, tap: TapMaker) -> None:
@@ -322,6 +361,7 @@ def test_fingerprint_ignores_time_zones_and_sees_every_field(
                 "pass",
                 "xfer",
                 not leg.joined,
+                "why",
             ],
             strict=True,
         )

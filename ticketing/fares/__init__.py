@@ -2,7 +2,7 @@
 
 feed = load_feed("data/hanoi")
 day = price_day(feed, taps, rider_category="adult", passes=held_passes)
-day.total, day.legs, day.caps_applied
+day.total, day.legs, day.caps_applied, day.unpriced_legs
 """
 
 from ticketing.fares.errors import FareError
@@ -13,9 +13,11 @@ from ticketing.fares.pricing import (
     DayPrice,
     PricedLeg,
     QuoteLeg,
+    UnpricedLeg,
     price_day,
     price_journeys,
     quote,
+    quote_journey_id,
 )
 
 __all__ = [
@@ -27,9 +29,11 @@ __all__ = [
     "Policy",
     "PricedLeg",
     "QuoteLeg",
+    "UnpricedLeg",
     "load_feed",
     "pass_validity",
     "price_day",
     "price_journeys",
     "quote",
+    "quote_journey_id",
 ]

@@ -74,6 +74,8 @@ class FareFeed:
         }
         self._leg_rules = LegRuleMatcher(gtfs, self.amount_of)
         self._fare_rules = FareRuleMatcher(gtfs)
+        # Fares v1 fares that cover more than one leg make the day a covering problem.
+        self.v1_transfers = not self.uses_fares_v2 and self._fare_rules.allows_transfers
         self.join_rules: tuple[FareLegJoinRule, ...] = gtfs.fare_leg_join_rules
         self.transfer_rules: tuple[FareTransferRule, ...] = gtfs.fare_transfer_rules
         rules = gtfs.fare_transfer_rules
@@ -93,6 +95,7 @@ class FareFeed:
         self._timeframes = bool(gtfs.timeframes)
         self._caps_memo: dict[tuple[str | None, str | None], tuple[Cap, ...]] = {}
         self._money: dict[int, Money] = {}
+        self._zones_memo: dict[tuple[str, str | None, str | None], frozenset[str]] = {}
 
     # -- routes, stops, policy -------------------------------------------------------------
 
@@ -101,6 +104,15 @@ class FareFeed:
 
     def agency_of(self, route_id: str) -> str | None:
         return self._route_agency.get(route_id)
+
+    def same_operator(self, route_a: str, route_b: str) -> bool:
+        """Whether two known routes are run by the same agency (a feed with one agency runs all
+        its routes; an unnamed agency in a feed of several is nobody's in particular)."""
+        if not (self.knows_route(route_a) and self.knows_route(route_b)):
+            return False
+        agency = self._route_agency[route_a]
+        single = len(self.gtfs.agencies) <= 1
+        return agency == self._route_agency[route_b] and (agency is not None or single)
 
     def knows_route(self, route_id: str) -> bool:
         return route_id in self._route_network
@@ -149,6 +161,13 @@ class FareFeed:
             known = ", ".join(sorted(self.gtfs.rider_categories)) or "none"
             raise FareError(f'unknown rider category "{rider_category}" (feed has: {known})')
         return rider_category
+
+    def resolve_media(self, fare_media_id: str | None) -> str | None:
+        """The fare medium to price for, which must exist in fare_media.txt (None: any)."""
+        if fare_media_id is not None and fare_media_id not in self.gtfs.fare_media:
+            known = ", ".join(sorted(self.gtfs.fare_media)) or "none"
+            raise FareError(f'unknown fare medium "{fare_media_id}" (feed has: {known})')
+        return fare_media_id
 
     def money(self, amount: int) -> Money:
         """`amount` in the feed's currency; Money is immutable, so equal amounts share one."""
@@ -232,13 +251,59 @@ class FareFeed:
         else:
             fare = self._fare_rules.match(
                 route_id,
+                self._route_agency.get(route_id),
                 self._stop_zone.get(from_stop or ""),
                 self._stop_zone.get(to_stop or ""),
+                self.zones_passed(route_id, from_stop, to_stop),
                 open_start=open_start,
                 open_end=open_end,
             )
         self._leg_memo[key] = fare
         return fare
+
+    # -- Fares v1 runs of legs ----------------------------------------------------------------
+
+    def zone_of(self, stop_id: str) -> str | None:
+        """A stop's fare zone (its station's when it has none of its own)."""
+        return self._stop_zone.get(stop_id)
+
+    def zones_passed(
+        self, route_id: str, from_stop: str | None, to_stop: str | None
+    ) -> frozenset[str]:
+        """The fare zones a ride between two stops visits: both stops' zones, and (when the
+        feed's trips were read for contains_id rules) those of every stop in between on the
+        route's trips that call at both, in that order."""
+        key = (route_id, from_stop, to_stop)
+        zones = self._zones_memo.get(key)
+        if zones is None:
+            found = {
+                zone
+                for zone in (
+                    self._stop_zone.get(from_stop or ""),
+                    self._stop_zone.get(to_stop or ""),
+                )
+                if zone is not None
+            }
+            start, end = self._station(from_stop), self._station(to_stop)
+            for pattern in self.gtfs.route_patterns.get(route_id, ()):
+                stations = [self._station(stop) for stop in pattern]
+                if start in stations and end in stations[stations.index(start) :]:
+                    first = stations.index(start)
+                    last = stations.index(end, first)
+                    for stop in pattern[first : last + 1]:
+                        zone = self._stop_zone.get(stop)
+                        if zone is not None:
+                            found.add(zone)
+            zones = self._zones_memo[key] = frozenset(found)
+        return zones
+
+    def _station(self, stop_id: str | None) -> str | None:
+        """A stop's parent station, or the stop itself: taps and trips may name either."""
+        return (self.parent_station(stop_id) or stop_id) if stop_id else None
+
+    @property
+    def v1_fares(self) -> FareRuleMatcher:
+        return self._fare_rules
 
     def _timeframes_at(self, route_id: str, at: datetime) -> frozenset[str]:
         local = at.astimezone(self._route_timezone.get(route_id, self._timezone))

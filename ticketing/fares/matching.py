@@ -8,10 +8,13 @@ Fares v2 (gtfs.org reference, fare_leg_rules.txt):
 - Rules whose product has no row for the rider's category (or medium) do not apply. When several
   products remain, the rider is charged the cheapest: the engine picks the best fare for them.
 
-Fares v1 (fare_rules.txt): a fare applies when one of its rule groups matches the route, origin
-zone and destination zone, and its `contains_id` zones, if any, are exactly the zones visited (here
-the origin and destination zones: taps do not tell the zones passed in between). A fare with no
-rules applies everywhere. The cheapest applicable fare is charged.
+Fares v1 (fare_rules.txt): a fare applies to a leg when one of its rule groups matches the route,
+origin zone and destination zone, and its `contains_id` zones, if any, are exactly the zones
+visited (both stops' zones and, for feeds with contains_id rules, those of the stops the route's
+trips call at in between: FareFeed.zones_passed).
+A fare with no rules applies everywhere; a fare with an agency_id only to that agency's routes.
+The cheapest applicable fare is charged. A run of legs (ticketing.fares.covers) is matched the
+same way with the run's routes, first origin zone, last destination zone and every zone visited.
 
 A leg with an unknown end (incomplete journey) is priced at the maximum over every possible end.
 """
@@ -118,63 +121,167 @@ class LegRuleMatcher:
 
 @dataclass(frozen=True, slots=True)
 class _V1Group:
-    fare_id: str
+    """The fare_rules.txt rows of a fare sharing route, origin and destination: one condition."""
+
     route_id: str | None
     origin_id: str | None
     destination_id: str | None
     contains: frozenset[str]
 
+    def matches(
+        self, route_id: str, origin: str | None, destination: str | None, zones: frozenset[str]
+    ) -> bool:
+        return (
+            (self.route_id is None or self.route_id == route_id)
+            and (self.origin_id is None or self.origin_id == origin)
+            and (self.destination_id is None or self.destination_id == destination)
+            and (not self.contains or self.contains == zones)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _V1Fare:
+    """A fare of fare_attributes.txt with its rule groups (none: it applies everywhere)."""
+
+    fare_id: str
+    price: int
+    agency_id: str | None
+    transfers: int | None
+    transfer_duration: int | None
+    groups: tuple[_V1Group, ...]
+
+    def covers(
+        self,
+        routes: Iterable[str],
+        agencies: Iterable[str | None],
+        origin: str | None,
+        destination: str | None,
+        zones: frozenset[str],
+    ) -> bool:
+        """Whether the rules let this fare cover legs on `routes` (of `agencies`) from zone
+        `origin` to zone `destination` through exactly `zones`: every route must be allowed by
+        a rule group that also matches the origin, destination and zones."""
+        if self.agency_id is not None and any(
+            agency not in (None, self.agency_id) for agency in agencies
+        ):
+            return False
+        return not self.groups or all(
+            any(group.matches(route, origin, destination, zones) for group in self.groups)
+            for route in routes
+        )
+
 
 class FareRuleMatcher:
-    """Fares v1 fare_attributes.txt + fare_rules.txt."""
+    """Fares v1 fare_attributes.txt + fare_rules.txt, for one leg or a run of legs."""
 
     def __init__(self, feed: GtfsFeed) -> None:
-        self._prices = {f.fare_id: f.price.amount for f in feed.fare_attributes.values()}
         contains: dict[tuple[str, str | None, str | None, str | None], set[str]] = defaultdict(set)
         for rule in feed.fare_rules:
             key = (rule.fare_id, rule.route_id, rule.origin_id, rule.destination_id)
             contains[key]
             if rule.contains_id:
                 contains[key].add(rule.contains_id)
-        self._groups = [_V1Group(*key, frozenset(zones)) for key, zones in contains.items()]
-        with_rules = {g.fare_id for g in self._groups}
-        self._everywhere = [fare_id for fare_id in self._prices if fare_id not in with_rules]
+        groups: dict[str, list[_V1Group]] = defaultdict(list)
+        for (fare_id, route_id, origin_id, destination_id), zones in contains.items():
+            groups[fare_id].append(_V1Group(route_id, origin_id, destination_id, frozenset(zones)))
+        # Cheapest first (ties by id): the first fare that covers a run is the one to charge.
+        self._fares = sorted(
+            (
+                _V1Fare(
+                    f.fare_id,
+                    f.price.amount,
+                    f.agency_id,
+                    f.transfers,
+                    f.transfer_duration,
+                    tuple(groups.get(f.fare_id, ())),
+                )
+                for f in feed.fare_attributes.values()
+            ),
+            key=lambda fare: (fare.price, fare.fare_id),
+        )
+        transfers = [f.transfers for f in self._fares]
+        # The most transfers any fare allows (None: unlimited), to stop growing a run early.
+        self.max_transfers: int | None = (
+            None if None in transfers else max((t or 0 for t in transfers), default=0)
+        )
+        self._durations = [f.transfer_duration for f in self._fares if f.transfers != 0]
         # An unknown end may be in any zone, or in none.
         self._open_zones = (None, *sorted({s.zone_id for s in feed.stops.values() if s.zone_id}))
+        self._covering_memo: dict[
+            tuple[frozenset[str], frozenset[str | None], str | None, str | None, frozenset[str]],
+            tuple[_V1Fare, ...],
+        ] = {}
+
+    @property
+    def allows_transfers(self) -> bool:
+        return self.max_transfers != 0
+
+    def longest_run_seconds(self, default_limit: int) -> int:
+        """The longest time from first to last departure any fare's transfers may span."""
+        return max((d if d is not None else default_limit for d in self._durations), default=0)
 
     def match(
         self,
         route_id: str,
+        agency_id: str | None,
         from_zone: str | None,
         to_zone: str | None,
+        zones: frozenset[str],
         *,
         open_start: bool = False,
         open_end: bool = False,
     ) -> LegFare | None:
-        """The cheapest applicable fare; with an open end, the dearest over every zone for it."""
+        """The cheapest fare for one leg visiting `zones`; with an open end, the dearest over
+        every zone for that end (visiting its known end's zone and the other end's)."""
         if open_start or open_end:
             return _dearest(
                 self.match(
                     route_id,
+                    agency_id,
                     zone if open_start else from_zone,
                     zone if open_end else to_zone,
+                    frozenset(z for z in (from_zone, to_zone, zone) if z),
                 )
                 for zone in self._open_zones
             )
-        visited = frozenset(z for z in (from_zone, to_zone) if z)
-        fare_ids = set(self._everywhere)
-        for group in self._groups:
-            if (
-                (group.route_id is None or group.route_id == route_id)
-                and (group.origin_id is None or group.origin_id == from_zone)
-                and (group.destination_id is None or group.destination_id == to_zone)
-                and (not group.contains or group.contains == visited)
-            ):
-                fare_ids.add(group.fare_id)
-        if not fare_ids:
-            return None
-        amount, fare_id = min((self._prices[f], f) for f in fare_ids)
-        return LegFare(fare_id, amount, None)
+        return self.cheapest(
+            frozenset((route_id,)), frozenset((agency_id,)), from_zone, to_zone, zones, 0, 0, 0
+        )
+
+    def cheapest(
+        self,
+        routes: frozenset[str],
+        agencies: frozenset[str | None],
+        origin: str | None,
+        destination: str | None,
+        zones: frozenset[str],
+        transfers: int,
+        span_seconds: float,
+        default_limit: int,
+    ) -> LegFare | None:
+        """The cheapest fare covering a run of legs with `transfers` transfers, the last
+        departing `span_seconds` after the first. A fare with transfers but no
+        transfer_duration allows `default_limit` seconds (the network's journey time).
+
+        Which fares' rules cover the run depends only on its routes, agencies, end zones and
+        zones passed, a few combinations per feed: memoised, then filtered by transfers."""
+        key = (routes, agencies, origin, destination, zones)
+        covering = self._covering_memo.get(key)
+        if covering is None:
+            covering = self._covering_memo[key] = tuple(
+                fare
+                for fare in self._fares
+                if fare.covers(routes, agencies, origin, destination, zones)
+            )
+        for fare in covering:
+            if transfers:
+                if fare.transfers is not None and transfers > fare.transfers:
+                    continue
+                limit = fare.transfer_duration
+                if span_seconds > (default_limit if limit is None else limit):
+                    continue
+            return LegFare(fare.fare_id, fare.price, None)
+        return None
 
 
 def _dearest(fares: Iterable[LegFare | None]) -> LegFare | None:

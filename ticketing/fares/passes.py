@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
+from ticketing.gtfs.records import PassKind
 from ticketing.service_day import service_day, service_day_start
 
 
@@ -33,7 +34,9 @@ def pass_validity(feed: FareFeed, fare_product_id: str, start: datetime) -> Held
     policy = feed.policy_for(coverage[0].network_id)
     first_day = service_day(start, timezone=policy.timezone, cutoff=policy.cutoff)
     last_day = (
-        first_day + timedelta(days=1) if coverage[0].kind == "day" else _one_month_later(first_day)
+        first_day + timedelta(days=1)
+        if coverage[0].kind is PassKind.DAY
+        else _one_month_later(first_day)
     )
     until = service_day_start(last_day, timezone=policy.timezone, cutoff=policy.cutoff)
     return HeldPass(fare_product_id, start, until)

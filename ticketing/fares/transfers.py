@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ticketing.fares.feed import FareFeed
-from ticketing.gtfs.records import FareTransferRule
+from ticketing.gtfs.records import DurationLimitType, FareTransferRule, FareTransferType
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +82,9 @@ def find_transfer(
             if found is None:
                 continue
             amount = found
-        if rule.fare_transfer_type == 0:
+        if rule.fare_transfer_type is FareTransferType.A_PLUS_AB:
             charge = amount
-        elif rule.fare_transfer_type == 1:
+        elif rule.fare_transfer_type is FareTransferType.A_PLUS_AB_PLUS_B:
             charge = amount + to_leg_amount
         else:
             charge = amount - previous_charge if transfer_number == 1 else amount
@@ -102,7 +102,7 @@ def _group_ok(rule_group: str | None, leg_group: str | None, listed: set[str]) -
 
 def within_duration(
     limit: int,
-    limit_type: int | None,
+    limit_type: DurationLimitType | None,
     first_departure: datetime,
     previous_arrival: datetime,
     current_departure: datetime,
@@ -111,6 +111,7 @@ def within_duration(
     """Whether a duration_limit (transfer or join rule) holds: types 0 and 1 measure from the
     first leg's departure, 2 and 3 from the previous leg's arrival; 0 and 3 up to the current
     leg's arrival, 1 and 2 up to its departure."""
-    start = first_departure if limit_type in (0, 1) else previous_arrival
-    end = current_arrival if limit_type in (0, 3) else current_departure
+    from_first = limit_type is not None and limit_type.from_first_departure
+    start = first_departure if from_first else previous_arrival
+    end = current_arrival if limit_type is not None and limit_type.to_arrival else current_departure
     return (end - start).total_seconds() <= limit

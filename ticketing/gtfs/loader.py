@@ -3,31 +3,41 @@
 Reads the files fares need: agency, routes, stops, calendar(_dates), Fares v1 (fare_attributes,
 fare_rules), Fares v2 (fare_media, fare_products, rider_categories, fare_leg_rules,
 fare_leg_join_rules, fare_transfer_rules, areas, stop_areas, networks, route_networks, timeframes)
-and Faregate's own faregate_caps / faregate_passes / faregate_policy. Timetables (trips,
-stop_times, shapes) are not read: fares are priced from taps, not from scheduled trips.
+and Faregate's own faregate_caps / faregate_passes / faregate_policy. Timetables are not read
+(fares are priced from taps, not from scheduled trips), except one thing: when Fares v1 rules
+use contains_id, the stop order of each route's trips (trips + stop_times) tells the zones a
+ride passes between its two stops.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import defaultdict
 from collections.abc import Container, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ticketing.gtfs.errors import FeedError
 from ticketing.gtfs.records import (
     Agency,
     Cap,
+    CapPeriod,
+    DurationLimitType,
     FareAttribute,
     FareLegJoinRule,
     FareLegRule,
     FareMedia,
+    FareMediaType,
     FareProduct,
     FareRule,
     FareTransferRule,
+    FareTransferType,
+    IncompleteJourneyPolicy,
     PassCoverage,
+    PassKind,
     PolicyRow,
     RiderCategory,
     Route,
@@ -63,6 +73,8 @@ class GtfsFeed:
     caps: tuple[Cap, ...]
     passes: tuple[PassCoverage, ...]
     policies: tuple[PolicyRow, ...]
+    # route_id -> the distinct stop sequences of its trips; only read for contains_id rules.
+    route_patterns: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
 
 def read_feed(path: str | Path) -> GtfsFeed:
@@ -79,7 +91,7 @@ def read_feed(path: str | Path) -> GtfsFeed:
         row.required("fare_media_id"): FareMedia(
             row.required("fare_media_id"),
             row.get("fare_media_name"),
-            row.enum("fare_media_type", (0, 1, 2, 3, 4), default=0) or 0,
+            FareMediaType(row.enum("fare_media_type", tuple(FareMediaType), default=0) or 0),
         )
         for row in source.rows("fare_media.txt", ("fare_media_id", "fare_media_type"))
     }
@@ -91,6 +103,8 @@ def read_feed(path: str | Path) -> GtfsFeed:
         source, networks, areas, product_ids, {t.timeframe_group_id for t in timeframes}
     )
     fare_attributes = _fare_attributes(source)
+    fare_rules = _fare_rules(source, fare_attributes, routes)
+    needs_patterns = not leg_rules and any(rule.contains_id for rule in fare_rules)
     return GtfsFeed(
         name=Path(path).name,
         agencies=agencies,
@@ -113,10 +127,11 @@ def read_feed(path: str | Path) -> GtfsFeed:
         ),
         timeframes=timeframes,
         fare_attributes=fare_attributes,
-        fare_rules=_fare_rules(source, fare_attributes, routes),
+        fare_rules=fare_rules,
         caps=_caps(source, networks, rider_categories),
         passes=_passes(source, product_ids, networks, routes, rider_categories),
         policies=_policies(source, networks),
+        route_patterns=_route_patterns(source, routes) if needs_patterns else {},
     )
 
 
@@ -368,16 +383,16 @@ def _join_rules(
     return tuple(rules)
 
 
-def _duration_limit(row: Row) -> tuple[int | None, int | None]:
+def _duration_limit(row: Row) -> tuple[int | None, DurationLimitType | None]:
     limit = row.integer("duration_limit")
     if limit is not None and limit <= 0:
         raise row.error(f"duration_limit {limit} is not a positive number of seconds")
-    limit_type = row.enum("duration_limit_type", (0, 1, 2, 3))
+    limit_type = row.enum("duration_limit_type", tuple(DurationLimitType))
     if (limit is None) != (limit_type is None):
         raise row.error(
             "duration_limit_type is required with duration_limit and forbidden without it"
         )
-    return limit, limit_type
+    return limit, None if limit_type is None else DurationLimitType(limit_type)
 
 
 def _transfer_rules(
@@ -410,7 +425,7 @@ def _transfer_rules(
                 count,
                 limit,
                 limit_type,
-                row.enum("fare_transfer_type", (0, 1, 2)) or 0,
+                FareTransferType(row.enum("fare_transfer_type", tuple(FareTransferType)) or 0),
                 _check_ref(row, "fare_product_id", products, "fare product (fare_products.txt)"),
                 row.enum("nonconsecutive_transfers_allowed", (0, 1), default=0) == 1,
             )
@@ -418,13 +433,40 @@ def _transfer_rules(
     return tuple(rules)
 
 
+def _route_patterns(
+    source: FeedSource, routes: dict[str, Route]
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Each route's distinct stop sequences, from trips.txt and stop_times.txt."""
+    route_of: dict[str, str] = {}
+    for row in source.rows("trips.txt", ("route_id", "trip_id")):
+        route_of[row.required("trip_id")] = _required_ref(row, "route_id", routes, "route")
+    calls: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row in source.rows("stop_times.txt", ("trip_id", "stop_id", "stop_sequence")):
+        trip_id = row.required("trip_id")
+        if trip_id not in route_of:
+            raise row.error(f'trip_id "{trip_id}" is not a known trip (trips.txt)')
+        calls[trip_id].append((row.integer("stop_sequence") or 0, row.required("stop_id")))
+    patterns: dict[str, dict[tuple[str, ...], None]] = defaultdict(dict)
+    for trip_id, stops in calls.items():
+        patterns[route_of[trip_id]][tuple(stop for _, stop in sorted(stops))] = None
+    return {route_id: tuple(found) for route_id, found in patterns.items()}
+
+
 def _fare_attributes(source: FeedSource) -> dict[str, FareAttribute]:
     fares: dict[str, FareAttribute] = {}
     for row in source.rows("fare_attributes.txt", ("fare_id", "price", "currency_type")):
         fare_id = _new_id(row, "fare_id", fares)
         currency = row.currency("currency_type")
+        duration = row.integer("transfer_duration")
+        if duration is not None and duration < 0:
+            raise row.error(f"transfer_duration {duration} is not a number of seconds")
         fares[fare_id] = FareAttribute(
-            fare_id, row.major_amount("price", currency), row.optional("agency_id")
+            fare_id,
+            row.major_amount("price", currency),
+            row.optional("agency_id"),
+            # Empty means unlimited transfers (GTFS reference, fare_attributes.txt).
+            transfers=row.enum("transfers", (0, 1, 2)),
+            transfer_duration=duration,
         )
     return fares
 
@@ -454,9 +496,7 @@ def _caps(
     for row in source.rows("faregate_caps.txt", ("cap_id", "period", "amount", "currency")):
         cap_id = _new_id(row, "cap_id", seen)
         seen.add(cap_id)
-        period = row.required("period")
-        if period not in ("day", "month"):
-            raise row.error(f'period "{period}" is not day or month')
+        period = _text_enum(row, "period", CapPeriod)
         amount = row.minor_amount("amount", row.currency("currency"))
         if amount.amount < 0:
             raise row.error(f"amount {amount.amount} is negative")
@@ -480,14 +520,12 @@ def _passes(
     categories: dict[str, RiderCategory],
 ) -> tuple[PassCoverage, ...]:
     passes: list[PassCoverage] = []
-    kinds: dict[str, str] = {}
+    kinds: dict[str, PassKind] = {}
     for row in source.rows("faregate_passes.txt", ("fare_product_id", "kind")):
         product_id = (
             _check_ref(row, "fare_product_id", products, "fare product (fare_products.txt)") or ""
         )
-        kind = row.required("kind")
-        if kind not in ("day", "month"):
-            raise row.error(f'kind "{kind}" is not day or month')
+        kind = _text_enum(row, "kind", PassKind)
         if kinds.setdefault(product_id, kind) != kind:
             raise row.error(f'pass "{product_id}" is already a {kinds[product_id]} pass')
         passes.append(
@@ -510,9 +548,11 @@ def _policies(source: FeedSource, networks: frozenset[str]) -> tuple[PolicyRow, 
         if network_id in seen:
             raise row.error(f'a policy for network "{network_id or "(default)"}" is already given')
         seen.add(network_id)
-        incomplete = row.get("incomplete_journey") or "max_fare"
-        if incomplete != "max_fare":
-            raise row.error(f'incomplete_journey "{incomplete}" is not max_fare')
+        incomplete = (
+            _text_enum(row, "incomplete_journey", IncompleteJourneyPolicy)
+            if row.get("incomplete_journey")
+            else IncompleteJourneyPolicy.MAX_FARE
+        )
         minutes = row.integer("max_journey_minutes")
         if minutes is not None and minutes <= 0:
             raise row.error(f"max_journey_minutes {minutes} is not positive")
@@ -520,6 +560,19 @@ def _policies(source: FeedSource, networks: frozenset[str]) -> tuple[PolicyRow, 
             PolicyRow(network_id, incomplete, minutes, _cutoff(row), _zone(row, "timezone"))
         )
     return tuple(policies)
+
+
+_Text = TypeVar("_Text", bound=enum.StrEnum)
+
+
+def _text_enum(row: Row, column: str, kind: type[_Text]) -> _Text:
+    """A required cell that must be one of the enumeration's values."""
+    text = row.required(column)
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = " or ".join(member.value for member in kind)
+        raise row.error(f'{column} "{text}" is not {allowed}') from None
 
 
 def _cutoff(row: Row) -> time | None:

@@ -106,14 +106,11 @@ class Row:
         if not text:
             return default
         parts = text.split(":")
-        try:
-            if len(parts) != 3:
-                raise ValueError
-            hours, minutes, seconds = (int(p) for p in parts)
-            if not (0 <= minutes < 60 and 0 <= seconds < 60 and hours >= 0):
-                raise ValueError
-        except ValueError:
-            raise self.error(f'{column} "{text}" is not a time (HH:MM:SS)') from None
+        if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
+            raise self.error(f'{column} "{text}" is not a time (HH:MM:SS)')
+        hours, minutes, seconds = (int(part) for part in parts)
+        if minutes >= 60 or seconds >= 60:
+            raise self.error(f'{column} "{text}" is not a time (HH:MM:SS)')
         return hours * 3600 + minutes * 60 + seconds
 
 

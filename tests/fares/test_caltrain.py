@@ -1,0 +1,87 @@
+"""Caltrain (a real Fares v1 feed, 2009): one-way fares by zones, and transfers on one fare.
+
+The feed's fares have empty `transfers` (unlimited) and no `transfer_duration`, so a run of
+rides within the journey time (180 minutes by default) is one fare from its first origin zone
+to its last destination zone. Also: the fixture check that fails in CI instead of skipping.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fares.conftest import shared_fixture
+from ticketing.fares import QuoteLeg, load_feed, quote
+
+NOON = datetime.fromisoformat("2009-08-07T12:00:00-07:00")
+MILLBRAE, MOUNTAIN_VIEW, SAN_JOSE = (
+    "Millbrae Caltrain",
+    "Mountain View Caltrain",
+    "San Jose Caltrain",
+)
+
+
+def test_a_change_of_train_is_one_fare_from_first_origin_to_last_destination(
+    caltrain: Path,
+) -> None:
+    feed = load_feed(caltrain)
+    # Millbrae (zone 2) -> Mountain View (3) on a local, then on to San Jose (4) on a bullet:
+    # OW_3 (zone 2 to 4, 6.00) rather than OW_2 + OW_2 (8.50).
+    legs = [
+        QuoteLeg("ct_local", MILLBRAE, MOUNTAIN_VIEW, NOON),
+        QuoteLeg("ct_bullet", MOUNTAIN_VIEW, SAN_JOSE, NOON + timedelta(minutes=50)),
+    ]
+    day = quote(feed, legs)
+    assert [(leg.fare_product_id, leg.charged.amount) for leg in day.legs] == [
+        ("OW_3", 600),
+        ("OW_3", 0),
+    ]
+    assert [leg.undiscounted.amount for leg in day.legs] == [425, 425]
+    # Past the journey time the second ride is a fare of its own.
+    late = [
+        legs[0],
+        QuoteLeg("ct_bullet", MOUNTAIN_VIEW, SAN_JOSE, NOON + timedelta(hours=3, minutes=1)),
+    ]
+    assert quote(feed, late).total.amount == 425 + 425
+
+
+@pytest.mark.parametrize(
+    ("environment", "outcome"),
+    [
+        ({}, pytest.skip.Exception),
+        ({"CI": "true"}, pytest.fail.Exception),
+        ({"FAREGATE_REQUIRE_POSTGRES": "1"}, pytest.fail.Exception),
+    ],
+)
+def test_a_missing_shared_fixture_skips_locally_and_fails_in_ci(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    outcome: type[BaseException],
+) -> None:
+    for name in ("CI", "FAREGATE_REQUIRE_POSTGRES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(outcome, match="shared fixture missing"):
+        shared_fixture(tmp_path / "absent.zip")
+    present = tmp_path / "present.zip"
+    present.write_bytes(b"")
+    assert shared_fixture(present) == present
+
+
+def test_a_round_trip_within_the_journey_time_is_one_run_from_zone_2_to_zone_2(
+    caltrain: Path,
+) -> None:
+    # The reference's first-origin / last-destination rule (and OpenTripPlanner) price a
+    # return within the transfer window as one run 2 -> 2: OW_1. Documented in docs/FARES.md
+    # as why "adding a leg never lowers the total" cannot hold for zone rules.
+    feed = load_feed(caltrain)
+    out = QuoteLeg("ct_local", MILLBRAE, MOUNTAIN_VIEW, NOON)
+    back = QuoteLeg("ct_local", MOUNTAIN_VIEW, MILLBRAE, NOON + timedelta(hours=2))
+    assert quote(feed, [out]).total.amount == 425
+    day = quote(feed, [out, back])
+    assert [leg.fare_product_id for leg in day.legs] == ["OW_1", "OW_1"]
+    assert day.total.amount == 250
