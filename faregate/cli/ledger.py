@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from faregate.config import Settings
 from faregate.database import database_url, sqlite_file
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import InvariantReport
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 
 @click.group(name="ledger")

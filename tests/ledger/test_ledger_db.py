@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -26,6 +25,7 @@ from ticketing.ledger import (
     accounts,
 )
 from ticketing.money import Money
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 AT = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)
 CLEARING = accounts.gateway_clearing("stripe")

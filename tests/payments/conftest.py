@@ -13,9 +13,9 @@ from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
 from tests.gateways.fault_proxy import FaultProxy
 from ticketing.db.models import CredentialRow, RiderAccountRow
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.payments.service import PaymentsService
 from ticketing.riders import AccountStatus, PaymentMode
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 WEBHOOK_SECRET = "whsec_payments_tests"
 CLIENT_TIMEOUT = 0.4

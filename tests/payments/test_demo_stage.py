@@ -10,11 +10,11 @@ from pathlib import Path
 from rich.console import Console
 
 from faregate.demo.payments_stage import run_payments_stage
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
 from ticketing.riders import PaymentMode
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import add_rider
 

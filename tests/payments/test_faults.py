@@ -12,10 +12,10 @@ from gateways.errors import GatewayOutcomeUnknown
 from gateways.stripe_gateway import StripeGateway
 from tests.gateways.fault_proxy import Fault, FaultProxy
 from ticketing.db.payments_models import AttemptStatus
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payments.service import PaymentsService
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 DAY = date(2025, 3, 15)
 AMOUNT = Money(23_000, "VND")

@@ -12,14 +12,16 @@ from gateways.errors import CardDeclined
 from gateways.stripe_gateway import StripeGateway
 from ticketing.db.models import RiderAccountRow
 from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds, UnknownAccount
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
+from ticketing.payments.charges import daily_charge_key
+from ticketing.payments.debt import debt_reason
 from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
-from ticketing.payments.service import PaymentsService, daily_charge_key, debt_reason
+from ticketing.payments.service import PaymentsService
 from ticketing.riders import AccountStatus, DenyAction
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import add_rider
 
@@ -266,8 +268,9 @@ async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
     assert await _denied(uow_factory, credentials) == {lost}  # revoked: stays denied
 
     async with uow_factory() as uow:
-        version, denied = await uow.deny_list.snapshot()
-        delta = await uow.deny_list.delta(0)
+        snapshot = await uow.deny_list.snapshot()
+        version, denied = snapshot.version, snapshot.ids
+        delta = await uow.deny_list.history(0)
     # One numbering for every writer: the events are 1..version with no gap, and replaying
     # them gives the snapshot.
     assert [e.version for e in delta.events] == list(range(1, version + 1))

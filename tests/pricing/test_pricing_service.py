@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from ticketing.db.models import PricedDayRow
-from ticketing.db.uow import UnitOfWork, UnitOfWorkFactory
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
@@ -18,6 +17,7 @@ from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.pricing import FarePricing, UnknownRider, account_days
 from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
@@ -70,7 +70,7 @@ async def test_prepaid_ride_is_paid_from_the_wallet_to_the_operator(
             tap(1, at(7, 30), "m2a_01", TapKind.ENTRY),
             tap(1, at(7, 55), "m2a_12", TapKind.EXIT),
         )
-        result = await FarePricing(uow.session, uow.ledger, feed).price_day("alice", DAY)
+        result = await FarePricing(uow, feed).price_day("alice", DAY)
         assert result.total == Money(15_000, "VND")
         assert result.changed
         assert (result.version, result.tap_count) == (1, 2)
@@ -87,7 +87,7 @@ async def test_late_tap_out_reprices_the_incomplete_journey(
         await add_rider(uow, "alice", PaymentMode.PREPAID_WALLET)
         await top_up(uow, "alice", 50_000)
         await store(uow, tap(1, at(7, 30), "m2a_01", TapKind.ENTRY))
-        pricing = FarePricing(uow.session, uow.ledger, feed)
+        pricing = FarePricing(uow, feed)
         first = await pricing.price_day("alice", DAY)
         assert first.total == Money(15_000, "VND")  # incomplete: the maximum fare
         again = await pricing.price_day("alice", DAY)
@@ -121,7 +121,7 @@ async def test_what_the_wallet_cannot_cover_becomes_debt(
             tap(1, at(7, 30), "m2a_01", TapKind.ENTRY, "bob"),
             tap(1, at(7, 55), "m2a_12", TapKind.EXIT, "bob"),
         )
-        await FarePricing(uow.session, uow.ledger, feed).price_day("bob", DAY)
+        await FarePricing(uow, feed).price_day("bob", DAY)
         assert await uow.ledger.balance(accounts.wallet("bob")) == Money(0, "VND")
         assert await uow.ledger.balance(accounts.receivable("bob")) == Money(5_000, "VND")
         assert (await uow.ledger.check_invariants()).ok
@@ -141,7 +141,7 @@ async def test_postpaid_fares_go_to_the_receivable(
             )
         ]
         await store(uow, *rides)
-        result = await FarePricing(uow.session, uow.ledger, feed).price_day("carol", DAY)
+        result = await FarePricing(uow, feed).price_day("carol", DAY)
         assert result.total == Money(30_000, "VND")  # five 15,000 rides capped at the day pass
         assert await uow.ledger.balance(accounts.receivable("carol")) == Money(30_000, "VND")
 
@@ -152,7 +152,7 @@ async def test_taps_of_an_unknown_account_are_refused(
     async with uow_factory() as uow:
         await store(uow, tap(1, at(7, 30), "m2a_01", TapKind.ENTRY, "ghost"))
         with pytest.raises(UnknownRider):
-            await FarePricing(uow.session, uow.ledger, feed).price_day("ghost", DAY)
+            await FarePricing(uow, feed).price_day("ghost", DAY)
 
 
 def test_a_tap_out_after_the_cutoff_also_touches_the_previous_day(feed: FareFeed) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import bulk_insert, bulk_update, chunks, insert_or_skip
 from ticketing.db.models import EntryRow, HoldRow, LedgerAccountRow, PostingRow, table_of
 from ticketing.ledger.accounts import AccountKind, parse_code
@@ -42,7 +43,7 @@ from ticketing.ledger.postings import Entry, Posting, net_by_account
 from ticketing.ledger.reports import CurrencyTotals, InvariantCheck, InvariantReport, TrialBalance
 from ticketing.ledger.rules import AccountState
 from ticketing.money import Money
-from ticketing.services.clock import Clock, utc_now
+from ticketing.postings import hold_capture_id
 
 ACCOUNTS = table_of(LedgerAccountRow)
 POSTINGS = table_of(PostingRow)
@@ -445,8 +446,8 @@ class Ledger:
     ) -> PostingReceipt:
         """Post the real amount (at most the held one) and release the reservation.
         Repeating the same capture returns its receipt; anything else on a resolved hold
-        raises HoldError. `posting_id` defaults to `{hold_id}:capture`."""
-        posting_id = posting_id or f"{hold_id}:capture"
+        raises HoldError. `posting_id` defaults to `postings.hold_capture_id(hold_id)`."""
+        posting_id = posting_id or hold_capture_id(hold_id)
         async with self._session.begin_nested():
             hold = await self.get_hold(hold_id, lock=True)
             currency = hold.amount.currency
