@@ -101,14 +101,12 @@ class UnitOfWorkFactory:
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Whether the database rolled the transaction back so that it may simply run again."""
-    if not isinstance(error, DBAPIError):
-        return False
-    original = error.orig
-    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    if code is None and original is not None:  # asyncpg's error, wrapped by SQLAlchemy
-        code = getattr(getattr(original, "__cause__", None), "sqlstate", None)
-    return code in RETRYABLE_SQLSTATES
+    """Whether the database rolled the transaction back so that it may simply run again.
+
+    The SQLSTATE is on SQLAlchemy's wrapped driver error (`DBAPIError.orig`), or on the
+    asyncpg error itself when a store spoke to the driver directly (bulk statements)."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 async def run_in_uow(
@@ -127,7 +125,7 @@ async def run_in_uow(
                 result = await use_case(uow)
                 await uow.commit()
                 return result
-        except DBAPIError as error:
+        except Exception as error:
             if attempt >= attempts or not is_retryable(error):
                 raise
             attempt += 1

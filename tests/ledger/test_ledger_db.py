@@ -4,6 +4,7 @@ batches, holds, concurrency and the invariant report."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +26,7 @@ from ticketing.ledger import (
     accounts,
 )
 from ticketing.money import Money
-from ticketing.unit_of_work import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 AT = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)
 CLEARING = accounts.gateway_clearing("stripe")
@@ -454,3 +455,71 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
         assert (await uow.ledger.trial_balance()).balanced
     assert stored is not None
     assert stored.entries == (Entry("wallet:x", vnd(5)), Entry("wallet:y", vnd(-5)))
+
+
+async def test_a_lock_cycle_between_post_and_post_many_is_broken_and_retried(
+    uow_factory: UnitOfWorkFactory, db_backend: str
+) -> None:
+    """One transaction posts its own id, then a shared one; another posts the shared id in a
+    batch. The first holds the operator's row and waits for the shared id; the second holds the
+    shared id and waits for the operator: PostgreSQL aborts one, and `run_in_uow` runs that one
+    again, so both land, once each."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no lock cycle forms")
+    own_1, own_2 = (fare(f"own:{n}", 1_000, accounts.receivable(f"r{n}")) for n in (1, 2))
+    shared = fare("shared:1", 1_000, accounts.receivable("shared"))
+    attempts: Counter[str] = Counter()
+    first_posted = asyncio.Event()
+
+    async def own_then_shared(uow: UnitOfWork) -> None:
+        attempts["own then shared"] += 1
+        await uow.ledger.post(own_1)  # locks the operator's row until commit
+        if attempts["own then shared"] == 1:
+            first_posted.set()
+            await _until_a_session_waits_for_a_lock(uow_factory)
+        await uow.ledger.post(shared)
+
+    async def batch(uow: UnitOfWork) -> None:
+        attempts["batch"] += 1
+        if attempts["batch"] == 1:
+            await first_posted.wait()
+        await uow.ledger.post_many([shared, own_2])
+
+    await asyncio.wait_for(
+        asyncio.gather(run_in_uow(uow_factory, own_then_shared), run_in_uow(uow_factory, batch)),
+        timeout=60,
+    )
+    assert sum(attempts.values()) == 3  # the lock cycle formed; its victim ran a second time
+    assert await balances(uow_factory, METRO) == [3_000]
+    await assert_books_ok(uow_factory)
+
+
+async def _until_a_session_waits_for_a_lock(uow_factory: UnitOfWorkFactory) -> None:
+    """Return once another session of this database is blocked on a lock."""
+    for _ in range(600):
+        async with uow_factory.engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the batch never waited for the operator's row")
+
+
+async def test_run_in_uow_gives_up_on_other_errors_at_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    calls = 0
+
+    async def conflicting(uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        await uow.ledger.post(fare("x:1", 1_000))
+
+    with pytest.raises(InsufficientFunds):
+        await run_in_uow(uow_factory, conflicting)
+    assert calls == 1

@@ -12,6 +12,13 @@ the row and compares body hashes: equal means the first result is returned, diff
 under a row lock taken in code order, so concurrent postings cannot both spend one wallet. The
 lock is FOR NO KEY UPDATE: it never changes a key, so other transactions' foreign-key checks
 on the account (inserting their entries) need not wait for it.
+
+Lock order: each call (`post`, `post_many`, a hold) takes its posting ids in id order, then its
+accounts in code order, so two single-call transactions never wait on each other in a cycle.
+A transaction that makes several calls holds the first call's locks while it takes the next
+one's, and no order inside the ledger can prevent a cycle with another such transaction (own
+id then a shared id, against a batch holding the shared id). PostgreSQL detects the cycle and
+aborts one transaction; `ticketing.unit_of_work.run_in_uow` runs that use case again.
 """
 
 from __future__ import annotations
