@@ -28,7 +28,7 @@ from ticketing.payments.errors import (
 from ticketing.payments.results import PaymentOutcome, PaymentsContext
 from ticketing.postings import payment_received
 from ticketing.stores.payments import NewAttempt, SavedCard
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import UnitOfWork, run_in_uow
 
 
 def paid_account(purpose: PaymentPurpose, account_id: str) -> str:
@@ -111,16 +111,18 @@ async def record(
     payment: Payment | None,
     declined: CardDeclined | None,
 ) -> PaymentOutcome:
-    """Apply what the gateway said to the attempt, forward only, posting at most once."""
-    async with ctx.uows() as uow:
+    """Apply what the gateway said to the attempt, forward only, posting at most once (in one
+    transaction, run again if the database aborts it for a deadlock)."""
+
+    async def apply(uow: UnitOfWork) -> PaymentOutcome:
         row = await uow.payments.locked_attempt(attempt_id)
         if row is None:
             raise AttemptConflict(f"no payment attempt {attempt_id!r}")
         if not row.status.is_final:
             await _apply(ctx, uow, row, payment, declined)
-        outcome = PaymentOutcome.of(row)
-        await uow.commit()
-    return outcome
+        return PaymentOutcome.of(row)
+
+    return await run_in_uow(ctx.uows, apply)
 
 
 async def _apply(

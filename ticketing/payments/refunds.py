@@ -28,7 +28,7 @@ from ticketing.payments.errors import (
 from ticketing.payments.results import PaymentsContext, RefundOutcome
 from ticketing.postings import full_refund, partial_refund
 from ticketing.stores.payments import OPEN_REFUND
-from ticketing.unit_of_work import UnitOfWork
+from ticketing.unit_of_work import UnitOfWork, run_in_uow
 
 
 async def refund(
@@ -89,7 +89,7 @@ async def refund(
 
 
 async def _record_refund(ctx: PaymentsContext, refund_id: str, done: Refund) -> RefundOutcome:
-    async with ctx.uows() as uow:
+    async def apply(uow: UnitOfWork) -> RefundOutcome:
         row = await uow.payments.locked_refund(refund_id)
         if row is None:
             raise AttemptConflict(f"no refund {refund_id!r}")
@@ -106,9 +106,9 @@ async def _record_refund(ctx: PaymentsContext, refund_id: str, done: Refund) -> 
                 row.status = RefundRecordStatus.FAILED
             else:
                 row.status = RefundRecordStatus.UNKNOWN
-        outcome = RefundOutcome.of(row)
-        await uow.commit()
-    return outcome
+        return RefundOutcome.of(row)
+
+    return await run_in_uow(ctx.uows, apply)
 
 
 async def _post_refund(
