@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from ticketing import postings
 from ticketing.db.models import EntryRow, LedgerAccountRow, PostingRow, PricedDayRow, PricedLegRow
 from ticketing.fares import FareFeed, HeldPass, load_feed, pass_validity, price_day
 from ticketing.ledger import accounts
-from ticketing.ledger.postings import Posting
 from ticketing.money import Money
 from ticketing.riders import PassRecord, PaymentMode, RiderAccount
 from ticketing.services.pricing import DayAlreadyPriced, FarePricing, PricedAccountDay
@@ -91,12 +91,15 @@ async def set_up(uow: UnitOfWork, feed: FareFeed) -> None:
         await uow.riders.open_account(rider)
         if top_up:
             await uow.ledger.post(
-                Posting.transfer(
+                postings.payment_received(
                     f"topup:{rider.id}",
-                    debit=accounts.gateway_clearing("stripe"),
-                    credit=accounts.wallet(rider.id),
+                    clearing=accounts.gateway_clearing("stripe"),
+                    paid_account=accounts.wallet(rider.id),
+                    account_id=rider.id,
                     amount=Money(top_up, "VND"),
-                    occurred_at=PRICED_AT,
+                    gateway_payment_id=f"pi_{rider.id}",
+                    purpose="top_up",
+                    at=PRICED_AT,
                 )
             )
         for held in held_passes(feed, rider):
