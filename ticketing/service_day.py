@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ticketing.errors import NaiveTime
+
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_CUTOFF = time(4, 0)
 _ONE_DAY = timedelta(days=1)
@@ -20,7 +22,7 @@ def service_day(
 ) -> date:
     """The service day `at` falls in: its local date, minus one day before the cut-off."""
     if at.tzinfo is None:
-        raise ValueError(f"service day needs a timezone-aware instant, got {at!r}")
+        raise NaiveTime(f"service day needs a timezone-aware instant, got {at!r}")
     local = at.astimezone(timezone or ZoneInfo(DEFAULT_TIMEZONE))
     day = local.date()
     return day - _ONE_DAY if local.time() < cutoff else day

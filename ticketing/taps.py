@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from ticketing.errors import NaiveTime
+
 
 class TapKind(enum.StrEnum):
     """What the passenger did at the device.
@@ -35,7 +37,7 @@ class Tap:
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
-            raise ValueError(f"tap time must be timezone-aware, got {self.at!r}")
+            raise NaiveTime(f"tap time must be timezone-aware, got {self.at!r}")
 
     @property
     def key(self) -> tuple[str, int]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ticketing.db.engine import create_engine
+from ticketing.errors import NaiveTime
+from ticketing.service_day import service_day
 from ticketing.services.taps import ingest_taps
 from ticketing.stores.taps import IngestResult
 from ticketing.taps import Tap, TapKind
@@ -119,3 +122,10 @@ def test_re_ingesting_any_batches_changes_nothing(
     db_url: str, uploads: list[list[tuple[str, int]]]
 ) -> None:
     asyncio.run(_reingest(db_url, uploads))
+
+
+def test_a_tap_without_a_timezone_is_refused_with_our_error() -> None:
+    with pytest.raises(NaiveTime):
+        Tap("g1", 1, 7, "a", datetime(2026, 11, 24, 7, 30), "m2a", "m2a_01", TapKind.ENTRY)
+    with pytest.raises(NaiveTime):
+        service_day(datetime(2026, 11, 24, 7, 30))
