@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -457,40 +458,84 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
     assert stored.entries == (Entry("wallet:x", vnd(5)), Entry("wallet:y", vnd(-5)))
 
 
-async def test_a_lock_cycle_between_post_and_post_many_is_broken_and_retried(
+async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_not_deadlock(
     uow_factory: UnitOfWorkFactory, db_backend: str
 ) -> None:
     """One transaction posts its own id, then a shared one; another posts the shared id in a
-    batch. The first holds the operator's row and waits for the shared id; the second holds the
-    shared id and waits for the operator: PostgreSQL aborts one, and `run_in_uow` runs that one
-    again, so both land, once each."""
+    batch. Accounts are locked before posting ids, so the batch queues on the operator's row
+    without holding the shared id, and both land, once each, on their first attempt."""
     if db_backend != "postgresql":
         pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no lock cycle forms")
     own_1, own_2 = (fare(f"own:{n}", 1_000, accounts.receivable(f"r{n}")) for n in (1, 2))
     shared = fare("shared:1", 1_000, accounts.receivable("shared"))
-    attempts: Counter[str] = Counter()
     first_posted = asyncio.Event()
 
     async def own_then_shared(uow: UnitOfWork) -> None:
-        attempts["own then shared"] += 1
         await uow.ledger.post(own_1)  # locks the operator's row until commit
-        if attempts["own then shared"] == 1:
-            first_posted.set()
-            await _until_a_session_waits_for_a_lock(uow_factory)
+        first_posted.set()
+        await _until_a_session_waits_for_a_lock(uow_factory)
         await uow.ledger.post(shared)
 
     async def batch(uow: UnitOfWork) -> None:
-        attempts["batch"] += 1
-        if attempts["batch"] == 1:
-            await first_posted.wait()
+        await first_posted.wait()
         await uow.ledger.post_many([shared, own_2])
 
     await asyncio.wait_for(
-        asyncio.gather(run_in_uow(uow_factory, own_then_shared), run_in_uow(uow_factory, batch)),
+        asyncio.gather(
+            run_in_uow(uow_factory, own_then_shared, attempts=1),
+            run_in_uow(uow_factory, batch, attempts=1),
+        ),
         timeout=60,
     )
-    assert sum(attempts.values()) == 3  # the lock cycle formed; its victim ran a second time
     assert await balances(uow_factory, METRO) == [3_000]
+    await assert_books_ok(uow_factory)
+
+
+async def test_a_deadlock_victim_is_run_again_by_run_in_uow(
+    uow_factory: UnitOfWorkFactory, db_backend: str
+) -> None:
+    """Two transactions of two calls each lock two accounts in opposite orders: PostgreSQL
+    aborts one, and `run_in_uow` runs it again in a fresh unit of work."""
+    if db_backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no lock cycle forms")
+    wallet_a, wallet_b = accounts.receivable("a"), accounts.receivable("b")
+    attempts: Counter[str] = Counter()
+    first_locked = asyncio.Event()
+
+    def use_case(
+        name: str, first: str, second: str, *, leads: bool
+    ) -> Callable[[UnitOfWork], Awaitable[None]]:
+        def owes(n: int, receivable: str) -> Posting:
+            return Posting.transfer(
+                f"{name}:{n}",
+                debit=receivable,
+                credit=accounts.operator(name),
+                amount=vnd(1_000),
+                occurred_at=AT,
+            )
+
+        async def run(uow: UnitOfWork) -> None:
+            attempts[name] += 1
+            first_run = attempts[name] == 1
+            if first_run and not leads:
+                await first_locked.wait()
+            await uow.ledger.post(owes(1, first))
+            if first_run and leads:
+                first_locked.set()
+                await _until_a_session_waits_for_a_lock(uow_factory)
+            await uow.ledger.post(owes(2, second))
+
+        return run
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            run_in_uow(uow_factory, use_case("ab", wallet_a, wallet_b, leads=True)),
+            run_in_uow(uow_factory, use_case("ba", wallet_b, wallet_a, leads=False)),
+        ),
+        timeout=60,
+    )
+    assert sum(attempts.values()) == 3  # the cycle formed; its victim ran a second time
+    assert await balances(uow_factory, wallet_a, wallet_b) == [2_000, 2_000]
     await assert_books_ok(uow_factory)
 
 
@@ -507,7 +552,7 @@ async def _until_a_session_waits_for_a_lock(uow_factory: UnitOfWorkFactory) -> N
         if waiting:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the batch never waited for the operator's row")
+    raise AssertionError("no other session ever waited for a lock")
 
 
 async def test_run_in_uow_gives_up_on_other_errors_at_once(

@@ -13,12 +13,13 @@ under a row lock taken in code order, so concurrent postings cannot both spend o
 lock is FOR NO KEY UPDATE: it never changes a key, so other transactions' foreign-key checks
 on the account (inserting their entries) need not wait for it.
 
-Lock order: each call (`post`, `post_many`, a hold) takes its posting ids in id order, then its
-accounts in code order, so two single-call transactions never wait on each other in a cycle.
-A transaction that makes several calls holds the first call's locks while it takes the next
-one's, and no order inside the ledger can prevent a cycle with another such transaction (own
-id then a shared id, against a batch holding the shared id). PostgreSQL detects the cycle and
-aborts one transaction; `ticketing.unit_of_work.run_in_uow` runs that use case again.
+Lock order: every call (`post`, `post_many`, holds) first locks all the accounts it names, in
+one statement in code order, and only then takes its posting ids (inserted in id order). So a
+transaction never holds a posting id while it waits for an account: one that posts its own id
+and then a shared one, against another posting the shared id in a batch, queue on the shared
+accounts instead of locking each other out. Two transactions that each make several calls can
+still lock accounts in opposite orders (A then B against B then A); PostgreSQL detects that
+cycle and aborts one, and `ticketing.unit_of_work.run_in_uow` runs its use case again.
 """
 
 from __future__ import annotations
@@ -264,11 +265,15 @@ class Ledger:
                 raise PostingConflict(posting.id)
         now = self._clock()
         async with self._session.begin_nested():
+            # Accounts first (code order), then posting ids (id order): see the module docstring.
+            locked = await self._lock_accounts(
+                {e.account: e.amount.currency for p in batch.values() for e in p.entries}
+            )
             receipts = await self._insert_postings(batch, now)
             fresh = [batch[pid] for pid, r in sorted(receipts.items()) if r.created]
             if fresh:
                 await self._check_reversals(fresh, batch, originals)
-                await self._apply_entries(fresh)
+                await self._apply_entries(fresh, locked)
         return [receipts[p.id] for p in postings]
 
     async def _insert_postings(
@@ -325,9 +330,11 @@ class Ledger:
                     f"posting {reversal.id!r} does not mirror the posting it reverses"
                 )
 
-    async def _apply_entries(self, fresh: Sequence[Posting]) -> None:
-        currencies = {e.account: e.amount.currency for p in fresh for e in p.entries}
-        before = await self._lock_accounts(currencies)
+    async def _apply_entries(
+        self, fresh: Sequence[Posting], locked: dict[str, AccountState]
+    ) -> None:
+        """Apply new postings to their accounts, which the caller has locked."""
+        before = {e.account: locked[e.account] for p in fresh for e in p.entries}
         after = dict(before)
         for code, change in net_by_account(fresh).items():
             after[code] = after[code].apply(change)
