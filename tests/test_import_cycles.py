@@ -72,3 +72,25 @@ def test_the_checks_see_a_cycle_made_only_under_type_checking(
     graph = grimp.build_graph("cyclic", include_external_packages=False, cache_dir=None)
     assert module_cycles(graph) == [("cyclic.db.uow", "cyclic.services.taps", "cyclic.db.uow")]
     assert graph.nominate_cycle_breakers("cyclic")
+
+
+# ticketing's layers, top first (docs/ARCHITECTURE.md): each may use those below it, never above.
+TICKETING_LAYERS = (
+    "ticketing.services",
+    "ticketing.payments",
+    "ticketing.unit_of_work",
+    "ticketing.stores",
+    "ticketing.db",
+    "ticketing.postings",
+)
+PURE_RULES = ("ticketing.ledger", "ticketing.fares", "ticketing.riders", "ticketing.taps")
+
+
+def test_ticketing_layers_point_down(graph: grimp.ImportGraph) -> None:
+    upward = [
+        (lower, upper)
+        for n, upper in enumerate(TICKETING_LAYERS)
+        for lower in (*TICKETING_LAYERS[n + 1 :], *PURE_RULES)
+        if graph.chain_exists(importer=lower, imported=upper, as_packages=True)
+    ]
+    assert upward == []
