@@ -10,6 +10,7 @@ import pytest
 
 from gateways.errors import CardDeclined
 from gateways.stripe_gateway import StripeGateway
+from ticketing import postings
 from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
@@ -20,6 +21,12 @@ from ticketing.payments.debt import debt_reason
 from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
 from ticketing.payments.service import PaymentsService
 from ticketing.riders import AccountStatus, DenyAction, PaymentMode
+from ticketing.services.charging import (
+    Reconciliation,
+    amounts_owed,
+    charge_service_day,
+    reconcile_with_gateway,
+)
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import add_rider, ride_the_metro
@@ -279,3 +286,49 @@ async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
     ]
     await _assert_books_balanced(uow_factory)
     await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_a_service_day_is_charged_what_the_receivable_owes_once(
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
+) -> None:
+    rider, _ = await add_rider(uow_factory)
+    idle, _ = await add_rider(uow_factory)
+    await payments.save_card(rider, "pm_card_visa")
+    fares = await ride_the_metro(uow_factory, hanoi, rider, DAY)
+    assert await amounts_owed(uow_factory, [rider, idle]) == {rider: fares}
+    [charge] = await charge_service_day(uow_factory, payments, DAY, [idle, rider])
+    assert (charge.account_id, charge.amount, charge.outcome.succeeded) == (rider, fares, True)
+    assert await charge_service_day(uow_factory, payments, DAY, [idle, rider]) == []
+    assert len(await gateway.find_payments(charge.outcome.attempt_id)) == 1
+    assert await amounts_owed(uow_factory, [rider, idle]) == {}
+
+
+async def test_reconciliation_finds_clearing_the_gateway_never_collected(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    await payments.top_up(account, vnd(30_000), request_id="r1")
+    assert await reconcile_with_gateway(uow_factory, payments, gateway) == Reconciliation(
+        30_000, 30_000
+    )
+    async with uow_factory() as uow:  # money booked as received that no gateway payment backs
+        await uow.ledger.post(
+            postings.payment_received(
+                "never-sent",
+                clearing=CLEARING,
+                paid_account=accounts.wallet(account),
+                account_id=account,
+                amount=vnd(5_000),
+                gateway_payment_id="pi_missing",
+                purpose="top_up",
+                at=uow.clock(),
+            )
+        )
+        await uow.commit()
+    found = await reconcile_with_gateway(uow_factory, payments, gateway)
+    assert found == Reconciliation(35_000, 30_000)
+    assert not found.matches
