@@ -458,14 +458,14 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
     assert stored.entries == (Entry("wallet:x", vnd(5)), Entry("wallet:y", vnd(-5)))
 
 
+# SQLite runs one writer at a time (BEGIN IMMEDIATE): lock cycles form on PostgreSQL only.
+@pytest.mark.parametrize("db_backend", ["postgresql"])
 async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_not_deadlock(
-    uow_factory: UnitOfWorkFactory, db_backend: str
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
     """One transaction posts its own id, then a shared one; another posts the shared id in a
     batch. Accounts are locked before posting ids, so the batch queues on the operator's row
     without holding the shared id, and both land, once each, on their first attempt."""
-    if db_backend != "postgresql":
-        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no lock cycle forms")
     own_1, own_2 = (fare(f"own:{n}", 1_000, accounts.receivable(f"r{n}")) for n in (1, 2))
     shared = fare("shared:1", 1_000, accounts.receivable("shared"))
     first_posted = asyncio.Event()
@@ -491,13 +491,13 @@ async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_
     await assert_books_ok(uow_factory)
 
 
+# SQLite runs one writer at a time (BEGIN IMMEDIATE): lock cycles form on PostgreSQL only.
+@pytest.mark.parametrize("db_backend", ["postgresql"])
 async def test_a_deadlock_victim_is_run_again_by_run_in_uow(
-    uow_factory: UnitOfWorkFactory, db_backend: str
+    uow_factory: UnitOfWorkFactory,
 ) -> None:
     """Two transactions of two calls each lock two accounts in opposite orders: PostgreSQL
     aborts one, and `run_in_uow` runs it again in a fresh unit of work."""
-    if db_backend != "postgresql":
-        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): no lock cycle forms")
     wallet_a, wallet_b = accounts.receivable("a"), accounts.receivable("b")
     attempts: Counter[str] = Counter()
     first_locked = asyncio.Event()
