@@ -459,6 +459,7 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
 
 
 # SQLite runs one writer at a time (BEGIN IMMEDIATE): lock cycles form on PostgreSQL only.
+@pytest.mark.postgres
 @pytest.mark.parametrize("db_backend", ["postgresql"])
 async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_not_deadlock(
     uow_factory: UnitOfWorkFactory,
@@ -492,6 +493,7 @@ async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_
 
 
 # SQLite runs one writer at a time (BEGIN IMMEDIATE): lock cycles form on PostgreSQL only.
+@pytest.mark.postgres
 @pytest.mark.parametrize("db_backend", ["postgresql"])
 async def test_a_deadlock_victim_is_run_again_by_run_in_uow(
     uow_factory: UnitOfWorkFactory,
