@@ -153,9 +153,9 @@ async def bench_service(
     accounts: int, concurrency: int, baseline: int, state_dir: Path, database_url: str | None
 ) -> dict[str, Any]:
     from faregate.database import open_database
-    from ticketing.db.uow import UnitOfWorkFactory
     from ticketing.money import Money
     from ticketing.payments.service import PaymentsService
+    from ticketing.unit_of_work import UnitOfWorkFactory
 
     engine = await open_database(database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}")
     async with (

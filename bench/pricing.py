@@ -62,12 +62,12 @@ from sqlalchemy.pool import NullPool
 from faregate.database import upgrade
 from simulators.network import load_routes
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.fares import DayPrice, FareFeed, HeldPass, load_feed, pass_validity, price_day
 from ticketing.journeys import canonical_taps
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.pricing import FarePricing, PricedAccountDay
 from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 ROOT = Path(__file__).resolve().parents[1]
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -293,7 +293,7 @@ async def price_and_post(
 
     async def record(priced: list[PricedAccountDay]) -> int:
         async with uow_factory() as uow:
-            results = await FarePricing(uow.session, uow.ledger, feed).record_new_days(priced)
+            results = await FarePricing(uow, feed).record_new_days(priced)
             await uow.commit()
         return sum(len(result.posting_ids) for result in results)
 

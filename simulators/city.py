@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from qr.denylist import DenyList
+from qr.denylist import DenyList, DenyListDelta
 from qr.issue import PhoneCredential
 from qr.keys import KeySet
 from qr.liveness import SecureModule
@@ -70,6 +70,19 @@ class CityDevices:
     @property
     def device_ids(self) -> list[str]:
         return sorted(self._gates)
+
+    @property
+    def deny_list(self) -> DenyList:
+        """The deny list every device holds (and devices created later start from)."""
+        return self._deny_list
+
+    def apply_deny_delta(self, delta: DenyListDelta) -> DenyList:
+        """Every device syncs the backend's delta; a gap or reordering raises and changes none."""
+        updated = self._deny_list.apply(delta)
+        for gate in self._gates.values():
+            gate.apply_deny_delta(delta)
+        self._deny_list = updated
+        return updated
 
     def _gate(self, presentation: Presentation) -> OfflineGate:
         gate = self._gates.get(presentation.device_id)

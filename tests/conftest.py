@@ -12,7 +12,7 @@ Fixtures (all function-scoped, one fresh migrated database per test):
   Being a string, it also suits sync tests (e.g. hypothesis) that open their own engine per
   example with `asyncio.run`.
 - `engine`: an `AsyncEngine` on `db_url`, disposed afterwards.
-- `uow_factory`: a `ticketing.db.uow.UnitOfWorkFactory` on `engine` (real UTC clock).
+- `uow_factory`: a `ticketing.unit_of_work.UnitOfWorkFactory` on `engine` (real UTC clock).
 - `localstripe_server`: one private localstripe for the test session (gateway and payment
   tests), its state in its own temporary directory.
 
@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from faregate.database import upgrade
 from gateways.localstripe_server import LocalStripe, running_localstripe
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 POSTGRES_URL_ENV = "FAREGATE_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "FAREGATE_REQUIRE_POSTGRES"

@@ -84,9 +84,9 @@ class DenyListEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class DenyListDelta:
-    """Events after `since` up to `version`, oldest first; applying them in order updates a list
-    known at `since` to `version`."""
+class DenyListHistory:
+    """Deny-list events after `since` up to `version`, oldest first, with their reasons (the
+    audit trail; gates receive the net `qr.denylist.DenyListDelta`)."""
 
     since: int
     version: int

@@ -10,23 +10,17 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ticketing.errors import TicketingError
+from ticketing.errors import NaiveTime
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_CUTOFF = time(4, 0)
 _ONE_DAY = timedelta(days=1)
 
 
-class NaiveTimeError(TicketingError, ValueError):
-    """An instant without a time zone where ticketing needs one (a tap, a service day).
-
-    Also a ValueError, which is what callers caught before this class existed."""
-
-
 def require_aware(at: datetime, what: str) -> datetime:
-    """`at`, refused with NaiveTimeError unless it carries a UTC offset."""
+    """`at`, refused with NaiveTime unless it carries a UTC offset."""
     if at.tzinfo is None or at.utcoffset() is None:
-        raise NaiveTimeError(f"{what} must be timezone-aware, got {at!r}")
+        raise NaiveTime(f"{what} must be timezone-aware, got {at!r}")
     return at
 
 
@@ -34,9 +28,7 @@ def service_day(
     at: datetime, *, timezone: ZoneInfo | None = None, cutoff: time = DEFAULT_CUTOFF
 ) -> date:
     """The service day `at` falls in: its local date, minus one day before the cut-off."""
-    if (
-        at.tzinfo is None
-    ):  # inline: once per leg priced (utcoffset() is checked where taps are made)
+    if at.tzinfo is None:  # inline: once per leg priced (utcoffset() is checked on taps)
         require_aware(at, "a service day's instant")
     local = at.astimezone(timezone or ZoneInfo(DEFAULT_TIMEZONE))
     day = local.date()

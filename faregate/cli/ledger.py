@@ -11,8 +11,9 @@ from sqlalchemy.exc import DBAPIError
 from faregate.config import Settings
 from faregate.database import database_url, sqlite_file
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import InvariantReport
+from ticketing.services.figures import check_ledger
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 
 @click.group(name="ledger")
@@ -23,8 +24,7 @@ def ledger() -> None:
 async def _check(url: str) -> InvariantReport:
     engine = create_engine(url)
     try:
-        async with UnitOfWorkFactory(engine)() as uow:
-            return await uow.ledger.check_invariants()
+        return await check_ledger(UnitOfWorkFactory(engine))
     finally:
         await engine.dispose()
 

@@ -3,8 +3,10 @@
 The backend issues credentials to riders; phones show rotating codes at offline gates and bus
 validators; devices upload their journals (one batch twice, as a flaky link would); some
 devices stay offline until the evening, so the days they touch are priced once and re-priced
-when their taps arrive. The stage ends with the ledger check and the tap conservation count:
-taps accepted at devices = taps ingested = taps priced.
+when their taps arrive. Gates start from the backend's deny list; at noon one rider reports
+their phone lost, and the gates sync the backend's delta, so later codes from it are refused.
+The stage ends with the ledger check and the tap conservation count: taps accepted at devices
+= taps ingested = taps stored = taps priced.
 """
 
 from __future__ import annotations
@@ -17,28 +19,31 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
-from sqlalchemy import func, select
 
 from faregate.demo.riders import DemoRider
-from qr.denylist import DenyList
+from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial
 from simulators.city import CityDevices, UploadedTap
 from simulators.network import SimRoute
-from simulators.traffic import SimPassenger, plan_day
-from ticketing.db.models import PricedDayRow, TapRow
-from ticketing.db.uow import UnitOfWorkFactory
+from simulators.traffic import Presentation, SimPassenger, plan_day
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger.reports import InvariantReport
-from ticketing.services.pricing import FarePricing, account_days
+from ticketing.riders import CredentialRecord
+from ticketing.services.figures import day_figures
+from ticketing.services.riders import deny_list_delta, deny_list_snapshot, report_lost_phone
+from ticketing.services.taps import ingest_and_price
 from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 OFFLINE_DEVICE_SHARE = 0.1
 SKEWED_PHONE_SHARE = 0.05
 # Within one TOTP step of drift the gate still accepts; two minutes off is refused.
 SMALL_SKEW = timedelta(seconds=10)
 BROKEN_SKEW = timedelta(minutes=2)
+LOST_PHONE_AT = 12  # hour of the day the lost phone is reported
+REPLACEMENT_ID_OFFSET = 1_000_000  # the replacement credential's id: the lost one's + this
 
 
 @dataclass
@@ -49,14 +54,17 @@ class CityStageResult:
     refused_at_devices: Counter[str] = field(default_factory=Counter)
     ingested: int = 0
     duplicates_ignored: int = 0
+    stored_taps: int = 0
     priced_taps: int = 0
+    lost_phone: str | None = None  # the account whose phone was reported lost
+    deny_list_version: int = 0  # the version the gates reached
     days_priced: int = 0
     days_repriced: int = 0
     ledger: InvariantReport | None = None
 
     @property
     def taps_conserved(self) -> bool:
-        return self.accepted_at_devices == self.ingested == self.priced_taps
+        return self.accepted_at_devices == self.ingested == self.stored_taps == self.priced_taps
 
 
 def _as_tap(upload: UploadedTap, account_of: dict[int, str]) -> Tap:
@@ -90,72 +98,96 @@ async def run_city_stage(
     passengers = [SimPassenger(r.phone.credential.credential_id, r.home_route) for r in riders]
     plan = plan_day(passengers, routes, day_start, seed=seed)
     result.presented = len(plan)
+    # The first rider is the demo's card-paying rider: their day must reach the gateway.
     skew = {
         p.credential_id: (BROKEN_SKEW if rng.random() < 0.2 else SMALL_SKEW)
-        for p in passengers
+        for p in passengers[1:]
         if rng.random() < SKEWED_PHONE_SHARE
     }
+    lost = riders[-1] if len(riders) > 1 else None
+    noon = day_start.replace(hour=LOST_PHONE_AT, minute=0)
     devices = CityDevices(
         workdir / "devices",
         keys.keyset,
         keys.secure_module(),
-        DenyList(1, frozenset(), issued_at=day_start),
+        await deny_list_snapshot(uow_factory),
         day_start,
     )
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("passengers tapping", total=len(plan))
             phones = {r.phone.credential.credential_id: r.phone for r in riders}
-            for start in range(0, len(plan), 200):
-                chunk = plan[start : start + 200]
-                outcome = devices.run(chunk, phones, skew)
-                result.accepted_at_devices += outcome.accepted
-                result.refused_at_devices.update(outcome.refused)
-                progress.advance(task, len(chunk))
+            morning = [p for p in plan if p.at < noon]
+            afternoon = [p for p in plan if p.at >= noon]
+            _present(devices, morning, phones, skew, result, progress, task)
+            if lost is not None:
+                await _report_lost_phone(uow_factory, devices, lost, noon)
+                result.lost_phone = lost.account_id
+            _present(devices, afternoon, phones, skew, result, progress, task)
+        result.deny_list_version = devices.deny_list.version
 
         all_devices = devices.device_ids
         offline = set(rng.sample(all_devices, max(1, int(len(all_devices) * OFFLINE_DEVICE_SHARE))))
         online = [d for d in all_devices if d not in offline]
 
         first_upload = [_as_tap(u, account_of) for u in devices.upload(online)]
-        await _ingest_and_price(uow_factory, feed, first_upload, result, console, "online devices")
+        await _upload(uow_factory, feed, first_upload, result, console, "online devices")
         # A device that lost the acknowledgement sends its batch again: nothing may change.
-        await _ingest_and_price(
-            uow_factory, feed, first_upload[:500], result, console, "resent batch"
-        )
+        await _upload(uow_factory, feed, first_upload[:500], result, console, "resent batch")
         late_upload = [_as_tap(u, account_of) for u in devices.upload(sorted(offline))]
-        await _ingest_and_price(
-            uow_factory, feed, late_upload, result, console, "devices back online"
-        )
+        await _upload(uow_factory, feed, late_upload, result, console, "devices back online")
     finally:
         devices.close()
 
-    async with uow_factory() as uow:
-        latest = (
-            select(
-                PricedDayRow.account_id, PricedDayRow.service_day, func.max(PricedDayRow.version)
-            )
-            .group_by(PricedDayRow.account_id, PricedDayRow.service_day)
-            .subquery()
-        )
-        result.priced_taps = int(
-            await uow.session.scalar(
-                select(func.coalesce(func.sum(PricedDayRow.tap_count), 0)).where(
-                    PricedDayRow.account_id == latest.c.account_id,
-                    PricedDayRow.service_day == latest.c.service_day,
-                    PricedDayRow.version == latest.c[2],
-                )
-            )
-            or 0
-        )
-        stored = int(await uow.session.scalar(select(func.count()).select_from(TapRow)) or 0)
-        assert stored == result.ingested
-        result.ledger = await uow.ledger.check_invariants()
+    figures = await day_figures(uow_factory)
+    result.stored_taps = figures.taps_stored
+    result.priced_taps = figures.taps_priced
+    result.ledger = figures.ledger
     _print_summary(console, result, len(offline), len(all_devices))
     return result
 
 
-async def _ingest_and_price(
+def _present(
+    devices: CityDevices,
+    presentations: Sequence[Presentation],
+    phones: dict[int, PhoneCredential],
+    skew: dict[int, timedelta],
+    result: CityStageResult,
+    progress: Progress,
+    task: TaskID,
+) -> None:
+    for start in range(0, len(presentations), 200):
+        chunk = presentations[start : start + 200]
+        outcome = devices.run(chunk, phones, skew)
+        result.accepted_at_devices += outcome.accepted
+        result.refused_at_devices.update(outcome.refused)
+        progress.advance(task, len(chunk))
+
+
+async def _report_lost_phone(
+    uow_factory: UnitOfWorkFactory, devices: CityDevices, rider: DemoRider, at: datetime
+) -> None:
+    """The rider reports the phone lost: the backend revokes its credential and issues a new
+    one, and every gate syncs the backend's deny-list delta."""
+    lost = rider.phone.credential
+    await report_lost_phone(
+        uow_factory,
+        lost.credential_id,
+        CredentialRecord(
+            lost.credential_id + REPLACEMENT_ID_OFFSET,
+            rider.account_id,
+            at,
+            lost.valid_until,
+            at,
+        ),
+        at=at,
+    )
+    delta = await deny_list_delta(uow_factory, devices.deny_list.version)
+    if delta is not None:
+        devices.apply_deny_delta(delta)
+
+
+async def _upload(
     uow_factory: UnitOfWorkFactory,
     feed: FareFeed,
     taps: list[Tap],
@@ -163,31 +195,16 @@ async def _ingest_and_price(
     console: Console,
     label: str,
 ) -> None:
-    async with uow_factory() as uow:
-        ingest = await uow.taps.ingest(taps)
-        await uow.commit()
-    result.ingested += ingest.inserted
-    result.duplicates_ignored += ingest.duplicates
-    changed = 0
-    keys = sorted(account_days(feed, taps))
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"pricing after {label}", total=len(keys))
-        for start in range(0, len(keys), 100):
-            async with uow_factory() as uow:
-                pricing = FarePricing(uow.session, uow.ledger, feed, uow.clock)
-                outcomes = await pricing.price_days(keys[start : start + 100])
-                await uow.commit()
-            for outcome in outcomes:
-                if outcome.changed:
-                    changed += 1
-                    if outcome.version == 1:
-                        result.days_priced += 1
-                    else:
-                        result.days_repriced += 1
-            progress.advance(task, len(outcomes))
+    with console.status(f"storing and pricing the upload from {label}"):
+        upload = await ingest_and_price(uow_factory, feed, taps)
+    result.ingested += upload.ingest.inserted
+    result.duplicates_ignored += upload.ingest.duplicates
+    result.days_priced += upload.pricing.priced
+    result.days_repriced += upload.pricing.repriced
     console.print(
-        f"upload from {label}: {len(taps)} taps, {ingest.inserted} new, "
-        f"{ingest.duplicates} duplicates ignored; {changed} account-days (re)priced"
+        f"upload from {label}: {len(taps)} taps, {upload.ingest.inserted} new, "
+        f"{upload.ingest.duplicates} duplicates ignored; "
+        f"{upload.pricing.changed} account-days (re)priced"
     )
 
 
@@ -202,7 +219,12 @@ def _print_summary(console: Console, result: CityStageResult, offline: int, devi
     table.add_row(
         "taps ingested (duplicates ignored)", f"{result.ingested} ({result.duplicates_ignored})"
     )
-    table.add_row("taps priced", str(result.priced_taps))
+    table.add_row("taps stored / priced", f"{result.stored_taps} / {result.priced_taps}")
+    if result.lost_phone is not None:
+        table.add_row(
+            "lost phone reported at noon",
+            f"{result.lost_phone}; gates synced to deny list v{result.deny_list_version}",
+        )
     table.add_row(
         "account-days priced / re-priced", f"{result.days_priced} / {result.days_repriced}"
     )

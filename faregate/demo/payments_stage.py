@@ -23,16 +23,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gateways.localstripe_server import localstripe
-from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from ticketing.db.payments_models import AttemptStatus
-from ticketing.db.uow import UnitOfWorkFactory
-from ticketing.ledger import accounts
-from ticketing.ledger.errors import UnknownAccount
 from ticketing.ledger.reports import InvariantReport
 from ticketing.money import Money
 from ticketing.payments.service import PaymentsService
 from ticketing.riders import PaymentMode
+from ticketing.services.charging import amounts_owed, charge_service_day, reconcile_with_gateway
+from ticketing.services.figures import check_ledger
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 GOOD_CARD = "pm_card_visa"
 DECLINING_CARD = "pm_card_chargeCustomerFail"  # localstripe: attaches, then every charge fails
@@ -73,31 +71,6 @@ class PaymentsStageResult:
             and self.clearing_in_ledger == self.collected_at_gateway
             and (self.declined_account is None or self.debt_cleared_by_retry)
         )
-
-
-async def _owed(
-    uow_factory: UnitOfWorkFactory, riders: Sequence[PayingRider]
-) -> dict[str, Money | None]:
-    """What each rider's receivable says they owe (None when nothing), in rider order."""
-    receivables = {rider.account_id: accounts.receivable(rider.account_id) for rider in riders}
-    async with uow_factory() as uow:
-        states = await uow.ledger.accounts(receivables.values())
-    owing: dict[str, Money | None] = {}
-    for account_id, code in receivables.items():
-        state = states.get(code)
-        owed = None if state is None else state.normal_balance
-        owing[account_id] = owed if owed is not None and owed.amount > 0 else None
-    return owing
-
-
-async def _collected_at_gateway(gateway: StripeGateway, payments: PaymentsService) -> int:
-    total = 0
-    for attempt in await payments.attempts():
-        if attempt.gateway_payment_id is not None:
-            payment = await gateway.retrieve_payment(attempt.gateway_payment_id)
-            if payment.status is PaymentStatus.SUCCEEDED:
-                total += payment.amount - payment.amount_refunded
-    return total
 
 
 @dataclass
@@ -142,7 +115,7 @@ async def top_up_wallets(
                 )
                 result.top_ups += 1
                 result.topped_up += top_up.amount
-                if not refunded_one and outcome.status is AttemptStatus.SUCCEEDED:
+                if not refunded_one and outcome.succeeded:
                     refund_amount = top_up.amount // 4
                     await demo.payments.refund(
                         outcome.attempt_id,
@@ -167,24 +140,21 @@ async def charge_the_day(
     not cover); the declined card's rider is denied, saves another card, and the retry clears
     the debt. Ends by checking the books against the gateway."""
     result = demo.result
-    owing = await _owed(uow_factory, riders)
-    debtors = sorted(account for account, owed in owing.items() if owed is not None)
+    account_ids = [rider.account_id for rider in riders]
+    debtors = sorted(await amounts_owed(uow_factory, account_ids))
     if debtors:
         # One rider's card was replaced overnight by one that the issuer declines.
         unlucky = random.Random(seed).choice(debtors)
         await demo.payments.save_card(unlucky, DECLINING_CARD)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("daily charges", total=len(owing))
-        for account_id, owed in owing.items():
-            if owed is not None:
-                outcome = await demo.payments.charge_day(account_id, service_day, owed)
-                if outcome.status is AttemptStatus.SUCCEEDED:
-                    result.charges += 1
-                    result.charged += owed.amount
-                else:
-                    result.declined_account = account_id
-                    result.declined_amount = owed.amount
-            progress.advance(task)
+    with console.status("daily charges"):
+        charged = await charge_service_day(uow_factory, demo.payments, service_day, account_ids)
+    for charge in charged:
+        if charge.outcome.succeeded:
+            result.charges += 1
+            result.charged += charge.amount.amount
+        else:
+            result.declined_account = charge.account_id
+            result.declined_amount = charge.amount.amount
 
     if result.declined_account is not None:
         payments = demo.payments
@@ -192,19 +162,13 @@ async def charge_the_day(
         await payments.save_card(result.declined_account, GOOD_CARD)
         retried = await payments.retry_failed_charges(result.declined_account)
         standing = await payments.standing(result.declined_account)
-        result.debt_cleared_by_retry = standing.debt == 0 and all(
-            r.status is AttemptStatus.SUCCEEDED for r in retried
-        )
+        result.debt_cleared_by_retry = standing.debt == 0 and all(r.succeeded for r in retried)
         result.charged += sum(r.amount.amount for r in retried)
 
-    result.collected_at_gateway = await _collected_at_gateway(demo.gateway, demo.payments)
-    async with uow_factory() as uow:
-        try:
-            clearing = await uow.ledger.balance(accounts.gateway_clearing(GATEWAY))
-            result.clearing_in_ledger = clearing.amount
-        except UnknownAccount:
-            result.clearing_in_ledger = 0
-        result.ledger = await uow.ledger.check_invariants()
+    reconciliation = await reconcile_with_gateway(uow_factory, demo.payments, demo.gateway)
+    result.collected_at_gateway = reconciliation.collected_at_gateway
+    result.clearing_in_ledger = reconciliation.clearing_in_ledger
+    result.ledger = await check_ledger(uow_factory)
     _print(console, result)
     return result
 

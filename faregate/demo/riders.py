@@ -11,15 +11,11 @@ from qr.credential import CredentialFlags, RiderCategory
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
 from simulators.network import SimRoute
-from ticketing.db.uow import UnitOfWorkFactory
-from ticketing.errors import TicketingError
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
-from ticketing.ledger import accounts
-from ticketing.ledger.postings import Posting
-from ticketing.money import Money
-from ticketing.riders import CredentialRecord, PassRecord, PaymentMode, RiderAccount
-from ticketing.services.riders import ledger_account_of
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.riders import Registration, buy_pass
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 # (feed rider category, credential category, share of riders)
 CATEGORY_MIX = (
@@ -72,6 +68,10 @@ def make_riders(
         pass_product = None
         if category == "regular" and rng.random() < PASS_HOLDER_SHARE:
             pass_product = MONTHLY_PASS.get(route.route_id, BUS_MONTHLY_PASS)
+        if number == 0:
+            # However few riders, one pays full fares by card, so the day has a charge to
+            # decline and recover.
+            category, mode, pass_product = "regular", PaymentMode.POSTPAID_CARD, None
         phone = issue_credential(
             keys,
             credential_id=FIRST_CREDENTIAL_ID + number,
@@ -92,63 +92,32 @@ def make_riders(
     return riders
 
 
-async def register_riders(
-    uow_factory: UnitOfWorkFactory, riders: Sequence[DemoRider], now: datetime
-) -> None:
-    """Open each rider's account and record the credential their phone holds."""
-    async with uow_factory() as uow:
-        for rider in riders:
-            await uow.riders.open_account(
-                RiderAccount(rider.account_id, rider.category, rider.payment_mode, "VND"), at=now
-            )
-            credential = rider.phone.credential
-            await uow.riders.issue_credential(
+def registrations(riders: Sequence[DemoRider], now: datetime) -> list[Registration]:
+    """Each rider's account and the credential their phone holds."""
+    return [
+        Registration(
+            RiderAccount(rider.account_id, rider.category, rider.payment_mode, "VND"),
+            (
                 CredentialRecord(
-                    credential.credential_id,
+                    rider.phone.credential.credential_id,
                     rider.account_id,
-                    credential.valid_from,
-                    credential.valid_until,
+                    rider.phone.credential.valid_from,
+                    rider.phone.credential.valid_until,
                     now,
-                )
-            )
-        await uow.commit()
+                ),
+            ),
+        )
+        for rider in riders
+    ]
 
 
 async def sell_passes(
     uow_factory: UnitOfWorkFactory, feed: FareFeed, riders: Sequence[DemoRider], now: datetime
 ) -> int:
-    """Pass holders buy their monthly pass: paid from the wallet (or owed, for postpaid riders)
-    into unearned pass revenue, which settlement later apportions to operators."""
+    """Pass holders buy their monthly pass (paid from the wallet, or owed by postpaid riders)."""
     sold = 0
-    async with uow_factory() as uow:
-        for rider in riders:
-            if rider.pass_product is None:
-                continue
-            price = feed.amount_of(rider.pass_product, rider.category, None)
-            if price is None:
-                raise TicketingError(f"{rider.pass_product} is not sold to {rider.category}")
-            held = pass_validity(feed, rider.pass_product, now)
-            posting = Posting.transfer(
-                f"pass:{rider.account_id}:{rider.pass_product}:{held.valid_from.date()}",
-                debit=ledger_account_of(await uow.riders.get_account(rider.account_id)),
-                credit=accounts.unearned("passes"),
-                amount=Money(price, feed.currency),
-                occurred_at=now,
-                description=f"{rider.pass_product} bought by {rider.account_id}",
-            )
-            await uow.ledger.post(posting)
-            await uow.riders.record_pass(
-                PassRecord(
-                    f"{rider.account_id}:{rider.pass_product}",
-                    rider.account_id,
-                    rider.pass_product,
-                    held.valid_from,
-                    held.valid_until,
-                    Money(price, feed.currency),
-                    now,
-                    posting_id=posting.id,
-                )
-            )
+    for rider in riders:
+        if rider.pass_product is not None:
+            await buy_pass(uow_factory, feed, rider.account_id, rider.pass_product, at=now)
             sold += 1
-        await uow.commit()
     return sold

@@ -16,12 +16,13 @@ from faregate.database import open_database
 from faregate.demo.city_stage import run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.payments_stage import charge_the_day, demo_payments, top_up_wallets
-from faregate.demo.riders import make_riders, register_riders, sell_passes
+from faregate.demo.riders import make_riders, registrations, sell_passes
 from qr.keys import init_keys
 from simulators.network import load_routes
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.fares.feed import load_feed
 from ticketing.money import Money
+from ticketing.services.riders import register_riders
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # A fixed, ordinary weekday keeps every run of the demo identical.
@@ -72,7 +73,8 @@ async def run_demo(
     try:
         uow_factory = UnitOfWorkFactory(engine)
         riders = make_riders(keys, feed, routes, riders_count, DEMO_DAY_START, seed=seed)
-        await register_riders(uow_factory, riders, DEMO_DAY_START - timedelta(days=1))
+        registered_at = DEMO_DAY_START - timedelta(days=1)
+        await register_riders(uow_factory, registrations(riders, registered_at), at=registered_at)
         async with demo_payments(workdir, uow_factory) as payments:
             await top_up_wallets(
                 payments,

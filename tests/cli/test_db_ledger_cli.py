@@ -18,9 +18,9 @@ from sqlalchemy import text
 from faregate.cli import cli
 from faregate.database import alembic_config
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import Posting, accounts
 from ticketing.money import Money
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 FAREGATE = [sys.executable, "-c", "from faregate.cli import main; main()"]
 

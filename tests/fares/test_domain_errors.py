@@ -8,21 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from ticketing.errors import TicketingError
+from ticketing.errors import NaiveTime, TicketingError
 from ticketing.fares import load_feed
 from ticketing.gtfs import FeedError
-from ticketing.service_day import NaiveTimeError, service_day
+from ticketing.service_day import service_day
 from ticketing.taps import Tap, TapKind
 
 
 def test_a_naive_tap_time_is_a_ticketing_error() -> None:
-    with pytest.raises(NaiveTimeError, match="tap time must be timezone-aware") as raised:
+    with pytest.raises(NaiveTime, match="tap time must be timezone-aware") as raised:
         Tap("dev", 1, 1, "acct", datetime(2025, 9, 1, 8, 0), "B1", "S1", TapKind.BOARD)
     assert isinstance(raised.value, TicketingError)
 
 
 def test_a_naive_instant_has_no_service_day() -> None:
-    with pytest.raises(NaiveTimeError, match="must be timezone-aware"):
+    with pytest.raises(NaiveTime, match="must be timezone-aware"):
         service_day(datetime(2025, 9, 1, 8, 0))
 
 

@@ -13,12 +13,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from ticketing.db.uow import UnitOfWorkFactory
 
 from gateways.errors import GatewayTimeout
 from gateways.localstripe_server import LocalStripe
 from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.money import Money
 from ticketing.payments.service import PaymentsService, daily_charge_key
 

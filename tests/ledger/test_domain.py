@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -137,13 +139,26 @@ def timezone_plus7() -> timezone:
 
 
 def test_reversal_negates_every_entry_and_names_the_original() -> None:
-    original = fare()
+    # Two lines on one account: a set comparison would not see one of them dropped.
+    original = Posting(
+        "fare:1",
+        (
+            Entry.debit("wallet:a", vnd(10_000)),
+            Entry.debit("wallet:a", vnd(5_000)),
+            Entry.credit("operator:m", vnd(15_000)),
+        ),
+        AT,
+        "fares",
+        {"account": "a"},
+    )
     reversal = original.reversal("fare:1:rev", occurred_at=AT + timedelta(hours=1))
-    assert reversal.reverses == original.id
-    assert {(e.account, e.amount) for e in reversal.entries} == {
-        (e.account, -e.amount) for e in original.entries
-    }
-    assert all(m.amount == 0 for m in net_by_account([original, reversal]).values())
+    assert reversal.reverses == "fare:1"
+    assert (reversal.id, reversal.occurred_at) == ("fare:1:rev", AT + timedelta(hours=1))
+    assert (reversal.description, dict(reversal.metadata)) == ("reversal of fare:1", {})
+    assert Counter((e.account, e.amount.amount) for e in reversal.entries) == Counter(
+        {("wallet:a", -10_000): 1, ("wallet:a", -5_000): 1, ("operator:m", 15_000): 1}
+    )
+    assert reversal.body_hash != original.body_hash
 
 
 codes = st.sampled_from(["wallet:a", "wallet:b", "operator:m", "gateway:s:clearing", "suspense:x"])
@@ -158,11 +173,22 @@ def balanced_postings(draw: st.DrawFn, currency: str, posting_id: str = "p") -> 
     return Posting(posting_id, (*debits, credit), AT)
 
 
+def body_lines(posting: Posting) -> Counter[tuple[str, str, int]]:
+    """The entries as the stored body says them (an independent reading of the posting)."""
+    return Counter(tuple(line) for line in json.loads(posting.canonical_body())["entries"])
+
+
 # One currency per example: accounts are single-currency in the ledger, so postings mixing them
 # would only reach the refusal (tested on its own below), never the balances.
 @given(currencies.flatmap(lambda c: st.lists(balanced_postings(c), max_size=20)))
 def test_any_postings_and_their_reversals_net_to_zero_everywhere(postings: list[Posting]) -> None:
-    net = net_by_account(postings + [p.reversal(p.id + ":r", occurred_at=AT) for p in postings])
+    reversals = [p.reversal(p.id + ":r", occurred_at=AT) for p in postings]
+    for posting, reversal in zip(postings, reversals, strict=True):
+        mirrored = Counter({(a, c, -n): k for (a, c, n), k in body_lines(posting).items()})
+        assert body_lines(reversal) == mirrored
+        assert body_lines(reversal.reversal("again", occurred_at=AT)) == body_lines(posting)
+    net = net_by_account(postings + reversals)
+    assert set(net) == {e.account for p in postings for e in p.entries}
     assert all(m.amount == 0 for m in net.values())
 
 

@@ -4,13 +4,14 @@ batches, holds, concurrency and the invariant report."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -26,6 +27,7 @@ from ticketing.ledger import (
     accounts,
 )
 from ticketing.money import Money
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 AT = datetime(2025, 3, 1, 1, 30, tzinfo=UTC)
 CLEARING = accounts.gateway_clearing("stripe")
@@ -454,3 +456,117 @@ async def test_postgres_refuses_unbalanced_postings_written_behind_the_ledger(
         assert (await uow.ledger.trial_balance()).balanced
     assert stored is not None
     assert stored.entries == (Entry("wallet:x", vnd(5)), Entry("wallet:y", vnd(-5)))
+
+
+# SQLite runs one writer at a time (BEGIN IMMEDIATE): lock cycles form on PostgreSQL only.
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_not_deadlock(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """One transaction posts its own id, then a shared one; another posts the shared id in a
+    batch. Accounts are locked before posting ids, so the batch queues on the operator's row
+    without holding the shared id, and both land, once each, on their first attempt."""
+    own_1, own_2 = (fare(f"own:{n}", 1_000, accounts.receivable(f"r{n}")) for n in (1, 2))
+    shared = fare("shared:1", 1_000, accounts.receivable("shared"))
+    first_posted = asyncio.Event()
+
+    async def own_then_shared(uow: UnitOfWork) -> None:
+        await uow.ledger.post(own_1)  # locks the operator's row until commit
+        first_posted.set()
+        await _until_a_session_waits_for_a_lock(uow_factory)
+        await uow.ledger.post(shared)
+
+    async def batch(uow: UnitOfWork) -> None:
+        await first_posted.wait()
+        await uow.ledger.post_many([shared, own_2])
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            run_in_uow(uow_factory, own_then_shared, attempts=1),
+            run_in_uow(uow_factory, batch, attempts=1),
+        ),
+        timeout=60,
+    )
+    assert await balances(uow_factory, METRO) == [3_000]
+    await assert_books_ok(uow_factory)
+
+
+# SQLite runs one writer at a time (BEGIN IMMEDIATE): lock cycles form on PostgreSQL only.
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+async def test_a_deadlock_victim_is_run_again_by_run_in_uow(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Two transactions of two calls each lock two accounts in opposite orders: PostgreSQL
+    aborts one, and `run_in_uow` runs it again in a fresh unit of work."""
+    wallet_a, wallet_b = accounts.receivable("a"), accounts.receivable("b")
+    attempts: Counter[str] = Counter()
+    first_locked = asyncio.Event()
+
+    def use_case(
+        name: str, first: str, second: str, *, leads: bool
+    ) -> Callable[[UnitOfWork], Awaitable[None]]:
+        def owes(n: int, receivable: str) -> Posting:
+            return Posting.transfer(
+                f"{name}:{n}",
+                debit=receivable,
+                credit=accounts.operator(name),
+                amount=vnd(1_000),
+                occurred_at=AT,
+            )
+
+        async def run(uow: UnitOfWork) -> None:
+            attempts[name] += 1
+            first_run = attempts[name] == 1
+            if first_run and not leads:
+                await first_locked.wait()
+            await uow.ledger.post(owes(1, first))
+            if first_run and leads:
+                first_locked.set()
+                await _until_a_session_waits_for_a_lock(uow_factory)
+            await uow.ledger.post(owes(2, second))
+
+        return run
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            run_in_uow(uow_factory, use_case("ab", wallet_a, wallet_b, leads=True)),
+            run_in_uow(uow_factory, use_case("ba", wallet_b, wallet_a, leads=False)),
+        ),
+        timeout=60,
+    )
+    assert sum(attempts.values()) == 3  # the cycle formed; its victim ran a second time
+    assert await balances(uow_factory, wallet_a, wallet_b) == [2_000, 2_000]
+    await assert_books_ok(uow_factory)
+
+
+async def _until_a_session_waits_for_a_lock(uow_factory: UnitOfWorkFactory) -> None:
+    """Return once another session of this database is blocked on a lock."""
+    for _ in range(600):
+        async with uow_factory.engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no other session ever waited for a lock")
+
+
+async def test_run_in_uow_gives_up_on_other_errors_at_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    calls = 0
+
+    async def conflicting(uow: UnitOfWork) -> None:
+        nonlocal calls
+        calls += 1
+        await uow.ledger.post(fare("x:1", 1_000))
+
+    with pytest.raises(InsufficientFunds):
+        await run_in_uow(uow_factory, conflicting)
+    assert calls == 1

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWork, UnitOfWorkFactory
 from ticketing.ledger import (
     AccountState,
     AlreadyReversed,
@@ -27,6 +26,7 @@ from ticketing.ledger import (
     net_by_account,
 )
 from ticketing.money import Money
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 AT = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 WALLETS = 3

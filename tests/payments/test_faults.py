@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from gateways.errors import GatewayOutcomeUnknown
 from gateways.stripe_gateway import StripeGateway
 from tests.gateways.fault_proxy import Fault, FaultProxy
+from ticketing import postings
 from ticketing.db.payments_models import AttemptStatus
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payments.service import PaymentsService
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 DAY = date(2025, 3, 15)
 AMOUNT = Money(23_000, "VND")
@@ -58,7 +59,7 @@ async def test_each_account_day_is_charged_exactly_once(
     assert outcome.gateway_payment_id == at_gateway[0].id
     async with uow_factory() as uow:
         receivable = await uow.ledger.balance(accounts.receivable(account))
-        posting = await uow.ledger.find_posting(f"payment:{outcome.attempt_id}")
+        posting = await uow.ledger.find_posting(postings.payment_posting_id(outcome.attempt_id))
         report = await uow.ledger.check_invariants()
     assert receivable == -AMOUNT  # credited once: no fare was posted in this test
     assert posting is not None

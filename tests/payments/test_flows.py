@@ -10,18 +10,26 @@ import pytest
 
 from gateways.errors import CardDeclined
 from gateways.stripe_gateway import StripeGateway
-from ticketing.db.models import RiderAccountRow
+from ticketing import postings
 from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds, UnknownAccount
-from ticketing.ledger.postings import Posting
 from ticketing.money import Money
+from ticketing.payments.charges import daily_charge_key
+from ticketing.payments.debt import debt_reason
 from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
-from ticketing.payments.service import PaymentsService, daily_charge_key, debt_reason
-from ticketing.riders import AccountStatus, DenyAction
+from ticketing.payments.service import PaymentsService
+from ticketing.riders import AccountStatus, DenyAction, PaymentMode
+from ticketing.services.charging import (
+    Reconciliation,
+    amounts_owed,
+    charge_service_day,
+    reconcile_with_gateway,
+)
+from ticketing.unit_of_work import UnitOfWorkFactory
 
-from .conftest import add_rider
+from .conftest import add_rider, ride_the_metro
 
 DAY = date(2025, 3, 14)
 CLEARING = accounts.gateway_clearing("stripe")
@@ -58,20 +66,6 @@ async def _assert_clearing_matches_gateway(
         if payment.status.value == "succeeded":
             expected += payment.amount - payment.amount_refunded
     assert await _balance(uow_factory, CLEARING) == expected
-
-
-async def _post_fare(uow_factory: UnitOfWorkFactory, account_id: str, amount: int) -> None:
-    async with uow_factory() as uow:
-        await uow.ledger.post(
-            Posting.transfer(
-                f"fare:{account_id}:{DAY}",
-                debit=accounts.receivable(account_id),
-                credit=accounts.operator("metro-2a"),
-                amount=vnd(amount),
-                occurred_at=uow.clock(),
-            )
-        )
-        await uow.commit()
 
 
 async def test_top_up_credits_the_wallet_once(
@@ -112,11 +106,14 @@ async def test_card_refused_at_saving_is_not_saved(payments: PaymentsService) ->
 
 
 async def test_daily_charge_settles_the_receivable(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
 ) -> None:
     account, _ = await add_rider(uow_factory)
     await payments.save_card(account, "pm_card_visa")
-    await _post_fare(uow_factory, account, 27_000)
+    assert await ride_the_metro(uow_factory, hanoi, account, DAY) == vnd(27_000)
     outcome = await payments.charge_day(account, DAY, vnd(27_000))
     assert outcome.status is AttemptStatus.SUCCEEDED
     assert outcome.attempt_id == daily_charge_key(account, DAY) == f"charge:{account}:2025-03-14"
@@ -166,22 +163,16 @@ async def test_full_refund_is_a_reversal_of_the_payment_posting(
 
 
 async def test_refund_of_spent_top_up_is_refused_before_the_gateway(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
 ) -> None:
-    account = "acc-" + secrets.token_hex(6)
+    account, _ = await add_rider(uow_factory, mode=PaymentMode.PREPAID_WALLET)
     await payments.save_card(account, "pm_card_visa")
     top_up = await payments.top_up(account, vnd(10_000), request_id="r1")
-    async with uow_factory() as uow:  # the rider rides: the wallet pays a fare
-        await uow.ledger.post(
-            Posting.transfer(
-                "fare-spend",
-                debit=accounts.wallet(account),
-                credit=accounts.operator("bus"),
-                amount=vnd(8_000),
-                occurred_at=uow.clock(),
-            )
-        )
-        await uow.commit()
+    await ride_the_metro(uow_factory, hanoi, account, DAY)  # the wallet pays what it can
+    assert await _balance(uow_factory, accounts.wallet(account)) == 0
     with pytest.raises(InsufficientFunds):
         await payments.refund(top_up.attempt_id, refund_id="rf-1")
     assert top_up.gateway_payment_id is not None
@@ -195,22 +186,25 @@ async def _denied(uow_factory: UnitOfWorkFactory, credentials: list[int]) -> set
 
 async def _status(uow_factory: UnitOfWorkFactory, account: str) -> AccountStatus:
     async with uow_factory() as uow:
-        return (await uow.session.get_one(RiderAccountRow, account)).status
+        return (await uow.riders.get_account(account)).status
 
 
 async def test_decline_puts_account_in_debt_and_retry_clears_it(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
 ) -> None:
     account, credentials = await add_rider(uow_factory, debt_limit=0)
     await payments.save_card(account, DECLINES_ON_CHARGE)
-    await _post_fare(uow_factory, account, 31_000)
-    declined = await payments.charge_day(account, DAY, vnd(31_000))
+    assert await ride_the_metro(uow_factory, hanoi, account, DAY) == vnd(27_000)
+    declined = await payments.charge_day(account, DAY, vnd(27_000))
     assert declined.status is AttemptStatus.FAILED
     standing = await payments.standing(account)
-    assert (standing.debt, standing.denied) == (31_000, True)
+    assert (standing.debt, standing.denied) == (27_000, True)
     assert await _denied(uow_factory, credentials) == set(credentials)
     assert await _status(uow_factory, account) is AccountStatus.DEBT_RECOVERY
-    assert await _balance(uow_factory, accounts.receivable(account)) == 31_000
+    assert await _balance(uow_factory, accounts.receivable(account)) == 27_000
 
     await payments.save_card(account, "pm_card_visa")
     [retried] = await payments.retry_failed_charges(account)
@@ -225,14 +219,17 @@ async def test_decline_puts_account_in_debt_and_retry_clears_it(
 
 
 async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
 ) -> None:
     account, credentials = await add_rider(uow_factory, debt_limit=50_000)
     await payments.save_card(account, DECLINES_ON_CHARGE)
-    await _post_fare(uow_factory, account, 31_000)
-    await payments.charge_day(account, DAY, vnd(31_000))
+    assert await ride_the_metro(uow_factory, hanoi, account, DAY) == vnd(27_000)
+    await payments.charge_day(account, DAY, vnd(27_000))
     standing = await payments.standing(account)
-    assert (standing.debt, standing.denied) == (31_000, False)
+    assert (standing.debt, standing.denied) == (27_000, False)
     assert await _denied(uow_factory, credentials) == set()
     assert await _status(uow_factory, account) is AccountStatus.DEBT_RECOVERY
 
@@ -240,20 +237,23 @@ async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
     await payments.top_up(account, vnd(50_000), request_id="r1")
     assert (await payments.standing(account)).debt == 0
     assert await _status(uow_factory, account) is AccountStatus.ACTIVE
-    assert await _balance(uow_factory, accounts.wallet(account)) == 19_000
+    assert await _balance(uow_factory, accounts.wallet(account)) == 23_000
     assert await _balance(uow_factory, accounts.receivable(account)) == 0
     await _assert_books_balanced(uow_factory)
     await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
 
 
 async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
 ) -> None:
     account, credentials = await add_rider(uow_factory, debt_limit=10_000, credentials=3)
     lost = credentials[0]
     await payments.save_card(account, DECLINES_ON_CHARGE)
-    await _post_fare(uow_factory, account, 31_000)
-    await payments.charge_day(account, DAY, vnd(31_000))
+    assert await ride_the_metro(uow_factory, hanoi, account, DAY) == vnd(27_000)
+    await payments.charge_day(account, DAY, vnd(27_000))
     assert await _denied(uow_factory, credentials) == set(credentials)
     async with uow_factory() as uow:  # a lost phone, revoked while the debt is open
         await uow.riders.revoke_credential(lost, "lost phone")
@@ -266,8 +266,9 @@ async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
     assert await _denied(uow_factory, credentials) == {lost}  # revoked: stays denied
 
     async with uow_factory() as uow:
-        version, denied = await uow.deny_list.snapshot()
-        delta = await uow.deny_list.delta(0)
+        snapshot = await uow.deny_list.snapshot()
+        version, denied = snapshot.version, snapshot.ids
+        delta = await uow.deny_list.history(0)
     # One numbering for every writer: the events are 1..version with no gap, and replaying
     # them gives the snapshot.
     assert [e.version for e in delta.events] == list(range(1, version + 1))
@@ -285,3 +286,49 @@ async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
     ]
     await _assert_books_balanced(uow_factory)
     await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_a_service_day_is_charged_what_the_receivable_owes_once(
+    payments: PaymentsService,
+    uow_factory: UnitOfWorkFactory,
+    gateway: StripeGateway,
+    hanoi: FareFeed,
+) -> None:
+    rider, _ = await add_rider(uow_factory)
+    idle, _ = await add_rider(uow_factory)
+    await payments.save_card(rider, "pm_card_visa")
+    fares = await ride_the_metro(uow_factory, hanoi, rider, DAY)
+    assert await amounts_owed(uow_factory, [rider, idle]) == {rider: fares}
+    [charge] = await charge_service_day(uow_factory, payments, DAY, [idle, rider])
+    assert (charge.account_id, charge.amount, charge.outcome.succeeded) == (rider, fares, True)
+    assert await charge_service_day(uow_factory, payments, DAY, [idle, rider]) == []
+    assert len(await gateway.find_payments(charge.outcome.attempt_id)) == 1
+    assert await amounts_owed(uow_factory, [rider, idle]) == {}
+
+
+async def test_reconciliation_finds_clearing_the_gateway_never_collected(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    await payments.top_up(account, vnd(30_000), request_id="r1")
+    assert await reconcile_with_gateway(uow_factory, payments, gateway) == Reconciliation(
+        30_000, 30_000
+    )
+    async with uow_factory() as uow:  # money booked as received that no gateway payment backs
+        await uow.ledger.post(
+            postings.payment_received(
+                "never-sent",
+                clearing=CLEARING,
+                paid_account=accounts.wallet(account),
+                account_id=account,
+                amount=vnd(5_000),
+                gateway_payment_id="pi_missing",
+                purpose="top_up",
+                at=uow.clock(),
+            )
+        )
+        await uow.commit()
+    found = await reconcile_with_gateway(uow_factory, payments, gateway)
+    assert found == Reconciliation(35_000, 30_000)
+    assert not found.matches

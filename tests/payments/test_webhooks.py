@@ -13,10 +13,11 @@ from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import sign_payload
 from tests.gateways.fault_proxy import Fault, FaultProxy
 from ticketing.db.payments_models import AttemptStatus
-from ticketing.db.uow import UnitOfWorkFactory
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payments.service import PaymentsService, daily_charge_key
+from ticketing.payments.charges import daily_charge_key
+from ticketing.payments.service import PaymentsService
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import WEBHOOK_SECRET
 

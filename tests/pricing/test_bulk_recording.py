@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from ticketing import postings
 from ticketing.db.models import EntryRow, LedgerAccountRow, PostingRow, PricedDayRow, PricedLegRow
-from ticketing.db.uow import UnitOfWork, UnitOfWorkFactory
 from ticketing.fares import FareFeed, HeldPass, load_feed, pass_validity, price_day
 from ticketing.ledger import accounts
-from ticketing.ledger.postings import Posting
 from ticketing.money import Money
 from ticketing.riders import PassRecord, PaymentMode, RiderAccount
 from ticketing.services.pricing import DayAlreadyPriced, FarePricing, PricedAccountDay
 from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
@@ -91,12 +91,15 @@ async def set_up(uow: UnitOfWork, feed: FareFeed) -> None:
         await uow.riders.open_account(rider)
         if top_up:
             await uow.ledger.post(
-                Posting.transfer(
+                postings.payment_received(
                     f"topup:{rider.id}",
-                    debit=accounts.gateway_clearing("stripe"),
-                    credit=accounts.wallet(rider.id),
+                    clearing=accounts.gateway_clearing("stripe"),
+                    paid_account=accounts.wallet(rider.id),
+                    account_id=rider.id,
                     amount=Money(top_up, "VND"),
-                    occurred_at=PRICED_AT,
+                    gateway_payment_id=f"pi_{rider.id}",
+                    purpose="top_up",
+                    at=PRICED_AT,
                 )
             )
         for held in held_passes(feed, rider):
@@ -160,14 +163,14 @@ async def test_bulk_recording_matches_pricing_day_by_day(
 ) -> None:
     async with uow_factory() as uow:
         await set_up(uow, feed)
-        pricing = FarePricing(uow.session, uow.ledger, feed, fixed_clock)
+        pricing = FarePricing(uow, feed, fixed_clock)
         one_by_one = [await pricing.price_day(r.id, day) for r, day, _ in account_days()]
         expected = await snapshot(uow)
         # leaving without commit rolls back: the bulk path starts from the same state
 
     async with uow_factory() as uow:
         await set_up(uow, feed)
-        pricing = FarePricing(uow.session, uow.ledger, feed, fixed_clock)
+        pricing = FarePricing(uow, feed, fixed_clock)
         bulk = await pricing.record_new_days(priced_in_memory(feed))
         assert bulk == one_by_one
         assert await snapshot(uow) == expected
@@ -191,7 +194,7 @@ async def test_bulk_recording_matches_pricing_day_by_day(
 async def test_recording_again_is_a_no_op(uow_factory: UnitOfWorkFactory, feed: FareFeed) -> None:
     async with uow_factory() as uow:
         await set_up(uow, feed)
-        await FarePricing(uow.session, uow.ledger, feed, fixed_clock).record_new_days(
+        await FarePricing(uow, feed, fixed_clock).record_new_days(
             priced_in_memory(feed)
         )
         await uow.commit()
@@ -202,7 +205,7 @@ async def test_recording_again_is_a_no_op(uow_factory: UnitOfWorkFactory, feed: 
         return PRICED_AT.replace(hour=23)
 
     async with uow_factory() as uow:
-        pricing = FarePricing(uow.session, uow.ledger, feed, later)
+        pricing = FarePricing(uow, feed, later)
         again = await pricing.record_new_days(priced_in_memory(feed))
         await uow.commit()
     assert not any(result.changed or result.posting_ids for result in again)
@@ -217,7 +220,7 @@ async def test_a_day_recorded_at_another_price_is_refused_and_nothing_is_written
     priced = priced_in_memory(feed)
     async with uow_factory() as uow:
         await set_up(uow, feed)
-        await FarePricing(uow.session, uow.ledger, feed, fixed_clock).record_new_days(priced[:1])
+        await FarePricing(uow, feed, fixed_clock).record_new_days(priced[:1])
         await uow.commit()
     first = priced[0]
     repriced = PricedAccountDay(
@@ -228,7 +231,7 @@ async def test_a_day_recorded_at_another_price_is_refused_and_nothing_is_written
     )
     async with uow_factory() as uow:
         before = await snapshot(uow)
-        pricing = FarePricing(uow.session, uow.ledger, feed, fixed_clock)
+        pricing = FarePricing(uow, feed, fixed_clock)
         with pytest.raises(DayAlreadyPriced):
             await pricing.record_new_days([*priced[1:], repriced])
         assert await snapshot(uow) == before
@@ -240,7 +243,7 @@ async def test_a_day_given_twice_in_one_batch_is_recorded_once(
     priced = priced_in_memory(feed)
     async with uow_factory() as uow:
         await set_up(uow, feed)
-        pricing = FarePricing(uow.session, uow.ledger, feed, fixed_clock)
+        pricing = FarePricing(uow, feed, fixed_clock)
         results = await pricing.record_new_days([priced[0], priced[0]])
         assert [r.changed for r in results] == [True, False]
         count = await uow.session.scalar(select(func.count()).select_from(PricedDayRow))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -9,15 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from ticketing.db.models import PricedDayRow
-from ticketing.db.uow import UnitOfWork, UnitOfWorkFactory
+from ticketing import postings
+from ticketing.db.models import PricedDayRow, PricedLegRow
 from ticketing.fares.feed import FareFeed, load_feed
+from ticketing.fares.pricing import DayPrice, price_day
 from ticketing.ledger import accounts
-from ticketing.ledger.postings import Posting
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.pricing import FarePricing, UnknownRider, account_days
+from ticketing.stores.pricing import NewPricedDay, PricedDayVersion
 from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
@@ -48,13 +51,17 @@ async def store(uow: UnitOfWork, *taps: Tap) -> None:
 
 
 async def top_up(uow: UnitOfWork, account: str, amount: int) -> None:
+    """A wallet top-up as the payments flow posts it once the gateway has the money."""
     await uow.ledger.post(
-        Posting.transfer(
+        postings.payment_received(
             f"topup:{account}",
-            debit=accounts.gateway_clearing("stripe"),
-            credit=accounts.wallet(account),
+            clearing=accounts.gateway_clearing("stripe"),
+            paid_account=accounts.wallet(account),
+            account_id=account,
             amount=Money(amount, "VND"),
-            occurred_at=datetime.now(UTC),
+            gateway_payment_id=f"pi_{account}",
+            purpose="top_up",
+            at=datetime.now(UTC),
         )
     )
 
@@ -70,7 +77,7 @@ async def test_prepaid_ride_is_paid_from_the_wallet_to_the_operator(
             tap(1, at(7, 30), "m2a_01", TapKind.ENTRY),
             tap(1, at(7, 55), "m2a_12", TapKind.EXIT),
         )
-        result = await FarePricing(uow.session, uow.ledger, feed).price_day("alice", DAY)
+        result = await FarePricing(uow, feed).price_day("alice", DAY)
         assert result.total == Money(15_000, "VND")
         assert result.changed
         assert (result.version, result.tap_count) == (1, 2)
@@ -87,7 +94,7 @@ async def test_late_tap_out_reprices_the_incomplete_journey(
         await add_rider(uow, "alice", PaymentMode.PREPAID_WALLET)
         await top_up(uow, "alice", 50_000)
         await store(uow, tap(1, at(7, 30), "m2a_01", TapKind.ENTRY))
-        pricing = FarePricing(uow.session, uow.ledger, feed)
+        pricing = FarePricing(uow, feed)
         first = await pricing.price_day("alice", DAY)
         assert first.total == Money(15_000, "VND")  # incomplete: the maximum fare
         again = await pricing.price_day("alice", DAY)
@@ -99,9 +106,10 @@ async def test_late_tap_out_reprices_the_incomplete_journey(
         assert second.changed
         assert second.version == 2
         assert second.total == Money(8_000, "VND")
+        first_fare = postings.fare_posting_id("alice", DAY, 1)
         assert second.posting_ids == (
-            "fare:alice:2026-11-24:v1:reversal",
-            "fare:alice:2026-11-24:v2",
+            postings.fare_reversal_id(first_fare),
+            postings.fare_posting_id("alice", DAY, 2),
         )
         assert await uow.ledger.balance(accounts.wallet("alice")) == Money(42_000, "VND")
         assert await uow.ledger.balance(accounts.operator("HMC")) == Money(8_000, "VND")
@@ -121,7 +129,7 @@ async def test_what_the_wallet_cannot_cover_becomes_debt(
             tap(1, at(7, 30), "m2a_01", TapKind.ENTRY, "bob"),
             tap(1, at(7, 55), "m2a_12", TapKind.EXIT, "bob"),
         )
-        await FarePricing(uow.session, uow.ledger, feed).price_day("bob", DAY)
+        await FarePricing(uow, feed).price_day("bob", DAY)
         assert await uow.ledger.balance(accounts.wallet("bob")) == Money(0, "VND")
         assert await uow.ledger.balance(accounts.receivable("bob")) == Money(5_000, "VND")
         assert (await uow.ledger.check_invariants()).ok
@@ -141,7 +149,7 @@ async def test_postpaid_fares_go_to_the_receivable(
             )
         ]
         await store(uow, *rides)
-        result = await FarePricing(uow.session, uow.ledger, feed).price_day("carol", DAY)
+        result = await FarePricing(uow, feed).price_day("carol", DAY)
         assert result.total == Money(30_000, "VND")  # five 15,000 rides capped at the day pass
         assert await uow.ledger.balance(accounts.receivable("carol")) == Money(30_000, "VND")
 
@@ -152,9 +160,51 @@ async def test_taps_of_an_unknown_account_are_refused(
     async with uow_factory() as uow:
         await store(uow, tap(1, at(7, 30), "m2a_01", TapKind.ENTRY, "ghost"))
         with pytest.raises(UnknownRider):
-            await FarePricing(uow.session, uow.ledger, feed).price_day("ghost", DAY)
+            await FarePricing(uow, feed).price_day("ghost", DAY)
 
 
 def test_a_tap_out_after_the_cutoff_also_touches_the_previous_day(feed: FareFeed) -> None:
     late_exit = tap(2, datetime(2026, 11, 25, 4, 10, tzinfo=HANOI), "m2a_12", TapKind.EXIT)
     assert account_days(feed, [late_exit]) == {("alice", DAY), ("alice", date(2026, 11, 25))}
+
+
+async def test_each_leg_records_the_journey_it_belongs_to(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    """`journey_index` numbers the day's journeys (by the fare engine's journey id), not the
+    legs: two legs of one journey share it."""
+    rides = [
+        tap(1, at(7, 30), "m2a_01", TapKind.ENTRY),
+        tap(2, at(7, 55), "m2a_12", TapKind.EXIT),
+        tap(3, at(8, 10), "m2a_12", TapKind.ENTRY),
+        tap(4, at(8, 30), "m2a_05", TapKind.EXIT),
+        tap(5, at(17, 0), "m2a_05", TapKind.ENTRY),
+        tap(6, at(17, 20), "m2a_01", TapKind.EXIT),
+    ]
+    priced = price_day(feed, rides)
+    first, second, third = priced.legs
+    # The second leg continues the first leg's journey (as a joined continuation would).
+    two_leg_journey = DayPrice(
+        priced.total,
+        (first, replace(second, journey_id=first.journey_id), third),
+        priced.caps_applied,
+        priced.cap_spend,
+    )
+    async with uow_factory() as uow:
+        await add_rider(uow, "alice", PaymentMode.POSTPAID_CARD)
+        await uow.pricing.record(
+            [
+                NewPricedDay(
+                    PricedDayVersion("alice", DAY, 1, two_leg_journey.fingerprint(), None),
+                    two_leg_journey,
+                    len(rides),
+                    datetime.now(UTC),
+                )
+            ]
+        )
+        rows = await uow.session.execute(
+            select(PricedLegRow.leg_index, PricedLegRow.journey_index).order_by(
+                PricedLegRow.leg_index
+            )
+        )
+        assert [tuple(row) for row in rows] == [(0, 0), (1, 0), (2, 1)]

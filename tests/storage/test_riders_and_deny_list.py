@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ticketing.db.uow import UnitOfWorkFactory
+from qr.denylist import EMPTY_DENY_LIST
+from qr.denylist import DenyList as GateDenyList
 from ticketing.ledger import InsufficientFunds, Posting, accounts
 from ticketing.money import Money
 from ticketing.riders import (
@@ -19,7 +20,9 @@ from ticketing.riders import (
     PaymentMode,
     RiderAccount,
 )
-from ticketing.services.riders import RecordConflict, UnknownRecord
+from ticketing.stores.deny_list import UnknownDenyListVersion
+from ticketing.stores.riders import RecordConflict, UnknownRecord
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
 PREPAID = RiderAccount("a1", "adult", PaymentMode.PREPAID_WALLET, "VND", overdraft_limit=5_000)
@@ -115,16 +118,19 @@ async def test_revoking_a_credential_denies_it_and_versions_only_grow(
         v_paid = await uow.deny_list.allow_account("a1", "debt paid")  # lifts 12 and max, not 11
         await uow.commit()
     async with uow_factory() as uow:
-        full = await uow.deny_list.delta(0)
-        since_debt = await uow.deny_list.delta(v_debt)
-        version, denied = await uow.deny_list.snapshot()
+        full = await uow.deny_list.history(0)
+        since_debt = await uow.deny_list.history(v_debt)
+        net_since_debt = await uow.deny_list.delta(v_debt)
+        net_since_start = await uow.deny_list.delta(0)
+        up_to_date = await uow.deny_list.delta(5)
+        snapshot = await uow.deny_list.snapshot()
         assert await uow.deny_list.is_denied(11)
         assert not await uow.deny_list.is_denied(12)
-        assert await uow.deny_list.allow(12) == version  # not denied: no event
-        with pytest.raises(ValueError, match="snapshot"):
-            await uow.deny_list.delta(version + 1)
-    assert v_paid == version == 5
-    assert denied == {11}
+        assert await uow.deny_list.allow(12) == snapshot.version  # not denied: no event
+        with pytest.raises(UnknownDenyListVersion, match="snapshot"):
+            await uow.deny_list.delta(snapshot.version + 1)
+    assert v_paid == snapshot.version == 5
+    assert snapshot.ids == {11}
     assert [(e.version, e.credential_id, e.action) for e in full.events] == [
         (1, 11, DenyAction.ADD),
         (2, 12, DenyAction.ADD),
@@ -133,8 +139,13 @@ async def test_revoking_a_credential_denies_it_and_versions_only_grow(
         (5, 2**64 - 1, DenyAction.REMOVE),
     ]
     assert (since_debt.since, since_debt.version, len(since_debt.events)) == (3, 5, 2)
-    # A gate applying the delta to its list at `since` ends with the snapshot.
-    gate = {11, 12, 2**64 - 1}
-    for event in since_debt.events:
-        (gate.add if event.action is DenyAction.ADD else gate.discard)(event.credential_id)
-    assert gate == denied
+    # The gates' shape: a gate holding the list at version 3 applies the net delta and ends
+    # with the snapshot; one starting from nothing sees 12 and max added then lifted: no change.
+    at_debt = GateDenyList(3, frozenset({11, 12, 2**64 - 1}))
+    assert net_since_debt is not None
+    assert net_since_start is not None
+    assert (net_since_debt.added, net_since_debt.removed) == (set(), {12, 2**64 - 1})
+    assert at_debt.apply(net_since_debt).ids == snapshot.ids
+    assert (net_since_start.added, net_since_start.removed) == ({11}, set())
+    assert EMPTY_DENY_LIST.apply(net_since_start).ids == snapshot.ids
+    assert up_to_date is None

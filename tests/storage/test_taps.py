@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ticketing.db.engine import create_engine
-from ticketing.db.uow import UnitOfWorkFactory
-from ticketing.services.taps import IngestResult, ingest_taps
+from ticketing.errors import NaiveTime
+from ticketing.service_day import service_day
+from ticketing.services.taps import ingest_taps
+from ticketing.stores.taps import IngestResult
 from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
 
@@ -36,10 +40,10 @@ async def stored(uow_factory: UnitOfWorkFactory) -> list[Tap]:
 
 async def test_a_repeated_upload_is_a_no_op(uow_factory: UnitOfWorkFactory) -> None:
     batch = [tap("g1", i, minutes=i) for i in range(1, 6)]
-    assert await ingest_taps(uow_factory(), batch) == IngestResult(5, 0)
+    assert await ingest_taps(uow_factory, batch) == IngestResult(5, 0)
     before = await stored(uow_factory)
-    assert await ingest_taps(uow_factory(), batch) == IngestResult(0, 5)
-    assert await ingest_taps(uow_factory(), [*batch[2:], tap("g1", 6, minutes=6)]) == IngestResult(
+    assert await ingest_taps(uow_factory, batch) == IngestResult(0, 5)
+    assert await ingest_taps(uow_factory, [*batch[2:], tap("g1", 6, minutes=6)]) == IngestResult(
         1, 3
     )
     assert await stored(uow_factory) == [*before, tap("g1", 6, minutes=6)]
@@ -48,9 +52,9 @@ async def test_a_repeated_upload_is_a_no_op(uow_factory: UnitOfWorkFactory) -> N
 async def test_a_changed_record_under_a_known_key_is_reported_not_stored(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    await ingest_taps(uow_factory(), [tap("g1", 1)])
+    await ingest_taps(uow_factory, [tap("g1", 1)])
     result = await ingest_taps(
-        uow_factory(), [tap("g1", 1, stop="S9"), tap("g1", 2), tap("g1", 2, stop="S8")]
+        uow_factory, [tap("g1", 1, stop="S9"), tap("g1", 2), tap("g1", 2, stop="S8")]
     )
     assert result == IngestResult(1, 2, (("g1", 1), ("g1", 2)))
     assert [t.stop_id for t in await stored(uow_factory)] == ["S1", "S1"]
@@ -60,11 +64,11 @@ async def test_reads_group_by_account_and_respect_the_freeze_time(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     await ingest_taps(
-        uow_factory(), [tap("g1", 1, account="b", minutes=5), tap("g2", 1, account="a", minutes=9)]
+        uow_factory, [tap("g1", 1, account="b", minutes=5), tap("g2", 1, account="a", minutes=9)]
     )
     frozen = datetime.now(UTC)
     await asyncio.sleep(0.01)
-    await ingest_taps(uow_factory(), [tap("g1", 2, account="a", minutes=1)])
+    await ingest_taps(uow_factory, [tap("g1", 2, account="a", minutes=1)])
     async with uow_factory() as uow:
         everything = [
             (t.account_id, t.device_seq) async for t in uow.taps.stream(T0, T0 + timedelta(hours=1))
@@ -95,14 +99,14 @@ async def _reingest(db_url: str, uploads: list[list[tuple[str, int]]]) -> None:
         seen: set[tuple[str, int]] = set()
         for upload in uploads:
             taps = [tap(prefix + d, s, minutes=s) for d, s in upload]
-            first = await ingest_taps(uow_factory(), taps)
+            first = await ingest_taps(uow_factory, taps)
             new = {t.key for t in taps} - seen
             assert first.inserted == len(new)
             assert first.inserted + first.duplicates == len(taps)
             assert first.conflicts == ()
             seen |= new
             snapshot = await stored(uow_factory)
-            again = await ingest_taps(uow_factory(), list(reversed(taps)))
+            again = await ingest_taps(uow_factory, list(reversed(taps)))
             assert again.inserted == 0
             assert await stored(uow_factory) == snapshot
         assert {t.key for t in await stored(uow_factory) if t.device_id.startswith(prefix)} == seen
@@ -118,3 +122,10 @@ def test_re_ingesting_any_batches_changes_nothing(
     db_url: str, uploads: list[list[tuple[str, int]]]
 ) -> None:
     asyncio.run(_reingest(db_url, uploads))
+
+
+def test_a_tap_without_a_timezone_is_refused_with_our_error() -> None:
+    with pytest.raises(NaiveTime):
+        Tap("g1", 1, 7, "a", datetime(2026, 11, 24, 7, 30), "m2a", "m2a_01", TapKind.ENTRY)
+    with pytest.raises(NaiveTime):
+        service_day(datetime(2026, 11, 24, 7, 30))

@@ -20,7 +20,7 @@ from ticketing.db.models import (
     all_metadata,
     table_of,
 )
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = timezone(timedelta(hours=7))
 

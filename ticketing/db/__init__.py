@@ -1,7 +1,7 @@
-"""Storage: the schema, engines for SQLite and PostgreSQL, and the unit of work.
+"""Storage: the schema and engines for SQLite and PostgreSQL.
 
-`ticketing.db.uow.UnitOfWork` is the entry point for services; import it from there (it pulls
-in the services, which in turn use the models defined here).
+The stores (`ticketing.stores`) read and write these tables; the unit of work
+(`ticketing.unit_of_work`) binds them to one transaction.
 """
 
 from ticketing.db.engine import create_engine, session_factory

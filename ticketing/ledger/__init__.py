@@ -1,6 +1,6 @@
 """The double-entry ledger's rules as plain values: accounts, postings, holds, balance rules.
 
-No I/O here; `ticketing.services.ledger.Ledger` stores these values and enforces the same
+No I/O here; `ticketing.stores.ledger.Ledger` stores these values and enforces the same
 rules against the database.
 """
 

@@ -1,278 +1,148 @@
-"""Rider accounts, passes bought and credentials issued.
+"""Use cases of riders: register, buy a pass, report a lost phone, and the deny list gates load.
 
-Creating an account also opens its ledger account: `wallet:{id}` (with the overdraft limit)
-for prepaid riders, `receivable:{id}` for postpaid ones. Every create is idempotent by id: the
-same record again returns it, a different record under the same id raises `RecordConflict`.
+Each takes a `UnitOfWorkFactory`, runs in one transaction of its own (retried if the database
+aborts it for a deadlock or a serialization conflict) and returns plain values.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ticketing.db.models import CredentialRow, PassRow, RiderAccountRow
+from qr.denylist import DenyList, DenyListDelta
 from ticketing.errors import TicketingError
-from ticketing.ledger import accounts
+from ticketing.fares.feed import FareFeed
+from ticketing.fares.passes import pass_validity
 from ticketing.money import Money
-from ticketing.riders import (
-    AccountStatus,
-    CredentialRecord,
-    PassRecord,
-    PassStatus,
-    PaymentMode,
-    RiderAccount,
-)
-from ticketing.services.clock import Clock, utc_now
-from ticketing.services.deny_list import DenyList
-from ticketing.services.ledger import Ledger
+from ticketing.postings import pass_sale
+from ticketing.riders import CredentialRecord, PassRecord, RiderAccount
+from ticketing.stores.riders import RecordConflict
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
+
+LOST_PHONE = "lost-phone"  # the revoke reason of a credential reported lost
 
 
-class UnknownRecord(TicketingError):
-    """No rider account, pass or credential with this id."""
+class PassNotSold(TicketingError):
+    """The feed does not sell this pass to the rider's category."""
 
 
-class RecordConflict(TicketingError):
-    """An id is already used by a different account, pass or credential."""
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A rider to register: the account and the credentials their phone holds."""
+
+    account: RiderAccount
+    credentials: Sequence[CredentialRecord] = ()
 
 
-def _account(row: RiderAccountRow) -> RiderAccount:
-    return RiderAccount(
-        row.id,
-        row.rider_category,
-        row.payment_mode,
-        row.currency,
-        row.status,
-        row.overdraft_limit,
-        row.debt_limit,
-    )
+@dataclass(frozen=True, slots=True)
+class PassSale:
+    pass_id: str
+    account_id: str
+    product_id: str
+    valid_from: datetime
+    valid_until: datetime
+    price: Money
+    posting_id: str
 
 
-def _pass(row: PassRow) -> PassRecord:
-    return PassRecord(
-        row.id,
-        row.account_id,
-        row.fare_product_id,
-        row.valid_from,
-        row.valid_until,
-        Money(row.price_amount, row.price_currency),
-        row.purchased_at,
-        row.status,
-        row.posting_id,
-    )
+@dataclass(frozen=True, slots=True)
+class Reissue:
+    """A lost phone handled: the old credential revoked and denied, a new one issued."""
+
+    revoked: CredentialRecord
+    issued: CredentialRecord
+    deny_list_version: int
 
 
-def _credential(row: CredentialRow) -> CredentialRecord:
-    return CredentialRecord(
-        row.credential_id,
-        row.account_id,
-        row.valid_from,
-        row.valid_until,
-        row.issued_at,
-        row.pass_id,
-        row.revoked_at,
-        row.revoke_reason,
-    )
+def pass_id_of(account_id: str, product_id: str) -> str:
+    return f"{account_id}:{product_id}"
 
 
-def ledger_account_of(account: RiderAccount) -> str:
-    """The ledger account fares of this rider are posted against."""
-    if account.payment_mode is PaymentMode.PREPAID_WALLET:
-        return accounts.wallet(account.id)
-    return accounts.receivable(account.id)
+async def register_riders(
+    uows: UnitOfWorkFactory, registrations: Sequence[Registration], *, at: datetime
+) -> int:
+    """Open each account (and its ledger account) and record its credentials, all in one
+    transaction. Idempotent: registering the same riders again changes nothing."""
+
+    async def register(uow: UnitOfWork) -> int:
+        for registration in registrations:
+            await uow.riders.open_account(registration.account, at=at)
+            for credential in registration.credentials:
+                await uow.riders.issue_credential(credential)
+        return len(registrations)
+
+    return await run_in_uow(uows, register)
 
 
-class Riders:
-    def __init__(
-        self, session: AsyncSession, ledger: Ledger, deny_list: DenyList, clock: Clock = utc_now
-    ) -> None:
-        self._session = session
-        self._ledger = ledger
-        self._deny_list = deny_list
-        self._clock = clock
+async def buy_pass(
+    uows: UnitOfWorkFactory, feed: FareFeed, account_id: str, product_id: str, *, at: datetime
+) -> PassSale:
+    """Sell a pass valid from `at` at the feed's price for the rider's category: the price is
+    posted from the rider's wallet (or receivable) to unearned pass revenue, and the pass
+    recorded. Buying the same pass again returns the same sale."""
 
-    # --- accounts ---------------------------------------------------------------------
-
-    async def open_account(
-        self, account: RiderAccount, *, at: datetime | None = None
-    ) -> RiderAccount:
-        existing = await self._session.get(RiderAccountRow, account.id, populate_existing=True)
-        if existing is not None:
-            if _account(existing) != account:
-                raise RecordConflict(f"rider account {account.id!r} exists with other details")
-            return account
-        at = at or self._clock()
-        self._session.add(
-            RiderAccountRow(
-                id=account.id,
-                rider_category=account.rider_category,
-                status=account.status,
-                payment_mode=account.payment_mode,
-                currency=account.currency,
-                overdraft_limit=account.overdraft_limit,
-                debt_limit=account.debt_limit,
-                created_at=at,
-                updated_at=at,
+    async def sell(uow: UnitOfWork) -> PassSale:
+        account = await uow.riders.get_account(account_id)
+        amount = feed.amount_of(product_id, account.rider_category, None)
+        if amount is None:
+            raise PassNotSold(f"{product_id} is not sold to {account.rider_category}")
+        held = pass_validity(feed, product_id, at)
+        price = Money(amount, feed.currency)
+        posting = pass_sale(account, product_id, held.valid_from, price, at)
+        await uow.ledger.post(posting)
+        bought = await uow.riders.record_pass(
+            PassRecord(
+                pass_id_of(account_id, product_id),
+                account_id,
+                product_id,
+                held.valid_from,
+                held.valid_until,
+                price,
+                at,
+                posting_id=posting.id,
             )
         )
-        await self._session.flush()
-        limit = account.overdraft_limit if account.payment_mode is PaymentMode.PREPAID_WALLET else 0
-        await self._ledger.open_account(
-            ledger_account_of(account), account.currency, overdraft_limit=limit
+        return PassSale(
+            bought.id,
+            account_id,
+            product_id,
+            bought.valid_from,
+            bought.valid_until,
+            bought.price,
+            posting.id,
         )
-        return account
 
-    async def get_account(self, account_id: str) -> RiderAccount:
-        row = await self._session.get(RiderAccountRow, account_id, populate_existing=True)
-        if row is None:
-            raise UnknownRecord(f"no rider account {account_id!r}")
-        return _account(row)
+    return await run_in_uow(uows, sell)
 
-    async def set_status(
-        self, account_id: str, status: AccountStatus, *, at: datetime | None = None
-    ) -> RiderAccount:
-        account = await self.get_account(account_id)
-        await self._session.execute(
-            update(RiderAccountRow)
-            .where(RiderAccountRow.id == account_id)
-            .values(status=status, updated_at=at or self._clock())
-        )
-        return replace(account, status=status)
 
-    async def set_overdraft_limit(self, account_id: str, limit: int) -> RiderAccount:
-        account = await self.get_account(account_id)
-        if account.payment_mode is PaymentMode.PREPAID_WALLET:
-            await self._ledger.set_overdraft_limit(ledger_account_of(account), limit)
-        await self._session.execute(
-            update(RiderAccountRow)
-            .where(RiderAccountRow.id == account_id)
-            .values(overdraft_limit=limit, updated_at=self._clock())
-        )
-        return replace(account, overdraft_limit=limit)
+async def report_lost_phone(
+    uows: UnitOfWorkFactory, credential_id: int, replacement: CredentialRecord, *, at: datetime
+) -> Reissue:
+    """Revoke the lost phone's credential (gates refuse it once they sync the deny list) and
+    issue the replacement to the same account, in one transaction."""
 
-    async def accounts_with_mode(self, mode: PaymentMode) -> list[RiderAccount]:
-        rows = await self._session.scalars(
-            select(RiderAccountRow)
-            .where(RiderAccountRow.payment_mode == mode)
-            .order_by(RiderAccountRow.id)
-        )
-        return [_account(row) for row in rows]
-
-    # --- passes -----------------------------------------------------------------------
-
-    async def record_pass(self, bought: PassRecord) -> PassRecord:
-        """Record a pass bought (the caller posts its payment and passes `posting_id`)."""
-        if bought.valid_until <= bought.valid_from:
-            raise ValueError(f"pass {bought.id!r} ends before it starts")
-        existing = await self._session.get(PassRow, bought.id, populate_existing=True)
-        if existing is not None:
-            if _pass(existing) != bought:
-                raise RecordConflict(f"pass {bought.id!r} exists with other details")
-            return bought
-        await self.get_account(bought.account_id)
-        self._session.add(
-            PassRow(
-                id=bought.id,
-                account_id=bought.account_id,
-                fare_product_id=bought.fare_product_id,
-                valid_from=bought.valid_from,
-                valid_until=bought.valid_until,
-                price_amount=bought.price.amount,
-                price_currency=bought.price.currency,
-                status=bought.status,
-                purchased_at=bought.purchased_at,
-                posting_id=bought.posting_id,
+    async def reissue(uow: UnitOfWork) -> Reissue:
+        lost = await uow.riders.get_credential(credential_id)
+        if replacement.account_id != lost.account_id:
+            raise RecordConflict(
+                f"credential {replacement.credential_id} is for {replacement.account_id!r}, "
+                f"not {lost.account_id!r}"
             )
-        )
-        await self._session.flush()
-        return bought
+        revoked = await uow.riders.revoke_credential(credential_id, LOST_PHONE, at=at)
+        issued = await uow.riders.issue_credential(replacement)
+        return Reissue(revoked, issued, await uow.deny_list.version())
 
-    async def get_pass(self, pass_id: str) -> PassRecord:
-        row = await self._session.get(PassRow, pass_id, populate_existing=True)
-        if row is None:
-            raise UnknownRecord(f"no pass {pass_id!r}")
-        return _pass(row)
+    return await run_in_uow(uows, reissue)
 
-    async def passes_for(
-        self, account_id: str, *, valid_at: datetime | None = None
-    ) -> list[PassRecord]:
-        """An account's passes, or only the active ones covering `valid_at`."""
-        query = select(PassRow).where(PassRow.account_id == account_id)
-        if valid_at is not None:
-            query = query.where(
-                PassRow.status == PassStatus.ACTIVE,
-                PassRow.valid_from <= valid_at,
-                PassRow.valid_until > valid_at,
-            )
-        rows = await self._session.scalars(query.order_by(PassRow.valid_from, PassRow.id))
-        return [_pass(row) for row in rows]
 
-    async def set_pass_status(self, pass_id: str, status: PassStatus) -> PassRecord:
-        bought = await self.get_pass(pass_id)
-        await self._session.execute(
-            update(PassRow).where(PassRow.id == pass_id).values(status=status)
-        )
-        return replace(bought, status=status)
+async def deny_list_snapshot(uows: UnitOfWorkFactory) -> DenyList:
+    """The whole deny list, in the shape gates verify with."""
+    async with uows() as uow:
+        return await uow.deny_list.snapshot()
 
-    # --- credentials ------------------------------------------------------------------
 
-    async def issue_credential(self, credential: CredentialRecord) -> CredentialRecord:
-        existing = await self._session.get(
-            CredentialRow, credential.credential_id, populate_existing=True
-        )
-        if existing is not None:
-            if _credential(existing) != credential:
-                raise RecordConflict(
-                    f"credential {credential.credential_id} exists with other details"
-                )
-            return credential
-        await self.get_account(credential.account_id)
-        if credential.pass_id is not None:
-            await self.get_pass(credential.pass_id)
-        self._session.add(
-            CredentialRow(
-                credential_id=credential.credential_id,
-                account_id=credential.account_id,
-                pass_id=credential.pass_id,
-                valid_from=credential.valid_from,
-                valid_until=credential.valid_until,
-                issued_at=credential.issued_at,
-                revoked_at=credential.revoked_at,
-                revoke_reason=credential.revoke_reason,
-            )
-        )
-        await self._session.flush()
-        return credential
-
-    async def get_credential(self, credential_id: int) -> CredentialRecord:
-        row = await self._session.get(CredentialRow, credential_id, populate_existing=True)
-        if row is None:
-            raise UnknownRecord(f"no credential {credential_id}")
-        return _credential(row)
-
-    async def credentials_for(self, account_id: str) -> list[CredentialRecord]:
-        rows = await self._session.scalars(
-            select(CredentialRow)
-            .where(CredentialRow.account_id == account_id)
-            .order_by(CredentialRow.issued_at)
-        )
-        return [_credential(row) for row in rows]
-
-    async def revoke_credential(
-        self, credential_id: int, reason: str, *, at: datetime | None = None
-    ) -> CredentialRecord:
-        """Revoke for good (lost phone, refund, fraud) and put it on the deny list.
-        Revoking again keeps the first revocation."""
-        credential = await self.get_credential(credential_id)
-        if credential.revoked_at is not None:
-            return credential
-        at = at or self._clock()
-        await self._session.execute(
-            update(CredentialRow)
-            .where(CredentialRow.credential_id == credential_id)
-            .values(revoked_at=at, revoke_reason=reason)
-        )
-        await self._deny_list.deny(credential_id, reason, at=at)
-        return replace(credential, revoked_at=at, revoke_reason=reason)
+async def deny_list_delta(uows: UnitOfWorkFactory, since: int) -> DenyListDelta | None:
+    """What takes a gate's deny list from version `since` to the current one (None: none)."""
+    async with uows() as uow:
+        return await uow.deny_list.delta(since)

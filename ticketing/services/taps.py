@@ -1,156 +1,94 @@
-"""Tap storage: idempotent batch ingest keyed by (device_id, device_seq), and reads for pricing.
-
-A device re-uploading a batch (after a lost acknowledgement) changes nothing. A record re-sent
-under a known key with a different body is not stored over the first: it is reported in
-`IngestResult.conflicts` so the caller can flag the device.
-"""
+"""Use cases of taps: store an uploaded batch, and store it then price the days it touches."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import date
 
-from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from ticketing.fares.feed import FareFeed
+from ticketing.services.pricing import DayPricingResult, FarePricing, account_days
+from ticketing.stores.taps import IngestResult
+from ticketing.taps import Tap
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
-from ticketing.db.dialect import bulk_insert, chunks
-from ticketing.db.models import TapRow, table_of
-from ticketing.services.clock import Clock, utc_now
-from ticketing.taps import Tap, TapKind
-
-if TYPE_CHECKING:
-    from ticketing.db.uow import UnitOfWork
-
-TAPS = table_of(TapRow)
-TAP_FIELDS = (
-    TAPS.c.device_id,
-    TAPS.c.device_seq,
-    TAPS.c.credential_id,
-    TAPS.c.account_id,
-    TAPS.c.at,
-    TAPS.c.route_id,
-    TAPS.c.stop_id,
-    TAPS.c.kind,
-)
-STREAM_BATCH = 10_000
+PRICING_BATCH = 100  # account-days priced per transaction
 
 
 @dataclass(frozen=True, slots=True)
-class IngestResult:
-    """`inserted + duplicates == len(batch)`; `conflicts` lists duplicate keys whose body
-    differs from the stored tap (the stored one is kept)."""
+class PricingSummary:
+    """What pricing some account-days did: first pricings, re-pricings, days left as they were."""
 
-    inserted: int
-    duplicates: int
-    conflicts: tuple[tuple[str, int], ...] = ()
+    priced: int = 0
+    repriced: int = 0
+    unchanged: int = 0
 
-
-def _row(tap: Tap, received_at: datetime) -> dict[str, Any]:
-    return {
-        "device_id": tap.device_id,
-        "device_seq": tap.device_seq,
-        "credential_id": tap.credential_id,
-        "account_id": tap.account_id,
-        "at": tap.at,
-        "route_id": tap.route_id,
-        "stop_id": tap.stop_id,
-        "kind": tap.kind.value,
-        "received_at": received_at,
-    }
-
-
-def _tap(row: Any) -> Tap:
-    return Tap(
-        row.device_id,
-        row.device_seq,
-        row.credential_id,
-        row.account_id,
-        row.at,
-        row.route_id,
-        row.stop_id,
-        TapKind(row.kind),
-    )
-
-
-class TapStore:
-    def __init__(self, session: AsyncSession, clock: Clock = utc_now) -> None:
-        self._session = session
-        self._clock = clock
-
-    async def ingest(self, taps: Sequence[Tap]) -> IngestResult:
-        """Store new taps in bulk (INSERT ... ON CONFLICT DO NOTHING); count the rest."""
-        if not taps:
-            return IngestResult(0, 0)
-        received_at = self._clock()
-        result = await bulk_insert(
-            self._session,
-            TAPS,
-            [_row(tap, received_at) for tap in taps],
-            skip_conflicts=True,
-            returning=["device_id", "device_seq"],
-        )
-        unclaimed = {(device, seq) for device, seq in result}
-        inserted = len(unclaimed)
-        if inserted == len(taps):  # every tap was new: nothing to compare
-            return IngestResult(inserted, 0)
-        # The first occurrence of an inserted key is the stored one; any later one is a repeat.
-        skipped = []
-        for tap in taps:
-            if tap.key in unclaimed:
-                unclaimed.discard(tap.key)
+    @classmethod
+    def of(cls, results: Iterable[DayPricingResult]) -> PricingSummary:
+        priced = repriced = unchanged = 0
+        for result in results:
+            if not result.changed:
+                unchanged += 1
+            elif result.version == 1:
+                priced += 1
             else:
-                skipped.append(tap)
-        return IngestResult(inserted, len(taps) - inserted, await self._conflicts(skipped))
+                repriced += 1
+        return cls(priced, repriced, unchanged)
 
-    async def _conflicts(self, skipped: Sequence[Tap]) -> tuple[tuple[str, int], ...]:
-        stored: dict[tuple[str, int], Tap] = {}
-        keys = sorted({tap.key for tap in skipped})
-        for chunk in chunks(keys, 2_000):
-            rows = await self._session.execute(
-                select(*TAP_FIELDS).where(tuple_(TAPS.c.device_id, TAPS.c.device_seq).in_(chunk))
-            )
-            stored.update((tap.key, tap) for tap in map(_tap, rows))
-        return tuple(sorted({tap.key for tap in skipped if stored.get(tap.key) != tap}))
-
-    async def count(self) -> int:
-        return int(await self._session.scalar(select(func.count()).select_from(TAPS)) or 0)
-
-    def _window(
-        self, start: datetime, end: datetime, received_before: datetime | None
-    ) -> Select[Any]:
-        query = select(*TAP_FIELDS).where(TAPS.c.at >= start, TAPS.c.at < end)
-        if received_before is not None:
-            query = query.where(TAPS.c.received_at < received_before)
-        return query
-
-    async def for_account(self, account_id: str, start: datetime, end: datetime) -> list[Tap]:
-        """An account's taps made in [start, end), oldest first."""
-        rows = await self._session.execute(
-            self._window(start, end, None)
-            .where(TAPS.c.account_id == account_id)
-            .order_by(TAPS.c.at, TAPS.c.device_id, TAPS.c.device_seq)
+    def __add__(self, other: PricingSummary) -> PricingSummary:
+        return PricingSummary(
+            self.priced + other.priced,
+            self.repriced + other.repriced,
+            self.unchanged + other.unchanged,
         )
-        return [_tap(row) for row in rows]
 
-    async def stream(
-        self, start: datetime, end: datetime, *, received_before: datetime | None = None
-    ) -> AsyncIterator[Tap]:
-        """Taps made in [start, end) (and received before a freeze time, if given), grouped by
-        account then time: consecutive runs per account are what pricing needs."""
-        result = await self._session.stream(
-            self._window(start, end, received_before)
-            .order_by(TAPS.c.account_id, TAPS.c.at, TAPS.c.device_id, TAPS.c.device_seq)
-            .execution_options(yield_per=STREAM_BATCH)
-        )
-        async for row in result:
-            yield _tap(row)
+    @property
+    def changed(self) -> int:
+        return self.priced + self.repriced
 
 
-async def ingest_taps(uow: UnitOfWork, taps: Sequence[Tap]) -> IngestResult:
-    """Store an uploaded batch durably: opens `uow`, ingests, commits. Safe to repeat."""
-    async with uow:
-        result = await uow.taps.ingest(taps)
-        await uow.commit()
-    return result
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    """A batch stored and the days it touched priced."""
+
+    ingest: IngestResult
+    pricing: PricingSummary
+
+
+async def ingest_taps(uows: UnitOfWorkFactory, taps: Sequence[Tap]) -> IngestResult:
+    """Store an uploaded batch durably (one transaction). Safe to repeat."""
+
+    async def ingest(uow: UnitOfWork) -> IngestResult:
+        return await uow.taps.ingest(taps)
+
+    return await run_in_uow(uows, ingest)
+
+
+async def price_account_days(
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    keys: Iterable[tuple[str, date]],
+    *,
+    batch: int = PRICING_BATCH,
+) -> PricingSummary:
+    """Price account-days from their stored taps, `batch` days per transaction, re-pricing
+    (reversal and new posting) those whose price changed."""
+    ordered = sorted(set(keys))
+    summary = PricingSummary()
+    for start in range(0, len(ordered), batch):
+        chunk = ordered[start : start + batch]
+
+        async def price(uow: UnitOfWork, chunk: list[tuple[str, date]] = chunk) -> PricingSummary:
+            return PricingSummary.of(await FarePricing(uow, feed).price_days(chunk))
+
+        summary += await run_in_uow(uows, price)
+    return summary
+
+
+async def ingest_and_price(
+    uows: UnitOfWorkFactory, feed: FareFeed, taps: Sequence[Tap]
+) -> UploadResult:
+    """Store a device's upload, then price every account-day its taps can change."""
+    ingest = await ingest_taps(uows, taps)
+    pricing = await price_account_days(uows, feed, account_days(feed, taps))
+    return UploadResult(ingest, pricing)

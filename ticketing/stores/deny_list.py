@@ -3,6 +3,10 @@
 Each add or remove is an event numbered from the `deny_list_version` counter. The counter is
 bumped with UPDATE ... RETURNING, whose row lock is held to commit, so versions become visible
 in order: a gate that fetched up to version N never later misses an event numbered <= N.
+
+Gates receive the list in the shape `qr` verifies: `snapshot()` is a `qr.denylist.DenyList`,
+`delta(since)` a `qr.denylist.DenyListDelta` (the net change). `history(since)` keeps the
+events with their reasons, for audit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qr.denylist import DenyList as GateDenyList
+from qr.denylist import DenyListDelta
+from ticketing.clock import Clock, utc_now
 from ticketing.db.models import (
     CounterRow,
     CredentialRow,
@@ -20,8 +27,8 @@ from ticketing.db.models import (
     DenyListEventRow,
     table_of,
 )
-from ticketing.riders import DenyAction, DenyListDelta, DenyListEvent
-from ticketing.services.clock import Clock, utc_now
+from ticketing.errors import TicketingError
+from ticketing.riders import DenyAction, DenyListEvent, DenyListHistory
 
 COUNTERS = table_of(CounterRow)
 ENTRIES = table_of(DenyListEntryRow)
@@ -30,7 +37,14 @@ CREDENTIALS = table_of(CredentialRow)
 VERSION_COUNTER = "deny_list_version"
 
 
-class DenyList:
+class UnknownDenyListVersion(TicketingError):
+    """A gate asked for changes since a version the backend never published: it must fetch a
+    snapshot instead."""
+
+
+class DenyListStore:
+    """The backend's deny list: denials, lifts, and the list and deltas gates load."""
+
     def __init__(self, session: AsyncSession, clock: Clock = utc_now) -> None:
         self._session = session
         self._clock = clock
@@ -145,17 +159,40 @@ class DenyList:
         )
         return found is not None
 
-    async def snapshot(self) -> tuple[int, frozenset[int]]:
-        """The whole list and its version, for a gate starting from nothing."""
+    async def snapshot(self) -> GateDenyList:
+        """The whole list at its current version, for a gate starting from nothing."""
         version = await self.version()
         ids = frozenset(await self._session.scalars(select(ENTRIES.c.credential_id)))
-        return version, ids
+        return GateDenyList(version, ids, issued_at=self._clock())
 
-    async def delta(self, since: int) -> DenyListDelta:
-        """Events after version `since`, oldest first."""
+    async def delta(self, since: int) -> DenyListDelta | None:
+        """What takes a gate's list from version `since` to the current one (None when the
+        gate is up to date)."""
+        history = await self.history(since)
+        if history.version == since:
+            return None
+        first: dict[int, DenyAction] = {}
+        last: dict[int, DenyAction] = {}
+        for event in history.events:
+            first.setdefault(event.credential_id, event.action)
+            last[event.credential_id] = event.action
+        # Added then removed (or the reverse) within the window: no net change for the gate.
+        changed = [cid for cid, action in last.items() if first[cid] is action]
+        return DenyListDelta(
+            since,
+            history.version,
+            added=frozenset(c for c in changed if last[c] is DenyAction.ADD),
+            removed=frozenset(c for c in changed if last[c] is DenyAction.REMOVE),
+            issued_at=self._clock(),
+        )
+
+    async def history(self, since: int) -> DenyListHistory:
+        """Events after version `since`, oldest first, with their reasons."""
         head = await self.version()
         if not 0 <= since <= head:
-            raise ValueError(f"deny list version {since} is not in 0..{head}; fetch a snapshot")
+            raise UnknownDenyListVersion(
+                f"deny list version {since} is not in 0..{head}; fetch a snapshot"
+            )
         rows = await self._session.execute(
             select(EVENTS)
             .where(EVENTS.c.version > since, EVENTS.c.version <= head)
@@ -165,4 +202,4 @@ class DenyList:
             DenyListEvent(r.version, r.credential_id, DenyAction(r.action), r.reason, r.at)
             for r in rows
         )
-        return DenyListDelta(since, head, events)
+        return DenyListHistory(since, head, events)

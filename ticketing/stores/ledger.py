@@ -12,6 +12,14 @@ the row and compares body hashes: equal means the first result is returned, diff
 under a row lock taken in code order, so concurrent postings cannot both spend one wallet. The
 lock is FOR NO KEY UPDATE: it never changes a key, so other transactions' foreign-key checks
 on the account (inserting their entries) need not wait for it.
+
+Lock order: every call (`post`, `post_many`, holds) first locks all the accounts it names, in
+one statement in code order, and only then takes its posting ids (inserted in id order). So a
+transaction never holds a posting id while it waits for an account: one that posts its own id
+and then a shared one, against another posting the shared id in a batch, queue on the shared
+accounts instead of locking each other out. Two transactions that each make several calls can
+still lock accounts in opposite orders (A then B against B then A); PostgreSQL detects that
+cycle and aborts one, and `ticketing.unit_of_work.run_in_uow` runs its use case again.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Any
 from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import bulk_insert, bulk_update, chunks, insert_or_skip
 from ticketing.db.models import EntryRow, HoldRow, LedgerAccountRow, PostingRow, table_of
 from ticketing.ledger.accounts import AccountKind, parse_code
@@ -42,7 +51,7 @@ from ticketing.ledger.postings import Entry, Posting, net_by_account
 from ticketing.ledger.reports import CurrencyTotals, InvariantCheck, InvariantReport, TrialBalance
 from ticketing.ledger.rules import AccountState
 from ticketing.money import Money
-from ticketing.services.clock import Clock, utc_now
+from ticketing.postings import hold_capture_id
 
 ACCOUNTS = table_of(LedgerAccountRow)
 POSTINGS = table_of(PostingRow)
@@ -256,11 +265,15 @@ class Ledger:
                 raise PostingConflict(posting.id)
         now = self._clock()
         async with self._session.begin_nested():
+            # Accounts first (code order), then posting ids (id order): see the module docstring.
+            locked = await self._lock_accounts(
+                {e.account: e.amount.currency for p in batch.values() for e in p.entries}
+            )
             receipts = await self._insert_postings(batch, now)
             fresh = [batch[pid] for pid, r in sorted(receipts.items()) if r.created]
             if fresh:
                 await self._check_reversals(fresh, batch, originals)
-                await self._apply_entries(fresh)
+                await self._apply_entries(fresh, locked)
         return [receipts[p.id] for p in postings]
 
     async def _insert_postings(
@@ -317,9 +330,11 @@ class Ledger:
                     f"posting {reversal.id!r} does not mirror the posting it reverses"
                 )
 
-    async def _apply_entries(self, fresh: Sequence[Posting]) -> None:
-        currencies = {e.account: e.amount.currency for p in fresh for e in p.entries}
-        before = await self._lock_accounts(currencies)
+    async def _apply_entries(
+        self, fresh: Sequence[Posting], locked: dict[str, AccountState]
+    ) -> None:
+        """Apply new postings to their accounts, which the caller has locked."""
+        before = {e.account: locked[e.account] for p in fresh for e in p.entries}
         after = dict(before)
         for code, change in net_by_account(fresh).items():
             after[code] = after[code].apply(change)
@@ -445,8 +460,8 @@ class Ledger:
     ) -> PostingReceipt:
         """Post the real amount (at most the held one) and release the reservation.
         Repeating the same capture returns its receipt; anything else on a resolved hold
-        raises HoldError. `posting_id` defaults to `{hold_id}:capture`."""
-        posting_id = posting_id or f"{hold_id}:capture"
+        raises HoldError. `posting_id` defaults to `postings.hold_capture_id(hold_id)`."""
+        posting_id = posting_id or hold_capture_id(hold_id)
         async with self._session.begin_nested():
             hold = await self.get_hold(hold_id, lock=True)
             currency = hold.amount.currency

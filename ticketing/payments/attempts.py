@@ -1,0 +1,185 @@
+"""Payment attempts: the one pattern every payment follows.
+
+A gateway call can end without us knowing what the gateway did (timeout, 5xx, lost answer)
+and localstripe ignores idempotency keys, so:
+
+1. store an attempt row under our idempotency key and commit, before any call;
+2. claim it (a short lease, so two workers never call for one attempt at once) and count the
+   call; if an earlier call was made, first ask the gateway what it has under our key;
+3. create the payment only if the gateway has none, then record the outcome and post to the
+   ledger in one transaction. The row's status only moves forward (pending/unknown → final),
+   so the call's answer, a retry and a webhook can arrive in any order and post once.
+"""
+
+from __future__ import annotations
+
+from gateways.errors import CardDeclined, GatewayError
+from gateways.protocol import Payment, PaymentRequest, PaymentStatus
+from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
+from ticketing.ledger import accounts
+from ticketing.money import Money
+from ticketing.payments.debt import pay_debt_from_wallet, refresh_standing
+from ticketing.payments.errors import (
+    AttemptConflict,
+    GatewayMismatch,
+    NoSavedCard,
+    PaymentInProgress,
+)
+from ticketing.payments.results import PaymentOutcome, PaymentsContext
+from ticketing.postings import payment_received
+from ticketing.stores.payments import NewAttempt, SavedCard
+from ticketing.unit_of_work import UnitOfWork, run_in_uow
+
+
+def paid_account(purpose: PaymentPurpose, account_id: str) -> str:
+    """The ledger account a payment credits (and its refund debits): the wallet for a top-up,
+    the receivable for a daily charge."""
+    if purpose is PaymentPurpose.TOP_UP:
+        return accounts.wallet(account_id)
+    return accounts.receivable(account_id)
+
+
+async def saved_card(uow: UnitOfWork, account_id: str) -> SavedCard:
+    card = await uow.payments.saved_card(account_id)
+    if card is None:
+        raise NoSavedCard(f"account {account_id!r} has no saved card")
+    return card
+
+
+async def pay(ctx: PaymentsContext, new: NewAttempt, *, off_session: bool = True) -> PaymentOutcome:
+    """Ask the gateway for a payment once per attempt id (see the module docstring)."""
+    if new.amount.amount <= 0:
+        raise AttemptConflict(f"payment amount must be positive, not {new.amount}")
+    async with ctx.uows() as uow:
+        card = await saved_card(uow, new.account_id)
+        row = await uow.payments.add_attempt(new)
+        if (row.account_id, row.amount, row.currency, row.purpose) != (
+            new.account_id,
+            new.amount.amount,
+            new.amount.currency,
+            new.purpose,
+        ):
+            raise AttemptConflict(f"payment {new.id!r} exists with another body")
+        if row.status.is_final:
+            return PaymentOutcome.of(row)
+        await uow.commit()
+
+    async with ctx.uows() as uow:
+        calls = await uow.payments.claim_attempt(new.id, ctx.lease)
+        await uow.commit()
+    if calls is None:
+        raise PaymentInProgress(f"payment {new.id!r} is being processed elsewhere")
+    try:
+        payment = await _reconcile_or_create(ctx, new, calls, card, off_session)
+    except CardDeclined as declined:
+        return await record(ctx, new.id, None, declined)
+    except GatewayError:
+        async with ctx.uows() as uow:
+            await uow.payments.release_attempt(new.id)
+            await uow.commit()
+        raise
+    return await record(ctx, new.id, payment, None)
+
+
+async def _reconcile_or_create(
+    ctx: PaymentsContext, new: NewAttempt, calls: int, card: SavedCard, off_session: bool
+) -> Payment:
+    if calls > 1:
+        found = await ctx.gateway.find_payments(new.id)
+        if found:
+            succeeded = [p for p in found if p.status is PaymentStatus.SUCCEEDED]
+            return (succeeded or found)[-1]
+    metadata = {"purpose": new.purpose.value}
+    if new.service_day is not None:
+        metadata["service_day"] = new.service_day.isoformat()
+    return await ctx.gateway.create_payment(
+        PaymentRequest(
+            customer_id=card.customer_id,
+            payment_method_id=card.payment_method_id,
+            amount=new.amount.amount,
+            currency=new.amount.currency,
+            idempotency_key=new.id,
+            metadata=metadata,
+            off_session=off_session,
+        )
+    )
+
+
+async def record(
+    ctx: PaymentsContext,
+    attempt_id: str,
+    payment: Payment | None,
+    declined: CardDeclined | None,
+) -> PaymentOutcome:
+    """Apply what the gateway said to the attempt, forward only, posting at most once (in one
+    transaction, run again if the database aborts it for a deadlock)."""
+
+    async def apply(uow: UnitOfWork) -> PaymentOutcome:
+        row = await uow.payments.locked_attempt(attempt_id)
+        if row is None:
+            raise AttemptConflict(f"no payment attempt {attempt_id!r}")
+        if not row.status.is_final:
+            await _apply(ctx, uow, row, payment, declined)
+        return PaymentOutcome.of(row)
+
+    return await run_in_uow(ctx.uows, apply)
+
+
+async def _apply(
+    ctx: PaymentsContext,
+    uow: UnitOfWork,
+    row: PaymentAttemptRow,
+    payment: Payment | None,
+    declined: CardDeclined | None,
+) -> None:
+    now = ctx.now()
+    row.updated_at = now
+    row.claimed_until = None
+    if payment is not None:
+        if (payment.amount, payment.currency) != (row.amount, row.currency):
+            raise GatewayMismatch(
+                f"gateway payment {payment.id} is {payment.amount} {payment.currency}, "
+                f"attempt {row.id} asked {row.amount} {row.currency}"
+            )
+        row.gateway_payment_id = payment.id
+    if declined is not None:
+        row.status = AttemptStatus.FAILED
+        row.decline_code = declined.decline_code or declined.code
+        row.gateway_payment_id = row.gateway_payment_id or declined.payment_id
+    elif payment is not None and payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+        row.status = AttemptStatus.FAILED
+        row.decline_code = payment.decline_code or payment.status.value
+    elif payment is None or payment.status is not PaymentStatus.SUCCEEDED:
+        row.status = AttemptStatus.UNKNOWN  # still processing at the gateway
+        return
+    else:
+        await _post_payment(ctx, uow, row, payment)
+        return
+    await uow.flush()
+    if row.purpose is PaymentPurpose.DAILY_CHARGE:
+        await refresh_standing(ctx, uow, row.account_id)
+
+
+async def _post_payment(
+    ctx: PaymentsContext, uow: UnitOfWork, row: PaymentAttemptRow, payment: Payment
+) -> None:
+    posting = payment_received(
+        row.id,
+        clearing=ctx.clearing,
+        paid_account=paid_account(row.purpose, row.account_id),
+        account_id=row.account_id,
+        amount=Money(row.amount, row.currency),
+        gateway_payment_id=payment.id,
+        purpose=row.purpose.value,
+        at=payment.created,
+    )
+    await uow.ledger.post(posting)
+    row.status = AttemptStatus.SUCCEEDED
+    row.posting_id = posting.id
+    row.decline_code = None
+    await uow.flush()
+    if row.purpose is PaymentPurpose.DAILY_CHARGE and row.charge_key is not None:
+        await uow.payments.mark_recovered(row.charge_key)
+    else:
+        await pay_debt_from_wallet(ctx, uow, row.account_id, row.currency)
+    await refresh_standing(ctx, uow, row.account_id)

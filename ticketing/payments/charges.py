@@ -1,0 +1,99 @@
+"""Customers, cards and charges: a wallet top-up, a service day's charge, retries of declined
+days. Each payment follows `ticketing.payments.attempts`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ticketing.db.payments_models import PaymentPurpose
+from ticketing.money import Money
+from ticketing.payments.attempts import pay
+from ticketing.payments.debt import owed_charges
+from ticketing.payments.results import PaymentOutcome, PaymentsContext
+from ticketing.stores.payments import NewAttempt
+
+
+def daily_charge_key(account_id: str, day: date) -> str:
+    """The logical charge of an account's service day, shared by its first attempt and its
+    retries (the first attempt's idempotency key)."""
+    return f"charge:{account_id}:{day.isoformat()}"
+
+
+def top_up_key(account_id: str, request_id: str) -> str:
+    return f"topup:{account_id}:{request_id}"
+
+
+async def ensure_customer(
+    ctx: PaymentsContext, account_id: str, *, email: str | None = None
+) -> str:
+    """The gateway customer id of the account, created once (looked up after a failure)."""
+    async with ctx.uows() as uow:
+        first_try, known = await uow.payments.add_customer(account_id)
+        await uow.commit()
+    if known is not None:
+        return known
+    found = None if first_try else await ctx.gateway.find_customer(account_id)
+    customer = found or await ctx.gateway.create_customer(
+        account_id, idempotency_key=f"customer:{account_id}", email=email
+    )
+    async with ctx.uows() as uow:
+        await uow.payments.set_customer(account_id, customer.id)
+        await uow.commit()
+    return customer.id
+
+
+async def save_card(ctx: PaymentsContext, account_id: str, payment_method: str) -> str:
+    """Attach a tokenised card and make it the one charged; raises CardDeclined."""
+    customer_id = await ensure_customer(ctx, account_id)
+    card = await ctx.gateway.save_card(
+        customer_id, payment_method, idempotency_key=f"card:{account_id}:{payment_method}"
+    )
+    async with ctx.uows() as uow:
+        await uow.payments.set_card(account_id, card.id, card.last4)
+        await uow.commit()
+    return card.id
+
+
+async def top_up(
+    ctx: PaymentsContext, account_id: str, amount: Money, *, request_id: str
+) -> PaymentOutcome:
+    """Charge the saved card and credit the wallet; nothing is posted if it fails."""
+    attempt = NewAttempt(
+        top_up_key(account_id, request_id), PaymentPurpose.TOP_UP, account_id, amount
+    )
+    return await pay(ctx, attempt, off_session=False)
+
+
+async def charge_day(
+    ctx: PaymentsContext, account_id: str, day: date, amount: Money
+) -> PaymentOutcome:
+    """The one aggregated charge of a postpaid account's service day.
+
+    Safe to call again after any failure: it reconciles with the gateway instead of charging
+    twice. Raises a GatewayOutcomeUnknown if the gateway cannot be reached; the attempt then
+    waits, status `unknown`, for the next call (or a webhook).
+    """
+    key = daily_charge_key(account_id, day)
+    return await pay(
+        ctx, NewAttempt(key, PaymentPurpose.DAILY_CHARGE, account_id, amount, day, key)
+    )
+
+
+async def retry_failed_charges(ctx: PaymentsContext, account_id: str) -> list[PaymentOutcome]:
+    """Charge again every declined day of the account (a new attempt each)."""
+    async with ctx.uows() as uow:
+        owed = await owed_charges(uow, account_id)
+        count = await uow.payments.attempts_per_charge([r.charge_key for r in owed if r.charge_key])
+        retries = [
+            NewAttempt(
+                f"{r.charge_key}:retry-{count[r.charge_key]}",
+                PaymentPurpose.DAILY_CHARGE,
+                account_id,
+                Money(r.amount, r.currency),
+                r.service_day,
+                r.charge_key,
+            )
+            for r in owed
+            if r.charge_key is not None
+        ]
+    return [await pay(ctx, attempt) for attempt in retries]

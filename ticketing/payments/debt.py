@@ -1,0 +1,71 @@
+"""Debt recovery: declined daily charges an account still owes, and what they do to it.
+
+A declined daily charge leaves the receivable owed: the account goes into debt recovery (the
+riders store), and past its debt limit its live credentials are denied on the shared deny list
+(reason `debt:{account}`). A successful retry, or a top-up large enough to pay a failed day
+from the wallet, clears it.
+"""
+
+from __future__ import annotations
+
+from ticketing.db.payments_models import PaymentAttemptRow
+from ticketing.ledger.errors import InsufficientFunds
+from ticketing.money import Money
+from ticketing.payments.results import PaymentsContext, Standing
+from ticketing.postings import debt_payment
+from ticketing.unit_of_work import UnitOfWork
+
+
+def debt_reason(account_id: str) -> str:
+    """The deny-list reason of an account's credentials denied for unpaid debt."""
+    return f"debt:{account_id}"
+
+
+async def owed_charges(uow: UnitOfWork, account_id: str) -> list[PaymentAttemptRow]:
+    """The first failed attempt of each declined day not paid since, oldest first."""
+    by_charge: dict[str, PaymentAttemptRow] = {}
+    for row in await uow.payments.failed_charges(account_id):
+        if row.charge_key is not None:  # always set on a daily charge
+            by_charge.setdefault(row.charge_key, row)
+    return list(by_charge.values())
+
+
+async def standing_in(ctx: PaymentsContext, uow: UnitOfWork, account_id: str) -> Standing:
+    debt = sum(r.amount for r in await owed_charges(uow, account_id))
+    account = await uow.riders.find_account(account_id)
+    limit = account.debt_limit if account is not None else ctx.default_debt_limit
+    return Standing(account_id, debt, limit, denied=debt > limit)
+
+
+async def refresh_standing(ctx: PaymentsContext, uow: UnitOfWork, account_id: str) -> None:
+    """Deny or allow the account's credentials and set its status from what it owes now."""
+    standing = await standing_in(ctx, uow, account_id)
+    now = ctx.now()
+    if standing.denied:
+        await uow.deny_list.deny_account(account_id, debt_reason(account_id), at=now)
+    else:
+        await uow.deny_list.allow_account(account_id, debt_reason(account_id), at=now)
+    await uow.riders.set_debt_standing(account_id, standing.debt > 0, at=now)
+
+
+async def pay_debt_from_wallet(
+    ctx: PaymentsContext, uow: UnitOfWork, account_id: str, currency: str
+) -> None:
+    """Pay declined days from the wallet, oldest first, while it has the money."""
+    for owed in await owed_charges(uow, account_id):
+        if owed.currency != currency or owed.charge_key is None:
+            continue
+        try:
+            await uow.ledger.post(
+                debt_payment(
+                    account_id, owed.charge_key, Money(owed.amount, owed.currency), ctx.now()
+                )
+            )
+        except InsufficientFunds:
+            break
+        await uow.payments.mark_recovered(owed.charge_key)
+
+
+async def standing(ctx: PaymentsContext, account_id: str) -> Standing:
+    async with ctx.uows() as uow:
+        return await standing_in(ctx, uow, account_id)

@@ -1,0 +1,135 @@
+"""Refunds of succeeded payments, whole or in part, once per refund id.
+
+A full refund posts the reversal of the payment's posting; a partial one a smaller mirror
+(`ticketing.postings`). Like payments, a refund row is stored before the gateway call and moves
+forward only, so a lost answer is recovered by asking the gateway on the next call.
+"""
+
+from __future__ import annotations
+
+from gateways.errors import GatewayError
+from gateways.protocol import Refund, RefundStatus
+from ticketing.db.payments_models import (
+    AttemptStatus,
+    PaymentPurpose,
+    PaymentRefundRow,
+    RefundRecordStatus,
+)
+from ticketing.ledger import accounts
+from ticketing.ledger.errors import InsufficientFunds
+from ticketing.money import Money
+from ticketing.payments.attempts import paid_account
+from ticketing.payments.errors import (
+    AttemptConflict,
+    GatewayMismatch,
+    PaymentInProgress,
+    RefundNotAllowed,
+)
+from ticketing.payments.results import PaymentsContext, RefundOutcome
+from ticketing.postings import full_refund, partial_refund
+from ticketing.stores.payments import OPEN_REFUND
+from ticketing.unit_of_work import UnitOfWork, run_in_uow
+
+
+async def refund(
+    ctx: PaymentsContext, attempt_id: str, *, refund_id: str, amount: int | None = None
+) -> RefundOutcome:
+    """Refund all (`amount` None) or part of a succeeded payment, once per `refund_id`."""
+    async with ctx.uows() as uow:
+        attempt = await uow.payments.attempt(attempt_id)
+        if (
+            attempt is None
+            or attempt.status is not AttemptStatus.SUCCEEDED
+            or attempt.gateway_payment_id is None
+        ):
+            raise RefundNotAllowed(f"payment {attempt_id!r} has not succeeded")
+        if await uow.payments.refund(refund_id) is None:
+            wanted = attempt.amount if amount is None else amount
+            left = attempt.amount - await uow.payments.refunded(attempt_id)
+            if wanted <= 0 or wanted > left:
+                raise RefundNotAllowed(
+                    f"cannot refund {wanted} of payment {attempt_id!r}: "
+                    f"{left} {attempt.currency} left"
+                )
+            if attempt.purpose is PaymentPurpose.TOP_UP:
+                wallet = await uow.ledger.account(accounts.wallet(attempt.account_id))
+                if wallet.available < wanted:
+                    raise InsufficientFunds(wallet.code, wallet.available, wanted, wallet.currency)
+            await uow.payments.add_refund(refund_id, attempt_id, Money(wanted, attempt.currency))
+        row = await uow.payments.refund(refund_id)
+        if (
+            row is None
+            or row.attempt_id != attempt_id
+            or (amount is not None and row.amount != amount)
+        ):
+            raise AttemptConflict(f"refund {refund_id!r} exists with another body")
+        if row.status not in OPEN_REFUND:
+            return RefundOutcome.of(row)
+        payment_id, wanted = attempt.gateway_payment_id, row.amount
+        await uow.commit()
+
+    async with ctx.uows() as uow:
+        calls = await uow.payments.claim_refund(refund_id, ctx.lease)
+        await uow.commit()
+    if calls is None:
+        raise PaymentInProgress(f"refund {refund_id!r} is being processed elsewhere")
+    try:
+        found = await ctx.gateway.find_refunds(payment_id, refund_id) if calls > 1 else []
+        done = (
+            found[0]
+            if found
+            else await ctx.gateway.refund(payment_id, amount=wanted, idempotency_key=refund_id)
+        )
+    except GatewayError:
+        async with ctx.uows() as uow:
+            await uow.payments.release_refund(refund_id)
+            await uow.commit()
+        raise
+    return await _record_refund(ctx, refund_id, done)
+
+
+async def _record_refund(ctx: PaymentsContext, refund_id: str, done: Refund) -> RefundOutcome:
+    async def apply(uow: UnitOfWork) -> RefundOutcome:
+        row = await uow.payments.locked_refund(refund_id)
+        if row is None:
+            raise AttemptConflict(f"no refund {refund_id!r}")
+        if row.status in OPEN_REFUND:
+            row.gateway_refund_id = done.id
+            row.claimed_until = None
+            row.updated_at = ctx.now()
+            if done.amount != row.amount:
+                raise GatewayMismatch(f"gateway refunded {done.amount}, asked {row.amount}")
+            if done.status is RefundStatus.SUCCEEDED:
+                row.posting_id = await _post_refund(ctx, uow, row, done)
+                row.status = RefundRecordStatus.SUCCEEDED
+            elif done.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+                row.status = RefundRecordStatus.FAILED
+            else:
+                row.status = RefundRecordStatus.UNKNOWN
+        return RefundOutcome.of(row)
+
+    return await run_in_uow(ctx.uows, apply)
+
+
+async def _post_refund(
+    ctx: PaymentsContext, uow: UnitOfWork, row: PaymentRefundRow, done: Refund
+) -> str:
+    attempt = await uow.payments.attempt(row.attempt_id)
+    if attempt is None or attempt.posting_id is None:
+        raise RefundNotAllowed(f"payment {row.attempt_id!r} has no posting to refund")
+    if row.amount == attempt.amount:
+        original = await uow.ledger.get_posting(attempt.posting_id)
+        posting = full_refund(original, row.id, done.id, done.created)
+        await uow.ledger.post_reversal(posting, original)
+        return posting.id
+    posting = partial_refund(
+        attempt.posting_id,
+        row.id,
+        clearing=ctx.clearing,
+        paid_account=paid_account(attempt.purpose, attempt.account_id),
+        amount=Money(row.amount, row.currency),
+        gateway_refund_id=done.id,
+        at=done.created,
+    )
+    await uow.ledger.post(posting)
+    return posting.id

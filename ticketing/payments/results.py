@@ -1,0 +1,95 @@
+"""What the payment flows return: plain values, and the shared context the flows run in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateways.protocol import Gateway
+from ticketing.db.payments_models import (
+    AttemptStatus,
+    PaymentAttemptRow,
+    PaymentRefundRow,
+    RefundRecordStatus,
+)
+from ticketing.money import Money
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    """Where one payment attempt stands after a call (or a lookup) and its recording."""
+
+    attempt_id: str
+    status: AttemptStatus
+    amount: Money
+    gateway_payment_id: str | None
+    decline_code: str | None
+    posting_id: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is AttemptStatus.SUCCEEDED
+
+    @classmethod
+    def of(cls, row: PaymentAttemptRow) -> PaymentOutcome:
+        return cls(
+            row.id,
+            row.status,
+            Money(row.amount, row.currency),
+            row.gateway_payment_id,
+            row.decline_code,
+            row.posting_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    refund_id: str
+    status: RefundRecordStatus
+    amount: Money
+    gateway_refund_id: str | None
+    posting_id: str | None
+
+    @classmethod
+    def of(cls, row: PaymentRefundRow) -> RefundOutcome:
+        return cls(
+            row.id,
+            row.status,
+            Money(row.amount, row.currency),
+            row.gateway_refund_id,
+            row.posting_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """An account's unpaid daily charges and what they did to it."""
+
+    account_id: str
+    debt: int
+    debt_limit: int
+    denied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    event_id: str
+    duplicate: bool
+    payment: PaymentOutcome | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentsContext:
+    """What every flow needs: units of work, the gateway, our clearing account on it, the
+    webhook secret, the debt limit of accounts we have no record of, the claim lease."""
+
+    uows: UnitOfWorkFactory
+    gateway: Gateway
+    clearing: str
+    webhook_secret: str | None
+    default_debt_limit: int
+    lease: timedelta
+
+    def now(self) -> datetime:
+        return self.uows.clock()

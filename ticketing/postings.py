@@ -1,0 +1,219 @@
+"""Every kind of posting Faregate makes, and its id, built in one place.
+
+A posting id is chosen from domain ids so that a retry carries the same id and the ledger
+records it once (see `ticketing.ledger.postings.Posting`). The kinds:
+
+| kind           | id                                   | debit → credit                          |
+|----------------|--------------------------------------|-----------------------------------------|
+| fare           | `fare:{account}:{day}:v{version}`    | wallet and/or receivable → operators    |
+| fare reversal  | `{fare id}:reversal`                 | mirror of the fare (a re-priced day)    |
+| top-up         | `payment:{attempt}`                  | gateway clearing → wallet               |
+| daily charge   | `payment:{attempt}`                  | gateway clearing → receivable           |
+| refund         | `refund:{refund}`                    | mirror of the payment (full refund), or |
+|                |                                      | wallet/receivable → clearing (partial)  |
+| debt payment   | `debt-paid:{charge key}`             | wallet → receivable                     |
+| pass sale      | `pass:{account}:{product}:{from}`    | wallet or receivable → unearned passes  |
+| hold capture   | `{hold}:capture` (default)           | the hold's debit → its credit           |
+
+Who pays a fare: a postpaid account's receivable; a prepaid account's wallet up to what it can
+still pay (balance plus overdraft allowance), the rest its receivable, because the ride has
+already happened and the operator must still be paid.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Protocol
+
+from ticketing.fares.pricing import DayPrice
+from ticketing.ledger import accounts
+from ticketing.ledger.postings import Entry, Posting
+from ticketing.money import Money
+from ticketing.riders import PaymentMode, RiderAccount
+
+UNKNOWN_OPERATOR = "unknown"  # the operator credited for a leg whose route names no agency
+PASS_REVENUE = accounts.unearned("passes")
+
+
+class Payer(Protocol):
+    """What deciding who pays needs to know of a rider (a `RiderAccount` has it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def payment_mode(self) -> PaymentMode: ...
+
+    @property
+    def overdraft_limit(self) -> int: ...
+
+
+def rider_ledger_account(account: RiderAccount) -> str:
+    """The ledger account a rider's fares and purchases are posted against."""
+    if account.payment_mode is PaymentMode.PREPAID_WALLET:
+        return accounts.wallet(account.id)
+    return accounts.receivable(account.id)
+
+
+# --- fares ----------------------------------------------------------------------------------
+
+
+def fare_posting_id(account_id: str, day: date, version: int) -> str:
+    return f"fare:{account_id}:{day.isoformat()}:v{version}"
+
+
+def fare_reversal_id(fare_id: str) -> str:
+    return f"{fare_id}:reversal"
+
+
+def fare_payers(rider: Payer, total: int, wallet_headroom: int) -> list[tuple[str, int]]:
+    """The accounts debited for `total` of fares and how much each, in that order."""
+    receivable = accounts.receivable(rider.id)
+    if rider.payment_mode is PaymentMode.POSTPAID_CARD:
+        return [(receivable, total)]
+    from_wallet = min(total, wallet_headroom)
+    return [(accounts.wallet(rider.id), from_wallet), (receivable, total - from_wallet)]
+
+
+def fare(
+    rider: Payer, day: date, version: int, price: DayPrice, wallet_headroom: int, at: datetime
+) -> Posting:
+    """A day's (non-zero) fares: payers debited, each leg's operator credited."""
+    by_operator: dict[str, int] = defaultdict(int)
+    for leg in price.legs:
+        if leg.charged.amount:
+            by_operator[leg.agency_id or UNKNOWN_OPERATOR] += leg.charged.amount
+    currency = price.total.currency
+    credits = [
+        Entry.credit(accounts.operator(op), Money(amount, currency))
+        for op, amount in sorted(by_operator.items())
+    ]
+    debits = [
+        Entry.debit(code, Money(amount, currency))
+        for code, amount in fare_payers(rider, price.total.amount, wallet_headroom)
+        if amount
+    ]
+    return Posting(
+        fare_posting_id(rider.id, day, version),
+        (*debits, *credits),
+        at,
+        f"fares of {rider.id} on {day.isoformat()} (v{version})",
+        {"account_id": rider.id, "service_day": day.isoformat(), "version": version},
+    )
+
+
+def fare_reversal(previous: Posting, at: datetime) -> Posting:
+    """The reversal of a day's earlier fare posting, when the day is priced again."""
+    return previous.reversal(fare_reversal_id(previous.id), occurred_at=at)
+
+
+# --- passes ---------------------------------------------------------------------------------
+
+
+def pass_sale_id(account_id: str, product_id: str, valid_from: datetime) -> str:
+    return f"pass:{account_id}:{product_id}:{valid_from.date()}"
+
+
+def pass_sale(
+    account: RiderAccount, product_id: str, valid_from: datetime, price: Money, at: datetime
+) -> Posting:
+    """A pass bought: paid from the wallet (or owed, for a postpaid rider) into unearned pass
+    revenue, which settlement later apportions to operators."""
+    return Posting.transfer(
+        pass_sale_id(account.id, product_id, valid_from),
+        debit=rider_ledger_account(account),
+        credit=PASS_REVENUE,
+        amount=price,
+        occurred_at=at,
+        description=f"{product_id} bought by {account.id}",
+    )
+
+
+# --- payments -------------------------------------------------------------------------------
+
+
+def payment_posting_id(attempt_id: str) -> str:
+    return f"payment:{attempt_id}"
+
+
+def payment_received(
+    attempt_id: str,
+    *,
+    clearing: str,
+    paid_account: str,
+    account_id: str,
+    amount: Money,
+    gateway_payment_id: str,
+    purpose: str,
+    at: datetime,
+) -> Posting:
+    """A top-up (credits the wallet) or a daily charge (credits the receivable) the gateway
+    collected into its clearing account."""
+    return Posting.transfer(
+        payment_posting_id(attempt_id),
+        debit=clearing,
+        credit=paid_account,
+        amount=amount,
+        occurred_at=at,
+        description=f"{purpose} {gateway_payment_id}",
+        metadata={"gateway_payment_id": gateway_payment_id, "account": account_id},
+    )
+
+
+def refund_posting_id(refund_id: str) -> str:
+    return f"refund:{refund_id}"
+
+
+def full_refund(payment: Posting, refund_id: str, gateway_refund_id: str, at: datetime) -> Posting:
+    """A whole payment refunded: the reversal of its posting."""
+    return payment.reversal(
+        refund_posting_id(refund_id), occurred_at=at, description=f"refund {gateway_refund_id}"
+    )
+
+
+def partial_refund(
+    payment_posting: str,
+    refund_id: str,
+    *,
+    clearing: str,
+    paid_account: str,
+    amount: Money,
+    gateway_refund_id: str,
+    at: datetime,
+) -> Posting:
+    """Part of a payment refunded: the paid account debited, gateway clearing credited."""
+    return Posting.transfer(
+        refund_posting_id(refund_id),
+        debit=paid_account,
+        credit=clearing,
+        amount=amount,
+        occurred_at=at,
+        description=f"partial refund {gateway_refund_id} of {payment_posting}",
+        metadata={"refund_of": payment_posting, "gateway_refund_id": gateway_refund_id},
+    )
+
+
+def debt_payment_id(charge_key: str) -> str:
+    return f"debt-paid:{charge_key}"
+
+
+def debt_payment(account_id: str, charge_key: str, amount: Money, at: datetime) -> Posting:
+    """A declined daily charge paid from the wallet (after a top-up)."""
+    return Posting.transfer(
+        debt_payment_id(charge_key),
+        debit=accounts.wallet(account_id),
+        credit=accounts.receivable(account_id),
+        amount=amount,
+        occurred_at=at,
+        description=f"declined {charge_key} paid from the wallet",
+    )
+
+
+# --- holds ----------------------------------------------------------------------------------
+
+
+def hold_capture_id(hold_id: str) -> str:
+    """The default id of a hold's capture posting (`ticketing.ledger.holds.Hold.capture` builds
+    the posting: the hold's debit and credit, for the amount captured)."""
+    return f"{hold_id}:capture"

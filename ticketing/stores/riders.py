@@ -1,0 +1,300 @@
+"""Rider accounts, passes bought and credentials issued.
+
+Creating an account also opens its ledger account: `wallet:{id}` (with the overdraft limit)
+for prepaid riders, `receivable:{id}` for postpaid ones. Every create is idempotent by id: the
+same record again returns it, a different record under the same id raises `RecordConflict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.clock import Clock, utc_now
+from ticketing.db.models import CredentialRow, PassRow, RiderAccountRow
+from ticketing.errors import TicketingError
+from ticketing.money import Money
+from ticketing.postings import rider_ledger_account
+from ticketing.riders import (
+    AccountStatus,
+    CredentialRecord,
+    PassRecord,
+    PassStatus,
+    PaymentMode,
+    RiderAccount,
+)
+from ticketing.stores.deny_list import DenyListStore
+from ticketing.stores.ledger import Ledger
+
+
+class UnknownRecord(TicketingError):
+    """No rider account, pass or credential with this id."""
+
+
+class RecordConflict(TicketingError):
+    """An id is already used by a different account, pass or credential."""
+
+
+class InvalidRecord(TicketingError):
+    """A record that cannot be stored as given (e.g. a pass that ends before it starts)."""
+
+
+def _account(row: RiderAccountRow) -> RiderAccount:
+    return RiderAccount(
+        row.id,
+        row.rider_category,
+        row.payment_mode,
+        row.currency,
+        row.status,
+        row.overdraft_limit,
+        row.debt_limit,
+    )
+
+
+def _pass(row: PassRow) -> PassRecord:
+    return PassRecord(
+        row.id,
+        row.account_id,
+        row.fare_product_id,
+        row.valid_from,
+        row.valid_until,
+        Money(row.price_amount, row.price_currency),
+        row.purchased_at,
+        row.status,
+        row.posting_id,
+    )
+
+
+def _credential(row: CredentialRow) -> CredentialRecord:
+    return CredentialRecord(
+        row.credential_id,
+        row.account_id,
+        row.valid_from,
+        row.valid_until,
+        row.issued_at,
+        row.pass_id,
+        row.revoked_at,
+        row.revoke_reason,
+    )
+
+
+class Riders:
+    """Rider accounts, their passes and credentials (see the module docstring)."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        ledger: Ledger,
+        deny_list: DenyListStore,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._session = session
+        self._ledger = ledger
+        self._deny_list = deny_list
+        self._clock = clock
+
+    # --- accounts ---------------------------------------------------------------------
+
+    async def open_account(
+        self, account: RiderAccount, *, at: datetime | None = None
+    ) -> RiderAccount:
+        existing = await self._session.get(RiderAccountRow, account.id, populate_existing=True)
+        if existing is not None:
+            if _account(existing) != account:
+                raise RecordConflict(f"rider account {account.id!r} exists with other details")
+            return account
+        at = at or self._clock()
+        self._session.add(
+            RiderAccountRow(
+                id=account.id,
+                rider_category=account.rider_category,
+                status=account.status,
+                payment_mode=account.payment_mode,
+                currency=account.currency,
+                overdraft_limit=account.overdraft_limit,
+                debt_limit=account.debt_limit,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+        await self._session.flush()
+        limit = account.overdraft_limit if account.payment_mode is PaymentMode.PREPAID_WALLET else 0
+        await self._ledger.open_account(
+            rider_ledger_account(account), account.currency, overdraft_limit=limit
+        )
+        return account
+
+    async def find_account(self, account_id: str) -> RiderAccount | None:
+        row = await self._session.get(RiderAccountRow, account_id, populate_existing=True)
+        return None if row is None else _account(row)
+
+    async def get_account(self, account_id: str) -> RiderAccount:
+        account = await self.find_account(account_id)
+        if account is None:
+            raise UnknownRecord(f"no rider account {account_id!r}")
+        return account
+
+    async def set_debt_standing(
+        self, account_id: str, in_debt: bool, *, at: datetime | None = None
+    ) -> None:
+        """Move an open account between active and debt recovery (a closed one stays closed)."""
+        status = AccountStatus.DEBT_RECOVERY if in_debt else AccountStatus.ACTIVE
+        await self._session.execute(
+            update(RiderAccountRow)
+            .where(
+                RiderAccountRow.id == account_id,
+                RiderAccountRow.status.in_([AccountStatus.ACTIVE, AccountStatus.DEBT_RECOVERY]),
+                RiderAccountRow.status != status,
+            )
+            .values(status=status, updated_at=at or self._clock())
+        )
+
+    async def set_status(
+        self, account_id: str, status: AccountStatus, *, at: datetime | None = None
+    ) -> RiderAccount:
+        account = await self.get_account(account_id)
+        await self._session.execute(
+            update(RiderAccountRow)
+            .where(RiderAccountRow.id == account_id)
+            .values(status=status, updated_at=at or self._clock())
+        )
+        return replace(account, status=status)
+
+    async def set_overdraft_limit(self, account_id: str, limit: int) -> RiderAccount:
+        account = await self.get_account(account_id)
+        if account.payment_mode is PaymentMode.PREPAID_WALLET:
+            await self._ledger.set_overdraft_limit(rider_ledger_account(account), limit)
+        await self._session.execute(
+            update(RiderAccountRow)
+            .where(RiderAccountRow.id == account_id)
+            .values(overdraft_limit=limit, updated_at=self._clock())
+        )
+        return replace(account, overdraft_limit=limit)
+
+    async def accounts_with_mode(self, mode: PaymentMode) -> list[RiderAccount]:
+        rows = await self._session.scalars(
+            select(RiderAccountRow)
+            .where(RiderAccountRow.payment_mode == mode)
+            .order_by(RiderAccountRow.id)
+        )
+        return [_account(row) for row in rows]
+
+    # --- passes -----------------------------------------------------------------------
+
+    async def record_pass(self, bought: PassRecord) -> PassRecord:
+        """Record a pass bought (the caller posts its payment and passes `posting_id`)."""
+        if bought.valid_until <= bought.valid_from:
+            raise InvalidRecord(f"pass {bought.id!r} ends before it starts")
+        existing = await self._session.get(PassRow, bought.id, populate_existing=True)
+        if existing is not None:
+            if _pass(existing) != bought:
+                raise RecordConflict(f"pass {bought.id!r} exists with other details")
+            return bought
+        await self.get_account(bought.account_id)
+        self._session.add(
+            PassRow(
+                id=bought.id,
+                account_id=bought.account_id,
+                fare_product_id=bought.fare_product_id,
+                valid_from=bought.valid_from,
+                valid_until=bought.valid_until,
+                price_amount=bought.price.amount,
+                price_currency=bought.price.currency,
+                status=bought.status,
+                purchased_at=bought.purchased_at,
+                posting_id=bought.posting_id,
+            )
+        )
+        await self._session.flush()
+        return bought
+
+    async def get_pass(self, pass_id: str) -> PassRecord:
+        row = await self._session.get(PassRow, pass_id, populate_existing=True)
+        if row is None:
+            raise UnknownRecord(f"no pass {pass_id!r}")
+        return _pass(row)
+
+    async def passes_for(
+        self, account_id: str, *, valid_at: datetime | None = None
+    ) -> list[PassRecord]:
+        """An account's passes, or only the active ones covering `valid_at`."""
+        query = select(PassRow).where(PassRow.account_id == account_id)
+        if valid_at is not None:
+            query = query.where(
+                PassRow.status == PassStatus.ACTIVE,
+                PassRow.valid_from <= valid_at,
+                PassRow.valid_until > valid_at,
+            )
+        rows = await self._session.scalars(query.order_by(PassRow.valid_from, PassRow.id))
+        return [_pass(row) for row in rows]
+
+    async def set_pass_status(self, pass_id: str, status: PassStatus) -> PassRecord:
+        bought = await self.get_pass(pass_id)
+        await self._session.execute(
+            update(PassRow).where(PassRow.id == pass_id).values(status=status)
+        )
+        return replace(bought, status=status)
+
+    # --- credentials ------------------------------------------------------------------
+
+    async def issue_credential(self, credential: CredentialRecord) -> CredentialRecord:
+        existing = await self._session.get(
+            CredentialRow, credential.credential_id, populate_existing=True
+        )
+        if existing is not None:
+            if _credential(existing) != credential:
+                raise RecordConflict(
+                    f"credential {credential.credential_id} exists with other details"
+                )
+            return credential
+        await self.get_account(credential.account_id)
+        if credential.pass_id is not None:
+            await self.get_pass(credential.pass_id)
+        self._session.add(
+            CredentialRow(
+                credential_id=credential.credential_id,
+                account_id=credential.account_id,
+                pass_id=credential.pass_id,
+                valid_from=credential.valid_from,
+                valid_until=credential.valid_until,
+                issued_at=credential.issued_at,
+                revoked_at=credential.revoked_at,
+                revoke_reason=credential.revoke_reason,
+            )
+        )
+        await self._session.flush()
+        return credential
+
+    async def get_credential(self, credential_id: int) -> CredentialRecord:
+        row = await self._session.get(CredentialRow, credential_id, populate_existing=True)
+        if row is None:
+            raise UnknownRecord(f"no credential {credential_id}")
+        return _credential(row)
+
+    async def credentials_for(self, account_id: str) -> list[CredentialRecord]:
+        rows = await self._session.scalars(
+            select(CredentialRow)
+            .where(CredentialRow.account_id == account_id)
+            .order_by(CredentialRow.issued_at)
+        )
+        return [_credential(row) for row in rows]
+
+    async def revoke_credential(
+        self, credential_id: int, reason: str, *, at: datetime | None = None
+    ) -> CredentialRecord:
+        """Revoke for good (lost phone, refund, fraud) and put it on the deny list.
+        Revoking again keeps the first revocation."""
+        credential = await self.get_credential(credential_id)
+        if credential.revoked_at is not None:
+            return credential
+        at = at or self._clock()
+        await self._session.execute(
+            update(CredentialRow)
+            .where(CredentialRow.credential_id == credential_id)
+            .values(revoked_at=at, revoke_reason=reason)
+        )
+        await self._deny_list.deny(credential_id, reason, at=at)
+        return replace(credential, revoked_at=at, revoke_reason=reason)

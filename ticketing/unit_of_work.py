@@ -1,0 +1,131 @@
+"""The unit of work: one database transaction and every store bound to it.
+
+    uow_factory = UnitOfWorkFactory(engine)
+    async with uow_factory() as uow:
+        await uow.ledger.post(posting)
+        await uow.commit()           # leaving without commit rolls back
+
+Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: accounts, passes,
+credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
+legs), `uow.payments` (PaymentRecords: customers, attempts, refunds, webhook events). Nothing
+else builds a store.
+
+Stores never commit; the use case decides what commits together (cosmicpython style).
+`run_in_uow` runs a use case in a fresh unit of work and runs it again when the database
+aborted the transaction to break a deadlock or a serialization conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ticketing.clock import Clock, utc_now
+from ticketing.db.engine import session_factory
+from ticketing.stores.deny_list import DenyListStore
+from ticketing.stores.ledger import Ledger
+from ticketing.stores.payments import PaymentRecords
+from ticketing.stores.pricing import PricingRecords
+from ticketing.stores.riders import Riders
+from ticketing.stores.taps import TapStore
+
+T = TypeVar("T")
+# PostgreSQL's serialization_failure and deadlock_detected: the transaction was rolled back and
+# running it again from the start is the documented remedy.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+DEFAULT_ATTEMPTS = 5
+
+
+class UnitOfWork:
+    """An open transaction (`session`) and the stores bound to it."""
+
+    session: AsyncSession
+    ledger: Ledger
+    taps: TapStore
+    deny_list: DenyListStore
+    riders: Riders
+    pricing: PricingRecords
+    payments: PaymentRecords
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
+        self._sessions = sessions
+        self.clock = clock
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.ledger = Ledger(self.session, self.clock)
+        self.taps = TapStore(self.session, self.clock)
+        self.deny_list = DenyListStore(self.session, self.clock)
+        self.riders = Riders(self.session, self.ledger, self.deny_list, self.clock)
+        self.pricing = PricingRecords(self.session)
+        self.payments = PaymentRecords(self.session, self.clock)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            await self.session.close()
+
+    async def flush(self) -> None:
+        """Send pending changes of loaded records, so later queries in the transaction see
+        them (the session does not autoflush)."""
+        await self.session.flush()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh UnitOfWork per `async with`; holds the engine's session maker and clock."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._sessions = session_factory(engine)
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions, self.clock)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether the database rolled the transaction back so that it may simply run again.
+
+    The SQLSTATE is on SQLAlchemy's wrapped driver error (`DBAPIError.orig`), or on the
+    asyncpg error itself when a store spoke to the driver directly (bulk statements)."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(original, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+async def run_in_uow(
+    uow_factory: UnitOfWorkFactory,
+    use_case: Callable[[UnitOfWork], Awaitable[T]],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> T:
+    """Run `use_case` in a fresh unit of work and commit; if the database aborts it as a
+    deadlock victim or for a serialization conflict, run it again in a new one (up to
+    `attempts` times). The use case must do nothing outside the transaction it is given."""
+    attempt = 1
+    while True:
+        try:
+            async with uow_factory() as uow:
+                result = await use_case(uow)
+                await uow.commit()
+                return result
+        except Exception as error:
+            if attempt >= attempts or not is_retryable(error):
+                raise
+            attempt += 1
