@@ -14,6 +14,7 @@ from faregate.cli.fares import fares
 from faregate.cli.keys import keys
 from faregate.cli.ledger import ledger
 from faregate.cli.qr import qr
+from faregate.cli.serve import serve
 from faregate.config import Settings
 
 
@@ -36,7 +37,7 @@ from faregate.config import Settings
     "--redis-url",
     envvar="REDIS_URL",
     default=None,
-    help="Redis server, reserved for the device protocol; not used yet.",
+    help="Redis server; default a private redis-server on a unix socket in the data directory.",
 )
 @click.pass_context
 def cli(
@@ -46,7 +47,7 @@ def cli(
     ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
 
 
-for command in (keys, qr, db, fares, ledger, demo):
+for command in (keys, qr, db, fares, ledger, demo, serve):
     cli.add_command(command)
 
 
