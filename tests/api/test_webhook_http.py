@@ -7,8 +7,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
-
 from faregate.app import PROBLEM_JSON, create_app
+
 from gateways.webhooks import sign_payload
 from ticketing.payments.service import PaymentsService
 
