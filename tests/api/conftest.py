@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -124,3 +128,34 @@ def device(client: Client) -> Device:
 @pytest.fixture
 def new_device(client: Client) -> Callable[[], Device]:
     return lambda: Device(client)
+
+
+# --- `faregate serve` as a separate process ---------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_environment(db_url: str, localstripe_server: LocalStripe) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        DATABASE_URL=db_url,
+        STRIPE_API_KEY=localstripe_server.api_key,
+        STRIPE_API_BASE=localstripe_server.base_url,
+        STRIPE_WEBHOOK_SECRET="whsec_serve_test",
+    )
+    return env
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            return httpx.get(f"{base}/healthz", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("faregate serve did not answer")

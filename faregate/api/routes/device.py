@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -37,6 +37,10 @@ routes = RouteRegistry()
 
 MAX_BATCH_RECORDS = 10_000
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# Tap times the database can store in every backend and timezone; anything outside is a broken
+# device clock, refused rather than stored.
+EARLIEST_TAP = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TAP = datetime(2100, 1, 1, tzinfo=UTC)
 UInt63 = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 UInt64 = Annotated[int, msgspec.Meta(ge=0)]  # msgspec decodes at most 2**64 - 1
 Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -227,6 +231,13 @@ async def upload_journal(call: Call) -> UploadResult:
             f"device {device_id} may upload only its own records, not those of "
             f"{', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}; nothing was stored",
         )  # fmt: skip
+    for index, record in enumerate(records):
+        if not EARLIEST_TAP <= record.at < LATEST_TAP:
+            raise Problem(
+                422, "validation", "Invalid body",
+                f"tap time {record.at.isoformat()} is outside {EARLIEST_TAP.year}.."
+                f"{LATEST_TAP.year} - at `$.records[{index}].at`",
+            )  # fmt: skip
     taps = [
         Tap(
             r.device_id,
