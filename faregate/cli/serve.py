@@ -1,8 +1,10 @@
 """`faregate serve`: run the HTTP backend until SIGTERM or Ctrl-C, then shut down gracefully.
 
-On SIGTERM/SIGINT aiohttp stops accepting connections, lets in-flight requests finish (up to
-`--shutdown-timeout` seconds), then the cleanup contexts close the gateway client, Redis (a
-private server is stopped) and the database engine.
+On SIGTERM/SIGINT aiohttp stops accepting connections, lets requests being handled finish (up
+to `--shutdown-timeout` seconds), then the cleanup contexts close the gateway client, Redis (a
+private server is stopped) and the database engine. A request whose body is still arriving
+when the signal comes is dropped unanswered (aiohttp closes its connection); for an upload that
+is safe: nothing unacknowledged counts as stored, and the device sends it again.
 """
 
 from __future__ import annotations

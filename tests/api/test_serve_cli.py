@@ -3,17 +3,28 @@ private Redis stopped and its socket gone); a bad setting is one `Error:` line."
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
+from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe
+from simulators.device_client import sign_request
+from ticketing.db.engine import create_engine
+from ticketing.db.uow import UnitOfWorkFactory
 
-from .conftest import FEED, free_port, server_environment, wait_healthy
+from .conftest import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +84,86 @@ def test_serve_with_stripe_key_but_no_webhook_secret_is_a_usage_error(
     assert result.returncode == 2
     assert "STRIPE_WEBHOOK_SECRET is not" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_fare_feed_is_one_error_line(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "faregate", "--data-dir", str(tmp_path), "serve",
+         "--port", str(free_port()), "--fare-feed", str(tmp_path)],
+        env=server_environment(db_url, localstripe_server),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "has no fares" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_lets_an_upload_in_flight_finish_and_store(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    """SIGTERM arrives while an upload waits for the database (the test holds SQLite's write
+    lock): the server stops accepting connections, lets the upload commit and answer 200, and
+    only then exits 0."""
+    database = make_url(db_url).database
+    if not db_url.startswith("sqlite") or database is None:
+        pytest.skip("holds the database write lock through sqlite3: SQLite only")
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    (data_dir / "device-master.key").write_text(MASTER_KEY.hex())
+    port = free_port()
+    command = [sys.executable, "-m", "faregate", "--data-dir", str(data_dir), "serve"]
+    command += ["--port", str(port), "--fare-feed", str(FEED)]
+    process = subprocess.Popen(
+        command, env=server_environment(db_url, localstripe_server), stderr=subprocess.PIPE
+    )
+    lock = sqlite3.connect(database, isolation_level=None)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+        device = "gate-inflight"
+        records = [
+            {"device_id": device, "device_seq": n, "credential_id": n, "account_id": "acct-1",
+             "at": f"2026-11-24T01:00:{n:02d}+00:00", "route_id": "M2A", "stop_id": "M2A-01",
+             "kind": "entry"}
+            for n in range(1, 31)
+        ]  # fmt: skip
+        body = json.dumps({"records": records}).encode()
+        path = "/device/v1/journal"
+        headers = sign_request(
+            device_secret(MASTER_KEY, device), device, "POST", path, body, at=datetime.now(UTC)
+        )
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+        head += "Content-Type: application/json\r\nConnection: close\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        lock.execute("BEGIN IMMEDIATE")
+        with socket.create_connection(("127.0.0.1", port)) as connection:
+            connection.sendall(head.encode() + body)
+            time.sleep(0.5)  # the upload now waits for the write lock
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port)).close()
+            lock.execute("ROLLBACK")
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["new"] == 30
+        assert process.wait(timeout=30) == 0
+    finally:
+        lock.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert asyncio.run(_count_taps(db_url)) == 30
+
+
+async def _count_taps(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        async with UnitOfWorkFactory(engine)() as uow:
+            return await uow.taps.count()
+    finally:
+        await engine.dispose()
