@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from faregate.api.device_auth import device_secret
+from gateways._localstripe_launcher import PORT_FILE_NAME
 from gateways.localstripe_server import LocalStripe
 from simulators.device_client import sign_request
 from ticketing.db.engine import create_engine
@@ -167,3 +169,37 @@ async def _count_taps(db_url: str) -> int:
             return await uow.taps.count()
     finally:
         await engine.dispose()
+
+
+def test_serve_on_the_embedded_defaults_needs_one_command(tmp_path: Path) -> None:
+    """No DATABASE_URL, REDIS_URL or STRIPE_*: SQLite, Redis and localstripe all private in the
+    data directory, and all closed again after SIGTERM."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("STRIPE_")
+    }
+    port = free_port()
+    data_dir = tmp_path / "var"
+    command = [sys.executable, "-m", "faregate", "--data-dir", str(data_dir), "serve"]
+    process = subprocess.Popen(
+        [*command, "--port", str(port), "--fare-feed", str(FEED)],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        health = wait_healthy(f"http://127.0.0.1:{port}", process)
+        assert health.status_code == 200
+        assert (data_dir / "faregate.db").exists()
+        assert (data_dir / "redis" / "redis.sock").exists()
+        stripe_port = int((data_dir / "localstripe" / PORT_FILE_NAME).read_text())
+        assert (data_dir / "device-master.key").stat().st_mode & 0o077 == 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert not (data_dir / "redis" / "redis.sock").exists()
+    with pytest.raises(ConnectionRefusedError):  # the private localstripe is stopped too
+        socket.create_connection(("127.0.0.1", stripe_port)).close()
