@@ -11,10 +11,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
@@ -106,12 +108,9 @@ def test_bad_fare_feed_is_one_error_line(
 def test_sigterm_lets_an_upload_in_flight_finish_and_store(
     tmp_path: Path, db_url: str, localstripe_server: LocalStripe
 ) -> None:
-    """SIGTERM arrives while an upload waits for the database (the test holds SQLite's write
-    lock): the server stops accepting connections, lets the upload commit and answer 200, and
+    """SIGTERM arrives while an upload waits for the database (the test holds a lock on the
+    taps): the server stops accepting connections, lets the upload commit and answer 200, and
     only then exits 0."""
-    database = make_url(db_url).database
-    if not db_url.startswith("sqlite") or database is None:
-        pytest.skip("holds the database write lock through sqlite3: SQLite only")
     data_dir = tmp_path / "var"
     data_dir.mkdir()
     (data_dir / "device-master.key").write_text(MASTER_KEY.hex())
@@ -121,7 +120,7 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
     process = subprocess.Popen(
         command, env=server_environment(db_url, localstripe_server), stderr=subprocess.PIPE
     )
-    lock = sqlite3.connect(database, isolation_level=None)
+    lock = TapsLock(db_url)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
         device = "gate-inflight"
@@ -139,15 +138,18 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
         head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
         head += "Content-Type: application/json\r\nConnection: close\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        lock.execute("BEGIN IMMEDIATE")
+        lock.acquire()
         with socket.create_connection(("127.0.0.1", port)) as connection:
             connection.sendall(head.encode() + body)
-            time.sleep(0.5)  # the upload now waits for the write lock
+            connection.settimeout(0.5)
+            with pytest.raises(TimeoutError):  # no answer: the upload waits for the lock
+                connection.recv(1)
+            connection.settimeout(None)
             process.send_signal(signal.SIGTERM)
             time.sleep(0.5)
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port)).close()
-            lock.execute("ROLLBACK")
+            lock.release()
             answer = b""
             while chunk := connection.recv(65536):
                 answer += chunk
@@ -155,11 +157,56 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
         assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["new"] == 30
         assert process.wait(timeout=30) == 0
     finally:
-        lock.close()
+        lock.release()
         if process.poll() is None:
             process.kill()
             process.wait()
     assert asyncio.run(_count_taps(db_url)) == 30
+
+
+class TapsLock:
+    """Blocks inserts into `taps` from another connection until released: SQLite's write lock
+    (BEGIN IMMEDIATE), or PostgreSQL's LOCK TABLE ... IN EXCLUSIVE MODE held by a thread."""
+
+    def __init__(self, db_url: str) -> None:
+        self._url = make_url(db_url)
+        self._sqlite: sqlite3.Connection | None = None
+        self._held = threading.Event()
+        self._release = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> None:
+        if self._url.get_backend_name() == "sqlite":
+            self._sqlite = sqlite3.connect(str(self._url.database), isolation_level=None)
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            return
+        self._thread = threading.Thread(target=asyncio.run, args=(self._hold_postgres(),))
+        self._thread.start()
+        assert self._held.wait(timeout=30)
+
+    async def _hold_postgres(self) -> None:
+        schema = self._url.query["search_path"]
+        assert isinstance(schema, str)
+        dsn = self._url.set(drivername="postgresql", query={})
+        connection = await asyncpg.connect(
+            dsn.render_as_string(hide_password=False), server_settings={"search_path": schema}
+        )
+        try:
+            async with connection.transaction():
+                await connection.execute("LOCK TABLE taps IN EXCLUSIVE MODE")
+                self._held.set()
+                await asyncio.to_thread(self._release.wait)
+        finally:
+            await connection.close()
+
+    def release(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()  # rolls back
+            self._sqlite = None
+        self._release.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
 
 
 async def _count_taps(db_url: str) -> int:
