@@ -41,7 +41,7 @@ MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 # device clock, refused rather than stored.
 EARLIEST_TAP = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TAP = datetime(2100, 1, 1, tzinfo=UTC)
-UInt63 = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 UInt64 = Annotated[int, msgspec.Meta(ge=0)]  # msgspec decodes at most 2**64 - 1
 Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -103,7 +103,7 @@ class JournalRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One accepted passage as the device journaled it; (device_id, device_seq) is its key."""
 
     device_id: Id64
-    device_seq: UInt63
+    device_seq: SequenceNumber
     credential_id: UInt64
     account_id: Id64
     at: AwareTime
