@@ -12,8 +12,8 @@ DEFAULT_DATA_DIR = Path("var")
 class Settings:
     """Where Faregate keeps its state and which servers it talks to.
 
-    `database_url` defaults to SQLite in the data directory. `redis_url` is reserved for the
-    device protocol and not used yet: nothing connects to Redis or starts a server.
+    `database_url` defaults to SQLite in the data directory. Without `redis_url` the app starts
+    a private redis-server on a unix socket in the data directory (`faregate.redis_runtime`).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR

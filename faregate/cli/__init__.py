@@ -15,6 +15,7 @@ from faregate.cli.keys import keys
 from faregate.cli.ledger import ledger
 from faregate.cli.parking import parking
 from faregate.cli.qr import qr
+from faregate.cli.serve import serve
 from faregate.config import Settings
 
 
@@ -37,7 +38,7 @@ from faregate.config import Settings
     "--redis-url",
     envvar="REDIS_URL",
     default=None,
-    help="Redis server, reserved for the device protocol; not used yet.",
+    help="Redis server; default a private redis-server on a unix socket in the data directory.",
 )
 @click.pass_context
 def cli(
@@ -47,7 +48,7 @@ def cli(
     ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
 
 
-for command in (keys, qr, db, fares, ledger, parking, demo):
+for command in (keys, qr, db, fares, ledger, parking, demo, serve):
     cli.add_command(command)
 
 

@@ -1,0 +1,1 @@
+"""The HTTP backend: `create_app(ApiConfig)` and the routes it serves (see `faregate.api.app`)."""

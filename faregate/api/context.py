@@ -1,0 +1,70 @@
+"""What the app holds: its configuration and the typed keys of the resources it opens.
+
+`ApiConfig` is built by the caller (`faregate serve`, a test); the cleanup contexts in
+`faregate.api.app` open the database, Redis and the gateway from it and store them under the
+keys below, so handlers reach them as `request.app[REDIS]`, typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faregate.api.device_auth import DEFAULT_SKEW
+from faregate.api.fare_feed import FareFeedDocument
+from faregate.api.metrics import Metrics
+from faregate.api.rate_limit import RateLimit, RateLimiter
+from faregate.api.registry import Guard
+from faregate.config import Settings
+from gateways.stripe_gateway import StripeGateway
+from qr.timeutil import Clock, utc_now
+from ticketing.payments.service import PaymentsService
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+DEFAULT_DEVICE_RATE = RateLimit(requests=1200, window_seconds=60)
+DEFAULT_PASSENGER_RATE = RateLimit(requests=120, window_seconds=60)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StripeConfig:
+    """A Stripe-compatible API to charge through, and the secret its webhooks are signed with."""
+
+    api_key: str
+    api_base: str
+    webhook_secret: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiConfig:
+    """Everything the server needs besides what `Settings` says (data dir, database, Redis).
+
+    `stripe=None` starts a private localstripe in the data directory, as Redis without a URL.
+    """
+
+    settings: Settings
+    device_master_key: bytes
+    keys_dir: Path
+    fare_feed: Path
+    stripe: StripeConfig | None = None
+    device_rate: RateLimit = DEFAULT_DEVICE_RATE
+    passenger_rate: RateLimit = DEFAULT_PASSENGER_RATE
+    clock_skew: timedelta = DEFAULT_SKEW
+    clock: Clock = field(default=utc_now)
+
+
+CONFIG = web.AppKey("config", ApiConfig)
+METRICS = web.AppKey("metrics", Metrics)
+OPENAPI = web.AppKey("openapi", bytes)
+ENGINE = web.AppKey("engine", AsyncEngine)
+UOWS = web.AppKey("uows", UnitOfWorkFactory)
+REDIS = web.AppKey("redis", Redis)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+DEVICE_GUARD: web.AppKey[Guard] = web.AppKey("device_guard")
+GATEWAY = web.AppKey("gateway", StripeGateway)
+PAYMENTS = web.AppKey("payments", PaymentsService)
+FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)

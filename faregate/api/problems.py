@@ -1,0 +1,95 @@
+"""Errors as RFC 9457 `application/problem+json`: the one error shape every route answers with.
+
+Handlers raise `Problem`; the middleware here turns it, aiohttp's own HTTP errors (404, 405,
+413) and any unexpected exception into a problem document. An unexpected exception is logged
+with its traceback and answered with a bare 500: no internals reach the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:faregate:problem:"
+
+log = logging.getLogger(__name__)
+
+
+class ProblemDocument(msgspec.Struct, kw_only=True):
+    """An RFC 9457 problem: `type` names the kind of error, `detail` this occurrence."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class Problem(Exception):
+    """Raise in a handler to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str | None,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.type = "about:blank" if slug is None else PROBLEM_BASE + slug
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+    def document(self) -> ProblemDocument:
+        return ProblemDocument(
+            type=self.type, title=self.title, status=self.status, detail=self.detail
+        )
+
+
+def problem_response(problem: Problem) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode(problem.document()),
+        status=problem.status,
+        content_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+_HTTP_DETAILS = {
+    404: "no such resource",
+    405: "method not allowed on this resource",
+    413: "request body too large",
+}
+
+
+def _from_http_error(error: web.HTTPException) -> Problem:
+    headers = {k: v for k, v in error.headers.items() if k.lower() == "allow"}
+    detail = _HTTP_DETAILS.get(error.status, error.reason)
+    if error.status == 413 and error.text:
+        detail = error.text  # names the limit
+    return Problem(error.status, None, error.reason, detail, headers=headers)
+
+
+@web.middleware
+async def problems_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem_response(problem)
+    except web.HTTPException as error:
+        if error.status < 400:  # redirects and 304s pass through as they are
+            raise
+        return problem_response(_from_http_error(error))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.rel_url)
+        return problem_response(
+            Problem(500, None, "Internal Server Error", "the server failed to answer; retry")
+        )

@@ -1,0 +1,320 @@
+"""The route registry: each route declares its models, auth and limits once; both request
+validation and the OpenAPI 3.1 document are built from that declaration.
+
+    api = RouteRegistry()
+
+    @api.route("POST", "/device/v1/journal", body=JournalBatch, response=UploadResult,
+               auth=Auth.DEVICE, summary="Upload a journal batch", tag="device")
+    async def upload(call: Call) -> UploadResult:
+        batch = call.body_as(JournalBatch)
+        ...
+
+`mount(app, guards)` adds every route to an aiohttp app. For each request the wrapper: refuses a
+body over the route's limit (413), authenticates through the guard of the route's `auth`
+(whose answer, e.g. the device id, becomes `call.subject`), decodes and validates query and
+body with msgspec (400 for malformed JSON, 422 for a body or query that breaks the model, with
+msgspec's message naming the field), calls the handler and encodes its Struct as JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from faregate.api.problems import PROBLEM_JSON, Problem, ProblemDocument
+
+T = TypeVar("T")
+DEFAULT_MAX_BODY = 64 * 1024
+_REF = "#/components/schemas/{name}"
+
+
+class Auth(enum.Enum):
+    NONE = "none"
+    DEVICE = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request as a handler sees it: validated body and query, and who made it."""
+
+    request: web.Request
+    raw_body: bytes
+    body: object | None
+    query: object | None
+    subject: str | None
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    def body_as(self, model: type[T]) -> T:
+        if not isinstance(self.body, model):
+            raise TypeError(f"route body is {type(self.body).__name__}, not {model.__name__}")
+        return self.body
+
+    def query_as(self, model: type[T]) -> T:
+        if not isinstance(self.query, model):
+            raise TypeError(f"route query is {type(self.query).__name__}, not {model.__name__}")
+        return self.query
+
+    def require_subject(self) -> str:
+        if self.subject is None:
+            raise TypeError("route has no authenticated subject")
+        return self.subject
+
+
+Reply = msgspec.Struct | web.StreamResponse
+RouteHandler = Callable[[Call], Awaitable[Reply]]
+# Authenticates a request (with its raw body) and returns who made it; raises Problem.
+Guard = Callable[[web.Request, bytes], Awaitable[str]]
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON or query",
+    401: "Missing, invalid, stale or replayed request signature",
+    403: "Authenticated, but not allowed to do this",
+    409: "Conflicts with the server's state",
+    413: "Request body over the route's limit",
+    422: "Body or query breaks the schema",
+    429: "Rate limit exceeded; see Retry-After",
+    503: "A backing service is unreachable",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    method: str
+    path: str
+    handler: RouteHandler
+    operation_id: str
+    summary: str
+    tag: str
+    auth: Auth = Auth.NONE
+    body: type[msgspec.Struct] | None = None
+    # Content type of a body passed to the handler undecoded (e.g. a signed webhook).
+    raw_body: str | None = None
+    query: type[msgspec.Struct] | None = None
+    response: type[msgspec.Struct] | None = None
+    # For routes that answer something other than a JSON Struct (e.g. Prometheus text).
+    response_content_type: str | None = None
+    errors: frozenset[int] = frozenset()
+    parameters: Sequence[Mapping[str, Any]] = ()
+    max_body: int = DEFAULT_MAX_BODY
+
+    def statuses(self) -> list[int]:
+        found = set(self.errors)
+        if self.body is not None or self.raw_body is not None:
+            found |= {400, 413, 422}
+        if self.query is not None:
+            found |= {400, 422}
+        if self.auth is Auth.DEVICE:
+            found |= {401, 429}
+        return sorted(found)
+
+
+@dataclass
+class RouteRegistry:
+    routes: list[Route] = field(default_factory=list)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        auth: Auth = Auth.NONE,
+        body: type[msgspec.Struct] | None = None,
+        raw_body: str | None = None,
+        query: type[msgspec.Struct] | None = None,
+        response: type[msgspec.Struct] | None = None,
+        response_content_type: str | None = None,
+        errors: Iterable[int] = (),
+        parameters: Sequence[Mapping[str, Any]] = (),
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> Callable[[RouteHandler], RouteHandler]:
+        def register(handler: RouteHandler) -> RouteHandler:
+            self.routes.append(
+                Route(
+                    method=method,
+                    path=path,
+                    handler=handler,
+                    operation_id=handler.__name__,
+                    summary=summary,
+                    tag=tag,
+                    auth=auth,
+                    body=body,
+                    raw_body=raw_body,
+                    query=query,
+                    response=response,
+                    response_content_type=response_content_type,
+                    errors=frozenset(errors),
+                    parameters=parameters,
+                    max_body=max_body,
+                )
+            )
+            return handler
+
+        return register
+
+    def extend(self, other: RouteRegistry) -> None:
+        self.routes.extend(other.routes)
+
+    @property
+    def max_body(self) -> int:
+        return max((route.max_body for route in self.routes), default=DEFAULT_MAX_BODY)
+
+    def mount(self, app: web.Application, guards: Mapping[Auth, Guard]) -> None:
+        for route in self.routes:
+            guard = guards.get(route.auth)
+            if route.auth is not Auth.NONE and guard is None:
+                raise LookupError(f"no guard for {route.auth} on {route.method} {route.path}")
+            app.router.add_route(route.method, route.path, _endpoint(route, guard))
+
+    def openapi(self, *, title: str, version: str, description: str) -> dict[str, Any]:
+        return build_openapi(self.routes, title=title, version=version, description=description)
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, None, "Content Too Large", f"request body over the {limit}-byte limit")
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    body = await request.read()  # bounded by the app's client_max_size too
+    if len(body) > limit:
+        raise too_large(limit)
+    return body
+
+
+def _validation_problem(what: str, error: msgspec.ValidationError) -> Problem:
+    return Problem(422, "validation", f"Invalid {what}", str(error))
+
+
+def _decode_query(request: web.Request, model: type[msgspec.Struct]) -> msgspec.Struct:
+    try:
+        return msgspec.convert(dict(request.query), model, strict=False)
+    except msgspec.ValidationError as error:
+        raise _validation_problem("query", error) from error
+
+
+def _decode_body(raw: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as error:
+        raise _validation_problem("body", error) from error
+    except msgspec.DecodeError as error:
+        raise Problem(400, "malformed-json", "Malformed JSON", str(error)) from error
+
+
+def _endpoint(route: Route, guard: Guard | None) -> Handler:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        raw = await _read_body(request, route.max_body)
+        subject = await guard(request, raw) if guard is not None else None
+        query = _decode_query(request, route.query) if route.query is not None else None
+        body = _decode_body(raw, route.body) if route.body is not None else None
+        reply = await route.handler(Call(request, raw, body, query, subject))
+        if isinstance(reply, web.StreamResponse):
+            return reply
+        if route.response is None or not isinstance(reply, route.response):
+            raise TypeError(f"{route.operation_id} answered {type(reply).__name__}")
+        return web.Response(body=msgspec.json.encode(reply), content_type="application/json")
+
+    return endpoint
+
+
+# --- OpenAPI ----------------------------------------------------------------------------------
+
+
+def _ref(model: type[msgspec.Struct]) -> dict[str, str]:
+    return {"$ref": _REF.format(name=model.__name__)}
+
+
+def _query_parameters(
+    model: type[msgspec.Struct], components: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    schema = components[model.__name__]
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.tag],
+    }
+    parameters = list(route.parameters)
+    if route.query is not None:
+        parameters += _query_parameters(route.query, components)
+    if parameters:
+        operation["parameters"] = parameters
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(route.body)}},
+        }
+    elif route.raw_body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {route.raw_body: {"schema": {"type": "string"}}},
+        }
+    ok: dict[str, Any] = {"description": "OK"}
+    if route.response is not None:
+        ok["content"] = {"application/json": {"schema": _ref(route.response)}}
+    elif route.response_content_type is not None:
+        ok["content"] = {route.response_content_type: {"schema": {"type": "string"}}}
+    responses: dict[str, Any] = {"200": ok}
+    for status in route.statuses():
+        if status == 304:
+            responses["304"] = {"description": "Not modified since the ETag given"}
+            continue
+        responses[str(status)] = {
+            "description": _ERROR_DESCRIPTIONS.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": _ref(ProblemDocument)}},
+        }
+    operation["responses"] = responses
+    if route.auth is Auth.DEVICE:
+        operation["security"] = [{"deviceSignature": []}]
+    return operation
+
+
+DEVICE_SIGNATURE_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-Faregate-Signature",
+    "description": (
+        "HMAC-SHA256 request signature with the device's own secret, sent with "
+        "X-Faregate-Device, X-Faregate-Timestamp and X-Faregate-Nonce; see docs/DEVICE-API.md."
+    ),
+}
+
+
+def build_openapi(
+    routes: Sequence[Route], *, title: str, version: str, description: str
+) -> dict[str, Any]:
+    models: list[type[msgspec.Struct]] = [ProblemDocument]
+    for route in routes:
+        models += [m for m in (route.body, route.query, route.response) if m is not None]
+    _, components = msgspec.json.schema_components(dict.fromkeys(models), ref_template=_REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"deviceSignature": DEVICE_SIGNATURE_SCHEME},
+        },
+    }

@@ -1,0 +1,265 @@
+"""Device API: what gates and barriers fetch and upload, each request signed by the device.
+
+- `GET /device/v1/keyset`: the public key-set document (issuer keys, liveness key ids).
+- `GET /device/v1/deny-list` and `GET /device/v1/deny-list/delta?since=V`: the deny list
+  whole, or the events after version V.
+- `GET /device/v1/fare-feed`: the fare feed and its version, as ETag (304 on If-None-Match).
+- `GET /device/v1/clock`: the server clock, unsigned (a device whose clock is off by more than
+  the allowed skew cannot sign, so this is how it finds out).
+- `POST /device/v1/journal`: a batch of journal records. Each carries the device id and the
+  device's sequence number; the batch is stored through the tap store (insert or skip, keyed
+  by both) and acknowledged only after the commit, so a repeated or overlapping batch stores
+  nothing twice and the answer says how many records were new, already stored, or already
+  stored with a different body (conflicting: the first one is kept). Every record must carry
+  the authenticated device's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+from aiohttp import web
+
+from faregate.api.context import CONFIG, FARE_FEED, METRICS, UOWS
+from faregate.api.fare_feed import FareFeedDocument
+from faregate.api.problems import Problem
+from faregate.api.registry import Auth, Call, RouteRegistry
+from qr.errors import QRError
+from qr.keys import load_keyset
+from ticketing.errors import TicketingError
+from ticketing.riders import DenyAction
+from ticketing.taps import Tap, TapKind
+
+routes = RouteRegistry()
+
+MAX_BATCH_RECORDS = 10_000
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# Tap times the database can store in every backend and timezone; anything outside is a broken
+# device clock, refused rather than stored.
+EARLIEST_TAP = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TAP = datetime(2100, 1, 1, tzinfo=UTC)
+SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+UInt64 = Annotated[int, msgspec.Meta(ge=0)]  # msgspec decodes at most 2**64 - 1
+Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class IssuerKey(msgspec.Struct, kw_only=True):
+    kid: int
+    alg: Literal["Ed25519"]
+    public_key: str
+    not_before: str
+    not_after: str
+
+
+class LivenessKey(msgspec.Struct, kw_only=True):
+    kid: int
+    totp: str
+    period: int
+    not_before: str
+    not_after: str
+
+
+class KeySetDocument(msgspec.Struct, kw_only=True):
+    """The public key set a gate verifies with (docs/TOKEN-SPEC.md)."""
+
+    format: str
+    issuer_keys: list[IssuerKey]
+    liveness_keys: list[LivenessKey]
+
+
+class DenyListSnapshot(msgspec.Struct, kw_only=True):
+    version: int
+    credential_ids: list[int]
+
+
+class DenyListQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
+class DenyListEventDocument(msgspec.Struct, kw_only=True):
+    version: int
+    credential_id: int
+    action: DenyAction
+    reason: str
+    at: datetime
+
+
+class DenyListDeltaDocument(msgspec.Struct, kw_only=True):
+    since: int
+    version: int
+    events: list[DenyListEventDocument]
+
+
+class ServerClock(msgspec.Struct, kw_only=True):
+    now: datetime
+    unix_ms: int
+
+
+class JournalRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One accepted passage as the device journaled it; (device_id, device_seq) is its key."""
+
+    device_id: Id64
+    device_seq: SequenceNumber
+    credential_id: UInt64
+    account_id: Id64
+    at: AwareTime
+    route_id: Id64
+    stop_id: Id64
+    kind: TapKind
+
+
+class JournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    records: Annotated[
+        list[JournalRecord], msgspec.Meta(min_length=1, max_length=MAX_BATCH_RECORDS)
+    ]
+
+
+class UploadResult(msgspec.Struct, kw_only=True):
+    """`new + duplicate == received`; `conflicting` (within duplicate) lists sequence numbers
+    stored earlier with a different body: the stored record was kept."""
+
+    received: int
+    new: int
+    duplicate: int
+    conflicting: list[int]
+
+
+@routes.route(
+    "GET", "/device/v1/keyset", summary="The public key set", tag="device",
+    auth=Auth.DEVICE, response=KeySetDocument, errors=[503],
+)  # fmt: skip
+async def get_keyset(call: Call) -> KeySetDocument:
+    keys_dir = call.app[CONFIG].keys_dir
+    try:
+        keyset = await asyncio.to_thread(load_keyset, keys_dir)
+    except (OSError, QRError) as error:
+        raise Problem(
+            503, "no-keyset", "Key set unavailable", f"no usable key set in {keys_dir}: {error}"
+        ) from error
+    return msgspec.convert(keyset.to_json(), KeySetDocument)
+
+
+@routes.route(
+    "GET", "/device/v1/deny-list", summary="The whole deny list and its version",
+    tag="device", auth=Auth.DEVICE, response=DenyListSnapshot,
+)  # fmt: skip
+async def get_deny_list(call: Call) -> DenyListSnapshot:
+    async with call.app[UOWS]() as uow:
+        deny_list = await uow.deny_list.snapshot()
+    return DenyListSnapshot(version=deny_list.version, credential_ids=sorted(deny_list.ids))
+
+
+@routes.route(
+    "GET", "/device/v1/deny-list/delta", summary="Deny-list events after version `since`",
+    tag="device", auth=Auth.DEVICE, query=DenyListQuery, response=DenyListDeltaDocument,
+    errors=[409],
+)  # fmt: skip
+async def get_deny_list_delta(call: Call) -> DenyListDeltaDocument:
+    since = call.query_as(DenyListQuery).since
+    async with call.app[UOWS]() as uow:
+        try:
+            delta = await uow.deny_list.history(since)
+        except (ValueError, TicketingError) as error:
+            raise Problem(
+                409, "deny-list-version", "Unknown deny-list version", str(error)
+            ) from error
+    return DenyListDeltaDocument(
+        since=delta.since,
+        version=delta.version,
+        events=[
+            DenyListEventDocument(
+                version=e.version,
+                credential_id=e.credential_id,
+                action=e.action,
+                reason=e.reason,
+                at=e.at,
+            )
+            for e in delta.events
+        ],
+    )
+
+
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the feed the device holds; 304 if it is still current.",
+}
+
+
+@routes.route(
+    "GET", "/device/v1/fare-feed", summary="The fare feed, versioned by ETag", tag="device",
+    auth=Auth.DEVICE, response=FareFeedDocument, errors=[304], parameters=[IF_NONE_MATCH],
+)  # fmt: skip
+async def get_fare_feed(call: Call) -> FareFeedDocument | web.StreamResponse:
+    feed = call.app[FARE_FEED]
+    etag = f'"{feed.version}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    wanted = call.request.headers.get("If-None-Match", "")
+    if etag in (tag.strip() for tag in wanted.split(",")) or wanted.strip() == "*":
+        return web.Response(status=304, headers=headers)
+    return web.Response(
+        body=msgspec.json.encode(feed), content_type="application/json", headers=headers
+    )
+
+
+@routes.route(
+    "GET", "/device/v1/clock", summary="The server clock", tag="device", response=ServerClock
+)
+async def get_clock(call: Call) -> ServerClock:
+    now = call.app[CONFIG].clock()
+    return ServerClock(now=now, unix_ms=int(now.timestamp() * 1000))
+
+
+@routes.route(
+    "POST", "/device/v1/journal", summary="Upload a batch of journal records", tag="device",
+    auth=Auth.DEVICE, body=JournalBatch, response=UploadResult, errors=[403],
+    max_body=MAX_UPLOAD_BYTES,
+)  # fmt: skip
+async def upload_journal(call: Call) -> UploadResult:
+    device_id = call.require_subject()
+    records = call.body_as(JournalBatch).records
+    foreign = sorted({r.device_id for r in records if r.device_id != device_id})
+    if foreign:
+        raise Problem(
+            403, "foreign-records", "Records of another device",
+            f"device {device_id} may upload only its own records, not those of "
+            f"{', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}; nothing was stored",
+        )  # fmt: skip
+    for index, record in enumerate(records):
+        if not EARLIEST_TAP <= record.at < LATEST_TAP:
+            raise Problem(
+                422, "validation", "Invalid body",
+                f"tap time {record.at.isoformat()} is outside {EARLIEST_TAP.year}.."
+                f"{LATEST_TAP.year} - at `$.records[{index}].at`",
+            )  # fmt: skip
+    taps = [
+        Tap(
+            r.device_id,
+            r.device_seq,
+            r.credential_id,
+            r.account_id,
+            r.at,
+            r.route_id,
+            r.stop_id,
+            r.kind,
+        )
+        for r in records
+    ]
+    async with call.app[UOWS]() as uow:
+        result = await uow.taps.ingest(taps)
+        await uow.commit()
+    metrics = call.app[METRICS]
+    metrics.taps_ingested.inc(result.inserted)
+    metrics.taps_duplicate.inc(result.duplicates)
+    return UploadResult(
+        received=len(taps),
+        new=result.inserted,
+        duplicate=result.duplicates,
+        conflicting=[seq for _, seq in result.conflicts],
+    )

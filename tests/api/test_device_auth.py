@@ -1,0 +1,115 @@
+"""Device request signatures: each way a request can be wrong is refused with 401 problem+json."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from faregate.api.device_auth import device_secret, signature, string_to_sign
+from faregate.api.problems import PROBLEM_JSON
+from simulators.device_client import sign_request
+
+from .conftest import MASTER_KEY, Client, Device
+
+KEYSET = "/device/v1/keyset"
+
+
+async def _refused(response: object, detail: str) -> None:
+    assert response.status == 401  # type: ignore[attr-defined]
+    assert response.content_type == PROBLEM_JSON  # type: ignore[attr-defined]
+    assert response.headers["WWW-Authenticate"] == "FG-HMAC-SHA256"  # type: ignore[attr-defined]
+    problem = await response.json()  # type: ignore[attr-defined]
+    assert problem["type"] == "urn:faregate:problem:device-auth"
+    assert problem["status"] == 401
+    assert detail in problem["detail"]
+
+
+def test_client_signer_follows_the_servers_scheme() -> None:
+    """simulators/device_client.py is written from the document, not from the server code."""
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    secret = device_secret(MASTER_KEY, "gate-1")
+    headers = sign_request(secret, "gate-1", "post", "/p?q=1", b"{}", at=at, nonce="n" * 16)
+    message = string_to_sign("gate-1", "POST", "/p?q=1", int(at.timestamp()), "n" * 16, b"{}")
+    assert headers["X-Faregate-Signature"] == signature(secret, message)
+    assert device_secret(MASTER_KEY, "gate-1") != device_secret(MASTER_KEY, "gate-2")
+
+
+async def test_a_signed_request_is_answered(device: Device) -> None:
+    response = await device.get(KEYSET)
+    assert response.status == 200
+    assert (await response.json())["format"] == "faregate-keyset/1"
+
+
+async def test_wrong_secret_is_refused(client: Client, device: Device) -> None:
+    other = device_secret(MASTER_KEY, "someone-else")
+    response = await client.get(KEYSET, headers=device.headers("GET", KEYSET, secret=other))
+    await _refused(response, "signature does not match")
+
+
+async def test_replayed_nonce_is_refused(client: Client, device: Device) -> None:
+    headers = device.headers("GET", KEYSET)
+    assert (await client.get(KEYSET, headers=headers)).status == 200
+    await _refused(await client.get(KEYSET, headers=headers), "nonce already used")
+
+
+@pytest.mark.parametrize("offset", [timedelta(minutes=-5, seconds=-30), timedelta(minutes=6)])
+async def test_stale_or_future_timestamp_is_refused(
+    client: Client, device: Device, offset: timedelta
+) -> None:
+    headers = device.headers("GET", KEYSET, at=datetime.now(UTC) + offset)
+    await _refused(await client.get(KEYSET, headers=headers), "outside ±300 s")
+
+
+async def test_clock_within_the_allowed_skew_is_accepted(client: Client, device: Device) -> None:
+    headers = device.headers("GET", KEYSET, at=datetime.now(UTC) - timedelta(minutes=4))
+    assert (await client.get(KEYSET, headers=headers)).status == 200
+
+
+async def test_altered_body_is_refused(client: Client, device: Device) -> None:
+    body = json.dumps({"records": [device.record()]}).encode()
+    headers = device.headers("POST", "/device/v1/journal", body)
+    altered = body.replace(b'"entry"', b'"exit"')
+    response = await client.post("/device/v1/journal", data=altered, headers=headers)
+    await _refused(response, "signature does not match")
+
+
+async def test_altered_path_or_query_is_refused(client: Client, device: Device) -> None:
+    headers = device.headers("GET", "/device/v1/deny-list/delta?since=0")
+    response = await client.get("/device/v1/deny-list/delta?since=1", headers=headers)
+    await _refused(response, "signature does not match")
+
+
+async def test_another_devices_id_with_my_secret_is_refused(client: Client, device: Device) -> None:
+    headers = device.headers("GET", KEYSET)
+    headers["X-Faregate-Device"] = "gate-victim"
+    await _refused(await client.get(KEYSET, headers=headers), "signature does not match")
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "detail"),
+    [
+        ("X-Faregate-Signature", None, "missing X-Faregate-Signature"),
+        ("X-Faregate-Device", None, "missing X-Faregate-Device"),
+        ("X-Faregate-Nonce", "short", "malformed X-Faregate-Nonce"),
+        ("X-Faregate-Timestamp", "yesterday", "malformed X-Faregate-Timestamp"),
+        ("X-Faregate-Signature", "zz", "malformed X-Faregate-Signature"),
+    ],
+)
+async def test_missing_or_malformed_headers_are_refused(
+    client: Client, device: Device, header: str, value: str | None, detail: str
+) -> None:
+    headers = device.headers("GET", KEYSET)
+    if value is None:
+        del headers[header]
+    else:
+        headers[header] = value
+    await _refused(await client.get(KEYSET, headers=headers), detail)
+
+
+async def test_a_refused_request_does_not_burn_the_nonce(client: Client, device: Device) -> None:
+    good = device.headers("GET", KEYSET, nonce="fixed-nonce-0123456789")
+    forged = {**good, "X-Faregate-Signature": "0" * 64}
+    await _refused(await client.get(KEYSET, headers=forged), "signature does not match")
+    assert (await client.get(KEYSET, headers=good)).status == 200
