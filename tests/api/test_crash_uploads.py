@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe

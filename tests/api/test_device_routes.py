@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from faregate.api.problems import PROBLEM_JSON
 from qr.keys import load_keyset

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from faregate.api.problems import PROBLEM_JSON
 

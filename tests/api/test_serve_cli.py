@@ -20,7 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from faregate.api.device_auth import device_secret
 from gateways._localstripe_launcher import PORT_FILE_NAME

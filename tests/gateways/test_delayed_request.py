@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
-from ticketing.db.uow import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from gateways.errors import GatewayTimeout
 from gateways.localstripe_server import LocalStripe
