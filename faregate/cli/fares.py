@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from faregate_data import HANOI_FEED
 from ticketing.fares import DayPrice, QuoteLeg, load_feed, quote
 from ticketing.money import Money
 
@@ -26,8 +27,9 @@ def fares() -> None:
 @click.option(
     "--feed",
     "feed_path",
-    required=True,
     type=click.Path(exists=True, path_type=Path),
+    default=HANOI_FEED,
+    show_default="the shipped Hanoi feed",
     help="GTFS feed: a folder or a zip (Fares v1 or v2, plus Faregate's extension files).",
 )
 @click.option(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from faregate_data import HANOI_FEED
 from ticketing.db.models import PricedDayRow
 from ticketing.db.uow import UnitOfWork, UnitOfWorkFactory
 from ticketing.fares.feed import FareFeed, load_feed
@@ -21,7 +21,7 @@ from ticketing.taps import Tap, TapKind
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
-FEED_DIR = Path(__file__).resolve().parents[2] / "data" / "hanoi"
+FEED_DIR = HANOI_FEED
 
 
 @pytest.fixture(scope="module")
