@@ -10,7 +10,15 @@ class QRError(Exception):
 
 
 class NaiveTimeError(QRError, ValueError):
-    """A time without a timezone was given where an instant is needed."""
+    """A time without a timezone was given where an instant is needed, or it is no ISO time."""
+
+
+class TimeRangeError(QRError):
+    """An instant outside the years Faregate handles (1970 up to 9000)."""
+
+
+class PolicyError(QRError):
+    """A verifier policy that cannot work (a negative TOTP window, a passback time of NaN)."""
 
 
 class CredentialError(QRError):

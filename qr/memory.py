@@ -13,6 +13,10 @@ Entries are plain numbers, so the memory is pure and serialisable (the CLI's `--
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,7 +98,12 @@ class GateMemory:
 
 
 class GateStateFile:
-    """Memories of several gates in one JSON file, keyed by gate id (the CLI's `--state`)."""
+    """Memories of several gates in one JSON file, keyed by gate id (the CLI's `--state`).
+
+    Open it with `GateStateFile.locked(path)` whenever the memories will be saved: the lock
+    (an exclusive `flock` on `path` + ".lock", held from reading to saving) makes concurrent
+    processes take turns, so no two of them accept one code on the same stale memory.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -108,9 +117,24 @@ class GateStateFile:
                 raise GateStateError(f"{path}: 'gates' must be an object")
             self.memories = {str(g): GateMemory.from_json(m) for g, m in gates.items()}
 
+    @classmethod
+    @contextmanager
+    def locked(cls, path: Path) -> Iterator[GateStateFile]:
+        """The state in `path`, read and held under an exclusive lock until the block ends."""
+        lock_path = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise GateStateError(f"cannot lock {path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield cls(path)
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def memory(self, gate_id: str) -> GateMemory:
         return self.memories.setdefault(gate_id, GateMemory())
 
     def save(self) -> None:
         doc = {"format": STATE_FORMAT, "gates": {g: m.to_json() for g, m in self.memories.items()}}
-        write_json(self.path, doc)
+        write_json(self.path, doc, error=GateStateError)

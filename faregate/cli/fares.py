@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from faregate_data import HANOI_FEED
+from qr.timeutil import require_in_range
 from ticketing.fares import DayPrice, QuoteLeg, load_feed, quote
 from ticketing.money import Money
 
@@ -54,10 +55,16 @@ def quote_command(feed_path: Path, legs_path: Path, category: str | None, as_jso
 def _read_legs(path: Path) -> list[QuoteLeg]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path.name}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise click.ClickException(
             f"{path.name}: not JSON ({exc.msg} at line {exc.lineno})"
         ) from None
+    except RecursionError:
+        raise click.ClickException(f"{path.name}: JSON nested too deeply for legs") from None
     if not isinstance(data, list) or not data:
         raise click.ClickException(f"{path.name}: expected a non-empty JSON list of legs")
     return [_leg(path.name, number, item) for number, item in enumerate(data, start=1)]
@@ -87,9 +94,9 @@ def _instant(where: str, field: str, text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise click.ClickException(f'{where}: {field} "{text}" is not an ISO 8601 time') from None
-    if value.tzinfo is None:
+    if value.utcoffset() is None:
         raise click.ClickException(f'{where}: {field} "{text}" needs a UTC offset')
-    return value
+    return require_in_range(value, f"{where}: {field}")  # TimeRangeError: an `Error:` line
 
 
 def _print_table(day: DayPrice) -> None:

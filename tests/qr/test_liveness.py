@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from qr.errors import PolicyError
 from qr.liveness import (
     LivenessMaster,
     SoftwareSecureModule,
@@ -78,5 +79,5 @@ def test_secure_module_reports_the_matching_step_within_its_window() -> None:
 
 
 def test_window_cannot_be_negative() -> None:
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(PolicyError, match="negative"):
         TotpWindow(before=-1)
