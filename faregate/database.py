@@ -70,7 +70,9 @@ async def connected(url: str, **engine_options: object) -> AsyncIterator[AsyncCo
 
     Only connecting is translated: an error in the work done on the connection stays what it is.
     """
-    parse_database_url(url)
+    path = sqlite_file(url)
+    if path is not None:
+        _check_sqlite_file(path)
     engine = create_engine(url, **engine_options)
     try:
         try:
@@ -84,6 +86,29 @@ async def connected(url: str, **engine_options: object) -> AsyncIterator[AsyncCo
             await connection.close()
     finally:
         await engine.dispose()
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a path SQLite could not open as a database, before aiosqlite's thread tries.
+
+    (A failed open inside aiosqlite leaves its worker thread behind, calling back into an
+    event loop that has gone.)
+    """
+    if not path.parent.is_dir():
+        raise DatabaseUnavailable(f"cannot open {path}: {path.parent} is not a directory")
+    if path.is_dir():
+        raise DatabaseUnavailable(f"cannot open {path}: it is a directory")
+    if path.exists():
+        try:
+            with path.open("rb") as db:
+                header = db.read(len(SQLITE_HEADER))
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot open {path}: {exc.strerror or exc}") from None
+        if header and header != SQLITE_HEADER:
+            raise DatabaseUnavailable(f"cannot open {path}: not a SQLite database")
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -154,8 +179,13 @@ async def open_database(target: Settings | str) -> AsyncEngine:
     return create_engine(url)
 
 
-async def reachable_engine(url: str) -> AsyncEngine:
-    """An engine on `url` once one connection has been made (DatabaseUnavailable if not)."""
+async def check_reachable(url: str) -> None:
+    """Connect once to `url`: DatabaseUrlError or DatabaseUnavailable if that cannot be done."""
     async with connected(url, poolclass=NullPool):
         pass
+
+
+async def reachable_engine(url: str) -> AsyncEngine:
+    """An engine on `url` once one connection has been made (DatabaseUnavailable if not)."""
+    await check_reachable(url)
     return create_engine(url)

@@ -51,3 +51,7 @@ class GateStateError(QRError):
 
 class ImageDecodeError(QRError):
     """An image cannot be read, or holds no QR code."""
+
+
+class OutputError(QRError):
+    """A file `qr` was asked to write (a PNG, an SVG, a JSON document) cannot be written."""

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qr.errors import QRError
+from qr.errors import OutputError, QRError
 
 
 def read_json(path: Path, error: type[QRError], missing: str = "") -> Any:
@@ -35,7 +35,9 @@ def read_json(path: Path, error: type[QRError], missing: str = "") -> Any:
         raise error(f"{path} is nested too deeply to be one of our documents") from None
 
 
-def write_json(path: Path, doc: object, mode: int = 0o644, error: type[QRError] = QRError) -> None:
+def write_json(
+    path: Path, doc: object, mode: int = 0o644, error: type[QRError] = OutputError
+) -> None:
     """Replace `path` atomically: a crash leaves the old file or the new one, never half of it.
 
     The temporary file has a name of its own, so two writers never share one.
