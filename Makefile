@@ -25,7 +25,7 @@ test: $(STAMP)
 	scripts/check-services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-logo
 	scripts/check-wheel
 	FAREGATE_TEST_POSTGRES_URL=$${FAREGATE_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 	FAREGATE_REQUIRE_POSTGRES=1 \

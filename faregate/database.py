@@ -40,17 +40,24 @@ def parse_database_url(url: str) -> URL:
     """The parsed URL, refusing what cannot name a database Faregate runs on."""
     try:
         sa_url = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError) as exc:
+        # Not echoed: a URL that does not parse may still hold a password.
         raise DatabaseUrlError(
-            f"not a database URL: {url!r} (e.g. sqlite+aiosqlite:///var/faregate.db "
-            "or postgresql+asyncpg://user@host/db)"
+            f"not a database URL ({exc}); e.g. sqlite+aiosqlite:///var/faregate.db "
+            "or postgresql+asyncpg://user@host/db"
         ) from None
     if sa_url.drivername not in SUPPORTED_DRIVERS:
         raise DatabaseUrlError(
             f"unsupported database driver {sa_url.drivername!r}: use "
             + " or ".join(SUPPORTED_DRIVERS)
         )
-    if sa_url.drivername.startswith("postgresql") and not (sa_url.host and sa_url.database):
+    if sa_url.port is not None and not 0 < sa_url.port < 65536:
+        raise DatabaseUrlError(f"port {sa_url.port} is not a TCP port: {_display(sa_url)}")
+    if "\x00" in (sa_url.database or ""):
+        raise DatabaseUrlError("the database name or path holds a NUL character")
+    # A unix-socket URL names its host in the query (`...@/db?host=/run/postgresql`).
+    has_host = bool(sa_url.host) or "host" in sa_url.query
+    if sa_url.drivername.startswith("postgresql") and not (has_host and sa_url.database):
         raise DatabaseUrlError(f"a PostgreSQL URL needs a host and a database: {_display(sa_url)}")
     return sa_url
 
