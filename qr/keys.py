@@ -29,7 +29,7 @@ from qr.credential import MAX_KEY_ID
 from qr.errors import KeySetError, NoActiveKeyError
 from qr.jsonfile import read_json, write_json
 from qr.liveness import DEFAULT_PERIOD, MAX_PERIOD, LivenessMaster, SoftwareSecureModule
-from qr.timeutil import isoformat_z, parse_instant, require_aware
+from qr.timeutil import EARLIEST, LATEST, isoformat_z, parse_instant, require_aware
 
 KEYSET_FORMAT = "faregate-keyset/1"
 ISSUER_SECRETS_FORMAT = "faregate-issuer-keys/1"
@@ -216,12 +216,13 @@ class KeyMaterial:
     ) -> KeyMaterial:
         """A copy with one new key of each kind, in force from `now` for `lifetime`."""
         require_aware(now, "rotation time")
-        try:
-            end = now + lifetime
-        except OverflowError:
+        # A key set is read back with parse_instant, which keeps to EARLIEST..LATEST.
+        if not (now >= EARLIEST and lifetime < LATEST - now):
             raise KeySetError(
-                f"keys from {isoformat_z(now)} for {lifetime} end after 9999"
-            ) from None
+                f"keys from {isoformat_z(now)} for {lifetime.days} days would not end "
+                f"within {EARLIEST.year}..{LATEST.year - 1}"
+            )
+        end = now + lifetime
         if lifetime <= timedelta(0):
             raise KeySetError(f"key lifetime must be positive, got {lifetime}")
         issuer_kid = 1 + max((k.kid for k in self.keyset.issuer_keys), default=0)

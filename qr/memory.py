@@ -14,6 +14,7 @@ Entries are plain numbers, so the memory is pure and serialisable (the CLI's `--
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,14 +88,21 @@ class GateMemory:
         if not isinstance(doc, dict) or doc.get("format") != MEMORY_FORMAT:
             raise GateStateError(f"not a gate memory (expected format {MEMORY_FORMAT!r})")
         try:
-            return cls(
-                {
-                    int(cid): LastUse(int(u["step"]), float(u["at"]), str(u["gate"]))
-                    for cid, u in doc["uses"].items()
-                }
-            )
+            return cls({int(cid): _last_use(u) for cid, u in doc["uses"].items()})
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GateStateError(f"malformed gate memory: {exc}") from exc
+
+
+def _last_use(entry: Any) -> LastUse:
+    """One entry as `to_json` writes it: an int step, finite Unix seconds, a gate id."""
+    step, at, gate = entry["step"], entry["at"], entry["gate"]
+    if type(step) is not int or step < 0:
+        raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    if type(at) not in (int, float) or not math.isfinite(at):
+        raise ValueError(f"at must be a finite number of seconds, got {at!r}")
+    if not isinstance(gate, str):
+        raise ValueError(f"gate must be a gate id, got {gate!r}")
+    return LastUse(step, float(at), gate)
 
 
 class GateStateFile:

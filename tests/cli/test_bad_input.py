@@ -67,6 +67,8 @@ CASES: dict[str, str] = {
     "rotate binary key set": "keys rotate {binary_keys}",
     "rotate period over 120": "keys rotate {keys} --period 121",
     "rotate at year 9999": "keys rotate {keys} --at 9999-12-31T00:00:00Z",
+    "rotate keys ending after 8999": "keys rotate {keys} --at 8999-06-01T00:00:00Z",
+    "verify state with an infinite step": VERIFY + " --state {infinite_state}",
     "export nested key set": "keys export {nested_keys}",
     "export inverted key set": "keys export {inverted_keys}",
     "export empty directory": "keys export {dir}",
@@ -181,6 +183,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     slow_cred.write_text(json.dumps(doc))
 
     (base / "nested.json").write_text(NESTED)
+    use = {"step": float("inf"), "at": 1, "gate": "G"}  # written as JSON Infinity
+    memory = {"format": "faregate-gate-memory/1", "uses": {"1": use}}
+    (base / "infinite-state.json").write_text(
+        json.dumps({"format": "faregate-gate-state/1", "gates": {"GATE-1": memory}})
+    )
     (base / "binary.bin").write_bytes(b"\xff\xfe\x00\x81" * 64)
     (base / "file.txt").write_text("a regular file\n")
     (base / "empty-dir").mkdir()
@@ -206,6 +213,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "public_keys": str(public_keys),
         "slow_cred": str(slow_cred),
         "nested": str(base / "nested.json"),
+        "infinite_state": str(base / "infinite-state.json"),
         "binary": str(base / "binary.bin"),
         "file": str(base / "file.txt"),
         "dir": str(base / "empty-dir"),
