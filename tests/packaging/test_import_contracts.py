@@ -41,18 +41,28 @@ def test_the_tree_keeps_every_contract() -> None:
 FORBIDDEN = [c for c in CONFIG["contracts"] if c["type"] == "forbidden"]
 
 
-@pytest.mark.parametrize("contract", FORBIDDEN, ids=[c["name"] for c in FORBIDDEN])
-def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, contract: dict[str, Any]) -> None:
-    source, forbidden = contract["source_modules"][0], contract["forbidden_modules"][0]
+def _broken_tree(tmp_path: Path, source: str, imported: str) -> subprocess.CompletedProcess[str]:
+    """lint-imports, with the project's contracts, on empty packages plus one offending import."""
     for package in CONFIG["root_packages"]:
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("", encoding="utf-8")
-    (tmp_path / source / "offender.py").write_text(f"import {forbidden}\n", encoding="utf-8")
+    (tmp_path / source / "offender.py").write_text(f"import {imported}\n", encoding="utf-8")
     config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text(config, encoding="utf-8")
+    return _lint_imports(tmp_path, pythonpath=tmp_path)
 
-    result = _lint_imports(tmp_path, pythonpath=tmp_path)
 
+@pytest.mark.parametrize("contract", FORBIDDEN, ids=[c["name"] for c in FORBIDDEN])
+def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, contract: dict[str, Any]) -> None:
+    source, forbidden = contract["source_modules"][0], contract["forbidden_modules"][0]
+    result = _broken_tree(tmp_path, source, forbidden)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{contract['name']} BROKEN" in result.stdout
     assert f"{source}.offender -> {forbidden}" in result.stdout
+
+
+def test_qr_importing_gateways_breaks_their_independence(tmp_path: Path) -> None:
+    result = _broken_tree(tmp_path, "qr", "gateways")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "qr and gateways do not import each other BROKEN" in result.stdout
+    assert f"{len(CONFIG['contracts']) - 1} kept, 1 broken" in result.stdout
