@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint typecheck bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
@@ -25,6 +25,8 @@ test: $(STAMP)
 	scripts/check-services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-logo
+	scripts/check-wheel
 	FAREGATE_TEST_POSTGRES_URL=$${FAREGATE_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 	FAREGATE_REQUIRE_POSTGRES=1 \
 	$(VENV)/bin/pytest

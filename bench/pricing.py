@@ -60,6 +60,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from faregate.database import upgrade
+from faregate_data import HANOI_FEED
 from simulators.network import load_routes
 from ticketing.db.engine import create_engine
 from ticketing.fares import DayPrice, FareFeed, HeldPass, load_feed, pass_validity, price_day
@@ -375,7 +376,7 @@ def peak_rss_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
-    parser.add_argument("--feed", type=Path, default=ROOT / "data" / "hanoi")
+    parser.add_argument("--feed", type=Path, default=HANOI_FEED)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--batch", type=int, default=5_000, help="account-days per transaction when posting"

@@ -41,34 +41,9 @@ from gateways.protocol import (
     RefundStatus,
     SavedCard,
 )
-
-# Stripe counts amounts in the currency's smallest unit, with its own list of zero-decimal
-# currencies (https://docs.stripe.com/currencies#zero-decimal). For the currencies below Stripe's
-# unit equals the ISO 4217 minor unit, so our minor-unit ints pass through unchanged: VND is
-# zero-decimal on both sides. Currencies where the two disagree (ISK, HUF, UGX...) are refused
-# rather than silently mis-scaled.
-STRIPE_EXPONENTS: Mapping[str, int] = {
-    "VND": 0,
-    "JPY": 0,
-    "KRW": 0,
-    "USD": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "SGD": 2,
-}
+from gateways.stripe_amounts import from_stripe_amount, to_stripe_amount
 
 _LIST_PAGE_SIZE = 100
-
-
-def stripe_amount(amount: int, currency: str) -> int:
-    """The `amount` parameter Stripe expects for `amount` minor units of `currency`."""
-    if type(amount) is not int:
-        raise GatewayRequestRejected(f"amount must be an int of minor units, not {amount!r}")
-    if amount <= 0:
-        raise GatewayRequestRejected(f"amount must be positive, not {amount}")
-    if currency.upper() not in STRIPE_EXPONENTS:
-        raise GatewayRequestRejected(f"currency {currency!r} is not supported by this adapter")
-    return amount
 
 
 class StripeGateway:
@@ -151,7 +126,7 @@ class StripeGateway:
     async def create_payment(self, request: PaymentRequest) -> Payment:
         metadata = {**request.metadata, IDEMPOTENCY_METADATA_KEY: request.idempotency_key}
         params: dict[str, Any] = {
-            "amount": stripe_amount(request.amount, request.currency),
+            "amount": to_stripe_amount(request.amount, request.currency),
             "currency": request.currency.lower(),
             "customer": request.customer_id,
             "payment_method": request.payment_method_id,
@@ -209,7 +184,10 @@ class StripeGateway:
         if amount is not None:
             if type(amount) is not int or amount <= 0:
                 raise GatewayRequestRejected(f"refund amount must be a positive int: {amount!r}")
-            params["amount"] = amount
+            # Stripe's unit can differ from ours (gateways/stripe_amounts.py): the payment
+            # says which currency the amount is in.
+            currency = (await self.retrieve_payment(payment_id)).currency
+            params["amount"] = to_stripe_amount(amount, currency)
         try:
             refund = await self._client.v1.refunds.create_async(
                 params=params,  # type: ignore[arg-type]  # built above from typed fields
@@ -451,14 +429,16 @@ def _payment(intent: Mapping[str, Any]) -> Payment:
     charge = intent.get("latest_charge")
     amount_refunded = 0
     if isinstance(charge, Mapping):
-        amount_refunded = _int(charge, "amount_refunded")
+        amount_refunded = from_stripe_amount(
+            _int(charge, "amount_refunded"), _str(intent, "currency")
+        )
     metadata = _metadata(intent)
     decline_code = error.get("decline_code") or error.get("code")
     failure_message = error.get("message")
     return Payment(
         id=_str(intent, "id"),
         status=status,
-        amount=_int(intent, "amount"),
+        amount=from_stripe_amount(_int(intent, "amount"), _str(intent, "currency")),
         currency=_str(intent, "currency").upper(),
         created=_timestamp(intent),
         customer_id=_opt_str(intent, "customer"),
@@ -489,7 +469,7 @@ def _refund(refund: Mapping[str, Any]) -> Refund:
     return Refund(
         id=_str(refund, "id"),
         payment_id=_opt_str(refund, "payment_intent"),
-        amount=_int(refund, "amount"),
+        amount=from_stripe_amount(_int(refund, "amount"), _str(refund, "currency")),
         currency=_str(refund, "currency").upper(),
         status=_REFUND_STATUSES[raw_status],
         created=_timestamp(refund),

@@ -15,6 +15,8 @@ from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier
 
 QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+# A gate camera's frame, generously: 4096 x 4096. Pillow's own bomb limit is ten times that.
+MAX_PIXELS = 4096 * 4096
 
 
 def decode_image(source: Path | bytes | Image.Image) -> str:
@@ -24,8 +26,15 @@ def decode_image(source: Path | bytes | Image.Image) -> str:
     else:
         try:
             image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            # The header gives the size: a decompression bomb is refused before it unpacks.
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageDecodeError(
+                    f"image of {width}x{height} pixels is larger than a camera frame "
+                    f"({MAX_PIXELS} pixels at most)"
+                )
             image.load()
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             if isinstance(exc, FileNotFoundError):
                 raise
             raise ImageDecodeError(f"cannot read the image: {exc}") from exc

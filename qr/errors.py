@@ -10,7 +10,15 @@ class QRError(Exception):
 
 
 class NaiveTimeError(QRError, ValueError):
-    """A time without a timezone was given where an instant is needed."""
+    """A time without a timezone was given where an instant is needed, or it is no ISO time."""
+
+
+class TimeRangeError(QRError):
+    """An instant outside the years Faregate handles (1970 up to 9000)."""
+
+
+class PolicyError(QRError):
+    """A verifier policy that cannot work (a negative TOTP window, a passback time of NaN)."""
 
 
 class CredentialError(QRError):
@@ -43,3 +51,7 @@ class GateStateError(QRError):
 
 class ImageDecodeError(QRError):
     """An image cannot be read, or holds no QR code."""
+
+
+class OutputError(QRError):
+    """A file `qr` was asked to write (a PNG, an SVG, a JSON document) cannot be written."""

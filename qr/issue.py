@@ -24,7 +24,7 @@ from qr.credential import (
 from qr.errors import CredentialError
 from qr.jsonfile import read_json, write_json
 from qr.keys import KeyMaterial
-from qr.liveness import DIGITS, derive_seed, phone_totp, seed_to_base32
+from qr.liveness import DIGITS, MAX_PERIOD, derive_seed, phone_totp, seed_to_base32
 from qr.timeutil import isoformat_z, require_aware, to_minutes
 from qr.token import build_token
 
@@ -82,13 +82,18 @@ class PhoneCredential:
             raise CredentialError(f"malformed credential file: {exc}") from exc
         if len(signed) != SIGNED_LENGTH or unpack_credential(signed[:CREDENTIAL_LENGTH]) is None:
             raise CredentialError("credential file holds a malformed credential")
-        if not isinstance(period, int) or isinstance(period, bool) or period < 1 or not seed:
+        if (
+            not isinstance(period, int)
+            or isinstance(period, bool)
+            or not 1 <= period <= MAX_PERIOD
+            or not seed
+        ):
             raise CredentialError("credential file has a bad seed or period")
         return cls(signed, seed, period)
 
     def save(self, path: Path) -> None:
         # 0600: the seed lets anyone produce live codes for this credential.
-        write_json(path, self.to_json(), 0o600)
+        write_json(path, self.to_json(), 0o600, CredentialError)
 
     @classmethod
     def load(cls, path: Path) -> PhoneCredential:

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from qr.credential import MAX_KEY_ID
 from qr.errors import KeySetError, NoActiveKeyError
 from qr.jsonfile import read_json, write_json
-from qr.liveness import DEFAULT_PERIOD, LivenessMaster, SoftwareSecureModule
-from qr.timeutil import isoformat_z, parse_instant, require_aware
+from qr.liveness import DEFAULT_PERIOD, MAX_PERIOD, LivenessMaster, SoftwareSecureModule
+from qr.timeutil import EARLIEST, LATEST, isoformat_z, parse_instant, require_aware
 
 KEYSET_FORMAT = "faregate-keyset/1"
 ISSUER_SECRETS_FORMAT = "faregate-issuer-keys/1"
@@ -137,7 +137,7 @@ class KeySet:
             liveness = tuple(
                 LivenessKeyInfo(
                     kid=_kid(e["kid"]),
-                    period=_period(e["period"]),
+                    period=check_period(e["period"]),
                     not_before=parse_instant(e["not_before"], "not_before"),
                     not_after=parse_instant(e["not_after"], "not_after"),
                 )
@@ -145,6 +145,10 @@ class KeySet:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise KeySetError(f"malformed key-set document: {exc}") from exc
+        for issuer in issuers:
+            _lifetime("issuer", issuer.kid, issuer.not_before, issuer.not_after)
+        for live in liveness:
+            _lifetime("liveness", live.kid, live.not_before, live.not_after)
         for name, kids in (
             ("issuer", [k.kid for k in issuers]),
             ("liveness", [k.kid for k in liveness]),
@@ -156,22 +160,34 @@ class KeySet:
 
 def _kid(value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_KEY_ID:
-        raise ValueError(f"key id must be an integer 1..{MAX_KEY_ID}, got {value!r}")
+        raise KeySetError(f"key id must be an integer 1..{MAX_KEY_ID}, got {value!r}")
     return value
 
 
-def _period(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3600:
-        raise ValueError(f"TOTP period must be 1..3600 seconds, got {value!r}")
+def check_period(value: object) -> int:
+    """A TOTP period in whole seconds, 1..MAX_PERIOD (what the phone's pyotp can generate)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PERIOD:
+        raise KeySetError(f"TOTP period must be 1..{MAX_PERIOD} seconds, got {value!r}")
     return value
 
 
 def _public_key_bytes(value: object) -> bytes:
     if not isinstance(value, str):
-        raise ValueError("public_key must be a hex string")
-    raw = bytes.fromhex(value)
-    Ed25519PublicKey.from_public_bytes(raw)  # raises ValueError unless 32 valid bytes
+        raise KeySetError("public_key must be a hex string")
+    try:
+        raw = bytes.fromhex(value)
+        Ed25519PublicKey.from_public_bytes(raw)  # raises ValueError unless 32 valid bytes
+    except ValueError as exc:
+        raise KeySetError(f"public_key is not an Ed25519 public key: {exc}") from None
     return raw
+
+
+def _lifetime(kind: str, kid: int, not_before: datetime, not_after: datetime) -> None:
+    if not not_before < not_after:
+        raise KeySetError(
+            f"{kind} key {kid}: not_after {isoformat_z(not_after)} is not after "
+            f"not_before {isoformat_z(not_before)}"
+        )
 
 
 def public_bytes(key: Ed25519PrivateKey) -> bytes:
@@ -200,6 +216,15 @@ class KeyMaterial:
     ) -> KeyMaterial:
         """A copy with one new key of each kind, in force from `now` for `lifetime`."""
         require_aware(now, "rotation time")
+        # A key set is read back with parse_instant, which keeps to EARLIEST..LATEST.
+        if not (now >= EARLIEST and lifetime < LATEST - now):
+            raise KeySetError(
+                f"keys from {isoformat_z(now)} for {lifetime.days} days would not end "
+                f"within {EARLIEST.year}..{LATEST.year - 1}"
+            )
+        end = now + lifetime
+        if lifetime <= timedelta(0):
+            raise KeySetError(f"key lifetime must be positive, got {lifetime}")
         issuer_kid = 1 + max((k.kid for k in self.keyset.issuer_keys), default=0)
         liveness_kid = 1 + max((k.kid for k in self.keyset.liveness_keys), default=0)
         if max(issuer_kid, liveness_kid) > MAX_KEY_ID:
@@ -210,17 +235,17 @@ class KeyMaterial:
                 if (self.keyset.liveness_keys)
                 else DEFAULT_PERIOD
             )
-        _period(period)
+        check_period(period)
         new_issuer = issuer_key or Ed25519PrivateKey.generate()
         new_master = liveness_master or secrets.token_bytes(32)
         keyset = KeySet(
             (
                 *self.keyset.issuer_keys,
-                IssuerPublicKey(issuer_kid, public_bytes(new_issuer), now, now + lifetime),
+                IssuerPublicKey(issuer_kid, public_bytes(new_issuer), now, end),
             ),
             (
                 *self.keyset.liveness_keys,
-                LivenessKeyInfo(liveness_kid, period, now, now + lifetime),
+                LivenessKeyInfo(liveness_kid, period, now, end),
             ),
         )
         return KeyMaterial(
@@ -260,7 +285,10 @@ def rotate_keys(
 
 
 def save_keys(directory: Path, material: KeyMaterial) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KeySetError(f"cannot create {directory}: {exc.strerror or exc}") from None
     issuer_doc = {
         "format": ISSUER_SECRETS_FORMAT,
         "keys": {
@@ -275,16 +303,13 @@ def save_keys(directory: Path, material: KeyMaterial) -> None:
         },
     }
     # Secrets first: a crash must never leave a public key whose private half is lost.
-    write_json(directory / ISSUER_KEYS_FILE, issuer_doc, 0o600)
-    write_json(directory / LIVENESS_KEYS_FILE, liveness_doc, 0o600)
-    write_json(directory / KEYSET_FILE, material.keyset.to_json(), 0o644)
+    write_json(directory / ISSUER_KEYS_FILE, issuer_doc, 0o600, KeySetError)
+    write_json(directory / LIVENESS_KEYS_FILE, liveness_doc, 0o600, KeySetError)
+    write_json(directory / KEYSET_FILE, material.keyset.to_json(), 0o644, KeySetError)
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return read_json(path, KeySetError)
-    except FileNotFoundError:
-        raise KeySetError(f"{path} not found (create keys with `faregate keys init DIR`)") from None
+    return read_json(path, KeySetError, " (create keys with `faregate keys init DIR`)")
 
 
 def load_keyset(directory: Path) -> KeySet:
@@ -303,7 +328,7 @@ def _load_liveness_masters(directory: Path) -> dict[int, LivenessMaster]:
         raise KeySetError(f"{path} is not a liveness key file")
     try:
         return {
-            _kid(int(kid)): LivenessMaster(bytes.fromhex(e["master"]), _period(e["period"]))
+            _kid(int(kid)): LivenessMaster(bytes.fromhex(e["master"]), check_period(e["period"]))
             for kid, e in doc["keys"].items()
         }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -18,8 +18,11 @@ from typing import Protocol
 
 import pyotp
 
+from qr.errors import PolicyError
+
 DIGITS = 8
 DEFAULT_PERIOD = 15
+MAX_PERIOD = 120  # pyotp's TOTP refuses longer periods, so no key may promise one
 _MODULUS = 10**DIGITS
 
 
@@ -32,7 +35,7 @@ class TotpWindow:
 
     def __post_init__(self) -> None:
         if self.before < 0 or self.after < 0:
-            raise ValueError("TOTP window sizes cannot be negative")
+            raise PolicyError("TOTP window sizes cannot be negative")
 
 
 def derive_seed(master: bytes, credential_id: int) -> bytes:
@@ -111,9 +114,10 @@ class SoftwareSecureModule:
         seed = derive.digest()
         current = int(at // period)
         # Most codes are from the current step, so it is tried first.
-        if hmac.compare_digest(totp_code(seed, current), code):
+        if current >= 0 and hmac.compare_digest(totp_code(seed, current), code):
             return current
-        for step in range(current - window.before, current + window.after + 1):
+        # Steps count from the Unix epoch: near 1970 the window has no earlier steps.
+        for step in range(max(0, current - window.before), current + window.after + 1):
             if step != current and hmac.compare_digest(totp_code(seed, step), code):
                 return step
         return None

@@ -13,6 +13,11 @@ Entries are plain numbers, so the memory is pure and serialisable (the CLI's `--
 
 from __future__ import annotations
 
+import fcntl
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -83,18 +88,30 @@ class GateMemory:
         if not isinstance(doc, dict) or doc.get("format") != MEMORY_FORMAT:
             raise GateStateError(f"not a gate memory (expected format {MEMORY_FORMAT!r})")
         try:
-            return cls(
-                {
-                    int(cid): LastUse(int(u["step"]), float(u["at"]), str(u["gate"]))
-                    for cid, u in doc["uses"].items()
-                }
-            )
+            return cls({int(cid): _last_use(u) for cid, u in doc["uses"].items()})
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GateStateError(f"malformed gate memory: {exc}") from exc
 
 
+def _last_use(entry: Any) -> LastUse:
+    """One entry as `to_json` writes it: an int step, finite Unix seconds, a gate id."""
+    step, at, gate = entry["step"], entry["at"], entry["gate"]
+    if type(step) is not int or step < 0:
+        raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    if type(at) not in (int, float) or not math.isfinite(at):
+        raise ValueError(f"at must be a finite number of seconds, got {at!r}")
+    if not isinstance(gate, str):
+        raise ValueError(f"gate must be a gate id, got {gate!r}")
+    return LastUse(step, float(at), gate)
+
+
 class GateStateFile:
-    """Memories of several gates in one JSON file, keyed by gate id (the CLI's `--state`)."""
+    """Memories of several gates in one JSON file, keyed by gate id (the CLI's `--state`).
+
+    Open it with `GateStateFile.locked(path)` whenever the memories will be saved: the lock
+    (an exclusive `flock` on `path` + ".lock", held from reading to saving) makes concurrent
+    processes take turns, so no two of them accept one code on the same stale memory.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -108,9 +125,24 @@ class GateStateFile:
                 raise GateStateError(f"{path}: 'gates' must be an object")
             self.memories = {str(g): GateMemory.from_json(m) for g, m in gates.items()}
 
+    @classmethod
+    @contextmanager
+    def locked(cls, path: Path) -> Iterator[GateStateFile]:
+        """The state in `path`, read and held under an exclusive lock until the block ends."""
+        lock_path = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise GateStateError(f"cannot lock {path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield cls(path)
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def memory(self, gate_id: str) -> GateMemory:
         return self.memories.setdefault(gate_id, GateMemory())
 
     def save(self) -> None:
         doc = {"format": STATE_FORMAT, "gates": {g: m.to_json() for g, m in self.memories.items()}}
-        write_json(self.path, doc)
+        write_json(self.path, doc, error=GateStateError)

@@ -15,6 +15,8 @@ from qrcode.image.base import BaseImage
 from qrcode.image.pil import PilImage
 from qrcode.image.svg import SvgPathImage
 
+from qr.errors import OutputError
+
 # 10-pixel modules make a v6 code (41 modules + 4-module quiet zone each side) 490 px wide:
 # about what a phone screen shows.
 PHONE_BOX_SIZE = 10
@@ -47,7 +49,7 @@ def png_bytes(text: str, box_size: int = PHONE_BOX_SIZE) -> bytes:
 
 
 def write_png(text: str, path: Path, box_size: int = PHONE_BOX_SIZE) -> None:
-    path.write_bytes(png_bytes(text, box_size))
+    _write(path, png_bytes(text, box_size))
 
 
 def svg_text(text: str) -> str:
@@ -55,7 +57,14 @@ def svg_text(text: str) -> str:
 
 
 def write_svg(text: str, path: Path) -> None:
-    path.write_text(svg_text(text), encoding="utf-8")
+    _write(path, svg_text(text).encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def terminal_text(text: str) -> str:

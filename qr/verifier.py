@@ -18,15 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from qr.decision import Decision, Reason
 from qr.denylist import DenyList
+from qr.errors import PolicyError
 from qr.keys import KeySet
 from qr.liveness import SecureModule, TotpWindow
 from qr.memory import GateMemory
-from qr.timeutil import from_minutes, isoformat_z, require_aware
+from qr.timeutil import describe_minute, require_aware
 from qr.token import parse_token
 
-
-def _minute(minute: int) -> str:
-    return isoformat_z(from_minutes(minute))
+MAX_PASSBACK_SECONDS = 86_400.0  # a day; longer would refuse a rider's next day's first trip
 
 
 class StaleDenyListAction(enum.StrEnum):
@@ -42,6 +41,16 @@ class VerifierPolicy:
     passback_seconds: float = 120.0
     max_deny_list_age: timedelta | None = None  # None: a list never goes stale
     stale_deny_list: StaleDenyListAction = StaleDenyListAction.ACCEPT_FLAGGED
+
+    def __post_init__(self) -> None:
+        # NaN compares false with everything, so a NaN passback time would switch passback off.
+        if not 0 <= self.passback_seconds <= MAX_PASSBACK_SECONDS:
+            raise PolicyError(
+                f"passback time must be 0..{MAX_PASSBACK_SECONDS} seconds, "
+                f"got {self.passback_seconds!r}"
+            )
+        if self.max_deny_list_age is not None and self.max_deny_list_age < timedelta(0):
+            raise PolicyError(f"max deny-list age cannot be negative: {self.max_deny_list_age}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +183,11 @@ class Verifier:
             return decide(Reason.BAD_SIGNATURE, "signature does not verify")
 
         if now < c.valid_from_minute * 60:
-            return decide(Reason.NOT_YET_VALID, f"valid from {_minute(c.valid_from_minute)}")
+            return decide(
+                Reason.NOT_YET_VALID, f"valid from {describe_minute(c.valid_from_minute)}"
+            )
         if now >= c.valid_until_minute * 60:
-            return decide(Reason.EXPIRED, f"valid until {_minute(c.valid_until_minute)}")
+            return decide(Reason.EXPIRED, f"valid until {describe_minute(c.valid_until_minute)}")
 
         policy = self._policy
         stale_after = self._stale_after

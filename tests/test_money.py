@@ -40,3 +40,17 @@ def test_addition_is_integer_arithmetic(a: int, b: int) -> None:
     total = Money(a, "VND") + Money(b, "VND")
     assert total.amount == a + b
     assert (total - Money(b, "VND")).amount == a
+
+
+def test_minor_units_come_from_the_iso_4217_table() -> None:
+    # CAD and SGD: once known to only one of Money and the Stripe adapter, now to both.
+    assert Money.from_major("4.25", "CAD") == Money(425, "CAD")
+    assert Money.from_major("4.25", "SGD") == Money(425, "SGD")
+    assert Money.from_major("1.234", "BHD") == Money(1234, "BHD")
+    assert str(Money(500, "ISK")) == "500 ISK"
+
+
+def test_refuses_codes_iso_does_not_price() -> None:
+    for code in ("XAU", "vnd", "VNDX", ""):
+        with pytest.raises(CurrencyError):
+            Money(1, code)

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
-# ISO 4217 minor-unit exponents for the currencies we price or settle in.
-# VND has no minor unit in practice (ISO lists 0), so 15,000 VND is Money(15000, "VND").
-CURRENCY_EXPONENTS: dict[str, int] = {
-    "VND": 0,
-    "USD": 2,
-    "CAD": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "JPY": 0,
-    "KRW": 0,
-}
+import iso4217
+
+from ticketing.errors import TicketingError
 
 
-class CurrencyError(ValueError):
+class CurrencyError(TicketingError):
     """An unknown currency, or arithmetic across two currencies."""
 
 
+@cache
 def currency_exponent(currency: str) -> int:
+    """The ISO 4217 minor-unit exponent of `currency` (VND 0, USD 2, BHD 3).
+
+    The one table of minor units is the ISO 4217 list as the `iso4217` package ships it; the
+    Stripe adapter reads the same table (gateways/stripe_amounts.py). Codes are upper case,
+    as ISO writes them; funds and metals without a minor unit (XAU, XXX) are not money here.
+    """
     try:
-        return CURRENCY_EXPONENTS[currency]
-    except KeyError:
+        exponent = iso4217.Currency(currency).exponent
+    except ValueError:
         raise CurrencyError(f"unknown currency {currency!r}") from None
+    if exponent is None:
+        raise CurrencyError(f"{currency} has no minor unit in ISO 4217; not a currency we price")
+    return exponent
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -52,10 +53,10 @@ for command in (keys, qr, db, fares, ledger, parking, demo, serve):
     cli.add_command(command)
 
 
-def main() -> None:
+def main(args: Sequence[str] | None = None) -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(args=args, standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

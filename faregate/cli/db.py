@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from faregate.config import Settings
-from faregate.database import prepare_database_url, upgrade
+from faregate.database import display_url, prepare_database_url, upgrade
 
 
 @click.group(name="db")
@@ -22,10 +22,4 @@ def upgrade_command(settings: Settings, revision: str) -> None:
     """Create the data directory and migrate the database to the latest schema."""
     url = prepare_database_url(settings)
     asyncio.run(upgrade(url, revision))
-    click.echo(f"database at {revision}: {_display(url)}")
-
-
-def _display(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    click.echo(f"database at {revision}: {display_url(url)}")

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from faregate.config import Settings
+from faregate.database import check_reachable, database_url
 from faregate.demo.runner import RIDERS, SEED, run_demo
 
 
@@ -19,6 +20,9 @@ from faregate.demo.runner import RIDERS, SEED, run_demo
 @click.pass_obj
 def demo(settings: Settings, riders: int, seed: int) -> None:
     """Run a simulated city day end to end on the embedded default and check it balances."""
+    if settings.database_url:
+        # A bad URL is reported before the demo spends a minute on its first stages.
+        asyncio.run(check_reachable(database_url(settings)))
     console = Console()
     report = asyncio.run(run_demo(settings, console, riders_count=riders, seed=seed))
     for name, ok in report.checks.items():

@@ -11,6 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from faregate_data import HANOI_FEED
+from qr.timeutil import require_in_range
 from ticketing.fares import DayPrice, FareError, QuoteLeg, load_feed, quote, quote_journey_id
 from ticketing.money import Money
 
@@ -26,8 +28,9 @@ def fares() -> None:
 @click.option(
     "--feed",
     "feed_path",
-    required=True,
     type=click.Path(exists=True, path_type=Path),
+    default=HANOI_FEED,
+    show_default="the shipped Hanoi feed",
     help="GTFS feed: a folder or a zip (Fares v1 or v2, plus Faregate's extension files).",
 )
 @click.option(
@@ -85,10 +88,16 @@ def _unpriced_by_position(day: DayPrice, count: int) -> list[tuple[int, str]]:
 def _read_legs(path: Path) -> list[QuoteLeg]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path.name}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise click.ClickException(
             f"{path.name}: not JSON ({exc.msg} at line {exc.lineno})"
         ) from None
+    except RecursionError:
+        raise click.ClickException(f"{path.name}: JSON nested too deeply for legs") from None
     if not isinstance(data, list) or not data:
         raise click.ClickException(f"{path.name}: expected a non-empty JSON list of legs")
     return [_leg(path.name, number, item) for number, item in enumerate(data, start=1)]
@@ -118,9 +127,9 @@ def _instant(where: str, field: str, text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise click.ClickException(f'{where}: {field} "{text}" is not an ISO 8601 time') from None
-    if value.tzinfo is None:
+    if value.utcoffset() is None:
         raise click.ClickException(f'{where}: {field} "{text}" needs a UTC offset')
-    return value
+    return require_in_range(value, f"{where}: {field}")  # TimeRangeError: an `Error:` line
 
 
 def _print_table(day: DayPrice) -> None:

@@ -10,7 +10,7 @@ import click
 
 from faregate.cli.qr import INSTANT
 from qr.keys import KEYSET_FILE, KeyMaterial, init_keys, load_keyset, rotate_keys
-from qr.liveness import DEFAULT_PERIOD
+from qr.liveness import DEFAULT_PERIOD, MAX_PERIOD
 from qr.timeutil import isoformat_z, utc_now
 
 LIFETIME_DAYS = 730
@@ -47,7 +47,7 @@ at_option = click.option("--at", type=INSTANT, help="Keys in force from this tim
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--period",
-    type=click.IntRange(1, 3600),
+    type=click.IntRange(1, MAX_PERIOD),
     default=DEFAULT_PERIOD,
     show_default=True,
     help="TOTP period, seconds.",
@@ -64,7 +64,7 @@ def init(directory: Path, period: int, lifetime_days: int, at: datetime | None) 
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
     "--period",
-    type=click.IntRange(1, 3600),
+    type=click.IntRange(1, MAX_PERIOD),
     help="TOTP period of the new liveness key (default: unchanged).",
 )
 @lifetime_option

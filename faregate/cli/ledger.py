@@ -9,8 +9,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from faregate.config import Settings
-from faregate.database import database_url, sqlite_file
-from ticketing.db.engine import create_engine
+from faregate.database import database_url, reachable_engine, sqlite_file
 from ticketing.ledger import InvariantReport
 from ticketing.services.figures import check_ledger
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -22,7 +21,7 @@ def ledger() -> None:
 
 
 async def _check(url: str) -> InvariantReport:
-    engine = create_engine(url)
+    engine = await reachable_engine(url)
     try:
         return await check_ledger(UnitOfWorkFactory(engine))
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,10 @@ from qr.errors import QRError
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import load_keys, load_keyset, load_secure_module
 from qr.liveness import TotpWindow
-from qr.memory import GateStateFile
+from qr.memory import GateMemory, GateStateFile
 from qr.render import terminal_text, write_png, write_svg
 from qr.timeutil import isoformat_z, parse_instant, utc_now
-from qr.verifier import GateContext, Verifier, VerifierPolicy
+from qr.verifier import MAX_PASSBACK_SECONDS, GateContext, Verifier, VerifierPolicy
 
 
 class InstantType(click.ParamType[datetime, str]):
@@ -47,6 +48,15 @@ class InstantType(click.ParamType[datetime, str]):
 
 
 INSTANT = InstantType()
+
+
+def _finite(param: click.Parameter, value: float) -> float:
+    """FloatRange lets NaN through (it compares false with both bounds)."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+    return value
+
+
 KEY_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 
 
@@ -194,7 +204,8 @@ def token(credential_file: Path, at: datetime | None, png: Path | None, svg: Pat
 )
 @click.option(
     "--passback-seconds",
-    type=click.FloatRange(0),
+    type=click.FloatRange(0, MAX_PASSBACK_SECONDS),
+    callback=lambda _ctx, param, value: _finite(param, value),
     default=120.0,
     show_default=True,
     help="Re-entry refused within this time.",
@@ -228,19 +239,22 @@ def verify(
     )
     gate = GateContext(gate_id, frozenset(products) if products else None)
     when = at or utc_now()
-    state_file = GateStateFile(state) if state is not None else None
-    memory = state_file.memory(gate_id) if state_file is not None else None
 
-    if image is not None:
-        decision = verify_image(verifier, image, at=when, gate=gate, memory=memory)
-    else:
+    def decide(memory: GateMemory | None) -> Decision:
+        if image is not None:
+            return verify_image(verifier, image, at=when, gate=gate, memory=memory)
         # A shell or a scanner may add a line ending; a token never starts or ends with space.
-        text = (token_text or "").strip()
-        decision = verifier.verify(text, at=when, gate=gate, memory=memory)
+        return verifier.verify((token_text or "").strip(), at=when, gate=gate, memory=memory)
 
-    if state_file is not None and memory is not None:
-        memory.prune(when.timestamp(), verifier.keep_seconds())
-        state_file.save()
+    if state is None:
+        decision = decide(None)
+    else:
+        # Read, decide and save under the state's lock: concurrent gates take turns.
+        with GateStateFile.locked(state) as state_file:
+            memory = state_file.memory(gate_id)
+            decision = decide(memory)
+            memory.prune(when.timestamp(), verifier.keep_seconds())
+            state_file.save()
     if as_json:
         click.echo(json.dumps(decision.to_json()))
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -17,6 +16,7 @@ from faregate.demo.city_stage import run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.payments_stage import charge_the_day, demo_payments, top_up_wallets
 from faregate.demo.riders import make_riders, registrations, sell_passes
+from faregate_data import HANOI_FEED
 from qr.keys import init_keys
 from simulators.network import load_routes
 from ticketing.fares.feed import load_feed
@@ -27,7 +27,7 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # A fixed, ordinary weekday keeps every run of the demo identical.
 DEMO_DAY_START = datetime(2026, 11, 24, 6, 0, tzinfo=HANOI)
-FEED_DIR = Path(__file__).resolve().parents[2] / "data" / "hanoi"
+FEED_DIR = HANOI_FEED
 RIDERS = 300
 # Enough for a monthly pass (200,000) and a day of rides.
 TOP_UP = Money(300_000, "VND")

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from ticketing.unit_of_work import UnitOfWorkFactory
 
 from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe
 from simulators.device_client import sign_request
 from ticketing.db.engine import create_engine
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
 

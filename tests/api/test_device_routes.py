@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ticketing.unit_of_work import UnitOfWorkFactory
-
 from faregate.api.problems import PROBLEM_JSON
 from qr.keys import load_keyset
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import Client, Device
 

@@ -7,9 +7,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from ticketing.unit_of_work import UnitOfWorkFactory
-
 from faregate.api.problems import PROBLEM_JSON
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import Client, Device
 

@@ -20,13 +20,13 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
-from ticketing.unit_of_work import UnitOfWorkFactory
 
 from faregate.api.device_auth import device_secret
 from gateways._localstripe_launcher import PORT_FILE_NAME
 from gateways.localstripe_server import LocalStripe
 from simulators.device_client import sign_request
 from ticketing.db.engine import create_engine
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
 

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from faregate_data import HANOI_FEED
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.fares.passes import HeldPass, pass_validity
 from ticketing.fares.pricing import DayPrice, QuoteLeg, price_day, quote
@@ -20,7 +20,7 @@ from ticketing.gtfs import GtfsFeed, read_feed
 from ticketing.money import Money
 from ticketing.taps import Tap, TapKind
 
-FEED_DIR = Path(__file__).resolve().parents[2] / "data" / "hanoi"
+FEED_DIR = HANOI_FEED
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 FREE_CATEGORIES = ("child_under_6", "senior_60_plus", "disability", "meritorious", "poor_household")
 M2A_STATIONS = [f"m2a_{n:02d}" for n in range(1, 13)]

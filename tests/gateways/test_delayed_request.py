@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
-from ticketing.unit_of_work import UnitOfWorkFactory
 
 from gateways.errors import GatewayTimeout
 from gateways.localstripe_server import LocalStripe
@@ -21,6 +20,7 @@ from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from ticketing.money import Money
 from ticketing.payments.service import PaymentsService, daily_charge_key
+from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import CLIENT_TIMEOUT
 from .fault_proxy import FaultProxy, RequestFault

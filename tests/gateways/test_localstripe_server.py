@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -39,10 +41,27 @@ async def test_state_lives_in_its_own_directory_and_survives_restart(tmp_path: P
         assert await _find(fresh, account) is None
 
 
-def test_sync_helper_stops_the_process(tmp_path: Path) -> None:
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_sync_helper_stops_the_process_and_frees_its_port(tmp_path: Path) -> None:
     with running_localstripe(tmp_path / "s") as server:
         pid = server.pid
-    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        port = urlsplit(server.base_url).port
+        assert port is not None
+        assert not _refused(port)
+    # Exited and reaped: a zombie would still have its /proc entry.
+    assert not Path(f"/proc/{pid}").exists()
+    assert _refused(port)
+    with socket.socket() as probe:  # nothing listens there any more: the port can be taken
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen()
 
 
 async def test_localstripe_events_verify_with_our_webhook_check(tmp_path: Path) -> None:

@@ -197,9 +197,20 @@ async def test_non_integer_or_non_positive_amounts_never_reach_the_gateway(
 
 
 async def test_unsupported_currency_is_refused(gateway: StripeGateway) -> None:
-    request = replace(_request("cus_x", "pm_x", 1), currency="ISK")
+    request = replace(_request("cus_x", "pm_x", 1), currency="UGX")
     with pytest.raises(GatewayRequestRejected, match="currency"):
         await gateway.create_payment(request)
+
+
+async def test_a_currency_stripe_scales_differently_round_trips(gateway: StripeGateway) -> None:
+    # 7 ISK: Stripe's amount is 700 (two decimals, always 00); ours stays 7.
+    customer, card = await _customer_with_card(gateway)
+    payment = await gateway.create_payment(replace(_request(customer, card, 7), currency="ISK"))
+    assert (payment.amount, payment.currency) == (7, "ISK")
+    refund = await gateway.refund(payment.id, amount=3, idempotency_key=_key("refund"))
+    assert refund.amount == 3
+    raw = await gateway._client.v1.payment_intents.retrieve_async(payment.id)
+    assert raw.to_dict()["amount"] == 700
 
 
 async def test_unknown_payment_is_not_found(gateway: StripeGateway) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from faregate_data import HANOI_FEED
 from ticketing import postings
 from ticketing.db.models import EntryRow, LedgerAccountRow, PostingRow, PricedDayRow, PricedLegRow
 from ticketing.fares import FareFeed, HeldPass, load_feed, pass_validity, price_day
@@ -25,7 +25,7 @@ from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
 NEXT_DAY = date(2026, 11, 25)
-FEED_DIR = Path(__file__).resolve().parents[2] / "data" / "hanoi"
+FEED_DIR = HANOI_FEED
 PRICED_AT = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 PREPAID, POSTPAID = PaymentMode.PREPAID_WALLET, PaymentMode.POSTPAID_CARD
 

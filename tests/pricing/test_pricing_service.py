@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from faregate_data import HANOI_FEED
 from ticketing import postings
 from ticketing.db.models import PricedDayRow, PricedLegRow
 from ticketing.fares.feed import FareFeed, load_feed
@@ -24,7 +24,7 @@ from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
-FEED_DIR = Path(__file__).resolve().parents[2] / "data" / "hanoi"
+FEED_DIR = HANOI_FEED
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime
 
+import pyotp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from qr.errors import PolicyError
 from qr.liveness import (
     LivenessMaster,
     SoftwareSecureModule,
     TotpWindow,
     derive_seed,
     phone_totp,
+    seed_to_base32,
     totp_code,
 )
 
@@ -55,12 +56,22 @@ def test_phone_and_gate_compute_the_same_code(seed: bytes, unix: int, period: in
     assert phone_totp(seed, period).at(at) == totp_code(seed, unix // period)
 
 
-def test_seed_is_hmac_sha256_of_the_credential_id() -> None:
-    master = bytes(range(32))
-    assert (
-        derive_seed(master, 7) == hmac.new(master, (7).to_bytes(8, "big"), hashlib.sha256).digest()
-    )
-    assert derive_seed(master, 7) != derive_seed(master, 8)
+# HMAC-SHA256(key 00 01 .. 1f, credential id as 8 bytes big-endian), computed with OpenSSL:
+#   printf '\0\0\0\0\0\0\0\a' | openssl dgst -sha256 -mac HMAC -macopt hexkey:0001..1f
+SEED_VECTORS = [
+    (7, "dd12e3f09e85b8f1646d96744e4ecc0468d4e071ac6be42f731dd79a3bb857e2"),
+    (8, "fa3762f4ae812907b5b0f25da4dc60a09e6f547715034b5ac784807aa2150a9c"),
+]
+
+
+@pytest.mark.parametrize(("credential_id", "expected"), SEED_VECTORS)
+def test_seed_is_hmac_sha256_of_the_credential_id(credential_id: int, expected: str) -> None:
+    assert derive_seed(bytes(range(32)), credential_id).hex() == expected
+
+
+def _pyotp_code(seed: bytes, step: int) -> str:
+    """The code pyotp (an implementation independent of ours) gives for `step`."""
+    return str(pyotp.TOTP(seed_to_base32(seed), digits=8, interval=15).at(step * 15))
 
 
 def test_secure_module_reports_the_matching_step_within_its_window() -> None:
@@ -69,14 +80,24 @@ def test_secure_module_reports_the_matching_step_within_its_window() -> None:
     now = 1_700_000_007.0
     step = int(now // 15)
     window = TotpWindow(before=2, after=0)
-    assert module.matches(99, 3, totp_code(seed, step - 2), now, window) == step - 2
-    assert module.matches(99, 3, totp_code(seed, step + 1), now, window) is None
-    assert module.matches(99, 3, totp_code(seed, step - 3), now, window) is None
-    assert module.matches(99, 4, totp_code(seed, step), now, window) is None  # unknown kid
+    assert module.matches(99, 3, _pyotp_code(seed, step - 2), now, window) == step - 2
+    assert module.matches(99, 3, _pyotp_code(seed, step + 1), now, window) is None
+    assert module.matches(99, 3, _pyotp_code(seed, step - 3), now, window) is None
+    assert module.matches(99, 4, _pyotp_code(seed, step), now, window) is None  # unknown kid
     assert module.knows(3)
     assert not module.knows(4)
 
 
+def test_the_window_stops_at_the_first_step_after_the_epoch() -> None:
+    module = SoftwareSecureModule({1: LivenessMaster(b"m" * 32, period=15)})
+    seed = derive_seed(b"m" * 32, 5)
+    window = TotpWindow(before=3, after=1)
+    assert module.matches(5, 1, _pyotp_code(seed, 0), 5.0, window) == 0
+    assert module.matches(5, 1, _pyotp_code(seed, 1), 5.0, window) == 1
+    wrong = next(c for c in ("00000000", "11111111") if c != _pyotp_code(seed, 0))
+    assert module.matches(5, 1, wrong, 5.0, window) is None
+
+
 def test_window_cannot_be_negative() -> None:
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(PolicyError, match="negative"):
         TotpWindow(before=-1)

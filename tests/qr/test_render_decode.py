@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
+import struct
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from qr.decode import decode_image
+from qr.decision import Reason
+from qr.decode import decode_image, verify_image
 from qr.errors import ImageDecodeError
 from qr.issue import PhoneCredential
 from qr.memory import GateMemory
@@ -44,11 +46,54 @@ def test_a_thumb_over_the_code_is_a_clear_error(token: str) -> None:
         decode_image(image)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.binary(max_size=2000))
-def test_any_bytes_give_text_or_a_clear_error(data: bytes) -> None:
-    with contextlib.suppress(ImageDecodeError):
-        decode_image(data)
+def test_any_bytes_are_refused_as_malformed(verifier: Verifier, data: bytes) -> None:
+    decision = verify_image(verifier, data, at=NOW, gate=GATE, memory=GateMemory())
+    assert not decision.accepted
+    assert decision.reason is Reason.MALFORMED
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_corrupted_png_bytes_are_never_wrongly_accepted(
+    verifier: Verifier, token: str, data: st.DataObject
+) -> None:
+    png = bytearray(png_bytes(token))
+    for at in data.draw(st.lists(st.integers(0, len(png) - 1), min_size=1, max_size=20)):
+        png[at] ^= data.draw(st.integers(1, 255))
+    try:
+        text = decode_image(bytes(png))
+    except ImageDecodeError:
+        text = None
+    decision = verify_image(verifier, bytes(png), at=NOW, gate=GATE, memory=GateMemory())
+    assert decision.accepted == (text == token)
+    if text is None:
+        assert decision.reason is Reason.MALFORMED
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """Only a PNG's header, claiming width x height pixels: how a decompression bomb starts."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [5_000, 20_000, 100_000])
+def test_a_decompression_bomb_is_malformed_not_a_crash(verifier: Verifier, side: int) -> None:
+    bomb = _png_header(side, side)
+    with pytest.raises(ImageDecodeError, match=r"camera frame|decompression bomb"):
+        decode_image(bomb)
+    decision = verify_image(verifier, bomb, at=NOW, gate=GATE)
+    assert decision.reason is Reason.MALFORMED
 
 
 @settings(

@@ -2,13 +2,13 @@
 
 from collections import Counter
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from faregate_data import HANOI_FEED
 from simulators.network import load_routes
 from simulators.traffic import SimPassenger, TrafficProfile, plan_day
 
-FEED = Path(__file__).resolve().parents[2] / "data" / "hanoi"
+FEED = HANOI_FEED
 START = datetime(2026, 11, 24, 6, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 
 

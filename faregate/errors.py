@@ -1,0 +1,26 @@
+"""The one exception hierarchy of `faregate` (the composition root): all it raises on bad
+configuration or an unusable server is a FaregateError.
+
+FaregateError
+├── DatabaseUrlError      the database URL is malformed or names a driver we do not use
+├── DatabaseUnavailable   the database cannot be reached, opened or created
+└── MigrationError        the schema cannot be migrated as asked (e.g. an unknown revision)
+"""
+
+from __future__ import annotations
+
+
+class FaregateError(Exception):
+    """Base of every error the composition root raises for bad configuration or servers."""
+
+
+class DatabaseUrlError(FaregateError):
+    """The database URL cannot be parsed, or names a database or driver Faregate does not use."""
+
+
+class DatabaseUnavailable(FaregateError):
+    """Connecting to the database (or creating its SQLite file) failed."""
+
+
+class MigrationError(FaregateError):
+    """Alembic refused the migration asked for (an unknown revision, a broken history)."""
