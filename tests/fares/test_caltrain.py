@@ -2,7 +2,8 @@
 
 The feed's fares have empty `transfers` (unlimited) and no `transfer_duration`, so a run of
 rides within the journey time (180 minutes by default) is one fare from its first origin zone
-to its last destination zone, when that fare is no cheaper than the run's leading part. Also: the fixture check that fails in CI instead of skipping.
+to its last destination zone, when that fare is no cheaper than the run's leading part.
+Also: the fixture check that fails in CI instead of skipping.
 """
 
 from __future__ import annotations
