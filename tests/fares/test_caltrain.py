@@ -2,7 +2,8 @@
 
 The feed's fares have empty `transfers` (unlimited) and no `transfer_duration`, so a run of
 rides within the journey time (180 minutes by default) is one fare from its first origin zone
-to its last destination zone. Also: the fixture check that fails in CI instead of skipping.
+to its last destination zone, when that fare is no cheaper than the run's leading part.
+Also: the fixture check that fails in CI instead of skipping.
 """
 
 from __future__ import annotations
@@ -72,16 +73,21 @@ def test_a_missing_shared_fixture_skips_locally_and_fails_in_ci(
     assert shared_fixture(present) == present
 
 
-def test_a_round_trip_within_the_journey_time_is_one_run_from_zone_2_to_zone_2(
-    caltrain: Path,
-) -> None:
-    # The reference's first-origin / last-destination rule (and OpenTripPlanner) price a
-    # return within the transfer window as one run 2 -> 2: OW_1. Documented in docs/FARES.md
-    # as why "adding a leg never lowers the total" cannot hold for zone rules.
+def test_a_round_trip_within_the_journey_time_is_two_one_way_fares(caltrain: Path) -> None:
+    # The reference's first-origin / last-destination reading (and OpenTripPlanner) would price
+    # a return within the transfer window as one run 2 -> 2, OW_1 (2.50): less than the outward
+    # leg alone. The prefix rule (docs/FARES.md) allows a run only a fare no cheaper than its
+    # leading part, and no 2 -> 2 fare costs 4.25 or more: two one-way fares.
     feed = load_feed(caltrain)
     out = QuoteLeg("ct_local", MILLBRAE, MOUNTAIN_VIEW, NOON)
     back = QuoteLeg("ct_local", MOUNTAIN_VIEW, MILLBRAE, NOON + timedelta(hours=2))
     assert quote(feed, [out]).total.amount == 425
     day = quote(feed, [out, back])
-    assert [leg.fare_product_id for leg in day.legs] == ["OW_1", "OW_1"]
-    assert day.total.amount == 250
+    assert [(leg.fare_product_id, leg.charged.amount) for leg in day.legs] == [
+        ("OW_2", 425),
+        ("OW_2", 425),
+    ]
+    assert [leg.transfer_product_id for leg in day.legs] == [None, None]
+    # Going on from Mountain View instead grows the run: OW_3 (6.00) is no cheaper than OW_2.
+    on = QuoteLeg("ct_bullet", MOUNTAIN_VIEW, SAN_JOSE, NOON + timedelta(hours=2))
+    assert quote(feed, [out, on]).total.amount == 600

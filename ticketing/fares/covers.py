@@ -1,20 +1,25 @@
-"""Fares v1: the cheapest way to cover a day's legs with fares, as OpenTripPlanner does.
+"""Fares v1: the cheapest way to cover a day's legs with fares, as OpenTripPlanner does, with
+one rule of our own (the prefix rule).
 
-A fare of fare_attributes.txt covers a run of consecutive legs when
+A fare covers a run of consecutive legs when
 - its fare_rules allow every route of the run, with the run's first origin zone, last
   destination zone and (contains_id) exactly the zones the run visits (see matching.py);
 - the run has no more transfers (legs - 1) than `transfers` allows (empty: unlimited);
 - the last leg departs at most `transfer_duration` seconds after the first (OpenTripPlanner
   checks transfers at boarding). A fare with transfers but no transfer_duration is bounded by
   the network's journey time (faregate_policy.txt max_journey_minutes, 180 by default): a day
-  of taps is not one itinerary, and the reference gives no other bound.
+  of taps is not one itinerary, and the reference gives no other bound;
+- (the prefix rule) every leading part of the run is covered by one fare, and the fare is no
+  cheaper than the run without its last leg: a ticket bought at the start must be worth the
+  journey so far at every point. So the cost of a run only grows as it grows, and a round trip
+  priced from zone 2 back to zone 2 is not cheaper than its outward leg (docs/FARES.md).
 
 The day's charge is the cheapest set of runs covering every leg once, found by dynamic
 programming over the legs in departure order: best[j] = min over i < j of best[i] + the
 cheapest fare covering legs i..j-1 (a leg no run covers is left unpriced, counted first). This
 is the one-dimensional form of OpenTripPlanner's DefaultFareService table (the cheapest cover
-of legs i..j, from a single fare or split at k); both give the same total. A run stops
-growing once no fare could allow its transfers or span.
+of legs i..j, from a single fare or split at k). A run stops growing once no fare could allow
+its transfers or span, or once a leading part of it has no fare.
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ def cheapest_cover(
         routes: frozenset[str] = frozenset()
         agencies: frozenset[str | None] = frozenset()
         visited: frozenset[str] = frozenset()
+        # The prefix rule: the fare of legs start..end-1, the least the next longer run costs.
+        floor = 0
         for end in range(start, count):
             leg = legs[end]
             transfers = end - start
@@ -92,9 +99,12 @@ def cheapest_cover(
                 transfers,
                 span,
                 default_limit,
+                floor,
             )
-            if fare is not None:
-                _improve(best, back, end + 1, (before[0], before[1] + fare.amount), start, fare)
+            if fare is None:
+                break  # no longer run from `start` has every leading part covered
+            floor = fare.amount
+            _improve(best, back, end + 1, (before[0], before[1] + fare.amount), start, fare)
     runs: list[tuple[int, int, LegFare | None]] = []
     end = count
     while end > 0:

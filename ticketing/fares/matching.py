@@ -14,7 +14,8 @@ visited (both stops' zones and, for feeds with contains_id rules, those of the s
 trips call at in between: FareFeed.zones_passed).
 A fare with no rules applies everywhere; a fare with an agency_id only to that agency's routes.
 The cheapest applicable fare is charged. A run of legs (ticketing.fares.covers) is matched the
-same way with the run's routes, first origin zone, last destination zone and every zone visited.
+same way with the run's routes, first origin zone, last destination zone and every zone visited,
+by a fare no cheaper than the run without its last leg (the prefix rule, docs/FARES.md).
 
 A leg with an unknown end (incomplete journey) is priced at the maximum over every possible end.
 """
@@ -258,10 +259,11 @@ class FareRuleMatcher:
         transfers: int,
         span_seconds: float,
         default_limit: int,
+        at_least: int = 0,
     ) -> LegFare | None:
-        """The cheapest fare covering a run of legs with `transfers` transfers, the last
-        departing `span_seconds` after the first. A fare with transfers but no
-        transfer_duration allows `default_limit` seconds (the network's journey time).
+        """The cheapest fare of at least `at_least` covering a run of legs with `transfers`
+        transfers, the last departing `span_seconds` after the first. A fare with transfers but
+        no transfer_duration allows `default_limit` seconds (the network's journey time).
 
         Which fares' rules cover the run depends only on its routes, agencies, end zones and
         zones passed, a few combinations per feed: memoised, then filtered by transfers."""
@@ -274,6 +276,8 @@ class FareRuleMatcher:
                 if fare.covers(routes, agencies, origin, destination, zones)
             )
         for fare in covering:
+            if fare.price < at_least:
+                continue
             if transfers:
                 if fare.transfers is not None and transfers > fare.transfers:
                     continue
