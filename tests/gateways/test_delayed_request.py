@@ -19,7 +19,8 @@ from gateways.localstripe_server import LocalStripe
 from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from ticketing.money import Money
-from ticketing.payments.service import PaymentsService, daily_charge_key
+from ticketing.payments.charges import daily_charge_key
+from ticketing.payments.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 from .conftest import CLIENT_TIMEOUT
