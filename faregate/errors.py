@@ -4,7 +4,9 @@ configuration or an unusable server is a FaregateError.
 FaregateError
 ├── DatabaseUrlError      the database URL is malformed or names a driver we do not use
 ├── DatabaseUnavailable   the database cannot be reached, opened or created
-└── MigrationError        the schema cannot be migrated as asked (e.g. an unknown revision)
+├── MigrationError        the schema cannot be migrated as asked (e.g. an unknown revision)
+├── RedisUnavailable      no Redis answers (faregate.redis_runtime)
+└── MasterKeyError        the device master key file is unreadable (faregate.api.device_auth)
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from parking.errors import ParkingError
 from parking.tariff import VEHICLE_CLASSES, Quote
 from parking.tariff_files import load_tariff, shipped_tariff_names
 from ticketing.errors import TicketingError
@@ -39,8 +40,11 @@ def parking() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the quote as JSON.")
 def quote_command(tariff_name: str, vehicle: str, entry: str, exit_: str, as_json: bool) -> None:
     """Price a stay from --entry to --exit for a --vehicle under --tariff."""
-    tariff = load_tariff(tariff_name)
-    quoted = tariff.quote(vehicle, _instant("--entry", entry), _instant("--exit", exit_))
+    try:
+        tariff = load_tariff(tariff_name)
+        quoted = tariff.quote(vehicle, _instant("--entry", entry), _instant("--exit", exit_))
+    except ParkingError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(quoted.as_json(), indent=2, ensure_ascii=False))
     else:
