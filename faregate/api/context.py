@@ -59,7 +59,7 @@ class ApiConfig:
     sign_in_rate: RateLimit = DEFAULT_SIGN_IN_RATE
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
-    # Staff backends not on every build (faregate/api/staff.py); None: those routes answer 501.
+    # Staff backends not on every build (faregate/api/staff.py); None: their routes unmounted.
     settlements: Settlements | None = None
     parking_ops: ParkingOps | None = None
 

@@ -110,7 +110,6 @@ _ERROR_DESCRIPTIONS = {
     413: "Request body over the route's limit",
     422: "Body or query breaks the schema",
     429: "Rate limit exceeded; see Retry-After",
-    501: "Not wired into this server yet (see the detail)",
     503: "A backing service is unreachable",
 }
 

@@ -1,10 +1,10 @@
 """The staff APIs' backends that are not part of every build, as small interfaces.
 
 Finance routes (`routes/finance.py`) need the settlement use cases and operator parking routes
-(`routes/operator.py`) the parking services. The app holds an implementation under
-`SETTLEMENTS` / `PARKING_OPS` when one is wired in (`ApiConfig.settlements`,
-`ApiConfig.parking_ops`); until then those routes still authenticate and check roles, then
-answer 501 problem+json naming what is missing: they are shells, not features.
+(`routes/operator.py`) the parking services. An implementation is passed in
+`ApiConfig.settlements` / `ApiConfig.parking_ops`; without one, `create_app` does not mount
+those routes at all (they are not features of such a build, and the server does not pretend
+otherwise). Nothing on this build implements either interface yet.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
-
-from faregate.api.problems import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +77,3 @@ class ParkingOps(Protocol):
     async def lots(self) -> list[LotStatus]: ...
 
     async def unable_to_collect(self) -> list[UncollectedFee]: ...
-
-
-def not_wired(what: str, module: str) -> Problem:
-    return Problem(
-        501, "not-wired", "Not Implemented",
-        f"{what} is not wired into this server yet (needs {module})",
-    )  # fmt: skip

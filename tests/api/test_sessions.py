@@ -137,8 +137,8 @@ def api_config(
 
     original = app_module.api_routes
 
-    def with_probes() -> RouteRegistry:
-        registry = original()
+    def with_probes(**backends: bool) -> RouteRegistry:
+        registry = original(**backends)
         registry.extend(probe_routes)
         return registry
 

@@ -1,8 +1,9 @@
 """Finance API (Auth.FINANCE): settlements, their exceptions and statement downloads.
 
-SHELLS on this build: every route authenticates, checks the finance role and validates its
-input, then answers 501 until `ApiConfig.settlements` is wired to the settlement use cases
-(`faregate.api.staff.Settlements`, to be backed by `ticketing.services.settlement`).
+NOT WIRED on this build: the routes are mounted only when `ApiConfig.settlements` holds an
+implementation of `faregate.api.staff.Settlements` (to be backed by
+`ticketing.services.settlement`); without one the server does not publish them. With one,
+every route authenticates, checks the finance role and validates its input before calling it.
 
 - `POST /api/v1/finance/settlements` `{"day": "YYYY-MM-DD"}`: settle a closed service day.
 - `GET /api/v1/finance/settlements`: days and their settlement state.
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from faregate.api.context import CONFIG
 from faregate.api.registry import Auth, Call, RouteRegistry
-from faregate.api.staff import Settlements, not_wired
+from faregate.api.staff import Settlements
 
 routes = RouteRegistry()
 REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # msgspec searches: anchored
@@ -74,14 +75,14 @@ class StatementQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 def _settlements(call: Call) -> Settlements:
     settlements = call.app[CONFIG].settlements
     if settlements is None:
-        raise not_wired("settlement", "ticketing.services.settlement")
+        raise RuntimeError("finance routes are mounted only with ApiConfig.settlements")
     return settlements
 
 
 @routes.route(
-    "POST", "/api/v1/finance/settlements", summary="Settle a closed service day (not wired yet)",
+    "POST", "/api/v1/finance/settlements", summary="Settle a closed service day",
     tag="finance", auth=Auth.FINANCE, body=SettleRequest, response=SettlementStartedDocument,
-    errors=[409, 501],
+    errors=[409],
 )  # fmt: skip
 async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day
@@ -91,7 +92,7 @@ async def start_settlement(call: Call) -> SettlementStartedDocument:
 
 @routes.route(
     "GET", "/api/v1/finance/settlements", summary="Service days and their settlement state "
-    "(not wired yet)", tag="finance", auth=Auth.FINANCE, response=SettlementList, errors=[501],
+    "", tag="finance", auth=Auth.FINANCE, response=SettlementList,
 )  # fmt: skip
 async def list_settlements(call: Call) -> SettlementList:
     days = await _settlements(call).days()
@@ -102,8 +103,8 @@ async def list_settlements(call: Call) -> SettlementList:
 
 @routes.route(
     "GET", "/api/v1/finance/exceptions", summary="A day's reconciliation exceptions "
-    "(not wired yet)", tag="finance", auth=Auth.FINANCE, query=DayQuery,
-    response=ExceptionList, errors=[501],
+    "", tag="finance", auth=Auth.FINANCE, query=DayQuery,
+    response=ExceptionList,
 )  # fmt: skip
 async def list_exceptions(call: Call) -> ExceptionList:
     day = call.query_as(DayQuery).day
@@ -115,8 +116,8 @@ async def list_exceptions(call: Call) -> ExceptionList:
 
 @routes.route(
     "GET", "/api/v1/finance/statements", summary="Download a settled day's report file "
-    "(not wired yet)", tag="finance", auth=Auth.FINANCE, query=StatementQuery,
-    response_content_type="application/octet-stream", errors=[404, 501],
+    "", tag="finance", auth=Auth.FINANCE, query=StatementQuery,
+    response_content_type="application/octet-stream", errors=[404],
 )  # fmt: skip
 async def get_statement(call: Call) -> web.StreamResponse:
     query = call.query_as(StatementQuery)

@@ -4,9 +4,10 @@
   stored, highest sequence number and how many below it are missing, the newest tap time, the
   last upload, `seconds_since_upload` (now − last upload) and `journal_lag_seconds` (last
   upload − newest tap time: how late the device's records reach the server).
-- `GET /api/v1/operator/lots`, `GET /api/v1/operator/unable-to-collect`: SHELLS. They check
-  the role, then answer 501 until `ApiConfig.parking_ops` is wired to the parking services
-  (`faregate.api.staff.ParkingOps`).
+- `GET /api/v1/operator/lots`, `GET /api/v1/operator/unable-to-collect` (`parking_routes`):
+  NOT WIRED on this build. They are mounted only when `ApiConfig.parking_ops` holds an
+  implementation of `faregate.api.staff.ParkingOps` (to be backed by the parking services);
+  without one the server does not publish them.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import msgspec
 
 from faregate.api.context import CONFIG, UOWS
 from faregate.api.registry import Auth, Call, RouteRegistry
-from faregate.api.staff import not_wired
+from faregate.api.staff import ParkingOps
 from ticketing.services.devices import device_activity
 
 routes = RouteRegistry()
+parking_routes = RouteRegistry()
 
 
 class DeviceStatus(msgspec.Struct, kw_only=True):
@@ -88,27 +90,29 @@ async def get_devices(call: Call) -> DeviceStatusList:
     )
 
 
-@routes.route(
-    "GET", "/api/v1/operator/lots", summary="Parking lots and live occupancy (not wired yet)",
-    tag="operator", auth=Auth.OPERATOR, response=LotList, errors=[501],
-)  # fmt: skip
-async def get_lots(call: Call) -> LotList:
+def _parking(call: Call) -> ParkingOps:
     ops = call.app[CONFIG].parking_ops
     if ops is None:
-        raise not_wired("live parking occupancy", "parking.services")
+        raise RuntimeError("parking operator routes are mounted only with ApiConfig.parking_ops")
+    return ops
+
+
+@parking_routes.route(
+    "GET", "/api/v1/operator/lots", summary="Parking lots and live occupancy",
+    tag="operator", auth=Auth.OPERATOR, response=LotList,
+)  # fmt: skip
+async def get_lots(call: Call) -> LotList:
+    ops = _parking(call)
     return LotList(lots=msgspec.convert(await ops.lots(), list[LotDocument], from_attributes=True))
 
 
-@routes.route(
+@parking_routes.route(
     "GET", "/api/v1/operator/unable-to-collect",
-    summary="Parking fees that could not be collected (not wired yet)",
-    tag="operator", auth=Auth.OPERATOR, response=UncollectedList, errors=[501],
+    summary="Parking fees that could not be collected",
+    tag="operator", auth=Auth.OPERATOR, response=UncollectedList,
 )  # fmt: skip
 async def get_unable_to_collect(call: Call) -> UncollectedList:
-    ops = call.app[CONFIG].parking_ops
-    if ops is None:
-        raise not_wired("the unable-to-collect report", "parking.services")
-    fees = await ops.unable_to_collect()
+    fees = await _parking(call).unable_to_collect()
     return UncollectedList(
         fees=msgspec.convert(fees, list[UncollectedDocument], from_attributes=True)
     )
