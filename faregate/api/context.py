@@ -23,6 +23,7 @@ from faregate.api.registry import Guard
 from faregate.config import Settings
 from gateways.stripe_gateway import StripeGateway
 from qr.timeutil import Clock, utc_now
+from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -44,6 +45,8 @@ class ApiConfig:
     """Everything the server needs besides what `Settings` says (data dir, database, Redis).
 
     `stripe=None` starts a private localstripe in the data directory, as Redis without a URL.
+    `pricing_worker`: run one pricing worker in the server process (`faregate serve
+    --no-worker` leaves pricing to separate `faregate worker` processes).
     """
 
     settings: Settings
@@ -55,6 +58,7 @@ class ApiConfig:
     passenger_rate: RateLimit = DEFAULT_PASSENGER_RATE
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
+    pricing_worker: bool = True
 
 
 CONFIG = web.AppKey("config", ApiConfig)
@@ -68,3 +72,4 @@ DEVICE_GUARD: web.AppKey[Guard] = web.AppKey("device_guard")
 GATEWAY = web.AppKey("gateway", StripeGateway)
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
+PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing

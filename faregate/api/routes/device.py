@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from faregate.api.context import CONFIG, FARE_FEED, METRICS, UOWS
+from faregate.api.context import CONFIG, FARE_FEED, METRICS, PRICING_FEED, UOWS
 from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
@@ -31,6 +31,7 @@ from qr.errors import QRError
 from qr.keys import load_keyset
 from ticketing.errors import TicketingError
 from ticketing.riders import DenyAction
+from ticketing.services.taps import ingest_taps
 from ticketing.taps import Tap, TapKind
 
 routes = RouteRegistry()
@@ -251,9 +252,7 @@ async def upload_journal(call: Call) -> UploadResult:
         )
         for r in records
     ]
-    async with call.app[UOWS]() as uow:
-        result = await uow.taps.ingest(taps)
-        await uow.commit()
+    result = await ingest_taps(call.app[UOWS], taps, feed=call.app[PRICING_FEED])
     metrics = call.app[METRICS]
     metrics.taps_ingested.inc(result.inserted)
     metrics.taps_duplicate.inc(result.duplicates)
