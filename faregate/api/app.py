@@ -4,9 +4,9 @@
     web.run_app(app)          # or TestServer(app) in tests
 
 `create_app` wires everything but opens nothing; the cleanup contexts open, in order, the
-database (migrated to head), Redis (`REDIS_URL` or a private server) and the payment gateway
-(the configured Stripe-compatible API, or a private localstripe), and close them in reverse
-order on shutdown, after in-flight requests have finished.
+database (migrated to head), Redis (`REDIS_URL` or a private server), the payment gateway
+(the configured Stripe-compatible API, or a private localstripe) and an in-process pricing
+worker, and close them in reverse order on shutdown, after in-flight requests have finished.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 
 import msgspec
 from aiohttp import web
@@ -28,6 +28,7 @@ from faregate.api.context import (
     METRICS,
     OPENAPI,
     PAYMENTS,
+    PRICING_FEED,
     RATE_LIMITER,
     REDIS,
     UOWS,
@@ -45,7 +46,9 @@ from faregate.database import open_database
 from faregate.redis_runtime import open_redis
 from gateways.localstripe_server import localstripe
 from gateways.stripe_gateway import StripeGateway
+from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
+from ticketing.services.pricing_worker import PricingLag, run_worker
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 TITLE = "Faregate"
@@ -113,7 +116,36 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
 
 async def _fare_feed(app: web.Application) -> AsyncIterator[None]:
     app[FARE_FEED] = await asyncio.to_thread(load_fare_feed_document, app[CONFIG].fare_feed)
+    app[PRICING_FEED] = await asyncio.to_thread(load_feed, app[CONFIG].fare_feed)
     yield
+
+
+LAG_REFRESH_SECONDS = 5.0
+
+
+async def _pricing_worker(app: web.Application) -> AsyncIterator[None]:
+    """One in-process pricing worker (unless `ApiConfig.pricing_worker` is off: the lag is
+    then only measured), exporting the pricing lag; stopped before the database closes."""
+    uows, lag, stop = app[UOWS], PricingLag(), asyncio.Event()
+    app[METRICS].watch_pricing_lag(lag)
+    work: Coroutine[object, object, object] = (
+        run_worker(uows, app[PRICING_FEED], stop=stop, lag=lag)
+        if app[CONFIG].pricing_worker
+        else _measure_lag(uows, lag, stop)
+    )
+    task = asyncio.create_task(work, name="pricing-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def _measure_lag(uows: UnitOfWorkFactory, lag: PricingLag, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await lag.refresh(uows)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=LAG_REFRESH_SECONDS)
 
 
 async def _device(request: web.Request, body: bytes) -> str:
@@ -139,5 +171,5 @@ def create_app(config: ApiConfig) -> web.Application:
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
-    app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway])
+    app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
     return app

@@ -24,6 +24,7 @@ from faregate.api.staff import ParkingOps, Settlements
 from faregate.config import Settings
 from gateways.stripe_gateway import StripeGateway
 from qr.timeutil import Clock, utc_now
+from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -47,6 +48,8 @@ class ApiConfig:
     """Everything the server needs besides what `Settings` says (data dir, database, Redis).
 
     `stripe=None` starts a private localstripe in the data directory, as Redis without a URL.
+    `pricing_worker`: run one pricing worker in the server process (`faregate serve
+    --no-worker` leaves pricing to separate `faregate worker` processes).
     """
 
     settings: Settings
@@ -59,6 +62,7 @@ class ApiConfig:
     sign_in_rate: RateLimit = DEFAULT_SIGN_IN_RATE
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
+    pricing_worker: bool = True
     # Staff backends not on every build (faregate/api/staff.py); None: their routes unmounted.
     settlements: Settlements | None = None
     parking_ops: ParkingOps | None = None
@@ -75,3 +79,4 @@ DEVICE_GUARD: web.AppKey[DeviceGuard] = web.AppKey("device_guard")
 GATEWAY = web.AppKey("gateway", StripeGateway)
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
+PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing

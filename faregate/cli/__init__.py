@@ -18,6 +18,7 @@ from faregate.cli.parking import parking
 from faregate.cli.qr import qr
 from faregate.cli.serve import serve
 from faregate.cli.users import users
+from faregate.cli.worker import worker
 from faregate.config import Settings
 
 
@@ -50,7 +51,7 @@ def cli(
     ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
 
 
-for command in (keys, qr, db, fares, ledger, parking, demo, serve, users):
+for command in (keys, qr, db, fares, ledger, parking, demo, serve, users, worker):
     cli.add_command(command)
 
 

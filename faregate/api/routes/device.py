@@ -25,7 +25,7 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from faregate.api.context import CONFIG, FARE_FEED, METRICS, UOWS
+from faregate.api.context import CONFIG, FARE_FEED, METRICS, PRICING_FEED, UOWS
 from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
@@ -246,7 +246,7 @@ async def upload_journal(call: Call) -> UploadResult:
         )
         for r in records
     ]
-    result = await ingest_taps(call.app[UOWS], taps)
+    result = await ingest_taps(call.app[UOWS], taps, feed=call.app[PRICING_FEED])
     metrics = call.app[METRICS]
     metrics.taps_ingested.inc(result.inserted)
     metrics.taps_duplicate.inc(result.duplicates)

@@ -2,7 +2,7 @@
 passenger's rider account) and `api_tokens` (SHA-256 of each bearer token, revocable).
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006 (0004 before h1 was merged into h6)
 Create Date: 2026-11-30
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from ticketing.db.types import UTCDateTime
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"  # merged h1 on this branch; the lead re-chains
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
