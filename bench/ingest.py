@@ -110,8 +110,11 @@ def make_uploads(run: str, devices: int, batches: int, size: int, master: bytes)
 class Servers:
     """`faregate serve` subprocesses sharing one database, Redis and device master key."""
 
-    def __init__(self, count: int, database_url: str, redis_url: str, work: Path) -> None:
+    def __init__(
+        self, count: int, database_url: str, redis_url: str, work: Path, *, worker: bool
+    ) -> None:
         self.count = count
+        self.worker = worker
         self.database_url = database_url
         self.redis_url = redis_url
         self.work = work
@@ -127,7 +130,8 @@ class Servers:
             process = subprocess.Popen(
                 [sys.executable, "-m", "faregate", "--data-dir", str(self.work / f"var-{n}"),
                  "serve", "--port", str(port), "--fare-feed", str(FEED),
-                 "--device-master-key", str(self.work / "device-master.key")],
+                 "--device-master-key", str(self.work / "device-master.key"),
+                 *([] if self.worker else ["--no-worker"])],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             self.processes.append(process)
@@ -247,11 +251,13 @@ async def copy_baseline(url: str, uploads: list[Upload]) -> dict[str, Any]:
     return {"taps": int(count), "seconds": round(elapsed, 3), "taps_per_s": round(count / elapsed)}
 
 
-async def empty_taps(url: str) -> int:
+async def empty_tables(url: str) -> int:
+    """How many taps were stored; then empty the taps and what they queued for pricing."""
     connection = await asyncpg.connect(url)
     try:
         count = await connection.fetchval("SELECT count(*) FROM taps")
-        await connection.execute("TRUNCATE taps")
+        queued = await connection.fetchval("SELECT to_regclass('pricing_queue') IS NOT NULL")
+        await connection.execute("TRUNCATE taps" + (", pricing_queue" if queued else ""))
         return int(count)
     finally:
         await connection.close()
@@ -264,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "devices": args.devices, "batches_per_device": args.batches,
         "batch_size": args.batch_size, "concurrency": args.concurrency,
-        "cpus": os.cpu_count(), "runs": {},
+        "cpus": os.cpu_count(), "in_process_pricing_worker": args.worker, "runs": {},
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="faregate-bench-ingest-") as tmp:
         work = Path(tmp)
@@ -274,13 +280,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{count}s{secrets.token_hex(2)}", args.devices, args.batches, args.batch_size,
                 master,
             )  # fmt: skip
-            servers = Servers(count, sqlalchemy_url, args.redis_url, work)
+            servers = Servers(count, sqlalchemy_url, args.redis_url, work, worker=args.worker)
             try:
                 servers.start()
                 measured = asyncio.run(load(servers.bases, uploads, args.concurrency))
             finally:
                 servers.stop()
-            in_table = asyncio.run(empty_taps(url))
+            in_table = asyncio.run(empty_tables(url))
             if in_table != len(uploads) * args.batch_size or measured["taps"] != in_table:
                 raise SystemExit(f"stored {in_table} taps, acknowledged {measured['taps']}")
             results["runs"][f"{count}_server"] = measured
@@ -303,6 +309,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--servers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--worker", action="store_true",
+        help="Keep each server's in-process pricing worker (default: ingest alone, --no-worker).",
+    )  # fmt: skip
     args = parser.parse_args()
     results = run(args)
     print(json.dumps(results, indent=2))
