@@ -44,9 +44,9 @@ STOP_GRACE = 5.0
 _MAX_SOCKET_PATH = 107
 
 
-class RedisUnavailable(FaregateError, ConnectionError):
+class RedisUnavailable(FaregateError):
     """No Redis to talk to: no server binary, a server that would not start, or one that does
-    not answer. A FaregateError, so the CLI shows it as one line."""
+    not answer."""
 
 
 def find_redis_server() -> Path:

@@ -38,6 +38,7 @@ from redis.asyncio import Redis
 
 from faregate.api.problems import Problem
 from faregate.api.registry import DeviceGuard
+from faregate.errors import FaregateError
 
 SCHEME = "FG-HMAC-SHA256"
 DEVICE_HEADER = "X-Faregate-Device"
@@ -52,8 +53,8 @@ NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
-class MasterKeyError(OSError):
-    """The device master key file is unreadable or malformed (shown as one line)."""
+class MasterKeyError(FaregateError):
+    """The device master key file is unreadable or malformed."""
 
 
 def device_secret(master_key: bytes, device_id: str) -> bytes:
