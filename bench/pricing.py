@@ -64,7 +64,7 @@ from faregate_data import HANOI_FEED
 from simulators.network import load_routes
 from ticketing.db.engine import create_engine
 from ticketing.fares import DayPrice, FareFeed, HeldPass, load_feed, pass_validity, price_day
-from ticketing.journeys import canonical_taps
+from ticketing.fares.journeys import canonical_taps
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.pricing import FarePricing, PricedAccountDay
 from ticketing.taps import Tap, TapKind

@@ -24,10 +24,13 @@ CHARGE_KEY_METADATA_KEY = "faregate_charge_key"
 
 
 class PaymentStatus(enum.StrEnum):
-    """Where a payment stands; PENDING and REQUIRES_ACTION may still move, the rest are final."""
+    """Where a payment stands; PENDING, REQUIRES_ACTION and REQUIRES_CAPTURE may still move,
+    the rest are final. REQUIRES_CAPTURE: authorised (manual capture), no money moved yet; it
+    moves only when captured, and a cancelled authorisation never moves any."""
 
     PENDING = "pending"
     REQUIRES_ACTION = "requires_action"
+    REQUIRES_CAPTURE = "requires_capture"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
@@ -74,7 +77,9 @@ class PaymentRequest:
     """One payment to create and confirm at once.
 
     `off_session` is True for the daily aggregated charge (rider not present), False for a
-    top-up the rider starts in the app.
+    top-up the rider starts in the app. `capture_manually`: only authorise (the payment stays
+    REQUIRES_CAPTURE until `capture_payment`), so a duplicate that reached the gateway late can
+    be cancelled without ever moving money.
     """
 
     customer_id: str
@@ -84,6 +89,7 @@ class PaymentRequest:
     idempotency_key: str
     metadata: Mapping[str, str] = field(default_factory=dict)
     off_session: bool = False
+    capture_manually: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +182,19 @@ class Gateway(Protocol):
         ...
 
     async def retrieve_payment(self, payment_id: str) -> Payment: ...
+
+    async def capture_payment(self, payment_id: str, *, idempotency_key: str) -> Payment:
+        """Capture an authorised (REQUIRES_CAPTURE) payment in full: the money moves now."""
+        ...
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> Payment:
+        """Cancel (void) a payment not captured yet: no money moves."""
+        ...
+
+    async def find_charge_payments(self, charge_key: str) -> list[Payment]:
+        """Every payment carrying our charge key (`CHARGE_KEY_METADATA_KEY`), oldest first:
+        all the attempts of one logical charge, the late duplicates included."""
+        ...
 
     async def find_payments(self, idempotency_key: str) -> list[Payment]:
         """Every payment carrying our idempotency key, oldest first."""

@@ -30,6 +30,7 @@ from gateways.errors import (
 )
 from gateways.protocol import (
     ACCOUNT_METADATA_KEY,
+    CHARGE_KEY_METADATA_KEY,
     IDEMPOTENCY_METADATA_KEY,
     BalanceTransaction,
     GatewayCustomer,
@@ -136,6 +137,8 @@ class StripeGateway:
         }
         if request.off_session:
             params["off_session"] = True
+        if request.capture_manually:
+            params["capture_method"] = "manual"
         try:
             intent = await self._client.v1.payment_intents.create_async(
                 params=params,  # type: ignore[arg-type]  # built above from typed fields
@@ -156,6 +159,32 @@ class StripeGateway:
         except stripe.StripeError as error:
             _raise_translated(error)
         return _payment(intent.to_dict())
+
+    async def capture_payment(self, payment_id: str, *, idempotency_key: str) -> Payment:
+        try:
+            intent = await self._client.v1.payment_intents.capture_async(
+                payment_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as error:
+            _raise_translated(error)
+        return _payment(intent.to_dict())
+
+    async def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> Payment:
+        try:
+            intent = await self._client.v1.payment_intents.cancel_async(
+                payment_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as error:
+            _raise_translated(error)
+        return _payment(intent.to_dict())
+
+    async def find_charge_payments(self, charge_key: str) -> list[Payment]:
+        found = [
+            _payment(intent)
+            async for intent in self._list("payment_intents", expand=["data.latest_charge"])
+            if _metadata(intent).get(CHARGE_KEY_METADATA_KEY) == charge_key
+        ]
+        return _oldest_first(found)
 
     async def find_payments(self, idempotency_key: str) -> list[Payment]:
         # Neither localstripe nor Stripe's list filters by metadata, and localstripe has no
@@ -407,7 +436,7 @@ def _metadata(obj: Mapping[str, Any]) -> dict[str, str]:
 _INTENT_STATUSES: Mapping[str, PaymentStatus] = {
     "requires_confirmation": PaymentStatus.PENDING,
     "processing": PaymentStatus.PENDING,
-    "requires_capture": PaymentStatus.PENDING,
+    "requires_capture": PaymentStatus.REQUIRES_CAPTURE,
     "requires_action": PaymentStatus.REQUIRES_ACTION,
     "succeeded": PaymentStatus.SUCCEEDED,
     "canceled": PaymentStatus.CANCELED,

@@ -13,10 +13,9 @@ import grimp
 import pytest
 
 PACKAGES = ("qr", "ticketing", "parking", "gateways", "simulators", "faregate")
-# A package-level cycle owned by the fares work (issue 8: journeys and fares): `ticketing.fares`
-# prices `ticketing.journeys.Journey`, which reads `ticketing.fares.feed`. Remove the entry
-# when that lands; any other cycle fails now.
-KNOWN_PACKAGE_CYCLES = {("ticketing.journeys", "ticketing.fares.feed")}
+# None left: journeys moved into `ticketing.fares` (ticketing.fares.journeys), which they read
+# the feed of and which prices them. Any package-level cycle fails the test.
+KNOWN_PACKAGE_CYCLES: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@
 
 Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: accounts, passes,
 credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
-legs), `uow.payments` (PaymentRecords: customers, attempts, refunds, webhook events). Nothing
-else builds a store.
+legs), `uow.pricing_queue` (PricingQueue: account-days waiting to be priced), `uow.payments`
+(PaymentRecords: customers, attempts, refunds, webhook events), `uow.users` (Users: API users
+and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device). Nothing else
+builds a store.
 
 Stores never commit; the use case decides what commits together (cosmicpython style).
 `run_in_uow` runs a use case in a fresh unit of work and runs it again when the database
@@ -27,11 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketing.clock import Clock, utc_now
 from ticketing.db.engine import session_factory
 from ticketing.stores.deny_list import DenyListStore
+from ticketing.stores.devices import DeviceActivityStore
 from ticketing.stores.ledger import Ledger
 from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
+from ticketing.stores.pricing_queue import PricingQueue
 from ticketing.stores.riders import Riders
 from ticketing.stores.taps import TapStore
+from ticketing.stores.users import Users
 
 T = TypeVar("T")
 # PostgreSQL's serialization_failure and deadlock_detected: the transaction was rolled back and
@@ -49,7 +54,10 @@ class UnitOfWork:
     deny_list: DenyListStore
     riders: Riders
     pricing: PricingRecords
+    pricing_queue: PricingQueue
     payments: PaymentRecords
+    users: Users
+    devices: DeviceActivityStore
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -62,7 +70,10 @@ class UnitOfWork:
         self.deny_list = DenyListStore(self.session, self.clock)
         self.riders = Riders(self.session, self.ledger, self.deny_list, self.clock)
         self.pricing = PricingRecords(self.session)
+        self.pricing_queue = PricingQueue(self.session, self.clock)
         self.payments = PaymentRecords(self.session, self.clock)
+        self.users = Users(self.session, self.clock)
+        self.devices = DeviceActivityStore(self.session)
         return self
 
     async def __aexit__(

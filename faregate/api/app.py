@@ -4,9 +4,9 @@
     web.run_app(app)          # or TestServer(app) in tests
 
 `create_app` wires everything but opens nothing; the cleanup contexts open, in order, the
-database (migrated to head), Redis (`REDIS_URL` or a private server) and the payment gateway
-(the configured Stripe-compatible API, or a private localstripe), and close them in reverse
-order on shutdown, after in-flight requests have finished.
+database (migrated to head), Redis (`REDIS_URL` or a private server), the payment gateway
+(the configured Stripe-compatible API, or a private localstripe) and an in-process pricing
+worker, and close them in reverse order on shutdown, after in-flight requests have finished.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 
 import msgspec
 from aiohttp import web
@@ -28,6 +28,7 @@ from faregate.api.context import (
     METRICS,
     OPENAPI,
     PAYMENTS,
+    PRICING_FEED,
     RATE_LIMITER,
     REDIS,
     UOWS,
@@ -39,28 +40,37 @@ from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
-from faregate.api.routes import device, system, webhooks
+from faregate.api.routes import device, finance, operator, sessions, system, webhooks
+from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.redis_runtime import open_redis
 from gateways.localstripe_server import localstripe
 from gateways.stripe_gateway import StripeGateway
+from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
+from ticketing.services.pricing_worker import PricingLag, run_worker
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 TITLE = "Faregate"
 API_VERSION = "1.0.0"
 DESCRIPTION = (
     "City transit e-ticketing and cashless parking backend. Errors are "
-    "application/problem+json (RFC 9457). Device routes are signed per device: "
-    "see docs/DEVICE-API.md."
+    "application/problem+json (RFC 9457). Device routes are signed per device "
+    "(docs/DEVICE-API.md); user routes take a bearer token from POST /api/v1/sessions "
+    "(docs/API.md)."
 )
 
 
-def api_routes() -> RouteRegistry:
-    """Every route of the API; add a module's `routes` here to publish it."""
+def api_routes(*, settlements: bool = True, parking_ops: bool = True) -> RouteRegistry:
+    """Every route of the API; add a module's `routes` here to publish it. Staff routes over
+    backends a build may lack (faregate/api/staff.py) are left out when told to."""
     registry = RouteRegistry()
-    for module in (system, device, webhooks):
+    for module in (system, sessions, device, operator, webhooks):
         registry.extend(module.routes)
+    if parking_ops:
+        registry.extend(operator.parking_routes)
+    if settlements:
+        registry.extend(finance.routes)
     return registry
 
 
@@ -106,7 +116,36 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
 
 async def _fare_feed(app: web.Application) -> AsyncIterator[None]:
     app[FARE_FEED] = await asyncio.to_thread(load_fare_feed_document, app[CONFIG].fare_feed)
+    app[PRICING_FEED] = await asyncio.to_thread(load_feed, app[CONFIG].fare_feed)
     yield
+
+
+LAG_REFRESH_SECONDS = 5.0
+
+
+async def _pricing_worker(app: web.Application) -> AsyncIterator[None]:
+    """One in-process pricing worker (unless `ApiConfig.pricing_worker` is off: the lag is
+    then only measured), exporting the pricing lag; stopped before the database closes."""
+    uows, lag, stop = app[UOWS], PricingLag(), asyncio.Event()
+    app[METRICS].watch_pricing_lag(lag)
+    work: Coroutine[object, object, object] = (
+        run_worker(uows, app[PRICING_FEED], stop=stop, lag=lag)
+        if app[CONFIG].pricing_worker
+        else _measure_lag(uows, lag, stop)
+    )
+    task = asyncio.create_task(work, name="pricing-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def _measure_lag(uows: UnitOfWorkFactory, lag: PricingLag, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await lag.refresh(uows)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=LAG_REFRESH_SECONDS)
 
 
 async def _device(request: web.Request, body: bytes) -> str:
@@ -119,7 +158,9 @@ async def _device(request: web.Request, body: bytes) -> str:
 
 def create_app(config: ApiConfig) -> web.Application:
     metrics = Metrics()
-    routes = api_routes()
+    routes = api_routes(
+        settlements=config.settlements is not None, parking_ops=config.parking_ops is not None
+    )
     app = web.Application(
         middlewares=[metrics_middleware(metrics), problems_middleware],
         client_max_size=routes.max_body,
@@ -129,6 +170,6 @@ def create_app(config: ApiConfig) -> web.Application:
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
-    routes.mount(app, {Auth.DEVICE: _device})
-    app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway])
+    routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
+    app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
     return app

@@ -63,6 +63,11 @@ def _stripe_from_environment() -> StripeConfig | None:
     "default DATA_DIR/device-master.key. Servers sharing devices share this file.",
 )
 @click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0))
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Run no pricing worker in this process (run `faregate worker` processes instead).",
+)
 @click.pass_obj
 def serve(
     settings: Settings,
@@ -72,6 +77,7 @@ def serve(
     fare_feed: Path | None,
     master_key_file: Path | None,
     shutdown_timeout: float,
+    no_worker: bool,
 ) -> None:
     """Serve the device, webhook and operations APIs over HTTP (OpenAPI at /openapi.json).
 
@@ -89,6 +95,7 @@ def serve(
         keys_dir=keys_dir or settings.data_dir / "keys",
         fare_feed=feed,
         stripe=_stripe_from_environment(),
+        pricing_worker=not no_worker,
     )
     web.run_app(
         create_app(config),

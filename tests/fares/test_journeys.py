@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ticketing.fares import FareFeed, load_feed
-from ticketing.journeys import build_journeys, canonical_taps, journeys_by_service_day
+from ticketing.fares.journeys import build_journeys, canonical_taps, journeys_by_service_day
 from ticketing.service_day import service_day
 from ticketing.taps import Tap, TapKind
 

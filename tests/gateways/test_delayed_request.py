@@ -16,10 +16,11 @@ import pytest
 
 from gateways.errors import GatewayTimeout
 from gateways.localstripe_server import LocalStripe
-from gateways.protocol import PaymentRequest, PaymentStatus
+from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from ticketing.money import Money
 from ticketing.payments.charges import daily_charge_key
+from ticketing.payments.duplicates import DuplicateAction
 from ticketing.payments.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -58,13 +59,14 @@ async def test_held_request_times_out_then_reaches_the_gateway(
     assert (arrived.status, arrived.amount) == (PaymentStatus.SUCCEEDED, AMOUNT.amount)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed by settlement's duplicate handling")
 async def test_daily_charge_held_past_the_timeout_ends_charged_once(
     uow_factory: UnitOfWorkFactory, proxied_gateway: StripeGateway, fault_proxy: FaultProxy
 ) -> None:
-    """Today's bug: the account-day ends charged twice at the gateway and the ledger, which
-    recorded the retry's payment only, does not notice. Fixed means: whatever the payments
-    code or settlement does afterwards, the gateway keeps the day's amount once."""
+    """The bug was: the account-day ended charged twice at the gateway and the ledger, which
+    recorded the retry's payment only, did not notice. Now daily charges are only authorised
+    and the one the attempt recorded is captured: the late one moves no money, and the
+    duplicate sweep voids it and reports it."""
+    started = datetime.now(UTC) - timedelta(seconds=1)
     payments = PaymentsService(uow_factory, proxied_gateway, webhook_secret="whsec_delayed")
     account = "acc-" + secrets.token_hex(6)
     await payments.save_card(account, "pm_card_visa")
@@ -82,6 +84,52 @@ async def test_daily_charge_held_past_the_timeout_ends_charged_once(
         p.amount - p.amount_refunded for p in at_gateway if p.status is PaymentStatus.SUCCEEDED
     )
     assert kept == AMOUNT.amount, f"{len(at_gateway)} payments for {key}: {at_gateway}"
+    [late] = [p for p in at_gateway if p.id != retried.gateway_payment_id]
+    assert late.status is PaymentStatus.REQUIRES_CAPTURE
+
+    until = datetime.now(UTC) + timedelta(seconds=2)
+    [duplicate] = await payments.void_duplicate_charges(started, until)
+    assert (duplicate.payment_id, duplicate.charge_key) == (late.id, key)
+    assert (duplicate.action, duplicate.amount) == (DuplicateAction.VOIDED, AMOUNT)
+    assert (await proxied_gateway.retrieve_payment(late.id)).status is PaymentStatus.CANCELED
+    assert await payments.void_duplicate_charges(started, until) == []  # once only
+    assert await payments.charge_day(account, DAY, AMOUNT) == retried
+    moved = {t.source_id for t in await proxied_gateway.list_balance_transactions(started, until)}
+    assert late.charge_id not in moved
+
+
+async def test_a_captured_duplicate_is_refunded(
+    uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    """A duplicate captured anyway (e.g. made before manual capture) is refunded in full."""
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    payments = PaymentsService(uow_factory, gateway)
+    account = "acc-" + secrets.token_hex(6)
+    card = await payments.save_card(account, "pm_card_visa")
+    charged = await payments.charge_day(account, DAY, AMOUNT)
+    key = daily_charge_key(account, DAY)
+    async with uow_factory() as uow:
+        customer = (await uow.payments.saved_card(account)) or pytest.fail("no card")
+    extra = await gateway.create_payment(
+        PaymentRequest(
+            customer_id=customer.customer_id,
+            payment_method_id=card,
+            amount=AMOUNT.amount,
+            currency=AMOUNT.currency,
+            idempotency_key=key,
+            metadata={CHARGE_KEY_METADATA_KEY: key},
+            off_session=True,
+        )
+    )
+    assert extra.status is PaymentStatus.SUCCEEDED
+    until = datetime.now(UTC) + timedelta(seconds=2)
+    [duplicate] = await payments.void_duplicate_charges(started, until)
+    assert (duplicate.payment_id, duplicate.action) == (extra.id, DuplicateAction.REFUNDED)
+    refunded = await gateway.retrieve_payment(extra.id)
+    assert refunded.amount_refunded == AMOUNT.amount
+    kept = await gateway.retrieve_payment(charged.gateway_payment_id or "")
+    assert (kept.status, kept.amount_refunded) == (PaymentStatus.SUCCEEDED, 0)
+    assert await payments.void_duplicate_charges(started, until) == []
 
 
 async def test_localstripe_supports_what_the_fix_needs(

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from faregate_data import HANOI_FEED
 from ticketing.db.engine import create_engine
 from ticketing.errors import NaiveTime
+from ticketing.fares.feed import load_feed
 from ticketing.service_day import service_day
-from ticketing.services.taps import ingest_taps
+from ticketing.services import taps as tap_service
 from ticketing.stores.taps import IngestResult
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
+
+FEED = load_feed(HANOI_FEED)
+
+
+async def ingest_taps(uow_factory: UnitOfWorkFactory, taps: Sequence[Tap]) -> IngestResult:
+    return await tap_service.ingest_taps(uow_factory, taps, feed=FEED)
+
 
 T0 = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
 

@@ -182,6 +182,23 @@ class PricedDayRow(Base):
     posting_id: Mapped[str | None] = mapped_column(ForeignKey("postings.id"))
 
 
+class PricingQueueRow(Base):
+    """An account-day whose taps changed since it was last priced (the pricing worker's queue).
+
+    Ingest inserts it in the tap batch's transaction; a worker claims it (FOR UPDATE SKIP
+    LOCKED on PostgreSQL), prices the day and deletes it in one transaction."""
+
+    __tablename__ = "pricing_queue"
+    __table_args__ = (Index("ix_pricing_queue_dirty_since", "dirty_since"),)
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dirty_since: Mapped[datetime]
+    # Set when pricing the day failed (e.g. taps of an account we have no record of): it is
+    # claimed again only from then on, so one bad day does not hold up the queue.
+    retry_at: Mapped[datetime | None]
+
+
 class PricedLegRow(Base):
     """One journey of a priced day: what it cost, who carried it, and why (pass, cap, transfer).
 

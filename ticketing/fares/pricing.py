@@ -31,11 +31,11 @@ from typing import Any
 from ticketing.fares.covers import CoverLeg, cheapest_cover
 from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
+from ticketing.fares.journeys import Journey, build_journeys
 from ticketing.fares.matching import LegFare
 from ticketing.fares.passes import HeldPass, covering_pass
 from ticketing.fares.transfers import LegTiming, Transfer, find_transfer, within_duration
 from ticketing.gtfs.records import CapPeriod
-from ticketing.journeys import Journey, build_journeys
 from ticketing.money import Money
 from ticketing.service_day import service_month
 from ticketing.taps import Tap

@@ -9,16 +9,23 @@ and localstripe ignores idempotency keys, so:
 3. create the payment only if the gateway has none, then record the outcome and post to the
    ledger in one transaction. The row's status only moves forward (pending/unknown → final),
    so the call's answer, a retry and a webhook can arrive in any order and post once.
+
+A daily charge is only authorised (manual capture). A request held in the network past our
+timeout can reach the gateway after the retry made its own payment; so the one authorisation
+the attempt row records ("the ledger knows") is the only one ever captured, and any other
+authorisation carrying the same charge key is cancelled (or refunded if it was captured
+anyway) and reported as a duplicate (`ticketing.payments.duplicates`).
 """
 
 from __future__ import annotations
 
 from gateways.errors import CardDeclined, GatewayError
-from gateways.protocol import Payment, PaymentRequest, PaymentStatus
+from gateways.protocol import CHARGE_KEY_METADATA_KEY, Payment, PaymentRequest, PaymentStatus
 from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payments.debt import pay_debt_from_wallet, refresh_standing
+from ticketing.payments.duplicates import void_unrecorded
 from ticketing.payments.errors import (
     AttemptConflict,
     GatewayMismatch,
@@ -62,6 +69,7 @@ async def pay(ctx: PaymentsContext, new: NewAttempt, *, off_session: bool = True
             raise AttemptConflict(f"payment {new.id!r} exists with another body")
         if row.status.is_final:
             return PaymentOutcome.of(row)
+        known = row.gateway_payment_id
         await uow.commit()
 
     async with ctx.uows() as uow:
@@ -70,7 +78,10 @@ async def pay(ctx: PaymentsContext, new: NewAttempt, *, off_session: bool = True
     if calls is None:
         raise PaymentInProgress(f"payment {new.id!r} is being processed elsewhere")
     try:
-        payment = await _reconcile_or_create(ctx, new, calls, card, off_session)
+        if new.purpose is PaymentPurpose.DAILY_CHARGE:
+            payment = await _authorise_and_capture(ctx, new, calls, card, known)
+        else:
+            payment = await _reconcile_or_create(ctx, new, calls, card, off_session)
     except CardDeclined as declined:
         return await record(ctx, new.id, None, declined)
     except GatewayError:
@@ -81,17 +92,73 @@ async def pay(ctx: PaymentsContext, new: NewAttempt, *, off_session: bool = True
     return await record(ctx, new.id, payment, None)
 
 
+async def _authorise_and_capture(
+    ctx: PaymentsContext, new: NewAttempt, calls: int, card: SavedCard, known: str | None
+) -> Payment:
+    """A daily charge: find or make the authorisation, record it on the attempt, capture only
+    that one, then (if an answer was ever lost) void the charge key's other authorisations."""
+    if known is not None:
+        payment = await ctx.gateway.retrieve_payment(known)
+    else:
+        payment = await _reconcile_or_create(ctx, new, calls, card, True, capture_manually=True)
+    payment = await capture_recorded(ctx, new.id, payment)
+    if calls > 1 and new.charge_key is not None:
+        await void_unrecorded(ctx, new.charge_key, keep=payment.id)
+    return payment
+
+
+async def capture_recorded(ctx: PaymentsContext, attempt_id: str, payment: Payment) -> Payment:
+    """Given an authorisation of a daily-charge attempt (our call's answer, a lookup or a
+    webhook), capture the one the attempt records, recording this one first if it names none."""
+    if payment.status is not PaymentStatus.REQUIRES_CAPTURE:
+        return payment
+    payment = await _note_authorisation(ctx, attempt_id, payment)
+    if payment.status is not PaymentStatus.REQUIRES_CAPTURE:
+        return payment
+    return await ctx.gateway.capture_payment(payment.id, idempotency_key=f"capture:{attempt_id}")
+
+
+async def _note_authorisation(ctx: PaymentsContext, attempt_id: str, payment: Payment) -> Payment:
+    """Record the authorisation on the attempt before capturing it: from then on it is the
+    only one of this attempt ever captured. If the row already names another one (a webhook
+    recorded a late request's authorisation first), that one is kept and ours is voided."""
+
+    async def note(uow: UnitOfWork) -> str | None:
+        row = await uow.payments.locked_attempt(attempt_id)
+        if row is None:
+            raise AttemptConflict(f"no payment attempt {attempt_id!r}")
+        if row.gateway_payment_id is None:
+            row.gateway_payment_id = payment.id
+            row.updated_at = ctx.now()
+        return row.gateway_payment_id
+
+    recorded = await run_in_uow(ctx.uows, note)
+    if recorded is None or recorded == payment.id:
+        return payment
+    await ctx.gateway.cancel_payment(payment.id, idempotency_key=f"void:{payment.id}")
+    return await ctx.gateway.retrieve_payment(recorded)
+
+
 async def _reconcile_or_create(
-    ctx: PaymentsContext, new: NewAttempt, calls: int, card: SavedCard, off_session: bool
+    ctx: PaymentsContext,
+    new: NewAttempt,
+    calls: int,
+    card: SavedCard,
+    off_session: bool,
+    *,
+    capture_manually: bool = False,
 ) -> Payment:
     if calls > 1:
         found = await ctx.gateway.find_payments(new.id)
         if found:
             succeeded = [p for p in found if p.status is PaymentStatus.SUCCEEDED]
-            return (succeeded or found)[-1]
+            authorised = [p for p in found if p.status is PaymentStatus.REQUIRES_CAPTURE]
+            return (succeeded or authorised or found)[-1]
     metadata = {"purpose": new.purpose.value}
     if new.service_day is not None:
         metadata["service_day"] = new.service_day.isoformat()
+    if new.charge_key is not None:
+        metadata[CHARGE_KEY_METADATA_KEY] = new.charge_key
     return await ctx.gateway.create_payment(
         PaymentRequest(
             customer_id=card.customer_id,
@@ -101,6 +168,7 @@ async def _reconcile_or_create(
             idempotency_key=new.id,
             metadata=metadata,
             off_session=off_session,
+            capture_manually=capture_manually,
         )
     )
 
@@ -132,6 +200,12 @@ async def _apply(
     payment: Payment | None,
     declined: CardDeclined | None,
 ) -> None:
+    if (
+        payment is not None
+        and row.purpose is PaymentPurpose.DAILY_CHARGE
+        and row.gateway_payment_id not in (None, payment.id)
+    ):
+        return  # another authorisation of this attempt is the one it keeps: a duplicate
     now = ctx.now()
     row.updated_at = now
     row.claimed_until = None

@@ -16,7 +16,8 @@ from gateways.protocol import Gateway
 from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payments import charges, debt, refunds, webhooks
+from ticketing.payments import charges, debt, duplicates, refunds, webhooks
+from ticketing.payments.duplicates import DuplicateCharge
 from ticketing.payments.results import (
     PaymentOutcome,
     PaymentsContext,
@@ -68,6 +69,13 @@ class PaymentsService:
 
     async def retry_failed_charges(self, account_id: str) -> list[PaymentOutcome]:
         return await charges.retry_failed_charges(self._ctx, account_id)
+
+    async def void_duplicate_charges(
+        self, created_from: datetime, created_until: datetime
+    ) -> list[DuplicateCharge]:
+        """Void (or refund) daily charges made twice at the gateway among the payments created
+        in the period, and report them (see `ticketing.payments.duplicates`)."""
+        return await duplicates.void_duplicate_charges(self._ctx, created_from, created_until)
 
     async def refund(
         self, attempt_id: str, *, refund_id: str, amount: int | None = None

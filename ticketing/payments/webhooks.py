@@ -8,7 +8,8 @@ from datetime import datetime
 from gateways.errors import CardDeclined
 from gateways.protocol import PaymentStatus
 from gateways.webhooks import WebhookEvent, construct_event
-from ticketing.payments.attempts import record
+from ticketing.db.payments_models import PaymentPurpose
+from ticketing.payments.attempts import capture_recorded, record
 from ticketing.payments.errors import PaymentsError
 from ticketing.payments.results import PaymentOutcome, PaymentsContext, WebhookOutcome
 
@@ -46,8 +47,16 @@ async def _on_event(ctx: PaymentsContext, event: WebhookEvent) -> PaymentOutcome
     payment = await ctx.gateway.retrieve_payment(event.object_id)
     async with ctx.uows() as uow:
         attempt_id = await uow.payments.attempt_for_payment(payment.id, payment.idempotency_key)
+        attempt = None if attempt_id is None else await uow.payments.attempt(attempt_id)
+        capture = (
+            attempt is not None
+            and attempt.purpose is PaymentPurpose.DAILY_CHARGE
+            and not attempt.status.is_final
+        )
     if attempt_id is None:
         return None  # not ours (or made before we stored it: reconciliation reports it)
+    if capture:  # an authorised daily charge whose answer we lost: capture the recorded one
+        payment = await capture_recorded(ctx, attempt_id, payment)
     if payment.status is PaymentStatus.FAILED:
         declined = CardDeclined(
             payment.failure_message or "declined",

@@ -21,9 +21,9 @@ from datetime import date, timedelta
 from ticketing.clock import Clock
 from ticketing.errors import TicketingError
 from ticketing.fares.feed import FareFeed
+from ticketing.fares.journeys import build_journeys, journeys_by_service_day
 from ticketing.fares.passes import HeldPass
 from ticketing.fares.pricing import DayPrice, price_journeys
-from ticketing.journeys import build_journeys, journeys_by_service_day
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
 from ticketing.ledger.rules import AccountState

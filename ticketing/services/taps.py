@@ -1,4 +1,6 @@
-"""Use cases of taps: store an uploaded batch, and store it then price the days it touches."""
+"""Use cases of taps: store an uploaded batch (queueing the account-days it touches for the
+pricing worker, `ticketing.services.pricing_worker`), and store it then price those days at
+once (the demo and tests)."""
 
 from __future__ import annotations
 
@@ -55,11 +57,17 @@ class UploadResult:
     pricing: PricingSummary
 
 
-async def ingest_taps(uows: UnitOfWorkFactory, taps: Sequence[Tap]) -> IngestResult:
-    """Store an uploaded batch durably (one transaction). Safe to repeat."""
+async def ingest_taps(
+    uows: UnitOfWorkFactory, taps: Sequence[Tap], *, feed: FareFeed
+) -> IngestResult:
+    """Store an uploaded batch durably and queue the account-days its new taps can change for
+    pricing, in one transaction (the feed says which service days those are). Safe to repeat."""
 
     async def ingest(uow: UnitOfWork) -> IngestResult:
-        return await uow.taps.ingest(taps)
+        result = await uow.taps.ingest(taps)
+        if result.inserted:
+            await uow.pricing_queue.mark(account_days(feed, taps))
+        return result
 
     return await run_in_uow(uows, ingest)
 
@@ -79,6 +87,7 @@ async def price_account_days(
         chunk = ordered[start : start + batch]
 
         async def price(uow: UnitOfWork, chunk: list[tuple[str, date]] = chunk) -> PricingSummary:
+            await uow.pricing_queue.remove(chunk)  # queue rows first, as the worker locks them
             return PricingSummary.of(await FarePricing(uow, feed).price_days(chunk))
 
         summary += await run_in_uow(uows, price)
@@ -88,7 +97,9 @@ async def price_account_days(
 async def ingest_and_price(
     uows: UnitOfWorkFactory, feed: FareFeed, taps: Sequence[Tap]
 ) -> UploadResult:
-    """Store a device's upload, then price every account-day its taps can change."""
-    ingest = await ingest_taps(uows, taps)
-    pricing = await price_account_days(uows, feed, account_days(feed, taps))
+    """Store a device's upload, then price every account-day its taps can change (and take
+    them off the pricing queue)."""
+    ingest = await ingest_taps(uows, taps, feed=feed)
+    keys = account_days(feed, taps)
+    pricing = await price_account_days(uows, feed, keys)
     return UploadResult(ingest, pricing)

@@ -155,6 +155,15 @@ class PaymentRecords:
         )
         return list(rows)
 
+    async def charge_attempts(self, charge_key: str) -> list[PaymentAttemptRow]:
+        """Every attempt of one logical charge (first attempt and retries), oldest first."""
+        rows = await self._session.scalars(
+            select(PaymentAttemptRow)
+            .where(PaymentAttemptRow.charge_key == charge_key)
+            .order_by(PaymentAttemptRow.created_at, PaymentAttemptRow.id)
+        )
+        return list(rows)
+
     async def attempts_per_charge(self, charge_keys: Sequence[str]) -> dict[str, int]:
         counted = await self._session.execute(
             select(PaymentAttemptRow.charge_key, func.count())

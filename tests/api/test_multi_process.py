@@ -1,0 +1,237 @@
+"""Two `faregate serve` processes and two `faregate worker` processes on one PostgreSQL and one
+Redis ingest and price a stream of uploads with every tap priced exactly once.
+
+Devices upload signed batches over HTTP, spread over both servers, and some batches are sent
+again to the other server (as after a lost answer). Pricing happens only in the two worker
+processes (`serve --no-worker`). At the end: the queue is empty, every account-day has a
+price whose tap count is exactly the taps stored for it, each rider owes exactly one fare a
+day, and the ledger's invariants hold."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from faregate.api.device_auth import device_secret
+from gateways.localstripe_server import LocalStripe
+from qr.keys import init_keys
+from simulators.device_client import sign_request
+from ticketing.db.models import PricedDayRow, TapRow
+from ticketing.ledger import accounts
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.riders import Registration, register_riders
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+from .conftest import FEED, LOCAL_REDIS, MASTER_KEY, free_port, server_environment, wait_healthy
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_backend", ["postgresql"])]
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+DAYS = (date(2025, 3, 10), date(2025, 3, 11))
+FARE = 15_000  # m2a_01 -> m2a_12
+RIDERS = 24
+FAREGATE = [sys.executable, "-m", "faregate"]
+
+
+@pytest.fixture
+def processes(tmp_path: Path, db_url: str, localstripe_server: LocalStripe) -> Iterator[list[str]]:
+    """Two servers (no in-process worker) and two workers; the servers' base URLs."""
+    env = server_environment(db_url, localstripe_server) | {"REDIS_URL": LOCAL_REDIS}
+    master = tmp_path / "device-master.key"
+    master.write_text(MASTER_KEY.hex())
+    started: list[subprocess.Popen[bytes]] = []
+    bases = []
+    try:
+        for n in range(2):
+            data_dir = tmp_path / f"serve-{n}"
+            init_keys(data_dir / "keys", datetime.now(UTC) - timedelta(days=1))
+            port = free_port()
+            process = subprocess.Popen(
+                [
+                    *FAREGATE,
+                    "--data-dir",
+                    str(data_dir),
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--fare-feed",
+                    str(FEED),
+                    "--device-master-key",
+                    str(master),
+                    "--no-worker",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            started.append(process)
+            bases.append(f"http://127.0.0.1:{port}")
+            wait_healthy(bases[-1], process)
+        for n in range(2):
+            started.append(
+                subprocess.Popen(
+                    [
+                        *FAREGATE,
+                        "--data-dir",
+                        str(tmp_path / f"worker-{n}"),
+                        "worker",
+                        "--poll",
+                        "0.05",
+                        "--batch",
+                        "4",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
+        yield bases
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    for process in started:
+        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+
+
+async def add_riders(uows: UnitOfWorkFactory) -> list[str]:
+    now = datetime.now(UTC)
+    registrations = []
+    for _ in range(RIDERS):
+        account = RiderAccount(
+            "acc-" + secrets.token_hex(6), "regular", PaymentMode.POSTPAID_CARD, "VND"
+        )
+        credential = CredentialRecord(
+            secrets.randbits(63), account.id, now, now + timedelta(days=365), now
+        )
+        registrations.append(Registration(account, [credential]))
+    await register_riders(uows, registrations, at=now)
+    return [r.account.id for r in registrations]
+
+
+def journal(device: str, first_seq: int, taps: list[tuple[str, datetime, str, str]]) -> bytes:
+    records = [
+        {
+            "device_id": device,
+            "device_seq": first_seq + n,
+            "credential_id": 0,
+            "account_id": account,
+            "at": at.isoformat(),
+            "route_id": "m2a",
+            "stop_id": stop,
+            "kind": kind,
+        }
+        for n, (account, at, stop, kind) in enumerate(taps)
+    ]
+    return json.dumps({"records": records}).encode()
+
+
+async def upload(http: httpx.AsyncClient, base: str, device: str, body: bytes) -> int:
+    headers = sign_request(
+        device_secret(MASTER_KEY, device),
+        device,
+        "POST",
+        "/device/v1/journal",
+        body,
+        at=datetime.now(UTC),
+    )
+    answer = await http.post(f"{base}/device/v1/journal", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["new"])
+
+
+async def test_two_servers_and_two_workers_price_every_tap_exactly_once(
+    processes: list[str], uow_factory: UnitOfWorkFactory
+) -> None:
+    riders = await add_riders(uow_factory)
+    entry_gate, exit_gate = f"gate-in-{secrets.token_hex(3)}", f"gate-out-{secrets.token_hex(3)}"
+    seqs = {entry_gate: 1, exit_gate: 1}
+    stored = 0
+    sent = 0
+    async with httpx.AsyncClient(timeout=60) as http:
+        uploads = []
+        for day in DAYS:
+            for start in range(0, RIDERS, 4):
+                group = riders[start : start + 4]
+                at = datetime.combine(day, time(7, 30), HANOI)
+                for gate, stop, kind, when in (
+                    (entry_gate, "m2a_01", "entry", at),
+                    (exit_gate, "m2a_12", "exit", at + timedelta(minutes=25)),
+                ):
+                    body = journal(gate, seqs[gate], [(r, when, stop, kind) for r in group])
+                    seqs[gate] += len(group)
+                    sent += len(group)
+                    uploads.append((gate, body))
+
+        # Each device's batches in order, the two devices at once, alternating servers; every
+        # third batch is sent again to the other server (a resend after a lost answer).
+        async def device_stream(gate: str) -> int:
+            new = 0
+            mine = [body for g, body in uploads if g == gate]
+            for n, body in enumerate(mine):
+                new += await upload(http, processes[n % 2], gate, body)
+                if n % 3 == 0:
+                    assert await upload(http, processes[(n + 1) % 2], gate, body) == 0
+            return new
+
+        stored = sum(await asyncio.gather(device_stream(entry_gate), device_stream(exit_gate)))
+    assert stored == sent == 2 * RIDERS * len(DAYS)
+
+    for _ in range(600):
+        async with uow_factory() as uow:
+            if await uow.pricing_queue.count() == 0:
+                break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the workers did not empty the pricing queue")
+
+    async with uow_factory() as uow:
+        taps = await uow.session.scalar(select(func.count()).select_from(TapRow))
+        latest = await uow.session.execute(
+            select(
+                PricedDayRow.account_id,
+                PricedDayRow.service_day,
+                func.max(PricedDayRow.version),
+            ).group_by(PricedDayRow.account_id, PricedDayRow.service_day)
+        )
+        versions = {(a, d): v for a, d, v in latest}
+        counts = {
+            (a, d): n
+            for a, d, v, n in await uow.session.execute(
+                select(
+                    PricedDayRow.account_id,
+                    PricedDayRow.service_day,
+                    PricedDayRow.version,
+                    PricedDayRow.tap_count,
+                )
+            )
+            if versions[(a, d)] == v
+        }
+        receivable = await uow.ledger.accounts([accounts.receivable(r) for r in riders])
+        report = await uow.ledger.check_invariants()
+    assert taps == sent
+    assert set(versions) == {(r, d) for r in riders for d in DAYS}
+    # Every tap is in exactly one current price: each day's latest pricing saw both its taps.
+    assert set(counts.values()) == {2}
+    assert sum(counts.values()) == taps
+    # One fare per rider per day, however many times a day was priced on the way.
+    assert {state.normal_balance.amount for state in receivable.values()} == {FARE * len(DAYS)}
+    assert report.ok, report

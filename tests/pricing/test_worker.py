@@ -1,0 +1,192 @@
+"""Pricing off the request path: ingest queues account-days, workers price each exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from faregate_data import HANOI_FEED
+from ticketing.db.models import PricedDayRow
+from ticketing.fares.feed import FareFeed, load_feed
+from ticketing.ledger import accounts
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.pricing_worker import PricingLag, price_queued, run_worker
+from ticketing.services.riders import Registration, register_riders
+from ticketing.services.taps import ingest_taps
+from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+DAYS = (date(2025, 3, 10), date(2025, 3, 11))
+RIDE = timedelta(minutes=25)
+SEQ = iter(range(1, 10**9))
+
+
+@pytest.fixture(scope="module")
+def feed() -> FareFeed:
+    return load_feed(HANOI_FEED)
+
+
+async def add_riders(uow_factory: UnitOfWorkFactory, count: int) -> list[str]:
+    now = datetime.now(UTC)
+    registrations = []
+    for _ in range(count):
+        account = RiderAccount(
+            "acc-" + secrets.token_hex(6), "regular", PaymentMode.POSTPAID_CARD, "VND"
+        )
+        credential = CredentialRecord(
+            secrets.randbits(63), account.id, now, now + timedelta(days=365), now
+        )
+        registrations.append(Registration(account, [credential]))
+    await register_riders(uow_factory, registrations, at=now)
+    return [r.account.id for r in registrations]
+
+
+def ride(account_id: str, day: date, at: time = time(7, 30)) -> list[Tap]:
+    """One metro ride on line 2A (m2a_01 to m2a_12, 15,000 VND) on `day`."""
+    start = datetime.combine(day, at, HANOI)
+    return [
+        Tap("gate-a", next(SEQ), 0, account_id, start, "m2a", "m2a_01", TapKind.ENTRY),
+        Tap("gate-b", next(SEQ), 0, account_id, start + RIDE, "m2a", "m2a_12", TapKind.EXIT),
+    ]
+
+
+async def priced_versions(uow_factory: UnitOfWorkFactory) -> Counter[tuple[str, date]]:
+    async with uow_factory() as uow:
+        rows = await uow.session.execute(select(PricedDayRow.account_id, PricedDayRow.service_day))
+        return Counter((account, day) for account, day in rows)
+
+
+async def receivables(uow_factory: UnitOfWorkFactory, riders: Sequence[str]) -> int:
+    async with uow_factory() as uow:
+        found = await uow.ledger.accounts([accounts.receivable(r) for r in riders])
+        report = await uow.ledger.check_invariants()
+    assert report.ok, report
+    return sum(state.normal_balance.amount for state in found.values())
+
+
+async def test_ingest_queues_the_days_and_one_worker_prices_them(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    riders = await add_riders(uow_factory, 3)
+    taps = [tap for rider in riders for day in DAYS for tap in ride(rider, day)]
+    await ingest_taps(uow_factory, taps, feed=feed)
+    async with uow_factory() as uow:
+        queued = set(await uow.pricing_queue.queued())
+    # An exit may close a journey begun the service day before: that day is queued too.
+    assert {(r, d) for r in riders for d in DAYS} <= queued
+
+    lag = PricingLag()
+    totals = await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True, lag=lag)
+    assert totals.pricing.priced == len(riders) * len(DAYS)
+    assert totals.claimed == len(queued)
+    async with uow_factory() as uow:
+        assert await uow.pricing_queue.count() == 0
+    assert lag() == 0.0
+    versions = await priced_versions(uow_factory)
+    assert versions == Counter({(r, d): 1 for r in riders for d in DAYS})
+    assert await receivables(uow_factory, riders) == 15_000 * len(riders) * len(DAYS)
+
+
+async def test_a_tap_for_a_priced_day_queues_it_again_and_it_is_repriced(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    [rider] = await add_riders(uow_factory, 1)
+    await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
+    await price_queued(uow_factory, feed)
+    await ingest_taps(uow_factory, ride(rider, DAYS[0], time(17, 30)), feed=feed)
+    async with uow_factory() as uow:
+        assert (rider, DAYS[0]) in await uow.pricing_queue.queued()
+        assert await uow.pricing_queue.oldest_dirty_since() is not None
+    lag = PricingLag()
+    assert await lag.refresh(uow_factory) >= 0.0
+    cycle = await price_queued(uow_factory, feed)
+    assert cycle.pricing.repriced == 1
+    async with uow_factory() as uow:
+        latest = await uow.pricing.latest(rider, DAYS[0])
+        assert await uow.pricing_queue.count() == 0
+    assert latest is not None
+    assert latest.version == 2
+    assert await receivables(uow_factory, [rider]) == 30_000  # reversed, then posted again
+    # Re-sending the same batch stores nothing and queues nothing.
+    await ingest_taps(uow_factory, [], feed=feed)
+    assert (await price_queued(uow_factory, feed)).claimed == 0
+
+
+async def test_a_day_that_cannot_be_priced_is_postponed_not_blocking(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    [rider] = await add_riders(uow_factory, 1)
+    await ingest_taps(uow_factory, ride("acc-nobody", DAYS[0]) + ride(rider, DAYS[0]), feed=feed)
+    totals = await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True)
+    assert totals.pricing.priced == 1
+    assert totals.postponed >= 1
+    async with uow_factory() as uow:
+        left = await uow.pricing_queue.queued()
+    assert left
+    assert {account for account, _ in left} == {"acc-nobody"}
+    assert await priced_versions(uow_factory) == Counter({(rider, DAYS[0]): 1})
+
+
+async def test_run_worker_stops_when_told(uow_factory: UnitOfWorkFactory, feed: FareFeed) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=30))
+    await asyncio.sleep(0.2)
+    assert not task.done()  # waiting on an empty queue
+    stop.set()
+    totals = await asyncio.wait_for(task, timeout=5)
+    assert totals.claimed == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+async def test_two_workers_on_postgres_price_every_queued_day_exactly_once(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    riders = await add_riders(uow_factory, 30)
+    wanted = {(r, d) for r in riders for d in DAYS}
+    stop = asyncio.Event()
+    workers = [
+        asyncio.create_task(run_worker(uow_factory, feed, stop=stop, batch=4, poll=0.05))
+        for _ in range(2)
+    ]
+    # Uploads keep arriving while both workers run; some ride a day already priced again.
+    for day in DAYS:
+        for start in range(0, len(riders), 5):
+            batch = [tap for rider in riders[start : start + 5] for tap in ride(rider, day)]
+            await ingest_taps(uow_factory, batch, feed=feed)
+            await asyncio.sleep(0.01)
+    late = riders[:5]
+    await ingest_taps(
+        uow_factory, [t for r in late for t in ride(r, DAYS[0], time(17, 30))], feed=feed
+    )
+    for _ in range(200):
+        async with uow_factory() as uow:
+            if await uow.pricing_queue.count() == 0:
+                break
+        await asyncio.sleep(0.05)
+    stop.set()
+    first, second = await asyncio.gather(*workers)
+    assert first.claimed, "both workers took part"
+    assert second.claimed, "both workers took part"
+
+    versions = await priced_versions(uow_factory)
+    assert set(versions) == wanted
+    # Each day was priced once per change: version 1, plus one re-pricing for the late rides,
+    # at most (a late ride may have been stored before its day was first priced).
+    assert all(n == 1 for key, n in versions.items() if key[0] not in late)
+    assert all(n in (1, 2) for key, n in versions.items() if key[0] in late)
+    async with uow_factory() as uow:
+        assert await uow.pricing_queue.count() == 0
+        for rider in late:
+            latest = await uow.pricing.latest(rider, DAYS[0])
+            assert latest is not None
+    expected = 15_000 * len(wanted) + 15_000 * len(late)
+    assert await receivables(uow_factory, riders) == expected

@@ -1,0 +1,157 @@
+"""Pricing off the request path: workers price the account-days tap ingest queued.
+
+    stop = asyncio.Event()
+    await run_worker(uow_factory, feed, stop=stop, lag=lag)   # until stop is set
+
+Each cycle claims up to `batch` queued account-days (`ticketing.stores.pricing_queue`: FOR
+UPDATE SKIP LOCKED on PostgreSQL, so any number of workers on any number of machines share one
+queue), prices them with `FarePricing` and deletes them from the queue in the same
+transaction: a day is priced and dequeued together or not at all, and a tap stored while its
+day was being priced queues the day again (its insert waits for the claim to end), so it is
+priced again. When a batch cannot be priced (e.g. taps of an account we have no record of), its
+days are priced one by one and each day that fails is postponed by `retry_delay`, so one bad day
+does not hold up the queue. The worker sleeps `poll` seconds when the queue is empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ticketing.errors import TicketingError
+from ticketing.fares.feed import FareFeed
+from ticketing.services.pricing import FarePricing
+from ticketing.services.taps import PricingSummary
+from ticketing.stores.pricing_queue import AccountDay
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 100
+DEFAULT_POLL = 1.0
+DEFAULT_RETRY_DELAY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """One claim-price-dequeue cycle: days claimed, what pricing them did, days postponed."""
+
+    claimed: int
+    pricing: PricingSummary
+    postponed: int = 0
+
+
+class PricingLag:
+    """The pricing lag probe: seconds since the oldest queued account-day was queued (0 when
+    the queue is empty), as last measured by `refresh`. Calling it reads that measure without
+    touching the database, as a metrics scrape must (`Metrics.watch_pricing_lag(lag)`)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    async def refresh(self, uows: UnitOfWorkFactory) -> float:
+        async with uows() as uow:
+            oldest = await uow.pricing_queue.oldest_dirty_since()
+        now = uows.clock()
+        self.seconds = 0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0)
+        return self.seconds
+
+
+async def price_queued(
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    *,
+    batch: int = DEFAULT_BATCH,
+    retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+) -> CycleResult:
+    """One cycle: claim up to `batch` queued account-days, price them, dequeue them."""
+
+    async def cycle(uow: UnitOfWork) -> tuple[list[AccountDay], PricingSummary]:
+        keys = await uow.pricing_queue.claim(batch)
+        if not keys:
+            return keys, PricingSummary()
+        summary = PricingSummary.of(await FarePricing(uow, feed).price_days(keys))
+        await uow.pricing_queue.remove(keys)
+        return keys, summary
+
+    try:
+        keys, summary = await run_in_uow(uows, cycle)
+    except TicketingError as error:
+        log.warning("pricing a batch failed (%s); pricing its days one by one", error)
+        return await _one_by_one(uows, feed, batch, retry_delay)
+    return CycleResult(len(keys), summary)
+
+
+async def _one_by_one(
+    uows: UnitOfWorkFactory, feed: FareFeed, batch: int, retry_delay: timedelta
+) -> CycleResult:
+    async with uows() as uow:
+        keys = await uow.pricing_queue.claim(batch)  # a look only: released at once
+    summary, postponed = PricingSummary(), 0
+    for key in keys:
+
+        async def one(uow: UnitOfWork, key: AccountDay = key) -> PricingSummary:
+            if key not in await uow.pricing_queue.claim_one(key):
+                return PricingSummary()  # another worker has it (or priced it)
+            priced = PricingSummary.of(await FarePricing(uow, feed).price_days([key]))
+            await uow.pricing_queue.remove([key])
+            return priced
+
+        try:
+            summary += await run_in_uow(uows, one)
+        except TicketingError as error:
+            log.warning("cannot price %s on %s: %s", key[0], key[1].isoformat(), error)
+
+            async def postpone(uow: UnitOfWork, key: AccountDay = key) -> None:
+                await uow.pricing_queue.postpone(key, uow.clock() + retry_delay)
+
+            await run_in_uow(uows, postpone)
+            postponed += 1
+    return CycleResult(len(keys), summary, postponed)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerTotals:
+    cycles: int
+    claimed: int
+    pricing: PricingSummary
+    postponed: int
+
+
+async def run_worker(
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    *,
+    stop: asyncio.Event,
+    batch: int = DEFAULT_BATCH,
+    poll: float = DEFAULT_POLL,
+    once: bool = False,
+    lag: PricingLag | None = None,
+    retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+) -> WorkerTotals:
+    """Price queued account-days until `stop` is set (or, with `once`, until the queue has
+    nothing claimable left). A cycle in progress when `stop` is set finishes first; the lag
+    probe, if given, is refreshed after every cycle."""
+    cycles = claimed = postponed = 0
+    pricing = PricingSummary()
+    while not stop.is_set():
+        result = await price_queued(uows, feed, batch=batch, retry_delay=retry_delay)
+        cycles += 1
+        claimed += result.claimed
+        postponed += result.postponed
+        pricing += result.pricing
+        if lag is not None:
+            await lag.refresh(uows)
+        if result.claimed:
+            continue  # more may be waiting (postponed days are not claimed again soon)
+        if once:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=poll)
+    return WorkerTotals(cycles, claimed, pricing, postponed)
