@@ -8,6 +8,7 @@ from faregate.web.finance import FINANCE_SOURCE, FinanceSource, finance_page, st
 from faregate.web.occupancy import OCCUPANCY, OccupancyBroadcaster, occupancy_events
 from faregate.web.operator import OPERATOR_SOURCE, OperatorSource, operator_page
 from faregate.web.pages import (
+    ACCOUNT_MODE,
     CLOCK,
     CREDENTIAL_SOURCE,
     STATIC_DIR,
@@ -31,8 +32,10 @@ def add_web_routes(
 ) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
-    - `/` (passenger): `credential_source` finds the pass for a request; without one the page
-      says there is no pass to show. `clock` is the server's time, which the page checks the
+    - `/` (passenger): without `credential_source` the page signs the passenger in through the
+      passenger API (token in the tab's sessionStorage), fetches the phone credential once and
+      shows the account; with one (tests, demos) the source's pass is embedded in the page (or
+      the page says there is none). `clock` is the server's time, which the page checks the
       phone's clock against.
     - `/operator` and `/operator/occupancy/events`: only with an `operator` source. Whoever
       records parking entries and exits publishes occupancy to `occupancy` (one is made when
@@ -45,6 +48,7 @@ def add_web_routes(
     static = app.router.add_static("/static/", STATIC_DIR, name="static")
     app[TEMPLATES] = template_environment(lambda path: str(static.url_for(filename=path)))
     app[CREDENTIAL_SOURCE] = credential_source or no_credential
+    app[ACCOUNT_MODE] = credential_source is None
     app[CLOCK] = clock
     app.router.add_get("/", passenger_page, name="passenger")
     if operator is not None:
