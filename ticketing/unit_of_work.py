@@ -7,7 +7,8 @@
 
 Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: accounts, passes,
 credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
-legs), `uow.payments` (PaymentRecords: customers, attempts, refunds, webhook events). Nothing
+legs), `uow.payments` (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users`
+(Users: API users and bearer tokens). Nothing
 else builds a store.
 
 Stores never commit; the use case decides what commits together (cosmicpython style).
@@ -32,6 +33,7 @@ from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
 from ticketing.stores.riders import Riders
 from ticketing.stores.taps import TapStore
+from ticketing.stores.users import Users
 
 T = TypeVar("T")
 # PostgreSQL's serialization_failure and deadlock_detected: the transaction was rolled back and
@@ -50,6 +52,7 @@ class UnitOfWork:
     riders: Riders
     pricing: PricingRecords
     payments: PaymentRecords
+    users: Users
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -63,6 +66,7 @@ class UnitOfWork:
         self.riders = Riders(self.session, self.ledger, self.deny_list, self.clock)
         self.pricing = PricingRecords(self.session)
         self.payments = PaymentRecords(self.session, self.clock)
+        self.users = Users(self.session, self.clock)
         return self
 
     async def __aexit__(

@@ -39,7 +39,8 @@ from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
-from faregate.api.routes import device, system, webhooks
+from faregate.api.routes import device, sessions, system, webhooks
+from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.redis_runtime import open_redis
 from gateways.localstripe_server import localstripe
@@ -51,15 +52,16 @@ TITLE = "Faregate"
 API_VERSION = "1.0.0"
 DESCRIPTION = (
     "City transit e-ticketing and cashless parking backend. Errors are "
-    "application/problem+json (RFC 9457). Device routes are signed per device: "
-    "see docs/DEVICE-API.md."
+    "application/problem+json (RFC 9457). Device routes are signed per device "
+    "(docs/DEVICE-API.md); user routes take a bearer token from POST /api/v1/sessions "
+    "(docs/API.md)."
 )
 
 
 def api_routes() -> RouteRegistry:
     """Every route of the API; add a module's `routes` here to publish it."""
     registry = RouteRegistry()
-    for module in (system, device, webhooks):
+    for module in (system, sessions, device, webhooks):
         registry.extend(module.routes)
     return registry
 
@@ -129,6 +131,6 @@ def create_app(config: ApiConfig) -> web.Application:
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
-    routes.mount(app, {Auth.DEVICE: _device})
+    routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
     app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway])
     return app

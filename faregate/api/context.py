@@ -19,7 +19,7 @@ from faregate.api.device_auth import DEFAULT_SKEW
 from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.metrics import Metrics
 from faregate.api.rate_limit import RateLimit, RateLimiter
-from faregate.api.registry import Guard
+from faregate.api.registry import DeviceGuard
 from faregate.config import Settings
 from gateways.stripe_gateway import StripeGateway
 from qr.timeutil import Clock, utc_now
@@ -28,6 +28,8 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_DEVICE_RATE = RateLimit(requests=1200, window_seconds=60)
 DEFAULT_PASSENGER_RATE = RateLimit(requests=120, window_seconds=60)
+# Sign-in attempts per username: slows password guessing against one user from anywhere.
+DEFAULT_SIGN_IN_RATE = RateLimit(requests=10, window_seconds=60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +55,7 @@ class ApiConfig:
     stripe: StripeConfig | None = None
     device_rate: RateLimit = DEFAULT_DEVICE_RATE
     passenger_rate: RateLimit = DEFAULT_PASSENGER_RATE
+    sign_in_rate: RateLimit = DEFAULT_SIGN_IN_RATE
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
 
@@ -64,7 +67,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 UOWS = web.AppKey("uows", UnitOfWorkFactory)
 REDIS = web.AppKey("redis", Redis)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-DEVICE_GUARD: web.AppKey[Guard] = web.AppKey("device_guard")
+DEVICE_GUARD: web.AppKey[DeviceGuard] = web.AppKey("device_guard")
 GATEWAY = web.AppKey("gateway", StripeGateway)
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)

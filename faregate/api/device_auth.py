@@ -37,7 +37,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from faregate.api.problems import Problem
-from faregate.api.registry import Guard
+from faregate.api.registry import DeviceGuard
 
 SCHEME = "FG-HMAC-SHA256"
 DEVICE_HEADER = "X-Faregate-Device"
@@ -118,7 +118,7 @@ def device_guard(
     clock: Callable[[], datetime],
     *,
     skew: timedelta = DEFAULT_SKEW,
-) -> Guard:
+) -> DeviceGuard:
     """A guard that authenticates a device request and returns the device id."""
     nonce_ttl = int(2 * skew.total_seconds())
 

@@ -28,6 +28,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from faregate.api.problems import PROBLEM_JSON, Problem, ProblemDocument
+from ticketing.users import ApiUser
 
 T = TypeVar("T")
 DEFAULT_MAX_BODY = 64 * 1024
@@ -35,8 +36,24 @@ _REF = "#/components/schemas/{name}"
 
 
 class Auth(enum.Enum):
+    """Who may call a route. DEVICE: a device's signed request. PASSENGER, OPERATOR, FINANCE:
+    a bearer token of a user with that role (anyone else signed in gets 403); SIGNED_IN: a
+    bearer token of any role. Passenger routes also count against the passenger's rate limit.
+    """
+
     NONE = "none"
     DEVICE = "device"
+    PASSENGER = "passenger"
+    OPERATOR = "operator"
+    FINANCE = "finance"
+    SIGNED_IN = "signed-in"
+
+    @property
+    def bearer(self) -> bool:
+        return self in BEARER_AUTHS
+
+
+BEARER_AUTHS = frozenset({Auth.PASSENGER, Auth.OPERATOR, Auth.FINANCE, Auth.SIGNED_IN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,7 @@ class Call:
     body: object | None
     query: object | None
     subject: str | None
+    principal: ApiUser | None = None
 
     @property
     def app(self) -> web.Application:
@@ -63,6 +81,13 @@ class Call:
             raise TypeError(f"route query is {type(self.query).__name__}, not {model.__name__}")
         return self.query
 
+    @property
+    def user(self) -> ApiUser:
+        """The signed-in user of a route with bearer auth (`Auth.PASSENGER` etc.)."""
+        if self.principal is None:
+            raise TypeError("route has no signed-in user")
+        return self.principal
+
     def require_subject(self) -> str:
         if self.subject is None:
             raise TypeError("route has no authenticated subject")
@@ -71,12 +96,14 @@ class Call:
 
 Reply = msgspec.Struct | web.StreamResponse
 RouteHandler = Callable[[Call], Awaitable[Reply]]
-# Authenticates a request (with its raw body) and returns who made it; raises Problem.
-Guard = Callable[[web.Request, bytes], Awaitable[str]]
+# Authenticates a request (with its raw body) and returns who made it: a device id or a signed-in
+# user; raises Problem (401, 403, 429).
+Guard = Callable[[web.Request, bytes], Awaitable[str | ApiUser]]
+DeviceGuard = Callable[[web.Request, bytes], Awaitable[str]]
 
 _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON or query",
-    401: "Missing, invalid, stale or replayed request signature",
+    401: "Missing or invalid credentials (device signature or bearer token)",
     403: "Authenticated, but not allowed to do this",
     409: "Conflicts with the server's state",
     413: "Request body over the route's limit",
@@ -114,6 +141,10 @@ class Route:
             found |= {400, 422}
         if self.auth is Auth.DEVICE:
             found |= {401, 429}
+        if self.auth.bearer:
+            found |= {401, 403}
+        if self.auth is Auth.PASSENGER:
+            found |= {429}
         return sorted(found)
 
 
@@ -216,10 +247,12 @@ def _decode_body(raw: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
 def _endpoint(route: Route, guard: Guard | None) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         raw = await _read_body(request, route.max_body)
-        subject = await guard(request, raw) if guard is not None else None
+        who = await guard(request, raw) if guard is not None else None
+        user = who if isinstance(who, ApiUser) else None
+        subject = who.username if isinstance(who, ApiUser) else who
         query = _decode_query(request, route.query) if route.query is not None else None
         body = _decode_body(raw, route.body) if route.body is not None else None
-        reply = await route.handler(Call(request, raw, body, query, subject))
+        reply = await route.handler(Call(request, raw, body, query, subject, user))
         if isinstance(reply, web.StreamResponse):
             return reply
         if route.response is None or not isinstance(reply, route.response):
@@ -285,6 +318,10 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
     operation["responses"] = responses
     if route.auth is Auth.DEVICE:
         operation["security"] = [{"deviceSignature": []}]
+    elif route.auth.bearer:
+        operation["security"] = [{"bearerToken": []}]
+        role = "any role" if route.auth is Auth.SIGNED_IN else f"role {route.auth.value}"
+        operation["description"] = f"Bearer token of a user with {role}."
     return operation
 
 
@@ -296,6 +333,13 @@ DEVICE_SIGNATURE_SCHEME = {
         "HMAC-SHA256 request signature with the device's own secret, sent with "
         "X-Faregate-Device, X-Faregate-Timestamp and X-Faregate-Nonce; see docs/DEVICE-API.md."
     ),
+}
+
+
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A token from POST /api/v1/sessions (sign in); revocable; see docs/API.md.",
 }
 
 
@@ -315,6 +359,9 @@ def build_openapi(
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"deviceSignature": DEVICE_SIGNATURE_SCHEME},
+            "securitySchemes": {
+                "deviceSignature": DEVICE_SIGNATURE_SCHEME,
+                "bearerToken": BEARER_SCHEME,
+            },
         },
     }

@@ -1,0 +1,115 @@
+"""API users and their bearer tokens (tables of `ticketing.db.users_models`).
+
+The store keeps what it is given: the service (`ticketing.services.users`) hashes passwords
+and tokens before they reach it, so nothing here ever sees a password or a usable token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketing.clock import Clock, utc_now
+from ticketing.db.users_models import ApiTokenRow, ApiUserRow
+from ticketing.users import ApiUser, UserExists
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    user: ApiUser
+    password_hash: str
+
+
+def _user(row: ApiUserRow) -> ApiUser:
+    return ApiUser(row.username, row.role, row.account_id)
+
+
+class Users:
+    """API users (see the module docstring)."""
+
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now) -> None:
+        self._session = session
+        self._clock = clock
+
+    async def add(self, user: ApiUser, password_hash: str) -> None:
+        """Store a new user; the username or the account already taken raises UserExists."""
+        clash = ApiUserRow.username == user.username
+        if user.account_id is not None:
+            clash |= ApiUserRow.account_id == user.account_id
+        taken = await self._session.scalar(select(ApiUserRow.username).where(clash))
+        if taken is not None:
+            raise UserExists(
+                f"user {user.username!r} exists"
+                if taken == user.username
+                else f"account {user.account_id!r} already has a user"
+            )
+        self._session.add(
+            ApiUserRow(
+                username=user.username,
+                role=user.role,
+                password_hash=password_hash,
+                account_id=user.account_id,
+                created_at=self._clock(),
+            )
+        )
+        try:
+            await self._session.flush()
+        except IntegrityError as error:  # a concurrent add won the race
+            raise UserExists(f"user {user.username!r} exists") from error
+
+    async def get(self, username: str) -> StoredUser | None:
+        row = await self._session.get(ApiUserRow, username)
+        return None if row is None else StoredUser(_user(row), row.password_hash)
+
+    async def of_account(self, account_id: str) -> ApiUser | None:
+        row = await self._session.scalar(
+            select(ApiUserRow).where(ApiUserRow.account_id == account_id)
+        )
+        return None if row is None else _user(row)
+
+    async def add_token(self, token_hash: str, username: str, expires_at: datetime) -> None:
+        self._session.add(
+            ApiTokenRow(
+                token_hash=token_hash,
+                username=username,
+                created_at=self._clock(),
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+        )
+        await self._session.flush()
+
+    async def user_for_token(self, token_hash: str, now: datetime) -> ApiUser | None:
+        """The user of a token neither revoked nor expired at `now`."""
+        row = await self._session.scalar(
+            select(ApiUserRow)
+            .join(ApiTokenRow, ApiTokenRow.username == ApiUserRow.username)
+            .where(
+                ApiTokenRow.token_hash == token_hash,
+                ApiTokenRow.revoked_at.is_(None),
+                ApiTokenRow.expires_at > now,
+            )
+        )
+        return None if row is None else _user(row)
+
+    async def revoke_token(self, token_hash: str) -> bool:
+        """Revoke one token; False if it was unknown or revoked already."""
+        result = await self._session.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.token_hash == token_hash, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=self._clock())
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_tokens_of(self, username: str) -> int:
+        """Revoke every live token of a user (signed out everywhere); how many were live."""
+        result = await self._session.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.username == username, ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=self._clock())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
