@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from faregate.web.finance import FINANCE_SOURCE, FinanceSource, finance_page, start_settlement
 from faregate.web.occupancy import OCCUPANCY, OccupancyBroadcaster, occupancy_events
@@ -18,7 +19,15 @@ from faregate.web.pages import (
     passenger_page,
     template_environment,
 )
+from faregate.web.staff import (
+    STAFF_USERS,
+    StaffUsers,
+    require_role,
+    staff_sign_in,
+    staff_sign_out,
+)
 from qr.timeutil import Clock, utc_now
+from ticketing.users import UserRole
 
 
 def add_web_routes(
@@ -29,6 +38,7 @@ def add_web_routes(
     operator: OperatorSource | None = None,
     occupancy: OccupancyBroadcaster | None = None,
     finance: FinanceSource | None = None,
+    staff: StaffUsers | None = None,
 ) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
@@ -42,8 +52,9 @@ def add_web_routes(
       not given; it is `app[OCCUPANCY]` either way).
     - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source.
 
-    Sign-in and roles are not checked here: the API round's session middleware must guard
-    `/operator` and `/finance`.
+    - With `staff` (the app's users), `/operator` needs an operator's and `/finance` a
+      finance user's token (a cookie set by `POST /staff/sign-in`, or a bearer header); see
+      `faregate.web.staff`. Without it (tests of the pages alone) they are not guarded.
     """
     static = app.router.add_static("/static/", STATIC_DIR, name="static")
     app[TEMPLATES] = template_environment(lambda path: str(static.url_for(filename=path)))
@@ -51,6 +62,14 @@ def add_web_routes(
     app[ACCOUNT_MODE] = credential_source is None
     app[CLOCK] = clock
     app.router.add_get("/", passenger_page, name="passenger")
+
+    def guard(role: UserRole, handler: Handler) -> Handler:
+        return handler if staff is None else require_role(role, handler)
+
+    if staff is not None:
+        app[STAFF_USERS] = staff
+        app.router.add_post("/staff/sign-in", staff_sign_in, name="staff_sign_in")
+        app.router.add_post("/staff/sign-out", staff_sign_out, name="staff_sign_out")
     if operator is not None:
         broadcaster = occupancy or OccupancyBroadcaster()
         app[OPERATOR_SOURCE] = operator
@@ -60,11 +79,17 @@ def add_web_routes(
             broadcaster.close()
 
         app.on_shutdown.append(end_streams)
-        app.router.add_get("/operator", operator_page, name="operator")
+        app.router.add_get("/operator", guard(UserRole.OPERATOR, operator_page), name="operator")
         app.router.add_get(
-            "/operator/occupancy/events", occupancy_events, name="operator_occupancy_events"
+            "/operator/occupancy/events",
+            guard(UserRole.OPERATOR, occupancy_events),
+            name="operator_occupancy_events",
         )
     if finance is not None:
         app[FINANCE_SOURCE] = finance
-        app.router.add_get("/finance", finance_page, name="finance")
-        app.router.add_post("/finance/days/{day}/settle", start_settlement, name="finance_settle")
+        app.router.add_get("/finance", guard(UserRole.FINANCE, finance_page), name="finance")
+        app.router.add_post(
+            "/finance/days/{day}/settle",
+            guard(UserRole.FINANCE, start_settlement),
+            name="finance_settle",
+        )

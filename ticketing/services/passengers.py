@@ -1,5 +1,6 @@
-"""Use cases of a passenger on their own account: open it, fetch the phone credential, read
-trips, charges and receipts, what the account stands at, and report a lost phone.
+"""Use cases of a passenger on their own account: register (the rider account and its sign-in
+user), fetch the phone credential, read trips, charges and receipts and what the account
+stands at, and report a lost phone.
 
 Saving a card and topping up go through `ticketing.payments.service.PaymentsService`; buying a
 pass through `ticketing.services.riders.buy_pass`. Every function here takes the account id of
@@ -32,8 +33,10 @@ from ticketing.payments.debt import debt_reason
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.services.riders import Reissue, report_lost_phone
+from ticketing.services.users import add_user, hash_password
 from ticketing.stores.riders import UnknownRecord
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
+from ticketing.users import ApiUser, UserRole, check_user
 
 REISSUED = "reissued"  # the revoke reason of a credential replaced by a newer fetch
 PAY_AS_YOU_GO = "PAYG"  # the credential's product code without a pass
@@ -144,6 +147,36 @@ async def open_passenger_account(uow: UnitOfWork, account: RiderAccount, at: dat
     """Open the rider account (and its ledger account) in the caller's transaction: the API's
     register use case opens it together with the passenger's sign-in user."""
     await uow.riders.open_account(account, at=at)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    user: ApiUser
+    account: RiderAccount
+
+
+async def register_passenger(
+    uows: UnitOfWorkFactory,
+    username: str,
+    password: str,
+    *,
+    payment_mode: PaymentMode = PaymentMode.PREPAID_WALLET,
+    at: datetime,
+) -> Registered:
+    """Open a rider account and its passenger user (who signs in with `username` and
+    `password`) in one transaction. Raises InvalidUser (bad username or password) or
+    UserExists (the username is taken)."""
+    account = passenger_account(new_account_id(), payment_mode=payment_mode)
+    user = ApiUser(username, UserRole.PASSENGER, account.id)
+    check_user(user)
+    password_hash = await hash_password(password)
+
+    async def register(uow: UnitOfWork) -> Registered:
+        await open_passenger_account(uow, account, at)
+        await add_user(uow, user, password_hash)
+        return Registered(user, account)
+
+    return await run_in_uow(uows, register)
 
 
 async def account_overview(uows: UnitOfWorkFactory, account_id: str) -> AccountOverview:
