@@ -19,6 +19,8 @@ from tests.api.conftest import Client
 from tests.payments.conftest import ride_the_metro
 from ticketing.fares.feed import load_feed
 from ticketing.services.riders import deny_list_snapshot
+from ticketing.services.users import ScryptCost, create_user
+from ticketing.users import UserRole
 
 PASSWORD = "a long enough password"
 PROBLEM_JSON = "application/problem+json"
@@ -195,6 +197,8 @@ async def test_trips_show_fares_and_only_the_passengers_own(client: Client) -> N
     mine = (await (await rider.get("/api/v1/passenger/trips")).json())["trips"]
     assert [t["fare"]["amount"] for t in mine] == [12_000, 15_000]
     assert mine[0]["from_stop_id"] == "m2a_12"
+    assert mine[1]["from_stop_name"] == "Cát Linh"  # names from the fare feed
+    assert mine[1]["route_name"] == "2A"
     theirs = (await (await other.get("/api/v1/passenger/trips")).json())["trips"]
     assert theirs == []
 
@@ -212,6 +216,19 @@ async def test_passenger_routes_need_a_live_passenger_token(client: Client) -> N
         assert (await rider.get(path)).status == 401
     refused = await rider.post("/api/v1/passenger/credential")
     assert refused.status == 401
+
+
+async def test_other_roles_cannot_use_passenger_routes(client: Client) -> None:
+    uows = client.app[UOWS]
+    await create_user(uows, "ops-user", PASSWORD, UserRole.OPERATOR, cost=ScryptCost(n=2**8))
+    session = await client.post(
+        "/api/v1/sessions", json={"username": "ops-user", "password": PASSWORD}
+    )
+    auth = {"Authorization": f"Bearer {(await session.json())['token']}"}
+    response = await client.get("/api/v1/passenger/account", headers=auth)
+    assert response.status == 403
+    assert response.content_type == PROBLEM_JSON
+    assert (await client.post("/api/v1/passenger/credential", headers=auth)).status == 403
 
 
 async def test_the_openapi_document_lists_the_passenger_routes(client: Client) -> None:

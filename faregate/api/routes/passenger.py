@@ -154,13 +154,18 @@ class CredentialDocument(msgspec.Struct, kw_only=True):
 
 
 class TripDocument(msgspec.Struct, kw_only=True):
+    """One leg; the names come from the fare feed (None for an id the feed lacks)."""
+
     service_day: date
     started_at: datetime
     ended_at: datetime | None
     route_id: str
+    route_name: str | None
     operator_id: str
     from_stop_id: str
+    from_stop_name: str | None
     to_stop_id: str | None
+    to_stop_name: str | None
     fare: Amount
     undiscounted: Amount
     fare_product_id: str | None
@@ -383,15 +388,28 @@ async def fetch_credential(call: Call) -> web.Response:
     return _no_store(CredentialDocument.of(issued.phone, issued.revoked))
 
 
-def _trip(trip: passengers.Trip) -> TripDocument:
+def _route_name(feed: FareFeed, route_id: str) -> str | None:
+    route = feed.gtfs.routes.get(route_id)
+    return None if route is None else (route.short_name or route.long_name or None)
+
+
+def _stop_name(feed: FareFeed, stop_id: str | None) -> str | None:
+    stop = None if stop_id is None else feed.gtfs.stops.get(stop_id)
+    return None if stop is None else stop.name or None
+
+
+def _trip(trip: passengers.Trip, feed: FareFeed) -> TripDocument:
     return TripDocument(
         service_day=trip.service_day,
         started_at=trip.started_at,
         ended_at=trip.ended_at,
         route_id=trip.route_id,
+        route_name=_route_name(feed, trip.route_id),
         operator_id=trip.operator_id,
         from_stop_id=trip.from_stop_id,
+        from_stop_name=_stop_name(feed, trip.from_stop_id),
         to_stop_id=trip.to_stop_id,
+        to_stop_name=_stop_name(feed, trip.to_stop_id),
         fare=Amount.of(trip.fare),
         undiscounted=Amount.of(trip.undiscounted),
         fare_product_id=trip.fare_product_id,
@@ -408,7 +426,8 @@ def _trip(trip: passengers.Trip) -> TripDocument:
 )  # fmt: skip
 async def list_trips(call: Call) -> TripList:
     found = await passengers.trips(call.app[UOWS], _account_id(call))
-    return TripList(trips=[_trip(t) for t in found])
+    feed = await asyncio.to_thread(_fare_feed, call.app[CONFIG].fare_feed)
+    return TripList(trips=[_trip(t, feed) for t in found])
 
 
 @routes.route(

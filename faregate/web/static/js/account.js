@@ -263,7 +263,7 @@ export class AccountPage {
 
   fillFacts(doc, credential) {
     const facts = {
-      credential_id: String(doc.credential_id),
+      credential_id: grouped(doc.credential_id),
       product: doc.product === "PASS" ? "Pass holder" : "Pay as you go",
       category: doc.category.charAt(0).toUpperCase() + doc.category.slice(1),
       period: String(doc.period),
@@ -297,8 +297,8 @@ export class AccountPage {
     const [account, trips, charges, receipts] = results;
     this.showWallet(account);
     this.showList("trips", trips.trips, (t) => [
-      `${t.route_id.toUpperCase()} · ${t.from_stop_id} → ${t.to_stop_id ?? "no exit tap"}`,
-      `${when(t.started_at)}${tripNote(t)}`,
+      `${t.from_stop_name ?? t.from_stop_id} → ${t.to_stop_name ?? t.to_stop_id ?? "no exit tap"}`,
+      `${routeLabel(t)} · ${when(t.started_at)}${tripNote(t)}`,
       money(t.fare),
     ]);
     this.showList("charges", charges.charges, (c) => [
@@ -397,6 +397,15 @@ export class AccountPage {
     this.say("Reported. Gates will refuse the lost phone's code; this phone has a new one.");
     await this.refresh();
   }
+}
+
+function routeLabel(trip) {
+  return `Line ${trip.route_name ?? trip.route_id.toUpperCase()}`;
+}
+
+/** A long pass number in groups of four digits, as on a card. */
+export function grouped(id) {
+  return String(id).replace(/\B(?=(\d{4})+$)/g, " ");
 }
 
 function tripNote(trip) {
