@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from faregate.config import Settings
+from faregate.errors import FaregateError
 
 SOCKET_NAME = "redis.sock"
 LOG_NAME = "redis.log"
@@ -43,9 +44,9 @@ STOP_GRACE = 5.0
 _MAX_SOCKET_PATH = 107
 
 
-class RedisUnavailable(ConnectionError):
+class RedisUnavailable(FaregateError, ConnectionError):
     """No Redis to talk to: no server binary, a server that would not start, or one that does
-    not answer. An OSError, so the CLI shows it as one line."""
+    not answer. A FaregateError, so the CLI shows it as one line."""
 
 
 def find_redis_server() -> Path:

@@ -5,7 +5,8 @@ server's module), so the tests that pass a request signed here through the serve
 document as well as the code. Only the standard library and httpx.
 
     client = DeviceClient("http://127.0.0.1:8080", "gate-m2a-01", secret)
-    delta = await client.get("/device/v1/deny-list/delta?since=0")
+    deny_list = await client.sync_deny_list(None)        # the whole list, a qr DenyList
+    deny_list = await client.sync_deny_list(deny_list)   # later: only the delta, applied
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from qr.denylist import DenyList, DenyListDelta
 
 SCHEME = "FG-HMAC-SHA256"
 
@@ -82,6 +85,21 @@ class DeviceClient:
         """POST a journal batch; the answer counts new, duplicate and conflicting records."""
         body = json.dumps({"records": records}, separators=(",", ":")).encode()
         return await self.request("POST", "/device/v1/journal", body)
+
+    async def sync_deny_list(self, held: DenyList | None) -> DenyList:
+        """The current deny list: fetched whole when the device holds none (or the server no
+        longer knows its version: 409), else the delta since the held version applied to it
+        (204: already current). Raises httpx.HTTPStatusError on any other answer."""
+        if held is not None:
+            answer = await self.get(f"/device/v1/deny-list/delta?since={held.version}")
+            if answer.status_code == 204:
+                return held
+            if answer.status_code != 409:
+                answer.raise_for_status()
+                return held.apply(DenyListDelta.from_json(answer.json()))
+        whole = await self.get("/device/v1/deny-list")
+        whole.raise_for_status()
+        return DenyList.from_json(whole.json())
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -8,8 +8,8 @@
 Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: accounts, passes,
 credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
 legs), `uow.payments` (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users`
-(Users: API users and bearer tokens). Nothing
-else builds a store.
+(Users: API users and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device).
+Nothing else builds a store.
 
 Stores never commit; the use case decides what commits together (cosmicpython style).
 `run_in_uow` runs a use case in a fresh unit of work and runs it again when the database
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketing.clock import Clock, utc_now
 from ticketing.db.engine import session_factory
 from ticketing.stores.deny_list import DenyListStore
+from ticketing.stores.devices import DeviceActivityStore
 from ticketing.stores.ledger import Ledger
 from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
@@ -53,6 +54,7 @@ class UnitOfWork:
     pricing: PricingRecords
     payments: PaymentRecords
     users: Users
+    devices: DeviceActivityStore
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -67,6 +69,7 @@ class UnitOfWork:
         self.pricing = PricingRecords(self.session)
         self.payments = PaymentRecords(self.session, self.clock)
         self.users = Users(self.session, self.clock)
+        self.devices = DeviceActivityStore(self.session)
         return self
 
     async def __aexit__(

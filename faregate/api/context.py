@@ -20,6 +20,7 @@ from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.metrics import Metrics
 from faregate.api.rate_limit import RateLimit, RateLimiter
 from faregate.api.registry import DeviceGuard
+from faregate.api.staff import ParkingOps, Settlements
 from faregate.config import Settings
 from gateways.stripe_gateway import StripeGateway
 from qr.timeutil import Clock, utc_now
@@ -58,6 +59,9 @@ class ApiConfig:
     sign_in_rate: RateLimit = DEFAULT_SIGN_IN_RATE
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
+    # Staff backends not on every build (faregate/api/staff.py); None: those routes answer 501.
+    settlements: Settlements | None = None
+    parking_ops: ParkingOps | None = None
 
 
 CONFIG = web.AppKey("config", ApiConfig)

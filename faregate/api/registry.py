@@ -105,10 +105,12 @@ _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON or query",
     401: "Missing or invalid credentials (device signature or bearer token)",
     403: "Authenticated, but not allowed to do this",
+    404: "No such resource",
     409: "Conflicts with the server's state",
     413: "Request body over the route's limit",
     422: "Body or query breaks the schema",
     429: "Rate limit exceeded; see Retry-After",
+    501: "Not wired into this server yet (see the detail)",
     503: "A backing service is unreachable",
 }
 
@@ -265,6 +267,13 @@ def _endpoint(route: Route, guard: Guard | None) -> Handler:
 # --- OpenAPI ----------------------------------------------------------------------------------
 
 
+# Statuses a route may answer with no body (declared in its `errors` like the others).
+_EMPTY_ANSWERS = {
+    204: "Nothing new: the client is up to date",
+    304: "Not modified since the ETag given",
+}
+
+
 def _ref(model: type[msgspec.Struct]) -> dict[str, str]:
     return {"$ref": _REF.format(name=model.__name__)}
 
@@ -308,8 +317,8 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
         ok["content"] = {route.response_content_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {"200": ok}
     for status in route.statuses():
-        if status == 304:
-            responses["304"] = {"description": "Not modified since the ETag given"}
+        if status in _EMPTY_ANSWERS:
+            responses[str(status)] = {"description": _EMPTY_ANSWERS[status]}
             continue
         responses[str(status)] = {
             "description": _ERROR_DESCRIPTIONS.get(status, "Error"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from faregate.api.problems import PROBLEM_JSON
+from qr.denylist import DenyList, DenyListDelta
 from qr.keys import load_keyset
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -25,17 +26,28 @@ async def test_deny_list_snapshot_and_delta(device: Device, uow_factory: UnitOfW
         await uow.deny_list.allow(11, "found")
         await uow.commit()
     snapshot = await (await device.get("/device/v1/deny-list")).json()
-    assert snapshot == {"version": 3, "credential_ids": [12]}
-    delta = await (await device.get("/device/v1/deny-list/delta?since=1")).json()
-    assert delta["since"] == 1
-    assert delta["version"] == 3
-    assert [(e["version"], e["credential_id"], e["action"]) for e in delta["events"]] == [
-        (2, 12, "add"),
-        (3, 11, "remove"),
-    ]
-    assert datetime.fromisoformat(delta["events"][0]["at"]).tzinfo is not None
-    current = await (await device.get("/device/v1/deny-list/delta?since=3")).json()
-    assert current["events"] == []
+    assert snapshot["format"] == "faregate-deny-list/1"
+    whole = DenyList.from_json(snapshot)
+    assert (whole.version, whole.ids) == (3, frozenset({12}))
+    assert whole.issued_at is not None
+    delta = DenyListDelta.from_json(
+        await (await device.get("/device/v1/deny-list/delta?since=1")).json()
+    )
+    assert (delta.from_version, delta.to_version) == (1, 3)
+    assert (delta.added, delta.removed) == (frozenset({12}), frozenset({11}))
+    # a gate at version 1 (holding 11 and 12) reaches the snapshot by applying it
+    at_one = DenyList(1, frozenset({11, 12}))
+    assert at_one.apply(delta).ids == whole.ids
+    current = await device.get("/device/v1/deny-list/delta?since=3")
+    assert current.status == 204
+    assert await current.read() == b""
+    assert current.headers["X-Faregate-Deny-List-Version"] == "3"
+
+
+async def test_an_empty_deny_list_is_version_0(device: Device) -> None:
+    snapshot = DenyList.from_json(await (await device.get("/device/v1/deny-list")).json())
+    assert (snapshot.version, snapshot.ids) == (0, frozenset())
+    assert (await device.get("/device/v1/deny-list/delta?since=0")).status == 204
 
 
 async def test_deny_list_delta_from_an_unknown_version_is_409(device: Device) -> None:
@@ -71,3 +83,37 @@ async def test_clock_needs_no_signature(client: Client) -> None:
     now = datetime.fromisoformat(body["now"])
     assert before <= now <= datetime.now(UTC)
     assert body["unix_ms"] == int(now.timestamp() * 1000)
+
+
+async def test_the_device_client_keeps_its_deny_list_in_sync(
+    client: Client, uow_factory: UnitOfWorkFactory
+) -> None:
+    """simulators.device_client against the server: whole list, 204, delta applied, and a
+    version the server never published (409) falls back to the whole list."""
+    import httpx
+
+    from faregate.api.device_auth import device_secret
+    from simulators.device_client import DeviceClient
+
+    from .conftest import MASTER_KEY
+
+    transport = httpx.AsyncClient(base_url=str(client.make_url("")))
+    gate = DeviceClient("", "gate-sync", device_secret(MASTER_KEY, "gate-sync"), http=transport)
+    try:
+        held = await gate.sync_deny_list(None)
+        assert (held.version, held.ids) == (0, frozenset())
+        assert await gate.sync_deny_list(held) is held
+        async with uow_factory() as uow:
+            await uow.deny_list.deny_many([7, 8], "lost phone")
+            await uow.commit()
+        held = await gate.sync_deny_list(held)
+        assert (held.version, held.ids) == (2, frozenset({7, 8}))
+        async with uow_factory() as uow:
+            await uow.deny_list.allow(7, "found")
+            await uow.commit()
+        held = await gate.sync_deny_list(held)
+        assert (held.version, held.ids) == (3, frozenset({8}))
+        lost = await gate.sync_deny_list(DenyList(99, frozenset({1})))
+        assert (lost.version, lost.ids) == (3, frozenset({8}))
+    finally:
+        await gate.aclose()

@@ -2,16 +2,18 @@
 
 - `GET /device/v1/keyset`: the public key-set document (issuer keys, liveness key ids).
 - `GET /device/v1/deny-list` and `GET /device/v1/deny-list/delta?since=V`: the deny list
-  whole, or the events after version V.
+  whole, or its net change since version V, in the JSON shapes `qr.denylist` loads (`DenyList`,
+  `DenyListDelta`); a device already at the current version gets 204 and no body.
 - `GET /device/v1/fare-feed`: the fare feed and its version, as ETag (304 on If-None-Match).
 - `GET /device/v1/clock`: the server clock, unsigned (a device whose clock is off by more than
   the allowed skew cannot sign, so this is how it finds out).
 - `POST /device/v1/journal`: a batch of journal records. Each carries the device id and the
-  device's sequence number; the batch is stored through the tap store (insert or skip, keyed
-  by both) and acknowledged only after the commit, so a repeated or overlapping batch stores
-  nothing twice and the answer says how many records were new, already stored, or already
-  stored with a different body (conflicting: the first one is kept). Every record must carry
-  the authenticated device's id.
+  device's sequence number; the batch is stored by `ticketing.services.taps.ingest_taps`
+  (insert or skip, keyed by both; the account-days it touches are marked for pricing in the
+  same transaction) and acknowledged only after the commit, so a repeated or overlapping
+  batch stores nothing twice and the answer says how many records were new, already stored,
+  or already stored with a different body (conflicting: the first one is kept). Every record
+  must carry the authenticated device's id.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from qr.errors import QRError
 from qr.keys import load_keyset
-from ticketing.errors import TicketingError
-from ticketing.riders import DenyAction
+from ticketing.services.riders import deny_list_delta, deny_list_snapshot
+from ticketing.services.taps import ingest_taps
+from ticketing.stores.deny_list import UnknownDenyListVersion
 from ticketing.taps import Tap, TapKind
 
 routes = RouteRegistry()
@@ -71,27 +74,30 @@ class KeySetDocument(msgspec.Struct, kw_only=True):
     liveness_keys: list[LivenessKey]
 
 
-class DenyListSnapshot(msgspec.Struct, kw_only=True):
-    version: int
-    credential_ids: list[int]
+class DenyListDocument(msgspec.Struct, kw_only=True):
+    """The whole deny list as `qr.denylist.DenyList.to_json()` writes it (a gate loads it with
+    `DenyList.from_json`)."""
+
+    format: Literal["faregate-deny-list/1"]
+    version: UInt64
+    ids: list[UInt64]
+    issued_at: str | None
 
 
 class DenyListQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     since: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
-class DenyListEventDocument(msgspec.Struct, kw_only=True):
-    version: int
-    credential_id: int
-    action: DenyAction
-    reason: str
-    at: datetime
-
-
 class DenyListDeltaDocument(msgspec.Struct, kw_only=True):
-    since: int
-    version: int
-    events: list[DenyListEventDocument]
+    """The net change from `from_version` to `to_version` as `qr.denylist.DenyListDelta
+    .to_json()` writes it: remove `removed`, then add `added`."""
+
+    format: Literal["faregate-deny-delta/1"]
+    from_version: UInt64
+    to_version: UInt64
+    added: list[UInt64]
+    removed: list[UInt64]
+    issued_at: str | None
 
 
 class ServerClock(msgspec.Struct, kw_only=True):
@@ -143,44 +149,33 @@ async def get_keyset(call: Call) -> KeySetDocument:
     return msgspec.convert(keyset.to_json(), KeySetDocument)
 
 
+DENY_LIST_VERSION = "X-Faregate-Deny-List-Version"
+
+
 @routes.route(
     "GET", "/device/v1/deny-list", summary="The whole deny list and its version",
-    tag="device", auth=Auth.DEVICE, response=DenyListSnapshot,
+    tag="device", auth=Auth.DEVICE, response=DenyListDocument,
 )  # fmt: skip
-async def get_deny_list(call: Call) -> DenyListSnapshot:
-    async with call.app[UOWS]() as uow:
-        deny_list = await uow.deny_list.snapshot()
-    return DenyListSnapshot(version=deny_list.version, credential_ids=sorted(deny_list.ids))
+async def get_deny_list(call: Call) -> DenyListDocument:
+    deny_list = await deny_list_snapshot(call.app[UOWS])
+    return msgspec.convert(deny_list.to_json(), DenyListDocument)
 
 
 @routes.route(
-    "GET", "/device/v1/deny-list/delta", summary="Deny-list events after version `since`",
+    "GET", "/device/v1/deny-list/delta",
+    summary="The deny-list change since version `since` (204: up to date)",
     tag="device", auth=Auth.DEVICE, query=DenyListQuery, response=DenyListDeltaDocument,
-    errors=[409],
+    errors=[204, 409],
 )  # fmt: skip
-async def get_deny_list_delta(call: Call) -> DenyListDeltaDocument:
+async def get_deny_list_delta(call: Call) -> DenyListDeltaDocument | web.StreamResponse:
     since = call.query_as(DenyListQuery).since
-    async with call.app[UOWS]() as uow:
-        try:
-            delta = await uow.deny_list.history(since)
-        except (ValueError, TicketingError) as error:
-            raise Problem(
-                409, "deny-list-version", "Unknown deny-list version", str(error)
-            ) from error
-    return DenyListDeltaDocument(
-        since=delta.since,
-        version=delta.version,
-        events=[
-            DenyListEventDocument(
-                version=e.version,
-                credential_id=e.credential_id,
-                action=e.action,
-                reason=e.reason,
-                at=e.at,
-            )
-            for e in delta.events
-        ],
-    )
+    try:
+        delta = await deny_list_delta(call.app[UOWS], since)
+    except UnknownDenyListVersion as error:
+        raise Problem(409, "deny-list-version", "Unknown deny-list version", str(error)) from error
+    if delta is None:
+        return web.Response(status=204, headers={DENY_LIST_VERSION: str(since)})
+    return msgspec.convert(delta.to_json(), DenyListDeltaDocument)
 
 
 IF_NONE_MATCH = {
@@ -251,9 +246,7 @@ async def upload_journal(call: Call) -> UploadResult:
         )
         for r in records
     ]
-    async with call.app[UOWS]() as uow:
-        result = await uow.taps.ingest(taps)
-        await uow.commit()
+    result = await ingest_taps(call.app[UOWS], taps)
     metrics = call.app[METRICS]
     metrics.taps_ingested.inc(result.inserted)
     metrics.taps_duplicate.inc(result.duplicates)

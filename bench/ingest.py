@@ -1,0 +1,318 @@
+"""Benchmark: durable tap ingest over HTTP, one and two `faregate serve` processes.
+
+The servers run as `faregate serve` subprocesses on one PostgreSQL database and one Redis (two
+processes on different ports share both). This process is the load: many simulated devices,
+each uploading signed journal batches (docs/DEVICE-API.md) over loopback with httpx, at most
+`--concurrency` uploads in flight. A tap counts once its batch is answered 200 (the answer
+comes only after the commit), so taps/s here is durable taps/s. Each run starts from an empty
+taps table; the stored count is checked against what was sent.
+
+The baseline, measured in the same run on the same database: the same taps written with one
+plain `COPY` (asyncpg `copy_records_to_table`) into a table shaped like `taps` (its indexes and
+unique key included). The ratio says what HTTP, auth, JSON and idempotent insert cost on top.
+
+Prints JSON, then one summary line.
+
+    python bench/ingest.py --database-url postgresql://postgres@127.0.0.1:5432/postgres \\
+        [--redis-url redis://127.0.0.1:6379/0] [--devices 200] [--batches 10] [--batch-size 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+from faregate.api.device_auth import device_secret, load_or_create_master_key
+from simulators.device_client import sign_request
+
+ROOT = Path(__file__).resolve().parents[1]
+FEED = ROOT / "data" / "hanoi"
+BENCH_DB = "faregate_bench_ingest"
+DAY_START = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    device_id: str
+    secret: bytes
+    body: bytes
+    records: int
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def fresh_database(server_url: str) -> str:
+    """Drop and create the bench database; its asyncpg (libpq-style) URL."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {BENCH_DB}")
+    finally:
+        await admin.close()
+    return with_database(server_url, BENCH_DB)
+
+
+def make_uploads(run: str, devices: int, batches: int, size: int, master: bytes) -> list[Upload]:
+    """Every device's batches in order, as the JSON bodies a gate would send."""
+    uploads = []
+    for d in range(devices):
+        device_id = f"bench-{run}-{d:05d}"
+        secret = device_secret(master, device_id)
+        seq = 0
+        for _ in range(batches):
+            records = []
+            for _ in range(size):
+                seq += 1
+                records.append(
+                    {
+                        "device_id": device_id,
+                        "device_seq": seq,
+                        "credential_id": 10_000 + (d * 7919 + seq) % 50_000,
+                        "account_id": f"acct-{(d * 7919 + seq) % 50_000}",
+                        "at": (DAY_START + timedelta(seconds=seq % 80_000)).isoformat(),
+                        "route_id": "M2A",
+                        "stop_id": f"M2A-{seq % 12 + 1:02d}",
+                        "kind": "entry" if seq % 2 else "exit",
+                    }
+                )
+            body = json.dumps({"records": records}, separators=(",", ":")).encode()
+            uploads.append(Upload(device_id, secret, body, size))
+    return uploads
+
+
+class Servers:
+    """`faregate serve` subprocesses sharing one database, Redis and device master key."""
+
+    def __init__(self, count: int, database_url: str, redis_url: str, work: Path) -> None:
+        self.count = count
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.work = work
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.bases: list[str] = []
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("STRIPE_API_KEY",)}
+        env.update(DATABASE_URL=self.database_url, REDIS_URL=self.redis_url)
+        for n in range(self.count):  # one at a time: the first one migrates
+            port = free_port()
+            log = (self.work / f"serve-{n}.log").open("wb")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "faregate", "--data-dir", str(self.work / f"var-{n}"),
+                 "serve", "--port", str(port), "--fare-feed", str(FEED),
+                 "--device-master-key", str(self.work / "device-master.key")],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            self.processes.append(process)
+            base = f"http://127.0.0.1:{port}"
+            self.bases.append(base)
+            self._wait(base, process, n)
+
+    def _wait(self, base: str, process: subprocess.Popen[bytes], n: int) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                log = (self.work / f"serve-{n}.log").read_text(errors="replace")
+                raise SystemExit(f"faregate serve exited:\n{log[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("faregate serve did not become healthy")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def load(bases: list[str], uploads: list[Upload], concurrency: int) -> dict[str, Any]:
+    """Upload every batch, each device's in order, `concurrency` in flight; spread devices
+    over the servers round-robin."""
+    by_device: dict[str, list[Upload]] = {}
+    for upload in uploads:
+        by_device.setdefault(upload.device_id, []).append(upload)
+    queue: asyncio.Queue[list[Upload]] = asyncio.Queue()
+    for device_uploads in by_device.values():
+        queue.put_nowait(device_uploads)
+    latencies: list[float] = []
+    stored = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    clients = [httpx.AsyncClient(base_url=base, timeout=120.0, limits=limits) for base in bases]
+
+    async def worker(n: int) -> None:
+        nonlocal stored
+        client = clients[n % len(clients)]
+        while not queue.empty():
+            device_uploads = queue.get_nowait()
+            for upload in device_uploads:
+                headers = sign_request(
+                    upload.secret, upload.device_id, "POST", "/device/v1/journal",
+                    upload.body, at=datetime.now(UTC),
+                )  # fmt: skip
+                headers["Content-Type"] = "application/json"
+                started = time.perf_counter()
+                answer = await client.post("/device/v1/journal", content=upload.body,
+                                           headers=headers)  # fmt: skip
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise SystemExit(f"upload refused: {answer.status_code} {answer.text[:300]}")
+                stored += int(answer.json()["new"])
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "batches": len(uploads),
+        "taps": stored,
+        "seconds": round(elapsed, 3),
+        "taps_per_s": round(stored / elapsed),
+        "batch_latency_ms": {
+            "p50": round(statistics.median(latencies) * 1000, 1),
+            "p99": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
+            "max": round(latencies[-1] * 1000, 1),
+        },
+    }
+
+
+def copy_rows(uploads: list[Upload]) -> list[tuple[Any, ...]]:
+    now = datetime.now(UTC)
+    rows = []
+    for upload in uploads:
+        for r in json.loads(upload.body)["records"]:
+            rows.append(
+                (r["device_id"], r["device_seq"], r["credential_id"], r["account_id"],
+                 datetime.fromisoformat(r["at"]), r["route_id"], r["stop_id"], r["kind"], now)
+            )  # fmt: skip
+    return rows
+
+
+COPY_COLUMNS = ["device_id", "device_seq", "credential_id", "account_id", "at", "route_id",
+                "stop_id", "kind", "received_at"]  # fmt: skip
+
+
+async def copy_baseline(url: str, uploads: list[Upload]) -> dict[str, Any]:
+    """The same taps by one COPY into a table like `taps` (indexes and unique key included)."""
+    rows = copy_rows(uploads)
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("DROP TABLE IF EXISTS taps_copy")
+        await connection.execute("CREATE TABLE taps_copy (LIKE taps INCLUDING ALL)")
+        started = time.perf_counter()
+        await connection.copy_records_to_table("taps_copy", records=rows, columns=COPY_COLUMNS)
+        elapsed = time.perf_counter() - started
+        count = await connection.fetchval("SELECT count(*) FROM taps_copy")
+        await connection.execute("DROP TABLE taps_copy")
+    finally:
+        await connection.close()
+    return {"taps": int(count), "seconds": round(elapsed, 3), "taps_per_s": round(count / elapsed)}
+
+
+async def empty_taps(url: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        count = await connection.fetchval("SELECT count(*) FROM taps")
+        await connection.execute("TRUNCATE taps")
+        return int(count)
+    finally:
+        await connection.close()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    server_url = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    url = asyncio.run(fresh_database(server_url))
+    sqlalchemy_url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    results: dict[str, Any] = {
+        "devices": args.devices, "batches_per_device": args.batches,
+        "batch_size": args.batch_size, "concurrency": args.concurrency,
+        "cpus": os.cpu_count(), "runs": {},
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="faregate-bench-ingest-") as tmp:
+        work = Path(tmp)
+        master = load_or_create_master_key(work / "device-master.key")
+        for count in args.servers:
+            uploads = make_uploads(
+                f"{count}s{secrets.token_hex(2)}", args.devices, args.batches, args.batch_size,
+                master,
+            )  # fmt: skip
+            servers = Servers(count, sqlalchemy_url, args.redis_url, work)
+            try:
+                servers.start()
+                measured = asyncio.run(load(servers.bases, uploads, args.concurrency))
+            finally:
+                servers.stop()
+            in_table = asyncio.run(empty_taps(url))
+            if in_table != len(uploads) * args.batch_size or measured["taps"] != in_table:
+                raise SystemExit(f"stored {in_table} taps, acknowledged {measured['taps']}")
+            results["runs"][f"{count}_server"] = measured
+        results["copy"] = asyncio.run(copy_baseline(url, uploads))
+    copy_rate = results["copy"]["taps_per_s"]
+    for measured in results["runs"].values():
+        measured["share_of_copy"] = round(measured["taps_per_s"] / copy_rate, 3)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="A PostgreSQL server (any database on it); the bench creates its own database.",
+    )  # fmt: skip
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--batches", type=int, default=10, help="Batches per device.")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--servers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    results = run(args)
+    print(json.dumps(results, indent=2))
+    line = ", ".join(
+        f"{name}: {r['taps_per_s']} taps/s p99 {r['batch_latency_ms']['p99']} ms "
+        f"({r['share_of_copy']:.0%} of COPY)"
+        for name, r in results["runs"].items()
+    )
+    print(f"ingest: {line}; COPY {results['copy']['taps_per_s']} taps/s")
+
+
+if __name__ == "__main__":
+    main()

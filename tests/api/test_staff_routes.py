@@ -1,0 +1,173 @@
+"""Operator and finance routes: each limited to its role; device status from the taps table;
+settlement and parking routes are shells (501) until their services are wired."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from faregate.api.app import create_app
+from faregate.api.context import CONFIG, UOWS
+from faregate.api.problems import PROBLEM_JSON
+from faregate.api.staff import SettlementDay, SettlementException, SettlementStarted
+from gateways.localstripe_server import LocalStripe
+from ticketing.services.users import ScryptCost, create_user, revoke_token, sign_in
+from ticketing.users import UserRole
+
+from .conftest import Client, Device, make_config
+
+PASSWORD = "correct horse battery"
+CHEAP = ScryptCost(n=2**8)
+
+FINANCE_ROUTES = [
+    ("POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}),
+    ("GET", "/api/v1/finance/settlements", None),
+    ("GET", "/api/v1/finance/exceptions?day=2026-11-24", None),
+    ("GET", "/api/v1/finance/statements?day=2026-11-24&name=operators.csv", None),
+]
+OPERATOR_ROUTES = [
+    ("GET", "/api/v1/operator/devices", None),
+    ("GET", "/api/v1/operator/lots", None),
+    ("GET", "/api/v1/operator/unable-to-collect", None),
+]
+
+
+async def token(client: Client, role: UserRole) -> str:
+    username = f"{role.value}-{secrets.token_hex(4)}"
+    account = f"acct-{username}" if role is UserRole.PASSENGER else None
+    uows = client.server.app[UOWS]
+    await create_user(uows, username, PASSWORD, role, account_id=account, cost=CHEAP)
+    return (await sign_in(uows, username, PASSWORD)).token
+
+
+async def call(client: Client, method: str, path: str, body: Any, bearer: str) -> Any:
+    return await client.request(
+        method, path, json=body, headers={"Authorization": f"Bearer {bearer}"}
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "body"), FINANCE_ROUTES)
+async def test_finance_routes_refuse_operators_and_passengers(
+    client: Client, method: str, path: str, body: Any
+) -> None:
+    for role in (UserRole.OPERATOR, UserRole.PASSENGER):
+        response = await call(client, method, path, body, await token(client, role))
+        assert response.status == 403, (role, path)
+        assert response.content_type == PROBLEM_JSON
+    assert (await client.request(method, path, json=body)).status == 401
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ROUTES)
+async def test_operator_routes_refuse_finance_and_passengers(
+    client: Client, method: str, path: str, body: Any
+) -> None:
+    for role in (UserRole.FINANCE, UserRole.PASSENGER):
+        response = await call(client, method, path, body, await token(client, role))
+        assert response.status == 403, (role, path)
+    assert (await client.request(method, path)).status == 401
+
+
+@pytest.mark.parametrize(("method", "path", "body"), FINANCE_ROUTES)
+async def test_finance_routes_are_shells_until_settlement_is_wired(
+    client: Client, method: str, path: str, body: Any
+) -> None:
+    response = await call(client, method, path, body, await token(client, UserRole.FINANCE))
+    assert response.status == 501
+    assert "not wired" in (await response.json())["detail"]
+
+
+async def test_finance_input_is_validated_before_anything(client: Client) -> None:
+    fin = await token(client, UserRole.FINANCE)
+    for method, path, body in [
+        ("POST", "/api/v1/finance/settlements", {"day": "yesterday"}),
+        ("GET", "/api/v1/finance/exceptions?day=2026-13-01", None),
+        ("GET", "/api/v1/finance/statements?day=2026-11-24&name=../../etc/passwd", None),
+    ]:
+        assert (await call(client, method, path, body, fin)).status == 422, path
+
+
+async def test_a_revoked_finance_token_stops_working(client: Client) -> None:
+    fin = await token(client, UserRole.FINANCE)
+    assert (await call(client, "GET", "/api/v1/finance/settlements", None, fin)).status == 501
+    assert await revoke_token(client.server.app[UOWS], fin)
+    response = await call(client, "GET", "/api/v1/finance/settlements", None, fin)
+    assert response.status == 401
+
+
+async def test_device_status_shows_last_upload_and_lag(client: Client, device: Device) -> None:
+    tap_time = datetime.now(UTC) - timedelta(minutes=10)
+    records = [device.record(at=(tap_time + timedelta(seconds=n)).isoformat()) for n in range(3)]
+    records[2]["device_seq"] = 5  # 3 and 4 never arrived
+    assert (
+        await device.post("/device/v1/journal", json.dumps({"records": records}).encode())
+    ).status == 200
+    ops = await token(client, UserRole.OPERATOR)
+    body = await (await call(client, "GET", "/api/v1/operator/devices", None, ops)).json()
+    (mine,) = [d for d in body["devices"] if d["device_id"] == device.id]
+    assert (mine["records"], mine["last_seq"], mine["missing_sequence_numbers"]) == (3, 5, 2)
+    assert datetime.fromisoformat(mine["last_tap_at"]) == tap_time + timedelta(seconds=2)
+    assert 0 <= mine["seconds_since_upload"] < 60
+    assert 590 <= mine["journal_lag_seconds"] < 660
+
+
+class FakeSettlements:
+    """A stand-in backend: the routes' wiring and documents, not settlement itself."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[date, str]] = []
+
+    async def start(self, day: date, who: str) -> SettlementStarted:
+        self.started.append((day, who))
+        return SettlementStarted(day, False, {"fares": 1200})
+
+    async def days(self) -> list[SettlementDay]:
+        return [SettlementDay(date(2026, 11, 24), "settled", "abc", 0)]
+
+    async def exceptions(self, day: date) -> list[SettlementException]:
+        return [SettlementException("missing-at-gateway", "pi_1", 500, "VND", day, "not listed")]
+
+    async def statement(self, day: date, name: str) -> tuple[bytes, str]:
+        return b"operator,amount\n", "text/csv"
+
+
+@pytest.fixture
+async def wired(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> AsyncIterator[Client]:
+    config = make_config(tmp_path, db_url, localstripe_server, settlements=FakeSettlements())
+    async with TestClient(TestServer(create_app(config))) as test_client:
+        yield test_client
+
+
+async def test_wired_finance_routes_pass_the_user_and_documents(wired: Client) -> None:
+    client = wired
+    fin = await token(client, UserRole.FINANCE)
+    started = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, fin)
+    assert await started.json() == {
+        "day": "2026-11-24", "already_settled": False, "summary": {"fares": 1200},
+    }  # fmt: skip
+    listed = await (await call(client, "GET", "/api/v1/finance/settlements", None, fin)).json()
+    assert listed["days"][0]["state"] == "settled"
+    exceptions = await (
+        await call(client, "GET", "/api/v1/finance/exceptions?day=2026-11-24", None, fin)
+    ).json()
+    assert exceptions["exceptions"][0]["reference"] == "pi_1"
+    statement = await call(
+        client, "GET", "/api/v1/finance/statements?day=2026-11-24&name=ops.csv", None, fin
+    )
+    assert statement.content_type == "text/csv"
+    assert await statement.read() == b"operator,amount\n"
+    # the operator still cannot start one
+    ops = await token(client, UserRole.OPERATOR)
+    denied = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, ops)
+    assert denied.status == 403
+    settlements = wired.server.app[CONFIG].settlements
+    assert isinstance(settlements, FakeSettlements)
+    assert [who.startswith("finance-") for _, who in settlements.started] == [True]
