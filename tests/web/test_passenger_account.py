@@ -24,6 +24,7 @@ from faregate.api.app import create_app
 from faregate.api.context import UOWS, ApiConfig
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe
+from qr.decision import Reason
 from qr.decode import decode_image
 from qr.keys import load_keys
 from qr.memory import GateMemory
@@ -56,12 +57,15 @@ class LiveApp:
     def uows(self) -> UnitOfWorkFactory:
         return self.app[UOWS]
 
-    def accepted(self, token: str) -> bool:
+    def reason(self, token: str, at: datetime) -> Reason:
+        """A gate's decision at `at`, with the deny list the server holds now."""
         keys = load_keys(self.config.keys_dir)
         deny = self.run(deny_list_snapshot(self.uows))
         verifier = Verifier(keys.keyset, keys.secure_module(), VerifierPolicy(), deny)
-        at = datetime.now(UTC)
-        return bool(verifier.verify(token, at=at, gate=GATE, memory=GateMemory()).accepted)
+        return verifier.verify(token, at=at, gate=GATE, memory=GateMemory()).reason
+
+    def accepted(self, token: str) -> bool:
+        return self.reason(token, datetime.now(UTC)) is Reason.ACCEPTED
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +192,45 @@ def test_sign_in_shows_a_live_code_the_gates_accept_and_the_account(
     again = shown_token(page)
     assert again[:120] == token[:120]  # same signed credential (the code part may have moved)
     assert live_app.accepted(again)
+
+
+def shown_step(page: Page) -> int:
+    return int(page.locator("#qr").get_attribute("data-step") or "-1")
+
+
+def wait_for_step(page: Page, step: int) -> None:
+    page.wait_for_function("(step) => document.querySelector('#qr').dataset.step == step", arg=step)
+
+
+def test_signed_in_and_offline_the_code_rotates_and_the_old_one_goes_stale(
+    page: Page, context: BrowserContext, live_app: LiveApp
+) -> None:
+    rider = register(live_app, card=False)
+    page.clock.install(time=datetime.now(UTC))
+    sign_in(page, live_app, rider)
+    first = shown_token(page)
+    step = shown_step(page)
+    period = int(page.locator("#countdown-bar").get_attribute("max") or "0")
+    assert period > 0
+
+    def in_step(n: int) -> datetime:
+        return datetime.fromtimestamp(n * period + 1, UTC)
+
+    assert live_app.reason(first, in_step(step)) is Reason.ACCEPTED
+    context.set_offline(True)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.clock.run_for(period * 1000)
+    wait_for_step(page, step + 1)
+    second = shown_token(page)
+    assert second != first
+    assert live_app.reason(second, in_step(step + 1)) is Reason.ACCEPTED
+    page.clock.run_for(period * 1000)
+    wait_for_step(page, step + 2)
+    third = shown_token(page)
+    assert live_app.reason(third, in_step(step + 2)) is Reason.ACCEPTED
+    assert live_app.reason(first, in_step(step + 2)) is Reason.STALE_CODE
+    assert requests == []  # the page asked the network for nothing while offline
 
 
 def test_wrong_password_is_one_error_line(page: Page, live_app: LiveApp) -> None:
