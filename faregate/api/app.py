@@ -40,10 +40,12 @@ from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
-from faregate.api.routes import device, finance, operator, sessions, system, webhooks
+from faregate.api.routes import device, finance, operator, passenger, sessions, system, webhooks
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.redis_runtime import open_redis
+from faregate.web import add_web_routes
+from faregate.web.staff import StaffUsers
 from gateways.localstripe_server import localstripe
 from gateways.stripe_gateway import StripeGateway
 from ticketing.fares.feed import load_feed
@@ -65,7 +67,7 @@ def api_routes(*, settlements: bool = True, parking_ops: bool = True) -> RouteRe
     """Every route of the API; add a module's `routes` here to publish it. Staff routes over
     backends a build may lack (faregate/api/staff.py) are left out when told to."""
     registry = RouteRegistry()
-    for module in (system, sessions, device, operator, webhooks):
+    for module in (system, sessions, passenger, device, operator, webhooks):
         registry.extend(module.routes)
     if parking_ops:
         registry.extend(operator.parking_routes)
@@ -171,5 +173,7 @@ def create_app(config: ApiConfig) -> web.Application:
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
+    # The pages: the signed-in passenger page at /, staff sign-in (docs/WEB.md).
+    add_web_routes(app, clock=config.clock, staff=StaffUsers(lambda request: request.app[UOWS]))
     app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
     return app

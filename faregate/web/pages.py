@@ -54,6 +54,9 @@ async def no_credential(request: web.Request) -> PhoneCredential | None:
 TEMPLATES = web.AppKey("web_templates", jinja2.Environment)
 CLOCK = web.AppKey[Clock]("web_clock")
 CREDENTIAL_SOURCE = web.AppKey[CredentialSource]("passenger_credential_source")
+# True: the page signs the passenger in through the passenger API and fetches the credential
+# itself (no credential source was given); False: the source's pass is embedded in the page.
+ACCOUNT_MODE = web.AppKey("passenger_account_mode", bool)
 
 
 def template_environment(static_url: Callable[[str], str]) -> jinja2.Environment:
@@ -114,12 +117,16 @@ class PassView:
 
 
 async def passenger_page(request: web.Request) -> web.Response:
+    # The page compares the server's time with the phone's clock once: codes from a clock off
+    # by more than the gates' window are refused, and the passenger should know why.
+    server_time_ms = int(request.app[CLOCK]().timestamp() * 1000)
+    if request.app[ACCOUNT_MODE]:
+        return render(request, "passenger.html", account_mode=True, server_time_ms=server_time_ms)
     phone = await request.app[CREDENTIAL_SOURCE](request)
     return render(
         request,
         "passenger.html",
+        account_mode=False,
         pass_view=None if phone is None else PassView.of(phone),
-        # The page compares it with the phone's clock once: codes from a clock off by more
-        # than the gates' window are refused, and the passenger should know why.
-        server_time_ms=int(request.app[CLOCK]().timestamp() * 1000),
+        server_time_ms=server_time_ms,
     )

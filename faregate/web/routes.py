@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from faregate.web.finance import FINANCE_SOURCE, FinanceSource, finance_page, start_settlement
 from faregate.web.occupancy import OCCUPANCY, OccupancyBroadcaster, occupancy_events
 from faregate.web.operator import OPERATOR_SOURCE, OperatorSource, operator_page
 from faregate.web.pages import (
+    ACCOUNT_MODE,
     CLOCK,
     CREDENTIAL_SOURCE,
     STATIC_DIR,
@@ -17,7 +19,15 @@ from faregate.web.pages import (
     passenger_page,
     template_environment,
 )
+from faregate.web.staff import (
+    STAFF_USERS,
+    StaffUsers,
+    require_role,
+    staff_sign_in,
+    staff_sign_out,
+)
 from qr.timeutil import Clock, utc_now
+from ticketing.users import UserRole
 
 
 def add_web_routes(
@@ -28,25 +38,38 @@ def add_web_routes(
     operator: OperatorSource | None = None,
     occupancy: OccupancyBroadcaster | None = None,
     finance: FinanceSource | None = None,
+    staff: StaffUsers | None = None,
 ) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
-    - `/` (passenger): `credential_source` finds the pass for a request; without one the page
-      says there is no pass to show. `clock` is the server's time, which the page checks the
+    - `/` (passenger): without `credential_source` the page signs the passenger in through the
+      passenger API (token in the tab's sessionStorage), fetches the phone credential once and
+      shows the account; with one (tests, demos) the source's pass is embedded in the page (or
+      the page says there is none). `clock` is the server's time, which the page checks the
       phone's clock against.
     - `/operator` and `/operator/occupancy/events`: only with an `operator` source. Whoever
       records parking entries and exits publishes occupancy to `occupancy` (one is made when
       not given; it is `app[OCCUPANCY]` either way).
     - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source.
 
-    Sign-in and roles are not checked here: the API round's session middleware must guard
-    `/operator` and `/finance`.
+    - With `staff` (the app's users), `/operator` needs an operator's and `/finance` a
+      finance user's token (a cookie set by `POST /staff/sign-in`, or a bearer header); see
+      `faregate.web.staff`. Without it (tests of the pages alone) they are not guarded.
     """
     static = app.router.add_static("/static/", STATIC_DIR, name="static")
     app[TEMPLATES] = template_environment(lambda path: str(static.url_for(filename=path)))
     app[CREDENTIAL_SOURCE] = credential_source or no_credential
+    app[ACCOUNT_MODE] = credential_source is None
     app[CLOCK] = clock
     app.router.add_get("/", passenger_page, name="passenger")
+
+    def guard(role: UserRole, handler: Handler) -> Handler:
+        return handler if staff is None else require_role(role, handler)
+
+    if staff is not None:
+        app[STAFF_USERS] = staff
+        app.router.add_post("/staff/sign-in", staff_sign_in, name="staff_sign_in")
+        app.router.add_post("/staff/sign-out", staff_sign_out, name="staff_sign_out")
     if operator is not None:
         broadcaster = occupancy or OccupancyBroadcaster()
         app[OPERATOR_SOURCE] = operator
@@ -56,11 +79,17 @@ def add_web_routes(
             broadcaster.close()
 
         app.on_shutdown.append(end_streams)
-        app.router.add_get("/operator", operator_page, name="operator")
+        app.router.add_get("/operator", guard(UserRole.OPERATOR, operator_page), name="operator")
         app.router.add_get(
-            "/operator/occupancy/events", occupancy_events, name="operator_occupancy_events"
+            "/operator/occupancy/events",
+            guard(UserRole.OPERATOR, occupancy_events),
+            name="operator_occupancy_events",
         )
     if finance is not None:
         app[FINANCE_SOURCE] = finance
-        app.router.add_get("/finance", finance_page, name="finance")
-        app.router.add_post("/finance/days/{day}/settle", start_settlement, name="finance_settle")
+        app.router.add_get("/finance", guard(UserRole.FINANCE, finance_page), name="finance")
+        app.router.add_post(
+            "/finance/days/{day}/settle",
+            guard(UserRole.FINANCE, start_settlement),
+            name="finance_settle",
+        )

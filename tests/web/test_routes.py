@@ -92,7 +92,8 @@ def test_the_vendored_library_carries_its_licence() -> None:
     assert "Licensed under the MIT license" in (vendor / "qrcode.mjs").read_text(encoding="utf-8")
 
 
-async def test_without_a_source_nobody_has_a_pass() -> None:
+async def test_without_a_source_the_page_signs_the_passenger_in() -> None:
+    """The app's own mounting: no pass is embedded; the page signs in through the API."""
     app = web.Application()
     add_web_routes(app)
     client = await client_for(app)
@@ -102,6 +103,22 @@ async def test_without_a_source_nobody_has_a_pass() -> None:
     finally:
         await client.close()
     assert response.status == 200
+    assert 'id="sign-in-form"' in html
+    assert "account-page.js" in html
+    assert 'id="credential"' not in html
+
+
+async def test_a_source_without_a_pass_says_so() -> None:
+    async def nobody(request: web.Request) -> PhoneCredential | None:
+        return None
+
+    app = web.Application()
+    add_web_routes(app, nobody)
+    client = await client_for(app)
+    try:
+        html = await (await client.get("/")).text()
+    finally:
+        await client.close()
     assert "No pass on this device" in html
     assert 'id="credential"' not in html
 

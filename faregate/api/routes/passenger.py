@@ -1,0 +1,499 @@
+"""Passenger API: a rider's own account, over a bearer token of a passenger user.
+
+- `POST /api/v1/passengers`: register (username, password, prepaid wallet or postpaid card):
+  a rider account and its passenger user, in one transaction. Then sign in with
+  `POST /api/v1/sessions` and sign out with `DELETE /api/v1/sessions/current` (session routes).
+- `GET /api/v1/passenger/account`: balance (or what a postpaid account owes), payment mode,
+  standing, saved card.
+- `POST /api/v1/passenger/card`: save a tokenised card (the gateway's payment method id).
+- `POST /api/v1/passenger/top-ups`: charge the saved card and credit the wallet, once per
+  `request_id` (a retry with the same id returns the same payment).
+- `POST /api/v1/passenger/passes`: buy a pass of the fare feed.
+- `POST /api/v1/passenger/credential`: the phone credential document (signed credential and
+  TOTP seed, TOKEN-SPEC §7). Every call issues a new credential and denies the ones issued
+  before, so it is a POST (not safe, not idempotent) answered `Cache-Control: no-store`.
+- `GET /api/v1/passenger/trips`, `/charges`, `/receipts`: newest first.
+- `POST /api/v1/passenger/lost-phone`: revoke and deny the phone's credential and answer the
+  new phone's credential document.
+
+Every route acts on the account of the token's user (`call.user.account_id`); no route takes
+an account id, so a passenger can only ever see and change their own account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+
+from faregate.api.context import CONFIG, PAYMENTS, UOWS
+from faregate.api.problems import Problem
+from faregate.api.registry import Auth, Call, RouteRegistry
+from gateways.errors import CardDeclined, GatewayError, GatewayOutcomeUnknown
+from qr.errors import QRError
+from qr.issue import PhoneCredential
+from qr.keys import KeyMaterial, load_keys
+from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
+from ticketing.fares.feed import FareFeed, load_feed
+from ticketing.ledger.errors import InsufficientFunds
+from ticketing.money import Money
+from ticketing.payments.errors import NoSavedCard, PaymentInProgress
+from ticketing.riders import AccountStatus, PaymentMode
+from ticketing.services import passengers
+from ticketing.services.riders import PassNotSold, buy_pass
+from ticketing.stores.riders import UnknownRecord
+from ticketing.users import MAX_PASSWORD, InvalidUser, UserExists
+
+routes = RouteRegistry()
+
+MAX_TOP_UP = 10_000_000  # minor units, one top-up
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PASSWORD)]
+RequestId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+PaymentMethodId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,100}$")]
+
+
+class Amount(msgspec.Struct, kw_only=True):
+    """Money in minor units of `currency` (VND has none: 15000 is 15,000 dong)."""
+
+    amount: int
+    currency: str
+
+    @classmethod
+    def of(cls, money: Money) -> Amount:
+        return cls(amount=money.amount, currency=money.currency)
+
+
+class RegisterRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+    payment_mode: PaymentMode = PaymentMode.PREPAID_WALLET
+
+
+class PassengerDocument(msgspec.Struct, kw_only=True):
+    username: str
+    account_id: str
+    payment_mode: PaymentMode
+
+
+class AccountDocument(msgspec.Struct, kw_only=True):
+    """`balance`: the wallet's money (prepaid); `owed`: fares not yet paid (postpaid, or a
+    prepaid wallet below zero). `standing` is `active` or `debt_recovery`."""
+
+    account_id: str
+    username: str
+    payment_mode: PaymentMode
+    rider_category: str
+    standing: AccountStatus
+    balance: Amount
+    owed: Amount
+    card_saved: bool
+    card_last4: str | None
+    live_credentials: int
+
+
+class CardRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    payment_method: PaymentMethodId
+
+
+class CardDocument(msgspec.Struct, kw_only=True):
+    payment_method: str
+
+
+class TopUpRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`request_id` makes the top-up safe to retry: the same id is the same payment."""
+
+    amount: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP_UP)]
+    request_id: RequestId
+
+
+class PaymentDocument(msgspec.Struct, kw_only=True):
+    attempt_id: str
+    status: AttemptStatus
+    amount: Amount
+    decline_code: str | None
+
+
+class PassRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    product_id: ProductId
+
+
+class PassDocument(msgspec.Struct, kw_only=True):
+    pass_id: str
+    product_id: str
+    valid_from: datetime
+    valid_until: datetime
+    price: Amount
+
+
+class CredentialDocument(msgspec.Struct, kw_only=True):
+    """The phone credential file (docs/TOKEN-SPEC.md §7): keep `seed` secret; the page or app
+    computes each period's code from it, offline."""
+
+    format: str
+    credential: str
+    seed: str
+    period: int
+    digits: int
+    credential_id: int
+    product: str
+    category: str
+    valid_from: str
+    valid_until: str
+    replaced: list[int]
+
+    @classmethod
+    def of(cls, phone: PhoneCredential, replaced: tuple[int, ...]) -> CredentialDocument:
+        return msgspec.convert({**phone.to_json(), "replaced": list(replaced)}, cls)
+
+
+class TripDocument(msgspec.Struct, kw_only=True):
+    """One leg; the names come from the fare feed (None for an id the feed lacks)."""
+
+    service_day: date
+    started_at: datetime
+    ended_at: datetime | None
+    route_id: str
+    route_name: str | None
+    operator_id: str
+    from_stop_id: str
+    from_stop_name: str | None
+    to_stop_id: str | None
+    to_stop_name: str | None
+    fare: Amount
+    undiscounted: Amount
+    fare_product_id: str | None
+    pass_covered: bool
+    capped: bool
+    incomplete: bool
+    transfer: bool
+
+
+class TripList(msgspec.Struct, kw_only=True):
+    trips: list[TripDocument]
+
+
+class ChargeDocument(msgspec.Struct, kw_only=True):
+    attempt_id: str
+    purpose: PaymentPurpose
+    service_day: date | None
+    amount: Amount
+    status: AttemptStatus
+    decline_code: str | None
+    created_at: datetime
+
+
+class ChargeList(msgspec.Struct, kw_only=True):
+    charges: list[ChargeDocument]
+
+
+class ReceiptDocument(msgspec.Struct, kw_only=True):
+    receipt_id: str
+    kind: str  # "top_up", "daily_charge" or "pass"
+    at: datetime
+    amount: Amount
+    description: str
+
+
+class ReceiptList(msgspec.Struct, kw_only=True):
+    receipts: list[ReceiptDocument]
+
+
+class LostPhoneDocument(msgspec.Struct, kw_only=True):
+    revoked_credential_id: int
+    deny_list_version: int
+    credential: CredentialDocument
+
+
+def _account_id(call: Call) -> str:
+    account_id = call.user.account_id
+    if account_id is None:  # check_user makes every passenger user have one
+        raise Problem(403, "forbidden", "Forbidden", "this user has no rider account")
+    return account_id
+
+
+def _no_store(document: msgspec.Struct) -> web.Response:
+    """A JSON answer no cache keeps (it holds a credential's seed)."""
+    return web.Response(
+        body=msgspec.json.encode(document),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _keys(call: Call) -> KeyMaterial:
+    try:
+        return await asyncio.to_thread(load_keys, call.app[CONFIG].keys_dir)
+    except (OSError, QRError) as error:
+        raise Problem(
+            503, "keys-unavailable", "Service Unavailable", "the issuer keys cannot be read"
+        ) from error
+
+
+@functools.lru_cache(maxsize=4)
+def _fare_feed(path: Path) -> FareFeed:
+    """The parsed feed passes are sold from (the server validated it at startup)."""
+    return load_feed(path)
+
+
+def _refused(error: Exception, status: int, slug: str, title: str) -> Problem:
+    return Problem(status, slug, title, str(error))
+
+
+@routes.route(
+    "POST", "/api/v1/passengers", summary="Register a passenger", tag="passenger",
+    body=RegisterRequest, response=PassengerDocument, errors=[409],
+)  # fmt: skip
+async def register_passenger(call: Call) -> PassengerDocument:
+    request = call.body_as(RegisterRequest)
+    app = call.app
+    try:
+        registered = await passengers.register_passenger(
+            app[UOWS],
+            request.username,
+            request.password,
+            payment_mode=request.payment_mode,
+            at=app[CONFIG].clock(),
+        )
+    except InvalidUser as error:
+        raise _refused(error, 422, "validation", "Invalid body") from error
+    except UserExists as error:
+        raise Problem(409, "user-exists", "Conflict", "this username is taken") from error
+    return PassengerDocument(
+        username=registered.user.username,
+        account_id=registered.account.id,
+        payment_mode=registered.account.payment_mode,
+    )
+
+
+@routes.route(
+    "GET", "/api/v1/passenger/account", summary="My balance, payment mode and standing",
+    tag="passenger", auth=Auth.PASSENGER, response=AccountDocument,
+)  # fmt: skip
+async def get_account(call: Call) -> AccountDocument:
+    overview = await passengers.account_overview(call.app[UOWS], _account_id(call))
+    account = overview.account
+    return AccountDocument(
+        account_id=account.id,
+        username=call.user.username,
+        payment_mode=account.payment_mode,
+        rider_category=account.rider_category,
+        standing=account.status,
+        balance=Amount.of(overview.balance),
+        owed=Amount.of(overview.owed),
+        card_saved=overview.has_card,
+        card_last4=overview.card_last4,
+        live_credentials=overview.live_credentials,
+    )
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/card", summary="Save the card charged from now on",
+    tag="passenger", auth=Auth.PASSENGER, body=CardRequest, response=CardDocument,
+    errors=[402, 502],
+)  # fmt: skip
+async def save_card(call: Call) -> CardDocument:
+    request = call.body_as(CardRequest)
+    try:
+        card = await call.app[PAYMENTS].save_card(_account_id(call), request.payment_method)
+    except CardDeclined as error:
+        raise _refused(error, 402, "card-declined", "Card declined") from error
+    except GatewayError as error:
+        raise Problem(
+            502, "gateway", "Bad Gateway", "the payment gateway refused or did not answer"
+        ) from error
+    return CardDocument(payment_method=card)
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/top-ups", summary="Top up the wallet from the saved card",
+    tag="passenger", auth=Auth.PASSENGER, body=TopUpRequest, response=PaymentDocument,
+    errors=[409, 502],
+)  # fmt: skip
+async def top_up(call: Call) -> PaymentDocument:
+    request = call.body_as(TopUpRequest)
+    uows, account_id = call.app[UOWS], _account_id(call)
+    overview = await passengers.account_overview(uows, account_id)
+    if overview.account.payment_mode is not PaymentMode.PREPAID_WALLET:
+        raise Problem(409, "not-prepaid", "Conflict", "a postpaid account has no wallet to top up")
+    amount = Money(request.amount, overview.account.currency)
+    try:
+        outcome = await call.app[PAYMENTS].top_up(account_id, amount, request_id=request.request_id)
+    except NoSavedCard as error:
+        raise Problem(409, "no-card", "Conflict", "save a card before topping up") from error
+    except PaymentInProgress as error:
+        raise _refused(error, 409, "payment-in-progress", "Conflict") from error
+    except GatewayOutcomeUnknown as error:
+        raise Problem(
+            502, "gateway", "Bad Gateway",
+            "the gateway did not answer; retry with the same request_id",
+        ) from error  # fmt: skip
+    except GatewayError as error:
+        raise Problem(502, "gateway", "Bad Gateway", "the payment gateway refused") from error
+    return PaymentDocument(
+        attempt_id=outcome.attempt_id,
+        status=outcome.status,
+        amount=Amount.of(outcome.amount),
+        decline_code=outcome.decline_code,
+    )
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/passes", summary="Buy a pass", tag="passenger",
+    auth=Auth.PASSENGER, body=PassRequest, response=PassDocument, errors=[409],
+)  # fmt: skip
+async def buy_a_pass(call: Call) -> PassDocument:
+    request = call.body_as(PassRequest)
+    feed = await asyncio.to_thread(_fare_feed, call.app[CONFIG].fare_feed)
+    try:
+        sale = await buy_pass(
+            call.app[UOWS], feed, _account_id(call), request.product_id, at=call.app[CONFIG].clock()
+        )
+    except PassNotSold as error:
+        raise _refused(error, 409, "pass-not-sold", "Conflict") from error
+    except InsufficientFunds as error:
+        raise Problem(
+            409, "insufficient-funds", "Conflict", "the wallet does not hold the pass's price"
+        ) from error
+    except UnknownRecord as error:  # a product the feed does not know
+        raise _refused(error, 409, "pass-not-sold", "Conflict") from error
+    return PassDocument(
+        pass_id=sale.pass_id,
+        product_id=sale.product_id,
+        valid_from=sale.valid_from,
+        valid_until=sale.valid_until,
+        price=Amount.of(sale.price),
+    )
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/credential",
+    summary="Issue the phone credential (denies the one issued before)",
+    tag="passenger", auth=Auth.PASSENGER, response=CredentialDocument, errors=[503],
+)  # fmt: skip
+async def fetch_credential(call: Call) -> web.Response:
+    keys = await _keys(call)
+    try:
+        issued = await passengers.fetch_credential(
+            call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
+        )
+    except passengers.CredentialNotIssued as error:
+        raise _refused(error, 503, "keys-unavailable", "Service Unavailable") from error
+    return _no_store(CredentialDocument.of(issued.phone, issued.revoked))
+
+
+def _route_name(feed: FareFeed, route_id: str) -> str | None:
+    route = feed.gtfs.routes.get(route_id)
+    return None if route is None else (route.short_name or route.long_name or None)
+
+
+def _stop_name(feed: FareFeed, stop_id: str | None) -> str | None:
+    stop = None if stop_id is None else feed.gtfs.stops.get(stop_id)
+    return None if stop is None else stop.name or None
+
+
+def _trip(trip: passengers.Trip, feed: FareFeed) -> TripDocument:
+    return TripDocument(
+        service_day=trip.service_day,
+        started_at=trip.started_at,
+        ended_at=trip.ended_at,
+        route_id=trip.route_id,
+        route_name=_route_name(feed, trip.route_id),
+        operator_id=trip.operator_id,
+        from_stop_id=trip.from_stop_id,
+        from_stop_name=_stop_name(feed, trip.from_stop_id),
+        to_stop_id=trip.to_stop_id,
+        to_stop_name=_stop_name(feed, trip.to_stop_id),
+        fare=Amount.of(trip.fare),
+        undiscounted=Amount.of(trip.undiscounted),
+        fare_product_id=trip.fare_product_id,
+        pass_covered=trip.pass_covered,
+        capped=trip.capped,
+        incomplete=trip.incomplete,
+        transfer=trip.transfer,
+    )
+
+
+@routes.route(
+    "GET", "/api/v1/passenger/trips", summary="My trips with their fares, newest first",
+    tag="passenger", auth=Auth.PASSENGER, response=TripList,
+)  # fmt: skip
+async def list_trips(call: Call) -> TripList:
+    found = await passengers.trips(call.app[UOWS], _account_id(call))
+    feed = await asyncio.to_thread(_fare_feed, call.app[CONFIG].fare_feed)
+    return TripList(trips=[_trip(t, feed) for t in found])
+
+
+@routes.route(
+    "GET", "/api/v1/passenger/charges", summary="Payments asked of my card, newest first",
+    tag="passenger", auth=Auth.PASSENGER, response=ChargeList,
+)  # fmt: skip
+async def list_charges(call: Call) -> ChargeList:
+    found = await passengers.charges(call.app[UOWS], _account_id(call))
+    return ChargeList(
+        charges=[
+            ChargeDocument(
+                attempt_id=c.attempt_id,
+                purpose=c.purpose,
+                service_day=c.service_day,
+                amount=Amount.of(c.amount),
+                status=c.status,
+                decline_code=c.decline_code,
+                created_at=c.created_at,
+            )
+            for c in found
+        ]
+    )
+
+
+@routes.route(
+    "GET", "/api/v1/passenger/receipts", summary="What I paid, newest first",
+    tag="passenger", auth=Auth.PASSENGER, response=ReceiptList,
+)  # fmt: skip
+async def list_receipts(call: Call) -> ReceiptList:
+    found = await passengers.receipts(call.app[UOWS], _account_id(call))
+    return ReceiptList(
+        receipts=[
+            ReceiptDocument(
+                receipt_id=r.receipt_id,
+                kind=r.kind,
+                at=r.at,
+                amount=Amount.of(r.amount),
+                description=r.description,
+            )
+            for r in found
+        ]
+    )
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/lost-phone",
+    summary="Report a lost phone: deny its credential, issue the new phone's",
+    tag="passenger", auth=Auth.PASSENGER, response=LostPhoneDocument, errors=[409, 503],
+)  # fmt: skip
+async def report_lost_phone(call: Call) -> web.Response:
+    keys = await _keys(call)
+    try:
+        lost = await passengers.report_lost(
+            call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
+        )
+    except passengers.NoLiveCredential as error:
+        raise Problem(
+            409, "no-credential", "Conflict", "no phone holds a credential of this account"
+        ) from error
+    except passengers.CredentialNotIssued as error:
+        raise _refused(error, 503, "keys-unavailable", "Service Unavailable") from error
+    revoked = (lost.reissue.revoked.credential_id, *lost.also_revoked)
+    return _no_store(
+        LostPhoneDocument(
+            revoked_credential_id=lost.reissue.revoked.credential_id,
+            deny_list_version=lost.reissue.deny_list_version,
+            credential=CredentialDocument.of(lost.phone, revoked),
+        )
+    )

@@ -1,0 +1,135 @@
+"""Who may open the staff pages: `/operator` needs an operator, `/finance` a finance user.
+
+A browser navigating to a page sends no bearer header, so staff sign in on the page itself
+(`POST /staff/sign-in`, a form): the server signs them in through the users service
+(`ticketing.services.users`, the same bearer tokens as the API) and keeps the token in a
+cookie that scripts cannot read (`HttpOnly`) and other sites cannot send (`SameSite=Strict`,
+which also protects the settle form's POST from cross-site requests). A request may carry an
+`Authorization: Bearer` header instead. No token, or a revoked or expired one: the sign-in
+form (401). A live token of another role (a passenger's, say): 403, and nothing of the page.
+
+The passenger page does not use the cookie: it keeps its token in the tab's sessionStorage and
+talks to the passenger API, so a passenger's session never reaches a staff page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from faregate.web.pages import render
+from ticketing.services.users import TOKEN_TTL, revoke_token, sign_in, user_for_token
+from ticketing.unit_of_work import UnitOfWorkFactory
+from ticketing.users import ApiUser, BadCredentials, UserRole
+
+SESSION_COOKIE = "faregate_staff"
+MAX_FIELD = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUsers:
+    """Where page sign-in finds users: the units of work of the request's app."""
+
+    uows: Callable[[web.Request], UnitOfWorkFactory]
+
+
+STAFF_USERS = web.AppKey("staff_users", StaffUsers)
+
+
+def _token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def _safe_next(path: str | None) -> str:
+    """Only a path on this site (no scheme, no `//host`), so sign-in is no open redirect."""
+    if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
+        return path
+    return "/"
+
+
+def _sign_in_page(
+    request: web.Request, role: UserRole, *, status: int, error: str | None = None
+) -> web.Response:
+    return render(
+        request,
+        "staff_sign_in.html",
+        status=status,
+        role=role.value,
+        next_path=_safe_next(request.path_qs if request.method == "GET" else request.path),
+        error=error,
+    )
+
+
+def require_role(role: UserRole, handler: Handler) -> Handler:
+    """`handler` for users of `role` only (see the module docstring)."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        token = _token(request)
+        users = request.app[STAFF_USERS]
+        user = None if token is None else await user_for_token(users.uows(request), token)
+        if user is None:
+            return _sign_in_page(request, role, status=401)
+        if user.role is not role:
+            return _forbidden(request, role, user)
+        return await handler(request)
+
+    return guarded
+
+
+def _forbidden(request: web.Request, role: UserRole, user: ApiUser) -> web.Response:
+    return render(
+        request,
+        "staff_sign_in.html",
+        status=403,
+        role=role.value,
+        next_path="/",
+        error=(
+            f"Error: this page is for {role.value} staff; {user.username} is signed in as "
+            f"{user.role.value}."
+        ),
+    )
+
+
+async def staff_sign_in(request: web.Request) -> web.Response:
+    form = await request.post()
+    username, password, wanted = (
+        str(form.get(name, ""))[:MAX_FIELD] for name in ("username", "password", "next")
+    )
+    users = request.app[STAFF_USERS]
+    try:
+        session = await sign_in(users.uows(request), username, password)
+    except BadCredentials:
+        return render(
+            request,
+            "staff_sign_in.html",
+            status=401,
+            role="staff",
+            next_path=_safe_next(wanted),
+            error="Error: wrong username or password.",
+        )
+    response = web.HTTPSeeOther(_safe_next(wanted))
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        max_age=int(TOKEN_TTL.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    raise response
+
+
+async def staff_sign_out(request: web.Request) -> web.Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await revoke_token(request.app[STAFF_USERS].uows(request), token)
+    response = web.HTTPSeeOther("/")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response

@@ -1,0 +1,177 @@
+"""Passenger use cases (ticketing/services/passengers.py) on SQLite and PostgreSQL: the phone
+credential issued on fetch (a second fetch denies the first), trips with fares, charges,
+receipts, the account overview, and a lost phone reported."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from faregate_data import HANOI_FEED
+from gateways.localstripe_server import LocalStripe
+from gateways.stripe_gateway import StripeGateway
+from qr.credential import CredentialFlags
+from qr.denylist import DenyList
+from qr.issue import PhoneCredential
+from qr.keys import KeyMaterial, init_keys
+from qr.memory import GateMemory
+from qr.verifier import GateContext, Verifier, VerifierPolicy
+from tests.payments.conftest import ride_the_metro
+from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
+from ticketing.fares.feed import load_feed
+from ticketing.money import Money
+from ticketing.payments.debt import debt_reason
+from ticketing.payments.service import PaymentsService
+from ticketing.riders import PaymentMode
+from ticketing.services import passengers
+from ticketing.services.riders import LOST_PHONE, buy_pass, deny_list_snapshot
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyMaterial:
+    return init_keys(tmp_path_factory.mktemp("keys"), NOW - timedelta(days=1))
+
+
+async def open_account(
+    uows: UnitOfWorkFactory, mode: PaymentMode = PaymentMode.PREPAID_WALLET
+) -> str:
+    account = passengers.passenger_account(passengers.new_account_id(), payment_mode=mode)
+    async with uows() as uow:
+        await passengers.open_passenger_account(uow, account, NOW)
+        await uow.commit()
+    return account.id
+
+
+def accepted(keys: KeyMaterial, phone: PhoneCredential, deny: DenyList, at: datetime) -> bool:
+    """Whether a gate holding `deny` lets the phone's code through at `at`."""
+    verifier = Verifier(keys.keyset, keys.secure_module(), VerifierPolicy(), deny)
+    gate = GateContext("M2A-01-G1")
+    return verifier.verify(phone.token_at(at), at=at, gate=gate, memory=GateMemory()).accepted
+
+
+async def test_second_fetch_issues_a_new_credential_and_denies_the_first(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    account_id = await open_account(uow_factory)
+    first = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    assert first.revoked == ()
+    assert first.phone.credential.credential_id == first.record.credential_id
+    assert first.phone.credential.product == passengers.PAY_AS_YOU_GO
+    assert accepted(keys, first.phone, await deny_list_snapshot(uow_factory), NOW)
+
+    second = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    assert second.record.credential_id != first.record.credential_id
+    assert second.revoked == (first.record.credential_id,)
+    deny = await deny_list_snapshot(uow_factory)
+    assert not accepted(keys, first.phone, deny, NOW)
+    assert accepted(keys, second.phone, deny, NOW)
+    async with uow_factory() as uow:
+        old = await uow.riders.get_credential(first.record.credential_id)
+    assert old.revoke_reason == passengers.REISSUED
+    overview = await passengers.account_overview(uow_factory, account_id)
+    assert overview.live_credentials == 1
+
+
+async def test_postpaid_credential_carries_the_postpaid_flag(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    account_id = await open_account(uow_factory, PaymentMode.POSTPAID_CARD)
+    issued = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    assert issued.phone.credential.flags & CredentialFlags.POSTPAID
+
+
+async def test_expired_keys_cannot_sign(uow_factory: UnitOfWorkFactory, tmp_path: Path) -> None:
+    old = init_keys(tmp_path / "old", NOW - timedelta(days=3000))
+    account_id = await open_account(uow_factory)
+    with pytest.raises(passengers.CredentialNotIssued):
+        await passengers.fetch_credential(uow_factory, old, account_id, at=NOW)
+    overview = await passengers.account_overview(uow_factory, account_id)
+    assert overview.live_credentials == 0
+
+
+async def test_lost_phone_revokes_and_gives_the_new_phone_a_credential(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    account_id = await open_account(uow_factory)
+    with pytest.raises(passengers.NoLiveCredential):
+        await passengers.report_lost(uow_factory, keys, account_id, at=NOW)
+    held = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    lost = await passengers.report_lost(uow_factory, keys, account_id, at=NOW)
+    assert lost.reissue.revoked.credential_id == held.record.credential_id
+    assert lost.reissue.revoked.revoke_reason == LOST_PHONE
+    assert lost.reissue.issued.credential_id == lost.phone.credential.credential_id
+    deny = await deny_list_snapshot(uow_factory)
+    assert not accepted(keys, held.phone, deny, NOW)
+    assert accepted(keys, lost.phone, deny, NOW)
+
+
+async def test_overview_trips_charges_and_receipts(
+    uow_factory: UnitOfWorkFactory,
+    keys: KeyMaterial,
+    localstripe_server: LocalStripe,
+) -> None:
+    feed = load_feed(HANOI_FEED)
+    account_id = await open_account(uow_factory)
+    assert await passengers.trips(uow_factory, account_id) == []
+    assert await passengers.charges(uow_factory, account_id) == []
+    assert await passengers.receipts(uow_factory, account_id) == []
+    async with StripeGateway(localstripe_server.api_key, localstripe_server.base_url) as gateway:
+        payments = PaymentsService(uow_factory, gateway)
+        await payments.save_card(account_id, "pm_card_visa")
+        paid = await payments.top_up(account_id, Money(300_000, "VND"), request_id="t1")
+    assert paid.succeeded
+
+    day = date(2026, 11, 24)
+    cost = await ride_the_metro(uow_factory, feed, account_id, day)
+    found = await passengers.trips(uow_factory, account_id)
+    assert [t.from_stop_id for t in found] == ["m2a_12", "m2a_01"]  # newest first
+    assert sum(t.fare.amount for t in found) == cost.amount == 27_000
+    assert all(t.service_day == day and t.route_id == "m2a" for t in found)
+
+    sale = await buy_pass(uow_factory, feed, account_id, "m2a_month", at=NOW)
+    overview = await passengers.account_overview(uow_factory, account_id)
+    assert overview.balance == Money(300_000 - 27_000, "VND") - sale.price
+    assert overview.has_card
+    assert overview.account.payment_mode is PaymentMode.PREPAID_WALLET
+
+    charged = await passengers.charges(uow_factory, account_id)
+    assert [(c.purpose, c.status, c.amount) for c in charged] == [
+        (PaymentPurpose.TOP_UP, AttemptStatus.SUCCEEDED, Money(300_000, "VND"))
+    ]
+    kinds = {r.kind: r.amount for r in await passengers.receipts(uow_factory, account_id)}
+    assert kinds == {"top_up": Money(300_000, "VND"), "pass": sale.price}
+
+    # A pass holder's next credential says so.
+    issued = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    assert issued.phone.credential.product == passengers.PASS_HOLDER
+
+
+async def test_one_passenger_never_sees_another(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    feed = load_feed(HANOI_FEED)
+    mine, theirs = await open_account(uow_factory), await open_account(uow_factory)
+    await ride_the_metro(uow_factory, feed, theirs, date(2026, 11, 24))
+    await passengers.fetch_credential(uow_factory, keys, theirs, at=NOW)
+    assert await passengers.trips(uow_factory, mine) == []
+    assert (await passengers.account_overview(uow_factory, mine)).live_credentials == 0
+
+
+async def test_a_new_fetch_does_not_escape_a_debt_denial(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    account_id = await open_account(uow_factory, PaymentMode.POSTPAID_CARD)
+    first = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    async with uow_factory() as uow:
+        await uow.deny_list.deny_account(account_id, debt_reason(account_id), at=NOW)
+        await uow.riders.set_debt_standing(account_id, True, at=NOW)
+        await uow.commit()
+    second = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    deny = await deny_list_snapshot(uow_factory)
+    assert not accepted(keys, first.phone, deny, NOW)
+    assert not accepted(keys, second.phone, deny, NOW)

@@ -1,0 +1,279 @@
+"""The passenger page on real data, in chromium: the whole app (`create_app`: database on
+SQLite, Redis, the session's localstripe) on a loopback port; the passenger registers through
+the API, then everything else happens on the page: sign in, the live QR (read off a screenshot
+and accepted by our verifier, with the deny list the server holds), wallet, top-up, trips,
+receipts, a reload that keeps the same credential, a lost phone, sign out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TypeVar
+
+import httpx
+import pytest
+from aiohttp import web
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from faregate.api.app import create_app
+from faregate.api.context import UOWS, ApiConfig
+from faregate_data import HANOI_FEED
+from gateways.localstripe_server import LocalStripe
+from qr.decision import Reason
+from qr.decode import decode_image
+from qr.keys import load_keys
+from qr.memory import GateMemory
+from qr.verifier import GateContext, Verifier, VerifierPolicy
+from tests.api.conftest import make_config
+from tests.payments.conftest import ride_the_metro
+from ticketing.fares.feed import load_feed
+from ticketing.services.riders import deny_list_snapshot
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
+
+T = TypeVar("T")
+PASSWORD = "a long enough password"
+GATE = GateContext("M2A-01-G3")
+
+
+@dataclass
+class LiveApp:
+    url: str
+    config: ApiConfig
+    loop: asyncio.AbstractEventLoop
+    app: web.Application
+
+    def run(self, coroutine: Awaitable[T]) -> T:
+        """Run on the server's own loop (its database engine lives there)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)  # type: ignore[arg-type]
+
+    @property
+    def uows(self) -> UnitOfWorkFactory:
+        return self.app[UOWS]
+
+    def reason(self, token: str, at: datetime) -> Reason:
+        """A gate's decision at `at`, with the deny list the server holds now."""
+        keys = load_keys(self.config.keys_dir)
+        deny = self.run(deny_list_snapshot(self.uows))
+        verifier = Verifier(keys.keyset, keys.secure_module(), VerifierPolicy(), deny)
+        return verifier.verify(token, at=at, gate=GATE, memory=GateMemory()).reason
+
+    def accepted(self, token: str) -> bool:
+        return self.reason(token, datetime.now(UTC)) is Reason.ACCEPTED
+
+
+@pytest.fixture(scope="module")
+def live_app(
+    tmp_path_factory: pytest.TempPathFactory, localstripe_server: LocalStripe
+) -> Iterator[LiveApp]:
+    root = tmp_path_factory.mktemp("live-app")
+    config = make_config(root, f"sqlite+aiosqlite:///{root / 'faregate.db'}", localstripe_server)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="live-app", daemon=True)
+    thread.start()
+    app = create_app(config)
+    runner = web.AppRunner(app)
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return int(runner.addresses[0][1])
+
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=120)
+    try:
+        yield LiveApp(f"http://127.0.0.1:{port}", config, loop, app)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+@dataclass(frozen=True)
+class Rider:
+    username: str
+    account_id: str
+
+
+def register(live: LiveApp, *, card: bool = True, top_up: int = 0) -> Rider:
+    username = f"rider-{secrets.token_hex(4)}"
+    with httpx.Client(base_url=live.url, timeout=30) as http:
+        answer = http.post("/api/v1/passengers", json={"username": username, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        account_id = answer.json()["account_id"]
+        if card or top_up:
+            token = http.post(
+                "/api/v1/sessions", json={"username": username, "password": PASSWORD}
+            ).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            saved = http.post(
+                "/api/v1/passenger/card", json={"payment_method": "pm_card_visa"}, headers=auth
+            )
+            assert saved.status_code == 200, saved.text
+            if top_up:
+                paid = http.post(
+                    "/api/v1/passenger/top-ups",
+                    json={"amount": top_up, "request_id": "setup"},
+                    headers=auth,
+                )
+                assert paid.json()["status"] == "succeeded", paid.text
+            http.delete("/api/v1/sessions/current", headers=auth)
+    return Rider(username, account_id)
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    assert errors == []
+
+
+def sign_in(page: Page, live: LiveApp, rider: Rider, password: str = PASSWORD) -> None:
+    page.goto(f"{live.url}/")
+    page.get_by_label("Username").fill(rider.username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def shown_token(page: Page) -> str:
+    page.wait_for_function("() => document.querySelector('#qr')?.dataset.step !== undefined")
+    return decode_image(page.locator("#qr").screenshot())
+
+
+def wait_for_text(page: Page, selector: str, text: str) -> None:
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
+    )
+
+
+def test_sign_in_shows_a_live_code_the_gates_accept_and_the_account(
+    page: Page, live_app: LiveApp
+) -> None:
+    rider = register(live_app, top_up=100_000)
+    live_app.run(
+        ride_the_metro(live_app.uows, load_feed(HANOI_FEED), rider.account_id, date(2026, 11, 24))
+    )
+    sign_in(page, live_app, rider)
+    token = shown_token(page)
+    assert live_app.accepted(token)
+    wait_for_text(page, "#balance", "73,000 VND")  # 100,000 topped up, 27,000 of fares
+    trips = page.locator("#trips li")
+    assert trips.count() == 2
+    assert "12,000 VND" in trips.nth(0).inner_text()
+    assert "15,000 VND" in trips.nth(1).inner_text()
+    assert "Wallet top-up" in page.locator("#receipts").inner_text()
+    assert "Top-up" in page.locator("#charges").inner_text()
+
+    # The page's own top-up.
+    page.get_by_label("Amount").select_option("50000")
+    page.get_by_role("button", name="Top up from my card").click()
+    wait_for_text(page, "#account-message", "Topped up 50,000 VND.")
+    wait_for_text(page, "#balance", "123,000 VND")
+
+    # A reload keeps the credential this tab fetched: no new one, the code still accepted.
+    page.reload()
+    again = shown_token(page)
+    assert again[:120] == token[:120]  # same signed credential (the code part may have moved)
+    assert live_app.accepted(again)
+
+
+def shown_step(page: Page) -> int:
+    return int(page.locator("#qr").get_attribute("data-step") or "-1")
+
+
+def wait_for_step(page: Page, step: int) -> None:
+    page.wait_for_function("(step) => document.querySelector('#qr').dataset.step == step", arg=step)
+
+
+def test_signed_in_and_offline_the_code_rotates_and_the_old_one_goes_stale(
+    page: Page, context: BrowserContext, live_app: LiveApp
+) -> None:
+    rider = register(live_app, card=False)
+    page.clock.install(time=datetime.now(UTC))
+    sign_in(page, live_app, rider)
+    first = shown_token(page)
+    step = shown_step(page)
+    period = int(page.locator("#countdown-bar").get_attribute("max") or "0")
+    assert period > 0
+
+    def in_step(n: int) -> datetime:
+        return datetime.fromtimestamp(n * period + 1, UTC)
+
+    assert live_app.reason(first, in_step(step)) is Reason.ACCEPTED
+    context.set_offline(True)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.clock.run_for(period * 1000)
+    wait_for_step(page, step + 1)
+    second = shown_token(page)
+    assert second != first
+    assert live_app.reason(second, in_step(step + 1)) is Reason.ACCEPTED
+    page.clock.run_for(period * 1000)
+    wait_for_step(page, step + 2)
+    third = shown_token(page)
+    assert live_app.reason(third, in_step(step + 2)) is Reason.ACCEPTED
+    assert live_app.reason(first, in_step(step + 2)) is Reason.STALE_CODE
+    assert requests == []  # the page asked the network for nothing while offline
+
+
+def test_wrong_password_is_one_error_line(page: Page, live_app: LiveApp) -> None:
+    rider = register(live_app, card=False)
+    sign_in(page, live_app, rider, password="not the password at all")
+    alert = page.locator("#sign-in-error")
+    alert.wait_for()
+    assert alert.inner_text() == "Error: wrong username or password."
+    assert page.locator("#account").is_hidden()
+
+
+def test_lost_phone_and_sign_out(page: Page, live_app: LiveApp) -> None:
+    rider = register(live_app, card=False)
+    sign_in(page, live_app, rider)
+    old = shown_token(page)
+    assert live_app.accepted(old)
+    page.get_by_label("I lost the phone that held my pass").check()
+    page.get_by_role("button", name="Report lost phone").click()
+    wait_for_text(page, "#account-message", "Reported.")
+    page.wait_for_function(
+        "(old) => document.querySelector('#qr').dataset.step !== undefined", arg=old
+    )
+    new = shown_token(page)
+    assert new[:120] != old[:120]
+    assert not live_app.accepted(old)
+    assert live_app.accepted(new)
+
+    token = page.evaluate("() => sessionStorage.getItem('faregate.token')")
+    page.get_by_role("button", name="Sign out").click()
+    page.locator("#sign-in-form").wait_for()
+    assert page.evaluate("() => sessionStorage.length") == 0
+    with httpx.Client(base_url=live_app.url) as http:
+        refused = http.get(
+            "/api/v1/passenger/account", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert refused.status_code == 401
+
+
+def test_the_app_serves_no_staff_page_to_a_passenger(page: Page, live_app: LiveApp) -> None:
+    rider = register(live_app, card=False)
+    sign_in(page, live_app, rider)
+    shown_token(page)
+    response = page.goto(f"{live_app.url}/finance")
+    assert response is not None
+    assert response.status in {401, 403, 404}
+    assert "Settlement" not in page.content()
