@@ -31,6 +31,7 @@ from ticketing.stores.ledger import Ledger
 from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
 from ticketing.stores.riders import Riders
+from ticketing.stores.settlement import SettlementRecords
 from ticketing.stores.taps import TapStore
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class UnitOfWork:
     riders: Riders
     pricing: PricingRecords
     payments: PaymentRecords
+    settlement: SettlementRecords
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -63,6 +65,7 @@ class UnitOfWork:
         self.riders = Riders(self.session, self.ledger, self.deny_list, self.clock)
         self.pricing = PricingRecords(self.session)
         self.payments = PaymentRecords(self.session, self.clock)
+        self.settlement = SettlementRecords(self.session, self.clock)
         return self
 
     async def __aexit__(

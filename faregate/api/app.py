@@ -12,8 +12,6 @@ order on shutdown, after in-flight requests have finished.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import secrets
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -41,9 +39,8 @@ from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import device, system, webhooks
 from faregate.database import open_database
+from faregate.gateway_runtime import open_gateway
 from faregate.redis_runtime import open_redis
-from gateways.localstripe_server import localstripe
-from gateways.stripe_gateway import StripeGateway
 from ticketing.payments.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -88,19 +85,11 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _gateway(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    async with contextlib.AsyncExitStack() as stack:
-        if config.stripe is None:
-            server = await stack.enter_async_context(
-                localstripe(config.settings.data_dir / "localstripe")
-            )
-            # Nothing sends webhooks to a private localstripe: a random secret refuses all.
-            api_key, api_base, secret = server.api_key, server.base_url, secrets.token_hex(16)
-        else:
-            stripe = config.stripe
-            api_key, api_base, secret = stripe.api_key, stripe.api_base, stripe.webhook_secret
-        gateway = await stack.enter_async_context(StripeGateway(api_key, api_base))
-        app[GATEWAY] = gateway
-        app[PAYMENTS] = PaymentsService(app[UOWS], gateway, webhook_secret=secret)
+    async with open_gateway(config.settings.data_dir, config.stripe) as runtime:
+        app[GATEWAY] = runtime.gateway
+        app[PAYMENTS] = PaymentsService(
+            app[UOWS], runtime.gateway, webhook_secret=runtime.webhook_secret
+        )
         yield
 
 
