@@ -137,6 +137,11 @@ def settle_command(
         settings = replace(settings, data_dir=data_dir)
     if database_url is not None:
         settings = replace(settings, database_url=database_url)
+    if list_days_ and day is not None:
+        raise click.ClickException("give either DAY or --list, not both")
+    if not list_days_ and day is None:
+        raise click.ClickException("give the service DAY to settle (YYYY-MM-DD), or --list")
+    service_day = None if day is None else parse_day(day)
     if data_dir is not None and not data_dir.is_dir():
         raise click.ClickException(f"no data directory at {data_dir}")
     path = sqlite_file(settings.effective_database_url) if not settings.database_url else None
@@ -145,8 +150,6 @@ def settle_command(
             f"no database at {path}: nothing to settle in {settings.data_dir}"
         )
     if list_days_:
-        if day is not None:
-            raise click.ClickException("give either DAY or --list, not both")
         rows = asyncio.run(_list(settings))
         if as_json:
             click.echo(json.dumps(rows, indent=2))
@@ -156,9 +159,7 @@ def settle_command(
         for row in rows:
             click.echo(f"{row['day']}  {row['state']:<22} {row['digest'] or ''}")
         return
-    if day is None:
-        raise click.ClickException("give the service DAY to settle (YYYY-MM-DD), or --list")
-    service_day = parse_day(day)
+    assert service_day is not None
     reports = report_dir or settings.data_dir / "settlement" / service_day.isoformat()
     outcome = asyncio.run(_settle(settings, service_day, report_dir=reports, dry_run=dry_run))
     summary = outcome.summary
