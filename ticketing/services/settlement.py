@@ -38,6 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
@@ -321,10 +322,35 @@ async def _gateway_side(
     previous = tuple(OpenException(line=_line(e), first_seen=e.first_seen) for e in previous_stored)
     if gateway is None:
         return _Recon({}, 0, None, previous, previous, (), (), 0)
-    payments = [
-        from_gateway_payment(p, service_day(p.created))
-        for p in await gateway.list_payments(since, until)
-    ]
+    # The records of open exceptions come back whatever their period, so that one fixed since
+    # (the ledger corrected, the payment reached the gateway) is matched and leaves suspense.
+    reopened = [e.line for e in previous if e.line.side is Side.PAYMENT]
+    async with uows() as uow:
+        seen_ids = {row.id for row in ledger_payments}
+        ledger_payments = [
+            *ledger_payments,
+            *(
+                row
+                for row in await uow.settlement.ledger_payments_by_ids(
+                    line.ledger_ref for line in reopened if line.ledger_ref is not None
+                )
+                if row.id not in seen_ids
+            ),
+        ]
+    listed = await gateway.list_payments(since, until)
+    listed_ids = {p.id for p in listed}
+    wanted = sorted(
+        {line.gateway_ref for line in reopened if line.gateway_ref is not None}
+        | {row.gateway_payment_id for row in ledger_payments if row.gateway_payment_id}
+    )
+    for payment_id in wanted:
+        if payment_id not in listed_ids:
+            try:
+                listed.append(await gateway.retrieve_payment(payment_id))
+            except GatewayRequestRejected:  # not found: it stays missing at the gateway
+                continue
+            listed_ids.add(payment_id)
+    payments = [from_gateway_payment(p, service_day(p.created)) for p in listed]
     refunds = [
         from_gateway_refund(r, service_day(r.created))
         for r in await gateway.list_refunds(since, until)
@@ -354,11 +380,14 @@ async def _gateway_side(
     ]
     result = reconcile(mine, my_refunds, payments, refunds, known_charge_keys=known_keys)
     roll = roll_suspense(previous, result, day)
+    today_refs = frozenset(ref for line in result.lines for ref in line.refs)
+    counted_before = sum(e.line.suspense for e in previous if e.line.refs & today_refs)
     cash = (
         sum(p.amount for p in payments if p.collected)
         - sum(r.amount for r in refunds if r.paid)
         - sum(p.amount for p in mine)
         + sum(r.amount for r in my_refunds)
+        - counted_before
     )
     return _Recon(
         counts={str(k): v for k, v in result.counts().items() if k is not Category.MATCHED},

@@ -637,6 +637,26 @@ class SettlementRecords:
         )
         return list(rows)
 
+    async def ledger_payments_by_ids(self, ids: Iterable[str]) -> list[Any]:
+        """Collected attempts by id, whatever their period (records of open exceptions)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        rows = await self._session.execute(
+            select(
+                ATTEMPTS.c.id,
+                ATTEMPTS.c.charge_key,
+                ATTEMPTS.c.amount,
+                ATTEMPTS.c.currency,
+                ATTEMPTS.c.gateway_payment_id,
+                ATTEMPTS.c.service_day,
+                ATTEMPTS.c.created_at,
+            )
+            .where(ATTEMPTS.c.id.in_(wanted), ATTEMPTS.c.status == AttemptStatus.SUCCEEDED.value)
+            .order_by(ATTEMPTS.c.id)
+        )
+        return list(rows)
+
     async def ledger_refunds(self, start: datetime, end: datetime) -> list[Any]:
         rows = await self._session.execute(
             select(
