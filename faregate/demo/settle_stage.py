@@ -3,6 +3,7 @@ next morning, and say where the report is and how to settle it again from the co
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,11 @@ class SettleStageResult:
     digest: str
     control_ok: bool
     report: str
+
+
+def settle_command_line(day: date, data_dir: Path) -> str:
+    """The command that settles `day` again on the demo's directory (same data, same digest)."""
+    return f"faregate settle {day.isoformat()} --data-dir {os.path.abspath(data_dir)}"
 
 
 async def run_settle_stage(
@@ -55,7 +61,7 @@ async def run_settle_stage(
     console.print(f"report: {summary['report']}")
     console.print(f"digest: {summary['digest']}")
     console.print(
-        f"settle it again: faregate settle {day} --data-dir {data_dir.resolve()}",
+        f"settle it again: {settle_command_line(day, data_dir)}",
         soft_wrap=True,
     )
     return SettleStageResult(summary["digest"], bool(summary["control_ok"]), summary["report"])

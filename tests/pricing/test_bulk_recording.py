@@ -194,9 +194,7 @@ async def test_bulk_recording_matches_pricing_day_by_day(
 async def test_recording_again_is_a_no_op(uow_factory: UnitOfWorkFactory, feed: FareFeed) -> None:
     async with uow_factory() as uow:
         await set_up(uow, feed)
-        await FarePricing(uow, feed, fixed_clock).record_new_days(
-            priced_in_memory(feed)
-        )
+        await FarePricing(uow, feed, fixed_clock).record_new_days(priced_in_memory(feed))
         await uow.commit()
     async with uow_factory() as uow:
         before = await snapshot(uow)

@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text
 
-from faregate_data import HANOI_FEED
 from ticketing import postings
 from ticketing.db.models import PricedDayRow
 from ticketing.db.settlement_models import SettledAccountDayRow, SettlementAdjustmentRow
-from ticketing.fares.feed import FareFeed, load_feed
+from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
@@ -31,11 +30,6 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
 NEXT = date(2026, 11, 25)
-
-
-@pytest.fixture(scope="module")
-def feed() -> FareFeed:
-    return load_feed(HANOI_FEED)
 
 
 def at(day: date, hour: int, minute: int) -> datetime:
@@ -203,15 +197,19 @@ async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing
         assert killed.returncode == -9, killed.stderr
         async with uow_factory() as uow:
             record = await uow.settlement.day(DAY)
-        assert record is not None and record.stage == stage and record.digest is None
+        assert record is not None
+        assert record.stage == stage
+        assert record.digest is None
     finished = _cli(*args, "--json")
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout)
-    assert summary["control_ok"] and summary["account_days"] == 2
+    assert summary["control_ok"]
+    assert summary["account_days"] == 2
     async with uow_factory() as uow:
         pinned = await uow.session.scalar(select(func.count()).select_from(SettledAccountDayRow))
         versions = await uow.session.scalar(select(func.count()).select_from(PricedDayRow))
-    assert pinned == 2 and versions == 2  # priced once, pinned once
+    assert pinned == 2
+    assert versions == 2
     rerun = _cli(*args, "--json")
     assert json.loads(rerun.stdout)["digest"] == summary["digest"]
     listed = _cli(
@@ -240,7 +238,7 @@ async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing
         "report",
         "digest",
     }
-    assert Path(summary["report"]).is_file()
+    assert Path(summary["report"]).is_file()  # noqa: ASYNC240
 
 
 @pytest.mark.parametrize(
@@ -271,5 +269,6 @@ def test_bad_input_is_one_error_line(
     )
     assert completed.returncode != 0
     lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error:"), completed.stderr
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("Error:"), completed.stderr
     assert message in lines[0]

@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 from gateways.localstripe_server import localstripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest
 from gateways.stripe_gateway import StripeGateway
+from tests.settlement.test_settle import DAY, NEXT, ride
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettlementExceptionRow
 from ticketing.fares.feed import FareFeed
@@ -23,8 +24,6 @@ from ticketing.services.riders import Registration, register_riders
 from ticketing.services.settlement import settle
 from ticketing.services.taps import ingest_and_price
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .test_settle import DAY, NEXT, feed, ride  # noqa: F401  (fixture re-export)
 
 ACCOUNTS = ("ann", "ben", "cat")
 
@@ -92,7 +91,8 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         ).all()
         card = await uow.payments.saved_card("ann")
     charges = {r.account_id: r for r in rows}
-    assert set(charges) == set(ACCOUNTS) and card is not None
+    assert set(charges) == set(ACCOUNTS)
+    assert card is not None
     fare = charges["ann"].amount
 
     # 1. a payment the ledger does not know
