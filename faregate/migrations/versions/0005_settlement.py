@@ -79,7 +79,7 @@ def upgrade() -> None:
             "account_id",
             "original_day",
             "version",
-            name="uq_settlement_adjustments_account_id",
+            name="uq_settlement_adjustments_account_id_original_day_version",
         ),
     )
     op.create_index(
