@@ -272,3 +272,25 @@ def test_bad_input_is_one_error_line(
     assert len(lines) == 1, completed.stderr
     assert lines[0].startswith("Error:"), completed.stderr
     assert message in lines[0]
+
+
+async def test_an_unpriced_leg_is_an_exception_not_dropped(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    async with uow_factory() as uow:  # as issue 13 leaves a leg no fare product covers
+        await uow.session.execute(
+            text("UPDATE priced_legs SET fare_product_id = NULL WHERE account_id = 'carol'")
+        )
+        await uow.commit()
+    outcome = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    assert outcome.summary["exceptions"] == {"unpriced_leg": 1}
+    assert outcome.summary["taps"] == 4
+    async with uow_factory() as uow:
+        kinds = (
+            await uow.session.execute(
+                text("SELECT kind, key FROM settlement_exceptions WHERE kind = 'unpriced_leg'")
+            )
+        ).all()
+    assert [k for k, _ in kinds] == ["unpriced_leg"]
+    assert "carol" in kinds[0][1]

@@ -212,7 +212,7 @@ async def settle(
             await _reconcile(uows, day, gateway)
             passed("reconciled")
         if not done("apportioned"):
-            await _checkpoint(uows, day, "apportioned")
+            await _record_day_exceptions(uows, day)
             passed("apportioned")
         settled = await _compute(uows, day, gateway, dry_run=False)
         files = write_reports(settled, report_dir)
@@ -234,6 +234,43 @@ async def _checkpoint(
         await uow.settlement.set_stage(day, stage, reconciled_until=reconciled_until)
 
     await run_in_uow(uows, mark)
+
+
+async def _record_day_exceptions(uows: UnitOfWorkFactory, day: date) -> None:
+    """The day's settlement exceptions (unpriced legs, uncollected days) stored with the
+    checkpoint: kept in the exceptions table beside the suspense items, never dropped."""
+
+    async def record(uow: UnitOfWork) -> None:
+        items = [
+            StoredException(
+                key=f"{UNPRICED_LEG}:{account}:{day}:{index}",
+                kind=UNPRICED_LEG,
+                currency=DEFAULT_CURRENCY,
+                amount=0,
+                suspense=0,
+                record_day=day,
+                first_seen=day,
+                detail={"account": account, "leg_index": index, "route": route, "operator": op},
+            )
+            for account, index, route, op in await uow.settlement.unpriced_legs(day)
+        ]
+        items.extend(
+            StoredException(
+                key=f"{UNCOLLECTED}:{account}:{day}",
+                kind=UNCOLLECTED,
+                currency=currency,
+                amount=total,
+                suspense=0,
+                record_day=day,
+                first_seen=day,
+                detail={"account": account, "day_total": total},
+            )
+            for account, total, currency in await uow.settlement.uncollected_days(day)
+        )
+        await uow.settlement.add_exceptions(items)
+        await uow.settlement.set_stage(day, "apportioned")
+
+    await run_in_uow(uows, record)
 
 
 async def _price(uows: UnitOfWorkFactory, feed: FareFeed, day: date) -> None:
