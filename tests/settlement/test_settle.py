@@ -3,6 +3,7 @@ late taps as adjustments, a crash between stages, and the CLI's JSON and errors.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -21,7 +22,13 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.settlement import cut_off, list_days, settle, settlement_lock
+from ticketing.services.settlement import (
+    SettlementOutcome,
+    cut_off,
+    list_days,
+    settle,
+    settlement_lock,
+)
 from ticketing.services.taps import ingest_and_price
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
 from ticketing.taps import Tap, TapKind
@@ -135,6 +142,25 @@ async def test_a_second_settlement_of_the_day_refuses_while_one_runs(
             assert await uow.settlement.day(DAY) is None  # the refused run did nothing
     done = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
     assert done.summary["control_ok"]
+
+
+async def test_two_settlements_started_at_once_one_runs_the_other_refuses(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    other = UnitOfWorkFactory(uow_factory.engine)  # as a second process would have its own
+    results = await asyncio.gather(
+        settle(uow_factory, feed, DAY, who="a", report_dir=tmp_path / "a"),
+        settle(other, feed, DAY, who="b", report_dir=tmp_path / "b"),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, SettlementInProgress)]
+    settled = [r for r in results if isinstance(r, SettlementOutcome)]
+    assert len(refused) == 1, results
+    assert len(settled) == 1, results
+    again = await settle(uow_factory, feed, DAY, who="b", report_dir=tmp_path / "c")
+    assert again.already_settled
+    assert again.summary["digest"] == settled[0].summary["digest"]
 
 
 async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_keeps_its_digest(
