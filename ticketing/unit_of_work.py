@@ -35,6 +35,7 @@ from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
 from ticketing.stores.pricing_queue import PricingQueue
 from ticketing.stores.riders import Riders
+from ticketing.stores.settlement import SettlementRecords
 from ticketing.stores.taps import TapStore
 from ticketing.stores.users import Users
 
@@ -58,6 +59,7 @@ class UnitOfWork:
     payments: PaymentRecords
     users: Users
     devices: DeviceActivityStore
+    settlement: SettlementRecords
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -74,6 +76,7 @@ class UnitOfWork:
         self.payments = PaymentRecords(self.session, self.clock)
         self.users = Users(self.session, self.clock)
         self.devices = DeviceActivityStore(self.session)
+        self.settlement = SettlementRecords(self.session, self.clock)
         return self
 
     async def __aexit__(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator, Coroutine
 
 import msgspec
@@ -43,11 +42,10 @@ from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import device, finance, operator, passenger, sessions, system, webhooks
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
+from faregate.gateway_runtime import open_gateway
 from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
 from faregate.web.staff import StaffUsers
-from gateways.localstripe_server import localstripe
-from gateways.stripe_gateway import StripeGateway
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
 from ticketing.services.pricing_worker import PricingLag, run_worker
@@ -100,19 +98,11 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _gateway(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    async with contextlib.AsyncExitStack() as stack:
-        if config.stripe is None:
-            server = await stack.enter_async_context(
-                localstripe(config.settings.data_dir / "localstripe")
-            )
-            # Nothing sends webhooks to a private localstripe: a random secret refuses all.
-            api_key, api_base, secret = server.api_key, server.base_url, secrets.token_hex(16)
-        else:
-            stripe = config.stripe
-            api_key, api_base, secret = stripe.api_key, stripe.api_base, stripe.webhook_secret
-        gateway = await stack.enter_async_context(StripeGateway(api_key, api_base))
-        app[GATEWAY] = gateway
-        app[PAYMENTS] = PaymentsService(app[UOWS], gateway, webhook_secret=secret)
+    async with open_gateway(config.settings.data_dir, config.stripe) as runtime:
+        app[GATEWAY] = runtime.gateway
+        app[PAYMENTS] = PaymentsService(
+            app[UOWS], runtime.gateway, webhook_secret=runtime.webhook_secret
+        )
         yield
 
 

@@ -17,6 +17,7 @@ from faregate.cli.ledger import ledger
 from faregate.cli.parking import parking
 from faregate.cli.qr import qr
 from faregate.cli.serve import serve
+from faregate.cli.settle import settle_command
 from faregate.cli.users import users
 from faregate.cli.worker import worker
 from faregate.config import Settings
@@ -51,7 +52,7 @@ def cli(
     ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
 
 
-for command in (keys, qr, db, fares, ledger, parking, demo, serve, users, worker):
+for command in (keys, qr, db, fares, ledger, parking, demo, serve, users, worker, settle_command):
     cli.add_command(command)
 
 

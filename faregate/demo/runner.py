@@ -16,6 +16,7 @@ from faregate.demo.city_stage import run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.payments_stage import charge_the_day, demo_payments, top_up_wallets
 from faregate.demo.riders import make_riders, registrations, sell_passes
+from faregate.demo.settle_stage import run_settle_stage
 from faregate_data import HANOI_FEED
 from qr.keys import init_keys
 from simulators.network import load_routes
@@ -113,6 +114,17 @@ async def run_demo(
                 riders=riders,
                 service_day=DEMO_DAY_START.date(),
             )
+            console.print(Rule("4. Settling the day for finance"))
+            settled = await run_settle_stage(
+                console,
+                uow_factory=uow_factory,
+                feed=feed,
+                day=DEMO_DAY_START.date(),
+                data_dir=workdir,
+                gateway=payments.gateway,
+                payments=payments.payments,
+            )
+        report.checks["settled: control totals hold"] = settled.control_ok
         report.checks["ledger clearing = gateway collected"] = (
             paid.clearing_in_ledger == paid.collected_at_gateway
         )

@@ -36,6 +36,7 @@ class PoolKind(enum.StrEnum):
     TRANSFER = "transfer"
     CAP = "cap"
     PASS = "pass"
+    ADJUSTMENT = "adjustment"  # a settled account-day's later change, settled by a later run
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

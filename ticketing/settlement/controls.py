@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from ticketing.settlement.apportion import Apportionment
-from ticketing.settlement.reconcile import Category, OpenException
+from ticketing.settlement.reconcile import OpenException
 from ticketing.settlement.statements import Statement
 
 
@@ -86,7 +86,7 @@ class SettledDay:
     apportionment: Apportionment
     statements: tuple[Statement, ...]
     controls: ControlTotals
-    exceptions_today: Mapping[Category, int]
+    exceptions_today: Mapping[str, int]  # reconciliation categories and settlement kinds
     open_exceptions: tuple[OpenException, ...]
     revenue_by_hour: Mapping[int, int] = field(default_factory=dict)
 

@@ -11,3 +11,11 @@ class SettlementError(TicketingError):
 
 class InvalidSettlementInput(SettlementError):
     """A figure handed to the rules is malformed: negative, mixed currencies, naive time."""
+
+
+class DayNotClosed(SettlementError):
+    """The day's cut-off (04:00 the next morning) has not passed yet."""
+
+
+class SettlementInProgress(SettlementError):
+    """Another settlement of the day is running."""

@@ -1,0 +1,322 @@
+"""The settlement run on SQLite and PostgreSQL: idempotent reruns, the lock, the cut-off,
+late taps as adjustments, a crash between stages, and the CLI's JSON and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, text
+
+from ticketing import postings
+from ticketing.db.models import PricedDayRow
+from ticketing.db.settlement_models import SettledAccountDayRow, SettlementAdjustmentRow
+from ticketing.fares.feed import FareFeed
+from ticketing.ledger import accounts
+from ticketing.money import Money
+from ticketing.riders import PaymentMode, RiderAccount
+from ticketing.services.settlement import (
+    SettlementOutcome,
+    cut_off,
+    list_days,
+    settle,
+    settlement_lock,
+)
+from ticketing.services.taps import ingest_and_price
+from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
+from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY = date(2026, 11, 24)
+NEXT = date(2026, 11, 25)
+
+
+def at(day: date, hour: int, minute: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=HANOI)
+
+
+def ride(seq: int, account: str, day: date, hour: int) -> list[Tap]:
+    return [
+        Tap(f"gate-{account}", seq, 42, account, at(day, hour, 0), "m2a", "m2a_01", TapKind.ENTRY),
+        Tap(
+            f"gate-{account}",
+            seq + 1,
+            42,
+            account,
+            at(day, hour, 25),
+            "m2a",
+            "m2a_12",
+            TapKind.EXIT,
+        ),
+    ]
+
+
+async def city(uows: UnitOfWorkFactory, feed: FareFeed) -> None:
+    """Two prepaid riders with money in their wallets, rides on DAY."""
+    async with uows() as uow:
+        for account in ("alice", "carol"):
+            await uow.riders.open_account(
+                RiderAccount(account, "regular", PaymentMode.PREPAID_WALLET, "VND")
+            )
+            await uow.ledger.post(
+                postings.payment_received(
+                    f"topup:{account}",
+                    clearing=accounts.gateway_clearing("stripe"),
+                    paid_account=accounts.wallet(account),
+                    account_id=account,
+                    amount=Money(200_000, "VND"),
+                    gateway_payment_id=f"pi_{account}",
+                    purpose="top_up",
+                    at=datetime.now(UTC),
+                )
+            )
+        await uow.commit()
+    await ingest_and_price(uows, feed, [*ride(1, "alice", DAY, 7), *ride(1, "carol", DAY, 8)])
+
+
+async def row_counts(uows: UnitOfWorkFactory) -> dict[str, int]:
+    counts = {}
+    async with uows() as uow:
+        for name in (
+            "postings",
+            "entries",
+            "priced_days",
+            "payment_attempts",
+            "settlement_days",
+            "settlement_account_days",
+            "settlement_exceptions",
+            "settlement_adjustments",
+        ):
+            counts[name] = int(await uow.session.scalar(text(f"SELECT count(*) FROM {name}")) or 0)
+    return counts
+
+
+async def test_settling_twice_gives_the_same_digest_and_writes_nothing_new(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    first = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "r1")
+    assert first.summary["control_ok"]
+    assert first.summary["taps"] == 4
+    assert first.summary["account_days"] == 2
+    assert sum(first.summary["apportioned"].values()) == first.summary["collected"]["amount"] > 0
+    before = await row_counts(uow_factory)
+    again = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "r2")
+    assert again.already_settled
+    assert again.summary["digest"] == first.summary["digest"]
+    assert await row_counts(uow_factory) == before
+    assert (tmp_path / "r1" / "report.html").read_text().count("<svg") >= 3
+    listed = await list_days(uow_factory)
+    assert [(d.day, d.state, d.digest) for d in listed] == [
+        (DAY, "settled", first.summary["digest"])
+    ]
+
+
+async def test_a_day_is_refused_before_its_cut_off(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    early = UnitOfWorkFactory(uow_factory.engine, clock=lambda: cut_off(DAY).replace(hour=3))
+    with pytest.raises(DayNotClosed, match="cut-off"):
+        await settle(early, feed, DAY, who="t", report_dir=tmp_path)
+    on_time = UnitOfWorkFactory(uow_factory.engine, clock=lambda: cut_off(DAY))
+    outcome = await settle(on_time, feed, DAY, who="t", report_dir=tmp_path)
+    assert outcome.summary["control_ok"]
+
+
+async def test_a_second_settlement_of_the_day_refuses_while_one_runs(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    async with settlement_lock(uow_factory.engine, DAY):
+        with pytest.raises(SettlementInProgress):
+            await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+        async with uow_factory() as uow:
+            assert await uow.settlement.day(DAY) is None  # the refused run did nothing
+    done = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    assert done.summary["control_ok"]
+
+
+async def test_two_settlements_started_at_once_one_runs_the_other_refuses(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    other = UnitOfWorkFactory(uow_factory.engine)  # as a second process would have its own
+    results = await asyncio.gather(
+        settle(uow_factory, feed, DAY, who="a", report_dir=tmp_path / "a"),
+        settle(other, feed, DAY, who="b", report_dir=tmp_path / "b"),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, SettlementInProgress)]
+    settled = [r for r in results if isinstance(r, SettlementOutcome)]
+    assert len(refused) == 1, results
+    assert len(settled) == 1, results
+    again = await settle(uow_factory, feed, DAY, who="b", report_dir=tmp_path / "c")
+    assert again.already_settled
+    assert again.summary["digest"] == settled[0].summary["digest"]
+
+
+async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_keeps_its_digest(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    closed = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "d1")
+    # alice's second ride of DAY reaches us after DAY settled
+    await ingest_and_price(uow_factory, feed, ride(3, "alice", DAY, 18))
+    listed = {d.day: d for d in await list_days(uow_factory)}
+    assert listed[DAY].state == "adjustments waiting"
+    await ingest_and_price(uow_factory, feed, ride(1, "carol", NEXT, 9))
+    nxt = await settle(uow_factory, feed, NEXT, who="t", report_dir=tmp_path / "d2")
+    assert nxt.summary["adjustments"] == 1
+    assert nxt.summary["control_ok"]
+    async with uow_factory() as uow:
+        adjustment = (
+            await uow.session.execute(
+                select(
+                    SettlementAdjustmentRow.original_day,
+                    SettlementAdjustmentRow.settled_in,
+                    SettlementAdjustmentRow.version,
+                    SettlementAdjustmentRow.amount,
+                )
+            )
+        ).one()
+        latest = await uow.pricing.latest("alice", DAY)
+    assert latest is not None
+    assert tuple(adjustment)[:3] == (DAY, NEXT, latest.version)
+    assert adjustment.amount > 0
+    # the adjustment is apportioned in the later run, on top of NEXT's own fares
+    assert sum(nxt.summary["apportioned"].values()) == nxt.summary["collected"]["amount"]
+    again = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "d1b")
+    assert again.summary["digest"] == closed.summary["digest"]
+    assert again.summary == closed.summary
+    assert {d.day: d.state for d in await list_days(uow_factory)} == {
+        DAY: "settled",
+        NEXT: "settled",
+    }
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "faregate", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )
+
+
+async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing_twice(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, db_url: str, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    args = ("settle", DAY.isoformat(), "--data-dir", str(tmp_path), "--database-url", db_url)
+    for stage in ("priced", "reconciled"):
+        killed = _cli(*args, "--json", env={"FAREGATE_SETTLE_CRASH_AFTER": stage})
+        assert killed.returncode == -9, killed.stderr
+        async with uow_factory() as uow:
+            record = await uow.settlement.day(DAY)
+        assert record is not None
+        assert record.stage == stage
+        assert record.digest is None
+    finished = _cli(*args, "--json")
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    assert summary["control_ok"]
+    assert summary["account_days"] == 2
+    async with uow_factory() as uow:
+        pinned = await uow.session.scalar(select(func.count()).select_from(SettledAccountDayRow))
+        versions = await uow.session.scalar(select(func.count()).select_from(PricedDayRow))
+    assert pinned == 2
+    assert versions == 2
+    rerun = _cli(*args, "--json")
+    assert json.loads(rerun.stdout)["digest"] == summary["digest"]
+    listed = _cli(
+        "settle", "--list", "--json", "--data-dir", str(tmp_path), "--database-url", db_url
+    )
+    rows = json.loads(listed.stdout)
+    assert rows == [
+        {
+            "day": DAY.isoformat(),
+            "state": "settled",
+            "digest": summary["digest"],
+            "adjustments_waiting": 0,
+        }
+    ]
+    assert set(summary) >= {
+        "day",
+        "taps",
+        "account_days",
+        "charges",
+        "collected",
+        "apportioned",
+        "suspense",
+        "exceptions",
+        "adjustments",
+        "control_ok",
+        "report",
+        "digest",
+    }
+    assert Path(summary["report"]).is_file()  # noqa: ASYNC240
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["settle", "2026-13-40"], "is not a service day"),
+        (["settle", "yesterday"], "is not a service day"),
+        (["settle"], "give the service DAY"),
+        (["settle", "2026-11-24", "--data-dir", "{tmp}/nowhere"], "no data directory"),
+        (["settle", "2026-11-24", "--data-dir", "{tmp}"], "no database"),
+        (
+            ["settle", "2026-11-24", "--database-url", "postgresql+asyncpg://u@127.0.0.1:1/x"],
+            "",
+        ),
+        (["settle", "2099-01-01", "--database-url", "{db}"], "cut-off"),
+        (["settle", "--list", "2026-11-24", "--database-url", "{db}"], "either DAY or --list"),
+    ],
+)
+def test_bad_input_is_one_error_line(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_unused")
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:1")
+    filled = [a.format(tmp=tmp_path, db=db) for a in args]
+    completed = _cli(
+        *filled, env={"STRIPE_API_KEY": "sk_test_unused", "STRIPE_API_BASE": "http://127.0.0.1:1"}
+    )
+    assert completed.returncode != 0
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("Error:"), completed.stderr
+    assert message in lines[0]
+
+
+async def test_an_unpriced_leg_is_an_exception_not_dropped(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    async with uow_factory() as uow:  # as issue 13 leaves a leg no fare product covers
+        await uow.session.execute(
+            text("UPDATE priced_legs SET fare_product_id = NULL WHERE account_id = 'carol'")
+        )
+        await uow.commit()
+    outcome = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    assert outcome.summary["exceptions"] == {"unpriced_leg": 1}
+    assert outcome.summary["taps"] == 4
+    async with uow_factory() as uow:
+        kinds = (
+            await uow.session.execute(
+                text("SELECT kind, key FROM settlement_exceptions WHERE kind = 'unpriced_leg'")
+            )
+        ).all()
+    assert [k for k, _ in kinds] == ["unpriced_leg"]
+    assert "carol" in kinds[0][1]

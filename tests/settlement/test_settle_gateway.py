@@ -1,0 +1,215 @@
+"""Settlement against a private localstripe with discrepancies injected between the charge and
+reconcile stages: each is reported in its category with the right amount, the controls still
+hold (suspense accounts for the difference), and a later run resolves what got fixed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+
+from gateways.localstripe_server import localstripe
+from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest
+from gateways.stripe_gateway import StripeGateway
+from tests.settlement.test_settle import DAY, NEXT, ride
+from ticketing.db.payments_models import PaymentAttemptRow
+from ticketing.db.settlement_models import SettlementExceptionRow
+from ticketing.fares.feed import FareFeed
+from ticketing.payments.service import PaymentsService
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.riders import Registration, register_riders
+from ticketing.services.settlement import settle
+from ticketing.services.taps import ingest_and_price
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+ACCOUNTS = ("ann", "ben", "cat")
+
+
+class Stop(Exception):
+    pass
+
+
+def stop_after(stage: str):  # type: ignore[no-untyped-def]
+    def hook(name: str) -> None:
+        if name == stage:
+            raise Stop(name)
+
+    return hook
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[StripeGateway]:
+    async with (
+        localstripe(tmp_path / "localstripe", from_scratch=True) as server,
+        StripeGateway(server.api_key, server.base_url) as gw,
+    ):
+        yield gw
+
+
+async def test_each_injected_discrepancy_is_reported_in_its_category(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    registrations = [
+        Registration(
+            RiderAccount(a, "regular", PaymentMode.POSTPAID_CARD, "VND"),
+            [CredentialRecord(100 + n, a, now, now + timedelta(days=365), now)],
+        )
+        for n, a in enumerate(ACCOUNTS)
+    ]
+    await register_riders(uow_factory, registrations, at=now)
+    for account in ACCOUNTS:
+        await payments.save_card(account, "pm_card_visa")
+    taps = [t for n, a in enumerate(ACCOUNTS) for t in ride(1, a, DAY, 7 + n)]
+    await ingest_and_price(uow_factory, feed, taps)
+
+    with pytest.raises(Stop):
+        await settle(
+            uow_factory,
+            feed,
+            DAY,
+            who="t",
+            report_dir=tmp_path / "r",
+            gateway=gateway,
+            payments=payments,
+            after_stage=stop_after("charged"),
+        )
+    async with uow_factory() as uow:
+        rows = (
+            await uow.session.execute(
+                select(
+                    PaymentAttemptRow.account_id,
+                    PaymentAttemptRow.gateway_payment_id,
+                    PaymentAttemptRow.amount,
+                    PaymentAttemptRow.charge_key,
+                )
+            )
+        ).all()
+        card = await uow.payments.saved_card("ann")
+    charges = {r.account_id: r for r in rows}
+    assert set(charges) == set(ACCOUNTS)
+    assert card is not None
+    fare = charges["ann"].amount
+
+    # 1. a payment the ledger does not know
+    await gateway.create_payment(
+        PaymentRequest(card.customer_id, card.payment_method_id, 5_000, "VND", "stray-1")
+    )
+    # 2. a duplicate of ann's daily charge (a retry that raced the first request)
+    await gateway.create_payment(
+        PaymentRequest(
+            card.customer_id,
+            card.payment_method_id,
+            fare,
+            "VND",
+            "race-1",
+            metadata={CHARGE_KEY_METADATA_KEY: str(charges["ann"].charge_key)},
+        )
+    )
+    # 3. ben's charge recorded with a changed amount
+    async with uow_factory() as uow:
+        await uow.session.execute(
+            update(PaymentAttemptRow)
+            .where(PaymentAttemptRow.account_id == "ben")
+            .values(amount=PaymentAttemptRow.amount + 1_000)
+        )
+        # 4. a payment the ledger counts that the gateway never collected
+        await uow.session.execute(
+            text(
+                "INSERT INTO payment_attempts (id, purpose, account_id, amount, currency, status,"
+                " gateway_calls, gateway_payment_id, created_at, updated_at) VALUES"
+                " ('ghost-1', 'top_up', 'cat', 7000, 'VND', 'succeeded', 1, 'pi_ghost',"
+                " :now, :now)"
+            ),
+            {
+                "now": datetime.now(UTC).replace(tzinfo=None)
+                if uow.session.bind.dialect.name == "sqlite"
+                else datetime.now(UTC)
+            },  # type: ignore[union-attr]
+        )
+        await uow.commit()
+    # 5. a refund made at the gateway (a dashboard refund) the ledger never recorded
+    await gateway.refund(
+        str(charges["cat"].gateway_payment_id), amount=2_000, idempotency_key="dash-1"
+    )
+
+    outcome = await settle(
+        uow_factory,
+        feed,
+        DAY,
+        who="t",
+        report_dir=tmp_path / "r",
+        gateway=gateway,
+        payments=payments,
+    )
+    summary = outcome.summary
+    assert summary["exceptions"] == {
+        "amount_mismatch": 1,
+        "duplicate": 1,
+        "missing_at_gateway": 1,
+        "refund": 1,
+        "unknown_at_gateway": 1,
+    }
+    async with uow_factory() as uow:
+        found = {
+            r.kind: (r.amount, r.suspense)
+            for r in (await uow.session.execute(select(SettlementExceptionRow))).scalars()
+            if r.kind != "_run"
+        }
+    assert found == {
+        "unknown_at_gateway": (5_000, 5_000),
+        "duplicate": (fare, fare),
+        "amount_mismatch": (1_000, -1_000),
+        "missing_at_gateway": (7_000, -7_000),
+        "refund": (2_000, -2_000),
+    }
+    assert summary["suspense"]["amount"] == 5_000 + fare - 1_000 - 7_000 - 2_000
+    assert summary["control_ok"], summary
+
+    again = await settle(
+        uow_factory,
+        feed,
+        DAY,
+        who="t",
+        report_dir=tmp_path / "r2",
+        gateway=gateway,
+        payments=payments,
+    )
+    assert again.summary["digest"] == summary["digest"]
+    # ben's record is corrected: the next run matches it again and it leaves suspense then;
+    # the rest stays open with its first day.
+    async with uow_factory() as uow:
+        await uow.session.execute(
+            update(PaymentAttemptRow)
+            .where(PaymentAttemptRow.account_id == "ben")
+            .values(amount=PaymentAttemptRow.amount - 1_000)
+        )
+        await uow.commit()
+    nxt = await settle(
+        uow_factory,
+        feed,
+        NEXT,
+        who="t",
+        report_dir=tmp_path / "n",
+        gateway=gateway,
+        payments=payments,
+    )
+    assert nxt.summary["suspense"]["open"] == 4
+    assert nxt.summary["suspense"]["moved"] == 1_000
+    assert nxt.summary["suspense"]["amount"] == summary["suspense"]["amount"] + 1_000
+    assert nxt.summary["control_ok"], nxt.summary
+    async with uow_factory() as uow:
+        resolved = {
+            r.kind: r.resolved_on
+            for r in (await uow.session.execute(select(SettlementExceptionRow))).scalars()
+            if r.kind != "_run"
+        }
+    assert resolved["amount_mismatch"] == NEXT
+    assert [k for k, on in resolved.items() if on is None] == sorted(
+        ["unknown_at_gateway", "duplicate", "missing_at_gateway", "refund"],
+        key=list(resolved).index,
+    )
