@@ -190,3 +190,33 @@ async def test_two_workers_on_postgres_price_every_queued_day_exactly_once(
             assert latest is not None
     expected = 15_000 * len(wanted) + 15_000 * len(late)
     assert await receivables(uow_factory, riders) == expected
+
+
+async def test_a_failed_cycle_is_retried_not_fatal(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from ticketing.services import pricing_worker
+
+    [rider] = await add_riders(uow_factory, 1)
+    await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
+    real, calls = pricing_worker.price_queued, []
+
+    async def flaky(*args: object, **kwargs: object) -> pricing_worker.CycleResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, ConnectionError("database restarting"))
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pricing_worker, "price_queued", flaky)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=0.05))
+    for _ in range(100):
+        if await priced_versions(uow_factory):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    totals = await asyncio.wait_for(task, timeout=5)
+    assert totals.pricing.priced == 1
+    assert len(calls) >= 2

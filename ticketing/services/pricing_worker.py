@@ -21,6 +21,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ticketing.errors import TicketingError
 from ticketing.fares.feed import FareFeed
 from ticketing.services.pricing import FarePricing
@@ -141,7 +143,17 @@ async def run_worker(
     cycles = claimed = postponed = 0
     pricing = PricingSummary()
     while not stop.is_set():
-        result = await price_queued(uows, feed, batch=batch, retry_delay=retry_delay)
+        try:
+            result = await price_queued(uows, feed, batch=batch, retry_delay=retry_delay)
+        except (SQLAlchemyError, OSError):
+            # The database went away or refused the cycle (rolled back as a whole): say so,
+            # wait, try again; what was claimed is still queued.
+            log.exception("pricing cycle failed; retrying in %.1f s", poll)
+            if once:
+                raise
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll)
+            continue
         cycles += 1
         claimed += result.claimed
         postponed += result.postponed
