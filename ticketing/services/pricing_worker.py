@@ -7,10 +7,11 @@ Each cycle claims up to `batch` queued account-days (`ticketing.stores.pricing_q
 UPDATE SKIP LOCKED on PostgreSQL, so any number of workers on any number of machines share one
 queue), prices them with `FarePricing` and deletes them from the queue in the same
 transaction: a day is priced and dequeued together or not at all, and a tap stored while its
-day was being priced queues the day again (its insert waits for the claim to end), so it is
-priced again. When a batch cannot be priced (e.g. taps of an account we have no record of), its
-days are priced one by one and each day that fails is postponed by `retry_delay`, so one bad day
-does not hold up the queue. The worker sleeps `poll` seconds when the queue is empty.
+day was being priced queues the day again (its queue upsert waits for the claim to end, then
+inserts the row anew), so it is priced again. When a batch cannot be priced (e.g. taps of an
+account we have no record of), its days are priced one by one and each day that fails is
+postponed by `retry_delay`, so one bad day does not hold up the queue. The worker sleeps
+`poll` seconds when the queue is empty.
 """
 
 from __future__ import annotations
