@@ -17,6 +17,7 @@ from ticketing.db.models import PricedDayRow
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.pricing import FarePricing
 from ticketing.services.pricing_worker import PricingLag, price_queued, run_worker
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.taps import ingest_taps
@@ -190,3 +191,60 @@ async def test_two_workers_on_postgres_price_every_queued_day_exactly_once(
             assert latest is not None
     expected = 15_000 * len(wanted) + 15_000 * len(late)
     assert await receivables(uow_factory, riders) == expected
+
+
+async def test_a_failed_cycle_is_retried_not_fatal(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from ticketing.services import pricing_worker
+
+    [rider] = await add_riders(uow_factory, 1)
+    await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
+    real, calls = pricing_worker.price_queued, []
+
+    async def flaky(*args: object, **kwargs: object) -> pricing_worker.CycleResult:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, ConnectionError("database restarting"))
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pricing_worker, "price_queued", flaky)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=0.05))
+    for _ in range(100):
+        if await priced_versions(uow_factory):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    totals = await asyncio.wait_for(task, timeout=5)
+    assert totals.pricing.priced == 1
+    assert len(calls) >= 2
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+async def test_a_tap_stored_while_its_day_is_being_priced_queues_the_day_again(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    """The race an insert-or-skip would lose: the worker read the day's taps before the new
+    ones committed, then dequeues the day; the new taps' queue upsert waits for it, then
+    queues the day anew."""
+    [rider] = await add_riders(uow_factory, 1)
+    await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
+    async with uow_factory() as worker:
+        assert await worker.pricing_queue.claim(10) == [(rider, DAYS[0])]
+        await FarePricing(worker, feed).price_days([(rider, DAYS[0])])
+        late = asyncio.create_task(
+            ingest_taps(uow_factory, ride(rider, DAYS[0], time(17, 30)), feed=feed)
+        )
+        await asyncio.sleep(0.5)
+        assert not late.done(), "the upsert waits for the worker's claim"
+        await worker.pricing_queue.remove([(rider, DAYS[0])])
+        await worker.commit()
+    await asyncio.wait_for(late, timeout=10)
+    async with uow_factory() as uow:
+        assert await uow.pricing_queue.queued() == [(rider, DAYS[0])]
+    await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True)
+    assert await receivables(uow_factory, [rider]) == 30_000

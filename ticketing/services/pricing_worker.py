@@ -7,10 +7,11 @@ Each cycle claims up to `batch` queued account-days (`ticketing.stores.pricing_q
 UPDATE SKIP LOCKED on PostgreSQL, so any number of workers on any number of machines share one
 queue), prices them with `FarePricing` and deletes them from the queue in the same
 transaction: a day is priced and dequeued together or not at all, and a tap stored while its
-day was being priced queues the day again (its insert waits for the claim to end), so it is
-priced again. When a batch cannot be priced (e.g. taps of an account we have no record of), its
-days are priced one by one and each day that fails is postponed by `retry_delay`, so one bad day
-does not hold up the queue. The worker sleeps `poll` seconds when the queue is empty.
+day was being priced queues the day again (its queue upsert waits for the claim to end, then
+inserts the row anew), so it is priced again. When a batch cannot be priced (e.g. taps of an
+account we have no record of), its days are priced one by one and each day that fails is
+postponed by `retry_delay`, so one bad day does not hold up the queue. The worker sleeps
+`poll` seconds when the queue is empty.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ticketing.errors import TicketingError
 from ticketing.fares.feed import FareFeed
@@ -141,7 +144,17 @@ async def run_worker(
     cycles = claimed = postponed = 0
     pricing = PricingSummary()
     while not stop.is_set():
-        result = await price_queued(uows, feed, batch=batch, retry_delay=retry_delay)
+        try:
+            result = await price_queued(uows, feed, batch=batch, retry_delay=retry_delay)
+        except (SQLAlchemyError, OSError):
+            # The database went away or refused the cycle (rolled back as a whole): say so,
+            # wait, try again; what was claimed is still queued.
+            log.exception("pricing cycle failed; retrying in %.1f s", poll)
+            if once:
+                raise
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll)
+            continue
         cycles += 1
         claimed += result.claimed
         postponed += result.postponed

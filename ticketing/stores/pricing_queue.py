@@ -1,7 +1,8 @@
 """The pricing queue: account-days whose taps changed since they were last priced.
 
 `mark` runs in a tap batch's own transaction, so a stored tap is never left without its day
-queued. `claim` hands a worker some queued days for the rest of its transaction: on PostgreSQL
+queued, and a day being priced while new taps arrive is queued again (see `mark`). `claim`
+hands a worker some queued days for the rest of its transaction: on PostgreSQL
 with FOR UPDATE SKIP LOCKED (any number of workers on any number of machines take disjoint
 rows without waiting for each other), plus a transaction-scoped advisory lock per account so
 two workers never price days of one account at once (caps and wallets span days). SQLite has
@@ -16,10 +17,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import bulk_insert, chunks, dialect_name
+from ticketing.db.dialect import chunks, dialect_name
 from ticketing.db.models import PricingQueueRow, table_of
 
 QUEUE = table_of(PricingQueueRow)
@@ -40,13 +42,28 @@ class PricingQueue:
         self._clock = clock
 
     async def mark(self, keys: Iterable[AccountDay]) -> None:
-        """Queue account-days for pricing; a day already queued keeps its `dirty_since`."""
+        """Queue account-days for pricing; a day already queued keeps its `dirty_since` (and
+        may be claimed again at once if it was postponed).
+
+        An upsert, not an insert that skips conflicts: if a worker holds the day's row (it is
+        pricing the day from taps read before ours committed), the update waits for the
+        worker's transaction; once it has deleted the row, the day is inserted again, so it is
+        priced again with our taps. Skipping the conflict instead would lose that re-pricing.
+        """
         now = self._clock()
         rows = [
             {"account_id": account, "service_day": day, "dirty_since": now, "retry_at": None}
             for account, day in sorted(set(keys))
         ]
-        await bulk_insert(self._session, QUEUE, rows, skip_conflicts=True)
+        dialect = postgresql if dialect_name(self._session) == "postgresql" else sqlite
+        for chunk in chunks(rows, 1_000):
+            statement = dialect.insert(QUEUE).values(list(chunk))
+            await self._session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[QUEUE.c.account_id, QUEUE.c.service_day],
+                    set_={"retry_at": None},
+                )
+            )
 
     async def claim(self, limit: int) -> list[AccountDay]:
         """Up to `limit` queued account-days, oldest first, held by this transaction."""
