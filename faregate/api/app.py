@@ -30,6 +30,7 @@ from faregate.api.context import (
     PRICING_FEED,
     RATE_LIMITER,
     REDIS,
+    SETTLEMENTS,
     UOWS,
     ApiConfig,
 )
@@ -40,6 +41,7 @@ from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import device, finance, operator, passenger, sessions, system, webhooks
+from faregate.api.settlements import AppSettlements
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
@@ -150,15 +152,14 @@ async def _device(request: web.Request, body: bytes) -> str:
 
 def create_app(config: ApiConfig) -> web.Application:
     metrics = Metrics()
-    routes = api_routes(
-        settlements=config.settlements is not None, parking_ops=config.parking_ops is not None
-    )
+    routes = api_routes(settlements=True, parking_ops=config.parking_ops is not None)
     app = web.Application(
         middlewares=[metrics_middleware(metrics), problems_middleware],
         client_max_size=routes.max_body,
     )
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[SETTLEMENTS] = config.settlements or AppSettlements(app)
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
