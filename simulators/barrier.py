@@ -24,12 +24,14 @@ is the session rule (no second entry without an exit), not a time window.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from parking.sessions import (
     CollectFailure,
@@ -51,6 +53,9 @@ from qr.liveness import SecureModule
 from qr.memory import GateMemory
 from qr.timeutil import Clock, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
+from simulators.device_client import DeviceClient
+
+UPLOAD_PATH = "/device/v1/parking/journal"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -169,6 +174,47 @@ class BarrierDecision:
 Collector = Callable[[Charge], CollectFailure | None]
 # The uploader returns the highest seq the receiver now holds for the batch's device.
 Uploader = Callable[[UploadBatch], int]
+AsyncUploader = Callable[[UploadBatch], Awaitable[int]]
+
+
+def record_to_wire(record: BarrierRecord) -> dict[str, Any]:
+    """A journal record as the device API takes it (docs/DEVICE-API.md, parking journal)."""
+    return {
+        "device_id": record.device_id,
+        "seq": record.seq,
+        "lot_id": record.lot_id,
+        "kind": record.kind.value,
+        "at": record.at.isoformat(),
+        "reason": record.reason,
+        "session_seq": record.session_seq,
+        "credential_id": record.credential_id,
+        "plate": record.plate,
+        "vehicle": record.vehicle,
+        "tariff_id": record.tariff_id,
+        "fee": record.fee,
+        "currency": record.currency,
+        "collected": record.collected,
+        "failure": None if record.failure is None else record.failure.value,
+        "passback_violation": record.passback_violation,
+        "lost_credential": record.lost_credential,
+    }
+
+
+def batch_to_wire(batch: UploadBatch) -> bytes:
+    body = {"lot_id": batch.lot_id, "records": [record_to_wire(r) for r in batch.records]}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def http_uploader(client: DeviceClient) -> AsyncUploader:
+    """Send batches to the device API; the answer's `last_seq` is the acknowledgement."""
+
+    async def send(batch: UploadBatch) -> int:
+        response = await client.request("POST", UPLOAD_PATH, batch_to_wire(batch))
+        if response.status_code != 200:
+            raise BarrierError(f"upload refused: {response.status_code} {response.text}")
+        return int(response.json()["last_seq"])
+
+    return send
 
 
 class BarrierJournal:
@@ -400,15 +446,36 @@ class OfflineBarrier:
                     device_id=self.device_id, lot_id=self.lot.lot_id, records=tuple(records)
                 )
             )
-            if not after <= acked <= records[-1].seq:
-                raise BarrierError(
-                    f"receiver acknowledged seq {acked}; this batch held {after + 1}.."
-                    f"{records[-1].seq}"
-                )
-            self.journal.advance_cursor(self.device_id, acked)
+            self._acknowledge(after, acked, records)
             sent += acked - after
             if acked < records[-1].seq:
                 return sent
+
+    async def upload_async(self, uploader: AsyncUploader, *, batch_size: int = 500) -> int:
+        """`upload` with an asynchronous uploader (the device API over HTTP)."""
+        sent = 0
+        while True:
+            after = self.journal.cursor(self.device_id)
+            records = self.journal.records(after, batch_size)
+            if not records:
+                return sent
+            acked = await uploader(
+                UploadBatch(
+                    device_id=self.device_id, lot_id=self.lot.lot_id, records=tuple(records)
+                )
+            )
+            self._acknowledge(after, acked, records)
+            sent += acked - after
+            if acked < records[-1].seq:
+                return sent
+
+    def _acknowledge(self, after: int, acked: int, records: list[BarrierRecord]) -> None:
+        if not after <= acked <= records[-1].seq:
+            raise BarrierError(
+                f"receiver acknowledged seq {acked}; this batch held {after + 1}.."
+                f"{records[-1].seq}"
+            )
+        self.journal.advance_cursor(self.device_id, acked)
 
     def close(self) -> None:
         self.journal.close()

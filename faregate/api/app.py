@@ -39,7 +39,7 @@ from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
-from faregate.api.routes import device, system, webhooks
+from faregate.api.routes import device, parking, system, webhooks
 from faregate.database import open_database
 from faregate.redis_runtime import open_redis
 from gateways.localstripe_server import localstripe
@@ -59,7 +59,7 @@ DESCRIPTION = (
 def api_routes() -> RouteRegistry:
     """Every route of the API; add a module's `routes` here to publish it."""
     registry = RouteRegistry()
-    for module in (system, device, webhooks):
+    for module in (system, device, parking, webhooks):
         registry.extend(module.routes)
     return registry
 
