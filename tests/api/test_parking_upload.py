@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from simulators.barrier import (
     http_uploader,
 )
 from simulators.device_client import DeviceClient
-from tests.api.conftest import MASTER_KEY, Client
+from tests.api.conftest import MASTER_KEY, Client, Device
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
@@ -127,3 +128,51 @@ def _batch(barrier: OfflineBarrier) -> UploadBatch:
         lot_id=barrier.lot.lot_id,
         records=tuple(barrier.journal.records(0)),
     )
+
+
+async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
+    client: Client, engine: AsyncEngine
+) -> None:
+    uows = ParkingUnitOfWorkFactory(engine)
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    await open_lots(
+        uows,
+        [
+            LotConfig(
+                lot_id=lot_id,
+                name="L",
+                operator="op",
+                capacity=5,
+                reserved=0,
+                tariff_name="hanoi-car",
+                tariff_version="t",
+                passback="hard",
+                hold_amount=0,
+                currency="VND",
+            )
+        ],
+    )
+    device = Device(client, f"barrier-{secrets.token_hex(4)}")
+
+    def body(lot: str = lot_id, **record: object) -> bytes:
+        base: dict[str, object] = {
+            "device_id": device.id, "seq": 1, "lot_id": lot, "kind": "entry",
+            "at": T0.isoformat(), "reason": "ok", "plate": "30A-1",
+        }  # fmt: skip
+        return json.dumps({"lot_id": lot, "records": [{**base, **record}]}).encode()
+
+    cases = [
+        (body(plate="30A\u0000"), 422, "$.records[0].plate"),
+        (body(kind="teleport"), 422, "$.records[0].kind"),
+        (body(at="2026-11-30T07:00:00"), 422, "$.records[0].at"),
+        (body(lot="nowhere"), 404, "no parking lot 'nowhere'"),
+        (body(kind="exit", session_seq=1), 409, "an exit needs its fee"),
+        (body(device_id="someone-else"), 403, "only its own records"),
+    ]
+    for payload, status, detail in cases:
+        response = await device.post(UPLOAD_PATH, payload)
+        assert response.status == status, await response.text()
+        assert response.content_type == "application/problem+json"
+        assert detail in (await response.json())["detail"]
+    async with uows() as uow:
+        assert await uow.parking.events_count(device.id) == 0

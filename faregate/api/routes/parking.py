@@ -33,9 +33,10 @@ MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Short = Annotated[str, msgspec.Meta(max_length=64)]
-Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+# No control characters anywhere (PostgreSQL text cannot hold NUL); ids without spaces or ':'.
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x20:\x7f]+$")]
+Short = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
