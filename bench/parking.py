@@ -243,8 +243,11 @@ async def bench_barrier(pairs: int, rounds: int, redis_url: str) -> dict[str, ob
 
             await through("warm-up", True, True)
             for n in range(rounds):
-                runs["durable"].append(await through(f"durable-{n}", True, False))
-                runs["durable_with_redis"].append(await through(f"redis-{n}", True, True))
+                # Alternate which durable variant goes first, so neither always follows the
+                # other's disk writes.
+                order = [("durable", False), ("durable_with_redis", True)]
+                for name, counted in order if n % 2 == 0 else order[::-1]:
+                    runs[name].append(await through(f"{name}-{n}", True, counted))
                 runs["no_fsync"].append(await through(f"nofsync-{n}", False, False))
                 runs["redis_only"].append(await redis_alone())
                 fsyncs.append(fsync_floor(directory, 2 * pairs))
