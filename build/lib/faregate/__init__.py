@@ -1,1 +1,0 @@
-"""Faregate composition root: settings, the aiohttp app factory and the command line."""

@@ -1,1 +1,0 @@
-"""Payment gateway adapters (Stripe-compatible, VNPay) and webhook handling."""

@@ -1,1 +1,0 @@
-"""Parking tariffs, sessions and barrier policy."""

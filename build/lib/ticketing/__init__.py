@@ -1,1 +1,0 @@
-"""Accounts, products, fares, journeys, the double-entry ledger and settlement."""

@@ -1,5 +1,0 @@
-"""The one exception hierarchy of `ticketing`: all it raises on bad input is a TicketingError."""
-
-
-class TicketingError(Exception):
-    """Base of every error `ticketing` raises for bad input or a broken rule."""

@@ -1,5 +1,0 @@
-"""The injectable clock services take: a callable returning an aware datetime."""
-
-from qr.timeutil import Clock, utc_now
-
-__all__ = ["Clock", "utc_now"]
