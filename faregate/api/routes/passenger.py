@@ -34,7 +34,13 @@ from aiohttp import web
 from faregate.api.context import CONFIG, PAYMENTS, UOWS
 from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
-from gateways.errors import CardDeclined, GatewayError, GatewayOutcomeUnknown
+from gateways.errors import (
+    CardDeclined,
+    GatewayAuthError,
+    GatewayError,
+    GatewayOutcomeUnknown,
+    GatewayRequestRejected,
+)
 from qr.errors import QRError
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, load_keys
@@ -277,7 +283,12 @@ async def register_passenger(call: Call) -> PassengerDocument:
     tag="passenger", auth=Auth.PASSENGER, response=AccountDocument,
 )  # fmt: skip
 async def get_account(call: Call) -> AccountDocument:
-    overview = await passengers.account_overview(call.app[UOWS], _account_id(call))
+    try:
+        overview = await passengers.account_overview(call.app[UOWS], _account_id(call))
+    except UnknownRecord as error:  # a passenger user made without opening its rider account
+        raise Problem(
+            403, "forbidden", "Forbidden", "this user's rider account is not open"
+        ) from error
     account = overview.account
     return AccountDocument(
         account_id=account.id,
@@ -304,6 +315,15 @@ async def save_card(call: Call) -> CardDocument:
         card = await call.app[PAYMENTS].save_card(_account_id(call), request.payment_method)
     except CardDeclined as error:
         raise _refused(error, 402, "card-declined", "Card declined") from error
+    except GatewayAuthError as error:  # our credentials: not the passenger's doing
+        raise Problem(
+            502, "gateway", "Bad Gateway", "the payment gateway refused or did not answer"
+        ) from error
+    except GatewayRequestRejected as error:  # e.g. a payment method the gateway does not know
+        raise Problem(
+            422, "payment-method", "Invalid payment method",
+            "the payment gateway refused this payment method (unknown or unusable)",
+        ) from error  # fmt: skip
     except GatewayError as error:
         raise Problem(
             502, "gateway", "Bad Gateway", "the payment gateway refused or did not answer"
