@@ -66,6 +66,17 @@ def test_a_control_breaks_when_money_or_the_trial_balance_is_off() -> None:
         trial_balance=0,
     )
     assert (short.money_ok, short.difference) == (False, -1)
+    # The ledger's suspense movement and the exceptions table's must agree.
+    apart = control_totals(
+        statements,
+        currency="VND",
+        collected=c.collected,
+        fees=c.fees,
+        suspense=c.suspense,
+        suspense_exceptions=c.suspense + 1,
+        trial_balance=0,
+    )
+    assert (apart.money_ok, apart.suspense_ok, apart.ok) == (True, False, False)
     unbalanced = replace(c, trial_balance=5)
     assert (unbalanced.trial_balance_ok, unbalanced.ok) == (False, False)
 

@@ -40,7 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
+from ticketing import postings
 from ticketing.fares.feed import FareFeed
+from ticketing.ledger import accounts as ledger_accounts
+from ticketing.money import Money
 from ticketing.payments.service import PaymentsService
 from ticketing.service_day import service_day, service_day_start
 from ticketing.services.charging import charge_service_day
@@ -65,6 +68,7 @@ from ticketing.settlement.reconcile import (
     OpenException,
     ReconLine,
     Side,
+    SuspenseRoll,
     from_gateway_payment,
     from_gateway_refund,
     gateway_fees,
@@ -81,6 +85,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 UNPRICED_LEG = "unpriced_leg"
 UNCOLLECTED = "uncollected"
 DEFAULT_CURRENCY = "VND"
+DEFAULT_GATEWAY = "stripe"  # the clearing account's gateway when no payments service is given
 
 StageHook = Callable[[str], None]
 
@@ -209,7 +214,12 @@ async def settle(
             await _checkpoint(uows, day, "charged")
             passed("charged")
         if not done("reconciled"):
-            await _reconcile(uows, day, gateway)
+            clearing = (
+                payments.clearing_account
+                if payments is not None
+                else ledger_accounts.gateway_clearing(DEFAULT_GATEWAY)
+            )
+            await _reconcile(uows, day, gateway, clearing)
             passed("reconciled")
         if not done("apportioned"):
             await _record_day_exceptions(uows, day)
@@ -331,6 +341,16 @@ def _line(stored: StoredException) -> ReconLine:
 
 
 @dataclass(frozen=True, slots=True)
+class _SuspenseMove:
+    """One exception's change in suspense by a run (the ledger posting's figures)."""
+
+    key: str
+    currency: str
+    amount: int
+    reason: str  # opened | changed | resolved
+
+
+@dataclass(frozen=True, slots=True)
 class _Recon:
     counts: dict[str, int]
     cash_difference: int
@@ -340,6 +360,33 @@ class _Recon:
     resolved: tuple[str, ...]
     opened: tuple[OpenException, ...]
     suspense_moved: int
+    moves: tuple[_SuspenseMove, ...] = ()
+    changed: tuple[OpenException, ...] = ()
+
+
+def _suspense_moves(
+    previous: Sequence[OpenException], roll: SuspenseRoll
+) -> tuple[tuple[_SuspenseMove, ...], tuple[OpenException, ...]]:
+    """Per exception, what the run moves into suspense (its new figure less its previous
+    one; all of it out when resolved), and the carried exceptions whose figures changed."""
+    before = {e.key: e.line for e in previous}
+    moves, changed = [], []
+    for exception in roll.open:
+        old = before.get(exception.key)
+        delta = exception.line.suspense - (old.suspense if old is not None else 0)
+        if old is not None and old != exception.line:
+            changed.append(exception)
+        if delta:
+            reason = "opened" if old is None else "changed"
+            moves.append(_SuspenseMove(exception.key, exception.line.currency, delta, reason))
+    for exception in roll.resolved:
+        if exception.line.suspense:
+            moves.append(
+                _SuspenseMove(
+                    exception.key, exception.line.currency, -exception.line.suspense, "resolved"
+                )
+            )
+    return tuple(sorted(moves, key=lambda m: m.key)), tuple(changed)
 
 
 async def _gateway_side(
@@ -417,6 +464,7 @@ async def _gateway_side(
     ]
     result = reconcile(mine, my_refunds, payments, refunds, known_charge_keys=known_keys)
     roll = roll_suspense(previous, result, day)
+    moves, changed = _suspense_moves(previous, roll)
     today_refs = frozenset(ref for line in result.lines for ref in line.refs)
     counted_before = sum(e.line.suspense for e in previous if e.line.refs & today_refs)
     cash = (
@@ -435,10 +483,16 @@ async def _gateway_side(
         resolved=tuple(e.key for e in roll.resolved),
         opened=roll.opened,
         suspense_moved=sum(roll.movement(previous).values()),
+        moves=moves,
+        changed=changed,
     )
 
 
-async def _reconcile(uows: UnitOfWorkFactory, day: date, gateway: Gateway | None) -> None:
+async def _reconcile(
+    uows: UnitOfWorkFactory, day: date, gateway: Gateway | None, clearing: str
+) -> None:
+    """Reconcile, store the exceptions, and post each one's suspense move to the ledger in
+    the same transaction as the checkpoint (posting ids from the day and the exception)."""
     until = uows.clock()
     recon = await _gateway_side(uows, day, gateway, until)
     summary = {
@@ -452,6 +506,22 @@ async def _reconcile(uows: UnitOfWorkFactory, day: date, gateway: Gateway | None
 
     async def record(uow: UnitOfWork) -> None:
         await uow.settlement.add_exceptions(_stored(e.line, day, day) for e in recon.opened)
+        await uow.settlement.update_exceptions(
+            _stored(e.line, e.first_seen, day) for e in recon.changed
+        )
+        await uow.ledger.post_many(
+            [
+                postings.suspense_move(
+                    day,
+                    move.key,
+                    clearing=clearing,
+                    amount=Money(move.amount, move.currency),
+                    at=until,
+                    reason=move.reason,
+                )
+                for move in recon.moves
+            ]
+        )
         await uow.settlement.add_exceptions(
             [
                 StoredException(
@@ -543,10 +613,12 @@ async def _compute(
             (a.original_day, a.account_id): await _weights(uow, a) for a in adjustments
         }
         trial_balance = await store.trial_balance()
+        suspense_in_ledger = None if dry_run else await store.suspense_posted(day)
         if dry_run:
             await uow.rollback()  # the pinned versions were only for this computation
     if dry_run:
         recon = await _gateway_side(uows, day, gateway, uows.clock())
+        suspense_in_ledger = sum(move.amount for move in recon.moves)  # what it would post
     else:
         recon = await _stored_recon(uows, day)
 
@@ -610,7 +682,8 @@ async def _compute(
         currency=currency,
         collected=collected,
         fees=fees,
-        suspense=recon.suspense_moved,
+        suspense=suspense_in_ledger or 0,
+        suspense_exceptions=recon.suspense_moved,
         trial_balance=trial_balance,
     )
     exceptions_today: dict[str, int] = dict(recon.counts)

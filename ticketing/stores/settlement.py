@@ -44,6 +44,7 @@ from ticketing.db.settlement_models import (
     SettlementDayRow,
     SettlementExceptionRow,
 )
+from ticketing.postings import RECONCILIATION_SUSPENSE, suspense_move_id
 
 TAPS = table_of(TapRow)
 PRICED_DAYS = table_of(PricedDayRow)
@@ -724,6 +725,15 @@ class SettlementRecords:
                 )
             )
 
+    async def update_exceptions(self, items: Iterable[StoredException]) -> None:
+        """New figures of open exceptions reported again (their first day kept)."""
+        for item in items:
+            await self._session.execute(
+                update(EXCEPTIONS)
+                .where(EXCEPTIONS.c.key == item.key, EXCEPTIONS.c.resolved_on.is_(None))
+                .values(amount=item.amount, suspense=item.suspense, detail=item.detail)
+            )
+
     async def resolve_exceptions(self, keys: Iterable[str], on: date) -> None:
         wanted = sorted(set(keys))
         if wanted:
@@ -764,6 +774,17 @@ class SettlementRecords:
             .group_by(LEGS.c.operator_id)
         )
         return {op: int(value) for op, value in rows}
+
+    async def suspense_posted(self, day: date) -> int:
+        """What the settlement run of `day` moved into the ledger's reconciliation suspense
+        account (credits positive, as `ReconLine.suspense`), every currency summed."""
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(ENTRIES.c.amount), 0)).where(
+                ENTRIES.c.account_code == RECONCILIATION_SUSPENSE,
+                ENTRIES.c.posting_id.startswith(suspense_move_id(day, ""), autoescape=True),
+            )
+        )
+        return -int(total or 0)
 
     async def trial_balance(self) -> int:
         """The ledger's debits less its credits (0 when it balances)."""
