@@ -601,6 +601,7 @@ async def _compute(
         currency = currency or DEFAULT_CURRENCY
         uncollected = await store.uncollected_days(day)
         singles = await store.single_fares(day)
+        parking = await store.parking_fees(start, end)
         pooled = await store.pooled_legs(day)
         rides = await store.rides_by_operator(day)
         ridden = await store.pass_rides(day)
@@ -645,6 +646,14 @@ async def _compute(
         sale.product_id: {op: value for op, (_, value) in rides.items()} for sale in pass_sales
     }
     pools.extend(_pass_pools(day, pass_sales, ridden, fallback))
+    # Parking fees: single fares of the lot's operator (pool of their own), one ride a session.
+    pools.extend(
+        RevenuePool(id=f"parking:{op}", kind=PoolKind.SINGLE, amount=amount, weights={op: 1})
+        for op, (_, amount) in parking.items()
+    )
+    for op, (sessions, amount) in parking.items():
+        n, value = rides.get(op, (0, 0))
+        rides[op] = (n + sessions, value + amount)
     refunds: dict[str, int] = defaultdict(int)
     adjusted = 0
     for item in adjustments:
@@ -676,7 +685,10 @@ async def _compute(
         refunds=dict(refunds),
         fees=fees if shares.by_operator or rides else 0,
     )
-    collected = fares_collected + passes_recognised + adjusted + recon.cash_difference
+    parking_collected = sum(amount for _, amount in parking.values())
+    collected = (
+        fares_collected + passes_recognised + parking_collected + adjusted + recon.cash_difference
+    )
     controls = control_totals(
         statements,
         currency=currency,

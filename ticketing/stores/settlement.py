@@ -30,7 +30,15 @@ from sqlalchemy.sql import Select, Subquery
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import dialect_name, insert_or_skip
-from ticketing.db.models import EntryRow, PassRow, PricedDayRow, PricedLegRow, TapRow, table_of
+from ticketing.db.models import (
+    EntryRow,
+    PassRow,
+    PostingRow,
+    PricedDayRow,
+    PricedLegRow,
+    TapRow,
+    table_of,
+)
 from ticketing.db.payments_models import (
     AttemptStatus,
     PaymentAttemptRow,
@@ -44,12 +52,21 @@ from ticketing.db.settlement_models import (
     SettlementDayRow,
     SettlementExceptionRow,
 )
-from ticketing.postings import RECONCILIATION_SUSPENSE, suspense_move_id
+from ticketing.ledger.accounts import AccountKind
+from ticketing.postings import (
+    RECONCILIATION_SUSPENSE,
+    hold_capture_id,
+    parking_fee_id,
+    parking_hold_id,
+    suspense_move_id,
+)
 
 TAPS = table_of(TapRow)
 PRICED_DAYS = table_of(PricedDayRow)
 LEGS = table_of(PricedLegRow)
 ENTRIES = table_of(EntryRow)
+OPERATOR_PREFIX = f"{AccountKind.OPERATOR.value}:"  # every operator payable's code starts so
+POSTINGS = table_of(PostingRow)
 ATTEMPTS = table_of(PaymentAttemptRow)
 REFUNDS = table_of(PaymentRefundRow)
 PASSES = table_of(PassRow)
@@ -541,6 +558,41 @@ class SettlementRecords:
             )
         )
         return {op: (int(n), int(value)) for op, n, value in rows}
+
+    async def parking_fees(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        """Per parking operator: (sessions, fees) of the parking fees posted in the window
+        (`parking:{session}[:{part}]`, and the captures of parking holds), as their credits to
+        the operator's payable net of any reversal."""
+        fee_prefix = parking_fee_id("")
+        hold_prefix = parking_hold_id("")
+        capture_suffix = hold_capture_id("")
+        rows = await self._session.execute(
+            select(ENTRIES.c.posting_id, ENTRIES.c.account_code, func.sum(ENTRIES.c.amount))
+            .join(POSTINGS, POSTINGS.c.id == ENTRIES.c.posting_id)
+            .where(
+                POSTINGS.c.occurred_at >= start,
+                POSTINGS.c.occurred_at < end,
+                ENTRIES.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
+                or_(
+                    POSTINGS.c.id.startswith(fee_prefix, autoescape=True),
+                    and_(
+                        POSTINGS.c.id.startswith(hold_prefix, autoescape=True),
+                        POSTINGS.c.id.endswith(capture_suffix, autoescape=True),
+                    ),
+                ),
+            )
+            .group_by(ENTRIES.c.posting_id, ENTRIES.c.account_code)
+        )
+        sessions: dict[str, set[str]] = {}
+        fees: dict[str, int] = {}
+        for posting_id, code, amount in rows:
+            operator_id = code.removeprefix(OPERATOR_PREFIX)
+            session = posting_id.removeprefix(hold_prefix).removeprefix(fee_prefix)
+            for suffix in (capture_suffix, ":rest", ":debt", ":reversal"):
+                session = session.removesuffix(suffix)
+            sessions.setdefault(operator_id, set()).add(session)
+            fees[operator_id] = fees.get(operator_id, 0) - int(amount)
+        return {op: (len(sessions[op]), fee) for op, fee in sorted(fees.items()) if fee}
 
     async def pass_rides(self, day: date) -> dict[str, dict[str, int]]:
         """Per pass product, per operator: the undiscounted value of its holders' rides."""
