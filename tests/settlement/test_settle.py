@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from ticketing import postings
 from ticketing.db.models import PricedDayRow
+from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
 from ticketing.db.settlement_models import SettledAccountDayRow, SettlementAdjustmentRow
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
@@ -390,3 +391,56 @@ async def test_parking_fees_are_single_fares_of_the_lot_operator(
     lots = next(s for s in record.figures["statements"] if s["operator"] == "lots-co")
     assert (lots["rides"], lots["gross"], lots["revenue"]) == (2, 40_000, 40_000)
     assert record.figures["apportioned_by_kind"]["single"]["lots-co"] == 40_000
+
+
+async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
+) -> None:
+    """A postpaid day not charged is an exception of its own run and apportions nothing;
+    once its charge is collected, the next run apportions it as an adjustment naming that
+    day, split by that day's weights, and resolves the exception."""
+    async with uow_factory() as uow:
+        await uow.riders.open_account(
+            RiderAccount("dan", "regular", PaymentMode.POSTPAID_CARD, "VND")
+        )
+        await uow.commit()
+    await ingest_and_price(uow_factory, feed, ride(1, "dan", DAY, 9))
+    first = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "a")
+    assert first.summary["exceptions"] == {"uncollected": 1}
+    assert first.summary["apportioned"] == {}
+    assert first.summary["control_ok"], first.summary
+    async with uow_factory() as uow:
+        weights = await uow.settlement.settled_weights("dan", DAY)
+        owed = (await uow.settlement.open_exceptions())[0].amount
+        uow.session.add(
+            PaymentAttemptRow(
+                id="att-dan",
+                purpose=PaymentPurpose.DAILY_CHARGE,
+                account_id="dan",
+                service_day=DAY,
+                charge_key=f"charge:dan:{DAY}",
+                amount=owed,
+                currency="VND",
+                status=AttemptStatus.RECOVERED,
+                created_at=at(NEXT, 10, 0),
+                updated_at=at(NEXT, 10, 0),
+            )
+        )
+        await uow.commit()
+    assert owed > 0
+    assert weights
+    nxt = await settle(uow_factory, feed, NEXT, who="t", report_dir=tmp_path / "b")
+    assert nxt.summary["control_ok"], nxt.summary
+    assert nxt.summary["adjustments"] == 1
+    assert sum(nxt.summary["apportioned"].values()) == owed
+    assert set(nxt.summary["apportioned"]) == set(weights)
+    async with uow_factory() as uow:
+        record = await uow.settlement.day(NEXT)
+        assert await uow.settlement.open_exceptions() == []
+        resolved = await uow.settlement.resolved_on("uncollected", NEXT)
+    assert [e.key for e in resolved] == [f"uncollected:dan:{DAY}"]
+    assert record is not None
+    assert record.figures is not None
+    assert record.figures["apportioned_by_kind"]["adjustment"] == nxt.summary["apportioned"]
+    again = await settle(uow_factory, feed, NEXT, who="t", report_dir=tmp_path / "c")
+    assert again.summary["digest"] == nxt.summary["digest"]

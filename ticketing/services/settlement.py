@@ -278,6 +278,9 @@ async def _record_day_exceptions(uows: UnitOfWorkFactory, day: date) -> None:
             for account, total, currency in await uow.settlement.uncollected_days(day)
         )
         await uow.settlement.add_exceptions(items)
+        # Uncollected days of earlier runs collected since: apportioned by this run.
+        recovered = await uow.settlement.collected_since(UNCOLLECTED, day)
+        await uow.settlement.resolve_exceptions((e.key for e in recovered), day)
         await uow.settlement.set_stage(day, "apportioned")
 
     await run_in_uow(uows, record)
@@ -613,6 +616,14 @@ async def _compute(
         adjustment_weights = {
             (a.original_day, a.account_id): await _weights(uow, a) for a in adjustments
         }
+        recovered = (
+            await store.collected_since(UNCOLLECTED, day)
+            if dry_run
+            else await store.resolved_on(UNCOLLECTED, day)
+        )
+        recovered_weights = {
+            e.key: await store.settled_weights(e.detail["account"], e.record_day) for e in recovered
+        }
         trial_balance = await store.trial_balance()
         suspense_in_ledger = None if dry_run else await store.suspense_posted(day)
         if dry_run:
@@ -671,6 +682,22 @@ async def _compute(
             for op, share in split(-item.amount, weights).items():
                 refunds[op] += share
         adjusted += item.amount
+    # An uncollected day of an earlier run, collected since: an adjustment naming that day,
+    # split by that day's weights (its settled version's undiscounted value per operator).
+    recovered_total = 0
+    for exception in recovered:
+        weights = recovered_weights[exception.key]
+        if exception.currency != currency or not weights or not exception.amount:
+            continue
+        pools.append(
+            RevenuePool(
+                id=f"collected:{exception.detail['account']}:{exception.record_day}",
+                kind=PoolKind.ADJUSTMENT,
+                amount=exception.amount,
+                weights=weights,
+            )
+        )
+        recovered_total += exception.amount
     shares: Apportionment = apportion(pools)
     uncollected_total = sum(total for _, total, _ in uncollected)
     fares_collected = _priced_total - uncollected_total
@@ -687,7 +714,12 @@ async def _compute(
     )
     parking_collected = sum(amount for _, amount in parking.values())
     collected = (
-        fares_collected + passes_recognised + parking_collected + adjusted + recon.cash_difference
+        fares_collected
+        + passes_recognised
+        + parking_collected
+        + adjusted
+        + recovered_total
+        + recon.cash_difference
     )
     controls = control_totals(
         statements,
@@ -709,7 +741,7 @@ async def _compute(
         taps=taps,
         account_days=account_days,
         charges=charges,
-        adjustments=len(adjustments),
+        adjustments=len(adjustments) + len(recovered),
         apportionment=shares,
         statements=statements,
         controls=controls,

@@ -795,6 +795,77 @@ class SettlementRecords:
                 .values(resolved_on=on)
             )
 
+    async def collected_since(self, kind: str, before: date) -> list[StoredException]:
+        """Open exceptions of `kind` (uncollected days) of days before `before` whose daily
+        charge has since been collected (paid, or recovered by a retry or a top-up)."""
+        rows = await self._session.execute(
+            select(EXCEPTIONS)
+            .where(
+                EXCEPTIONS.c.kind == kind,
+                EXCEPTIONS.c.resolved_on.is_(None),
+                EXCEPTIONS.c.record_day < before,
+            )
+            .order_by(EXCEPTIONS.c.key)
+        )
+        found = []
+        for r in rows:
+            collected = await self._session.scalar(
+                select(
+                    exists().where(
+                        ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE.value,
+                        ATTEMPTS.c.account_id == r.detail["account"],
+                        ATTEMPTS.c.service_day == r.record_day,
+                        ATTEMPTS.c.status.in_(COLLECTED_STATUSES),
+                    )
+                )
+            )
+            if collected:
+                found.append(
+                    StoredException(
+                        r.key,
+                        r.kind,
+                        r.currency,
+                        r.amount,
+                        r.suspense,
+                        r.record_day,
+                        r.first_seen,
+                        r.detail,
+                    )
+                )
+        return found
+
+    async def resolved_on(self, kind: str, day: date) -> list[StoredException]:
+        """Exceptions of `kind` the run of `day` resolved."""
+        rows = await self._session.execute(
+            select(EXCEPTIONS)
+            .where(EXCEPTIONS.c.kind == kind, EXCEPTIONS.c.resolved_on == day)
+            .order_by(EXCEPTIONS.c.key)
+        )
+        return [
+            StoredException(
+                r.key,
+                r.kind,
+                r.currency,
+                r.amount,
+                r.suspense,
+                r.record_day,
+                r.first_seen,
+                r.detail,
+            )
+            for r in rows
+        ]
+
+    async def settled_weights(self, account_id: str, day: date) -> dict[str, int]:
+        """`version_weights` of the version `day` settled the account-day at."""
+        version = await self._session.scalar(
+            select(SETTLED.c.version).where(
+                SETTLED.c.account_id == account_id, SETTLED.c.service_day == day
+            )
+        )
+        if version is None:
+            return {}
+        return await self.version_weights(account_id, day, int(version))
+
     async def exceptions_first_seen(self, day: date) -> list[StoredException]:
         rows = await self._session.execute(
             select(EXCEPTIONS).where(EXCEPTIONS.c.first_seen == day).order_by(EXCEPTIONS.c.key)
