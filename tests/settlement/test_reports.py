@@ -193,3 +193,20 @@ def test_the_json_summary_has_the_issues_names() -> None:
     assert summary["control_ok"] is True
     assert summary["digest"] == settled.digest()
     json.dumps(summary)  # plain JSON values only
+
+
+def test_unpriced_legs_and_uncollected_days_are_in_the_exceptions_chart() -> None:
+    settled = synthetic_day(random.Random(11))
+    chart = "exceptions-by-kind"
+
+    def section(html: str) -> str:
+        start = html.index(f'id="{chart}"')
+        return html[start : html.index("</svg>", start)]
+
+    assert "uncollected" not in section(render_html(settled))
+    with_day = replace(settled, day_exceptions={"unpriced_leg": (2, 0), "uncollected": (3, 45_000)})
+    shown = section(render_html(with_day))
+    assert "unpriced leg" in shown
+    assert f"2 · {money(0, 'VND')}" in shown
+    assert "uncollected" in shown
+    assert f"3 · {money(45_000, 'VND')}" in shown

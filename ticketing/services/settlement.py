@@ -748,6 +748,14 @@ async def _compute(
         exceptions_today=dict(sorted(exceptions_today.items())),
         open_exceptions=tuple(recon.open),
         revenue_by_hour=by_hour,
+        day_exceptions={
+            kind: (n, amount)
+            for kind, n, amount in (
+                (UNPRICED_LEG, len(unpriced), 0),
+                (UNCOLLECTED, len(uncollected), uncollected_total),
+            )
+            if n
+        },
     )
 
 

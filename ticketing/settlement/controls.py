@@ -101,6 +101,9 @@ class SettledDay:
     exceptions_today: Mapping[str, int]  # reconciliation categories and settlement kinds
     open_exceptions: tuple[OpenException, ...]
     revenue_by_hour: Mapping[int, int] = field(default_factory=dict)
+    # The run's own settlement exceptions (unpriced legs, uncollected days): kind -> (count,
+    # amount); shown in the report's exceptions chart, counted in `exceptions_today`.
+    day_exceptions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
         """The day's settled figures as plain JSON values, in a canonical shape."""

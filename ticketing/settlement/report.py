@@ -75,6 +75,9 @@ def render_html(settled: SettledDay, *, digest: str | None = None) -> str:
         counts = open_by_kind[str(exception.line.category)]
         counts[0] += 1
         counts[1] += exception.line.amount
+    for kind, (n, amount) in sorted(settled.day_exceptions.items()):
+        # The run's unpriced legs and uncollected days beside the reconciliation's.
+        open_by_kind[kind] = [n, amount]
     # Bars by amount, the figure finance weighs; the count is in the label.
     top = max(amount for _, amount in open_by_kind.values())
     exception_bars = [
