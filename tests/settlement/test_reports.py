@@ -203,7 +203,11 @@ def test_unpriced_legs_and_uncollected_days_are_in_the_exceptions_chart() -> Non
         start = html.index(f'id="{chart}"')
         return html[start : html.index("</svg>", start)]
 
-    assert "uncollected" not in section(render_html(settled))
+    none = section(render_html(settled))
+    assert "unpriced leg" in none  # shown at zero when the day has none
+    assert "uncollected" in none
+    assert "2 · " not in none
+    assert "3 · " not in none
     with_day = replace(settled, day_exceptions={"unpriced_leg": (2, 0), "uncollected": (3, 45_000)})
     shown = section(render_html(with_day))
     assert "unpriced leg" in shown
