@@ -171,6 +171,13 @@ def test_a_failing_control_is_shown_as_failing() -> None:
     html = render_html(broken)
     assert "Controls FAIL" in html
     assert f"difference {money(500, 'VND')}" in html
+    apart = replace(
+        settled,
+        controls=replace(settled.controls, suspense_exceptions=settled.controls.suspense + 700),
+    )
+    html = render_html(apart)
+    assert "Controls FAIL" in html
+    assert f"exceptions table {money(settled.controls.suspense + 700, 'VND')}" in html
 
 
 def test_an_empty_day_renders() -> None:
