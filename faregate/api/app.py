@@ -45,6 +45,8 @@ from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
 from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
+from faregate.web.finance_source import SettlementsFinance
+from faregate.web.operator_source import DeviceOverview
 from faregate.web.staff import StaffUsers
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
@@ -163,7 +165,17 @@ def create_app(config: ApiConfig) -> web.Application:
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
-    # The pages: the signed-in passenger page at /, staff sign-in (docs/WEB.md).
-    add_web_routes(app, clock=config.clock, staff=StaffUsers(lambda request: request.app[UOWS]))
+    # The pages: the signed-in passenger page at /, staff sign-in, /operator, and /finance
+    # over the finance API's settlements (docs/WEB.md).
+    uows = lambda request: request.app[UOWS]  # noqa: E731
+    add_web_routes(
+        app,
+        clock=config.clock,
+        staff=StaffUsers(uows),
+        operator=DeviceOverview(uows, clock=config.clock),
+        finance=None
+        if config.settlements is None
+        else SettlementsFinance(config.settlements, clock=config.clock),
+    )
     app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
     return app

@@ -29,10 +29,11 @@ class DeviceStatus:
     """One gate, validator or barrier, as its uploads show it."""
 
     device_id: str
-    kind: str  # e.g. "entry barrier", "exit barrier"
-    location: str
+    kind: str = ""  # e.g. "entry barrier", "exit barrier"; "": not known
+    location: str = ""
     last_upload_at: datetime | None  # None: never uploaded
     journal_lag: int | None  # records the device holds that the backend has not committed
+    records: int | None = None  # records of its journal the backend holds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,5 +119,6 @@ async def operator_page(request: web.Request) -> web.Response:
         devices=[device_row(d, overview.as_of) for d in overview.devices],
         uncollected_totals=totals([u.fee for u in overview.uncollected]),
         late_minutes=int(LATE_AFTER.total_seconds() // 60),
+        show_place=any(d.kind or d.location for d in overview.devices),
         events_url=str(request.app.router["operator_occupancy_events"].url_for()),
     )
