@@ -9,9 +9,12 @@ shipped `hanoi-car` tariff, against two baselines measured in the same run on th
 
 Barrier decisions (wall time: SQLite commits and Redis round trips are the work): one driver
 after another enters and leaves an `OfflineBarrier` (QR verified at both lanes, session
-policy, journal commit per event) while the lot's occupancy is counted in Redis (atomic Lua
-scripts, REDIS_URL or 127.0.0.1:6379); baseline: the same pairs through the barrier without
-Redis.
+policy, a durable journal commit per event) while the lot's occupancy is counted in Redis
+(atomic Lua scripts, REDIS_URL or 127.0.0.1:6379). Baselines in the same run, in interleaved
+rounds (medians; the spread is printed): the same pairs without Redis; the same without fsync
+per commit (not durable: a reference that shows the fsync's share); Redis's entry+exit alone;
+bare durable SQLite commits and raw append+fsync on the same file system (BENCH_DIR, default
+the temp dir); bare commits / 2 bound durable pairs/s (two commits per pair).
 
 Prints one JSON object, then a one-line summary. Usage: python bench/parking.py [--quick]
 """
@@ -33,6 +36,7 @@ import json
 import os
 import platform
 import random
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -46,6 +50,7 @@ from parking.sessions import Lot
 from parking.tariff import Tariff
 from parking.tariff_files import load_tariff
 from qr.issue import issue_credential
+from qr.keys import KeyMaterial
 from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier
 
@@ -127,9 +132,44 @@ def bench_quotes(stays: list[tuple[datetime, datetime]], rounds: int) -> dict[st
     }
 
 
-async def bench_barrier(pairs: int, redis_url: str) -> dict[str, object]:
+def fsync_floor(directory: Path, writes: int) -> float:
+    """Appends of one journal-sized record, each followed by fsync, per second: the floor of
+    a durable commit on this file system (what one barrier decision must wait for)."""
+    path = directory / "fsync-probe"
+    record = b"x" * 200
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(writes):
+            os.write(fd, record)
+            os.fsync(fd)
+        return writes / (time.perf_counter() - started)
+    finally:
+        os.close(fd)
+
+
+def commit_floor(directory: Path, commits: int) -> float:
+    """Bare SQLite commits/s of one journal-sized row, WAL with synchronous=FULL as the
+    barrier's journal (one fdatasync each): the floor of a durable barrier event."""
+    db = sqlite3.connect(directory / "commit-probe.sqlite", isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("CREATE TABLE IF NOT EXISTS e (seq INTEGER PRIMARY KEY, body TEXT)")
+        started = time.perf_counter()
+        for _ in range(commits):
+            with db:
+                db.execute("INSERT INTO e (body) VALUES (?)", ("x" * 200,))
+        return commits / (time.perf_counter() - started)
+    finally:
+        db.close()
+
+
+Driver = tuple[str, datetime, str, datetime]
+
+
+def make_drivers(pairs: int) -> tuple[KeyMaterial, list[Driver]]:
     keys = fixed_key_material(rotated=False)
-    lot = Lot(lot_id="bench-lot", tariff=load_tariff("hanoi-car"))
     rng = random.Random(11)
     drivers = []
     for n in range(pairs):
@@ -139,56 +179,105 @@ async def bench_barrier(pairs: int, redis_url: str) -> dict[str, object]:
         entry = START + timedelta(minutes=n)
         exit = entry + timedelta(minutes=rng.randrange(5, 600))
         drivers.append((phone.token_at(entry), entry, phone.token_at(exit), exit))
+    return keys, drivers
 
+
+async def bench_barrier(pairs: int, rounds: int, redis_url: str) -> dict[str, object]:
+    """Entry+exit pairs/s through the barrier, in interleaved rounds (medians reported):
+
+    - `durable`: the barrier as shipped (journal commit with fsync per event);
+    - `durable_with_redis`: the same, occupancy counted in Redis on entry and exit;
+    - `no_fsync` (reference only, not durable): the journal without fsync per commit;
+    - `redis_only`: the occupancy's entry+exit scripts alone;
+    - `sqlite_commit_per_s`: bare WAL commits with fdatasync of one journal-sized row, on the
+      same file system (the floor of a durable event; two per pair);
+    - `fsync_per_s`: raw append+fsync of 200 bytes there (for scale: a WAL commit writes a
+      4 KiB frame and takes SQLite's locks).
+    """
+    keys, drivers = make_drivers(pairs)
+    lot = Lot(lot_id="bench-lot", tariff=load_tariff("hanoi-car"))
     client = Redis.from_url(redis_url)
-    prefix = f"faregate-bench:{uuid.uuid4().hex}:"
-    occupancy = Occupancy(client, prefix=prefix)
+    occupancy = Occupancy(client, prefix=f"faregate-bench:{uuid.uuid4().hex}:")
     await occupancy.configure(lot.lot_id, capacity=pairs + 1)
+    runs: dict[str, list[float]] = {
+        "durable": [], "durable_with_redis": [], "no_fsync": [], "redis_only": [],
+    }  # fmt: skip
+    fsyncs: list[float] = []
+    commits: list[float] = []
 
     def collect(charge: object) -> None:
         return None
 
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+            directory = Path(tmp)
 
-            def barrier(name: str) -> OfflineBarrier:
+            def barrier(name: str, durable: bool) -> OfflineBarrier:
                 return OfflineBarrier(
-                    name, lot, keys.keyset, keys.secure_module(), Path(tmp) / f"{name}.sqlite",
-                    collector=collect, clock=lambda: START,
+                    name, lot, keys.keyset, keys.secure_module(),
+                    directory / f"{name}.sqlite", collector=collect, clock=lambda: START,
+                    durable_journal=durable,
                 )  # fmt: skip
 
-            plain = barrier("plain")
-            started = time.perf_counter()
-            for token_in, entry, token_out, exit in drivers:
-                if not plain.present_entry(token_in, entry).opened:
-                    raise SystemExit("benchmark entry refused")
-                if not plain.present_exit(token_out, exit).opened:
-                    raise SystemExit("benchmark exit refused")
-            plain_s = time.perf_counter() - started
-            plain.close()
+            async def through(name: str, durable: bool, counted: bool) -> float:
+                lane = barrier(name, durable)
+                started = time.perf_counter()
+                for token_in, entry, token_out, exit in drivers:
+                    room = (await occupancy.enter(lot.lot_id)).admitted if counted else True
+                    if not lane.present_entry(token_in, entry, room=room).opened:
+                        raise SystemExit("benchmark entry refused")
+                    if not lane.present_exit(token_out, exit).opened:
+                        raise SystemExit("benchmark exit refused")
+                    if counted:
+                        await occupancy.exit(lot.lot_id)
+                elapsed = time.perf_counter() - started
+                lane.close()
+                return pairs / elapsed
 
-            counted = barrier("counted")
-            started = time.perf_counter()
-            for token_in, entry, token_out, exit in drivers:
-                admission = await occupancy.enter(lot.lot_id)
-                if not counted.present_entry(token_in, entry, room=admission.admitted).opened:
-                    raise SystemExit("benchmark entry refused")
-                if not counted.present_exit(token_out, exit).opened:
-                    raise SystemExit("benchmark exit refused")
-                await occupancy.exit(lot.lot_id)
-            counted_s = time.perf_counter() - started
-            counted.close()
+            async def redis_alone() -> float:
+                started = time.perf_counter()
+                for _ in range(pairs):
+                    await occupancy.enter(lot.lot_id)
+                    await occupancy.exit(lot.lot_id)
+                return pairs / (time.perf_counter() - started)
+
+            await through("warm-up", True, True)
+            for n in range(rounds):
+                # Alternate which durable variant goes first, so neither always follows the
+                # other's disk writes.
+                order = [("durable", False), ("durable_with_redis", True)]
+                for name, counted in order if n % 2 == 0 else order[::-1]:
+                    runs[name].append(await through(f"{name}-{n}", True, counted))
+                runs["no_fsync"].append(await through(f"nofsync-{n}", False, False))
+                runs["redis_only"].append(await redis_alone())
+                fsyncs.append(fsync_floor(directory, 2 * pairs))
+                commits.append(commit_floor(directory, 2 * pairs))
             final = (await occupancy.snapshot(lot.lot_id)).occupied
     finally:
         await occupancy.forget(lot.lot_id)
         await client.aclose()
     if final != 0:
         raise SystemExit(f"occupancy ended at {final}, expected 0")
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    fsync_rate = statistics.median(fsyncs)
+    commit_rate = statistics.median(commits)
     return {
         "pairs": pairs,
-        "entry_exit_pairs_per_s_with_redis": round(pairs / counted_s, 1),
-        "entry_exit_pairs_per_s_barrier_only": round(pairs / plain_s, 1),
-        "ratio_with_redis_to_barrier_only": round(plain_s / counted_s, 3),
+        "rounds": rounds,
+        "entry_exit_pairs_per_s_with_redis": round(median["durable_with_redis"], 1),
+        "entry_exit_pairs_per_s_barrier_only": round(median["durable"], 1),
+        "entry_exit_pairs_per_s_no_fsync_reference": round(median["no_fsync"], 1),
+        "occupancy_pairs_per_s_redis_only": round(median["redis_only"], 1),
+        "fsync_per_s": round(fsync_rate, 1),
+        "sqlite_commit_per_s": round(commit_rate, 1),
+        # Two journal commits per pair: bare commits alone allow commit_per_s / 2 pairs/s.
+        "commit_bound_pairs_per_s": round(commit_rate / 2, 1),
+        "ratio_with_redis_to_barrier_only": round(
+            median["durable_with_redis"] / median["durable"], 3
+        ),
+        "ratio_barrier_only_to_no_fsync": round(median["durable"] / median["no_fsync"], 3),
+        "spread_with_redis": [round(v, 1) for v in runs["durable_with_redis"]],
+        "spread_barrier_only": [round(v, 1) for v in runs["durable"]],
     }
 
 
@@ -197,14 +286,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--stays", type=int, default=None, help="random stays per round")
     parser.add_argument("--pairs", type=int, default=None, help="entry+exit pairs")
+    parser.add_argument("--barrier-rounds", type=int, default=None, help="interleaved rounds")
     args = parser.parse_args()
-    stays_n, rounds, pairs = (400, 3, 50) if args.quick else (5_000, 9, 1_000)
+    stays_n, rounds, pairs = (400, 3, 50) if args.quick else (5_000, 9, 400)
+    barrier_rounds = args.barrier_rounds or (2 if args.quick else 5)
     stays_n = args.stays or stays_n
     pairs = args.pairs or pairs
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     pinned = _pin_to_one_core()
     quotes = bench_quotes(random_stays(stays_n), rounds)
-    barrier = asyncio.run(bench_barrier(pairs, redis_url))
+    barrier = asyncio.run(bench_barrier(pairs, barrier_rounds, redis_url))
     result = {
         "benchmark": "parking",
         "python": platform.python_version(),
@@ -219,7 +310,9 @@ def main() -> None:
         f"({quotes['ratio_to_per_minute']}x a per-minute walk, "
         f"{quotes['ratio_to_flat']} of a flat-rate quote); "
         f"{barrier['entry_exit_pairs_per_s_with_redis']} entry+exit pairs/s at a barrier with "
-        f"Redis occupancy ({barrier['ratio_with_redis_to_barrier_only']} of barrier-only)"
+        f"Redis occupancy ({barrier['ratio_with_redis_to_barrier_only']} of barrier-only; "
+        f"bare durable commits allow {barrier['commit_bound_pairs_per_s']} pairs/s, without fsync "
+        f"{barrier['entry_exit_pairs_per_s_no_fsync_reference']})"
     )
 
 

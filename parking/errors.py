@@ -9,8 +9,11 @@ ParkingError
 │                            tariff does not price
 ├── SessionError         a session event that contradicts the session (exit of a closed
 │                        session, payment on an unpaid-for case)
-└── OccupancyError       a lot's live occupancy cannot be read or corrected (unknown lot,
-                         a capacity below zero)
+├── OccupancyError       a lot's live occupancy cannot be read or corrected (unknown lot,
+│                        a capacity below zero)
+├── LotsFileError        a lots file is missing or malformed (file, field, reason)
+├── UnknownLot           a lot, session or receipt not on record
+└── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
 
 Policy refusals (anti-passback, a full lot) are not errors: they are decisions returned as
 values, like the gate's refused `Decision`.
@@ -48,3 +51,23 @@ class SessionError(ParkingError):
 
 class OccupancyError(ParkingError):
     """A lot's live occupancy cannot be read, changed or corrected as asked."""
+
+
+class LotsFileError(ParkingError):
+    """A lots file is missing, malformed or names an unknown tariff: `file`, `field`, `reason`."""
+
+    def __init__(self, file: str, field: str, reason: str) -> None:
+        where = f"{file}: {field}" if field else file
+        super().__init__(f"{where}: {reason}")
+        self.file = file
+        self.field = field
+        self.reason = reason
+
+
+class UnknownLot(ParkingError):
+    """A lot, session or receipt that is not on record."""
+
+
+class BarrierUploadError(ParkingError):
+    """A barrier upload that cannot be applied (another lot's device, out-of-order records,
+    an exit without its fee, a currency the lot does not charge in). Nothing was applied."""

@@ -14,6 +14,8 @@ records it once (see `ticketing.ledger.postings.Posting`). The kinds:
 | debt payment   | `debt-paid:{charge key}`             | wallet → receivable                     |
 | pass sale      | `pass:{account}:{product}:{from}`    | wallet or receivable → unearned passes  |
 | hold capture   | `{hold}:capture` (default)           | the hold's debit → its credit           |
+| parking hold   | `parking-hold:{session}` (a hold)    | wallet → parking operator (reserved)    |
+| parking fee    | `parking:{session}[:{part}]`         | wallet and/or receivable → operator     |
 
 Who pays a fare: a postpaid account's receivable; a prepaid account's wallet up to what it can
 still pay (balance plus overdraft allowance), the rest its receivable, because the ride has
@@ -217,3 +219,40 @@ def hold_capture_id(hold_id: str) -> str:
     """The default id of a hold's capture posting (`ticketing.ledger.holds.Hold.capture` builds
     the posting: the hold's debit and credit, for the amount captured)."""
     return f"{hold_id}:capture"
+
+
+# --- parking --------------------------------------------------------------------------------
+
+
+def parking_hold_id(session_id: str) -> str:
+    """The hold a prepaid wallet gets at a parking entry (captured at the exit)."""
+    return f"parking-hold:{session_id}"
+
+
+def parking_fee_id(session_id: str, part: str | None = None) -> str:
+    """A parking fee posting: the whole fee, or a `part` of it (`rest` beyond the hold,
+    `debt` when it could not be collected)."""
+    return f"parking:{session_id}" if part is None else f"parking:{session_id}:{part}"
+
+
+def parking_fee(
+    posting_id: str,
+    *,
+    operator_id: str,
+    payers: list[tuple[str, int]],
+    currency: str,
+    session_id: str,
+    lot_id: str,
+    at: datetime,
+) -> Posting:
+    """A parking fee (or part of one): the payers debited, the parking operator's payable
+    credited. Payers as `fare_payers` decides them (or the receivable alone for a debt)."""
+    debits = [Entry.debit(code, Money(amount, currency)) for code, amount in payers if amount]
+    total = sum(amount for _, amount in payers)
+    return Posting(
+        posting_id,
+        (*debits, Entry.credit(accounts.operator(operator_id), Money(total, currency))),
+        at,
+        f"parking at {lot_id} ({session_id})",
+        {"parking_session": session_id, "lot": lot_id, "operator": operator_id},
+    )

@@ -39,7 +39,16 @@ from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
-from faregate.api.routes import device, finance, operator, passenger, sessions, system, webhooks
+from faregate.api.routes import (
+    device,
+    finance,
+    operator,
+    parking,
+    passenger,
+    sessions,
+    system,
+    webhooks,
+)
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
@@ -67,7 +76,7 @@ def api_routes(*, settlements: bool = True, parking_ops: bool = True) -> RouteRe
     """Every route of the API; add a module's `routes` here to publish it. Staff routes over
     backends a build may lack (faregate/api/staff.py) are left out when told to."""
     registry = RouteRegistry()
-    for module in (system, sessions, passenger, device, operator, webhooks):
+    for module in (system, sessions, passenger, device, parking, operator, webhooks):
         registry.extend(module.routes)
     if parking_ops:
         registry.extend(operator.parking_routes)

@@ -14,10 +14,12 @@ from faregate.config import Settings
 from faregate.database import open_database
 from faregate.demo.city_stage import run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
+from faregate.demo.parking_stage import run_parking_stage
 from faregate.demo.payments_stage import charge_the_day, demo_payments, top_up_wallets
 from faregate.demo.riders import make_riders, registrations, sell_passes
 from faregate.demo.settle_stage import run_settle_stage
 from faregate_data import HANOI_FEED
+from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.keys import init_keys
 from simulators.network import load_routes
 from ticketing.fares.feed import load_feed
@@ -106,7 +108,32 @@ async def run_demo(
             report.checks["ledger balanced after the city day"] = bool(
                 city.ledger and city.ledger.ok
             )
-            console.print(Rule("3. Charging the day through the gateway"))
+            console.print(Rule("3. Parking in Hanoi"))
+            parked = await run_parking_stage(
+                workdir / "parking",
+                console,
+                settings=settings,
+                keys=keys,
+                uows=ParkingUnitOfWorkFactory(engine),
+                riders=riders,
+                day_start=DEMO_DAY_START,
+            )
+            report.checks["parking: offline barrier's journal applied exactly once"] = (
+                parked.offline_applied_once
+            )
+            report.checks["parking: occupancy (Redis) = open sessions in every lot"] = (
+                parked.occupancy_matches
+            )
+            report.checks["parking: unable-to-collect cases became debt"] = (
+                parked.cases > 0 and parked.cases_as_debt == parked.cases
+            )
+            report.checks["parking: a receipt for every paid session"] = (
+                parked.paid > 0 and parked.receipts == parked.paid
+            )
+            report.checks["ledger balanced after parking"] = bool(
+                parked.ledger and parked.ledger.ok
+            )
+            console.print(Rule("4. Charging the day through the gateway"))
             paid = await charge_the_day(
                 payments,
                 console,
@@ -114,7 +141,7 @@ async def run_demo(
                 riders=riders,
                 service_day=DEMO_DAY_START.date(),
             )
-            console.print(Rule("4. Settling the day for finance"))
+            console.print(Rule("5. Settling the day for finance"))
             settled = await run_settle_stage(
                 console,
                 uow_factory=uow_factory,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import parking.db  # noqa: F401  (registers parking's tables on the same metadata)
 from ticketing.db.models import all_metadata
 
 config = context.config

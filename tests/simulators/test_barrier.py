@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,8 @@ from simulators.barrier import (
     OfflineBarrier,
     Refusal,
     UploadBatch,
+    batch_to_wire,
+    record_to_wire,
 )
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
@@ -318,3 +321,41 @@ async def test_occupancy_converges_to_the_sessions_after_an_offline_barrier(
     assert corrected.occupied == 2 + 3
     online.close()
     offline.close()
+
+
+async def test_async_upload_resends_after_a_lost_acknowledgement(
+    keys: KeyMaterial, tmp_path: Path
+) -> None:
+    gate = barrier(keys, tmp_path / "j.sqlite")
+    driver = phone(keys, 31)
+    assert gate.present_entry(driver.token_at(T0), T0, plate="30A-1").opened
+    later = T0 + timedelta(hours=2)
+    assert gate.present_exit(driver.token_at(later), later).opened
+    held: dict[int, dict[str, object]] = {}
+    lose_next_ack = True
+
+    async def receiver(batch: UploadBatch) -> int:
+        nonlocal lose_next_ack
+        for record in batch.records:
+            held.setdefault(record.seq, record_to_wire(record))
+        if lose_next_ack:
+            lose_next_ack = False
+            raise ConnectionError("acknowledgement lost")
+        return max(held)
+
+    with pytest.raises(ConnectionError):
+        await gate.upload_async(receiver)
+    assert gate.journal.cursor(gate.device_id) == 0  # nothing acknowledged: nothing moves
+    assert await gate.upload_async(receiver) == 2
+    assert await gate.upload_async(receiver) == 0
+    entry, exit_ = held[1], held[2]
+    assert (entry["kind"], entry["plate"], entry["fee"]) == ("entry", "30A1", None)
+    assert (exit_["kind"], exit_["session_seq"], exit_["failure"]) == ("exit", 1, "barrier_offline")
+    assert datetime.fromisoformat(str(exit_["at"])) == later  # the same instant, in UTC
+    # What goes on the wire decodes as the device API's body.
+    wire = json.loads(batch_to_wire(UploadBatch(
+        device_id=gate.device_id, lot_id=LOT.lot_id, records=tuple(gate.journal.records(0)),
+    )))  # fmt: skip
+    assert wire["lot_id"] == LOT.lot_id
+    assert [r["seq"] for r in wire["records"]] == [1, 2]
+    gate.close()

@@ -16,7 +16,7 @@ from alembic import op
 from ticketing.db.types import UTCDateTime
 
 revision: str = "0008"
-down_revision: str | None = "0006"  # merged h1 on this branch; the lead re-chains
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,164 @@
+"""Device API for parking barriers: `POST /device/v1/parking/journal`.
+
+A barrier uploads its journal records (entries, exits, refusals) after its upload cursor,
+signed like every device request. The batch is applied by `parking.services.
+ingest_barrier_batch` in one transaction, in sequence order, each (device_id, seq) once:
+entries open sessions (and hold money on prepaid wallets), exits close them and post their
+fees or record an unable-to-collect case. The answer's `last_seq` is the highest seq now
+applied for the device: the barrier's acknowledgement, after which its cursor moves. A
+repeated or overlapping batch applies nothing twice and says so (`duplicate`). The lot's live
+occupancy in Redis is then corrected from its open sessions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from faregate.api.context import CONFIG, ENGINE, REDIS
+from faregate.api.problems import Problem
+from faregate.api.registry import Auth, Call, RouteRegistry
+from parking.errors import BarrierUploadError, UnknownLot
+from parking.occupancy import Occupancy
+from parking.records import BarrierEvent, EventKind
+from parking.services import ingest_barrier_batch
+from parking.unit_of_work import ParkingUnitOfWorkFactory
+
+routes = RouteRegistry()
+
+MAX_BATCH_RECORDS = 5_000
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+# No control characters anywhere (PostgreSQL text cannot hold NUL); ids without spaces or ':'.
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x20:\x7f]+$")]
+Short = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Amount = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One barrier journal record (simulators/barrier.py `BarrierRecord`, as JSON)."""
+
+    device_id: Id
+    seq: SequenceNumber
+    lot_id: Id
+    kind: Literal["entry", "exit", "refused"]
+    at: AwareTime
+    reason: Short
+    session_seq: SequenceNumber | None = None
+    credential_id: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    plate: Plate | None = None
+    vehicle: Literal["car", "motorbike"] | None = None
+    tariff_id: Id | None = None
+    fee: Amount | None = None
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] | None = None
+    collected: Amount | None = None
+    failure: Literal["insufficient_funds", "card_declined", "barrier_offline"] | None = None
+    passback_violation: bool = False
+    lost_credential: bool = False
+
+
+class BarrierJournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    lot_id: Id
+    records: Annotated[
+        list[BarrierRecordDoc], msgspec.Meta(min_length=1, max_length=MAX_BATCH_RECORDS)
+    ]
+
+
+class LotOccupancyDoc(msgspec.Struct, kw_only=True):
+    capacity: int
+    reserved: int
+    occupied: int
+
+
+class BarrierUploadDoc(msgspec.Struct, kw_only=True):
+    """`applied + duplicate == received`; `last_seq` acknowledges the device's records."""
+
+    received: int
+    applied: int
+    duplicate: int
+    last_seq: int
+    entries: int
+    exits: int
+    unable_to_collect: int
+    occupancy: LotOccupancyDoc | None
+
+
+def to_event(record: BarrierRecordDoc) -> BarrierEvent:
+    return BarrierEvent(
+        device_id=record.device_id,
+        seq=record.seq,
+        lot_id=record.lot_id,
+        kind=EventKind(record.kind),
+        at=record.at,
+        reason=record.reason,
+        session_seq=record.session_seq,
+        credential_id=record.credential_id,
+        plate=record.plate,
+        vehicle=record.vehicle,
+        tariff_id=record.tariff_id,
+        fee=record.fee,
+        currency=record.currency,
+        collected=record.collected,
+        failure=record.failure,
+        passback_violation=record.passback_violation,
+        lost_credential=record.lost_credential,
+    )
+
+
+@routes.route(
+    "POST", "/device/v1/parking/journal", summary="Upload a barrier's journal records",
+    tag="device", auth=Auth.DEVICE, body=BarrierJournalBatch, response=BarrierUploadDoc,
+    errors=[403, 404, 409], max_body=MAX_UPLOAD_BYTES,
+)  # fmt: skip
+async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
+    device_id = call.require_subject()
+    batch = call.body_as(BarrierJournalBatch)
+    foreign = sorted({r.device_id for r in batch.records if r.device_id != device_id})
+    if foreign:
+        raise Problem(
+            403, "foreign-records", "Records of another device",
+            f"device {device_id} may upload only its own records, not those of "
+            f"{', '.join(foreign[:3])}; nothing was applied",
+        )  # fmt: skip
+    for index, record in enumerate(batch.records):
+        if not EARLIEST <= record.at < LATEST:
+            raise Problem(
+                422, "validation", "Invalid body",
+                f"time {record.at.isoformat()} is outside {EARLIEST.year}..{LATEST.year}"
+                f" - at `$.records[{index}].at`",
+            )  # fmt: skip
+    app = call.app
+    uows = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
+    try:
+        result = await ingest_barrier_batch(
+            uows,
+            device_id,
+            batch.lot_id,
+            [to_event(record) for record in batch.records],
+            occupancy=Occupancy(app[REDIS]),
+        )
+    except UnknownLot as error:
+        raise Problem(404, "unknown-lot", "Unknown lot", str(error)) from error
+    except BarrierUploadError as error:
+        raise Problem(409, "barrier-upload", "Upload cannot be applied", str(error)) from error
+    occupancy = result.occupancy
+    return BarrierUploadDoc(
+        received=result.received,
+        applied=result.applied,
+        duplicate=result.duplicate,
+        last_seq=result.last_seq,
+        entries=result.entries,
+        exits=result.exits,
+        unable_to_collect=result.cases,
+        occupancy=None
+        if occupancy is None
+        else LotOccupancyDoc(
+            capacity=occupancy.capacity, reserved=occupancy.reserved, occupied=occupancy.occupied
+        ),
+    )

@@ -1,0 +1,119 @@
+"""Parking's tables, on ticketing's SQLAlchemy metadata (migration 0007_parking creates them).
+
+- `parking_lots`: a lot, its operator (whose payable parking fees credit), capacity and
+  reserved spaces, the tariff it charges (name and version), anti-passback mode and the
+  amount held on a prepaid wallet at entry.
+- `parking_sessions`: one vehicle's stay, keyed by the barrier's name for it
+  (`{device}:{entry seq}`), with the account its credential belongs to, the fee, what was
+  collected, its hold and posting, and its receipt number once paid.
+- `parking_barrier_events`: every barrier journal record applied, keyed by (device_id, seq),
+  so an upload repeated or overlapping an earlier one changes nothing.
+- `parking_devices`: per barrier, the highest sequence number applied (locked while a batch
+  is applied, so two uploads of one barrier apply in order, one after the other).
+- `parking_unable_to_collect`: a car that left without its fee being taken: the operator's
+  follow-up case, and the debt posting on the account's receivable, if any.
+
+Importing this module registers the tables on `ticketing.db.models.Base.metadata`;
+`faregate.migrations` imports it, so schema checks see them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketing.db.models import CODE, Base
+from ticketing.db.types import UInt64
+
+ID = 100  # lot, device, operator and tariff names
+
+
+class ParkingLotRow(Base):
+    __tablename__ = "parking_lots"
+    __table_args__ = (
+        CheckConstraint("capacity >= 1 AND reserved >= 0 AND reserved <= capacity", name="spaces"),
+        CheckConstraint("hold_amount >= 0", name="hold_amount"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str] = mapped_column(String(ID))
+    capacity: Mapped[int]
+    reserved: Mapped[int]
+    tariff_name: Mapped[str] = mapped_column(String(ID))
+    tariff_version: Mapped[str] = mapped_column(String(64))
+    passback: Mapped[str] = mapped_column(String(8))
+    hold_amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    updated_at: Mapped[datetime]
+
+
+class ParkingSessionRow(Base):
+    __tablename__ = "parking_sessions"
+    __table_args__ = (
+        UniqueConstraint("device_id", "entry_seq"),
+        Index("ix_parking_sessions_lot_status", "lot_id", "status"),
+        Index("ix_parking_sessions_account", "account_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(CODE), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"))
+    device_id: Mapped[str] = mapped_column(String(ID))
+    entry_seq: Mapped[int | None]
+    exit_seq: Mapped[int | None]
+    credential_id: Mapped[int | None] = mapped_column(UInt64)
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    plate: Mapped[str | None] = mapped_column(String(32))
+    vehicle: Mapped[str] = mapped_column(String(16))
+    entry_at: Mapped[datetime]
+    exit_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(24))
+    fee: Mapped[int | None]
+    collected: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    tariff_id: Mapped[str | None] = mapped_column(String(ID))
+    passback_violation: Mapped[bool]
+    lost_credential: Mapped[bool]
+    hold_id: Mapped[str | None] = mapped_column(String(CODE))
+    posting_id: Mapped[str | None] = mapped_column(String(CODE))
+    receipt_no: Mapped[str | None] = mapped_column(String(CODE), unique=True)
+
+
+class ParkingBarrierEventRow(Base):
+    __tablename__ = "parking_barrier_events"
+
+    device_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    session_id: Mapped[str | None] = mapped_column(String(CODE))
+    reason: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+
+
+class ParkingDeviceRow(Base):
+    __tablename__ = "parking_devices"
+
+    device_id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"))
+    last_seq: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class UnableToCollectRow(Base):
+    __tablename__ = "parking_unable_to_collect"
+    __table_args__ = (CheckConstraint("amount > 0", name="positive"),)
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("parking_sessions.id"), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    credential_id: Mapped[int | None] = mapped_column(UInt64)
+    plate: Mapped[str | None] = mapped_column(String(32))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    debt_posting_id: Mapped[str | None] = mapped_column(String(CODE))

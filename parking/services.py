@@ -1,0 +1,625 @@
+"""Parking's use cases: lots, barrier uploads (entries with holds, exits with fees), receipts,
+occupancy resync and the unable-to-collect report.
+
+Money, per account's payment mode (the account is the one the entry credential belongs to):
+
+- **prepaid wallet**: at entry a hold of the lot's `hold_amount` (or what the wallet can still
+  spend, if less) reserves money for the lot's operator, so it cannot go on the metro while
+  the car is parked. At exit the hold is captured with the fee (at most the held amount) and
+  the rest released; a fee above the hold is taken from the wallet as far as its floor allows
+  and what is left goes to the receivable, as an unable-to-collect case (insufficient funds).
+- **postpaid card**: no hold; the fee goes to the receivable and joins the day's charge.
+- **the barrier could not collect** (it journaled `barrier_offline`, `card_declined` or
+  `insufficient_funds`): the barrier's word is final. The hold is released, the whole fee goes
+  to the receivable (debt the daily charge collects; a declined daily charge then denies the
+  account past its debt limit, as for fares) and an unable-to-collect case records it.
+- **no account** (a lost credential without a plate match): nothing can be posted; a fee the
+  barrier could not collect becomes a case without a debt posting, for the operator to follow
+  up by plate.
+
+Every fee credits the lot operator's payable, `operator:{operator}`; all postings are built in
+`ticketing.postings`. A barrier upload is applied in one transaction, in sequence order, after
+locking the barrier's position; records at or below the position were applied before and are
+skipped (a repeated or overlapping upload is a no-op and says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from parking.errors import BarrierUploadError, LotsFileError, TariffError
+from parking.occupancy import LotOccupancy, Occupancy
+from parking.records import (
+    BarrierEvent,
+    CaseRecord,
+    EventKind,
+    LotConfig,
+    Receipt,
+    SessionRecord,
+)
+from parking.sessions import CollectFailure, SessionState
+from parking.tariff import Tariff
+from parking.tariff_files import load_tariff, resolve_tariff
+from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
+from ticketing import postings
+from ticketing.ledger import accounts
+from ticketing.ledger.errors import InsufficientFunds
+from ticketing.ledger.holds import HoldStatus
+from ticketing.money import Money
+from ticketing.riders import PaymentMode, RiderAccount
+from ticketing.stores.riders import UnknownRecord
+from ticketing.unit_of_work import DEFAULT_ATTEMPTS, is_retryable
+
+T = TypeVar("T")
+
+
+async def run_in_parking_uow(
+    uows: ParkingUnitOfWorkFactory,
+    use_case: Callable[[ParkingUnitOfWork], Awaitable[T]],
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> T:
+    """`ticketing.unit_of_work.run_in_uow` for a parking unit of work: commit, and run again
+    in a fresh one when PostgreSQL aborted it as a deadlock victim or serialization conflict."""
+    attempt = 1
+    while True:
+        try:
+            async with uows() as uow:
+                result = await use_case(uow)
+                await uow.commit()
+                return result
+        except Exception as error:
+            if attempt >= attempts or not is_retryable(error):
+                raise
+            attempt += 1
+
+
+# --- lots -----------------------------------------------------------------------------------
+
+_LOT_KEYS = {"id", "name", "operator", "capacity", "reserved", "tariff", "passback", "hold"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenedLot:
+    """A lot as configured, with the tariff its barriers are synced with."""
+
+    config: LotConfig
+    tariff: Tariff
+
+
+def load_lots(path: Path) -> list[OpenedLot]:
+    """Read a lots file (TOML `[[lots]]` tables); every field checked, errors name it.
+
+    Fields: `id`, `name`, `operator`, `capacity`, `reserved` (default 0), `tariff` (a
+    shipped tariff's name or a path relative to the file), `passback` (`hard`/`soft`,
+    default `hard`), `hold` (minor units held on a prepaid wallet at entry, default 0)."""
+    source = path.name
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise LotsFileError(source, "", f"cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise LotsFileError(source, "", f"not valid TOML: {error}") from None
+    unknown = sorted(set(document) - {"lots"})
+    if unknown:
+        raise LotsFileError(source, unknown[0], "unknown field")
+    raw = document.get("lots")
+    if not isinstance(raw, list) or not raw:
+        raise LotsFileError(source, "lots", "must be a non-empty array of tables")
+    lots: list[OpenedLot] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        where = f"lots[{index}]"
+        if not isinstance(entry, dict):
+            raise LotsFileError(source, where, "must be a table")
+        lot = _lot_entry(source, where, entry, path.parent)
+        if lot.config.lot_id in seen:
+            raise LotsFileError(source, f"{where}.id", f"duplicate lot {lot.config.lot_id!r}")
+        seen.add(lot.config.lot_id)
+        lots.append(lot)
+    return lots
+
+
+def _lot_entry(source: str, where: str, entry: dict[str, object], base: Path) -> OpenedLot:
+    unknown = sorted(set(entry) - _LOT_KEYS)
+    if unknown:
+        raise LotsFileError(source, f"{where}.{unknown[0]}", "unknown field")
+
+    def text(key: str, default: str | None = None) -> str:
+        value = entry.get(key, default)
+        if not isinstance(value, str) or not value.strip() or len(value) > 100:
+            raise LotsFileError(source, f"{where}.{key}", "must be a non-empty string")
+        return value
+
+    def count(key: str, default: int | None = None, minimum: int = 0) -> int:
+        value = entry.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise LotsFileError(source, f"{where}.{key}", f"must be an integer >= {minimum}")
+        return value
+
+    lot_id = text("id")
+    for key in ("id", "operator"):
+        if any(ch.isspace() or ch == ":" for ch in text(key)):
+            raise LotsFileError(source, f"{where}.{key}", "must have no spaces or ':'")
+    capacity = count("capacity", minimum=1)
+    reserved = count("reserved", 0)
+    if reserved > capacity:
+        raise LotsFileError(source, f"{where}.reserved", "must not exceed capacity")
+    passback = text("passback", "hard")
+    if passback not in ("hard", "soft"):
+        raise LotsFileError(source, f"{where}.passback", "must be 'hard' or 'soft'")
+    tariff_name = text("tariff")
+    relative = base / tariff_name
+    try:
+        tariff_file = relative if relative.is_file() else resolve_tariff(tariff_name)
+        tariff = load_tariff(tariff_file)
+        version = hashlib.sha256(tariff_file.read_bytes()).hexdigest()[:16]
+    except (TariffError, OSError) as error:
+        raise LotsFileError(source, f"{where}.tariff", str(error)) from None
+    config = LotConfig(
+        lot_id=lot_id,
+        name=text("name"),
+        operator=text("operator"),
+        capacity=capacity,
+        reserved=reserved,
+        tariff_name=tariff.id,
+        tariff_version=version,
+        passback="soft" if passback == "soft" else "hard",
+        hold_amount=count("hold", 0),
+        currency=tariff.currency,
+    )
+    return OpenedLot(config=config, tariff=tariff)
+
+
+async def open_lots(
+    uows: ParkingUnitOfWorkFactory,
+    lots: Sequence[LotConfig],
+    occupancy: Occupancy | None = None,
+) -> list[LotConfig]:
+    """Record the lots (new, or their configuration replaced) and configure their live
+    occupancy, which starts from the lots' open sessions."""
+
+    async def use_case(uow: ParkingUnitOfWork) -> dict[str, int]:
+        for lot in lots:
+            await uow.parking.save_lot(lot)
+        return {lot.lot_id: await uow.parking.count_open(lot.lot_id) for lot in lots}
+
+    open_now = await run_in_parking_uow(uows, use_case)
+    if occupancy is not None:
+        for lot in lots:
+            await occupancy.configure(lot.lot_id, capacity=lot.capacity, reserved=lot.reserved)
+            await occupancy.correct(lot.lot_id, open_now[lot.lot_id])
+    return list(lots)
+
+
+# --- barrier uploads ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarrierUploadResult:
+    """What one upload did. `applied + duplicate == received`; `last_seq` is the highest seq
+    now applied for the device (the barrier's acknowledgement)."""
+
+    device_id: str
+    lot_id: str
+    received: int
+    applied: int
+    duplicate: int
+    last_seq: int
+    entries: int = 0
+    exits: int = 0
+    cases: int = 0
+    occupancy: LotOccupancy | None = None
+
+    @property
+    def no_op(self) -> bool:
+        return self.applied == 0
+
+
+async def ingest_barrier_batch(
+    uows: ParkingUnitOfWorkFactory,
+    device_id: str,
+    lot_id: str,
+    events: Sequence[BarrierEvent],
+    *,
+    occupancy: Occupancy | None = None,
+) -> BarrierUploadResult:
+    """Apply a barrier's journal records in sequence order, each exactly once.
+
+    In one transaction: lock the barrier's position, skip what was applied before, apply the
+    rest (entries open sessions with holds; exits close them and post fees or debt), move the
+    position. Then, if `occupancy` is given, the lot's live count is corrected from its open
+    sessions (the barrier may have been offline for hours)."""
+    _check_batch(device_id, lot_id, events)
+    ordered = sorted(events, key=lambda event: event.seq)
+
+    async def use_case(uow: ParkingUnitOfWork) -> BarrierUploadResult:
+        lot = await uow.parking.get_lot(lot_id)
+        registered, last_seq = await uow.parking.device_position(device_id, lot_id)
+        if registered != lot_id:
+            raise BarrierUploadError(
+                f"barrier {device_id} belongs to lot {registered}, not {lot_id}; nothing applied"
+            )
+        fresh = [event for event in ordered if event.seq > last_seq]
+        entries = exits = cases = 0
+        for event in fresh:
+            if event.kind is EventKind.ENTRY:
+                await _apply_entry(uow, lot, event)
+                entries += 1
+            elif event.kind is EventKind.EXIT:
+                cases += await _apply_exit(uow, lot, event)
+                exits += 1
+        await uow.parking.record_events(fresh)
+        new_last = max([last_seq, *(event.seq for event in fresh)])
+        if fresh:
+            await uow.parking.set_device_position(device_id, new_last)
+        return BarrierUploadResult(
+            device_id=device_id,
+            lot_id=lot_id,
+            received=len(events),
+            applied=len(fresh),
+            duplicate=len(events) - len(fresh),
+            last_seq=new_last,
+            entries=entries,
+            exits=exits,
+            cases=cases,
+        )
+
+    result = await run_in_parking_uow(uows, use_case)
+    if occupancy is not None:
+        result = replace(result, occupancy=await resync_occupancy(uows, occupancy, lot_id))
+    return result
+
+
+def _check_batch(device_id: str, lot_id: str, events: Sequence[BarrierEvent]) -> None:
+    seqs = [event.seq for event in events]
+    if len(set(seqs)) != len(seqs):
+        raise BarrierUploadError(f"barrier {device_id}: a seq appears twice in one upload")
+    for event in events:
+        if event.device_id != device_id or event.lot_id != lot_id:
+            raise BarrierUploadError(
+                f"record {event.seq} is of {event.device_id} at {event.lot_id}, not "
+                f"{device_id} at {lot_id}; nothing applied"
+            )
+        if event.at.tzinfo is None or event.at.utcoffset() is None:
+            raise BarrierUploadError(f"record {event.seq}: time must be timezone-aware")
+        if event.kind is EventKind.EXIT and (event.fee is None or event.fee < 0):
+            raise BarrierUploadError(f"record {event.seq}: an exit needs its fee (>= 0)")
+        if event.kind is EventKind.ENTRY and event.credential_id is None and not event.plate:
+            raise BarrierUploadError(f"record {event.seq}: an entry needs a credential or plate")
+
+
+async def _account_of(uow: ParkingUnitOfWork, credential_id: int | None) -> RiderAccount | None:
+    if credential_id is None:
+        return None
+    try:
+        credential = await uow.riders.get_credential(credential_id)
+    except UnknownRecord:
+        return None
+    return await uow.riders.find_account(credential.account_id)
+
+
+async def _apply_entry(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent) -> None:
+    account = await _account_of(uow, event.credential_id)
+    session_id = event.session_id
+    hold_id = None
+    if (
+        account is not None
+        and account.payment_mode is PaymentMode.PREPAID_WALLET
+        and account.currency == lot.currency
+        and lot.hold_amount > 0
+    ):
+        wallet = accounts.wallet(account.id)
+        states = await uow.ledger.accounts([wallet])
+        available = states[wallet].available if wallet in states else 0
+        amount = min(lot.hold_amount, available)
+        if amount > 0:
+            hold = await uow.ledger.hold(
+                postings.parking_hold_id(session_id),
+                debit=wallet,
+                credit=accounts.operator(lot.operator),
+                amount=Money(amount, lot.currency),
+                at=event.at,
+                description=f"parking at {lot.lot_id} ({session_id})",
+            )
+            hold_id = hold.id
+    await uow.parking.add_session(
+        SessionRecord(
+            session_id=session_id,
+            lot_id=lot.lot_id,
+            device_id=event.device_id,
+            entry_seq=event.seq,
+            vehicle=event.vehicle or "car",
+            entry_at=event.at,
+            currency=lot.currency,
+            credential_id=event.credential_id,
+            account_id=None if account is None else account.id,
+            plate=event.plate,
+            passback_violation=event.passback_violation,
+            hold_id=hold_id,
+        )
+    )
+
+
+async def _apply_exit(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent) -> bool:
+    """Close the session and post its fee; True when an unable-to-collect case was made."""
+    if event.currency is not None and event.currency != lot.currency:
+        raise BarrierUploadError(
+            f"record {event.seq}: fee in {event.currency}, lot {lot.lot_id} charges {lot.currency}"
+        )
+    session = await uow.parking.find_session(event.session_id)
+    if session is None:
+        # The entry is unknown (lost credential without a match, or never uploaded).
+        account = await _account_of(uow, event.credential_id)
+        session = SessionRecord(
+            session_id=event.session_id,
+            lot_id=lot.lot_id,
+            device_id=event.device_id,
+            entry_seq=None,
+            vehicle=event.vehicle or "car",
+            entry_at=event.at,
+            currency=lot.currency,
+            credential_id=event.credential_id,
+            account_id=None if account is None else account.id,
+            plate=event.plate,
+            lost_credential=True,
+        )
+        await uow.parking.add_session(session)
+    elif session.status is not SessionState.OPEN:
+        raise BarrierUploadError(
+            f"record {event.seq}: session {session.session_id} is already {session.status}"
+        )
+    fee = event.fee or 0
+    failure = _failure(event.failure)
+    account = (
+        None if session.account_id is None else await uow.riders.find_account(session.account_id)
+    )
+    closing = replace(
+        session,
+        exit_seq=event.seq,
+        exit_at=event.at,
+        fee=fee,
+        tariff_id=event.tariff_id,
+        lost_credential=session.lost_credential or event.lost_credential,
+    )
+    state = SessionState(event.reason) if event.reason in _CLOSED else SessionState.CLOSED
+    collect = _Collect(uow, lot, closing, event.at)
+    if fee == 0:
+        await collect.release_hold()
+        collected, case = 0, None
+    elif account is None:
+        collected, case = await collect.without_account(event, failure)
+    elif failure is not None:
+        collected, case = await collect.as_debt(account, failure.value)
+    else:
+        collected, case = await collect.from_account(account)
+    if case is not None:
+        state = SessionState.UNABLE_TO_COLLECT
+        await uow.parking.add_case(case)
+    receipt_no = None
+    if fee > 0 and case is None:
+        receipt_no = f"R-{session.session_id}"
+    await uow.parking.save_session(
+        replace(
+            closing,
+            status=state,
+            collected=collected,
+            posting_id=collect.posting_id,
+            receipt_no=receipt_no,
+        )
+    )
+    return case is not None
+
+
+_CLOSED = {SessionState.CLOSED.value, SessionState.PASSBACK_CLOSED.value}
+
+
+def _failure(text: str | None) -> CollectFailure | None:
+    if text is None:
+        return None
+    try:
+        return CollectFailure(text)
+    except ValueError:
+        raise BarrierUploadError(f"unknown collection failure {text!r}") from None
+
+
+class _Collect:
+    """Taking one session's fee: from the hold, the wallet, the receivable."""
+
+    def __init__(
+        self, uow: ParkingUnitOfWork, lot: LotConfig, session: SessionRecord, at: datetime
+    ) -> None:
+        self.uow = uow
+        self.lot = lot
+        self.session = session
+        self.at = at
+        self.fee = session.fee or 0
+        self.posting_id: str | None = None
+
+    async def release_hold(self) -> None:
+        hold_id = self.session.hold_id
+        if hold_id is not None:
+            hold = await self.uow.ledger.get_hold(hold_id)
+            if hold.status is HoldStatus.PENDING:
+                await self.uow.ledger.void_hold(hold_id, at=self.at)
+
+    def _case(self, amount: int, reason: str, posting_id: str | None) -> CaseRecord:
+        return CaseRecord(
+            session_id=self.session.session_id,
+            lot_id=self.lot.lot_id,
+            account_id=self.session.account_id,
+            credential_id=self.session.credential_id,
+            plate=self.session.plate,
+            amount=amount,
+            currency=self.lot.currency,
+            reason=reason,
+            at=self.at,
+            debt_posting_id=posting_id,
+        )
+
+    async def _post(self, posting_id: str, payers: list[tuple[str, int]]) -> None:
+        await self.uow.ledger.post(
+            postings.parking_fee(
+                posting_id,
+                operator_id=self.lot.operator,
+                payers=payers,
+                currency=self.lot.currency,
+                session_id=self.session.session_id,
+                lot_id=self.lot.lot_id,
+                at=self.at,
+            )
+        )
+
+    async def without_account(
+        self, event: BarrierEvent, failure: CollectFailure | None
+    ) -> tuple[int, CaseRecord | None]:
+        await self.release_hold()
+        if failure is None:
+            # Taken at the lane outside Faregate's accounts (e.g. a card at the exit).
+            return event.collected or self.fee, None
+        return 0, self._case(self.fee, failure.value, None)
+
+    async def as_debt(self, account: RiderAccount, reason: str) -> tuple[int, CaseRecord]:
+        await self.release_hold()
+        posting_id = postings.parking_fee_id(self.session.session_id, "debt")
+        await self._post(posting_id, [(accounts.receivable(account.id), self.fee)])
+        self.posting_id = posting_id
+        return 0, self._case(self.fee, reason, posting_id)
+
+    async def from_account(self, account: RiderAccount) -> tuple[int, CaseRecord | None]:
+        if account.payment_mode is PaymentMode.POSTPAID_CARD:
+            posting_id = postings.parking_fee_id(self.session.session_id)
+            await self._post(posting_id, [(accounts.receivable(account.id), self.fee)])
+            self.posting_id = posting_id
+            return self.fee, None
+        captured = 0
+        hold_id = self.session.hold_id
+        if hold_id is not None:
+            hold = await self.uow.ledger.get_hold(hold_id)
+            captured = min(self.fee, hold.amount.amount)
+            await self.uow.ledger.capture_hold(
+                hold_id, Money(captured, self.lot.currency), at=self.at
+            )
+            self.posting_id = postings.hold_capture_id(hold_id)
+        rest = self.fee - captured
+        if rest == 0:
+            return self.fee, None
+        wallet = accounts.wallet(account.id)
+        states = await self.uow.ledger.accounts([wallet])
+        headroom = max(states[wallet].available, 0) if wallet in states else 0
+        payers = postings.fare_payers(account, rest, headroom)
+        posting_id = postings.parking_fee_id(self.session.session_id, "rest")
+        try:
+            await self._post(posting_id, payers)
+        except InsufficientFunds:  # the headroom moved under us: all of it is debt
+            payers = [(accounts.receivable(account.id), rest)]
+            await self._post(posting_id, payers)
+        self.posting_id = self.posting_id or posting_id
+        owed = sum(amount for code, amount in payers if code == accounts.receivable(account.id))
+        if owed == 0:
+            return self.fee, None
+        return self.fee - owed, self._case(
+            owed, CollectFailure.INSUFFICIENT_FUNDS.value, posting_id
+        )
+
+
+# --- occupancy, receipts, reports -----------------------------------------------------------
+
+
+async def resync_occupancy(
+    uows: ParkingUnitOfWorkFactory, occupancy: Occupancy, lot_id: str
+) -> LotOccupancy:
+    """Set the lot's live count to its open sessions (the sessions are the truth)."""
+    async with uows() as uow:
+        lot = await uow.parking.get_lot(lot_id)
+        open_now = await uow.parking.count_open(lot_id)
+    await occupancy.configure(lot_id, capacity=lot.capacity, reserved=lot.reserved)
+    return await occupancy.correct(lot_id, open_now)
+
+
+async def receipt(uows: ParkingUnitOfWorkFactory, session_id: str) -> Receipt | None:
+    """The receipt of a paid session (None: nothing was paid, or not yet)."""
+    async with uows() as uow:
+        session = await uow.parking.get_session(session_id)
+        if session.receipt_no is None or session.exit_at is None:
+            return None
+        lot = await uow.parking.get_lot(session.lot_id)
+    return _receipt(lot, session)
+
+
+async def receipts(uows: ParkingUnitOfWorkFactory, lot_id: str | None = None) -> list[Receipt]:
+    """Every paid session's receipt (of one lot, or all), in entry order."""
+    async with uows() as uow:
+        lots = {lot.lot_id: lot for lot in await uow.parking.lots()}
+        sessions = await uow.parking.sessions(lot_id)
+    return [
+        _receipt(lots[s.lot_id], s)
+        for s in sessions
+        if s.receipt_no is not None and s.exit_at is not None
+    ]
+
+
+def _receipt(lot: LotConfig, session: SessionRecord) -> Receipt:
+    assert session.receipt_no is not None
+    assert session.exit_at is not None
+    return Receipt(
+        receipt_no=session.receipt_no,
+        session_id=session.session_id,
+        lot_id=lot.lot_id,
+        lot_name=lot.name,
+        operator=lot.operator,
+        vehicle=session.vehicle,
+        plate=session.plate,
+        entry_at=session.entry_at,
+        exit_at=session.exit_at,
+        amount=session.fee or 0,
+        currency=session.currency,
+        account_id=session.account_id,
+        posting_id=session.posting_id,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnableToCollectReport:
+    cases: tuple[CaseRecord, ...]
+    totals: dict[str, int]  # per currency
+    by_reason: dict[str, int]  # number of cases
+
+    @property
+    def count(self) -> int:
+        return len(self.cases)
+
+
+async def unable_to_collect_report(
+    uows: ParkingUnitOfWorkFactory,
+    lot_id: str | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> UnableToCollectReport:
+    """The cars that left without paying, for follow-up: each case, totals per currency."""
+    async with uows() as uow:
+        cases = await uow.parking.cases(lot_id, since=since, until=until)
+    totals: dict[str, int] = {}
+    by_reason: dict[str, int] = {}
+    for case in cases:
+        totals[case.currency] = totals.get(case.currency, 0) + case.amount
+        by_reason[case.reason] = by_reason.get(case.reason, 0) + 1
+    return UnableToCollectReport(cases=tuple(cases), totals=totals, by_reason=by_reason)
+
+
+async def sessions_of(
+    uows: ParkingUnitOfWorkFactory, lot_id: str | None = None
+) -> list[SessionRecord]:
+    async with uows() as uow:
+        return await uow.parking.sessions(lot_id)
+
+
+def lots_by_id(lots: Iterable[OpenedLot]) -> dict[str, OpenedLot]:
+    return {lot.config.lot_id: lot for lot in lots}

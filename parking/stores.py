@@ -1,0 +1,280 @@
+"""`ParkingStore`: parking's records in the caller's transaction (it never commits).
+
+Lots, sessions, applied barrier events, per-barrier upload positions and unable-to-collect
+cases; see `parking/db.py` for the tables. Built only by `parking.unit_of_work`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from parking.db import (
+    ParkingBarrierEventRow,
+    ParkingDeviceRow,
+    ParkingLotRow,
+    ParkingSessionRow,
+    UnableToCollectRow,
+)
+from parking.errors import UnknownLot
+from parking.records import BarrierEvent, CaseRecord, LotConfig, SessionRecord
+from parking.sessions import Passback, SessionState
+from ticketing.clock import Clock, utc_now
+from ticketing.db.dialect import insert_or_skip
+from ticketing.db.models import table_of
+
+EVENTS = table_of(ParkingBarrierEventRow)
+
+
+def _lot(row: ParkingLotRow) -> LotConfig:
+    passback: Passback = "soft" if row.passback == "soft" else "hard"
+    return LotConfig(
+        lot_id=row.id,
+        name=row.name,
+        operator=row.operator,
+        capacity=row.capacity,
+        reserved=row.reserved,
+        tariff_name=row.tariff_name,
+        tariff_version=row.tariff_version,
+        passback=passback,
+        hold_amount=row.hold_amount,
+        currency=row.currency,
+    )
+
+
+def _session(row: ParkingSessionRow) -> SessionRecord:
+    return SessionRecord(
+        session_id=row.id,
+        lot_id=row.lot_id,
+        device_id=row.device_id,
+        entry_seq=row.entry_seq,
+        vehicle=row.vehicle,
+        entry_at=row.entry_at,
+        currency=row.currency,
+        status=SessionState(row.status),
+        credential_id=row.credential_id,
+        account_id=row.account_id,
+        plate=row.plate,
+        exit_seq=row.exit_seq,
+        exit_at=row.exit_at,
+        fee=row.fee,
+        collected=row.collected,
+        tariff_id=row.tariff_id,
+        passback_violation=row.passback_violation,
+        lost_credential=row.lost_credential,
+        hold_id=row.hold_id,
+        posting_id=row.posting_id,
+        receipt_no=row.receipt_no,
+    )
+
+
+def _case(row: UnableToCollectRow) -> CaseRecord:
+    return CaseRecord(
+        session_id=row.session_id,
+        lot_id=row.lot_id,
+        account_id=row.account_id,
+        credential_id=row.credential_id,
+        plate=row.plate,
+        amount=row.amount,
+        currency=row.currency,
+        reason=row.reason,
+        at=row.at,
+        debt_posting_id=row.debt_posting_id,
+    )
+
+
+class ParkingStore:
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now) -> None:
+        self._session = session
+        self._clock = clock
+
+    # --- lots -------------------------------------------------------------------------
+
+    async def save_lot(self, lot: LotConfig) -> None:
+        """Create the lot or replace its configuration."""
+        row = await self._session.get(ParkingLotRow, lot.lot_id)
+        if row is None:
+            row = ParkingLotRow(id=lot.lot_id)
+            self._session.add(row)
+        row.name = lot.name
+        row.operator = lot.operator
+        row.capacity = lot.capacity
+        row.reserved = lot.reserved
+        row.tariff_name = lot.tariff_name
+        row.tariff_version = lot.tariff_version
+        row.passback = lot.passback
+        row.hold_amount = lot.hold_amount
+        row.currency = lot.currency
+        row.updated_at = self._clock()
+        await self._session.flush()
+
+    async def find_lot(self, lot_id: str) -> LotConfig | None:
+        row = await self._session.get(ParkingLotRow, lot_id)
+        return None if row is None else _lot(row)
+
+    async def get_lot(self, lot_id: str) -> LotConfig:
+        lot = await self.find_lot(lot_id)
+        if lot is None:
+            raise UnknownLot(f"no parking lot {lot_id!r}")
+        return lot
+
+    async def lots(self) -> list[LotConfig]:
+        rows = await self._session.scalars(select(ParkingLotRow).order_by(ParkingLotRow.id))
+        return [_lot(row) for row in rows]
+
+    # --- barrier positions and events -------------------------------------------------
+
+    async def device_position(self, device_id: str, lot_id: str) -> tuple[str, int]:
+        """The barrier's lot and highest applied seq, locked until the transaction ends
+        (created at 0 for a new barrier, registered to `lot_id`)."""
+        await self._session.execute(
+            insert_or_skip(self._session, table_of(ParkingDeviceRow)),
+            {"device_id": device_id, "lot_id": lot_id, "last_seq": 0, "updated_at": self._clock()},
+        )
+        row = (
+            await self._session.execute(
+                select(ParkingDeviceRow.lot_id, ParkingDeviceRow.last_seq)
+                .where(ParkingDeviceRow.device_id == device_id)
+                .with_for_update()
+            )
+        ).one()
+        return str(row.lot_id), int(row.last_seq)
+
+    async def set_device_position(self, device_id: str, seq: int) -> None:
+        await self._session.execute(
+            update(ParkingDeviceRow)
+            .where(ParkingDeviceRow.device_id == device_id)
+            .values(last_seq=seq, updated_at=self._clock())
+        )
+
+    async def record_events(self, events: Sequence[BarrierEvent]) -> None:
+        if not events:
+            return
+        now = self._clock()
+        await self._session.execute(
+            insert_or_skip(self._session, EVENTS),
+            [
+                {
+                    "device_id": e.device_id,
+                    "seq": e.seq,
+                    "lot_id": e.lot_id,
+                    "kind": e.kind.value,
+                    "at": e.at,
+                    "session_id": None if e.kind == "refused" else e.session_id,
+                    "reason": e.reason[:64],
+                    "received_at": now,
+                }
+                for e in events
+            ],
+        )
+
+    async def events_count(self, device_id: str) -> int:
+        query = select(func.count()).where(ParkingBarrierEventRow.device_id == device_id)
+        return int((await self._session.execute(query)).scalar_one())
+
+    # --- sessions ---------------------------------------------------------------------
+
+    async def add_session(self, record: SessionRecord) -> None:
+        self._session.add(ParkingSessionRow(id=record.session_id, **_columns(record)))
+        await self._session.flush()
+
+    async def save_session(self, record: SessionRecord) -> None:
+        """Write a session's current state (it must exist)."""
+        row = await self._session.get(ParkingSessionRow, record.session_id)
+        if row is None:
+            raise UnknownLot(f"no parking session {record.session_id!r}")
+        for name, value in _columns(record).items():
+            setattr(row, name, value)
+        await self._session.flush()
+
+    async def find_session(self, session_id: str) -> SessionRecord | None:
+        row = await self._session.get(ParkingSessionRow, session_id)
+        return None if row is None else _session(row)
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        found = await self.find_session(session_id)
+        if found is None:
+            raise UnknownLot(f"no parking session {session_id!r}")
+        return found
+
+    async def sessions(
+        self, lot_id: str | None = None, *, status: SessionState | None = None
+    ) -> list[SessionRecord]:
+        query = select(ParkingSessionRow).order_by(ParkingSessionRow.entry_at, ParkingSessionRow.id)
+        if lot_id is not None:
+            query = query.where(ParkingSessionRow.lot_id == lot_id)
+        if status is not None:
+            query = query.where(ParkingSessionRow.status == status.value)
+        return [_session(row) for row in await self._session.scalars(query)]
+
+    async def count_open(self, lot_id: str) -> int:
+        query = select(func.count()).where(
+            ParkingSessionRow.lot_id == lot_id,
+            ParkingSessionRow.status == SessionState.OPEN.value,
+        )
+        return int((await self._session.execute(query)).scalar_one())
+
+    # --- unable to collect ------------------------------------------------------------
+
+    async def add_case(self, case: CaseRecord) -> None:
+        self._session.add(
+            UnableToCollectRow(
+                session_id=case.session_id,
+                lot_id=case.lot_id,
+                account_id=case.account_id,
+                credential_id=case.credential_id,
+                plate=case.plate,
+                amount=case.amount,
+                currency=case.currency,
+                reason=case.reason,
+                at=case.at,
+                debt_posting_id=case.debt_posting_id,
+            )
+        )
+        await self._session.flush()
+
+    async def cases(
+        self,
+        lot_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[CaseRecord]:
+        query = select(UnableToCollectRow).order_by(
+            UnableToCollectRow.at, UnableToCollectRow.session_id
+        )
+        if lot_id is not None:
+            query = query.where(UnableToCollectRow.lot_id == lot_id)
+        if since is not None:
+            query = query.where(UnableToCollectRow.at >= since)
+        if until is not None:
+            query = query.where(UnableToCollectRow.at < until)
+        return [_case(row) for row in await self._session.scalars(query)]
+
+
+def _columns(record: SessionRecord) -> dict[str, object]:
+    return {
+        "lot_id": record.lot_id,
+        "device_id": record.device_id,
+        "entry_seq": record.entry_seq,
+        "exit_seq": record.exit_seq,
+        "credential_id": record.credential_id,
+        "account_id": record.account_id,
+        "plate": record.plate,
+        "vehicle": record.vehicle,
+        "entry_at": record.entry_at,
+        "exit_at": record.exit_at,
+        "status": record.status.value,
+        "fee": record.fee,
+        "collected": record.collected,
+        "currency": record.currency,
+        "tariff_id": record.tariff_id,
+        "passback_violation": record.passback_violation,
+        "lost_credential": record.lost_credential,
+        "hold_id": record.hold_id,
+        "posting_id": record.posting_id,
+        "receipt_no": record.receipt_no,
+    }

@@ -1,0 +1,178 @@
+"""A barrier offline for hours uploads its journal through the device API exactly once."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faregate.api.device_auth import device_secret
+from parking.records import LotConfig
+from parking.services import open_lots, sessions_of, unable_to_collect_report
+from parking.sessions import Lot, SessionState
+from parking.tariff_files import load_tariff
+from parking.unit_of_work import ParkingUnitOfWorkFactory
+from qr.issue import issue_credential
+from qr.vectors import fixed_key_material
+from simulators.barrier import (
+    UPLOAD_PATH,
+    OfflineBarrier,
+    UploadBatch,
+    batch_to_wire,
+    http_uploader,
+)
+from simulators.device_client import DeviceClient
+from tests.api.conftest import MASTER_KEY, Client, Device
+from ticketing.ledger import accounts
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.riders import Registration, register_riders
+
+T0 = datetime.fromisoformat("2026-11-30T07:00+07:00")
+CAR = load_tariff("hanoi-car")
+
+
+async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
+    client: Client, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    lot_id = f"mall-{secrets.token_hex(4)}"
+    device_id = f"barrier-{secrets.token_hex(4)}"
+    uows = ParkingUnitOfWorkFactory(engine)
+    config = LotConfig(
+        lot_id=lot_id, name="Vincom car park", operator="vincom-parking", capacity=100,
+        reserved=0, tariff_name="hanoi-car", tariff_version="t", passback="hard",
+        hold_amount=0, currency="VND",
+    )  # fmt: skip
+    await open_lots(uows, [config])
+    await register_riders(
+        uows,
+        [
+            Registration(
+                RiderAccount(f"acc-{n}", "adult", PaymentMode.POSTPAID_CARD, "VND"),
+                [
+                    CredentialRecord(
+                        700 + n,
+                        f"acc-{n}",
+                        T0 - timedelta(days=2),
+                        T0 + timedelta(days=30),
+                        T0 - timedelta(days=2),
+                    )
+                ],
+            )
+            for n in range(4)
+        ],
+        at=T0 - timedelta(days=2),
+    )
+    keys = fixed_key_material(rotated=False)
+    barrier = OfflineBarrier(
+        device_id, Lot(lot_id=lot_id, tariff=CAR), keys.keyset, keys.secure_module(),
+        tmp_path / "barrier.sqlite", collector=None, clock=lambda: T0,
+    )  # fmt: skip
+    phones = [
+        issue_credential(keys, credential_id=700 + n, product="WALLET", now=T0 - timedelta(days=1))
+        for n in range(4)
+    ]
+    # Offline from 07:00 for five hours: four cars in, three out, fees priced at the barrier.
+    for n, phone in enumerate(phones):
+        at = T0 + timedelta(minutes=10 * n)
+        assert barrier.present_entry(phone.token_at(at), at).opened
+    for n, phone in enumerate(phones[:3]):
+        at = T0 + timedelta(hours=2 + n, minutes=30)
+        decision = barrier.present_exit(phone.token_at(at), at)
+        assert decision.opened
+        assert decision.failure is not None
+        assert decision.failure.value == "barrier_offline"
+
+    http = DeviceClient(str(client.make_url("")), device_id, device_secret(MASTER_KEY, device_id))
+    try:
+        sent = await barrier.upload_async(http_uploader(http), batch_size=3)
+        assert sent == 7
+        assert await barrier.upload_async(http_uploader(http)) == 0  # nothing after the cursor
+        # The same records again (a lost acknowledgement): applied before, applied once.
+        records = barrier.journal.records(0)
+        resent = replace(_batch(barrier), records=tuple(records))
+        again = await http.request("POST", UPLOAD_PATH, batch_to_wire(resent))
+        assert again.status_code == 200
+        body = again.json()
+        assert (body["received"], body["applied"], body["duplicate"], body["last_seq"]) == (
+            7, 0, 7, 7,
+        )  # fmt: skip
+        assert body["occupancy"] == {"capacity": 100, "reserved": 0, "occupied": 1}
+        # Another barrier's records are refused.
+        foreign = await DeviceClient(
+            str(client.make_url("")), "intruder", device_secret(MASTER_KEY, "intruder")
+        ).request("POST", UPLOAD_PATH, batch_to_wire(_batch(barrier)))
+        assert foreign.status_code == 403
+    finally:
+        await http.aclose()
+        barrier.close()
+
+    sessions = await sessions_of(uows, lot_id)
+    assert [s.status for s in sessions].count(SessionState.OPEN) == 1
+    closed = [s for s in sessions if s.status is SessionState.UNABLE_TO_COLLECT]
+    assert [s.fee for s in closed] == [60_000, 60_000, 105_000]
+    report = await unable_to_collect_report(uows, lot_id)
+    assert report.by_reason == {"barrier_offline": 3}
+    assert report.totals == {"VND": 225_000}
+    async with uows() as uow:
+        assert (await uow.ledger.balance(accounts.operator("vincom-parking"))).amount == 225_000
+        assert (await uow.ledger.check_invariants()).ok
+
+
+def _batch(barrier: OfflineBarrier) -> UploadBatch:
+    return UploadBatch(
+        device_id=barrier.device_id,
+        lot_id=barrier.lot.lot_id,
+        records=tuple(barrier.journal.records(0)),
+    )
+
+
+async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
+    client: Client, engine: AsyncEngine
+) -> None:
+    uows = ParkingUnitOfWorkFactory(engine)
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    await open_lots(
+        uows,
+        [
+            LotConfig(
+                lot_id=lot_id,
+                name="L",
+                operator="op",
+                capacity=5,
+                reserved=0,
+                tariff_name="hanoi-car",
+                tariff_version="t",
+                passback="hard",
+                hold_amount=0,
+                currency="VND",
+            )
+        ],
+    )
+    device = Device(client, f"barrier-{secrets.token_hex(4)}")
+
+    def body(lot: str = lot_id, **record: object) -> bytes:
+        base: dict[str, object] = {
+            "device_id": device.id, "seq": 1, "lot_id": lot, "kind": "entry",
+            "at": T0.isoformat(), "reason": "ok", "plate": "30A-1",
+        }  # fmt: skip
+        return json.dumps({"lot_id": lot, "records": [{**base, **record}]}).encode()
+
+    cases = [
+        (body(plate="30A\u0000"), 422, "$.records[0].plate"),
+        (body(kind="teleport"), 422, "$.records[0].kind"),
+        (body(at="2026-11-30T07:00:00"), 422, "$.records[0].at"),
+        (body(lot="nowhere"), 404, "no parking lot 'nowhere'"),
+        (body(kind="exit", session_seq=1), 409, "an exit needs its fee"),
+        (body(device_id="someone-else"), 403, "only its own records"),
+    ]
+    for payload, status, detail in cases:
+        response = await device.post(UPLOAD_PATH, payload)
+        assert response.status == status, await response.text()
+        assert response.content_type == "application/problem+json"
+        assert detail in (await response.json())["detail"]
+    async with uows() as uow:
+        assert await uow.parking.events_count(device.id) == 0
