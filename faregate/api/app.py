@@ -55,8 +55,9 @@ from faregate.gateway_runtime import open_gateway
 from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
 from faregate.web.finance_source import SettlementsFinance
-from faregate.web.operator_source import DeviceOverview
+from faregate.web.operator_source import ServicesOverview
 from faregate.web.staff import StaffUsers
+from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
 from ticketing.services.pricing_worker import PricingLag, run_worker
@@ -181,7 +182,10 @@ def create_app(config: ApiConfig) -> web.Application:
         app,
         clock=config.clock,
         staff=StaffUsers(uows),
-        operator=DeviceOverview(uows, clock=config.clock),
+        operator=ServicesOverview(
+            lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
+            clock=config.clock,
+        ),
         finance=None
         if config.settlements is None
         else SettlementsFinance(config.settlements, clock=config.clock),

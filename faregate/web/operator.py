@@ -10,7 +10,7 @@ and device services through an `OperatorSource`. The page itself, its live updat
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -42,7 +42,7 @@ class UncollectedExit:
 
     session_id: str
     lot_name: str
-    credential_id: int
+    credential_id: int | None  # None: no pass read (a lost credential)
     plate: str | None
     entered_at: datetime
     exited_at: datetime
@@ -106,7 +106,7 @@ async def operator_page(request: web.Request) -> web.Response:
     # The page shows the broadcaster's figure where it is newer than the source's.
     latest = {o.lot_id: o for o in request.app[OCCUPANCY].snapshot()}
     lots = [
-        latest[lot.lot_id]
+        replace(latest[lot.lot_id], name=lot.name)
         if lot.lot_id in latest and latest[lot.lot_id].updated_at > lot.updated_at
         else lot
         for lot in overview.lots
