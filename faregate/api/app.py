@@ -30,13 +30,14 @@ from faregate.api.context import (
     PRICING_FEED,
     RATE_LIMITER,
     REDIS,
+    SETTLEMENTS,
     UOWS,
     ApiConfig,
 )
 from faregate.api.device_auth import device_guard
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
-from faregate.api.problems import problems_middleware
+from faregate.api.problems import Problem, problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import (
@@ -49,6 +50,7 @@ from faregate.api.routes import (
     system,
     webhooks,
 )
+from faregate.api.settlements import AppSettlements
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
@@ -162,15 +164,14 @@ async def _device(request: web.Request, body: bytes) -> str:
 
 def create_app(config: ApiConfig) -> web.Application:
     metrics = Metrics()
-    routes = api_routes(
-        settlements=config.settlements is not None, parking_ops=config.parking_ops is not None
-    )
+    routes = api_routes(settlements=True, parking_ops=config.parking_ops is not None)
     app = web.Application(
         middlewares=[metrics_middleware(metrics), problems_middleware],
         client_max_size=routes.max_body,
     )
     app[CONFIG] = config
     app[METRICS] = metrics
+    app[SETTLEMENTS] = config.settlements or AppSettlements(app)
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
@@ -186,9 +187,7 @@ def create_app(config: ApiConfig) -> web.Application:
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
             clock=config.clock,
         ),
-        finance=None
-        if config.settlements is None
-        else SettlementsFinance(config.settlements, clock=config.clock),
+        finance=SettlementsFinance(app[SETTLEMENTS], clock=config.clock, refusals=(Problem,)),
     )
     app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
     return app

@@ -63,7 +63,8 @@ class ApiConfig:
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
     pricing_worker: bool = True
-    # Staff backends not on every build (faregate/api/staff.py); None: their routes unmounted.
+    # Staff backends (faregate/api/staff.py). settlements None: the app's own (over its
+    # database and gateway); parking_ops None: the operator parking routes are not mounted.
     settlements: Settlements | None = None
     parking_ops: ParkingOps | None = None
 
@@ -80,3 +81,4 @@ GATEWAY = web.AppKey("gateway", StripeGateway)
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
 PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing
+SETTLEMENTS: web.AppKey[Settlements] = web.AppKey("settlements")

@@ -129,7 +129,7 @@ class Route:
     query: type[msgspec.Struct] | None = None
     response: type[msgspec.Struct] | None = None
     # For routes that answer something other than a JSON Struct (e.g. Prometheus text).
-    response_content_type: str | None = None
+    response_content_type: str | tuple[str, ...] | None = None
     errors: frozenset[int] = frozenset()
     parameters: Sequence[Mapping[str, Any]] = ()
     max_body: int = DEFAULT_MAX_BODY
@@ -165,7 +165,7 @@ class RouteRegistry:
         raw_body: str | None = None,
         query: type[msgspec.Struct] | None = None,
         response: type[msgspec.Struct] | None = None,
-        response_content_type: str | None = None,
+        response_content_type: str | tuple[str, ...] | None = None,
         errors: Iterable[int] = (),
         parameters: Sequence[Mapping[str, Any]] = (),
         max_body: int = DEFAULT_MAX_BODY,
@@ -313,7 +313,11 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(route.response)}}
     elif route.response_content_type is not None:
-        ok["content"] = {route.response_content_type: {"schema": {"type": "string"}}}
+        types = route.response_content_type
+        ok["content"] = {
+            kind: {"schema": {"type": "string"}}
+            for kind in ((types,) if isinstance(types, str) else types)
+        }
     responses: dict[str, Any] = {"200": ok}
     for status in route.statuses():
         if status in _EMPTY_ANSWERS:

@@ -1,10 +1,10 @@
-"""The staff APIs' backends that are not part of every build, as small interfaces.
+"""The staff APIs' backends, as small interfaces the routes call.
 
-Finance routes (`routes/finance.py`) need the settlement use cases and operator parking routes
-(`routes/operator.py`) the parking services. An implementation is passed in
-`ApiConfig.settlements` / `ApiConfig.parking_ops`; without one, `create_app` does not mount
-those routes at all (they are not features of such a build, and the server does not pretend
-otherwise). Nothing on this build implements either interface yet.
+Finance routes (`routes/finance.py`) call `Settlements`: by default the app's own
+(`faregate.api.settlements.AppSettlements`, over `ticketing.services.settlement`);
+`ApiConfig.settlements` replaces it. Operator parking routes (`routes/operator.py`) call
+`ParkingOps`, mounted only when `ApiConfig.parking_ops` holds one (parking is not wired into
+the server on this build). Backends answer failures as `faregate.api.problems.Problem`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,15 @@ class SettlementStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class SettlementFigures:
+    day: date
+    digest: str
+    closed_by: str
+    closed_at: datetime
+    figures: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class SettlementException:
     kind: str
     reference: str
@@ -40,11 +49,15 @@ class SettlementException:
 
 
 class Settlements(Protocol):
-    """What finance routes call (to be backed by `ticketing.services.settlement`)."""
+    """What finance routes call."""
 
     async def start(self, day: date, who: str) -> SettlementStarted: ...
 
     async def days(self) -> list[SettlementDay]: ...
+
+    async def figures(self, day: date) -> SettlementFigures:
+        """A settled day's stored figures (404 problem if it is not settled)."""
+        ...
 
     async def exceptions(self, day: date) -> list[SettlementException]: ...
 

@@ -2,10 +2,11 @@
 
 `SettlementsFinance(backend)` is a `FinanceSource` over `backend`, the same object the finance
 API calls (`ApiConfig.settlements`, an implementation of `faregate.api.staff.Settlements`):
-days and their state from `days()`, a settled day's figures from its stored `settlement.json`
-(the figures and digest the run wrote, read back with `statement()`), its exceptions from
-`exceptions()`, the settle button through `start()`. No query of its own, so the page and the
-API cannot disagree.
+days and their state from `days()`, a settled day's stored figures from `figures()`, its
+exceptions from `exceptions()`, its report files from `statement()`, the settle button through
+`start()`. No query of its own, so the page and the API cannot disagree. The backend's
+refusals (`refusals`: the API's `Problem`, e.g. a day before its cut-off or a run already
+going) become the page's one `Error:` line.
 
 The interface is restated here structurally (`SettlementBackend`): `faregate.api` mounts the
 pages, so the pages cannot import it back without a package cycle.
@@ -13,7 +14,6 @@ pages, so the pages cannot import it back without a package cycle.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
@@ -36,7 +36,6 @@ from ticketing.errors import TicketingError
 from ticketing.money import Money
 from ticketing.services.settlement import cut_off
 
-FIGURES_FILE = "settlement.json"
 # What finance may download of a settled day (the run's report files), with link labels.
 REPORT_FILES = {
     "statements.csv": "Operator statements (CSV)",
@@ -56,6 +55,11 @@ class DayRow(Protocol):
     def state(self) -> str: ...  # open | closing (<stage>) | settled | adjustments waiting
     @property
     def digest(self) -> str | None: ...
+
+
+class FiguresRow(Protocol):
+    @property
+    def figures(self) -> dict[str, Any]: ...  # SettledDay.figures() as stored by the run
 
 
 class ExceptionRow(Protocol):
@@ -80,6 +84,8 @@ class SettlementBackend(Protocol):
 
     async def days(self) -> Sequence[DayRow]: ...
 
+    async def figures(self, day: date) -> FiguresRow: ...
+
     async def exceptions(self, day: date) -> Sequence[ExceptionRow]: ...
 
     async def statement(self, day: date, name: str) -> tuple[bytes, str]: ...
@@ -96,14 +102,19 @@ def _status(row: DayRow, now_after_cut_off: bool) -> DayStatus:
 class SettlementsFinance:
     """A `FinanceSource` over the settlement service's interface (module docstring)."""
 
-    def __init__(self, backend: SettlementBackend, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        backend: SettlementBackend,
+        *,
+        clock: Clock = utc_now,
+        refusals: tuple[type[Exception], ...] = (),
+    ) -> None:
         self._backend = backend
         self._clock = clock
+        self._refusals: tuple[type[Exception], ...] = (TicketingError, *refusals)
 
     async def _figures(self, day: date) -> dict[str, Any]:
-        body, _ = await self._backend.statement(day, FIGURES_FILE)
-        figures: dict[str, Any] = json.loads(body)
-        return figures
+        return (await self._backend.figures(day)).figures
 
     def _day(self, row: DayRow, figures: dict[str, Any] | None) -> SettlementDay:
         status = _status(row, self._clock() >= cut_off(row.day))
@@ -193,5 +204,5 @@ class SettlementsFinance:
         who = "finance page" if user is None else user.username
         try:
             await self._backend.start(day, who)
-        except TicketingError as exc:  # not closed yet, already running...
+        except self._refusals as exc:  # not closed yet, already running...
             raise SettlementRefused(str(exc)) from exc

@@ -1,9 +1,9 @@
 """Operator and finance routes: each limited to its role; device status from the taps table.
 
-Settlement and parking-operator backends are not on this build: their routes are mounted only
-with a backend in the config, so these tests wire stand-ins (which check the routes' auth,
-validation and documents, not settlement or parking) and check that without one the server
-does not publish those routes."""
+These tests wire stand-in backends (which check the routes' auth, validation and documents,
+not settlement or parking: tests/api/test_finance_settlement.py runs the real settlement), and
+check that without a parking backend the server does not publish the parking routes while the
+finance routes are served by the app's own settlements."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from faregate.api.staff import (
     LotStatus,
     SettlementDay,
     SettlementException,
+    SettlementFigures,
     SettlementStarted,
     UncollectedFee,
 )
@@ -88,15 +89,18 @@ async def test_operator_routes_refuse_finance_and_passengers(
     assert operator.status == 200
 
 
-async def test_without_backends_the_routes_are_not_published(bare: Client) -> None:
+async def test_by_default_finance_is_served_and_parking_ops_not_published(bare: Client) -> None:
     fin = await token(bare, UserRole.FINANCE)
     ops = await token(bare, UserRole.OPERATOR)
-    for method, path, body in FINANCE_ROUTES:
-        assert (await call(bare, method, path, body, fin)).status in (404, 405), path
+    listed = await call(bare, "GET", "/api/v1/finance/settlements", None, fin)
+    assert (listed.status, await listed.json()) == (200, {"days": []})
     for method, path, body in OPERATOR_ROUTES[1:]:
         assert (await call(bare, method, path, body, ops)).status == 404, path
     paths = (await (await bare.get("/openapi.json")).json())["paths"]
-    assert not [p for p in paths if p.startswith("/api/v1/finance")]
+    assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
+        "/api/v1/finance/exceptions", "/api/v1/finance/figures",
+        "/api/v1/finance/settlements", "/api/v1/finance/statements",
+    ]  # fmt: skip
     assert [p for p in paths if p.startswith("/api/v1/operator")] == ["/api/v1/operator/devices"]
 
 
@@ -146,6 +150,9 @@ class FakeSettlements:
 
     async def days(self) -> list[SettlementDay]:
         return [SettlementDay(date(2026, 11, 24), "settled", "abc", 0)]
+
+    async def figures(self, day: date) -> SettlementFigures:
+        return SettlementFigures(day, "abc", "fin", datetime(2026, 11, 25, tzinfo=UTC), {})
 
     async def exceptions(self, day: date) -> list[SettlementException]:
         return [SettlementException("missing-at-gateway", "pi_1", 500, "VND", day, "not listed")]

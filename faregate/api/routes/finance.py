@@ -1,30 +1,33 @@
 """Finance API (Auth.FINANCE): settlements, their exceptions and statement downloads.
 
-NOT WIRED on this build: the routes are mounted only when `ApiConfig.settlements` holds an
-implementation of `faregate.api.staff.Settlements` (to be backed by
-`ticketing.services.settlement`); without one the server does not publish them. With one,
-every route authenticates, checks the finance role and validates its input before calling it.
+Backed by `faregate.api.settlements.AppSettlements` (the app's own database and gateway)
+unless `ApiConfig.settlements` replaces it. Every route authenticates, checks the finance role
+and validates its input before calling it.
 
-- `POST /api/v1/finance/settlements` `{"day": "YYYY-MM-DD"}`: settle a closed service day.
+- `POST /api/v1/finance/settlements` `{"day": "YYYY-MM-DD"}`: settle a closed service day
+  (409 before its cut-off, or while another settlement of it runs).
 - `GET /api/v1/finance/settlements`: days and their settlement state.
-- `GET /api/v1/finance/exceptions?day=`: the day's open reconciliation exceptions.
+- `GET /api/v1/finance/figures?day=`: a settled day's stored figures.
+- `GET /api/v1/finance/exceptions?day=`: the exceptions the day's run found.
 - `GET /api/v1/finance/statements?day=&name=`: a report file of a settled day.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
-from faregate.api.context import CONFIG
+from faregate.api.context import SETTLEMENTS
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.staff import Settlements
 
 routes = RouteRegistry()
+STATEMENT_CONTENT_TYPES = ("text/csv", "application/json", "text/html")
+TEXT_TYPES = frozenset(STATEMENT_CONTENT_TYPES)
 REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # msgspec searches: anchored
 
 
@@ -53,6 +56,14 @@ class DayQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     day: date
 
 
+class FiguresDocument(msgspec.Struct, kw_only=True):
+    day: date
+    digest: str
+    closed_by: str
+    closed_at: datetime
+    figures: dict[str, Any]
+
+
 class ExceptionDocument(msgspec.Struct, kw_only=True):
     kind: str
     reference: str
@@ -73,10 +84,7 @@ class StatementQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 def _settlements(call: Call) -> Settlements:
-    settlements = call.app[CONFIG].settlements
-    if settlements is None:
-        raise RuntimeError("finance routes are mounted only with ApiConfig.settlements")
-    return settlements
+    return call.app[SETTLEMENTS]
 
 
 @routes.route(
@@ -102,6 +110,16 @@ async def list_settlements(call: Call) -> SettlementList:
 
 
 @routes.route(
+    "GET", "/api/v1/finance/figures", summary="A settled day's figures",
+    tag="finance", auth=Auth.FINANCE, query=DayQuery, response=FiguresDocument, errors=[404],
+)  # fmt: skip
+async def get_figures(call: Call) -> FiguresDocument:
+    day = call.query_as(DayQuery).day
+    found = await _settlements(call).figures(day)
+    return msgspec.convert(found, FiguresDocument, from_attributes=True)
+
+
+@routes.route(
     "GET", "/api/v1/finance/exceptions", summary="A day's reconciliation exceptions "
     "", tag="finance", auth=Auth.FINANCE, query=DayQuery,
     response=ExceptionList,
@@ -117,7 +135,7 @@ async def list_exceptions(call: Call) -> ExceptionList:
 @routes.route(
     "GET", "/api/v1/finance/statements", summary="Download a settled day's report file "
     "", tag="finance", auth=Auth.FINANCE, query=StatementQuery,
-    response_content_type="application/octet-stream", errors=[404],
+    response_content_type=STATEMENT_CONTENT_TYPES, errors=[404],
 )  # fmt: skip
 async def get_statement(call: Call) -> web.StreamResponse:
     query = call.query_as(StatementQuery)
@@ -125,5 +143,6 @@ async def get_statement(call: Call) -> web.StreamResponse:
     return web.Response(
         body=body,
         content_type=content_type,
+        charset="utf-8" if content_type in TEXT_TYPES else None,
         headers={"Content-Disposition": f'attachment; filename="{query.day}-{query.name}"'},
     )
