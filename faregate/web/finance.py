@@ -164,7 +164,7 @@ async def _page(
 
 async def finance_page(request: web.Request) -> web.Response:
     started = request.query.get("started")
-    notice = None if started is None else f"Settlement of {started} started."
+    notice = None if started is None else f"Settlement of {started} run; its status is below."
     return await _page(request, notice=notice)
 
 

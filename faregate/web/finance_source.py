@@ -14,6 +14,7 @@ pages, so the pages cannot import it back without a package cycle.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
@@ -89,6 +90,35 @@ class SettlementBackend(Protocol):
     async def exceptions(self, day: date) -> Sequence[ExceptionRow]: ...
 
     async def statement(self, day: date, name: str) -> tuple[bytes, str]: ...
+
+
+def readable_detail(detail: str, currency: str) -> str:
+    """An exception's detail as finance reads it: the stored JSON of a reconciliation line
+    (amounts on each side, the day of the record, what sits in suspense) in one line; any
+    other text as it is."""
+    try:
+        fields = json.loads(detail)
+    except ValueError:
+        return detail
+    if not isinstance(fields, dict):
+        return detail
+
+    def money(key: str) -> str:
+        value = fields.get(key)
+        return "none" if not isinstance(value, int) else str(Money(value, currency))
+
+    parts = []
+    if "ledger_amount" in fields or "gateway_amount" in fields:
+        parts.append(f"ledger {money('ledger_amount')}, gateway {money('gateway_amount')}")
+    if isinstance(fields.get("record_day"), str):
+        parts.append(f"recorded {fields['record_day']}")
+    if isinstance(fields.get("suspense"), int) and fields["suspense"]:
+        parts.append(f"{money('suspense')} in suspense")
+    if isinstance(fields.get("account"), str):
+        parts.append(f"account {fields['account']}")
+    if isinstance(fields.get("route"), str):
+        parts.append(f"route {fields['route']}")
+    return "; ".join(parts) or detail
 
 
 def _status(row: DayRow, now_after_cut_off: bool) -> DayStatus:
@@ -176,7 +206,7 @@ class SettlementsFinance:
                     reference=e.reference,
                     amount=Money(e.amount, e.currency),
                     since=e.first_seen,
-                    detail=e.detail,
+                    detail=readable_detail(e.detail, e.currency),
                 )
                 for e in await self._backend.exceptions(day)
             ),

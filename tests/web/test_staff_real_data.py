@@ -145,7 +145,9 @@ def test_finance_settles_a_closed_day_sees_its_control_and_downloads_statements(
 
     row.get_by_role("button", name="Start settlement").click()
     page.wait_for_url(f"**/finance?day={DAY}&started={DAY}")
-    expect(page.get_by_role("status")).to_have_text(f"Settlement of {DAY} started.")
+    expect(page.get_by_role("status")).to_have_text(
+        f"Settlement of {DAY} run; its status is below."
+    )
     expect(row).to_contain_text("Settled")
     expect(row.locator('[data-field="control"]')).to_have_text("Balanced")
     expect(page.locator('#report [data-field="control"]')).to_have_text("Balanced")
@@ -223,23 +225,25 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     lot_id, device_id = live_app.run(open_lot(live_app))
-    credential = 900_000 + secrets.randbelow(99_999)
+    first = 900_000 + secrets.randbelow(99_000)
+    credentials = (first, first + 1)  # car A comes and goes unpaid, car B stays
     live_app.run(
         register_riders(
             live_app.uows,
             [
                 Registration(
-                    RiderAccount(f"car-{credential}", "adult", PaymentMode.POSTPAID_CARD, "VND"),
+                    RiderAccount(f"car-{n}", "adult", PaymentMode.POSTPAID_CARD, "VND"),
                     [
                         CredentialRecord(
-                            credential,
-                            f"car-{credential}",
+                            n,
+                            f"car-{n}",
                             now - timedelta(days=1),
                             now + timedelta(days=30),
                             now - timedelta(days=1),
                         )
                     ],
                 )
+                for n in credentials
             ],
             at=now - timedelta(days=1),
         )
@@ -251,16 +255,23 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
     page.evaluate("() => { window.notReloaded = true; }")
 
     def drive_barrier() -> int:
-        """A barrier of its own (own thread, own loop): one car in, then its upload."""
+        """A barrier of its own (own thread, own loop): two cars in, one out unpaid; the upload."""
         keys = fixed_key_material(rotated=False)
         barrier = OfflineBarrier(
             device_id, Lot(lot_id=lot_id, tariff=load_tariff("hanoi-car")), keys.keyset,
             keys.secure_module(), tmp_path / "barrier.sqlite", collector=None, clock=lambda: now,
         )  # fmt: skip
-        phone = issue_credential(
-            keys, credential_id=credential, product="WALLET", now=now - timedelta(hours=1)
+        a, b = (
+            issue_credential(keys, credential_id=n, product="WALLET", now=now - timedelta(hours=3))
+            for n in credentials
         )
-        assert barrier.present_entry(phone.token_at(now), now).opened
+        came, left = now - timedelta(minutes=95), now - timedelta(minutes=5)
+        assert barrier.present_entry(a.token_at(came), came).opened
+        stays = came + timedelta(minutes=20)
+        assert barrier.present_entry(b.token_at(stays), stays).opened
+        exit_ = barrier.present_exit(a.token_at(left), left)  # offline: the fee is not taken
+        assert exit_.opened
+        assert exit_.failure is not None
 
         async def upload() -> int:
             http = DeviceClient(live_app.url, device_id, device_secret(MASTER_KEY, device_id))
@@ -272,14 +283,19 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
         return asyncio.run(upload())
 
     with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(drive_barrier).result(timeout=60) == 1
+        assert pool.submit(drive_barrier).result(timeout=60) == 3
     expect(row.locator('[data-field="occupied"]')).to_have_text("1")
     expect(row.locator('[data-field="free"]')).to_have_text("119")
+    assert page.locator("#uncollected").inner_text().count("Vincom") == 0  # not live: on reload
     assert page.evaluate("() => window.notReloaded") is True  # the same page, not a reload
 
     # Taps uploaded earlier (the finance test's gates, or none yet) are in the devices table.
     live_app.run(city(live_app))
     page.reload()
+    unpaid = page.locator("#uncollected tbody tr")
+    expect(unpaid).to_have_count(1)
+    expect(unpaid).to_contain_text(str(credentials[0]))
+    expect(unpaid).to_contain_text("barrier offline")
     expect(page.locator('#devices tr[data-device-id="M2A-01-G3"] [data-field="lag"]')).to_have_text(
         "0"
     )
