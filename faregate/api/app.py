@@ -39,7 +39,7 @@ from faregate.api.device_auth import device_guard
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.parking_ops import AppParkingOps
-from faregate.api.problems import problems_middleware
+from faregate.api.problems import Problem, problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import (
@@ -58,7 +58,10 @@ from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
 from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
+from faregate.web.finance_source import SettlementsFinance
+from faregate.web.operator_source import ServicesOverview
 from faregate.web.staff import StaffUsers
+from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
 from ticketing.services.pricing_worker import PricingLag, run_worker
@@ -176,7 +179,18 @@ def create_app(config: ApiConfig) -> web.Application:
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
-    # The pages: the signed-in passenger page at /, staff sign-in (docs/WEB.md).
-    add_web_routes(app, clock=config.clock, staff=StaffUsers(lambda request: request.app[UOWS]))
+    # The pages: the signed-in passenger page at /, staff sign-in, /operator, and /finance
+    # over the finance API's settlements (docs/WEB.md).
+    uows = lambda request: request.app[UOWS]  # noqa: E731
+    add_web_routes(
+        app,
+        clock=config.clock,
+        staff=StaffUsers(uows),
+        operator=ServicesOverview(
+            lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
+            clock=config.clock,
+        ),
+        finance=SettlementsFinance(app[SETTLEMENTS], clock=config.clock, refusals=(Problem,)),
+    )
     app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
     return app

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from faregate.web.charts import bar_chart
 from faregate.web.pages import render
+from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from ticketing.money import Money
 
 
@@ -49,9 +50,10 @@ class SettlementDay:
     service_day: date
     status: DayStatus
     control: ControlStatus
-    taps: int
+    taps: int | None  # None until settled (the run counts them)
     collected: Money | None  # None until settled
-    exceptions: int
+    exceptions: int | None  # None until settled
+    waiting: bool = False  # settled, and later taps wait to be settled as adjustments
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +102,10 @@ class FinanceSource(Protocol):
 
     async def start_settlement(self, request: web.Request, day: date) -> None:
         """Start settling a closed day; SettlementRefused when it cannot start."""
+        ...
+
+    async def file(self, request: web.Request, day: date, name: str) -> tuple[bytes, str] | None:
+        """A report file of a settled day and its content type; None: no such file."""
         ...
 
 
@@ -151,17 +157,24 @@ async def _page(
         ),
         DayStatus=DayStatus,
         ControlStatus=ControlStatus,
+        form_token=request.get(FORM_TOKEN, ""),
+        form_token_field=FORM_TOKEN_FIELD,
     )
 
 
 async def finance_page(request: web.Request) -> web.Response:
     started = request.query.get("started")
-    notice = None if started is None else f"Settlement of {started} started."
+    notice = None if started is None else f"Settlement of {started} run; its status is below."
     return await _page(request, notice=notice)
 
 
 async def start_settlement(request: web.Request) -> web.Response:
     day = _parse_day(request.match_info["day"])
+    form = await request.post()
+    if not form_token_ok(request, str(form.get(FORM_TOKEN_FIELD, ""))[:200]):
+        return await _page(
+            request, status=403, error="Error: the form has expired; reload the page and try again."
+        )
     try:
         await request.app[FINANCE_SOURCE].start_settlement(request, day)
     except SettlementRefused as exc:
@@ -173,3 +186,23 @@ async def start_settlement(request: web.Request) -> web.Response:
         .with_query(day=day.isoformat(), started=day.isoformat())
     )
     raise web.HTTPSeeOther(location)
+
+
+async def report_file(request: web.Request) -> web.Response:
+    """A settled day's report file, as a download (never rendered on our origin)."""
+    day = _parse_day(request.match_info["day"])
+    name = request.match_info["name"]
+    found = await request.app[FINANCE_SOURCE].file(request, day, name)
+    if found is None:
+        raise web.HTTPNotFound(text=f"Error: no report file {name!r} for {day.isoformat()}")
+    body, content_type = found
+    return web.Response(
+        body=body,
+        content_type=content_type.split(";")[0].strip(),
+        headers={
+            "Content-Disposition": f'attachment; filename="{day.isoformat()}-{name}"',
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )

@@ -10,7 +10,7 @@ and device services through an `OperatorSource`. The page itself, its live updat
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -29,10 +29,11 @@ class DeviceStatus:
     """One gate, validator or barrier, as its uploads show it."""
 
     device_id: str
-    kind: str  # e.g. "entry barrier", "exit barrier"
-    location: str
+    kind: str = ""  # e.g. "entry barrier", "exit barrier"; "": not known
+    location: str = ""
     last_upload_at: datetime | None  # None: never uploaded
     journal_lag: int | None  # records the device holds that the backend has not committed
+    records: int | None = None  # records of its journal the backend holds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,7 +42,7 @@ class UncollectedExit:
 
     session_id: str
     lot_name: str
-    credential_id: int
+    credential_id: int | None  # None: no pass read (a lost credential)
     plate: str | None
     entered_at: datetime
     exited_at: datetime
@@ -105,7 +106,7 @@ async def operator_page(request: web.Request) -> web.Response:
     # The page shows the broadcaster's figure where it is newer than the source's.
     latest = {o.lot_id: o for o in request.app[OCCUPANCY].snapshot()}
     lots = [
-        latest[lot.lot_id]
+        replace(latest[lot.lot_id], name=lot.name)
         if lot.lot_id in latest and latest[lot.lot_id].updated_at > lot.updated_at
         else lot
         for lot in overview.lots
@@ -118,5 +119,6 @@ async def operator_page(request: web.Request) -> web.Response:
         devices=[device_row(d, overview.as_of) for d in overview.devices],
         uncollected_totals=totals([u.fee for u in overview.uncollected]),
         late_minutes=int(LATE_AFTER.total_seconds() // 60),
+        show_place=any(d.kind or d.location for d in overview.devices),
         events_url=str(request.app.router["operator_occupancy_events"].url_for()),
     )

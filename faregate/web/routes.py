@@ -5,7 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from faregate.web.finance import FINANCE_SOURCE, FinanceSource, finance_page, start_settlement
+from faregate.web.finance import (
+    FINANCE_SOURCE,
+    FinanceSource,
+    finance_page,
+    report_file,
+    start_settlement,
+)
 from faregate.web.occupancy import OCCUPANCY, OccupancyBroadcaster, occupancy_events
 from faregate.web.operator import OPERATOR_SOURCE, OperatorSource, operator_page
 from faregate.web.pages import (
@@ -92,4 +98,9 @@ def add_web_routes(
             "/finance/days/{day}/settle",
             guard(UserRole.FINANCE, start_settlement),
             name="finance_settle",
+        )
+        app.router.add_get(
+            "/finance/days/{day}/files/{name}",
+            guard(UserRole.FINANCE, report_file),
+            name="finance_file",
         )

@@ -14,6 +14,8 @@ talks to the passenger API, so a passenger's session never reaches a staff page.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ from ticketing.users import ApiUser, BadCredentials, UserRole
 
 SESSION_COOKIE = "faregate_staff"
 MAX_FIELD = 1024
+FORM_TOKEN_FIELD = "form_token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,23 @@ class StaffUsers:
 
 
 STAFF_USERS = web.AppKey("staff_users", StaffUsers)
+# Set by `require_role` on the requests it lets through: who is signed in, and the session's
+# form token (see `form_token`).
+STAFF_USER = web.RequestKey("staff_user", ApiUser)
+FORM_TOKEN = web.RequestKey("form_token", str)
+
+
+def form_token(session_token: str) -> str:
+    """The per-session token the staff pages' forms carry: derived from the session's bearer
+    token (secret, HttpOnly), so another site can neither read nor forge it. With the
+    SameSite=Strict cookie it makes a cross-site POST fail twice over."""
+    return hashlib.sha256(b"faregate-form-token:" + session_token.encode()).hexdigest()
+
+
+def form_token_ok(request: web.Request, sent: str) -> bool:
+    """Whether a posted form's token is this session's (always true on unguarded pages)."""
+    expected = request.get(FORM_TOKEN)
+    return expected is None or hmac.compare_digest(expected.encode(), sent.encode())
 
 
 def _token(request: web.Request) -> str | None:
@@ -77,6 +97,9 @@ def require_role(role: UserRole, handler: Handler) -> Handler:
             return _sign_in_page(request, role, status=401)
         if user.role is not role:
             return _forbidden(request, role, user)
+        assert token is not None  # a user was found for it
+        request[STAFF_USER] = user
+        request[FORM_TOKEN] = form_token(token)
         return await handler(request)
 
     return guarded

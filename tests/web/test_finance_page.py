@@ -48,5 +48,8 @@ def test_the_button_starts_the_settlement_of_a_closed_day(page: Page, server: An
     assert buttons.count() == 1
     page.get_by_role("button", name="Start settlement of 2026-11-29").click()
     page.wait_for_url("**/finance?day=2026-11-29&started=2026-11-29")
-    assert page.get_by_role("status").inner_text() == "Settlement of 2026-11-29 started."
+    assert (
+        page.get_by_role("status").inner_text()
+        == "Settlement of 2026-11-29 run; its status is below."
+    )
     assert [d.isoformat() for d in server.finance.started] == ["2026-11-29"]

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.web import add_web_routes
+from faregate.web.finance_source import readable_detail
 
 
 @pytest.fixture
@@ -71,3 +72,15 @@ async def test_without_sources_there_is_no_operator_or_finance_page() -> None:
     async with TestClient(TestServer(app)) as client:
         for path in ("/operator", "/finance", "/operator/occupancy/events"):
             assert (await client.get(path)).status == 404
+
+
+def test_an_exception_detail_reads_as_one_line() -> None:
+    stored = (
+        '{"age_days": -6, "amount": 50000, "gateway_amount": 50000, "ledger_amount": null,'
+        ' "record_day": "2026-11-30", "suspense": 50000}'
+    )
+    assert readable_detail(stored, "VND") == (
+        "ledger none, gateway 50,000 VND; recorded 2026-11-30; 50,000 VND in suspense"
+    )
+    assert readable_detail("wallet short", "VND") == "wallet short"
+    assert readable_detail("[1, 2]", "VND") == "[1, 2]"

@@ -60,11 +60,11 @@ def test_the_page_shows_devices_and_unpaid_exits(page: Page, server: Any) -> Non
     page.goto(f"{server.url}/operator")
     assert page.get_by_role("heading", level=1).inner_text() == "Hoàn Kiếm Parking"
     late = page.locator('tr[data-device-id="HK-01-OUT"]')
-    assert late.inner_text().split("\t")[3:] == ["1 h 5 min ago Late", "312"]
+    assert late.inner_text().split("\t")[3:] == ["—", "1 h 5 min ago Late", "312"]
     never = page.locator('tr[data-device-id="HK-02-IN"]')
-    assert never.inner_text().split("\t")[3:] == ["never Late", "unknown"]
+    assert never.inner_text().split("\t")[3:] == ["—", "never Late", "unknown"]
     fresh = page.locator('tr[data-device-id="HK-01-IN"]')
-    assert fresh.inner_text().split("\t")[3:] == ["2 min ago", "0"]
+    assert fresh.inner_text().split("\t")[3:] == ["—", "2 min ago", "0"]
     unpaid = page.locator("#uncollected")
     assert "2 stays, 75,000 VND to follow up." in unpaid.inner_text()
     assert "card declined" in unpaid.inner_text()

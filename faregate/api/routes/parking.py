@@ -20,6 +20,7 @@ import msgspec
 from faregate.api.context import CONFIG, ENGINE, REDIS
 from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
+from faregate.web.operator_source import publish_lot
 from parking.errors import BarrierUploadError, UnknownLot
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent, EventKind
@@ -148,6 +149,12 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
     except BarrierUploadError as error:
         raise Problem(409, "barrier-upload", "Upload cannot be applied", str(error)) from error
     occupancy = result.occupancy
+    if occupancy is not None and result.applied:
+        # Open operator pages redraw the lot's row (server-sent events, faregate/web).
+        publish_lot(
+            app, batch.lot_id, capacity=occupancy.capacity, occupied=occupancy.occupied,
+            at=app[CONFIG].clock(),
+        )  # fmt: skip
     return BarrierUploadDoc(
         received=result.received,
         applied=result.applied,
