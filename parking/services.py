@@ -522,8 +522,6 @@ async def receipt(uows: ParkingUnitOfWorkFactory, session_id: str) -> Receipt | 
     """The receipt of a paid session (None: nothing was paid, or not yet)."""
     async with uows() as uow:
         session = await uow.parking.get_session(session_id)
-        if session.receipt_no is None or session.exit_at is None:
-            return None
         lot = await uow.parking.get_lot(session.lot_id)
     return _receipt(lot, session)
 
@@ -533,16 +531,13 @@ async def receipts(uows: ParkingUnitOfWorkFactory, lot_id: str | None = None) ->
     async with uows() as uow:
         lots = {lot.lot_id: lot for lot in await uow.parking.lots()}
         sessions = await uow.parking.sessions(lot_id)
-    return [
-        _receipt(lots[s.lot_id], s)
-        for s in sessions
-        if s.receipt_no is not None and s.exit_at is not None
-    ]
+    return [r for s in sessions if (r := _receipt(lots[s.lot_id], s)) is not None]
 
 
-def _receipt(lot: LotConfig, session: SessionRecord) -> Receipt:
-    assert session.receipt_no is not None
-    assert session.exit_at is not None
+def _receipt(lot: LotConfig, session: SessionRecord) -> Receipt | None:
+    """The session's receipt, or None if it has none (nothing paid, or not yet)."""
+    if session.receipt_no is None or session.exit_at is None:
+        return None
     return Receipt(
         receipt_no=session.receipt_no,
         session_id=session.session_id,

@@ -145,8 +145,9 @@ class SettlementRecords:
             return known
         tap_mark = await self._session.scalar(select(func.coalesce(func.max(TAPS.c.id), 0)))
         posting_mark = await self._session.scalar(select(func.coalesce(func.max(ENTRIES.c.id), 0)))
-        await self._session.execute(
-            insert(DAYS).values(
+        inserted = await self._session.execute(
+            insert(DAYS)
+            .values(
                 day=day,
                 state="closed",
                 stage="closed",
@@ -156,10 +157,9 @@ class SettlementRecords:
                 posting_watermark=int(posting_mark or 0),
                 updated_at=at,
             )
+            .returning(*DAYS.c)
         )
-        record = await self.day(day)
-        assert record is not None
-        return record
+        return _day_record(inserted.one())
 
     async def set_stage(
         self, day: date, stage: str, *, reconciled_until: datetime | None = None
