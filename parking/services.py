@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -589,7 +589,3 @@ async def sessions_of(
 ) -> list[SessionRecord]:
     async with uows() as uow:
         return await uow.parking.sessions(lot_id)
-
-
-def lots_by_id(lots: Iterable[OpenedLot]) -> dict[str, OpenedLot]:
-    return {lot.config.lot_id: lot for lot in lots}
