@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 from parking.errors import BarrierUploadError, LotsFileError, TariffError
 from parking.occupancy import LotOccupancy, Occupancy
@@ -54,31 +53,7 @@ from ticketing.ledger.holds import HoldStatus
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.stores.riders import UnknownRecord
-from ticketing.unit_of_work import DEFAULT_ATTEMPTS, is_retryable
-
-T = TypeVar("T")
-
-
-async def run_in_parking_uow(
-    uows: ParkingUnitOfWorkFactory,
-    use_case: Callable[[ParkingUnitOfWork], Awaitable[T]],
-    *,
-    attempts: int = DEFAULT_ATTEMPTS,
-) -> T:
-    """`ticketing.unit_of_work.run_in_uow` for a parking unit of work: commit, and run again
-    in a fresh one when PostgreSQL aborted it as a deadlock victim or serialization conflict."""
-    attempt = 1
-    while True:
-        try:
-            async with uows() as uow:
-                result = await use_case(uow)
-                await uow.commit()
-                return result
-        except Exception as error:
-            if attempt >= attempts or not is_retryable(error):
-                raise
-            attempt += 1
-
+from ticketing.unit_of_work import run_in_uow
 
 # --- lots -----------------------------------------------------------------------------------
 
@@ -190,7 +165,7 @@ async def open_lots(
             await uow.parking.save_lot(lot)
         return {lot.lot_id: await uow.parking.count_open(lot.lot_id) for lot in lots}
 
-    open_now = await run_in_parking_uow(uows, use_case)
+    open_now = await run_in_uow(uows, use_case)
     if occupancy is not None:
         for lot in lots:
             await occupancy.configure(lot.lot_id, capacity=lot.capacity, reserved=lot.reserved)
@@ -271,7 +246,7 @@ async def ingest_barrier_batch(
             cases=cases,
         )
 
-    result = await run_in_parking_uow(uows, use_case)
+    result = await run_in_uow(uows, use_case)
     if occupancy is not None:
         result = replace(result, occupancy=await resync_occupancy(uows, occupancy, lot_id))
     return result
@@ -547,8 +522,6 @@ async def receipt(uows: ParkingUnitOfWorkFactory, session_id: str) -> Receipt | 
     """The receipt of a paid session (None: nothing was paid, or not yet)."""
     async with uows() as uow:
         session = await uow.parking.get_session(session_id)
-        if session.receipt_no is None or session.exit_at is None:
-            return None
         lot = await uow.parking.get_lot(session.lot_id)
     return _receipt(lot, session)
 
@@ -558,16 +531,13 @@ async def receipts(uows: ParkingUnitOfWorkFactory, lot_id: str | None = None) ->
     async with uows() as uow:
         lots = {lot.lot_id: lot for lot in await uow.parking.lots()}
         sessions = await uow.parking.sessions(lot_id)
-    return [
-        _receipt(lots[s.lot_id], s)
-        for s in sessions
-        if s.receipt_no is not None and s.exit_at is not None
-    ]
+    return [r for s in sessions if (r := _receipt(lots[s.lot_id], s)) is not None]
 
 
-def _receipt(lot: LotConfig, session: SessionRecord) -> Receipt:
-    assert session.receipt_no is not None
-    assert session.exit_at is not None
+def _receipt(lot: LotConfig, session: SessionRecord) -> Receipt | None:
+    """The session's receipt, or None if it has none (nothing paid, or not yet)."""
+    if session.receipt_no is None or session.exit_at is None:
+        return None
     return Receipt(
         receipt_no=session.receipt_no,
         session_id=session.session_id,
@@ -619,7 +589,3 @@ async def sessions_of(
 ) -> list[SessionRecord]:
     async with uows() as uow:
         return await uow.parking.sessions(lot_id)
-
-
-def lots_by_id(lots: Iterable[OpenedLot]) -> dict[str, OpenedLot]:
-    return {lot.config.lot_id: lot for lot in lots}

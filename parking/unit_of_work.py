@@ -11,13 +11,9 @@ One transaction holds both, so a session and its hold or fee posting commit toge
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from parking.stores import ParkingStore
-from ticketing.clock import Clock, utc_now
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 
@@ -29,20 +25,9 @@ class ParkingUnitOfWork(UnitOfWork):
         self.parking = ParkingStore(self.session, self.clock)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await super().__aexit__(exc_type, exc, tb)
-
 
 class ParkingUnitOfWorkFactory(UnitOfWorkFactory):
     """Makes a `ParkingUnitOfWork`; usable wherever a `UnitOfWorkFactory` is."""
-
-    def __init__(self, engine: AsyncEngine, clock: Clock = utc_now) -> None:
-        super().__init__(engine, clock)
 
     def __call__(self) -> ParkingUnitOfWork:
         return ParkingUnitOfWork(self._sessions, self.clock)

@@ -40,6 +40,7 @@ from ticketing.stores.taps import TapStore
 from ticketing.stores.users import Users
 
 T = TypeVar("T")
+U = TypeVar("U", bound="UnitOfWork")
 # PostgreSQL's serialization_failure and deadlock_detected: the transaction was rolled back and
 # running it again from the start is the documented remedy.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -124,14 +125,15 @@ def is_retryable(error: BaseException) -> bool:
 
 
 async def run_in_uow(
-    uow_factory: UnitOfWorkFactory,
-    use_case: Callable[[UnitOfWork], Awaitable[T]],
+    uow_factory: Callable[[], U],
+    use_case: Callable[[U], Awaitable[T]],
     *,
     attempts: int = DEFAULT_ATTEMPTS,
 ) -> T:
     """Run `use_case` in a fresh unit of work and commit; if the database aborts it as a
     deadlock victim or for a serialization conflict, run it again in a new one (up to
-    `attempts` times). The use case must do nothing outside the transaction it is given."""
+    `attempts` times). The use case must do nothing outside the transaction it is given.
+    Any factory of a unit of work will do (parking's gives its own, with `uow.parking`)."""
     attempt = 1
     while True:
         try:

@@ -9,7 +9,9 @@ run killed between stages is completed by the next run with nothing done twice:
    priced twice: an unchanged day is left as it is), pin the version each account-day settles
    at, and turn changes to earlier settled days (late taps) into adjustments of this run;
 3. charge: one aggregated charge per account that owes (postpaid or indebted) through the
-   payments service; already charged: skipped; declines go to debt recovery;
+   payments service; already charged: skipped; declines go to debt recovery; then a second
+   payment of an account-day at the gateway (a late request that slipped past a timeout) is
+   voided, or refunded, and recorded as a `duplicate` exception, settled at once;
 4. reconcile: the gateway's listings of the period since the previous run against the
    ledger's payment records, rolled into suspense;
 5. apportion and 6. report: the pure rules over SQL aggregates, the reports written, the
@@ -211,6 +213,7 @@ async def settle(
                 async with uows() as uow:
                     accounts = await uow.settlement.priced_accounts(day)
                 await charge_service_day(uows, payments, day, accounts)
+                await _void_duplicates(uows, day, payments)
             await _checkpoint(uows, day, "charged")
             passed("charged")
         if not done("reconciled"):
@@ -244,6 +247,58 @@ async def _checkpoint(
         await uow.settlement.set_stage(day, stage, reconciled_until=reconciled_until)
 
     await run_in_uow(uows, mark)
+
+
+async def _void_duplicates(uows: UnitOfWorkFactory, day: date, payments: PaymentsService) -> None:
+    """Void (or refund) the duplicate daily charges of the period the reconcile stage lists,
+    before it lists them, so each account-day ends charged once; each is recorded as a
+    `duplicate` exception with its amount, resolved on the spot: nothing is left in suspense
+    (a voided authorisation moved no money; a refunded one nets to nothing, so the reconcile
+    stage leaves it and its refund out)."""
+    async with uows() as uow:
+        since = await uow.settlement.previous_reconciled_until(day) or EPOCH
+    handled = await payments.void_duplicate_charges(since, uows.clock())
+    if not handled:
+        return
+    items = [
+        StoredException(
+            key=f"{Side.PAYMENT}:gateway:{d.payment_id}",
+            kind=str(Category.DUPLICATE),
+            currency=d.amount.currency,
+            amount=d.amount.amount,
+            suspense=0,
+            record_day=day,
+            first_seen=day,
+            detail={
+                "category": str(Category.DUPLICATE),
+                "side": str(Side.PAYMENT),
+                "currency": d.amount.currency,
+                "ledger_ref": None,
+                "gateway_ref": d.payment_id,
+                "charge_key": d.charge_key,
+                "ledger_amount": None,
+                "gateway_amount": d.amount.amount,
+                "record_day": day.isoformat(),
+                "action": str(d.action),
+            },
+        )
+        for d in handled
+    ]
+
+    async def record(uow: UnitOfWork) -> None:
+        await uow.settlement.add_exceptions(items)
+        await uow.settlement.resolve_exceptions((item.key for item in items), day)
+
+    await run_in_uow(uows, record)
+
+
+async def _handled_duplicates(uow: UnitOfWork, day: date) -> list[StoredException]:
+    """The duplicates the charge stage of `day` voided or refunded (see `_void_duplicates`)."""
+    return [
+        e
+        for e in await uow.settlement.exceptions_first_seen(day)
+        if e.kind == Category.DUPLICATE and "action" in e.detail
+    ]
 
 
 async def _record_day_exceptions(uows: UnitOfWorkFactory, day: date) -> None:
@@ -406,6 +461,7 @@ async def _gateway_side(
         ledger_payments = await uow.settlement.ledger_payments(since, until)
         ledger_refunds = await uow.settlement.ledger_refunds(since, until)
         known_keys = await uow.settlement.known_charge_keys(since)
+        handled = {e.detail["gateway_ref"] for e in await _handled_duplicates(uow, day)}
     previous = tuple(OpenException(line=_line(e), first_seen=e.first_seen) for e in previous_stored)
     if gateway is None:
         return _Recon({}, 0, None, previous, previous, (), (), 0)
@@ -437,10 +493,13 @@ async def _gateway_side(
             except GatewayRequestRejected:  # not found: it stays missing at the gateway
                 continue
             listed_ids.add(payment_id)
-    payments = [from_gateway_payment(p, service_day(p.created)) for p in listed]
+    payments = [
+        from_gateway_payment(p, service_day(p.created)) for p in listed if p.id not in handled
+    ]
     refunds = [
         from_gateway_refund(r, service_day(r.created))
         for r in await gateway.list_refunds(since, until)
+        if r.payment_id not in handled
     ]
     fees = gateway_fees(await gateway.list_balance_transactions(since, until))
     mine = [
@@ -626,6 +685,7 @@ async def _compute(
         }
         trial_balance = await store.trial_balance()
         suspense_in_ledger = None if dry_run else await store.suspense_posted(day)
+        duplicates_handled = len(await _handled_duplicates(uow, day))
         if dry_run:
             await uow.rollback()  # the pinned versions were only for this computation
     if dry_run:
@@ -731,6 +791,9 @@ async def _compute(
         trial_balance=trial_balance,
     )
     exceptions_today: dict[str, int] = dict(recon.counts)
+    if duplicates_handled:
+        duplicate = str(Category.DUPLICATE)
+        exceptions_today[duplicate] = exceptions_today.get(duplicate, 0) + duplicates_handled
     if unpriced:
         exceptions_today[UNPRICED_LEG] = len(unpriced)
     if uncollected:

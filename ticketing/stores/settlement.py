@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import dialect_name, insert_or_skip
@@ -163,8 +163,9 @@ class SettlementRecords:
             return known
         tap_mark = await self._session.scalar(select(func.coalesce(func.max(TAPS.c.id), 0)))
         posting_mark = await self._session.scalar(select(func.coalesce(func.max(ENTRIES.c.id), 0)))
-        await self._session.execute(
-            insert(DAYS).values(
+        inserted = await self._session.execute(
+            insert(DAYS)
+            .values(
                 day=day,
                 state="closed",
                 stage="closed",
@@ -174,10 +175,9 @@ class SettlementRecords:
                 posting_watermark=int(posting_mark or 0),
                 updated_at=at,
             )
+            .returning(*DAYS.c)
         )
-        record = await self.day(day)
-        assert record is not None
-        return record
+        return _day_record(inserted.one())
 
     async def set_stage(
         self, day: date, stage: str, *, reconciled_until: datetime | None = None
@@ -671,30 +671,19 @@ class SettlementRecords:
     # -- the ledger's side of reconciliation ------------------------------------------------
 
     async def ledger_payments(self, start: datetime, end: datetime) -> list[Any]:
-        rows = await self._session.execute(
-            select(
-                ATTEMPTS.c.id,
-                ATTEMPTS.c.charge_key,
-                ATTEMPTS.c.amount,
-                ATTEMPTS.c.currency,
-                ATTEMPTS.c.gateway_payment_id,
-                ATTEMPTS.c.service_day,
-                ATTEMPTS.c.created_at,
-            )
-            .where(
-                ATTEMPTS.c.status == AttemptStatus.SUCCEEDED.value,
-                ATTEMPTS.c.created_at >= start,
-                ATTEMPTS.c.created_at < end,
-            )
-            .order_by(ATTEMPTS.c.id)
+        return await self._succeeded_attempts(
+            ATTEMPTS.c.created_at >= start, ATTEMPTS.c.created_at < end
         )
-        return list(rows)
 
     async def ledger_payments_by_ids(self, ids: Iterable[str]) -> list[Any]:
         """Collected attempts by id, whatever their period (records of open exceptions)."""
         wanted = sorted(set(ids))
         if not wanted:
             return []
+        return await self._succeeded_attempts(ATTEMPTS.c.id.in_(wanted))
+
+    async def _succeeded_attempts(self, *where: ColumnElement[bool]) -> list[Any]:
+        """The ledger's side of a payment line, of the succeeded attempts matching `where`."""
         rows = await self._session.execute(
             select(
                 ATTEMPTS.c.id,
@@ -705,7 +694,7 @@ class SettlementRecords:
                 ATTEMPTS.c.service_day,
                 ATTEMPTS.c.created_at,
             )
-            .where(ATTEMPTS.c.id.in_(wanted), ATTEMPTS.c.status == AttemptStatus.SUCCEEDED.value)
+            .where(ATTEMPTS.c.status == AttemptStatus.SUCCEEDED.value, *where)
             .order_by(ATTEMPTS.c.id)
         )
         return list(rows)
@@ -748,19 +737,7 @@ class SettlementRecords:
         if before is not None:
             query = query.where(EXCEPTIONS.c.first_seen < before)
         rows = await self._session.execute(query.order_by(EXCEPTIONS.c.key))
-        return [
-            StoredException(
-                r.key,
-                r.kind,
-                r.currency,
-                r.amount,
-                r.suspense,
-                r.record_day,
-                r.first_seen,
-                r.detail,
-            )
-            for r in rows
-        ]
+        return [_stored_exception(r) for r in rows]
 
     async def add_exceptions(self, items: Iterable[StoredException]) -> None:
         for item in items:
@@ -870,19 +847,7 @@ class SettlementRecords:
         rows = await self._session.execute(
             select(EXCEPTIONS).where(EXCEPTIONS.c.first_seen == day).order_by(EXCEPTIONS.c.key)
         )
-        return [
-            StoredException(
-                r.key,
-                r.kind,
-                r.currency,
-                r.amount,
-                r.suspense,
-                r.record_day,
-                r.first_seen,
-                r.detail,
-            )
-            for r in rows
-        ]
+        return [_stored_exception(r) for r in rows]
 
     async def version_weights(self, account_id: str, day: date, version: int) -> dict[str, int]:
         """Undiscounted value per operator of one version's paid (non-pass) legs."""
@@ -919,3 +884,16 @@ class SettlementRecords:
         return bool(
             await self._session.scalar(select(exists().where(TAPS.c.at >= start, TAPS.c.at < end)))
         )
+
+
+def _stored_exception(row: Any) -> StoredException:
+    return StoredException(
+        row.key,
+        row.kind,
+        row.currency,
+        row.amount,
+        row.suspense,
+        row.record_day,
+        row.first_seen,
+        row.detail,
+    )

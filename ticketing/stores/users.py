@@ -65,12 +65,6 @@ class Users:
         row = await self._session.get(ApiUserRow, username)
         return None if row is None else StoredUser(_user(row), row.password_hash)
 
-    async def of_account(self, account_id: str) -> ApiUser | None:
-        row = await self._session.scalar(
-            select(ApiUserRow).where(ApiUserRow.account_id == account_id)
-        )
-        return None if row is None else _user(row)
-
     async def add_token(self, token_hash: str, username: str, expires_at: datetime) -> None:
         self._session.add(
             ApiTokenRow(
