@@ -14,6 +14,11 @@ records it once (see `ticketing.ledger.postings.Posting`). The kinds:
 | debt payment   | `debt-paid:{charge key}`             | wallet → receivable                     |
 | pass sale      | `pass:{account}:{product}:{from}`    | wallet or receivable → unearned passes  |
 | hold capture   | `{hold}:capture` (default)           | the hold's debit → its credit           |
+| suspense move  | `suspense:{day}:{exception key}`     | gateway clearing → suspense (money the  |
+|                |                                      | gateway holds that the ledger does not  |
+|                |                                      | attribute), or the mirror (money the    |
+|                |                                      | ledger counts the gateway lacks, or an  |
+|                |                                      | exception resolved)                     |
 | parking hold   | `parking-hold:{session}` (a hold)    | wallet → parking operator (reserved)    |
 | parking fee    | `parking:{session}[:{part}]`         | wallet and/or receivable → operator     |
 
@@ -30,12 +35,14 @@ from typing import Protocol
 
 from ticketing.fares.pricing import DayPrice
 from ticketing.ledger import accounts
+from ticketing.ledger.errors import InvalidPosting
 from ticketing.ledger.postings import Entry, Posting
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
 
 UNKNOWN_OPERATOR = "unknown"  # the operator credited for a leg whose route names no agency
 PASS_REVENUE = accounts.unearned("passes")
+RECONCILIATION_SUSPENSE = accounts.suspense("reconciliation")
 
 
 class Payer(Protocol):
@@ -219,6 +226,45 @@ def hold_capture_id(hold_id: str) -> str:
     """The default id of a hold's capture posting (`ticketing.ledger.holds.Hold.capture` builds
     the posting: the hold's debit and credit, for the amount captured)."""
     return f"{hold_id}:capture"
+
+
+# --- settlement suspense --------------------------------------------------------------------
+
+
+def suspense_move_id(day: date, exception_key: str) -> str:
+    return f"suspense:{day.isoformat()}:{exception_key}"
+
+
+def suspense_move(
+    day: date,
+    exception_key: str,
+    *,
+    clearing: str,
+    amount: Money,
+    at: datetime,
+    reason: str,
+) -> Posting:
+    """The change in one reconciliation exception's suspense made by the settlement run of
+    `day` (`amount` signed as `ReconLine.suspense`: positive, the gateway holds money the
+    ledger has not attributed: clearing debited, suspense credited; negative, the mirror).
+    An exception opened moves its whole suspense in; one resolved moves it all out."""
+    if amount.amount == 0:
+        raise InvalidPosting(f"suspense move of {exception_key!r} on {day} is zero")
+    size = Money(abs(amount.amount), amount.currency)
+    debit, credit = (
+        (clearing, RECONCILIATION_SUSPENSE)
+        if amount.amount > 0
+        else (RECONCILIATION_SUSPENSE, clearing)
+    )
+    return Posting.transfer(
+        suspense_move_id(day, exception_key),
+        debit=debit,
+        credit=credit,
+        amount=size,
+        occurred_at=at,
+        description=f"suspense {reason}: {exception_key} (settlement of {day.isoformat()})",
+        metadata={"service_day": day.isoformat(), "exception": exception_key, "reason": reason},
+    )
 
 
 # --- parking --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from ticketing.service_day import require_aware
 
@@ -41,3 +42,33 @@ class Tap:
     @property
     def key(self) -> tuple[str, int]:
         return (self.device_id, self.device_seq)
+
+
+class TapRecord(Protocol):
+    """What storing a tap reads: a `Tap`, or a record already validated as a Tap is (aware
+    time, the fields' types), such as the device API's decoded `JournalRecord`. The upload path
+    hands its decoded records over as they are, so nothing is checked twice per record."""
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def device_seq(self) -> int: ...
+
+    @property
+    def credential_id(self) -> int: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def route_id(self) -> str: ...
+
+    @property
+    def stop_id(self) -> str: ...
+
+    @property
+    def kind(self) -> TapKind: ...

@@ -26,6 +26,7 @@ from faregate.api.context import (
     GATEWAY,
     METRICS,
     OPENAPI,
+    PARKING_OPS,
     PAYMENTS,
     PRICING_FEED,
     RATE_LIMITER,
@@ -37,6 +38,7 @@ from faregate.api.context import (
 from faregate.api.device_auth import device_guard
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
+from faregate.api.parking_ops import AppParkingOps
 from faregate.api.problems import Problem, problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
@@ -164,7 +166,7 @@ async def _device(request: web.Request, body: bytes) -> str:
 
 def create_app(config: ApiConfig) -> web.Application:
     metrics = Metrics()
-    routes = api_routes(settlements=True, parking_ops=config.parking_ops is not None)
+    routes = api_routes()
     app = web.Application(
         middlewares=[metrics_middleware(metrics), problems_middleware],
         client_max_size=routes.max_body,
@@ -172,6 +174,7 @@ def create_app(config: ApiConfig) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = metrics
     app[SETTLEMENTS] = config.settlements or AppSettlements(app)
+    app[PARKING_OPS] = config.parking_ops or AppParkingOps(app)
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )

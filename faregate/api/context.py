@@ -63,8 +63,8 @@ class ApiConfig:
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
     pricing_worker: bool = True
-    # Staff backends (faregate/api/staff.py). settlements None: the app's own (over its
-    # database and gateway); parking_ops None: the operator parking routes are not mounted.
+    # Staff backends (faregate/api/staff.py); None: the app's own (over its database, gateway
+    # and Redis: faregate/api/settlements.py, faregate/api/parking_ops.py).
     settlements: Settlements | None = None
     parking_ops: ParkingOps | None = None
 
@@ -82,3 +82,4 @@ PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
 PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing
 SETTLEMENTS: web.AppKey[Settlements] = web.AppKey("settlements")
+PARKING_OPS: web.AppKey[ParkingOps] = web.AppKey("parking_ops")

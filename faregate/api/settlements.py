@@ -6,6 +6,7 @@
   start of the same day while one runs: 409 `settlement-in-progress` at once (it does not
   wait): the run's own lock (a PostgreSQL advisory lock or a `flock`, so across processes and
   against `faregate settle`), plus an in-process guard for a database without a lock file.
+  A gateway failure mid-run: 502 (the stages done are checkpointed; a new start resumes).
   The run is shielded from a client that hangs up: it finishes and stores its figures, and
   starting it again returns them (`already_settled`).
 - Reports go where `faregate settle` puts them by default, `DATA_DIR/settlement/DAY/`, and are
@@ -30,6 +31,7 @@ from faregate.api.staff import (
     SettlementFigures,
     SettlementStarted,
 )
+from gateways.errors import GatewayError
 from ticketing.services.settlement import list_days, settle
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
 
@@ -98,6 +100,12 @@ class AppSettlements:
             raise Problem(409, "day-not-closed", "Day not closed", str(error)) from None
         except SettlementInProgress:
             raise _in_progress(day) from None
+        except GatewayError as error:  # the stages done so far are kept; a new start resumes
+            raise Problem(
+                502, "gateway", "Bad Gateway",
+                f"the payment gateway failed during the settlement of {day} ({error}); the "
+                "stages done are kept and starting it again resumes from there",
+            ) from error  # fmt: skip
         summary = dict(outcome.summary)
         summary["report"] = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
         return SettlementStarted(day, outcome.already_settled, summary)

@@ -3,8 +3,9 @@
 Finance routes (`routes/finance.py`) call `Settlements`: by default the app's own
 (`faregate.api.settlements.AppSettlements`, over `ticketing.services.settlement`);
 `ApiConfig.settlements` replaces it. Operator parking routes (`routes/operator.py`) call
-`ParkingOps`, mounted only when `ApiConfig.parking_ops` holds one (parking is not wired into
-the server on this build). Backends answer failures as `faregate.api.problems.Problem`.
+`ParkingOps`: by default the app's own (`faregate.api.parking_ops.AppParkingOps`, over
+`parking.services`); `ApiConfig.parking_ops` replaces it. Backends answer failures as
+`faregate.api.problems.Problem`.
 """
 
 from __future__ import annotations
@@ -66,26 +67,33 @@ class Settlements(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LotStatus:
     lot_id: str
+    name: str
+    operator: str
     capacity: int
+    reserved: int
     occupied: int
+    free: int  # spaces an ordinary entry may still take
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UncollectedFee:
     session_id: str
     lot_id: str
-    account_id: str
+    account_id: str | None  # None: no account to bill (a lost credential, no plate match)
+    plate: str | None
     amount: int
     currency: str
     reason: str
+    at: datetime
+    on_receivable: bool  # the fee was posted to the account's receivable (debt)
 
 
 class ParkingOps(Protocol):
-    """What operator parking routes call (to be backed by `parking.services`)."""
+    """What operator parking routes call."""
 
     async def lots(self) -> list[LotStatus]: ...
 

@@ -9,12 +9,18 @@ import csv
 import io
 import json
 import secrets
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from faregate.api.context import ENGINE, PRICING_FEED, UOWS
+from aiohttp.test_utils import TestClient, TestServer
+
+from faregate.api.app import create_app
+from faregate.api.context import ENGINE, PRICING_FEED, UOWS, StripeConfig
 from faregate.api.problems import PROBLEM_JSON
+from gateways.localstripe_server import LocalStripe
 from ticketing import postings
 from ticketing.ledger import accounts
 from ticketing.money import Money
@@ -25,7 +31,7 @@ from ticketing.services.users import ScryptCost, create_user, sign_in
 from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
 
-from .conftest import Client
+from .conftest import Client, free_port, make_config
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
@@ -181,3 +187,20 @@ async def test_an_operator_cannot_start_a_settlement(client: Client) -> None:
     assert answer.status == 403
     async with client.server.app[UOWS]() as uow:
         assert await uow.settlement.days() == []
+
+
+async def test_a_gateway_down_mid_run_is_502_and_the_stages_done_are_kept(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    down = StripeConfig(
+        api_key="sk_test_down", api_base=f"http://127.0.0.1:{free_port()}", webhook_secret="x"
+    )
+    config = replace(make_config(tmp_path, db_url, localstripe_server), stripe=down)
+    async with TestClient(TestServer(create_app(config))) as client:
+        await city(client)
+        fin = await token(client, UserRole.FINANCE)
+        answer = await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})
+        assert answer.status == 502
+        assert "resumes" in (await answer.json())["detail"]
+        listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
+        assert listed["days"][0]["state"].startswith("closing (")

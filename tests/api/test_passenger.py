@@ -116,6 +116,9 @@ async def test_card_top_up_pass_and_receipts(client: Client) -> None:
     no_card = await rider.post("/api/v1/passenger/top-ups", {"amount": 50_000, "request_id": "a"})
     assert no_card.status == 409
     assert (await no_card.json())["type"].endswith(":no-card")
+    unknown = await rider.post("/api/v1/passenger/card", {"payment_method": "0"})
+    assert unknown.status == 422, await unknown.text()  # the passenger's mistake, not a 502
+    assert (await unknown.json())["type"].endswith(":payment-method")
     card = await rider.post("/api/v1/passenger/card", {"payment_method": "pm_card_visa"})
     assert card.status == 200, await card.text()
 

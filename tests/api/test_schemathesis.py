@@ -26,6 +26,7 @@ from faregate.database import open_database
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
+from ticketing.services.passengers import register_passenger
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
@@ -67,9 +68,10 @@ async def _add_users(db_url: str) -> None:
     try:
         uows = UnitOfWorkFactory(engine)
         for role in UserRole:
-            account = "acct-fuzz" if role is UserRole.PASSENGER else None
-            await create_user(uows, f"fuzz-{role.value}", PASSWORD, role, account_id=account,
-                              cost=ScryptCost(n=2**8))  # fmt: skip
+            if role is UserRole.PASSENGER:  # as the API registers one: with its rider account
+                await register_passenger(uows, "fuzz-passenger", PASSWORD, at=datetime.now(UTC))
+                continue
+            await create_user(uows, f"fuzz-{role.value}", PASSWORD, role, cost=ScryptCost(n=2**8))
     finally:
         await engine.dispose()
 

@@ -1,9 +1,9 @@
 """Operator and finance routes: each limited to its role; device status from the taps table.
 
 These tests wire stand-in backends (which check the routes' auth, validation and documents,
-not settlement or parking: tests/api/test_finance_settlement.py runs the real settlement), and
-check that without a parking backend the server does not publish the parking routes while the
-finance routes are served by the app's own settlements."""
+not settlement or parking: tests/api/test_finance_settlement.py and
+tests/api/test_operator_parking.py run the real ones), and check that without one the app's own
+backends serve the routes."""
 
 from __future__ import annotations
 
@@ -89,19 +89,23 @@ async def test_operator_routes_refuse_finance_and_passengers(
     assert operator.status == 200
 
 
-async def test_by_default_finance_is_served_and_parking_ops_not_published(bare: Client) -> None:
+async def test_by_default_the_apps_own_backends_serve_the_staff_routes(bare: Client) -> None:
     fin = await token(bare, UserRole.FINANCE)
     ops = await token(bare, UserRole.OPERATOR)
     listed = await call(bare, "GET", "/api/v1/finance/settlements", None, fin)
     assert (listed.status, await listed.json()) == (200, {"days": []})
-    for method, path, body in OPERATOR_ROUTES[1:]:
-        assert (await call(bare, method, path, body, ops)).status == 404, path
+    lots = await call(bare, "GET", "/api/v1/operator/lots", None, ops)
+    assert (lots.status, await lots.json()) == (200, {"lots": []})
+    fees = await call(bare, "GET", "/api/v1/operator/unable-to-collect", None, ops)
+    assert (fees.status, await fees.json()) == (200, {"fees": []})
     paths = (await (await bare.get("/openapi.json")).json())["paths"]
     assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
         "/api/v1/finance/exceptions", "/api/v1/finance/figures",
         "/api/v1/finance/settlements", "/api/v1/finance/statements",
     ]  # fmt: skip
-    assert [p for p in paths if p.startswith("/api/v1/operator")] == ["/api/v1/operator/devices"]
+    assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
+        "/api/v1/operator/devices", "/api/v1/operator/lots", "/api/v1/operator/unable-to-collect",
+    ]  # fmt: skip
 
 
 async def test_finance_input_is_validated_before_anything(client: Client) -> None:
@@ -163,10 +167,21 @@ class FakeSettlements:
 
 class FakeParking:
     async def lots(self) -> list[LotStatus]:
-        return [LotStatus("lot-1", 120, 37, datetime(2026, 11, 24, 8, tzinfo=UTC))]
+        return [
+            LotStatus(
+                lot_id="lot-1", name="Lot 1", operator="op", capacity=120, reserved=5,
+                occupied=37, free=78, updated_at=datetime(2026, 11, 24, 8, tzinfo=UTC),
+            )
+        ]  # fmt: skip
 
     async def unable_to_collect(self) -> list[UncollectedFee]:
-        return [UncollectedFee("s-1", "lot-1", "acct-1", 20_000, "VND", "card declined")]
+        return [
+            UncollectedFee(
+                session_id="s-1", lot_id="lot-1", account_id="acct-1", plate=None,
+                amount=20_000, currency="VND", reason="card_declined",
+                at=datetime(2026, 11, 24, 9, tzinfo=UTC), on_receivable=True,
+            )
+        ]  # fmt: skip
 
 
 @pytest.fixture
@@ -209,7 +224,8 @@ async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) ->
     assert denied.status == 403
     lots = await (await call(client, "GET", "/api/v1/operator/lots", None, ops)).json()
     assert lots["lots"][0] == {
-        "lot_id": "lot-1", "capacity": 120, "occupied": 37, "updated_at": "2026-11-24T08:00:00Z",
+        "lot_id": "lot-1", "name": "Lot 1", "operator": "op", "capacity": 120, "reserved": 5,
+        "occupied": 37, "free": 78, "updated_at": "2026-11-24T08:00:00Z",
     }  # fmt: skip
     fees = await (await call(client, "GET", "/api/v1/operator/unable-to-collect", None, ops)).json()
     assert fees["fees"][0]["amount"] == 20_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ticketing.settlement.apportion import (
@@ -147,6 +147,7 @@ def test_a_pass_valid_for_no_day_is_refused() -> None:
 weights = st.dictionaries(st.sampled_from(OPERATORS), st.integers(0, 10**7), min_size=1)
 
 
+@settings(deadline=None)
 @given(st.integers(0, 10**12), weights)
 def test_split_sums_exactly_is_never_negative_and_stays_within_one_of_the_exact_share(
     amount: int, weights: dict[str, int]
@@ -171,6 +172,7 @@ rides = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(st.lists(st.lists(rides, max_size=8), max_size=6))
 def test_apportioned_shares_sum_to_what_was_charged_and_ignore_input_order(
     days: list[list[Ride]],

@@ -66,6 +66,17 @@ def test_a_control_breaks_when_money_or_the_trial_balance_is_off() -> None:
         trial_balance=0,
     )
     assert (short.money_ok, short.difference) == (False, -1)
+    # The ledger's suspense movement and the exceptions table's must agree.
+    apart = control_totals(
+        statements,
+        currency="VND",
+        collected=c.collected,
+        fees=c.fees,
+        suspense=c.suspense,
+        suspense_exceptions=c.suspense + 1,
+        trial_balance=0,
+    )
+    assert (apart.money_ok, apart.suspense_ok, apart.ok) == (True, False, False)
     unbalanced = replace(c, trial_balance=5)
     assert (unbalanced.trial_balance_ok, unbalanced.ok) == (False, False)
 
@@ -160,6 +171,13 @@ def test_a_failing_control_is_shown_as_failing() -> None:
     html = render_html(broken)
     assert "Controls FAIL" in html
     assert f"difference {money(500, 'VND')}" in html
+    apart = replace(
+        settled,
+        controls=replace(settled.controls, suspense_exceptions=settled.controls.suspense + 700),
+    )
+    html = render_html(apart)
+    assert "Controls FAIL" in html
+    assert f"exceptions table {money(settled.controls.suspense + 700, 'VND')}" in html
 
 
 def test_an_empty_day_renders() -> None:
@@ -182,3 +200,24 @@ def test_the_json_summary_has_the_issues_names() -> None:
     assert summary["control_ok"] is True
     assert summary["digest"] == settled.digest()
     json.dumps(summary)  # plain JSON values only
+
+
+def test_unpriced_legs_and_uncollected_days_are_in_the_exceptions_chart() -> None:
+    settled = synthetic_day(random.Random(11))
+    chart = "exceptions-by-kind"
+
+    def section(html: str) -> str:
+        start = html.index(f'id="{chart}"')
+        return html[start : html.index("</svg>", start)]
+
+    none = section(render_html(settled))
+    assert "unpriced leg" in none  # shown at zero when the day has none
+    assert "uncollected" in none
+    assert "2 · " not in none
+    assert "3 · " not in none
+    with_day = replace(settled, day_exceptions={"unpriced_leg": (2, 0), "uncollected": (3, 45_000)})
+    shown = section(render_html(with_day))
+    assert "unpriced leg" in shown
+    assert f"2 · {money(0, 'VND')}" in shown
+    assert "uncollected" in shown
+    assert f"3 · {money(45_000, 'VND')}" in shown

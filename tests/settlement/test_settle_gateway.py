@@ -15,10 +15,12 @@ from gateways.localstripe_server import localstripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest
 from gateways.stripe_gateway import StripeGateway
 from tests.settlement.test_settle import DAY, NEXT, ride
+from ticketing.db.models import EntryRow
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettlementExceptionRow
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
+from ticketing.postings import RECONCILIATION_SUSPENSE
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.settlement import settle
@@ -30,6 +32,19 @@ ACCOUNTS = ("ann", "ben", "cat")
 
 class Stop(Exception):
     pass
+
+
+async def ledger_suspense(uows: UnitOfWorkFactory) -> dict[str, int]:
+    """The reconciliation suspense account's postings (id: credit less debit), and the ledger
+    checked: every invariant `faregate ledger check` runs holds."""
+    async with uows() as uow:
+        assert (await uow.ledger.check_invariants()).ok
+        rows = await uow.session.execute(
+            select(EntryRow.posting_id, EntryRow.amount).where(
+                EntryRow.account_code == RECONCILIATION_SUSPENSE
+            )
+        )
+        return {posting: -amount for posting, amount in rows}
 
 
 def stop_after(stage: str):  # type: ignore[no-untyped-def]
@@ -169,6 +184,12 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
     }
     assert summary["suspense"]["amount"] == 5_000 + fare - 1_000 - 7_000 - 2_000
     assert summary["control_ok"], summary
+    # Each exception's suspense is posted to the ledger's suspense account, one posting each.
+    posted = await ledger_suspense(uow_factory)
+    assert sorted(posted.values()) == sorted([5_000, fare, -1_000, -7_000, -2_000])
+    assert all(p.startswith(f"suspense:{DAY}:") for p in posted)
+    assert sum(posted.values()) == summary["suspense"]["amount"]
+    assert summary["suspense"]["moved"] == summary["suspense"]["amount"]
 
     again = await settle(
         uow_factory,
@@ -180,6 +201,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         payments=payments,
     )
     assert again.summary["digest"] == summary["digest"]
+    assert await ledger_suspense(uow_factory) == posted  # nothing posted twice
     # ben's record is corrected: the next run matches it again and it leaves suspense then;
     # the rest stays open with its first day.
     async with uow_factory() as uow:
@@ -202,6 +224,12 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
     assert nxt.summary["suspense"]["moved"] == 1_000
     assert nxt.summary["suspense"]["amount"] == summary["suspense"]["amount"] + 1_000
     assert nxt.summary["control_ok"], nxt.summary
+    # The resolved mismatch leaves the ledger's suspense account in the run that resolves it.
+    after = await ledger_suspense(uow_factory)
+    moved = {p: a for p, a in after.items() if p not in posted}
+    assert list(moved.values()) == [1_000]
+    assert next(iter(moved)).startswith(f"suspense:{NEXT}:payment:")
+    assert sum(after.values()) == nxt.summary["suspense"]["amount"]
     async with uow_factory() as uow:
         resolved = {
             r.kind: r.resolved_on

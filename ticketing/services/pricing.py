@@ -32,7 +32,7 @@ from ticketing.postings import Payer, fare, fare_reversal
 from ticketing.riders import PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
 from ticketing.stores.pricing import NewPricedDay, PricedDayVersion
-from ticketing.taps import Tap, TapKind
+from ticketing.taps import Tap, TapKind, TapRecord
 from ticketing.unit_of_work import UnitOfWork
 
 
@@ -70,7 +70,7 @@ class PricedAccountDay:
     tap_count: int
 
 
-def account_days(feed: FareFeed, taps: Iterable[Tap]) -> set[tuple[str, date]]:
+def account_days(feed: FareFeed, taps: Iterable[TapRecord]) -> set[tuple[str, date]]:
     """The account-days some taps can change (a tap may close a journey begun the day before)."""
     policy = feed.policy_for(None)
     days: set[tuple[str, date]] = set()

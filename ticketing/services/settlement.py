@@ -40,7 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
+from ticketing import postings
 from ticketing.fares.feed import FareFeed
+from ticketing.ledger import accounts as ledger_accounts
+from ticketing.money import Money
 from ticketing.payments.service import PaymentsService
 from ticketing.service_day import service_day, service_day_start
 from ticketing.services.charging import charge_service_day
@@ -65,6 +68,7 @@ from ticketing.settlement.reconcile import (
     OpenException,
     ReconLine,
     Side,
+    SuspenseRoll,
     from_gateway_payment,
     from_gateway_refund,
     gateway_fees,
@@ -81,6 +85,7 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 UNPRICED_LEG = "unpriced_leg"
 UNCOLLECTED = "uncollected"
 DEFAULT_CURRENCY = "VND"
+DEFAULT_GATEWAY = "stripe"  # the clearing account's gateway when no payments service is given
 
 StageHook = Callable[[str], None]
 
@@ -209,7 +214,12 @@ async def settle(
             await _checkpoint(uows, day, "charged")
             passed("charged")
         if not done("reconciled"):
-            await _reconcile(uows, day, gateway)
+            clearing = (
+                payments.clearing_account
+                if payments is not None
+                else ledger_accounts.gateway_clearing(DEFAULT_GATEWAY)
+            )
+            await _reconcile(uows, day, gateway, clearing)
             passed("reconciled")
         if not done("apportioned"):
             await _record_day_exceptions(uows, day)
@@ -268,6 +278,9 @@ async def _record_day_exceptions(uows: UnitOfWorkFactory, day: date) -> None:
             for account, total, currency in await uow.settlement.uncollected_days(day)
         )
         await uow.settlement.add_exceptions(items)
+        # Uncollected days of earlier runs collected since: apportioned by this run.
+        recovered = await uow.settlement.collected_since(UNCOLLECTED, day)
+        await uow.settlement.resolve_exceptions((e.key for e in recovered), day)
         await uow.settlement.set_stage(day, "apportioned")
 
     await run_in_uow(uows, record)
@@ -331,6 +344,16 @@ def _line(stored: StoredException) -> ReconLine:
 
 
 @dataclass(frozen=True, slots=True)
+class _SuspenseMove:
+    """One exception's change in suspense by a run (the ledger posting's figures)."""
+
+    key: str
+    currency: str
+    amount: int
+    reason: str  # opened | changed | resolved
+
+
+@dataclass(frozen=True, slots=True)
 class _Recon:
     counts: dict[str, int]
     cash_difference: int
@@ -340,6 +363,33 @@ class _Recon:
     resolved: tuple[str, ...]
     opened: tuple[OpenException, ...]
     suspense_moved: int
+    moves: tuple[_SuspenseMove, ...] = ()
+    changed: tuple[OpenException, ...] = ()
+
+
+def _suspense_moves(
+    previous: Sequence[OpenException], roll: SuspenseRoll
+) -> tuple[tuple[_SuspenseMove, ...], tuple[OpenException, ...]]:
+    """Per exception, what the run moves into suspense (its new figure less its previous
+    one; all of it out when resolved), and the carried exceptions whose figures changed."""
+    before = {e.key: e.line for e in previous}
+    moves, changed = [], []
+    for exception in roll.open:
+        old = before.get(exception.key)
+        delta = exception.line.suspense - (old.suspense if old is not None else 0)
+        if old is not None and old != exception.line:
+            changed.append(exception)
+        if delta:
+            reason = "opened" if old is None else "changed"
+            moves.append(_SuspenseMove(exception.key, exception.line.currency, delta, reason))
+    for exception in roll.resolved:
+        if exception.line.suspense:
+            moves.append(
+                _SuspenseMove(
+                    exception.key, exception.line.currency, -exception.line.suspense, "resolved"
+                )
+            )
+    return tuple(sorted(moves, key=lambda m: m.key)), tuple(changed)
 
 
 async def _gateway_side(
@@ -417,6 +467,7 @@ async def _gateway_side(
     ]
     result = reconcile(mine, my_refunds, payments, refunds, known_charge_keys=known_keys)
     roll = roll_suspense(previous, result, day)
+    moves, changed = _suspense_moves(previous, roll)
     today_refs = frozenset(ref for line in result.lines for ref in line.refs)
     counted_before = sum(e.line.suspense for e in previous if e.line.refs & today_refs)
     cash = (
@@ -435,10 +486,16 @@ async def _gateway_side(
         resolved=tuple(e.key for e in roll.resolved),
         opened=roll.opened,
         suspense_moved=sum(roll.movement(previous).values()),
+        moves=moves,
+        changed=changed,
     )
 
 
-async def _reconcile(uows: UnitOfWorkFactory, day: date, gateway: Gateway | None) -> None:
+async def _reconcile(
+    uows: UnitOfWorkFactory, day: date, gateway: Gateway | None, clearing: str
+) -> None:
+    """Reconcile, store the exceptions, and post each one's suspense move to the ledger in
+    the same transaction as the checkpoint (posting ids from the day and the exception)."""
     until = uows.clock()
     recon = await _gateway_side(uows, day, gateway, until)
     summary = {
@@ -452,6 +509,22 @@ async def _reconcile(uows: UnitOfWorkFactory, day: date, gateway: Gateway | None
 
     async def record(uow: UnitOfWork) -> None:
         await uow.settlement.add_exceptions(_stored(e.line, day, day) for e in recon.opened)
+        await uow.settlement.update_exceptions(
+            _stored(e.line, e.first_seen, day) for e in recon.changed
+        )
+        await uow.ledger.post_many(
+            [
+                postings.suspense_move(
+                    day,
+                    move.key,
+                    clearing=clearing,
+                    amount=Money(move.amount, move.currency),
+                    at=until,
+                    reason=move.reason,
+                )
+                for move in recon.moves
+            ]
+        )
         await uow.settlement.add_exceptions(
             [
                 StoredException(
@@ -531,6 +604,7 @@ async def _compute(
         currency = currency or DEFAULT_CURRENCY
         uncollected = await store.uncollected_days(day)
         singles = await store.single_fares(day)
+        parking = await store.parking_fees(start, end)
         pooled = await store.pooled_legs(day)
         rides = await store.rides_by_operator(day)
         ridden = await store.pass_rides(day)
@@ -542,11 +616,21 @@ async def _compute(
         adjustment_weights = {
             (a.original_day, a.account_id): await _weights(uow, a) for a in adjustments
         }
+        recovered = (
+            await store.collected_since(UNCOLLECTED, day)
+            if dry_run
+            else await store.resolved_on(UNCOLLECTED, day)
+        )
+        recovered_weights = {
+            e.key: await store.settled_weights(e.detail["account"], e.record_day) for e in recovered
+        }
         trial_balance = await store.trial_balance()
+        suspense_in_ledger = None if dry_run else await store.suspense_posted(day)
         if dry_run:
             await uow.rollback()  # the pinned versions were only for this computation
     if dry_run:
         recon = await _gateway_side(uows, day, gateway, uows.clock())
+        suspense_in_ledger = sum(move.amount for move in recon.moves)  # what it would post
     else:
         recon = await _stored_recon(uows, day)
 
@@ -573,6 +657,14 @@ async def _compute(
         sale.product_id: {op: value for op, (_, value) in rides.items()} for sale in pass_sales
     }
     pools.extend(_pass_pools(day, pass_sales, ridden, fallback))
+    # Parking fees: single fares of the lot's operator (pool of their own), one ride a session.
+    pools.extend(
+        RevenuePool(id=f"parking:{op}", kind=PoolKind.SINGLE, amount=amount, weights={op: 1})
+        for op, (_, amount) in parking.items()
+    )
+    for op, (sessions, amount) in parking.items():
+        n, value = rides.get(op, (0, 0))
+        rides[op] = (n + sessions, value + amount)
     refunds: dict[str, int] = defaultdict(int)
     adjusted = 0
     for item in adjustments:
@@ -590,6 +682,22 @@ async def _compute(
             for op, share in split(-item.amount, weights).items():
                 refunds[op] += share
         adjusted += item.amount
+    # An uncollected day of an earlier run, collected since: an adjustment naming that day,
+    # split by that day's weights (its settled version's undiscounted value per operator).
+    recovered_total = 0
+    for exception in recovered:
+        weights = recovered_weights[exception.key]
+        if exception.currency != currency or not weights or not exception.amount:
+            continue
+        pools.append(
+            RevenuePool(
+                id=f"collected:{exception.detail['account']}:{exception.record_day}",
+                kind=PoolKind.ADJUSTMENT,
+                amount=exception.amount,
+                weights=weights,
+            )
+        )
+        recovered_total += exception.amount
     shares: Apportionment = apportion(pools)
     uncollected_total = sum(total for _, total, _ in uncollected)
     fares_collected = _priced_total - uncollected_total
@@ -604,13 +712,22 @@ async def _compute(
         refunds=dict(refunds),
         fees=fees if shares.by_operator or rides else 0,
     )
-    collected = fares_collected + passes_recognised + adjusted + recon.cash_difference
+    parking_collected = sum(amount for _, amount in parking.values())
+    collected = (
+        fares_collected
+        + passes_recognised
+        + parking_collected
+        + adjusted
+        + recovered_total
+        + recon.cash_difference
+    )
     controls = control_totals(
         statements,
         currency=currency,
         collected=collected,
         fees=fees,
-        suspense=recon.suspense_moved,
+        suspense=suspense_in_ledger or 0,
+        suspense_exceptions=recon.suspense_moved,
         trial_balance=trial_balance,
     )
     exceptions_today: dict[str, int] = dict(recon.counts)
@@ -624,13 +741,21 @@ async def _compute(
         taps=taps,
         account_days=account_days,
         charges=charges,
-        adjustments=len(adjustments),
+        adjustments=len(adjustments) + len(recovered),
         apportionment=shares,
         statements=statements,
         controls=controls,
         exceptions_today=dict(sorted(exceptions_today.items())),
         open_exceptions=tuple(recon.open),
         revenue_by_hour=by_hour,
+        day_exceptions={
+            kind: (n, amount)
+            for kind, n, amount in (
+                (UNPRICED_LEG, len(unpriced), 0),
+                (UNCOLLECTED, len(uncollected), uncollected_total),
+            )
+            if n
+        },
     )
 
 

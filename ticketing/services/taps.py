@@ -11,7 +11,7 @@ from datetime import date
 from ticketing.fares.feed import FareFeed
 from ticketing.services.pricing import DayPricingResult, FarePricing, account_days
 from ticketing.stores.taps import IngestResult
-from ticketing.taps import Tap
+from ticketing.taps import Tap, TapRecord
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 PRICING_BATCH = 100  # account-days priced per transaction
@@ -58,10 +58,11 @@ class UploadResult:
 
 
 async def ingest_taps(
-    uows: UnitOfWorkFactory, taps: Sequence[Tap], *, feed: FareFeed
+    uows: UnitOfWorkFactory, taps: Sequence[TapRecord], *, feed: FareFeed
 ) -> IngestResult:
     """Store an uploaded batch durably and queue the account-days its new taps can change for
-    pricing, in one transaction (the feed says which service days those are). Safe to repeat."""
+    pricing, in one transaction (the feed says which service days those are). Safe to repeat.
+    `taps` are Taps or records validated as Taps are (`ticketing.taps.TapRecord`)."""
 
     async def ingest(uow: UnitOfWork) -> IngestResult:
         result = await uow.taps.ingest(taps)

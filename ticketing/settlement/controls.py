@@ -6,6 +6,9 @@ Two controls (docs/SETTLEMENT.md §Controls), both must hold for the day to be s
 - money: operator payables + gateway fees + suspense = money collected, where "collected"
   comes from the money side (wallet debits for fares plus the gateway's net card receipts),
   not from the statements, so the identity checks the statements against the cash.
+  Suspense is the run's movement of the ledger's suspense account, which must equal the
+  movement of the exceptions table (what opened less what was resolved): the table and the
+  ledger are checked against each other as well as against the cash.
 
 The digest is sha256 over a canonical JSON of the day's settled figures (sorted keys, no
 spaces, integers only, no run time or host), so settling the same day twice gives the same
@@ -33,7 +36,8 @@ class ControlTotals:
     collected: int
     operator_payables: int
     fees: int
-    suspense: int
+    suspense: int  # the run's movement of the ledger's suspense account
+    suspense_exceptions: int  # the same movement by the exceptions table
 
     @property
     def difference(self) -> int:
@@ -49,8 +53,12 @@ class ControlTotals:
         return self.difference == 0
 
     @property
+    def suspense_ok(self) -> bool:
+        return self.suspense == self.suspense_exceptions
+
+    @property
     def ok(self) -> bool:
-        return self.trial_balance_ok and self.money_ok
+        return self.trial_balance_ok and self.money_ok and self.suspense_ok
 
 
 def control_totals(
@@ -61,8 +69,11 @@ def control_totals(
     fees: int,
     suspense: int,
     trial_balance: int,
+    suspense_exceptions: int | None = None,
 ) -> ControlTotals:
-    """The controls of a day; `trial_balance` is the ledger's debits less its credits."""
+    """The controls of a day; `trial_balance` is the ledger's debits less its credits,
+    `suspense` the ledger's suspense movement, `suspense_exceptions` the exceptions table's
+    (None: the caller has one figure for both)."""
     return ControlTotals(
         currency=currency,
         trial_balance=trial_balance,
@@ -70,6 +81,7 @@ def control_totals(
         operator_payables=sum(s.net for s in statements),
         fees=fees,
         suspense=suspense,
+        suspense_exceptions=suspense if suspense_exceptions is None else suspense_exceptions,
     )
 
 
@@ -89,6 +101,9 @@ class SettledDay:
     exceptions_today: Mapping[str, int]  # reconciliation categories and settlement kinds
     open_exceptions: tuple[OpenException, ...]
     revenue_by_hour: Mapping[int, int] = field(default_factory=dict)
+    # The run's own settlement exceptions (unpriced legs, uncollected days): kind -> (count,
+    # amount); shown in the report's exceptions chart, counted in `exceptions_today`.
+    day_exceptions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
         """The day's settled figures as plain JSON values, in a canonical shape."""
@@ -123,6 +138,7 @@ class SettledDay:
                 "operator_payables": self.controls.operator_payables,
                 "fees": self.controls.fees,
                 "suspense": self.controls.suspense,
+                "suspense_exceptions": self.controls.suspense_exceptions,
                 "difference": self.controls.difference,
                 "ok": self.controls.ok,
             },

@@ -34,6 +34,7 @@ _ENVIRONMENT = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+DAY_EXCEPTION_KINDS = ("unpriced_leg", "uncollected")  # SettledDay.day_exceptions' kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,9 @@ def render_html(settled: SettledDay, *, digest: str | None = None) -> str:
         counts = open_by_kind[str(exception.line.category)]
         counts[0] += 1
         counts[1] += exception.line.amount
+    # The run's unpriced legs and uncollected days beside the reconciliation's (0 when none).
+    for kind in DAY_EXCEPTION_KINDS:
+        open_by_kind[kind] = list(settled.day_exceptions.get(kind, (0, 0)))
     # Bars by amount, the figure finance weighs; the count is in the label.
     top = max(amount for _, amount in open_by_kind.values())
     exception_bars = [

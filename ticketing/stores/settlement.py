@@ -30,7 +30,15 @@ from sqlalchemy.sql import Select, Subquery
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import dialect_name, insert_or_skip
-from ticketing.db.models import EntryRow, PassRow, PricedDayRow, PricedLegRow, TapRow, table_of
+from ticketing.db.models import (
+    EntryRow,
+    PassRow,
+    PostingRow,
+    PricedDayRow,
+    PricedLegRow,
+    TapRow,
+    table_of,
+)
 from ticketing.db.payments_models import (
     AttemptStatus,
     PaymentAttemptRow,
@@ -44,11 +52,21 @@ from ticketing.db.settlement_models import (
     SettlementDayRow,
     SettlementExceptionRow,
 )
+from ticketing.ledger.accounts import AccountKind
+from ticketing.postings import (
+    RECONCILIATION_SUSPENSE,
+    hold_capture_id,
+    parking_fee_id,
+    parking_hold_id,
+    suspense_move_id,
+)
 
 TAPS = table_of(TapRow)
 PRICED_DAYS = table_of(PricedDayRow)
 LEGS = table_of(PricedLegRow)
 ENTRIES = table_of(EntryRow)
+OPERATOR_PREFIX = f"{AccountKind.OPERATOR.value}:"  # every operator payable's code starts so
+POSTINGS = table_of(PostingRow)
 ATTEMPTS = table_of(PaymentAttemptRow)
 REFUNDS = table_of(PaymentRefundRow)
 PASSES = table_of(PassRow)
@@ -541,6 +559,41 @@ class SettlementRecords:
         )
         return {op: (int(n), int(value)) for op, n, value in rows}
 
+    async def parking_fees(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        """Per parking operator: (sessions, fees) of the parking fees posted in the window
+        (`parking:{session}[:{part}]`, and the captures of parking holds), as their credits to
+        the operator's payable net of any reversal."""
+        fee_prefix = parking_fee_id("")
+        hold_prefix = parking_hold_id("")
+        capture_suffix = hold_capture_id("")
+        rows = await self._session.execute(
+            select(ENTRIES.c.posting_id, ENTRIES.c.account_code, func.sum(ENTRIES.c.amount))
+            .join(POSTINGS, POSTINGS.c.id == ENTRIES.c.posting_id)
+            .where(
+                POSTINGS.c.occurred_at >= start,
+                POSTINGS.c.occurred_at < end,
+                ENTRIES.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
+                or_(
+                    POSTINGS.c.id.startswith(fee_prefix, autoescape=True),
+                    and_(
+                        POSTINGS.c.id.startswith(hold_prefix, autoescape=True),
+                        POSTINGS.c.id.endswith(capture_suffix, autoescape=True),
+                    ),
+                ),
+            )
+            .group_by(ENTRIES.c.posting_id, ENTRIES.c.account_code)
+        )
+        sessions: dict[str, set[str]] = {}
+        fees: dict[str, int] = {}
+        for posting_id, code, amount in rows:
+            operator_id = code.removeprefix(OPERATOR_PREFIX)
+            session = posting_id.removeprefix(hold_prefix).removeprefix(fee_prefix)
+            for suffix in (capture_suffix, ":rest", ":debt", ":reversal"):
+                session = session.removesuffix(suffix)
+            sessions.setdefault(operator_id, set()).add(session)
+            fees[operator_id] = fees.get(operator_id, 0) - int(amount)
+        return {op: (len(sessions[op]), fee) for op, fee in sorted(fees.items()) if fee}
+
     async def pass_rides(self, day: date) -> dict[str, dict[str, int]]:
         """Per pass product, per operator: the undiscounted value of its holders' rides."""
         legs = self._settled_legs(day).subquery("legs")
@@ -724,6 +777,15 @@ class SettlementRecords:
                 )
             )
 
+    async def update_exceptions(self, items: Iterable[StoredException]) -> None:
+        """New figures of open exceptions reported again (their first day kept)."""
+        for item in items:
+            await self._session.execute(
+                update(EXCEPTIONS)
+                .where(EXCEPTIONS.c.key == item.key, EXCEPTIONS.c.resolved_on.is_(None))
+                .values(amount=item.amount, suspense=item.suspense, detail=item.detail)
+            )
+
     async def resolve_exceptions(self, keys: Iterable[str], on: date) -> None:
         wanted = sorted(set(keys))
         if wanted:
@@ -732,6 +794,77 @@ class SettlementRecords:
                 .where(EXCEPTIONS.c.key.in_(wanted), EXCEPTIONS.c.resolved_on.is_(None))
                 .values(resolved_on=on)
             )
+
+    async def collected_since(self, kind: str, before: date) -> list[StoredException]:
+        """Open exceptions of `kind` (uncollected days) of days before `before` whose daily
+        charge has since been collected (paid, or recovered by a retry or a top-up)."""
+        rows = await self._session.execute(
+            select(EXCEPTIONS)
+            .where(
+                EXCEPTIONS.c.kind == kind,
+                EXCEPTIONS.c.resolved_on.is_(None),
+                EXCEPTIONS.c.record_day < before,
+            )
+            .order_by(EXCEPTIONS.c.key)
+        )
+        found = []
+        for r in rows:
+            collected = await self._session.scalar(
+                select(
+                    exists().where(
+                        ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE.value,
+                        ATTEMPTS.c.account_id == r.detail["account"],
+                        ATTEMPTS.c.service_day == r.record_day,
+                        ATTEMPTS.c.status.in_(COLLECTED_STATUSES),
+                    )
+                )
+            )
+            if collected:
+                found.append(
+                    StoredException(
+                        r.key,
+                        r.kind,
+                        r.currency,
+                        r.amount,
+                        r.suspense,
+                        r.record_day,
+                        r.first_seen,
+                        r.detail,
+                    )
+                )
+        return found
+
+    async def resolved_on(self, kind: str, day: date) -> list[StoredException]:
+        """Exceptions of `kind` the run of `day` resolved."""
+        rows = await self._session.execute(
+            select(EXCEPTIONS)
+            .where(EXCEPTIONS.c.kind == kind, EXCEPTIONS.c.resolved_on == day)
+            .order_by(EXCEPTIONS.c.key)
+        )
+        return [
+            StoredException(
+                r.key,
+                r.kind,
+                r.currency,
+                r.amount,
+                r.suspense,
+                r.record_day,
+                r.first_seen,
+                r.detail,
+            )
+            for r in rows
+        ]
+
+    async def settled_weights(self, account_id: str, day: date) -> dict[str, int]:
+        """`version_weights` of the version `day` settled the account-day at."""
+        version = await self._session.scalar(
+            select(SETTLED.c.version).where(
+                SETTLED.c.account_id == account_id, SETTLED.c.service_day == day
+            )
+        )
+        if version is None:
+            return {}
+        return await self.version_weights(account_id, day, int(version))
 
     async def exceptions_first_seen(self, day: date) -> list[StoredException]:
         rows = await self._session.execute(
@@ -764,6 +897,17 @@ class SettlementRecords:
             .group_by(LEGS.c.operator_id)
         )
         return {op: int(value) for op, value in rows}
+
+    async def suspense_posted(self, day: date) -> int:
+        """What the settlement run of `day` moved into the ledger's reconciliation suspense
+        account (credits positive, as `ReconLine.suspense`), every currency summed."""
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(ENTRIES.c.amount), 0)).where(
+                ENTRIES.c.account_code == RECONCILIATION_SUSPENSE,
+                ENTRIES.c.posting_id.startswith(suspense_move_id(day, ""), autoescape=True),
+            )
+        )
+        return -int(total or 0)
 
     async def trial_balance(self) -> int:
         """The ledger's debits less its credits (0 when it balances)."""

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import bulk_insert, chunks
 from ticketing.db.models import TapRow, table_of
-from ticketing.taps import Tap, TapKind
+from ticketing.taps import Tap, TapKind, TapRecord
 
 TAPS = table_of(TapRow)
 TAP_FIELDS = (
@@ -44,7 +44,7 @@ class IngestResult:
     conflicts: tuple[tuple[str, int], ...] = ()
 
 
-def _row(tap: Tap, received_at: datetime) -> dict[str, Any]:
+def _row(tap: TapRecord, received_at: datetime) -> dict[str, Any]:
     return {
         "device_id": tap.device_id,
         "device_seq": tap.device_seq,
@@ -56,6 +56,20 @@ def _row(tap: Tap, received_at: datetime) -> dict[str, Any]:
         "kind": tap.kind.value,
         "received_at": received_at,
     }
+
+
+def _fields(tap: TapRecord) -> tuple[Any, ...]:
+    """A tap's body, to compare a repeat with the stored one whatever type carries it."""
+    return (
+        tap.device_id,
+        tap.device_seq,
+        tap.credential_id,
+        tap.account_id,
+        tap.at,
+        tap.route_id,
+        tap.stop_id,
+        tap.kind,
+    )
 
 
 def _tap(row: Any) -> Tap:
@@ -78,7 +92,7 @@ class TapStore:
         self._session = session
         self._clock = clock
 
-    async def ingest(self, taps: Sequence[Tap]) -> IngestResult:
+    async def ingest(self, taps: Sequence[TapRecord]) -> IngestResult:
         """Store new taps in bulk (INSERT ... ON CONFLICT DO NOTHING); count the rest."""
         if not taps:
             return IngestResult(0, 0)
@@ -97,21 +111,30 @@ class TapStore:
         # The first occurrence of an inserted key is the stored one; any later one is a repeat.
         skipped = []
         for tap in taps:
-            if tap.key in unclaimed:
-                unclaimed.discard(tap.key)
+            key = (tap.device_id, tap.device_seq)
+            if key in unclaimed:
+                unclaimed.discard(key)
             else:
                 skipped.append(tap)
         return IngestResult(inserted, len(taps) - inserted, await self._conflicts(skipped))
 
-    async def _conflicts(self, skipped: Sequence[Tap]) -> tuple[tuple[str, int], ...]:
-        stored: dict[tuple[str, int], Tap] = {}
-        keys = sorted({tap.key for tap in skipped})
+    async def _conflicts(self, skipped: Sequence[TapRecord]) -> tuple[tuple[str, int], ...]:
+        stored: dict[tuple[str, int], tuple[Any, ...]] = {}
+        keys = sorted({(tap.device_id, tap.device_seq) for tap in skipped})
         for chunk in chunks(keys, 2_000):
             rows = await self._session.execute(
                 select(*TAP_FIELDS).where(tuple_(TAPS.c.device_id, TAPS.c.device_seq).in_(chunk))
             )
-            stored.update((tap.key, tap) for tap in map(_tap, rows))
-        return tuple(sorted({tap.key for tap in skipped if stored.get(tap.key) != tap}))
+            stored.update((tap.key, _fields(tap)) for tap in map(_tap, rows))
+        return tuple(
+            sorted(
+                {
+                    (tap.device_id, tap.device_seq)
+                    for tap in skipped
+                    if stored.get((tap.device_id, tap.device_seq)) != _fields(tap)
+                }
+            )
+        )
 
     async def count(self) -> int:
         return int(await self._session.scalar(select(func.count()).select_from(TAPS)) or 0)

@@ -90,7 +90,7 @@ def _settlements(call: Call) -> Settlements:
 @routes.route(
     "POST", "/api/v1/finance/settlements", summary="Settle a closed service day",
     tag="finance", auth=Auth.FINANCE, body=SettleRequest, response=SettlementStartedDocument,
-    errors=[409],
+    errors=[409, 502],
 )  # fmt: skip
 async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day

@@ -1,13 +1,14 @@
-"""Operator API (Auth.OPERATOR): devices now; parking lots and unable-to-collect once wired.
+"""Operator API (Auth.OPERATOR): devices, parking lots and unable-to-collect cases.
 
 - `GET /api/v1/operator/devices`: every device that has uploaded, from the taps table: records
   stored, highest sequence number and how many below it are missing, the newest tap time, the
   last upload, `seconds_since_upload` (now − last upload) and `journal_lag_seconds` (last
   upload − newest tap time: how late the device's records reach the server).
-- `GET /api/v1/operator/lots`, `GET /api/v1/operator/unable-to-collect` (`parking_routes`):
-  NOT WIRED on this build. They are mounted only when `ApiConfig.parking_ops` holds an
-  implementation of `faregate.api.staff.ParkingOps` (to be backed by the parking services);
-  without one the server does not publish them.
+- `GET /api/v1/operator/lots`: every lot with its live occupancy (Redis; resynced from the
+  open sessions when Redis has no count for it).
+- `GET /api/v1/operator/unable-to-collect`: the parking fees cars left without paying.
+Both (`parking_routes`) call `faregate.api.staff.ParkingOps`: the app's own
+(`faregate.api.parking_ops.AppParkingOps`) unless `ApiConfig.parking_ops` replaces it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 
 import msgspec
 
-from faregate.api.context import CONFIG, UOWS
+from faregate.api.context import CONFIG, PARKING_OPS, UOWS
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.staff import ParkingOps
 from ticketing.services.devices import device_activity
@@ -43,8 +44,12 @@ class DeviceStatusList(msgspec.Struct, kw_only=True):
 
 class LotDocument(msgspec.Struct, kw_only=True):
     lot_id: str
+    name: str
+    operator: str
     capacity: int
+    reserved: int
     occupied: int
+    free: int
     updated_at: datetime
 
 
@@ -55,10 +60,13 @@ class LotList(msgspec.Struct, kw_only=True):
 class UncollectedDocument(msgspec.Struct, kw_only=True):
     session_id: str
     lot_id: str
-    account_id: str
+    account_id: str | None
+    plate: str | None
     amount: int
     currency: str
     reason: str
+    at: datetime
+    on_receivable: bool
 
 
 class UncollectedList(msgspec.Struct, kw_only=True):
@@ -91,10 +99,7 @@ async def get_devices(call: Call) -> DeviceStatusList:
 
 
 def _parking(call: Call) -> ParkingOps:
-    ops = call.app[CONFIG].parking_ops
-    if ops is None:
-        raise RuntimeError("parking operator routes are mounted only with ApiConfig.parking_ops")
-    return ops
+    return call.app[PARKING_OPS]
 
 
 @parking_routes.route(
