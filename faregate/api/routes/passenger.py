@@ -217,13 +217,6 @@ class LostPhoneDocument(msgspec.Struct, kw_only=True):
     credential: CredentialDocument
 
 
-async def _overview(call: Call, account_id: str) -> passengers.AccountOverview:
-    try:
-        return await passengers.account_overview(call.app[UOWS], account_id)
-    except UnknownRecord:  # a passenger user whose rider account is gone (or never was)
-        raise Problem(403, "forbidden", "Forbidden", "this user has no rider account") from None
-
-
 def _account_id(call: Call) -> str:
     account_id = call.user.account_id
     if account_id is None:  # check_user makes every passenger user have one
@@ -290,7 +283,12 @@ async def register_passenger(call: Call) -> PassengerDocument:
     tag="passenger", auth=Auth.PASSENGER, response=AccountDocument,
 )  # fmt: skip
 async def get_account(call: Call) -> AccountDocument:
-    overview = await _overview(call, _account_id(call))
+    try:
+        overview = await passengers.account_overview(call.app[UOWS], _account_id(call))
+    except UnknownRecord as error:  # a passenger user made without opening its rider account
+        raise Problem(
+            403, "forbidden", "Forbidden", "this user's rider account is not open"
+        ) from error
     account = overview.account
     return AccountDocument(
         account_id=account.id,
@@ -309,7 +307,7 @@ async def get_account(call: Call) -> AccountDocument:
 @routes.route(
     "POST", "/api/v1/passenger/card", summary="Save the card charged from now on",
     tag="passenger", auth=Auth.PASSENGER, body=CardRequest, response=CardDocument,
-    errors=[402, 422, 502],
+    errors=[402, 502],
 )  # fmt: skip
 async def save_card(call: Call) -> CardDocument:
     request = call.body_as(CardRequest)
@@ -317,14 +315,14 @@ async def save_card(call: Call) -> CardDocument:
         card = await call.app[PAYMENTS].save_card(_account_id(call), request.payment_method)
     except CardDeclined as error:
         raise _refused(error, 402, "card-declined", "Card declined") from error
-    except GatewayAuthError as error:  # our key, not the card: the gateway is unusable
+    except GatewayAuthError as error:  # our credentials: not the passenger's doing
         raise Problem(
             502, "gateway", "Bad Gateway", "the payment gateway refused or did not answer"
         ) from error
-    except GatewayRequestRejected as error:  # e.g. no such payment method
+    except GatewayRequestRejected as error:  # e.g. a payment method the gateway does not know
         raise Problem(
-            422, "payment-method-rejected", "Payment method rejected",
-            "the payment gateway does not accept this payment method",
+            422, "payment-method", "Invalid payment method",
+            "the payment gateway refused this payment method (unknown or unusable)",
         ) from error  # fmt: skip
     except GatewayError as error:
         raise Problem(
@@ -340,8 +338,8 @@ async def save_card(call: Call) -> CardDocument:
 )  # fmt: skip
 async def top_up(call: Call) -> PaymentDocument:
     request = call.body_as(TopUpRequest)
-    account_id = _account_id(call)
-    overview = await _overview(call, account_id)
+    uows, account_id = call.app[UOWS], _account_id(call)
+    overview = await passengers.account_overview(uows, account_id)
     if overview.account.payment_mode is not PaymentMode.PREPAID_WALLET:
         raise Problem(409, "not-prepaid", "Conflict", "a postpaid account has no wallet to top up")
     amount = Money(request.amount, overview.account.currency)
