@@ -125,10 +125,13 @@ def day_window(day: date) -> tuple[datetime, datetime]:
 async def settlement_lock(engine: AsyncEngine, day: date) -> AsyncIterator[None]:
     """Exclusive right to settle `day`, or SettlementInProgress at once."""
     if engine.dialect.name == "postgresql":
-        key = int.from_bytes(
-            hashlib.sha256(f"settle:{day}".encode()).digest()[:8], "big", signed=True
-        )
         async with engine.connect() as connection:
+            # Advisory locks are cluster-wide: the schema in the key keeps two Faregate databases
+            # (or schemas) on one server from blocking each other's settlements.
+            schema = await connection.scalar(text("SELECT current_schema()"))
+            key = int.from_bytes(
+                hashlib.sha256(f"settle:{schema}:{day}".encode()).digest()[:8], "big", signed=True
+            )
             got = await connection.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})
             await connection.commit()
             if not got:
