@@ -28,6 +28,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from faregate.api.context import ENGINE, PRICING_FEED
 from faregate.api.device_auth import device_secret
+from gateways.localstripe_server import LocalStripe, running_localstripe
 from parking.records import LotConfig
 from parking.services import open_lots
 from parking.sessions import Lot
@@ -52,6 +53,14 @@ from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(900)
 live_app = passenger_tests.live_app  # the whole app on a loopback port (a fixture)
+
+
+@pytest.fixture(scope="module")
+def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    """This module's own localstripe: settling a day lists every payment the gateway holds, and
+    the session's shared one has grown large by the time a full run gets here."""
+    with running_localstripe(tmp_path_factory.mktemp("localstripe-staff-pages")) as server:
+        yield server
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)  # long closed: its cut-off has passed
