@@ -797,18 +797,7 @@ class SettlementRecords:
                 )
             )
             if collected:
-                found.append(
-                    StoredException(
-                        r.key,
-                        r.kind,
-                        r.currency,
-                        r.amount,
-                        r.suspense,
-                        r.record_day,
-                        r.first_seen,
-                        r.detail,
-                    )
-                )
+                found.append(_stored_exception(r))
         return found
 
     async def resolved_on(self, kind: str, day: date) -> list[StoredException]:
@@ -818,19 +807,7 @@ class SettlementRecords:
             .where(EXCEPTIONS.c.kind == kind, EXCEPTIONS.c.resolved_on == day)
             .order_by(EXCEPTIONS.c.key)
         )
-        return [
-            StoredException(
-                r.key,
-                r.kind,
-                r.currency,
-                r.amount,
-                r.suspense,
-                r.record_day,
-                r.first_seen,
-                r.detail,
-            )
-            for r in rows
-        ]
+        return [_stored_exception(r) for r in rows]
 
     async def settled_weights(self, account_id: str, day: date) -> dict[str, int]:
         """`version_weights` of the version `day` settled the account-day at."""
