@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -101,22 +102,43 @@ def _arrays(
     return arrays
 
 
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """What a bulk insert does with a row whose `key` (a unique constraint's columns) is
+    already stored: set the stored row's `replace` columns to the new row's values."""
+
+    key: Sequence[str]
+    replace: Sequence[str]
+
+
 async def bulk_insert(
     session: AsyncSession,
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     *,
     skip_conflicts: bool = False,
+    upsert: Upsert | None = None,
     returning: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
     """Insert many rows in one statement (unnest on PostgreSQL, executemany on SQLite),
-    optionally skipping rows that hit a unique constraint and returning some columns of the
-    rows inserted (as the database stores them: no type processing on the way back).
-    Plain inserts on PostgreSQL use binary COPY, the cheapest way in for many rows."""
+    optionally skipping rows that hit a unique constraint, or updating the row they hit
+    (`upsert`), and returning some columns of the rows inserted (as the database stores them:
+    no type processing on the way back). Plain inserts on PostgreSQL use binary COPY, the
+    cheapest way in for many rows. The SQL text depends only on the columns, never on the
+    number of rows, so PostgreSQL prepares it once per connection and nothing is compiled per
+    call (a multi-row VALUES statement cost more to compile than to run)."""
     if not rows:
         return []
+    if skip_conflicts and upsert is not None:
+        raise ValueError("skip_conflicts and upsert exclude each other")
     if dialect_name(session) != "postgresql":
-        statement = insert_or_skip(session, table) if skip_conflicts else table.insert()
+        statement: Insert = insert_or_skip(session, table) if skip_conflicts else table.insert()
+        if upsert is not None:
+            upserting = sqlite.insert(table)
+            statement = upserting.on_conflict_do_update(
+                index_elements=[table.c[n] for n in upsert.key],
+                set_={n: upserting.excluded[n] for n in upsert.replace},
+            )
         if returning:
             result = await session.execute(
                 statement.returning(*(table.c[n] for n in returning)), list(rows)
@@ -127,7 +149,7 @@ async def bulk_insert(
     names = list(rows[0])
     params, processors = _pg_columns(session, table, names)
     driver = await _driver(session)
-    if not skip_conflicts and not returning:
+    if not skip_conflicts and upsert is None and not returning:
         columns = _arrays(rows, names, processors)
         records = list(zip(*columns, strict=True))
         await driver.copy_records_to_table(table.name, records=records, columns=names)
@@ -140,6 +162,10 @@ async def bulk_insert(
     )
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    if upsert is not None:
+        key = ", ".join(f'"{n}"' for n in upsert.key)
+        replace = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in upsert.replace)
+        sql += f" ON CONFLICT ({key}) DO UPDATE SET {replace}"
     arrays = _arrays(rows, names, processors)
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)

@@ -17,14 +17,15 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import chunks, dialect_name
+from ticketing.db.dialect import Upsert, bulk_insert, chunks, dialect_name
 from ticketing.db.models import PricingQueueRow, table_of
 
 QUEUE = table_of(PricingQueueRow)
+# A day queued again keeps its `dirty_since` and loses any postponement.
+_REQUEUE = Upsert(key=("account_id", "service_day"), replace=("retry_at",))
 AccountDay = tuple[str, date]
 
 # The accounts of `:accounts` whose advisory lock this transaction got (released at its end).
@@ -51,19 +52,12 @@ class PricingQueue:
         priced again with our taps. Skipping the conflict instead would lose that re-pricing.
         """
         now = self._clock()
+        # Sorted, so concurrent batches lock the rows they share in one order (no deadlock).
         rows = [
             {"account_id": account, "service_day": day, "dirty_since": now, "retry_at": None}
             for account, day in sorted(set(keys))
         ]
-        dialect = postgresql if dialect_name(self._session) == "postgresql" else sqlite
-        for chunk in chunks(rows, 1_000):
-            statement = dialect.insert(QUEUE).values(list(chunk))
-            await self._session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[QUEUE.c.account_id, QUEUE.c.service_day],
-                    set_={"retry_at": None},
-                )
-            )
+        await bulk_insert(self._session, QUEUE, rows, upsert=_REQUEUE)
 
     async def claim(self, limit: int) -> list[AccountDay]:
         """Up to `limit` queued account-days, oldest first, held by this transaction."""
