@@ -224,7 +224,7 @@ class BarrierJournal:
 
     Each event is one transaction in WAL mode with `synchronous=FULL`: the commit fsyncs the
     WAL, so a decision the barrier acted on survives a power cut. That fsync is most of a
-    decision's cost (bench/parking.py measures it). `durable=False` (`synchronous=NORMAL`:
+    decision's cost (bench/parking_lots.py measures it). `durable=False` (`synchronous=NORMAL`:
     no fsync per commit, the last events may be lost on power loss) exists only so the
     benchmark can show that share; a barrier never runs so."""
 

@@ -16,19 +16,10 @@ per commit (not durable: a reference that shows the fsync's share); Redis's entr
 bare durable SQLite commits and raw append+fsync on the same file system (BENCH_DIR, default
 the temp dir); bare commits / 2 bound durable pairs/s (two commits per pair).
 
-Prints one JSON object, then a one-line summary. Usage: python bench/parking.py [--quick]
+Prints one JSON object, then a one-line summary. Usage: python bench/parking_lots.py [--quick]
 """
 
-# ruff: noqa: E402 (the sys.path fix below must precede the project imports)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder (bench/) comes first on sys.path, and bench/parking.py
-# would shadow the `parking` package: drop that folder before importing the project.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
 
 import argparse
 import asyncio
@@ -42,6 +33,7 @@ import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from redis.asyncio import Redis
 
