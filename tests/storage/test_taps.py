@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -57,6 +57,23 @@ async def test_a_repeated_upload_is_a_no_op(uow_factory: UnitOfWorkFactory) -> N
         1, 3
     )
     assert await stored(uow_factory) == [*before, tap("g1", 6, minutes=6)]
+
+
+async def test_taps_keep_their_instant_and_text_whatever_offset_and_script(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Bulk statements send rows as JSON on PostgreSQL: offsets, microseconds, quotes and
+    non-ASCII text must come back exactly."""
+    hanoi = timezone(timedelta(hours=7))
+    local = datetime(2025, 3, 1, 8, 0, 0, 123456, tzinfo=hanoi)
+    odd = Tap(
+        'cổng "Hà Nội"\\1', 1, 2**64 - 1, "tài-khoản", local, "2A", "Ga Cát Linh", TapKind.EXIT
+    )
+    assert await ingest_taps(uow_factory, [odd]) == IngestResult(1, 0)
+    [back] = await stored(uow_factory)
+    assert back == odd
+    assert back.at.utcoffset() == timedelta(0)
+    assert await ingest_taps(uow_factory, [odd]) == IngestResult(0, 1)
 
 
 async def test_a_changed_record_under_a_known_key_is_reported_not_stored(
