@@ -136,6 +136,25 @@ async def test_a_day_that_cannot_be_priced_is_postponed_not_blocking(
     assert await priced_versions(uow_factory) == Counter({(rider, DAYS[0]): 1})
 
 
+async def test_new_taps_for_a_postponed_day_make_it_claimable_at_once(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    """Queuing a queued day again writes nothing unless it was postponed: then the
+    postponement goes, and the day keeps its place (its first dirty_since)."""
+    [rider] = await add_riders(uow_factory, 1)
+    await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
+    async with uow_factory() as uow:
+        first = await uow.pricing_queue.oldest_dirty_since()
+        await uow.pricing_queue.postpone((rider, DAYS[0]), datetime.now(UTC) + timedelta(hours=1))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.pricing_queue.claim(10) == []
+    await ingest_taps(uow_factory, ride(rider, DAYS[0], time(17, 30)), feed=feed)
+    async with uow_factory() as uow:
+        assert await uow.pricing_queue.claim(10) == [(rider, DAYS[0])]
+        assert await uow.pricing_queue.oldest_dirty_since() == first
+
+
 async def test_run_worker_stops_when_told(uow_factory: UnitOfWorkFactory, feed: FareFeed) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=30))

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    or_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -124,7 +125,10 @@ async def _driver(session: AsyncSession) -> Any:
 @dataclass(frozen=True, slots=True)
 class Upsert:
     """What a bulk insert does with a row whose `key` (a unique constraint's columns) is
-    already stored: set the stored row's `replace` columns to the new row's values."""
+    already stored: set the stored row's `replace` columns to the new row's values, where any
+    differs. A row whose values are already those is left unwritten (no new row version for
+    PostgreSQL to write and vacuum) but still locked until the transaction ends, as every row
+    that ON CONFLICT DO UPDATE meets is."""
 
     key: Sequence[str]
     replace: Sequence[str]
@@ -157,6 +161,9 @@ async def bulk_insert(
             statement = upserting.on_conflict_do_update(
                 index_elements=[table.c[n] for n in upsert.key],
                 set_={n: upserting.excluded[n] for n in upsert.replace},
+                where=or_(
+                    *(table.c[n].is_distinct_from(upserting.excluded[n]) for n in upsert.replace)
+                ),
             )
         if returning:
             result = await session.execute(
@@ -182,7 +189,10 @@ async def bulk_insert(
     if upsert is not None:
         key = ", ".join(f'"{n}"' for n in upsert.key)
         replace = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in upsert.replace)
-        sql += f" ON CONFLICT ({key}) DO UPDATE SET {replace}"
+        changed = " OR ".join(
+            f'"{table.name}"."{n}" IS DISTINCT FROM EXCLUDED."{n}"' for n in upsert.replace
+        )
+        sql += f" ON CONFLICT ({key}) DO UPDATE SET {replace} WHERE {changed}"
     document = recordset.document(rows)
     if returning:
         sql += " RETURNING " + ", ".join(f'"{n}"' for n in returning)
