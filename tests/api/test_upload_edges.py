@@ -18,6 +18,9 @@ from .conftest import Device
         {"at": "2000-01-01T00:00:00Z"},
         {"at": "2099-12-31T23:59:59-01:00"},
         {"account_id": "é" * 64},
+        {"stop_id": "m2a\u0000"},
+        {"route_id": "\n"},
+        {"account_id": 'a"\\b'},
     ],
 )
 async def test_edge_values_are_stored_or_refused_cleanly(

@@ -46,7 +46,8 @@ EARLIEST_TAP = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TAP = datetime(2100, 1, 1, tzinfo=UTC)
 SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 UInt64 = Annotated[int, msgspec.Meta(ge=0)]  # msgspec decodes at most 2**64 - 1
-Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# No control characters: PostgreSQL text cannot hold NUL, and no gate, stop or account id has one.
+Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
