@@ -3,7 +3,7 @@ barrier events a backend applies, and receipts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 
@@ -60,11 +60,25 @@ class BarrierEvent:
     passback_violation: bool = False
     lost_credential: bool = False
 
+    @classmethod
+    def from_journal(cls, record: object) -> BarrierEvent:
+        """The event of a barrier's journal record as the barrier holds it
+        (`simulators.barrier.BarrierRecord`) or as the device API decodes it: any object with
+        these fields as attributes, `kind` and `failure` as enums or their values."""
+        values = {name: getattr(record, name) for name in _EVENT_FIELDS}
+        values["kind"] = EventKind(values["kind"])
+        if values["failure"] is not None:
+            values["failure"] = str(values["failure"])
+        return cls(**values)
+
     @property
     def session_id(self) -> str:
         """The session this event belongs to, named as the barrier names it."""
         entry_seq = self.seq if self.kind is EventKind.ENTRY else self.session_seq
         return f"{self.device_id}:{entry_seq if entry_seq is not None else f'lost-{self.seq}'}"
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(BarrierEvent))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

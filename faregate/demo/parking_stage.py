@@ -26,7 +26,7 @@ from faregate.demo.riders import DemoRider
 from faregate.redis_runtime import open_redis
 from faregate_data import data_path
 from parking.occupancy import Occupancy
-from parking.records import BarrierEvent, EventKind
+from parking.records import BarrierEvent
 from parking.services import (
     BarrierUploadResult,
     OpenedLot,
@@ -61,29 +61,6 @@ class ParkingStageResult:
     occupancy_matches: bool = False
     ledger: InvariantReport | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def to_event(record: BarrierRecord) -> BarrierEvent:
-    """A barrier's journal record as the backend applies it (what the device API decodes)."""
-    return BarrierEvent(
-        device_id=record.device_id,
-        seq=record.seq,
-        lot_id=record.lot_id,
-        kind=EventKind(record.kind.value),
-        at=record.at,
-        reason=record.reason,
-        session_seq=record.session_seq,
-        credential_id=record.credential_id,
-        plate=record.plate,
-        vehicle=record.vehicle,
-        tariff_id=record.tariff_id,
-        fee=record.fee,
-        currency=record.currency,
-        collected=record.collected,
-        failure=None if record.failure is None else record.failure.value,
-        passback_violation=record.passback_violation,
-        lost_credential=record.lost_credential,
-    )
 
 
 class _Lane:
@@ -154,7 +131,7 @@ class _Lane:
             self.uows,
             self.barrier.device_id,
             self.lot_id,
-            [to_event(record) for record in records],
+            [BarrierEvent.from_journal(record) for record in records],
             occupancy=self.occupancy,
         )
 

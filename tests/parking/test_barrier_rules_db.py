@@ -10,8 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faregate.demo.parking_stage import to_event
-from parking.records import LotConfig
+from parking.records import BarrierEvent, LotConfig
 from parking.services import (
     ingest_barrier_batch,
     open_lots,
@@ -73,7 +72,7 @@ async def test_soft_passback_lost_credential_and_refusals(
     assert not barrier.present_exit(stranger.token_at(late), late).opened
     assert barrier.lost_credential_exit("30a 111 11", late).opened
     records = barrier.journal.records(0)
-    events = [to_event(r) for r in records]
+    events = [BarrierEvent.from_journal(r) for r in records]
 
     # The same upload sent twice at once (a retry racing the first): applied once.
     first, second = await asyncio.gather(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faregate.redis_runtime import private_redis
 from parking.occupancy import Occupancy
-from parking.records import BarrierEvent, EventKind, LotConfig
+from parking.records import BarrierEvent, LotConfig
 from parking.services import (
     ingest_barrier_batch,
     open_lots,
@@ -29,7 +29,7 @@ from parking.tariff_files import load_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
-from simulators.barrier import BarrierRecord, Charge, OfflineBarrier
+from simulators.barrier import Charge, OfflineBarrier
 from tests.parking.conftest import REDIS_URL
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
@@ -57,18 +57,6 @@ async def redis(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             yield client
         finally:
             await client.aclose()
-
-
-def to_event(record: BarrierRecord) -> BarrierEvent:
-    return BarrierEvent(
-        device_id=record.device_id, seq=record.seq, lot_id=record.lot_id,
-        kind=EventKind(record.kind.value), at=record.at, reason=record.reason,
-        session_seq=record.session_seq, credential_id=record.credential_id, plate=record.plate,
-        vehicle=record.vehicle, tariff_id=record.tariff_id, fee=record.fee,
-        currency=record.currency, collected=record.collected,
-        failure=None if record.failure is None else record.failure.value,
-        passback_violation=record.passback_violation, lost_credential=record.lost_credential,
-    )  # fmt: skip
 
 
 async def test_hours_offline_then_uploaded_once_and_occupancy_converges(
@@ -134,7 +122,11 @@ async def test_hours_offline_then_uploaded_once_and_occupancy_converges(
         if not records:
             return 0
         result = await ingest_barrier_batch(
-            uows, barrier.device_id, lot_id, [to_event(r) for r in records], occupancy=occupancy
+            uows,
+            barrier.device_id,
+            lot_id,
+            [BarrierEvent.from_journal(r) for r in records],
+            occupancy=occupancy,
         )
         barrier.journal.advance_cursor(barrier.device_id, result.last_seq)
         return result.applied

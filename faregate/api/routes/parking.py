@@ -23,7 +23,7 @@ from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.web.operator_source import publish_lot
 from parking.errors import BarrierUploadError, UnknownLot
 from parking.occupancy import Occupancy
-from parking.records import BarrierEvent, EventKind
+from parking.records import BarrierEvent
 from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 
@@ -90,28 +90,6 @@ class BarrierUploadDoc(msgspec.Struct, kw_only=True):
     occupancy: LotOccupancyDoc | None
 
 
-def to_event(record: BarrierRecordDoc) -> BarrierEvent:
-    return BarrierEvent(
-        device_id=record.device_id,
-        seq=record.seq,
-        lot_id=record.lot_id,
-        kind=EventKind(record.kind),
-        at=record.at,
-        reason=record.reason,
-        session_seq=record.session_seq,
-        credential_id=record.credential_id,
-        plate=record.plate,
-        vehicle=record.vehicle,
-        tariff_id=record.tariff_id,
-        fee=record.fee,
-        currency=record.currency,
-        collected=record.collected,
-        failure=record.failure,
-        passback_violation=record.passback_violation,
-        lost_credential=record.lost_credential,
-    )
-
-
 @routes.route(
     "POST", "/device/v1/parking/journal", summary="Upload a barrier's journal records",
     tag="device", auth=Auth.DEVICE, body=BarrierJournalBatch, response=BarrierUploadDoc,
@@ -141,7 +119,7 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
             uows,
             device_id,
             batch.lot_id,
-            [to_event(record) for record in batch.records],
+            [BarrierEvent.from_journal(record) for record in batch.records],
             occupancy=Occupancy(app[REDIS]),
         )
     except UnknownLot as error:
