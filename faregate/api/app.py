@@ -38,6 +38,7 @@ from faregate.api.context import (
 from faregate.api.device_auth import device_guard
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
+from faregate.api.occupancy_relay import occupancy_relay
 from faregate.api.parking_ops import AppParkingOps
 from faregate.api.problems import Problem, problems_middleware
 from faregate.api.rate_limit import RateLimiter
@@ -192,5 +193,7 @@ def create_app(config: ApiConfig) -> web.Application:
         ),
         finance=SettlementsFinance(app[SETTLEMENTS], clock=config.clock, refusals=(Problem,)),
     )
-    app.cleanup_ctx.extend([_fare_feed, _database, _redis, _gateway, _pricing_worker])
+    app.cleanup_ctx.extend(
+        [_fare_feed, _database, _redis, occupancy_relay, _gateway, _pricing_worker]
+    )
     return app

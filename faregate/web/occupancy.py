@@ -5,8 +5,8 @@ new occupancy; every open operator page holds an `EventSource` on `/operator/occ
 and redraws that lot's row. A new subscriber first gets the latest figure of every lot, so a
 page that reconnects after a dropped connection is current again without a reload.
 
-One process only: with several API processes behind a load balancer, publishing must go through
-a shared channel (Redis pub/sub) instead; the page and the event format stay the same.
+The broadcaster fans out within one process; with several server processes the API relays
+every process's updates to every broadcaster through Redis (`faregate.api.occupancy_relay`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 
-from qr.timeutil import isoformat_z
+from qr.timeutil import isoformat_z, parse_instant
 
 EVENT = "occupancy"
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
@@ -52,6 +53,17 @@ class LotOccupancy:
             return 100
         rounded = (200 * self.occupied + self.capacity) // (2 * self.capacity)
         return min(max(rounded, 1), 99)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> LotOccupancy:
+        """What `to_json` wrote (the derived figures are computed again, not read)."""
+        return cls(
+            lot_id=str(document["lot_id"]),
+            name=str(document["name"]),
+            capacity=int(document["capacity"]),
+            occupied=int(document["occupied"]),
+            updated_at=parse_instant(str(document["updated_at"]), "updated_at"),
+        )
 
     def to_json(self) -> dict[str, object]:
         return {

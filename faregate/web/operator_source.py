@@ -3,8 +3,8 @@
 `ServicesOverview(uows)` is an `OperatorSource`:
 
 - lots: each configured lot with its open sessions (the sessions are the truth the live count
-  in Redis is corrected from); the device API then publishes every change to the page's
-  broadcaster (`publish_lot`), so the rows move without a reload;
+  in Redis is corrected from); the device API then publishes every change to the pages'
+  broadcasters (`faregate.api.occupancy_relay`), so the rows move without a reload;
 - devices: every device that has uploaded taps, with when it last did and its journal lag
   (sequence numbers below its highest that the backend does not hold), from
   `ticketing.services.devices.device_activity`, the use case the operator API calls;
@@ -14,11 +14,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from aiohttp import web
 
-from faregate.web.occupancy import OCCUPANCY, LotOccupancy
+from faregate.web.occupancy import LotOccupancy
 from faregate.web.operator import DeviceStatus, OperatorOverview, UncollectedExit
 from parking.services import unable_to_collect_report
 from parking.unit_of_work import ParkingUnitOfWorkFactory
@@ -28,19 +27,6 @@ from ticketing.services.devices import device_activity
 
 OPERATOR_NAME = "Faregate operations"
 MAX_UNCOLLECTED = 200  # the newest cases on the page
-
-
-def publish_lot(
-    app: web.Application, lot_id: str, *, capacity: int, occupied: int, at: datetime
-) -> None:
-    """Tell open operator pages a lot's new occupancy (no-op when the pages are not mounted).
-    The page keeps the lot's name from its own data."""
-    broadcaster = app.get(OCCUPANCY)
-    if broadcaster is not None:
-        broadcaster.publish(
-            LotOccupancy(lot_id=lot_id, name=lot_id, capacity=capacity, occupied=occupied,
-                         updated_at=at)
-        )  # fmt: skip
 
 
 class ServicesOverview:

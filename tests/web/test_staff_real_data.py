@@ -62,6 +62,7 @@ def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
     with running_localstripe(tmp_path_factory.mktemp("localstripe-staff-pages")) as server:
         yield server
 
+
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)  # long closed: its cut-off has passed
 PASSWORD = "a long enough password"

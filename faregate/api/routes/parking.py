@@ -18,9 +18,10 @@ from typing import Annotated, Literal
 import msgspec
 
 from faregate.api.context import CONFIG, ENGINE, REDIS
+from faregate.api.occupancy_relay import publish_occupancy
 from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
-from faregate.web.operator_source import publish_lot
+from faregate.web.occupancy import LotOccupancy
 from parking.errors import BarrierUploadError, UnknownLot
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
@@ -128,10 +129,14 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
         raise Problem(409, "barrier-upload", "Upload cannot be applied", str(error)) from error
     occupancy = result.occupancy
     if occupancy is not None and result.applied:
-        # Open operator pages redraw the lot's row (server-sent events, faregate/web).
-        publish_lot(
-            app, batch.lot_id, capacity=occupancy.capacity, occupied=occupancy.occupied,
-            at=app[CONFIG].clock(),
+        # Open operator pages, on any server process, redraw the lot's row (server-sent
+        # events, faregate/web); the page keeps the lot's name from its own data.
+        await publish_occupancy(
+            app,
+            LotOccupancy(
+                lot_id=batch.lot_id, name=batch.lot_id, capacity=occupancy.capacity,
+                occupied=occupancy.occupied, updated_at=app[CONFIG].clock(),
+            ),
         )  # fmt: skip
     return BarrierUploadDoc(
         received=result.received,

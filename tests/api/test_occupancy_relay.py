@@ -1,0 +1,140 @@
+"""Live occupancy reaches the operator pages of every server process (Redis pub/sub), and only
+those on the same database; a bad message or a failed publish loses nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from faregate.api.app import create_app
+from faregate.api.context import CONFIG, ENGINE, REDIS, ApiConfig
+from faregate.api.occupancy_relay import channel_for, publish_occupancy
+from faregate.web.occupancy import OCCUPANCY, LotOccupancy
+from parking.records import LotConfig
+from parking.services import open_lots
+from parking.unit_of_work import ParkingUnitOfWorkFactory
+
+from .conftest import Client, Device
+
+AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def second(api_config: ApiConfig) -> AsyncIterator[Client]:
+    """Another server process's app on the same database and Redis."""
+    async with TestClient(TestServer(create_app(api_config))) as test_client:
+        yield test_client
+
+
+def channel_of(client: Client) -> str:
+    return channel_for(client.server.app[CONFIG].settings.effective_database_url)
+
+
+def lot(lot_id: str, occupied: int) -> LotOccupancy:
+    return LotOccupancy(lot_id=lot_id, name=lot_id, capacity=40, occupied=occupied, updated_at=AT)
+
+
+async def heard(client: Client, lot_id: str) -> LotOccupancy:
+    """The next update of `lot_id` that the app's operator pages get."""
+    async with client.server.app[OCCUPANCY].subscribe() as queue:
+        while True:
+            update = await asyncio.wait_for(queue.get(), timeout=10)
+            assert update is not None
+            if update.lot_id == lot_id:
+                return update
+
+
+async def test_an_update_published_by_one_process_reaches_the_pages_of_both(
+    client: Client, second: Client
+) -> None:
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    on_first = asyncio.create_task(heard(client, lot_id))
+    on_second = asyncio.create_task(heard(second, lot_id))
+    await asyncio.sleep(0.1)  # both subscribed to their broadcasters
+    await publish_occupancy(client.server.app, lot(lot_id, 7))
+    assert (await on_first).occupied == 7
+    assert await on_second == lot(lot_id, 7)
+
+
+async def test_a_barrier_upload_to_one_process_moves_the_other_ones_page(
+    client: Client, second: Client
+) -> None:
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    config = LotConfig(
+        lot_id=lot_id, name="Vincom car park", operator="vincom-parking", capacity=100,
+        reserved=0, tariff_name="hanoi-car", tariff_version="t", passback="hard",
+        hold_amount=0, currency="VND",
+    )  # fmt: skip
+    await open_lots(ParkingUnitOfWorkFactory(client.server.app[ENGINE]), [config])
+    device = Device(client, f"barrier-{secrets.token_hex(4)}")
+    entry = {
+        "device_id": device.id, "seq": 1, "lot_id": lot_id, "kind": "entry",
+        "at": "2026-11-30T07:00:00+07:00", "reason": "ok", "plate": "29A-123.45",
+        "vehicle": "car",
+    }  # fmt: skip
+    on_second = asyncio.create_task(heard(second, lot_id))
+    await asyncio.sleep(0.1)
+    body = json.dumps({"lot_id": lot_id, "records": [entry]}).encode()
+    response = await device.post("/device/v1/parking/journal", body)
+    assert response.status == 200, await response.text()
+    update = await on_second
+    assert (update.capacity, update.occupied) == (100, 1)
+
+
+async def test_processes_on_another_database_hear_nothing(client: Client) -> None:
+    redis = client.server.app[REDIS]
+    ours = channel_of(client)
+    assert channel_for("postgresql+asyncpg://postgres@127.0.0.1:5432/elsewhere") != ours
+    assert channel_for("postgresql+asyncpg://u:one@db/x") == channel_for("postgresql://u:two@db/x")
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    listening = asyncio.create_task(heard(client, lot_id))
+    await asyncio.sleep(0.1)
+    other = channel_for("sqlite+aiosqlite:////elsewhere/faregate.db")
+    await redis.publish(other, json.dumps(lot(lot_id, 3).to_json()))
+    await asyncio.sleep(0.3)
+    assert not listening.done()
+    listening.cancel()
+
+
+async def test_a_message_that_does_not_parse_is_skipped_and_the_relay_goes_on(
+    client: Client,
+) -> None:
+    app = client.server.app
+    channel = channel_of(client)
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    listening = asyncio.create_task(heard(client, lot_id))
+    await asyncio.sleep(0.1)
+    for garbage in ("not json", "[]", json.dumps({"lot_id": lot_id}), '{"updated_at": 5}'):
+        await app[REDIS].publish(channel, garbage)
+    await publish_occupancy(app, lot(lot_id, 9))
+    assert (await listening).occupied == 9
+
+
+async def test_without_redis_the_update_still_reaches_this_processes_pages(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = client.server.app
+
+    async def refused(*args: Any, **kwargs: Any) -> int:
+        raise RedisConnectionError("Redis is down")
+
+    monkeypatch.setattr(app[REDIS], "publish", refused)
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    listening = asyncio.create_task(heard(client, lot_id))
+    await asyncio.sleep(0.1)
+    await publish_occupancy(app, lot(lot_id, 4))
+    assert (await listening).occupied == 4
+
+
+def test_an_occupancy_survives_its_json() -> None:
+    local = datetime.fromisoformat("2026-11-30T15:04:05.123456+07:00")
+    update = LotOccupancy(lot_id="l", name="Lot", capacity=3, occupied=5, updated_at=local)
+    assert LotOccupancy.from_json(json.loads(json.dumps(update.to_json()))) == update
