@@ -118,6 +118,22 @@ async def test_a_message_that_does_not_parse_is_skipped_and_the_relay_goes_on(
     assert (await listening).occupied == 9
 
 
+async def test_a_dropped_subscription_is_made_again(client: Client) -> None:
+    app = client.server.app
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    listening = asyncio.create_task(heard(client, lot_id))
+    await asyncio.sleep(0.1)
+    # Every subscriber connection on this Redis is dropped (other runs' relays subscribe again
+    # as well: that is what is tested).
+    await app[REDIS].execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    for _ in range(50):  # published until the relay is back (it waits a second first)
+        await publish_occupancy(app, lot(lot_id, 2))
+        if listening.done():
+            break
+        await asyncio.sleep(0.2)
+    assert (await listening).occupied == 2
+
+
 async def test_without_redis_the_update_still_reaches_this_processes_pages(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
