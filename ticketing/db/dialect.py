@@ -143,10 +143,10 @@ async def bulk_insert(
     upsert: Upsert | None = None,
     returning: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
-    """Insert many rows in one statement (unnest on PostgreSQL, executemany on SQLite),
-    optionally skipping rows that hit a unique constraint, or updating the row they hit
-    (`upsert`), and returning some columns of the rows inserted (as the database stores them:
-    no type processing on the way back). Plain inserts on PostgreSQL use binary COPY, the
+    """Insert many rows in one statement (a JSON recordset on PostgreSQL, executemany on
+    SQLite), optionally skipping rows that hit a unique constraint, or updating the row they
+    hit (`upsert`), and returning some columns of the rows inserted (as the database stores
+    them: no type processing on the way back). Plain inserts on PostgreSQL use binary COPY, the
     cheapest way in for many rows. The SQL text depends only on the columns, never on the
     number of rows, so PostgreSQL prepares it once per connection and nothing is compiled per
     call (a multi-row VALUES statement cost more to compile than to run)."""
