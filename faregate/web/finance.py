@@ -136,7 +136,7 @@ async def _page(
         else (
             bar_chart("Net revenue by operator", [(r.operator, r.net) for r in report.by_operator]),
             bar_chart(
-                "Money collected by hour (Hanoi time)",
+                "Fares and parking fees charged by hour (Hanoi time)",
                 [(f"{hour:02d}", amount) for hour, amount in enumerate(report.by_hour)],
             ),
         )

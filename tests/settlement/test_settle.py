@@ -391,6 +391,10 @@ async def test_parking_fees_are_single_fares_of_the_lot_operator(
     lots = next(s for s in record.figures["statements"] if s["operator"] == "lots-co")
     assert (lots["rides"], lots["gross"], lots["revenue"]) == (2, 40_000, 40_000)
     assert record.figures["apportioned_by_kind"]["single"]["lots-co"] == 40_000
+    # By hour of the exit that posted them, beside the fares (07:00 and 08:00 rides).
+    by_hour = record.figures["revenue_by_hour"]
+    assert (by_hour["18"], by_hour["19"]) == (20_000, 20_000)
+    assert sum(by_hour.values()) == summary["collected"]["amount"]
 
 
 async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(

@@ -671,6 +671,8 @@ async def _compute(
         rides = await store.rides_by_operator(day)
         ridden = await store.pass_rides(day)
         by_hour = await store.charges_by_hour(day)
+        for hour, fee in (await store.parking_fees_by_hour(start, end)).items():
+            by_hour[hour] = by_hour.get(hour, 0) + fee
         unpriced = await store.unpriced_legs(day)
         sales = await store.passes_valid(start, end)
         charges = await store.charges_collected(day)

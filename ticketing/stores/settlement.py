@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Integer,
@@ -60,8 +61,10 @@ from ticketing.postings import (
     parking_hold_id,
     suspense_move_id,
 )
+from ticketing.service_day import DEFAULT_TIMEZONE
 
 TAPS = table_of(TapRow)
+_SERVICE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the report's hours, as charges_by_hour's
 PRICED_DAYS = table_of(PricedDayRow)
 LEGS = table_of(PricedLegRow)
 ENTRIES = table_of(EntryRow)
@@ -566,8 +569,40 @@ class SettlementRecords:
         fee_prefix = parking_fee_id("")
         hold_prefix = parking_hold_id("")
         capture_suffix = hold_capture_id("")
+        sessions: dict[str, set[str]] = {}
+        fees: dict[str, int] = {}
+        for posting_id, code, _, amount in await self._parking_fee_credits(start, end):
+            operator_id = code.removeprefix(OPERATOR_PREFIX)
+            session = posting_id.removeprefix(hold_prefix).removeprefix(fee_prefix)
+            for suffix in (capture_suffix, ":rest", ":debt", ":reversal"):
+                session = session.removesuffix(suffix)
+            sessions.setdefault(operator_id, set()).add(session)
+            fees[operator_id] = fees.get(operator_id, 0) + amount
+        return {op: (len(sessions[op]), fee) for op, fee in sorted(fees.items()) if fee}
+
+    async def parking_fees_by_hour(self, start: datetime, end: datetime) -> dict[int, int]:
+        """The same fees by local hour (Asia/Ho_Chi_Minh) of their posting: the exit."""
+        by_hour: dict[int, int] = {}
+        for _, _, occurred_at, amount in await self._parking_fee_credits(start, end):
+            hour = occurred_at.astimezone(_SERVICE_ZONE).hour
+            by_hour[hour] = by_hour.get(hour, 0) + amount
+        return {hour: fee for hour, fee in sorted(by_hour.items()) if fee}
+
+    async def _parking_fee_credits(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[str, str, datetime, int]]:
+        """(posting, operator account, posted at, credit) of every parking fee posting in the
+        window: whole fees, their rests and reversals, and captured parking holds."""
+        fee_prefix = parking_fee_id("")
+        hold_prefix = parking_hold_id("")
+        capture_suffix = hold_capture_id("")
         rows = await self._session.execute(
-            select(ENTRIES.c.posting_id, ENTRIES.c.account_code, func.sum(ENTRIES.c.amount))
+            select(
+                ENTRIES.c.posting_id,
+                ENTRIES.c.account_code,
+                POSTINGS.c.occurred_at,
+                func.sum(ENTRIES.c.amount),
+            )
             .join(POSTINGS, POSTINGS.c.id == ENTRIES.c.posting_id)
             .where(
                 POSTINGS.c.occurred_at >= start,
@@ -581,18 +616,10 @@ class SettlementRecords:
                     ),
                 ),
             )
-            .group_by(ENTRIES.c.posting_id, ENTRIES.c.account_code)
+            .group_by(ENTRIES.c.posting_id, ENTRIES.c.account_code, POSTINGS.c.occurred_at)
         )
-        sessions: dict[str, set[str]] = {}
-        fees: dict[str, int] = {}
-        for posting_id, code, amount in rows:
-            operator_id = code.removeprefix(OPERATOR_PREFIX)
-            session = posting_id.removeprefix(hold_prefix).removeprefix(fee_prefix)
-            for suffix in (capture_suffix, ":rest", ":debt", ":reversal"):
-                session = session.removesuffix(suffix)
-            sessions.setdefault(operator_id, set()).add(session)
-            fees[operator_id] = fees.get(operator_id, 0) - int(amount)
-        return {op: (len(sessions[op]), fee) for op, fee in sorted(fees.items()) if fee}
+        # Entries are signed debit-positive: an operator's payable is credited, so negative.
+        return [(posting, code, at, -int(amount)) for posting, code, at, amount in rows]
 
     async def pass_rides(self, day: date) -> dict[str, dict[str, int]]:
         """Per pass product, per operator: the undiscounted value of its holders' rides."""
