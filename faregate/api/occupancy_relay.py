@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ CHANNEL_PREFIX = "fg:occupancy:"
 RESUBSCRIBE_SECONDS = 1.0
 
 
+@functools.cache  # once per database URL, not on every upload
 def channel_for(database_url: str) -> str:
     """The channel of one database's lots: its URL hashed, without the password or the
     driver (processes may reach one database with different ones)."""

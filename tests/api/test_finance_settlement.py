@@ -10,7 +10,7 @@ import io
 import json
 import secrets
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,10 +21,7 @@ from faregate.api.app import create_app
 from faregate.api.context import ENGINE, PRICING_FEED, UOWS, StripeConfig
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
-from ticketing import postings
-from ticketing.ledger import accounts
-from ticketing.money import Money
-from ticketing.riders import PaymentMode, RiderAccount
+from tests.wallets import open_funded_wallets
 from ticketing.services.settlement import settlement_lock
 from ticketing.services.taps import ingest_and_price
 from ticketing.services.users import ScryptCost, create_user, sign_in
@@ -64,22 +61,7 @@ async def city(client: Client) -> None:
     """Two prepaid riders with money in their wallets, one ride each on DAY."""
     uows, feed = client.server.app[UOWS], client.server.app[PRICING_FEED]
     async with uows() as uow:
-        for account in ("alice", "carol"):
-            await uow.riders.open_account(
-                RiderAccount(account, "regular", PaymentMode.PREPAID_WALLET, "VND")
-            )
-            await uow.ledger.post(
-                postings.payment_received(
-                    f"topup:{account}",
-                    clearing=accounts.gateway_clearing("stripe"),
-                    paid_account=accounts.wallet(account),
-                    account_id=account,
-                    amount=Money(200_000, "VND"),
-                    gateway_payment_id=f"pi_{account}_{secrets.token_hex(4)}",
-                    purpose="top_up",
-                    at=datetime.now(UTC),
-                )
-            )
+        await open_funded_wallets(uow, ["alice", "carol"])
         await uow.commit()
     await ingest_and_price(uows, feed, [*ride("alice", 7), *ride("carol", 8)])
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from faregate_data import HANOI_FEED
+from tests.wallets import top_up
 from ticketing import postings
 from ticketing.db.models import PricedDayRow, PricedLegRow
 from ticketing.fares.feed import FareFeed, load_feed
@@ -48,22 +49,6 @@ async def add_rider(uow: UnitOfWork, account: str, mode: PaymentMode, overdraft:
 
 async def store(uow: UnitOfWork, *taps: Tap) -> None:
     await uow.taps.ingest(taps)
-
-
-async def top_up(uow: UnitOfWork, account: str, amount: int) -> None:
-    """A wallet top-up as the payments flow posts it once the gateway has the money."""
-    await uow.ledger.post(
-        postings.payment_received(
-            f"topup:{account}",
-            clearing=accounts.gateway_clearing("stripe"),
-            paid_account=accounts.wallet(account),
-            account_id=account,
-            amount=Money(amount, "VND"),
-            gateway_payment_id=f"pi_{account}",
-            purpose="top_up",
-            at=datetime.now(UTC),
-        )
-    )
 
 
 async def test_prepaid_ride_is_paid_from_the_wallet_to_the_operator(

@@ -8,13 +8,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.wallets import open_funded_wallets
 from ticketing import postings
 from ticketing.db.models import PricedDayRow
 from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
@@ -63,22 +64,7 @@ def ride(seq: int, account: str, day: date, hour: int) -> list[Tap]:
 async def city(uows: UnitOfWorkFactory, feed: FareFeed) -> None:
     """Two prepaid riders with money in their wallets, rides on DAY."""
     async with uows() as uow:
-        for account in ("alice", "carol"):
-            await uow.riders.open_account(
-                RiderAccount(account, "regular", PaymentMode.PREPAID_WALLET, "VND")
-            )
-            await uow.ledger.post(
-                postings.payment_received(
-                    f"topup:{account}",
-                    clearing=accounts.gateway_clearing("stripe"),
-                    paid_account=accounts.wallet(account),
-                    account_id=account,
-                    amount=Money(200_000, "VND"),
-                    gateway_payment_id=f"pi_{account}",
-                    purpose="top_up",
-                    at=datetime.now(UTC),
-                )
-            )
+        await open_funded_wallets(uow, ["alice", "carol"])
         await uow.commit()
     await ingest_and_price(uows, feed, [*ride(1, "alice", DAY, 7), *ride(1, "carol", DAY, 8)])
 

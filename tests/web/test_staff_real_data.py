@@ -39,11 +39,9 @@ from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier, http_uploader
 from simulators.device_client import DeviceClient
 from tests.api.conftest import MASTER_KEY
+from tests.wallets import open_funded_wallets
 from tests.web import test_passenger_account as passenger_tests
 from tests.web.test_passenger_account import LiveApp, register, shown_token, sign_in
-from ticketing import postings
-from ticketing.ledger import accounts
-from ticketing.money import Money
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.taps import ingest_and_price
@@ -118,22 +116,7 @@ async def city(live: LiveApp) -> list[str]:
     uows, feed = live.uows, live.app[PRICING_FEED]
     names = [f"fin-{secrets.token_hex(3)}" for _ in range(3)]
     async with uows() as uow:
-        for account in names:
-            await uow.riders.open_account(
-                RiderAccount(account, "regular", PaymentMode.PREPAID_WALLET, "VND")
-            )
-            await uow.ledger.post(
-                postings.payment_received(
-                    f"topup:{account}",
-                    clearing=accounts.gateway_clearing("stripe"),
-                    paid_account=accounts.wallet(account),
-                    account_id=account,
-                    amount=Money(200_000, "VND"),
-                    gateway_payment_id=f"pi_{account}_{secrets.token_hex(4)}",
-                    purpose="top_up",
-                    at=datetime.now(UTC),
-                )
-            )
+        await open_funded_wallets(uow, names)
         await uow.commit()
     taps = [
         *ride(names[0], "M2A-01-G3", 7, ("m2a_01", "m2a_12")),

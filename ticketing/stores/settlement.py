@@ -65,6 +65,10 @@ from ticketing.service_day import DEFAULT_TIMEZONE
 
 TAPS = table_of(TapRow)
 _SERVICE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the report's hours, as charges_by_hour's
+# How parking's postings are named (ticketing.postings): fees, holds, a hold's capture.
+_FEE_PREFIX = parking_fee_id("")
+_HOLD_PREFIX = parking_hold_id("")
+_CAPTURE_SUFFIX = hold_capture_id("")
 PRICED_DAYS = table_of(PricedDayRow)
 LEGS = table_of(PricedLegRow)
 ENTRIES = table_of(EntryRow)
@@ -566,15 +570,12 @@ class SettlementRecords:
         """Per parking operator: (sessions, fees) of the parking fees posted in the window
         (`parking:{session}[:{part}]`, and the captures of parking holds), as their credits to
         the operator's payable net of any reversal."""
-        fee_prefix = parking_fee_id("")
-        hold_prefix = parking_hold_id("")
-        capture_suffix = hold_capture_id("")
         sessions: dict[str, set[str]] = {}
         fees: dict[str, int] = {}
         for posting_id, code, _, amount in await self._parking_fee_credits(start, end):
             operator_id = code.removeprefix(OPERATOR_PREFIX)
-            session = posting_id.removeprefix(hold_prefix).removeprefix(fee_prefix)
-            for suffix in (capture_suffix, ":rest", ":debt", ":reversal"):
+            session = posting_id.removeprefix(_HOLD_PREFIX).removeprefix(_FEE_PREFIX)
+            for suffix in (_CAPTURE_SUFFIX, ":rest", ":debt", ":reversal"):
                 session = session.removesuffix(suffix)
             sessions.setdefault(operator_id, set()).add(session)
             fees[operator_id] = fees.get(operator_id, 0) + amount
@@ -593,9 +594,6 @@ class SettlementRecords:
     ) -> list[tuple[str, str, datetime, int]]:
         """(posting, operator account, posted at, credit) of every parking fee posting in the
         window: whole fees, their rests and reversals, and captured parking holds."""
-        fee_prefix = parking_fee_id("")
-        hold_prefix = parking_hold_id("")
-        capture_suffix = hold_capture_id("")
         rows = await self._session.execute(
             select(
                 ENTRIES.c.posting_id,
@@ -609,10 +607,10 @@ class SettlementRecords:
                 POSTINGS.c.occurred_at < end,
                 ENTRIES.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
                 or_(
-                    POSTINGS.c.id.startswith(fee_prefix, autoescape=True),
+                    POSTINGS.c.id.startswith(_FEE_PREFIX, autoescape=True),
                     and_(
-                        POSTINGS.c.id.startswith(hold_prefix, autoescape=True),
-                        POSTINGS.c.id.endswith(capture_suffix, autoescape=True),
+                        POSTINGS.c.id.startswith(_HOLD_PREFIX, autoescape=True),
+                        POSTINGS.c.id.endswith(_CAPTURE_SUFFIX, autoescape=True),
                     ),
                 ),
             )

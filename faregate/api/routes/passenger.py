@@ -23,15 +23,13 @@ an account id, so a passenger can only ever see and change their own account.
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated
 
 import msgspec
 from aiohttp import web
 
-from faregate.api.context import CONFIG, PAYMENTS, UOWS
+from faregate.api.context import CONFIG, PAYMENTS, PRICING_FEED, UOWS
 from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from gateways.errors import (
@@ -45,7 +43,7 @@ from qr.errors import QRError
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, load_keys
 from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
-from ticketing.fares.feed import FareFeed, load_feed
+from ticketing.fares.feed import FareFeed
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.money import Money
 from ticketing.payments.errors import NoSavedCard, PaymentInProgress
@@ -242,12 +240,6 @@ async def _keys(call: Call) -> KeyMaterial:
         ) from error
 
 
-@functools.lru_cache(maxsize=4)
-def _fare_feed(path: Path) -> FareFeed:
-    """The parsed feed passes are sold from (the server validated it at startup)."""
-    return load_feed(path)
-
-
 def _refused(error: Exception, status: int, slug: str, title: str) -> Problem:
     return Problem(status, slug, title, str(error))
 
@@ -370,7 +362,7 @@ async def top_up(call: Call) -> PaymentDocument:
 )  # fmt: skip
 async def buy_a_pass(call: Call) -> PassDocument:
     request = call.body_as(PassRequest)
-    feed = await asyncio.to_thread(_fare_feed, call.app[CONFIG].fare_feed)
+    feed = call.app[PRICING_FEED]
     try:
         sale = await buy_pass(
             call.app[UOWS], feed, _account_id(call), request.product_id, at=call.app[CONFIG].clock()
@@ -446,7 +438,7 @@ def _trip(trip: passengers.Trip, feed: FareFeed) -> TripDocument:
 )  # fmt: skip
 async def list_trips(call: Call) -> TripList:
     found = await passengers.trips(call.app[UOWS], _account_id(call))
-    feed = await asyncio.to_thread(_fare_feed, call.app[CONFIG].fare_feed)
+    feed = call.app[PRICING_FEED]
     return TripList(trips=[_trip(t, feed) for t in found])
 
 
