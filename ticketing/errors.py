@@ -7,3 +7,11 @@ class TicketingError(Exception):
 
 class NaiveTime(TicketingError):
     """A time without a timezone where an instant is needed (a tap, a service day's moment)."""
+
+
+class InvalidAuditEntry(TicketingError):
+    """An audit line that cannot be recorded as given (a name, id or snapshot out of bounds)."""
+
+
+class InvalidAuditQuery(TicketingError):
+    """Filters or a page cursor the audit log cannot be read with."""

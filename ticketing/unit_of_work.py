@@ -9,8 +9,8 @@ Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: acco
 credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
 legs), `uow.pricing_queue` (PricingQueue: account-days waiting to be priced), `uow.payments`
 (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users` (Users: API users
-and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device). Nothing else
-builds a store.
+and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device), `uow.audit`
+(AuditLog: the append-only audit log of staff actions). Nothing else builds a store.
 
 Stores never commit; the use case decides what commits together (cosmicpython style).
 `run_in_uow` runs a use case in a fresh unit of work and runs it again when the database
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.engine import session_factory
+from ticketing.stores.audit import AuditLog
 from ticketing.stores.deny_list import DenyListStore
 from ticketing.stores.devices import DeviceActivityStore
 from ticketing.stores.ledger import Ledger
@@ -61,6 +62,7 @@ class UnitOfWork:
     users: Users
     devices: DeviceActivityStore
     settlement: SettlementRecords
+    audit: AuditLog
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
@@ -78,6 +80,7 @@ class UnitOfWork:
         self.users = Users(self.session, self.clock)
         self.devices = DeviceActivityStore(self.session)
         self.settlement = SettlementRecords(self.session, self.clock)
+        self.audit = AuditLog(self.session)
         return self
 
     async def __aexit__(
