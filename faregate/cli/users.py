@@ -5,18 +5,21 @@
     faregate users sign-out alice                           # revoke every token of alice
 
 Passengers are not created here: they register through the passenger API. The password file's
-first line is the password (a trailing newline is not part of it).
+first line is the password (a trailing newline is not part of it). Both commands are in the
+audit log, done by an administrator named by the login that ran them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 from pathlib import Path
 
 import click
 
 from faregate.config import Settings
 from faregate.database import open_database
+from ticketing.audit import Actor
 from ticketing.services.users import create_user, revoke_all_tokens
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
@@ -27,6 +30,15 @@ STAFF_ROLES = (UserRole.OPERATOR.value, UserRole.FINANCE.value)
 @click.group(name="users")
 def users() -> None:
     """Staff users of the HTTP API (operators and finance)."""
+
+
+def _administrator() -> Actor:
+    """Whoever runs the command: recorded in the audit log by their login name."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor the password database
+        login = "administrator"
+    return Actor.administrator(login)
 
 
 def _read_password(path: Path) -> str:
@@ -43,7 +55,9 @@ def _read_password(path: Path) -> str:
 async def _add(settings: Settings, username: str, password: str, role: UserRole) -> None:
     engine = await open_database(settings)
     try:
-        await create_user(UnitOfWorkFactory(engine), username, password, role)
+        await create_user(
+            UnitOfWorkFactory(engine), username, password, role, by=_administrator()
+        )
     finally:
         await engine.dispose()
 
@@ -51,7 +65,7 @@ async def _add(settings: Settings, username: str, password: str, role: UserRole)
 async def _sign_out(settings: Settings, username: str) -> int:
     engine = await open_database(settings)
     try:
-        return await revoke_all_tokens(UnitOfWorkFactory(engine), username)
+        return await revoke_all_tokens(UnitOfWorkFactory(engine), username, by=_administrator())
     finally:
         await engine.dispose()
 

@@ -14,6 +14,10 @@ of a user's at once.
 
 A passenger's user is created with their rider account in one transaction by calling
 `hash_password` first and `add_user(uow, ...)` inside the caller's unit of work.
+
+Staff actions are in the audit log, each in the transaction that does it: a staff user's
+sign-in and sign-out, a user added `by` someone, a user signed out everywhere `by` someone.
+A passenger's own sign-in and sign-out are not staff actions and are not recorded.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ticketing.audit import Actor, AuditAction, Target, TargetKind
+from ticketing.services.audit import record
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import (
     ApiUser,
@@ -113,6 +119,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _is_staff(user: ApiUser) -> bool:
+    return user.role is not UserRole.PASSENGER
+
+
+def _target(username: str) -> Target:
+    return Target(TargetKind.USER, username)
+
+
 async def add_user(uow: UnitOfWork, user: ApiUser, password_hash: str) -> ApiUser:
     """Store a user inside the caller's transaction (e.g. with the passenger's account)."""
     check_user(user)
@@ -128,14 +142,21 @@ async def create_user(
     *,
     account_id: str | None = None,
     cost: ScryptCost = DEFAULT_COST,
+    by: Actor | None = None,
 ) -> ApiUser:
-    """A new user in its own transaction; raises InvalidUser or UserExists."""
+    """A new user in its own transaction; raises InvalidUser or UserExists. `by`: who adds
+    them, recorded in the audit log with the user (None: a test's fixture, not recorded)."""
     user = ApiUser(username, role, account_id)
     check_user(user)
     password_hash = await hash_password(password, cost)
 
     async def create(uow: UnitOfWork) -> ApiUser:
-        return await add_user(uow, user, password_hash)
+        added = await add_user(uow, user, password_hash)
+        if by is not None:
+            await record(
+                uow, by, AuditAction.USER_ADDED, _target(username), after={"role": role.value}
+            )
+        return added
 
     return await run_in_uow(uows, create)
 
@@ -156,6 +177,11 @@ async def sign_in(
     async def open_session(uow: UnitOfWork) -> datetime:
         expires_at = uow.clock() + ttl
         await uow.users.add_token(token_hash(token), user.username, expires_at)
+        if _is_staff(user):
+            await record(
+                uow, Actor.of(user), AuditAction.SIGN_IN, _target(user.username),
+                after={"expires_at": expires_at.isoformat()},
+            )  # fmt: skip
         return expires_at
 
     expires_at = await run_in_uow(uows, open_session)
@@ -174,17 +200,32 @@ async def revoke_token(uows: UnitOfWorkFactory, token: str) -> bool:
     """Revoke one token (sign out); False if it was unknown or already revoked."""
     if not token or len(token) > MAX_TOKEN:
         return False
+    hashed = token_hash(token)
 
     async def revoke(uow: UnitOfWork) -> bool:
-        return await uow.users.revoke_token(token_hash(token))
+        user = await uow.users.user_for_token(hashed, uow.clock())
+        revoked = await uow.users.revoke_token(hashed)
+        if revoked and user is not None and _is_staff(user):
+            await record(uow, Actor.of(user), AuditAction.SIGN_OUT, _target(user.username))
+        return revoked
 
     return await run_in_uow(uows, revoke)
 
 
-async def revoke_all_tokens(uows: UnitOfWorkFactory, username: str) -> int:
-    """Sign a user out everywhere (e.g. a lost phone); how many tokens were live."""
+async def revoke_all_tokens(
+    uows: UnitOfWorkFactory, username: str, *, by: Actor | None = None
+) -> int:
+    """Sign a user out everywhere (e.g. a lost phone); how many tokens were live. `by`: the
+    member of staff or administrator who did it, recorded in the audit log (None: the user
+    themselves, not recorded)."""
 
     async def revoke(uow: UnitOfWork) -> int:
-        return await uow.users.revoke_tokens_of(username)
+        revoked = await uow.users.revoke_tokens_of(username)
+        if by is not None:
+            await record(
+                uow, by, AuditAction.SIGN_OUT, _target(username),
+                after={"tokens_revoked": revoked}, reason="signed out everywhere",
+            )  # fmt: skip
+        return revoked
 
     return await run_in_uow(uows, revoke)
