@@ -16,11 +16,9 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from faregate_data.errors import MissingDataError
+
 __all__ = ["HANOI_FEED", "MissingDataError", "data_path"]
-
-
-class MissingDataError(LookupError):
-    """A shipped data file or folder is not where the installed package should have it."""
 
 
 def data_path(*parts: str) -> Path:

@@ -28,6 +28,7 @@ from faregate.config import Settings
 from faregate.database import check_reachable, database_url, open_database, sqlite_file
 from faregate.gateway_runtime import open_gateway, stripe_from_environment
 from faregate_data import HANOI_FEED
+from faregate_data.operators import load_operators
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
 from ticketing.services.settlement import SettlementOutcome, list_days, settle
@@ -174,8 +175,9 @@ def settle_command(
     )
     collected = summary["collected"]
     click.echo(f"  collected {collected['amount']} {collected['currency']}")
+    operators = load_operators()
     for operator, amount in summary["apportioned"].items():
-        click.echo(f"    {operator}: {amount}")
+        click.echo(f"    {operators.name(operator)} ({operator}): {amount}")
     exceptions = ", ".join(f"{k} {v}" for k, v in summary["exceptions"].items() if v) or "none"
     click.echo(f"  exceptions: {exceptions}")
     click.echo(f"  controls: {'hold' if summary['control_ok'] else 'DO NOT HOLD'}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from faregate_data.operators import load_operators
 from gateways.protocol import Gateway
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
@@ -56,8 +57,9 @@ async def run_settle_stage(
         f"{summary['account_days']} account-days, {summary['charges']} card charges; "
         f"exceptions: {exceptions}"
     )
+    operators = load_operators()
     for operator, amount in summary["apportioned"].items():
-        console.print(f"  {operator}: {amount:,}")
+        console.print(f"  {operators.name(operator)} ({operator}): {amount:,}")
     console.print(f"report: {summary['report']}")
     console.print(f"digest: {summary['digest']}")
     console.print(

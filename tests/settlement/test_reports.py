@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ticketing.postings import UNKNOWN_OPERATOR
 from ticketing.settlement.apportion import Apportionment
 from ticketing.settlement.controls import control_totals
 from ticketing.settlement.errors import InvalidSettlementInput
@@ -42,6 +43,25 @@ def test_a_statement_shows_gross_discounts_refunds_fees_and_net() -> None:
         30_000, 10_000, 20_000, 769, 19_231,
     )  # fmt: skip
     assert (bus.refunds, bus.fees, bus.net) == (4_000, 231, 5_769)
+
+
+def test_rides_no_operator_could_be_credited_with_get_no_statement_of_their_own() -> None:
+    """Issue 19: an "unknown" operator with 0 VND appeared in statements."""
+    apportioned = Apportionment(total=9_000, by_operator={"metro-2a": 9_000})
+    statements = build_statements(
+        day=DAY, currency="VND", apportionment=apportioned,
+        gross={"metro-2a": 9_000, UNKNOWN_OPERATOR: 0},
+        rides={"metro-2a": 1, UNKNOWN_OPERATOR: 2}, refunds={}, fees=0,
+    )  # fmt: skip
+    assert [s.operator_id for s in statements] == ["metro-2a"]
+    # Money on it (a route with no agency in a feed that names one): it stays, so the
+    # statements still add up to what was collected.
+    kept = build_statements(
+        day=DAY, currency="VND",
+        apportionment=Apportionment(total=9_000, by_operator={UNKNOWN_OPERATOR: 9_000}),
+        gross={UNKNOWN_OPERATOR: 9_000}, rides={UNKNOWN_OPERATOR: 1}, refunds={}, fees=0,
+    )  # fmt: skip
+    assert [(s.operator_id, s.net) for s in kept] == [(UNKNOWN_OPERATOR, 9_000)]
 
 
 def test_fees_on_a_day_without_operators_are_refused() -> None:

@@ -31,7 +31,7 @@ import fcntl
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from faregate_data.operators import load_operators
 from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
 from ticketing import postings
@@ -172,10 +173,13 @@ async def settle(
     payments: PaymentsService | None = None,
     dry_run: bool = False,
     after_stage: StageHook | None = None,
+    operator_names: Mapping[str, str] | None = None,
 ) -> SettlementOutcome:
     """Settle `day` (see the module docstring). Without a gateway the charge and reconcile
-    stages are skipped (nothing to charge through, nothing to list)."""
+    stages are skipped (nothing to charge through, nothing to list). Reports name operators
+    by `operator_names` (id -> name), by default the shipped operator registry's."""
     now = uows.clock()
+    names = load_operators().names() if operator_names is None else operator_names
     if now < cut_off(day):
         raise DayNotClosed(
             f"service day {day} cannot be settled before its cut-off "
@@ -188,7 +192,7 @@ async def settle(
         return SettlementOutcome(summary, already_settled=True, dry_run=dry_run)
     if dry_run:
         settled = await _compute(uows, day, gateway, dry_run=True)
-        files = write_reports(settled, report_dir)
+        files = write_reports(settled, report_dir, operator_names=names)
         return SettlementOutcome(settled.summary(str(files.html)), False, True)
 
     async with settlement_lock(uows.engine, day):
@@ -231,7 +235,7 @@ async def settle(
             await _record_day_exceptions(uows, day)
             passed("apportioned")
         settled = await _compute(uows, day, gateway, dry_run=False)
-        files = write_reports(settled, report_dir)
+        files = write_reports(settled, report_dir, operator_names=names)
         summary = settled.summary(str(files.html))
         figures = {**settled.figures(), "summary": summary}
 

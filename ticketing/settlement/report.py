@@ -13,7 +13,7 @@ who gets it, what is in suspense.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -61,15 +61,28 @@ def bars(items: Iterable[tuple[str, int]], fmt: Callable[[int], str]) -> list[Ba
     return [Bar(label, fmt(value), abs(value) / top if top else 0.0) for label, value in pairs]
 
 
-def render_html(settled: SettledDay, *, digest: str | None = None) -> str:
-    """The report page of a settled day (`digest` defaults to the day's own)."""
+def render_html(
+    settled: SettledDay,
+    *,
+    digest: str | None = None,
+    operator_names: Mapping[str, str] | None = None,
+) -> str:
+    """The report page of a settled day (`digest` defaults to the day's own). Operators are
+    shown by their names in `operator_names` (id -> name; an id without one as itself)."""
     currency = settled.currency
     controls = settled.controls
+    names = operator_names or {}
 
     def fmt(amount: int) -> str:
         return money(amount, currency)
 
-    by_operator = sorted(settled.apportionment.by_operator.items(), key=lambda kv: (-kv[1], kv[0]))
+    def name(operator_id: str) -> str:
+        return names.get(operator_id, operator_id)
+
+    by_operator = sorted(
+        ((name(op), amount) for op, amount in settled.apportionment.by_operator.items()),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
     by_hour = [(f"{hour:02d}", settled.revenue_by_hour.get(hour, 0)) for hour in SERVICE_HOURS]
     open_by_kind: dict[str, list[int]] = {str(c): [0, 0] for c in EXCEPTION_CATEGORIES}
     for exception in settled.open_exceptions:
@@ -94,6 +107,7 @@ def render_html(settled: SettledDay, *, digest: str | None = None) -> str:
         s=settled,
         c=controls,
         fmt=fmt,
+        name=name,
         digest=digest or settled.digest(),
         operator_bars=bars(by_operator, fmt),
         hour_bars=bars(by_hour, fmt),

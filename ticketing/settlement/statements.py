@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from ticketing.postings import UNKNOWN_OPERATOR
 from ticketing.settlement.apportion import Apportionment, split
 from ticketing.settlement.errors import InvalidSettlementInput
 
@@ -47,6 +48,10 @@ def build_statements(
 ) -> tuple[Statement, ...]:
     """One statement per operator that rode, earned, or refunded anything, by operator id.
 
+    Rides no operator could be credited with (`UNKNOWN_OPERATOR`: a route the feed does not
+    know) are the day's unpriced-leg exceptions, not an operator: they get a statement only if
+    money sits on them, so the statements still add up to what was collected.
+
     `fees` is the day's total gateway fee; with no operator to carry it, it is refused (a
     day that collected nothing has no fees to pass on).
     """
@@ -55,6 +60,10 @@ def build_statements(
         for operator_id, value in figures.items():
             if type(value) is not int or value < 0:
                 raise InvalidSettlementInput(f"{what} of {operator_id!r} is {value!r}")
+    if not any(
+        figures.get(UNKNOWN_OPERATOR, 0) for figures in (apportionment.by_operator, gross, refunds)
+    ):
+        operators = [op for op in operators if op != UNKNOWN_OPERATOR]
     revenue = {op: apportionment.by_operator.get(op, 0) for op in operators}
     if fees and not operators:
         raise InvalidSettlementInput(f"gateway fees of {fees} on a day with no operator")

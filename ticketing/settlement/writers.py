@@ -21,8 +21,8 @@ from ticketing.settlement.controls import SettledDay, exception_figures
 from ticketing.settlement.report import render_html
 
 STATEMENT_COLUMNS = (
-    "day", "operator", "currency", "rides", "gross", "discounts", "revenue", "refunds", "fees",
-    "net",
+    "day", "operator", "operator_name", "currency", "rides", "gross", "discounts", "revenue",
+    "refunds", "fees", "net",
 )  # fmt: skip
 EXCEPTION_COLUMNS = (
     "key", "category", "side", "currency", "amount", "suspense", "ledger_ref", "gateway_ref",
@@ -42,13 +42,23 @@ class ReportFiles:
     html: Path
 
 
-def write_reports(settled: SettledDay, directory: Path) -> ReportFiles:
-    """Every report of `settled` into `directory` (created if missing); returns the paths."""
+def write_reports(
+    settled: SettledDay, directory: Path, *, operator_names: Mapping[str, str] | None = None
+) -> ReportFiles:
+    """Every report of `settled` into `directory` (created if missing); returns the paths.
+    Statements carry each operator's name from `operator_names` (id -> name) beside its id;
+    the HTML report shows names only."""
     directory.mkdir(parents=True, exist_ok=True)
     figures = settled.figures()
     digest = settled.digest()
+    names = operator_names or {}
     statements = [
-        {"day": figures["day"], "currency": settled.currency, **row}
+        {
+            "day": figures["day"],
+            "currency": settled.currency,
+            "operator_name": names.get(row["operator"], row["operator"]),
+            **row,
+        }
         for row in figures["statements"]
     ]
     exceptions = [exception_figures(e, settled.day) for e in settled.open_exceptions]
@@ -68,7 +78,7 @@ def write_reports(settled: SettledDay, directory: Path) -> ReportFiles:
     _write(files.exceptions_json, _json(exceptions))
     _write(files.controls_json, _json(figures["controls"]))
     _write(files.settlement_json, _json({**figures, "digest": digest}))
-    _write(files.html, render_html(settled, digest=digest))
+    _write(files.html, render_html(settled, digest=digest, operator_names=names))
     return files
 
 
