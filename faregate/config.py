@@ -14,11 +14,14 @@ class Settings:
 
     `database_url` defaults to SQLite in the data directory. Without `redis_url` the app starts
     a private redis-server on a unix socket in the data directory (`faregate.redis_runtime`).
+    Messages to riders go to `outbox_url` (`file:PATH`), by default a file outbox in the data
+    directory (`faregate.outbox_runtime`).
     """
 
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str | None = None
     redis_url: str | None = None
+    outbox_url: str | None = None
 
     @property
     def effective_database_url(self) -> str:

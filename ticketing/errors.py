@@ -15,3 +15,12 @@ class InvalidAuditEntry(TicketingError):
 
 class InvalidAuditQuery(TicketingError):
     """Filters or a page cursor the audit log cannot be read with."""
+
+
+class InvalidMessage(TicketingError):
+    """A message to a rider that cannot be sent as given (a template's parameters missing or
+    of the wrong kind, a naive time, an empty dedup key) or a stored one that does not read."""
+
+
+class OutboxError(TicketingError):
+    """The outbox cannot be written or read (its file, its configuration)."""

@@ -57,6 +57,7 @@ from faregate.api.settlements import AppSettlements
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
+from faregate.outbox_runtime import open_outbox
 from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
 from faregate.web.finance_source import SettlementsFinance
@@ -118,7 +119,10 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
     async with open_gateway(config.settings.data_dir, config.stripe) as runtime:
         app[GATEWAY] = runtime.gateway
         app[PAYMENTS] = PaymentsService(
-            app[UOWS], runtime.gateway, webhook_secret=runtime.webhook_secret
+            app[UOWS],
+            runtime.gateway,
+            webhook_secret=runtime.webhook_secret,
+            outbox=open_outbox(config.settings),
         )
         yield
 

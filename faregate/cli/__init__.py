@@ -14,6 +14,7 @@ from faregate.cli.demo import demo
 from faregate.cli.fares import fares
 from faregate.cli.keys import keys
 from faregate.cli.ledger import ledger
+from faregate.cli.outbox import outbox
 from faregate.cli.parking import parking
 from faregate.cli.qr import qr
 from faregate.cli.serve import serve
@@ -44,15 +45,30 @@ from faregate.config import Settings
     default=None,
     help="Redis server; default a private redis-server on a unix socket in the data directory.",
 )
+@click.option(
+    "--outbox",
+    "outbox_url",
+    envvar="FAREGATE_OUTBOX",
+    default=None,
+    help="Where messages to riders go: file:PATH; default a file outbox in the data directory.",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, data_dir: Path, database_url: str | None, redis_url: str | None
+    ctx: click.Context,
+    data_dir: Path,
+    database_url: str | None,
+    redis_url: str | None,
+    outbox_url: str | None,
 ) -> None:
     """Faregate: dynamic QR ticketing, fares, ledger and settlement for transit and parking."""
-    ctx.obj = Settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
+    ctx.obj = Settings(
+        data_dir=data_dir, database_url=database_url, redis_url=redis_url, outbox_url=outbox_url
+    )
 
 
-for command in (keys, qr, db, fares, ledger, parking, demo, serve, users, worker, settle_command):
+for command in (
+    keys, qr, db, fares, ledger, outbox, parking, demo, serve, users, worker, settle_command,
+):
     cli.add_command(command)
 
 

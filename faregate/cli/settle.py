@@ -27,6 +27,7 @@ import click
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url, open_database, sqlite_file
 from faregate.gateway_runtime import open_gateway, stripe_from_environment
+from faregate.outbox_runtime import open_outbox
 from faregate_data import HANOI_FEED
 from faregate_data.operators import load_operators
 from ticketing.fares.feed import load_feed
@@ -68,7 +69,7 @@ async def _settle(
         uows = UnitOfWorkFactory(engine)
         feed = load_feed(HANOI_FEED)
         async with open_gateway(settings.data_dir, stripe_from_environment()) as runtime:
-            payments = PaymentsService(uows, runtime.gateway)
+            payments = PaymentsService(uows, runtime.gateway, outbox=open_outbox(settings))
             return await settle(
                 uows,
                 feed,

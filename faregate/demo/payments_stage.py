@@ -4,8 +4,10 @@ Every rider gets a gateway customer and a saved card. Prepaid riders top up thei
 postpaid riders are charged once for the service day, for what their receivable says they owe.
 One postpaid rider's card is declined (the account goes into debt recovery and its credentials
 are denied), then they save another card and the retry clears the debt. One top-up is partly
-refunded. The stage ends by checking the books: the ledger balances, and the gateway clearing
-account holds exactly what the gateway says it collected, net of refunds.
+refunded. Riders are told through the file outbox in the demo's directory (the declined
+rider twice: the decline, then the debt paid). The stage ends by checking the books: the
+ledger balances, and the gateway clearing account holds exactly what the gateway says it
+collected, net of refunds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from gateways.localstripe_server import localstripe
 from gateways.stripe_gateway import StripeGateway
 from ticketing.ledger.reports import InvariantReport
 from ticketing.money import Money
+from ticketing.outbox.file import OUTBOX_FILE, FileOutbox
+from ticketing.outbox.messages import Template, render_english
 from ticketing.payments.service import PaymentsService
 from ticketing.riders import PaymentMode
 from ticketing.services.charging import amounts_owed, charge_service_day, reconcile_with_gateway
@@ -58,6 +62,8 @@ class PaymentsStageResult:
     declined_amount: int = 0
     denied_while_in_debt: bool = False
     debt_cleared_by_retry: bool = False
+    declined_rider_told: tuple[str, ...] = ()  # what the outbox holds for them, in English
+    rider_told_of_decline_and_payment: bool = False
     refunded: int = 0
     clearing_in_ledger: int = 0
     collected_at_gateway: int = 0
@@ -79,6 +85,7 @@ class DemoPayments:
 
     gateway: StripeGateway
     payments: PaymentsService
+    outbox: FileOutbox
     result: PaymentsStageResult = field(default_factory=PaymentsStageResult)
 
 
@@ -86,12 +93,15 @@ class DemoPayments:
 async def demo_payments(
     workdir: Path, uow_factory: UnitOfWorkFactory
 ) -> AsyncIterator[DemoPayments]:
-    """A private localstripe for the run, with our Stripe adapter and payments service on it."""
+    """A private localstripe for the run, with our Stripe adapter and payments service on it;
+    riders are told through a file outbox in `workdir`."""
+    outbox = FileOutbox(workdir / OUTBOX_FILE)
     async with (
         localstripe(workdir / "localstripe", from_scratch=True) as server,
         StripeGateway(server.api_key, server.base_url) as gateway,
     ):
-        yield DemoPayments(gateway, PaymentsService(uow_factory, gateway, gateway_name=GATEWAY))
+        payments = PaymentsService(uow_factory, gateway, gateway_name=GATEWAY, outbox=outbox)
+        yield DemoPayments(gateway, payments, outbox)
 
 
 async def top_up_wallets(
@@ -164,6 +174,12 @@ async def charge_the_day(
         standing = await payments.standing(result.declined_account)
         result.debt_cleared_by_retry = standing.debt == 0 and all(r.succeeded for r in retried)
         result.charged += sum(r.amount.amount for r in retried)
+        told = await demo.outbox.messages(result.declined_account)
+        result.declined_rider_told = tuple(render_english(m) for m in told)
+        result.rider_told_of_decline_and_payment = [m.template for m in told] == [
+            Template.CHARGE_DECLINED,
+            Template.DEBT_RECOVERED,
+        ]
 
     reconciliation = await reconcile_with_gateway(uow_factory, demo.payments, demo.gateway)
     result.collected_at_gateway = reconciliation.collected_at_gateway
@@ -207,6 +223,8 @@ def _print(console: Console, result: PaymentsStageResult) -> None:
             f"denied {'yes' if result.denied_while_in_debt else 'no'}, "
             f"retry cleared debt {'yes' if result.debt_cleared_by_retry else 'no'}",
         )
+        for text in result.declined_rider_told:
+            table.add_row("told (outbox)", text)
     table.add_row("partial refund", f"{result.refunded:,} VND")
     table.add_row(
         "clearing = gateway",

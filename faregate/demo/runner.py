@@ -160,6 +160,14 @@ async def run_demo(
             and paid.denied_while_in_debt
             and paid.debt_cleared_by_retry
         )
+        report.checks["declined card: rider told of the decline, then of the debt paid"] = (
+            paid.rider_told_of_decline_and_payment
+        )
+        console.print(
+            f"messages to riders: {len(await payments.outbox.messages())} in "
+            f"{payments.outbox.path} (faregate outbox --data-dir {workdir})",
+            soft_wrap=True,
+        )
         report.checks["ledger balanced at the end of the day"] = bool(
             paid.ledger and paid.ledger.ok
         )

@@ -24,6 +24,8 @@ from gateways.protocol import CHARGE_KEY_METADATA_KEY, Payment, PaymentRequest, 
 from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
 from ticketing.ledger import accounts
 from ticketing.money import Money
+from ticketing.outbox import announcements
+from ticketing.outbox.messages import Message
 from ticketing.payments.debt import pay_debt_from_wallet, refresh_standing
 from ticketing.payments.duplicates import void_unrecorded
 from ticketing.payments.errors import (
@@ -180,17 +182,22 @@ async def record(
     declined: CardDeclined | None,
 ) -> PaymentOutcome:
     """Apply what the gateway said to the attempt, forward only, posting at most once (in one
-    transaction, run again if the database aborts it for a deadlock)."""
+    transaction, run again if the database aborts it for a deadlock); then tell the rider
+    what it decided (a declined day, a debt paid, a low wallet)."""
+    told: list[Message] = []
 
     async def apply(uow: UnitOfWork) -> PaymentOutcome:
+        told.clear()  # a transaction run again decides again
         row = await uow.payments.locked_attempt(attempt_id)
         if row is None:
             raise AttemptConflict(f"no payment attempt {attempt_id!r}")
         if not row.status.is_final:
-            await _apply(ctx, uow, row, payment, declined)
+            await _apply(ctx, uow, row, payment, declined, told)
         return PaymentOutcome.of(row)
 
-    return await run_in_uow(ctx.uows, apply)
+    outcome = await run_in_uow(ctx.uows, apply)
+    await ctx.announce(told)
+    return outcome
 
 
 async def _apply(
@@ -199,6 +206,7 @@ async def _apply(
     row: PaymentAttemptRow,
     payment: Payment | None,
     declined: CardDeclined | None,
+    told: list[Message],
 ) -> None:
     if (
         payment is not None
@@ -227,15 +235,24 @@ async def _apply(
         row.status = AttemptStatus.UNKNOWN  # still processing at the gateway
         return
     else:
-        await _post_payment(ctx, uow, row, payment)
+        await _post_payment(ctx, uow, row, payment, told)
         return
     await uow.flush()
     if row.purpose is PaymentPurpose.DAILY_CHARGE:
         await refresh_standing(ctx, uow, row.account_id)
+        if row.service_day is not None:
+            amount = Money(row.amount, row.currency)
+            told.append(
+                announcements.charge_declined(row.account_id, row.service_day, amount, at=now)
+            )
 
 
 async def _post_payment(
-    ctx: PaymentsContext, uow: UnitOfWork, row: PaymentAttemptRow, payment: Payment
+    ctx: PaymentsContext,
+    uow: UnitOfWork,
+    row: PaymentAttemptRow,
+    payment: Payment,
+    told: list[Message],
 ) -> None:
     posting = payment_received(
         row.id,
@@ -252,8 +269,28 @@ async def _post_payment(
     row.posting_id = posting.id
     row.decline_code = None
     await uow.flush()
+    now = ctx.now()
     if row.purpose is PaymentPurpose.DAILY_CHARGE and row.charge_key is not None:
         await uow.payments.mark_recovered(row.charge_key)
+        if row.id != row.charge_key and row.service_day is not None:  # a retry: debt paid
+            told.append(
+                announcements.debt_recovered(
+                    row.account_id, row.service_day, Money(row.amount, row.currency),
+                    announcements.PaidBy.CARD, at=now,
+                )
+            )  # fmt: skip
     else:
-        await pay_debt_from_wallet(ctx, uow, row.account_id, row.currency)
+        for owed in await pay_debt_from_wallet(ctx, uow, row.account_id, row.currency):
+            if owed.service_day is not None:
+                told.append(
+                    announcements.debt_recovered(
+                        owed.account_id, owed.service_day, Money(owed.amount, owed.currency),
+                        announcements.PaidBy.WALLET, at=now,
+                    )
+                )  # fmt: skip
+        wallet = await uow.ledger.balance(accounts.wallet(row.account_id))
+        low = announcements.low_balance(
+            row.account_id, wallet, ctx.low_balance, because=posting.id, at=now
+        )
+        told.extend([low] if low is not None else [])
     await refresh_standing(ctx, uow, row.account_id)

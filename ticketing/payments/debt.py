@@ -50,8 +50,10 @@ async def refresh_standing(ctx: PaymentsContext, uow: UnitOfWork, account_id: st
 
 async def pay_debt_from_wallet(
     ctx: PaymentsContext, uow: UnitOfWork, account_id: str, currency: str
-) -> None:
-    """Pay declined days from the wallet, oldest first, while it has the money."""
+) -> list[PaymentAttemptRow]:
+    """Pay declined days from the wallet, oldest first, while it has the money; the failed
+    attempts of the days it paid."""
+    paid: list[PaymentAttemptRow] = []
     for owed in await owed_charges(uow, account_id):
         if owed.currency != currency or owed.charge_key is None:
             continue
@@ -64,6 +66,8 @@ async def pay_debt_from_wallet(
         except InsufficientFunds:
             break
         await uow.payments.mark_recovered(owed.charge_key)
+        paid.append(owed)
+    return paid
 
 
 async def standing(ctx: PaymentsContext, account_id: str) -> Standing:

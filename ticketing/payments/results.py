@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,8 +14,14 @@ from ticketing.db.payments_models import (
     PaymentRefundRow,
     RefundRecordStatus,
 )
+from ticketing.errors import OutboxError
 from ticketing.money import Money
+from ticketing.outbox.announcements import DEFAULT_LOW_BALANCE
+from ticketing.outbox.messages import Message
+from ticketing.outbox.protocol import Outbox
 from ticketing.unit_of_work import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +90,9 @@ class WebhookOutcome:
 @dataclass(frozen=True, slots=True)
 class PaymentsContext:
     """What every flow needs: units of work, the gateway, our clearing account on it, the
-    webhook secret, the debt limit of accounts we have no record of, the claim lease."""
+    webhook secret, the debt limit of accounts we have no record of, the claim lease, and
+    the outbox riders are told through (None: nobody is told) with the wallet balance below
+    which they are warned."""
 
     uows: UnitOfWorkFactory
     gateway: Gateway
@@ -90,6 +100,19 @@ class PaymentsContext:
     webhook_secret: str | None
     default_debt_limit: int
     lease: timedelta
+    outbox: Outbox | None = None
+    low_balance: Money = DEFAULT_LOW_BALANCE
 
     def now(self) -> datetime:
         return self.uows.clock()
+
+    async def announce(self, messages: Iterable[Message]) -> None:
+        """Send what a flow decided, after its transaction committed. The money is already
+        recorded: an outbox that fails is logged, not turned into a failed payment."""
+        if self.outbox is None:
+            return
+        for message in messages:
+            try:
+                await self.outbox.send(message)
+            except OutboxError as error:
+                log.warning("message %s not sent: %s", message.dedup_key, error)

@@ -5,7 +5,9 @@ The flows live in focused modules: `attempts` (the store-claim-call-record patte
 payment follows), `charges` (customers, cards, top-ups, daily charges, retries), `refunds`,
 `webhooks` and `debt` (declined days, debt recovery and the deny list). Each opens its own
 transactions: a gateway call always happens between commits, never inside an open transaction.
-Postings are built in `ticketing.postings`.
+Postings are built in `ticketing.postings`. Riders are told what a flow decided (a declined
+day, a debt paid, a low wallet: `ticketing.outbox.announcements`) through `outbox`, after the
+transaction that decided it commits.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from gateways.protocol import Gateway
 from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
+from ticketing.outbox.announcements import DEFAULT_LOW_BALANCE
+from ticketing.outbox.protocol import Outbox
 from ticketing.payments import charges, debt, duplicates, refunds, webhooks
 from ticketing.payments.duplicates import DuplicateCharge
 from ticketing.payments.results import (
@@ -40,6 +44,8 @@ class PaymentsService:
         webhook_secret: str | None = None,
         default_debt_limit: int = 0,
         claim_lease: timedelta = timedelta(seconds=60),
+        outbox: Outbox | None = None,
+        low_balance: Money = DEFAULT_LOW_BALANCE,
     ) -> None:
         self._ctx = PaymentsContext(
             uows=uow_factory,
@@ -48,6 +54,8 @@ class PaymentsService:
             webhook_secret=webhook_secret,
             default_debt_limit=default_debt_limit,
             lease=claim_lease,
+            outbox=outbox,
+            low_balance=low_balance,
         )
 
     @property
