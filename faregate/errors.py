@@ -5,8 +5,9 @@ FaregateError
 ├── DatabaseUrlError      the database URL is malformed or names a driver we do not use
 ├── DatabaseUnavailable   the database cannot be reached, opened or created
 ├── MigrationError        the schema cannot be migrated as asked (e.g. an unknown revision)
-├── RedisUnavailable      no Redis answers (faregate.redis_runtime)
-└── MasterKeyError        the device master key file is unreadable (faregate.api.device_auth)
+├── RedisUnavailable      no Redis answers (raised by faregate.redis_runtime)
+├── MasterKeyError        the device master key file is unreadable (faregate.api.device_auth)
+└── SettlementRefused     the finance page cannot start a day's settlement (faregate.web)
 """
 
 from __future__ import annotations
@@ -26,3 +27,16 @@ class DatabaseUnavailable(FaregateError):
 
 class MigrationError(FaregateError):
     """Alembic refused the migration asked for (an unknown revision, a broken history)."""
+
+
+class SettlementRefused(FaregateError):
+    """The settlement of a day cannot start; the message says why, in one line."""
+
+
+class MasterKeyError(FaregateError):
+    """The device master key file is unreadable or malformed."""
+
+
+class RedisUnavailable(FaregateError):
+    """No Redis to talk to: no server binary, a server that would not start, or one that does
+    not answer."""

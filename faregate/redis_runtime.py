@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from faregate.config import Settings
-from faregate.errors import FaregateError
+from faregate.errors import RedisUnavailable
 
 SOCKET_NAME = "redis.sock"
 LOG_NAME = "redis.log"
@@ -42,11 +42,6 @@ STARTUP_TIMEOUT = 10.0
 STOP_GRACE = 5.0
 # sun_path holds 108 bytes on Linux, including the terminating NUL.
 _MAX_SOCKET_PATH = 107
-
-
-class RedisUnavailable(FaregateError):
-    """No Redis to talk to: no server binary, a server that would not start, or one that does
-    not answer."""
 
 
 def find_redis_server() -> Path:

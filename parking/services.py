@@ -47,12 +47,12 @@ from parking.tariff import Tariff
 from parking.tariff_files import load_tariff, resolve_tariff
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing import postings
+from ticketing.errors import UnknownRecord
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.ledger.holds import HoldStatus
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.stores.riders import UnknownRecord
 from ticketing.unit_of_work import run_in_uow
 
 # --- lots -----------------------------------------------------------------------------------

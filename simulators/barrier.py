@@ -54,6 +54,7 @@ from qr.memory import GateMemory
 from qr.timeutil import Clock, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from simulators.device_client import DeviceClient
+from simulators.errors import BarrierError
 
 UPLOAD_PATH = "/device/v1/parking/journal"
 
@@ -89,10 +90,6 @@ _COLUMNS = (
     "seq, device_id, lot_id, kind, at_us, session_seq, credential_id, plate, vehicle, reason,"
     " step, tariff_id, fee, currency, collected, failure, passback_violation, lost_credential"
 )
-
-
-class BarrierError(Exception):
-    """A barrier used wrongly (an acknowledgement the barrier never sent, a wrong lot)."""
 
 
 class EventKind(StrEnum):

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ticketing.money import CurrencyError, Money
+from ticketing.errors import CurrencyError
+from ticketing.money import Money
 
 
 def test_vnd_has_no_minor_unit() -> None:

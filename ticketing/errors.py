@@ -1,4 +1,28 @@
-"""The one exception hierarchy of `ticketing`: all it raises on bad input is a TicketingError."""
+"""The one exception hierarchy of `ticketing`: all it raises on bad input is a TicketingError.
+
+The errors of the whole package live here, and those of a subpackage in its own `errors`
+module (`fares`, `gtfs`, `ledger`, `payments`, `settlement`); stores and services define none.
+
+TicketingError
+├── NaiveTime               a time without a timezone where an instant is needed
+├── CurrencyError           an unknown currency, or arithmetic across two currencies
+├── UnknownRecord           no rider account, pass or credential with this id
+├── RecordConflict          an id already used by a different record
+├── InvalidRecord           a record that cannot be stored as given
+├── UnknownDenyListVersion  a deny-list version the backend never published
+├── CredentialNotIssued     the issuer keys cannot sign a credential now
+├── NoLiveCredential        no live credential to report lost
+├── UnknownRider            taps of an account the backend does not know
+├── DayAlreadyPriced        a day recorded at another price
+├── PassNotSold             a pass the feed does not sell to the rider's category
+├── InvalidUser             a username, password or role that cannot be used
+├── UserExists              the username (or the account's user) is taken
+├── BadCredentials          no user with this username and password
+├── InvalidAuditEntry       an audit line that cannot be recorded as given
+├── InvalidAuditQuery       filters or a cursor the audit log cannot be read with
+├── InvalidMessage          a message to a rider that cannot be sent as given
+└── OutboxError             the outbox cannot be written or read
+"""
 
 
 class TicketingError(Exception):
@@ -24,3 +48,57 @@ class InvalidMessage(TicketingError):
 
 class OutboxError(TicketingError):
     """The outbox cannot be written or read (its file, its configuration)."""
+
+
+class UnknownRecord(TicketingError):
+    """No rider account, pass or credential with this id."""
+
+
+class RecordConflict(TicketingError):
+    """An id is already used by a different account, pass or credential."""
+
+
+class InvalidRecord(TicketingError):
+    """A record that cannot be stored as given (e.g. a pass that ends before it starts)."""
+
+
+class UnknownDenyListVersion(TicketingError):
+    """A gate asked for changes since a version the backend never published: it must fetch a
+    snapshot instead."""
+
+
+class CredentialNotIssued(TicketingError):
+    """The issuer keys cannot sign a credential now (expired, missing private halves)."""
+
+
+class NoLiveCredential(TicketingError):
+    """The account holds no live credential to report lost."""
+
+
+class UnknownRider(TicketingError):
+    """Taps name an account the backend has no record of."""
+
+
+class DayAlreadyPriced(TicketingError):
+    """A day handed in as new already has a recorded price that differs; re-price it with
+    `FarePricing.price_day`, which reverses the recorded posting."""
+
+
+class PassNotSold(TicketingError):
+    """The feed does not sell this pass to the rider's category."""
+
+
+class InvalidUser(TicketingError):
+    """A username, password or role that cannot be used as given."""
+
+
+class UserExists(TicketingError):
+    """The username is taken (or the account already has a user)."""
+
+
+class BadCredentials(TicketingError):
+    """No user with this username and password."""
+
+
+class CurrencyError(TicketingError):
+    """An unknown currency, or arithmetic across two currencies."""

@@ -8,11 +8,7 @@ from functools import cache
 
 import iso4217
 
-from ticketing.errors import TicketingError
-
-
-class CurrencyError(TicketingError):
-    """An unknown currency, or arithmetic across two currencies."""
+from ticketing.errors import CurrencyError
 
 
 @cache

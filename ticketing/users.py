@@ -8,7 +8,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from ticketing.errors import TicketingError
+from ticketing.errors import InvalidUser
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 MIN_PASSWORD = 10
@@ -19,18 +19,6 @@ class UserRole(enum.StrEnum):
     PASSENGER = "passenger"  # a rider: their own account only
     OPERATOR = "operator"  # devices, lots, occupancy
     FINANCE = "finance"  # settlements, exceptions, statements
-
-
-class InvalidUser(TicketingError):
-    """A username, password or role that cannot be used as given."""
-
-
-class UserExists(TicketingError):
-    """The username is taken (or the account already has a user)."""
-
-
-class BadCredentials(TicketingError):
-    """No user with this username and password."""
 
 
 @dataclass(frozen=True, slots=True)

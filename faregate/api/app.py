@@ -36,11 +36,12 @@ from faregate.api.context import (
     ApiConfig,
 )
 from faregate.api.device_auth import device_guard
+from faregate.api.errors import Problem
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.occupancy_relay import occupancy_relay
 from faregate.api.parking_ops import AppParkingOps
-from faregate.api.problems import Problem, problems_middleware
+from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import (

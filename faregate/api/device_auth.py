@@ -36,9 +36,9 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 from faregate.api.registry import DeviceGuard
-from faregate.errors import FaregateError
+from faregate.errors import MasterKeyError
 
 SCHEME = "FG-HMAC-SHA256"
 DEVICE_HEADER = "X-Faregate-Device"
@@ -51,10 +51,6 @@ _DERIVATION_LABEL = b"faregate-device-secret/1\x00"
 DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
-
-
-class MasterKeyError(FaregateError):
-    """The device master key file is unreadable or malformed."""
 
 
 def device_secret(master_key: bytes, device_id: str) -> bytes:

@@ -1,21 +1,22 @@
 """Errors as RFC 9457 `application/problem+json`: the one error shape every route answers with.
 
-Handlers raise `Problem`; the middleware here turns it, aiohttp's own HTTP errors (404, 405,
-413) and any unexpected exception into a problem document. An unexpected exception is logged
-with its traceback and answered with a bare 500: no internals reach the client.
+Handlers raise `Problem` (faregate/api/errors.py); the middleware here turns it, aiohttp's own
+HTTP errors (404, 405, 413) and any unexpected exception into a problem document. An
+unexpected exception is logged with its traceback and answered with a bare 500: no internals
+reach the client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from faregate.api.errors import Problem
+
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "urn:faregate:problem:"
 
 log = logging.getLogger(__name__)
 
@@ -29,34 +30,15 @@ class ProblemDocument(msgspec.Struct, kw_only=True):
     detail: str
 
 
-class Problem(Exception):
-    """Raise in a handler to answer with a problem document."""
-
-    def __init__(
-        self,
-        status: int,
-        slug: str | None,
-        title: str,
-        detail: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.type = "about:blank" if slug is None else PROBLEM_BASE + slug
-        self.title = title
-        self.detail = detail
-        self.headers = dict(headers or {})
-
-    def document(self) -> ProblemDocument:
-        return ProblemDocument(
-            type=self.type, title=self.title, status=self.status, detail=self.detail
-        )
+def problem_document(problem: Problem) -> ProblemDocument:
+    return ProblemDocument(
+        type=problem.type, title=problem.title, status=problem.status, detail=problem.detail
+    )
 
 
 def problem_response(problem: Problem) -> web.Response:
     return web.Response(
-        body=msgspec.json.encode(problem.document()),
+        body=msgspec.json.encode(problem_document(problem)),
         status=problem.status,
         content_type=PROBLEM_JSON,
         headers=problem.headers,

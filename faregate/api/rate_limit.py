@@ -16,7 +16,7 @@ from datetime import datetime
 
 from redis.asyncio import Redis
 
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 
 
 @dataclass(frozen=True, slots=True)

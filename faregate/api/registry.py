@@ -27,7 +27,8 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from faregate.api.problems import PROBLEM_JSON, Problem, ProblemDocument
+from faregate.api.errors import Problem
+from faregate.api.problems import PROBLEM_JSON, ProblemDocument
 from ticketing.users import ApiUser
 
 T = TypeVar("T")

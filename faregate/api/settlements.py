@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from faregate.api.context import CONFIG, GATEWAY, PAYMENTS, PRICING_FEED, UOWS
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 from faregate.api.staff import (
     SettlementDay,
     SettlementException,

@@ -14,7 +14,7 @@ import re
 from aiohttp import web
 
 from faregate.api.context import CONFIG, RATE_LIMITER, UOWS
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Guard
 from ticketing.services.users import MAX_TOKEN, user_for_token
 from ticketing.users import ApiUser, UserRole

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from faregate.errors import SettlementRefused
 from faregate.web.charts import bar_chart
 from faregate.web.pages import render
 from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
@@ -85,10 +86,6 @@ class DayReport:
     by_hour: tuple[Money, ...]  # 24 amounts, hour 0 first (Hanoi time)
     exceptions: tuple[SettlementException, ...]
     downloads: tuple[Download, ...]
-
-
-class SettlementRefused(Exception):
-    """The settlement of a day cannot start; the message says why, in one line."""
 
 
 class FinanceSource(Protocol):

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from faregate.errors import SettlementRefused
 from faregate.web.finance import (
     ControlStatus,
     DayReport,
@@ -29,7 +30,6 @@ from faregate.web.finance import (
     OperatorRevenue,
     SettlementDay,
     SettlementException,
-    SettlementRefused,
 )
 from faregate.web.staff import STAFF_USER
 from qr.timeutil import Clock, utc_now

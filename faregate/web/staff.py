@@ -23,9 +23,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from faregate.web.pages import render
+from ticketing.errors import BadCredentials
 from ticketing.services.users import TOKEN_TTL, revoke_token, sign_in, user_for_token
 from ticketing.unit_of_work import UnitOfWorkFactory
-from ticketing.users import ApiUser, BadCredentials, UserRole
+from ticketing.users import ApiUser, UserRole
 
 SESSION_COOKIE = "faregate_staff"
 MAX_FIELD = 1024

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from faregate.api.app import create_app
-from faregate.api.problems import PROBLEM_JSON, Problem
+from faregate.api.errors import Problem
+from faregate.api.problems import PROBLEM_JSON
 from faregate.api.rate_limit import RateLimit, RateLimiter
 from gateways.localstripe_server import LocalStripe
 

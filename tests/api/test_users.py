@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from ticketing.db.users_models import ApiTokenRow, ApiUserRow
+from ticketing.errors import BadCredentials, InvalidUser, UserExists
 from ticketing.services.users import (
     ScryptCost,
     create_user,
@@ -20,7 +21,7 @@ from ticketing.services.users import (
     verify_password,
 )
 from ticketing.unit_of_work import UnitOfWorkFactory
-from ticketing.users import ApiUser, BadCredentials, InvalidUser, UserExists, UserRole
+from ticketing.users import ApiUser, UserRole
 
 CHEAP = ScryptCost(n=2**8)
 PASSWORD = "correct horse battery"

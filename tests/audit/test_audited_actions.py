@@ -13,6 +13,7 @@ from faregate.cli import main
 from faregate.config import Settings
 from faregate.database import open_database
 from ticketing.audit import Actor, ActorRole, AuditAction, AuditEntry, AuditQuery, TargetKind
+from ticketing.errors import BadCredentials, UserExists
 from ticketing.services.audit import read_audit
 from ticketing.services.users import (
     ScryptCost,
@@ -22,7 +23,7 @@ from ticketing.services.users import (
     sign_in,
 )
 from ticketing.unit_of_work import UnitOfWorkFactory
-from ticketing.users import BadCredentials, UserExists, UserRole
+from ticketing.users import UserRole
 
 PASSWORD = "a long enough password"
 CHEAP = ScryptCost(n=2**8)

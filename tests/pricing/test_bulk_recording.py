@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from faregate_data import HANOI_FEED
 from ticketing import postings
 from ticketing.db.models import EntryRow, LedgerAccountRow, PostingRow, PricedDayRow, PricedLegRow
+from ticketing.errors import DayAlreadyPriced
 from ticketing.fares import FareFeed, HeldPass, load_feed, pass_validity, price_day
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import PassRecord, PaymentMode, RiderAccount
-from ticketing.services.pricing import DayAlreadyPriced, FarePricing, PricedAccountDay
+from ticketing.services.pricing import FarePricing, PricedAccountDay
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 

@@ -13,12 +13,13 @@ from faregate_data import HANOI_FEED
 from tests.wallets import top_up
 from ticketing import postings
 from ticketing.db.models import PricedDayRow, PricedLegRow
+from ticketing.errors import UnknownRider
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.fares.pricing import DayPrice, price_day
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.pricing import FarePricing, UnknownRider, account_days
+from ticketing.services.pricing import FarePricing, account_days
 from ticketing.stores.pricing import NewPricedDay, PricedDayVersion
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory

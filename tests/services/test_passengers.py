@@ -20,6 +20,7 @@ from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.payments.conftest import ride_the_metro
 from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
+from ticketing.errors import CredentialNotIssued, NoLiveCredential
 from ticketing.fares.feed import load_feed
 from ticketing.money import Money
 from ticketing.payments.debt import debt_reason
@@ -88,7 +89,7 @@ async def test_postpaid_credential_carries_the_postpaid_flag(
 async def test_expired_keys_cannot_sign(uow_factory: UnitOfWorkFactory, tmp_path: Path) -> None:
     old = init_keys(tmp_path / "old", NOW - timedelta(days=3000))
     account_id = await open_account(uow_factory)
-    with pytest.raises(passengers.CredentialNotIssued):
+    with pytest.raises(CredentialNotIssued):
         await passengers.fetch_credential(uow_factory, old, account_id, at=NOW)
     overview = await passengers.account_overview(uow_factory, account_id)
     assert overview.live_credentials == 0
@@ -98,7 +99,7 @@ async def test_lost_phone_revokes_and_gives_the_new_phone_a_credential(
     uow_factory: UnitOfWorkFactory, keys: KeyMaterial
 ) -> None:
     account_id = await open_account(uow_factory)
-    with pytest.raises(passengers.NoLiveCredential):
+    with pytest.raises(NoLiveCredential):
         await passengers.report_lost(uow_factory, keys, account_id, at=NOW)
     held = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
     lost = await passengers.report_lost(uow_factory, keys, account_id, at=NOW)

@@ -22,7 +22,6 @@ from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
 from qr.vectors import fixed_key_material
 from simulators.barrier import (
-    BarrierError,
     BarrierRecord,
     Charge,
     EventKind,
@@ -32,6 +31,7 @@ from simulators.barrier import (
     batch_to_wire,
     record_to_wire,
 )
+from simulators.errors import BarrierError
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
 CAR = load_tariff("hanoi-car")

@@ -11,13 +11,13 @@ import pytest
 
 from qr.denylist import EMPTY_DENY_LIST
 from ticketing import postings
+from ticketing.errors import PassNotSold, RecordConflict
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.services.riders import (
     LOST_PHONE,
-    PassNotSold,
     Registration,
     buy_pass,
     deny_list_delta,
@@ -25,7 +25,6 @@ from ticketing.services.riders import (
     register_riders,
     report_lost_phone,
 )
-from ticketing.stores.riders import RecordConflict
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -9,6 +9,7 @@ import pytest
 
 from qr.denylist import EMPTY_DENY_LIST
 from qr.denylist import DenyList as GateDenyList
+from ticketing.errors import RecordConflict, UnknownDenyListVersion, UnknownRecord
 from ticketing.ledger import InsufficientFunds, Posting, accounts
 from ticketing.money import Money
 from ticketing.riders import (
@@ -20,8 +21,6 @@ from ticketing.riders import (
     PaymentMode,
     RiderAccount,
 )
-from ticketing.stores.deny_list import UnknownDenyListVersion
-from ticketing.stores.riders import RecordConflict, UnknownRecord
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 1, 0, tzinfo=UTC)

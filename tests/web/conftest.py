@@ -26,6 +26,7 @@ import pytest
 from aiohttp import web
 from playwright.sync_api import Browser, Error, Playwright, sync_playwright
 
+from faregate.errors import SettlementRefused
 from faregate.web import LotOccupancy, OccupancyBroadcaster, add_web_routes
 from faregate.web.finance import (
     ControlStatus,
@@ -35,7 +36,6 @@ from faregate.web.finance import (
     OperatorRevenue,
     SettlementDay,
     SettlementException,
-    SettlementRefused,
 )
 from faregate.web.operator import DeviceStatus, OperatorOverview, UncollectedExit
 from qr.credential import CredentialFlags

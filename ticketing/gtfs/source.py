@@ -15,8 +15,9 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ticketing.errors import CurrencyError
 from ticketing.gtfs.errors import FeedError
-from ticketing.money import CurrencyError, Money, currency_exponent
+from ticketing.money import Money, currency_exponent
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,3 +27,7 @@ class RefundNotAllowed(PaymentsError):
 
 class GatewayMismatch(PaymentsError):
     """The gateway reports an amount or currency other than the one we asked for."""
+
+
+class NoWebhookSecret(PaymentsError):
+    """Webhooks arrived but the payments service was built without the secret to verify them."""

@@ -10,12 +10,8 @@ from gateways.protocol import PaymentStatus
 from gateways.webhooks import WebhookEvent, construct_event
 from ticketing.db.payments_models import PaymentPurpose
 from ticketing.payments.attempts import capture_recorded, record
-from ticketing.payments.errors import PaymentsError
+from ticketing.payments.errors import NoWebhookSecret
 from ticketing.payments.results import PaymentOutcome, PaymentsContext, WebhookOutcome
-
-
-class NoWebhookSecret(PaymentsError):
-    """Webhooks arrived but the payments service was built without the secret to verify them."""
 
 
 async def handle_webhook(

@@ -27,14 +27,17 @@ from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
 from ticketing.db.models import PricedDayRow, PricedLegRow
 from ticketing.db.payments_models import AttemptStatus, GatewayCustomerRow, PaymentPurpose
-from ticketing.errors import TicketingError
+from ticketing.errors import (
+    CredentialNotIssued,
+    NoLiveCredential,
+    UnknownRecord,
+)
 from ticketing.money import Money
 from ticketing.payments.debt import debt_reason
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.services.riders import Reissue, report_lost_phone
 from ticketing.services.users import add_user, hash_password
-from ticketing.stores.riders import UnknownRecord
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import ApiUser, UserRole, check_user
 
@@ -53,14 +56,6 @@ CREDENTIAL_CATEGORIES = {
     "disability": RiderCategory.DISABLED,
 }
 _ID_ATTEMPTS = 8
-
-
-class CredentialNotIssued(TicketingError):
-    """The issuer keys cannot sign a credential now (expired, missing private halves)."""
-
-
-class NoLiveCredential(TicketingError):
-    """The account holds no live credential to report lost."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ticketing.clock import Clock
-from ticketing.errors import TicketingError
+from ticketing.errors import DayAlreadyPriced, UnknownRider
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.journeys import build_journeys, journeys_by_service_day
 from ticketing.fares.passes import HeldPass
@@ -34,15 +34,6 @@ from ticketing.service_day import service_day, service_day_start
 from ticketing.stores.pricing import NewPricedDay, PricedDayVersion
 from ticketing.taps import Tap, TapKind, TapRecord
 from ticketing.unit_of_work import UnitOfWork
-
-
-class UnknownRider(TicketingError):
-    """Taps name an account the backend has no record of."""
-
-
-class DayAlreadyPriced(TicketingError):
-    """A day handed in as new already has a recorded price that differs; re-price it with
-    `FarePricing.price_day`, which reverses the recorded posting."""
 
 
 @dataclass(frozen=True, slots=True)

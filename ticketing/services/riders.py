@@ -11,20 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qr.denylist import DenyList, DenyListDelta
-from ticketing.errors import TicketingError
+from ticketing.errors import PassNotSold, RecordConflict
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
 from ticketing.money import Money
 from ticketing.postings import pass_sale
 from ticketing.riders import CredentialRecord, PassRecord, RiderAccount
-from ticketing.stores.riders import RecordConflict
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 LOST_PHONE = "lost-phone"  # the revoke reason of a credential reported lost
-
-
-class PassNotSold(TicketingError):
-    """The feed does not sell this pass to the rider's category."""
 
 
 @dataclass(frozen=True, slots=True)

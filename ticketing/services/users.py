@@ -31,15 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
+from ticketing.errors import BadCredentials
 from ticketing.services.audit import record
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
-from ticketing.users import (
-    ApiUser,
-    BadCredentials,
-    UserRole,
-    check_password,
-    check_user,
-)
+from ticketing.users import ApiUser, UserRole, check_password, check_user
 
 TOKEN_TTL = timedelta(days=30)
 TOKEN_BYTES = 32

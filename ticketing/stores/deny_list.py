@@ -27,7 +27,7 @@ from ticketing.db.models import (
     DenyListEventRow,
     table_of,
 )
-from ticketing.errors import TicketingError
+from ticketing.errors import UnknownDenyListVersion
 from ticketing.riders import DenyAction, DenyListEvent, DenyListHistory
 
 COUNTERS = table_of(CounterRow)
@@ -35,11 +35,6 @@ ENTRIES = table_of(DenyListEntryRow)
 EVENTS = table_of(DenyListEventRow)
 CREDENTIALS = table_of(CredentialRow)
 VERSION_COUNTER = "deny_list_version"
-
-
-class UnknownDenyListVersion(TicketingError):
-    """A gate asked for changes since a version the backend never published: it must fetch a
-    snapshot instead."""
 
 
 class DenyListStore:

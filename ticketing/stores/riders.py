@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.models import CredentialRow, PassRow, RiderAccountRow
-from ticketing.errors import TicketingError
+from ticketing.errors import InvalidRecord, RecordConflict, UnknownRecord
 from ticketing.money import Money
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import (
@@ -28,18 +28,6 @@ from ticketing.riders import (
 )
 from ticketing.stores.deny_list import DenyListStore
 from ticketing.stores.ledger import Ledger
-
-
-class UnknownRecord(TicketingError):
-    """No rider account, pass or credential with this id."""
-
-
-class RecordConflict(TicketingError):
-    """An id is already used by a different account, pass or credential."""
-
-
-class InvalidRecord(TicketingError):
-    """A record that cannot be stored as given (e.g. a pass that ends before it starts)."""
 
 
 def _account(row: RiderAccountRow) -> RiderAccount:

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.users_models import ApiTokenRow, ApiUserRow
-from ticketing.users import ApiUser, UserExists
+from ticketing.errors import UserExists
+from ticketing.users import ApiUser
 
 
 @dataclass(frozen=True, slots=True)

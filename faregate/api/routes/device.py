@@ -26,14 +26,14 @@ import msgspec
 from aiohttp import web
 
 from faregate.api.context import CONFIG, FARE_FEED, METRICS, PRICING_FEED, UOWS
+from faregate.api.errors import Problem
 from faregate.api.fare_feed import FareFeedDocument
-from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from qr.errors import QRError
 from qr.keys import load_keyset
+from ticketing.errors import UnknownDenyListVersion
 from ticketing.services.riders import deny_list_delta, deny_list_snapshot
 from ticketing.services.taps import ingest_taps
-from ticketing.stores.deny_list import UnknownDenyListVersion
 from ticketing.taps import TapKind
 
 routes = RouteRegistry()

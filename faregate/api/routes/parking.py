@@ -18,8 +18,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from faregate.api.context import CONFIG, ENGINE, REDIS
+from faregate.api.errors import Problem
 from faregate.api.occupancy_relay import publish_occupancy
-from faregate.api.problems import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.web.occupancy import LotOccupancy
 from parking.errors import BarrierUploadError, UnknownLot

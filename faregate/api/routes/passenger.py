@@ -30,7 +30,7 @@ import msgspec
 from aiohttp import web
 
 from faregate.api.context import CONFIG, PAYMENTS, PRICING_FEED, UOWS
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from gateways.errors import (
     CardDeclined,
@@ -43,15 +43,22 @@ from qr.errors import QRError
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, load_keys
 from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
+from ticketing.errors import (
+    CredentialNotIssued,
+    InvalidUser,
+    NoLiveCredential,
+    PassNotSold,
+    UnknownRecord,
+    UserExists,
+)
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.money import Money
 from ticketing.payments.errors import NoSavedCard, PaymentInProgress
 from ticketing.riders import AccountStatus, PaymentMode
 from ticketing.services import passengers
-from ticketing.services.riders import PassNotSold, buy_pass
-from ticketing.stores.riders import UnknownRecord
-from ticketing.users import MAX_PASSWORD, InvalidUser, UserExists
+from ticketing.services.riders import buy_pass
+from ticketing.users import MAX_PASSWORD
 
 routes = RouteRegistry()
 
@@ -395,7 +402,7 @@ async def fetch_credential(call: Call) -> web.Response:
         issued = await passengers.fetch_credential(
             call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
         )
-    except passengers.CredentialNotIssued as error:
+    except CredentialNotIssued as error:
         raise _refused(error, 503, "keys-unavailable", "Service Unavailable") from error
     return _no_store(CredentialDocument.of(issued.phone, issued.revoked))
 
@@ -495,11 +502,11 @@ async def report_lost_phone(call: Call) -> web.Response:
         lost = await passengers.report_lost(
             call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
         )
-    except passengers.NoLiveCredential as error:
+    except NoLiveCredential as error:
         raise Problem(
             409, "no-credential", "Conflict", "no phone holds a credential of this account"
         ) from error
-    except passengers.CredentialNotIssued as error:
+    except CredentialNotIssued as error:
         raise _refused(error, 503, "keys-unavailable", "Service Unavailable") from error
     revoked = (lost.reissue.revoked.credential_id, *lost.also_revoked)
     return _no_store(

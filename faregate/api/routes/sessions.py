@@ -18,11 +18,12 @@ from typing import Annotated, Literal
 import msgspec
 
 from faregate.api.context import CONFIG, RATE_LIMITER, UOWS
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.user_auth import bearer_token
+from ticketing.errors import BadCredentials
 from ticketing.services.users import revoke_token, sign_in
-from ticketing.users import MAX_PASSWORD, ApiUser, BadCredentials, UserRole
+from ticketing.users import MAX_PASSWORD, ApiUser, UserRole
 
 routes = RouteRegistry()
 

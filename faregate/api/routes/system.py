@@ -9,8 +9,8 @@ from aiohttp import web
 from sqlalchemy import text
 
 from faregate.api.context import ENGINE, METRICS, OPENAPI, REDIS
+from faregate.api.errors import Problem
 from faregate.api.metrics import METRICS_CONTENT_TYPE
-from faregate.api.problems import Problem
 from faregate.api.registry import Call, RouteRegistry
 
 routes = RouteRegistry()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from faregate.api.context import PAYMENTS
-from faregate.api.problems import Problem
+from faregate.api.errors import Problem
 from faregate.api.registry import Call, RouteRegistry
 from gateways.errors import WebhookError
 from gateways.webhooks import SIGNATURE_HEADER

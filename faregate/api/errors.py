@@ -1,0 +1,32 @@
+"""The HTTP layer's own error: `Problem`, an answer a handler or guard gives as it stands.
+
+Domain errors (`ticketing.errors`, `parking.errors`, ...) are not raised as problems: the
+error table in `faregate.api.problems` turns them into problem documents. `Problem` is for
+what only the HTTP layer knows: a missing token, a rate limit, a malformed request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+PROBLEM_BASE = "urn:faregate:problem:"
+
+
+class Problem(Exception):
+    """Raise in a handler to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str | None,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.type = "about:blank" if slug is None else PROBLEM_BASE + slug
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
