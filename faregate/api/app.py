@@ -31,7 +31,6 @@ from faregate.api.context import (
     PRICING_FEED,
     RATE_LIMITER,
     REDIS,
-    SETTLEMENTS,
     UOWS,
     ApiConfig,
 )
@@ -54,7 +53,7 @@ from faregate.api.routes import (
     system,
     webhooks,
 )
-from faregate.api.settlements import AppSettlements
+from faregate.api.settlements import report_dir, start_settlement
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.gateway_runtime import open_gateway
@@ -80,16 +79,14 @@ DESCRIPTION = (
 )
 
 
-def api_routes(*, settlements: bool = True, parking_ops: bool = True) -> RouteRegistry:
+def api_routes(*, parking_ops: bool = True) -> RouteRegistry:
     """Every route of the API; add a module's `routes` here to publish it. Staff routes over
     backends a build may lack (faregate/api/staff.py) are left out when told to."""
     registry = RouteRegistry()
-    for module in (system, sessions, passenger, device, parking, operator, webhooks):
+    for module in (system, sessions, passenger, device, parking, operator, webhooks, finance):
         registry.extend(module.routes)
     if parking_ops:
         registry.extend(operator.parking_routes)
-    if settlements:
-        registry.extend(finance.routes)
     return registry
 
 
@@ -179,14 +176,13 @@ def create_app(config: ApiConfig) -> web.Application:
     )
     app[CONFIG] = config
     app[METRICS] = metrics
-    app[SETTLEMENTS] = config.settlements or AppSettlements(app)
     app[PARKING_OPS] = config.parking_ops or AppParkingOps(app)
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
     # The pages: the signed-in passenger page at /, staff sign-in, /operator, and /finance
-    # over the finance API's settlements (docs/WEB.md).
+    # over the services the staff API calls (docs/WEB.md).
     uows = lambda request: request.app[UOWS]  # noqa: E731
     add_web_routes(
         app,
@@ -196,7 +192,12 @@ def create_app(config: ApiConfig) -> web.Application:
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
             clock=config.clock,
         ),
-        finance=SettlementsFinance(app[SETTLEMENTS], clock=config.clock, refusals=(Problem,)),
+        finance=SettlementsFinance(
+            uows,
+            report_dir=lambda day: report_dir(app, day),
+            start=lambda request, day, who: start_settlement(request.app, day, who),
+            refusals=(Problem,),
+        ),
     )
     app.cleanup_ctx.extend(
         [_fare_feed, _database, _redis, occupancy_relay, _gateway, _pricing_worker]

@@ -32,7 +32,8 @@ from faregate_data import HANOI_FEED
 from faregate_data.operators import load_operators
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
-from ticketing.services.settlement import SettlementOutcome, list_days, settle
+from ticketing.services.settlement import SettlementOutcome, default_report_dir, settle
+from ticketing.services.settlement_days import list_days
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 CRASH_ENV = "FAREGATE_SETTLE_CRASH_AFTER"
@@ -162,7 +163,7 @@ def settle_command(
             click.echo(f"{row['day']}  {row['state']:<22} {row['digest'] or ''}")
         return
     assert service_day is not None
-    reports = report_dir or settings.data_dir / "settlement" / service_day.isoformat()
+    reports = report_dir or default_report_dir(settings.data_dir, service_day)
     outcome = asyncio.run(_settle(settings, service_day, report_dir=reports, dry_run=dry_run))
     summary = outcome.summary
     if as_json:

@@ -14,7 +14,7 @@ from faregate_data.operators import load_operators
 from gateways.protocol import Gateway
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
-from ticketing.services.settlement import settle
+from ticketing.services.settlement import default_report_dir, settle
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 
@@ -45,7 +45,7 @@ async def run_settle_stage(
         feed,
         day,
         who="demo",
-        report_dir=data_dir / "settlement" / day.isoformat(),
+        report_dir=default_report_dir(data_dir, day),
         gateway=gateway,
         payments=payments,
     )

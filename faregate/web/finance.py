@@ -24,13 +24,7 @@ from faregate.web.charts import bar_chart
 from faregate.web.pages import render
 from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from ticketing.money import Money
-
-
-class DayStatus(enum.StrEnum):
-    OPEN = "open"  # the service day is not over (or late taps may still arrive before cut-off)
-    CLOSED = "closed"  # over and not settled: settlement can start
-    SETTLING = "settling"
-    SETTLED = "settled"  # settled and locked
+from ticketing.services.settlement_days import DayStatus  # open, closed, settling, settled
 
 
 class ControlStatus(enum.StrEnum):

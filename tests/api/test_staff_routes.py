@@ -1,16 +1,16 @@
 """Operator and finance routes: each limited to its role; device status from the taps table.
 
-These tests wire stand-in backends (which check the routes' auth, validation and documents,
-not settlement or parking: tests/api/test_finance_settlement.py and
-tests/api/test_operator_parking.py run the real ones), and check that without one the app's own
-backends serve the routes."""
+Finance routes run on the real settlement service (tests/api/test_finance_settlement.py settles
+days with taps). Operator parking routes here get a stand-in backend (which checks the routes'
+auth, validation and documents, not parking: tests/api/test_operator_parking.py runs the real
+one), and without one the app's own backend serves them."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +18,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.api.app import create_app
-from faregate.api.context import CONFIG, UOWS, ApiConfig
+from faregate.api.context import UOWS, ApiConfig
 from faregate.api.problems import PROBLEM_JSON
-from faregate.api.staff import (
-    LotStatus,
-    SettlementDay,
-    SettlementException,
-    SettlementFigures,
-    SettlementStarted,
-    UncollectedFee,
-)
+from faregate.api.staff import LotStatus, UncollectedFee
 from gateways.localstripe_server import LocalStripe
 from ticketing.services.users import ScryptCost, create_user, revoke_token, sign_in
 from ticketing.users import UserRole
@@ -37,11 +30,13 @@ from .conftest import Client, Device, make_config
 PASSWORD = "correct horse battery"
 CHEAP = ScryptCost(n=2**8)
 
+# What a finance user gets on an empty database: the role guard let each request through.
 FINANCE_ROUTES = [
-    ("POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}),
-    ("GET", "/api/v1/finance/settlements", None),
-    ("GET", "/api/v1/finance/exceptions?day=2026-11-24", None),
-    ("GET", "/api/v1/finance/statements?day=2026-11-24&name=operators.csv", None),
+    ("POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, 200),
+    ("GET", "/api/v1/finance/settlements", None, 200),
+    ("GET", "/api/v1/finance/exceptions?day=2026-11-24", None, 200),
+    ("GET", "/api/v1/finance/figures?day=2026-11-24", None, 404),
+    ("GET", "/api/v1/finance/statements?day=2026-11-24&name=statements.csv", None, 404),
 ]
 OPERATOR_ROUTES = [
     ("GET", "/api/v1/operator/devices", None),
@@ -64,9 +59,9 @@ async def call(client: Client, method: str, path: str, body: Any, bearer: str) -
     )
 
 
-@pytest.mark.parametrize(("method", "path", "body"), FINANCE_ROUTES)
+@pytest.mark.parametrize(("method", "path", "body", "status"), FINANCE_ROUTES)
 async def test_finance_routes_refuse_operators_and_passengers(
-    client: Client, method: str, path: str, body: Any
+    client: Client, method: str, path: str, body: Any, status: int
 ) -> None:
     for role in (UserRole.OPERATOR, UserRole.PASSENGER):
         response = await call(client, method, path, body, await token(client, role))
@@ -74,7 +69,9 @@ async def test_finance_routes_refuse_operators_and_passengers(
         assert response.content_type == PROBLEM_JSON
     assert (await client.request(method, path, json=body)).status == 401
     finance = await call(client, method, path, body, await token(client, UserRole.FINANCE))
-    assert finance.status == 200
+    assert finance.status == status, await finance.text()
+    if status == 404:
+        assert (await finance.json())["type"].endswith("not-settled")
 
 
 @pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ROUTES)
@@ -142,29 +139,6 @@ async def test_device_status_shows_last_upload_and_lag(client: Client, device: D
     assert 590 <= mine["journal_lag_seconds"] < 660
 
 
-class FakeSettlements:
-    """A stand-in backend: the routes' wiring and documents, not settlement itself."""
-
-    def __init__(self) -> None:
-        self.started: list[tuple[date, str]] = []
-
-    async def start(self, day: date, who: str) -> SettlementStarted:
-        self.started.append((day, who))
-        return SettlementStarted(day, False, {"fares": 1200})
-
-    async def days(self) -> list[SettlementDay]:
-        return [SettlementDay(date(2026, 11, 24), "settled", "abc", 0)]
-
-    async def figures(self, day: date) -> SettlementFigures:
-        return SettlementFigures(day, "abc", "fin", datetime(2026, 11, 25, tzinfo=UTC), {})
-
-    async def exceptions(self, day: date) -> list[SettlementException]:
-        return [SettlementException("missing-at-gateway", "pi_1", 500, "VND", day, "not listed")]
-
-    async def statement(self, day: date, name: str) -> tuple[bytes, str]:
-        return b"operator,amount\n", "text/csv"
-
-
 class FakeParking:
     async def lots(self) -> list[LotStatus]:
         return [
@@ -186,10 +160,7 @@ class FakeParking:
 
 @pytest.fixture
 def api_config(tmp_path: Path, db_url: str, localstripe_server: LocalStripe) -> ApiConfig:
-    return make_config(
-        tmp_path, db_url, localstripe_server,
-        settlements=FakeSettlements(), parking_ops=FakeParking(),
-    )  # fmt: skip
+    return make_config(tmp_path, db_url, localstripe_server, parking_ops=FakeParking())
 
 
 @pytest.fixture
@@ -204,20 +175,29 @@ async def bare(
 async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) -> None:
     fin = await token(client, UserRole.FINANCE)
     started = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, fin)
-    assert await started.json() == {
-        "day": "2026-11-24", "already_settled": False, "summary": {"fares": 1200},
-    }  # fmt: skip
+    document = await started.json()
+    assert (document["day"], document["already_settled"]) == ("2026-11-24", False)
+    report = "/api/v1/finance/statements?day=2026-11-24&name=report.html"
+    assert document["summary"]["report"] == report
     listed = await (await call(client, "GET", "/api/v1/finance/settlements", None, fin)).json()
-    assert listed["days"][0]["state"] == "settled"
+    assert listed["days"] == [
+        {
+            "day": "2026-11-24", "state": "settled", "digest": document["summary"]["digest"],
+            "adjustments_waiting": 0,
+        }
+    ]  # fmt: skip
+    figures = await (
+        await call(client, "GET", "/api/v1/finance/figures?day=2026-11-24", None, fin)
+    ).json()
+    assert figures["closed_by"].startswith("finance-")  # the signed-in user settled it
+    assert figures["digest"] == document["summary"]["digest"]
     exceptions = await (
         await call(client, "GET", "/api/v1/finance/exceptions?day=2026-11-24", None, fin)
     ).json()
-    assert exceptions["exceptions"][0]["reference"] == "pi_1"
-    statement = await call(
-        client, "GET", "/api/v1/finance/statements?day=2026-11-24&name=ops.csv", None, fin
-    )
-    assert statement.content_type == "text/csv"
-    assert await statement.read() == b"operator,amount\n"
+    assert exceptions == {"day": "2026-11-24", "exceptions": []}
+    statement = await call(client, "GET", report, None, fin)
+    assert statement.content_type == "text/html"
+    assert b"<svg" in await statement.read()
     # the operator still cannot start one
     ops = await token(client, UserRole.OPERATOR)
     denied = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, ops)
@@ -229,6 +209,3 @@ async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) ->
     }  # fmt: skip
     fees = await (await call(client, "GET", "/api/v1/operator/unable-to-collect", None, ops)).json()
     assert fees["fees"][0]["amount"] == 20_000
-    settlements = client.server.app[CONFIG].settlements
-    assert isinstance(settlements, FakeSettlements)
-    assert [who.startswith("finance-") for _, who in settlements.started] == [True]

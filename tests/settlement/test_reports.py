@@ -20,7 +20,7 @@ from ticketing.settlement.controls import control_totals
 from ticketing.settlement.errors import InvalidSettlementInput
 from ticketing.settlement.report import money, render_html
 from ticketing.settlement.statements import build_statements
-from ticketing.settlement.writers import write_reports
+from ticketing.settlement.writers import REPORT_TYPES, write_reports
 
 from .synthetic import Knobs, synthetic_day
 
@@ -158,6 +158,8 @@ def test_reports_are_written_with_the_figures(tmp_path: Path) -> None:
     assert summary["digest"] == settled.digest()
     assert json.loads(files.controls_json.read_text())["ok"] is True
     assert not list(files.directory.glob(".*partial"))
+    # what finance may download (REPORT_TYPES) is exactly what a run writes
+    assert sorted(p.name for p in files.directory.iterdir()) == sorted(REPORT_TYPES)
 
 
 def test_the_html_report_is_self_contained_and_shows_the_figures() -> None:

@@ -27,10 +27,10 @@ from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.settlement import (
     SettlementOutcome,
     cut_off,
-    list_days,
     settle,
     settlement_lock,
 )
+from ticketing.services.settlement_days import list_days
 from ticketing.services.taps import ingest_and_price
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
 from ticketing.taps import Tap, TapKind

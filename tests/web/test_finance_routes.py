@@ -75,12 +75,15 @@ async def test_without_sources_there_is_no_operator_or_finance_page() -> None:
 
 
 def test_an_exception_detail_reads_as_one_line() -> None:
-    stored = (
-        '{"age_days": -6, "amount": 50000, "gateway_amount": 50000, "ledger_amount": null,'
-        ' "record_day": "2026-11-30", "suspense": 50000}'
-    )
+    stored = {
+        "age_days": -6, "amount": 50000, "gateway_amount": 50000, "ledger_amount": None,
+        "record_day": "2026-11-30", "suspense": 50000,
+    }  # fmt: skip
     assert readable_detail(stored, "VND") == (
         "ledger none, gateway 50,000 VND; recorded 2026-11-30; 50,000 VND in suspense"
     )
-    assert readable_detail("wallet short", "VND") == "wallet short"
-    assert readable_detail("[1, 2]", "VND") == "[1, 2]"
+    assert readable_detail({"account": "r00012", "day_total": 7000}, "VND") == "account r00012"
+    # fields it does not know, as they were stored
+    assert readable_detail({"note": "wallet short", "n": [1, 2]}, "VND") == (
+        '{"n": [1, 2], "note": "wallet short"}'
+    )

@@ -91,6 +91,7 @@ DEFAULT_CURRENCY = "VND"
 DEFAULT_GATEWAY = "stripe"  # the clearing account's gateway when no payments service is given
 
 StageHook = Callable[[str], None]
+_RUNNING_IN_MEMORY: set[tuple[int, date]] = set()  # (engine, day) of runs on in-memory SQLite
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +103,10 @@ class SettlementOutcome:
     dry_run: bool
 
 
-@dataclass(frozen=True, slots=True)
-class DayListing:
-    day: date
-    state: str  # open | settled | adjustments waiting
-    digest: str | None
-    adjustments_waiting: int
+def default_report_dir(data_dir: Path, day: date) -> Path:
+    """Where a day's reports go unless told otherwise: DATA_DIR/settlement/DAY (`faregate
+    settle`, the finance API and page, the demo)."""
+    return data_dir / "settlement" / day.isoformat()
 
 
 def cut_off(day: date) -> datetime:
@@ -145,8 +144,15 @@ async def settlement_lock(engine: AsyncEngine, day: date) -> AsyncIterator[None]
         return
     database = engine.url.database or ""
     path = Path(f"{database}.settle-{day}.lock") if database and database != ":memory:" else None
-    if path is None:
-        yield
+    if path is None:  # an in-memory database lives in this process only: so does its lock
+        running = (id(engine), day)
+        if running in _RUNNING_IN_MEMORY:
+            raise SettlementInProgress(f"a settlement of {day} is already running")
+        _RUNNING_IN_MEMORY.add(running)
+        try:
+            yield
+        finally:
+            _RUNNING_IN_MEMORY.discard(running)
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -849,35 +855,3 @@ def _pass_pools(
 async def _weights(uow: UnitOfWork, item: PendingAdjustment) -> dict[str, int]:
     """Undiscounted value per operator of the adjusted account-day's new version."""
     return await uow.settlement.version_weights(item.account_id, item.original_day, item.version)
-
-
-# -- listing ---------------------------------------------------------------------------------
-
-
-async def list_days(uows: UnitOfWorkFactory) -> list[DayListing]:
-    """Service days that have taps (or a settlement), each with its state."""
-    async with uows() as uow:
-        span = await uow.settlement.tap_span()
-        records = {r.day: r for r in await uow.settlement.days()}
-        waiting = await uow.settlement.waiting_adjustments()
-        days: set[date] = set(records)
-        if span is not None:
-            first, last = service_day(span[0]), service_day(span[1])
-            current = first
-            while current <= last:
-                if await uow.settlement.tap_day_exists(*day_window(current)):
-                    days.add(current)
-                current += timedelta(days=1)
-    listing = []
-    for day in sorted(days):
-        record = records.get(day)
-        if record is None:
-            state, digest = "open", None
-        elif record.digest is None:
-            state, digest = f"closing ({record.stage})", None
-        else:
-            state, digest = "settled", record.digest
-            if waiting.get(day):
-                state = "adjustments waiting"
-        listing.append(DayListing(day, state, digest, waiting.get(day, 0)))
-    return listing

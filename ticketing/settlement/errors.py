@@ -19,3 +19,11 @@ class DayNotClosed(SettlementError):
 
 class SettlementInProgress(SettlementError):
     """Another settlement of the day is running."""
+
+
+class DayNotSettled(SettlementError):
+    """The day has no settled figures yet (never settled, or its run has not finished)."""
+
+
+class NoSuchReport(SettlementError):
+    """No report file by that name: not one a run writes, or not where the run wrote it."""

@@ -28,6 +28,16 @@ EXCEPTION_COLUMNS = (
     "key", "category", "side", "currency", "amount", "suspense", "ledger_ref", "gateway_ref",
     "charge_key", "ledger_amount", "gateway_amount", "record_day", "first_seen", "age_days",
 )  # fmt: skip
+# Every file a run writes, by name, with its content type (what finance may download).
+REPORT_TYPES = {
+    "statements.csv": "text/csv",
+    "statements.json": "application/json",
+    "exceptions.csv": "text/csv",
+    "exceptions.json": "application/json",
+    "controls.json": "application/json",
+    "settlement.json": "application/json",
+    "report.html": "text/html",
+}
 
 
 @dataclass(frozen=True, slots=True)

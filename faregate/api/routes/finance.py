@@ -1,8 +1,9 @@
 """Finance API (Auth.FINANCE): settlements, their exceptions and statement downloads.
 
-Backed by `faregate.api.settlements.AppSettlements` (the app's own database and gateway)
-unless `ApiConfig.settlements` replaces it. Every route authenticates, checks the finance role
-and validates its input before calling it.
+Each route authenticates, checks the finance role, validates its input and makes one call:
+`faregate.api.settlements.start_settlement` (the settlement run with the app's gateway) or a
+read of `ticketing.services.settlement_days`, the same the finance page and `faregate settle
+--list` make.
 
 - `POST /api/v1/finance/settlements` `{"day": "YYYY-MM-DD"}`: settle a closed service day
   (409 before its cut-off, or while another settlement of it runs).
@@ -10,25 +11,45 @@ and validates its input before calling it.
 - `GET /api/v1/finance/figures?day=`: a settled day's stored figures.
 - `GET /api/v1/finance/exceptions?day=`: the exceptions the day's run found.
 - `GET /api/v1/finance/statements?day=&name=`: a report file of a settled day.
+
+A day not settled yet is a 404 `not-settled`; a report name no run writes, or a report not in
+this server's data directory, a 404 `no-such-statement`.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
-from faregate.api.context import SETTLEMENTS
+from faregate.api import settlements
+from faregate.api.context import UOWS
+from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
-from faregate.api.staff import Settlements
+from ticketing.services.settlement_days import (
+    day_exceptions,
+    list_days,
+    report_file,
+    settled_figures,
+)
+from ticketing.settlement.errors import (
+    DayNotClosed,
+    DayNotSettled,
+    NoSuchReport,
+    SettlementInProgress,
+)
 
 routes = RouteRegistry()
 STATEMENT_CONTENT_TYPES = ("text/csv", "application/json", "text/html")
 TEXT_TYPES = frozenset(STATEMENT_CONTENT_TYPES)
 REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # msgspec searches: anchored
+STATEMENTS_PATH = "/api/v1/finance/statements"
 
 
 class SettleRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -83,8 +104,22 @@ class StatementQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(pattern=REPORT_NAME.pattern, max_length=100)]
 
 
-def _settlements(call: Call) -> Settlements:
-    return call.app[SETTLEMENTS]
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The settlement service's refusals as problem documents."""
+    try:
+        yield
+    except DayNotClosed as error:
+        raise Problem(409, "day-not-closed", "Day not closed", str(error)) from None
+    except SettlementInProgress as error:
+        raise Problem(
+            409, "settlement-in-progress", "Settlement in progress",
+            f"{error}; retry when it has finished",
+        ) from None  # fmt: skip
+    except DayNotSettled as error:
+        raise Problem(404, "not-settled", "Day not settled", str(error)) from None
+    except NoSuchReport as error:
+        raise Problem(404, "no-such-statement", "No such statement", str(error)) from None
 
 
 @routes.route(
@@ -94,8 +129,13 @@ def _settlements(call: Call) -> Settlements:
 )  # fmt: skip
 async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day
-    started = await _settlements(call).start(day, who=call.user.username)
-    return msgspec.convert(started, SettlementStartedDocument, from_attributes=True)
+    with _refusals():
+        outcome = await settlements.start_settlement(call.app, day, who=call.user.username)
+    summary = dict(outcome.summary)
+    summary["report"] = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
+    return SettlementStartedDocument(
+        day=day, already_settled=outcome.already_settled, summary=summary
+    )
 
 
 @routes.route(
@@ -103,7 +143,7 @@ async def start_settlement(call: Call) -> SettlementStartedDocument:
     "", tag="finance", auth=Auth.FINANCE, response=SettlementList,
 )  # fmt: skip
 async def list_settlements(call: Call) -> SettlementList:
-    days = await _settlements(call).days()
+    days = await list_days(call.app[UOWS])
     return SettlementList(
         days=msgspec.convert(days, list[SettlementDayDocument], from_attributes=True)
     )
@@ -115,7 +155,8 @@ async def list_settlements(call: Call) -> SettlementList:
 )  # fmt: skip
 async def get_figures(call: Call) -> FiguresDocument:
     day = call.query_as(DayQuery).day
-    found = await _settlements(call).figures(day)
+    with _refusals():
+        found = await settled_figures(call.app[UOWS], day)
     return msgspec.convert(found, FiguresDocument, from_attributes=True)
 
 
@@ -126,9 +167,19 @@ async def get_figures(call: Call) -> FiguresDocument:
 )  # fmt: skip
 async def list_exceptions(call: Call) -> ExceptionList:
     day = call.query_as(DayQuery).day
-    found = await _settlements(call).exceptions(day)
     return ExceptionList(
-        day=day, exceptions=msgspec.convert(found, list[ExceptionDocument], from_attributes=True)
+        day=day,
+        exceptions=[
+            ExceptionDocument(
+                kind=e.kind,
+                reference=e.reference,
+                amount=e.amount.amount,
+                currency=e.amount.currency,
+                first_seen=e.first_seen,
+                detail=json.dumps(e.detail, sort_keys=True, ensure_ascii=False),
+            )
+            for e in await day_exceptions(call.app[UOWS], day)
+        ],
     )
 
 
@@ -139,10 +190,16 @@ async def list_exceptions(call: Call) -> ExceptionList:
 )  # fmt: skip
 async def get_statement(call: Call) -> web.StreamResponse:
     query = call.query_as(StatementQuery)
-    body, content_type = await _settlements(call).statement(query.day, query.name)
+    with _refusals():
+        found = await report_file(
+            call.app[UOWS],
+            query.day,
+            query.name,
+            report_dir=settlements.report_dir(call.app, query.day),
+        )
     return web.Response(
-        body=body,
-        content_type=content_type,
-        charset="utf-8" if content_type in TEXT_TYPES else None,
+        body=found.body,
+        content_type=found.content_type,
+        charset="utf-8" if found.content_type in TEXT_TYPES else None,
         headers={"Content-Disposition": f'attachment; filename="{query.day}-{query.name}"'},
     )

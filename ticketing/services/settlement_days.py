@@ -1,0 +1,229 @@
+"""Use cases: what finance reads of its settlement days. `faregate settle --list`, the finance
+API and the finance page call these and nothing else, so they cannot disagree
+(`services.settlement.settle` is the run that writes what they read).
+
+- `list_days`: every service day with taps or a settlement, with its state and, once settled,
+  its totals; `day_status`: one of them;
+- `settled_figures`: a settled day's stored figures (`DayNotSettled` before);
+- `day_exceptions`: the exceptions the day's run found, each with the reference finance looks
+  it up by (the gateway's or the ledger's id);
+- `report_file`: one of the files the run wrote (`NoSuchReport` for any other name, or when
+  the files are not where the run wrote them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ticketing.money import Money
+from ticketing.service_day import service_day
+from ticketing.services.settlement import cut_off, day_window
+from ticketing.settlement.errors import DayNotSettled, NoSuchReport
+from ticketing.settlement.writers import REPORT_TYPES
+from ticketing.stores.settlement import DayRecord
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+RUN_RECORD = "_run"  # the reconcile stage's own summary row, not an exception
+SETTLED_STATES = ("settled", "adjustments waiting")
+
+
+class DayStatus(enum.StrEnum):
+    OPEN = "open"  # the cut-off has not passed: late taps may still arrive
+    CLOSED = "closed"  # past its cut-off and not settled: settlement can start
+    SETTLING = "settling"  # a run has begun (and, if it stopped, resumes where it stopped)
+    SETTLED = "settled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettledTotals:
+    """The headline figures of a settled day."""
+
+    taps: int
+    collected: Money
+    exceptions: int  # found by the day's run
+    controls_ok: bool  # trial balance zero; payables + fees + suspense = money collected
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayListing:
+    day: date
+    state: str  # open | closing (<stage>) | settled | adjustments waiting
+    status: DayStatus
+    digest: str | None
+    adjustments_waiting: int  # later taps of a settled day, waiting for the next run
+    totals: SettledTotals | None  # None until settled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorNet:
+    operator: str
+    gross: Money
+    net: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettledFigures:
+    day: date
+    digest: str
+    closed_by: str
+    closed_at: datetime
+    figures: dict[str, Any]  # every settled figure, as the run stored it
+    totals: SettledTotals
+    statements: tuple[OperatorNet, ...]
+    by_hour: tuple[Money, ...]  # 24 amounts charged, hour 0 first (Hanoi time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayException:
+    kind: str
+    reference: str  # what finance looks the item up by: a gateway or ledger id, else its key
+    amount: Money
+    first_seen: date  # the service day it arose on: its age
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportFile:
+    name: str
+    content_type: str
+    body: bytes
+
+
+def _totals(figures: dict[str, Any]) -> SettledTotals:
+    return SettledTotals(
+        taps=int(figures["taps"]),
+        collected=Money(int(figures["collected"]), figures["currency"]),
+        exceptions=sum(int(n) for n in figures["exceptions"].values()),
+        controls_ok=bool(figures["controls"]["ok"]),
+    )
+
+
+def _listing(day: date, record: DayRecord | None, waiting: int, now: datetime) -> DayListing:
+    totals = None
+    if record is None:
+        state, digest = "open", None
+        status = DayStatus.CLOSED if now >= cut_off(day) else DayStatus.OPEN
+    elif record.digest is None:
+        state, digest, status = f"closing ({record.stage})", None, DayStatus.SETTLING
+    else:
+        state, digest, status = "settled", record.digest, DayStatus.SETTLED
+        if waiting:
+            state = "adjustments waiting"
+        totals = None if record.figures is None else _totals(record.figures)
+    return DayListing(
+        day=day,
+        state=state,
+        status=status,
+        digest=digest,
+        adjustments_waiting=waiting,
+        totals=totals,
+    )
+
+
+async def list_days(uows: UnitOfWorkFactory) -> list[DayListing]:
+    """Service days that have taps (or a settlement), oldest first, each with its state."""
+    async with uows() as uow:
+        span = await uow.settlement.tap_span()
+        records = {r.day: r for r in await uow.settlement.days()}
+        waiting = await uow.settlement.waiting_adjustments()
+        days: set[date] = set(records)
+        if span is not None:
+            current, last = service_day(span[0]), service_day(span[1])
+            while current <= last:
+                if await uow.settlement.tap_day_exists(*day_window(current)):
+                    days.add(current)
+                current += timedelta(days=1)
+    now = uows.clock()
+    return [_listing(day, records.get(day), waiting.get(day, 0), now) for day in sorted(days)]
+
+
+async def day_status(uows: UnitOfWorkFactory, day: date) -> DayListing | None:
+    """`day` as `list_days` lists it; None when it has neither taps nor a settlement."""
+    async with uows() as uow:
+        record = await uow.settlement.day(day)
+        if record is None and not await uow.settlement.tap_day_exists(*day_window(day)):
+            return None
+        waiting = (await uow.settlement.waiting_adjustments()).get(day, 0)
+    return _listing(day, record, waiting, uows.clock())
+
+
+async def _settled(uow: UnitOfWork, day: date) -> tuple[DayRecord, str, dict[str, Any]]:
+    record = await uow.settlement.day(day)
+    if record is None or record.digest is None or record.figures is None:
+        raise DayNotSettled(f"service day {day} is not settled")
+    return record, record.digest, record.figures
+
+
+async def settled_figures(uows: UnitOfWorkFactory, day: date) -> SettledFigures:
+    """A settled day's stored figures (the run's own summary left out)."""
+    async with uows() as uow:
+        record, digest, stored = await _settled(uow, day)
+    figures = {k: v for k, v in stored.items() if k != "summary"}
+    currency = figures["currency"]
+    hourly = {int(hour): int(amount) for hour, amount in figures["revenue_by_hour"].items()}
+    return SettledFigures(
+        day=day,
+        digest=digest,
+        closed_by=record.closed_by,
+        closed_at=record.closed_at,
+        figures=figures,
+        totals=_totals(figures),
+        statements=tuple(
+            OperatorNet(
+                operator=s["operator"],
+                gross=Money(int(s["gross"]), currency),
+                net=Money(int(s["net"]), currency),
+            )
+            for s in figures["statements"]
+        ),
+        by_hour=tuple(Money(hourly.get(hour, 0), currency) for hour in range(24)),
+    )
+
+
+def _reference(key: str, detail: dict[str, Any]) -> str:
+    for field in ("gateway_ref", "ledger_ref", "account"):
+        value = detail.get(field)
+        if isinstance(value, str) and value:
+            return value
+    return key
+
+
+async def day_exceptions(uows: UnitOfWorkFactory, day: date) -> list[DayException]:
+    """The exceptions first seen on `day` (none before its run reaches them)."""
+    async with uows() as uow:
+        found = await uow.settlement.exceptions_first_seen(day)
+    return [
+        DayException(
+            kind=e.kind,
+            reference=_reference(e.key, e.detail),
+            amount=Money(e.amount, e.currency),
+            first_seen=e.first_seen,
+            detail=e.detail,
+        )
+        for e in found
+        if e.kind != RUN_RECORD
+    ]
+
+
+async def report_file(
+    uows: UnitOfWorkFactory, day: date, name: str, *, report_dir: Path
+) -> ReportFile:
+    """The report `name` of settled `day`, from `report_dir` (where its run wrote them)."""
+    content_type = REPORT_TYPES.get(name)
+    if content_type is None:
+        raise NoSuchReport(f"{name!r} is not a settlement report; one of {', '.join(REPORT_TYPES)}")
+    async with uows() as uow:
+        await _settled(uow, day)
+    try:
+        body = await asyncio.to_thread((report_dir / name).read_bytes)
+    except FileNotFoundError:
+        raise NoSuchReport(
+            f"the reports of {day} are not where its run writes them (settled elsewhere, with "
+            "another --report-dir?)"
+        ) from None
+    return ReportFile(name=name, content_type=content_type, body=body)
