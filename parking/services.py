@@ -1,5 +1,6 @@
 """Parking's use cases: lots, barrier uploads (entries with holds, exits with fees), receipts,
-occupancy resync and the unable-to-collect report.
+occupancy (each lot's live count and free spaces, resynced from its sessions) and the
+unable-to-collect report.
 
 Money, per account's payment mode (the account is the one the entry credential belongs to):
 
@@ -32,7 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from parking.errors import BarrierUploadError, LotsFileError, TariffError
+from parking.errors import BarrierUploadError, LotsFileError, OccupancyError, TariffError
 from parking.occupancy import LotOccupancy, Occupancy
 from parking.records import (
     BarrierEvent,
@@ -518,6 +519,47 @@ async def resync_occupancy(
     return await occupancy.correct(lot_id, open_now)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LotStatus:
+    """A lot as configured and how full it is, as its barriers count it."""
+
+    lot_id: str
+    name: str
+    operator: str
+    capacity: int
+    reserved: int  # kept for holders of a reserved right (season tickets, disabled badges)
+    occupied: int  # vehicles inside: the live count the barriers admit against
+    free: int  # spaces an ordinary entry may still take (`LotOccupancy.free_for_anyone`)
+    updated_at: datetime  # when read
+
+
+async def lot_statuses(uows: ParkingUnitOfWorkFactory, occupancy: Occupancy) -> list[LotStatus]:
+    """Every configured lot, by name, with its live occupancy (the operator API, the operator
+    page and the demo all show these). A lot whose count is not in Redis (a new Redis, a
+    flushed one) is resynced from its open sessions first, so the answer is never a guess."""
+    async with uows() as uow:
+        lots = await uow.parking.lots()
+    found = []
+    for lot in sorted(lots, key=lambda lot: (lot.name, lot.lot_id)):
+        try:
+            live = await occupancy.snapshot(lot.lot_id)
+        except OccupancyError:  # not in Redis (yet, or any more): count the sessions
+            live = await resync_occupancy(uows, occupancy, lot.lot_id)
+        found.append(
+            LotStatus(
+                lot_id=lot.lot_id,
+                name=lot.name,
+                operator=lot.operator,
+                capacity=live.capacity,
+                reserved=live.reserved,
+                occupied=live.occupied,
+                free=live.free_for_anyone,
+                updated_at=uows.clock(),
+            )
+        )
+    return found
+
+
 async def receipt(uows: ParkingUnitOfWorkFactory, session_id: str) -> Receipt | None:
     """The receipt of a paid session (None: nothing was paid, or not yet)."""
     async with uows() as uow:
@@ -582,6 +624,32 @@ async def unable_to_collect_report(
         totals[case.currency] = totals.get(case.currency, 0) + case.amount
         by_reason[case.reason] = by_reason.get(case.reason, 0) + 1
     return UnableToCollectReport(cases=tuple(cases), totals=totals, by_reason=by_reason)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UncollectedStay:
+    """An unable-to-collect case with the stay it ended: where and from when."""
+
+    case: CaseRecord
+    lot_name: str
+    entered_at: datetime
+
+
+async def newest_uncollected(
+    uows: ParkingUnitOfWorkFactory, *, limit: int
+) -> list[UncollectedStay]:
+    """The `limit` newest unable-to-collect cases, newest first, with their stays."""
+    async with uows() as uow:
+        cases = sorted(await uow.parking.cases(), key=lambda c: c.at, reverse=True)[:limit]
+        names = {lot.lot_id: lot.name for lot in await uow.parking.lots()}
+        return [
+            UncollectedStay(
+                case=case,
+                lot_name=names.get(case.lot_id, case.lot_id),
+                entered_at=(await uow.parking.get_session(case.session_id)).entry_at,
+            )
+            for case in cases
+        ]
 
 
 async def sessions_of(

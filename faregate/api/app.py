@@ -26,7 +26,6 @@ from faregate.api.context import (
     GATEWAY,
     METRICS,
     OPENAPI,
-    PARKING_OPS,
     PAYMENTS,
     PRICING_FEED,
     RATE_LIMITER,
@@ -39,7 +38,6 @@ from faregate.api.errors import Problem
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
 from faregate.api.occupancy_relay import occupancy_relay
-from faregate.api.parking_ops import AppParkingOps
 from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
@@ -63,6 +61,7 @@ from faregate.web import add_web_routes
 from faregate.web.finance_source import SettlementsFinance
 from faregate.web.operator_source import ServicesOverview
 from faregate.web.staff import StaffUsers
+from parking.occupancy import Occupancy
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
@@ -79,14 +78,11 @@ DESCRIPTION = (
 )
 
 
-def api_routes(*, parking_ops: bool = True) -> RouteRegistry:
-    """Every route of the API; add a module's `routes` here to publish it. Staff routes over
-    backends a build may lack (faregate/api/staff.py) are left out when told to."""
+def api_routes() -> RouteRegistry:
+    """Every route of the API; add a module's `routes` here to publish it."""
     registry = RouteRegistry()
     for module in (system, sessions, passenger, device, parking, operator, webhooks, finance):
         registry.extend(module.routes)
-    if parking_ops:
-        registry.extend(operator.parking_routes)
     return registry
 
 
@@ -176,7 +172,6 @@ def create_app(config: ApiConfig) -> web.Application:
     )
     app[CONFIG] = config
     app[METRICS] = metrics
-    app[PARKING_OPS] = config.parking_ops or AppParkingOps(app)
     app[OPENAPI] = msgspec.json.encode(
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
@@ -190,6 +185,7 @@ def create_app(config: ApiConfig) -> web.Application:
         staff=StaffUsers(uows),
         operator=ServicesOverview(
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
+            lambda request: Occupancy(request.app[REDIS]),
             clock=config.clock,
         ),
         finance=SettlementsFinance(

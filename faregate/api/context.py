@@ -20,7 +20,6 @@ from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.metrics import Metrics
 from faregate.api.rate_limit import RateLimit, RateLimiter
 from faregate.api.registry import DeviceGuard
-from faregate.api.staff import ParkingOps
 from faregate.config import Settings
 from gateways.stripe_gateway import StripeGateway
 from qr.timeutil import Clock, utc_now
@@ -63,9 +62,6 @@ class ApiConfig:
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
     pricing_worker: bool = True
-    # The operator API's parking backend (faregate/api/staff.py); None: the app's own (over its
-    # database and Redis: faregate/api/parking_ops.py).
-    parking_ops: ParkingOps | None = None
 
 
 CONFIG = web.AppKey("config", ApiConfig)
@@ -80,4 +76,3 @@ GATEWAY = web.AppKey("gateway", StripeGateway)
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
 PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing
-PARKING_OPS: web.AppKey[ParkingOps] = web.AppKey("parking_ops")

@@ -32,6 +32,7 @@ from parking.services import (
     OpenedLot,
     ingest_barrier_batch,
     load_lots,
+    lot_statuses,
     open_lots,
     receipts,
     sessions_of,
@@ -204,24 +205,25 @@ async def run_parking_stage(
             f"{first.occupancy.occupied if first.occupancy else '?'} from the sessions"
         )
 
-        table = Table(title="Live occupancy (Redis) against open sessions")
-        for column in ("lot", "capacity", "reserved", "occupied (Redis)", "open sessions"):
-            table.add_column(column)
-        result.occupancy_matches = True
-        for lot_id, lot in lots.items():
-            snapshot = await occupancy.snapshot(lot_id)
-            async with uows() as uow:
-                open_now = await uow.parking.count_open(lot_id)
-            result.occupancy_matches &= snapshot.occupied == open_now
-            table.add_row(
-                lot.config.name, str(snapshot.capacity), str(snapshot.reserved),
-                str(snapshot.occupied), str(open_now),
-            )  # fmt: skip
-        console.print(table)
+        statuses = await lot_statuses(uows, occupancy)
         for lane in lanes.values():
             lane.barrier.close()
 
     sessions = await sessions_of(uows)
+    table = Table(title="Live occupancy (Redis) against open sessions")
+    for column in ("lot", "capacity", "reserved", "occupied (Redis)", "free", "open sessions"):
+        table.add_column(column)
+    result.occupancy_matches = True
+    for status in statuses:
+        open_now = sum(
+            1 for s in sessions if s.lot_id == status.lot_id and s.status is SessionState.OPEN
+        )
+        result.occupancy_matches &= status.occupied == open_now
+        table.add_row(
+            status.name, str(status.capacity), str(status.reserved), str(status.occupied),
+            str(status.free), str(open_now),
+        )  # fmt: skip
+    console.print(table)
     paid = await receipts(uows)
     report = await unable_to_collect_report(uows)
     result.sessions = len(sessions)

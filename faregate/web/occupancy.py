@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from parking.services import LotStatus
 from qr.timeutil import isoformat_z, parse_instant
 
 EVENT = "occupancy"
@@ -31,17 +32,27 @@ RECONNECT_MS = 2000  # how soon a page's EventSource reconnects after the stream
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LotOccupancy:
-    """How full one lot is at `updated_at` (vehicles inside against spaces)."""
+    """How full one lot is at `updated_at` (vehicles inside against spaces). `free` is what
+    parking says an ordinary entry may still take (reserved spaces left out, as the barrier
+    counts them): the page shows it, it does not work it out."""
 
     lot_id: str
     name: str
     capacity: int
     occupied: int
+    free: int
     updated_at: datetime
 
-    @property
-    def free(self) -> int:
-        return max(self.capacity - self.occupied, 0)
+    @classmethod
+    def of(cls, lot: LotStatus) -> LotOccupancy:
+        return cls(
+            lot_id=lot.lot_id,
+            name=lot.name,
+            capacity=lot.capacity,
+            occupied=lot.occupied,
+            free=lot.free,
+            updated_at=lot.updated_at,
+        )
 
     @property
     def percent(self) -> int:
@@ -56,12 +67,13 @@ class LotOccupancy:
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> LotOccupancy:
-        """What `to_json` wrote (the derived figures are computed again, not read)."""
+        """What `to_json` wrote (the percentage is computed again, not read)."""
         return cls(
             lot_id=str(document["lot_id"]),
             name=str(document["name"]),
             capacity=int(document["capacity"]),
             occupied=int(document["occupied"]),
+            free=int(document["free"]),
             updated_at=parse_instant(str(document["updated_at"]), "updated_at"),
         )
 

@@ -1,14 +1,15 @@
-"""The operator page's data from the services.
+"""The operator page's data from the services the operator API calls.
 
-`ServicesOverview(uows)` is an `OperatorSource`:
+`ServicesOverview(uows, occupancy)` is an `OperatorSource`:
 
-- lots: each configured lot with its open sessions (the sessions are the truth the live count
-  in Redis is corrected from); the device API then publishes every change to the pages'
-  broadcasters (`faregate.api.occupancy_relay`), so the rows move without a reload;
+- lots: `parking.services.lot_statuses`, the lots with the live count their barriers admit
+  against and the spaces an ordinary entry may still take (the operator API's answer); the
+  device API then publishes every change to the pages' broadcasters
+  (`faregate.api.occupancy_relay`), so the rows move without a reload;
 - devices: every device that has uploaded taps, with when it last did and its journal lag
   (sequence numbers below its highest that the backend does not hold), from
   `ticketing.services.devices.device_activity`, the use case the operator API calls;
-- the unable-to-collect report (`parking.services.unable_to_collect_report`), newest first.
+- the newest unable-to-collect cases with their stays (`parking.services.newest_uncollected`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from aiohttp import web
 
 from faregate.web.occupancy import LotOccupancy
 from faregate.web.operator import DeviceStatus, OperatorOverview, UncollectedExit
-from parking.services import unable_to_collect_report
+from parking.occupancy import Occupancy
+from parking.services import lot_statuses, newest_uncollected
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.timeutil import Clock, utc_now
 from ticketing.money import Money
@@ -33,35 +35,26 @@ class ServicesOverview:
     """An `OperatorSource` over the parking and device services (module docstring)."""
 
     def __init__(
-        self, uows: Callable[[web.Request], ParkingUnitOfWorkFactory], *, clock: Clock = utc_now
+        self,
+        uows: Callable[[web.Request], ParkingUnitOfWorkFactory],
+        occupancy: Callable[[web.Request], Occupancy],
+        *,
+        clock: Clock = utc_now,
     ) -> None:
         self._uows = uows
+        self._occupancy = occupancy
         self._clock = clock
 
     async def __call__(self, request: web.Request) -> OperatorOverview:
         uows = self._uows(request)
         now = self._clock()
+        lots = await lot_statuses(uows, self._occupancy(request))
         activity = await device_activity(uows)
-        report = await unable_to_collect_report(uows)
-        cases = sorted(report.cases, key=lambda c: c.at, reverse=True)[:MAX_UNCOLLECTED]
-        async with uows() as uow:
-            lots = await uow.parking.lots()
-            occupied = {lot.lot_id: await uow.parking.count_open(lot.lot_id) for lot in lots}
-            names = {lot.lot_id: lot.name for lot in lots}
-            entered = {c.session_id: (await uow.parking.get_session(c.session_id)) for c in cases}
+        stays = await newest_uncollected(uows, limit=MAX_UNCOLLECTED)
         return OperatorOverview(
             operator=OPERATOR_NAME,
             as_of=now,
-            lots=tuple(
-                LotOccupancy(
-                    lot_id=lot.lot_id,
-                    name=lot.name,
-                    capacity=lot.capacity,
-                    occupied=occupied[lot.lot_id],
-                    updated_at=now,
-                )
-                for lot in sorted(lots, key=lambda lot: lot.name)
-            ),
+            lots=tuple(LotOccupancy.of(lot) for lot in lots),
             devices=tuple(
                 DeviceStatus(
                     device_id=a.device_id,
@@ -73,15 +66,15 @@ class ServicesOverview:
             ),
             uncollected=tuple(
                 UncollectedExit(
-                    session_id=c.session_id,
-                    lot_name=names.get(c.lot_id, c.lot_id),
-                    credential_id=c.credential_id,
-                    plate=c.plate,
-                    entered_at=entered[c.session_id].entry_at,
-                    exited_at=c.at,
-                    fee=Money(c.amount, c.currency),
-                    reason=c.reason.replace("_", " "),
+                    session_id=stay.case.session_id,
+                    lot_name=stay.lot_name,
+                    credential_id=stay.case.credential_id,
+                    plate=stay.case.plate,
+                    entered_at=stay.entered_at,
+                    exited_at=stay.case.at,
+                    fee=Money(stay.case.amount, stay.case.currency),
+                    reason=stay.case.reason.replace("_", " "),
                 )
-                for c in cases
+                for stay in stays
             ),
         )

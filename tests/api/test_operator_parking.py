@@ -1,9 +1,11 @@
 """The operator parking routes over the real parking services (SQLite and PostgreSQL, the
 local Redis): lots with their live occupancy (resynced from the open sessions when Redis has
-lost the count) and the unable-to-collect cases; other roles are refused."""
+lost the count) and the unable-to-collect cases; other roles are refused. The operator page
+shows the same free spaces as the API, counted as the barrier admits."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,3 +117,31 @@ async def test_finance_and_passengers_cannot_read_parking_operations(client: Cli
         bearer = await token(client, role)
         for path in ("/api/v1/operator/lots", "/api/v1/operator/unable-to-collect"):
             assert (await get(client, path, bearer)).status == 403, (role, path)
+
+
+def free_spaces_on_the_page(html: str, lot_id: str) -> int:
+    row = re.search(rf'<tr data-lot-id="{re.escape(lot_id)}">(.*?)</tr>', html, re.S)
+    assert row is not None, html
+    free = re.search(r'data-field="free">(\d+)<', row.group(1))
+    assert free is not None, row.group(1)
+    return int(free.group(1))
+
+
+async def test_the_operator_page_counts_free_spaces_as_the_barrier_does(client: Client) -> None:
+    lot, occupancy = await a_day_at_the_lot(client)  # 40 spaces, 2 reserved, 1 car inside
+    ops = await token(client, UserRole.OPERATOR)
+
+    async def shown() -> tuple[int, int]:
+        api = await (await get(client, "/api/v1/operator/lots", ops)).json()
+        (mine,) = [x for x in api["lots"] if x["lot_id"] == lot.lot_id]
+        page = await get(client, "/operator", ops)
+        assert page.status == 200
+        return mine["free"], free_spaces_on_the_page(await page.text(), lot.lot_id)
+
+    assert await shown() == (37, 37)  # the page said 39: it did not keep the reserved 2
+    for _ in range(37):  # ordinary entries until the barrier refuses the next one
+        assert (await occupancy.enter(lot.lot_id)).admitted
+    assert not (await occupancy.enter(lot.lot_id)).admitted
+    assert await shown() == (0, 0)
+    assert (await occupancy.enter(lot.lot_id, reserved_right=True)).admitted
+    await occupancy.forget(lot.lot_id)

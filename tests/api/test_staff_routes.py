@@ -1,31 +1,24 @@
 """Operator and finance routes: each limited to its role; device status from the taps table.
 
-Finance routes run on the real settlement service (tests/api/test_finance_settlement.py settles
-days with taps). Operator parking routes here get a stand-in backend (which checks the routes'
-auth, validation and documents, not parking: tests/api/test_operator_parking.py runs the real
-one), and without one the app's own backend serves them."""
+The routes run on the app's real services, here on an empty database
+(tests/api/test_finance_settlement.py settles days with taps, tests/api/test_operator_parking.py
+parks cars)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from faregate.api.app import create_app
-from faregate.api.context import UOWS, ApiConfig
+from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
-from faregate.api.staff import LotStatus, UncollectedFee
-from gateways.localstripe_server import LocalStripe
 from ticketing.services.users import ScryptCost, create_user, revoke_token, sign_in
 from ticketing.users import UserRole
 
-from .conftest import Client, Device, make_config
+from .conftest import Client, Device
 
 PASSWORD = "correct horse battery"
 CHEAP = ScryptCost(n=2**8)
@@ -86,16 +79,16 @@ async def test_operator_routes_refuse_finance_and_passengers(
     assert operator.status == 200
 
 
-async def test_by_default_the_apps_own_backends_serve_the_staff_routes(bare: Client) -> None:
-    fin = await token(bare, UserRole.FINANCE)
-    ops = await token(bare, UserRole.OPERATOR)
-    listed = await call(bare, "GET", "/api/v1/finance/settlements", None, fin)
+async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> None:
+    fin = await token(client, UserRole.FINANCE)
+    ops = await token(client, UserRole.OPERATOR)
+    listed = await call(client, "GET", "/api/v1/finance/settlements", None, fin)
     assert (listed.status, await listed.json()) == (200, {"days": []})
-    lots = await call(bare, "GET", "/api/v1/operator/lots", None, ops)
+    lots = await call(client, "GET", "/api/v1/operator/lots", None, ops)
     assert (lots.status, await lots.json()) == (200, {"lots": []})
-    fees = await call(bare, "GET", "/api/v1/operator/unable-to-collect", None, ops)
+    fees = await call(client, "GET", "/api/v1/operator/unable-to-collect", None, ops)
     assert (fees.status, await fees.json()) == (200, {"fees": []})
-    paths = (await (await bare.get("/openapi.json")).json())["paths"]
+    paths = (await (await client.get("/openapi.json")).json())["paths"]
     assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
         "/api/v1/finance/exceptions", "/api/v1/finance/figures",
         "/api/v1/finance/settlements", "/api/v1/finance/statements",
@@ -139,39 +132,6 @@ async def test_device_status_shows_last_upload_and_lag(client: Client, device: D
     assert 590 <= mine["journal_lag_seconds"] < 660
 
 
-class FakeParking:
-    async def lots(self) -> list[LotStatus]:
-        return [
-            LotStatus(
-                lot_id="lot-1", name="Lot 1", operator="op", capacity=120, reserved=5,
-                occupied=37, free=78, updated_at=datetime(2026, 11, 24, 8, tzinfo=UTC),
-            )
-        ]  # fmt: skip
-
-    async def unable_to_collect(self) -> list[UncollectedFee]:
-        return [
-            UncollectedFee(
-                session_id="s-1", lot_id="lot-1", account_id="acct-1", plate=None,
-                amount=20_000, currency="VND", reason="card_declined",
-                at=datetime(2026, 11, 24, 9, tzinfo=UTC), on_receivable=True,
-            )
-        ]  # fmt: skip
-
-
-@pytest.fixture
-def api_config(tmp_path: Path, db_url: str, localstripe_server: LocalStripe) -> ApiConfig:
-    return make_config(tmp_path, db_url, localstripe_server, parking_ops=FakeParking())
-
-
-@pytest.fixture
-async def bare(
-    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
-) -> AsyncIterator[Client]:
-    config = make_config(tmp_path / "bare", db_url, localstripe_server)
-    async with TestClient(TestServer(create_app(config))) as test_client:
-        yield test_client
-
-
 async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) -> None:
     fin = await token(client, UserRole.FINANCE)
     started = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, fin)
@@ -202,10 +162,3 @@ async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) ->
     ops = await token(client, UserRole.OPERATOR)
     denied = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, ops)
     assert denied.status == 403
-    lots = await (await call(client, "GET", "/api/v1/operator/lots", None, ops)).json()
-    assert lots["lots"][0] == {
-        "lot_id": "lot-1", "name": "Lot 1", "operator": "op", "capacity": 120, "reserved": 5,
-        "occupied": 37, "free": 78, "updated_at": "2026-11-24T08:00:00Z",
-    }  # fmt: skip
-    fees = await (await call(client, "GET", "/api/v1/operator/unable-to-collect", None, ops)).json()
-    assert fees["fees"][0]["amount"] == 20_000

@@ -18,8 +18,9 @@ AT = datetime(2026, 11, 29, 10, 5, 30, tzinfo=UTC)
 
 def lot(occupied: int, lot_id: str = "HK-01", at: datetime = AT) -> LotOccupancy:
     return LotOccupancy(
-        lot_id=lot_id, name="Hàng Đào", capacity=120, occupied=occupied, updated_at=at
-    )
+        lot_id=lot_id, name="Hàng Đào", capacity=120, occupied=occupied,
+        free=max(120 - occupied, 0), updated_at=at,
+    )  # fmt: skip
 
 
 async def test_a_stream_starts_with_the_latest_figure_of_each_lot() -> None:
@@ -81,4 +82,3 @@ async def test_the_event_stream_speaks_server_sent_events() -> None:
 
 def test_occupancy_reads_full_or_empty_only_when_it_is() -> None:
     assert [lot(n).percent for n in (0, 1, 60, 87, 119, 120, 125)] == [0, 1, 50, 73, 99, 100, 100]
-    assert lot(125).free == 0

@@ -20,8 +20,9 @@ AT = datetime(2026, 11, 29, 10, 5, 30, tzinfo=UTC)
 
 def lot(occupied: int, lot_id: str = "HK-01", at: datetime = AT) -> LotOccupancy:
     return LotOccupancy(
-        lot_id=lot_id, name="Hàng Đào", capacity=120, occupied=occupied, updated_at=at
-    )
+        lot_id=lot_id, name="Hàng Đào", capacity=120, occupied=occupied,
+        free=max(120 - occupied, 0), updated_at=at,
+    )  # fmt: skip
 
 
 @pytest.fixture

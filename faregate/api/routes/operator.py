@@ -6,9 +6,11 @@
   upload − newest tap time: how late the device's records reach the server).
 - `GET /api/v1/operator/lots`: every lot with its live occupancy (Redis; resynced from the
   open sessions when Redis has no count for it).
-- `GET /api/v1/operator/unable-to-collect`: the parking fees cars left without paying.
-Both (`parking_routes`) call `faregate.api.staff.ParkingOps`: the app's own
-(`faregate.api.parking_ops.AppParkingOps`) unless `ApiConfig.parking_ops` replaces it.
+- `GET /api/v1/operator/unable-to-collect`: the parking fees cars left without paying,
+  oldest first.
+Each is one service call: `ticketing.services.devices.device_activity`,
+`parking.services.lot_statuses` (which the operator page and the demo show too) and
+`parking.services.unable_to_collect_report`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from datetime import datetime
 
 import msgspec
 
-from faregate.api.context import CONFIG, PARKING_OPS, UOWS
+from faregate.api.context import CONFIG, ENGINE, REDIS, UOWS
 from faregate.api.registry import Auth, Call, RouteRegistry
-from faregate.api.staff import ParkingOps
+from parking.occupancy import Occupancy
+from parking.services import lot_statuses, unable_to_collect_report
+from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.services.devices import device_activity
 
 routes = RouteRegistry()
-parking_routes = RouteRegistry()
 
 
 class DeviceStatus(msgspec.Struct, kw_only=True):
@@ -98,26 +101,39 @@ async def get_devices(call: Call) -> DeviceStatusList:
     )
 
 
-def _parking(call: Call) -> ParkingOps:
-    return call.app[PARKING_OPS]
+def _parking(call: Call) -> ParkingUnitOfWorkFactory:
+    return ParkingUnitOfWorkFactory(call.app[ENGINE], call.app[CONFIG].clock)
 
 
-@parking_routes.route(
+@routes.route(
     "GET", "/api/v1/operator/lots", summary="Parking lots and live occupancy",
     tag="operator", auth=Auth.OPERATOR, response=LotList,
 )  # fmt: skip
 async def get_lots(call: Call) -> LotList:
-    ops = _parking(call)
-    return LotList(lots=msgspec.convert(await ops.lots(), list[LotDocument], from_attributes=True))
+    lots = await lot_statuses(_parking(call), Occupancy(call.app[REDIS]))
+    return LotList(lots=msgspec.convert(lots, list[LotDocument], from_attributes=True))
 
 
-@parking_routes.route(
+@routes.route(
     "GET", "/api/v1/operator/unable-to-collect",
     summary="Parking fees that could not be collected",
     tag="operator", auth=Auth.OPERATOR, response=UncollectedList,
 )  # fmt: skip
 async def get_unable_to_collect(call: Call) -> UncollectedList:
-    fees = await _parking(call).unable_to_collect()
+    report = await unable_to_collect_report(_parking(call))
     return UncollectedList(
-        fees=msgspec.convert(fees, list[UncollectedDocument], from_attributes=True)
+        fees=[
+            UncollectedDocument(
+                session_id=case.session_id,
+                lot_id=case.lot_id,
+                account_id=case.account_id,
+                plate=case.plate,
+                amount=case.amount,
+                currency=case.currency,
+                reason=case.reason,
+                at=case.at,
+                on_receivable=case.debt_posting_id is not None,
+            )
+            for case in report.cases
+        ]
     )

@@ -135,7 +135,8 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
             app,
             LotOccupancy(
                 lot_id=batch.lot_id, name=batch.lot_id, capacity=occupancy.capacity,
-                occupied=occupancy.occupied, updated_at=app[CONFIG].clock(),
+                occupied=occupancy.occupied, free=occupancy.free_for_anyone,
+                updated_at=app[CONFIG].clock(),
             ),
         )  # fmt: skip
     return BarrierUploadDoc(
