@@ -30,9 +30,9 @@ from simulators.network import SimRoute
 from simulators.traffic import Presentation, SimPassenger, plan_day
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger.reports import InvariantReport
-from ticketing.riders import CredentialRecord
 from ticketing.services.figures import day_figures
-from ticketing.services.riders import deny_list_delta, deny_list_snapshot, report_lost_phone
+from ticketing.services.passengers import report_lost
+from ticketing.services.riders import deny_list_delta, deny_list_snapshot
 from ticketing.services.taps import ingest_and_price
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -43,7 +43,6 @@ SKEWED_PHONE_SHARE = 0.05
 SMALL_SKEW = timedelta(seconds=10)
 BROKEN_SKEW = timedelta(minutes=2)
 LOST_PHONE_AT = 12  # hour of the day the lost phone is reported
-REPLACEMENT_ID_OFFSET = 1_000_000  # the replacement credential's id: the lost one's + this
 
 
 @dataclass
@@ -121,7 +120,7 @@ async def run_city_stage(
             afternoon = [p for p in plan if p.at >= noon]
             _present(devices, morning, phones, skew, result, progress, task)
             if lost is not None:
-                await _report_lost_phone(uow_factory, devices, lost, noon)
+                await _report_lost_phone(uow_factory, keys, devices, lost, noon)
                 result.lost_phone = lost.account_id
             _present(devices, afternoon, phones, skew, result, progress, task)
         result.deny_list_version = devices.deny_list.version
@@ -165,23 +164,15 @@ def _present(
 
 
 async def _report_lost_phone(
-    uow_factory: UnitOfWorkFactory, devices: CityDevices, rider: DemoRider, at: datetime
+    uow_factory: UnitOfWorkFactory,
+    keys: KeyMaterial,
+    devices: CityDevices,
+    rider: DemoRider,
+    at: datetime,
 ) -> None:
-    """The rider reports the phone lost: the backend revokes its credential and issues a new
-    one, and every gate syncs the backend's deny-list delta."""
-    lost = rider.phone.credential
-    await report_lost_phone(
-        uow_factory,
-        lost.credential_id,
-        CredentialRecord(
-            lost.credential_id + REPLACEMENT_ID_OFFSET,
-            rider.account_id,
-            at,
-            lost.valid_until,
-            at,
-        ),
-        at=at,
-    )
+    """The rider reports the phone lost (the passenger API's use case): the backend revokes
+    its credential and issues the new phone's, and every gate syncs the deny-list delta."""
+    await report_lost(uow_factory, keys, rider.account_id, at=at)
     delta = await deny_list_delta(uow_factory, devices.deny_list.version)
     if delta is not None:
         devices.apply_deny_delta(delta)

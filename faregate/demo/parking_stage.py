@@ -42,10 +42,10 @@ from parking.sessions import Lot, SessionState
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.keys import KeyMaterial
 from simulators.barrier import BarrierRecord, Charge, OfflineBarrier
-from ticketing.ledger import accounts
 from ticketing.ledger.reports import InvariantReport
 from ticketing.riders import PaymentMode
 from ticketing.services.figures import check_ledger
+from ticketing.services.passengers import account_overview
 
 STREET, MALL, MOTORBIKES = "hoan-kiem-street", "vincom-ba-trieu", "dong-xuan-motorbike"
 
@@ -252,11 +252,8 @@ async def run_parking_stage(
 
 async def _poorest(uows: ParkingUnitOfWorkFactory, riders: Sequence[DemoRider]) -> DemoRider | None:
     """The rider whose wallet can spend least (a long stay will cost more than that)."""
-    async with uows() as uow:
-        states = await uow.ledger.accounts(accounts.wallet(r.account_id) for r in riders)
     spendable = [
-        (states[accounts.wallet(r.account_id)].available, r.account_id, r)
+        ((await account_overview(uows, r.account_id)).spendable.amount, r.account_id, r)
         for r in riders
-        if accounts.wallet(r.account_id) in states
     ]
     return min(spendable)[2] if spendable else None

@@ -16,7 +16,7 @@ from faregate.demo.city_stage import run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.parking_stage import run_parking_stage
 from faregate.demo.payments_stage import charge_the_day, demo_payments, top_up_wallets
-from faregate.demo.riders import make_riders, registrations, sell_passes
+from faregate.demo.riders import issue_phones, plan_riders, registrations, sell_passes
 from faregate.demo.settle_stage import run_settle_stage
 from faregate_data import HANOI_FEED
 from parking.unit_of_work import ParkingUnitOfWorkFactory
@@ -75,23 +75,24 @@ async def run_demo(
     engine = await open_database(settings)
     try:
         uow_factory = UnitOfWorkFactory(engine)
-        riders = make_riders(keys, feed, routes, riders_count, DEMO_DAY_START, seed=seed)
+        plans = plan_riders(feed, routes, riders_count, DEMO_DAY_START, seed=seed)
         registered_at = DEMO_DAY_START - timedelta(days=1)
-        await register_riders(uow_factory, registrations(riders, registered_at), at=registered_at)
+        await register_riders(uow_factory, registrations(plans), at=registered_at)
         async with demo_payments(workdir, uow_factory) as payments:
             await top_up_wallets(
                 payments,
                 console,
-                riders,
+                plans,
                 request_id=f"topup-{DEMO_DAY_START.date()}",
                 top_up=TOP_UP,
             )
-            passes = await sell_passes(
-                uow_factory, feed, riders, DEMO_DAY_START - timedelta(hours=2)
-            )
+            morning = DEMO_DAY_START - timedelta(hours=2)
+            passes = await sell_passes(uow_factory, feed, plans, morning)
+            riders = await issue_phones(uow_factory, keys, plans, morning)
             console.print(
                 f"{len(riders)} riders registered, cards saved, "
-                f"{payments.result.top_ups} wallets topped up, {passes} monthly passes sold"
+                f"{payments.result.top_ups} wallets topped up, {passes} monthly passes sold, "
+                f"{len(riders)} phone credentials issued"
             )
             city = await run_city_stage(
                 workdir,

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
 from qr.credential import CredentialFlags
-from qr.denylist import DenyList
+from qr.denylist import EMPTY_DENY_LIST, DenyList
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, init_keys
 from qr.memory import GateMemory
@@ -25,9 +27,15 @@ from ticketing.fares.feed import load_feed
 from ticketing.money import Money
 from ticketing.payments.debt import debt_reason
 from ticketing.payments.service import PaymentsService
-from ticketing.riders import PaymentMode
+from ticketing.riders import CredentialRecord, PaymentMode
 from ticketing.services import passengers
-from ticketing.services.riders import LOST_PHONE, buy_pass, deny_list_snapshot
+from ticketing.services.riders import (
+    Registration,
+    buy_pass,
+    deny_list_delta,
+    deny_list_snapshot,
+    register_riders,
+)
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -104,11 +112,59 @@ async def test_lost_phone_revokes_and_gives_the_new_phone_a_credential(
     held = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
     lost = await passengers.report_lost(uow_factory, keys, account_id, at=NOW)
     assert lost.reissue.revoked.credential_id == held.record.credential_id
-    assert lost.reissue.revoked.revoke_reason == LOST_PHONE
+    assert lost.reissue.revoked.revoke_reason == passengers.LOST_PHONE
     assert lost.reissue.issued.credential_id == lost.phone.credential.credential_id
     deny = await deny_list_snapshot(uow_factory)
     assert not accepted(keys, held.phone, deny, NOW)
     assert accepted(keys, lost.phone, deny, NOW)
+
+
+async def test_a_lost_phone_is_one_transaction_and_reaches_gates_as_a_delta(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    account = passengers.passenger_account(passengers.new_account_id())
+    # two phones hold live credentials; the newer one (issued later) is reported lost
+    held = [
+        CredentialRecord(cid, account.id, NOW, NOW + timedelta(days=30), NOW + timedelta(minutes=n))
+        for n, cid in enumerate((71, 72))
+    ]
+    await register_riders(uow_factory, [Registration(account, held)], at=NOW)
+    gate = await deny_list_snapshot(uow_factory)
+    assert await deny_list_delta(uow_factory, gate.version) is None  # nothing new yet
+    commits: list[Any] = []
+
+    def committed(connection: Any) -> None:
+        commits.append(connection)
+
+    engine = uow_factory.engine.sync_engine
+    event.listen(engine, "commit", committed)
+    try:
+        lost = await passengers.report_lost(uow_factory, keys, account.id, at=NOW)
+    finally:
+        event.remove(engine, "commit", committed)
+    assert len(commits) == 1  # revoke, issue and revoke the other: one transaction
+    assert (lost.reissue.revoked.credential_id, lost.reissue.revoked.revoke_reason) == (
+        72,
+        passengers.LOST_PHONE,
+    )
+    assert lost.also_revoked == (71,)
+    assert lost.reissue.issued.credential_id == lost.phone.credential.credential_id
+    delta = await deny_list_delta(uow_factory, gate.version)
+    assert delta is not None
+    gate = gate.apply(delta)
+    assert gate.version == lost.reissue.deny_list_version
+    assert gate.ids == (await deny_list_snapshot(uow_factory)).ids == frozenset({71, 72})
+    assert EMPTY_DENY_LIST.apply_all([delta]).ids == {71, 72}  # a gate that had no list
+    assert accepted(keys, lost.phone, gate, NOW)
+    async with uow_factory() as uow:
+        reasons = {
+            c.credential_id: c.revoke_reason for c in await uow.riders.credentials_for(account.id)
+        }
+    assert reasons == {
+        71: passengers.REISSUED,
+        72: passengers.LOST_PHONE,
+        lost.phone.credential.credential_id: None,
+    }
 
 
 async def test_overview_trips_charges_and_receipts(
@@ -137,7 +193,8 @@ async def test_overview_trips_charges_and_receipts(
     sale = await buy_pass(uow_factory, feed, account_id, "m2a_month", at=NOW)
     overview = await passengers.account_overview(uow_factory, account_id)
     assert overview.balance == Money(300_000 - 27_000, "VND") - sale.price
-    assert overview.has_card
+    assert (overview.has_card, overview.card_last4) == (True, "4242")
+    assert overview.spendable == overview.balance  # nothing held, no overdraft
     assert overview.account.payment_mode is PaymentMode.PREPAID_WALLET
 
     charged = await passengers.charges(uow_factory, account_id)

@@ -1,5 +1,5 @@
-"""The riders' use cases of the service layer: register, buy a pass, report a lost phone, and
-the deny list gates load (SQLite and PostgreSQL)."""
+"""The riders' use cases of the service layer: register, buy a pass, and the deny list gates
+load (SQLite and PostgreSQL; a lost phone: tests/services/test_passengers.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qr.denylist import EMPTY_DENY_LIST
 from ticketing import postings
 from ticketing.errors import PassNotSold, RecordConflict
 from ticketing.fares.feed import FareFeed, load_feed
@@ -17,13 +16,9 @@ from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.services.riders import (
-    LOST_PHONE,
     Registration,
     buy_pass,
-    deny_list_delta,
-    deny_list_snapshot,
     register_riders,
-    report_lost_phone,
 )
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -99,27 +94,3 @@ async def test_a_pass_is_paid_by_the_payer_into_unearned_revenue_once(
     assert sale.price > Money(0, "VND")
     with pytest.raises(PassNotSold):
         await buy_pass(uow_factory, feed, "cai", "no_such_pass", at=NOW)
-
-
-async def test_a_lost_phone_is_denied_reissued_and_reaches_gates_as_a_delta(
-    uow_factory: UnitOfWorkFactory,
-) -> None:
-    await register(uow_factory)
-    gate = await deny_list_snapshot(uow_factory)
-    assert gate.ids == frozenset()
-    assert await deny_list_delta(uow_factory, gate.version) is None
-
-    reissue = await report_lost_phone(uow_factory, 1, phone(11, "ana"), at=NOW)
-    assert (reissue.revoked.credential_id, reissue.revoked.revoke_reason) == (1, LOST_PHONE)
-    assert reissue.issued.credential_id == 11
-    delta = await deny_list_delta(uow_factory, gate.version)
-    assert delta is not None
-    gate = gate.apply(delta)
-    assert (gate.version, gate.ids) == (reissue.deny_list_version, frozenset({1}))
-    assert gate.ids == (await deny_list_snapshot(uow_factory)).ids
-    assert EMPTY_DENY_LIST.apply_all([delta]).ids == {1}
-    async with uow_factory() as uow:
-        assert [c.credential_id for c in await uow.riders.credentials_for("ana")] == [1, 11]
-
-    with pytest.raises(RecordConflict):  # a replacement must go to the phone's owner
-        await report_lost_phone(uow_factory, 2, phone(12, "ana"), at=NOW)

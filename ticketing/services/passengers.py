@@ -19,29 +19,23 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, select
-
 from qr.credential import CredentialFlags, RiderCategory
 from qr.errors import QRError
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
-from ticketing.db.models import PricedDayRow, PricedLegRow
-from ticketing.db.payments_models import AttemptStatus, GatewayCustomerRow, PaymentPurpose
-from ticketing.errors import (
-    CredentialNotIssued,
-    NoLiveCredential,
-    UnknownRecord,
-)
+from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
+from ticketing.errors import CredentialNotIssued, NoLiveCredential, UnknownRecord
+from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payments.debt import debt_reason
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
-from ticketing.services.riders import Reissue, report_lost_phone
 from ticketing.services.users import add_user, hash_password
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import ApiUser, UserRole, check_user
 
 REISSUED = "reissued"  # the revoke reason of a credential replaced by a newer fetch
+LOST_PHONE = "lost-phone"  # the revoke reason of a credential reported lost
 PAY_AS_YOU_GO = "PAYG"  # the credential's product code without a pass
 PASS_HOLDER = "PASS"  # ... and with an active pass
 DEFAULT_CATEGORY = "regular"
@@ -69,6 +63,9 @@ class AccountOverview:
     card_last4: str | None
     has_card: bool
     live_credentials: int
+    # What fares and parking may still take from the wallet (above its floor, less money
+    # held at parking lots); zero for a postpaid account.
+    spendable: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +175,11 @@ async def account_overview(uows: UnitOfWorkFactory, account_id: str) -> AccountO
     async with uows() as uow:
         account = await uow.riders.get_account(account_id)
         ledger_balance = await uow.ledger.balance(rider_ledger_account(account))
-        card = await uow.session.get(GatewayCustomerRow, account_id)
-        last4 = card.card_last4 if card is not None else None
-        has_card = card is not None and card.payment_method_id is not None
+        card = await uow.payments.saved_card(account_id)
         live = [c for c in await uow.riders.credentials_for(account_id) if c.revoked_at is None]
+        wallet = (await uow.ledger.accounts([accounts.wallet(account_id)])).get(
+            accounts.wallet(account_id)
+        )
     zero = Money(0, account.currency)
     if account.payment_mode is PaymentMode.PREPAID_WALLET:
         balance = ledger_balance
@@ -192,9 +190,10 @@ async def account_overview(uows: UnitOfWorkFactory, account_id: str) -> AccountO
         account,
         balance,
         owed,
-        last4,
-        has_card,
+        None if card is None else card.last4,
+        card is not None,
         len(live),
+        Money(0 if wallet is None else max(wallet.available, 0), account.currency),
     )
 
 
@@ -263,6 +262,15 @@ async def fetch_credential(
 
 
 @dataclass(frozen=True, slots=True)
+class Reissue:
+    """A lost phone handled: the old credential revoked and denied, a new one issued."""
+
+    revoked: CredentialRecord
+    issued: CredentialRecord
+    deny_list_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class LostPhone:
     """A lost phone reported: its credential revoked and denied, the new phone's credential."""
 
@@ -274,48 +282,32 @@ class LostPhone:
 async def report_lost(
     uows: UnitOfWorkFactory, keys: KeyMaterial, account_id: str, *, at: datetime
 ) -> LostPhone:
-    """Revoke the newest live credential as lost (`services.riders.report_lost_phone`), issue
-    the replacement for the new phone, and revoke any other live one as reissued."""
-    async with uows() as uow:
+    """Revoke the newest live credential as lost (gates refuse it once they sync the deny
+    list), issue the replacement for the new phone, and revoke any other live one as
+    reissued, in one transaction."""
+
+    async def reissue(uow: UnitOfWork) -> LostPhone:
         account = await uow.riders.get_account(account_id)
         live = [c for c in await uow.riders.credentials_for(account_id) if c.revoked_at is None]
         if not live:
             raise NoLiveCredential(f"account {account_id!r} has no live credential")
         phone, record = await _new_phone_credential(uow, keys, account, at)
-    lost = live[-1]
-    reissue = await report_lost_phone(uows, lost.credential_id, record, at=at)
+        *others, lost = live
+        revoked = await uow.riders.revoke_credential(lost.credential_id, LOST_PHONE, at=at)
+        issued = await uow.riders.issue_credential(record)
+        for other in others:
+            await uow.riders.revoke_credential(other.credential_id, REISSUED, at=at)
+        return LostPhone(
+            Reissue(revoked, issued, await uow.deny_list.version()),
+            phone,
+            tuple(c.credential_id for c in others),
+        )
 
-    async def revoke_others(uow: UnitOfWork) -> tuple[int, ...]:
-        others = [c.credential_id for c in live[:-1]]
-        for credential_id in others:
-            await uow.riders.revoke_credential(credential_id, REISSUED, at=at)
-        return tuple(others)
-
-    others = await run_in_uow(uows, revoke_others)
-    return LostPhone(reissue, phone, others)
+    return await run_in_uow(uows, reissue)
 
 
 async def trips(uows: UnitOfWorkFactory, account_id: str, *, limit: int = MAX_LISTED) -> list[Trip]:
     """The account's priced legs (of each day's latest price), newest first."""
-    latest = (
-        select(PricedDayRow.service_day, func.max(PricedDayRow.version).label("version"))
-        .where(PricedDayRow.account_id == account_id)
-        .group_by(PricedDayRow.service_day)
-        .subquery()
-    )
-    query = (
-        select(PricedLegRow)
-        .join(
-            latest,
-            and_(
-                PricedLegRow.account_id == account_id,
-                PricedLegRow.service_day == latest.c.service_day,
-                PricedLegRow.version == latest.c.version,
-            ),
-        )
-        .order_by(PricedLegRow.started_at.desc(), PricedLegRow.leg_index.desc())
-        .limit(limit)
-    )
     async with uows() as uow:  # rows read inside: closing the session expires them
         return [
             Trip(
@@ -334,7 +326,7 @@ async def trips(uows: UnitOfWorkFactory, account_id: str, *, limit: int = MAX_LI
                 row.incomplete,
                 row.joined or row.transfer_product_id is not None,
             )
-            for row in await uow.session.scalars(query)
+            for row in await uow.pricing.latest_legs(account_id, limit=limit)
         ]
 
 

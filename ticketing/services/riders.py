@@ -1,4 +1,5 @@
-"""Use cases of riders: register, buy a pass, report a lost phone, and the deny list gates load.
+"""Use cases of riders: register, buy a pass, and the deny list gates load (a lost phone is
+`services.passengers.report_lost`).
 
 Each takes a `UnitOfWorkFactory`, runs in one transaction of its own (retried if the database
 aborts it for a deadlock or a serialization conflict) and returns plain values.
@@ -11,15 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qr.denylist import DenyList, DenyListDelta
-from ticketing.errors import PassNotSold, RecordConflict
+from ticketing.errors import PassNotSold
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
 from ticketing.money import Money
 from ticketing.postings import pass_sale
 from ticketing.riders import CredentialRecord, PassRecord, RiderAccount
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
-
-LOST_PHONE = "lost-phone"  # the revoke reason of a credential reported lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +38,6 @@ class PassSale:
     valid_until: datetime
     price: Money
     posting_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reissue:
-    """A lost phone handled: the old credential revoked and denied, a new one issued."""
-
-    revoked: CredentialRecord
-    issued: CredentialRecord
-    deny_list_version: int
 
 
 def pass_id_of(account_id: str, product_id: str) -> str:
@@ -109,26 +99,6 @@ async def buy_pass(
         )
 
     return await run_in_uow(uows, sell)
-
-
-async def report_lost_phone(
-    uows: UnitOfWorkFactory, credential_id: int, replacement: CredentialRecord, *, at: datetime
-) -> Reissue:
-    """Revoke the lost phone's credential (gates refuse it once they sync the deny list) and
-    issue the replacement to the same account, in one transaction."""
-
-    async def reissue(uow: UnitOfWork) -> Reissue:
-        lost = await uow.riders.get_credential(credential_id)
-        if replacement.account_id != lost.account_id:
-            raise RecordConflict(
-                f"credential {replacement.credential_id} is for {replacement.account_id!r}, "
-                f"not {lost.account_id!r}"
-            )
-        revoked = await uow.riders.revoke_credential(credential_id, LOST_PHONE, at=at)
-        issued = await uow.riders.issue_credential(replacement)
-        return Reissue(revoked, issued, await uow.deny_list.version())
-
-    return await run_in_uow(uows, reissue)
 
 
 async def deny_list_snapshot(uows: UnitOfWorkFactory) -> DenyList:

@@ -42,6 +42,7 @@ WEBHOOK_EVENTS = table_of(WebhookEventRow)
 class SavedCard:
     customer_id: str
     payment_method_id: str
+    last4: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,7 @@ class PaymentRecords:
         row = await self._session.get(GatewayCustomerRow, account_id)
         if row is None or row.customer_id is None or row.payment_method_id is None:
             return None
-        return SavedCard(row.customer_id, row.payment_method_id)
+        return SavedCard(row.customer_id, row.payment_method_id, row.card_last4)
 
     # --- attempts ---------------------------------------------------------------------
 

@@ -181,6 +181,29 @@ class PricingRecords:
         )
         return [LegSpend(network_id, amount) for network_id, amount in rows]
 
+    async def latest_legs(self, account_id: str, *, limit: int) -> list[PricedLegRow]:
+        """The account's legs of each day's latest version, newest first."""
+        latest = (
+            select(PricedDayRow.service_day, func.max(PricedDayRow.version).label("version"))
+            .where(PricedDayRow.account_id == account_id)
+            .group_by(PricedDayRow.service_day)
+            .subquery()
+        )
+        rows = await self._session.scalars(
+            select(PricedLegRow)
+            .join(
+                latest,
+                and_(
+                    PricedLegRow.account_id == account_id,
+                    PricedLegRow.service_day == latest.c.service_day,
+                    PricedLegRow.version == latest.c.version,
+                ),
+            )
+            .order_by(PricedLegRow.started_at.desc(), PricedLegRow.leg_index.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
     async def priced_tap_count(self) -> int:
         """Taps used by the latest version of every recorded account-day."""
         latest = (
