@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from faregate.config import Settings
 from faregate.errors import DatabaseUnavailable, DatabaseUrlError, MigrationError
-from ticketing.db.engine import create_engine
+from ticketing.unit_of_work import create_engine
 
 # The drivers Faregate runs on: the embedded default and production.
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")

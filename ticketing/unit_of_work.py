@@ -27,6 +27,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketing.clock import Clock, utc_now
+
+# The engine a factory runs on: callers outside ticketing (the composition root) open it from
+# here, never from the schema (`ticketing.db`) itself.
+from ticketing.db.engine import create_engine as create_engine
 from ticketing.db.engine import session_factory
 from ticketing.stores.audit import AuditLog
 from ticketing.stores.deny_list import DenyListStore

@@ -40,7 +40,11 @@ def channel_of(client: Client) -> str:
 
 def lot(lot_id: str, occupied: int) -> LotOccupancy:
     return LotOccupancy(
-        lot_id=lot_id, name=lot_id, capacity=40, occupied=occupied, free=max(40 - occupied, 0),
+        lot_id=lot_id,
+        name=lot_id,
+        capacity=40,
+        occupied=occupied,
+        free=max(40 - occupied, 0),
         updated_at=AT,
     )
 
@@ -155,7 +159,5 @@ async def test_without_redis_the_update_still_reaches_this_processes_pages(
 
 def test_an_occupancy_survives_its_json() -> None:
     local = datetime.fromisoformat("2026-11-30T15:04:05.123456+07:00")
-    update = LotOccupancy(
-        lot_id="l", name="Lot", capacity=3, occupied=5, free=0, updated_at=local
-    )
+    update = LotOccupancy(lot_id="l", name="Lot", capacity=3, occupied=5, free=0, updated_at=local)
     assert LotOccupancy.from_json(json.loads(json.dumps(update.to_json()))) == update
