@@ -39,7 +39,7 @@ from ticketing.services.settlement_days import (
     report_file,
     settled_figures,
 )
-from ticketing.settlement.errors import DayNotSettled, NoSuchReport
+from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 # What finance may download of a settled day (the run's report files), with link labels.
@@ -160,7 +160,7 @@ class SettlementsFinance:
             found = await report_file(
                 self._uows(request), day, name, report_dir=self._report_dir(day)
             )
-        except (DayNotSettled, NoSuchReport):
+        except (DayNotSettled, NoSuchStatement):
             return None
         return found.body, found.content_type
 

@@ -23,7 +23,7 @@ from ticketing.services.settlement_days import (
     settled_figures,
 )
 from ticketing.services.taps import ingest_and_price
-from ticketing.settlement.errors import DayNotSettled, NoSuchReport
+from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.settlement.writers import REPORT_TYPES
 from ticketing.stores.settlement import StoredException
 from ticketing.taps import Tap, TapKind
@@ -131,7 +131,7 @@ async def test_a_settled_days_figures_exceptions_and_reports(
     for name, content_type in REPORT_TYPES.items():
         file = await report_file(uow_factory, DAY, name, report_dir=reports)
         assert (file.content_type, file.body) == (content_type, (reports / name).read_bytes())
-    with pytest.raises(NoSuchReport, match="not a settlement report"):
+    with pytest.raises(NoSuchStatement, match="not a settlement report"):
         await report_file(uow_factory, DAY, "../faregate.db", report_dir=reports)
-    with pytest.raises(NoSuchReport, match="--report-dir"):
+    with pytest.raises(NoSuchStatement, match="--report-dir"):
         await report_file(uow_factory, DAY, "report.html", report_dir=tmp_path / "elsewhere")

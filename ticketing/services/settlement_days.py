@@ -7,7 +7,7 @@ API and the finance page call these and nothing else, so they cannot disagree
 - `settled_figures`: a settled day's stored figures (`DayNotSettled` before);
 - `day_exceptions`: the exceptions the day's run found, each with the reference finance looks
   it up by (the gateway's or the ledger's id);
-- `report_file`: one of the files the run wrote (`NoSuchReport` for any other name, or when
+- `report_file`: one of the files the run wrote (`NoSuchStatement` for any other name, or when
   the files are not where the run wrote them).
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 from ticketing.money import Money
 from ticketing.service_day import service_day
 from ticketing.services.settlement import cut_off, day_window
-from ticketing.settlement.errors import DayNotSettled, NoSuchReport
+from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.settlement.writers import REPORT_TYPES
 from ticketing.stores.settlement import DayRecord
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -216,13 +216,15 @@ async def report_file(
     """The report `name` of settled `day`, from `report_dir` (where its run wrote them)."""
     content_type = REPORT_TYPES.get(name)
     if content_type is None:
-        raise NoSuchReport(f"{name!r} is not a settlement report; one of {', '.join(REPORT_TYPES)}")
+        raise NoSuchStatement(
+            f"{name!r} is not a settlement report; one of {', '.join(REPORT_TYPES)}"
+        )
     async with uows() as uow:
         await _settled(uow, day)
     try:
         body = await asyncio.to_thread((report_dir / name).read_bytes)
     except FileNotFoundError:
-        raise NoSuchReport(
+        raise NoSuchStatement(
             f"the reports of {day} are not where its run writes them (settled elsewhere, with "
             "another --report-dir?)"
         ) from None

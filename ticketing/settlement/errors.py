@@ -22,8 +22,8 @@ class SettlementInProgress(SettlementError):
 
 
 class DayNotSettled(SettlementError):
-    """The day has no settled figures yet (never settled, or its run has not finished)."""
+    """The day has no settled figures (not settled yet, or never a service day)."""
 
 
-class NoSuchReport(SettlementError):
-    """No report file by that name: not one a run writes, or not where the run wrote it."""
+class NoSuchStatement(SettlementError):
+    """No report file of this name for the day (not one a run writes, or not kept here)."""

@@ -41,7 +41,7 @@ from ticketing.services.settlement_days import (
 from ticketing.settlement.errors import (
     DayNotClosed,
     DayNotSettled,
-    NoSuchReport,
+    NoSuchStatement,
     SettlementInProgress,
 )
 
@@ -118,7 +118,7 @@ def _refusals() -> Iterator[None]:
         ) from None  # fmt: skip
     except DayNotSettled as error:
         raise Problem(404, "not-settled", "Day not settled", str(error)) from None
-    except NoSuchReport as error:
+    except NoSuchStatement as error:
         raise Problem(404, "no-such-statement", "No such statement", str(error)) from None
 
 
