@@ -5,11 +5,18 @@ to `--shutdown-timeout` seconds), then the cleanup contexts close the gateway cl
 private server is stopped) and the database engine. A request whose body is still arriving
 when the signal comes is dropped unanswered (aiohttp closes its connection); for an upload that
 is safe: nothing unacknowledged counts as stored, and the device sends it again.
+
+A first start on the embedded default (no DATABASE_URL, no --keys-dir) creates what the server
+needs in the data directory, and says so: the device master key, and issuer and liveness keys
+as `faregate keys init DATA_DIR/keys` would. A server on a shared database must share its keys
+with its peers, so there a missing key set is left for the operator (and /healthz says 503).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -18,9 +25,12 @@ from aiohttp import web
 from faregate.api.app import create_app
 from faregate.api.context import ApiConfig, StripeConfig
 from faregate.api.device_auth import load_or_create_master_key
+from faregate.cli.keys import LIFETIME_DAYS
 from faregate.config import Settings
+from faregate_data import HANOI_FEED
+from qr.keys import KEYSET_FILE, init_keys
+from qr.timeutil import utc_now
 
-DEFAULT_FARE_FEED = Path(__file__).resolve().parents[2] / "data" / "hanoi"
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
 
 
@@ -38,6 +48,61 @@ def _stripe_from_environment() -> StripeConfig | None:
     )
 
 
+def say(message: str) -> None:
+    """Tell whoever started the server (its console: standard error)."""
+    click.echo(message, err=True)
+
+
+def _master_key(path: Path) -> bytes:
+    existed = path.exists()
+    try:
+        key = load_or_create_master_key(path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {path}: {exc.strerror or exc}") from None
+    if not existed:
+        say(f"created the device master key {path} (devices' secrets derive from it)")
+    return key
+
+
+def _keys_dir(settings: Settings, given: Path | None) -> Path:
+    """The key directory; on the embedded default a first start creates its keys."""
+    if given is not None:
+        return given
+    directory = settings.data_dir / "keys"
+    if (directory / KEYSET_FILE).exists():
+        return directory
+    if settings.database_url is not None:
+        say(f"no key set in {directory}: no credential can be issued until it has one")
+        return directory
+    init_keys(directory, utc_now(), timedelta(days=LIFETIME_DAYS))
+    say(
+        f"created issuer and liveness keys in {directory}, in force for {LIFETIME_DAYS} days "
+        "(`faregate keys rotate` adds new ones)"
+    )
+    return directory
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound on every address `host` names, before anything starts, so that a port in
+    use or a host that names no address of ours is one error line."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL; UnicodeError: no IDNA name
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise click.ClickException(f"cannot listen on {host!r}: {reason}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, address in dict.fromkeys((entry[0], entry[4]) for entry in found):
+            sockets.append(socket.create_server(address, family=family))
+    except OSError as exc:
+        for bound in sockets:
+            bound.close()
+        raise click.ClickException(
+            f"cannot listen on {host!r} port {port}: {os.strerror(exc.errno or 0)}"
+        ) from None
+    return sockets
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -45,7 +110,8 @@ def _stripe_from_environment() -> StripeConfig | None:
     "--keys-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Key directory whose keyset.json devices fetch; default DATA_DIR/keys.",
+    help="Key directory whose keyset.json devices fetch; default DATA_DIR/keys (created on "
+    "a first start without DATABASE_URL).",
 )
 @click.option(
     "--fare-feed",
@@ -84,24 +150,27 @@ def serve(
     Payments go to STRIPE_API_KEY / STRIPE_API_BASE (with STRIPE_WEBHOOK_SECRET) when set,
     otherwise to a private localstripe in the data directory.
     """
-    feed = fare_feed or DEFAULT_FARE_FEED
-    if not feed.exists():
-        raise click.UsageError(f"no fare feed at {feed}; pass --fare-feed")
-    config = ApiConfig(
-        settings=settings,
-        device_master_key=load_or_create_master_key(
-            master_key_file or settings.data_dir / "device-master.key"
-        ),
-        keys_dir=keys_dir or settings.data_dir / "keys",
-        fare_feed=feed,
-        stripe=_stripe_from_environment(),
-        pricing_worker=not no_worker,
-    )
+    stripe = _stripe_from_environment()
+    sockets = _listen(host, port)
+    try:
+        config = ApiConfig(
+            settings=settings,
+            device_master_key=_master_key(
+                master_key_file or settings.data_dir / "device-master.key"
+            ),
+            keys_dir=_keys_dir(settings, keys_dir),
+            fare_feed=fare_feed or HANOI_FEED,
+            stripe=stripe,
+            pricing_worker=not no_worker,
+        )
+    except BaseException:
+        for bound in sockets:
+            bound.close()
+        raise
     web.run_app(
         create_app(config),
-        host=host,
-        port=port,
+        sock=sockets,
         shutdown_timeout=shutdown_timeout,
-        print=lambda message: click.echo(message, err=True),
+        print=say,
         access_log=None,
     )

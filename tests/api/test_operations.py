@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
@@ -16,10 +19,31 @@ from gateways.localstripe_server import LocalStripe
 from .conftest import Client, Device, make_config
 
 
-async def test_healthz_ok_when_database_and_redis_answer(client: Client) -> None:
+async def test_healthz_ok_when_database_redis_keys_and_feed_are_there(client: Client) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert await response.json() == {
+        "status": "ok", "database": "ok", "redis": "ok", "keys": "ok", "fare_feed": "ok"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("keys", ["none", "expired"])
+async def test_healthz_is_503_while_no_keys_can_issue_a_credential(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe, keys: str
+) -> None:
+    config = make_config(tmp_path, db_url, localstripe_server)
+    if keys == "none":
+        config = replace(config, keys_dir=tmp_path / "no-keys")
+    else:
+        config = replace(config, clock=lambda: datetime.now(UTC) + timedelta(days=3650))
+    async with TestClient(TestServer(create_app(config))) as client:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert response.content_type == PROBLEM_JSON
+        assert (await response.json())["detail"] == (
+            "database: ok; redis: ok; keys: missing (no issuer and liveness keys in force); "
+            "fare feed: ok"
+        )
 
 
 async def test_with_a_private_redis_healthz_turns_503_when_it_goes_away(
@@ -39,7 +63,9 @@ async def test_with_a_private_redis_healthz_turns_503_when_it_goes_away(
         response = await client.get("/healthz")
         assert response.status == 503
         assert response.content_type == PROBLEM_JSON
-        assert (await response.json())["detail"].startswith("database: ok; redis: unreachable")
+        detail = (await response.json())["detail"]
+        assert detail.startswith("database: ok; redis: unreachable")
+        assert detail.endswith("; keys: ok; fare feed: ok")
     assert not (tmp_path / "var" / "redis" / "redis.sock").exists()
 
 

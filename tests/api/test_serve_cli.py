@@ -1,5 +1,6 @@
 """`faregate serve` as a process: it answers, and SIGTERM shuts it down cleanly (exit 0, the
-private Redis stopped and its socket gone); a bad setting is one `Error:` line."""
+private Redis stopped and its socket gone); a first start on the embedded default can issue
+credentials at once; a bad setting is one `Error:` line."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 from faregate.api.device_auth import device_secret
 from gateways._localstripe_launcher import PORT_FILE_NAME
 from gateways.localstripe_server import LocalStripe
+from qr.keys import init_keys
 from simulators.device_client import sign_request
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -38,6 +40,7 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(
 ) -> None:
     port = free_port()
     data_dir = tmp_path / "var"
+    init_keys(data_dir / "keys", datetime.now(UTC))  # on a shared database nothing makes them
     command = [sys.executable, "-m", "faregate", "--data-dir", str(data_dir), "serve"]
     command += ["--port", str(port), "--fare-feed", str(FEED)]
     process = subprocess.Popen(
@@ -49,7 +52,9 @@ def test_serve_answers_and_stops_gracefully_on_sigterm(
     try:
         base = f"http://127.0.0.1:{port}"
         health = wait_healthy(base, process)
-        assert health.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+        assert health.json() == {
+            "status": "ok", "database": "ok", "redis": "ok", "keys": "ok", "fare_feed": "ok"
+        }  # fmt: skip
         assert (data_dir / "redis" / "redis.sock").exists()
         assert httpx.get(f"{base}/openapi.json").json()["openapi"] == "3.1.0"
         process.send_signal(signal.SIGTERM)
@@ -220,7 +225,9 @@ async def _count_taps(db_url: str) -> int:
 
 def test_serve_on_the_embedded_defaults_needs_one_command(tmp_path: Path) -> None:
     """No DATABASE_URL, REDIS_URL or STRIPE_*: SQLite, Redis and localstripe all private in the
-    data directory, and all closed again after SIGTERM."""
+    data directory, and all closed again after SIGTERM. The first start makes the device
+    master key and the issuer and liveness keys, says so, and issues a credential at once
+    (it answered 503 until `keys init` was run by hand); the fare feed is the shipped one."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -229,24 +236,40 @@ def test_serve_on_the_embedded_defaults_needs_one_command(tmp_path: Path) -> Non
     port = free_port()
     data_dir = tmp_path / "var"
     command = [sys.executable, "-m", "faregate", "--data-dir", str(data_dir), "serve"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), "--fare-feed", str(FEED)],
-        env=env,
-        stderr=subprocess.PIPE,
-    )
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, stderr=subprocess.PIPE)
     try:
-        health = wait_healthy(f"http://127.0.0.1:{port}", process)
-        assert health.status_code == 200
+        base = f"http://127.0.0.1:{port}"
+        health = wait_healthy(base, process)
+        assert health.status_code == 200, health.text
+        assert health.json()["keys"] == "ok"
+        assert _issue_a_credential(base)["credential_id"] > 0
         assert (data_dir / "faregate.db").exists()
         assert (data_dir / "redis" / "redis.sock").exists()
         stripe_port = int((data_dir / "localstripe" / PORT_FILE_NAME).read_text())
         assert (data_dir / "device-master.key").stat().st_mode & 0o077 == 0
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        _, console = process.communicate(timeout=30)
+        assert process.returncode == 0
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    said = console.decode()
+    assert f"created the device master key {data_dir / 'device-master.key'}" in said
+    assert f"created issuer and liveness keys in {data_dir / 'keys'}" in said
     assert not (data_dir / "redis" / "redis.sock").exists()
     with pytest.raises(ConnectionRefusedError):  # the private localstripe is stopped too
         socket.create_connection(("127.0.0.1", stripe_port)).close()
+
+
+def _issue_a_credential(base: str) -> dict[str, int]:
+    """Register a passenger, sign in and fetch the phone credential; the credential document."""
+    who = {"username": "first-rider", "password": "a long enough password"}
+    assert httpx.post(f"{base}/api/v1/passengers", json=who).status_code == 200
+    token = httpx.post(f"{base}/api/v1/sessions", json=who).json()["token"]
+    answer = httpx.post(
+        f"{base}/api/v1/passenger/credential", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+    document: dict[str, int] = answer.json()
+    return document

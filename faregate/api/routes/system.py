@@ -8,34 +8,59 @@ import msgspec
 from aiohttp import web
 from sqlalchemy import text
 
-from faregate.api.context import ENGINE, METRICS, OPENAPI, REDIS
+from faregate.api.context import CONFIG, ENGINE, FARE_FEED, METRICS, OPENAPI, PRICING_FEED, REDIS
 from faregate.api.errors import Problem
 from faregate.api.metrics import METRICS_CONTENT_TYPE
 from faregate.api.registry import Call, RouteRegistry
+from qr.errors import QRError
+from qr.keys import load_keys
 
 routes = RouteRegistry()
 PROBE_TIMEOUT = 2.0
 
 
 class Health(msgspec.Struct, kw_only=True):
+    """Each dependency's state: "ok", or why not (then the answer is a 503 problem)."""
+
     status: str
     database: str
     redis: str
+    keys: str
+    fare_feed: str
 
 
-async def _database_ok(call: Call) -> bool:
+# Each check answers "ok" or what is wrong; a check that raises is "unreachable".
+async def _database_ok(call: Call) -> str:
     async with call.app[ENGINE].connect() as connection:
         await connection.execute(text("SELECT 1"))
-    return True
+    return "ok"
 
 
-async def _redis_ok(call: Call) -> bool:
-    return bool(await call.app[REDIS].ping())
+async def _redis_ok(call: Call) -> str:
+    return "ok" if await call.app[REDIS].ping() else "failing"
 
 
-async def _probe(check: asyncio.Future[bool] | asyncio.Task[bool]) -> str:
+async def _keys_ok(call: Call) -> str:
+    """Credentials can be issued: the key directory reads, with keys of both kinds in force."""
+    config = call.app[CONFIG]
     try:
-        return "ok" if await asyncio.wait_for(check, PROBE_TIMEOUT) else "failing"
+        material = await asyncio.to_thread(load_keys, config.keys_dir)
+        now = config.clock()
+        material.keyset.newest_issuer(now)
+        material.keyset.newest_liveness(now)
+    except (OSError, QRError):
+        # Not the reason: it names files of the server, and this route answers anyone.
+        return "missing (no issuer and liveness keys in force)"
+    return "ok"
+
+
+async def _fare_feed_ok(call: Call) -> str:
+    return "ok" if FARE_FEED in call.app and PRICING_FEED in call.app else "missing"
+
+
+async def _probe(check: asyncio.Future[str] | asyncio.Task[str]) -> str:
+    try:
+        return await asyncio.wait_for(check, PROBE_TIMEOUT)
     except TimeoutError:
         return "timed out"
     except Exception as error:  # any failure of the backing service is "not healthy"
@@ -43,19 +68,19 @@ async def _probe(check: asyncio.Future[bool] | asyncio.Task[bool]) -> str:
 
 
 @routes.route(
-    "GET", "/healthz", summary="Database and Redis reachable", tag="operations",
-    response=Health, errors=[503],
+    "GET", "/healthz", summary="Database, Redis, keys and fare feed all there",
+    tag="operations", response=Health, errors=[503],
 )  # fmt: skip
 async def healthz(call: Call) -> Health:
-    database, redis = await asyncio.gather(
-        _probe(asyncio.ensure_future(_database_ok(call))),
-        _probe(asyncio.ensure_future(_redis_ok(call))),
+    checks = (_database_ok, _redis_ok, _keys_ok, _fare_feed_ok)
+    database, redis, keys, fare_feed = await asyncio.gather(
+        *(_probe(asyncio.ensure_future(check(call))) for check in checks)
     )
-    if database != "ok" or redis != "ok":
-        raise Problem(
-            503, "unhealthy", "Service Unavailable", f"database: {database}; redis: {redis}"
-        )
-    return Health(status="ok", database=database, redis=redis)
+    health = Health(status="ok", database=database, redis=redis, keys=keys, fare_feed=fare_feed)
+    if any(state != "ok" for state in (database, redis, keys, fare_feed)):
+        detail = f"database: {database}; redis: {redis}; keys: {keys}; fare feed: {fare_feed}"
+        raise Problem(503, "unhealthy", "Service Unavailable", detail)
+    return health
 
 
 @routes.route(
