@@ -5,6 +5,7 @@ The demo, the CLI and the tests all come through here, so they share one schema 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -144,6 +145,9 @@ async def downgrade(url: str, revision: str) -> None:
     await _migrate(url, command.downgrade, revision)
 
 
+_RELATIVE = re.compile(r".+[+-][0-9]+")
+
+
 async def _migrate(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config(url)
 
@@ -157,6 +161,14 @@ async def _migrate(url: str, step: Callable[[Config, str], None], revision: str)
                 await connection.run_sync(run)
         except CommandError as exc:  # e.g. a revision the migrations do not have
             raise MigrationError(f"cannot migrate to {revision!r}: {exc}") from None
+        except AssertionError:
+            # Alembic asserts, rather than raising CommandError, when a revision relative to
+            # a named one (head+5, base+20, 0003-9) steps past either end of the history.
+            if not _RELATIVE.fullmatch(revision):
+                raise
+            raise MigrationError(
+                f"cannot migrate to {revision!r}: it steps past the first or last migration"
+            ) from None
 
 
 def database_url(target: Settings | str) -> str:

@@ -18,6 +18,7 @@ TicketingError
 ├── InvalidUser             a username, password or role that cannot be used
 ├── UserExists              the username (or the account's user) is taken
 ├── BadCredentials          no user with this username and password
+├── UnknownUser             no user has this username
 ├── InvalidAuditEntry       an audit line that cannot be recorded as given
 ├── InvalidAuditQuery       filters or a cursor the audit log cannot be read with
 ├── InvalidMessage          a message to a rider that cannot be sent as given
@@ -98,6 +99,10 @@ class UserExists(TicketingError):
 
 class BadCredentials(TicketingError):
     """No user with this username and password."""
+
+
+class UnknownUser(TicketingError):
+    """No user has this username."""
 
 
 class CurrencyError(TicketingError):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import click
+
 from faregate.errors import FaregateError
 from gateways.errors import GatewayError
 from parking.errors import ParkingError
@@ -17,3 +21,11 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ParkingError,
     FaregateError,
 )
+
+
+def finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """An option callback refusing NaN, which FloatRange lets through (it compares false with
+    both bounds)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number", param=param)
+    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from faregate.cli._common import finite
 from qr.credential import MAX_CREDENTIAL_ID, CredentialFlags, RiderCategory
 from qr.decision import Decision
 from qr.decode import verify_image
@@ -48,13 +48,6 @@ class InstantType(click.ParamType[datetime, str]):
 
 
 INSTANT = InstantType()
-
-
-def _finite(param: click.Parameter, value: float) -> float:
-    """FloatRange lets NaN through (it compares false with both bounds)."""
-    if not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
-    return value
 
 
 KEY_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
@@ -205,7 +198,7 @@ def token(credential_file: Path, at: datetime | None, png: Path | None, svg: Pat
 @click.option(
     "--passback-seconds",
     type=click.FloatRange(0, MAX_PASSBACK_SECONDS),
-    callback=lambda _ctx, param, value: _finite(param, value),
+    callback=finite,
     default=120.0,
     show_default=True,
     help="Re-entry refused within this time.",

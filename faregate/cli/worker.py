@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from faregate.cli._common import finite
 from faregate.config import Settings
 from faregate.database import open_database
 from faregate_data import HANOI_FEED
@@ -61,6 +62,7 @@ async def _work(
     default=DEFAULT_POLL,
     show_default=True,
     type=click.FloatRange(0.01, 3600),
+    callback=finite,
     help="Seconds to wait before looking again when the queue is empty.",
 )
 @click.option(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -140,6 +142,19 @@ CASES: dict[str, str] = {
     "ledger check data dir is a file": "--data-dir {file} ledger check",
     "ledger check not migrated": "--database-url sqlite+aiosqlite:///{empty_db} ledger check",
     "demo data dir is a file": "--data-dir {file} demo --riders 2",
+    "db upgrade past the last migration": "--data-dir {tmp}/d db upgrade --revision head+5",
+    "db upgrade before the first migration": "--data-dir {tmp}/d db upgrade --revision base+20",
+    "db upgrade from a revision past the end": "--data-dir {tmp}/d db upgrade --revision 0003+9",
+    # serve: refused before anything starts
+    "serve on a port in use": "--data-dir {tmp}/d serve --port {busy_port}",
+    "serve on a host that is no address": "--data-dir {tmp}/d serve --host 999.1.1.1",
+    "serve on a host with an empty label": "--data-dir {tmp}/d serve --host a..b",
+    # worker
+    "worker poll nan": "--data-dir {tmp}/d worker --once --poll nan",
+    "worker poll inf": "--data-dir {tmp}/d worker --once --poll inf",
+    "worker poll negative": "--data-dir {tmp}/d worker --once --poll -1",
+    # users
+    "users sign-out of nobody": "--data-dir {tmp}/d users sign-out nobody",
 }
 
 
@@ -243,11 +258,21 @@ def _token(cred: Path) -> str:
     return main_ok("qr", "token", "--credential", str(cred), "--at", AT).strip()
 
 
+@pytest.fixture(scope="module")
+def busy_port() -> Iterator[int]:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        yield taken.getsockname()[1]
+
+
 @pytest.mark.parametrize("template", list(CASES.values()), ids=list(CASES))
 def test_bad_input_is_one_error_line(
-    template: str, files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    template: str,
+    files: dict[str, str],
+    busy_port: int,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fields = {**files, "tmp": str(tmp_path)}
+    fields = {**files, "tmp": str(tmp_path), "busy_port": str(busy_port)}
     args = [part.format(**fields) for part in template.split(" ")]
     code, _, err = _run(args, capsys)
     assert code != 0, err

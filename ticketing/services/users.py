@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
-from ticketing.errors import BadCredentials
+from ticketing.errors import BadCredentials, UnknownUser
 from ticketing.services.audit import record
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import ApiUser, UserRole, check_password, check_user
@@ -212,9 +212,12 @@ async def revoke_all_tokens(
 ) -> int:
     """Sign a user out everywhere (e.g. a lost phone); how many tokens were live. `by`: the
     member of staff or administrator who did it, recorded in the audit log (None: the user
-    themselves, not recorded)."""
+    themselves, not recorded). UnknownUser if nobody has `username` (a typo must not read as
+    a user signed out)."""
 
     async def revoke(uow: UnitOfWork) -> int:
+        if await uow.users.get(username) is None:
+            raise UnknownUser(f"no user {username[:80]!r}")
         revoked = await uow.users.revoke_tokens_of(username)
         if by is not None:
             await record(
