@@ -19,17 +19,28 @@ Pricing a stay, in this order:
    window or a new period starts counting again).
 4. Within a period, segments are capped in order so their sum never passes the period
    maximum.
+
+The walk counts local wall-clock time (all its times share the tariff's zone, so Python
+compares and subtracts them as wall times). On days that are neither a public holiday nor
+the day after one, labels depend on the weekday alone, so a long stay is a week repeated:
+the walk prices one week and counts the times it recurs (`Repeat`); where no cut changes
+the label (one whole-day table, no period) it cuts only near holidays. A stay from 1970 to
+8999 prices in milliseconds, to the same amounts and segments as the walk over every day
+(tests/parking: a property checks it against a minute-by-minute walk).
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from parking.errors import QuoteError, UnknownVehicleClass
+from qr.timeutil import EARLIEST, LATEST
 
 VEHICLE_CLASSES: tuple[str, ...] = ("car", "motorbike")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -41,6 +52,10 @@ BlockKind = Literal["flat", "incrementing", "tiered"]
 
 _MICROSECONDS_PER_MINUTE = 60_000_000
 _ONE_DAY = timedelta(days=1)
+_WEEK = timedelta(days=7)
+# A week is counted rather than listed once it would recur at least this often: shorter
+# stays keep the plain walk (and the bench's typical stays its speed).
+_MIN_REPEATS = 2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,8 +181,23 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Repeat:
+    """`segments[first:first + count]` is one week of the stay that happens `times` times in
+    a row: as listed, then each copy a week later (same rates and amounts, dates shifted)."""
+
+    first: int
+    count: int
+    times: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"first": self.first, "count": self.count, "times": self.times, "every_days": 7}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Quote:
-    """The price of one stay, with the segments that make it up (amounts sum to `amount`)."""
+    """The price of one stay and the segments that make it up: `segments` as listed, where
+    a `Repeat` stands for the weeks that are copies of a listed one (`every_segment()`
+    writes them out). The amounts of every segment sum to `amount`."""
 
     tariff_id: str
     vehicle: str
@@ -176,19 +206,39 @@ class Quote:
     amount: int
     currency: str
     segments: tuple[Segment, ...]
+    repeats: tuple[Repeat, ...] = ()
     free_minutes_applied: bool = False
+
+    def every_segment(self) -> Iterator[Segment]:
+        """Every segment of the stay in order, repeated weeks written out (a stay of years
+        has hundreds of thousands)."""
+        listed = 0
+        for repeat in self.repeats:
+            end = repeat.first + repeat.count
+            yield from self.segments[listed:end]
+            week = self.segments[repeat.first : end]
+            for copy in range(1, repeat.times):
+                yield from (_shifted(segment, copy * _WEEK) for segment in week)
+            listed = end
+        yield from self.segments[listed:]
 
     def as_json(self) -> dict[str, Any]:
         return {
             "amount": self.amount,
             "currency": self.currency,
             "breakdown": [segment.as_json() for segment in self.segments],
+            "repeats": [repeat.as_json() for repeat in self.repeats],
             "tariff": self.tariff_id,
             "vehicle": self.vehicle,
             "entry": self.entry.isoformat(),
             "exit": self.exit.isoformat(),
             "free_minutes_applied": self.free_minutes_applied,
         }
+
+
+def _shifted(segment: Segment, by: timedelta) -> Segment:
+    period = None if segment.period is None else segment.period + by
+    return replace(segment, start=segment.start + by, end=segment.end + by, period=period)
 
 
 def require_vehicle(tariff: Tariff, vehicle: str) -> str:
@@ -208,6 +258,10 @@ def quote(tariff: Tariff, vehicle: str, entry: datetime, exit: datetime) -> Quot
     for what, at in (("entry", entry), ("exit", exit)):
         if at.tzinfo is None or at.utcoffset() is None:
             raise QuoteError(f"{what} must be timezone-aware, got {at.isoformat()}")
+        if not EARLIEST <= at < LATEST:
+            raise QuoteError(
+                f"{what} {at.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}"
+            )
     if exit < entry:
         raise QuoteError(f"exit {exit.isoformat()} is before entry {entry.isoformat()}")
     zone = tariff.timezone
@@ -224,16 +278,143 @@ def quote(tariff: Tariff, vehicle: str, entry: datetime, exit: datetime) -> Quot
             segments=(free,),
             free_minutes_applied=True,
         )
-    segments = _capped(tariff, _priced_segments(tariff, vehicle, entry, exit))
+    segments, repeats = _stay(tariff, vehicle, entry, exit)
+    amount = sum(segment.amount for segment in segments) + sum(
+        (repeat.times - 1)
+        * sum(s.amount for s in segments[repeat.first : repeat.first + repeat.count])
+        for repeat in repeats
+    )
     return Quote(
         tariff_id=tariff.id,
         vehicle=vehicle,
         entry=entry,
         exit=exit,
-        amount=sum(segment.amount for segment in segments),
+        amount=amount,
         currency=tariff.currency,
         segments=tuple(segments),
+        repeats=tuple(repeats),
     )
+
+
+def _stay(
+    tariff: Tariff, vehicle: str, entry: datetime, exit: datetime
+) -> tuple[list[Segment], list[Repeat]]:
+    """The stay's segments, priced and capped, with its repeated weeks counted, not listed."""
+    if exit - entry <= (_MIN_REPEATS + 1) * _WEEK:
+        return _walk(tariff, vehicle, entry, exit), []
+    pattern = _weekly_pattern(tariff, vehicle)
+    if pattern == frozenset():  # one label all week: only cuts near holidays can matter
+        days = _days_near_holidays(tariff, entry, exit)
+        return _walk(tariff, vehicle, entry, exit, days), []
+    segments: list[Segment] = []
+    repeats: list[Repeat] = []
+    start = entry
+    for anchor, times in _repeated_weeks(tariff, pattern, entry, exit):
+        segments += _walk(tariff, vehicle, start, anchor)
+        week = _walk(tariff, vehicle, anchor, anchor + _WEEK)
+        repeats.append(Repeat(first=len(segments), count=len(week), times=times))
+        segments += week
+        start = anchor + times * _WEEK
+    segments += _walk(tariff, vehicle, start, exit)
+    return segments, repeats
+
+
+def _walk(
+    tariff: Tariff,
+    vehicle: str,
+    entry: datetime,
+    exit: datetime,
+    days: Iterable[date] | None = None,
+) -> list[Segment]:
+    return _capped(tariff, _priced_segments(tariff, vehicle, entry, exit, days))
+
+
+# A week pattern: the (weekday, minute) of every cut at which a new segment starts on days
+# that are neither a holiday nor the day after one; None: every period reset starts one.
+_Pattern = frozenset[tuple[int, int]] | None
+_PLAIN_MONDAY = date(2001, 1, 1)
+
+
+def _weekly_pattern(tariff: Tariff, vehicle: str) -> _Pattern:
+    """Where segments start in a week without holidays (labels depend on fields only)."""
+    if tariff.period is not None:
+        return None  # the resets: each starts a segment and a period (so capping restarts)
+    plain = replace(tariff, holidays=frozenset())
+    minutes = sorted(_cut_minutes(tariff))
+    starts = set()
+    before = _label(plain, vehicle, _at(plain, _PLAIN_MONDAY - _ONE_DAY, minutes[-1]))
+    for offset in range(7):
+        day = _PLAIN_MONDAY + timedelta(days=offset)
+        for minute in minutes:
+            label = _label(plain, vehicle, _at(plain, day, minute))
+            if label != before:
+                starts.add((day.weekday(), minute))
+            before = label
+    return frozenset(starts)
+
+
+def _repeated_weeks(
+    tariff: Tariff, pattern: _Pattern, entry: datetime, exit: datetime
+) -> Iterator[tuple[datetime, int]]:
+    """(anchor, times): the week from `anchor` happens `times` times in a row, in order.
+
+    An anchor starts a segment (and a period, if the tariff has periods), so no segment or
+    period runs across it; and from the day before it to the end of the last copy, no day
+    is a holiday or follows one, so each copy is the same week a week later.
+    """
+    holidays = sorted(tariff.holidays)
+    probe = entry
+    while exit - probe > _MIN_REPEATS * _WEEK:
+        anchor = _next_anchor(tariff, pattern, probe)
+        dirty = _first_dirty_day(holidays, anchor.date() - _ONE_DAY)
+        times = (exit - anchor - timedelta(microseconds=1)) // _WEEK  # the last copy ends
+        if dirty is not None and dirty <= exit.date():  # before the exit, which stays as is
+            times = min(times, ((dirty - anchor.date()).days - 1) // 7)
+        if times >= _MIN_REPEATS:
+            yield anchor, times
+            probe = anchor + times * _WEEK
+        elif dirty is None or dirty > exit.date():
+            return
+        else:
+            probe = _at(tariff, dirty + 2 * _ONE_DAY, 0)
+
+
+def _next_anchor(tariff: Tariff, pattern: _Pattern, after: datetime) -> datetime:
+    """The first cut strictly after `after` where the week pattern starts a segment."""
+    day = after.date()
+    if pattern is None:
+        assert tariff.period is not None
+        anchor = _at(tariff, day, tariff.period.reset_minute)
+        return anchor if anchor > after else anchor + _ONE_DAY
+    while True:  # the pattern is not empty: some cut of the next 8 days is in it
+        for minute in sorted(m for weekday, m in pattern if weekday == day.weekday()):
+            anchor = _at(tariff, day, minute)
+            if anchor > after:
+                return anchor
+        day += _ONE_DAY
+
+
+def _first_dirty_day(holidays: list[date], day: date) -> date | None:
+    """The first day from `day` on that is a holiday or the day after one."""
+    index = bisect.bisect_left(holidays, day - _ONE_DAY)
+    return None if index == len(holidays) else max(holidays[index], day)
+
+
+def _days_near_holidays(tariff: Tariff, entry: datetime, exit: datetime) -> list[date]:
+    """The days of the stay whose cuts can start a segment when nothing else does: holidays,
+    the days after them, and a day either side."""
+    first, last = entry.date() - _ONE_DAY, exit.date()
+    near = {
+        holiday + timedelta(days=offset)
+        for holiday in tariff.holidays
+        if first - 2 * _ONE_DAY <= holiday <= last + _ONE_DAY
+        for offset in (-1, 0, 1, 2)
+    }
+    return sorted(day for day in near if first <= day <= last)
+
+
+def _at(tariff: Tariff, day: date, minute: int) -> datetime:
+    return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tariff.timezone)
 
 
 # A segment's identity: which table occurrence (table index, the local day its window
@@ -242,9 +423,13 @@ _Label = tuple[int | None, date | None, date | None]
 
 
 def _priced_segments(
-    tariff: Tariff, vehicle: str, entry: datetime, exit: datetime
+    tariff: Tariff,
+    vehicle: str,
+    entry: datetime,
+    exit: datetime,
+    days: Iterable[date] | None = None,
 ) -> list[Segment]:
-    edges = [entry, *_cuts(tariff, entry, exit), exit]
+    edges = [entry, *_cuts(tariff, entry, exit, days), exit]
     pieces: list[tuple[datetime, datetime, _Label]] = []
     for start, end in itertools.pairwise(edges):
         label = _label(tariff, vehicle, start)
@@ -268,21 +453,30 @@ def _priced_segments(
     return segments
 
 
-def _cuts(tariff: Tariff, entry: datetime, exit: datetime) -> list[datetime]:
-    """Every window edge and period reset strictly inside the stay, in order."""
+def _cuts(
+    tariff: Tariff, entry: datetime, exit: datetime, days: Iterable[date] | None = None
+) -> list[datetime]:
+    """Every window edge and period reset strictly inside the stay (on `days` only, if
+    given), in order."""
+    minutes = _cut_minutes(tariff)
+    if days is None:
+        first = entry.date() - _ONE_DAY
+        days = (first + timedelta(days=n) for n in range((exit.date() - first).days + 1))
+    cuts = set()
+    for day in days:
+        for minute in minutes:
+            at = _at(tariff, day, minute)
+            if entry < at < exit:
+                cuts.add(at)
+    return sorted(cuts)
+
+
+def _cut_minutes(tariff: Tariff) -> set[int]:
     minutes = {rate.start_minute % MINUTES_PER_DAY for rate in tariff.rates}
     minutes |= {rate.end_minute % MINUTES_PER_DAY for rate in tariff.rates}
     if tariff.period is not None:
         minutes.add(tariff.period.reset_minute)
-    cuts = set()
-    day = entry.date() - _ONE_DAY
-    while day <= exit.date():
-        for minute in minutes:
-            at = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tariff.timezone)
-            if entry < at < exit:
-                cuts.add(at)
-        day += _ONE_DAY
-    return sorted(cuts)
+    return minutes
 
 
 def _label(tariff: Tariff, vehicle: str, at: datetime) -> _Label:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from rich.console import Console
@@ -14,6 +14,8 @@ from parking.tariff import VEHICLE_CLASSES, Quote
 from parking.tariff_files import load_tariff, shipped_tariff_names
 from ticketing.errors import TicketingError
 from ticketing.money import Money
+
+WEEK = timedelta(days=7)
 
 
 @click.group(name="parking")
@@ -79,7 +81,8 @@ def _print_table(quoted: Quote) -> None:
     table = Table(title=f"Parking quote: {quoted.tariff_id}, {quoted.vehicle}")
     for column in ("From", "To", "Rate", "Period", "Amount", "Notes"):
         table.add_column(column, justify="right" if column == "Amount" else "left")
-    for segment in quoted.segments:
+    weeks_after = {repeat.first + repeat.count - 1: repeat for repeat in quoted.repeats}
+    for index, segment in enumerate(quoted.segments):
         table.add_row(
             segment.start.isoformat(),
             segment.end.isoformat(),
@@ -88,6 +91,18 @@ def _print_table(quoted: Quote) -> None:
             _money(segment.amount, quoted.currency),
             "capped at the period maximum" if segment.capped else "",
         )
+        repeat = weeks_after.get(index)
+        if repeat is not None:
+            week = quoted.segments[repeat.first : repeat.first + repeat.count]
+            copies = repeat.times - 1
+            table.add_row(
+                (week[0].start + WEEK).isoformat(),
+                (week[-1].end + copies * WEEK).isoformat(),
+                f"the {len(week)} segments above, {copies:,} more times (weekly)",
+                "",
+                _money(copies * sum(s.amount for s in week), quoted.currency),
+                "",
+            )
     console = Console(width=160)
     console.print(table)
     console.print(f"Total: {_money(quoted.amount, quoted.currency)} ({quoted.amount} minor units)")

@@ -48,6 +48,7 @@ URLS = {
 ISSUE = "qr issue --keys {keys} --credential-id 7 --product M2A-DAY --out {tmp}/c.json"
 VERIFY = "qr verify --keys {keys} --text {token} --at " + AT
 QUOTE = "fares quote --legs"
+PARKING = "parking quote --tariff hanoi-car --vehicle car"
 CASES: dict[str, str] = {
     # keys
     "init period over 120": "keys init {tmp}/k --period 121",
@@ -155,6 +156,17 @@ CASES: dict[str, str] = {
     "worker poll negative": "--data-dir {tmp}/d worker --once --poll -1",
     # users
     "users sign-out of nobody": "--data-dir {tmp}/d users sign-out nobody",
+    # parking quote: instants are kept to 1970..8999 as everywhere
+    "parking quote entry at year 1": PARKING + " --entry 0001-01-01T00:00:00Z --exit " + AT,
+    "parking quote entry at year 1 east": PARKING
+    + " --entry 0001-01-01T00:00:00+14:00 --exit "
+    + AT,
+    "parking quote entry in 1969": PARKING + " --entry 1969-12-31T23:59:00Z --exit " + AT,
+    "parking quote exit in 9000": PARKING + " --entry " + AT + " --exit 9000-01-01T00:00:00Z",
+    "parking quote exit at year 9999": PARKING
+    + " --entry "
+    + AT
+    + " --exit 9999-12-31T23:59:59-12:00",
 }
 
 

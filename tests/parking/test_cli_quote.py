@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,21 @@ def test_table() -> None:
     assert code == 0, out
     assert "overnight (6 turns)" in out
     assert "Total: 200,000 VND" in out
+
+
+def test_a_stay_from_1970_to_8999_answers_with_its_repeated_week() -> None:
+    """It ran for minutes (a walk over every day of 7,030 years) before."""
+    stay = ["--entry", "1970-01-01T00:00Z", "--exit", "8999-12-31T23:59Z"]
+    code, out, _ = run("--tariff", "uk-dtro", "--vehicle", "car", *stay, "--json")
+    assert code == 0, out
+    body = json.loads(out)
+    assert body["repeats"] == [{"first": 1, "count": 7, "times": 366_807, "every_days": 7}]
+    # 10.00 a day (the period maximum), from 01:00 on day one (2.00 for its hour to 02:00).
+    days = (datetime(9000, 1, 1) - datetime(1970, 1, 1)).days
+    assert body["amount"] == 200 + 1000 * days
+    code, out, _ = run("--tariff", "uk-dtro", "--vehicle", "car", *stay)
+    assert code == 0, out
+    assert "the 7 segments above, 366,806 more" in out
 
 
 def test_tariffs_lists_the_shipped_ones() -> None:
