@@ -56,6 +56,7 @@ _WEEK = timedelta(days=7)
 # A week is counted rather than listed once it would recur at least this often: shorter
 # stays keep the plain walk (and the bench's typical stays its speed).
 _MIN_REPEATS = 2
+_LONG_STAY = (_MIN_REPEATS + 1) * _WEEK
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,7 +259,8 @@ def quote(tariff: Tariff, vehicle: str, entry: datetime, exit: datetime) -> Quot
     for what, at in (("entry", entry), ("exit", exit)):
         if at.tzinfo is None or at.utcoffset() is None:
             raise QuoteError(f"{what} must be timezone-aware, got {at.isoformat()}")
-        if not EARLIEST <= at < LATEST:
+        # The year alone settles it (cheaply) but at the ends, where the offset counts.
+        if not 1970 < at.year < 8999 and not EARLIEST <= at < LATEST:
             raise QuoteError(
                 f"{what} {at.isoformat()} is outside {EARLIEST.year}..{LATEST.year - 1}"
             )
@@ -279,11 +281,10 @@ def quote(tariff: Tariff, vehicle: str, entry: datetime, exit: datetime) -> Quot
             free_minutes_applied=True,
         )
     segments, repeats = _stay(tariff, vehicle, entry, exit)
-    amount = sum(segment.amount for segment in segments) + sum(
-        (repeat.times - 1)
-        * sum(s.amount for s in segments[repeat.first : repeat.first + repeat.count])
-        for repeat in repeats
-    )
+    amount = sum(segment.amount for segment in segments)
+    for repeat in repeats:
+        week = segments[repeat.first : repeat.first + repeat.count]
+        amount += (repeat.times - 1) * sum(segment.amount for segment in week)
     return Quote(
         tariff_id=tariff.id,
         vehicle=vehicle,
@@ -300,7 +301,7 @@ def _stay(
     tariff: Tariff, vehicle: str, entry: datetime, exit: datetime
 ) -> tuple[list[Segment], list[Repeat]]:
     """The stay's segments, priced and capped, with its repeated weeks counted, not listed."""
-    if exit - entry <= (_MIN_REPEATS + 1) * _WEEK:
+    if exit - entry <= _LONG_STAY:
         return _walk(tariff, vehicle, entry, exit), []
     pattern = _weekly_pattern(tariff, vehicle)
     if pattern == frozenset():  # one label all week: only cuts near holidays can matter
@@ -457,18 +458,22 @@ def _cuts(
     tariff: Tariff, entry: datetime, exit: datetime, days: Iterable[date] | None = None
 ) -> list[datetime]:
     """Every window edge and period reset strictly inside the stay (on `days` only, if
-    given), in order."""
-    minutes = _cut_minutes(tariff)
-    if days is None:
-        first = entry.date() - _ONE_DAY
-        days = (first + timedelta(days=n) for n in range((exit.date() - first).days + 1))
-    cuts = set()
-    for day in days:
-        for minute in minutes:
-            at = _at(tariff, day, minute)
+    given: in order), in order."""
+    times = [time(minute // 60, minute % 60) for minute in sorted(_cut_minutes(tariff))]
+    zone = tariff.timezone
+    cuts = []
+    for day in _every_day(entry.date() - _ONE_DAY, exit.date()) if days is None else days:
+        for clock in times:
+            at = datetime.combine(day, clock, tzinfo=zone)
             if entry < at < exit:
-                cuts.add(at)
-    return sorted(cuts)
+                cuts.append(at)
+    return cuts
+
+
+def _every_day(first: date, last: date) -> Iterator[date]:
+    while first <= last:
+        yield first
+        first += _ONE_DAY
 
 
 def _cut_minutes(tariff: Tariff) -> set[int]:
