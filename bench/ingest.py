@@ -42,6 +42,7 @@ import asyncpg
 import httpx
 
 from faregate.api.device_auth import device_secret, load_or_create_master_key
+from qr.keys import init_keys
 from simulators.device_client import sign_request
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,6 +133,7 @@ class Servers:
                 [sys.executable, "-m", "faregate", "--data-dir", str(self.work / f"var-{n}"),
                  "serve", "--port", str(port), "--fare-feed", str(FEED),
                  "--device-master-key", str(self.work / "device-master.key"),
+                 "--keys-dir", str(self.work / "keys"),
                  *([] if self.worker else ["--no-worker"])],
                 env=env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -286,6 +288,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="faregate-bench-ingest-") as tmp:
         work = Path(tmp)
         master = load_or_create_master_key(work / "device-master.key")
+        # Servers sharing a database share their keys too (/healthz is 503 without any).
+        init_keys(work / "keys", datetime.now(UTC))
         for count in args.servers:
             uploads = make_uploads(
                 f"{count}s{secrets.token_hex(2)}", args.devices, args.batches, args.batch_size,
