@@ -12,6 +12,8 @@
   is applied, so two uploads of one barrier apply in order, one after the other).
 - `parking_unable_to_collect`: a car that left without its fee being taken: the operator's
   follow-up case, and the debt posting on the account's receivable, if any.
+- `parking_tariff_versions` (migration 0010): a lot's tariffs over time, each version the
+  document as uploaded and when it comes into force (`parking.tariff_versions`).
 
 Importing this module registers the tables on `ticketing.db.models.Base.metadata`;
 `faregate.migrations` imports it, so schema checks see them.
@@ -117,3 +119,23 @@ class UnableToCollectRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     debt_posting_id: Mapped[str | None] = mapped_column(String(CODE))
+
+
+class ParkingTariffVersionRow(Base):
+    """Version `version` of a lot's tariff: the document as uploaded (immutable), when it
+    comes into force (NULL: a draft) and whether it was cancelled before it did."""
+
+    __tablename__ = "parking_tariff_versions"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version"),
+        Index("ix_parking_tariff_versions_lot_from", "lot_id", "effective_from"),
+    )
+
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    document: Mapped[str] = mapped_column(Text)
+    effective_from: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))

@@ -13,6 +13,7 @@ ParkingError
 │                        a capacity below zero)
 ├── LotsFileError        a lots file is missing or malformed (file, field, reason)
 ├── UnknownLot           a lot, session or receipt not on record
+├── NoTariff             a lot with no tariff scheduled (nothing can price its stays)
 └── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
 
 Policy refusals (anti-passback, a full lot) are not errors: they are decisions returned as
@@ -66,6 +67,10 @@ class LotsFileError(ParkingError):
 
 class UnknownLot(ParkingError):
     """A lot, session or receipt that is not on record."""
+
+
+class NoTariff(ParkingError):
+    """A lot with no tariff version scheduled: nothing can price its stays."""
 
 
 class BarrierUploadError(ParkingError):

@@ -1,6 +1,6 @@
-"""Parking's use cases: lots, barrier uploads (entries with holds, exits with fees), receipts,
-occupancy (each lot's live count and free spaces, resynced from its sessions) and the
-unable-to-collect report.
+"""Parking's use cases: lots and their tariffs over time, barrier uploads (entries with holds,
+exits with fees), receipts, occupancy (each lot's live count and free spaces, resynced from its
+sessions) and the unable-to-collect report.
 
 Money, per account's payment mode (the account is the one the entry credential belongs to):
 
@@ -46,6 +46,7 @@ from parking.records import (
 from parking.sessions import CollectFailure, SessionState
 from parking.tariff import Tariff
 from parking.tariff_files import load_tariff, resolve_tariff
+from parking.tariff_versions import TariffVersion, in_force
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing import postings
 from ticketing.errors import UnknownRecord
@@ -159,11 +160,17 @@ async def open_lots(
     occupancy: Occupancy | None = None,
 ) -> list[LotConfig]:
     """Record the lots (new, or their configuration replaced) and configure their live
-    occupancy, which starts from the lots' open sessions."""
+    occupancy, which starts from the lots' open sessions. A lot without a tariff on record
+    gets its `tariff_name` (a shipped tariff) as version 1, in force from now."""
 
     async def use_case(uow: ParkingUnitOfWork) -> dict[str, int]:
         for lot in lots:
             await uow.parking.save_lot(lot)
+            if not await uow.parking.tariff_versions(lot.lot_id):
+                document = resolve_tariff(lot.tariff_name).read_text(encoding="utf-8")
+                await uow.parking.add_tariff_version(
+                    lot.lot_id, document, created_by="open_lots", effective_from=uow.clock()
+                )
         return {lot.lot_id: await uow.parking.count_open(lot.lot_id) for lot in lots}
 
     open_now = await run_in_uow(uows, use_case)
@@ -172,6 +179,17 @@ async def open_lots(
             await occupancy.configure(lot.lot_id, capacity=lot.capacity, reserved=lot.reserved)
             await occupancy.correct(lot.lot_id, open_now[lot.lot_id])
     return list(lots)
+
+
+async def tariff_for_entry(
+    uow: ParkingUnitOfWork, lot_id: str, entry_at: datetime
+) -> TariffVersion:
+    """The version of the lot's tariff that prices a stay entered at `entry_at`, in `uow`'s
+    transaction: the one in force at the entry prices the whole stay, even one that spans a
+    change (`parking.tariff_versions`). `.tariff` prices, `.digest` names it. UnknownLot for a
+    lot not on record, NoTariff for a lot with no tariff scheduled."""
+    await uow.parking.get_lot(lot_id)
+    return in_force(await uow.parking.tariff_versions(lot_id), entry_at)
 
 
 # --- barrier uploads ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """`ParkingStore`: parking's records in the caller's transaction (it never commits).
 
-Lots, sessions, applied barrier events, per-barrier upload positions and unable-to-collect
-cases; see `parking/db.py` for the tables. Built only by `parking.unit_of_work`.
+Lots and their tariff versions, sessions, applied barrier events, per-barrier upload
+positions and unable-to-collect cases; see `parking/db.py` for the tables. Built only by
+`parking.unit_of_work`.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from parking.db import (
     ParkingDeviceRow,
     ParkingLotRow,
     ParkingSessionRow,
+    ParkingTariffVersionRow,
     UnableToCollectRow,
 )
 from parking.errors import UnknownLot
 from parking.records import BarrierEvent, CaseRecord, LotConfig, SessionRecord
 from parking.sessions import Passback, SessionState
+from parking.tariff_versions import TariffVersion
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import insert_or_skip
 from ticketing.db.models import table_of
@@ -68,6 +71,19 @@ def _session(row: ParkingSessionRow) -> SessionRecord:
         hold_id=row.hold_id,
         posting_id=row.posting_id,
         receipt_no=row.receipt_no,
+    )
+
+
+def _tariff_version(row: ParkingTariffVersionRow) -> TariffVersion:
+    return TariffVersion(
+        lot_id=row.lot_id,
+        version=row.version,
+        document=row.document,
+        effective_from=row.effective_from,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        cancelled_at=row.cancelled_at,
+        cancelled_by=row.cancelled_by,
     )
 
 
@@ -124,6 +140,44 @@ class ParkingStore:
     async def lots(self) -> list[LotConfig]:
         rows = await self._session.scalars(select(ParkingLotRow).order_by(ParkingLotRow.id))
         return [_lot(row) for row in rows]
+
+    # --- tariff versions --------------------------------------------------------------
+
+    async def add_tariff_version(
+        self, lot_id: str, document: str, *, created_by: str, effective_from: datetime | None
+    ) -> TariffVersion:
+        """Store the next version of the lot's tariff (the lot's row is locked meanwhile, so
+        two uploads at once get two numbers)."""
+        locked = await self._session.execute(
+            select(ParkingLotRow.id).where(ParkingLotRow.id == lot_id).with_for_update()
+        )
+        if locked.scalar_one_or_none() is None:
+            raise UnknownLot(f"no parking lot {lot_id!r}")
+        latest = await self._session.execute(
+            select(func.max(ParkingTariffVersionRow.version)).where(
+                ParkingTariffVersionRow.lot_id == lot_id
+            )
+        )
+        row = ParkingTariffVersionRow(
+            lot_id=lot_id,
+            version=(latest.scalar_one() or 0) + 1,
+            document=document,
+            effective_from=effective_from,
+            created_at=self._clock(),
+            created_by=created_by,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return _tariff_version(row)
+
+    async def tariff_versions(self, lot_id: str) -> list[TariffVersion]:
+        """Every version of the lot's tariff (drafts and cancelled ones too), oldest first."""
+        rows = await self._session.scalars(
+            select(ParkingTariffVersionRow)
+            .where(ParkingTariffVersionRow.lot_id == lot_id)
+            .order_by(ParkingTariffVersionRow.version)
+        )
+        return [_tariff_version(row) for row in rows]
 
     # --- barrier positions and events -------------------------------------------------
 
