@@ -16,7 +16,7 @@ Riders are postpaid, so fares go to their receivables. Prints JSON and a one-lin
 `to_pricing_alone_ratio` is a run's taps/s over pricing alone's in the same run.
 
 3. Fares v1 (`fares_v1` in the JSON): pricing alone on a real Fares v1 feed with transfers, the
-   Caltrain feed beside the repository (../shared/fixtures/caltrain_gtfs.zip; skipped, and said
+   Caltrain feed of the tests (tests/fixtures/caltrain/caltrain_gtfs.zip; skipped, and said
    so, when absent). A generated weekday: each rider rides from a home to a work station and
    back at gates; about 40% change trains on the way (exit, re-enter within 5-20 minutes), so
    the fare engine must find the cheapest cover of the legs (one fare from the first origin
@@ -25,7 +25,7 @@ Riders are postpaid, so fares go to their receivables. Prints JSON and a one-lin
     python bench/pricing.py [--accounts 100000] [--batch 5000] [--pipeline 2]
                             [--skip-sqlite] [--skip-postgres] [--postgres-url URL]
                             [--feed data/hanoi] [--seed 7]
-                            [--v1-feed ../shared/fixtures/caltrain_gtfs.zip]
+                            [--v1-feed tests/fixtures/caltrain/caltrain_gtfs.zip]
                             [--v1-accounts 100000] [--skip-v1]
 
 The PostgreSQL server comes from --postgres-url, else FAREGATE_BENCH_POSTGRES_URL, else the
@@ -73,7 +73,7 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 ROOT = Path(__file__).resolve().parents[1]
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = datetime(2025, 3, 12, tzinfo=HANOI)  # a Wednesday
-CALTRAIN = ROOT.parent / "shared" / "fixtures" / "caltrain_gtfs.zip"
+CALTRAIN = ROOT / "tests" / "fixtures" / "caltrain" / "caltrain_gtfs.zip"
 CALTRAIN_DAY = datetime(2009, 8, 7, tzinfo=ZoneInfo("America/Los_Angeles"))  # a Friday
 CALTRAIN_ROUTES = ("ct_local", "ct_limited", "ct_bullet")
 TARGET_TAPS_PER_SECOND = 50_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from datetime import datetime
@@ -16,35 +15,17 @@ from ticketing.taps import Tap, TapKind
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MINICITY = FIXTURES / "minicity"
-# A real Fares v1 feed kept beside the repository (../shared/fixtures), not in it.
-CALTRAIN = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "caltrain_gtfs.zip"
+# A real Fares v1 feed (Caltrain, 2009); its source and licence are in its README.
+CALTRAIN = FIXTURES / "caltrain" / "caltrain_gtfs.zip"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 
 TapMaker = Callable[..., Tap]
 
 
-def in_ci() -> bool:
-    """CI (CI=true, or `make test`'s FAREGATE_REQUIRE_POSTGRES=1) must not skip what it lacks."""
-    return (
-        os.environ.get("CI", "").lower() in ("true", "1", "yes")
-        or os.environ.get("FAREGATE_REQUIRE_POSTGRES") == "1"
-    )
-
-
-def shared_fixture(path: Path) -> Path:
-    """`path` if it exists; else skip the test locally and fail it in CI."""
-    if path.exists():
-        return path
-    message = f"shared fixture missing: {path}"
-    if in_ci():
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def caltrain() -> Path:
-    """The Caltrain feed (a real Fares v1 feed), see `shared_fixture`."""
-    return shared_fixture(CALTRAIN)
+    """The Caltrain feed (a real Fares v1 feed), in tests/fixtures/caltrain."""
+    return CALTRAIN
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,15 @@
 The feed's fares have empty `transfers` (unlimited) and no `transfer_duration`, so a run of
 rides within the journey time (180 minutes by default) is one fare from its first origin zone
 to its last destination zone, when that fare is no cheaper than the run's leading part.
-Also: the fixture check that fails in CI instead of skipping.
+Also: the feed is the archive its README describes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-from tests.fares.conftest import shared_fixture
 from ticketing.fares import QuoteLeg, load_feed, quote
 
 NOON = datetime.fromisoformat("2009-08-07T12:00:00-07:00")
@@ -48,29 +46,10 @@ def test_a_change_of_train_is_one_fare_from_first_origin_to_last_destination(
     assert quote(feed, late).total.amount == 425 + 425
 
 
-@pytest.mark.parametrize(
-    ("environment", "outcome"),
-    [
-        ({}, pytest.skip.Exception),
-        ({"CI": "true"}, pytest.fail.Exception),
-        ({"FAREGATE_REQUIRE_POSTGRES": "1"}, pytest.fail.Exception),
-    ],
-)
-def test_a_missing_shared_fixture_skips_locally_and_fails_in_ci(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    environment: dict[str, str],
-    outcome: type[BaseException],
-) -> None:
-    for name in ("CI", "FAREGATE_REQUIRE_POSTGRES"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(outcome, match="shared fixture missing"):
-        shared_fixture(tmp_path / "absent.zip")
-    present = tmp_path / "present.zip"
-    present.write_bytes(b"")
-    assert shared_fixture(present) == present
+def test_the_feed_is_the_archive_its_readme_names(caltrain: Path) -> None:
+    digest = hashlib.sha256(caltrain.read_bytes()).hexdigest()
+    readme = (caltrain.parent / "README.md").read_text(encoding="utf-8")
+    assert f"SHA-256 `{digest}`" in readme
 
 
 def test_a_round_trip_within_the_journey_time_is_two_one_way_fares(caltrain: Path) -> None:
