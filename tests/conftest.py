@@ -1,64 +1,111 @@
-"""Shared database fixtures: every storage, ledger, payments and settlement test runs on both
-SQLite and PostgreSQL through these.
+"""Shared fixtures: every storage, ledger, payments and settlement test runs on both SQLite and
+PostgreSQL through these; and the Hypothesis profiles.
 
-Fixtures (all function-scoped, one fresh migrated database per test):
+Fixtures (function-scoped unless said, one fresh migrated database per test):
 
 - `db_backend`: "sqlite" or "postgresql" (the parameter).
-- `db_url`: a plain URL string of a database already migrated to head. SQLite: a file in
-  `tmp_path`. PostgreSQL: a private schema `fg_test_<hex>` in the server named by
+- `db_url`: a plain URL string of a database already migrated to head, a copy of a template
+  migrated once per test process (`tests.helpers.databases`). SQLite: a file in `tmp_path`.
+  PostgreSQL: a private schema `fg_test_<hex>` in the server named by
   FAREGATE_TEST_POSTGRES_URL, selected by `?search_path=<schema>` in the URL (understood by
   `ticketing.db.create_engine`, so the string also works for a `faregate --database-url`
   subprocess); the schema is dropped CASCADE afterwards, so parallel runs never collide.
   Being a string, it also suits sync tests (e.g. hypothesis) that open their own engine per
   example with `asyncio.run`.
+- `empty_db_url`: the same without any schema (for tests of the migrations themselves).
 - `engine`: an `AsyncEngine` on `db_url`, disposed afterwards.
 - `uow_factory`: a `ticketing.unit_of_work.UnitOfWorkFactory` on `engine` (real UTC clock).
-- `localstripe_server`: one private localstripe for the test session (gateway and payment
-  tests), its state in its own temporary directory.
+- `localstripe_server` (session): one private localstripe per test process (gateway and
+  payment tests), its state in its own temporary directory.
 
 PostgreSQL parameters are skipped when FAREGATE_TEST_POSTGRES_URL is unset, unless
 FAREGATE_REQUIRE_POSTGRES=1, in which case they fail: CI must not pass without PostgreSQL.
+
+Hypothesis: `make test` (and so CI) runs with `--hypothesis-profile=ci`: each test's examples
+derive from its source (derandomize), no example database, no deadline and no health check
+that depends on the machine's speed, so a revision that passed once passes again. Other runs
+use the "dev" profile: new random examples every run (failures are kept in .hypothesis/ and
+tried first next time), still without a deadline, which on a shared 2-core machine measures
+the load rather than the code.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from sqlalchemy.engine import make_url
+from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faregate.database import upgrade
 from gateways.localstripe_server import LocalStripe, running_localstripe
+from tests.helpers.databases import (
+    POSTGRES_URL_ENV,
+    REQUIRE_POSTGRES_ENV,
+    PostgresTemplate,
+    SqliteTemplate,
+    create_schema,
+    drop_schema,
+    new_schema_name,
+    postgres_required,
+    postgres_server_from_env,
+    schema_url,
+    sqlite_url,
+)
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
 
-POSTGRES_URL_ENV = "FAREGATE_TEST_POSTGRES_URL"
-REQUIRE_POSTGRES_ENV = "FAREGATE_REQUIRE_POSTGRES"
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("dev")  # --hypothesis-profile=ci, given, replaces it
 
 
-def postgres_server_url() -> str | None:
-    """The PostgreSQL URL for tests, or None (skip) — or fail if PostgreSQL is required."""
-    url = os.environ.get(POSTGRES_URL_ENV)
+def postgres_server_url() -> str:
+    """The PostgreSQL server for tests; skips the test when there is none, or fails it if
+    PostgreSQL is required."""
+    url = postgres_server_from_env()
     if url:
         return url
-    if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
+    if postgres_required():
         pytest.fail(f"{REQUIRE_POSTGRES_ENV}=1 but {POSTGRES_URL_ENV} is not set")
     pytest.skip(f"{POSTGRES_URL_ENV} not set")
 
 
-async def _run_on_server(url: str, statement: str) -> None:
-    sa_url = make_url(url).set(drivername="postgresql")
-    connection = await asyncpg.connect(sa_url.render_as_string(hide_password=False))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+class Templates:
+    """This test process's migrated templates, each made the first time a test needs it."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._sqlite: SqliteTemplate | None = None
+        self._postgres: PostgresTemplate | None = None
+
+    def sqlite(self) -> SqliteTemplate:
+        if self._sqlite is None:
+            self._sqlite = SqliteTemplate(self._directory)
+        return self._sqlite
+
+    def postgres(self, server: str) -> PostgresTemplate:
+        if self._postgres is None:
+            self._postgres = PostgresTemplate(server)
+        return self._postgres
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            self._postgres.close()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    made = Templates(tmp_path_factory.mktemp("template"))
+    yield made
+    made.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -70,24 +117,30 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 def empty_db_url(db_backend: str, tmp_path: Path) -> Iterator[str]:
     """A database of its own for one test, with no schema yet (a private PostgreSQL schema)."""
     if db_backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'faregate.db'}"
+        yield sqlite_url(tmp_path / "faregate.db")
         return
     server = postgres_server_url()
-    assert server is not None
-    schema = f"fg_test_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_run_on_server(server, f'CREATE SCHEMA "{schema}"'))
+    schema = new_schema_name()
+    create_schema(server, schema)
     try:
-        url = make_url(server).update_query_dict({"search_path": schema})
-        yield url.render_as_string(hide_password=False)
+        yield schema_url(server, schema)
     finally:
-        asyncio.run(_run_on_server(server, f'DROP SCHEMA "{schema}" CASCADE'))
+        drop_schema(server, schema)
 
 
 @pytest.fixture
-def db_url(empty_db_url: str) -> str:
-    """`empty_db_url` migrated to head."""
-    asyncio.run(upgrade(empty_db_url))
-    return empty_db_url
+def db_url(db_backend: str, tmp_path: Path, templates: Templates) -> Iterator[str]:
+    """A database of its own for one test, migrated to head (a copy of the template)."""
+    if db_backend == "sqlite":
+        yield templates.sqlite().copy(tmp_path)
+        return
+    server = postgres_server_url()
+    schema = new_schema_name()
+    url = templates.postgres(server).clone(schema)
+    try:
+        yield url
+    finally:
+        drop_schema(server, schema)
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 Two tokens used to raise: a `valid_from` past year 9999 (the 32-bit minute field reaches year
 10136), and a key in force at 1970 shown a wrong code in the first TOTP period (the window
 reached step -1). The property test signs credentials with arbitrary field values and checks
-them at arbitrary times against keys in force from arbitrary dates.
+them at arbitrary times against keys in force from arbitrary dates, for any lifetime that ends
+within the years a key set can hold (1970..8999, `KeyMaterial.rotated` refuses others).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from qr.errors import KeySetError, PolicyError
 from qr.keys import EMPTY, KeyMaterial, KeySet
 from qr.liveness import TotpWindow, derive_seed, totp_code
 from qr.memory import GateMemory
+from qr.timeutil import LATEST
 from qr.token import build_token
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 
@@ -123,28 +125,48 @@ _INSTANTS = st.datetimes(
 )
 # The first TOTP periods after the epoch, where a window reaches below step 0.
 _NEAR_EPOCH = st.integers(0, 60).map(lambda s: EPOCH + timedelta(seconds=s))
+_LIFETIMES = st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=3650))
+
+
+@st.composite
+def _key_windows(draw: st.DrawFn) -> tuple[datetime, timedelta]:
+    """A start and a lifetime that `KeyMaterial.rotated` accepts: from 1970 on, ending before
+    LATEST (year 9000). The first and the last possible start are drawn often."""
+    lifetime = draw(_LIFETIMES)
+    last_start = LATEST - lifetime - timedelta(microseconds=1)
+    anywhere = st.datetimes(
+        min_value=EPOCH.replace(tzinfo=None),
+        max_value=last_start.replace(tzinfo=None),
+        timezones=st.just(UTC),
+    )
+    return draw(st.one_of(st.just(EPOCH), st.just(last_start), anywhere)), lifetime
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     credential=_credentials(),
     code=st.from_regex(r"[0-9]{8}", fullmatch=True),
-    keys_from=st.one_of(st.just(EPOCH), _INSTANTS),
+    keys=_key_windows(),
     at=st.one_of(_NEAR_EPOCH, _INSTANTS),
     window=st.tuples(st.integers(0, 10), st.integers(0, 10)),
 )
 def test_every_signed_token_gets_a_decision(
     credential: Credential,
     code: str,
-    keys_from: datetime,
+    keys: tuple[datetime, timedelta],
     at: datetime,
     window: tuple[int, int],
 ) -> None:
-    material = _material(keys_from)
+    material = _material(*keys)
     policy = VerifierPolicy(window=TotpWindow(*window))
     verifier = Verifier(material.keyset, material.secure_module(), policy)
     memory = GateMemory()
-    for _ in range(2):  # the second look goes through the replay memory
-        decision = verifier.verify(_token(credential, code), at=at, gate=GATE, memory=memory)
-        assert isinstance(decision.reason, Reason)
+    token = _token(credential, code)
+    # The second look goes through the replay memory.
+    first, second = (verifier.verify(token, at=at, gate=GATE, memory=memory) for _ in range(2))
+    for decision in (first, second):
+        assert decision.accepted == (decision.reason is Reason.ACCEPTED)
+        assert decision.reason is not Reason.MALFORMED  # a signed token always parses
+        assert decision.credential_id == credential.credential_id
         assert decision.to_json()["reason"] == decision.reason.value
+    assert not (first.accepted and second.accepted)  # one code, one passage

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Connection, column, insert, select, table
+from alembic.script import ScriptDirectory
+from sqlalchemy import JSON, Connection, column, insert, select, table, text
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faregate.database import downgrade, upgrade
+from faregate.database import alembic_config, downgrade, upgrade
 from ticketing.db.engine import create_engine
 from ticketing.db.models import (
     DenyListEntryRow,
@@ -79,11 +80,25 @@ def _diff(connection: Connection) -> list[object]:
 
 
 async def test_migration_creates_exactly_the_models_and_reruns_cleanly(
-    db_url: str, engine: AsyncEngine
+    empty_db_url: str,
 ) -> None:
-    await upgrade(db_url)  # already at head: a no-op
+    # Migrated here, not copied from the tests' template: this is the migrations' own test.
+    await upgrade(empty_db_url)
+    await upgrade(empty_db_url)  # already at head: a no-op
+    engine = create_engine(empty_db_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_test_database_is_the_migrated_schema(engine: AsyncEngine) -> None:
+    """The template copy every test gets holds exactly what the migrations made."""
     async with engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
+        version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    assert version == ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
 async def test_priced_leg_details_move_into_columns_and_back(empty_db_url: str) -> None:
