@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck bench
+.PHONY: demo test test-fast lint typecheck bench
+
+# Test processes (pytest-xdist): one per core by default.
+TEST_WORKERS ?= auto
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +32,12 @@ test: $(STAMP)
 	scripts/check-wheel
 	FAREGATE_TEST_POSTGRES_URL=$${FAREGATE_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 	FAREGATE_REQUIRE_POSTGRES=1 \
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --hypothesis-profile=ci
+
+# The inner loop: SQLite only, no slow tests, no lint or wheel check; Hypothesis explores new
+# examples every run. `make test` is the whole suite.
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not slow and not postgres"
 
 # Every figure in docs/PERFORMANCE.md: each benchmark with its defaults, and the charges one
 # again through the payments service.
