@@ -15,8 +15,7 @@ from redis.asyncio import Redis
 from faregate.config import Settings
 from faregate.errors import RedisUnavailable
 from faregate.redis_runtime import find_redis_server, open_redis, private_redis, private_redis_dir
-
-LOCAL_REDIS = os.environ.get("FAREGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.helpers.redis import LOCAL_REDIS
 
 
 def _alive(pid: int) -> bool:

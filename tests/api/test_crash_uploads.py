@@ -19,14 +19,14 @@ import pytest
 from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe
 from simulators.device_client import sign_request
+from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
 
-from .conftest import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
-
 pytestmark = pytest.mark.slow
-BATCHES = 400
+BATCHES = 150  # enough that the kill comes long before the last
 BATCH = 50
+KILL_AFTER = 5  # acknowledged batches
 DEVICE = "gate-crash"
 PATH = "/device/v1/journal"
 
@@ -42,10 +42,10 @@ def _batch(index: int) -> bytes:
     return json.dumps({"records": records}).encode()
 
 
-def _post(base: str, body: bytes) -> httpx.Response:
+def _post(http: httpx.Client, body: bytes) -> httpx.Response:
     secret = device_secret(MASTER_KEY, DEVICE)
     headers = sign_request(secret, DEVICE, "POST", PATH, body, at=datetime.now(UTC))
-    return httpx.post(base + PATH, content=body, headers=headers, timeout=30)
+    return http.post(PATH, content=body, headers=headers)
 
 
 def _start(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -74,23 +74,25 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
     base = f"http://127.0.0.1:{port}"
     process = _start(data_dir, port, env)
     acknowledged: set[int] = set()
+    enough = threading.Event()
     try:
         wait_healthy(base, process)
 
         def upload_all() -> None:
-            for index in range(BATCHES):
-                try:
-                    response = _post(base, _batch(index))
-                except httpx.TransportError:
-                    return  # the server is gone
-                if response.status_code == 200:
-                    acknowledged.add(index)
+            with httpx.Client(base_url=base, timeout=30) as http:
+                for index in range(BATCHES):
+                    try:
+                        response = _post(http, _batch(index))
+                    except httpx.TransportError:
+                        return  # the server is gone
+                    if response.status_code == 200:
+                        acknowledged.add(index)
+                        if len(acknowledged) == KILL_AFTER:
+                            enough.set()  # and on uploading: the kill comes mid-stream
 
         uploader = threading.Thread(target=upload_all)
         uploader.start()
-        while len(acknowledged) < 5:
-            assert uploader.is_alive(), "uploads finished before the kill"
-            threading.Event().wait(0.01)
+        assert enough.wait(timeout=60), "the server acknowledged too few uploads"
         process.send_signal(signal.SIGKILL)
         process.wait()
         uploader.join(timeout=60)
@@ -98,7 +100,7 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert 5 <= len(acknowledged) < BATCHES
+    assert KILL_AFTER <= len(acknowledged) < BATCHES
     stored = asyncio.run(_stored(db_url))
     assert stored >= len(acknowledged) * BATCH  # every acknowledged tap survived
 
@@ -107,11 +109,12 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
     try:
         wait_healthy(base, process)
         results: list[dict[str, Any]] = []
-        for index in range(BATCHES):  # a device resends everything not acknowledged
-            if index not in acknowledged:
-                response = _post(base, _batch(index))
-                assert response.status_code == 200
-                results.append(response.json())
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for index in range(BATCHES):  # a device resends everything not acknowledged
+                if index not in acknowledged:
+                    response = _post(http, _batch(index))
+                    assert response.status_code == 200
+                    results.append(response.json())
         assert sum(r["new"] for r in results) == BATCHES * BATCH - stored
         assert all(r["conflicting"] == [] for r in results)
     finally:

@@ -10,8 +10,7 @@ import pytest
 from faregate.api.device_auth import device_secret, signature, string_to_sign
 from faregate.api.problems import PROBLEM_JSON
 from simulators.device_client import sign_request
-
-from .conftest import MASTER_KEY, Client, Device
+from tests.helpers.api import MASTER_KEY, Client, Device
 
 KEYSET = "/device/v1/keyset"
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from faregate.api.problems import PROBLEM_JSON
 from qr.denylist import DenyList, DenyListDelta
 from qr.keys import load_keyset
+from tests.helpers.api import Client, Device
 from ticketing.unit_of_work import UnitOfWorkFactory
 
-from .conftest import Client, Device
 
-
-async def test_keyset_is_the_public_document(device: Device, tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+async def test_keyset_is_the_public_document(device: Device, tmp_path: Path) -> None:
     response = await device.get("/device/v1/keyset")
     assert await response.json() == load_keyset(tmp_path / "keys").to_json()
 
@@ -94,8 +91,7 @@ async def test_the_device_client_keeps_its_deny_list_in_sync(
 
     from faregate.api.device_auth import device_secret
     from simulators.device_client import DeviceClient
-
-    from .conftest import MASTER_KEY
+    from tests.helpers.api import MASTER_KEY
 
     transport = httpx.AsyncClient(base_url=str(client.make_url("")))
     gate = DeviceClient("", "gate-sync", device_secret(MASTER_KEY, "gate-sync"), http=transport)

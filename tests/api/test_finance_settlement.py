@@ -21,14 +21,13 @@ from faregate.api.app import create_app
 from faregate.api.context import ENGINE, PRICING_FEED, UOWS, StripeConfig
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
+from tests.helpers.api import Client, free_port, make_config
 from tests.wallets import open_funded_wallets
 from ticketing.services.settlement import settlement_lock
 from ticketing.services.taps import ingest_and_price
 from ticketing.services.users import ScryptCost, create_user, sign_in
 from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
-
-from .conftest import Client, free_port, make_config
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)

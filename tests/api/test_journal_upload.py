@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faregate.api.problems import PROBLEM_JSON
+from tests.helpers.api import Client, Device
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .conftest import Client, Device
 
 JOURNAL = "/device/v1/journal"
 DAY_START = datetime(2026, 11, 23, tzinfo=UTC)

@@ -28,13 +28,20 @@ from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
+from tests.helpers.api import (
+    FEED,
+    LOCAL_REDIS,
+    MASTER_KEY,
+    free_port,
+    server_environment,
+    wait_healthy,
+)
+from tests.helpers.waiting import until
 from ticketing.db.models import PricedDayRow, TapRow
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .conftest import FEED, LOCAL_REDIS, MASTER_KEY, free_port, server_environment, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_backend", ["postgresql"])]
 
@@ -195,13 +202,11 @@ async def test_two_servers_and_two_workers_price_every_tap_exactly_once(
         stored = sum(await asyncio.gather(device_stream(entry_gate), device_stream(exit_gate)))
     assert stored == sent == 2 * RIDERS * len(DAYS)
 
-    for _ in range(600):
+    async def queue_empty() -> bool:
         async with uow_factory() as uow:
-            if await uow.pricing_queue.count() == 0:
-                break
-        await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the workers did not empty the pricing queue")
+            return await uow.pricing_queue.count() == 0
+
+    await until(queue_empty, "the workers empty the pricing queue", within=120)
 
     async with uow_factory() as uow:
         taps = await uow.session.scalar(select(func.count()).select_from(TapRow))

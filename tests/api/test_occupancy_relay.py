@@ -1,5 +1,10 @@
 """Live occupancy reaches the operator pages of every server process (Redis pub/sub), and only
-those on the same database; a bad message or a failed publish loses nothing else."""
+those on the same database; a bad message or a failed publish loses nothing else.
+
+Each test subscribes to the pages' broadcaster before anything is published, so no test waits
+for a subscription to happen; the test that drops Redis's subscribers does it on a private
+redis-server of its own, never on the Redis other test runs share.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,26 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from faregate.api.app import create_app
 from faregate.api.context import CONFIG, ENGINE, REDIS, ApiConfig
 from faregate.api.occupancy_relay import channel_for, publish_occupancy
 from faregate.web.occupancy import OCCUPANCY, LotOccupancy
+from gateways.localstripe_server import LocalStripe
 from parking.records import LotConfig
 from parking.services import open_lots
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-
-from .conftest import Client, Device
+from tests.helpers.api import Client, Device, make_config
+from tests.helpers.waiting import until
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -49,26 +58,30 @@ def lot(lot_id: str, occupied: int) -> LotOccupancy:
     )
 
 
-async def heard(client: Client, lot_id: str) -> LotOccupancy:
-    """The next update of `lot_id` that the app's operator pages get."""
+@asynccontextmanager
+async def pages_of(client: Client) -> AsyncIterator[asyncio.Queue[LotOccupancy | None]]:
+    """What an open operator page of `client`'s process gets, from now on."""
     async with client.server.app[OCCUPANCY].subscribe() as queue:
-        while True:
-            update = await asyncio.wait_for(queue.get(), timeout=10)
-            assert update is not None
-            if update.lot_id == lot_id:
-                return update
+        yield queue
+
+
+async def heard(queue: asyncio.Queue[LotOccupancy | None], lot_id: str) -> LotOccupancy:
+    """The next update of `lot_id` on a page's queue."""
+    while True:
+        update = await asyncio.wait_for(queue.get(), timeout=10)
+        assert update is not None
+        if update.lot_id == lot_id:
+            return update
 
 
 async def test_an_update_published_by_one_process_reaches_the_pages_of_both(
     client: Client, second: Client
 ) -> None:
     lot_id = f"lot-{secrets.token_hex(4)}"
-    on_first = asyncio.create_task(heard(client, lot_id))
-    on_second = asyncio.create_task(heard(second, lot_id))
-    await asyncio.sleep(0.1)  # both subscribed to their broadcasters
-    await publish_occupancy(client.server.app, lot(lot_id, 7))
-    assert (await on_first).occupied == 7
-    assert await on_second == lot(lot_id, 7)
+    async with pages_of(client) as on_first, pages_of(second) as on_second:
+        await publish_occupancy(client.server.app, lot(lot_id, 7))
+        assert (await heard(on_first, lot_id)).occupied == 7
+        assert await heard(on_second, lot_id) == lot(lot_id, 7)
 
 
 async def test_a_barrier_upload_to_one_process_moves_the_other_ones_page(
@@ -87,12 +100,11 @@ async def test_a_barrier_upload_to_one_process_moves_the_other_ones_page(
         "at": "2026-11-30T07:00:00+07:00", "reason": "ok", "plate": "29A-123.45",
         "vehicle": "car",
     }  # fmt: skip
-    on_second = asyncio.create_task(heard(second, lot_id))
-    await asyncio.sleep(0.1)
-    body = json.dumps({"lot_id": lot_id, "records": [entry]}).encode()
-    response = await device.post("/device/v1/parking/journal", body)
-    assert response.status == 200, await response.text()
-    update = await on_second
+    async with pages_of(second) as on_second:
+        body = json.dumps({"lot_id": lot_id, "records": [entry]}).encode()
+        response = await device.post("/device/v1/parking/journal", body)
+        assert response.status == 200, await response.text()
+        update = await heard(on_second, lot_id)
     assert (update.capacity, update.occupied) == (100, 1)
 
 
@@ -101,14 +113,15 @@ async def test_processes_on_another_database_hear_nothing(client: Client) -> Non
     ours = channel_of(client)
     assert channel_for("postgresql+asyncpg://postgres@127.0.0.1:5432/elsewhere") != ours
     assert channel_for("postgresql+asyncpg://u:one@db/x") == channel_for("postgresql://u:two@db/x")
-    lot_id = f"lot-{secrets.token_hex(4)}"
-    listening = asyncio.create_task(heard(client, lot_id))
-    await asyncio.sleep(0.1)
+    lot_id, marker = f"lot-{secrets.token_hex(4)}", f"lot-{secrets.token_hex(4)}"
     other = channel_for("sqlite+aiosqlite:////elsewhere/faregate.db")
-    await redis.publish(other, json.dumps(lot(lot_id, 3).to_json()))
-    await asyncio.sleep(0.3)
-    assert not listening.done()
-    listening.cancel()
+    async with pages_of(client) as pages:
+        await redis.publish(other, json.dumps(lot(lot_id, 3).to_json()))
+        # Published after the other database's update on the same connection, so a relay that
+        # heard the other channel would have delivered that update first.
+        await publish_occupancy(client.server.app, lot(marker, 1))
+        first = await asyncio.wait_for(pages.get(), timeout=10)
+    assert first == lot(marker, 1)
 
 
 async def test_a_message_that_does_not_parse_is_skipped_and_the_relay_goes_on(
@@ -117,28 +130,42 @@ async def test_a_message_that_does_not_parse_is_skipped_and_the_relay_goes_on(
     app = client.server.app
     channel = channel_of(client)
     lot_id = f"lot-{secrets.token_hex(4)}"
-    listening = asyncio.create_task(heard(client, lot_id))
-    await asyncio.sleep(0.1)
-    for garbage in ("not json", "[]", json.dumps({"lot_id": lot_id}), '{"updated_at": 5}'):
-        await app[REDIS].publish(channel, garbage)
-    await publish_occupancy(app, lot(lot_id, 9))
-    assert (await listening).occupied == 9
+    async with pages_of(client) as pages:
+        for garbage in ("not json", "[]", json.dumps({"lot_id": lot_id}), '{"updated_at": 5}'):
+            await app[REDIS].publish(channel, garbage)
+        await publish_occupancy(app, lot(lot_id, 9))
+        assert (await heard(pages, lot_id)).occupied == 9
 
 
-async def test_a_dropped_subscription_is_made_again(client: Client) -> None:
-    app = client.server.app
-    lot_id = f"lot-{secrets.token_hex(4)}"
-    listening = asyncio.create_task(heard(client, lot_id))
-    await asyncio.sleep(0.1)
-    # Every subscriber connection on this Redis is dropped (other runs' relays subscribe again
-    # as well: that is what is tested).
-    await app[REDIS].execute_command("CLIENT", "KILL", "TYPE", "pubsub")
-    for _ in range(50):  # published until the relay is back (it waits a second first)
-        await publish_occupancy(app, lot(lot_id, 2))
-        if listening.done():
-            break
-        await asyncio.sleep(0.2)
-    assert (await listening).occupied == 2
+async def _subscriber_ids(redis: Redis) -> set[str]:
+    clients = await redis.execute_command("CLIENT", "LIST", "TYPE", "pubsub")
+    text = clients.decode() if isinstance(clients, bytes) else str(clients)
+    return {field[3:] for line in text.splitlines() for field in line.split() if field[:3] == "id="}
+
+
+async def test_a_dropped_subscription_is_made_again(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    # A private redis-server (redis_url=None): dropping every subscriber of the shared one
+    # would drop other test runs' relays too.
+    config = make_config(tmp_path, db_url, localstripe_server, redis_url=None)
+    async with TestClient(TestServer(create_app(config))) as client:
+        app = client.server.app
+        redis = app[REDIS]
+        lot_id = f"lot-{secrets.token_hex(4)}"
+        dropped = await _subscriber_ids(redis)
+        assert len(dropped) == 1  # the relay
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+
+        async def subscribed_again() -> bool:
+            numsub = dict(await redis.pubsub_numsub(channel_of(client)))
+            again = (await _subscriber_ids(redis)) - dropped
+            return bool(again) and numsub.get(channel_of(client).encode(), 0) == 1
+
+        await until(subscribed_again, "the relay subscribes again")
+        async with pages_of(client) as pages:
+            await publish_occupancy(app, lot(lot_id, 2))
+            assert (await heard(pages, lot_id)).occupied == 2
 
 
 async def test_without_redis_the_update_still_reaches_this_processes_pages(
@@ -151,10 +178,9 @@ async def test_without_redis_the_update_still_reaches_this_processes_pages(
 
     monkeypatch.setattr(app[REDIS], "publish", refused)
     lot_id = f"lot-{secrets.token_hex(4)}"
-    listening = asyncio.create_task(heard(client, lot_id))
-    await asyncio.sleep(0.1)
-    await publish_occupancy(app, lot(lot_id, 4))
-    assert (await listening).occupied == 4
+    async with pages_of(client) as pages:
+        await publish_occupancy(app, lot(lot_id, 4))
+        assert (await heard(pages, lot_id)).occupied == 4
 
 
 def test_an_occupancy_survives_its_json() -> None:

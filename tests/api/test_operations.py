@@ -15,8 +15,7 @@ from faregate.api.app import api_routes, create_app
 from faregate.api.context import REDIS
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
-
-from .conftest import Client, Device, make_config
+from tests.helpers.api import Client, Device, make_config
 
 
 async def test_healthz_ok_when_database_redis_keys_and_feed_are_there(client: Client) -> None:

@@ -15,12 +15,11 @@ from parking.occupancy import Occupancy
 from parking.records import BarrierEvent, EventKind, LotConfig
 from parking.services import ingest_barrier_batch, open_lots
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from tests.helpers.api import Client
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.users import ScryptCost, create_user, sign_in
 from ticketing.users import UserRole
-
-from .conftest import Client
 
 PASSWORD = "correct horse battery"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)

@@ -26,7 +26,7 @@ from simulators.barrier import (
     http_uploader,
 )
 from simulators.device_client import DeviceClient
-from tests.api.conftest import MASTER_KEY, Client, Device
+from tests.helpers.api import MASTER_KEY, Client, Device
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders

@@ -15,8 +15,8 @@ from qr.issue import PhoneCredential
 from qr.keys import load_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
-from tests.api.conftest import Client
-from tests.payments.conftest import ride_the_metro
+from tests.helpers.api import Client
+from tests.helpers.payments import ride_the_metro
 from ticketing.fares.feed import load_feed
 from ticketing.services.riders import deny_list_snapshot
 from ticketing.services.users import ScryptCost, create_user

@@ -15,8 +15,7 @@ from faregate.api.errors import Problem
 from faregate.api.problems import PROBLEM_JSON
 from faregate.api.rate_limit import RateLimit, RateLimiter
 from gateways.localstripe_server import LocalStripe
-
-from .conftest import LOCAL_REDIS, Device, make_config
+from tests.helpers.api import LOCAL_REDIS, Device, make_config
 
 
 async def test_a_device_over_its_limit_gets_429_with_retry_after(

@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,10 +26,10 @@ from gateways._localstripe_launcher import PORT_FILE_NAME
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
+from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
+from tests.helpers.waiting import until_sync
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .conftest import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -146,14 +145,18 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
         lock.acquire()
         with socket.create_connection(("127.0.0.1", port)) as connection:
             connection.sendall(head.encode() + body)
-            connection.settimeout(0.5)
-            with pytest.raises(TimeoutError):  # no answer: the upload waits for the lock
+            client_port = connection.getsockname()[1]
+            until_sync(
+                lambda: _unread_bytes(port, client_port) == 0,
+                "the server has read the upload",
+            )
+            connection.setblocking(False)
+            with pytest.raises(BlockingIOError):  # no answer: the upload waits for the lock
                 connection.recv(1)
-            connection.settimeout(None)
+            connection.setblocking(True)
             process.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            with pytest.raises(ConnectionRefusedError):
-                socket.create_connection(("127.0.0.1", port)).close()
+            # Stopping, the server closes its listener at once but finishes the upload.
+            until_sync(lambda: _refused(port), "the stopping server refuses new connections")
             lock.release()
             answer = b""
             while chunk := connection.recv(65536):
@@ -167,6 +170,30 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
             process.kill()
             process.wait()
     assert asyncio.run(_count_taps(db_url)) == 30
+
+
+def _unread_bytes(local_port: int, remote_port: int) -> int | None:
+    """What the kernel holds, not yet read by its process, for the loopback TCP socket from
+    `remote_port` to `local_port` (Linux /proc/net/tcp); None when there is no such socket. A
+    request sent over loopback is in the server's queue when send returns, so 0 means the
+    server process has read it."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, queues = fields[1], fields[2], fields[4]
+        if (int(local.split(":")[1], 16), int(remote.split(":")[1], 16)) == (
+            local_port,
+            remote_port,
+        ):
+            return int(queues.split(":")[1], 16)
+    return None
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port)).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 class TapsLock:

@@ -13,10 +13,9 @@ from faregate.api.rate_limit import RateLimit
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.routes.sessions import UserDocument
 from gateways.localstripe_server import LocalStripe
+from tests.helpers.api import Client, make_config
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
-
-from .conftest import Client, make_config
 
 PASSWORD = "correct horse battery"
 CHEAP = ScryptCost(n=2**8)

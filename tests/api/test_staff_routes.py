@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from faregate.api.app import create_app
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
+from gateways.localstripe_server import LocalStripe
+from tests.helpers.api import Client, Device, make_config
 from ticketing.services.users import ScryptCost, create_user, revoke_token, sign_in
 from ticketing.users import UserRole
-
-from .conftest import Client, Device
 
 PASSWORD = "correct horse battery"
 CHEAP = ScryptCost(n=2**8)
@@ -116,20 +119,28 @@ async def test_a_revoked_finance_token_stops_working(client: Client) -> None:
     assert response.status == 401
 
 
-async def test_device_status_shows_last_upload_and_lag(client: Client, device: Device) -> None:
-    tap_time = datetime.now(UTC) - timedelta(minutes=10)
-    records = [device.record(at=(tap_time + timedelta(seconds=n)).isoformat()) for n in range(3)]
-    records[2]["device_seq"] = 5  # 3 and 4 never arrived
-    assert (
-        await device.post("/device/v1/journal", json.dumps({"records": records}).encode())
-    ).status == 200
-    ops = await token(client, UserRole.OPERATOR)
-    body = await (await call(client, "GET", "/api/v1/operator/devices", None, ops)).json()
-    (mine,) = [d for d in body["devices"] if d["device_id"] == device.id]
+async def test_device_status_shows_last_upload_and_lag(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)  # the app's clock, stopped
+    config = make_config(tmp_path, db_url, localstripe_server, clock=lambda: now)
+    tap_time = now - timedelta(minutes=10)
+    async with TestClient(TestServer(create_app(config))) as client:
+        device = Device(client)
+        records = [
+            device.record(at=(tap_time + timedelta(seconds=n)).isoformat()) for n in range(3)
+        ]
+        records[2]["device_seq"] = 5  # 3 and 4 never arrived
+        body = json.dumps({"records": records}).encode()
+        assert (await device.post("/device/v1/journal", body)).status == 200
+        ops = await token(client, UserRole.OPERATOR)
+        status = await (await call(client, "GET", "/api/v1/operator/devices", None, ops)).json()
+    (mine,) = [d for d in status["devices"] if d["device_id"] == device.id]
     assert (mine["records"], mine["last_seq"], mine["missing_sequence_numbers"]) == (3, 5, 2)
     assert datetime.fromisoformat(mine["last_tap_at"]) == tap_time + timedelta(seconds=2)
-    assert 0 <= mine["seconds_since_upload"] < 60
-    assert 590 <= mine["journal_lag_seconds"] < 660
+    assert datetime.fromisoformat(mine["last_upload_at"]) == now
+    assert mine["seconds_since_upload"] == 0
+    assert mine["journal_lag_seconds"] == 10 * 60 - 2  # received now; the last tap 9:58 before
 
 
 async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import Device
+from tests.helpers.api import Device
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from faregate.api.problems import PROBLEM_JSON
 from gateways.webhooks import sign_payload
-
-from .conftest import WEBHOOK_SECRET, Client
+from tests.helpers.api import WEBHOOK_SECRET, Client
 
 
 def _event() -> bytes:

@@ -1,4 +1,5 @@
-"""Fixtures for gateway tests: one private localstripe per test session, and clients for it."""
+"""Fixtures for gateway tests: clients for the session's localstripe, directly or through the
+fault proxy (with the fault tests' short timeout)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,7 @@ import pytest
 
 from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
-
-from .fault_proxy import FaultProxy
-
-# The client timeout in fault tests, and a proxy delay safely past it.
-CLIENT_TIMEOUT = 1.0
-PROXY_DELAY = 1.5
+from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy
 
 
 @pytest.fixture
@@ -24,7 +20,7 @@ async def gateway(localstripe_server: LocalStripe) -> AsyncIterator[StripeGatewa
 
 @pytest.fixture
 async def fault_proxy(localstripe_server: LocalStripe) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy(localstripe_server.base_url, delay=PROXY_DELAY) as proxy:
+    async with FaultProxy(localstripe_server.base_url) as proxy:
         yield proxy
 
 

@@ -6,14 +6,18 @@ something at the gateway):
 
 - DROP_RESPONSE: forward the request, let the gateway act, then cut the connection unanswered;
 - ERROR_500: answer 500 without forwarding (the gateway never sees the request);
-- DELAY: forward, then hold the answer `delay` seconds (set it past the client's timeout);
+- DELAY: forward, then hold the answer until the test lets held traffic go (`drain`, or the
+  proxy closing): the client times out, whatever its timeout;
 - GARBLED: forward, then answer 200 with a body that is not JSON;
 - PASS: forward untouched (to let the first matching requests through, then fault a later one).
 
-and one fault on the way in, `RequestFault.DELAY`: hold the request itself `delay` seconds in
-the network, then forward it whether or not the client is still waiting. A timed-out client
-may retry while its first request has yet to reach the gateway, which then acts on both
-(`drain` waits for held requests to arrive).
+and one fault on the way in, `RequestFault.DELAY`: hold the request itself in the network until
+`drain`, then forward it although the client has long given up. A timed-out client may retry
+while its first request has yet to reach the gateway, which then acts on both.
+
+Nothing here waits a set time: what is held stays held until the test says, so the order of
+events is the test's, not the machine load's. The client's timeout (`CLIENT_TIMEOUT` for
+gateways pointed at the proxy) is the only clock, and it is short only where faults are.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
+# The timeout of gateway clients pointed at the proxy in fault tests: each DELAY fault costs it
+# once. Gateways that meet no faults keep the default timeout.
+CLIENT_TIMEOUT = 1.0
 
 _HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -59,14 +67,14 @@ class ProxiedRequest:
 class FaultProxy:
     """Use as `async with FaultProxy(upstream) as proxy:`; point the client at `proxy.url`."""
 
-    def __init__(self, upstream: str, *, delay: float = 2.0) -> None:
+    def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
-        self.delay = delay
         self.log: list[ProxiedRequest] = []
         self._queued: deque[tuple[Fault | RequestFault, frozenset[str]]] = deque()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._held: set[asyncio.Task[tuple[int, bytes, str]]] = set()
+        self._release = asyncio.Event()
         self.url = ""
 
     def inject(
@@ -96,7 +104,10 @@ class FaultProxy:
         return self
 
     async def drain(self) -> None:
-        """Wait until every held request has reached the gateway and been answered."""
+        """Let held requests and answers go; return once every held request has reached the
+        gateway and been answered. Faults injected later hold again."""
+        release, self._release = self._release, asyncio.Event()
+        release.set()
         while self._held:
             await asyncio.gather(*self._held, return_exceptions=True)
 
@@ -123,7 +134,7 @@ class FaultProxy:
         forward = self._forward(request.method, str(request.rel_url), headers, await request.read())
         if fault is RequestFault.DELAY:
             # A task of its own, so the request still arrives after the client has hung up.
-            held = asyncio.ensure_future(self._after_delay(forward))
+            held = asyncio.ensure_future(self._when_released(self._release, forward))
             self._held.add(held)
             held.add_done_callback(self._held.discard)
             status, body, content_type = await asyncio.shield(held)
@@ -134,17 +145,18 @@ class FaultProxy:
             request.transport.close()
             return web.Response(status=204)
         if fault is Fault.DELAY:
-            await asyncio.sleep(self.delay)
+            await self._release.wait()
         if fault is Fault.GARBLED:
             return web.Response(status=200, body=b"<html>not json", content_type="text/html")
         response = web.Response(status=status, body=body)
         response.headers["Content-Type"] = content_type
         return response
 
-    async def _after_delay(
-        self, forward: Coroutine[None, None, tuple[int, bytes, str]]
+    @staticmethod
+    async def _when_released(
+        release: asyncio.Event, forward: Coroutine[None, None, tuple[int, bytes, str]]
     ) -> tuple[int, bytes, str]:
-        await asyncio.sleep(self.delay)
+        await release.wait()
         return await forward
 
     async def _forward(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from tests.helpers.databases import wait_until_blocking
 from ticketing.ledger import (
     AlreadyReversed,
     CurrencyMismatch,
@@ -474,7 +475,7 @@ async def test_own_id_then_a_shared_one_against_a_batch_with_the_shared_id_does_
     async def own_then_shared(uow: UnitOfWork) -> None:
         await uow.ledger.post(own_1)  # locks the operator's row until commit
         first_posted.set()
-        await _until_a_session_waits_for_a_lock(uow_factory)
+        await wait_until_blocking(uow_factory, uow.session)
         await uow.ledger.post(shared)
 
     async def batch(uow: UnitOfWork) -> None:
@@ -524,7 +525,7 @@ async def test_a_deadlock_victim_is_run_again_by_run_in_uow(
             await uow.ledger.post(owes(1, first))
             if first_run and leads:
                 first_locked.set()
-                await _until_a_session_waits_for_a_lock(uow_factory)
+                await wait_until_blocking(uow_factory, uow.session)
             await uow.ledger.post(owes(2, second))
 
         return run
@@ -539,22 +540,6 @@ async def test_a_deadlock_victim_is_run_again_by_run_in_uow(
     assert sum(attempts.values()) == 3  # the cycle formed; its victim ran a second time
     assert await balances(uow_factory, wallet_a, wallet_b) == [2_000, 2_000]
     await assert_books_ok(uow_factory)
-
-
-async def _until_a_session_waits_for_a_lock(uow_factory: UnitOfWorkFactory) -> None:
-    """Return once another session of this database is blocked on a lock."""
-    for _ in range(600):
-        async with uow_factory.engine.connect() as connection:
-            waiting = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            )
-        if waiting:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("no other session ever waited for a lock")
 
 
 async def test_run_in_uow_gives_up_on_other_errors_at_once(

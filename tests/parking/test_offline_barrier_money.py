@@ -30,7 +30,7 @@ from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
 from simulators.barrier import Charge, OfflineBarrier
-from tests.parking.conftest import REDIS_URL
+from tests.helpers.redis import LOCAL_REDIS
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
@@ -45,7 +45,7 @@ CARS = 6
 @pytest.fixture(params=["local", "private"])
 async def redis(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Redis]:
     if request.param == "local":
-        client = Redis.from_url(REDIS_URL)
+        client = Redis.from_url(LOCAL_REDIS)
         try:
             yield client
         finally:

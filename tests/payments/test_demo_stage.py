@@ -10,13 +10,12 @@ from pathlib import Path
 from rich.console import Console
 
 from faregate.demo.payments_stage import run_payments_stage
+from tests.helpers.payments import add_rider, ride_the_metro
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import PaymentMode
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .conftest import add_rider, ride_the_metro
 
 DAY = date(2026, 11, 24)
 

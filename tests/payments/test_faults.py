@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gateways.errors import GatewayOutcomeUnknown
 from gateways.stripe_gateway import StripeGateway
-from tests.gateways.fault_proxy import Fault, FaultProxy
+from tests.helpers.fault_proxy import Fault, FaultProxy
 from ticketing import postings
 from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
@@ -31,12 +31,13 @@ faults = st.lists(st.sampled_from([None, *Fault]), max_size=4)
 )
 @given(faults)
 async def test_each_account_day_is_charged_exactly_once(
-    payments: PaymentsService,
-    gateway: StripeGateway,
+    proxied_payments: PaymentsService,
+    proxied_gateway: StripeGateway,
     fault_proxy: FaultProxy,
     uow_factory: UnitOfWorkFactory,
     fault_run: list[Fault | None],
 ) -> None:
+    payments, gateway = proxied_payments, proxied_gateway
     account = "acc-" + secrets.token_hex(6)
     await payments.save_card(account, "pm_card_visa")
     fault_proxy.clear()

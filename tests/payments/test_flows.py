@@ -10,6 +10,7 @@ import pytest
 
 from gateways.errors import CardDeclined
 from gateways.stripe_gateway import StripeGateway
+from tests.helpers.payments import add_rider, ride_the_metro
 from ticketing import postings
 from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
 from ticketing.fares.feed import FareFeed
@@ -28,8 +29,6 @@ from ticketing.services.charging import (
     reconcile_with_gateway,
 )
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .conftest import add_rider, ride_the_metro
 
 DAY = date(2025, 3, 14)
 CLEARING = accounts.gateway_clearing("stripe")

@@ -11,7 +11,8 @@ import pytest
 from gateways.errors import GatewayConnectionLost, GatewayUnavailable, WebhookSignatureError
 from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import sign_payload
-from tests.gateways.fault_proxy import Fault, FaultProxy
+from tests.helpers.fault_proxy import Fault, FaultProxy
+from tests.helpers.payments import WEBHOOK_SECRET
 from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
@@ -19,10 +20,20 @@ from ticketing.payments.charges import daily_charge_key
 from ticketing.payments.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
-from .conftest import WEBHOOK_SECRET
-
 DAY = date(2025, 3, 16)
 AMOUNT = Money(19_000, "VND")
+
+
+# Every test here loses answers on the way back: the service and the gateway go through the
+# fault proxy (tests/payments/conftest.py).
+@pytest.fixture
+def payments(proxied_payments: PaymentsService) -> PaymentsService:
+    return proxied_payments
+
+
+@pytest.fixture
+def gateway(proxied_gateway: StripeGateway) -> StripeGateway:
+    return proxied_gateway
 
 
 def _event(

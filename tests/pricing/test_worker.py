@@ -3,74 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
 
-from faregate_data import HANOI_FEED
-from ticketing.db.models import PricedDayRow
-from ticketing.fares.feed import FareFeed, load_feed
-from ticketing.ledger import accounts
-from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from tests.helpers.databases import wait_until_blocking
+from tests.helpers.pricing import DAYS, add_riders, priced_versions, receivables, ride
+from tests.helpers.waiting import until
+from ticketing.fares.feed import FareFeed
 from ticketing.services.pricing import FarePricing
 from ticketing.services.pricing_worker import PricingLag, price_queued, run_worker
-from ticketing.services.riders import Registration, register_riders
 from ticketing.services.taps import ingest_taps
-from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
 
-HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-DAYS = (date(2025, 3, 10), date(2025, 3, 11))
-RIDE = timedelta(minutes=25)
-SEQ = iter(range(1, 10**9))
 
+class CycleProbe(PricingLag):
+    """A lag probe that also says when a worker's cycle has ended (the worker refreshes it after
+    every cycle)."""
 
-@pytest.fixture(scope="module")
-def feed() -> FareFeed:
-    return load_feed(HANOI_FEED)
+    def __init__(self) -> None:
+        super().__init__()
+        self.cycled = asyncio.Event()
 
-
-async def add_riders(uow_factory: UnitOfWorkFactory, count: int) -> list[str]:
-    now = datetime.now(UTC)
-    registrations = []
-    for _ in range(count):
-        account = RiderAccount(
-            "acc-" + secrets.token_hex(6), "regular", PaymentMode.POSTPAID_CARD, "VND"
-        )
-        credential = CredentialRecord(
-            secrets.randbits(63), account.id, now, now + timedelta(days=365), now
-        )
-        registrations.append(Registration(account, [credential]))
-    await register_riders(uow_factory, registrations, at=now)
-    return [r.account.id for r in registrations]
-
-
-def ride(account_id: str, day: date, at: time = time(7, 30)) -> list[Tap]:
-    """One metro ride on line 2A (m2a_01 to m2a_12, 15,000 VND) on `day`."""
-    start = datetime.combine(day, at, HANOI)
-    return [
-        Tap("gate-a", next(SEQ), 0, account_id, start, "m2a", "m2a_01", TapKind.ENTRY),
-        Tap("gate-b", next(SEQ), 0, account_id, start + RIDE, "m2a", "m2a_12", TapKind.EXIT),
-    ]
-
-
-async def priced_versions(uow_factory: UnitOfWorkFactory) -> Counter[tuple[str, date]]:
-    async with uow_factory() as uow:
-        rows = await uow.session.execute(select(PricedDayRow.account_id, PricedDayRow.service_day))
-        return Counter((account, day) for account, day in rows)
-
-
-async def receivables(uow_factory: UnitOfWorkFactory, riders: Sequence[str]) -> int:
-    async with uow_factory() as uow:
-        found = await uow.ledger.accounts([accounts.receivable(r) for r in riders])
-        report = await uow.ledger.check_invariants()
-    assert report.ok, report
-    return sum(state.normal_balance.amount for state in found.values())
+    async def refresh(self, uows: UnitOfWorkFactory) -> float:
+        seconds = await super().refresh(uows)
+        self.cycled.set()
+        return seconds
 
 
 async def test_ingest_queues_the_days_and_one_worker_prices_them(
@@ -102,12 +61,17 @@ async def test_a_tap_for_a_priced_day_queues_it_again_and_it_is_repriced(
     [rider] = await add_riders(uow_factory, 1)
     await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
     await price_queued(uow_factory, feed)
+    queued_after = datetime.now(UTC)
     await ingest_taps(uow_factory, ride(rider, DAYS[0], time(17, 30)), feed=feed)
     async with uow_factory() as uow:
         assert (rider, DAYS[0]) in await uow.pricing_queue.queued()
-        assert await uow.pricing_queue.oldest_dirty_since() is not None
+        since = await uow.pricing_queue.oldest_dirty_since()
+    assert since is not None
+    assert queued_after <= since <= datetime.now(UTC)
     lag = PricingLag()
-    assert await lag.refresh(uow_factory) >= 0.0
+    seconds = await lag.refresh(uow_factory)
+    assert 0.0 < seconds <= (datetime.now(UTC) - queued_after).total_seconds()
+    assert lag() == seconds  # what a metrics scrape reads, without the database
     cycle = await price_queued(uow_factory, feed)
     assert cycle.pricing.repriced == 1
     async with uow_factory() as uow:
@@ -155,14 +119,16 @@ async def test_new_taps_for_a_postponed_day_make_it_claimable_at_once(
         assert await uow.pricing_queue.oldest_dirty_since() == first
 
 
-async def test_run_worker_stops_when_told(uow_factory: UnitOfWorkFactory, feed: FareFeed) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=30))
-    await asyncio.sleep(0.2)
-    assert not task.done()  # waiting on an empty queue
+async def test_run_worker_waits_on_an_empty_queue_and_stops_when_told(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    stop, probe = asyncio.Event(), CycleProbe()
+    task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=30, lag=probe))
+    await asyncio.wait_for(probe.cycled.wait(), timeout=60)  # one cycle: nothing to claim
+    assert not task.done()  # waiting (up to `poll`) for the queue or the stop
     stop.set()
-    totals = await asyncio.wait_for(task, timeout=5)
-    assert totals.claimed == 0
+    totals = await asyncio.wait_for(task, timeout=60)
+    assert (totals.cycles, totals.claimed) == (1, 0)  # it waited, and woke for the stop
 
 
 @pytest.mark.postgres
@@ -182,16 +148,16 @@ async def test_two_workers_on_postgres_price_every_queued_day_exactly_once(
         for start in range(0, len(riders), 5):
             batch = [tap for rider in riders[start : start + 5] for tap in ride(rider, day)]
             await ingest_taps(uow_factory, batch, feed=feed)
-            await asyncio.sleep(0.01)
     late = riders[:5]
     await ingest_taps(
         uow_factory, [t for r in late for t in ride(r, DAYS[0], time(17, 30))], feed=feed
     )
-    for _ in range(200):
+
+    async def queue_empty() -> bool:
         async with uow_factory() as uow:
-            if await uow.pricing_queue.count() == 0:
-                break
-        await asyncio.sleep(0.05)
+            return await uow.pricing_queue.count() == 0
+
+    await until(queue_empty, "the workers empty the pricing queue")
     stop.set()
     first, second = await asyncio.gather(*workers)
     assert first.claimed, "both workers took part"
@@ -232,12 +198,9 @@ async def test_a_failed_cycle_is_retried_not_fatal(
     monkeypatch.setattr(pricing_worker, "price_queued", flaky)
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(uow_factory, feed, stop=stop, poll=0.05))
-    for _ in range(100):
-        if await priced_versions(uow_factory):
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: priced_versions(uow_factory), "the worker prices the day")
     stop.set()
-    totals = await asyncio.wait_for(task, timeout=5)
+    totals = await asyncio.wait_for(task, timeout=60)
     assert totals.pricing.priced == 1
     assert len(calls) >= 2
 
@@ -258,7 +221,7 @@ async def test_a_tap_stored_while_its_day_is_being_priced_queues_the_day_again(
         late = asyncio.create_task(
             ingest_taps(uow_factory, ride(rider, DAYS[0], time(17, 30)), feed=feed)
         )
-        await asyncio.sleep(0.5)
+        await wait_until_blocking(uow_factory, worker.session)
         assert not late.done(), "the upsert waits for the worker's claim"
         await worker.pricing_queue.remove([(rider, DAYS[0])])
         await worker.commit()

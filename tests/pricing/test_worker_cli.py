@@ -12,13 +12,11 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from faregate.cli import cli
+from tests.helpers.pricing import DAYS, add_riders, priced_versions, ride
+from tests.helpers.waiting import until
 from ticketing.fares.feed import FareFeed
 from ticketing.services.taps import ingest_taps
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .test_worker import DAYS, add_riders, feed, priced_versions, ride
-
-__all__ = ["feed"]  # the module-scoped fixture, shared
 
 FAREGATE = [sys.executable, "-c", "from faregate.cli import main; main()"]
 
@@ -33,10 +31,7 @@ async def test_a_worker_process_prices_uploads_and_stops_on_sigterm(
     )
     try:
         await ingest_taps(uow_factory, ride(rider, DAYS[0]), feed=feed)
-        for _ in range(300):
-            if await priced_versions(uow_factory):
-                break
-            await asyncio.sleep(0.1)
+        await until(lambda: priced_versions(uow_factory), "the worker process prices the ride")
         process.send_signal(signal.SIGTERM)
         raw_out, raw_err = await asyncio.wait_for(process.communicate(), timeout=30)
     finally:

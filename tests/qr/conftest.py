@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -11,12 +10,8 @@ from qr.credential import CredentialFlags, RiderCategory
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
 from qr.vectors import fixed_key_material
-from qr.verifier import GateContext, Verifier, VerifierPolicy
-
-NOW = datetime(2025, 6, 1, 8, 30, 7, tzinfo=UTC)
-GATE = GateContext("G1")
-
-Issue = Callable[..., PhoneCredential]
+from qr.verifier import Verifier, VerifierPolicy
+from tests.helpers.qr import NOW, Issue
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,7 @@ from qr.credential import (
 from qr.errors import CredentialError
 from qr.issue import PhoneCredential
 from qr.token import PREFIX, TOKEN_LENGTH, parse_token, static_part
-
-from .conftest import NOW, Issue
+from tests.helpers.qr import NOW, Issue
 
 QR_ALPHANUMERIC = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 

@@ -13,8 +13,7 @@ from qr.issue import PhoneCredential
 from qr.memory import GateMemory
 from qr.token import PREFIX, TOKEN_LENGTH
 from qr.verifier import Verifier
-
-from .conftest import GATE, NOW
+from tests.helpers.qr import GATE, NOW
 
 FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=300)
 TOKENISH = st.text(

@@ -18,8 +18,7 @@ from qr.issue import PhoneCredential
 from qr.memory import GateMemory
 from qr.render import png_bytes, qr_code, svg_text, terminal_text
 from qr.verifier import Verifier
-
-from .conftest import GATE, NOW
+from tests.helpers.qr import GATE, NOW
 
 
 def test_png_to_zxing_to_verifier_accepts(verifier: Verifier, phone: PhoneCredential) -> None:

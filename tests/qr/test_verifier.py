@@ -15,8 +15,7 @@ from qr.liveness import TotpWindow
 from qr.memory import GateMemory
 from qr.token import build_token
 from qr.verifier import GateContext, StaleDenyListAction, Verifier, VerifierPolicy
-
-from .conftest import GATE, NOW, Issue
+from tests.helpers.qr import GATE, NOW, Issue
 
 PERIOD = 15
 

@@ -20,7 +20,7 @@ from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, init_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
-from tests.payments.conftest import ride_the_metro
+from tests.helpers.payments import ride_the_metro
 from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
 from ticketing.errors import CredentialNotIssued, NoLiveCredential
 from ticketing.fares.feed import load_feed

@@ -8,13 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.helpers.settlement import DAY, NEXT, at, ride
 from tests.wallets import open_funded_wallets
 from ticketing import postings
 from ticketing.db.models import PricedDayRow
@@ -33,32 +32,7 @@ from ticketing.services.settlement import (
 from ticketing.services.settlement_days import list_days
 from ticketing.services.taps import ingest_and_price
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
-from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-DAY = date(2026, 11, 24)
-NEXT = date(2026, 11, 25)
-
-
-def at(day: date, hour: int, minute: int) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=HANOI)
-
-
-def ride(seq: int, account: str, day: date, hour: int) -> list[Tap]:
-    return [
-        Tap(f"gate-{account}", seq, 42, account, at(day, hour, 0), "m2a", "m2a_01", TapKind.ENTRY),
-        Tap(
-            f"gate-{account}",
-            seq + 1,
-            42,
-            account,
-            at(day, hour, 25),
-            "m2a",
-            "m2a_12",
-            TapKind.EXIT,
-        ),
-    ]
 
 
 async def city(uows: UnitOfWorkFactory, feed: FareFeed) -> None:

@@ -14,8 +14,8 @@ from gateways.errors import GatewayTimeout
 from gateways.localstripe_server import LocalStripe, localstripe
 from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.gateways.fault_proxy import FaultProxy, RequestFault
-from tests.settlement.test_settle import DAY, ride
+from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy, RequestFault
+from tests.helpers.settlement import DAY, ride
 from ticketing.db.settlement_models import SettlementExceptionRow
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.charges import daily_charge_key
@@ -27,9 +27,6 @@ from ticketing.services.settlement import settle
 from ticketing.services.taps import ingest_and_price
 from ticketing.unit_of_work import UnitOfWorkFactory
 
-CLIENT_TIMEOUT = 1.0
-HOLD = CLIENT_TIMEOUT + 3.0  # the retry's lookup and create finish before the held request
-
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[LocalStripe]:
@@ -40,7 +37,7 @@ async def server(tmp_path: Path) -> AsyncIterator[LocalStripe]:
 
 @pytest.fixture
 async def fault_proxy(server: LocalStripe) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy(server.base_url, delay=HOLD) as proxy:
+    async with FaultProxy(server.base_url) as proxy:
         yield proxy
 
 
@@ -79,7 +76,7 @@ async def test_a_late_duplicate_charge_is_voided_and_reported(
     late_account = accounts[0]
     owed = (await amounts_owed(uow_factory, [late_account]))[late_account]
 
-    # An earlier charge run's first request is held past the timeout; its retry charges.
+    # An earlier charge run's first request is held in the network; its retry charges.
     fault_proxy.inject([RequestFault.DELAY])
     with pytest.raises(GatewayTimeout):
         await payments.charge_day(late_account, DAY, owed)

@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 from gateways.localstripe_server import localstripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest
 from gateways.stripe_gateway import StripeGateway
-from tests.settlement.test_settle import DAY, NEXT, ride
+from tests.helpers.settlement import DAY, NEXT, ride
 from ticketing.db.models import EntryRow
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettlementExceptionRow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -32,6 +31,7 @@ from simulators.barrier import (
     record_to_wire,
 )
 from simulators.errors import BarrierError
+from tests.helpers.redis import LOCAL_REDIS
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
 CAR = load_tariff("hanoi-car")
@@ -280,7 +280,7 @@ def test_barrier_imports_no_ticketing() -> None:
 
 @pytest.fixture
 async def occupancy() -> AsyncIterator[Occupancy]:
-    client = Redis.from_url(os.environ.get("FAREGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    client = Redis.from_url(LOCAL_REDIS)
     prefix = f"faregate-test:{uuid.uuid4().hex}:"
     try:
         yield Occupancy(client, prefix=prefix)

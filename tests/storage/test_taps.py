@@ -90,12 +90,14 @@ async def test_a_changed_record_under_a_known_key_is_reported_not_stored(
 async def test_reads_group_by_account_and_respect_the_freeze_time(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
+    received = [T0 + timedelta(hours=2)]  # the clock the store stamps received_at with
+    clocked = UnitOfWorkFactory(uow_factory.engine, clock=lambda: received[0])
     await ingest_taps(
-        uow_factory, [tap("g1", 1, account="b", minutes=5), tap("g2", 1, account="a", minutes=9)]
+        clocked, [tap("g1", 1, account="b", minutes=5), tap("g2", 1, account="a", minutes=9)]
     )
-    frozen = datetime.now(UTC)
-    await asyncio.sleep(0.01)
-    await ingest_taps(uow_factory, [tap("g1", 2, account="a", minutes=1)])
+    frozen = received[0] + timedelta(microseconds=1)
+    received[0] = frozen  # received at the freeze time: not before it
+    await ingest_taps(clocked, [tap("g1", 2, account="a", minutes=1)])
     async with uow_factory() as uow:
         everything = [
             (t.account_id, t.device_seq) async for t in uow.taps.stream(T0, T0 + timedelta(hours=1))

@@ -7,125 +7,20 @@ receipts, a reload that keeps the same credential, a lost phone, sign out.
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-import threading
-from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import TypeVar
 
 import httpx
 import pytest
-from aiohttp import web
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from faregate.api.app import create_app
-from faregate.api.context import UOWS, ApiConfig
 from faregate_data import HANOI_FEED
-from gateways.localstripe_server import LocalStripe
 from qr.decision import Reason
-from qr.decode import decode_image
-from qr.keys import load_keys
-from qr.memory import GateMemory
-from qr.verifier import GateContext, Verifier, VerifierPolicy
-from tests.api.conftest import make_config
-from tests.payments.conftest import ride_the_metro
+from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
+from tests.helpers.payments import ride_the_metro
 from ticketing.fares.feed import load_feed
-from ticketing.services.riders import deny_list_snapshot
-from ticketing.unit_of_work import UnitOfWorkFactory
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
-
-T = TypeVar("T")
-PASSWORD = "a long enough password"
-GATE = GateContext("M2A-01-G3")
-
-
-@dataclass
-class LiveApp:
-    url: str
-    config: ApiConfig
-    loop: asyncio.AbstractEventLoop
-    app: web.Application
-
-    def run(self, coroutine: Awaitable[T]) -> T:
-        """Run on the server's own loop (its database engine lives there)."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)  # type: ignore[arg-type]
-
-    @property
-    def uows(self) -> UnitOfWorkFactory:
-        return self.app[UOWS]
-
-    def reason(self, token: str, at: datetime) -> Reason:
-        """A gate's decision at `at`, with the deny list the server holds now."""
-        keys = load_keys(self.config.keys_dir)
-        deny = self.run(deny_list_snapshot(self.uows))
-        verifier = Verifier(keys.keyset, keys.secure_module(), VerifierPolicy(), deny)
-        return verifier.verify(token, at=at, gate=GATE, memory=GateMemory()).reason
-
-    def accepted(self, token: str) -> bool:
-        return self.reason(token, datetime.now(UTC)) is Reason.ACCEPTED
-
-
-@pytest.fixture(scope="module")
-def live_app(
-    tmp_path_factory: pytest.TempPathFactory, localstripe_server: LocalStripe
-) -> Iterator[LiveApp]:
-    root = tmp_path_factory.mktemp("live-app")
-    config = make_config(root, f"sqlite+aiosqlite:///{root / 'faregate.db'}", localstripe_server)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="live-app", daemon=True)
-    thread.start()
-    app = create_app(config)
-    runner = web.AppRunner(app)
-
-    async def start() -> int:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return int(runner.addresses[0][1])
-
-    port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=120)
-    try:
-        yield LiveApp(f"http://127.0.0.1:{port}", config, loop, app)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        loop.close()
-
-
-@dataclass(frozen=True)
-class Rider:
-    username: str
-    account_id: str
-
-
-def register(live: LiveApp, *, card: bool = True, top_up: int = 0) -> Rider:
-    username = f"rider-{secrets.token_hex(4)}"
-    with httpx.Client(base_url=live.url, timeout=30) as http:
-        answer = http.post("/api/v1/passengers", json={"username": username, "password": PASSWORD})
-        assert answer.status_code == 200, answer.text
-        account_id = answer.json()["account_id"]
-        if card or top_up:
-            token = http.post(
-                "/api/v1/sessions", json={"username": username, "password": PASSWORD}
-            ).json()["token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            saved = http.post(
-                "/api/v1/passenger/card", json={"payment_method": "pm_card_visa"}, headers=auth
-            )
-            assert saved.status_code == 200, saved.text
-            if top_up:
-                paid = http.post(
-                    "/api/v1/passenger/top-ups",
-                    json={"amount": top_up, "request_id": "setup"},
-                    headers=auth,
-                )
-                assert paid.json()["status"] == "succeeded", paid.text
-            http.delete("/api/v1/sessions/current", headers=auth)
-    return Rider(username, account_id)
 
 
 @pytest.fixture
@@ -143,18 +38,6 @@ def page(context: BrowserContext) -> Iterator[Page]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     assert errors == []
-
-
-def sign_in(page: Page, live: LiveApp, rider: Rider, password: str = PASSWORD) -> None:
-    page.goto(f"{live.url}/")
-    page.get_by_label("Username").fill(rider.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def shown_token(page: Page) -> str:
-    page.wait_for_function("() => document.querySelector('#qr')?.dataset.step !== undefined")
-    return decode_image(page.locator("#qr").screenshot())
 
 
 def wait_for_text(page: Page, selector: str, text: str) -> None:

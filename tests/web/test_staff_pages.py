@@ -17,7 +17,7 @@ from faregate.web import add_web_routes
 from faregate.web.operator import OperatorOverview
 from faregate.web.staff import SESSION_COOKIE, StaffUsers
 from qr.issue import PhoneCredential
-from tests.web.conftest import FakeFinance, operator_overview
+from tests.helpers.staff_pages import FakeFinance, operator_overview
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.users import ScryptCost, create_user, sign_in
 from ticketing.unit_of_work import UnitOfWorkFactory

@@ -38,10 +38,9 @@ from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier, http_uploader
 from simulators.device_client import DeviceClient
-from tests.api.conftest import MASTER_KEY
+from tests.helpers.api import MASTER_KEY
+from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
 from tests.wallets import open_funded_wallets
-from tests.web import test_passenger_account as passenger_tests
-from tests.web.test_passenger_account import LiveApp, register, shown_token, sign_in
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.taps import ingest_and_price
@@ -50,7 +49,6 @@ from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(900)
-live_app = passenger_tests.live_app  # the whole app on a loopback port (a fixture)
 
 
 @pytest.fixture(scope="module")
