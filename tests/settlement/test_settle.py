@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select, text
 
+from faregate.cli import cli, main
 from tests.helpers.settlement import DAY, NEXT, at, ride
 from tests.wallets import open_funded_wallets
 from ticketing import postings
@@ -167,15 +169,21 @@ async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_ke
     }
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _killed_cli(*args: str, crash_after: str) -> subprocess.CompletedProcess[str]:
+    """`faregate` as a real process, made to SIGKILL itself after a settlement stage."""
     return subprocess.run(
         [sys.executable, "-m", "faregate", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "FAREGATE_SETTLE_CRASH_AFTER": crash_after},
         timeout=300,
         check=False,
     )
+
+
+def _cli(*args: str) -> Result:
+    """`faregate` in this process (the settle command runs its own event loop)."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing_twice(
@@ -184,15 +192,15 @@ async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing
     await city(uow_factory, feed)
     args = ("settle", DAY.isoformat(), "--data-dir", str(tmp_path), "--database-url", db_url)
     for stage in ("priced", "reconciled"):
-        killed = _cli(*args, "--json", env={"FAREGATE_SETTLE_CRASH_AFTER": stage})
+        killed = _killed_cli(*args, "--json", crash_after=stage)
         assert killed.returncode == -9, killed.stderr
         async with uow_factory() as uow:
             record = await uow.settlement.day(DAY)
         assert record is not None
         assert record.stage == stage
         assert record.digest is None
-    finished = _cli(*args, "--json")
-    assert finished.returncode == 0, finished.stderr
+    finished = await asyncio.to_thread(_cli, *args, "--json")
+    assert finished.exit_code == 0, finished.output
     summary = json.loads(finished.stdout)
     assert summary["control_ok"]
     assert summary["account_days"] == 2
@@ -201,10 +209,10 @@ async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing
         versions = await uow.session.scalar(select(func.count()).select_from(PricedDayRow))
     assert pinned == 2
     assert versions == 2
-    rerun = _cli(*args, "--json")
+    rerun = await asyncio.to_thread(_cli, *args, "--json")
     assert json.loads(rerun.stdout)["digest"] == summary["digest"]
-    listed = _cli(
-        "settle", "--list", "--json", "--data-dir", str(tmp_path), "--database-url", db_url
+    listed = await asyncio.to_thread(
+        _cli, "settle", "--list", "--json", "--data-dir", str(tmp_path), "--database-url", db_url
     )
     rows = json.loads(listed.stdout)
     assert rows == [
@@ -249,19 +257,24 @@ async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing
     ],
 )
 def test_bad_input_is_one_error_line(
-    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     db = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_unused")
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:1")
     filled = [a.format(tmp=tmp_path, db=db) for a in args]
-    completed = _cli(
-        *filled, env={"STRIPE_API_KEY": "sk_test_unused", "STRIPE_API_BASE": "http://127.0.0.1:1"}
-    )
-    assert completed.returncode != 0
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1, completed.stderr
-    assert lines[0].startswith("Error:"), completed.stderr
+    # Through the console entry point: an exception that is not a user error escapes it.
+    with pytest.raises(SystemExit) as exited:
+        main(filled)
+    assert exited.value.code != 0
+    stderr = capsys.readouterr().err
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("Error:"), stderr
     assert message in lines[0]
 
 
