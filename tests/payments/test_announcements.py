@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateways.stripe_gateway import StripeGateway
+from tests.helpers.payments import WEBHOOK_SECRET, add_rider, ride_the_metro
 from ticketing.db.payments_models import AttemptStatus
 from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
@@ -19,8 +20,6 @@ from ticketing.outbox.messages import Template
 from ticketing.payments.service import PaymentsService
 from ticketing.riders import PaymentMode
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-from .conftest import WEBHOOK_SECRET, add_rider, ride_the_metro
 
 DAY = date(2025, 3, 14)
 DECLINES_ON_CHARGE = "pm_card_chargeCustomerFail"
