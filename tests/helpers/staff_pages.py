@@ -32,10 +32,20 @@ def operator_overview() -> OperatorOverview:
         as_of=AS_OF,
         lots=(
             LotOccupancy(
-                lot_id="HK-01", name="Hàng Đào", capacity=120, occupied=87, updated_at=AS_OF
+                lot_id="HK-01",
+                name="Hàng Đào",
+                capacity=120,
+                occupied=87,
+                free=33,
+                updated_at=AS_OF,
             ),
             LotOccupancy(
-                lot_id="HK-02", name="Lý Thái Tổ", capacity=60, occupied=59, updated_at=AS_OF
+                lot_id="HK-02",
+                name="Lý Thái Tổ",
+                capacity=60,
+                occupied=59,
+                free=1,
+                updated_at=AS_OF,
             ),
         ),
         devices=(
