@@ -42,6 +42,7 @@ from faregate.api.problems import problems_middleware
 from faregate.api.rate_limit import RateLimiter
 from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import (
+    audit,
     device,
     finance,
     operator,
@@ -81,7 +82,9 @@ DESCRIPTION = (
 def api_routes() -> RouteRegistry:
     """Every route of the API; add a module's `routes` here to publish it."""
     registry = RouteRegistry()
-    for module in (system, sessions, passenger, device, parking, operator, webhooks, finance):
+    for module in (
+        system, sessions, passenger, device, parking, operator, webhooks, finance, audit,
+    ):
         registry.extend(module.routes)
     return registry
 
@@ -177,7 +180,7 @@ def create_app(config: ApiConfig) -> web.Application:
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
     # The pages: the signed-in passenger page at /, staff sign-in, /operator, and /finance
-    # over the services the staff API calls (docs/WEB.md).
+    # over the services the staff API calls, with the audit log (docs/WEB.md).
     uows = lambda request: request.app[UOWS]  # noqa: E731
     add_web_routes(
         app,
@@ -194,6 +197,7 @@ def create_app(config: ApiConfig) -> web.Application:
             start=lambda request, day, who: start_settlement(request.app, day, who),
             refusals=(Problem,),
         ),
+        audit=uows,
     )
     app.cleanup_ctx.extend(
         [_fare_feed, _database, _redis, occupancy_relay, _gateway, _pricing_worker]

@@ -150,6 +150,11 @@ async def _page(
         ControlStatus=ControlStatus,
         form_token=request.get(FORM_TOKEN, ""),
         form_token_field=FORM_TOKEN_FIELD,
+        audit_url=(
+            str(request.app.router["finance_audit"].url_for())
+            if "finance_audit" in request.app.router
+            else None
+        ),
     )
 
 

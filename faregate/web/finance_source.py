@@ -27,7 +27,8 @@ from faregate.web.finance import (
     SettlementDay,
     SettlementException,
 )
-from faregate.web.staff import STAFF_USER
+from faregate.web.pages import STAFF_USER
+from faregate_data.operators import load_operators
 from ticketing.errors import TicketingError
 from ticketing.money import Money
 from ticketing.services.settlement_days import (
@@ -97,7 +98,8 @@ def _day(listing: DayListing) -> SettlementDay:
 
 class SettlementsFinance:
     """A `FinanceSource` over the settlement service (module docstring): `uows` gives the
-    request's database, `report_dir` where a day's reports are, `start` runs a settlement."""
+    request's database, `report_dir` where a day's reports are, `start` runs a settlement;
+    operators are shown by their names in `operator_names` (default: the operator registry)."""
 
     def __init__(
         self,
@@ -106,10 +108,13 @@ class SettlementsFinance:
         report_dir: Callable[[date], Path],
         start: Start,
         refusals: tuple[type[Exception], ...] = (),
+        operator_names: Mapping[str, str] | None = None,
     ) -> None:
         self._uows = uows
         self._report_dir = report_dir
         self._start = start
+        # Operators by name (the shipped registry's unless given); an unknown id as itself.
+        self._names = load_operators().names() if operator_names is None else operator_names
         self._refusals: tuple[type[Exception], ...] = (TicketingError, *refusals)
 
     async def list_days(self, request: web.Request) -> list[SettlementDay]:
@@ -128,7 +133,9 @@ class SettlementsFinance:
         return DayReport(
             day=_day(listing),
             by_operator=tuple(
-                OperatorRevenue(operator=s.operator, gross=s.gross, net=s.net)
+                OperatorRevenue(
+                    operator=self._names.get(s.operator, s.operator), gross=s.gross, net=s.net
+                )
                 for s in figures.statements
             ),
             by_hour=figures.by_hour,

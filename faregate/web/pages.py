@@ -24,6 +24,7 @@ from aiohttp import web
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential
 from qr.timeutil import Clock
+from ticketing.users import ApiUser
 
 STATIC_DIR = Path(__file__).parent / "static"
 SERVICE_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -52,6 +53,9 @@ async def no_credential(request: web.Request) -> PhoneCredential | None:
 
 
 TEMPLATES = web.AppKey("web_templates", jinja2.Environment)
+# Who is signed in on a staff page (set by `faregate.web.staff.require_role`): every page shows
+# them in its header, with a sign-out button.
+STAFF_USER = web.RequestKey("staff_user", ApiUser)
 CLOCK = web.AppKey[Clock]("web_clock")
 CREDENTIAL_SOURCE = web.AppKey[CredentialSource]("passenger_credential_source")
 # True: the page signs the passenger in through the passenger API and fetches the credential
@@ -74,6 +78,8 @@ def template_environment(static_url: Callable[[str], str]) -> jinja2.Environment
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """`template` with `context`, and `signed_in`: the staff user of the request, if any."""
+    context.setdefault("signed_in", request.get(STAFF_USER))
     html = request.app[TEMPLATES].get_template(template).render(**context)
     return web.Response(
         text=html, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS

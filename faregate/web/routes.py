@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from faregate.web.audit import AUDIT_SOURCE, AuditSource, audit_page
 from faregate.web.finance import (
     FINANCE_SOURCE,
     FinanceSource,
@@ -45,6 +46,7 @@ def add_web_routes(
     occupancy: OccupancyBroadcaster | None = None,
     finance: FinanceSource | None = None,
     staff: StaffUsers | None = None,
+    audit: AuditSource | None = None,
 ) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
@@ -56,7 +58,8 @@ def add_web_routes(
     - `/operator` and `/operator/occupancy/events`: only with an `operator` source. Whoever
       records parking entries and exits publishes occupancy to `occupancy` (one is made when
       not given; it is `app[OCCUPANCY]` either way).
-    - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source.
+    - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source;
+      `/finance/audit` (the audit log) only with it and an `audit` source.
 
     - With `staff` (the app's users), `/operator` needs an operator's and `/finance` a
       finance user's token (a cookie set by `POST /staff/sign-in`, or a bearer header); see
@@ -104,3 +107,8 @@ def add_web_routes(
             guard(UserRole.FINANCE, report_file),
             name="finance_file",
         )
+        if audit is not None:
+            app[AUDIT_SOURCE] = audit
+            app.router.add_get(
+                "/finance/audit", guard(UserRole.FINANCE, audit_page), name="finance_audit"
+            )

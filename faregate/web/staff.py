@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from faregate.web.pages import render
+from faregate.web.pages import STAFF_USER, render
 from ticketing.errors import BadCredentials
 from ticketing.services.users import TOKEN_TTL, revoke_token, sign_in, user_for_token
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -41,9 +41,8 @@ class StaffUsers:
 
 
 STAFF_USERS = web.AppKey("staff_users", StaffUsers)
-# Set by `require_role` on the requests it lets through: who is signed in, and the session's
-# form token (see `form_token`).
-STAFF_USER = web.RequestKey("staff_user", ApiUser)
+# Set by `require_role` on the requests it lets through: who is signed in (`STAFF_USER`, shown
+# in every page's header) and the session's form token (see `form_token`).
 FORM_TOKEN = web.RequestKey("form_token", str)
 
 

@@ -93,7 +93,7 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
     assert (fees.status, await fees.json()) == (200, {"fees": []})
     paths = (await (await client.get("/openapi.json")).json())["paths"]
     assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
-        "/api/v1/finance/exceptions", "/api/v1/finance/figures",
+        "/api/v1/finance/audit", "/api/v1/finance/exceptions", "/api/v1/finance/figures",
         "/api/v1/finance/settlements", "/api/v1/finance/statements",
     ]  # fmt: skip
     assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
