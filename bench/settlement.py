@@ -48,6 +48,7 @@ from pricing import (
 from sqlalchemy import text
 
 from faregate_data import HANOI_FEED
+from ticketing.audit import Actor
 from ticketing.db.engine import create_engine
 from ticketing.fares import load_feed
 from ticketing.services.settlement import settle
@@ -102,7 +103,7 @@ async def run_size(server_url: str, accounts: int, seed: int) -> dict[str, Any]:
                     uows,
                     feed,
                     DAY.date(),
-                    who="bench",
+                    who=Actor.administrator("bench"),
                     report_dir=Path(reports),
                     after_stage=after,
                 )

@@ -20,6 +20,7 @@ from aiohttp import web
 from faregate.api.context import CONFIG, GATEWAY, PAYMENTS, PRICING_FEED, UOWS
 from faregate.api.errors import Problem
 from gateways.errors import GatewayError
+from ticketing.audit import Actor
 from ticketing.services.settlement import SettlementOutcome, default_report_dir, settle
 
 
@@ -28,7 +29,7 @@ def report_dir(app: web.Application, day: date) -> Path:
     return default_report_dir(app[CONFIG].settings.data_dir, day)
 
 
-async def start_settlement(app: web.Application, day: date, who: str) -> SettlementOutcome:
+async def start_settlement(app: web.Application, day: date, who: Actor) -> SettlementOutcome:
     """Settle `day` (see the module docstring)."""
     run = asyncio.ensure_future(
         settle(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import math
 
 import click
@@ -10,6 +11,7 @@ from faregate.errors import FaregateError
 from gateways.errors import GatewayError
 from parking.errors import ParkingError
 from qr.errors import QRError
+from ticketing.audit import Actor
 from ticketing.errors import TicketingError
 
 # The roots of our packages' error hierarchies: bad input, a bad file, an unreachable server.
@@ -29,3 +31,12 @@ def finite(_ctx: click.Context, param: click.Parameter, value: float | None) -> 
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value} is not a number", param=param)
     return value
+
+
+def administrator() -> Actor:
+    """Whoever runs the command, as the audit log records them: an administrator by login."""
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor the password database
+        login = "administrator"
+    return Actor.administrator(login)

@@ -13,7 +13,6 @@ stage commits, to prove a rerun completes the day.
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from typing import Any
 
 import click
 
+from faregate.cli._common import administrator
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url, open_database, sqlite_file
 from faregate.gateway_runtime import open_gateway, stripe_from_environment
@@ -75,7 +75,7 @@ async def _settle(
                 uows,
                 feed,
                 day,
-                who=getpass.getuser(),
+                who=administrator(),
                 report_dir=report_dir,
                 gateway=runtime.gateway,
                 payments=payments,

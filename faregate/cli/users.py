@@ -12,14 +12,13 @@ audit log, done by an administrator named by the login that ran them.
 from __future__ import annotations
 
 import asyncio
-import getpass
 from pathlib import Path
 
 import click
 
+from faregate.cli._common import administrator
 from faregate.config import Settings
 from faregate.database import open_database
-from ticketing.audit import Actor
 from ticketing.services.users import create_user, revoke_all_tokens
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
@@ -30,15 +29,6 @@ STAFF_ROLES = (UserRole.OPERATOR.value, UserRole.FINANCE.value)
 @click.group(name="users")
 def users() -> None:
     """Staff users of the HTTP API (operators and finance)."""
-
-
-def _administrator() -> Actor:
-    """Whoever runs the command: recorded in the audit log by their login name."""
-    try:
-        login = getpass.getuser()
-    except (OSError, KeyError):  # no login name in the environment nor the password database
-        login = "administrator"
-    return Actor.administrator(login)
 
 
 def _read_password(path: Path) -> str:
@@ -56,7 +46,7 @@ async def _add(settings: Settings, username: str, password: str, role: UserRole)
     engine = await open_database(settings)
     try:
         await create_user(
-            UnitOfWorkFactory(engine), username, password, role, by=_administrator()
+            UnitOfWorkFactory(engine), username, password, role, by=administrator()
         )
     finally:
         await engine.dispose()
@@ -65,7 +55,7 @@ async def _add(settings: Settings, username: str, password: str, role: UserRole)
 async def _sign_out(settings: Settings, username: str) -> int:
     engine = await open_database(settings)
     try:
-        return await revoke_all_tokens(UnitOfWorkFactory(engine), username, by=_administrator())
+        return await revoke_all_tokens(UnitOfWorkFactory(engine), username, by=administrator())
     finally:
         await engine.dispose()
 

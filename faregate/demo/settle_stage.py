@@ -12,6 +12,7 @@ from rich.console import Console
 
 from faregate_data.operators import load_operators
 from gateways.protocol import Gateway
+from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
 from ticketing.services.settlement import default_report_dir, settle
@@ -44,7 +45,7 @@ async def run_settle_stage(
         uow_factory,
         feed,
         day,
-        who="demo",
+        who=Actor.administrator("demo"),
         report_dir=default_report_dir(data_dir, day),
         gateway=gateway,
         payments=payments,

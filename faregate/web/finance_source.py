@@ -29,6 +29,7 @@ from faregate.web.finance import (
 )
 from faregate.web.pages import STAFF_USER
 from faregate_data.operators import load_operators
+from ticketing.audit import Actor, ActorRole
 from ticketing.errors import TicketingError
 from ticketing.money import Money
 from ticketing.services.settlement_days import (
@@ -53,7 +54,7 @@ REPORT_FILES = {
     "report.html": "Settlement report (HTML)",
 }
 
-Start = Callable[[web.Request, date, str], Awaitable[object]]
+Start = Callable[[web.Request, date, Actor], Awaitable[object]]
 
 
 def readable_detail(detail: Mapping[str, Any], currency: str) -> str:
@@ -173,7 +174,8 @@ class SettlementsFinance:
 
     async def start_settlement(self, request: web.Request, day: date) -> None:
         user = request.get(STAFF_USER)
-        who = "finance page" if user is None else user.username
+        # Unguarded (a test of the page alone): nobody signed in, the page itself acts.
+        who = Actor("finance page", ActorRole.FINANCE) if user is None else Actor.of(user)
         try:
             await self._start(request, day, who)
         except self._refusals as exc:  # not closed yet, already running...

@@ -127,3 +127,17 @@ async def test_bad_filters_are_422_problems(
     assert answer.status == 422
     assert answer.content_type == PROBLEM_JSON
     assert detail in (await answer.json())["detail"]
+
+
+async def test_a_settlement_started_through_the_api_is_the_finance_users(client: Client) -> None:
+    fin, fin_token = await staff(client, UserRole.FINANCE)
+    started = await client.post(
+        "/api/v1/finance/settlements",
+        json={"day": "2026-11-24"},
+        headers={"Authorization": f"Bearer {fin_token}"},
+    )
+    assert started.status == 200, await started.text()
+    page = await (await read(client, fin_token, action="settlement-started")).json()
+    [line] = page["entries"]
+    assert line["actor"] == {"name": fin, "role": "finance"}
+    assert line["target"] == {"kind": "service-day", "id": "2026-11-24"}

@@ -4,7 +4,7 @@ sign-in and sign-out of staff (not of passengers), a user added, a user signed o
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,12 @@ import pytest
 from faregate.cli import main
 from faregate.config import Settings
 from faregate.database import open_database
+from faregate_data import HANOI_FEED
 from ticketing.audit import Actor, ActorRole, AuditAction, AuditEntry, AuditQuery, TargetKind
 from ticketing.errors import BadCredentials, UserExists
+from ticketing.fares.feed import load_feed
 from ticketing.services.audit import read_audit
+from ticketing.services.settlement import settle
 from ticketing.services.users import (
     ScryptCost,
     create_user,
@@ -131,3 +134,37 @@ def test_faregate_users_add_is_recorded_as_the_administrators(
     assert (out.action, out.actor.name, out.after) == (
         AuditAction.SIGN_OUT, "ops-admin", {"tokens_revoked": 0},
     )  # fmt: skip
+
+
+async def test_a_settlement_started_is_recorded_once_per_run(
+    uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    """A run that starts (or resumes) a day is in the log; a dry run and a rerun of a settled
+    day change nothing and are not."""
+    feed = load_feed(HANOI_FEED)
+    day = date(2026, 11, 24)
+    fin = Actor("fin", ActorRole.FINANCE)
+    await settle(uow_factory, feed, day, who=ROOT, report_dir=tmp_path / "dry", dry_run=True)
+    assert await lines(uow_factory) == []
+
+    class Stop(Exception):
+        pass
+
+    def crash_after_close(stage: str) -> None:
+        if stage == "closed":
+            raise Stop
+
+    with pytest.raises(Stop):
+        await settle(
+            uow_factory, feed, day, who=ROOT, report_dir=tmp_path / "a",
+            after_stage=crash_after_close,
+        )  # fmt: skip
+    await settle(uow_factory, feed, day, who=fin, report_dir=tmp_path / "b")
+    await settle(uow_factory, feed, day, who=fin, report_dir=tmp_path / "c")  # settled: no-op
+    resumed, started = await lines(uow_factory, action=AuditAction.SETTLEMENT_STARTED)
+    assert (started.actor, started.target.kind, started.target.id) == (
+        ROOT, TargetKind.SERVICE_DAY, "2026-11-24",
+    )  # fmt: skip
+    assert started.after is None
+    assert resumed.actor == fin
+    assert resumed.after == {"resumed_after": "closed"}

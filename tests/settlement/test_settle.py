@@ -18,6 +18,7 @@ from faregate.cli import cli, main
 from tests.helpers.settlement import DAY, NEXT, at, ride
 from tests.wallets import open_funded_wallets
 from ticketing import postings
+from ticketing.audit import Actor
 from ticketing.db.models import PricedDayRow
 from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
 from ticketing.db.settlement_models import SettledAccountDayRow, SettlementAdjustmentRow
@@ -35,6 +36,10 @@ from ticketing.services.settlement_days import list_days
 from ticketing.services.taps import ingest_and_price
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
 from ticketing.unit_of_work import UnitOfWorkFactory
+
+ADMIN_A = Actor.administrator("a")
+ADMIN_B = Actor.administrator("b")
+ADMIN = Actor.administrator("t")
 
 
 async def city(uows: UnitOfWorkFactory, feed: FareFeed) -> None:
@@ -66,13 +71,13 @@ async def test_settling_twice_gives_the_same_digest_and_writes_nothing_new(
     uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
 ) -> None:
     await city(uow_factory, feed)
-    first = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "r1")
+    first = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "r1")
     assert first.summary["control_ok"]
     assert first.summary["taps"] == 4
     assert first.summary["account_days"] == 2
     assert sum(first.summary["apportioned"].values()) == first.summary["collected"]["amount"] > 0
     before = await row_counts(uow_factory)
-    again = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "r2")
+    again = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "r2")
     assert again.already_settled
     assert again.summary["digest"] == first.summary["digest"]
     assert await row_counts(uow_factory) == before
@@ -88,9 +93,9 @@ async def test_a_day_is_refused_before_its_cut_off(
 ) -> None:
     early = UnitOfWorkFactory(uow_factory.engine, clock=lambda: cut_off(DAY).replace(hour=3))
     with pytest.raises(DayNotClosed, match="cut-off"):
-        await settle(early, feed, DAY, who="t", report_dir=tmp_path)
+        await settle(early, feed, DAY, who=ADMIN, report_dir=tmp_path)
     on_time = UnitOfWorkFactory(uow_factory.engine, clock=lambda: cut_off(DAY))
-    outcome = await settle(on_time, feed, DAY, who="t", report_dir=tmp_path)
+    outcome = await settle(on_time, feed, DAY, who=ADMIN, report_dir=tmp_path)
     assert outcome.summary["control_ok"]
 
 
@@ -100,10 +105,10 @@ async def test_a_second_settlement_of_the_day_refuses_while_one_runs(
     await city(uow_factory, feed)
     async with settlement_lock(uow_factory.engine, DAY):
         with pytest.raises(SettlementInProgress):
-            await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+            await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
         async with uow_factory() as uow:
             assert await uow.settlement.day(DAY) is None  # the refused run did nothing
-    done = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    done = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     assert done.summary["control_ok"]
 
 
@@ -113,8 +118,8 @@ async def test_two_settlements_started_at_once_one_runs_the_other_refuses(
     await city(uow_factory, feed)
     other = UnitOfWorkFactory(uow_factory.engine)  # as a second process would have its own
     results = await asyncio.gather(
-        settle(uow_factory, feed, DAY, who="a", report_dir=tmp_path / "a"),
-        settle(other, feed, DAY, who="b", report_dir=tmp_path / "b"),
+        settle(uow_factory, feed, DAY, who=ADMIN_A, report_dir=tmp_path / "a"),
+        settle(other, feed, DAY, who=ADMIN_B, report_dir=tmp_path / "b"),
         return_exceptions=True,
     )
     refused = [r for r in results if isinstance(r, SettlementInProgress)]
@@ -125,7 +130,7 @@ async def test_two_settlements_started_at_once_one_runs_the_other_refuses(
     assert len(settled) == 1, results
     assert len(refused) + len(outcomes) == 2, results
     assert all(r.summary["digest"] == settled[0].summary["digest"] for r in outcomes), results
-    again = await settle(uow_factory, feed, DAY, who="b", report_dir=tmp_path / "c")
+    again = await settle(uow_factory, feed, DAY, who=ADMIN_B, report_dir=tmp_path / "c")
     assert again.already_settled
     assert again.summary["digest"] == settled[0].summary["digest"]
 
@@ -134,13 +139,13 @@ async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_ke
     uow_factory: UnitOfWorkFactory, feed: FareFeed, tmp_path: Path
 ) -> None:
     await city(uow_factory, feed)
-    closed = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "d1")
+    closed = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "d1")
     # alice's second ride of DAY reaches us after DAY settled
     await ingest_and_price(uow_factory, feed, ride(3, "alice", DAY, 18))
     listed = {d.day: d for d in await list_days(uow_factory)}
     assert listed[DAY].state == "adjustments waiting"
     await ingest_and_price(uow_factory, feed, ride(1, "carol", NEXT, 9))
-    nxt = await settle(uow_factory, feed, NEXT, who="t", report_dir=tmp_path / "d2")
+    nxt = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "d2")
     assert nxt.summary["adjustments"] == 1
     assert nxt.summary["control_ok"]
     async with uow_factory() as uow:
@@ -160,7 +165,7 @@ async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_ke
     assert adjustment.amount > 0
     # the adjustment is apportioned in the later run, on top of NEXT's own fares
     assert sum(nxt.summary["apportioned"].values()) == nxt.summary["collected"]["amount"]
-    again = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "d1b")
+    again = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "d1b")
     assert again.summary["digest"] == closed.summary["digest"]
     assert again.summary == closed.summary
     assert {d.day: d.state for d in await list_days(uow_factory)} == {
@@ -287,7 +292,7 @@ async def test_an_unpriced_leg_is_an_exception_not_dropped(
             text("UPDATE priced_legs SET fare_product_id = NULL WHERE account_id = 'carol'")
         )
         await uow.commit()
-    outcome = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     assert outcome.summary["exceptions"] == {"unpriced_leg": 1}
     assert outcome.summary["taps"] == 4
     async with uow_factory() as uow:
@@ -352,7 +357,7 @@ async def test_parking_fees_are_single_fares_of_the_lot_operator(
             )
         )
         await uow.commit()
-    outcome = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     summary = outcome.summary
     assert summary["control_ok"], summary
     assert summary["apportioned"]["lots-co"] == 40_000
@@ -382,7 +387,7 @@ async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
         )
         await uow.commit()
     await ingest_and_price(uow_factory, feed, ride(1, "dan", DAY, 9))
-    first = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path / "a")
+    first = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "a")
     assert first.summary["exceptions"] == {"uncollected": 1}
     assert first.summary["apportioned"] == {}
     assert first.summary["control_ok"], first.summary
@@ -406,7 +411,7 @@ async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
         await uow.commit()
     assert owed > 0
     assert weights
-    nxt = await settle(uow_factory, feed, NEXT, who="t", report_dir=tmp_path / "b")
+    nxt = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "b")
     assert nxt.summary["control_ok"], nxt.summary
     assert nxt.summary["adjustments"] == 1
     assert sum(nxt.summary["apportioned"].values()) == owed
@@ -419,5 +424,5 @@ async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
     assert record is not None
     assert record.figures is not None
     assert record.figures["apportioned_by_kind"]["adjustment"] == nxt.summary["apportioned"]
-    again = await settle(uow_factory, feed, NEXT, who="t", report_dir=tmp_path / "c")
+    again = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "c")
     assert again.summary["digest"] == nxt.summary["digest"]

@@ -16,6 +16,7 @@ from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy, RequestFault
 from tests.helpers.settlement import DAY, ride
+from ticketing.audit import Actor
 from ticketing.db.settlement_models import SettlementExceptionRow
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.charges import daily_charge_key
@@ -26,6 +27,8 @@ from ticketing.services.riders import Registration, register_riders
 from ticketing.services.settlement import settle
 from ticketing.services.taps import ingest_and_price
 from ticketing.unit_of_work import UnitOfWorkFactory
+
+ADMIN = Actor.administrator("t")
 
 
 @pytest.fixture
@@ -90,7 +93,7 @@ async def test_a_late_duplicate_charge_is_voided_and_reported(
         uow_factory,
         feed,
         DAY,
-        who="t",
+        who=ADMIN,
         report_dir=tmp_path / "r",
         gateway=gateway,
         payments=payments,

@@ -15,6 +15,7 @@ from gateways.localstripe_server import localstripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.settlement import DAY, NEXT, ride
+from ticketing.audit import Actor
 from ticketing.db.models import EntryRow
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettlementExceptionRow
@@ -27,6 +28,7 @@ from ticketing.services.settlement import settle
 from ticketing.services.taps import ingest_and_price
 from ticketing.unit_of_work import UnitOfWorkFactory
 
+ADMIN = Actor.administrator("t")
 ACCOUNTS = ("ann", "ben", "cat")
 
 
@@ -87,7 +89,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
             uow_factory,
             feed,
             DAY,
-            who="t",
+            who=ADMIN,
             report_dir=tmp_path / "r",
             gateway=gateway,
             payments=payments,
@@ -156,7 +158,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         uow_factory,
         feed,
         DAY,
-        who="t",
+        who=ADMIN,
         report_dir=tmp_path / "r",
         gateway=gateway,
         payments=payments,
@@ -195,7 +197,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         uow_factory,
         feed,
         DAY,
-        who="t",
+        who=ADMIN,
         report_dir=tmp_path / "r2",
         gateway=gateway,
         payments=payments,
@@ -215,7 +217,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         uow_factory,
         feed,
         NEXT,
-        who="t",
+        who=ADMIN,
         report_dir=tmp_path / "n",
         gateway=gateway,
         payments=payments,

@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tests.wallets import open_funded_wallets
+from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.postings import UNKNOWN_OPERATOR
 from ticketing.services.settlement import settle
@@ -18,6 +19,7 @@ from ticketing.services.taps import ingest_and_price
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
 
+ADMIN = Actor.administrator("t")
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
 
@@ -42,7 +44,7 @@ async def test_a_ride_on_an_unknown_route_gets_no_statement(
             tap(3, 9, "bus999", "nowhere", TapKind.BOARD),  # a route the feed does not have
         ],
     )
-    outcome = await settle(uow_factory, feed, DAY, who="t", report_dir=tmp_path)
+    outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     async with uow_factory() as uow:
         legs = await uow.settlement.unpriced_legs(DAY)
     assert [(route, op) for _, _, route, op in legs] == [("bus999", UNKNOWN_OPERATOR)]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.wallets import open_funded_wallets
+from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
 from ticketing.services.settlement import cut_off, default_report_dir, settle
@@ -29,6 +30,8 @@ from ticketing.stores.settlement import StoredException
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
+ADMIN_FIN = Actor.administrator("fin")
+ADMIN = Actor.administrator("t")
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
 
@@ -70,7 +73,7 @@ async def test_a_days_status_follows_its_cut_off_and_its_run(
     assert listed is not None
     assert (listed.status, listed.state) == (DayStatus.SETTLING, "closing (closed)")
 
-    outcome = await settle(after, feed, DAY, who="t", report_dir=tmp_path)
+    outcome = await settle(after, feed, DAY, who=ADMIN, report_dir=tmp_path)
     listed = await day_status(after, DAY)
     assert listed is not None
     assert (listed.status, listed.digest) == (DayStatus.SETTLED, outcome.summary["digest"])
@@ -94,7 +97,7 @@ async def test_a_settled_days_figures_exceptions_and_reports(
         await settled_figures(uow_factory, DAY)
     with pytest.raises(DayNotSettled):
         await report_file(uow_factory, DAY, "report.html", report_dir=reports)
-    outcome = await settle(uow_factory, feed, DAY, who="fin", report_dir=reports)
+    outcome = await settle(uow_factory, feed, DAY, who=ADMIN_FIN, report_dir=reports)
 
     figures = await settled_figures(uow_factory, DAY)
     assert (figures.digest, figures.closed_by) == (outcome.summary["digest"], "fin")

@@ -1,67 +1,75 @@
 """The finance page names operators from the operator registry (data/operators.toml), not by
-their ids; an operator the registry lacks shows as its id."""
+their ids, on a day settled for real (SQLite and PostgreSQL); an operator the registry lacks
+shows as its id."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.web import add_web_routes
 from faregate.web.finance_source import SettlementsFinance
+from faregate_data import HANOI_FEED
+from tests.wallets import open_funded_wallets
+from ticketing.audit import Actor
+from ticketing.fares.feed import load_feed
+from ticketing.services.settlement import settle
+from ticketing.services.taps import ingest_and_price
+from ticketing.taps import Tap, TapKind
+from ticketing.unit_of_work import UnitOfWorkFactory
 
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)
 
 
-@dataclass
-class Row:
-    day: date
-    state: str
-    digest: str | None
-    figures: dict[str, Any]
+def tap(seq: int, hour: int, route: str, stop: str, kind: TapKind) -> Tap:
+    return Tap("gate-1", seq, 42, "alice", datetime(2026, 11, 24, hour, 0, tzinfo=HANOI),
+               route, stop, kind)  # fmt: skip
 
 
-FIGURES: dict[str, Any] = {
-    "currency": "VND", "taps": 3, "collected": 36_000,
-    "controls": {"ok": True}, "exceptions": {}, "revenue_by_hour": {"8": 36_000},
-    "statements": [
-        {"operator": "HMC", "gross": 15_000, "net": 15_000},
-        {"operator": "TRANSERCO", "gross": 8_000, "net": 8_000},
-        {"operator": "metro-test", "gross": 13_000, "net": 13_000},
-    ],
-}  # fmt: skip
+async def test_revenue_by_operator_shows_their_names(
+    uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    feed = load_feed(HANOI_FEED)
+    async with uow_factory() as uow:
+        await open_funded_wallets(uow, ["alice"])
+        await uow.commit()
+    await ingest_and_price(
+        uow_factory,
+        feed,
+        [
+            tap(1, 7, "m2a", "m2a_01", TapKind.ENTRY),
+            tap(2, 8, "m2a", "m2a_12", TapKind.EXIT),
+            tap(3, 9, "bus32", "bus_cau_giay", TapKind.BOARD),
+        ],
+    )
+    await settle(uow_factory, feed, DAY, who=Actor.administrator("t"), report_dir=tmp_path)
 
+    async def never(request: web.Request, day: date, who: Actor) -> object:
+        raise AssertionError("nothing is started here")
 
-class SettledBackend:
-    """One settled day whose statements name two registered operators and a test agency."""
-
-    async def start(self, day: date, who: str) -> object:
-        raise AssertionError("not started here")
-
-    async def days(self) -> list[Row]:
-        return [Row(DAY, "settled", "d" * 64, FIGURES)]
-
-    async def figures(self, day: date) -> Row:
-        return Row(DAY, "settled", "d" * 64, FIGURES)
-
-    async def exceptions(self, day: date) -> list[Any]:
-        return []
-
-    async def statement(self, day: date, name: str) -> tuple[bytes, str]:
-        return b"", "text/csv"
-
-
-async def test_revenue_by_operator_shows_their_names() -> None:
     app = web.Application()
-    finance = SettlementsFinance(SettledBackend(), clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+    finance = SettlementsFinance(
+        lambda _: uow_factory,
+        report_dir=lambda _: tmp_path,
+        start=never,
+        operator_names={"HMC": "Hanoi Metro"},  # Transerco left out: shown by its id
+    )
     add_web_routes(app, finance=finance)
     async with TestClient(TestServer(app)) as client:
         html = await (await client.get(f"/finance?day={DAY}")).text()
     assert "Hanoi Metro" in html
-    assert "Transerco" in html
-    assert "metro-test" in html  # not in the registry: its id
+    assert "TRANSERCO" in html
     assert ">HMC<" not in html
+    default = SettlementsFinance(lambda _: uow_factory, report_dir=lambda _: tmp_path, start=never)
+    app = web.Application()
+    add_web_routes(app, finance=default)
+    async with TestClient(TestServer(app)) as client:
+        html = await (await client.get(f"/finance?day={DAY}")).text()
+    assert "Hanoi Metro" in html
+    assert "Transerco" in html  # the shipped registry's short name
     assert ">TRANSERCO<" not in html

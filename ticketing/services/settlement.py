@@ -44,11 +44,13 @@ from faregate_data.operators import load_operators
 from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
 from ticketing import postings
+from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts as ledger_accounts
 from ticketing.money import Money
 from ticketing.payments.service import PaymentsService
 from ticketing.service_day import service_day, service_day_start
+from ticketing.services import audit
 from ticketing.services.charging import charge_service_day
 from ticketing.services.taps import price_account_days
 from ticketing.settlement.apportion import (
@@ -173,7 +175,7 @@ async def settle(
     feed: FareFeed,
     day: date,
     *,
-    who: str,
+    who: Actor,
     report_dir: Path,
     gateway: Gateway | None = None,
     payments: PaymentsService | None = None,
@@ -183,7 +185,9 @@ async def settle(
 ) -> SettlementOutcome:
     """Settle `day` (see the module docstring). Without a gateway the charge and reconcile
     stages are skipped (nothing to charge through, nothing to list). Reports name operators
-    by `operator_names` (id -> name), by default the shipped operator registry's."""
+    by `operator_names` (id -> name), by default the shipped operator registry's. Each run
+    that starts or resumes the day is in the audit log as `who`'s (a dry run changes nothing
+    and is not)."""
     now = uows.clock()
     names = load_operators().names() if operator_names is None else operator_names
     if now < cut_off(day):
@@ -211,12 +215,17 @@ async def settle(
             if after_stage is not None:
                 after_stage(name)
 
+        async def start(uow: UnitOfWork) -> None:
+            if not done("closed"):
+                await uow.settlement.close(day, who=who.name, at=uows.clock())
+            await audit.record(
+                uow, who, AuditAction.SETTLEMENT_STARTED,
+                Target(TargetKind.SERVICE_DAY, day.isoformat()),
+                after={"resumed_after": stage} if done("closed") else None,
+            )  # fmt: skip
+
+        await run_in_uow(uows, start)
         if not done("closed"):
-
-            async def close(uow: UnitOfWork) -> None:
-                await uow.settlement.close(day, who=who, at=uows.clock())
-
-            await run_in_uow(uows, close)
             passed("closed")
         if not done("priced"):
             await _price(uows, feed, day)

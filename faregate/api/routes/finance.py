@@ -32,6 +32,7 @@ from faregate.api import settlements
 from faregate.api.context import UOWS
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
+from ticketing.audit import Actor
 from ticketing.services.settlement_days import (
     day_exceptions,
     list_days,
@@ -130,7 +131,7 @@ def _refusals() -> Iterator[None]:
 async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day
     with _refusals():
-        outcome = await settlements.start_settlement(call.app, day, who=call.user.username)
+        outcome = await settlements.start_settlement(call.app, day, who=Actor.of(call.user))
     summary = dict(outcome.summary)
     summary["report"] = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
     return SettlementStartedDocument(
