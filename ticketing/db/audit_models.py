@@ -3,7 +3,9 @@
 Action, role and target kind are stored as their text (no CHECK list), so a new kind of action
 needs no migration. Nothing in Faregate updates or deletes a row (`ticketing.stores.audit` has
 no method that could); triggers refuse UPDATE and DELETE on both databases (and TRUNCATE on
-PostgreSQL), so neither a bug nor a hand-written statement rewrites history.
+PostgreSQL), so neither a bug nor a hand-written statement rewrites history. A later migration
+that alters this table on SQLite (batch mode copies it to a new table) must create its
+triggers again (0009's `SQLITE_GUARDS`); tests/audit/test_audit_log.py checks them at head.
 """
 
 from __future__ import annotations
