@@ -1,8 +1,9 @@
 """Parking's tables, on ticketing's SQLAlchemy metadata (migration 0007_parking creates them).
 
 - `parking_lots`: a lot, its operator (whose payable parking fees credit), capacity and
-  reserved spaces, the tariff it charges (name and version), anti-passback mode and the
-  amount held on a prepaid wallet at entry.
+  reserved spaces, anti-passback mode, the amount held on a prepaid wallet at entry, what
+  kind of place it is, where (WGS 84) and a month's permit price (migration 0011; its tariff
+  is in `parking_tariff_versions`).
 - `parking_sessions`: one vehicle's stay, keyed by the barrier's name for it
   (`{device}:{entry seq}`), with the account its credential belongs to, the fee, what was
   collected, its hold and posting, and its receipt number once paid.
@@ -22,8 +23,9 @@ Importing this module registers the tables on `ticketing.db.models.Base.metadata
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models import CODE, Base
@@ -37,6 +39,7 @@ class ParkingLotRow(Base):
     __table_args__ = (
         CheckConstraint("capacity >= 1 AND reserved >= 0 AND reserved <= capacity", name="spaces"),
         CheckConstraint("hold_amount >= 0", name="hold_amount"),
+        CheckConstraint("permit_price >= 0", name="permit_price"),
     )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -44,12 +47,15 @@ class ParkingLotRow(Base):
     operator: Mapped[str] = mapped_column(String(ID))
     capacity: Mapped[int]
     reserved: Mapped[int]
-    tariff_name: Mapped[str] = mapped_column(String(ID))
-    tariff_version: Mapped[str] = mapped_column(String(64))
     passback: Mapped[str] = mapped_column(String(8))
     hold_amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     updated_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(10, 7))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(10, 7))
+    address: Mapped[str | None] = mapped_column(Text)
+    permit_price: Mapped[int]
 
 
 class ParkingSessionRow(Base):

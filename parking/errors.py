@@ -2,7 +2,8 @@
 
 ParkingError
 ├── TariffError          a tariff file or document is missing, malformed or inconsistent;
-│                        names the file, the field and the reason
+│   │                    names the file, the field and the reason
+│   └── TariffErrors     every error found in one document (`errors`), the first as its own
 ├── QuoteError           a stay the tariff cannot price: exit before entry, a naive or
 │   │                    malformed time
 │   └── UnknownVehicleClass  a vehicle class that is not `car`/`motorbike`, or that the
@@ -12,9 +13,15 @@ ParkingError
 ├── OccupancyError       a lot's live occupancy cannot be read or corrected (unknown lot,
 │                        a capacity below zero)
 ├── LotsFileError        a lots file is missing or malformed (file, field, reason)
+├── LotError             a lot's configuration that cannot work (field, reason)
+├── LotExists            a new lot whose id is taken
 ├── UnknownLot           a lot, session or receipt not on record
 ├── NoTariff             a lot with no tariff scheduled (nothing can price its stays)
-└── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
+├── UnknownTariffVersion a tariff version the lot does not have
+├── TariffScheduleError  a schedule or cancellation that cannot be (in the past, a version
+│                        in force already, another currency)
+├── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
+└── BarrierConfigurationError  a barrier configuration document that is not one
 
 Policy refusals (anti-passback, a full lot) are not errors: they are decisions returned as
 values, like the gate's refused `Decision`.
@@ -36,6 +43,20 @@ class TariffError(ParkingError):
         self.file = file
         self.field = field
         self.reason = reason
+
+
+class TariffErrors(TariffError):
+    """Every error one tariff document has, each a `TariffError` with its field and reason;
+    the first is this error's own file, field and reason."""
+
+    def __init__(self, errors: list[TariffError]) -> None:
+        first = errors[0]
+        super().__init__(first.file, first.field, first.reason)
+        self.errors = tuple(errors)
+        if len(errors) > 1:
+            more = "; ".join(f"{e.field or e.file}: {e.reason}" for e in errors[1:4])
+            extra = f"; and {len(errors) - 4} more" if len(errors) > 4 else ""
+            self.args = (f"{self.args[0]} (and {len(errors) - 1} more: {more}{extra})",)
 
 
 class QuoteError(ParkingError):
@@ -65,6 +86,19 @@ class LotsFileError(ParkingError):
         self.reason = reason
 
 
+class LotError(ParkingError):
+    """A lot's configuration that cannot work: `field` and `reason` say which and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class LotExists(ParkingError):
+    """A new lot whose id another lot has."""
+
+
 class UnknownLot(ParkingError):
     """A lot, session or receipt that is not on record."""
 
@@ -73,6 +107,19 @@ class NoTariff(ParkingError):
     """A lot with no tariff version scheduled: nothing can price its stays."""
 
 
+class UnknownTariffVersion(ParkingError):
+    """A version number the lot's tariff does not have."""
+
+
+class TariffScheduleError(ParkingError):
+    """A tariff version that cannot be scheduled or cancelled as asked: a time in the past, a
+    version already in force (stays were priced with it), a currency the lot does not charge."""
+
+
 class BarrierUploadError(ParkingError):
     """A barrier upload that cannot be applied (another lot's device, out-of-order records,
     an exit without its fee, a currency the lot does not charge in). Nothing was applied."""
+
+
+class BarrierConfigurationError(ParkingError):
+    """A barrier configuration that cannot be built or read (a document that is not one)."""

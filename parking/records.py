@@ -1,29 +1,94 @@
-"""Parking's records as plain values: lots as configured, sessions and cases as stored, the
-barrier events a backend applies, and receipts."""
+"""Parking's records as plain values: lots as configured (and the rules a lot's configuration
+keeps), sessions and cases as stored, the barrier events a backend applies, and receipts."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
+from parking.errors import LotError
 from parking.sessions import Passback, SessionState
+
+LOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+OPERATOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as the operator registry's
+MAX_NAME = 100
+MAX_ADDRESS = 200
+MAX_SPACES = 1_000_000
+MAX_AMOUNT = 10**12  # minor units: far above any hold or permit price
+COORDINATE = Decimal("0.0000001")  # 7 decimals (about 1 cm), as ParkAPI publishes them
+
+
+class LotKind(StrEnum):
+    """What kind of place a lot is (ParkAPI's parking-site types, in our spelling)."""
+
+    ON_STREET = "on-street"  # spaces along a street (an inspector checks them)
+    PARKING_GROUND = "parking-ground"  # an open lot off the street
+    CAR_PARK = "car-park"  # a multi-storey car park
+    UNDERGROUND = "underground"
+    OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LotConfig:
-    """A lot as the operator configures it (a lots file, or the operator API)."""
+    """A lot as the operator configures it (the operator API, page and CLI, a lots file).
+    Its tariff is versioned apart (`parking.tariff_versions`); `currency` is its tariffs'."""
 
     lot_id: str
     name: str
     operator: str
     capacity: int
-    reserved: int
-    tariff_name: str
-    tariff_version: str
-    passback: Passback
-    hold_amount: int  # held on a prepaid wallet at entry (0: no hold)
     currency: str
+    reserved: int = 0  # kept for holders of a reserved right (permits, disabled badges)
+    passback: Passback = "hard"
+    hold_amount: int = 0  # held on a prepaid wallet at entry (0: no hold)
+    kind: LotKind = LotKind.CAR_PARK
+    latitude: Decimal | None = None  # WGS 84, 7 decimals; both or neither
+    longitude: Decimal | None = None
+    address: str | None = None
+    permit_price: int = 0  # a month's permit (0: the lot sells none)
+
+
+def _text(value: str, field: str, limit: int) -> None:
+    if not value.strip() or len(value) > limit or not value.isprintable():
+        raise LotError(field, f"must be 1-{limit} printable characters")
+
+
+def check_lot(lot: LotConfig) -> None:
+    """Refuse a configuration that cannot work, naming the field: LotError(field, reason)."""
+    if not LOT_ID.fullmatch(lot.lot_id):
+        raise LotError(
+            "lot_id",
+            "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    _text(lot.name, "name", MAX_NAME)
+    if not OPERATOR_ID.fullmatch(lot.operator):
+        raise LotError("operator", "must be an operator id: letters, digits or . _ -")
+    if not 1 <= lot.capacity <= MAX_SPACES:
+        raise LotError("capacity", f"must be 1 to {MAX_SPACES:,} spaces")
+    if not 0 <= lot.reserved <= lot.capacity:
+        raise LotError("reserved", f"must be 0 to the capacity ({lot.capacity})")
+    if lot.passback not in ("hard", "soft"):
+        raise LotError("passback", "must be 'hard' or 'soft'")
+    for field, amount in (("hold", lot.hold_amount), ("permit_price", lot.permit_price)):
+        if not 0 <= amount <= MAX_AMOUNT:
+            raise LotError(field, f"must be 0 to {MAX_AMOUNT:,} minor units")
+    if not re.fullmatch(r"[A-Z]{3}", lot.currency):
+        raise LotError("currency", "must be an ISO 4217 code like VND")
+    if (lot.latitude is None) != (lot.longitude is None):
+        raise LotError("latitude", "give both latitude and longitude, or neither")
+    for field, value, limit in (("latitude", lot.latitude, 90), ("longitude", lot.longitude, 180)):
+        if value is not None and (not value.is_finite() or not -limit <= value <= limit):
+            raise LotError(field, f"must be a number from -{limit} to {limit}")
+    if lot.address is not None:
+        _text(lot.address, "address", MAX_ADDRESS)
+
+
+def coordinate(value: float | str | Decimal) -> Decimal:
+    """A latitude or longitude as stored: 7 decimals."""
+    return Decimal(str(value)).quantize(COORDINATE)
 
 
 class EventKind(StrEnum):

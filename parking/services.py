@@ -26,27 +26,37 @@ skipped (a repeated or overlapping upload is a no-op and says so).
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
-from parking.errors import BarrierUploadError, LotsFileError, OccupancyError, TariffError
+from parking.barrier_config import BarrierConfiguration, SyncedTariff
+from parking.errors import (
+    BarrierUploadError,
+    LotError,
+    LotsFileError,
+    OccupancyError,
+    TariffError,
+)
 from parking.occupancy import LotOccupancy, Occupancy
 from parking.records import (
     BarrierEvent,
     CaseRecord,
     EventKind,
     LotConfig,
+    LotKind,
     Receipt,
     SessionRecord,
+    check_lot,
+    coordinate,
 )
 from parking.sessions import CollectFailure, SessionState
 from parking.tariff import Tariff
 from parking.tariff_files import load_tariff, resolve_tariff
-from parking.tariff_versions import TariffVersion, in_force
+from parking.tariff_versions import TariffVersion, in_force, pricing_window
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing import postings
 from ticketing.errors import UnknownRecord
@@ -59,15 +69,21 @@ from ticketing.unit_of_work import run_in_uow
 
 # --- lots -----------------------------------------------------------------------------------
 
-_LOT_KEYS = {"id", "name", "operator", "capacity", "reserved", "tariff", "passback", "hold"}
+_LOT_KEYS = {
+    "id", "name", "operator", "capacity", "reserved", "tariff", "passback", "hold", "kind",
+    "latitude", "longitude", "address", "permit_price", "source",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenedLot:
-    """A lot as configured, with the tariff its barriers are synced with."""
+    """A lot of a lots file: its configuration, its tariff document (and that parsed) and
+    where its coordinates come from (`source`)."""
 
     config: LotConfig
     tariff: Tariff
+    document: str
+    source: str | None = None
 
 
 def load_lots(path: Path) -> list[OpenedLot]:
@@ -75,7 +91,10 @@ def load_lots(path: Path) -> list[OpenedLot]:
 
     Fields: `id`, `name`, `operator`, `capacity`, `reserved` (default 0), `tariff` (a
     shipped tariff's name or a path relative to the file), `passback` (`hard`/`soft`,
-    default `hard`), `hold` (minor units held on a prepaid wallet at entry, default 0)."""
+    default `hard`), `hold` (minor units held on a prepaid wallet at entry, default 0),
+    `kind` (`parking.records.LotKind`, default `car-park`), `latitude` and `longitude`
+    (WGS 84 degrees), `address`, `permit_price` (a month's permit, default 0: none sold) and
+    `source` (where the coordinates come from)."""
     source = path.name
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -103,6 +122,9 @@ def load_lots(path: Path) -> list[OpenedLot]:
     return lots
 
 
+_FILE_KEYS = {"lot_id": "id", "hold_amount": "hold"}  # LotError's field -> the file's key
+
+
 def _lot_entry(source: str, where: str, entry: dict[str, object], base: Path) -> OpenedLot:
     unknown = sorted(set(entry) - _LOT_KEYS)
     if unknown:
@@ -110,75 +132,83 @@ def _lot_entry(source: str, where: str, entry: dict[str, object], base: Path) ->
 
     def text(key: str, default: str | None = None) -> str:
         value = entry.get(key, default)
-        if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        if not isinstance(value, str) or not value.strip():
             raise LotsFileError(source, f"{where}.{key}", "must be a non-empty string")
         return value
 
-    def count(key: str, default: int | None = None, minimum: int = 0) -> int:
+    def count(key: str, default: int | None = None) -> int:
         value = entry.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise LotsFileError(source, f"{where}.{key}", f"must be an integer >= {minimum}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LotsFileError(source, f"{where}.{key}", "must be an integer")
         return value
 
-    lot_id = text("id")
-    for key in ("id", "operator"):
-        if any(ch.isspace() or ch == ":" for ch in text(key)):
-            raise LotsFileError(source, f"{where}.{key}", "must have no spaces or ':'")
-    capacity = count("capacity", minimum=1)
-    reserved = count("reserved", 0)
-    if reserved > capacity:
-        raise LotsFileError(source, f"{where}.reserved", "must not exceed capacity")
-    passback = text("passback", "hard")
-    if passback not in ("hard", "soft"):
-        raise LotsFileError(source, f"{where}.passback", "must be 'hard' or 'soft'")
+    def degrees(key: str) -> Decimal | None:
+        value = entry.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise LotsFileError(source, f"{where}.{key}", "must be a number of degrees")
+        return coordinate(value)
+
     tariff_name = text("tariff")
     relative = base / tariff_name
     try:
         tariff_file = relative if relative.is_file() else resolve_tariff(tariff_name)
         tariff = load_tariff(tariff_file)
-        version = hashlib.sha256(tariff_file.read_bytes()).hexdigest()[:16]
+        tariff_document = tariff_file.read_text(encoding="utf-8")
     except (TariffError, OSError) as error:
         raise LotsFileError(source, f"{where}.tariff", str(error)) from None
+    kind = text("kind", LotKind.CAR_PARK.value)
+    if kind not in {k.value for k in LotKind}:
+        kinds = ", ".join(k.value for k in LotKind)
+        raise LotsFileError(source, f"{where}.kind", f"must be one of {kinds}")
+    passback = text("passback", "hard")
     config = LotConfig(
-        lot_id=lot_id,
+        lot_id=text("id"),
         name=text("name"),
         operator=text("operator"),
-        capacity=capacity,
-        reserved=reserved,
-        tariff_name=tariff.id,
-        tariff_version=version,
+        capacity=count("capacity"),
+        reserved=count("reserved", 0),
         passback="soft" if passback == "soft" else "hard",
         hold_amount=count("hold", 0),
         currency=tariff.currency,
+        kind=LotKind(kind),
+        latitude=degrees("latitude"),
+        longitude=degrees("longitude"),
+        address=text("address") if "address" in entry else None,
+        permit_price=count("permit_price", 0),
     )
-    return OpenedLot(config=config, tariff=tariff)
+    if passback not in ("hard", "soft"):
+        raise LotsFileError(source, f"{where}.passback", "must be 'hard' or 'soft'")
+    try:
+        check_lot(config)
+    except LotError as error:
+        key = _FILE_KEYS.get(error.field, error.field)
+        raise LotsFileError(source, f"{where}.{key}", error.reason) from None
+    return OpenedLot(
+        config=config,
+        tariff=tariff,
+        document=tariff_document,
+        source=text("source") if "source" in entry else None,
+    )
 
 
-async def open_lots(
-    uows: ParkingUnitOfWorkFactory,
-    lots: Sequence[LotConfig],
-    occupancy: Occupancy | None = None,
-) -> list[LotConfig]:
-    """Record the lots (new, or their configuration replaced) and configure their live
-    occupancy, which starts from the lots' open sessions. A lot without a tariff on record
-    gets its `tariff_name` (a shipped tariff) as version 1, in force from now."""
-
-    async def use_case(uow: ParkingUnitOfWork) -> dict[str, int]:
-        for lot in lots:
-            await uow.parking.save_lot(lot)
-            if not await uow.parking.tariff_versions(lot.lot_id):
-                document = resolve_tariff(lot.tariff_name).read_text(encoding="utf-8")
-                await uow.parking.add_tariff_version(
-                    lot.lot_id, document, created_by="open_lots", effective_from=uow.clock()
-                )
-        return {lot.lot_id: await uow.parking.count_open(lot.lot_id) for lot in lots}
-
-    open_now = await run_in_uow(uows, use_case)
-    if occupancy is not None:
-        for lot in lots:
-            await occupancy.configure(lot.lot_id, capacity=lot.capacity, reserved=lot.reserved)
-            await occupancy.correct(lot.lot_id, open_now[lot.lot_id])
-    return list(lots)
+def lot_snapshot(lot: LotConfig) -> dict[str, object]:
+    """A lot's configuration as JSON values (the audit log's before and after)."""
+    return {
+        "name": lot.name,
+        "operator": lot.operator,
+        "capacity": lot.capacity,
+        "reserved": lot.reserved,
+        "passback": lot.passback,
+        "hold": lot.hold_amount,
+        "currency": lot.currency,
+        "kind": lot.kind.value,
+        "latitude": None if lot.latitude is None else str(lot.latitude),
+        "longitude": None if lot.longitude is None else str(lot.longitude),
+        "address": lot.address,
+        "permit_price": lot.permit_price,
+    }
 
 
 async def tariff_for_entry(
@@ -541,6 +571,7 @@ async def resync_occupancy(
 class LotStatus:
     """A lot as configured and how full it is, as its barriers count it."""
 
+    lot: LotConfig
     lot_id: str
     name: str
     operator: str
@@ -553,8 +584,10 @@ class LotStatus:
 
 async def lot_statuses(uows: ParkingUnitOfWorkFactory, occupancy: Occupancy) -> list[LotStatus]:
     """Every configured lot, by name, with its live occupancy (the operator API, the operator
-    page and the demo all show these). A lot whose count is not in Redis (a new Redis, a
-    flushed one) is resynced from its open sessions first, so the answer is never a guess."""
+    page, the open-data feed and the demo all show these: the one definition of free spaces).
+    A lot whose count is not in Redis (a new Redis, a flushed one) is resynced from its open
+    sessions first, so the answer is never a guess; one whose capacity or reserved spaces
+    changed since Redis was told (a lot edited at the command line) is told again."""
     async with uows() as uow:
         lots = await uow.parking.lots()
     found = []
@@ -563,8 +596,12 @@ async def lot_statuses(uows: ParkingUnitOfWorkFactory, occupancy: Occupancy) -> 
             live = await occupancy.snapshot(lot.lot_id)
         except OccupancyError:  # not in Redis (yet, or any more): count the sessions
             live = await resync_occupancy(uows, occupancy, lot.lot_id)
+        if (live.capacity, live.reserved) != (lot.capacity, lot.reserved):
+            await occupancy.configure(lot.lot_id, capacity=lot.capacity, reserved=lot.reserved)
+            live = await occupancy.snapshot(lot.lot_id)
         found.append(
             LotStatus(
+                lot=lot,
                 lot_id=lot.lot_id,
                 name=lot.name,
                 operator=lot.operator,
@@ -675,3 +712,26 @@ async def sessions_of(
 ) -> list[SessionRecord]:
     async with uows() as uow:
         return await uow.parking.sessions(lot_id)
+
+
+# --- barrier configuration ------------------------------------------------------------------
+
+
+async def barrier_configuration(
+    uow: ParkingUnitOfWork, lot_id: str, at: datetime
+) -> BarrierConfiguration:
+    """What the lot's barriers are told when they sync at `at` (the device API's barrier
+    configuration, in the caller's unit of work): the lot's capacity, reserved spaces,
+    anti-passback and currency, and every tariff version it may need to price offline: the
+    one in force when the lot's oldest open stay entered (or at `at`), those since, and those
+    scheduled, so a barrier has a new version before it comes into force. UnknownLot,
+    NoTariff."""
+    lot = await uow.parking.get_lot(lot_id)
+    versions = await uow.parking.tariff_versions(lot_id)
+    oldest = await uow.parking.oldest_open_entry(lot_id)
+    since = at if oldest is None else min(oldest, at)
+    return BarrierConfiguration(
+        lot=lot,
+        as_of=at,
+        tariffs=tuple(SyncedTariff.of(v) for v in pricing_window(versions, since)),
+    )

@@ -21,8 +21,8 @@ from parking.db import (
     ParkingTariffVersionRow,
     UnableToCollectRow,
 )
-from parking.errors import UnknownLot
-from parking.records import BarrierEvent, CaseRecord, LotConfig, SessionRecord
+from parking.errors import UnknownLot, UnknownTariffVersion
+from parking.records import BarrierEvent, CaseRecord, LotConfig, LotKind, SessionRecord
 from parking.sessions import Passback, SessionState
 from parking.tariff_versions import TariffVersion
 from ticketing.clock import Clock, utc_now
@@ -40,11 +40,14 @@ def _lot(row: ParkingLotRow) -> LotConfig:
         operator=row.operator,
         capacity=row.capacity,
         reserved=row.reserved,
-        tariff_name=row.tariff_name,
-        tariff_version=row.tariff_version,
         passback=passback,
         hold_amount=row.hold_amount,
         currency=row.currency,
+        kind=LotKind(row.kind),
+        latitude=row.latitude,
+        longitude=row.longitude,
+        address=row.address,
+        permit_price=row.permit_price,
     )
 
 
@@ -119,13 +122,29 @@ class ParkingStore:
         row.operator = lot.operator
         row.capacity = lot.capacity
         row.reserved = lot.reserved
-        row.tariff_name = lot.tariff_name
-        row.tariff_version = lot.tariff_version
         row.passback = lot.passback
         row.hold_amount = lot.hold_amount
         row.currency = lot.currency
+        row.kind = lot.kind.value
+        row.latitude = lot.latitude
+        row.longitude = lot.longitude
+        row.address = lot.address
+        row.permit_price = lot.permit_price
         row.updated_at = self._clock()
         await self._session.flush()
+
+    async def lot_for_update(self, lot_id: str) -> LotConfig:
+        """The lot, its row locked until the transaction ends (an edit, a new tariff)."""
+        row = await self._session.get(ParkingLotRow, lot_id, with_for_update=True)
+        if row is None:
+            raise UnknownLot(f"no parking lot {lot_id!r}")
+        return _lot(row)
+
+    async def lot_updated_at(self, lot_id: str) -> datetime:
+        row = await self._session.get(ParkingLotRow, lot_id)
+        if row is None:
+            raise UnknownLot(f"no parking lot {lot_id!r}")
+        return row.updated_at
 
     async def find_lot(self, lot_id: str) -> LotConfig | None:
         row = await self._session.get(ParkingLotRow, lot_id)
@@ -148,11 +167,7 @@ class ParkingStore:
     ) -> TariffVersion:
         """Store the next version of the lot's tariff (the lot's row is locked meanwhile, so
         two uploads at once get two numbers)."""
-        locked = await self._session.execute(
-            select(ParkingLotRow.id).where(ParkingLotRow.id == lot_id).with_for_update()
-        )
-        if locked.scalar_one_or_none() is None:
-            raise UnknownLot(f"no parking lot {lot_id!r}")
+        await self.lot_for_update(lot_id)
         latest = await self._session.execute(
             select(func.max(ParkingTariffVersionRow.version)).where(
                 ParkingTariffVersionRow.lot_id == lot_id
@@ -167,6 +182,26 @@ class ParkingStore:
             created_by=created_by,
         )
         self._session.add(row)
+        await self._session.flush()
+        return _tariff_version(row)
+
+    async def set_tariff_schedule(
+        self,
+        lot_id: str,
+        version: int,
+        *,
+        effective_from: datetime | None = None,
+        cancelled_by: str | None = None,
+    ) -> TariffVersion:
+        """Schedule a version (`effective_from`) or cancel it (`cancelled_by`)."""
+        row = await self._session.get(ParkingTariffVersionRow, (lot_id, version))
+        if row is None:
+            raise UnknownTariffVersion(f"lot {lot_id!r} has no tariff version {version}")
+        if cancelled_by is not None:
+            row.cancelled_at = self._clock()
+            row.cancelled_by = cancelled_by
+        else:
+            row.effective_from = effective_from
         await self._session.flush()
         return _tariff_version(row)
 
@@ -263,6 +298,14 @@ class ParkingStore:
         if status is not None:
             query = query.where(ParkingSessionRow.status == status.value)
         return [_session(row) for row in await self._session.scalars(query)]
+
+    async def oldest_open_entry(self, lot_id: str) -> datetime | None:
+        """When the lot's longest-parked vehicle entered (None: the lot is empty)."""
+        query = select(func.min(ParkingSessionRow.entry_at)).where(
+            ParkingSessionRow.lot_id == lot_id,
+            ParkingSessionRow.status == SessionState.OPEN.value,
+        )
+        return (await self._session.execute(query)).scalar_one()
 
     async def count_open(self, lot_id: str) -> int:
         query = select(func.count()).where(

@@ -32,7 +32,11 @@ A tariff file (all money in integer minor units of `currency`, all times local t
     minimum = 0                       # optional, both
     maximum = 1000
 
-Any error names the file, the field (e.g. `rates[0].blocks[1].unit`) and the reason.
+Any error names the file, the field (e.g. `rates[0].blocks[1].unit`) and the reason. A
+document with several errors raises `TariffErrors`, which lists each one found: every field
+of the top level, of each rate table and of each block is checked on its own, so one mistake
+does not hide the next (checks that need a part to be valid first, like blocks overlapping,
+are skipped while that part has errors).
 """
 
 from __future__ import annotations
@@ -41,12 +45,13 @@ import importlib.resources
 import itertools
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from parking.errors import TariffError
+from parking.errors import TariffError, TariffErrors
 from parking.tariff import (
     ALL_DAYS,
     MINUTES_PER_DAY,
@@ -68,6 +73,11 @@ _PERIOD_KEYS = {"reset", "maximum"}
 _RATE_KEYS = {"name", "vehicles", "days", "start", "end", "blocks"}
 _BLOCK_KEYS = {"type", "from", "to", "unit", "amount", "tiers", "minimum", "maximum"}
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+T = TypeVar("T")
+
+
+class _Recorded(Exception):
+    """A part whose errors are recorded already: stop checking it, go on with the next."""
 
 
 def shipped_tariff_dir() -> Path:
@@ -118,45 +128,80 @@ def parse_tariff(text: str, *, source: str = "<tariff>") -> Tariff:
 class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.errors: list[TariffError] = []
 
     def fail(self, field: str, reason: str) -> TariffError:
         return TariffError(self.source, field, reason)
 
+    def attempt(self, check: Callable[..., T], *args: Any) -> T | None:
+        """`check(*args)`, its error recorded instead of raised (None then)."""
+        try:
+            return check(*args)
+        except TariffError as error:
+            self.errors.append(error)
+        except _Recorded:
+            pass
+        return None
+
     def tariff(self, doc: dict[str, Any]) -> Tariff:
         self.known_keys(doc, _TOP_KEYS, "")
-        default_vehicles = self.vehicles(doc, "vehicles", frozenset(VEHICLE_CLASSES))
-        period = None
-        if "period" in doc:
-            period = self.period(doc["period"])
+        default_vehicles = self.attempt(self.vehicles, doc, "vehicles", frozenset(VEHICLE_CLASSES))
+        period = self.attempt(self.period, doc["period"]) if "period" in doc else None
         rates_doc = doc.get("rates")
+        rates: list[RateTable | None] = []
         if not isinstance(rates_doc, list) or not rates_doc:
-            raise self.fail("rates", "required: a non-empty list of [[rates]] tables")
-        rates = tuple(
-            self.rate(f"rates[{index}]", item, default_vehicles)
-            for index, item in enumerate(rates_doc)
+            self.errors.append(self.fail("rates", "required: a non-empty list of [[rates]] tables"))
+        else:
+            rates = [
+                self.attempt(
+                    self.rate,
+                    f"rates[{index}]",
+                    item,
+                    default_vehicles or frozenset(VEHICLE_CLASSES),
+                )
+                for index, item in enumerate(rates_doc)
+            ]
+        tariff_id = self.attempt(self.text, doc, "", "id")
+        name = self.attempt(self.text, doc, "", "name")
+        currency = self.attempt(self.currency, doc)
+        zone = self.attempt(self.zone, doc)
+        holidays = self.attempt(self.holidays, doc)
+        free, grace, lost = (
+            self.attempt(self.integer, doc, "", key, 0)
+            for key in ("free_minutes", "grace_minutes", "lost_credential")
         )
+        if self.errors:
+            raise TariffErrors(self.errors) if len(self.errors) > 1 else self.errors[0]
+        if tariff_id is None or name is None or currency is None or zone is None or not rates:
+            raise AssertionError("a part without errors was not read")  # unreachable
+        return Tariff(
+            id=tariff_id,
+            name=name,
+            currency=currency,
+            timezone=zone,
+            rates=tuple(rate for rate in rates if rate is not None),
+            period=period,
+            holidays=holidays or frozenset(),
+            free_minutes=free or 0,
+            grace_minutes=grace or 0,
+            lost_credential=lost or 0,
+        )
+
+    def currency(self, doc: dict[str, Any]) -> str:
         currency = self.text(doc, "", "currency")
         if not re.fullmatch(r"[A-Z]{3}", currency):
             raise self.fail("currency", f"expected an ISO 4217 code like 'VND', got {currency!r}")
-        return Tariff(
-            id=self.text(doc, "", "id"),
-            name=self.text(doc, "", "name"),
-            currency=currency,
-            timezone=self.zone(doc),
-            rates=rates,
-            period=period,
-            holidays=self.holidays(doc),
-            free_minutes=self.integer(doc, "", "free_minutes", default=0),
-            grace_minutes=self.integer(doc, "", "grace_minutes", default=0),
-            lost_credential=self.integer(doc, "", "lost_credential", default=0),
-        )
+        return currency
 
     def known_keys(self, doc: Any, allowed: set[str], where: str) -> None:
+        """A table is expected (else that error); each unknown field is an error of its own."""
         if not isinstance(doc, dict):
             raise self.fail(where, "expected a table")
         for key in doc:
             if key not in allowed:
-                raise self.fail(_join(where, key), f"unknown field (allowed: {sorted(allowed)})")
+                self.errors.append(
+                    self.fail(_join(where, key), f"unknown field (allowed: {sorted(allowed)})")
+                )
 
     def text(self, doc: dict[str, Any], where: str, key: str) -> str:
         value = doc.get(key)
@@ -164,9 +209,7 @@ class _Reader:
             raise self.fail(_join(where, key), "required: a non-empty string")
         return value
 
-    def integer(
-        self, doc: dict[str, Any], where: str, key: str, *, default: int | None = None
-    ) -> int:
+    def integer(self, doc: dict[str, Any], where: str, key: str, default: int | None = None) -> int:
         field = _join(where, key)
         value = doc.get(key, default)
         if value is None:
@@ -234,17 +277,33 @@ class _Reader:
 
     def rate(self, where: str, doc: Any, default_vehicles: frozenset[str]) -> RateTable:
         self.known_keys(doc, _RATE_KEYS, where)
-        name = self.text(doc, where, "name")
-        days_doc = doc.get("days")
+        name = self.attempt(self.text, doc, where, "name")
+        days = self.attempt(self.days, where, doc.get("days"))
+        window = self.attempt(self.window, where, doc)
+        vehicles = self.attempt(self.vehicles, doc, f"{where}.vehicles", default_vehicles)
+        blocks = self.attempt(self.blocks, where, doc.get("blocks"))
+        if name is None or days is None or window is None or vehicles is None or blocks is None:
+            raise _Recorded
+        return RateTable(
+            name=name,
+            vehicles=vehicles,
+            days=days,
+            start_minute=window[0],
+            end_minute=window[1],
+            blocks=blocks,
+        )
+
+    def days(self, where: str, days_doc: Any) -> frozenset[str]:
         if days_doc is None:
-            days = ALL_DAYS
-        elif not isinstance(days_doc, list) or not days_doc:
+            return ALL_DAYS
+        if not isinstance(days_doc, list) or not days_doc:
             raise self.fail(f"{where}.days", "expected a non-empty list like ['mon', 'holiday']")
-        else:
-            for item in days_doc:
-                if item not in ALL_DAYS:
-                    raise self.fail(f"{where}.days", f"unknown day {item!r} (mon..sun or holiday)")
-            days = frozenset(days_doc)
+        for item in days_doc:
+            if item not in ALL_DAYS:
+                raise self.fail(f"{where}.days", f"unknown day {item!r} (mon..sun or holiday)")
+        return frozenset(days_doc)
+
+    def window(self, where: str, doc: dict[str, Any]) -> tuple[int, int]:
         start = self.clock(doc, where, "start", "00:00")
         end = self.clock(doc, where, "end", "24:00")
         if start == MINUTES_PER_DAY:
@@ -253,12 +312,18 @@ class _Reader:
             raise self.fail(f"{where}.end", "an empty window; 00:00 to 24:00 is the whole day")
         if start > end and end == MINUTES_PER_DAY:
             raise self.fail(f"{where}.end", "24:00 ends a window that starts the same day")
-        blocks_doc = doc.get("blocks")
+        return start, end
+
+    def blocks(self, where: str, blocks_doc: Any) -> tuple[Block, ...]:
         if not isinstance(blocks_doc, list) or not blocks_doc:
             raise self.fail(f"{where}.blocks", "required: a non-empty list of [[rates.blocks]]")
-        blocks = tuple(
-            self.block(f"{where}.blocks[{index}]", item) for index, item in enumerate(blocks_doc)
-        )
+        checked = [
+            self.attempt(self.block, f"{where}.blocks[{index}]", item)
+            for index, item in enumerate(blocks_doc)
+        ]
+        blocks = tuple(block for block in checked if block is not None)
+        if len(blocks) < len(checked):
+            raise _Recorded  # the order of blocks cannot be checked without all of them
         for index, (before, after) in enumerate(itertools.pairwise(blocks), 1):
             if before.end_minute is None:
                 field = f"{where}.blocks[{index - 1}].to"
@@ -268,14 +333,7 @@ class _Reader:
                     f"{where}.blocks[{index}].from",
                     f"overlaps the block before, which ends at {before.end_minute}",
                 )
-        return RateTable(
-            name=name,
-            vehicles=self.vehicles(doc, f"{where}.vehicles", default_vehicles),
-            days=days,
-            start_minute=start,
-            end_minute=end,
-            blocks=blocks,
-        )
+        return blocks
 
     def block(self, where: str, doc: Any) -> Block:
         self.known_keys(doc, _BLOCK_KEYS, where)

@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from parking.errors import NoTariff, QuoteError
 from parking.tariff import Tariff
@@ -38,6 +39,22 @@ def parsed(document: str, source: str = "<tariff>") -> Tariff:
     """The tariff of a stored document (documents are immutable, so parsing once is enough;
     every exit of a busy lot prices with the same few versions)."""
     return parse_tariff(document, source=source)
+
+
+class Scheduled(Protocol):
+    """A tariff version as the rule needs it (stored, or as a barrier holds it)."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def effective_from(self) -> datetime | None: ...
+
+    @property
+    def scheduled(self) -> bool: ...
+
+
+S = TypeVar("S", bound=Scheduled)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,16 +93,18 @@ class TariffVersion:
         return "draft" if self.effective_from is None else "scheduled"
 
 
-def _schedule(versions: Iterable[TariffVersion]) -> list[TariffVersion]:
+def _schedule(versions: Iterable[S]) -> list[S]:
     """The scheduled versions in the order they come into force (a later version scheduled
     for the same instant wins, so it comes last)."""
-    return sorted(
-        (v for v in versions if v.scheduled),
-        key=lambda v: (v.effective_from, v.version),
-    )
+    return sorted((v for v in versions if v.scheduled), key=_order)
 
 
-def in_force(versions: Iterable[TariffVersion], at: datetime) -> TariffVersion:
+def _order(version: Scheduled) -> tuple[datetime, int]:
+    assert version.effective_from is not None  # only scheduled versions are ordered
+    return version.effective_from, version.version
+
+
+def in_force(versions: Iterable[S], at: datetime) -> S:
     """The version that prices an entry at `at` (module docstring: the rule)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise QuoteError(f"an entry time must be timezone-aware, got {at.isoformat()}")
@@ -101,14 +120,14 @@ def in_force(versions: Iterable[TariffVersion], at: datetime) -> TariffVersion:
     return current
 
 
-def upcoming(versions: Iterable[TariffVersion], at: datetime) -> list[TariffVersion]:
+def upcoming(versions: Iterable[S], at: datetime) -> list[S]:
     """The scheduled versions that come into force after `at`, soonest first."""
     return [
         v for v in _schedule(versions) if v.effective_from is not None and v.effective_from > at
     ]
 
 
-def pricing_window(versions: Sequence[TariffVersion], since: datetime) -> list[TariffVersion]:
+def pricing_window(versions: Sequence[S], since: datetime) -> list[S]:
     """Every version a barrier needs to price stays that entered at or after `since` and
     entries still to come: the one in force at `since`, those that came into force after it,
     and those scheduled. In the order they come into force."""

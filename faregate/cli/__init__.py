@@ -14,6 +14,7 @@ from faregate.cli.demo import demo
 from faregate.cli.fares import fares
 from faregate.cli.keys import keys
 from faregate.cli.ledger import ledger
+from faregate.cli.lots import lots
 from faregate.cli.outbox import outbox
 from faregate.cli.parking import parking
 from faregate.cli.qr import qr
@@ -67,8 +68,8 @@ def cli(
 
 
 for command in (
-    keys, qr, db, fares, ledger, outbox, parking, demo, serve, users, worker, settle_command,
-):
+    keys, qr, db, fares, ledger, outbox, parking, lots, demo, serve, users, worker, settle_command,
+):  # fmt: skip
     cli.add_command(command)
 
 

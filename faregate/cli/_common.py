@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import math
+from datetime import datetime
 
 import click
 
@@ -40,3 +41,14 @@ def administrator() -> Actor:
     except (OSError, KeyError):  # no login name in the environment nor the password database
         login = "administrator"
     return Actor.administrator(login)
+
+
+def instant(option: str, text: str) -> datetime:
+    """An option's ISO 8601 time, which must carry its UTC offset."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.ClickException(f'{option} "{text}" is not an ISO 8601 time') from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise click.ClickException(f'{option} "{text}" needs a UTC offset (e.g. +07:00 or Z)')
+    return value

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from faregate.cli._common import instant
 from parking.errors import ParkingError
 from parking.tariff import VEHICLE_CLASSES, Quote
 from parking.tariff_files import load_tariff, shipped_tariff_names
@@ -44,7 +45,7 @@ def quote_command(tariff_name: str, vehicle: str, entry: str, exit_: str, as_jso
     """Price a stay from --entry to --exit for a --vehicle under --tariff."""
     try:
         tariff = load_tariff(tariff_name)
-        quoted = tariff.quote(vehicle, _instant("--entry", entry), _instant("--exit", exit_))
+        quoted = tariff.quote(vehicle, instant("--entry", entry), instant("--exit", exit_))
     except ParkingError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -58,16 +59,6 @@ def tariffs_command() -> None:
     """List the shipped tariffs' names."""
     for name in shipped_tariff_names():
         click.echo(name)
-
-
-def _instant(option: str, text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.ClickException(f'{option} "{text}" is not an ISO 8601 time') from None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise click.ClickException(f'{option} "{text}" needs a UTC offset (e.g. +07:00 or Z)')
-    return value
 
 
 def _money(amount: int, currency: str) -> str:

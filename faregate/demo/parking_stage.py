@@ -1,14 +1,15 @@
 """Demo stage: parking in Hanoi with the riders' phones, money on their accounts.
 
 Three lots from `data/parking/lots.toml` (Hoàn Kiếm on-street, the Vincom Bà Triệu car park,
-the Đồng Xuân motorbike lot), each with an `OfflineBarrier` deciding offline with the real
-verifier and the lot's tariff. Online barriers upload every event at once (live occupancy in
-the private Redis is counted on entry and exit); the motorbike lot's barrier is offline from
-09:00 to 14:00: its journal goes up afterwards, exactly once (the upload is sent twice), and
-the lot's occupancy is corrected from the sessions. Prepaid wallets get a hold at entry that
-the exit captures; postpaid fees and anything not collected go to the receivable and join the
-day's charge (the next stage). A prepaid rider's long stay costs more than the wallet holds:
-an unable-to-collect case. Receipts for every paid session.
+the Đồng Xuân motorbike lot), created as an operator creates them (`parking.lots.add_lot`, the
+use case behind `faregate lots add` and the operator API), each with an `OfflineBarrier`
+deciding offline with the real verifier and the lot's tariff. Online barriers upload every
+event at once (live occupancy in the private Redis is counted on entry and exit); the motorbike
+lot's barrier is offline from 09:00 to 14:00: its journal goes up afterwards, exactly once (the
+upload is sent twice), and the lot's occupancy is corrected from the sessions. Prepaid wallets
+get a hold at entry that the exit captures; postpaid fees and anything not collected go to the
+receivable and join the day's charge (the next stage). A prepaid rider's long stay costs more
+than the wallet holds: an unable-to-collect case. Receipts for every paid session.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from faregate.config import Settings
 from faregate.demo.riders import DemoRider
 from faregate.redis_runtime import open_redis
 from faregate_data import data_path
+from parking.lots import add_lot
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
 from parking.services import (
@@ -33,7 +35,6 @@ from parking.services import (
     ingest_barrier_batch,
     load_lots,
     lot_statuses,
-    open_lots,
     receipts,
     sessions_of,
     unable_to_collect_report,
@@ -42,12 +43,14 @@ from parking.sessions import Lot, SessionState
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.keys import KeyMaterial
 from simulators.barrier import BarrierRecord, Charge, OfflineBarrier
+from ticketing.audit import Actor
 from ticketing.ledger.reports import InvariantReport
 from ticketing.riders import PaymentMode
 from ticketing.services.figures import check_ledger
 from ticketing.services.passengers import account_overview
 
 STREET, MALL, MOTORBIKES = "hoan-kiem-street", "vincom-ba-trieu", "dong-xuan-motorbike"
+OPERATOR = Actor.administrator("demo")
 
 
 @dataclass
@@ -153,7 +156,12 @@ async def run_parking_stage(
     postpaid = [r for r in riders if r.payment_mode is PaymentMode.POSTPAID_CARD]
     async with open_redis(settings) as redis:
         occupancy = Occupancy(redis, prefix="faregate-demo:parking:")
-        await open_lots(uows, [lot.config for lot in lots.values()], occupancy)
+        opening = ParkingUnitOfWorkFactory(uows.engine, lambda: day_start - timedelta(hours=1))
+        for lot in lots.values():
+            await add_lot(
+                opening, lot.config, lot.document, by=OPERATOR, source=lot.config.lot_id,
+                occupancy=occupancy,
+            )  # fmt: skip
         lanes = {
             lot_id: _Lane(lot, keys, workdir, uows, occupancy, day_start)
             for lot_id, lot in lots.items()

@@ -28,9 +28,9 @@ from faregate.api.occupancy_relay import channel_for, publish_occupancy
 from faregate.web.occupancy import OCCUPANCY, LotOccupancy
 from gateways.localstripe_server import LocalStripe
 from parking.records import LotConfig
-from parking.services import open_lots
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from tests.helpers.api import Client, Device, make_config
+from tests.helpers.parking import open_lot
 from tests.helpers.waiting import until
 
 AT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -90,10 +90,10 @@ async def test_a_barrier_upload_to_one_process_moves_the_other_ones_page(
     lot_id = f"lot-{secrets.token_hex(4)}"
     config = LotConfig(
         lot_id=lot_id, name="Vincom car park", operator="vincom-parking", capacity=100,
-        reserved=0, tariff_name="hanoi-car", tariff_version="t", passback="hard",
+        reserved=0, passback="hard",
         hold_amount=0, currency="VND",
     )  # fmt: skip
-    await open_lots(ParkingUnitOfWorkFactory(client.server.app[ENGINE]), [config])
+    await open_lot(ParkingUnitOfWorkFactory(client.server.app[ENGINE]), config)
     device = Device(client, f"barrier-{secrets.token_hex(4)}")
     entry = {
         "device_id": device.id, "seq": 1, "lot_id": lot_id, "kind": "entry",

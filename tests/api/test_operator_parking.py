@@ -13,9 +13,10 @@ from typing import Any
 from faregate.api.context import ENGINE, REDIS, UOWS
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent, EventKind, LotConfig
-from parking.services import ingest_barrier_batch, open_lots
+from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from tests.helpers.api import Client
+from tests.helpers.parking import open_lot
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.users import ScryptCost, create_user, sign_in
@@ -45,10 +46,9 @@ async def a_day_at_the_lot(client: Client) -> tuple[LotConfig, Occupancy]:
     occupancy = Occupancy(app[REDIS])
     lot = LotConfig(
         lot_id=f"lot-{secrets.token_hex(4)}", name="Hoan Kiem", operator="iparking-hn",
-        capacity=40, reserved=2, tariff_name="hanoi-car", tariff_version="test",
-        passback="hard", hold_amount=0, currency="VND",
+        capacity=40, reserved=2, passback="hard", hold_amount=0, currency="VND",
     )  # fmt: skip
-    await open_lots(uows, [lot], occupancy)
+    await open_lot(uows, lot, occupancy=occupancy)
     await register_riders(
         uows,
         [

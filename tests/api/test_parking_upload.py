@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faregate.api.device_auth import device_secret
 from parking.records import LotConfig
-from parking.services import open_lots, sessions_of, unable_to_collect_report
+from parking.services import sessions_of, unable_to_collect_report
 from parking.sessions import Lot, SessionState
 from parking.tariff_files import load_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
@@ -27,6 +27,7 @@ from simulators.barrier import (
 )
 from simulators.device_client import DeviceClient
 from tests.helpers.api import MASTER_KEY, Client, Device
+from tests.helpers.parking import lot_config, open_lot
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
@@ -43,10 +44,10 @@ async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
     uows = ParkingUnitOfWorkFactory(engine)
     config = LotConfig(
         lot_id=lot_id, name="Vincom car park", operator="vincom-parking", capacity=100,
-        reserved=0, tariff_name="hanoi-car", tariff_version="t", passback="hard",
+        reserved=0, passback="hard",
         hold_amount=0, currency="VND",
     )  # fmt: skip
-    await open_lots(uows, [config])
+    await open_lot(uows, config)
     await register_riders(
         uows,
         [
@@ -135,23 +136,7 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
 ) -> None:
     uows = ParkingUnitOfWorkFactory(engine)
     lot_id = f"lot-{secrets.token_hex(4)}"
-    await open_lots(
-        uows,
-        [
-            LotConfig(
-                lot_id=lot_id,
-                name="L",
-                operator="op",
-                capacity=5,
-                reserved=0,
-                tariff_name="hanoi-car",
-                tariff_version="t",
-                passback="hard",
-                hold_amount=0,
-                currency="VND",
-            )
-        ],
-    )
+    await open_lot(uows, lot_config(lot_id, capacity=5))
     device = Device(client, f"barrier-{secrets.token_hex(4)}")
 
     def body(lot: str = lot_id, **record: object) -> bytes:

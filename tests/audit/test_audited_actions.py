@@ -83,9 +83,7 @@ async def test_a_wrong_password_records_nothing(uows: UnitOfWorkFactory) -> None
 
 
 async def test_a_passengers_sessions_are_not_staff_actions(uows: UnitOfWorkFactory) -> None:
-    await create_user(
-        uows, "rider", PASSWORD, UserRole.PASSENGER, account_id="acct-1", cost=CHEAP
-    )
+    await create_user(uows, "rider", PASSWORD, UserRole.PASSENGER, account_id="acct-1", cost=CHEAP)
     session = await sign_in(uows, "rider", PASSWORD)
     await revoke_token(uows, session.token)
     await revoke_all_tokens(uows, "rider")

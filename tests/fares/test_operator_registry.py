@@ -105,7 +105,7 @@ def _swap(old: str, new: str) -> str:
         (_swap('bic = "BFTVVNVX"', f'bic = "{PLACEHOLDER_BIC}"'), "bank", "looks fictitious"),
         (_swap('"0011004000123"', '"12-34"'), "operators[0].bank.account", "IBAN"),
         (_swap('"0011004000123"', '"GB82WEST12345698765433"'), "bank.account", "IBAN"),
-        (_swap('bank = {', 'bank = { branch = "x",'), "operators[0].bank.branch", "unknown"),
+        (_swap("bank = {", 'bank = { branch = "x",'), "operators[0].bank.branch", "unknown"),
         (_swap("bank = {", 'bank = "x"\nold = {'), "operators[0].old", "unknown field"),
         (GOOD + 'placeholders = ["tax_code"]\n', "operators[0].tax_code", "looks real"),
         (GOOD + 'placeholders = ["name"]\n', "operators[0].placeholders", "may be a placeholder"),

@@ -52,9 +52,7 @@ async def test_an_outbox_never_written_reads_empty(tmp_path: Path) -> None:
 async def test_concurrent_sends_in_one_process_keep_each_key_once(tmp_path: Path) -> None:
     path = tmp_path / "outbox.jsonl"
     boxes = [FileOutbox(path), FileOutbox(path)]
-    sent = await asyncio.gather(
-        *(boxes[n % 2].send(message(day=n % 10)) for n in range(40))
-    )
+    sent = await asyncio.gather(*(boxes[n % 2].send(message(day=n % 10)) for n in range(40)))
     assert sum(sent) == 10
     assert len(await boxes[0].messages()) == 10
 

@@ -73,9 +73,7 @@ def test_low_balance_warns_only_below_the_threshold(
 
 
 def test_low_balance_ignores_a_wallet_in_another_currency() -> None:
-    low = announcements.low_balance(
-        "r1", Money(1, "EUR"), Money(20_000, "VND"), because="p", at=AT
-    )
+    low = announcements.low_balance("r1", Money(1, "EUR"), Money(20_000, "VND"), because="p", at=AT)
     assert low is None
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from parking.records import BarrierEvent, LotConfig
 from parking.services import (
     ingest_barrier_batch,
-    open_lots,
     receipts,
     sessions_of,
     unable_to_collect_report,
@@ -24,6 +23,7 @@ from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier
+from tests.helpers.parking import open_lot
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
@@ -34,7 +34,7 @@ T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
 CAR = load_tariff("hanoi-car")
 MALL = LotConfig(
     lot_id="vincom", name="Vincom", operator="vincom-parking", capacity=50, reserved=0,
-    tariff_name="hanoi-car", tariff_version="t", passback="soft", hold_amount=0,
+    passback="soft", hold_amount=0,
     currency="VND",
 )  # fmt: skip
 
@@ -43,7 +43,7 @@ async def test_soft_passback_lost_credential_and_refusals(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     uows = ParkingUnitOfWorkFactory(engine)
-    await open_lots(uows, [MALL])
+    await open_lot(uows, MALL)
     registered = T0 - timedelta(days=1)
     await register_riders(
         uows,

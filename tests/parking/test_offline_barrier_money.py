@@ -18,7 +18,6 @@ from parking.occupancy import Occupancy
 from parking.records import BarrierEvent, LotConfig
 from parking.services import (
     ingest_barrier_batch,
-    open_lots,
     receipts,
     resync_occupancy,
     sessions_of,
@@ -30,6 +29,7 @@ from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
 from simulators.barrier import Charge, OfflineBarrier
+from tests.helpers.parking import open_lot
 from tests.helpers.redis import LOCAL_REDIS
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
@@ -67,10 +67,10 @@ async def test_hours_offline_then_uploaded_once_and_occupancy_converges(
     occupancy = Occupancy(redis, prefix=f"faregate-test:{uuid.uuid4().hex}:")
     config = LotConfig(
         lot_id=lot_id, name="Hoan Kiem", operator="iparking-hn", capacity=20, reserved=2,
-        tariff_name="hanoi-car", tariff_version="t", passback="hard", hold_amount=50_000,
+        passback="hard", hold_amount=50_000,
         currency="VND",
     )  # fmt: skip
-    await open_lots(uows, [config], occupancy)
+    await open_lot(uows, config, occupancy=occupancy)
     registered = T0 - timedelta(days=1)
     await register_riders(
         uows,

@@ -15,7 +15,6 @@ from parking.records import BarrierEvent, EventKind, LotConfig
 from parking.services import (
     BarrierUploadResult,
     ingest_barrier_batch,
-    open_lots,
     receipt,
     receipts,
     sessions_of,
@@ -23,6 +22,7 @@ from parking.services import (
 )
 from parking.sessions import SessionState
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from tests.helpers.parking import open_lot
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
 from ticketing.money import Money
@@ -38,8 +38,6 @@ LOT = LotConfig(
     operator="iparking-hn",
     capacity=40,
     reserved=2,
-    tariff_name="hanoi-car",
-    tariff_version="test",
     passback="hard",
     hold_amount=50_000,
     currency="VND",
@@ -52,7 +50,7 @@ RICH, POOR, POSTPAID, EMPTY = 101, 102, 103, 104
 @pytest.fixture
 async def uows(engine: AsyncEngine) -> ParkingUnitOfWorkFactory:
     factory = ParkingUnitOfWorkFactory(engine)
-    await open_lots(factory, [LOT])
+    await open_lot(factory, LOT)
     riders = [
         ("acc-rich", RICH, PaymentMode.PREPAID_WALLET, 200_000),
         ("acc-poor", POOR, PaymentMode.PREPAID_WALLET, 10_000),
@@ -294,7 +292,7 @@ async def test_bad_uploads_apply_nothing(uows: ParkingUnitOfWorkFactory) -> None
         assert await uow.parking.count_open(LOT.lot_id) == 0
     # The barrier is registered to its lot on first upload; another lot is refused.
     await upload(uows, [entry(1, RICH, T0)])
-    await open_lots(uows, [replace(LOT, lot_id="mall")])
+    await open_lot(uows, replace(LOT, lot_id="mall"))
     with pytest.raises(BarrierUploadError, match="belongs to lot hoan-kiem"):
         await ingest_barrier_batch(
             uows, DEVICE, "mall", [replace(entry(2, RICH, T0), lot_id="mall")]

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from parking.records import BarrierEvent, EventKind, LotConfig
-from parking.services import ingest_barrier_batch, open_lots, unable_to_collect_report
+from parking.services import ingest_barrier_batch, unable_to_collect_report
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from tests.helpers.parking import open_lot
 from ticketing.db.engine import create_engine
 from ticketing.ledger import accounts
 from ticketing.ledger.postings import Posting
@@ -46,10 +47,10 @@ async def _example(
         uows = ParkingUnitOfWorkFactory(engine)
         lot = LotConfig(
             lot_id=f"lot-{tag}", name="L", operator=f"op-{tag}", capacity=50, reserved=0,
-            tariff_name="hanoi-car", tariff_version="t", passback="hard", hold_amount=hold,
+            passback="hard", hold_amount=hold,
             currency="VND",
         )  # fmt: skip
-        await open_lots(uows, [lot])
+        await open_lot(uows, lot)
         ids = [f"acc-{tag}-{n}" for n in range(len(cars))]
         base = int(uuid.uuid4().int % 2**40) * 100
         at = T0 - timedelta(days=1)

@@ -12,12 +12,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faregate.database import downgrade, upgrade
-from parking.errors import NoTariff, QuoteError, UnknownLot
-from parking.records import LotConfig
-from parking.services import open_lots, tariff_for_entry
+from parking.errors import LotExists, NoTariff, QuoteError, UnknownLot
+from parking.services import tariff_for_entry
 from parking.tariff_files import resolve_tariff
 from parking.tariff_versions import TariffVersion, in_force, pricing_window, upcoming
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from tests.helpers.parking import lot_config, open_lot
 from ticketing.unit_of_work import create_engine
 
 T0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
@@ -98,13 +98,9 @@ def test_the_version_in_force_never_goes_back_in_time(
 async def test_tariff_for_entry_reads_the_lots_versions(engine: AsyncEngine) -> None:
     clock = [T0]
     uows = ParkingUnitOfWorkFactory(engine, lambda: clock[0])
-    lot = LotConfig(
-        lot_id="street", name="Street", operator="iparking-hanoi", capacity=10, reserved=0,
-        tariff_name="hanoi-car", tariff_version="t", passback="hard", hold_amount=0,
-        currency="VND",
-    )  # fmt: skip
-    await open_lots(uows, [lot])
-    await open_lots(uows, [lot])  # opened again: still one version
+    await open_lot(uows, lot_config("street", capacity=10))
+    with pytest.raises(LotExists):  # opened again: refused, still one version
+        await open_lot(uows, lot_config("street", capacity=10))
     tomorrow = T0 + timedelta(days=1)
     async with uows() as uow:
         assert [v.version for v in await uow.parking.tariff_versions("street")] == [1]

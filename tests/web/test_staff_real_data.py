@@ -29,8 +29,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from faregate.api.context import ENGINE, PRICING_FEED
 from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe, running_localstripe
-from parking.records import LotConfig
-from parking.services import open_lots
 from parking.sessions import Lot
 from parking.tariff_files import load_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
@@ -40,6 +38,7 @@ from simulators.barrier import OfflineBarrier, http_uploader
 from simulators.device_client import DeviceClient
 from tests.helpers.api import MASTER_KEY
 from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
+from tests.helpers.parking import lot_config, open_lot
 from tests.wallets import open_funded_wallets
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
@@ -189,24 +188,13 @@ def test_a_passenger_session_cannot_open_finance(page: Page, live_app: LiveApp) 
             assert "operator," not in refused.text
 
 
-async def open_lot(live: LiveApp) -> tuple[str, str]:
+async def open_a_lot(live: LiveApp) -> tuple[str, str]:
     lot_id = f"lot-{secrets.token_hex(3)}"
-    await open_lots(
+    await open_lot(
         ParkingUnitOfWorkFactory(live.app[ENGINE]),
-        [
-            LotConfig(
-                lot_id=lot_id,
-                name="Vincom Bà Triệu car park",
-                operator="vincom-parking",
-                capacity=120,
-                reserved=0,
-                tariff_name="hanoi-car",
-                tariff_version="t",
-                passback="hard",
-                hold_amount=0,
-                currency="VND",
-            )
-        ],
+        lot_config(
+            lot_id, name="Vincom Bà Triệu car park", operator="vincom-parking", capacity=120
+        ),
     )
     return lot_id, f"barrier-{secrets.token_hex(3)}"
 
@@ -215,7 +203,7 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
     page: Page, live_app: LiveApp, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    lot_id, device_id = live_app.run(open_lot(live_app))
+    lot_id, device_id = live_app.run(open_a_lot(live_app))
     first = 900_000 + secrets.randbelow(99_000)
     credentials = (first, first + 1)  # car A comes and goes unpaid, car B stays
     live_app.run(
