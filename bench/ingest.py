@@ -2,10 +2,11 @@
 
 The servers run as `faregate serve` subprocesses on one PostgreSQL database and one Redis (two
 processes on different ports share both). This process is the load: many simulated devices,
-each uploading signed journal batches (docs/DEVICE-API.md) over loopback with httpx, at most
-`--concurrency` uploads in flight. A tap counts once its batch is answered 200 (the answer
-comes only after the commit), so taps/s here is durable taps/s. Each run starts from an empty
-taps table; the stored count is checked against what was sent.
+each registered and enrolled like a real gate (`POST /device/v1/enrol`), uploading signed
+journal batches (docs/DEVICE-API.md) over loopback, at most `--concurrency` uploads in
+flight. A tap counts once its batch is answered 200 (the answer comes only after the commit),
+so taps/s here is durable taps/s. Each run starts from an empty taps table; the stored count is
+checked against what was sent.
 
 The baseline, measured in the same run on the same database: the same taps written with one
 plain `COPY` (asyncpg `copy_records_to_table`) into a table shaped like `taps` (its indexes and
@@ -41,9 +42,14 @@ import aiohttp
 import asyncpg
 import httpx
 
-from faregate.api.device_auth import device_secret, load_or_create_master_key
+from faregate.api.device_auth import load_or_create_master_key
 from qr.keys import init_keys
-from simulators.device_client import sign_request
+from simulators.device_client import DeviceClient, generate_device_key, sign_request
+from ticketing.audit import Actor
+from ticketing.devices import Binding, DeviceKind
+from ticketing.fares.feed import load_feed
+from ticketing.services.devices import add_device, places_of
+from ticketing.unit_of_work import UnitOfWorkFactory, create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ROOT / "data" / "hanoi"
@@ -81,12 +87,34 @@ async def fresh_database(server_url: str) -> str:
     return with_database(server_url, BENCH_DB)
 
 
-def make_uploads(run: str, devices: int, batches: int, size: int, master: bytes) -> list[Upload]:
+async def enrol_devices(database_url: str, base: str, device_ids: list[str]) -> list[bytes]:
+    """Register each device (a gate at m2a_01) and enrol it at `base`; their secrets."""
+    engine = create_engine(database_url)
+    places = places_of(load_feed(FEED), lots=())
+    binding = Binding(kind=DeviceKind.GATE, stop_id="m2a_01")
+    found = []
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            for device_id in device_ids:
+                enrolment = await add_device(
+                    UnitOfWorkFactory(engine), device_id, binding, places=places,
+                    by=Actor.administrator("bench"),
+                )  # fmt: skip
+                device = await DeviceClient.enrol(
+                    "", device_id, enrolment.code, generate_device_key(), http=http
+                )
+                found.append(device.secret)
+    finally:
+        await engine.dispose()
+    return found
+
+
+def make_uploads(
+    device_ids: list[str], device_secrets: list[bytes], batches: int, size: int
+) -> list[Upload]:
     """Every device's batches in order, as the JSON bodies a gate would send."""
     uploads = []
-    for d in range(devices):
-        device_id = f"bench-{run}-{d:05d}"
-        secret = device_secret(master, device_id)
+    for d, (device_id, secret) in enumerate(zip(device_ids, device_secrets, strict=True)):
         seq = 0
         for _ in range(batches):
             records = []
@@ -287,17 +315,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="faregate-bench-ingest-") as tmp:
         work = Path(tmp)
-        master = load_or_create_master_key(work / "device-master.key")
+        load_or_create_master_key(work / "device-master.key")  # shared by the servers
         # Servers sharing a database share their keys too (/healthz is 503 without any).
         init_keys(work / "keys", datetime.now(UTC))
         for count in args.servers:
-            uploads = make_uploads(
-                f"{count}s{secrets.token_hex(2)}", args.devices, args.batches, args.batch_size,
-                master,
-            )  # fmt: skip
+            run_id = f"{count}s{secrets.token_hex(2)}"
+            device_ids = [f"bench-{run_id}-{d:05d}" for d in range(args.devices)]
             servers = Servers(count, sqlalchemy_url, args.redis_url, work, worker=args.worker)
             try:
                 servers.start()
+                device_secrets = asyncio.run(
+                    enrol_devices(sqlalchemy_url, servers.bases[0], device_ids)
+                )
+                uploads = make_uploads(device_ids, device_secrets, args.batches, args.batch_size)
                 measured = asyncio.run(load(servers.bases, uploads, args.concurrency))
             finally:
                 servers.stop()

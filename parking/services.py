@@ -59,12 +59,15 @@ from parking.tariff_files import load_tariff, resolve_tariff
 from parking.tariff_versions import TariffVersion, in_force, pricing_window
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing import postings
+from ticketing.devices import Places
 from ticketing.errors import UnknownRecord
+from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.ledger.holds import HoldStatus
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
+from ticketing.services.devices import places_of
 from ticketing.unit_of_work import run_in_uow
 
 # --- lots -----------------------------------------------------------------------------------
@@ -735,3 +738,13 @@ async def barrier_configuration(
         as_of=at,
         tariffs=tuple(SyncedTariff.of(v) for v in pricing_window(versions, since)),
     )
+
+
+# --- devices --------------------------------------------------------------------------------
+
+
+async def device_places(uows: ParkingUnitOfWorkFactory, feed: FareFeed) -> Places:
+    """Where a device may be bound: the fare feed's stops and routes, and the lots."""
+    async with uows() as uow:
+        lots = await uow.parking.lots()
+    return places_of(feed, {lot.lot_id for lot in lots})

@@ -1,10 +1,12 @@
-"""The device side of the device API: sign requests as docs/DEVICE-API.md specifies, send them.
+"""The device side of the device API: enrol, sign requests as docs/DEVICE-API.md specifies,
+send them.
 
-Independent of the server's code on purpose (a gate implements the documented scheme, not our
-server's module), so the tests that pass a request signed here through the server check the
-document as well as the code. Only the standard library and httpx.
+Independent of the server's code on purpose (a gate implements the documented protocol, not our
+server's modules), so the tests that pass a request made here through the server check the
+document as well as the code. Only the standard library, httpx and `cryptography` (X25519).
 
-    client = DeviceClient("http://127.0.0.1:8080", "gate-m2a-01", secret)
+    key = generate_device_key()                          # kept in the device's secure storage
+    client = await DeviceClient.enrol("http://127.0.0.1:8080", "gate-m2a-01", code, key)
     deny_list = await client.sync_deny_list(None)        # the whole list, a qr DenyList
     deny_list = await client.sync_deny_list(deny_list)   # later: only the delta, applied
 """
@@ -20,10 +22,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from qr.denylist import DenyList, DenyListDelta
 
 SCHEME = "FG-HMAC-SHA256"
+ENROL_PATH = "/device/v1/enrol"
+
+
+def generate_device_key() -> X25519PrivateKey:
+    """The device's own X25519 key pair, made once, before enrolment; only its public half
+    leaves the device (the server seals the liveness keys to it)."""
+    return X25519PrivateKey.generate()
+
+
+def public_key_hex(key: X25519PrivateKey) -> str:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def enrolment_body(device_id: str, code: str, key: X25519PrivateKey) -> bytes:
+    """The body of `POST /device/v1/enrol` (compact JSON, UTF-8)."""
+    document = {"device_id": device_id, "enrolment_code": code, "public_key": public_key_hex(key)}
+    return json.dumps(document, separators=(",", ":")).encode()
 
 
 def sign_request(
@@ -52,7 +73,8 @@ def sign_request(
 
 
 class DeviceClient:
-    """Signed requests from one device; every request gets a fresh nonce and the device clock."""
+    """Signed requests from one device; every request gets a fresh nonce and the device clock.
+    `key` is the device's X25519 key pair (needed to open its sealed liveness keys)."""
 
     def __init__(
         self,
@@ -60,13 +82,43 @@ class DeviceClient:
         device_id: str,
         secret: bytes,
         *,
+        key: X25519PrivateKey | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.device_id = device_id
+        self.key = key
         self._secret = secret
         self._clock = clock
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=30.0)
+
+    @classmethod
+    async def enrol(
+        cls,
+        base_url: str,
+        device_id: str,
+        code: str,
+        key: X25519PrivateKey,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        http: httpx.AsyncClient | None = None,
+    ) -> DeviceClient:
+        """Exchange the one-time enrolment code for the device's secret (`POST
+        /device/v1/enrol`, unsigned) and return a client signing with it. Raises
+        httpx.HTTPStatusError when the server refuses (a wrong, used or expired code: 403)."""
+        http = http or httpx.AsyncClient(base_url=base_url, timeout=30.0)
+        answer = await http.post(
+            base_url.rstrip("/") + ENROL_PATH,
+            content=enrolment_body(device_id, code, key),
+            headers={"Content-Type": "application/json"},
+        )
+        answer.raise_for_status()
+        secret = bytes.fromhex(answer.json()["secret"])
+        return cls(base_url, device_id, secret, key=key, clock=clock, http=http)
+
+    @property
+    def secret(self) -> bytes:
+        return self._secret
 
     async def request(
         self, method: str, path_qs: str, body: bytes = b"", headers: dict[str, str] | None = None

@@ -22,7 +22,14 @@ TicketingError
 ├── InvalidAuditEntry       an audit line that cannot be recorded as given
 ├── InvalidAuditQuery       filters or a cursor the audit log cannot be read with
 ├── InvalidMessage          a message to a rider that cannot be sent as given
-└── OutboxError             the outbox cannot be written or read
+├── OutboxError             the outbox cannot be written or read
+└── DeviceError             the device registry refuses (ticketing.devices)
+    ├── InvalidDevice       a device id, binding or enrolment request that cannot be used
+    ├── UnknownPlace        a binding to a stop, route or lot that does not exist
+    ├── UnknownDevice       no device is registered with this id
+    ├── DeviceExists        the device is enrolled already (revoke it to register it again)
+    ├── EnrolmentRefused    an enrolment code that is wrong, used or expired
+    └── DeviceKeyMismatch   the server's device key does not open a stored device secret
 """
 
 
@@ -107,3 +114,32 @@ class UnknownUser(TicketingError):
 
 class CurrencyError(TicketingError):
     """An unknown currency, or arithmetic across two currencies."""
+
+
+class DeviceError(TicketingError):
+    """Base of the device registry's refusals."""
+
+
+class InvalidDevice(DeviceError):
+    """A device id, binding, heartbeat or enrolment request that cannot be used as given."""
+
+
+class UnknownPlace(DeviceError):
+    """A device bound to a stop, route or lot that the fare feed or the lots do not have."""
+
+
+class UnknownDevice(DeviceError):
+    """No device is registered with this id."""
+
+
+class DeviceExists(DeviceError):
+    """The device is enrolled already: revoke it before registering it again."""
+
+
+class EnrolmentRefused(DeviceError):
+    """An enrolment with a wrong, used or expired code, or for a device that is not waiting."""
+
+
+class DeviceKeyMismatch(DeviceError):
+    """The server's device key does not open a device's stored secret (a server started with
+    another deployment's key file, or a tampered row)."""

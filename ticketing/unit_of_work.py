@@ -9,7 +9,8 @@ Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: acco
 credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
 legs), `uow.pricing_queue` (PricingQueue: account-days waiting to be priced), `uow.payments`
 (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users` (Users: API users
-and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device), `uow.audit`
+and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device),
+`uow.device_registry` (DeviceRegistry: registered devices, codes, sealed secrets), `uow.audit`
 (AuditLog: the append-only audit log of staff actions). Nothing else builds a store.
 
 Stores never commit; the use case decides what commits together (cosmicpython style).
@@ -34,6 +35,7 @@ from ticketing.db.engine import create_engine as create_engine
 from ticketing.db.engine import session_factory
 from ticketing.stores.audit import AuditLog
 from ticketing.stores.deny_list import DenyListStore
+from ticketing.stores.device_registry import DeviceRegistry
 from ticketing.stores.devices import DeviceActivityStore
 from ticketing.stores.ledger import Ledger
 from ticketing.stores.payments import PaymentRecords
@@ -65,6 +67,7 @@ class UnitOfWork:
     payments: PaymentRecords
     users: Users
     devices: DeviceActivityStore
+    device_registry: DeviceRegistry
     settlement: SettlementRecords
     audit: AuditLog
 
@@ -83,6 +86,7 @@ class UnitOfWork:
         self.payments = PaymentRecords(self.session, self.clock)
         self.users = Users(self.session, self.clock)
         self.devices = DeviceActivityStore(self.session)
+        self.device_registry = DeviceRegistry(self.session, self.clock)
         self.settlement = SettlementRecords(self.session, self.clock)
         self.audit = AuditLog(self.session)
         return self

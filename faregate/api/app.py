@@ -44,8 +44,10 @@ from faregate.api.registry import Auth, RouteRegistry
 from faregate.api.routes import (
     audit,
     device,
+    device_registry,
     finance,
     operator,
+    operator_devices,
     parking,
     passenger,
     sessions,
@@ -64,8 +66,10 @@ from faregate.web.operator_source import ServicesOverview
 from faregate.web.staff import StaffUsers
 from parking.occupancy import Occupancy
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from ticketing.device_secrets import SecretBox
 from ticketing.fares.feed import load_feed
 from ticketing.payments.service import PaymentsService
+from ticketing.services.devices import device_key
 from ticketing.services.pricing_worker import PricingLag, run_worker
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -83,8 +87,9 @@ def api_routes() -> RouteRegistry:
     """Every route of the API; add a module's `routes` here to publish it."""
     registry = RouteRegistry()
     for module in (
-        system, sessions, passenger, device, parking, operator, webhooks, finance, audit,
-    ):
+        system, sessions, passenger, device, device_registry, parking, operator,
+        operator_devices, webhooks, finance, audit,
+    ):  # fmt: skip
         registry.extend(module.routes)
     return registry
 
@@ -105,8 +110,13 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     async with open_redis(config.settings) as redis:
         app[REDIS] = redis
         app[RATE_LIMITER] = RateLimiter(redis, config.clock)
+        uows = app[UOWS]
         app[DEVICE_GUARD] = device_guard(
-            redis, config.device_master_key, config.clock, skew=config.clock_skew
+            redis,
+            lambda device_id: device_key(uows, device_id),
+            SecretBox(config.device_master_key),
+            config.clock,
+            skew=config.clock_skew,
         )
         yield
 

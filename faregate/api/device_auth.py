@@ -9,17 +9,19 @@ The scheme (docs/DEVICE-API.md is the reference devices implement):
 sent with `X-Faregate-Device`, `X-Faregate-Timestamp` (Unix seconds) and `X-Faregate-Nonce`
 (16-64 of `A-Z a-z 0-9 _ -`). The path is the request target exactly as sent.
 
-Device secrets are not stored: each is derived from one server master key,
-`secret = HMAC-SHA256(master, "faregate-device-secret/1" NUL device_id)` (as the liveness
-seeds are derived from their master), so every server process sharing the master key verifies
-every device, provisioning a device is computing its secret once, and a leaked device secret
-exposes only that device. The master key is 32 random bytes in a 0600 file.
+Each device has its own random secret, given to it once at enrolment
+(`ticketing.services.devices.enrol_device`) and kept in the device registry sealed under the
+server's device key (`ticketing.device_secrets`; the key is 32 random bytes in a 0600 file that
+every server process of a deployment shares). The guard reads the device's registry row on
+every request, so a device revoked on one server process is refused by every other from its
+next request on, and a device id that was never enrolled is refused.
 
 Checks, in order (each refusal a 401 problem): headers present and well-formed; timestamp
-within ±5 minutes of the server clock; signature matches (constant-time compare); nonce not
-seen before for this device. The nonce is remembered in Redis (SET NX with expiry) only after
-the signature verifies, so nobody without the secret can burn a device's nonces; it is kept for
-twice the allowed skew, longer than any timestamp it came with stays acceptable.
+within ±5 minutes of the server clock; the device registered, enrolled and not revoked;
+signature matches (constant-time compare); nonce not seen before for this device. The nonce
+is remembered in Redis (SET NX with expiry) only after the signature verifies, so nobody
+without the secret can burn a device's nonces; it is kept for twice the allowed skew, longer
+than any timestamp it came with stays acceptable.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +41,10 @@ from redis.asyncio import Redis
 from faregate.api.errors import Problem
 from faregate.api.registry import DeviceGuard
 from faregate.errors import MasterKeyError
+from ticketing.device_secrets import SecretBox
+from ticketing.devices import RegistrationStatus
+from ticketing.errors import DeviceKeyMismatch
+from ticketing.services.devices import DeviceKey
 
 SCHEME = "FG-HMAC-SHA256"
 DEVICE_HEADER = "X-Faregate-Device"
@@ -47,15 +53,9 @@ NONCE_HEADER = "X-Faregate-Nonce"
 SIGNATURE_HEADER = "X-Faregate-Signature"
 DEFAULT_SKEW = timedelta(minutes=5)
 MASTER_KEY_BYTES = 32
-_DERIVATION_LABEL = b"faregate-device-secret/1\x00"
 DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
-
-
-def device_secret(master_key: bytes, device_id: str) -> bytes:
-    """The secret of `device_id` under `master_key`: what the device is provisioned with."""
-    return hmac.new(master_key, _DERIVATION_LABEL + device_id.encode(), hashlib.sha256).digest()
 
 
 def string_to_sign(
@@ -89,9 +89,9 @@ def load_or_create_master_key(path: Path) -> bytes:
     return key
 
 
-def _refuse(detail: str) -> Problem:
+def _refuse(detail: str, slug: str = "device-auth") -> Problem:
     return Problem(
-        401, "device-auth", "Device authentication failed", detail,
+        401, slug, "Device authentication failed", detail,
         headers={"WWW-Authenticate": SCHEME},
     )  # fmt: skip
 
@@ -109,14 +109,41 @@ def nonce_key(device_id: str, nonce: str) -> str:
     return f"fg:nonce:{device_id}:{nonce}"
 
 
+DeviceLookup = Callable[[str], Awaitable[DeviceKey | None]]
+
+
+async def _secret(lookup: DeviceLookup, box: SecretBox, device_id: str) -> bytes:
+    """The enrolled device's secret, or the refusal that says why it has none."""
+    key = await lookup(device_id)
+    if key is None:
+        raise _refuse(
+            f"device {device_id} is not registered (faregate devices add, then enrol it)",
+            "device-unknown",
+        )
+    if key.status is RegistrationStatus.REVOKED:
+        when = "" if key.revoked_at is None else f" at {key.revoked_at.isoformat()}"
+        raise _refuse(f"device {device_id} was revoked{when}", "device-revoked")
+    if key.status is RegistrationStatus.PENDING or key.secret_sealed is None:
+        raise _refuse(
+            f"device {device_id} is registered but not enrolled: POST /device/v1/enrol first",
+            "device-unknown",
+        )
+    try:
+        return box.open(device_id, key.generation, key.secret_sealed)
+    except DeviceKeyMismatch as error:
+        raise Problem(503, "device-key", "Service Unavailable", str(error)) from error
+
+
 def device_guard(
     redis: Redis,
-    master_key: bytes,
+    lookup: DeviceLookup,
+    box: SecretBox,
     clock: Callable[[], datetime],
     *,
     skew: timedelta = DEFAULT_SKEW,
 ) -> DeviceGuard:
-    """A guard that authenticates a device request and returns the device id."""
+    """A guard that authenticates a device request and returns the device id; `lookup` reads
+    the device's registry entry (its status and sealed secret), `box` opens the secret."""
     nonce_ttl = int(2 * skew.total_seconds())
 
     async def guard(request: web.Request, body: bytes) -> str:
@@ -134,7 +161,7 @@ def device_guard(
         message = string_to_sign(
             device_id, request.method, request.raw_path, timestamp, nonce, body
         )
-        expected = signature(device_secret(master_key, device_id), message)
+        expected = signature(await _secret(lookup, box, device_id), message)
         if not hmac.compare_digest(expected, given):
             raise _refuse("signature does not match the request and the device's secret")
         if not await redis.set(nonce_key(device_id, nonce), b"1", nx=True, ex=nonce_ttl):

@@ -11,6 +11,7 @@ import click
 from faregate.cli._common import USER_ERRORS
 from faregate.cli.db import db
 from faregate.cli.demo import demo
+from faregate.cli.devices import devices
 from faregate.cli.fares import fares
 from faregate.cli.keys import keys
 from faregate.cli.ledger import ledger
@@ -68,7 +69,8 @@ def cli(
 
 
 for command in (
-    keys, qr, db, fares, ledger, outbox, parking, lots, demo, serve, users, worker, settle_command,
+    keys, qr, db, fares, ledger, outbox, parking, lots, demo, serve, users, devices, worker,
+    settle_command,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -7,9 +7,10 @@ when the signal comes is dropped unanswered (aiohttp closes its connection); for
 is safe: nothing unacknowledged counts as stored, and the device sends it again.
 
 A first start on the embedded default (no DATABASE_URL, no --keys-dir) creates what the server
-needs in the data directory, and says so: the device master key, and issuer and liveness keys
-as `faregate keys init DATA_DIR/keys` would. A server on a shared database must share its keys
-with its peers, so there a missing key set is left for the operator (and /healthz says 503).
+needs in the data directory, and says so: the device master key (device secrets are stored
+sealed under it), and issuer and liveness keys as `faregate keys init DATA_DIR/keys` would. A
+server on a shared database must share its keys with its peers, so there a missing key set is
+left for the operator (and /healthz says 503).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _master_key(path: Path) -> bytes:
     except OSError as exc:
         raise click.ClickException(f"cannot create {path}: {exc.strerror or exc}") from None
     if not existed:
-        say(f"created the device master key {path} (devices' secrets derive from it)")
+        say(f"created the device master key {path} (device secrets are stored sealed under it)")
     return key
 
 
@@ -125,7 +126,7 @@ def _listen(host: str, port: int) -> list[socket.socket]:
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="FAREGATE_DEVICE_MASTER_KEY_FILE",
     default=None,
-    help="File with the key device secrets derive from (created if missing); "
+    help="File with the key device secrets are stored sealed under (created if missing); "
     "default DATA_DIR/device-master.key. Servers sharing devices share this file.",
 )
 @click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0))

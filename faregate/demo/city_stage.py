@@ -22,14 +22,17 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
+from faregate.demo.devices import enrol_devices
 from faregate.demo.riders import DemoRider
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial
 from simulators.city import CityDevices, UploadedTap
 from simulators.network import SimRoute
 from simulators.traffic import Presentation, SimPassenger, plan_day
+from ticketing.devices import Binding, DeviceKind
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger.reports import InvariantReport
+from ticketing.services.devices import places_of
 from ticketing.services.figures import day_figures
 from ticketing.services.passengers import report_lost
 from ticketing.services.riders import deny_list_delta, deny_list_snapshot
@@ -49,6 +52,7 @@ LOST_PHONE_AT = 12  # hour of the day the lost phone is reported
 class CityStageResult:
     riders: Sequence[DemoRider] = ()
     presented: int = 0
+    enrolled_devices: int = 0
     accepted_at_devices: int = 0
     refused_at_devices: Counter[str] = field(default_factory=Counter)
     ingested: int = 0
@@ -97,6 +101,9 @@ async def run_city_stage(
     passengers = [SimPassenger(r.phone.credential.credential_id, r.home_route) for r in riders]
     plan = plan_day(passengers, routes, day_start, seed=seed)
     result.presented = len(plan)
+    result.enrolled_devices = await enrol_devices(
+        uow_factory, _bindings(plan, routes), places_of(feed, lots=())
+    )
     # The first rider is the demo's card-paying rider: their day must reach the gateway.
     skew = {
         p.credential_id: (BROKEN_SKEW if rng.random() < 0.2 else SMALL_SKEW)
@@ -144,6 +151,18 @@ async def run_city_stage(
     result.ledger = figures.ledger
     _print_summary(console, result, len(offline), len(all_devices))
     return result
+
+
+def _bindings(plan: Sequence[Presentation], routes: Sequence[SimRoute]) -> dict[str, Binding]:
+    """Every device the day uses, at its place: a metro gate at its stop, a bus validator on
+    its route."""
+    metro = {route.route_id for route in routes if route.is_metro}
+    return {
+        p.device_id: Binding(kind=DeviceKind.GATE, stop_id=p.stop_id)
+        if p.route_id in metro
+        else Binding(kind=DeviceKind.VALIDATOR, route_id=p.route_id)
+        for p in plan
+    }
 
 
 def _present(
@@ -202,6 +221,7 @@ async def _upload(
 def _print_summary(console: Console, result: CityStageResult, offline: int, devices: int) -> None:
     table = Table(title="City day", show_header=False)
     table.add_row("riders", str(len(result.riders)))
+    table.add_row("devices enrolled", str(result.enrolled_devices))
     table.add_row("devices (offline until evening)", f"{devices} ({offline})")
     table.add_row("codes shown", str(result.presented))
     table.add_row("accepted at devices", str(result.accepted_at_devices))

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from faregate.config import Settings
+from faregate.demo.devices import enrol_devices
 from faregate.demo.riders import DemoRider
 from faregate.redis_runtime import open_redis
 from faregate_data import data_path
@@ -44,6 +45,7 @@ from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.keys import KeyMaterial
 from simulators.barrier import BarrierRecord, Charge, OfflineBarrier
 from ticketing.audit import Actor
+from ticketing.devices import Binding, DeviceKind, Places
 from ticketing.ledger.reports import InvariantReport
 from ticketing.riders import PaymentMode
 from ticketing.services.figures import check_ledger
@@ -166,6 +168,12 @@ async def run_parking_stage(
             lot_id: _Lane(lot, keys, workdir, uows, occupancy, day_start)
             for lot_id, lot in lots.items()
         }
+        await enrol_devices(
+            uows,
+            {lane.barrier.device_id: Binding(kind=DeviceKind.BARRIER, lot_id=lot_id)
+             for lot_id, lane in lanes.items()},
+            Places(stops=(), routes=(), lots=frozenset(lots)),
+        )  # fmt: skip
         street, mall, bikes = lanes[STREET], lanes[MALL], lanes[MOTORBIKES]
         morning = day_start.replace(hour=7, minute=0)
 

@@ -1,11 +1,12 @@
 """Fixtures for the HTTP API: the real app (its own cleanup contexts open the database of
 tests/conftest.py, SQLite and PostgreSQL, the Redis at 127.0.0.1:6379 and the session's
-localstripe) behind aiohttp's test server, and signed device clients (`tests.helpers.api`).
+localstripe) behind aiohttp's test server, and signed device clients, each registered and
+enrolled as a real device is (`tests.helpers.api`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,10 @@ async def client(api_config: ApiConfig) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-def device(client: Client) -> Device:
-    return Device(client)
+async def device(client: Client) -> Device:
+    return await Device.enrol(client)
 
 
 @pytest.fixture
-def new_device(client: Client) -> Callable[[], Device]:
-    return lambda: Device(client)
+def new_device(client: Client) -> Callable[[], Awaitable[Device]]:
+    return lambda: Device.enrol(client)

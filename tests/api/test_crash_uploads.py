@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe
 from simulators.device_client import sign_request
 from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
+from tests.helpers.devices import enrol_on_server, gate
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -42,8 +42,7 @@ def _batch(index: int) -> bytes:
     return json.dumps({"records": records}).encode()
 
 
-def _post(http: httpx.Client, body: bytes) -> httpx.Response:
-    secret = device_secret(MASTER_KEY, DEVICE)
+def _post(http: httpx.Client, secret: bytes, body: bytes) -> httpx.Response:
     headers = sign_request(secret, DEVICE, "POST", PATH, body, at=datetime.now(UTC))
     return http.post(PATH, content=body, headers=headers)
 
@@ -77,12 +76,13 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
     enough = threading.Event()
     try:
         wait_healthy(base, process)
+        secret = enrol_on_server(db_url, base, DEVICE, gate())
 
         def upload_all() -> None:
             with httpx.Client(base_url=base, timeout=30) as http:
                 for index in range(BATCHES):
                     try:
-                        response = _post(http, _batch(index))
+                        response = _post(http, secret, _batch(index))
                     except httpx.TransportError:
                         return  # the server is gone
                     if response.status_code == 200:
@@ -112,7 +112,7 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
         with httpx.Client(base_url=base, timeout=30) as http:
             for index in range(BATCHES):  # a device resends everything not acknowledged
                 if index not in acknowledged:
-                    response = _post(http, _batch(index))
+                    response = _post(http, secret, _batch(index))
                     assert response.status_code == 200
                     results.append(response.json())
         assert sum(r["new"] for r in results) == BATCHES * BATCH - stored

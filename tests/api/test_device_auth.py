@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from faregate.api.device_auth import device_secret, signature, string_to_sign
+from faregate.api.context import UOWS
+from faregate.api.device_auth import signature, string_to_sign
 from faregate.api.problems import PROBLEM_JSON
 from simulators.device_client import sign_request
-from tests.helpers.api import MASTER_KEY, Client, Device
+from tests.helpers.api import Client, Device
+from tests.helpers.devices import TESTS, gate, register
+from ticketing.services.devices import revoke_device
 
 KEYSET = "/device/v1/keyset"
 
 
-async def _refused(response: object, detail: str) -> None:
+async def _refused(response: object, detail: str, kind: str = "device-auth") -> None:
     assert response.status == 401  # type: ignore[attr-defined]
     assert response.content_type == PROBLEM_JSON  # type: ignore[attr-defined]
     assert response.headers["WWW-Authenticate"] == "FG-HMAC-SHA256"  # type: ignore[attr-defined]
     problem = await response.json()  # type: ignore[attr-defined]
-    assert problem["type"] == "urn:faregate:problem:device-auth"
+    assert problem["type"] == f"urn:faregate:problem:{kind}"
     assert problem["status"] == 401
     assert detail in problem["detail"]
 
@@ -28,11 +33,10 @@ async def _refused(response: object, detail: str) -> None:
 def test_client_signer_follows_the_servers_scheme() -> None:
     """simulators/device_client.py is written from the document, not from the server code."""
     at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-    secret = device_secret(MASTER_KEY, "gate-1")
+    secret = bytes(range(32))
     headers = sign_request(secret, "gate-1", "post", "/p?q=1", b"{}", at=at, nonce="n" * 16)
     message = string_to_sign("gate-1", "POST", "/p?q=1", int(at.timestamp()), "n" * 16, b"{}")
     assert headers["X-Faregate-Signature"] == signature(secret, message)
-    assert device_secret(MASTER_KEY, "gate-1") != device_secret(MASTER_KEY, "gate-2")
 
 
 async def test_a_signed_request_is_answered(device: Device) -> None:
@@ -42,7 +46,7 @@ async def test_a_signed_request_is_answered(device: Device) -> None:
 
 
 async def test_wrong_secret_is_refused(client: Client, device: Device) -> None:
-    other = device_secret(MASTER_KEY, "someone-else")
+    other = secrets.token_bytes(32)
     response = await client.get(KEYSET, headers=device.headers("GET", KEYSET, secret=other))
     await _refused(response, "signature does not match")
 
@@ -80,10 +84,38 @@ async def test_altered_path_or_query_is_refused(client: Client, device: Device) 
     await _refused(response, "signature does not match")
 
 
-async def test_another_devices_id_with_my_secret_is_refused(client: Client, device: Device) -> None:
+async def test_another_devices_id_with_my_secret_is_refused(
+    client: Client, device: Device, new_device: Callable[[], Awaitable[Device]]
+) -> None:
+    victim = await new_device()
     headers = device.headers("GET", KEYSET)
-    headers["X-Faregate-Device"] = "gate-victim"
+    headers["X-Faregate-Device"] = victim.id
     await _refused(await client.get(KEYSET, headers=headers), "signature does not match")
+
+
+async def test_a_device_id_never_registered_is_refused(client: Client, device: Device) -> None:
+    headers = sign_request(device.secret, "gate-never-seen", "GET", KEYSET, at=datetime.now(UTC))
+    await _refused(
+        await client.get(KEYSET, headers=headers), "gate-never-seen is not registered",
+        "device-unknown",
+    )  # fmt: skip
+
+
+async def test_a_registered_device_not_yet_enrolled_is_refused(client: Client) -> None:
+    pending = f"gate-{secrets.token_hex(4)}"
+    await register(client.server.app[UOWS], pending, gate())
+    headers = sign_request(bytes(32), pending, "GET", KEYSET, at=datetime.now(UTC))
+    await _refused(await client.get(KEYSET, headers=headers), "not enrolled", "device-unknown")
+
+
+async def test_a_revoked_device_is_refused_and_no_other(
+    client: Client, device: Device, new_device: Callable[[], Awaitable[Device]]
+) -> None:
+    other = await new_device()
+    assert (await device.get(KEYSET)).status == 200
+    await revoke_device(client.server.app[UOWS], device.id, by=TESTS, reason="stolen")
+    await _refused(await device.get(KEYSET), f"{device.id} was revoked", "device-revoked")
+    assert (await other.get(KEYSET)).status == 200
 
 
 @pytest.mark.parametrize(

@@ -89,27 +89,25 @@ async def test_the_device_client_keeps_its_deny_list_in_sync(
     version the server never published (409) falls back to the whole list."""
     import httpx
 
-    from faregate.api.device_auth import device_secret
-    from simulators.device_client import DeviceClient
-    from tests.helpers.api import MASTER_KEY
+    from tests.helpers.devices import device_id, enrolled_client, gate
 
     transport = httpx.AsyncClient(base_url=str(client.make_url("")))
-    gate = DeviceClient("", "gate-sync", device_secret(MASTER_KEY, "gate-sync"), http=transport)
+    gate_client = await enrolled_client(uow_factory, "", device_id(), gate(), http=transport)
     try:
-        held = await gate.sync_deny_list(None)
+        held = await gate_client.sync_deny_list(None)
         assert (held.version, held.ids) == (0, frozenset())
-        assert await gate.sync_deny_list(held) is held
+        assert await gate_client.sync_deny_list(held) is held
         async with uow_factory() as uow:
             await uow.deny_list.deny_many([7, 8], "lost phone")
             await uow.commit()
-        held = await gate.sync_deny_list(held)
+        held = await gate_client.sync_deny_list(held)
         assert (held.version, held.ids) == (2, frozenset({7, 8}))
         async with uow_factory() as uow:
             await uow.deny_list.allow(7, "found")
             await uow.commit()
-        held = await gate.sync_deny_list(held)
+        held = await gate_client.sync_deny_list(held)
         assert (held.version, held.ids) == (3, frozenset({8}))
-        lost = await gate.sync_deny_list(DenyList(99, frozenset({1})))
+        lost = await gate_client.sync_deny_list(DenyList(99, frozenset({1})))
         assert (lost.version, lost.ids) == (3, frozenset({8}))
     finally:
-        await gate.aclose()
+        await gate_client.aclose()

@@ -24,7 +24,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
@@ -36,6 +35,8 @@ from tests.helpers.api import (
     server_environment,
     wait_healthy,
 )
+from tests.helpers.devices import enrolled_client
+from tests.helpers.devices import gate as gate_at
 from tests.helpers.waiting import until
 from ticketing.db.models import PricedDayRow, TapRow
 from ticketing.ledger import accounts
@@ -151,9 +152,11 @@ def journal(device: str, first_seq: int, taps: list[tuple[str, datetime, str, st
     return json.dumps({"records": records}).encode()
 
 
-async def upload(http: httpx.AsyncClient, base: str, device: str, body: bytes) -> int:
+async def upload(
+    http: httpx.AsyncClient, base: str, device: str, secret: bytes, body: bytes
+) -> int:
     headers = sign_request(
-        device_secret(MASTER_KEY, device),
+        secret,
         device,
         "POST",
         "/device/v1/journal",
@@ -174,6 +177,13 @@ async def test_two_servers_and_two_workers_price_every_tap_exactly_once(
     stored = 0
     sent = 0
     async with httpx.AsyncClient(timeout=60) as http:
+        # Each gate enrols at one server; both servers verify it (the registry is shared).
+        secrets_of = {
+            gate_id: (
+                await enrolled_client(uow_factory, processes[n], gate_id, gate_at(stop), http=http)
+            ).secret
+            for n, (gate_id, stop) in enumerate(((entry_gate, "m2a_01"), (exit_gate, "m2a_12")))
+        }
         uploads = []
         for day in DAYS:
             for start in range(0, RIDERS, 4):
@@ -194,9 +204,10 @@ async def test_two_servers_and_two_workers_price_every_tap_exactly_once(
             new = 0
             mine = [body for g, body in uploads if g == gate]
             for n, body in enumerate(mine):
-                new += await upload(http, processes[n % 2], gate, body)
+                secret = secrets_of[gate]
+                new += await upload(http, processes[n % 2], gate, secret, body)
                 if n % 3 == 0:
-                    assert await upload(http, processes[(n + 1) % 2], gate, body) == 0
+                    assert await upload(http, processes[(n + 1) % 2], gate, secret, body) == 0
             return new
 
         stored = sum(await asyncio.gather(device_stream(entry_gate), device_stream(exit_gate)))

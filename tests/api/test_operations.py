@@ -50,7 +50,7 @@ async def test_with_a_private_redis_healthz_turns_503_when_it_goes_away(
 ) -> None:
     config = make_config(tmp_path, db_url, localstripe_server, redis_url=None)
     async with TestClient(TestServer(create_app(config))) as client:
-        device = Device(client)
+        device = await Device.enrol(client)
         assert (await client.get("/healthz")).status == 200
         headers = device.headers("GET", "/device/v1/keyset")
         assert (await client.get("/device/v1/keyset", headers=headers)).status == 200

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faregate.api.device_auth import device_secret
 from parking.records import LotConfig
 from parking.services import sessions_of, unable_to_collect_report
 from parking.sessions import Lot, SessionState
@@ -25,8 +24,10 @@ from simulators.barrier import (
     batch_to_wire,
     http_uploader,
 )
-from simulators.device_client import DeviceClient
-from tests.helpers.api import MASTER_KEY, Client, Device
+from tests.helpers.api import Client, Device
+from tests.helpers.devices import barrier as barrier_at
+from tests.helpers.devices import device_id as new_device_id
+from tests.helpers.devices import enrolled_client, gate
 from tests.helpers.parking import lot_config, open_lot
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
@@ -87,7 +88,9 @@ async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
         assert decision.failure is not None
         assert decision.failure.value == "barrier_offline"
 
-    http = DeviceClient(str(client.make_url("")), device_id, device_secret(MASTER_KEY, device_id))
+    base = str(client.make_url(""))
+    http = await enrolled_client(uows, base, device_id, barrier_at(lot_id))
+    intruder = await enrolled_client(uows, base, new_device_id("intruder"), gate())
     try:
         sent = await barrier.upload_async(http_uploader(http), batch_size=3)
         assert sent == 7
@@ -103,12 +106,11 @@ async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
         )  # fmt: skip
         assert body["occupancy"] == {"capacity": 100, "reserved": 0, "occupied": 1}
         # Another barrier's records are refused.
-        foreign = await DeviceClient(
-            str(client.make_url("")), "intruder", device_secret(MASTER_KEY, "intruder")
-        ).request("POST", UPLOAD_PATH, batch_to_wire(_batch(barrier)))
+        foreign = await intruder.request("POST", UPLOAD_PATH, batch_to_wire(_batch(barrier)))
         assert foreign.status_code == 403
     finally:
         await http.aclose()
+        await intruder.aclose()
         barrier.close()
 
     sessions = await sessions_of(uows, lot_id)
@@ -137,7 +139,7 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
     uows = ParkingUnitOfWorkFactory(engine)
     lot_id = f"lot-{secrets.token_hex(4)}"
     await open_lot(uows, lot_config(lot_id, capacity=5))
-    device = Device(client, f"barrier-{secrets.token_hex(4)}")
+    device = await Device.enrol(client, f"barrier-{secrets.token_hex(4)}", barrier_at(lot_id))
 
     def body(lot: str = lot_id, **record: object) -> bytes:
         base: dict[str, object] = {

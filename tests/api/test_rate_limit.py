@@ -25,7 +25,7 @@ async def test_a_device_over_its_limit_gets_429_with_retry_after(
         tmp_path, db_url, localstripe_server, device_rate=RateLimit(3, window_seconds=3600)
     )
     async with TestClient(TestServer(create_app(config))) as client:
-        device, other = Device(client), Device(client)
+        device, other = await Device.enrol(client), await Device.enrol(client)
         for _ in range(3):
             assert (await device.get("/device/v1/keyset")).status == 200
         refused = await device.get("/device/v1/keyset")

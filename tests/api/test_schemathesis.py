@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from faregate.api.device_auth import device_secret
 from faregate.database import open_database
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
 from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
+from tests.helpers.devices import enrol_on_server, gate
 from ticketing.services.passengers import register_passenger
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -91,7 +91,13 @@ def tokens(server: str, db_url: str) -> list[str]:
     return found
 
 
-def _signed_headers(case: Case, base: str) -> dict[str, str]:
+@pytest.fixture
+def device_secret(server: str, db_url: str) -> bytes:
+    """The secret of DEVICE, enrolled at the server."""
+    return enrol_on_server(db_url, server, DEVICE, gate())
+
+
+def _signed_headers(case: Case, base: str, secret: bytes) -> dict[str, str]:
     """Sign what requests will send: the path with urlencoded params and json.dumps body."""
     kwargs = case.as_transport_kwargs(base_url=base)
     path = urlsplit(kwargs["url"]).path
@@ -100,11 +106,12 @@ def _signed_headers(case: Case, base: str) -> dict[str, str]:
     body = b""
     if "json" in kwargs:
         body = json.dumps(kwargs["json"], allow_nan=False).encode()
-    secret = device_secret(MASTER_KEY, DEVICE)
     return sign_request(secret, DEVICE, case.method, path, body, at=datetime.now(UTC))
 
 
-def test_every_operation_keeps_to_the_document(server: str, tokens: list[str]) -> None:
+def test_every_operation_keeps_to_the_document(
+    server: str, tokens: list[str], device_secret: bytes
+) -> None:
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     # Valid-looking data may still be refused for reasons the schema cannot say (a signature,
     # another device's records), so "positive data is accepted" does not apply.
@@ -125,7 +132,7 @@ def test_every_operation_keeps_to_the_document(server: str, tokens: list[str]) -
         )
         def run(case: Case) -> None:
             case.call_and_validate(base_url=server, excluded_checks=skipped)
-            signed = _signed_headers(case, server)
+            signed = _signed_headers(case, server, device_secret)
             case.call_and_validate(base_url=server, headers=signed, excluded_checks=skipped)
             for headers in role_headers:  # noqa: B023 (run() is called in this iteration)
                 case.call_and_validate(base_url=server, headers=headers, excluded_checks=skipped)

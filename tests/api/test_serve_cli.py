@@ -21,12 +21,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from faregate.api.device_auth import device_secret
 from gateways._localstripe_launcher import PORT_FILE_NAME
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
 from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
+from tests.helpers.devices import enrol_on_server, gate
 from tests.helpers.waiting import until_sync
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -128,6 +128,7 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
         device = "gate-inflight"
+        secret = enrol_on_server(db_url, f"http://127.0.0.1:{port}", device, gate())
         records = [
             {"device_id": device, "device_seq": n, "credential_id": n, "account_id": "acct-1",
              "at": f"2026-11-24T01:00:{n:02d}+00:00", "route_id": "M2A", "stop_id": "M2A-01",
@@ -136,9 +137,7 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
         ]  # fmt: skip
         body = json.dumps({"records": records}).encode()
         path = "/device/v1/journal"
-        headers = sign_request(
-            device_secret(MASTER_KEY, device), device, "POST", path, body, at=datetime.now(UTC)
-        )
+        headers = sign_request(secret, device, "POST", path, body, at=datetime.now(UTC))
         head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
         head += "Content-Type: application/json\r\nConnection: close\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"

@@ -7,7 +7,6 @@ parks cars)."""
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,9 @@ from faregate.api.app import create_app
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
-from tests.helpers.api import Client, Device, make_config
-from ticketing.services.users import ScryptCost, create_user, revoke_token, sign_in
+from tests.helpers.api import Client, Device, call, make_config, token
+from ticketing.services.users import revoke_token
 from ticketing.users import UserRole
-
-PASSWORD = "correct horse battery"
-CHEAP = ScryptCost(n=2**8)
 
 # What a finance user gets on an empty database: the role guard let each request through.
 FINANCE_ROUTES = [
@@ -39,20 +35,6 @@ OPERATOR_ROUTES = [
     ("GET", "/api/v1/operator/lots", None),
     ("GET", "/api/v1/operator/unable-to-collect", None),
 ]
-
-
-async def token(client: Client, role: UserRole) -> str:
-    username = f"{role.value}-{secrets.token_hex(4)}"
-    account = f"acct-{username}" if role is UserRole.PASSENGER else None
-    uows = client.server.app[UOWS]
-    await create_user(uows, username, PASSWORD, role, account_id=account, cost=CHEAP)
-    return (await sign_in(uows, username, PASSWORD)).token
-
-
-async def call(client: Client, method: str, path: str, body: Any, bearer: str) -> Any:
-    return await client.request(
-        method, path, json=body, headers={"Authorization": f"Bearer {bearer}"}
-    )
 
 
 @pytest.mark.parametrize(("method", "path", "body", "status"), FINANCE_ROUTES)
@@ -97,7 +79,8 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
         "/api/v1/finance/settlements", "/api/v1/finance/statements",
     ]  # fmt: skip
     assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
-        "/api/v1/operator/devices", "/api/v1/operator/lots", "/api/v1/operator/unable-to-collect",
+        "/api/v1/operator/devices", "/api/v1/operator/devices/{device_id}/revoke",
+        "/api/v1/operator/lots", "/api/v1/operator/unable-to-collect",
     ]  # fmt: skip
 
 
@@ -126,7 +109,7 @@ async def test_device_status_shows_last_upload_and_lag(
     config = make_config(tmp_path, db_url, localstripe_server, clock=lambda: now)
     tap_time = now - timedelta(minutes=10)
     async with TestClient(TestServer(create_app(config))) as client:
-        device = Device(client)
+        device = await Device.enrol(client)
         records = [
             device.record(at=(tap_time + timedelta(seconds=n)).isoformat()) for n in range(3)
         ]

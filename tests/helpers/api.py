@@ -1,5 +1,6 @@
-"""The HTTP API under test: the app's configuration for a test, signed device clients, and
-`faregate serve` as a separate process (a free port, its environment, waiting until it answers).
+"""The HTTP API under test: the app's configuration for a test, signed device clients (each
+registered and enrolled as a real device is: tests/helpers/devices.py), and `faregate serve`
+as a separate process (a free port, its environment, waiting until it answers).
 
 Device ids are random per test, so nonces and rate-limit windows in the shared Redis never
 collide across tests, test processes or concurrent runs.
@@ -17,15 +18,19 @@ from typing import Any
 
 import httpx
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from faregate.api.context import ApiConfig, StripeConfig
-from faregate.api.device_auth import device_secret
+from faregate.api.context import UOWS, ApiConfig, StripeConfig
 from faregate.config import Settings
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
+from tests.helpers.devices import enrolled_client, gate
 from tests.helpers.redis import LOCAL_REDIS
 from tests.helpers.waiting import until_sync
+from ticketing.devices import Binding
+from ticketing.services.users import ScryptCost, create_user, sign_in
+from ticketing.users import UserRole
 
 FEED = Path(__file__).resolve().parents[2] / "data" / "hanoi"
 MASTER_KEY = bytes(range(32))
@@ -58,13 +63,29 @@ def make_config(
 
 
 class Device:
-    """A device with its derived secret, signing requests for the test client."""
+    """An enrolled device with its secret, signing requests for the test client."""
 
-    def __init__(self, client: Client, device_id: str | None = None) -> None:
+    def __init__(
+        self, client: Client, device_id: str, secret: bytes, key: X25519PrivateKey | None = None
+    ) -> None:
         self.client = client
-        self.id = device_id or f"gate-{secrets.token_hex(6)}"
-        self.secret = device_secret(MASTER_KEY, self.id)
+        self.id = device_id
+        self.secret = secret
+        self.key = key
         self.seq = 0
+
+    @classmethod
+    async def enrol(
+        cls, client: Client, device_id: str | None = None, binding: Binding | None = None
+    ) -> Device:
+        """A device registered at `binding` (default a gate at m2a_01) and enrolled over
+        HTTP by the reference device client."""
+        device_id = device_id or f"gate-{secrets.token_hex(6)}"
+        async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
+            reference = await enrolled_client(
+                client.server.app[UOWS], "", device_id, binding or gate(), http=http
+            )
+        return cls(client, device_id, reference.secret, reference.key)
 
     def headers(
         self,
@@ -103,6 +124,29 @@ class Device:
         }
         record.update(overrides)
         return record
+
+
+# --- staff users of the API ---------------------------------------------------------------
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+async def token(client: Client, role: UserRole) -> str:
+    """A bearer token of a new user of `role` (a passenger with a rider account)."""
+    username = f"{role.value}-{secrets.token_hex(4)}"
+    account = f"acct-{username}" if role is UserRole.PASSENGER else None
+    uows = client.server.app[UOWS]
+    await create_user(
+        uows, username, STAFF_PASSWORD, role, account_id=account, cost=ScryptCost(n=2**8)
+    )
+    return (await sign_in(uows, username, STAFF_PASSWORD)).token
+
+
+async def call(client: Client, method: str, path: str, body: Any, bearer: str) -> Any:
+    """A request with a JSON body (None: none) and the bearer token."""
+    return await client.request(
+        method, path, json=body, headers={"Authorization": f"Bearer {bearer}"}
+    )
 
 
 # --- `faregate serve` as a separate process ---------------------------------------------

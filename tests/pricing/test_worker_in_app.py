@@ -42,7 +42,7 @@ def _records(device: Device, taps: list[Tap]) -> bytes:
 
 async def _upload_a_ride(client: TestClient[object, object], uow_factory: UnitOfWorkFactory) -> str:
     [rider] = await add_riders(uow_factory, 1)
-    device = Device(client)
+    device = await Device.enrol(client)
     response = await device.post(JOURNAL, _records(device, ride(rider, DAYS[0])))
     assert response.status == 200, await response.text()
     return rider

@@ -27,7 +27,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from faregate.api.context import ENGINE, PRICING_FEED
-from faregate.api.device_auth import device_secret
 from gateways.localstripe_server import LocalStripe, running_localstripe
 from parking.sessions import Lot
 from parking.tariff_files import load_tariff
@@ -35,8 +34,9 @@ from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier, http_uploader
-from simulators.device_client import DeviceClient
-from tests.helpers.api import MASTER_KEY
+from simulators.device_client import DeviceClient, generate_device_key
+from tests.helpers.devices import barrier as barrier_at
+from tests.helpers.devices import register as register_device
 from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
 from tests.helpers.parking import lot_config, open_lot
 from tests.wallets import open_funded_wallets
@@ -204,6 +204,7 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     lot_id, device_id = live_app.run(open_a_lot(live_app))
+    code = live_app.run(register_device(live_app.uows, device_id, barrier_at(lot_id)))
     first = 900_000 + secrets.randbelow(99_000)
     credentials = (first, first + 1)  # car A comes and goes unpaid, car B stays
     live_app.run(
@@ -253,7 +254,7 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
         assert exit_.failure is not None
 
         async def upload() -> int:
-            http = DeviceClient(live_app.url, device_id, device_secret(MASTER_KEY, device_id))
+            http = await DeviceClient.enrol(live_app.url, device_id, code, generate_device_key())
             try:
                 return await barrier.upload_async(http_uploader(http))
             finally:

@@ -5,6 +5,7 @@ Read-only aggregates for operators (`uow.devices`); the taps themselves are `Tap
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,18 +38,20 @@ class DeviceActivityStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def activity(self) -> list[DeviceActivity]:
-        """Every device that has uploaded, by device id (one grouped scan of the taps)."""
+    async def activity(self, device_ids: Collection[str] | None = None) -> list[DeviceActivity]:
+        """Every device that has uploaded (or those of `device_ids`), by device id (one
+        grouped scan of their taps)."""
+        query = select(
+            TAPS.c.device_id,
+            func.count(),
+            func.max(TAPS.c.device_seq),
+            func.max(TAPS.c.at),
+            func.max(TAPS.c.received_at),
+        )
+        if device_ids is not None:
+            query = query.where(TAPS.c.device_id.in_(list(device_ids)))
         rows = await self._session.execute(
-            select(
-                TAPS.c.device_id,
-                func.count(),
-                func.max(TAPS.c.device_seq),
-                func.max(TAPS.c.at),
-                func.max(TAPS.c.received_at),
-            )
-            .group_by(TAPS.c.device_id)
-            .order_by(TAPS.c.device_id)
+            query.group_by(TAPS.c.device_id).order_by(TAPS.c.device_id)
         )
         # max() keeps its column's type, so the times come back aware (UTCDateTime).
         return [

@@ -1,16 +1,12 @@
-"""Operator API (Auth.OPERATOR): devices, parking lots and unable-to-collect cases.
+"""Operator API (Auth.OPERATOR): parking lots and unable-to-collect cases (devices are in
+`faregate.api.routes.operator_devices`).
 
-- `GET /api/v1/operator/devices`: every device that has uploaded, from the taps table: records
-  stored, highest sequence number and how many below it are missing, the newest tap time, the
-  last upload, `seconds_since_upload` (now − last upload) and `journal_lag_seconds` (last
-  upload − newest tap time: how late the device's records reach the server).
 - `GET /api/v1/operator/lots`: every lot with its live occupancy (Redis; resynced from the
   open sessions when Redis has no count for it).
 - `GET /api/v1/operator/unable-to-collect`: the parking fees cars left without paying,
   oldest first.
-Each is one service call: `ticketing.services.devices.device_activity`,
-`parking.services.lot_statuses` (which the operator page and the demo show too) and
-`parking.services.unable_to_collect_report`.
+Each is one service call: `parking.services.lot_statuses` (which the operator page and the
+demo show too) and `parking.services.unable_to_collect_report`.
 """
 
 from __future__ import annotations
@@ -19,30 +15,13 @@ from datetime import datetime
 
 import msgspec
 
-from faregate.api.context import CONFIG, ENGINE, REDIS, UOWS
+from faregate.api.context import CONFIG, ENGINE, REDIS
 from faregate.api.registry import Auth, Call, RouteRegistry
 from parking.occupancy import Occupancy
 from parking.services import lot_statuses, unable_to_collect_report
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-from ticketing.services.devices import device_activity
 
 routes = RouteRegistry()
-
-
-class DeviceStatus(msgspec.Struct, kw_only=True):
-    device_id: str
-    records: int
-    last_seq: int
-    missing_sequence_numbers: int
-    last_tap_at: datetime
-    last_upload_at: datetime
-    seconds_since_upload: float
-    journal_lag_seconds: float
-
-
-class DeviceStatusList(msgspec.Struct, kw_only=True):
-    as_of: datetime
-    devices: list[DeviceStatus]
 
 
 class LotDocument(msgspec.Struct, kw_only=True):
@@ -74,31 +53,6 @@ class UncollectedDocument(msgspec.Struct, kw_only=True):
 
 class UncollectedList(msgspec.Struct, kw_only=True):
     fees: list[UncollectedDocument]
-
-
-@routes.route(
-    "GET", "/api/v1/operator/devices", summary="Device status: last upload and journal lag",
-    tag="operator", auth=Auth.OPERATOR, response=DeviceStatusList,
-)  # fmt: skip
-async def get_devices(call: Call) -> DeviceStatusList:
-    now = call.app[CONFIG].clock()
-    activity = await device_activity(call.app[UOWS])
-    return DeviceStatusList(
-        as_of=now,
-        devices=[
-            DeviceStatus(
-                device_id=a.device_id,
-                records=a.records,
-                last_seq=a.last_seq,
-                missing_sequence_numbers=a.missing,
-                last_tap_at=a.last_tap_at,
-                last_upload_at=a.last_upload_at,
-                seconds_since_upload=(now - a.last_upload_at).total_seconds(),
-                journal_lag_seconds=(a.last_upload_at - a.last_tap_at).total_seconds(),
-            )
-            for a in activity
-        ],
-    )
 
 
 def _parking(call: Call) -> ParkingUnitOfWorkFactory:
