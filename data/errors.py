@@ -7,8 +7,8 @@ class MissingDataError(LookupError):
     """A shipped data file or folder is not where the installed package should have it."""
 
 
-class OperatorFileError(ValueError):
-    """An operators file that cannot be used: `file`, `field` (e.g. `operators[2].tax_code`)
+class DataFileError(ValueError):
+    """A shipped data file that cannot be used: `file`, `field` (e.g. `operators[2].tax_code`)
     and `reason`, all in the message."""
 
     def __init__(self, file: str, field: str, reason: str) -> None:
@@ -17,3 +17,11 @@ class OperatorFileError(ValueError):
         self.file = file
         self.field = field
         self.reason = reason
+
+
+class OperatorFileError(DataFileError):
+    """An operators file that cannot be used."""
+
+
+class ChartFileError(DataFileError):
+    """A chart-of-accounts file that cannot be used."""

@@ -3,6 +3,7 @@
     registry = load_operators()                 # the shipped data/operators.toml
     registry["HMC"].legal_name                  # 'Công ty TNHH MTV Đường sắt Hà Nội'
     registry.name("vincom-parking")             # 'Vincom Retail' (the id itself if unknown)
+    registry.clearing_house.bank_account        # who pays the operators out (pain.001's debtor)
 
 An operators file:
 
@@ -16,6 +17,9 @@ An operators file:
                                             # account: a Vietnamese account number or an IBAN
     placeholders = ["tax_code", "bank"]     # facts that are not public: documented fictitious
     sources = ["K"]                         # labels of README.md's sources
+
+The file also names the clearing house itself, the account operators are paid from, as one
+table of the same fields (`[clearing_house]`); the payouts file (pain.001) names it as debtor.
 
 A fact that is not public is a placeholder, and must look like one, so nobody can take it for
 the real value: a placeholder tax code starts with `00` (no province has that code), a
@@ -39,7 +43,7 @@ OPERATORS_FILE = "operators.toml"
 PLACEHOLDER_BIC = "XXXXVNVX"
 PLACEHOLDER_FIELDS = frozenset({"tax_code", "bank"})
 
-_TOP_KEYS = {"operators"}
+_TOP_KEYS = {"operators", "clearing_house"}
 _KEYS = {
     "id", "legal_name", "english_name", "short_name", "tax_code", "bank", "placeholders",
     "sources",
@@ -88,10 +92,14 @@ class Operator:
 
 
 class OperatorRegistry(Mapping[str, Operator]):
-    """The operators of a file, by id, in the file's order."""
+    """The operators of a file, by id, in the file's order, and the clearing house that pays
+    them (None when the file names none)."""
 
-    def __init__(self, operators: Iterable[Operator]) -> None:
+    def __init__(
+        self, operators: Iterable[Operator], *, clearing_house: Operator | None = None
+    ) -> None:
         self._by_id = {operator.id: operator for operator in operators}
+        self.clearing_house = clearing_house
 
     def __getitem__(self, operator_id: str) -> Operator:
         return self._by_id[operator_id]
@@ -249,7 +257,15 @@ def parse_operators(text: str, *, source: str = OPERATORS_FILE) -> OperatorRegis
             raise OperatorFileError(source, f"{where}.id", f"duplicate operator {operator.id!r}")
         seen.add(operator.id)
         operators.append(operator)
-    return OperatorRegistry(operators)
+    house = document.get("clearing_house")
+    if house is not None and not isinstance(house, dict):
+        raise OperatorFileError(source, "clearing_house", "must be a table")
+    clearing_house = None if house is None else _operator(source, "clearing_house", house)
+    if clearing_house is not None and clearing_house.id in seen:
+        raise OperatorFileError(
+            source, "clearing_house.id", f"{clearing_house.id!r} is also an operator"
+        )
+    return OperatorRegistry(operators, clearing_house=clearing_house)
 
 
 def load_operators(path: Path | None = None) -> OperatorRegistry:

@@ -46,9 +46,13 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 
 # What finance may download of a settled day (the run's report files), with link labels.
 REPORT_FILES = {
+    "statements.xlsx": "Operator statements (Excel)",
     "statements.csv": "Operator statements (CSV)",
     "statements.json": "Operator statements (JSON)",
-    "exceptions.csv": "Open exceptions (CSV)",
+    "exceptions.xlsx": "Exceptions (Excel)",
+    "exceptions.csv": "Exceptions (CSV)",
+    "journal.csv": "General-ledger journal (CSV)",
+    "payouts.xml": "Operator payouts (ISO 20022 pain.001 XML)",
     "controls.json": "Controls (JSON)",
     "settlement.json": "Every settled figure and the digest (JSON)",
     "report.html": "Settlement report (HTML)",

@@ -7,13 +7,14 @@ import json
 import random
 import re
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faregate_data.operators import load_operators
 from ticketing.postings import UNKNOWN_OPERATOR
 from ticketing.settlement.apportion import Apportionment
 from ticketing.settlement.controls import control_totals
@@ -138,7 +139,13 @@ def test_the_digest_is_stable_and_moves_with_any_figure() -> None:
 
 def test_reports_are_written_with_the_figures(tmp_path: Path) -> None:
     settled = synthetic_day(random.Random(11))
-    files = write_reports(settled, tmp_path / "reports" / "2025-03-14")
+    files = write_reports(
+        settled,
+        tmp_path / "reports" / "2025-03-14",
+        registry=load_operators(),
+        journal=(),
+        written_at=datetime(2025, 3, 15, 9, tzinfo=UTC),
+    )
 
     with files.statements_csv.open() as handle:
         rows = list(csv.DictReader(handle))

@@ -31,7 +31,7 @@ import fcntl
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,7 +40,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faregate_data.operators import load_operators
+from faregate_data.chart_of_accounts import load_chart
+from faregate_data.operators import OperatorRegistry, load_operators
 from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
 from ticketing import postings
@@ -66,6 +67,7 @@ from ticketing.settlement.apportion import (
 )
 from ticketing.settlement.controls import SettledDay, control_totals, exception_figures
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
+from ticketing.settlement.journal import JournalLine, RecordedPosting, journal_lines
 from ticketing.settlement.reconcile import (
     Category,
     LedgerPayment,
@@ -181,15 +183,16 @@ async def settle(
     payments: PaymentsService | None = None,
     dry_run: bool = False,
     after_stage: StageHook | None = None,
-    operator_names: Mapping[str, str] | None = None,
+    registry: OperatorRegistry | None = None,
 ) -> SettlementOutcome:
     """Settle `day` (see the module docstring). Without a gateway the charge and reconcile
-    stages are skipped (nothing to charge through, nothing to list). Reports name operators
-    by `operator_names` (id -> name), by default the shipped operator registry's. Each run
+    stages are skipped (nothing to charge through, nothing to list). Reports name operators,
+    and the payouts file pays them, by `registry`, by default the shipped operator registry.
+    Each run
     that starts or resumes the day is in the audit log as `who`'s (a dry run changes nothing
     and is not)."""
     now = uows.clock()
-    names = load_operators().names() if operator_names is None else operator_names
+    operators = load_operators() if registry is None else registry
     if now < cut_off(day):
         raise DayNotClosed(
             f"service day {day} cannot be settled before its cut-off "
@@ -202,7 +205,10 @@ async def settle(
         return SettlementOutcome(summary, already_settled=True, dry_run=dry_run)
     if dry_run:
         settled = await _compute(uows, day, gateway, dry_run=True)
-        files = write_reports(settled, report_dir, operator_names=names)
+        files = write_reports(
+            settled, report_dir, registry=operators, journal=await _journal(uows, day),
+            written_at=uows.clock(),
+        )  # fmt: skip
         return SettlementOutcome(settled.summary(str(files.html)), False, True)
 
     async with settlement_lock(uows.engine, day):
@@ -250,7 +256,10 @@ async def settle(
             await _record_day_exceptions(uows, day)
             passed("apportioned")
         settled = await _compute(uows, day, gateway, dry_run=False)
-        files = write_reports(settled, report_dir, operator_names=names)
+        files = write_reports(
+            settled, report_dir, registry=operators, journal=await _journal(uows, day),
+            written_at=uows.clock(),
+        )  # fmt: skip
         summary = settled.summary(str(files.html))
         figures = {**settled.figures(), "summary": summary}
 
@@ -260,6 +269,17 @@ async def settle(
         await run_in_uow(uows, finish)
         passed("reported")
         return SettlementOutcome(summary, already_settled=False, dry_run=False)
+
+
+async def _journal(uows: UnitOfWorkFactory, day: date) -> tuple[JournalLine, ...]:
+    """The general-ledger journal of `day`: the postings recorded in its window."""
+    async with uows() as uow:
+        recorded = await uow.ledger.postings_recorded(*day_window(day))
+    return journal_lines(
+        day,
+        (RecordedPosting(posting=p, recorded_at=at) for p, at in recorded),
+        load_chart(),
+    )
 
 
 async def _checkpoint(

@@ -27,3 +27,11 @@ class DayNotSettled(SettlementError):
 
 class NoSuchStatement(SettlementError):
     """No report file of this name for the day (not one a run writes, or not kept here)."""
+
+
+class UnmappedLedgerAccount(SettlementError):
+    """A posting line on a kind of ledger account the chart of accounts does not map."""
+
+
+class NoPayoutAccount(SettlementError):
+    """The payouts file cannot be written: no clearing house (debtor) bank account."""

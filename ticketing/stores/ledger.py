@@ -374,6 +374,55 @@ class Ledger:
             row.reverses,
         )
 
+    async def postings_recorded(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[Posting, datetime]]:
+        """Every posting recorded in [start, end), with when it was recorded, in recording
+        order (one query: postings joined with their entries)."""
+        rows = await self._session.execute(
+            select(
+                POSTINGS.c.id,
+                POSTINGS.c.occurred_at,
+                POSTINGS.c.recorded_at,
+                POSTINGS.c.description,
+                POSTINGS.c.metadata,
+                POSTINGS.c.reverses,
+                ENTRIES.c.account_code,
+                ENTRIES.c.amount,
+                ENTRIES.c.currency,
+            )
+            .join(ENTRIES, ENTRIES.c.posting_id == POSTINGS.c.id)
+            .where(POSTINGS.c.recorded_at >= start, POSTINGS.c.recorded_at < end)
+            .order_by(POSTINGS.c.recorded_at, POSTINGS.c.id, ENTRIES.c.id)
+        )
+        found: list[tuple[Posting, datetime]] = []
+        current: Any = None
+        entries: list[Entry] = []
+
+        def flush() -> None:
+            if current is not None:
+                found.append(
+                    (
+                        Posting(
+                            current.id,
+                            tuple(entries),
+                            current.occurred_at,
+                            current.description,
+                            current.metadata,
+                            current.reverses,
+                        ),
+                        current.recorded_at,
+                    )
+                )
+
+        for row in rows:
+            if current is None or row.id != current.id:
+                flush()
+                current, entries = row, []
+            entries.append(Entry(row.account_code, Money(row.amount, row.currency)))
+        flush()
+        return found
+
     async def get_posting(self, posting_id: str) -> Posting:
         posting = await self.find_posting(posting_id)
         if posting is None:

@@ -45,10 +45,11 @@ from ticketing.settlement.errors import (
     NoSuchStatement,
     SettlementInProgress,
 )
+from ticketing.settlement.writers import REPORT_TYPES
 
 routes = RouteRegistry()
-STATEMENT_CONTENT_TYPES = ("text/csv", "application/json", "text/html")
-TEXT_TYPES = frozenset(STATEMENT_CONTENT_TYPES)
+STATEMENT_CONTENT_TYPES = tuple(sorted(set(REPORT_TYPES.values())))
+TEXT_TYPES = frozenset({"text/csv", "application/json", "text/html", "application/xml"})
 REPORT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # msgspec searches: anchored
 STATEMENTS_PATH = "/api/v1/finance/statements"
 
