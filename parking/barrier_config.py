@@ -1,10 +1,11 @@
 """What a barrier is told when it syncs (pure values; the device API sends them as JSON).
 
 `BarrierConfiguration` is the lot as configured (capacity, reserved spaces, anti-passback,
-currency) and the tariff versions the barrier needs to price offline: the one in force when
-the lot's oldest open stay entered, every one since, and those scheduled (so a barrier that is
+currency), the tariff versions the barrier needs to price offline: the one in force when the
+lot's oldest open stay entered, every one since, and those scheduled (so a barrier that is
 offline when a new version comes into force prices the entries after it with that version,
-and stays entered before it with the version of their entry). `as_json` is the document the
+and stays entered before it with the version of their entry), and the lot's permits that have
+not ended (this month's and those sold for coming months). `as_json` is the document the
 device API serves and `from_json` reads it back: one definition of that format.
 """
 
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from parking.errors import BarrierConfigurationError
+from parking.permit import Permit, permit_for
 from parking.records import LotConfig, LotKind
 from parking.tariff import Tariff
 from parking.tariff_versions import TariffVersion, digest, in_force, parsed, upcoming
@@ -57,6 +59,15 @@ class BarrierConfiguration:
     lot: LotConfig
     as_of: datetime
     tariffs: tuple[SyncedTariff, ...]  # in the order they come into force
+    permits: tuple[Permit, ...] = ()
+
+    def permit_for(
+        self, *, credential_id: int | None, plate: str | None, at: datetime
+    ) -> Permit | None:
+        """The permit that lets this credential or plate in at `at`, if any."""
+        return permit_for(
+            self.permits, self.lot.lot_id, credential_id=credential_id, plate=plate, at=at
+        )
 
     def tariff_for_entry(self, at: datetime) -> SyncedTariff:
         """The version that prices a stay entered at `at` (`parking.tariff_versions`)."""
@@ -98,6 +109,17 @@ class BarrierConfiguration:
                 }
                 for t in self.tariffs
             ],
+            "permits": [
+                {
+                    "permit_id": p.permit_id,
+                    "month": p.month.isoformat(),
+                    "valid_from": p.valid_from.isoformat(),
+                    "valid_until": p.valid_until.isoformat(),
+                    "plate": p.plate,
+                    "credential_id": None if p.credential_id is None else str(p.credential_id),
+                }
+                for p in self.permits
+            ],
         }
 
     @classmethod
@@ -125,11 +147,27 @@ class BarrierConfiguration:
                 for t in document["tariffs"]
             )
             as_of = _aware(document["as_of"])
+            permits = tuple(
+                Permit(
+                    permit_id=str(p["permit_id"]),
+                    lot_id=config.lot_id,
+                    month=date.fromisoformat(str(p["month"])),
+                    valid_from=_aware(p["valid_from"]),
+                    valid_until=_aware(p["valid_until"]),
+                    plate=None if p["plate"] is None else str(p["plate"]),
+                    credential_id=None if p["credential_id"] is None else int(p["credential_id"]),
+                    price=0,  # a barrier needs not know what was paid, nor by whom
+                    currency=config.currency,
+                    sold_at=as_of,
+                    sold_by="",
+                )
+                for p in document["permits"]
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise BarrierConfigurationError(f"not a barrier configuration: {error!r}") from None
         if not tariffs:
             raise BarrierConfigurationError("a barrier configuration without a tariff")
-        return cls(lot=config, as_of=as_of, tariffs=tariffs)
+        return cls(lot=config, as_of=as_of, tariffs=tariffs, permits=permits)
 
 
 def _aware(text: object) -> datetime:

@@ -15,6 +15,8 @@
   follow-up case, and the debt posting on the account's receivable, if any.
 - `parking_tariff_versions` (migration 0010): a lot's tariffs over time, each version the
   document as uploaded and when it comes into force (`parking.tariff_versions`).
+- `parking_permits` (migration 0013): monthly permits, each for one lot, month and holder (a
+  plate or a credential), with what was paid and how; a session entered on one names it.
 
 Importing this module registers the tables on `ticketing.db.models.Base.metadata`;
 `faregate.migrations` imports it, so schema checks see them.
@@ -22,7 +24,7 @@ Importing this module registers the tables on `ticketing.db.models.Base.metadata
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
@@ -87,6 +89,7 @@ class ParkingSessionRow(Base):
     hold_id: Mapped[str | None] = mapped_column(String(CODE))
     posting_id: Mapped[str | None] = mapped_column(String(CODE))
     receipt_no: Mapped[str | None] = mapped_column(String(CODE), unique=True)
+    permit_id: Mapped[str | None] = mapped_column(String(CODE))
 
 
 class ParkingBarrierEventRow(Base):
@@ -145,3 +148,30 @@ class ParkingTariffVersionRow(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     cancelled_at: Mapped[datetime | None]
     cancelled_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ParkingPermitRow(Base):
+    """A month's permit: one per lot, month and holder (the id says so, so a repeated sale is
+    the same row)."""
+
+    __tablename__ = "parking_permits"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price"),
+        CheckConstraint("(plate IS NULL) <> (credential_id IS NULL)", name="one_holder"),
+        Index("ix_parking_permits_lot_month", "lot_id", "month"),
+        Index("ix_parking_permits_account", "account_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(CODE), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"))
+    month: Mapped[date]
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    plate: Mapped[str | None] = mapped_column(String(32))
+    credential_id: Mapped[int | None] = mapped_column(UInt64)
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    price: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    sold_at: Mapped[datetime]
+    sold_by: Mapped[str] = mapped_column(String(64))
+    posting_id: Mapped[str | None] = mapped_column(String(CODE))

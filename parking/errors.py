@@ -20,6 +20,8 @@ ParkingError
 ├── UnknownTariffVersion a tariff version the lot does not have
 ├── TariffScheduleError  a schedule or cancellation that cannot be (in the past, a version
 │                        in force already, another currency)
+├── PermitError          a permit that cannot be sold as asked (no permits at the lot, a
+│                        month past, sold out, neither or both of a plate and a credential)
 ├── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
 └── BarrierConfigurationError  a barrier configuration document that is not one
 
@@ -114,6 +116,11 @@ class UnknownTariffVersion(ParkingError):
 class TariffScheduleError(ParkingError):
     """A tariff version that cannot be scheduled or cancelled as asked: a time in the past, a
     version already in force (stays were priced with it), a currency the lot does not charge."""
+
+
+class PermitError(ParkingError):
+    """A permit that cannot be sold as asked: the lot sells none, the month is over, every
+    reserved space of the month is sold, or the holder is not one plate or one credential."""
 
 
 class BarrierUploadError(ParkingError):

@@ -124,6 +124,7 @@ class BarrierEvent:
     failure: str | None = None
     passback_violation: bool = False
     lost_credential: bool = False
+    permit_id: str | None = None  # an entry the barrier admitted on a permit
 
     @classmethod
     def from_journal(cls, record: object) -> BarrierEvent:
@@ -171,6 +172,7 @@ class SessionRecord:
     hold_id: str | None = None
     posting_id: str | None = None
     receipt_no: str | None = None
+    permit_id: str | None = None  # entered on a permit (`parking.permit`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -42,6 +42,7 @@ from parking.errors import (
     TariffError,
 )
 from parking.occupancy import LotOccupancy, Occupancy
+from parking.permit import Permit
 from parking.records import (
     BarrierEvent,
     CaseRecord,
@@ -332,12 +333,30 @@ async def _account_of(uow: ParkingUnitOfWork, credential_id: int | None) -> Ride
     return await uow.riders.find_account(credential.account_id)
 
 
+async def _permit_of(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent) -> Permit | None:
+    """The permit the barrier admitted the entry on, if it is one: of this lot, covering the
+    entry, held by its credential or plate (a claim that is not is an ordinary entry)."""
+    if event.permit_id is None:
+        return None
+    permit = await uow.parking.find_permit(event.permit_id)
+    if (
+        permit is None
+        or permit.lot_id != lot.lot_id
+        or not permit.covers(event.at)
+        or not permit.held_by(event.credential_id, event.plate)
+    ):
+        return None
+    return permit
+
+
 async def _apply_entry(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent) -> None:
     account = await _account_of(uow, event.credential_id)
+    permit = await _permit_of(uow, lot, event)
     session_id = event.session_id
     hold_id = None
     if (
-        account is not None
+        permit is None
+        and account is not None
         and account.payment_mode is PaymentMode.PREPAID_WALLET
         and account.currency == lot.currency
         and lot.hold_amount > 0
@@ -370,6 +389,7 @@ async def _apply_entry(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEve
             plate=event.plate,
             passback_violation=event.passback_violation,
             hold_id=hold_id,
+            permit_id=None if permit is None else permit.permit_id,
         )
     )
 
@@ -727,8 +747,8 @@ async def barrier_configuration(
     configuration, in the caller's unit of work): the lot's capacity, reserved spaces,
     anti-passback and currency, and every tariff version it may need to price offline: the
     one in force when the lot's oldest open stay entered (or at `at`), those since, and those
-    scheduled, so a barrier has a new version before it comes into force. UnknownLot,
-    NoTariff."""
+    scheduled, so a barrier has a new version before it comes into force; and the lot's
+    permits that have not ended. UnknownLot, NoTariff."""
     lot = await uow.parking.get_lot(lot_id)
     versions = await uow.parking.tariff_versions(lot_id)
     oldest = await uow.parking.oldest_open_entry(lot_id)
@@ -737,6 +757,7 @@ async def barrier_configuration(
         lot=lot,
         as_of=at,
         tariffs=tuple(SyncedTariff.of(v) for v in pricing_window(versions, since)),
+        permits=tuple(await uow.parking.permits(lot_id, valid_after=at)),
     )
 
 

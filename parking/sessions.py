@@ -10,7 +10,9 @@ A session runs entry → (optional payment at a pay station or in the app) → e
    whole stay less what was paid (never negative: a fee never decreases with the stay).
 3. Lost credential: the open session is found by plate (the latest entry of that plate);
    with no plate or no match the tariff's lost-credential price is due.
-4. The car always leaves. When the money cannot be taken (empty wallet, declined card,
+4. A permit holder's stay (`permit_until` set at the entry, `parking.permit`) is free up to
+   the permit's end; what runs past it is priced from that end on.
+5. The car always leaves. When the money cannot be taken (empty wallet, declined card,
    barrier offline) the session is closed as unable-to-collect and the case is recorded for
    follow-up (it becomes debt on the account downstream).
 """
@@ -73,6 +75,7 @@ class ParkingSession:
     collected: int = 0
     passback_violation: bool = False
     lost_credential: bool = False  # entry unknown: opened at the exit for the lost price
+    permit_until: datetime | None = None  # a permit holder's: free until then
 
     @property
     def is_open(self) -> bool:
@@ -98,6 +101,7 @@ class ExitFee:
     quote: Quote | None
     within_grace: bool = False
     lost_credential: bool = False
+    within_permit: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,16 +186,21 @@ def enter(
 
 
 def exit_fee(lot: Lot, session: ParkingSession, at: datetime) -> ExitFee:
-    """What the driver owes leaving at `at` (grace after payment applied)."""
+    """What the driver owes leaving at `at` (grace after payment and permits applied)."""
     _aware(at, "exit time")
     if session.lot_id != lot.lot_id:
         raise SessionError(f"session {session.session_id} is at lot {session.lot_id}")
     tariff = lot.tariff
+    charged_from = session.entry_at
+    if session.permit_until is not None:
+        if at <= session.permit_until:
+            return ExitFee(amount=0, currency=tariff.currency, quote=None, within_permit=True)
+        charged_from = max(charged_from, session.permit_until)
     if session.paid_at is not None and at <= session.paid_at + timedelta(
         minutes=tariff.grace_minutes
     ):
         return ExitFee(amount=0, currency=tariff.currency, quote=None, within_grace=True)
-    quoted = tariff.quote(session.vehicle, session.entry_at, at)
+    quoted = tariff.quote(session.vehicle, charged_from, at)
     return ExitFee(
         amount=max(quoted.amount - session.paid_amount, 0),
         currency=tariff.currency,

@@ -8,7 +8,7 @@ positions and unable-to-collect cases; see `parking/db.py` for the tables. Built
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +17,13 @@ from parking.db import (
     ParkingBarrierEventRow,
     ParkingDeviceRow,
     ParkingLotRow,
+    ParkingPermitRow,
     ParkingSessionRow,
     ParkingTariffVersionRow,
     UnableToCollectRow,
 )
 from parking.errors import UnknownLot, UnknownTariffVersion
+from parking.permit import Permit
 from parking.records import BarrierEvent, CaseRecord, LotConfig, LotKind, SessionRecord
 from parking.sessions import Passback, SessionState
 from parking.tariff_versions import TariffVersion
@@ -74,6 +76,25 @@ def _session(row: ParkingSessionRow) -> SessionRecord:
         hold_id=row.hold_id,
         posting_id=row.posting_id,
         receipt_no=row.receipt_no,
+        permit_id=row.permit_id,
+    )
+
+
+def _permit(row: ParkingPermitRow) -> Permit:
+    return Permit(
+        permit_id=row.id,
+        lot_id=row.lot_id,
+        month=row.month,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        plate=row.plate,
+        credential_id=row.credential_id,
+        price=row.price,
+        currency=row.currency,
+        sold_at=row.sold_at,
+        sold_by=row.sold_by,
+        account_id=row.account_id,
+        posting_id=row.posting_id,
     )
 
 
@@ -314,6 +335,61 @@ class ParkingStore:
         )
         return int((await self._session.execute(query)).scalar_one())
 
+    # --- permits ----------------------------------------------------------------------
+
+    async def add_permit(self, permit: Permit) -> Permit:
+        """Record a permit; one already recorded under its id is returned as it stands (the
+        same sale again)."""
+        found = await self._session.get(ParkingPermitRow, permit.permit_id)
+        if found is not None:
+            return _permit(found)
+        row = ParkingPermitRow(
+            id=permit.permit_id,
+            lot_id=permit.lot_id,
+            month=permit.month,
+            valid_from=permit.valid_from,
+            valid_until=permit.valid_until,
+            plate=permit.plate,
+            credential_id=permit.credential_id,
+            account_id=permit.account_id,
+            price=permit.price,
+            currency=permit.currency,
+            sold_at=permit.sold_at,
+            sold_by=permit.sold_by,
+            posting_id=permit.posting_id,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return _permit(row)
+
+    async def find_permit(self, permit_id: str) -> Permit | None:
+        row = await self._session.get(ParkingPermitRow, permit_id)
+        return None if row is None else _permit(row)
+
+    async def permits(
+        self,
+        lot_id: str | None = None,
+        *,
+        month: date | None = None,
+        valid_after: datetime | None = None,
+        account_id: str | None = None,
+        plate: str | None = None,
+    ) -> list[Permit]:
+        """Permits by lot, month, validity (those ending after `valid_after`), buyer or plate,
+        in the order they start, then by id."""
+        query = select(ParkingPermitRow).order_by(ParkingPermitRow.valid_from, ParkingPermitRow.id)
+        if lot_id is not None:
+            query = query.where(ParkingPermitRow.lot_id == lot_id)
+        if month is not None:
+            query = query.where(ParkingPermitRow.month == month)
+        if valid_after is not None:
+            query = query.where(ParkingPermitRow.valid_until > valid_after)
+        if account_id is not None:
+            query = query.where(ParkingPermitRow.account_id == account_id)
+        if plate is not None:
+            query = query.where(ParkingPermitRow.plate == plate)
+        return [_permit(row) for row in await self._session.scalars(query)]
+
     # --- unable to collect ------------------------------------------------------------
 
     async def add_case(self, case: CaseRecord) -> None:
@@ -374,4 +450,5 @@ def _columns(record: SessionRecord) -> dict[str, object]:
         "hold_id": record.hold_id,
         "posting_id": record.posting_id,
         "receipt_no": record.receipt_no,
+        "permit_id": record.permit_id,
     }

@@ -1,14 +1,18 @@
 """An offline parking barrier (entry and exit lanes): the real verifier, a tariff, a journal.
 
 Like `simulators.gate`, the barrier holds only public material (key set, secure module, deny
-list) plus the lot's tariff as last synced, and decides alone:
+list) plus the lot's configuration as last synced (`configure`: the tariff versions, each stay
+priced with the one in force at its entry, and the lot's permits), and decides alone:
 
 - entry: the phone QR is verified (replays refused); the lot's session policy applies
   anti-passback; the caller says whether occupancy has room (`room=False` refuses);
 - exit: the QR is verified, the open session found, the fee priced from the synced tariff,
   and collected through the injected `collector`; if it cannot be (offline, declined, empty
   wallet) the car still leaves and the exit is journaled as unable to collect;
-- lost credential: the open session by plate, else the tariff's lost-credential price.
+- lost credential: the open session by plate, else the tariff's lost-credential price;
+- permits: a permit holder (by QR or, at a plate-reading lane, by plate) is admitted while
+  any space is free (the caller's `reserved_room`: the reserved spaces are theirs) and leaves
+  free while the permit lasts.
 
 Every event is appended to a local SQLite journal and committed before the decision is
 returned; on restart the open sessions and the replay memory are rebuilt from it. `upload`
@@ -33,6 +37,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from parking.barrier_config import BarrierConfiguration
+from parking.permit import Permit
 from parking.sessions import (
     CollectFailure,
     ExitFee,
@@ -41,6 +47,7 @@ from parking.sessions import (
     SessionState,
     enter,
     exit_fee,
+    find_by_plate,
     leave,
     lost_credential_fee,
     unknown_entry,
@@ -79,7 +86,9 @@ CREATE TABLE IF NOT EXISTS events (
     collected INTEGER,
     failure TEXT,                   -- why the fee could not be collected
     passback_violation INTEGER NOT NULL DEFAULT 0,
-    lost_credential INTEGER NOT NULL DEFAULT 0
+    lost_credential INTEGER NOT NULL DEFAULT 0,
+    permit_id TEXT,                 -- entry: the permit it was admitted on
+    permit_until_us INTEGER         -- and when that permit ends
 );
 CREATE TABLE IF NOT EXISTS upload_cursor (
     device_id TEXT PRIMARY KEY,
@@ -88,7 +97,8 @@ CREATE TABLE IF NOT EXISTS upload_cursor (
 """
 _COLUMNS = (
     "seq, device_id, lot_id, kind, at_us, session_seq, credential_id, plate, vehicle, reason,"
-    " step, tariff_id, fee, currency, collected, failure, passback_violation, lost_credential"
+    " step, tariff_id, fee, currency, collected, failure, passback_violation, lost_credential,"
+    " permit_id, permit_until_us"
 )
 
 
@@ -104,6 +114,7 @@ class Refusal(StrEnum):
     LOT_FULL = "lot_full"
     PASSBACK = "passback"
     NO_OPEN_SESSION = "no_open_session"
+    NO_PERMIT = "no_permit"  # a plate-reading lane admits permit holders only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +139,8 @@ class BarrierRecord:
     failure: CollectFailure | None
     passback_violation: bool
     lost_credential: bool
+    permit_id: str | None = None
+    permit_until: datetime | None = None
 
     @property
     def session_id(self) -> str:
@@ -196,6 +209,7 @@ def record_to_wire(record: BarrierRecord) -> dict[str, Any]:
         "failure": None if record.failure is None else record.failure.value,
         "passback_violation": record.passback_violation,
         "lost_credential": record.lost_credential,
+        "permit_id": record.permit_id,
     }
 
 
@@ -237,7 +251,7 @@ class BarrierJournal:
         with self._db:
             cursor = self._db.execute(
                 f"INSERT INTO events ({_COLUMNS.removeprefix('seq, ')})"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.device_id,
                     record.lot_id,
@@ -256,6 +270,8 @@ class BarrierJournal:
                     None if record.failure is None else record.failure.value,
                     int(record.passback_violation),
                     int(record.lost_credential),
+                    record.permit_id,
+                    None if record.permit_until is None else _micros(record.permit_until),
                 ),
             )
         seq = cursor.lastrowid
@@ -328,6 +344,7 @@ class OfflineBarrier:
     ) -> None:
         self.device_id = device_id
         self.lot = lot
+        self.config: BarrierConfiguration | None = None
         self.context = GateContext(device_id, accepted_products)
         policy = replace(policy or VerifierPolicy(), passback_seconds=0.0)
         self.verifier = Verifier(keyset, secure_module, policy, deny_list)
@@ -345,9 +362,25 @@ class OfflineBarrier:
 
     # -- configuration ---------------------------------------------------------------------
 
-    def sync_tariff(self, tariff: Tariff) -> None:
-        """Replace the lot's tariff (what the backend pushes when the barrier is online)."""
-        self.lot = replace(self.lot, tariff=tariff)
+    def configure(self, config: BarrierConfiguration) -> None:
+        """Take the lot's configuration from a sync (`parking.barrier_config`): its tariff
+        versions (a stay is priced with the one in force at its entry, so versions scheduled
+        ahead apply on time even offline), its permits and its anti-passback mode."""
+        if config.lot.lot_id != self.lot.lot_id:
+            raise BarrierError(f"configuration of lot {config.lot.lot_id}, not {self.lot.lot_id}")
+        self.config = config
+        self.lot = replace(self.lot, tariff=config.in_force.tariff, passback=config.lot.passback)
+
+    def _lot_for(self, entry_at: datetime) -> Lot:
+        """The lot with the tariff that prices a stay entered at `entry_at`."""
+        if self.config is None:
+            return self.lot
+        return replace(self.lot, tariff=self.config.tariff_for_entry(entry_at).tariff)
+
+    def _permit(self, credential_id: int | None, plate: str | None, at: datetime) -> Permit | None:
+        if self.config is None:
+            return None
+        return self.config.permit_for(credential_id=credential_id, plate=plate, at=at)
 
     @property
     def open_sessions(self) -> list[ParkingSession]:
@@ -363,17 +396,53 @@ class OfflineBarrier:
         vehicle: str = "car",
         plate: str | None = None,
         room: bool = True,
+        reserved_room: bool | None = None,
     ) -> BarrierDecision:
-        """A driver shows the QR at the entry lane; `room` is the occupancy's answer."""
+        """A driver shows the QR at the entry lane. `room`: whether the occupancy admits an
+        ordinary entry; `reserved_room` whether it admits a permit holder (default: `room`)."""
         when = self._when(at)
-        if not room:
-            return self._refused(when, Refusal.LOT_FULL, plate=plate, vehicle=vehicle)
         checked = self.verifier.verify(token, at=when, gate=self.context, memory=self.memory)
         if not checked.accepted:
             return self._refused(when, checked.reason.value, qr=checked, plate=plate)
-        credential_id = checked.credential_id
+        return self._admit(
+            when, checked.credential_id, plate, vehicle, room, reserved_room, qr=checked
+        )
+
+    def present_plate(
+        self,
+        plate: str,
+        at: datetime | None = None,
+        *,
+        vehicle: str = "car",
+        room: bool = True,
+        reserved_room: bool | None = None,
+    ) -> BarrierDecision:
+        """A plate-reading entry lane: a plate with a permit is admitted like a QR; any other
+        plate must show its QR."""
+        when = self._when(at)
+        if self._permit(None, plate, when) is None:
+            return self._refused(when, Refusal.NO_PERMIT, plate=plate, vehicle=vehicle)
+        return self._admit(when, None, plate, vehicle, room, reserved_room, qr=None)
+
+    def _admit(
+        self,
+        when: datetime,
+        credential_id: int | None,
+        plate: str | None,
+        vehicle: str,
+        room: bool,
+        reserved_room: bool | None,
+        *,
+        qr: Decision | None,
+    ) -> BarrierDecision:
+        permit = self._permit(credential_id, plate, when)
+        has_room = room if permit is None or reserved_room is None else reserved_room
+        if not has_room:
+            return self._refused(
+                when, Refusal.LOT_FULL, qr=qr, plate=plate, vehicle=vehicle, step=qr is not None
+            )
         decision = enter(
-            self.lot,
+            self._lot_for(when),
             session_id="pending",
             at=when,
             vehicle=vehicle,
@@ -383,7 +452,7 @@ class OfflineBarrier:
         )
         if not decision.admitted or decision.session is None:
             return self._refused(
-                when, Refusal.PASSBACK, qr=checked, plate=plate, vehicle=vehicle, step=True
+                when, Refusal.PASSBACK, qr=qr, plate=plate, vehicle=vehicle, step=qr is not None
             )
         if decision.superseded is not None:
             # Soft anti-passback: the earlier stay ends here and is charged like an exit.
@@ -397,14 +466,19 @@ class OfflineBarrier:
                 credential_id=credential_id,
                 plate=decision.session.plate,
                 vehicle=vehicle,
-                step=checked.step,
+                step=None if qr is None else qr.step,
                 passback_violation=decision.session.passback_violation,
+                permit=permit,
             )
         )
-        session = replace(decision.session, session_id=f"{self.device_id}:{seq}")
+        session = replace(
+            decision.session,
+            session_id=f"{self.device_id}:{seq}",
+            permit_until=None if permit is None else permit.valid_until,
+        )
         self._open[session.session_id] = session
         return BarrierDecision(
-            opened=True, kind=EventKind.ENTRY, reason="ok", seq=seq, session=session, qr=checked
+            opened=True, kind=EventKind.ENTRY, reason="ok", seq=seq, session=session, qr=qr
         )
 
     def present_exit(self, token: str | bytes, at: datetime | None = None) -> BarrierDecision:
@@ -426,12 +500,21 @@ class OfflineBarrier:
     ) -> BarrierDecision:
         """The operator's lost-credential flow: the plate's open session, else the lost price."""
         when = self._when(at)
-        session, fee = lost_credential_fee(self.lot, plate, self._open.values(), when)
+        session, fee = lost_credential_fee(self._lot_for(when), plate, self._open.values(), when)
         if session is None:
             session = unknown_entry(
-                self.lot, session_id="lost", at=when, vehicle=vehicle, plate=plate
+                self._lot_for(when), session_id="lost", at=when, vehicle=vehicle, plate=plate
             )
             return self._collect_and_close(session, when, fee=fee, step=None)
+        return self._collect_and_close(session, when, fee=None, step=None)
+
+    def present_plate_exit(self, plate: str, at: datetime | None = None) -> BarrierDecision:
+        """A plate-reading exit lane: the plate's open stay is priced and closed (a permit
+        holder's is free while the permit lasts); no open stay, no opening."""
+        when = self._when(at)
+        session = find_by_plate(self.lot, plate, self._open.values())
+        if session is None:
+            return self._refused(when, Refusal.NO_OPEN_SESSION, plate=plate)
         return self._collect_and_close(session, when, fee=None, step=None)
 
     # -- upload ----------------------------------------------------------------------------
@@ -493,7 +576,7 @@ class OfflineBarrier:
     def _collect_and_close(
         self, session: ParkingSession, when: datetime, *, fee: ExitFee | None, step: int | None
     ) -> BarrierDecision:
-        owed = fee if fee is not None else exit_fee(self.lot, session, when)
+        owed = fee if fee is not None else exit_fee(self._lot_for(session.entry_at), session, when)
         failure: CollectFailure | None = None
         if owed.amount > 0:
             failure = self._take(session, owed)
@@ -522,7 +605,8 @@ class OfflineBarrier:
         *,
         step: int | None = None,
     ) -> BarrierDecision:
-        decision = leave(self.lot, session, when, failure=failure, fee=fee)
+        priced_by = self._lot_for(session.entry_at)
+        decision = leave(priced_by, session, when, failure=failure, fee=fee)
         closed = decision.session
         entry_seq = None if closed.lost_credential else int(closed.session_id.rsplit(":", 1)[1])
         seq = self.journal.append(
@@ -539,6 +623,7 @@ class OfflineBarrier:
                 collected=closed.collected,
                 failure=None if decision.unable_to_collect is None else failure,
                 lost_credential=closed.lost_credential,
+                tariff=priced_by.tariff,
             )
         )
         self._open.pop(session.session_id, None)
@@ -594,8 +679,9 @@ class OfflineBarrier:
         failure: CollectFailure | None = None,
         passback_violation: bool = False,
         lost_credential: bool = False,
+        tariff: Tariff | None = None,
+        permit: Permit | None = None,
     ) -> BarrierRecord:
-        priced = kind is EventKind.EXIT
         return BarrierRecord(
             device_id=self.device_id,
             seq=0,
@@ -608,13 +694,15 @@ class OfflineBarrier:
             vehicle=vehicle,
             reason=reason,
             step=step,
-            tariff_id=self.lot.tariff.id if priced else None,
+            tariff_id=None if tariff is None else tariff.id,
             fee=fee,
-            currency=self.lot.tariff.currency if priced else None,
+            currency=None if tariff is None else tariff.currency,
             collected=collected,
             failure=failure,
             passback_violation=passback_violation,
             lost_credential=lost_credential,
+            permit_id=None if permit is None else permit.permit_id,
+            permit_until=None if permit is None else permit.valid_until,
         )
 
     def _session_of(self, entry: BarrierRecord) -> ParkingSession:
@@ -627,6 +715,7 @@ class OfflineBarrier:
             plate=entry.plate,
             state=SessionState.OPEN,
             passback_violation=entry.passback_violation,
+            permit_until=entry.permit_until,
         )
 
 
@@ -639,7 +728,8 @@ def _micros(at: datetime) -> int:
 
 def _from_row(row: tuple[object, ...]) -> BarrierRecord:
     (seq, device_id, lot_id, kind, at_us, session_seq, cid, plate, vehicle, reason, step,
-     tariff_id, fee, currency, collected, failure, passback, lost) = row  # fmt: skip
+     tariff_id, fee, currency, collected, failure, passback, lost, permit_id,
+     permit_until_us) = row  # fmt: skip
     assert isinstance(at_us, int)
     return BarrierRecord(
         device_id=str(device_id),
@@ -660,4 +750,8 @@ def _from_row(row: tuple[object, ...]) -> BarrierRecord:
         failure=None if failure is None else CollectFailure(str(failure)),
         passback_violation=bool(passback),
         lost_credential=bool(lost),
+        permit_id=None if permit_id is None else str(permit_id),
+        permit_until=None
+        if permit_until_us is None
+        else _EPOCH + timedelta(microseconds=int(str(permit_until_us))),
     )

@@ -21,6 +21,7 @@ records it once (see `ticketing.ledger.postings.Posting`). The kinds:
 |                |                                      | exception resolved)                     |
 | parking hold   | `parking-hold:{session}` (a hold)    | wallet → parking operator (reserved)    |
 | parking fee    | `parking:{session}[:{part}]`         | wallet and/or receivable → operator     |
+| parking permit | `parking-permit:{permit}`            | wallet or receivable → lot's operator   |
 
 Who pays a fare: a postpaid account's receivable; a prepaid account's wallet up to what it can
 still pay (balance plus overdraft allowance), the rest its receivable, because the ride has
@@ -301,4 +302,30 @@ def parking_fee(
         at,
         f"parking at {lot_id} ({session_id})",
         {"parking_session": session_id, "lot": lot_id, "operator": operator_id},
+    )
+
+
+def parking_permit_id(permit_id: str) -> str:
+    """A month's parking permit bought from an account."""
+    return f"parking-permit:{permit_id}"
+
+
+def parking_permit_sale(
+    account: RiderAccount,
+    permit_id: str,
+    *,
+    operator_id: str,
+    lot_id: str,
+    price: Money,
+    at: datetime,
+) -> Posting:
+    """A permit bought: paid from the wallet (or owed, for a postpaid rider) to the lot
+    operator's payable, which settlement apportions to that operator on the day of sale."""
+    return Posting.transfer(
+        parking_permit_id(permit_id),
+        debit=rider_ledger_account(account),
+        credit=accounts.operator(operator_id),
+        amount=price,
+        occurred_at=at,
+        description=f"parking permit {permit_id} at {lot_id}",
     )

@@ -45,9 +45,7 @@ def _read_password(path: Path) -> str:
 async def _add(settings: Settings, username: str, password: str, role: UserRole) -> None:
     engine = await open_database(settings)
     try:
-        await create_user(
-            UnitOfWorkFactory(engine), username, password, role, by=administrator()
-        )
+        await create_user(UnitOfWorkFactory(engine), username, password, role, by=administrator())
     finally:
         await engine.dispose()
 

@@ -254,20 +254,6 @@ def test_declined_payment_lets_the_car_out(keys: KeyMaterial, tmp_path: Path) ->
     b.close()
 
 
-def test_synced_tariff_prices_the_exit(keys: KeyMaterial, tmp_path: Path) -> None:
-    wallet = Wallet(10**6)
-    b = barrier(keys, tmp_path / "b.sqlite", wallet)
-    driver = phone(keys, 49)
-    b.present_entry(driver.token_at(T0), T0)
-    b.sync_tariff(load_tariff("apds-rate-table-5"))
-    at = T0 + timedelta(hours=3)
-    decision = b.present_exit(driver.token_at(at), at)
-    assert decision.fee is not None
-    assert (decision.fee.amount, decision.fee.currency) == (400, "EUR")
-    assert b.journal.records()[-1].tariff_id == "apds-rate-table-5"
-    b.close()
-
-
 def test_barrier_imports_no_ticketing() -> None:
     code = (
         "import sys, simulators.barrier; "

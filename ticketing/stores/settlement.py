@@ -59,15 +59,17 @@ from ticketing.postings import (
     hold_capture_id,
     parking_fee_id,
     parking_hold_id,
+    parking_permit_id,
     suspense_move_id,
 )
 from ticketing.service_day import DEFAULT_TIMEZONE
 
 TAPS = table_of(TapRow)
 _SERVICE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the report's hours, as charges_by_hour's
-# How parking's postings are named (ticketing.postings): fees, holds, a hold's capture.
+# How parking's postings are named (ticketing.postings): fees, holds, a hold's capture, permits.
 _FEE_PREFIX = parking_fee_id("")
 _HOLD_PREFIX = parking_hold_id("")
+_PERMIT_PREFIX = parking_permit_id("")
 _CAPTURE_SUFFIX = hold_capture_id("")
 PRICED_DAYS = table_of(PricedDayRow)
 LEGS = table_of(PricedLegRow)
@@ -568,13 +570,16 @@ class SettlementRecords:
 
     async def parking_fees(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
         """Per parking operator: (sessions, fees) of the parking fees posted in the window
-        (`parking:{session}[:{part}]`, and the captures of parking holds), as their credits to
-        the operator's payable net of any reversal."""
+        (`parking:{session}[:{part}]`, and the captures of parking holds) and of the monthly
+        permits sold in it (`parking-permit:{permit}`, each counted as one session, its whole
+        price the operator's on the day of sale), as their credits to the operator's payable
+        net of any reversal."""
         sessions: dict[str, set[str]] = {}
         fees: dict[str, int] = {}
         for posting_id, code, _, amount in await self._parking_fee_credits(start, end):
             operator_id = code.removeprefix(OPERATOR_PREFIX)
             session = posting_id.removeprefix(_HOLD_PREFIX).removeprefix(_FEE_PREFIX)
+            session = session.removeprefix(_PERMIT_PREFIX)
             for suffix in (_CAPTURE_SUFFIX, ":rest", ":debt", ":reversal"):
                 session = session.removesuffix(suffix)
             sessions.setdefault(operator_id, set()).add(session)
@@ -593,7 +598,7 @@ class SettlementRecords:
         self, start: datetime, end: datetime
     ) -> list[tuple[str, str, datetime, int]]:
         """(posting, operator account, posted at, credit) of every parking fee posting in the
-        window: whole fees, their rests and reversals, and captured parking holds."""
+        window: whole fees, their rests and reversals, captured parking holds, permits sold."""
         rows = await self._session.execute(
             select(
                 ENTRIES.c.posting_id,
@@ -608,6 +613,7 @@ class SettlementRecords:
                 ENTRIES.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
                 or_(
                     POSTINGS.c.id.startswith(_FEE_PREFIX, autoescape=True),
+                    POSTINGS.c.id.startswith(_PERMIT_PREFIX, autoescape=True),
                     and_(
                         POSTINGS.c.id.startswith(_HOLD_PREFIX, autoescape=True),
                         POSTINGS.c.id.endswith(_CAPTURE_SUFFIX, autoescape=True),

@@ -40,6 +40,10 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00
 Short = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Amount = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+# A permit's name: lot, month and holder (`parking.permit.permit_id`), so ':' is allowed.
+PermitId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x20\x7f]+$")
+]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
@@ -63,6 +67,7 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     failure: Literal["insufficient_funds", "card_declined", "barrier_offline"] | None = None
     passback_violation: bool = False
     lost_credential: bool = False
+    permit_id: PermitId | None = None
 
 
 class BarrierJournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
