@@ -60,7 +60,7 @@ from parking.tariff_files import load_tariff, resolve_tariff
 from parking.tariff_versions import TariffVersion, in_force, pricing_window
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing import postings
-from ticketing.devices import Places
+from ticketing.devices import DevicePolicy, Places
 from ticketing.errors import UnknownRecord
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
@@ -68,7 +68,13 @@ from ticketing.ledger.errors import InsufficientFunds
 from ticketing.ledger.holds import HoldStatus
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.devices import places_of
+from ticketing.services.devices import (
+    DEFAULT_POLICY,
+    DeviceConfiguration,
+    configuration_of,
+    get_device,
+    places_of,
+)
 from ticketing.unit_of_work import run_in_uow
 
 # --- lots -----------------------------------------------------------------------------------
@@ -769,3 +775,22 @@ async def device_places(uows: ParkingUnitOfWorkFactory, feed: FareFeed) -> Place
     async with uows() as uow:
         lots = await uow.parking.lots()
     return places_of(feed, {lot.lot_id for lot in lots})
+
+
+async def device_configuration(
+    uows: ParkingUnitOfWorkFactory,
+    device_id: str,
+    *,
+    feed: FareFeed,
+    policy: DevicePolicy = DEFAULT_POLICY,
+) -> DeviceConfiguration:
+    """The configuration a device downloads (`GET /device/v1/config`): its binding and place,
+    `policy`, and for a barrier its lot and tariff versions as `barrier_configuration` reads
+    them now. UnknownDevice; a barrier's lot gone: UnknownLot."""
+    device = await get_device(uows, device_id)
+    barrier = None
+    if device.binding.lot_id is not None:
+        async with uows() as uow:
+            found = await barrier_configuration(uow, device.binding.lot_id, uow.clock())
+        barrier = found.as_json()
+    return configuration_of(device, feed, policy, barrier=barrier)

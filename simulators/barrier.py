@@ -61,7 +61,8 @@ from qr.memory import GateMemory
 from qr.timeutil import Clock, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from simulators.device_client import DeviceClient
-from simulators.errors import BarrierError
+from simulators.device_config import DeviceSettings
+from simulators.errors import BarrierError, ConfigurationError
 
 UPLOAD_PATH = "/device/v1/parking/journal"
 
@@ -346,6 +347,8 @@ class OfflineBarrier:
         self.lot = lot
         self.config: BarrierConfiguration | None = None
         self.context = GateContext(device_id, accepted_products)
+        self._keyset = keyset
+        self._module = secure_module
         policy = replace(policy or VerifierPolicy(), passback_seconds=0.0)
         self.verifier = Verifier(keyset, secure_module, policy, deny_list)
         self.collector = collector
@@ -370,6 +373,21 @@ class OfflineBarrier:
             raise BarrierError(f"configuration of lot {config.lot.lot_id}, not {self.lot.lot_id}")
         self.config = config
         self.lot = replace(self.lot, tariff=config.in_force.tariff, passback=config.lot.passback)
+
+    def apply_settings(self, settings: DeviceSettings) -> None:
+        """Decide from now on as the device's whole configuration says (`GET
+        /device/v1/config`): accepted products, TOTP window and deny-list age, and the lot
+        (`configure`). Versions held from earlier syncs that came into force before every
+        version the new configuration lists are kept: the backend lists them from the oldest
+        open stay it knows of, and this barrier's stays not yet uploaded are not among those."""
+        if settings.device_id != self.device_id:
+            raise ConfigurationError(f"configuration of {settings.device_id}, not {self.device_id}")
+        if settings.barrier is None:
+            raise ConfigurationError(f"{self.device_id}'s configuration has no lot: not a barrier")
+        self.context = GateContext(self.device_id, settings.accepted_products)
+        policy = replace(settings.policy, passback_seconds=0.0)
+        self.verifier = Verifier(self._keyset, self._module, policy, self.verifier.deny_list)
+        self.configure(_keeping_older(self.config, settings.barrier))
 
     def _lot_for(self, entry_at: datetime) -> Lot:
         """The lot with the tariff that prices a stay entered at `entry_at`."""
@@ -717,6 +735,17 @@ class OfflineBarrier:
             passback_violation=entry.passback_violation,
             permit_until=entry.permit_until,
         )
+
+
+def _keeping_older(
+    held: BarrierConfiguration | None, synced: BarrierConfiguration
+) -> BarrierConfiguration:
+    """`synced`, with the versions of `held` that came into force before all of its own."""
+    if held is None or held.lot.lot_id != synced.lot.lot_id:
+        return synced
+    start = min(t.effective_from for t in synced.tariffs)
+    older = tuple(t for t in held.tariffs if t.effective_from < start)
+    return replace(synced, tariffs=older + synced.tariffs)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

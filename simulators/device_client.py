@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from qr.denylist import DenyList, DenyListDelta
 
 SCHEME = "FG-HMAC-SHA256"
 ENROL_PATH = "/device/v1/enrol"
+CONFIG_PATH = "/device/v1/config"
 
 
 def generate_device_key() -> X25519PrivateKey:
@@ -137,6 +138,17 @@ class DeviceClient:
         """POST a journal batch; the answer counts new, duplicate and conflicting records."""
         body = json.dumps({"records": records}, separators=(",", ":")).encode()
         return await self.request("POST", "/device/v1/journal", body)
+
+    async def configuration(self, held: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """The device's configuration document: `held` while the server answers 304 (its
+        `version` is the ETag), else the new one. Raises httpx.HTTPStatusError otherwise."""
+        headers = None if held is None else {"If-None-Match": f'"{held["version"]}"'}
+        answer = await self.get(CONFIG_PATH, headers)
+        if answer.status_code == 304 and held is not None:
+            return held
+        answer.raise_for_status()
+        document: Mapping[str, Any] = answer.json()
+        return document
 
     async def sync_deny_list(self, held: DenyList | None) -> DenyList:
         """The current deny list: fetched whole when the device holds none (or the server no

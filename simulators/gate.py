@@ -21,6 +21,8 @@ from qr.liveness import SecureModule
 from qr.memory import GateMemory
 from qr.timeutil import Clock, from_unix, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
+from simulators.device_config import DeviceSettings
+from simulators.errors import ConfigurationError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -141,6 +143,8 @@ class OfflineGate:
     ) -> None:
         self.device_id = device_id
         self.context = GateContext(device_id, accepted_products)
+        self._keyset = keyset
+        self._module = secure_module
         self.verifier = Verifier(keyset, secure_module, policy, deny_list)
         self.clock = clock
         self.journal = GateJournal(journal_path)
@@ -150,6 +154,16 @@ class OfflineGate:
     @property
     def deny_list(self) -> DenyList | None:
         return self.verifier.deny_list
+
+    def apply_settings(self, settings: DeviceSettings) -> None:
+        """Decide from now on as the device's configuration says (accepted products, TOTP
+        window, passback, deny-list age); the deny list and the replay memory stay."""
+        if settings.device_id != self.device_id:
+            raise ConfigurationError(f"configuration of {settings.device_id}, not {self.device_id}")
+        self.context = GateContext(self.device_id, settings.accepted_products)
+        self.verifier = Verifier(
+            self._keyset, self._module, settings.policy, self.verifier.deny_list
+        )
 
     def apply_deny_delta(self, delta: DenyListDelta) -> DenyList:
         """Apply a synced delta; a gap or reordering raises and leaves the list unchanged."""

@@ -55,6 +55,39 @@ class Direction(enum.StrEnum):
     EXIT = "exit"
 
 
+class StalePolicy(enum.StrEnum):
+    """What a gate does with a deny list older than its limit (docs/TOKEN-SPEC.md §5)."""
+
+    ACCEPT_FLAGGED = "accept_flagged"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DevicePolicy:
+    """What every device is told to decide offline with (its configuration, besides where it
+    is bound): the credential products it accepts, its passback time, how many TOTP steps a
+    code may be off, how old its deny list may grow before the offline policy applies, and how
+    often it uploads and reports."""
+
+    accepted_products: tuple[str, ...]
+    passback: timedelta = timedelta(seconds=120)
+    totp_before: int = 1
+    totp_after: int = 1
+    max_deny_list_age: timedelta = timedelta(hours=6)
+    stale_deny_list: StalePolicy = StalePolicy.ACCEPT_FLAGGED
+    upload_interval: timedelta = timedelta(seconds=60)
+    heartbeat_interval: timedelta = timedelta(seconds=60)
+
+    def __post_init__(self) -> None:
+        if not self.accepted_products:
+            raise InvalidDevice("a device policy accepts at least one product")
+        if min(self.totp_before, self.totp_after) < 0:
+            raise InvalidDevice("TOTP window sizes cannot be negative")
+        for name in ("passback", "max_deny_list_age", "upload_interval", "heartbeat_interval"):
+            if getattr(self, name) < timedelta(0):
+                raise InvalidDevice(f"{name.replace('_', ' ')} cannot be negative")
+
+
 class RegistrationStatus(enum.StrEnum):
     PENDING = "pending"  # registered, its enrolment code not yet used
     ACTIVE = "active"  # enrolled: holds a secret and may sign requests

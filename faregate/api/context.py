@@ -23,8 +23,10 @@ from faregate.api.registry import DeviceGuard
 from faregate.config import Settings
 from gateways.stripe_gateway import StripeGateway
 from qr.timeutil import Clock, utc_now
+from ticketing.devices import DevicePolicy
 from ticketing.fares.feed import FareFeed
 from ticketing.payments.service import PaymentsService
+from ticketing.services.devices import DEFAULT_POLICY
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_DEVICE_RATE = RateLimit(requests=1200, window_seconds=60)
@@ -48,7 +50,8 @@ class ApiConfig:
 
     `stripe=None` starts a private localstripe in the data directory, as Redis without a URL.
     `pricing_worker`: run one pricing worker in the server process (`faregate serve
-    --no-worker` leaves pricing to separate `faregate worker` processes).
+    --no-worker` leaves pricing to separate `faregate worker` processes). `device_policy`:
+    what every device's configuration tells it to decide offline with.
     """
 
     settings: Settings
@@ -62,6 +65,7 @@ class ApiConfig:
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
     pricing_worker: bool = True
+    device_policy: DevicePolicy = DEFAULT_POLICY
 
 
 CONFIG = web.AppKey("config", ApiConfig)

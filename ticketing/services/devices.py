@@ -14,15 +14,20 @@ Registering and revoking are staff actions: each writes its audit line in its ow
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.device_secrets import SecretBox, new_device_secret
 from ticketing.devices import (
     DEFAULT_CODE_LIFETIME,
     Binding,
+    DeviceKind,
+    DevicePolicy,
     DeviceRecord,
     Places,
     RegistrationStatus,
@@ -37,6 +42,7 @@ from ticketing.devices import (
 from ticketing.errors import EnrolmentRefused, UnknownDevice
 from ticketing.fares.feed import FareFeed
 from ticketing.services.audit import record
+from ticketing.services.passengers import PASS_HOLDER, PAY_AS_YOU_GO
 
 # Re-exported: the entry points read and query the registry through these values.
 from ticketing.stores.device_registry import DeviceKey as DeviceKey
@@ -45,6 +51,9 @@ from ticketing.stores.devices import DeviceActivity as DeviceActivity
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 _NOT_RECOGNISED = "device id or enrolment code not recognised"
+CONFIG_FORMAT = "faregate-device-config/1"
+# Devices accept the credentials the backend issues: pay as you go, or with a pass.
+DEFAULT_POLICY = DevicePolicy(accepted_products=(PAY_AS_YOU_GO, PASS_HOLDER))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +71,83 @@ class EnrolledDevice:
 
     device: DeviceRecord
     secret: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfiguration:
+    """A device's configuration document (`faregate-device-config/1`, JSON-ready) and its
+    version: what it holds is current while the versions match (the HTTP ETag)."""
+
+    document: Mapping[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.document["version"])
+
+
+def configuration_version(document: Mapping[str, Any]) -> str:
+    """SHA-256 (16 hex) of the document as canonical JSON, without its version and without
+    the barrier part's `as_of` (when it was read, not what it says)."""
+    content = {key: value for key, value in document.items() if key != "version"}
+    barrier = content.get("barrier")
+    if isinstance(barrier, Mapping):
+        content["barrier"] = {key: value for key, value in barrier.items() if key != "as_of"}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def configuration_of(
+    device: DeviceRecord,
+    feed: FareFeed,
+    policy: DevicePolicy,
+    *,
+    barrier: Mapping[str, Any] | None = None,
+) -> DeviceConfiguration:
+    """The configuration of `device` under `policy`: its binding and place as the fare feed
+    names it (a gate's stop, a validator's route), what it decides offline with and how often
+    it uploads and reports; a barrier's lot and tariffs are `barrier`
+    (`parking.services.barrier_configuration`, as JSON)."""
+    binding = device.binding
+    gtfs = feed.gtfs
+    place: dict[str, Any]
+    # A place the feed no longer has (a feed changed after registration) keeps its id only.
+    if binding.kind is DeviceKind.GATE:
+        assert binding.stop_id is not None  # a gate's binding has a stop
+        stop = gtfs.stops.get(binding.stop_id)
+        place = {"stop_id": binding.stop_id, "name": None if stop is None else stop.name}
+    elif binding.kind is DeviceKind.VALIDATOR:
+        assert binding.route_id is not None
+        route = gtfs.routes.get(binding.route_id)
+        name = None if route is None else route.short_name or route.long_name
+        place = {"route_id": binding.route_id, "name": name}
+    else:
+        place = {"lot_id": binding.lot_id}
+    document: dict[str, Any] = {
+        "format": CONFIG_FORMAT,
+        "device_id": device.device_id,
+        "kind": binding.kind.value,
+        "binding": {
+            "stop_id": binding.stop_id,
+            "route_id": binding.route_id,
+            "lot_id": binding.lot_id,
+            "direction": None if binding.direction is None else binding.direction.value,
+        },
+        "place": place,
+        "accepted_products": list(policy.accepted_products),
+        # In a lot, passback is the session rule (no second entry without an exit): the
+        # barrier's time window is off and the lot says hard or soft.
+        "passback_seconds": 0
+        if binding.kind is DeviceKind.BARRIER
+        else int(policy.passback.total_seconds()),
+        "totp_window": {"before": policy.totp_before, "after": policy.totp_after},
+        "max_deny_list_age_seconds": int(policy.max_deny_list_age.total_seconds()),
+        "stale_deny_list": policy.stale_deny_list.value,
+        "upload_interval_seconds": int(policy.upload_interval.total_seconds()),
+        "heartbeat_interval_seconds": int(policy.heartbeat_interval.total_seconds()),
+        "barrier": None if barrier is None else dict(barrier),
+    }
+    document["version"] = configuration_version(document)
+    return DeviceConfiguration(document)
 
 
 def places_of(feed: FareFeed, lots: Collection[str]) -> Places:

@@ -6,6 +6,13 @@ sealed liveness keys, and report its health.
   add` buys the device its own signing secret, once (`ticketing.services.devices.enrol_device`).
   The public key is the X25519 key the device generated; its liveness keys are sealed to it.
 
+- `GET /device/v1/config` (signed, `If-None-Match` → 304 while current): everything the device
+  decides offline with, for its own binding (`parking.services.device_configuration`): its
+  place as the fare feed names it, accepted products, passback, TOTP window, the deny list's
+  maximum age, upload and heartbeat intervals; for a barrier its lot, capacity, reserved spaces
+  and the tariff versions it prices with (a scheduled change arrives before it applies). The
+  ETag is the document's `version`, which the device reports in its heartbeat.
+
 Refusals of the registry (a wrong, used or expired code: 403 `enrolment-refused`; a malformed
 key: 422) are problem documents like every other.
 """
@@ -13,14 +20,19 @@ key: 422) are problem documents like every other.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
+from aiohttp import web
 
-from faregate.api.context import CONFIG, RATE_LIMITER, UOWS
+from faregate.api.context import CONFIG, ENGINE, PRICING_FEED, RATE_LIMITER, UOWS
 from faregate.api.device_errors import device_problems
+from faregate.api.errors import Problem
 from faregate.api.rate_limit import RateLimit
-from faregate.api.registry import Call, RouteRegistry
+from faregate.api.registry import Auth, Call, RouteRegistry
+from parking.errors import NoTariff, UnknownLot
+from parking.services import device_configuration
+from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.device_secrets import SecretBox
 from ticketing.devices import DeviceKind, Direction
 from ticketing.services.devices import enrol_device
@@ -83,4 +95,131 @@ async def enrol(call: Call) -> EnrolledDocument:
         direction=binding.direction,
         generation=device.generation,
         enrolled_at=device.enrolled_at,
+    )
+
+
+class BindingDocument(msgspec.Struct, kw_only=True):
+    stop_id: str | None
+    route_id: str | None
+    lot_id: str | None
+    direction: Direction | None
+
+
+class PlaceDocument(msgspec.Struct, kw_only=True):
+    """A gate's stop, a validator's route (each with its `name` in the fare feed), or a
+    barrier's lot."""
+
+    stop_id: str | None = None
+    route_id: str | None = None
+    lot_id: str | None = None
+    name: str | None = None
+
+
+class TotpWindowDocument(msgspec.Struct, kw_only=True):
+    before: int
+    after: int
+
+
+class BarrierLotDocument(msgspec.Struct, kw_only=True):
+    lot_id: str
+    name: str
+    operator: str
+    kind: str
+    capacity: int
+    reserved: int
+    passback: Literal["hard", "soft"]
+    hold: int
+    currency: str
+
+
+class SyncedTariffDocument(msgspec.Struct, kw_only=True):
+    """One tariff version: the TOML document as uploaded (docs/PARKING.md), in force from
+    `effective_from` for stays entered from then on."""
+
+    version: int
+    effective_from: datetime
+    digest: str
+    document: str
+
+
+class PermitDocument(msgspec.Struct, kw_only=True):
+    """A monthly permit the barrier lets in and out without a fee (by plate or credential)."""
+
+    permit_id: str
+    month: str
+    valid_from: datetime
+    valid_until: datetime
+    plate: str | None
+    credential_id: str | None
+
+
+class BarrierDocument(msgspec.Struct, kw_only=True):
+    """`parking.barrier_config.BarrierConfiguration.as_json()`; `from_json` reads it back."""
+
+    as_of: datetime
+    lot: BarrierLotDocument
+    tariff_in_force: int
+    tariff_next: int | None
+    tariffs: list[SyncedTariffDocument]
+    permits: list[PermitDocument]
+
+
+class DeviceConfigDocument(msgspec.Struct, kw_only=True):
+    """A device's configuration (`faregate-device-config/1`); `version` is its ETag."""
+
+    format: Literal["faregate-device-config/1"]
+    version: str
+    device_id: str
+    kind: DeviceKind
+    binding: BindingDocument
+    place: PlaceDocument
+    accepted_products: list[str]
+    passback_seconds: int
+    totp_window: TotpWindowDocument
+    max_deny_list_age_seconds: int
+    stale_deny_list: Literal["accept_flagged", "refuse"]
+    upload_interval_seconds: int
+    heartbeat_interval_seconds: int
+    barrier: BarrierDocument | None
+
+
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of the configuration the device holds; 304 while it is current.",
+}
+
+
+def etag_matches(request: web.Request, etag: str) -> bool:
+    wanted = request.headers.get("If-None-Match", "")
+    return wanted.strip() == "*" or etag in (tag.strip() for tag in wanted.split(","))
+
+
+@routes.route(
+    "GET", "/device/v1/config", summary="The device's configuration, versioned by ETag",
+    tag="device", auth=Auth.DEVICE, response=DeviceConfigDocument, errors=[304, 409],
+    parameters=[IF_NONE_MATCH],
+)  # fmt: skip
+async def get_config(call: Call) -> web.StreamResponse:
+    app = call.app
+    device_id = call.require_subject()
+    parking = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
+    try:
+        with device_problems():
+            found = await device_configuration(
+                parking, device_id, feed=app[PRICING_FEED], policy=app[CONFIG].device_policy
+            )
+    except (UnknownLot, NoTariff) as error:
+        raise Problem(
+            409, "barrier-lot", "Conflict", f"this barrier's lot cannot be configured: {error}"
+        ) from error
+    etag = f'"{found.version}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag_matches(call.request, etag):
+        return web.Response(status=304, headers=headers)
+    # The document as it was versioned (the model above describes it for /openapi.json).
+    return web.Response(
+        body=msgspec.json.encode(found.document), content_type="application/json", headers=headers
     )
