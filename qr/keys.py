@@ -317,6 +317,12 @@ def load_keyset(directory: Path) -> KeySet:
     return KeySet.from_json(_read_json(directory / KEYSET_FILE))
 
 
+def load_liveness_keys(directory: Path) -> tuple[KeySet, dict[int, LivenessMaster]]:
+    """The public key set and the liveness masters, without the issuer's private keys: what
+    the backend seals into gates' secure modules."""
+    return load_keyset(directory), _load_liveness_masters(directory)
+
+
 def load_secure_module(directory: Path) -> SoftwareSecureModule:
     return SoftwareSecureModule(_load_liveness_masters(directory))
 

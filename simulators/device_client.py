@@ -30,6 +30,7 @@ from qr.denylist import DenyList, DenyListDelta
 SCHEME = "FG-HMAC-SHA256"
 ENROL_PATH = "/device/v1/enrol"
 CONFIG_PATH = "/device/v1/config"
+LIVENESS_KEYS_PATH = "/device/v1/liveness-keys"
 
 
 def generate_device_key() -> X25519PrivateKey:
@@ -146,6 +147,17 @@ class DeviceClient:
         answer = await self.get(CONFIG_PATH, headers)
         if answer.status_code == 304 and held is not None:
             return held
+        answer.raise_for_status()
+        document: Mapping[str, Any] = answer.json()
+        return document
+
+    async def liveness_keys(self, held_version: str | None) -> Mapping[str, Any] | None:
+        """The liveness keys sealed to this device (docs/TOKEN-SPEC.md §9), or None while the
+        version held is current (304). Raises httpx.HTTPStatusError otherwise."""
+        headers = None if held_version is None else {"If-None-Match": f'"{held_version}"'}
+        answer = await self.get(LIVENESS_KEYS_PATH, headers)
+        if answer.status_code == 304 and held_version is not None:
+            return None
         answer.raise_for_status()
         document: Mapping[str, Any] = answer.json()
         return document

@@ -9,3 +9,8 @@ class BarrierError(Exception):
 
 class ConfigurationError(Exception):
     """A configuration document a device cannot use (not one, or for another device)."""
+
+
+class SealedKeysError(Exception):
+    """Liveness keys that do not open with this device's key (sealed to another device,
+    altered on the way, or not a sealed key set at all)."""

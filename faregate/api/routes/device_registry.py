@@ -13,12 +13,18 @@ sealed liveness keys, and report its health.
   and the tariff versions it prices with (a scheduled change arrives before it applies). The
   ETag is the document's `version`, which the device reports in its heartbeat.
 
+- `GET /device/v1/liveness-keys` (signed, `If-None-Match` → 304 while current): the liveness
+  master keys in force or coming into force within a week, sealed to the X25519 public key the
+  device sent at enrolment (HPKE, `qr.sealed`): only its secure module opens them, never sent
+  in clear. The ETag is the key set's version.
+
 Refusals of the registry (a wrong, used or expired code: 403 `enrolment-refused`; a malformed
 key: 422) are problem documents like every other.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -33,9 +39,12 @@ from faregate.api.registry import Auth, Call, RouteRegistry
 from parking.errors import NoTariff, UnknownLot
 from parking.services import device_configuration
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from qr.errors import QRError
+from qr.keys import load_liveness_keys
+from qr.sealed import key_set_version, keys_for_device, seal_liveness_keys
 from ticketing.device_secrets import SecretBox
 from ticketing.devices import DeviceKind, Direction
-from ticketing.services.devices import enrol_device
+from ticketing.services.devices import enrol_device, get_device
 
 routes = RouteRegistry()
 
@@ -222,4 +231,49 @@ async def get_config(call: Call) -> web.StreamResponse:
     # The document as it was versioned (the model above describes it for /openapi.json).
     return web.Response(
         body=msgspec.json.encode(found.document), content_type="application/json", headers=headers
+    )
+
+
+class SealedLivenessKeysDocument(msgspec.Struct, kw_only=True):
+    """Liveness master keys sealed to the device (docs/TOKEN-SPEC.md §9): HPKE base mode,
+    `info` = "faregate-liveness-keys/1" 0x00 device id, no aad; open `enc` + `ciphertext`
+    with the device's X25519 private key. `version` and `key_ids` are said in clear."""
+
+    format: Literal["faregate-sealed-liveness-keys/1"]
+    device_id: str
+    version: str
+    key_ids: list[int]
+    issued_at: datetime
+    suite: str
+    enc: str  # hex, 32 bytes
+    ciphertext: str  # hex
+
+
+@routes.route(
+    "GET", "/device/v1/liveness-keys", summary="Liveness keys, sealed to this device",
+    tag="device", auth=Auth.DEVICE, response=SealedLivenessKeysDocument, errors=[304, 503],
+    parameters=[{**IF_NONE_MATCH, "description": "The version of the key set held; 304 while "
+                 "it is current."}],
+)  # fmt: skip
+async def get_liveness_keys(call: Call) -> web.StreamResponse:
+    app = call.app
+    config = app[CONFIG]
+    with device_problems():
+        device = await get_device(app[UOWS], call.require_subject())
+    assert device.public_key is not None  # enrolment takes one; the guard let only enrolled in
+    try:
+        keyset, masters = await asyncio.to_thread(load_liveness_keys, config.keys_dir)
+    except (OSError, QRError) as error:
+        raise Problem(
+            503, "no-keyset", "Key set unavailable", f"no usable liveness keys: {error}"
+        ) from error
+    now = config.clock()
+    keys = keys_for_device(keyset, masters, now)
+    etag = f'"{key_set_version(keys)}"'
+    headers = {"ETag": etag, "Cache-Control": "no-store"}
+    if etag_matches(call.request, etag):
+        return web.Response(status=304, headers=headers)
+    sealed = seal_liveness_keys(device.device_id, device.public_key, keys, now)
+    return web.Response(
+        body=msgspec.json.encode(sealed.to_json()), content_type="application/json", headers=headers
     )
