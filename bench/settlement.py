@@ -113,10 +113,10 @@ async def run_size(server_url: str, accounts: int, seed: int) -> dict[str, Any]:
                 settle_seconds=round(settled, 2),
                 stages=stages,
                 gateway="excluded (no gateway: charge and reconcile are checkpoints only)",
-                account_days=summary["account_days"],
-                collected=summary["collected"]["amount"],
-                control_ok=summary["control_ok"],
-                exceptions=summary["exceptions"],
+                account_days=summary.account_days,
+                collected=summary.collected.amount,
+                control_ok=summary.control_ok,
+                exceptions=summary.exceptions,
                 peak_rss_mb=peak_rss_mb(),
             )
         finally:

@@ -10,8 +10,12 @@ credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: pr
 legs), `uow.pricing_queue` (PricingQueue: account-days waiting to be priced), `uow.payments`
 (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users` (Users: API users
 and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device),
-`uow.device_registry` (DeviceRegistry: registered devices, codes, sealed secrets), `uow.audit`
-(AuditLog: the append-only audit log of staff actions). Nothing else builds a store.
+`uow.device_registry` (DeviceRegistry: registered devices, codes, sealed secrets),
+`uow.settlement` (SettlementRecords: settled days, their versions, adjustments and
+exceptions), `uow.settlement_day` (DayReadModel: a service day's activity aggregated for
+settlement), `uow.reconciliation` (ReconciliationInputs: the ledger's side of
+reconciliation), `uow.audit` (AuditLog: the append-only audit log of staff actions). Nothing
+else builds a store.
 
 Stores never commit; the use case decides what commits together (cosmicpython style).
 `run_in_uow` runs a use case in a fresh unit of work and runs it again when the database
@@ -41,8 +45,10 @@ from ticketing.stores.ledger import Ledger
 from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
 from ticketing.stores.pricing_queue import PricingQueue
+from ticketing.stores.reconciliation import ReconciliationInputs
 from ticketing.stores.riders import Riders
 from ticketing.stores.settlement import SettlementRecords
+from ticketing.stores.settlement_day import DayReadModel
 from ticketing.stores.taps import TapStore
 from ticketing.stores.users import Users
 
@@ -69,6 +75,8 @@ class UnitOfWork:
     devices: DeviceActivityStore
     device_registry: DeviceRegistry
     settlement: SettlementRecords
+    settlement_day: DayReadModel
+    reconciliation: ReconciliationInputs
     audit: AuditLog
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
@@ -88,6 +96,8 @@ class UnitOfWork:
         self.devices = DeviceActivityStore(self.session)
         self.device_registry = DeviceRegistry(self.session, self.clock)
         self.settlement = SettlementRecords(self.session, self.clock)
+        self.settlement_day = DayReadModel(self.session)
+        self.reconciliation = ReconciliationInputs(self.session)
         self.audit = AuditLog(self.session)
         return self
 

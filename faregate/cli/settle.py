@@ -96,6 +96,7 @@ async def _list(settings: Settings) -> list[dict[str, Any]]:
                 "day": item.day.isoformat(),
                 "state": item.state,
                 "digest": item.digest,
+                "error": item.error,
                 "adjustments_waiting": item.adjustments_waiting,
             }
             for item in await list_days(UnitOfWorkFactory(engine))
@@ -160,28 +161,27 @@ def settle_command(
         if not rows:
             click.echo("no service day has taps")
         for row in rows:
-            click.echo(f"{row['day']}  {row['state']:<22} {row['digest'] or ''}")
+            click.echo(f"{row['day']}  {row['state']:<22} {row['digest'] or row['error'] or ''}")
         return
     assert service_day is not None
     reports = report_dir or default_report_dir(settings.data_dir, service_day)
     outcome = asyncio.run(_settle(settings, service_day, report_dir=reports, dry_run=dry_run))
     summary = outcome.summary
     if as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True))
+        click.echo(json.dumps(summary.as_json(), indent=2, sort_keys=True))
         return
     state = "dry run" if dry_run else ("already settled" if outcome.already_settled else "settled")
-    click.echo(f"{summary['day']}: {state}")
+    click.echo(f"{summary.day}: {state}")
     click.echo(
-        f"  taps {summary['taps']}, account-days {summary['account_days']}, "
-        f"card charges {summary['charges']}, adjustments {summary['adjustments']}"
+        f"  taps {summary.taps}, account-days {summary.account_days}, "
+        f"card charges {summary.charges}, adjustments {summary.adjustments}"
     )
-    collected = summary["collected"]
-    click.echo(f"  collected {collected['amount']} {collected['currency']}")
+    click.echo(f"  collected {summary.collected.amount} {summary.collected.currency}")
     operators = load_operators()
-    for operator, amount in summary["apportioned"].items():
+    for operator, amount in summary.apportioned.items():
         click.echo(f"    {operators.name(operator)} ({operator}): {amount}")
-    exceptions = ", ".join(f"{k} {v}" for k, v in summary["exceptions"].items() if v) or "none"
+    exceptions = ", ".join(f"{k} {v}" for k, v in summary.exceptions.items() if v) or "none"
     click.echo(f"  exceptions: {exceptions}")
-    click.echo(f"  controls: {'hold' if summary['control_ok'] else 'DO NOT HOLD'}")
-    click.echo(f"  report: {summary['report']}")
-    click.echo(f"  digest: {summary['digest']}")
+    click.echo(f"  controls: {'hold' if summary.control_ok else 'DO NOT HOLD'}")
+    click.echo(f"  report: {summary.report}")
+    click.echo(f"  digest: {summary.digest}")

@@ -51,20 +51,20 @@ async def run_settle_stage(
         payments=payments,
     )
     summary = outcome.summary
-    exceptions = ", ".join(f"{k} {v}" for k, v in summary["exceptions"].items() if v) or "none"
+    exceptions = ", ".join(f"{k} {v}" for k, v in summary.exceptions.items() if v) or "none"
     console.print(
-        f"settled {day}: collected {summary['collected']['amount']:,} "
-        f"{summary['collected']['currency']} from {summary['taps']} taps, "
-        f"{summary['account_days']} account-days, {summary['charges']} card charges; "
+        f"settled {day}: collected {summary.collected.amount:,} "
+        f"{summary.collected.currency} from {summary.taps} taps, "
+        f"{summary.account_days} account-days, {summary.charges} card charges; "
         f"exceptions: {exceptions}"
     )
     operators = load_operators()
-    for operator, amount in summary["apportioned"].items():
+    for operator, amount in summary.apportioned.items():
         console.print(f"  {operators.name(operator)} ({operator}): {amount:,}")
-    console.print(f"report: {summary['report']}")
-    console.print(f"digest: {summary['digest']}")
+    console.print(f"report: {summary.report}")
+    console.print(f"digest: {summary.digest}")
     console.print(
         f"settle it again: {settle_command_line(day, data_dir)}",
         soft_wrap=True,
     )
-    return SettleStageResult(summary["digest"], bool(summary["control_ok"]), summary["report"])
+    return SettleStageResult(summary.digest, summary.control_ok, summary.report)

@@ -42,21 +42,8 @@ from ticketing.services.settlement_days import (
     settled_figures,
 )
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
+from ticketing.settlement.writers import REPORT_TYPES, Report
 from ticketing.unit_of_work import UnitOfWorkFactory
-
-# What finance may download of a settled day (the run's report files), with link labels.
-REPORT_FILES = {
-    "statements.xlsx": "Operator statements (Excel)",
-    "statements.csv": "Operator statements (CSV)",
-    "statements.json": "Operator statements (JSON)",
-    "exceptions.xlsx": "Exceptions (Excel)",
-    "exceptions.csv": "Exceptions (CSV)",
-    "journal.csv": "General-ledger journal (CSV)",
-    "payouts.xml": "Operator payouts (ISO 20022 pain.001 XML)",
-    "controls.json": "Controls (JSON)",
-    "settlement.json": "Every settled figure and the digest (JSON)",
-    "report.html": "Settlement report (HTML)",
-}
 
 Start = Callable[[web.Request, date, Actor], Awaitable[object]]
 
@@ -161,12 +148,12 @@ class SettlementsFinance:
                         request.app.router["finance_file"].url_for(day=day.isoformat(), name=name)
                     ),
                 )
-                for name, label in REPORT_FILES.items()
+                for name, label in ((str(r), r.label) for r in Report)
             ),
         )
 
     async def file(self, request: web.Request, day: date, name: str) -> tuple[bytes, str] | None:
-        if name not in REPORT_FILES:
+        if name not in REPORT_TYPES:
             return None
         try:
             found = await report_file(

@@ -23,9 +23,10 @@ from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
 from tests.helpers.api import Client, free_port, make_config
 from tests.wallets import open_funded_wallets
-from ticketing.services.settlement import settlement_lock
+from ticketing.services.settlement_lock import settlement_lock
 from ticketing.services.taps import ingest_and_price
 from ticketing.services.users import ScryptCost, create_user, sign_in
+from ticketing.settlement.states import ExceptionKind
 from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
 
@@ -70,8 +71,11 @@ async def test_finance_settles_a_closed_day_and_downloads_its_statements(client:
     fin = await token(client, UserRole.FINANCE)
     listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
     assert listed["days"] == [
-        {"day": "2026-11-24", "state": "open", "digest": None, "adjustments_waiting": 0}
-    ]
+        {
+            "day": "2026-11-24", "state": "open", "digest": None, "error": None,
+            "adjustments_waiting": 0,
+        }
+    ]  # fmt: skip
     answer = await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})
     assert answer.status == 200, await answer.text()
     started = await answer.json()
@@ -110,7 +114,7 @@ async def test_finance_settles_a_closed_day_and_downloads_its_statements(client:
     assert "<svg" in await html.text()
     exceptions = await call(client, "GET", f"/api/v1/finance/exceptions?day={DAY}", fin)
     assert exceptions.status == 200
-    assert all(e["kind"] != "_run" for e in (await exceptions.json())["exceptions"])
+    assert {e["kind"] for e in (await exceptions.json())["exceptions"]} <= set(ExceptionKind)
 
     again = await (await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})).json()
     assert again["already_settled"] is True
@@ -184,4 +188,6 @@ async def test_a_gateway_down_mid_run_is_502_and_the_stages_done_are_kept(
         assert answer.status == 502
         assert "resumes" in (await answer.json())["detail"]
         listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
-        assert listed["days"][0]["state"].startswith("closing (")
+        failed = listed["days"][0]
+        assert failed["state"] == "failed (priced)"  # the stages done are kept
+        assert failed["error"].startswith("charged stage failed: ")

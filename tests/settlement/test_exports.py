@@ -39,7 +39,7 @@ from ticketing.settlement.journal import (
     journal_lines,
 )
 from ticketing.settlement.payouts import NAMESPACE, Payee, payouts
-from ticketing.settlement.writers import write_reports
+from ticketing.settlement.writers import Report, write_reports
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 SCHEMA_DIR = Path(__file__).parents[1] / "fixtures" / "iso20022"
@@ -259,8 +259,8 @@ def test_the_workbooks_hold_the_csv_rows_with_amounts_as_numbers(tmp_path: Path)
         settled, tmp_path, registry=load_operators(), journal=(), written_at=WRITTEN
     )
     for xlsx, csv_file in (
-        (files.statements_xlsx, files.statements_csv),
-        (files.exceptions_xlsx, files.exceptions_csv),
+        (files.path(Report.STATEMENTS_XLSX), files.path(Report.STATEMENTS_CSV)),
+        (files.path(Report.EXCEPTIONS_XLSX), files.path(Report.EXCEPTIONS_CSV)),
     ):
         sheet = load_workbook(xlsx, read_only=True).worksheets[0]
         cells = [list(row) for row in sheet.iter_rows(values_only=True)]

@@ -21,7 +21,8 @@ from ticketing.settlement.controls import control_totals
 from ticketing.settlement.errors import InvalidSettlementInput
 from ticketing.settlement.report import money, render_html
 from ticketing.settlement.statements import build_statements
-from ticketing.settlement.writers import REPORT_TYPES, write_reports
+from ticketing.settlement.summary import SettlementSummary
+from ticketing.settlement.writers import REPORT_TYPES, Report, write_reports
 
 from .synthetic import Knobs, synthetic_day
 
@@ -147,23 +148,23 @@ def test_reports_are_written_with_the_figures(tmp_path: Path) -> None:
         written_at=datetime(2025, 3, 15, 9, tzinfo=UTC),
     )
 
-    with files.statements_csv.open() as handle:
+    with files.path(Report.STATEMENTS_CSV).open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["operator"] for r in rows] == [s.operator_id for s in settled.statements]
     assert [int(r["net"]) for r in rows] == [s.net for s in settled.statements]
     assert (
-        json.loads(files.statements_json.read_text())[0]["operator"]
+        json.loads(files.path(Report.STATEMENTS_JSON).read_text())[0]["operator"]
         == settled.statements[0].operator_id
     )
-    exceptions = json.loads(files.exceptions_json.read_text())
+    exceptions = json.loads(files.path(Report.EXCEPTIONS_JSON).read_text())
     assert len(exceptions) == len(settled.open_exceptions) > 0
-    with files.exceptions_csv.open() as handle:
+    with files.path(Report.EXCEPTIONS_CSV).open() as handle:
         assert {r["category"] for r in csv.DictReader(handle)} == {
             e["category"] for e in exceptions
         }
-    summary = json.loads(files.settlement_json.read_text())
+    summary = json.loads(files.path(Report.SETTLEMENT_JSON).read_text())
     assert summary["digest"] == settled.digest()
-    assert json.loads(files.controls_json.read_text())["ok"] is True
+    assert json.loads(files.path(Report.CONTROLS_JSON).read_text())["ok"] is True
     assert not list(files.directory.glob(".*partial"))
     # what finance may download (REPORT_TYPES) is exactly what a run writes
     assert sorted(p.name for p in files.directory.iterdir()) == sorted(REPORT_TYPES)
@@ -218,7 +219,9 @@ def test_an_empty_day_renders() -> None:
 
 def test_the_json_summary_has_the_issues_names() -> None:
     settled = synthetic_day(random.Random(5))
-    summary = settled.summary("/data/reports/2025-03-14/report.html")
+    typed = settled.summary("/data/reports/2025-03-14/report.html")
+    summary = typed.as_json()
+    assert SettlementSummary.from_json(summary) == typed
     assert set(summary) >= {
         "day", "taps", "account_days", "charges", "collected", "apportioned", "suspense",
         "exceptions", "adjustments", "control_ok", "report", "digest",

@@ -26,15 +26,13 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.settlement import (
-    SettlementOutcome,
-    cut_off,
-    settle,
-    settlement_lock,
-)
+from ticketing.services.settlement import SettlementOutcome, settle
 from ticketing.services.settlement_days import list_days
+from ticketing.services.settlement_lock import settlement_lock
 from ticketing.services.taps import ingest_and_price
+from ticketing.settlement.calendar import cut_off
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
+from ticketing.settlement.states import ExceptionKind
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 ADMIN_A = Actor.administrator("a")
@@ -72,19 +70,19 @@ async def test_settling_twice_gives_the_same_digest_and_writes_nothing_new(
 ) -> None:
     await city(uow_factory, feed)
     first = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "r1")
-    assert first.summary["control_ok"]
-    assert first.summary["taps"] == 4
-    assert first.summary["account_days"] == 2
-    assert sum(first.summary["apportioned"].values()) == first.summary["collected"]["amount"] > 0
+    assert first.summary.control_ok
+    assert first.summary.taps == 4
+    assert first.summary.account_days == 2
+    assert sum(first.summary.apportioned.values()) == first.summary.collected.amount > 0
     before = await row_counts(uow_factory)
     again = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "r2")
     assert again.already_settled
-    assert again.summary["digest"] == first.summary["digest"]
+    assert again.summary.digest == first.summary.digest
     assert await row_counts(uow_factory) == before
     assert (tmp_path / "r1" / "report.html").read_text().count("<svg") >= 3
     listed = await list_days(uow_factory)
     assert [(d.day, d.state, d.digest) for d in listed] == [
-        (DAY, "settled", first.summary["digest"])
+        (DAY, "settled", first.summary.digest)
     ]
 
 
@@ -96,7 +94,7 @@ async def test_a_day_is_refused_before_its_cut_off(
         await settle(early, feed, DAY, who=ADMIN, report_dir=tmp_path)
     on_time = UnitOfWorkFactory(uow_factory.engine, clock=lambda: cut_off(DAY))
     outcome = await settle(on_time, feed, DAY, who=ADMIN, report_dir=tmp_path)
-    assert outcome.summary["control_ok"]
+    assert outcome.summary.control_ok
 
 
 async def test_a_second_settlement_of_the_day_refuses_while_one_runs(
@@ -109,7 +107,7 @@ async def test_a_second_settlement_of_the_day_refuses_while_one_runs(
         async with uow_factory() as uow:
             assert await uow.settlement.day(DAY) is None  # the refused run did nothing
     done = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
-    assert done.summary["control_ok"]
+    assert done.summary.control_ok
 
 
 async def test_two_settlements_started_at_once_one_runs_the_other_refuses(
@@ -129,10 +127,10 @@ async def test_two_settlements_started_at_once_one_runs_the_other_refuses(
     # may finish before the second starts) finds the day already settled with its digest.
     assert len(settled) == 1, results
     assert len(refused) + len(outcomes) == 2, results
-    assert all(r.summary["digest"] == settled[0].summary["digest"] for r in outcomes), results
+    assert all(r.summary.digest == settled[0].summary.digest for r in outcomes), results
     again = await settle(uow_factory, feed, DAY, who=ADMIN_B, report_dir=tmp_path / "c")
     assert again.already_settled
-    assert again.summary["digest"] == settled[0].summary["digest"]
+    assert again.summary.digest == settled[0].summary.digest
 
 
 async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_keeps_its_digest(
@@ -146,8 +144,8 @@ async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_ke
     assert listed[DAY].state == "adjustments waiting"
     await ingest_and_price(uow_factory, feed, ride(1, "carol", NEXT, 9))
     nxt = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "d2")
-    assert nxt.summary["adjustments"] == 1
-    assert nxt.summary["control_ok"]
+    assert nxt.summary.adjustments == 1
+    assert nxt.summary.control_ok
     async with uow_factory() as uow:
         adjustment = (
             await uow.session.execute(
@@ -164,9 +162,9 @@ async def test_a_late_tap_is_an_adjustment_of_the_next_run_and_the_closed_day_ke
     assert tuple(adjustment)[:3] == (DAY, NEXT, latest.version)
     assert adjustment.amount > 0
     # the adjustment is apportioned in the later run, on top of NEXT's own fares
-    assert sum(nxt.summary["apportioned"].values()) == nxt.summary["collected"]["amount"]
+    assert sum(nxt.summary.apportioned.values()) == nxt.summary.collected.amount
     again = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "d1b")
-    assert again.summary["digest"] == closed.summary["digest"]
+    assert again.summary.digest == closed.summary.digest
     assert again.summary == closed.summary
     assert {d.day: d.state for d in await list_days(uow_factory)} == {
         DAY: "settled",
@@ -225,6 +223,7 @@ async def test_a_run_killed_between_stages_is_completed_by_the_next_with_nothing
             "day": DAY.isoformat(),
             "state": "settled",
             "digest": summary["digest"],
+            "error": None,
             "adjustments_waiting": 0,
         }
     ]
@@ -293,8 +292,8 @@ async def test_an_unpriced_leg_is_an_exception_not_dropped(
         )
         await uow.commit()
     outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
-    assert outcome.summary["exceptions"] == {"unpriced_leg": 1}
-    assert outcome.summary["taps"] == 4
+    assert outcome.summary.exceptions == {"unpriced_leg": 1}
+    assert outcome.summary.taps == 4
     async with uow_factory() as uow:
         kinds = (
             await uow.session.execute(
@@ -359,9 +358,9 @@ async def test_parking_fees_are_single_fares_of_the_lot_operator(
         await uow.commit()
     outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     summary = outcome.summary
-    assert summary["control_ok"], summary
-    assert summary["apportioned"]["lots-co"] == 40_000
-    assert sum(summary["apportioned"].values()) == summary["collected"]["amount"]
+    assert summary.control_ok, summary
+    assert summary.apportioned["lots-co"] == 40_000
+    assert sum(summary.apportioned.values()) == summary.collected.amount
     async with uow_factory() as uow:
         record = await uow.settlement.day(DAY)
     assert record is not None
@@ -372,7 +371,7 @@ async def test_parking_fees_are_single_fares_of_the_lot_operator(
     # By hour of the exit that posted them, beside the fares (07:00 and 08:00 rides).
     by_hour = record.figures["revenue_by_hour"]
     assert (by_hour["18"], by_hour["19"]) == (20_000, 20_000)
-    assert sum(by_hour.values()) == summary["collected"]["amount"]
+    assert sum(by_hour.values()) == summary.collected.amount
 
 
 async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
@@ -388,11 +387,11 @@ async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
         await uow.commit()
     await ingest_and_price(uow_factory, feed, ride(1, "dan", DAY, 9))
     first = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "a")
-    assert first.summary["exceptions"] == {"uncollected": 1}
-    assert first.summary["apportioned"] == {}
-    assert first.summary["control_ok"], first.summary
+    assert first.summary.exceptions == {"uncollected": 1}
+    assert first.summary.apportioned == {}
+    assert first.summary.control_ok, first.summary
     async with uow_factory() as uow:
-        weights = await uow.settlement.settled_weights("dan", DAY)
+        weights = await uow.settlement_day.settled_weights("dan", DAY)
         owed = (await uow.settlement.open_exceptions())[0].amount
         uow.session.add(
             PaymentAttemptRow(
@@ -412,17 +411,17 @@ async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
     assert owed > 0
     assert weights
     nxt = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "b")
-    assert nxt.summary["control_ok"], nxt.summary
-    assert nxt.summary["adjustments"] == 1
-    assert sum(nxt.summary["apportioned"].values()) == owed
-    assert set(nxt.summary["apportioned"]) == set(weights)
+    assert nxt.summary.control_ok, nxt.summary
+    assert nxt.summary.adjustments == 1
+    assert sum(nxt.summary.apportioned.values()) == owed
+    assert set(nxt.summary.apportioned) == set(weights)
     async with uow_factory() as uow:
         record = await uow.settlement.day(NEXT)
         assert await uow.settlement.open_exceptions() == []
-        resolved = await uow.settlement.resolved_on("uncollected", NEXT)
+        resolved = await uow.settlement.resolved_on(ExceptionKind.UNCOLLECTED, NEXT)
     assert [e.key for e in resolved] == [f"uncollected:dan:{DAY}"]
     assert record is not None
     assert record.figures is not None
-    assert record.figures["apportioned_by_kind"]["adjustment"] == nxt.summary["apportioned"]
+    assert record.figures["apportioned_by_kind"]["adjustment"] == nxt.summary.apportioned
     again = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "c")
-    assert again.summary["digest"] == nxt.summary["digest"]
+    assert again.summary.digest == nxt.summary.digest

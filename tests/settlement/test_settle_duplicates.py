@@ -100,9 +100,9 @@ async def test_a_late_duplicate_charge_is_voided_and_reported(
     )
 
     summary = outcome.summary
-    assert {k: n for k, n in summary["exceptions"].items() if n} == {"duplicate": 1}
-    assert summary["control_ok"] is True
-    assert summary["suspense"]["amount"] == 0
+    assert {k: n for k, n in summary.exceptions.items() if n} == {"duplicate": 1}
+    assert summary.control_ok is True
+    assert summary.suspense.amount.amount == 0
     for account in accounts:
         at_gateway = await gateway.find_payments(daily_charge_key(account, DAY))
         charged = [p for p in at_gateway if p.status is PaymentStatus.SUCCEEDED]

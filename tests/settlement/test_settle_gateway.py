@@ -164,7 +164,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         payments=payments,
     )
     summary = outcome.summary
-    assert summary["exceptions"] == {
+    assert summary.exceptions == {
         "amount_mismatch": 1,
         "duplicate": 1,
         "missing_at_gateway": 1,
@@ -175,7 +175,6 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         found = {
             r.kind: (r.amount, r.suspense)
             for r in (await uow.session.execute(select(SettlementExceptionRow))).scalars()
-            if r.kind != "_run"
         }
     assert found == {
         "unknown_at_gateway": (5_000, 5_000),
@@ -184,14 +183,14 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         "missing_at_gateway": (7_000, -7_000),
         "refund": (2_000, -2_000),
     }
-    assert summary["suspense"]["amount"] == 5_000 + fare - 1_000 - 7_000 - 2_000
-    assert summary["control_ok"], summary
+    assert summary.suspense.amount.amount == 5_000 + fare - 1_000 - 7_000 - 2_000
+    assert summary.control_ok, summary
     # Each exception's suspense is posted to the ledger's suspense account, one posting each.
     posted = await ledger_suspense(uow_factory)
     assert sorted(posted.values()) == sorted([5_000, fare, -1_000, -7_000, -2_000])
     assert all(p.startswith(f"suspense:{DAY}:") for p in posted)
-    assert sum(posted.values()) == summary["suspense"]["amount"]
-    assert summary["suspense"]["moved"] == summary["suspense"]["amount"]
+    assert sum(posted.values()) == summary.suspense.amount.amount
+    assert summary.suspense.moved == summary.suspense.amount.amount
 
     again = await settle(
         uow_factory,
@@ -202,7 +201,7 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         gateway=gateway,
         payments=payments,
     )
-    assert again.summary["digest"] == summary["digest"]
+    assert again.summary.digest == summary.digest
     assert await ledger_suspense(uow_factory) == posted  # nothing posted twice
     # ben's record is corrected: the next run matches it again and it leaves suspense then;
     # the rest stays open with its first day.
@@ -222,21 +221,20 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         gateway=gateway,
         payments=payments,
     )
-    assert nxt.summary["suspense"]["open"] == 4
-    assert nxt.summary["suspense"]["moved"] == 1_000
-    assert nxt.summary["suspense"]["amount"] == summary["suspense"]["amount"] + 1_000
-    assert nxt.summary["control_ok"], nxt.summary
+    assert nxt.summary.suspense.open == 4
+    assert nxt.summary.suspense.moved == 1_000
+    assert nxt.summary.suspense.amount.amount == summary.suspense.amount.amount + 1_000
+    assert nxt.summary.control_ok, nxt.summary
     # The resolved mismatch leaves the ledger's suspense account in the run that resolves it.
     after = await ledger_suspense(uow_factory)
     moved = {p: a for p, a in after.items() if p not in posted}
     assert list(moved.values()) == [1_000]
     assert next(iter(moved)).startswith(f"suspense:{NEXT}:payment:")
-    assert sum(after.values()) == nxt.summary["suspense"]["amount"]
+    assert sum(after.values()) == nxt.summary.suspense.amount.amount
     async with uow_factory() as uow:
         resolved = {
             r.kind: r.resolved_on
             for r in (await uow.session.execute(select(SettlementExceptionRow))).scalars()
-            if r.kind != "_run"
         }
     assert resolved["amount_mismatch"] == NEXT
     assert [k for k, on in resolved.items() if on is None] == sorted(

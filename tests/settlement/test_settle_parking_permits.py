@@ -35,9 +35,9 @@ async def test_a_permit_sold_is_the_lot_operators_revenue_that_day(
     await ingest_and_price(uow_factory, feed, ride(1, "alice", DAY, 7))
     outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     summary = outcome.summary
-    assert summary["control_ok"], summary
-    assert summary["apportioned"]["lots-co"] == 1_000_000  # the next day's is not counted
-    assert sum(summary["apportioned"].values()) == summary["collected"]["amount"]
+    assert summary.control_ok, summary
+    assert summary.apportioned["lots-co"] == 1_000_000  # the next day's is not counted
+    assert sum(summary.apportioned.values()) == summary.collected.amount
     async with uow_factory() as uow:
         record = await uow.settlement.day(DAY)
     assert record is not None

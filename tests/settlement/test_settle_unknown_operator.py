@@ -46,8 +46,8 @@ async def test_a_ride_on_an_unknown_route_gets_no_statement(
     )
     outcome = await settle(uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path)
     async with uow_factory() as uow:
-        legs = await uow.settlement.unpriced_legs(DAY)
-    assert [(route, op) for _, _, route, op in legs] == [("bus999", UNKNOWN_OPERATOR)]
+        legs = await uow.settlement_day.unpriced_legs(DAY)
+    assert [(leg.route_id, leg.operator_id) for leg in legs] == [("bus999", UNKNOWN_OPERATOR)]
     with (tmp_path / "statements.csv").open(encoding="utf-8") as statements:
         operators = [(row["operator"], row["operator_name"]) for row in csv.DictReader(statements)]
     assert operators == [("HMC", "Hanoi Metro")]
@@ -60,4 +60,4 @@ async def test_a_ride_on_an_unknown_route_gets_no_statement(
     figures = json.loads((tmp_path / "settlement.json").read_text(encoding="utf-8"))
     assert [s["operator"] for s in figures["statements"]] == ["HMC"]
     assert figures["controls"]["ok"]
-    assert outcome.summary["exceptions"].get("unpriced_leg") == 1
+    assert outcome.summary.exceptions.get("unpriced_leg") == 1

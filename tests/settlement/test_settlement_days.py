@@ -14,7 +14,7 @@ from tests.wallets import open_funded_wallets
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
-from ticketing.services.settlement import cut_off, default_report_dir, settle
+from ticketing.services.settlement import default_report_dir, settle
 from ticketing.services.settlement_days import (
     DayStatus,
     day_exceptions,
@@ -24,7 +24,9 @@ from ticketing.services.settlement_days import (
     settled_figures,
 )
 from ticketing.services.taps import ingest_and_price
+from ticketing.settlement.calendar import cut_off
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
+from ticketing.settlement.states import ExceptionKind
 from ticketing.settlement.writers import REPORT_TYPES
 from ticketing.stores.settlement import StoredException
 from ticketing.taps import Tap, TapKind
@@ -76,10 +78,10 @@ async def test_a_days_status_follows_its_cut_off_and_its_run(
     outcome = await settle(after, feed, DAY, who=ADMIN, report_dir=tmp_path)
     listed = await day_status(after, DAY)
     assert listed is not None
-    assert (listed.status, listed.digest) == (DayStatus.SETTLED, outcome.summary["digest"])
+    assert (listed.status, listed.digest) == (DayStatus.SETTLED, outcome.summary.digest)
     assert listed.totals is not None
     assert listed.totals.taps == 2
-    assert listed.totals.collected == Money(outcome.summary["collected"]["amount"], "VND")
+    assert listed.totals.collected == Money(outcome.summary.collected.amount, "VND")
     assert listed.totals.controls_ok
     assert await list_days(after) == [listed]
 
@@ -100,9 +102,9 @@ async def test_a_settled_days_figures_exceptions_and_reports(
     outcome = await settle(uow_factory, feed, DAY, who=ADMIN_FIN, report_dir=reports)
 
     figures = await settled_figures(uow_factory, DAY)
-    assert (figures.digest, figures.closed_by) == (outcome.summary["digest"], "fin")
+    assert (figures.digest, figures.closed_by) == (outcome.summary.digest, "fin")
     assert "summary" not in figures.figures
-    assert {s.operator for s in figures.statements} == set(outcome.summary["apportioned"])
+    assert {s.operator for s in figures.statements} == set(outcome.summary.apportioned)
     assert len(figures.by_hour) == 24
     assert sum(m.amount for m in figures.by_hour) == figures.totals.collected.amount > 0
 
@@ -110,13 +112,13 @@ async def test_a_settled_days_figures_exceptions_and_reports(
         await uow.settlement.add_exceptions(
             [
                 StoredException(
-                    key="payment:gateway:pi_1", kind="missing_in_ledger", currency="VND",
-                    amount=5_000, suspense=5_000, record_day=DAY, first_seen=DAY,
+                    key="payment:gateway:pi_1", kind=ExceptionKind.MISSING_AT_GATEWAY,
+                    currency="VND", amount=5_000, suspense=5_000, record_day=DAY, first_seen=DAY,
                     detail={"gateway_ref": "pi_1", "ledger_ref": None},
                 ),
                 StoredException(
-                    key="uncollected:bob:2026-11-24", kind="uncollected", currency="VND",
-                    amount=7_000, suspense=0, record_day=DAY, first_seen=DAY,
+                    key="uncollected:bob:2026-11-24", kind=ExceptionKind.UNCOLLECTED,
+                    currency="VND", amount=7_000, suspense=0, record_day=DAY, first_seen=DAY,
                     detail={"account": "bob"},
                 ),
             ]
@@ -124,10 +126,9 @@ async def test_a_settled_days_figures_exceptions_and_reports(
 
     await run_in_uow(uow_factory, found_a_gap)
     exceptions = await day_exceptions(uow_factory, DAY)
-    assert "_run" not in {e.kind for e in exceptions}  # the reconcile stage's own record
     by_kind = {e.kind: e for e in exceptions}
-    assert by_kind["missing_in_ledger"].reference == "pi_1"
-    assert by_kind["missing_in_ledger"].amount == Money(5_000, "VND")
+    assert by_kind["missing_at_gateway"].reference == "pi_1"
+    assert by_kind["missing_at_gateway"].amount == Money(5_000, "VND")
     assert by_kind["uncollected"].reference == "bob"
     assert await day_exceptions(uow_factory, DAY + timedelta(days=1)) == []
 

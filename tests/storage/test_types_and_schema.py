@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -21,6 +22,7 @@ from ticketing.db.models import (
     all_metadata,
     table_of,
 )
+from ticketing.db.settlement_models import SettlementDayRow, SettlementExceptionRow
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = timezone(timedelta(hours=7))
@@ -164,5 +166,50 @@ async def test_priced_leg_details_move_into_columns_and_back(empty_db_url: str) 
         async with engine.connect() as connection:
             restored = await connection.scalar(select(legs.c.details))
         assert restored == details
+    finally:
+        await engine.dispose()
+
+
+async def test_the_reconcile_stages_record_moves_onto_the_days_row_and_back(
+    empty_db_url: str,
+) -> None:
+    """Revision 0014 moves the reconcile stage's `_run` pseudo-exception onto the day's row
+    (`reconciliation`); its downgrade puts it back."""
+    await upgrade(empty_db_url, "0013")
+    at = datetime(2025, 3, 13, 1, 0, tzinfo=UTC)
+    figures = {"counts": {"refund": 1}, "cash_difference": -5, "fees": 0, "resolved": [],
+               "previous": [], "suspense_moved": 5}  # fmt: skip
+    engine = create_engine(empty_db_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO settlement_days (day, state, stage, closed_by, closed_at,"
+                    " tap_watermark, posting_watermark, updated_at) VALUES"
+                    " (:day, 'closed', 'reconciled', 'fin', :at, 0, 0, :at)"
+                ),
+                {"day": at.date(), "at": at},
+            )
+            await connection.execute(
+                insert(table_of(SettlementExceptionRow)),
+                {
+                    "key": f"reconcile:{at.date()}", "kind": "_run", "currency": "VND",
+                    "amount": 0, "suspense": 0, "record_day": at.date(),
+                    "first_seen": at.date(), "resolved_on": at.date(), "detail": figures,
+                },
+            )  # fmt: skip
+        await upgrade(empty_db_url)
+        async with engine.connect() as connection:
+            moved = await connection.scalar(select(table_of(SettlementDayRow).c.reconciliation))
+            left = await connection.scalar(text("SELECT count(*) FROM settlement_exceptions"))
+        assert (moved, left) == (figures, 0)
+
+        await downgrade(empty_db_url, "0013")
+        async with engine.connect() as connection:
+            kind, detail = (
+                await connection.execute(text("SELECT kind, detail FROM settlement_exceptions"))
+            ).one()
+        restored = detail if isinstance(detail, dict) else json.loads(detail)
+        assert (kind, restored) == ("_run", figures)
     finally:
         await engine.dispose()

@@ -1,4 +1,4 @@
-"""Tables of daily settlement (migration 0005): settled days and their checkpoints, the
+"""Tables of daily settlement (migrations 0005, 0014): settled days and their checkpoints, the
 account-day versions each day settled, reconciliation exceptions in suspense, adjustments.
 
 A settled day's row keeps its figures (JSON) and digest: they are written once, when the day
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models import CODE, Base, SurrogateKey
@@ -22,8 +22,8 @@ class SettlementDayRow(Base):
     __tablename__ = "settlement_days"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    state: Mapped[str] = mapped_column(String(16))  # closed | settled
-    stage: Mapped[str] = mapped_column(String(16))  # the last stage completed
+    state: Mapped[str] = mapped_column(String(16))  # ticketing.settlement.states.DayState
+    stage: Mapped[str] = mapped_column(String(16))  # the last Stage completed
     closed_by: Mapped[str] = mapped_column(String(100))
     closed_at: Mapped[datetime]
     tap_watermark: Mapped[int]  # the highest tap id stored when the day was closed
@@ -33,6 +33,10 @@ class SettlementDayRow(Base):
     figures: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     settled_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # What the reconcile stage found (ReconciliationFigures), for the stages after it (0014).
+    reconciliation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last run stopped, until retried
+    failed_at: Mapped[datetime | None]
 
 
 class SettledAccountDayRow(Base):

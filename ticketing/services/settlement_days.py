@@ -22,20 +22,19 @@ from typing import Any
 
 from ticketing.money import Money
 from ticketing.service_day import service_day
-from ticketing.services.settlement import cut_off, day_window
+from ticketing.settlement.calendar import cut_off, day_window
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
+from ticketing.settlement.states import DayState
 from ticketing.settlement.writers import REPORT_TYPES
 from ticketing.stores.settlement import DayRecord
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
-
-RUN_RECORD = "_run"  # the reconcile stage's own summary row, not an exception
-SETTLED_STATES = ("settled", "adjustments waiting")
 
 
 class DayStatus(enum.StrEnum):
     OPEN = "open"  # the cut-off has not passed: late taps may still arrive
     CLOSED = "closed"  # past its cut-off and not settled: settlement can start
     SETTLING = "settling"  # a run has begun (and, if it stopped, resumes where it stopped)
+    FAILED = "failed"  # a run stopped on an error: its stages done are kept; retry resumes
     SETTLED = "settled"
 
 
@@ -52,9 +51,10 @@ class SettledTotals:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DayListing:
     day: date
-    state: str  # open | closing (<stage>) | settled | adjustments waiting
+    state: str  # open | closing (<stage>) | failed (<stage>) | settled | adjustments waiting
     status: DayStatus
     digest: str | None
+    error: str | None  # why the last run failed, until a run resumes it
     adjustments_waiting: int  # later taps of a settled day, waiting for the next run
     totals: SettledTotals | None  # None until settled
 
@@ -108,7 +108,9 @@ def _listing(day: date, record: DayRecord | None, waiting: int, now: datetime) -
     if record is None:
         state, digest = "open", None
         status = DayStatus.CLOSED if now >= cut_off(day) else DayStatus.OPEN
-    elif record.digest is None:
+    elif record.state is DayState.FAILED:
+        state, digest, status = f"failed ({record.stage})", None, DayStatus.FAILED
+    elif not record.settled:
         state, digest, status = f"closing ({record.stage})", None, DayStatus.SETTLING
     else:
         state, digest, status = "settled", record.digest, DayStatus.SETTLED
@@ -120,6 +122,7 @@ def _listing(day: date, record: DayRecord | None, waiting: int, now: datetime) -
         state=state,
         status=status,
         digest=digest,
+        error=None if record is None else record.error,
         adjustments_waiting=waiting,
         totals=totals,
     )
@@ -128,14 +131,14 @@ def _listing(day: date, record: DayRecord | None, waiting: int, now: datetime) -
 async def list_days(uows: UnitOfWorkFactory) -> list[DayListing]:
     """Service days that have taps (or a settlement), oldest first, each with its state."""
     async with uows() as uow:
-        span = await uow.settlement.tap_span()
+        span = await uow.settlement_day.tap_span()
         records = {r.day: r for r in await uow.settlement.days()}
         waiting = await uow.settlement.waiting_adjustments()
         days: set[date] = set(records)
         if span is not None:
             current, last = service_day(span[0]), service_day(span[1])
             while current <= last:
-                if await uow.settlement.tap_day_exists(*day_window(current)):
+                if await uow.settlement_day.tap_day_exists(*day_window(current)):
                     days.add(current)
                 current += timedelta(days=1)
     now = uows.clock()
@@ -146,7 +149,7 @@ async def day_status(uows: UnitOfWorkFactory, day: date) -> DayListing | None:
     """`day` as `list_days` lists it; None when it has neither taps nor a settlement."""
     async with uows() as uow:
         record = await uow.settlement.day(day)
-        if record is None and not await uow.settlement.tap_day_exists(*day_window(day)):
+        if record is None and not await uow.settlement_day.tap_day_exists(*day_window(day)):
             return None
         waiting = (await uow.settlement.waiting_adjustments()).get(day, 0)
     return _listing(day, record, waiting, uows.clock())
@@ -154,7 +157,7 @@ async def day_status(uows: UnitOfWorkFactory, day: date) -> DayListing | None:
 
 async def _settled(uow: UnitOfWork, day: date) -> tuple[DayRecord, str, dict[str, Any]]:
     record = await uow.settlement.day(day)
-    if record is None or record.digest is None or record.figures is None:
+    if record is None or not record.settled or record.digest is None or record.figures is None:
         raise DayNotSettled(f"service day {day} is not settled")
     return record, record.digest, record.figures
 
@@ -206,7 +209,6 @@ async def day_exceptions(uows: UnitOfWorkFactory, day: date) -> list[DayExceptio
             detail=e.detail,
         )
         for e in found
-        if e.kind != RUN_RECORD
     ]
 
 

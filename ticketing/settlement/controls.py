@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ticketing.money import Money
 from ticketing.settlement.apportion import Apportionment
 from ticketing.settlement.reconcile import OpenException
 from ticketing.settlement.statements import Statement
+from ticketing.settlement.summary import SettlementSummary, SuspenseSummary
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,30 +154,29 @@ class SettledDay:
     def digest(self) -> str:
         return digest(self.figures())
 
-    def summary(self, report: str) -> dict[str, Any]:
-        """The object `faregate settle --json` prints (issue 9's names), `report` the HTML path."""
+    def summary(self, report: str) -> SettlementSummary:
+        """The run's headline (`faregate settle --json`), `report` where the HTML report is."""
         open_suspense = sum(
             e.line.suspense for e in self.open_exceptions if e.line.currency == self.currency
         )
-        return {
-            "day": self.day.isoformat(),
-            "taps": self.taps,
-            "account_days": self.account_days,
-            "charges": self.charges,
-            "collected": {"amount": self.controls.collected, "currency": self.currency},
-            "apportioned": dict(self.apportionment.by_operator),
-            "suspense": {
-                "amount": open_suspense,
-                "currency": self.currency,
-                "moved": self.controls.suspense,
-                "open": len(self.open_exceptions),
-            },
-            "exceptions": {str(k): v for k, v in self.exceptions_today.items()},
-            "adjustments": self.adjustments,
-            "control_ok": self.controls.ok,
-            "report": report,
-            "digest": self.digest(),
-        }
+        return SettlementSummary(
+            day=self.day,
+            taps=self.taps,
+            account_days=self.account_days,
+            charges=self.charges,
+            collected=Money(self.controls.collected, self.currency),
+            apportioned=dict(self.apportionment.by_operator),
+            suspense=SuspenseSummary(
+                amount=Money(open_suspense, self.currency),
+                moved=self.controls.suspense,
+                open=len(self.open_exceptions),
+            ),
+            exceptions={str(k): v for k, v in self.exceptions_today.items()},
+            adjustments=self.adjustments,
+            control_ok=self.controls.ok,
+            report=report,
+            digest=self.digest(),
+        )
 
 
 def exception_figures(exception: OpenException, as_of: date) -> dict[str, Any]:

@@ -12,6 +12,7 @@ report for finance to read.
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import json
 import os
@@ -38,38 +39,70 @@ EXCEPTION_COLUMNS = (
 )  # fmt: skip
 STATEMENT_AMOUNTS = frozenset({"gross", "discounts", "revenue", "refunds", "fees", "net"})
 EXCEPTION_AMOUNTS = frozenset({"amount", "suspense", "ledger_amount", "gateway_amount"})
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Every file a run writes, by name, with its content type (what finance may download).
-REPORT_TYPES = {
-    "statements.csv": "text/csv",
-    "statements.json": "application/json",
-    "statements.xlsx": XLSX,
-    "exceptions.csv": "text/csv",
-    "exceptions.json": "application/json",
-    "exceptions.xlsx": XLSX,
-    "controls.json": "application/json",
-    "settlement.json": "application/json",
-    "report.html": "text/html",
-    "journal.csv": "text/csv",
-    "payouts.xml": "application/xml",
+
+
+class Report(enum.StrEnum):
+    """Every file a run writes, by name, in the order finance sees them: what finance may
+    download, and nothing else."""
+
+    STATEMENTS_XLSX = "statements.xlsx"
+    STATEMENTS_CSV = "statements.csv"
+    STATEMENTS_JSON = "statements.json"
+    EXCEPTIONS_XLSX = "exceptions.xlsx"
+    EXCEPTIONS_CSV = "exceptions.csv"
+    EXCEPTIONS_JSON = "exceptions.json"
+    JOURNAL_CSV = "journal.csv"
+    PAYOUTS_XML = "payouts.xml"
+    CONTROLS_JSON = "controls.json"
+    SETTLEMENT_JSON = "settlement.json"
+    HTML = "report.html"
+
+    @property
+    def content_type(self) -> str:
+        return _CONTENT_TYPES[self.value.rsplit(".", 1)[1]]
+
+    @property
+    def label(self) -> str:
+        """What the finance page calls its link."""
+        return _LABELS[self]
+
+
+_CONTENT_TYPES = {
+    "csv": "text/csv",
+    "json": "application/json",
+    "html": "text/html",
+    "xml": "application/xml",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+_LABELS = {
+    Report.STATEMENTS_XLSX: "Operator statements (Excel)",
+    Report.STATEMENTS_CSV: "Operator statements (CSV)",
+    Report.STATEMENTS_JSON: "Operator statements (JSON)",
+    Report.EXCEPTIONS_XLSX: "Exceptions (Excel)",
+    Report.EXCEPTIONS_CSV: "Exceptions (CSV)",
+    Report.EXCEPTIONS_JSON: "Exceptions (JSON)",
+    Report.JOURNAL_CSV: "General-ledger journal (CSV)",
+    Report.PAYOUTS_XML: "Operator payouts (ISO 20022 pain.001 XML)",
+    Report.CONTROLS_JSON: "Controls (JSON)",
+    Report.SETTLEMENT_JSON: "Every settled figure and the digest (JSON)",
+    Report.HTML: "Settlement report (HTML)",
+}
+REPORT_TYPES = {str(report): report.content_type for report in Report}
 
 
 @dataclass(frozen=True, slots=True)
 class ReportFiles:
+    """Where a run wrote its reports, and the payouts it wrote."""
+
     directory: Path
-    statements_csv: Path
-    statements_json: Path
-    statements_xlsx: Path
-    exceptions_csv: Path
-    exceptions_json: Path
-    exceptions_xlsx: Path
-    controls_json: Path
-    settlement_json: Path
-    html: Path
-    journal_csv: Path
-    payouts_xml: Path
     payouts: Payouts
+
+    def path(self, report: Report) -> Path:
+        return self.directory / report
+
+    @property
+    def html(self) -> Path:
+        return self.path(Report.HTML)
 
 
 def write_reports(
@@ -101,17 +134,6 @@ def write_reports(
     exceptions = [exception_figures(e, settled.day) for e in settled.open_exceptions]
     files = ReportFiles(
         directory=directory,
-        statements_csv=directory / "statements.csv",
-        statements_json=directory / "statements.json",
-        statements_xlsx=directory / "statements.xlsx",
-        exceptions_csv=directory / "exceptions.csv",
-        exceptions_json=directory / "exceptions.json",
-        exceptions_xlsx=directory / "exceptions.xlsx",
-        controls_json=directory / "controls.json",
-        settlement_json=directory / "settlement.json",
-        html=directory / "report.html",
-        journal_csv=directory / "journal.csv",
-        payouts_xml=directory / "payouts.xml",
         payouts=payouts(
             day=settled.day,
             currency=settled.currency,
@@ -121,31 +143,30 @@ def write_reports(
             created_at=written_at,
         ),
     )
-    _write(files.statements_csv, _csv(STATEMENT_COLUMNS, statements))
-    _write(files.statements_json, _json(statements))
-    _write_bytes(
-        files.statements_xlsx,
-        workbook(
+    contents: dict[Report, bytes | str] = {
+        Report.STATEMENTS_XLSX: workbook(
             [Sheet(title="Statements", columns=STATEMENT_COLUMNS, rows=statements,
                    amounts=STATEMENT_AMOUNTS)],
             created=written_at,
         ),
-    )  # fmt: skip
-    _write(files.exceptions_csv, _csv(EXCEPTION_COLUMNS, exceptions))
-    _write(files.exceptions_json, _json(exceptions))
-    _write_bytes(
-        files.exceptions_xlsx,
-        workbook(
+        Report.STATEMENTS_CSV: _csv(STATEMENT_COLUMNS, statements),
+        Report.STATEMENTS_JSON: _json(statements),
+        Report.EXCEPTIONS_XLSX: workbook(
             [Sheet(title="Exceptions", columns=EXCEPTION_COLUMNS, rows=exceptions,
                    amounts=EXCEPTION_AMOUNTS)],
             created=written_at,
         ),
-    )  # fmt: skip
-    _write(files.controls_json, _json(figures["controls"]))
-    _write(files.settlement_json, _json({**figures, "digest": digest}))
-    _write(files.html, render_html(settled, digest=digest, operator_names=names))
-    _write(files.journal_csv, journal_csv(journal))
-    _write_bytes(files.payouts_xml, files.payouts.xml)
+        Report.EXCEPTIONS_CSV: _csv(EXCEPTION_COLUMNS, exceptions),
+        Report.EXCEPTIONS_JSON: _json(exceptions),
+        Report.JOURNAL_CSV: journal_csv(journal),
+        Report.PAYOUTS_XML: files.payouts.xml,
+        Report.CONTROLS_JSON: _json(figures["controls"]),
+        Report.SETTLEMENT_JSON: _json({**figures, "digest": digest}),
+        Report.HTML: render_html(settled, digest=digest, operator_names=names),
+    }  # fmt: skip
+    for report in Report:
+        body = contents[report]
+        _write(files.path(report), body.encode("utf-8") if isinstance(body, str) else body)
     return files
 
 
@@ -162,11 +183,7 @@ def _json(value: object) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
-
-
-def _write_bytes(path: Path, body: bytes) -> None:
+def _write(path: Path, body: bytes) -> None:
     partial = path.with_name(f".{path.name}.partial")
     partial.write_bytes(body)
     os.replace(partial, path)

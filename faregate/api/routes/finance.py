@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -68,6 +69,7 @@ class SettlementDayDocument(msgspec.Struct, kw_only=True):
     day: date
     state: str
     digest: str | None
+    error: str | None  # why the last run failed, until a run resumes it
     adjustments_waiting: int
 
 
@@ -133,10 +135,11 @@ async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day
     with _refusals():
         outcome = await settlements.start_settlement(call.app, day, who=Actor.of(call.user))
-    summary = dict(outcome.summary)
-    summary["report"] = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
+    report = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
     return SettlementStartedDocument(
-        day=day, already_settled=outcome.already_settled, summary=summary
+        day=day,
+        already_settled=outcome.already_settled,
+        summary=replace(outcome.summary, report=report).as_json(),
     )
 
 

@@ -1,0 +1,304 @@
+"""The settlement run's reconcile stage (docs/SETTLEMENT.md §3, §4, §10): the gateway's listings
+of the period since the previous run against the ledger's payment records, rolled into
+suspense, each exception's change in suspense posted to the ledger.
+
+Also the charge stage's last step, `void_duplicates`: a second payment of an account-day at the
+gateway (a late request that slipped past a timeout) is voided or refunded before the period is
+listed, and recorded as a `duplicate` exception settled at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from gateways.errors import GatewayRequestRejected
+from gateways.protocol import Gateway
+from ticketing import postings
+from ticketing.money import Money
+from ticketing.payments.service import PaymentsService
+from ticketing.service_day import service_day
+from ticketing.settlement.controls import exception_figures
+from ticketing.settlement.reconcile import (
+    Category,
+    OpenException,
+    ReconLine,
+    Side,
+    SuspenseRoll,
+    from_gateway_payment,
+    from_gateway_refund,
+    gateway_fees,
+    reconcile,
+    roll_suspense,
+)
+from ticketing.settlement.states import ExceptionKind, Stage
+from ticketing.settlement.summary import ReconciliationFigures
+from ticketing.stores.settlement import StoredException
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # the first run lists the gateway from here
+
+
+@dataclass(frozen=True, slots=True)
+class SuspenseMove:
+    """One exception's change in suspense by a run (the ledger posting's figures)."""
+
+    key: str
+    currency: str
+    amount: int
+    reason: str  # opened | changed | resolved
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reconciled:
+    """A reconciliation of the period: its figures, the exceptions open after it, and what it
+    changes (the exceptions opened and changed, the suspense moves to post)."""
+
+    figures: ReconciliationFigures
+    open: tuple[OpenException, ...]
+    opened: tuple[OpenException, ...] = ()
+    changed: tuple[OpenException, ...] = ()
+    moves: tuple[SuspenseMove, ...] = ()
+
+
+async def void_duplicates(uows: UnitOfWorkFactory, day: date, payments: PaymentsService) -> None:
+    """Void (or refund) the duplicate daily charges of the period the reconcile stage lists,
+    before it lists them, so each account-day ends charged once; each is recorded as a
+    `duplicate` exception with its amount, resolved on the spot: nothing is left in suspense
+    (a voided authorisation moved no money; a refunded one nets to nothing, so the reconcile
+    stage leaves it and its refund out)."""
+    async with uows() as uow:
+        since = await uow.settlement.previous_reconciled_until(day) or EPOCH
+    handled = await payments.void_duplicate_charges(since, uows.clock())
+    if not handled:
+        return
+    items = [
+        StoredException(
+            key=f"{Side.PAYMENT}:gateway:{d.payment_id}",
+            kind=ExceptionKind.DUPLICATE,
+            currency=d.amount.currency,
+            amount=d.amount.amount,
+            suspense=0,
+            record_day=day,
+            first_seen=day,
+            detail={
+                "category": str(Category.DUPLICATE),
+                "side": str(Side.PAYMENT),
+                "currency": d.amount.currency,
+                "ledger_ref": None,
+                "gateway_ref": d.payment_id,
+                "charge_key": d.charge_key,
+                "ledger_amount": None,
+                "gateway_amount": d.amount.amount,
+                "record_day": day.isoformat(),
+                "action": str(d.action),
+            },
+        )
+        for d in handled
+    ]
+
+    async def record(uow: UnitOfWork) -> None:
+        await uow.settlement.add_exceptions(items)
+        await uow.settlement.resolve_exceptions((item.key for item in items), day)
+
+    await run_in_uow(uows, record)
+
+
+async def handled_duplicates(uow: UnitOfWork, day: date) -> list[StoredException]:
+    """The duplicates the charge stage of `day` voided or refunded (see `void_duplicates`)."""
+    return [
+        e
+        for e in await uow.settlement.exceptions_first_seen(day)
+        if e.kind is ExceptionKind.DUPLICATE and "action" in e.detail
+    ]
+
+
+async def reconcile_stage(
+    uows: UnitOfWorkFactory, day: date, gateway: Gateway | None, clearing: str
+) -> None:
+    """Reconcile, store the exceptions, and post each one's suspense move to the ledger in
+    the same transaction as the checkpoint (posting ids from the day and the exception)."""
+    until = uows.clock()
+    found = await reconcile_period(uows, day, gateway, until)
+
+    async def record(uow: UnitOfWork) -> None:
+        await uow.settlement.add_exceptions(_stored(e.line, day, day) for e in found.opened)
+        await uow.settlement.update_exceptions(
+            _stored(e.line, e.first_seen, day) for e in found.changed
+        )
+        await uow.ledger.post_many(
+            [
+                postings.suspense_move(
+                    day,
+                    move.key,
+                    clearing=clearing,
+                    amount=Money(move.amount, move.currency),
+                    at=until,
+                    reason=move.reason,
+                )
+                for move in found.moves
+            ]
+        )
+        await uow.settlement.resolve_exceptions(found.figures.resolved, day)
+        await uow.settlement.set_stage(
+            day, Stage.RECONCILED, reconciled_until=until, reconciliation=found.figures
+        )
+
+    await run_in_uow(uows, record)
+
+
+async def reconciled(uows: UnitOfWorkFactory, day: date) -> Reconciled:
+    """What the reconcile stage of `day` recorded (it may have run in an earlier process)."""
+    async with uows() as uow:
+        record = await uow.settlement.day(day)
+        still_open = await uow.settlement.open_exceptions()
+    figures = None if record is None else record.reconciliation
+    if figures is None:
+        return Reconciled(figures=ReconciliationFigures(), open=())
+    open_ = tuple(
+        OpenException(line=_line(e), first_seen=e.first_seen)
+        for e in still_open
+        if e.kind.is_reconciliation and e.first_seen <= day
+    )
+    return Reconciled(
+        figures=figures, open=open_, opened=tuple(o for o in open_ if o.first_seen == day)
+    )
+
+
+async def reconcile_period(
+    uows: UnitOfWorkFactory, day: date, gateway: Gateway | None, until: datetime
+) -> Reconciled:
+    """Reconcile the period since the previous run's listing up to `until` (no writes)."""
+    async with uows() as uow:
+        since = await uow.settlement.previous_reconciled_until(day) or EPOCH
+        previous_stored = [
+            e
+            for e in await uow.settlement.open_exceptions()
+            if e.kind.is_reconciliation and e.first_seen != day
+        ]
+        ledger_payments = await uow.reconciliation.ledger_payments(since, until)
+        ledger_refunds = await uow.reconciliation.ledger_refunds(since, until)
+        known_keys = await uow.reconciliation.known_charge_keys(since)
+        handled = {e.detail["gateway_ref"] for e in await handled_duplicates(uow, day)}
+    previous = tuple(OpenException(line=_line(e), first_seen=e.first_seen) for e in previous_stored)
+    if gateway is None:
+        return Reconciled(
+            figures=ReconciliationFigures(previous=tuple(e.key for e in previous)), open=previous
+        )
+    # The records of open exceptions come back whatever their period, so that one fixed since
+    # (the ledger corrected, the payment reached the gateway) is matched and leaves suspense.
+    reopened = [e.line for e in previous if e.line.side is Side.PAYMENT]
+    async with uows() as uow:
+        seen_ids = {p.attempt_id for p in ledger_payments}
+        ledger_payments = [
+            *ledger_payments,
+            *(
+                p
+                for p in await uow.reconciliation.ledger_payments_by_ids(
+                    line.ledger_ref for line in reopened if line.ledger_ref is not None
+                )
+                if p.attempt_id not in seen_ids
+            ),
+        ]
+    listed = await gateway.list_payments(since, until)
+    listed_ids = {p.id for p in listed}
+    wanted = sorted(
+        {line.gateway_ref for line in reopened if line.gateway_ref is not None}
+        | {p.gateway_payment_id for p in ledger_payments if p.gateway_payment_id}
+    )
+    for payment_id in wanted:
+        if payment_id not in listed_ids:
+            try:
+                listed.append(await gateway.retrieve_payment(payment_id))
+            except GatewayRequestRejected:  # not found: it stays missing at the gateway
+                continue
+            listed_ids.add(payment_id)
+    payments = [
+        from_gateway_payment(p, service_day(p.created)) for p in listed if p.id not in handled
+    ]
+    refunds = [
+        from_gateway_refund(r, service_day(r.created))
+        for r in await gateway.list_refunds(since, until)
+        if r.payment_id not in handled
+    ]
+    fees = gateway_fees(await gateway.list_balance_transactions(since, until))
+    result = reconcile(
+        ledger_payments, ledger_refunds, payments, refunds, known_charge_keys=known_keys
+    )
+    roll = roll_suspense(previous, result, day)
+    moves, changed = _suspense_moves(previous, roll)
+    today_refs = frozenset(ref for line in result.lines for ref in line.refs)
+    counted_before = sum(e.line.suspense for e in previous if e.line.refs & today_refs)
+    cash = (
+        sum(p.amount for p in payments if p.collected)
+        - sum(r.amount for r in refunds if r.paid)
+        - sum(p.amount for p in ledger_payments)
+        + sum(r.amount for r in ledger_refunds)
+        - counted_before
+    )
+    figures = ReconciliationFigures(
+        counts={str(k): v for k, v in result.counts().items() if k is not Category.MATCHED},
+        cash_difference=cash,
+        fees=None if fees is None else sum(fees.values()),
+        resolved=tuple(e.key for e in roll.resolved),
+        previous=tuple(e.key for e in previous),
+        suspense_moved=sum(roll.movement(previous).values()),
+    )
+    return Reconciled(
+        figures=figures, open=roll.open, opened=roll.opened, changed=changed, moves=moves
+    )
+
+
+def _stored(line: ReconLine, first_seen: date, as_of: date) -> StoredException:
+    exception = OpenException(line=line, first_seen=first_seen)
+    return StoredException(
+        key=line.key,
+        kind=ExceptionKind(line.category.value),
+        currency=line.currency,
+        amount=line.amount,
+        suspense=line.suspense,
+        record_day=line.day,
+        first_seen=first_seen,
+        detail=exception_figures(exception, as_of),
+    )
+
+
+def _line(stored: StoredException) -> ReconLine:
+    d = stored.detail
+    return ReconLine(
+        category=Category(d["category"]),
+        side=Side(d["side"]),
+        currency=d["currency"],
+        ledger_ref=d["ledger_ref"],
+        gateway_ref=d["gateway_ref"],
+        charge_key=d["charge_key"],
+        ledger_amount=d["ledger_amount"],
+        gateway_amount=d["gateway_amount"],
+        day=date.fromisoformat(d["record_day"]),
+    )
+
+
+def _suspense_moves(
+    previous: Sequence[OpenException], roll: SuspenseRoll
+) -> tuple[tuple[SuspenseMove, ...], tuple[OpenException, ...]]:
+    """Per exception, what the run moves into suspense (its new figure less its previous
+    one; all of it out when resolved), and the carried exceptions whose figures changed."""
+    before = {e.key: e.line for e in previous}
+    moves, changed = [], []
+    for exception in roll.open:
+        old = before.get(exception.key)
+        delta = exception.line.suspense - (old.suspense if old is not None else 0)
+        if old is not None and old != exception.line:
+            changed.append(exception)
+        if delta:
+            reason = "opened" if old is None else "changed"
+            moves.append(SuspenseMove(exception.key, exception.line.currency, delta, reason))
+    for exception in roll.resolved:
+        if exception.line.suspense:
+            moves.append(
+                SuspenseMove(
+                    exception.key, exception.line.currency, -exception.line.suspense, "resolved"
+                )
+            )
+    return tuple(sorted(moves, key=lambda m: m.key)), tuple(changed)

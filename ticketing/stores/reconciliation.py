@@ -1,0 +1,135 @@
+"""The ledger's side of reconciliation: the payments and refunds it believes collected and
+paid back, the charge keys it knows, and its balances (what suspense a run moved, the trial
+balance). The gateway's side is the gateway's own listings (`services.settlement_reconcile`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from ticketing.db.models import EntryRow, table_of
+from ticketing.db.payments_models import (
+    AttemptStatus,
+    PaymentAttemptRow,
+    PaymentRefundRow,
+    RefundRecordStatus,
+)
+from ticketing.postings import RECONCILIATION_SUSPENSE, suspense_move_id
+from ticketing.service_day import service_day
+from ticketing.settlement.reconcile import LedgerPayment, LedgerRefund
+
+ENTRIES = table_of(EntryRow)
+ATTEMPTS = table_of(PaymentAttemptRow)
+REFUNDS = table_of(PaymentRefundRow)
+COLLECTED_STATUSES = (AttemptStatus.SUCCEEDED.value, AttemptStatus.RECOVERED.value)
+
+
+class ReconciliationInputs:
+    """The ledger's records and balances that reconciliation and the controls read."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def ledger_payments(self, start: datetime, end: datetime) -> list[LedgerPayment]:
+        """The attempts created in [start, end) that the ledger counts as collected."""
+        return await self._succeeded_attempts(
+            ATTEMPTS.c.created_at >= start, ATTEMPTS.c.created_at < end
+        )
+
+    async def ledger_payments_by_ids(self, ids: Iterable[str]) -> list[LedgerPayment]:
+        """Collected attempts by id, whatever their period (records of open exceptions)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        return await self._succeeded_attempts(ATTEMPTS.c.id.in_(wanted))
+
+    async def _succeeded_attempts(self, *where: ColumnElement[bool]) -> list[LedgerPayment]:
+        """The ledger's side of a payment line, of the succeeded attempts matching `where`."""
+        rows = await self._session.execute(
+            select(
+                ATTEMPTS.c.id,
+                ATTEMPTS.c.charge_key,
+                ATTEMPTS.c.amount,
+                ATTEMPTS.c.currency,
+                ATTEMPTS.c.gateway_payment_id,
+                ATTEMPTS.c.service_day,
+                ATTEMPTS.c.created_at,
+            )
+            .where(ATTEMPTS.c.status == AttemptStatus.SUCCEEDED.value, *where)
+            .order_by(ATTEMPTS.c.id)
+        )
+        return [
+            LedgerPayment(
+                attempt_id=row.id,
+                charge_key=row.charge_key,
+                amount=int(row.amount),
+                currency=row.currency,
+                gateway_payment_id=row.gateway_payment_id,
+                day=row.service_day or service_day(row.created_at),
+            )
+            for row in rows
+        ]
+
+    async def ledger_refunds(self, start: datetime, end: datetime) -> list[LedgerRefund]:
+        """The refunds created in [start, end) that the ledger counts as paid back."""
+        rows = await self._session.execute(
+            select(
+                REFUNDS.c.id,
+                REFUNDS.c.attempt_id,
+                REFUNDS.c.amount,
+                REFUNDS.c.currency,
+                REFUNDS.c.gateway_refund_id,
+                REFUNDS.c.created_at,
+            )
+            .where(
+                REFUNDS.c.status == RefundRecordStatus.SUCCEEDED.value,
+                REFUNDS.c.created_at >= start,
+                REFUNDS.c.created_at < end,
+            )
+            .order_by(REFUNDS.c.id)
+        )
+        return [
+            LedgerRefund(
+                refund_id=row.id,
+                attempt_id=row.attempt_id,
+                amount=int(row.amount),
+                currency=row.currency,
+                gateway_refund_id=row.gateway_refund_id,
+                day=service_day(row.created_at),
+            )
+            for row in rows
+        ]
+
+    async def known_charge_keys(self, before: datetime) -> list[str]:
+        rows = await self._session.execute(
+            select(ATTEMPTS.c.charge_key)
+            .where(
+                ATTEMPTS.c.charge_key.is_not(None),
+                ATTEMPTS.c.status.in_(COLLECTED_STATUSES),
+                ATTEMPTS.c.created_at < before,
+            )
+            .distinct()
+        )
+        return [key for key in rows.scalars() if key is not None]
+
+    async def suspense_posted(self, day: date) -> int:
+        """What the settlement run of `day` moved into the ledger's reconciliation suspense
+        account (credits positive, as `ReconLine.suspense`), every currency summed."""
+        total = await self._session.scalar(
+            select(func.coalesce(func.sum(ENTRIES.c.amount), 0)).where(
+                ENTRIES.c.account_code == RECONCILIATION_SUSPENSE,
+                ENTRIES.c.posting_id.startswith(suspense_move_id(day, ""), autoescape=True),
+            )
+        )
+        return -int(total or 0)
+
+    async def trial_balance(self) -> int:
+        """The ledger's debits less its credits (0 when it balances)."""
+        return int(
+            await self._session.scalar(select(func.coalesce(func.sum(ENTRIES.c.amount), 0))) or 0
+        )
