@@ -7,7 +7,8 @@ FaregateError
 ├── MigrationError        the schema cannot be migrated as asked (e.g. an unknown revision)
 ├── RedisUnavailable      no Redis answers (raised by faregate.redis_runtime)
 ├── MasterKeyError        the device master key file is unreadable (faregate.api.device_auth)
-└── SettlementRefused     the finance page cannot start a day's settlement (faregate.web)
+├── SettlementRefused     the finance page cannot start a day's settlement (faregate.web)
+└── GatewayConfigError    the payment gateway's configuration is incomplete or names no gateway
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class MasterKeyError(FaregateError):
 class RedisUnavailable(FaregateError):
     """No Redis to talk to: no server binary, a server that would not start, or one that does
     not answer."""
+
+
+class GatewayConfigError(FaregateError):
+    """FAREGATE_GATEWAY names no gateway we have, or the chosen one lacks a setting it needs."""

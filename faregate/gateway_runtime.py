@@ -1,80 +1,123 @@
-"""The payment gateway a command talks to: the configured Stripe-compatible API
-(STRIPE_API_KEY, STRIPE_API_BASE) or else a private localstripe whose state lives in
-DATA_DIR/localstripe, so `faregate settle` run after `faregate serve` or `faregate demo` on the
-same data directory lists the same payments."""
+"""The payment gateway a process talks to, chosen by configuration.
+
+`FAREGATE_GATEWAY` names the kind (default `stripe`); each kind reads its own settings from the
+environment and opens a `gateways.protocol.Gateway`, the only thing the use cases see, under the
+name that keys its ledger clearing account (`gateway:{name}:clearing`):
+
+- `stripe`: the Stripe-compatible API at STRIPE_API_KEY / STRIPE_API_BASE, whose webhooks are
+  signed with STRIPE_WEBHOOK_SECRET; without STRIPE_API_KEY, a private localstripe whose state
+  lives in DATA_DIR/localstripe. One localstripe per data directory: `faregate settle` run while
+  `faregate serve` runs on the same directory reuses the server's, and one run after it resumes
+  its state, so both list the same payments.
+
+Callers open `gateway_from_environment().open(data_dir)`. A new gateway is an adapter
+implementing the protocol (in `gateways/`), a config class with `name` and `open`, and one
+entry in `GATEWAY_KINDS`; no use case changes.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from faregate.errors import GatewayConfigError
 from gateways.localstripe_server import localstripe
+from gateways.protocol import Gateway
 from gateways.stripe_gateway import StripeGateway
 
+GATEWAY_KIND_VARIABLE = "FAREGATE_GATEWAY"
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
-
-
-class StripeSettings(Protocol):
-    """What connecting to a Stripe-compatible API needs (the API's StripeConfig has it too)."""
-
-    @property
-    def api_key(self) -> str: ...
-
-    @property
-    def api_base(self) -> str: ...
-
-    @property
-    def webhook_secret(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StripeConfig:
-    api_key: str
-    api_base: str = STRIPE_DEFAULT_BASE
-    webhook_secret: str | None = None
+STRIPE = "stripe"
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayRuntime:
-    gateway: StripeGateway
-    # The secret webhooks are signed with; for a private localstripe nothing sends webhooks,
-    # so a random one refuses them all.
+    """An open gateway, the name of its clearing account, and the secret its webhooks are
+    signed with (for a private gateway nothing sends webhooks, so a random one refuses all)."""
+
+    name: str
+    gateway: Gateway
     webhook_secret: str
     private: bool
 
 
-def stripe_from_environment(environ: Mapping[str, str] | None = None) -> StripeConfig | None:
-    env = os.environ if environ is None else environ
+class GatewayConfig(Protocol):
+    """A configured gateway: its name and how to open it for a data directory."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open(self, data_dir: Path) -> AbstractAsyncContextManager[GatewayRuntime]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StripeConfig:
+    """A Stripe-compatible API to charge through, and the secret its webhooks are signed with."""
+
+    api_key: str
+    api_base: str = STRIPE_DEFAULT_BASE
+    webhook_secret: str | None = None
+    name: str = STRIPE
+
+    @contextlib.asynccontextmanager
+    async def open(self, data_dir: Path) -> AsyncIterator[GatewayRuntime]:
+        async with StripeGateway(self.api_key, self.api_base) as gateway:
+            secret = self.webhook_secret or secrets.token_hex(16)
+            yield GatewayRuntime(self.name, gateway, secret, private=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivateStripeConfig:
+    """A private localstripe in DATA_DIR/localstripe, or the one another process runs there.
+    `from_scratch`: forget the state an earlier run left (refused while one runs)."""
+
+    from_scratch: bool = False
+    name: str = STRIPE
+
+    @contextlib.asynccontextmanager
+    async def open(self, data_dir: Path) -> AsyncIterator[GatewayRuntime]:
+        state_dir = data_dir / "localstripe"
+        async with (
+            localstripe(state_dir, from_scratch=self.from_scratch) as server,
+            StripeGateway(server.api_key, server.base_url) as gateway,
+        ):
+            yield GatewayRuntime(self.name, gateway, secrets.token_hex(16), private=True)
+
+
+def _stripe(env: Mapping[str, str], webhooks: bool) -> GatewayConfig:
     api_key = env.get("STRIPE_API_KEY")
     if not api_key:
-        return None
+        return PrivateStripeConfig()
+    secret = env.get("STRIPE_WEBHOOK_SECRET") or None
+    if webhooks and secret is None:
+        raise GatewayConfigError("STRIPE_API_KEY is set but STRIPE_WEBHOOK_SECRET is not")
     return StripeConfig(
         api_key=api_key,
         api_base=env.get("STRIPE_API_BASE") or STRIPE_DEFAULT_BASE,
-        webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+        webhook_secret=secret,
     )
 
 
-@contextlib.asynccontextmanager
-async def open_gateway(
-    data_dir: Path, stripe: StripeSettings | None, *, from_scratch: bool = False
-) -> AsyncIterator[GatewayRuntime]:
-    """The gateway client, and the private localstripe behind it when `stripe` is None."""
-    async with contextlib.AsyncExitStack() as stack:
-        if stripe is None:
-            server = await stack.enter_async_context(
-                localstripe(data_dir / "localstripe", from_scratch=from_scratch)
-            )
-            api_key, api_base, secret = server.api_key, server.base_url, secrets.token_hex(16)
-            private = True
-        else:
-            api_key, api_base = stripe.api_key, stripe.api_base
-            secret = stripe.webhook_secret or secrets.token_hex(16)
-            private = False
-        gateway = await stack.enter_async_context(StripeGateway(api_key, api_base))
-        yield GatewayRuntime(gateway, secret, private)
+# Each kind of gateway and how it reads its settings from the environment (and whether the
+# caller receives its webhooks, so needs their secret).
+GATEWAY_KINDS: Mapping[str, Callable[[Mapping[str, str], bool], GatewayConfig]] = {STRIPE: _stripe}
+
+
+def gateway_from_environment(
+    environ: Mapping[str, str] | None = None, *, webhooks: bool = False
+) -> GatewayConfig:
+    """The gateway `FAREGATE_GATEWAY` names, configured from the environment. `webhooks`: the
+    caller receives the gateway's webhooks, so it needs their secret."""
+    env = os.environ if environ is None else environ
+    kind = env.get(GATEWAY_KIND_VARIABLE) or STRIPE
+    reader = GATEWAY_KINDS.get(kind)
+    if reader is None:
+        known = ", ".join(sorted(GATEWAY_KINDS))
+        raise GatewayConfigError(f"{GATEWAY_KIND_VARIABLE}={kind!r} is not a gateway ({known})")
+    return reader(env, webhooks)

@@ -6,15 +6,27 @@ clobber one file. This launcher points the store at `STATE_DIR/localstripe.pickl
 atomically, binds a loopback port (0: any free one) and publishes the bound port in
 `STATE_DIR/port` once it listens, so the parent never races for a port.
 
+One instance per state directory: the launcher holds an exclusive lock on `STATE_DIR/lock` (its
+pid and its parent's written in it) for as long as it runs, and exits with `LOCKED_EXIT_CODE` if
+another instance holds it. Two instances over one store would each keep their own copy in
+memory and overwrite each other's file, losing payments. With `--parent-pid` it stops when that
+process exits, so a parent killed without stopping it leaves no orphan holding the directory.
+
     python -m gateways._localstripe_launcher --state-dir D [--port N] [--from-scratch]
+                                             [--parent-pid PID]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import fcntl
 import os
 import pickle
+import signal
 import socket
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +34,20 @@ from aiohttp import web
 
 STATE_FILE_NAME = "localstripe.pickle"
 PORT_FILE_NAME = "port"
+LOCK_FILE_NAME = "lock"
+LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another instance holds the state directory
+
+
+def lock_state_dir(state_dir: Path) -> int | None:
+    """An open descriptor holding the directory's exclusive lock, or None if another process
+    holds it. The lock lasts until the descriptor is closed (at the latest, at exit)."""
+    fd = os.open(state_dir / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -61,10 +87,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--from-scratch", action="store_true")
+    parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
 
     state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_state_dir(state_dir)
+    if lock is None:
+        print(f"another localstripe runs on {state_dir}", file=sys.stderr)
+        sys.exit(LOCKED_EXIT_CODE)
+    os.ftruncate(lock, 0)
+    os.write(lock, f"{os.getpid()} {args.parent_pid or ''}".strip().encode())
+    port_file = state_dir / PORT_FILE_NAME
+    port_file.unlink(missing_ok=True)  # left by an instance that was killed
     store = _relocate_store(state_dir / STATE_FILE_NAME)
     if not args.from_scratch:
         store.try_load_from_disk()
@@ -76,11 +111,40 @@ def main(argv: list[str] | None = None) -> None:
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
 
-    async def publish_port(_: web.Application) -> None:
-        _write_atomically(state_dir / PORT_FILE_NAME, str(port).encode())
+    async def publish_port(_: web.Application) -> AsyncIterator[None]:
+        _write_atomically(port_file, str(port).encode())
+        yield
+        port_file.unlink(missing_ok=True)
 
-    app.on_startup.append(publish_port)
+    app.cleanup_ctx.append(publish_port)
+    if args.parent_pid is not None:
+        app.cleanup_ctx.append(_stop_when_orphaned(args.parent_pid))
     web.run_app(app, sock=sock, access_log=None, print=None)
+
+
+def _stop_when_orphaned(parent_pid: int) -> Any:
+    """A cleanup context that stops the server (as SIGTERM would) when `parent_pid` exits,
+    told by a pidfd becoming readable."""
+
+    def stop() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        try:
+            pidfd = os.pidfd_open(parent_pid)
+        except ProcessLookupError:  # gone already
+            stop()
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_reader(pidfd, stop)
+        try:
+            yield
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+
+    return context
 
 
 if __name__ == "__main__":

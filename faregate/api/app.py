@@ -57,7 +57,6 @@ from faregate.api.routes import (
 from faregate.api.settlements import report_dir, start_settlement
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
-from faregate.gateway_runtime import open_gateway
 from faregate.outbox_runtime import open_outbox
 from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
@@ -123,11 +122,12 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _gateway(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    async with open_gateway(config.settings.data_dir, config.stripe) as runtime:
+    async with config.gateway.open(config.settings.data_dir) as runtime:
         app[GATEWAY] = runtime.gateway
         app[PAYMENTS] = PaymentsService(
             app[UOWS],
             runtime.gateway,
+            gateway_name=runtime.name,
             webhook_secret=runtime.webhook_secret,
             outbox=open_outbox(config.settings),
         )

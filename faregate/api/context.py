@@ -21,7 +21,8 @@ from faregate.api.metrics import Metrics
 from faregate.api.rate_limit import RateLimit, RateLimiter
 from faregate.api.registry import DeviceGuard
 from faregate.config import Settings
-from gateways.stripe_gateway import StripeGateway
+from faregate.gateway_runtime import GatewayConfig, PrivateStripeConfig
+from gateways.protocol import Gateway
 from qr.timeutil import Clock, utc_now
 from ticketing.devices import DevicePolicy
 from ticketing.fares.feed import FareFeed
@@ -36,19 +37,11 @@ DEFAULT_SIGN_IN_RATE = RateLimit(requests=10, window_seconds=60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StripeConfig:
-    """A Stripe-compatible API to charge through, and the secret its webhooks are signed with."""
-
-    api_key: str
-    api_base: str
-    webhook_secret: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ApiConfig:
     """Everything the server needs besides what `Settings` says (data dir, database, Redis).
 
-    `stripe=None` starts a private localstripe in the data directory, as Redis without a URL.
+    `gateway`: the payment gateway (`faregate.gateway_runtime`); by default a private
+    localstripe in the data directory, as Redis without a URL.
     `pricing_worker`: run one pricing worker in the server process (`faregate serve
     --no-worker` leaves pricing to separate `faregate worker` processes). `device_policy`:
     what every device's configuration tells it to decide offline with.
@@ -58,7 +51,7 @@ class ApiConfig:
     device_master_key: bytes
     keys_dir: Path
     fare_feed: Path
-    stripe: StripeConfig | None = None
+    gateway: GatewayConfig = field(default_factory=PrivateStripeConfig)
     device_rate: RateLimit = DEFAULT_DEVICE_RATE
     passenger_rate: RateLimit = DEFAULT_PASSENGER_RATE
     sign_in_rate: RateLimit = DEFAULT_SIGN_IN_RATE
@@ -76,7 +69,7 @@ UOWS = web.AppKey("uows", UnitOfWorkFactory)
 REDIS = web.AppKey("redis", Redis)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 DEVICE_GUARD: web.AppKey[DeviceGuard] = web.AppKey("device_guard")
-GATEWAY = web.AppKey("gateway", StripeGateway)
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
 PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing

@@ -24,29 +24,15 @@ import click
 from aiohttp import web
 
 from faregate.api.app import create_app
-from faregate.api.context import ApiConfig, StripeConfig
+from faregate.api.context import ApiConfig
 from faregate.api.device_auth import load_or_create_master_key
 from faregate.cli.keys import LIFETIME_DAYS
 from faregate.config import Settings
+from faregate.errors import GatewayConfigError
+from faregate.gateway_runtime import gateway_from_environment
 from faregate_data import HANOI_FEED
 from qr.keys import KEYSET_FILE, init_keys
 from qr.timeutil import utc_now
-
-STRIPE_DEFAULT_BASE = "https://api.stripe.com"
-
-
-def _stripe_from_environment() -> StripeConfig | None:
-    api_key = os.environ.get("STRIPE_API_KEY")
-    if not api_key:
-        return None
-    secret = os.environ.get("STRIPE_WEBHOOK_SECRET")
-    if not secret:
-        raise click.UsageError("STRIPE_API_KEY is set but STRIPE_WEBHOOK_SECRET is not")
-    return StripeConfig(
-        api_key=api_key,
-        api_base=os.environ.get("STRIPE_API_BASE", STRIPE_DEFAULT_BASE),
-        webhook_secret=secret,
-    )
 
 
 def say(message: str) -> None:
@@ -148,10 +134,14 @@ def serve(
 ) -> None:
     """Serve the device, webhook and operations APIs over HTTP (OpenAPI at /openapi.json).
 
-    Payments go to STRIPE_API_KEY / STRIPE_API_BASE (with STRIPE_WEBHOOK_SECRET) when set,
-    otherwise to a private localstripe in the data directory.
+    Payments go to the gateway FAREGATE_GATEWAY names (default stripe): STRIPE_API_KEY /
+    STRIPE_API_BASE (with STRIPE_WEBHOOK_SECRET) when set, otherwise a private localstripe in
+    the data directory.
     """
-    stripe = _stripe_from_environment()
+    try:
+        gateway = gateway_from_environment(webhooks=True)
+    except GatewayConfigError as error:
+        raise click.UsageError(str(error)) from error
     sockets = _listen(host, port)
     try:
         config = ApiConfig(
@@ -161,7 +151,7 @@ def serve(
             ),
             keys_dir=_keys_dir(settings, keys_dir),
             fare_feed=fare_feed or HANOI_FEED,
-            stripe=stripe,
+            gateway=gateway,
             pricing_worker=not no_worker,
         )
     except BaseException:

@@ -4,8 +4,9 @@
                         [--report-dir DIR] [--json]
     faregate settle --list [--data-dir DIR] [--json]
 
-The gateway is STRIPE_API_KEY/STRIPE_API_BASE if set, else a private localstripe whose state is
-in DATA_DIR/localstripe (the one `faregate demo` and `faregate serve` used on that directory).
+The gateway is the one FAREGATE_GATEWAY names (`faregate.gateway_runtime`): by default
+STRIPE_API_KEY/STRIPE_API_BASE if set, else the private localstripe of DATA_DIR/localstripe (the
+one `faregate serve` runs there, or one started on the state it left).
 Test hook: FAREGATE_SETTLE_CRASH_AFTER=<stage> kills the process (SIGKILL) right after that
 stage commits, to prove a rerun completes the day.
 """
@@ -26,7 +27,7 @@ import click
 from faregate.cli._common import administrator
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url, open_database, sqlite_file
-from faregate.gateway_runtime import open_gateway, stripe_from_environment
+from faregate.gateway_runtime import GatewayConfig, gateway_from_environment
 from faregate.outbox_runtime import open_outbox
 from faregate_data import HANOI_FEED
 from faregate_data.operators import load_operators
@@ -61,7 +62,7 @@ def _crash_hook() -> Any:
 
 
 async def _settle(
-    settings: Settings, day: date, *, report_dir: Path, dry_run: bool
+    settings: Settings, gateway: GatewayConfig, day: date, *, report_dir: Path, dry_run: bool
 ) -> SettlementOutcome:
     url = database_url(settings)
     await check_reachable(url)
@@ -69,8 +70,10 @@ async def _settle(
     try:
         uows = UnitOfWorkFactory(engine)
         feed = load_feed(HANOI_FEED)
-        async with open_gateway(settings.data_dir, stripe_from_environment()) as runtime:
-            payments = PaymentsService(uows, runtime.gateway, outbox=open_outbox(settings))
+        async with gateway.open(settings.data_dir) as runtime:
+            payments = PaymentsService(
+                uows, runtime.gateway, gateway_name=runtime.name, outbox=open_outbox(settings)
+            )
             return await settle(
                 uows,
                 feed,
@@ -164,8 +167,11 @@ def settle_command(
             click.echo(f"{row['day']}  {row['state']:<22} {row['digest'] or row['error'] or ''}")
         return
     assert service_day is not None
+    gateway = gateway_from_environment()
     reports = report_dir or default_report_dir(settings.data_dir, service_day)
-    outcome = asyncio.run(_settle(settings, service_day, report_dir=reports, dry_run=dry_run))
+    outcome = asyncio.run(
+        _settle(settings, gateway, service_day, report_dir=reports, dry_run=dry_run)
+    )
     summary = outcome.summary
     if as_json:
         click.echo(json.dumps(summary.as_json(), indent=2, sort_keys=True))

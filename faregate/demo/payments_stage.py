@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from gateways.localstripe_server import localstripe
-from gateways.stripe_gateway import StripeGateway
+from faregate.gateway_runtime import PrivateStripeConfig
+from gateways.protocol import Gateway
 from ticketing.ledger.reports import InvariantReport
 from ticketing.money import Money
 from ticketing.outbox.file import OUTBOX_FILE, FileOutbox
@@ -38,7 +38,6 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 
 GOOD_CARD = "pm_card_visa"
 DECLINING_CARD = "pm_card_chargeCustomerFail"  # localstripe: attaches, then every charge fails
-GATEWAY = "stripe"
 DEFAULT_TOP_UP = Money(100_000, "VND")
 
 
@@ -83,7 +82,7 @@ class PaymentsStageResult:
 class DemoPayments:
     """The gateway and payments service shared by both halves of the stage."""
 
-    gateway: StripeGateway
+    gateway: Gateway
     payments: PaymentsService
     outbox: FileOutbox
     result: PaymentsStageResult = field(default_factory=PaymentsStageResult)
@@ -96,12 +95,11 @@ async def demo_payments(
     """A private localstripe for the run, with our Stripe adapter and payments service on it;
     riders are told through a file outbox in `workdir`."""
     outbox = FileOutbox(workdir / OUTBOX_FILE)
-    async with (
-        localstripe(workdir / "localstripe", from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url) as gateway,
-    ):
-        payments = PaymentsService(uow_factory, gateway, gateway_name=GATEWAY, outbox=outbox)
-        yield DemoPayments(gateway, payments, outbox)
+    async with PrivateStripeConfig(from_scratch=True).open(workdir) as runtime:
+        payments = PaymentsService(
+            uow_factory, runtime.gateway, gateway_name=runtime.name, outbox=outbox
+        )
+        yield DemoPayments(runtime.gateway, payments, outbox)
 
 
 async def top_up_wallets(

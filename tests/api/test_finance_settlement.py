@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.api.app import create_app
-from faregate.api.context import ENGINE, PRICING_FEED, UOWS, StripeConfig
+from faregate.api.context import ENGINE, PRICING_FEED, UOWS
 from faregate.api.problems import PROBLEM_JSON
+from faregate.gateway_runtime import StripeConfig
 from gateways.localstripe_server import LocalStripe
 from tests.helpers.api import Client, free_port, make_config
 from tests.wallets import open_funded_wallets
@@ -180,7 +181,7 @@ async def test_a_gateway_down_mid_run_is_502_and_the_stages_done_are_kept(
     down = StripeConfig(
         api_key="sk_test_down", api_base=f"http://127.0.0.1:{free_port()}", webhook_secret="x"
     )
-    config = replace(make_config(tmp_path, db_url, localstripe_server), stripe=down)
+    config = replace(make_config(tmp_path, db_url, localstripe_server), gateway=down)
     async with TestClient(TestServer(create_app(config))) as client:
         await city(client)
         fin = await token(client, UserRole.FINANCE)

@@ -94,6 +94,19 @@ def test_serve_with_stripe_key_but_no_webhook_secret_is_a_usage_error(
     assert "Traceback" not in result.stderr
 
 
+def test_serve_with_an_unknown_gateway_kind_is_a_usage_error(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    env = server_environment(db_url, localstripe_server) | {"FAREGATE_GATEWAY": "paypal"}
+    result = subprocess.run(
+        [sys.executable, "-m", "faregate", "--data-dir", str(tmp_path), "serve"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "FAREGATE_GATEWAY='paypal' is not a gateway (stripe)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_bad_fare_feed_is_one_error_line(
     tmp_path: Path, db_url: str, localstripe_server: LocalStripe
 ) -> None:

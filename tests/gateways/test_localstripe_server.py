@@ -1,16 +1,30 @@
-"""The localstripe helper: private state per directory, kept across restarts; signed events."""
+"""The localstripe helper: private state per directory, kept across restarts, one instance per
+directory (a second start reuses it); signed events."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp import web
 
-from gateways.localstripe_server import LocalStripe, localstripe, running_localstripe
+from gateways.errors import GatewayUnavailable
+from gateways.localstripe_server import (
+    LocalStripe,
+    localstripe,
+    running_localstripe,
+    start_localstripe,
+    stop_localstripe,
+)
 from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import SIGNATURE_HEADER, WebhookEvent, construct_event
 
@@ -93,3 +107,89 @@ async def test_localstripe_events_verify_with_our_webhook_check(tmp_path: Path) 
         "customer",
         customer_id,
     )
+
+
+async def test_a_second_start_on_a_running_directory_reuses_that_localstripe(
+    tmp_path: Path,
+) -> None:
+    """`faregate settle` while `faregate serve` runs on one data directory: one localstripe,
+    so neither loses the other's payments (two would each keep their own store and overwrite
+    each other's file)."""
+    state = tmp_path / "shared"
+    async with localstripe(state) as first:
+        assert not first.reused
+        async with localstripe(state) as second:
+            assert second.reused
+            assert (second.base_url, second.pid) == (first.base_url, first.pid)
+            made_by_second = await _customer(second, "rider-second")
+            assert await _find(first, "rider-second") == made_by_second
+        # The reuser does not stop what it did not start.
+        made_by_first = await _customer(first, "rider-first")
+        assert await _find(first, "rider-second") == made_by_second
+    port = urlsplit(first.base_url).port
+    assert port is not None
+    assert _refused(port)
+    async with localstripe(state) as again:  # the owner stopped it: the next start owns one
+        assert not again.reused
+        assert await _find(again, "rider-first") == made_by_first
+
+
+async def test_starting_from_scratch_over_a_running_localstripe_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with localstripe(tmp_path / "busy") as running:
+        account = uuid.uuid4().hex
+        customer_id = await _customer(running, account)
+        with pytest.raises(GatewayUnavailable, match="another process runs a localstripe"):
+            async with localstripe(tmp_path / "busy", from_scratch=True):
+                pass
+        assert await _find(running, account) == customer_id
+
+
+def test_starters_racing_for_one_directory_share_one_localstripe(tmp_path: Path) -> None:
+    state = tmp_path / "race"
+    state.mkdir()
+    ready = threading.Barrier(3)
+
+    def start() -> tuple[LocalStripe, subprocess.Popen[bytes] | None]:
+        ready.wait()
+        return start_localstripe(state)
+
+    with ThreadPoolExecutor(3) as pool:
+        started = list(pool.map(lambda _: start(), range(3)))
+    try:
+        assert len({server.base_url for server, _ in started}) == 1
+        assert sum(process is not None for _, process in started) == 1
+    finally:
+        for _, process in started:
+            stop_localstripe(process)
+
+
+def test_a_localstripe_whose_starter_was_killed_stops_and_frees_the_directory(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "orphan"
+    starter = subprocess.Popen(
+        [sys.executable, "-c", _STARTER, str(state)], stdout=subprocess.PIPE, text=True
+    )
+    assert starter.stdout is not None
+    pid = int(starter.stdout.readline())
+    starter.kill()
+    starter.wait()
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()
+    with running_localstripe(state) as fresh:
+        assert not fresh.reused
+
+
+# Starts a localstripe, says its pid, then waits to be killed (never stopping it itself).
+_STARTER = """
+import sys, threading
+from pathlib import Path
+from gateways.localstripe_server import start_localstripe
+server, _ = start_localstripe(Path(sys.argv[1]))
+print(server.pid, flush=True)
+threading.Event().wait()
+"""

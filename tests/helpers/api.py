@@ -20,8 +20,9 @@ import httpx
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from faregate.api.context import UOWS, ApiConfig, StripeConfig
+from faregate.api.context import UOWS, ApiConfig
 from faregate.config import Settings
+from faregate.gateway_runtime import StripeConfig
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
@@ -53,7 +54,7 @@ def make_config(
         device_master_key=MASTER_KEY,
         keys_dir=tmp_path / "keys",
         fare_feed=FEED,
-        stripe=StripeConfig(
+        gateway=StripeConfig(
             api_key=localstripe_server.api_key,
             api_base=localstripe_server.base_url,
             webhook_secret=WEBHOOK_SECRET,

@@ -4,6 +4,11 @@ hold (suspense accounts for the difference), and a later run resolves what got f
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
+from faregate.gateway_runtime import PrivateStripeConfig
 from gateways.localstripe_server import localstripe
-from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest
+from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.settlement import DAY, NEXT, ride
 from ticketing.audit import Actor
@@ -241,3 +247,34 @@ async def test_each_injected_discrepancy_is_reported_in_its_category(
         ["unknown_at_gateway", "duplicate", "missing_at_gateway", "refund"],
         key=list(resolved).index,
     )
+
+
+async def test_settle_beside_a_running_server_charges_through_the_servers_gateway(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, db_url: str, tmp_path: Path
+) -> None:
+    """`faregate settle` while `faregate serve` runs on the same data directory uses the
+    server's private localstripe: the day's charge is one the server's gateway holds. (A second
+    localstripe on the same state kept its own copy: the server never saw the charge, and the
+    two overwrote each other's file.)"""
+    data_dir = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "FAREGATE_GATEWAY"))}
+    async with PrivateStripeConfig().open(data_dir) as server:  # as `faregate serve` holds it
+        payments = PaymentsService(uow_factory, server.gateway)
+        now = datetime.now(UTC)
+        account = RiderAccount("ann", "regular", PaymentMode.POSTPAID_CARD, "VND")
+        await register_riders(uow_factory, [Registration(account)], at=now)
+        await payments.save_card("ann", "pm_card_visa")
+        await ingest_and_price(uow_factory, feed, ride(1, "ann", DAY, 7))
+        command = [sys.executable, "-m", "faregate", "settle", DAY.isoformat(), "--json"]
+        command += ["--data-dir", str(data_dir), "--database-url", db_url]
+        done = await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["charges"] == 1
+        (attempt,) = await payments.attempts("ann")
+        assert attempt.gateway_payment_id is not None
+        charged = await server.gateway.retrieve_payment(attempt.gateway_payment_id)
+        assert charged.status is PaymentStatus.SUCCEEDED
+        # settle stopped nothing of the server's: its gateway still answers.
+        assert await server.gateway.find_customer("ann") is not None
