@@ -8,9 +8,9 @@ Reports charges/s, the speed-up over the sequential baseline, latency percentile
 share of each charge's own time spent inside the gateway call (the rest is our code; waiting
 for a semaphore slot is not counted). Prints JSON, then one summary line.
 
-`--through-service` charges through `ticketing.payments.PaymentsService` (attempt stored
-before the call, outcome and ledger posting after it) on a fresh database (SQLite in a temp
-directory unless `--database-url`), so the gateway share shows what our bookkeeping costs.
+`--through-service` charges through `ticketing.payment_flows.service.PaymentsService` (attempt
+stored before the call, outcome and ledger posting after it) on a fresh database (SQLite in a
+temp directory unless `--database-url`), so the gateway share shows what our bookkeeping costs.
 
     python bench/charges.py --accounts 500 --concurrency 16 [--through-service]
 """
@@ -154,7 +154,7 @@ async def bench_service(
 ) -> dict[str, Any]:
     from faregate.database import open_database
     from ticketing.money import Money
-    from ticketing.payments.service import PaymentsService
+    from ticketing.payment_flows.service import PaymentsService
     from ticketing.unit_of_work import UnitOfWorkFactory
 
     engine = await open_database(database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}")

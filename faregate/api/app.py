@@ -67,7 +67,7 @@ from parking.occupancy import Occupancy
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.device_secrets import SecretBox
 from ticketing.fares.feed import load_feed
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.devices import device_key
 from ticketing.services.pricing_worker import PricingLag, run_worker
 from ticketing.unit_of_work import UnitOfWorkFactory

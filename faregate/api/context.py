@@ -26,7 +26,7 @@ from gateways.protocol import Gateway
 from qr.timeutil import Clock, utc_now
 from ticketing.devices import DevicePolicy
 from ticketing.fares.feed import FareFeed
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.devices import DEFAULT_POLICY
 from ticketing.unit_of_work import UnitOfWorkFactory
 

@@ -32,7 +32,7 @@ from faregate.outbox_runtime import open_outbox
 from faregate_data import HANOI_FEED
 from faregate_data.operators import load_operators
 from ticketing.fares.feed import load_feed
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.settlement import SettlementOutcome, default_report_dir, settle
 from ticketing.services.settlement_days import list_days
 from ticketing.unit_of_work import UnitOfWorkFactory

@@ -30,7 +30,7 @@ from ticketing.ledger.reports import InvariantReport
 from ticketing.money import Money
 from ticketing.outbox.file import OUTBOX_FILE, FileOutbox
 from ticketing.outbox.messages import Template, render_english
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.riders import PaymentMode
 from ticketing.services.charging import amounts_owed, charge_service_day, reconcile_with_gateway
 from ticketing.services.figures import check_ledger

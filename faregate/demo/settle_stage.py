@@ -14,7 +14,7 @@ from faregate_data.operators import load_operators
 from gateways.protocol import Gateway
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.settlement import default_report_dir, settle
 from ticketing.unit_of_work import UnitOfWorkFactory
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ticketing.db.engine import create_engine
-from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
+from ticketing.payments.model import AttemptStatus
 from ticketing.riders import PaymentMode
 from ticketing.services.figures import day_figures
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -93,7 +93,7 @@ async def check_database(
             assert all(state.balance == 0 for state in owed.values())
             attempts = await uow.payments.attempts()
             assert any(a.status is AttemptStatus.RECOVERED for a in attempts)
-            paid = sum(a.amount for a in attempts if a.status is AttemptStatus.SUCCEEDED)
+            paid = sum(a.amount.amount for a in attempts if a.status is AttemptStatus.SUCCEEDED)
             refunded = 0
             for attempt in attempts:
                 refunded += await uow.payments.refunded(attempt.id)

@@ -15,7 +15,7 @@ from gateways.stripe_gateway import StripeGateway
 from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy
 from tests.helpers.payments import WEBHOOK_SECRET
 from ticketing.fares.feed import FareFeed, load_feed
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 

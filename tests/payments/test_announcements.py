@@ -12,12 +12,12 @@ import pytest
 
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.payments import WEBHOOK_SECRET, add_rider, ride_the_metro
-from ticketing.db.payments_models import AttemptStatus
 from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
 from ticketing.outbox.file import FileOutbox
 from ticketing.outbox.messages import Template
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import AttemptStatus
 from ticketing.riders import PaymentMode
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -123,7 +123,7 @@ async def test_an_outbox_that_fails_does_not_fail_the_payment(
     payments = PaymentsService(uow_factory, gateway, outbox=broken)
     account, _ = await add_rider(uow_factory, mode=PaymentMode.PREPAID_WALLET)
     await payments.save_card(account, "pm_card_visa")
-    with caplog.at_level(logging.WARNING, logger="ticketing.payments.results"):
+    with caplog.at_level(logging.WARNING, logger="ticketing.payment_flows.results"):
         outcome = await payments.top_up(account, vnd(5_000), request_id="r1")
     assert outcome.succeeded  # recorded and posted; only the warning is lost
     assert "low-balance" in caplog.text

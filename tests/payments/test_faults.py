@@ -12,10 +12,10 @@ from gateways.errors import GatewayOutcomeUnknown
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.fault_proxy import Fault, FaultProxy
 from ticketing import postings
-from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import AttemptStatus
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 DAY = date(2025, 3, 15)

@@ -12,15 +12,15 @@ from gateways.errors import CardDeclined
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.payments import add_rider, ride_the_metro
 from ticketing import postings
-from ticketing.db.payments_models import AttemptStatus, RefundRecordStatus
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds, UnknownAccount
 from ticketing.money import Money
-from ticketing.payments.charges import daily_charge_key
-from ticketing.payments.debt import debt_reason
+from ticketing.payment_flows.charges import daily_charge_key
+from ticketing.payment_flows.debt import debt_reason
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
-from ticketing.payments.service import PaymentsService
+from ticketing.payments.model import AttemptStatus, RefundRecordStatus
 from ticketing.riders import AccountStatus, DenyAction, PaymentMode
 from ticketing.services.charging import (
     Reconciliation,

@@ -13,11 +13,11 @@ from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import sign_payload
 from tests.helpers.fault_proxy import Fault, FaultProxy
 from tests.helpers.payments import WEBHOOK_SECRET
-from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payments.charges import daily_charge_key
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.charges import daily_charge_key
+from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import AttemptStatus
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 DAY = date(2025, 3, 16)

@@ -21,12 +21,12 @@ from qr.keys import KeyMaterial, init_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.helpers.payments import ride_the_metro
-from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
 from ticketing.errors import CredentialNotIssued, NoLiveCredential
 from ticketing.fares.feed import load_feed
 from ticketing.money import Money
-from ticketing.payments.debt import debt_reason
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.debt import debt_reason
+from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import CredentialRecord, PaymentMode
 from ticketing.services import passengers
 from ticketing.services.riders import (

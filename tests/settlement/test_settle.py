@@ -20,11 +20,12 @@ from tests.wallets import open_funded_wallets
 from ticketing import postings
 from ticketing.audit import Actor
 from ticketing.db.models import PricedDayRow
-from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
+from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettledAccountDayRow, SettlementAdjustmentRow
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.money import Money
+from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.settlement import SettlementOutcome, settle
 from ticketing.services.settlement_days import list_days

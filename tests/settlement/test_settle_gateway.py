@@ -26,7 +26,7 @@ from ticketing.db.models import EntryRow
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettlementExceptionRow
 from ticketing.fares.feed import FareFeed
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.postings import RECONCILIATION_SUSPENSE
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders

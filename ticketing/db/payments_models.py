@@ -2,42 +2,19 @@
 
 Created by migration 0002. A payment attempt row is written (status `pending`) before the
 gateway is called, under the idempotency key the gateway also sees, so a crash or a lost
-answer always leaves a record to reconcile from.
+answer always leaves a record to reconcile from. Purposes and statuses are the payments
+model's (`ticketing.payments.model`).
 """
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models import CODE, Base, _enum
-
-
-class PaymentPurpose(enum.StrEnum):
-    TOP_UP = "top_up"  # rider adds money to the prepaid wallet
-    DAILY_CHARGE = "daily_charge"  # one aggregated off-session charge per postpaid account-day
-
-
-class AttemptStatus(enum.StrEnum):
-    PENDING = "pending"  # stored; the gateway call has not given a definite answer yet
-    UNKNOWN = "unknown"  # the last call ended without knowing what the gateway did
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # declined: for a daily charge, the account owes the amount
-    RECOVERED = "recovered"  # a failed daily charge later paid by a retry or from a top-up
-
-    @property
-    def is_final(self) -> bool:
-        return self in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.RECOVERED)
-
-
-class RefundRecordStatus(enum.StrEnum):
-    PENDING = "pending"
-    UNKNOWN = "unknown"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+from ticketing.payments.model import AttemptStatus, PaymentPurpose, RefundRecordStatus
 
 
 class GatewayCustomerRow(Base):

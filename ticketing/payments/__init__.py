@@ -1,2 +1,3 @@
-"""Payment flows on the ledger: customers and cards, top-ups, daily charges, refunds, webhooks,
-debt recovery. Talks to any `gateways.protocol.Gateway`; never imports a vendor SDK."""
+"""The payments model: what a payment is for, where an attempt or a refund stands and how it
+moves forward (`model`), and the payments errors. Plain values and rules, no I/O: the schema,
+the stores and the flows (`ticketing.payment_flows`) all build on it."""

@@ -14,8 +14,8 @@ from datetime import date
 from gateways.protocol import Gateway, PaymentStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payments.results import PaymentOutcome
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.results import PaymentOutcome
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 

@@ -2,7 +2,7 @@
 user), fetch the phone credential, read trips, charges and receipts and what the account
 stands at, and report a lost phone.
 
-Saving a card and topping up go through `ticketing.payments.service.PaymentsService`; buying a
+Saving a card and topping up go through `ticketing.payment_flows.service.PaymentsService`; buying a
 pass through `ticketing.services.riders.buy_pass`. Every function here takes the account id of
 the signed-in passenger: callers (the HTTP API) never pass an id the passenger typed.
 
@@ -23,11 +23,11 @@ from qr.credential import CredentialFlags, RiderCategory
 from qr.errors import QRError
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
-from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
 from ticketing.errors import CredentialNotIssued, NoLiveCredential, UnknownRecord
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payments.debt import debt_reason
+from ticketing.payment_flows.debt import debt_reason
+from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.services.users import add_user, hash_password
@@ -335,18 +335,17 @@ async def charges(
 ) -> list[Charge]:
     """Every payment attempt on the account's card, newest first."""
     async with uows() as uow:
-        rows = await uow.payments.attempts(account_id)
         listed = [
             Charge(
-                row.id,
-                row.purpose,
-                row.service_day,
-                Money(row.amount, row.currency),
-                row.status,
-                row.decline_code,
-                row.created_at,
+                attempt.id,
+                attempt.purpose,
+                attempt.service_day,
+                attempt.amount,
+                attempt.status,
+                attempt.decline_code,
+                attempt.created_at,
             )
-            for row in rows
+            for attempt in await uow.payments.attempts(account_id)
         ]
     listed.sort(key=lambda c: (c.created_at, c.attempt_id), reverse=True)
     return listed[:limit]
@@ -368,7 +367,7 @@ async def receipts(
                 f"payment:{row.id}",
                 row.purpose.value,
                 row.updated_at,
-                Money(row.amount, row.currency),
+                row.amount,
                 "Wallet top-up"
                 if row.purpose is PaymentPurpose.TOP_UP
                 else f"Fares of {row.service_day.isoformat() if row.service_day else 'a day'}",

@@ -37,7 +37,7 @@ from gateways.protocol import Gateway
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts as ledger_accounts
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.services import audit
 from ticketing.services.charging import charge_service_day
 from ticketing.services.settlement_inputs import DEFAULT_CURRENCY, gather_inputs

@@ -17,7 +17,7 @@ from gateways.errors import GatewayRequestRejected
 from gateways.protocol import Gateway
 from ticketing import postings
 from ticketing.money import Money
-from ticketing.payments.service import PaymentsService
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.service_day import service_day
 from ticketing.settlement.controls import exception_figures
 from ticketing.settlement.reconcile import (

@@ -1,9 +1,10 @@
 """Payment records: gateway customers and cards, payment attempts, refunds, webhook events.
 
-Attempts and refunds are the rows the payment flows (`ticketing.payments`) move forward: the
-flows change a row loaded with `locked_attempt`/`locked_refund` and the unit of work writes it
-at commit. `claim` takes the short lease that keeps two workers from calling the gateway for
-one row at once.
+Attempts and refunds come and go as the payments model's values (`ticketing.payments.model`):
+the flows read one (`locked_attempt`/`locked_refund` lock it to the end of the transaction),
+move it forward with the model's `advance`, and write it back with `save_attempt` /
+`save_refund`. `claim` takes the short lease that keeps two workers from calling the gateway
+for one record at once.
 """
 
 from __future__ import annotations
@@ -11,27 +12,31 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import insert_or_skip
 from ticketing.db.models import table_of
 from ticketing.db.payments_models import (
-    AttemptStatus,
     GatewayCustomerRow,
     PaymentAttemptRow,
-    PaymentPurpose,
     PaymentRefundRow,
-    RefundRecordStatus,
     WebhookEventRow,
 )
 from ticketing.money import Money
+from ticketing.payments.model import (
+    OPEN_ATTEMPT,
+    OPEN_REFUND,
+    AttemptStatus,
+    PaymentAttempt,
+    PaymentPurpose,
+    PaymentRefund,
+    RefundRecordStatus,
+)
 
-OPEN_ATTEMPT = (AttemptStatus.PENDING, AttemptStatus.UNKNOWN)
-OPEN_REFUND = (RefundRecordStatus.PENDING, RefundRecordStatus.UNKNOWN)
 ATTEMPTS = table_of(PaymentAttemptRow)
 REFUNDS = table_of(PaymentRefundRow)
 CUSTOMERS = table_of(GatewayCustomerRow)
@@ -45,16 +50,32 @@ class SavedCard:
     last4: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NewAttempt:
-    """A payment to ask the gateway for; `id` is the idempotency key it carries."""
+def _attempt(row: PaymentAttemptRow) -> PaymentAttempt:
+    return PaymentAttempt(
+        id=row.id,
+        purpose=row.purpose,
+        account_id=row.account_id,
+        amount=Money(row.amount, row.currency),
+        status=row.status,
+        service_day=row.service_day,
+        charge_key=row.charge_key,
+        gateway_payment_id=row.gateway_payment_id,
+        decline_code=row.decline_code,
+        posting_id=row.posting_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
-    id: str
-    purpose: PaymentPurpose
-    account_id: str
-    amount: Money
-    service_day: date | None = None
-    charge_key: str | None = None
+
+def _refund(row: PaymentRefundRow) -> PaymentRefund:
+    return PaymentRefund(
+        id=row.id,
+        attempt_id=row.attempt_id,
+        amount=Money(row.amount, row.currency),
+        status=row.status,
+        gateway_refund_id=row.gateway_refund_id,
+        posting_id=row.posting_id,
+    )
 
 
 class PaymentRecords:
@@ -100,9 +121,8 @@ class PaymentRecords:
 
     # --- attempts ---------------------------------------------------------------------
 
-    async def add_attempt(self, new: NewAttempt) -> PaymentAttemptRow:
-        """Store the attempt unless its id is known; the stored row either way."""
-        now = self._clock()
+    async def add_attempt(self, new: PaymentAttempt) -> PaymentAttempt:
+        """Store the attempt unless its id is known; the stored attempt either way."""
         await self._session.execute(
             insert_or_skip(self._session, ATTEMPTS),
             {
@@ -113,24 +133,43 @@ class PaymentRecords:
                 "charge_key": new.charge_key,
                 "amount": new.amount.amount,
                 "currency": new.amount.currency,
-                "status": AttemptStatus.PENDING,
+                "status": new.status,
                 "gateway_calls": 0,
-                "created_at": now,
-                "updated_at": now,
+                "created_at": new.created_at,
+                "updated_at": new.updated_at,
             },
         )
-        return await self._session.get_one(PaymentAttemptRow, new.id, populate_existing=True)
+        row = await self._session.get_one(PaymentAttemptRow, new.id, populate_existing=True)
+        return _attempt(row)
 
-    async def attempt(self, attempt_id: str) -> PaymentAttemptRow | None:
-        return await self._session.get(PaymentAttemptRow, attempt_id)
+    async def attempt(self, attempt_id: str) -> PaymentAttempt | None:
+        row = await self._session.get(PaymentAttemptRow, attempt_id, populate_existing=True)
+        return None if row is None else _attempt(row)
 
-    async def locked_attempt(self, attempt_id: str) -> PaymentAttemptRow | None:
+    async def locked_attempt(self, attempt_id: str) -> PaymentAttempt | None:
         """The attempt, locked to the end of the transaction, read afresh."""
-        return await self._session.scalar(
+        row = await self._session.scalar(
             select(PaymentAttemptRow)
             .where(PaymentAttemptRow.id == attempt_id)
             .with_for_update()
             .execution_options(populate_existing=True)
+        )
+        return None if row is None else _attempt(row)
+
+    async def save_attempt(self, attempt: PaymentAttempt, *, release: bool = False) -> None:
+        """Write what the flows moved forward (`ticketing.payments.model.advance`) on an
+        attempt; `release`: the call is over, drop its lease too."""
+        values = {
+            "status": attempt.status,
+            "gateway_payment_id": attempt.gateway_payment_id,
+            "decline_code": attempt.decline_code,
+            "posting_id": attempt.posting_id,
+            "updated_at": self._clock(),
+        }
+        if release:
+            values["claimed_until"] = None
+        await self._session.execute(
+            update(ATTEMPTS).where(ATTEMPTS.c.id == attempt.id).values(values)
         )
 
     async def attempt_for_payment(self, gateway_payment_id: str, key: str | None) -> str | None:
@@ -142,28 +181,39 @@ class PaymentRecords:
             )
         )
 
-    async def failed_charges(self, account_id: str) -> list[PaymentAttemptRow]:
+    async def failed_charges(self, account_id: str) -> list[PaymentAttempt]:
         """The declined daily-charge attempts of an account not paid since, oldest first."""
-        rows = await self._session.scalars(
-            select(PaymentAttemptRow)
-            .where(
-                PaymentAttemptRow.account_id == account_id,
-                PaymentAttemptRow.purpose == PaymentPurpose.DAILY_CHARGE,
-                PaymentAttemptRow.status == AttemptStatus.FAILED,
-                PaymentAttemptRow.charge_key.is_not(None),
-            )
-            .order_by(PaymentAttemptRow.created_at, PaymentAttemptRow.id)
+        return await self._attempts(
+            PaymentAttemptRow.account_id == account_id,
+            PaymentAttemptRow.purpose == PaymentPurpose.DAILY_CHARGE,
+            PaymentAttemptRow.status == AttemptStatus.FAILED,
+            PaymentAttemptRow.charge_key.is_not(None),
         )
-        return list(rows)
 
-    async def charge_attempts(self, charge_key: str) -> list[PaymentAttemptRow]:
+    async def charge_attempts(self, charge_key: str) -> list[PaymentAttempt]:
         """Every attempt of one logical charge (first attempt and retries), oldest first."""
-        rows = await self._session.scalars(
-            select(PaymentAttemptRow)
-            .where(PaymentAttemptRow.charge_key == charge_key)
-            .order_by(PaymentAttemptRow.created_at, PaymentAttemptRow.id)
+        return await self._attempts(PaymentAttemptRow.charge_key == charge_key)
+
+    async def declined_attempts(self, charge_key: str) -> list[PaymentAttempt]:
+        """The declined attempts of one logical charge, locked to the end of the transaction."""
+        return await self._attempts(
+            PaymentAttemptRow.charge_key == charge_key,
+            PaymentAttemptRow.status == AttemptStatus.FAILED,
+            lock=True,
         )
-        return list(rows)
+
+    async def _attempts(
+        self, *where: ColumnElement[bool], lock: bool = False
+    ) -> list[PaymentAttempt]:
+        query = (
+            select(PaymentAttemptRow)
+            .where(*where)
+            .order_by(PaymentAttemptRow.created_at, PaymentAttemptRow.id)
+            .execution_options(populate_existing=True)
+        )
+        if lock:
+            query = query.with_for_update()
+        return [_attempt(row) for row in await self._session.scalars(query)]
 
     async def attempts_per_charge(self, charge_keys: Sequence[str]) -> dict[str, int]:
         counted = await self._session.execute(
@@ -173,22 +223,12 @@ class PaymentRecords:
         )
         return {key: int(n) for key, n in counted.all() if key is not None}
 
-    async def mark_recovered(self, charge_key: str) -> None:
-        """The failed attempts of a daily charge are paid now (by a retry or from the wallet)."""
-        await self._session.execute(
-            update(PaymentAttemptRow)
-            .where(
-                PaymentAttemptRow.charge_key == charge_key,
-                PaymentAttemptRow.status == AttemptStatus.FAILED,
-            )
-            .values(status=AttemptStatus.RECOVERED, updated_at=self._clock())
-        )
-
-    async def attempts(self, account_id: str | None = None) -> list[PaymentAttemptRow]:
+    async def attempts(self, account_id: str | None = None) -> list[PaymentAttempt]:
         query = select(PaymentAttemptRow).order_by(PaymentAttemptRow.id)
         if account_id is not None:
             query = query.where(PaymentAttemptRow.account_id == account_id)
-        return list(await self._session.scalars(query))
+        rows = await self._session.scalars(query.execution_options(populate_existing=True))
+        return [_attempt(row) for row in rows]
 
     async def open_attempt_ids(self) -> list[str]:
         rows = await self._session.scalars(
@@ -208,8 +248,9 @@ class PaymentRecords:
 
     # --- refunds ----------------------------------------------------------------------
 
-    async def refund(self, refund_id: str) -> PaymentRefundRow | None:
-        return await self._session.get(PaymentRefundRow, refund_id)
+    async def refund(self, refund_id: str) -> PaymentRefund | None:
+        row = await self._session.get(PaymentRefundRow, refund_id, populate_existing=True)
+        return None if row is None else _refund(row)
 
     async def refunded(self, attempt_id: str) -> int:
         """What refunds of an attempt took or may still take (all but failed ones)."""
@@ -221,28 +262,43 @@ class PaymentRecords:
         )
         return int(total or 0)
 
-    async def add_refund(self, refund_id: str, attempt_id: str, amount: Money) -> None:
+    async def add_refund(self, new: PaymentRefund) -> None:
         now = self._clock()
         await self._session.execute(
             insert_or_skip(self._session, REFUNDS),
             {
-                "id": refund_id,
-                "attempt_id": attempt_id,
-                "amount": amount.amount,
-                "currency": amount.currency,
-                "status": RefundRecordStatus.PENDING,
+                "id": new.id,
+                "attempt_id": new.attempt_id,
+                "amount": new.amount.amount,
+                "currency": new.amount.currency,
+                "status": new.status,
                 "gateway_calls": 0,
                 "created_at": now,
                 "updated_at": now,
             },
         )
 
-    async def locked_refund(self, refund_id: str) -> PaymentRefundRow | None:
-        return await self._session.scalar(
+    async def locked_refund(self, refund_id: str) -> PaymentRefund | None:
+        row = await self._session.scalar(
             select(PaymentRefundRow)
             .where(PaymentRefundRow.id == refund_id)
             .with_for_update()
             .execution_options(populate_existing=True)
+        )
+        return None if row is None else _refund(row)
+
+    async def save_refund(self, refund: PaymentRefund) -> None:
+        """Write a refund after the gateway's answer, and drop the call's lease."""
+        await self._session.execute(
+            update(REFUNDS)
+            .where(REFUNDS.c.id == refund.id)
+            .values(
+                status=refund.status,
+                gateway_refund_id=refund.gateway_refund_id,
+                posting_id=refund.posting_id,
+                claimed_until=None,
+                updated_at=self._clock(),
+            )
         )
 
     # --- gateway call leases ----------------------------------------------------------
@@ -255,12 +311,13 @@ class PaymentRecords:
     async def claim_refund(self, refund_id: str, lease: timedelta) -> int | None:
         return await self._claim(REFUNDS, refund_id, OPEN_REFUND, lease)
 
-    async def release_attempt(self, attempt_id: str) -> None:
-        """Drop the lease after a call that ended without a definite answer: status unknown."""
-        await self._release(ATTEMPTS, attempt_id, OPEN_ATTEMPT, AttemptStatus.UNKNOWN)
-
     async def release_refund(self, refund_id: str) -> None:
-        await self._release(REFUNDS, refund_id, OPEN_REFUND, RefundRecordStatus.UNKNOWN)
+        """Drop the lease after a call that ended without a definite answer: status unknown."""
+        await self._session.execute(
+            update(REFUNDS)
+            .where(REFUNDS.c.id == refund_id, REFUNDS.c.status.in_(OPEN_REFUND))
+            .values(status=RefundRecordStatus.UNKNOWN, claimed_until=None, updated_at=self._clock())
+        )
 
     async def _claim(
         self, table: Table, row_id: str, open_states: Sequence[str], lease: timedelta
@@ -282,15 +339,6 @@ class PaymentRecords:
         )
         calls = result.scalar_one_or_none()
         return None if calls is None else int(calls)
-
-    async def _release(
-        self, table: Table, row_id: str, open_states: Sequence[str], status: str
-    ) -> None:
-        await self._session.execute(
-            update(table)
-            .where(table.c.id == row_id, table.c.status.in_(open_states))
-            .values(status=str(status), claimed_until=None, updated_at=self._clock())
-        )
 
     # --- webhook events ---------------------------------------------------------------
 

@@ -13,12 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from ticketing.db.models import EntryRow, table_of
-from ticketing.db.payments_models import (
-    AttemptStatus,
-    PaymentAttemptRow,
-    PaymentRefundRow,
-    RefundRecordStatus,
-)
+from ticketing.db.payments_models import PaymentAttemptRow, PaymentRefundRow
+from ticketing.payments.model import AttemptStatus, RefundRecordStatus
 from ticketing.postings import RECONCILIATION_SUSPENSE, suspense_move_id
 from ticketing.service_day import service_day
 from ticketing.settlement.reconcile import LedgerPayment, LedgerRefund

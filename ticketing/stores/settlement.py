@@ -21,13 +21,14 @@ from sqlalchemy.sql import Subquery
 from ticketing.clock import Clock, utc_now
 from ticketing.db.dialect import insert_or_skip
 from ticketing.db.models import EntryRow, PricedDayRow, TapRow, table_of
-from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
+from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import (
     SettledAccountDayRow,
     SettlementAdjustmentRow,
     SettlementDayRow,
     SettlementExceptionRow,
 )
+from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.settlement.compute import Adjustment
 from ticketing.settlement.states import DayState, ExceptionKind, Stage
 from ticketing.settlement.summary import ReconciliationFigures

@@ -29,9 +29,10 @@ from ticketing.db.models import (
     TapRow,
     table_of,
 )
-from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
+from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettledAccountDayRow
 from ticketing.ledger.accounts import AccountKind
+from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.postings import (
     hold_capture_id,
     parking_fee_id,

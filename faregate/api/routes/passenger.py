@@ -42,7 +42,6 @@ from gateways.errors import (
 from qr.errors import QRError
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, load_keys
-from ticketing.db.payments_models import AttemptStatus, PaymentPurpose
 from ticketing.errors import (
     CredentialNotIssued,
     InvalidUser,
@@ -55,6 +54,7 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.money import Money
 from ticketing.payments.errors import NoSavedCard, PaymentInProgress
+from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import AccountStatus, PaymentMode
 from ticketing.services import passengers
 from ticketing.services.riders import buy_pass

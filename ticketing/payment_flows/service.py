@@ -15,20 +15,20 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from gateways.protocol import Gateway
-from ticketing.db.payments_models import AttemptStatus
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.outbox.announcements import DEFAULT_LOW_BALANCE
 from ticketing.outbox.protocol import Outbox
-from ticketing.payments import charges, debt, duplicates, refunds, webhooks
-from ticketing.payments.duplicates import DuplicateCharge
-from ticketing.payments.results import (
+from ticketing.payment_flows import charges, debt, duplicates, refunds, webhooks
+from ticketing.payment_flows.duplicates import DuplicateCharge
+from ticketing.payment_flows.results import (
     PaymentOutcome,
     PaymentsContext,
     RefundOutcome,
     Standing,
     WebhookOutcome,
 )
+from ticketing.payments.model import AttemptStatus
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 
@@ -82,7 +82,7 @@ class PaymentsService:
         self, created_from: datetime, created_until: datetime
     ) -> list[DuplicateCharge]:
         """Void (or refund) daily charges made twice at the gateway among the payments created
-        in the period, and report them (see `ticketing.payments.duplicates`)."""
+        in the period, and report them (see `ticketing.payment_flows.duplicates`)."""
         return await duplicates.void_duplicate_charges(self._ctx, created_from, created_until)
 
     async def refund(

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, Payment, PaymentStatus
 from ticketing.money import Money
-from ticketing.payments.results import PaymentsContext
+from ticketing.payment_flows.results import PaymentsContext
 
 log = logging.getLogger(__name__)
 

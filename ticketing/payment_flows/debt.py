@@ -8,10 +8,9 @@ from the wallet, clears it.
 
 from __future__ import annotations
 
-from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.ledger.errors import InsufficientFunds
-from ticketing.money import Money
-from ticketing.payments.results import PaymentsContext, Standing
+from ticketing.payment_flows.results import PaymentsContext, Standing
+from ticketing.payments.model import PaymentAttempt, Recovered, advance
 from ticketing.postings import debt_payment
 from ticketing.unit_of_work import UnitOfWork
 
@@ -21,9 +20,9 @@ def debt_reason(account_id: str) -> str:
     return f"debt:{account_id}"
 
 
-async def owed_charges(uow: UnitOfWork, account_id: str) -> list[PaymentAttemptRow]:
+async def owed_charges(uow: UnitOfWork, account_id: str) -> list[PaymentAttempt]:
     """The first failed attempt of each declined day not paid since, oldest first."""
-    by_charge: dict[str, PaymentAttemptRow] = {}
+    by_charge: dict[str, PaymentAttempt] = {}
     for row in await uow.payments.failed_charges(account_id):
         if row.charge_key is not None:  # always set on a daily charge
             by_charge.setdefault(row.charge_key, row)
@@ -31,7 +30,7 @@ async def owed_charges(uow: UnitOfWork, account_id: str) -> list[PaymentAttemptR
 
 
 async def standing_in(ctx: PaymentsContext, uow: UnitOfWork, account_id: str) -> Standing:
-    debt = sum(r.amount for r in await owed_charges(uow, account_id))
+    debt = sum(r.amount.amount for r in await owed_charges(uow, account_id))
     account = await uow.riders.find_account(account_id)
     limit = account.debt_limit if account is not None else ctx.default_debt_limit
     return Standing(account_id, debt, limit, denied=debt > limit)
@@ -50,24 +49,28 @@ async def refresh_standing(ctx: PaymentsContext, uow: UnitOfWork, account_id: st
 
 async def pay_debt_from_wallet(
     ctx: PaymentsContext, uow: UnitOfWork, account_id: str, currency: str
-) -> list[PaymentAttemptRow]:
+) -> list[PaymentAttempt]:
     """Pay declined days from the wallet, oldest first, while it has the money; the failed
     attempts of the days it paid."""
-    paid: list[PaymentAttemptRow] = []
+    paid: list[PaymentAttempt] = []
     for owed in await owed_charges(uow, account_id):
-        if owed.currency != currency or owed.charge_key is None:
+        if owed.amount.currency != currency or owed.charge_key is None:
             continue
         try:
-            await uow.ledger.post(
-                debt_payment(
-                    account_id, owed.charge_key, Money(owed.amount, owed.currency), ctx.now()
-                )
-            )
+            await uow.ledger.post(debt_payment(account_id, owed.charge_key, owed.amount, ctx.now()))
         except InsufficientFunds:
             break
-        await uow.payments.mark_recovered(owed.charge_key)
+        await recover_charge(uow, owed.charge_key)
         paid.append(owed)
     return paid
+
+
+async def recover_charge(uow: UnitOfWork, charge_key: str) -> None:
+    """The declined attempts of a daily charge are paid now (by a retry or from the wallet)."""
+    for attempt in await uow.payments.declined_attempts(charge_key):
+        recovered = advance(attempt, Recovered())
+        if recovered != attempt:
+            await uow.payments.save_attempt(recovered)
 
 
 async def standing(ctx: PaymentsContext, account_id: str) -> Standing:

@@ -7,36 +7,39 @@ and localstripe ignores idempotency keys, so:
 2. claim it (a short lease, so two workers never call for one attempt at once) and count the
    call; if an earlier call was made, first ask the gateway what it has under our key;
 3. create the payment only if the gateway has none, then record the outcome and post to the
-   ledger in one transaction. The row's status only moves forward (pending/unknown → final),
-   so the call's answer, a retry and a webhook can arrive in any order and post once.
+   ledger in one transaction. The attempt only moves forward (`ticketing.payments.model`:
+   `answer` reads the gateway's answer, `advance` applies it), so the call's answer, a retry
+   and a webhook can arrive in any order and post once.
 
 A daily charge is only authorised (manual capture). A request held in the network past our
 timeout can reach the gateway after the retry made its own payment; so the one authorisation
 the attempt row records ("the ledger knows") is the only one ever captured, and any other
 authorisation carrying the same charge key is cancelled (or refunded if it was captured
-anyway) and reported as a duplicate (`ticketing.payments.duplicates`).
+anyway) and reported as a duplicate (`ticketing.payment_flows.duplicates`).
 """
 
 from __future__ import annotations
 
 from gateways.errors import CardDeclined, GatewayError
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, Payment, PaymentRequest, PaymentStatus
-from ticketing.db.payments_models import AttemptStatus, PaymentAttemptRow, PaymentPurpose
 from ticketing.ledger import accounts
-from ticketing.money import Money
 from ticketing.outbox import announcements
 from ticketing.outbox.messages import Message
-from ticketing.payments.debt import pay_debt_from_wallet, refresh_standing
-from ticketing.payments.duplicates import void_unrecorded
-from ticketing.payments.errors import (
-    AttemptConflict,
-    GatewayMismatch,
-    NoSavedCard,
-    PaymentInProgress,
+from ticketing.payment_flows.debt import pay_debt_from_wallet, recover_charge, refresh_standing
+from ticketing.payment_flows.duplicates import void_unrecorded
+from ticketing.payment_flows.results import PaymentOutcome, PaymentsContext
+from ticketing.payments.errors import AttemptConflict, NoSavedCard, PaymentInProgress
+from ticketing.payments.model import (
+    Authorised,
+    Paid,
+    PaymentAttempt,
+    PaymentPurpose,
+    Unanswered,
+    advance,
+    answer,
 )
-from ticketing.payments.results import PaymentOutcome, PaymentsContext
-from ticketing.postings import payment_received
-from ticketing.stores.payments import NewAttempt, SavedCard
+from ticketing.postings import payment_posting_id, payment_received
+from ticketing.stores.payments import SavedCard
 from ticketing.unit_of_work import UnitOfWork, run_in_uow
 
 
@@ -55,23 +58,24 @@ async def saved_card(uow: UnitOfWork, account_id: str) -> SavedCard:
     return card
 
 
-async def pay(ctx: PaymentsContext, new: NewAttempt, *, off_session: bool = True) -> PaymentOutcome:
+async def pay(
+    ctx: PaymentsContext, new: PaymentAttempt, *, off_session: bool = True
+) -> PaymentOutcome:
     """Ask the gateway for a payment once per attempt id (see the module docstring)."""
     if new.amount.amount <= 0:
         raise AttemptConflict(f"payment amount must be positive, not {new.amount}")
     async with ctx.uows() as uow:
         card = await saved_card(uow, new.account_id)
-        row = await uow.payments.add_attempt(new)
-        if (row.account_id, row.amount, row.currency, row.purpose) != (
+        stored = await uow.payments.add_attempt(new)
+        if (stored.account_id, stored.amount, stored.purpose) != (
             new.account_id,
-            new.amount.amount,
-            new.amount.currency,
+            new.amount,
             new.purpose,
         ):
             raise AttemptConflict(f"payment {new.id!r} exists with another body")
-        if row.status.is_final:
-            return PaymentOutcome.of(row)
-        known = row.gateway_payment_id
+        if stored.status.is_final:
+            return PaymentOutcome.of(stored)
+        known = stored.gateway_payment_id
         await uow.commit()
 
     async with ctx.uows() as uow:
@@ -87,15 +91,36 @@ async def pay(ctx: PaymentsContext, new: NewAttempt, *, off_session: bool = True
     except CardDeclined as declined:
         return await record(ctx, new.id, None, declined)
     except GatewayError:
-        async with ctx.uows() as uow:
-            await uow.payments.release_attempt(new.id)
-            await uow.commit()
+        await _move(ctx, new.id, Unanswered(), release=True)
         raise
     return await record(ctx, new.id, payment, None)
 
 
+async def _move(
+    ctx: PaymentsContext, attempt_id: str, event: Unanswered | Authorised, *, release: bool
+) -> PaymentAttempt:
+    """Apply an event that posts nothing to the attempt, in a transaction of its own; the
+    attempt after it."""
+
+    async def move(uow: UnitOfWork) -> PaymentAttempt:
+        attempt = await _locked(uow, attempt_id)
+        moved = advance(attempt, event)
+        if moved != attempt or release:
+            await uow.payments.save_attempt(moved, release=release)
+        return moved
+
+    return await run_in_uow(ctx.uows, move)
+
+
+async def _locked(uow: UnitOfWork, attempt_id: str) -> PaymentAttempt:
+    attempt = await uow.payments.locked_attempt(attempt_id)
+    if attempt is None:
+        raise AttemptConflict(f"no payment attempt {attempt_id!r}")
+    return attempt
+
+
 async def _authorise_and_capture(
-    ctx: PaymentsContext, new: NewAttempt, calls: int, card: SavedCard, known: str | None
+    ctx: PaymentsContext, new: PaymentAttempt, calls: int, card: SavedCard, known: str | None
 ) -> Payment:
     """A daily charge: find or make the authorisation, record it on the attempt, capture only
     that one, then (if an answer was ever lost) void the charge key's other authorisations."""
@@ -125,16 +150,8 @@ async def _note_authorisation(ctx: PaymentsContext, attempt_id: str, payment: Pa
     only one of this attempt ever captured. If the row already names another one (a webhook
     recorded a late request's authorisation first), that one is kept and ours is voided."""
 
-    async def note(uow: UnitOfWork) -> str | None:
-        row = await uow.payments.locked_attempt(attempt_id)
-        if row is None:
-            raise AttemptConflict(f"no payment attempt {attempt_id!r}")
-        if row.gateway_payment_id is None:
-            row.gateway_payment_id = payment.id
-            row.updated_at = ctx.now()
-        return row.gateway_payment_id
-
-    recorded = await run_in_uow(ctx.uows, note)
+    noted = await _move(ctx, attempt_id, Authorised(payment.id), release=False)
+    recorded = noted.gateway_payment_id
     if recorded is None or recorded == payment.id:
         return payment
     await ctx.gateway.cancel_payment(payment.id, idempotency_key=f"void:{payment.id}")
@@ -143,7 +160,7 @@ async def _note_authorisation(ctx: PaymentsContext, attempt_id: str, payment: Pa
 
 async def _reconcile_or_create(
     ctx: PaymentsContext,
-    new: NewAttempt,
+    new: PaymentAttempt,
     calls: int,
     card: SavedCard,
     off_session: bool,
@@ -188,12 +205,10 @@ async def record(
 
     async def apply(uow: UnitOfWork) -> PaymentOutcome:
         told.clear()  # a transaction run again decides again
-        row = await uow.payments.locked_attempt(attempt_id)
-        if row is None:
-            raise AttemptConflict(f"no payment attempt {attempt_id!r}")
-        if not row.status.is_final:
-            await _apply(ctx, uow, row, payment, declined, told)
-        return PaymentOutcome.of(row)
+        attempt = await _locked(uow, attempt_id)
+        if not attempt.status.is_final:
+            attempt = await _apply(ctx, uow, attempt, payment, declined, told)
+        return PaymentOutcome.of(attempt)
 
     outcome = await run_in_uow(ctx.uows, apply)
     await ctx.announce(told)
@@ -203,94 +218,80 @@ async def record(
 async def _apply(
     ctx: PaymentsContext,
     uow: UnitOfWork,
-    row: PaymentAttemptRow,
+    attempt: PaymentAttempt,
     payment: Payment | None,
     declined: CardDeclined | None,
     told: list[Message],
-) -> None:
-    if (
-        payment is not None
-        and row.purpose is PaymentPurpose.DAILY_CHARGE
-        and row.gateway_payment_id not in (None, payment.id)
-    ):
-        return  # another authorisation of this attempt is the one it keeps: a duplicate
-    now = ctx.now()
-    row.updated_at = now
-    row.claimed_until = None
-    if payment is not None:
-        if (payment.amount, payment.currency) != (row.amount, row.currency):
-            raise GatewayMismatch(
-                f"gateway payment {payment.id} is {payment.amount} {payment.currency}, "
-                f"attempt {row.id} asked {row.amount} {row.currency}"
-            )
-        row.gateway_payment_id = payment.id
-    if declined is not None:
-        row.status = AttemptStatus.FAILED
-        row.decline_code = declined.decline_code or declined.code
-        row.gateway_payment_id = row.gateway_payment_id or declined.payment_id
-    elif payment is not None and payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
-        row.status = AttemptStatus.FAILED
-        row.decline_code = payment.decline_code or payment.status.value
-    elif payment is None or payment.status is not PaymentStatus.SUCCEEDED:
-        row.status = AttemptStatus.UNKNOWN  # still processing at the gateway
-        return
-    else:
-        await _post_payment(ctx, uow, row, payment, told)
-        return
-    await uow.flush()
-    if row.purpose is PaymentPurpose.DAILY_CHARGE:
-        await refresh_standing(ctx, uow, row.account_id)
-        if row.service_day is not None:
-            amount = Money(row.amount, row.currency)
+) -> PaymentAttempt:
+    refused = (
+        None if declined is None else (declined.decline_code or declined.code, declined.payment_id)
+    )
+    event = answer(attempt, payment, refused, payment_posting_id(attempt.id))
+    if event is None:
+        return attempt  # another authorisation of this attempt is the one it keeps: a duplicate
+    if isinstance(event, Paid):
+        assert payment is not None  # only a payment that succeeded is Paid
+        await _post_payment(ctx, uow, attempt, payment)
+    moved = advance(attempt, event)
+    await uow.payments.save_attempt(moved, release=True)
+    if isinstance(event, Paid):
+        await _after_payment(ctx, uow, moved, told)
+    elif moved.status.is_final and moved.purpose is PaymentPurpose.DAILY_CHARGE:
+        await refresh_standing(ctx, uow, moved.account_id)  # declined: the day is owed
+        if moved.service_day is not None:
             told.append(
-                announcements.charge_declined(row.account_id, row.service_day, amount, at=now)
+                announcements.charge_declined(
+                    moved.account_id, moved.service_day, moved.amount, at=ctx.now()
+                )
             )
+    return moved
 
 
 async def _post_payment(
-    ctx: PaymentsContext,
-    uow: UnitOfWork,
-    row: PaymentAttemptRow,
-    payment: Payment,
-    told: list[Message],
+    ctx: PaymentsContext, uow: UnitOfWork, attempt: PaymentAttempt, payment: Payment
 ) -> None:
-    posting = payment_received(
-        row.id,
-        clearing=ctx.clearing,
-        paid_account=paid_account(row.purpose, row.account_id),
-        account_id=row.account_id,
-        amount=Money(row.amount, row.currency),
-        gateway_payment_id=payment.id,
-        purpose=row.purpose.value,
-        at=payment.created,
+    await uow.ledger.post(
+        payment_received(
+            attempt.id,
+            clearing=ctx.clearing,
+            paid_account=paid_account(attempt.purpose, attempt.account_id),
+            account_id=attempt.account_id,
+            amount=attempt.amount,
+            gateway_payment_id=payment.id,
+            purpose=attempt.purpose.value,
+            at=payment.created,
+        )
     )
-    await uow.ledger.post(posting)
-    row.status = AttemptStatus.SUCCEEDED
-    row.posting_id = posting.id
-    row.decline_code = None
-    await uow.flush()
+
+
+async def _after_payment(
+    ctx: PaymentsContext, uow: UnitOfWork, paid: PaymentAttempt, told: list[Message]
+) -> None:
+    """What a payment that went through settles besides itself: the declined days it (a retry)
+    or the wallet it filled (a top-up) pays, the account's standing, a warning if the wallet is
+    still low."""
     now = ctx.now()
-    if row.purpose is PaymentPurpose.DAILY_CHARGE and row.charge_key is not None:
-        await uow.payments.mark_recovered(row.charge_key)
-        if row.id != row.charge_key and row.service_day is not None:  # a retry: debt paid
+    if paid.purpose is PaymentPurpose.DAILY_CHARGE and paid.charge_key is not None:
+        await recover_charge(uow, paid.charge_key)
+        if paid.id != paid.charge_key and paid.service_day is not None:  # a retry: debt paid
             told.append(
                 announcements.debt_recovered(
-                    row.account_id, row.service_day, Money(row.amount, row.currency),
+                    paid.account_id, paid.service_day, paid.amount,
                     announcements.PaidBy.CARD, at=now,
                 )
             )  # fmt: skip
     else:
-        for owed in await pay_debt_from_wallet(ctx, uow, row.account_id, row.currency):
+        for owed in await pay_debt_from_wallet(ctx, uow, paid.account_id, paid.amount.currency):
             if owed.service_day is not None:
                 told.append(
                     announcements.debt_recovered(
-                        owed.account_id, owed.service_day, Money(owed.amount, owed.currency),
+                        owed.account_id, owed.service_day, owed.amount,
                         announcements.PaidBy.WALLET, at=now,
                     )
                 )  # fmt: skip
-        wallet = await uow.ledger.balance(accounts.wallet(row.account_id))
+        wallet = await uow.ledger.balance(accounts.wallet(paid.account_id))
         low = announcements.low_balance(
-            row.account_id, wallet, ctx.low_balance, because=posting.id, at=now
+            paid.account_id, wallet, ctx.low_balance, because=payment_posting_id(paid.id), at=now
         )
         told.extend([low] if low is not None else [])
-    await refresh_standing(ctx, uow, row.account_id)
+    await refresh_standing(ctx, uow, paid.account_id)

@@ -1,16 +1,15 @@
 """Customers, cards and charges: a wallet top-up, a service day's charge, retries of declined
-days. Each payment follows `ticketing.payments.attempts`."""
+days. Each payment follows `ticketing.payment_flows.attempts`."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from ticketing.db.payments_models import PaymentPurpose
 from ticketing.money import Money
-from ticketing.payments.attempts import pay
-from ticketing.payments.debt import owed_charges
-from ticketing.payments.results import PaymentOutcome, PaymentsContext
-from ticketing.stores.payments import NewAttempt
+from ticketing.payment_flows.attempts import pay
+from ticketing.payment_flows.debt import owed_charges
+from ticketing.payment_flows.results import PaymentOutcome, PaymentsContext
+from ticketing.payments.model import PaymentAttempt, PaymentPurpose
 
 
 def daily_charge_key(account_id: str, day: date) -> str:
@@ -58,8 +57,14 @@ async def top_up(
     ctx: PaymentsContext, account_id: str, amount: Money, *, request_id: str
 ) -> PaymentOutcome:
     """Charge the saved card and credit the wallet; nothing is posted if it fails."""
-    attempt = NewAttempt(
-        top_up_key(account_id, request_id), PaymentPurpose.TOP_UP, account_id, amount
+    now = ctx.now()
+    attempt = PaymentAttempt(
+        id=top_up_key(account_id, request_id),
+        purpose=PaymentPurpose.TOP_UP,
+        account_id=account_id,
+        amount=amount,
+        created_at=now,
+        updated_at=now,
     )
     return await pay(ctx, attempt, off_session=False)
 
@@ -73,9 +78,19 @@ async def charge_day(
     twice. Raises a GatewayOutcomeUnknown if the gateway cannot be reached; the attempt then
     waits, status `unknown`, for the next call (or a webhook).
     """
-    key = daily_charge_key(account_id, day)
+    key, now = daily_charge_key(account_id, day), ctx.now()
     return await pay(
-        ctx, NewAttempt(key, PaymentPurpose.DAILY_CHARGE, account_id, amount, day, key)
+        ctx,
+        PaymentAttempt(
+            id=key,
+            purpose=PaymentPurpose.DAILY_CHARGE,
+            account_id=account_id,
+            amount=amount,
+            created_at=now,
+            updated_at=now,
+            service_day=day,
+            charge_key=key,
+        ),
     )
 
 
@@ -84,14 +99,17 @@ async def retry_failed_charges(ctx: PaymentsContext, account_id: str) -> list[Pa
     async with ctx.uows() as uow:
         owed = await owed_charges(uow, account_id)
         count = await uow.payments.attempts_per_charge([r.charge_key for r in owed if r.charge_key])
+        now = ctx.now()
         retries = [
-            NewAttempt(
-                f"{r.charge_key}:retry-{count[r.charge_key]}",
-                PaymentPurpose.DAILY_CHARGE,
-                account_id,
-                Money(r.amount, r.currency),
-                r.service_day,
-                r.charge_key,
+            PaymentAttempt(
+                id=f"{r.charge_key}:retry-{count[r.charge_key]}",
+                purpose=PaymentPurpose.DAILY_CHARGE,
+                account_id=account_id,
+                amount=r.amount,
+                created_at=now,
+                updated_at=now,
+                service_day=r.service_day,
+                charge_key=r.charge_key,
             )
             for r in owed
             if r.charge_key is not None

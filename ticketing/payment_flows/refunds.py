@@ -7,27 +7,25 @@ forward only, so a lost answer is recovered by asking the gateway on the next ca
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateways.errors import GatewayError
-from gateways.protocol import Refund, RefundStatus
-from ticketing.db.payments_models import (
-    AttemptStatus,
-    PaymentPurpose,
-    PaymentRefundRow,
-    RefundRecordStatus,
-)
+from gateways.protocol import Refund
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.money import Money
-from ticketing.payments.attempts import paid_account
-from ticketing.payments.errors import (
-    AttemptConflict,
-    GatewayMismatch,
-    PaymentInProgress,
-    RefundNotAllowed,
+from ticketing.payment_flows.attempts import paid_account
+from ticketing.payment_flows.results import PaymentsContext, RefundOutcome
+from ticketing.payments.errors import AttemptConflict, PaymentInProgress, RefundNotAllowed
+from ticketing.payments.model import (
+    OPEN_REFUND,
+    AttemptStatus,
+    PaymentPurpose,
+    PaymentRefund,
+    RefundRecordStatus,
+    refund_after,
 )
-from ticketing.payments.results import PaymentsContext, RefundOutcome
 from ticketing.postings import full_refund, partial_refund
-from ticketing.stores.payments import OPEN_REFUND
 from ticketing.unit_of_work import UnitOfWork, run_in_uow
 
 
@@ -44,28 +42,32 @@ async def refund(
         ):
             raise RefundNotAllowed(f"payment {attempt_id!r} has not succeeded")
         if await uow.payments.refund(refund_id) is None:
-            wanted = attempt.amount if amount is None else amount
-            left = attempt.amount - await uow.payments.refunded(attempt_id)
+            paid = attempt.amount
+            wanted = paid.amount if amount is None else amount
+            left = paid.amount - await uow.payments.refunded(attempt_id)
             if wanted <= 0 or wanted > left:
                 raise RefundNotAllowed(
-                    f"cannot refund {wanted} of payment {attempt_id!r}: "
-                    f"{left} {attempt.currency} left"
+                    f"cannot refund {wanted} of payment {attempt_id!r}: {left} {paid.currency} left"
                 )
             if attempt.purpose is PaymentPurpose.TOP_UP:
                 wallet = await uow.ledger.account(accounts.wallet(attempt.account_id))
                 if wallet.available < wanted:
                     raise InsufficientFunds(wallet.code, wallet.available, wanted, wallet.currency)
-            await uow.payments.add_refund(refund_id, attempt_id, Money(wanted, attempt.currency))
-        row = await uow.payments.refund(refund_id)
+            await uow.payments.add_refund(
+                PaymentRefund(
+                    id=refund_id, attempt_id=attempt_id, amount=Money(wanted, paid.currency)
+                )
+            )
+        stored = await uow.payments.refund(refund_id)
         if (
-            row is None
-            or row.attempt_id != attempt_id
-            or (amount is not None and row.amount != amount)
+            stored is None
+            or stored.attempt_id != attempt_id
+            or (amount is not None and stored.amount.amount != amount)
         ):
             raise AttemptConflict(f"refund {refund_id!r} exists with another body")
-        if row.status not in OPEN_REFUND:
-            return RefundOutcome.of(row)
-        payment_id, wanted = attempt.gateway_payment_id, row.amount
+        if stored.status not in OPEN_REFUND:
+            return RefundOutcome.of(stored)
+        payment_id, wanted = attempt.gateway_payment_id, stored.amount.amount
         await uow.commit()
 
     async with ctx.uows() as uow:
@@ -90,44 +92,38 @@ async def refund(
 
 async def _record_refund(ctx: PaymentsContext, refund_id: str, done: Refund) -> RefundOutcome:
     async def apply(uow: UnitOfWork) -> RefundOutcome:
-        row = await uow.payments.locked_refund(refund_id)
-        if row is None:
+        stored = await uow.payments.locked_refund(refund_id)
+        if stored is None:
             raise AttemptConflict(f"no refund {refund_id!r}")
-        if row.status in OPEN_REFUND:
-            row.gateway_refund_id = done.id
-            row.claimed_until = None
-            row.updated_at = ctx.now()
-            if done.amount != row.amount:
-                raise GatewayMismatch(f"gateway refunded {done.amount}, asked {row.amount}")
-            if done.status is RefundStatus.SUCCEEDED:
-                row.posting_id = await _post_refund(ctx, uow, row, done)
-                row.status = RefundRecordStatus.SUCCEEDED
-            elif done.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
-                row.status = RefundRecordStatus.FAILED
-            else:
-                row.status = RefundRecordStatus.UNKNOWN
-        return RefundOutcome.of(row)
+        answered = refund_after(stored, done)
+        if answered != stored:
+            if answered.status is RefundRecordStatus.SUCCEEDED:
+                answered = replace(
+                    answered, posting_id=await _post_refund(ctx, uow, answered, done)
+                )
+            await uow.payments.save_refund(answered)
+        return RefundOutcome.of(answered)
 
     return await run_in_uow(ctx.uows, apply)
 
 
 async def _post_refund(
-    ctx: PaymentsContext, uow: UnitOfWork, row: PaymentRefundRow, done: Refund
+    ctx: PaymentsContext, uow: UnitOfWork, refund: PaymentRefund, done: Refund
 ) -> str:
-    attempt = await uow.payments.attempt(row.attempt_id)
+    attempt = await uow.payments.attempt(refund.attempt_id)
     if attempt is None or attempt.posting_id is None:
-        raise RefundNotAllowed(f"payment {row.attempt_id!r} has no posting to refund")
-    if row.amount == attempt.amount:
+        raise RefundNotAllowed(f"payment {refund.attempt_id!r} has no posting to refund")
+    if refund.amount == attempt.amount:
         original = await uow.ledger.get_posting(attempt.posting_id)
-        posting = full_refund(original, row.id, done.id, done.created)
+        posting = full_refund(original, refund.id, done.id, done.created)
         await uow.ledger.post_reversal(posting, original)
         return posting.id
     posting = partial_refund(
         attempt.posting_id,
-        row.id,
+        refund.id,
         clearing=ctx.clearing,
         paid_account=paid_account(attempt.purpose, attempt.account_id),
-        amount=Money(row.amount, row.currency),
+        amount=refund.amount,
         gateway_refund_id=done.id,
         at=done.created,
     )

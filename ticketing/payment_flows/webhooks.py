@@ -8,10 +8,10 @@ from datetime import datetime
 from gateways.errors import CardDeclined
 from gateways.protocol import PaymentStatus
 from gateways.webhooks import WebhookEvent, construct_event
-from ticketing.db.payments_models import PaymentPurpose
-from ticketing.payments.attempts import capture_recorded, record
+from ticketing.payment_flows.attempts import capture_recorded, record
+from ticketing.payment_flows.results import PaymentOutcome, PaymentsContext, WebhookOutcome
 from ticketing.payments.errors import NoWebhookSecret
-from ticketing.payments.results import PaymentOutcome, PaymentsContext, WebhookOutcome
+from ticketing.payments.model import PaymentPurpose
 
 
 async def handle_webhook(

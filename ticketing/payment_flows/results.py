@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gateways.protocol import Gateway
-from ticketing.db.payments_models import (
-    AttemptStatus,
-    PaymentAttemptRow,
-    PaymentRefundRow,
-    RefundRecordStatus,
-)
 from ticketing.errors import OutboxError
 from ticketing.money import Money
 from ticketing.outbox.announcements import DEFAULT_LOW_BALANCE
 from ticketing.outbox.messages import Message
 from ticketing.outbox.protocol import Outbox
+from ticketing.payments.model import (
+    AttemptStatus,
+    PaymentAttempt,
+    PaymentRefund,
+    RefundRecordStatus,
+)
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,14 @@ class PaymentOutcome:
         return self.status is AttemptStatus.SUCCEEDED
 
     @classmethod
-    def of(cls, row: PaymentAttemptRow) -> PaymentOutcome:
+    def of(cls, attempt: PaymentAttempt) -> PaymentOutcome:
         return cls(
-            row.id,
-            row.status,
-            Money(row.amount, row.currency),
-            row.gateway_payment_id,
-            row.decline_code,
-            row.posting_id,
+            attempt.id,
+            attempt.status,
+            attempt.amount,
+            attempt.gateway_payment_id,
+            attempt.decline_code,
+            attempt.posting_id,
         )
 
 
@@ -60,13 +60,9 @@ class RefundOutcome:
     posting_id: str | None
 
     @classmethod
-    def of(cls, row: PaymentRefundRow) -> RefundOutcome:
+    def of(cls, refund: PaymentRefund) -> RefundOutcome:
         return cls(
-            row.id,
-            row.status,
-            Money(row.amount, row.currency),
-            row.gateway_refund_id,
-            row.posting_id,
+            refund.id, refund.status, refund.amount, refund.gateway_refund_id, refund.posting_id
         )
 
 
