@@ -143,3 +143,8 @@ class EnrolmentRefused(DeviceError):
 class DeviceKeyMismatch(DeviceError):
     """The server's device key does not open a device's stored secret (a server started with
     another deployment's key file, or a tampered row)."""
+
+
+class PassOverlaps(TicketingError):
+    """The account already holds this pass for part of the period asked: a pass is one
+    account, one product and one first service day, and two of one product never overlap."""

@@ -12,7 +12,7 @@ records it once (see `ticketing.ledger.postings.Posting`). The kinds:
 | refund         | `refund:{refund}`                    | mirror of the payment (full refund), or |
 |                |                                      | wallet/receivable → clearing (partial)  |
 | debt payment   | `debt-paid:{charge key}`             | wallet → receivable                     |
-| pass sale      | `pass:{account}:{product}:{from}`    | wallet or receivable → unearned passes  |
+| pass sale      | `pass:{account}:{product}:{day}`     | wallet or receivable → unearned passes  |
 | hold capture   | `{hold}:capture` (default)           | the hold's debit → its credit           |
 | suspense move  | `suspense:{day}:{exception key}`     | gateway clearing → suspense (money the  |
 |                |                                      | gateway holds that the ledger does not  |
@@ -121,17 +121,18 @@ def fare_reversal(previous: Posting, at: datetime) -> Posting:
 # --- passes ---------------------------------------------------------------------------------
 
 
-def pass_sale_id(account_id: str, product_id: str, valid_from: datetime) -> str:
-    return f"pass:{account_id}:{product_id}:{valid_from.date()}"
+def pass_sale_id(account_id: str, product_id: str, first_day: date) -> str:
+    """A pass's sale, once per pass: its account, product and first service day."""
+    return f"pass:{account_id}:{product_id}:{first_day.isoformat()}"
 
 
 def pass_sale(
-    account: RiderAccount, product_id: str, valid_from: datetime, price: Money, at: datetime
+    account: RiderAccount, product_id: str, first_day: date, price: Money, at: datetime
 ) -> Posting:
     """A pass bought: paid from the wallet (or owed, for a postpaid rider) into unearned pass
     revenue, which settlement later apportions to operators."""
     return Posting.transfer(
-        pass_sale_id(account.id, product_id, valid_from),
+        pass_sale_id(account.id, product_id, first_day),
         debit=rider_ledger_account(account),
         credit=PASS_REVENUE,
         amount=price,

@@ -6,16 +6,21 @@ account."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from aiohttp.test_utils import TestClient, TestServer
+
+from faregate.api.app import create_app
 from faregate.api.context import UOWS, ApiConfig
 from faregate_data import HANOI_FEED
+from gateways.localstripe_server import LocalStripe
 from qr.issue import PhoneCredential
 from qr.keys import load_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
-from tests.helpers.api import Client
+from tests.helpers.api import Client, make_config
 from tests.helpers.payments import ride_the_metro
 from ticketing.fares.feed import load_feed
 from ticketing.services.riders import deny_list_snapshot
@@ -34,6 +39,9 @@ class Passenger:
         self.username = username
         self.account_id = account_id
         self.token = token
+
+    async def sign_in_again(self) -> None:
+        self.token = await _sign_in(self.client, self.username)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -58,12 +66,16 @@ async def register(client: Client, mode: str = "prepaid_wallet") -> Passenger:
     registered = await response.json()
     assert registered["username"] == username
     assert registered["payment_mode"] == mode
+    return Passenger(client, username, registered["account_id"], await _sign_in(client, username))
+
+
+async def _sign_in(client: Client, username: str) -> str:
     session = await client.post(
         "/api/v1/sessions", json={"username": username, "password": PASSWORD}
     )
     assert session.status == 200, await session.text()
-    token = (await session.json())["token"]
-    return Passenger(client, username, registered["account_id"], token)
+    token: str = (await session.json())["token"]
+    return token
 
 
 def accepted(config: ApiConfig, phone: PhoneCredential, deny: Any) -> bool:
@@ -150,11 +162,60 @@ async def test_a_pass_the_wallet_cannot_pay_is_refused(client: Client) -> None:
     assert (await response.json())["type"].endswith(":insufficient-funds")
 
 
+class MovableClock:
+    """The app's clock, moved on by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+async def test_a_pass_bought_again_is_the_same_pass_and_next_month_a_new_one(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    """Buying a pass twice answered 500 (the sale's posting again with another time) and a
+    renewal failed (the pass id had no period): a pass is its account, product and first
+    service day."""
+    clock = MovableClock(datetime.now(UTC).replace(hour=1, minute=0))  # 08:00 in Hanoi
+    config = make_config(tmp_path, db_url, localstripe_server, clock=clock)
+    async with TestClient(TestServer(create_app(config))) as client:
+        rider = await register(client, "postpaid_card")
+        first = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
+        assert first.status == 200, await first.text()
+        bought = await first.json()
+        clock.at += timedelta(minutes=1)
+        again = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
+        assert again.status == 200, await again.text()
+        assert await again.json() == bought
+
+        clock.at += timedelta(days=3)
+        early = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
+        assert early.status == 409
+        problem = await early.json()
+        assert problem["type"].endswith(":pass-overlaps")
+        assert "already held until" in problem["detail"]
+
+        clock.at = datetime.fromisoformat(bought["valid_until"])
+        await rider.sign_in_again()  # a month later: the session has expired
+        renewed = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
+        assert renewed.status == 200, await renewed.text()
+        next_month = await renewed.json()
+        assert next_month["pass_id"] != bought["pass_id"]
+        assert next_month["valid_from"] == bought["valid_until"]
+
+        account = await (await rider.get("/api/v1/passenger/account")).json()
+        price = bought["price"]["amount"]
+        assert account["owed"] == {"amount": 2 * price, "currency": "VND"}  # charged twice
+
+
 async def test_postpaid_accounts_cannot_top_up(client: Client) -> None:
     rider = await register(client, "postpaid_card")
     await rider.post("/api/v1/passenger/card", {"payment_method": "pm_card_visa"})
     response = await rider.post("/api/v1/passenger/top-ups", {"amount": 1000, "request_id": "x"})
     assert response.status == 409
+    assert (await response.json())["type"].endswith(":not-prepaid")
 
 
 async def test_the_credential_is_issued_on_fetch_and_a_second_fetch_denies_the_first(

@@ -83,7 +83,8 @@ async def test_a_paid_day_tells_nobody(
 async def test_a_top_up_that_pays_the_debt_and_leaves_the_wallet_low(
     told: PaymentsService, outbox: FileOutbox, uow_factory: UnitOfWorkFactory, hanoi: FareFeed
 ) -> None:
-    account, _ = await add_rider(uow_factory, debt_limit=50_000)
+    # A prepaid rider whose wallet could not pay the day (a postpaid one has no wallet).
+    account, _ = await add_rider(uow_factory, debt_limit=50_000, mode=PaymentMode.PREPAID_WALLET)
     await told.save_card(account, DECLINES_ON_CHARGE)
     await ride_the_metro(uow_factory, hanoi, account, DAY)
     await told.charge_day(account, DAY, vnd(27_000))

@@ -19,7 +19,7 @@ from ticketing.money import Money
 from ticketing.payment_flows.charges import daily_charge_key
 from ticketing.payment_flows.debt import debt_reason
 from ticketing.payment_flows.service import PaymentsService
-from ticketing.payments.errors import NoSavedCard, RefundNotAllowed
+from ticketing.payments.errors import NoSavedCard, NoWallet, RefundNotAllowed
 from ticketing.payments.model import AttemptStatus, RefundRecordStatus
 from ticketing.riders import AccountStatus, DenyAction, PaymentMode
 from ticketing.services.charging import (
@@ -80,6 +80,21 @@ async def test_top_up_credits_the_wallet_once(
     assert await _balance(uow_factory, accounts.wallet(account)) == 50_000
     await _assert_books_balanced(uow_factory)
     await _assert_clearing_matches_gateway(uow_factory, payments, gateway)
+
+
+async def test_a_postpaid_rider_cannot_top_up(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    """The rule was only in the HTTP route: the service opened a funded wallet no fare uses."""
+    account, _ = await add_rider(uow_factory, mode=PaymentMode.POSTPAID_CARD)
+    await payments.save_card(account, "pm_card_visa")
+    with pytest.raises(NoWallet, match="postpaid"):
+        await payments.top_up(account, vnd(50_000), request_id="r1")
+    assert await payments.attempts(account) == []
+    assert await _balance(uow_factory, accounts.wallet(account)) == 0
+    prepaid, _ = await add_rider(uow_factory, mode=PaymentMode.PREPAID_WALLET)
+    await payments.save_card(prepaid, "pm_card_visa")
+    assert (await payments.top_up(prepaid, vnd(50_000), request_id="r1")).succeeded
 
 
 async def test_declined_top_up_posts_nothing(
@@ -223,7 +238,10 @@ async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
     gateway: StripeGateway,
     hanoi: FareFeed,
 ) -> None:
-    account, credentials = await add_rider(uow_factory, debt_limit=50_000)
+    # A prepaid rider whose wallet could not pay the day's fares: a postpaid one has no wallet.
+    account, credentials = await add_rider(
+        uow_factory, debt_limit=50_000, mode=PaymentMode.PREPAID_WALLET
+    )
     await payments.save_card(account, DECLINES_ON_CHARGE)
     assert await ride_the_metro(uow_factory, hanoi, account, DAY) == vnd(27_000)
     await payments.charge_day(account, DAY, vnd(27_000))
@@ -248,7 +266,9 @@ async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
     gateway: StripeGateway,
     hanoi: FareFeed,
 ) -> None:
-    account, credentials = await add_rider(uow_factory, debt_limit=10_000, credentials=3)
+    account, credentials = await add_rider(
+        uow_factory, debt_limit=10_000, credentials=3, mode=PaymentMode.PREPAID_WALLET
+    )
     lost = credentials[0]
     await payments.save_card(account, DECLINES_ON_CHARGE)
     assert await ride_the_metro(uow_factory, hanoi, account, DAY) == vnd(27_000)

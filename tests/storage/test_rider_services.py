@@ -3,14 +3,16 @@ load (SQLite and PostgreSQL; a lost phone: tests/services/test_passengers.py).""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ticketing import postings
-from ticketing.errors import PassNotSold, RecordConflict
+from ticketing.errors import PassNotSold, PassOverlaps, RecordConflict
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.ledger import accounts
 from ticketing.money import Money
@@ -78,7 +80,7 @@ async def test_a_pass_is_paid_by_the_payer_into_unearned_revenue_once(
     again = await buy_pass(uow_factory, feed, "ana", "m2a_month", at=NOW)
     postpaid = await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=NOW)
     assert again == sale
-    assert sale.posting_id == postings.pass_sale_id("ana", "m2a_month", sale.valid_from)
+    assert sale.posting_id == postings.pass_sale_id("ana", "m2a_month", NOW.date())
     assert sale.valid_until > NOW >= sale.valid_from
     async with uow_factory() as uow:
         [held] = await uow.riders.passes_for("ana", valid_at=NOW)
@@ -94,3 +96,48 @@ async def test_a_pass_is_paid_by_the_payer_into_unearned_revenue_once(
     assert sale.price > Money(0, "VND")
     with pytest.raises(PassNotSold):
         await buy_pass(uow_factory, feed, "cai", "no_such_pass", at=NOW)
+
+
+async def test_a_pass_is_its_account_product_and_first_service_day(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    """The same purchase again (a retry a minute later) is the same pass, charged once; the
+    month after it has run out is a new pass; one bought while the held one still runs is
+    refused, saying until when it runs. (The retry raised PostingConflict and the renewal
+    RecordConflict: the pass id had no period, the posting's time changed with each try.)"""
+    await register(uow_factory)
+    first = await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=NOW)
+    assert first.pass_id == "ben:bus_month_all:2026-11-24"
+    retried = await buy_pass(
+        uow_factory, feed, "ben", "bus_month_all", at=NOW + timedelta(minutes=1)
+    )
+    assert retried == first
+    until = first.valid_until.astimezone(UTC).isoformat()
+    with pytest.raises(PassOverlaps, match=f"already held until {re.escape(until)}"):
+        await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=NOW + timedelta(days=10))
+    renewed = await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=first.valid_until)
+    assert renewed.pass_id == "ben:bus_month_all:2026-12-24"
+    assert renewed.valid_from == first.valid_until
+    later = first.valid_until + timedelta(hours=5)
+    assert await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=later) == renewed
+    async with uow_factory() as uow:
+        assert await uow.ledger.balance(accounts.receivable("ben")) == first.price + renewed.price
+        assert [p.id for p in await uow.riders.passes_for("ben")] == [
+            first.pass_id,
+            renewed.pass_id,
+        ]
+
+
+async def test_a_pass_bought_twice_at_once_is_sold_once(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    await register(uow_factory)
+    sales = await asyncio.gather(
+        *(
+            buy_pass(uow_factory, feed, "ben", "bus_month_all", at=NOW + timedelta(seconds=n))
+            for n in range(4)
+        )
+    )
+    assert len(set(sales)) == 1
+    async with uow_factory() as uow:
+        assert await uow.ledger.balance(accounts.receivable("ben")) == sales[0].price

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
-from ticketing.gtfs.records import PassKind
+from ticketing.gtfs.records import PassCoverage, PassKind
 from ticketing.service_day import service_day, service_day_start
 
 
@@ -26,13 +26,17 @@ class HeldPass:
     valid_until: datetime
 
 
+def pass_first_day(feed: FareFeed, fare_product_id: str, start: datetime) -> date:
+    """The first service day of the pass of this product bought (or activated) at `start`:
+    with the account and the product, what identifies the pass."""
+    first_day, _ = _first_day(feed, fare_product_id, start)
+    return first_day
+
+
 def pass_validity(feed: FareFeed, fare_product_id: str, start: datetime) -> HeldPass:
     """The pass of this product bought (or activated) at `start`, with its validity per its kind."""
-    coverage = feed.passes.get(fare_product_id)
-    if not coverage:
-        raise FareError(f'"{fare_product_id}" is not a pass in faregate_passes.txt')
+    first_day, coverage = _first_day(feed, fare_product_id, start)
     policy = feed.policy_for(coverage[0].network_id)
-    first_day = service_day(start, timezone=policy.timezone, cutoff=policy.cutoff)
     last_day = (
         first_day + timedelta(days=1)
         if coverage[0].kind is PassKind.DAY
@@ -40,6 +44,16 @@ def pass_validity(feed: FareFeed, fare_product_id: str, start: datetime) -> Held
     )
     until = service_day_start(last_day, timezone=policy.timezone, cutoff=policy.cutoff)
     return HeldPass(fare_product_id, start, until)
+
+
+def _first_day(
+    feed: FareFeed, fare_product_id: str, start: datetime
+) -> tuple[date, tuple[PassCoverage, ...]]:
+    coverage = feed.passes.get(fare_product_id)
+    if not coverage:
+        raise FareError(f'"{fare_product_id}" is not a pass in faregate_passes.txt')
+    policy = feed.policy_for(coverage[0].network_id)
+    return service_day(start, timezone=policy.timezone, cutoff=policy.cutoff), coverage
 
 
 def _one_month_later(day: date) -> date:

@@ -9,7 +9,9 @@ from ticketing.money import Money
 from ticketing.payment_flows.attempts import pay
 from ticketing.payment_flows.debt import owed_charges
 from ticketing.payment_flows.results import PaymentOutcome, PaymentsContext
+from ticketing.payments.errors import NoWallet
 from ticketing.payments.model import PaymentAttempt, PaymentPurpose
+from ticketing.riders import PaymentMode
 
 
 def daily_charge_key(account_id: str, day: date) -> str:
@@ -56,7 +58,12 @@ async def save_card(ctx: PaymentsContext, account_id: str, payment_method: str) 
 async def top_up(
     ctx: PaymentsContext, account_id: str, amount: Money, *, request_id: str
 ) -> PaymentOutcome:
-    """Charge the saved card and credit the wallet; nothing is posted if it fails."""
+    """Charge the saved card and credit the wallet; nothing is posted if it fails. A postpaid
+    rider has no wallet to top up (NoWallet)."""
+    async with ctx.uows() as uow:
+        account = await uow.riders.find_account(account_id)
+    if account is not None and account.payment_mode is not PaymentMode.PREPAID_WALLET:
+        raise NoWallet(f"account {account_id!r} is postpaid: it has no wallet to top up")
     now = ctx.now()
     attempt = PaymentAttempt(
         id=top_up_key(account_id, request_id),

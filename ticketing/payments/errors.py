@@ -13,6 +13,11 @@ class NoSavedCard(PaymentsError):
     """The account has no gateway customer or no saved card to charge."""
 
 
+class NoWallet(PaymentsError):
+    """A top-up for an account that pays by card after riding (postpaid): no fare ever uses a
+    wallet there, so money put in it would only sit."""
+
+
 class PaymentInProgress(PaymentsError):
     """Another worker holds the claim on this payment right now; try again later."""
 

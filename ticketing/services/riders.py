@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from qr.denylist import DenyList, DenyListDelta
-from ticketing.errors import PassNotSold
+from ticketing.errors import PassNotSold, PassOverlaps, RecordConflict
 from ticketing.fares.feed import FareFeed
-from ticketing.fares.passes import pass_validity
+from ticketing.fares.passes import HeldPass, pass_first_day, pass_validity
+from ticketing.ledger.errors import PostingConflict
 from ticketing.money import Money
-from ticketing.postings import pass_sale
-from ticketing.riders import CredentialRecord, PassRecord, RiderAccount
+from ticketing.postings import pass_sale, pass_sale_id
+from ticketing.riders import CredentialRecord, PassRecord, PassStatus, RiderAccount
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 
@@ -40,8 +41,9 @@ class PassSale:
     posting_id: str
 
 
-def pass_id_of(account_id: str, product_id: str) -> str:
-    return f"{account_id}:{product_id}"
+def pass_id_of(account_id: str, product_id: str, first_day: date) -> str:
+    """A pass's one identity: the account, the product and its first service day."""
+    return f"{account_id}:{product_id}:{first_day.isoformat()}"
 
 
 async def register_riders(
@@ -65,40 +67,83 @@ async def buy_pass(
 ) -> PassSale:
     """Sell a pass valid from `at` at the feed's price for the rider's category: the price is
     posted from the rider's wallet (or receivable) to unearned pass revenue, and the pass
-    recorded. Buying the same pass again returns the same sale."""
+    recorded.
+
+    A pass is one account, product and first service day: buying it again (a retry, a second
+    tap on "buy" the same day) is the same sale, charged once; once it has run out, the next
+    one is a new pass. One of the same product bought while an active one still covers part of
+    its period raises PassOverlaps, saying until when the held one runs."""
 
     async def sell(uow: UnitOfWork) -> PassSale:
         account = await uow.riders.get_account(account_id)
         amount = feed.amount_of(product_id, account.rider_category, None)
         if amount is None:
             raise PassNotSold(f"{product_id} is not sold to {account.rider_category}")
-        held = pass_validity(feed, product_id, at)
-        price = Money(amount, feed.currency)
-        posting = pass_sale(account, product_id, held.valid_from, price, at)
-        await uow.ledger.post(posting)
-        bought = await uow.riders.record_pass(
-            PassRecord(
-                pass_id_of(account_id, product_id),
-                account_id,
-                product_id,
-                held.valid_from,
-                held.valid_until,
-                price,
-                at,
-                posting_id=posting.id,
+        first_day = pass_first_day(feed, product_id, at)
+        pass_id = pass_id_of(account_id, product_id, first_day)
+        held = await uow.riders.find_pass(pass_id)
+        if held is None:
+            validity = pass_validity(feed, product_id, at)
+            price = Money(amount, feed.currency)
+            held = await _record_sale(uow, account, pass_id, first_day, validity, price, at)
+        elif held.status is not PassStatus.ACTIVE:
+            raise PassOverlaps(
+                f"pass {pass_id!r} from {first_day} was {held.status.value}: "
+                "it cannot be bought again"
             )
-        )
-        return PassSale(
-            bought.id,
+        return PassSale(  # in UTC, as stored: the same answer whenever it is asked again
+            held.id,
             account_id,
             product_id,
-            bought.valid_from,
-            bought.valid_until,
-            bought.price,
-            posting.id,
+            held.valid_from.astimezone(UTC),
+            held.valid_until.astimezone(UTC),
+            held.price,
+            held.posting_id or pass_sale_id(account_id, product_id, first_day),
         )
 
-    return await run_in_uow(uows, sell)
+    try:
+        return await run_in_uow(uows, sell)
+    except (PostingConflict, RecordConflict):
+        # The same purchase sold at this moment by another request: it is that sale.
+        return await run_in_uow(uows, sell)
+
+
+async def _record_sale(
+    uow: UnitOfWork,
+    account: RiderAccount,
+    pass_id: str,
+    first_day: date,
+    validity: HeldPass,
+    price: Money,
+    at: datetime,
+) -> PassRecord:
+    product_id = validity.fare_product_id
+    for other in await uow.riders.passes_for(account.id):
+        if (
+            other.fare_product_id == product_id
+            and other.status is PassStatus.ACTIVE
+            and other.valid_from < validity.valid_until
+            and validity.valid_from < other.valid_until
+        ):
+            until = other.valid_until.astimezone(UTC).isoformat()
+            raise PassOverlaps(
+                f"{product_id} is already held until {until} (pass {other.id!r}): "
+                "buy the next one once it has run out"
+            )
+    posting = pass_sale(account, product_id, first_day, price, at)
+    await uow.ledger.post(posting)
+    return await uow.riders.record_pass(
+        PassRecord(
+            pass_id,
+            account.id,
+            product_id,
+            validity.valid_from,
+            validity.valid_until,
+            price,
+            at,
+            posting_id=posting.id,
+        )
+    )
 
 
 async def deny_list_snapshot(uows: UnitOfWorkFactory) -> DenyList:

@@ -199,11 +199,15 @@ class Riders:
         await self._session.flush()
         return bought
 
-    async def get_pass(self, pass_id: str) -> PassRecord:
+    async def find_pass(self, pass_id: str) -> PassRecord | None:
         row = await self._session.get(PassRow, pass_id, populate_existing=True)
-        if row is None:
+        return None if row is None else _pass(row)
+
+    async def get_pass(self, pass_id: str) -> PassRecord:
+        found = await self.find_pass(pass_id)
+        if found is None:
             raise UnknownRecord(f"no pass {pass_id!r}")
-        return _pass(row)
+        return found
 
     async def passes_for(
         self, account_id: str, *, valid_at: datetime | None = None

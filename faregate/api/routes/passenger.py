@@ -47,13 +47,14 @@ from ticketing.errors import (
     InvalidUser,
     NoLiveCredential,
     PassNotSold,
+    PassOverlaps,
     UnknownRecord,
     UserExists,
 )
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger.errors import InsufficientFunds
 from ticketing.money import Money
-from ticketing.payments.errors import NoSavedCard, PaymentInProgress
+from ticketing.payments.errors import NoSavedCard, NoWallet, PaymentInProgress
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import AccountStatus, PaymentMode
 from ticketing.services import passengers
@@ -339,11 +340,13 @@ async def top_up(call: Call) -> PaymentDocument:
     request = call.body_as(TopUpRequest)
     uows, account_id = call.app[UOWS], _account_id(call)
     overview = await passengers.account_overview(uows, account_id)
-    if overview.account.payment_mode is not PaymentMode.PREPAID_WALLET:
-        raise Problem(409, "not-prepaid", "Conflict", "a postpaid account has no wallet to top up")
     amount = Money(request.amount, overview.account.currency)
     try:
         outcome = await call.app[PAYMENTS].top_up(account_id, amount, request_id=request.request_id)
+    except NoWallet as error:
+        raise Problem(
+            409, "not-prepaid", "Conflict", "a postpaid account has no wallet to top up"
+        ) from error
     except NoSavedCard as error:
         raise Problem(409, "no-card", "Conflict", "save a card before topping up") from error
     except PaymentInProgress as error:
@@ -376,6 +379,8 @@ async def buy_a_pass(call: Call) -> PassDocument:
         )
     except PassNotSold as error:
         raise _refused(error, 409, "pass-not-sold", "Conflict") from error
+    except PassOverlaps as error:
+        raise _refused(error, 409, "pass-overlaps", "Conflict") from error
     except InsufficientFunds as error:
         raise Problem(
             409, "insufficient-funds", "Conflict", "the wallet does not hold the pass's price"
