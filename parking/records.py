@@ -92,7 +92,7 @@ def coordinate(value: float | str | Decimal) -> Decimal:
 
 
 class EventKind(StrEnum):
-    """What a barrier journaled (the same words as `simulators.barrier.EventKind`)."""
+    """What a barrier journaled (the simulated barrier journals with this too)."""
 
     ENTRY = "entry"
     EXIT = "exit"

@@ -29,7 +29,6 @@ is the session rule (no second entry without an exit), not a time window.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from typing import Any
 
 from parking.barrier_config import BarrierConfiguration
 from parking.permit import Permit
+from parking.records import EventKind
 from parking.sessions import (
     CollectFailure,
     ExitFee,
@@ -63,6 +63,7 @@ from qr.verifier import GateContext, Verifier, VerifierPolicy
 from simulators.device_client import DeviceClient
 from simulators.device_config import DeviceSettings
 from simulators.errors import BarrierError, ConfigurationError
+from simulators.journal import SqliteJournal
 
 UPLOAD_PATH = "/device/v1/parking/journal"
 
@@ -101,12 +102,6 @@ _COLUMNS = (
     " step, tariff_id, fee, currency, collected, failure, passback_violation, lost_credential,"
     " permit_id, permit_until_us"
 )
-
-
-class EventKind(StrEnum):
-    ENTRY = "entry"
-    EXIT = "exit"
-    REFUSED = "refused"
 
 
 class Refusal(StrEnum):
@@ -186,8 +181,7 @@ class BarrierDecision:
 # The collector returns None when it took the money, else why it could not.
 Collector = Callable[[Charge], CollectFailure | None]
 # The uploader returns the highest seq the receiver now holds for the batch's device.
-Uploader = Callable[[UploadBatch], int]
-AsyncUploader = Callable[[UploadBatch], Awaitable[int]]
+Uploader = Callable[[UploadBatch], Awaitable[int]]
 
 
 def record_to_wire(record: BarrierRecord) -> dict[str, Any]:
@@ -219,7 +213,7 @@ def batch_to_wire(batch: UploadBatch) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def http_uploader(client: DeviceClient) -> AsyncUploader:
+def http_uploader(client: DeviceClient) -> Uploader:
     """Send batches to the device API; the answer's `last_seq` is the acknowledgement."""
 
     async def send(batch: UploadBatch) -> int:
@@ -231,53 +225,40 @@ def http_uploader(client: DeviceClient) -> AsyncUploader:
     return send
 
 
-class BarrierJournal:
-    """The barrier's durable, append-only event log and upload cursor in one SQLite file.
-
-    Each event is one transaction in WAL mode with `synchronous=FULL`: the commit fsyncs the
-    WAL, so a decision the barrier acted on survives a power cut. That fsync is most of a
-    decision's cost (bench/parking_lots.py measures it). `durable=False` (`synchronous=NORMAL`:
-    no fsync per commit, the last events may be lost on power loss) exists only so the
-    benchmark can show that share; a barrier never runs so."""
+class BarrierJournal(SqliteJournal):
+    """The barrier's durable, append-only event log and upload cursor in one SQLite file
+    (`simulators.journal`: one fsynced transaction per event unless `durable=False`)."""
 
     def __init__(self, path: Path, *, durable: bool = True) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
+        super().__init__(path, _SCHEMA, durable=durable)
 
     def append(self, record: BarrierRecord) -> int:
         """Write the event and commit; returns its sequence number (`record.seq` is ignored)."""
-        with self._db:
-            cursor = self._db.execute(
-                f"INSERT INTO events ({_COLUMNS.removeprefix('seq, ')})"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.device_id,
-                    record.lot_id,
-                    record.kind.value,
-                    _micros(record.at),
-                    record.session_seq,
-                    None if record.credential_id is None else str(record.credential_id),
-                    record.plate,
-                    record.vehicle,
-                    record.reason,
-                    record.step,
-                    record.tariff_id,
-                    record.fee,
-                    record.currency,
-                    record.collected,
-                    None if record.failure is None else record.failure.value,
-                    int(record.passback_violation),
-                    int(record.lost_credential),
-                    record.permit_id,
-                    None if record.permit_until is None else _micros(record.permit_until),
-                ),
-            )
-        seq = cursor.lastrowid
-        assert seq is not None  # an INSERT into a rowid table always has one
-        return seq
+        return self._append(
+            f"INSERT INTO events ({_COLUMNS.removeprefix('seq, ')})"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                record.device_id,
+                record.lot_id,
+                record.kind.value,
+                _micros(record.at),
+                record.session_seq,
+                None if record.credential_id is None else str(record.credential_id),
+                record.plate,
+                record.vehicle,
+                record.reason,
+                record.step,
+                record.tariff_id,
+                record.fee,
+                record.currency,
+                record.collected,
+                None if record.failure is None else record.failure.value,
+                int(record.passback_violation),
+                int(record.lost_credential),
+                record.permit_id,
+                None if record.permit_until is None else _micros(record.permit_until),
+            ),
+        )
 
     def records(self, after_seq: int = 0, limit: int | None = None) -> list[BarrierRecord]:
         """Records with a sequence number above `after_seq`, in order."""
@@ -298,14 +279,12 @@ class BarrierJournal:
 
     def restore_memory(self, since_us: int) -> GateMemory:
         """The replay memory implied by accepted codes at or after `since_us`."""
-        memory = GateMemory()
-        for device_id, at_us, cid, step in self._db.execute(
+        return self._memory(
             "SELECT device_id, at_us, credential_id, step FROM events"
             " WHERE step IS NOT NULL AND at_us >= ? ORDER BY seq",
-            (since_us,),
-        ):
-            memory.record(int(cid), step, at_us / 1e6, device_id)
-        return memory
+            since_us,
+            per_second=1e6,
+        )
 
     def cursor(self, device_id: str) -> int:
         row = self._db.execute(
@@ -320,9 +299,6 @@ class BarrierJournal:
                 " ON CONFLICT (device_id) DO UPDATE SET seq = excluded.seq",
                 (device_id, seq),
             )
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class OfflineBarrier:
@@ -537,29 +513,11 @@ class OfflineBarrier:
 
     # -- upload ----------------------------------------------------------------------------
 
-    def upload(self, uploader: Uploader, *, batch_size: int = 500) -> int:
+    async def upload(self, uploader: Uploader, *, batch_size: int = 500) -> int:
         """Send every record after the cursor, batch by batch; returns how many were acked.
 
         An uploader that raises leaves the cursor where it was: the same records go again.
         """
-        sent = 0
-        while True:
-            after = self.journal.cursor(self.device_id)
-            records = self.journal.records(after, batch_size)
-            if not records:
-                return sent
-            acked = uploader(
-                UploadBatch(
-                    device_id=self.device_id, lot_id=self.lot.lot_id, records=tuple(records)
-                )
-            )
-            self._acknowledge(after, acked, records)
-            sent += acked - after
-            if acked < records[-1].seq:
-                return sent
-
-    async def upload_async(self, uploader: AsyncUploader, *, batch_size: int = 500) -> int:
-        """`upload` with an asynchronous uploader (the device API over HTTP)."""
         sent = 0
         while True:
             after = self.journal.cursor(self.device_id)

@@ -8,7 +8,6 @@ loses nothing the gate has acted on; on restart the replay memory is rebuilt fro
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from qr.timeutil import Clock, from_unix, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from simulators.device_config import DeviceSettings
 from simulators.errors import ConfigurationError
+from simulators.journal import SqliteJournal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -56,37 +56,29 @@ class JournalRecord:
     deny_list_stale: bool
 
 
-class GateJournal:
+class GateJournal(SqliteJournal):
     """The gate's durable, append-only decision log in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        super().__init__(path, _SCHEMA)
 
     def append(self, device_id: str, at: datetime, decision: Decision) -> int:
         """Write the decision and commit; returns its per-device sequence number."""
-        with self._db:
-            cursor = self._db.execute(
-                "INSERT INTO journal (device_id, at_unix, credential_id, accepted, reason, step,"
-                " product, deny_list_version, deny_list_stale) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    device_id,
-                    at.timestamp(),
-                    None if decision.credential_id is None else str(decision.credential_id),
-                    int(decision.accepted),
-                    decision.reason.value,
-                    decision.step,
-                    decision.product,
-                    decision.deny_list_version,
-                    int(decision.deny_list_stale),
-                ),
-            )
-        seq = cursor.lastrowid
-        assert seq is not None  # an INSERT into a rowid table always has one
-        return seq
+        return self._append(
+            "INSERT INTO journal (device_id, at_unix, credential_id, accepted, reason, step,"
+            " product, deny_list_version, deny_list_stale) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                device_id,
+                at.timestamp(),
+                None if decision.credential_id is None else str(decision.credential_id),
+                int(decision.accepted),
+                decision.reason.value,
+                decision.step,
+                decision.product,
+                decision.deny_list_version,
+                int(decision.deny_list_stale),
+            ),
+        )
 
     def records(self, after_seq: int = 0) -> list[JournalRecord]:
         """Records with a sequence number above `after_seq`, in order (what an upload sends)."""
@@ -113,17 +105,11 @@ class GateJournal:
 
     def restore_memory(self, since: float) -> GateMemory:
         """The replay/passback memory implied by accepted uses at or after Unix time `since`."""
-        memory = GateMemory()
-        for device_id, at_unix, cid, step in self._db.execute(
+        return self._memory(
             "SELECT device_id, at_unix, credential_id, step FROM journal"
             " WHERE accepted = 1 AND at_unix >= ? ORDER BY seq",
-            (since,),
-        ):
-            memory.record(int(cid), step, at_unix, device_id)
-        return memory
-
-    def close(self) -> None:
-        self._db.close()
+            since,
+        )
 
 
 class OfflineGate:

@@ -92,9 +92,9 @@ async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
     http = await enrolled_client(uows, base, device_id, barrier_at(lot_id))
     intruder = await enrolled_client(uows, base, new_device_id("intruder"), gate())
     try:
-        sent = await barrier.upload_async(http_uploader(http), batch_size=3)
+        sent = await barrier.upload(http_uploader(http), batch_size=3)
         assert sent == 7
-        assert await barrier.upload_async(http_uploader(http)) == 0  # nothing after the cursor
+        assert await barrier.upload(http_uploader(http)) == 0  # nothing after the cursor
         # The same records again (a lost acknowledgement): applied before, applied once.
         records = barrier.journal.records(0)
         resent = replace(_batch(barrier), records=tuple(records))

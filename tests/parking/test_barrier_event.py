@@ -11,14 +11,13 @@ from faregate.api.routes.parking import BarrierRecordDoc
 from parking.records import BarrierEvent, EventKind
 from parking.sessions import CollectFailure
 from simulators.barrier import BarrierRecord
-from simulators.barrier import EventKind as BarrierKind
 
 AT = datetime(2026, 11, 24, 18, 5, tzinfo=UTC)
 
 
 def test_the_barriers_record_and_its_decoded_upload_give_one_event() -> None:
     held = BarrierRecord(
-        device_id="barrier-1", seq=7, lot_id="hoan-kiem", kind=BarrierKind.EXIT, at=AT,
+        device_id="barrier-1", seq=7, lot_id="hoan-kiem", kind=EventKind.EXIT, at=AT,
         session_seq=3, credential_id=2**63 + 1, plate="29A-123.45", vehicle="car",
         reason="ok", step=None, tariff_id="hanoi-car", fee=50_000, currency="VND",
         collected=0, failure=CollectFailure.CARD_DECLINED, passback_violation=False,

@@ -72,7 +72,7 @@ class Receiver:
         self.deliveries = 0
         self._drop_ack = drop_ack_once
 
-    def __call__(self, batch: UploadBatch) -> int:
+    async def __call__(self, batch: UploadBatch) -> int:
         self.deliveries += 1
         for record in batch.records:
             self.stored.setdefault((record.device_id, record.seq), record)
@@ -167,7 +167,7 @@ def test_full_lot_and_unknown_exit(keys: KeyMaterial, tmp_path: Path) -> None:
     b.close()
 
 
-def test_barrier_offline_for_hours(keys: KeyMaterial, tmp_path: Path) -> None:
+async def test_barrier_offline_for_hours(keys: KeyMaterial, tmp_path: Path) -> None:
     """Sessions journaled, fees computed offline, exits unable to collect, uploaded once."""
     b = barrier(keys, tmp_path / "b.sqlite", collector=None)
     drivers = [phone(keys, 100 + n) for n in range(5)]
@@ -186,10 +186,10 @@ def test_barrier_offline_for_hours(keys: KeyMaterial, tmp_path: Path) -> None:
     assert fees == [25_000, 60_000, 105_000]
     receiver = Receiver(drop_ack_once=True)
     with pytest.raises(ConnectionError):
-        b.upload(receiver, batch_size=3)
+        await b.upload(receiver, batch_size=3)
     assert b.journal.cursor("HK1-B1") == 0  # the ack was lost: nothing counts as sent
-    assert b.upload(receiver, batch_size=3) == 8
-    assert b.upload(receiver) == 0  # nothing new
+    assert await b.upload(receiver, batch_size=3) == 8
+    assert await b.upload(receiver) == 0  # nothing new
     assert sorted(seq for _, seq in receiver.stored) == list(range(1, 9))
     assert receiver.deliveries == 4  # the lost batch, then three batches of up to 3
     unable = [r for r in receiver.stored.values() if r.failure is CollectFailure.BARRIER_OFFLINE]
@@ -198,28 +198,34 @@ def test_barrier_offline_for_hours(keys: KeyMaterial, tmp_path: Path) -> None:
     b.close()
 
 
-def test_upload_cursor_survives_a_restart(keys: KeyMaterial, tmp_path: Path) -> None:
+async def test_upload_cursor_survives_a_restart(keys: KeyMaterial, tmp_path: Path) -> None:
     journal = tmp_path / "b.sqlite"
     b = barrier(keys, journal)
     driver = phone(keys, 45)
     b.present_entry(driver.token_at(T0), T0)
     receiver = Receiver()
-    assert b.upload(receiver) == 1
+    assert await b.upload(receiver) == 1
     b.close()
     restarted = barrier(keys, journal)
     assert [s.credential_id for s in restarted.open_sessions] == [45]
     # The replay memory came back too.
     assert restarted.present_entry(driver.token_at(T0), T0).reason == Reason.REPLAYED.value
-    assert restarted.upload(receiver) == 1  # only the refusal is new
+    assert await restarted.upload(receiver) == 1  # only the refusal is new
     assert sorted(seq for _, seq in receiver.stored) == [1, 2]
     restarted.close()
 
 
-def test_receiver_acknowledging_what_was_never_sent(keys: KeyMaterial, tmp_path: Path) -> None:
+async def test_receiver_acknowledging_what_was_never_sent(
+    keys: KeyMaterial, tmp_path: Path
+) -> None:
     b = barrier(keys, tmp_path / "b.sqlite")
     b.present_entry(phone(keys, 46).token_at(T0), T0)
+
+    async def acknowledge_seven(batch: UploadBatch) -> int:
+        return 7
+
     with pytest.raises(BarrierError, match="acknowledged seq 7"):
-        b.upload(lambda batch: 7)
+        await b.upload(acknowledge_seven)
     assert b.journal.cursor("HK1-B1") == 0
     b.close()
 
@@ -301,15 +307,15 @@ async def test_occupancy_converges_to_the_sessions_after_an_offline_barrier(
     assert offline.present_exit(phone(keys, 300).token_at(at), at).opened
     assert (await occupancy.snapshot("hoan-kiem-1")).occupied == 2
     receiver = Receiver()
-    online.upload(receiver)
-    offline.upload(receiver)
+    await online.upload(receiver)
+    await offline.upload(receiver)
     corrected = await occupancy.correct("hoan-kiem-1", receiver.open_sessions("hoan-kiem-1"))
     assert corrected.occupied == 2 + 3
     online.close()
     offline.close()
 
 
-async def test_async_upload_resends_after_a_lost_acknowledgement(
+async def test_upload_resends_after_a_lost_acknowledgement(
     keys: KeyMaterial, tmp_path: Path
 ) -> None:
     gate = barrier(keys, tmp_path / "j.sqlite")
@@ -330,10 +336,10 @@ async def test_async_upload_resends_after_a_lost_acknowledgement(
         return max(held)
 
     with pytest.raises(ConnectionError):
-        await gate.upload_async(receiver)
+        await gate.upload(receiver)
     assert gate.journal.cursor(gate.device_id) == 0  # nothing acknowledged: nothing moves
-    assert await gate.upload_async(receiver) == 2
-    assert await gate.upload_async(receiver) == 0
+    assert await gate.upload(receiver) == 2
+    assert await gate.upload(receiver) == 0
     entry, exit_ = held[1], held[2]
     assert (entry["kind"], entry["plate"], entry["fee"]) == ("entry", "30A1", None)
     assert (exit_["kind"], exit_["session_seq"], exit_["failure"]) == ("exit", 1, "barrier_offline")

@@ -256,7 +256,7 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
         async def upload() -> int:
             http = await DeviceClient.enrol(live_app.url, device_id, code, generate_device_key())
             try:
-                return await barrier.upload_async(http_uploader(http))
+                return await barrier.upload(http_uploader(http))
             finally:
                 await http.aclose()
 
