@@ -4,8 +4,10 @@
 currency), the tariff versions the barrier needs to price offline: the one in force when the
 lot's oldest open stay entered, every one since, and those scheduled (so a barrier that is
 offline when a new version comes into force prices the entries after it with that version,
-and stays entered before it with the version of their entry), and the lot's permits that have
-not ended (this month's and those sold for coming months). `as_json` is the document the
+and stays entered before it with the version of their entry), the lot's permits that have
+not ended (this month's and those sold for coming months), and, for one barrier, the remote
+opens asked of it and not yet done (it does each once, by its journal, and says so when its
+journal goes up). `as_json` is the document the
 device API serves and `from_json` reads it back: one definition of that format.
 """
 
@@ -18,7 +20,7 @@ from typing import Any
 
 from parking.errors import BarrierConfigurationError
 from parking.permit import Permit, permit_for
-from parking.records import LotConfig, LotKind
+from parking.records import BarrierCommand, LotConfig, LotKind
 from parking.tariff import Tariff
 from parking.tariff_versions import TariffVersion, digest, in_force, parsed, upcoming
 
@@ -60,6 +62,7 @@ class BarrierConfiguration:
     as_of: datetime
     tariffs: tuple[SyncedTariff, ...]  # in the order they come into force
     permits: tuple[Permit, ...] = ()
+    commands: tuple[BarrierCommand, ...] = ()  # the syncing barrier's remote opens to do
 
     def permit_for(
         self, *, credential_id: int | None, plate: str | None, at: datetime
@@ -120,6 +123,16 @@ class BarrierConfiguration:
                 }
                 for p in self.permits
             ],
+            "commands": [
+                {
+                    "command_id": c.command_id,
+                    "device_id": c.device_id,
+                    "reason": c.reason,
+                    "requested_by": c.requested_by,
+                    "requested_at": c.requested_at.isoformat(),
+                }
+                for c in self.commands
+            ],
         }
 
     @classmethod
@@ -163,11 +176,22 @@ class BarrierConfiguration:
                 )
                 for p in document["permits"]
             )
+            commands = tuple(
+                BarrierCommand(
+                    command_id=str(c["command_id"]),
+                    lot_id=config.lot_id,
+                    device_id=str(c["device_id"]),
+                    reason=str(c["reason"]),
+                    requested_by=str(c["requested_by"]),
+                    requested_at=_aware(c["requested_at"]),
+                )
+                for c in document["commands"]
+            )
         except (KeyError, TypeError, ValueError) as error:
             raise BarrierConfigurationError(f"not a barrier configuration: {error!r}") from None
         if not tariffs:
             raise BarrierConfigurationError("a barrier configuration without a tariff")
-        return cls(lot=config, as_of=as_of, tariffs=tariffs, permits=permits)
+        return cls(lot=config, as_of=as_of, tariffs=tariffs, permits=permits, commands=commands)
 
 
 def _aware(text: object) -> datetime:

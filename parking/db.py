@@ -17,6 +17,14 @@
   document as uploaded and when it comes into force (`parking.tariff_versions`).
 - `parking_permits` (migration 0013): monthly permits, each for one lot, month and holder (a
   plate or a credential), with what was paid and how; a session entered on one names it.
+- `parking_occupancy` (migration 0015): a lot's history in 5-minute buckets: entries, exits
+  and the fees of the exits in each (occupancy at a time is the running sum before it).
+- `parking_inspections` (0015): each plate an inspector checked, where, when, and what the
+  check found.
+- `parking_barrier_commands` (0015): a barrier opened from afar (an operator's remote open):
+  asked with a reason, sent on the barrier's next sync, done when its journal says so.
+The unable-to-collect cases gain their follow-up (0015): open, rider notified, collected or
+written off (with who and why).
 
 Importing this module registers the tables on `ticketing.db.models.Base.metadata`;
 `faregate.migrations` imports it, so schema checks see them.
@@ -30,7 +38,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.db.models import CODE, Base
+from ticketing.db.models import CODE, Base, SurrogateKey
 from ticketing.db.types import UInt64
 
 ID = 100  # lot, device, operator and tariff names
@@ -128,6 +136,11 @@ class UnableToCollectRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     debt_posting_id: Mapped[str | None] = mapped_column(String(CODE))
+    status: Mapped[str] = mapped_column(String(16))
+    notified_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 class ParkingTariffVersionRow(Base):
@@ -175,3 +188,52 @@ class ParkingPermitRow(Base):
     sold_at: Mapped[datetime]
     sold_by: Mapped[str] = mapped_column(String(64))
     posting_id: Mapped[str | None] = mapped_column(String(CODE))
+
+
+class ParkingOccupancyRow(Base):
+    """A lot's 5-minute bucket: vehicles in and out, and the fees of the stays that ended."""
+
+    __tablename__ = "parking_occupancy"
+    __table_args__ = (CheckConstraint("entries >= 0 AND exits >= 0", name="counts"),)
+
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(primary_key=True)
+    entries: Mapped[int]
+    exits: Mapped[int]
+    fees: Mapped[int]
+
+
+class ParkingInspectionRow(Base):
+    """One plate checked by an inspector at an on-street lot, and what was found."""
+
+    __tablename__ = "parking_inspections"
+    __table_args__ = (
+        Index("ix_parking_inspections_lot_at", "lot_id", "at"),
+        Index("ix_parking_inspections_plate_at", "plate", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"))
+    plate: Mapped[str] = mapped_column(String(32))
+    inspector: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    result: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[str | None] = mapped_column(String(CODE))
+    permit_id: Mapped[str | None] = mapped_column(String(CODE))
+
+
+class ParkingBarrierCommandRow(Base):
+    """A barrier opened from afar: asked, sent on the barrier's syncs until its journal says
+    it was done."""
+
+    __tablename__ = "parking_barrier_commands"
+    __table_args__ = (Index("ix_parking_barrier_commands_device", "device_id", "executed_at"),)
+
+    id: Mapped[str] = mapped_column(String(CODE), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("parking_lots.id"))
+    device_id: Mapped[str] = mapped_column(String(ID))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    executed_at: Mapped[datetime | None]
+    executed_seq: Mapped[int | None]

@@ -20,6 +20,10 @@ ParkingError
 ├── UnknownTariffVersion a tariff version the lot does not have
 ├── TariffScheduleError  a schedule or cancellation that cannot be (in the past, a version
 │                        in force already, another currency)
+├── CaseError            an unable-to-collect case that cannot change as asked (no account to
+│                        tell, resolved already, a debt only its payment collects, no reason)
+├── InspectionError      a plate check that cannot be made (not an on-street lot, no plate)
+├── RemoteOpenError      a barrier that cannot be opened from afar (not the lot's, no reason)
 ├── PermitError          a permit that cannot be sold as asked (no permits at the lot, a
 │                        month past, sold out, neither or both of a plate and a credential)
 ├── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
@@ -116,6 +120,19 @@ class UnknownTariffVersion(ParkingError):
 class TariffScheduleError(ParkingError):
     """A tariff version that cannot be scheduled or cancelled as asked: a time in the past, a
     version already in force (stays were priced with it), a currency the lot does not charge."""
+
+
+class CaseError(ParkingError):
+    """An unable-to-collect case that cannot change as asked: no account to tell, resolved
+    already, a debt that only its payment collects, a change without its reason."""
+
+
+class InspectionError(ParkingError):
+    """A plate check that cannot be made: not an on-street lot, not a plate."""
+
+
+class RemoteOpenError(ParkingError):
+    """A barrier that cannot be opened from afar: not a barrier of the lot, no reason given."""
 
 
 class PermitError(ParkingError):

@@ -97,6 +97,7 @@ class EventKind(StrEnum):
     ENTRY = "entry"
     EXIT = "exit"
     REFUSED = "refused"
+    REMOTE_OPEN = "remote_open"  # opened on an operator's command (`command_id`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +126,7 @@ class BarrierEvent:
     passback_violation: bool = False
     lost_credential: bool = False
     permit_id: str | None = None  # an entry the barrier admitted on a permit
+    command_id: str | None = None  # a remote open: the command it carried out
 
     @classmethod
     def from_journal(cls, record: object) -> BarrierEvent:
@@ -175,6 +177,19 @@ class SessionRecord:
     permit_id: str | None = None  # entered on a permit (`parking.permit`)
 
 
+class CaseStatus(StrEnum):
+    """Where an unable-to-collect case's follow-up stands (`parking.cases`)."""
+
+    OPEN = "open"  # recorded; nobody told yet
+    NOTIFIED = "notified"  # the rider was told through the outbox
+    COLLECTED = "collected"  # the debt was paid (or the driver paid at the counter)
+    WRITTEN_OFF = "written_off"  # given up, with a reason and who decided
+
+    @property
+    def resolved(self) -> bool:
+        return self in (CaseStatus.COLLECTED, CaseStatus.WRITTEN_OFF)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CaseRecord:
     """An unable-to-collect case: the car left owing `amount`; `debt_posting_id` put it on the
@@ -190,6 +205,11 @@ class CaseRecord:
     reason: str
     at: datetime
     debt_posting_id: str | None
+    status: CaseStatus = CaseStatus.OPEN
+    notified_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,3 +229,33 @@ class Receipt:
     currency: str
     account_id: str | None
     posting_id: str | None  # the fee's posting (a hold capture, or the fee itself)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inspection:
+    """A plate an inspector checked at an on-street lot: `result` is `session` (an open stay
+    there), `permit` (a permit covering now) or `nothing`."""
+
+    lot_id: str
+    plate: str
+    inspector: str
+    at: datetime
+    result: str
+    session_id: str | None = None
+    permit_id: str | None = None
+    inspection_id: int | None = None  # None until recorded
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarrierCommand:
+    """An operator's remote open of one barrier: sent on the barrier's syncs until its journal
+    records it done (`executed_at`, `executed_seq`)."""
+
+    command_id: str
+    lot_id: str
+    device_id: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    executed_at: datetime | None = None
+    executed_seq: int | None = None

@@ -42,6 +42,7 @@ from parking.errors import (
     TariffError,
 )
 from parking.occupancy import LotOccupancy, Occupancy
+from parking.occupancy_history import BucketCounts
 from parking.permit import Permit
 from parking.records import (
     BarrierEvent,
@@ -54,7 +55,7 @@ from parking.records import (
     check_lot,
     coordinate,
 )
-from parking.sessions import CollectFailure, SessionState
+from parking.sessions import CollectFailure, SessionState, normalise_plate
 from parking.tariff import Tariff
 from parking.tariff_files import load_tariff, resolve_tariff
 from parking.tariff_versions import TariffVersion, in_force, pricing_window
@@ -282,14 +283,22 @@ async def ingest_barrier_batch(
             )
         fresh = [event for event in ordered if event.seq > last_seq]
         entries = exits = cases = 0
+        history = BucketCounts()
         for event in fresh:
             if event.kind is EventKind.ENTRY:
                 await _apply_entry(uow, lot, event)
+                history.entry(event.at)
                 entries += 1
             elif event.kind is EventKind.EXIT:
+                if await uow.parking.find_session(event.session_id) is None:
+                    history.entry(event.at)  # an unknown entry: the stay opens at the exit
                 cases += await _apply_exit(uow, lot, event)
+                history.exit(event.at, (await uow.parking.get_session(event.session_id)).fee or 0)
                 exits += 1
+            elif event.kind is EventKind.REMOTE_OPEN and event.command_id is not None:
+                await uow.parking.command_done(event.command_id, event.at, event.seq)
         await uow.parking.record_events(fresh)
+        await uow.parking.add_occupancy(lot_id, history.buckets())
         new_last = max([last_seq, *(event.seq for event in fresh)])
         if fresh:
             await uow.parking.set_device_position(device_id, new_last)
@@ -327,6 +336,8 @@ def _check_batch(device_id: str, lot_id: str, events: Sequence[BarrierEvent]) ->
             raise BarrierUploadError(f"record {event.seq}: an exit needs its fee (>= 0)")
         if event.kind is EventKind.ENTRY and event.credential_id is None and not event.plate:
             raise BarrierUploadError(f"record {event.seq}: an entry needs a credential or plate")
+        if event.kind is EventKind.REMOTE_OPEN and not event.command_id:
+            raise BarrierUploadError(f"record {event.seq}: a remote open needs its command_id")
 
 
 async def _account_of(uow: ParkingUnitOfWork, credential_id: int | None) -> RiderAccount | None:
@@ -337,6 +348,12 @@ async def _account_of(uow: ParkingUnitOfWork, credential_id: int | None) -> Ride
     except UnknownRecord:
         return None
     return await uow.riders.find_account(credential.account_id)
+
+
+def _plate(plate: str | None) -> str | None:
+    """Plates are kept as they compare (`normalise_plate`), so a search finds them however a
+    barrier or a person wrote them."""
+    return normalise_plate(plate) or None if plate else None
 
 
 async def _permit_of(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent) -> Permit | None:
@@ -392,7 +409,7 @@ async def _apply_entry(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEve
             currency=lot.currency,
             credential_id=event.credential_id,
             account_id=None if account is None else account.id,
-            plate=event.plate,
+            plate=_plate(event.plate),
             passback_violation=event.passback_violation,
             hold_id=hold_id,
             permit_id=None if permit is None else permit.permit_id,
@@ -420,7 +437,7 @@ async def _apply_exit(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEven
             currency=lot.currency,
             credential_id=event.credential_id,
             account_id=None if account is None else account.id,
-            plate=event.plate,
+            plate=_plate(event.plate),
             lost_credential=True,
         )
         await uow.parking.add_session(session)
@@ -747,14 +764,15 @@ async def sessions_of(
 
 
 async def barrier_configuration(
-    uow: ParkingUnitOfWork, lot_id: str, at: datetime
+    uow: ParkingUnitOfWork, lot_id: str, at: datetime, *, device_id: str | None = None
 ) -> BarrierConfiguration:
     """What the lot's barriers are told when they sync at `at` (the device API's barrier
     configuration, in the caller's unit of work): the lot's capacity, reserved spaces,
     anti-passback and currency, and every tariff version it may need to price offline: the
     one in force when the lot's oldest open stay entered (or at `at`), those since, and those
-    scheduled, so a barrier has a new version before it comes into force; and the lot's
-    permits that have not ended. UnknownLot, NoTariff."""
+    scheduled, so a barrier has a new version before it comes into force; the lot's permits
+    that have not ended; and, for the barrier `device_id`, the remote opens asked of it and not
+    yet done (sent on every sync until its journal says it did them). UnknownLot, NoTariff."""
     lot = await uow.parking.get_lot(lot_id)
     versions = await uow.parking.tariff_versions(lot_id)
     oldest = await uow.parking.oldest_open_entry(lot_id)
@@ -764,6 +782,9 @@ async def barrier_configuration(
         as_of=at,
         tariffs=tuple(SyncedTariff.of(v) for v in pricing_window(versions, since)),
         permits=tuple(await uow.parking.permits(lot_id, valid_after=at)),
+        commands=()
+        if device_id is None
+        else tuple(await uow.parking.commands(lot_id=lot_id, device_id=device_id, pending=True)),
     )
 
 
@@ -785,12 +806,14 @@ async def device_configuration(
     policy: DevicePolicy = DEFAULT_POLICY,
 ) -> DeviceConfiguration:
     """The configuration a device downloads (`GET /device/v1/config`): its binding and place,
-    `policy`, and for a barrier its lot and tariff versions as `barrier_configuration` reads
-    them now. UnknownDevice; a barrier's lot gone: UnknownLot."""
+    `policy`, and for a barrier its lot, tariff versions, permits and its own remote opens as
+    `barrier_configuration` reads them now. UnknownDevice; a barrier's lot gone: UnknownLot."""
     device = await get_device(uows, device_id)
     barrier = None
     if device.binding.lot_id is not None:
         async with uows() as uow:
-            found = await barrier_configuration(uow, device.binding.lot_id, uow.clock())
+            found = await barrier_configuration(
+                uow, device.binding.lot_id, uow.clock(), device_id=device_id
+            )
         barrier = found.as_json()
     return configuration_of(device, feed, policy, barrier=barrier)

@@ -8,30 +8,45 @@ positions and unable-to-collect cases; see `parking/db.py` for the tables. Built
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.db import (
+    ParkingBarrierCommandRow,
     ParkingBarrierEventRow,
     ParkingDeviceRow,
+    ParkingInspectionRow,
     ParkingLotRow,
+    ParkingOccupancyRow,
     ParkingPermitRow,
     ParkingSessionRow,
     ParkingTariffVersionRow,
     UnableToCollectRow,
 )
 from parking.errors import UnknownLot, UnknownTariffVersion
+from parking.occupancy_history import Bucket
 from parking.permit import Permit
-from parking.records import BarrierEvent, CaseRecord, LotConfig, LotKind, SessionRecord
+from parking.records import (
+    BarrierCommand,
+    BarrierEvent,
+    CaseRecord,
+    CaseStatus,
+    Inspection,
+    LotConfig,
+    LotKind,
+    SessionRecord,
+)
 from parking.sessions import Passback, SessionState
 from parking.tariff_versions import TariffVersion
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import insert_or_skip
+from ticketing.db.dialect import insert_or_add, insert_or_skip
 from ticketing.db.models import table_of
 
 EVENTS = table_of(ParkingBarrierEventRow)
+OCCUPANCY = table_of(ParkingOccupancyRow)
 
 
 def _lot(row: ParkingLotRow) -> LotConfig:
@@ -123,6 +138,24 @@ def _case(row: UnableToCollectRow) -> CaseRecord:
         reason=row.reason,
         at=row.at,
         debt_posting_id=row.debt_posting_id,
+        status=CaseStatus(row.status),
+        notified_at=row.notified_at,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolution=row.resolution,
+    )
+
+
+def _command(row: ParkingBarrierCommandRow) -> BarrierCommand:
+    return BarrierCommand(
+        command_id=row.id,
+        lot_id=row.lot_id,
+        device_id=row.device_id,
+        reason=row.reason,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        executed_at=row.executed_at,
+        executed_seq=row.executed_seq,
     )
 
 
@@ -253,6 +286,15 @@ class ParkingStore:
         ).one()
         return str(row.lot_id), int(row.last_seq)
 
+    async def lot_devices(self, lot_id: str) -> list[str]:
+        """The barriers that have uploaded records of the lot, by id."""
+        rows = await self._session.scalars(
+            select(ParkingDeviceRow.device_id)
+            .where(ParkingDeviceRow.lot_id == lot_id)
+            .order_by(ParkingDeviceRow.device_id)
+        )
+        return list(rows)
+
     async def set_device_position(self, device_id: str, seq: int) -> None:
         await self._session.execute(
             update(ParkingDeviceRow)
@@ -273,7 +315,7 @@ class ParkingStore:
                     "lot_id": e.lot_id,
                     "kind": e.kind.value,
                     "at": e.at,
-                    "session_id": None if e.kind == "refused" else e.session_id,
+                    "session_id": e.session_id if e.kind in ("entry", "exit") else None,
                     "reason": e.reason[:64],
                     "received_at": now,
                 }
@@ -334,6 +376,175 @@ class ParkingStore:
             ParkingSessionRow.status == SessionState.OPEN.value,
         )
         return int((await self._session.execute(query)).scalar_one())
+
+    # --- occupancy history ------------------------------------------------------------
+
+    async def add_occupancy(self, lot_id: str, buckets: Sequence[Bucket]) -> None:
+        """Add entries, exits and fees to the lot's buckets (created at nothing first)."""
+        if not buckets:
+            return
+        await self._session.execute(
+            insert_or_add(
+                self._session, OCCUPANCY, ("lot_id", "bucket_start"), ("entries", "exits", "fees")
+            ),
+            [
+                {
+                    "lot_id": lot_id,
+                    "bucket_start": b.start,
+                    "entries": b.entries,
+                    "exits": b.exits,
+                    "fees": b.fees,
+                }
+                for b in buckets
+            ],
+        )
+
+    async def occupied_before(self, lot_id: str, at: datetime) -> int:
+        """Vehicles inside at `at` by the buckets: entries before it less exits before it."""
+        query = select(
+            func.coalesce(func.sum(ParkingOccupancyRow.entries - ParkingOccupancyRow.exits), 0)
+        ).where(ParkingOccupancyRow.lot_id == lot_id, ParkingOccupancyRow.bucket_start < at)
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def occupancy(self, lot_id: str, start: datetime, end: datetime) -> list[Bucket]:
+        """The lot's buckets from `start` (included) to `end` (excluded), in order."""
+        rows = await self._session.scalars(
+            select(ParkingOccupancyRow)
+            .where(
+                ParkingOccupancyRow.lot_id == lot_id,
+                ParkingOccupancyRow.bucket_start >= start,
+                ParkingOccupancyRow.bucket_start < end,
+            )
+            .order_by(ParkingOccupancyRow.bucket_start)
+        )
+        return [
+            Bucket(start=r.bucket_start, entries=r.entries, exits=r.exits, fees=r.fees)
+            for r in rows
+        ]
+
+    async def sessions_ended(
+        self, lot_id: str, start: datetime, end: datetime
+    ) -> list[SessionRecord]:
+        """The lot's stays that ended from `start` to `end` (excluded), by exit."""
+        rows = await self._session.scalars(
+            select(ParkingSessionRow)
+            .where(
+                ParkingSessionRow.lot_id == lot_id,
+                ParkingSessionRow.exit_at >= start,
+                ParkingSessionRow.exit_at < end,
+            )
+            .order_by(ParkingSessionRow.exit_at, ParkingSessionRow.id)
+        )
+        return [_session(row) for row in rows]
+
+    async def open_session_of_plate(self, lot_id: str, plate: str) -> SessionRecord | None:
+        """The latest open stay at the lot of a plate (normalised)."""
+        row = await self._session.scalar(
+            select(ParkingSessionRow)
+            .where(
+                ParkingSessionRow.lot_id == lot_id,
+                ParkingSessionRow.plate == plate,
+                ParkingSessionRow.status == SessionState.OPEN.value,
+            )
+            .order_by(ParkingSessionRow.entry_at.desc())
+            .limit(1)
+        )
+        return None if row is None else _session(row)
+
+    # --- inspections --------------------------------------------------------------------
+
+    async def add_inspection(self, inspection: Inspection) -> Inspection:
+        row = ParkingInspectionRow(
+            lot_id=inspection.lot_id,
+            plate=inspection.plate,
+            inspector=inspection.inspector,
+            at=inspection.at,
+            result=inspection.result,
+            session_id=inspection.session_id,
+            permit_id=inspection.permit_id,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return replace(inspection, inspection_id=row.id)
+
+    async def inspections(
+        self, *, inspector: str | None = None, lot_id: str | None = None, limit: int = 50
+    ) -> list[Inspection]:
+        """The newest checks first (of one inspector, or at one lot)."""
+        query = select(ParkingInspectionRow).order_by(
+            ParkingInspectionRow.at.desc(), ParkingInspectionRow.id.desc()
+        )
+        if inspector is not None:
+            query = query.where(ParkingInspectionRow.inspector == inspector)
+        if lot_id is not None:
+            query = query.where(ParkingInspectionRow.lot_id == lot_id)
+        return [
+            Inspection(
+                inspection_id=r.id,
+                lot_id=r.lot_id,
+                plate=r.plate,
+                inspector=r.inspector,
+                at=r.at,
+                result=r.result,
+                session_id=r.session_id,
+                permit_id=r.permit_id,
+            )
+            for r in await self._session.scalars(query.limit(limit))
+        ]
+
+    # --- barrier commands -------------------------------------------------------------
+
+    async def add_command(self, command: BarrierCommand) -> None:
+        self._session.add(
+            ParkingBarrierCommandRow(
+                id=command.command_id,
+                lot_id=command.lot_id,
+                device_id=command.device_id,
+                reason=command.reason,
+                requested_by=command.requested_by,
+                requested_at=command.requested_at,
+            )
+        )
+        await self._session.flush()
+
+    async def commands(
+        self,
+        *,
+        lot_id: str | None = None,
+        device_id: str | None = None,
+        pending: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[BarrierCommand]:
+        """Barrier commands, oldest first: of a lot or a barrier, pending (not yet done) or
+        done, asked from `since` to `until`."""
+        query = select(ParkingBarrierCommandRow).order_by(
+            ParkingBarrierCommandRow.requested_at, ParkingBarrierCommandRow.id
+        )
+        if lot_id is not None:
+            query = query.where(ParkingBarrierCommandRow.lot_id == lot_id)
+        if device_id is not None:
+            query = query.where(ParkingBarrierCommandRow.device_id == device_id)
+        if pending is not None:
+            done = ParkingBarrierCommandRow.executed_at.is_not(None)
+            query = query.where(~done if pending else done)
+        if since is not None:
+            query = query.where(ParkingBarrierCommandRow.requested_at >= since)
+        if until is not None:
+            query = query.where(ParkingBarrierCommandRow.requested_at < until)
+        return [_command(row) for row in await self._session.scalars(query)]
+
+    async def command_done(self, command_id: str, at: datetime, seq: int) -> bool:
+        """Mark a command done by the barrier's journal record `seq` at `at` (the first record
+        wins); False for a command not on record."""
+        row = await self._session.get(ParkingBarrierCommandRow, command_id)
+        if row is None:
+            return False
+        if row.executed_at is None:
+            row.executed_at = at
+            row.executed_seq = seq
+            await self._session.flush()
+        return True
 
     # --- permits ----------------------------------------------------------------------
 
@@ -405,8 +616,25 @@ class ParkingStore:
                 reason=case.reason,
                 at=case.at,
                 debt_posting_id=case.debt_posting_id,
+                status=case.status.value,
             )
         )
+        await self._session.flush()
+
+    async def find_case(self, session_id: str) -> CaseRecord | None:
+        row = await self._session.get(UnableToCollectRow, session_id, with_for_update=True)
+        return None if row is None else _case(row)
+
+    async def save_case(self, case: CaseRecord) -> None:
+        """Write a case's follow-up (status, when told, who resolved it and how)."""
+        row = await self._session.get(UnableToCollectRow, case.session_id)
+        if row is None:
+            raise UnknownLot(f"no unable-to-collect case {case.session_id!r}")
+        row.status = case.status.value
+        row.notified_at = case.notified_at
+        row.resolved_at = case.resolved_at
+        row.resolved_by = case.resolved_by
+        row.resolution = case.resolution
         await self._session.flush()
 
     async def cases(
@@ -415,12 +643,18 @@ class ParkingStore:
         *,
         since: datetime | None = None,
         until: datetime | None = None,
+        plate: str | None = None,
+        statuses: frozenset[CaseStatus] | None = None,
     ) -> list[CaseRecord]:
         query = select(UnableToCollectRow).order_by(
             UnableToCollectRow.at, UnableToCollectRow.session_id
         )
         if lot_id is not None:
             query = query.where(UnableToCollectRow.lot_id == lot_id)
+        if plate is not None:
+            query = query.where(UnableToCollectRow.plate == plate)
+        if statuses is not None:
+            query = query.where(UnableToCollectRow.status.in_([s.value for s in statuses]))
         if since is not None:
             query = query.where(UnableToCollectRow.at >= since)
         if until is not None:

@@ -12,7 +12,10 @@ priced with the one in force at its entry, and the lot's permits), and decides a
 - lost credential: the open session by plate, else the tariff's lost-credential price;
 - permits: a permit holder (by QR or, at a plate-reading lane, by plate) is admitted while
   any space is free (the caller's `reserved_room`: the reserved spaces are theirs) and leaves
-  free while the permit lasts.
+  free while the permit lasts;
+- remote opens: an operator's command in the synced configuration opens the barrier once
+  (journaled as `remote_open` with its reason and command id, which is how the backend learns
+  it was done; the command comes again on each sync until then and is done only once).
 
 Every event is appended to a local SQLite journal and committed before the decision is
 returned; on restart the open sessions and the replay memory are rebuilt from it. `upload`
@@ -90,7 +93,8 @@ CREATE TABLE IF NOT EXISTS events (
     passback_violation INTEGER NOT NULL DEFAULT 0,
     lost_credential INTEGER NOT NULL DEFAULT 0,
     permit_id TEXT,                 -- entry: the permit it was admitted on
-    permit_until_us INTEGER         -- and when that permit ends
+    permit_until_us INTEGER,        -- and when that permit ends
+    command_id TEXT                 -- remote_open: the operator's command it carried out
 );
 CREATE TABLE IF NOT EXISTS upload_cursor (
     device_id TEXT PRIMARY KEY,
@@ -100,7 +104,7 @@ CREATE TABLE IF NOT EXISTS upload_cursor (
 _COLUMNS = (
     "seq, device_id, lot_id, kind, at_us, session_seq, credential_id, plate, vehicle, reason,"
     " step, tariff_id, fee, currency, collected, failure, passback_violation, lost_credential,"
-    " permit_id, permit_until_us"
+    " permit_id, permit_until_us, command_id"
 )
 
 
@@ -137,6 +141,7 @@ class BarrierRecord:
     lost_credential: bool
     permit_id: str | None = None
     permit_until: datetime | None = None
+    command_id: str | None = None
 
     @property
     def session_id(self) -> str:
@@ -205,6 +210,7 @@ def record_to_wire(record: BarrierRecord) -> dict[str, Any]:
         "passback_violation": record.passback_violation,
         "lost_credential": record.lost_credential,
         "permit_id": record.permit_id,
+        "command_id": record.command_id,
     }
 
 
@@ -236,7 +242,7 @@ class BarrierJournal(SqliteJournal):
         """Write the event and commit; returns its sequence number (`record.seq` is ignored)."""
         return self._append(
             f"INSERT INTO events ({_COLUMNS.removeprefix('seq, ')})"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record.device_id,
                 record.lot_id,
@@ -257,6 +263,7 @@ class BarrierJournal(SqliteJournal):
                 int(record.lost_credential),
                 record.permit_id,
                 None if record.permit_until is None else _micros(record.permit_until),
+                record.command_id,
             ),
         )
 
@@ -267,6 +274,11 @@ class BarrierJournal(SqliteJournal):
             (after_seq, -1 if limit is None else limit),
         ).fetchall()
         return [_from_row(row) for row in rows]
+
+    def commands_done(self) -> set[str]:
+        """The remote-open commands this barrier has carried out."""
+        rows = self._db.execute("SELECT command_id FROM events WHERE command_id IS NOT NULL")
+        return {str(command_id) for (command_id,) in rows}
 
     def open_entries(self) -> list[BarrierRecord]:
         """Entries with no exit yet (the barrier's open sessions)."""
@@ -341,21 +353,42 @@ class OfflineBarrier:
 
     # -- configuration ---------------------------------------------------------------------
 
-    def configure(self, config: BarrierConfiguration) -> None:
+    def configure(self, config: BarrierConfiguration) -> list[BarrierDecision]:
         """Take the lot's configuration from a sync (`parking.barrier_config`): its tariff
         versions (a stay is priced with the one in force at its entry, so versions scheduled
-        ahead apply on time even offline), its permits and its anti-passback mode."""
+        ahead apply on time even offline), its permits and its anti-passback mode; then carry
+        out the remote opens it holds for this barrier that it has not done yet (each opens
+        the barrier once and is journaled), returning those decisions."""
         if config.lot.lot_id != self.lot.lot_id:
             raise BarrierError(f"configuration of lot {config.lot.lot_id}, not {self.lot.lot_id}")
         self.config = config
         self.lot = replace(self.lot, tariff=config.in_force.tariff, passback=config.lot.passback)
+        done = self.journal.commands_done()
+        opened = []
+        for command in config.commands:
+            if command.device_id != self.device_id or command.command_id in done:
+                continue
+            when = self.clock()
+            seq = self.journal.append(
+                self._record(
+                    EventKind.REMOTE_OPEN, when, reason=command.reason[:64],
+                    command_id=command.command_id,
+                )
+            )  # fmt: skip
+            opened.append(
+                BarrierDecision(
+                    opened=True, kind=EventKind.REMOTE_OPEN, reason=command.reason, seq=seq
+                )
+            )
+        return opened
 
-    def apply_settings(self, settings: DeviceSettings) -> None:
+    def apply_settings(self, settings: DeviceSettings) -> list[BarrierDecision]:
         """Decide from now on as the device's whole configuration says (`GET
         /device/v1/config`): accepted products, TOTP window and deny-list age, and the lot
-        (`configure`). Versions held from earlier syncs that came into force before every
-        version the new configuration lists are kept: the backend lists them from the oldest
-        open stay it knows of, and this barrier's stays not yet uploaded are not among those."""
+        (`configure`, whose remote opens are returned). Versions held from earlier syncs that
+        came into force before every version the new configuration lists are kept: the
+        backend lists them from the oldest open stay it knows of, and this barrier's stays not
+        yet uploaded are not among those."""
         if settings.device_id != self.device_id:
             raise ConfigurationError(f"configuration of {settings.device_id}, not {self.device_id}")
         if settings.barrier is None:
@@ -363,7 +396,7 @@ class OfflineBarrier:
         self.context = GateContext(self.device_id, settings.accepted_products)
         policy = replace(settings.policy, passback_seconds=0.0)
         self.verifier = Verifier(self._keyset, self._module, policy, self.verifier.deny_list)
-        self.configure(_keeping_older(self.config, settings.barrier))
+        return self.configure(_keeping_older(self.config, settings.barrier))
 
     def _lot_for(self, entry_at: datetime) -> Lot:
         """The lot with the tariff that prices a stay entered at `entry_at`."""
@@ -657,6 +690,7 @@ class OfflineBarrier:
         lost_credential: bool = False,
         tariff: Tariff | None = None,
         permit: Permit | None = None,
+        command_id: str | None = None,
     ) -> BarrierRecord:
         return BarrierRecord(
             device_id=self.device_id,
@@ -679,6 +713,7 @@ class OfflineBarrier:
             lost_credential=lost_credential,
             permit_id=None if permit is None else permit.permit_id,
             permit_until=None if permit is None else permit.valid_until,
+            command_id=command_id,
         )
 
     def _session_of(self, entry: BarrierRecord) -> ParkingSession:
@@ -716,7 +751,7 @@ def _micros(at: datetime) -> int:
 def _from_row(row: tuple[object, ...]) -> BarrierRecord:
     (seq, device_id, lot_id, kind, at_us, session_seq, cid, plate, vehicle, reason, step,
      tariff_id, fee, currency, collected, failure, passback, lost, permit_id,
-     permit_until_us) = row  # fmt: skip
+     permit_until_us, command_id) = row  # fmt: skip
     assert isinstance(at_us, int)
     return BarrierRecord(
         device_id=str(device_id),
@@ -741,4 +776,5 @@ def _from_row(row: tuple[object, ...]) -> BarrierRecord:
         permit_until=None
         if permit_until_us is None
         else _EPOCH + timedelta(microseconds=int(str(permit_until_us))),
+        command_id=None if command_id is None else str(command_id),
     )

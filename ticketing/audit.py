@@ -78,6 +78,7 @@ class ActorRole(enum.StrEnum):
     PASSENGER = "passenger"
     OPERATOR = "operator"
     FINANCE = "finance"
+    INSPECTOR = "inspector"
     ADMINISTRATOR = "administrator"
 
     @classmethod

@@ -19,6 +19,7 @@ class UserRole(enum.StrEnum):
     PASSENGER = "passenger"  # a rider: their own account only
     OPERATOR = "operator"  # devices, lots, occupancy
     FINANCE = "finance"  # settlements, exceptions, statements
+    INSPECTOR = "inspector"  # checks plates at on-street parking lots
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""`faregate users`: staff users of the HTTP API (operators, finance).
+"""`faregate users`: staff users of the HTTP API (operators, finance, parking inspectors).
 
     faregate users add alice --role finance                 # prompts for the password twice
     faregate users add ops --role operator --password-file ops.pw
@@ -23,12 +23,12 @@ from ticketing.services.users import create_user, revoke_all_tokens
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
 
-STAFF_ROLES = (UserRole.OPERATOR.value, UserRole.FINANCE.value)
+STAFF_ROLES = (UserRole.OPERATOR.value, UserRole.FINANCE.value, UserRole.INSPECTOR.value)
 
 
 @click.group(name="users")
 def users() -> None:
-    """Staff users of the HTTP API (operators and finance)."""
+    """Staff users of the HTTP API (operators, finance and parking inspectors)."""
 
 
 def _read_password(path: Path) -> str:

@@ -46,6 +46,24 @@ def insert_or_skip(session: AsyncSession, table: Table) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def insert_or_add(
+    session: AsyncSession, table: Table, keys: Sequence[str], counters: Sequence[str]
+) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE adding the new row's `counters` to the stored
+    row's, for the session's database: a running count kept in one statement."""
+    if dialect_name(session) == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + pg.excluded[name] for name in counters},
+        )
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + lite.excluded[name] for name in counters},
+    )
+
+
 def chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -45,6 +45,7 @@ class Template(enum.StrEnum):
     CHARGE_DECLINED = "charge-declined"  # a day's fares could not be charged to the card
     DEBT_RECOVERED = "debt-recovered"  # a declined day has been paid (a retry, or the wallet)
     LOW_BALANCE = "low-balance"  # the wallet fell below the level worth a warning
+    PARKING_UNPAID = "parking-unpaid"  # a parking fee could not be taken at the exit
 
 
 # Each template's parameters and their kinds. Money is an int of minor units beside `currency`;
@@ -53,6 +54,7 @@ PARAMETERS: Mapping[Template, Mapping[str, type]] = {
     Template.CHARGE_DECLINED: {"day": date, "amount": int, "currency": str},
     Template.DEBT_RECOVERED: {"day": date, "amount": int, "currency": str, "paid_by": str},
     Template.LOW_BALANCE: {"balance": int, "threshold": int, "currency": str},
+    Template.PARKING_UNPAID: {"lot": str, "day": date, "amount": int, "currency": str},
 }
 MONEY_PARAMETERS = frozenset({"amount", "balance", "threshold"})
 
@@ -66,6 +68,10 @@ ENGLISH: Mapping[Template, str] = {
     ),
     Template.LOW_BALANCE: (
         "Faregate: your wallet holds {balance}, less than {threshold}. Top up to keep riding."
+    ),
+    Template.PARKING_UNPAID: (
+        "Faregate: {amount} for parking at {lot} on {day} could not be taken when you left. "
+        "It is on your account and is charged with your next payment; top up to pay it now."
     ),
 }
 

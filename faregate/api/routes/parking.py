@@ -53,7 +53,7 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     device_id: Id
     seq: SequenceNumber
     lot_id: Id
-    kind: Literal["entry", "exit", "refused"]
+    kind: Literal["entry", "exit", "refused", "remote_open"]
     at: AwareTime
     reason: Short
     session_seq: SequenceNumber | None = None
@@ -68,6 +68,7 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     passback_violation: bool = False
     lost_credential: bool = False
     permit_id: PermitId | None = None
+    command_id: PermitId | None = None  # a remote open: the operator's command it carried out
 
 
 class BarrierJournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
