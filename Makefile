@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint typecheck bench
+.PHONY: demo test test-fast lint typecheck bench checks wheel-check suite
 
 # Test processes (pytest-xdist): one per core by default.
 TEST_WORKERS ?= auto
@@ -24,12 +24,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The static checks, the wheel check and the suite run side by side (their output kept
+# apart): much of each is waiting (subprocesses, servers, a browser), not computing.
 test: $(STAMP)
 	scripts/check-services
+	$(MAKE) --no-print-directory --jobs=3 --output-sync=target checks wheel-check suite
+
+checks: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-logo
+
+wheel-check: $(STAMP)
 	scripts/check-wheel
+
+suite: $(STAMP)
 	FAREGATE_TEST_POSTGRES_URL=$${FAREGATE_TEST_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 	FAREGATE_REQUIRE_POSTGRES=1 \
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --hypothesis-profile=ci
