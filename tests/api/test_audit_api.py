@@ -12,11 +12,10 @@ import pytest
 
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
+from tests.helpers.api import Client
 from ticketing.audit import Actor
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
-
-from .conftest import Client
 
 PASSWORD = "correct horse battery"
 AUDIT = "/api/v1/finance/audit"

@@ -14,13 +14,10 @@ tests do not age): `live` (valid from an hour ago for a day), `expired`, `future
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -34,36 +31,12 @@ from qr.issue import PhoneCredential, issue_credential
 from qr.keys import EMPTY, KeyMaterial
 from qr.verifier import Verifier, VerifierPolicy
 from tests.helpers.api import make_config
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
 from tests.helpers.databases import sqlite_url
 from tests.helpers.live_app import LiveApp, serving
 from tests.helpers.staff_pages import FakeFinance, operator_overview
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE_VIEWPORT = {"width": 390, "height": 844}
 START = datetime.now(UTC).replace(microsecond=0)
-
-
-def ensure_chromium() -> None:
-    """Install Debian's chromium when it is missing; fail the test run if that cannot be done."""
-    if CHROMIUM.exists():
-        return
-    if os.geteuid() != 0:
-        pytest.fail(f"{CHROMIUM} is missing and only root can apt-get install chromium")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
-    if not CHROMIUM.exists():
-        pytest.fail(f"apt-get installed chromium but {CHROMIUM} is still missing")
 
 
 @pytest.fixture(scope="module")

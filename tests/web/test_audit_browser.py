@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web import test_passenger_account as passenger_tests
-from tests.web.conftest import PHONE_VIEWPORT
-from tests.web.test_passenger_account import LiveApp
+from tests.helpers.browser import PHONE_VIEWPORT
+from tests.helpers.live_app import LiveApp
 from ticketing.audit import Actor, AuditAction, AuditQuery
 from ticketing.services.audit import read_audit
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(300)
-live_app = passenger_tests.live_app  # the whole app on a loopback port (a fixture)
 PASSWORD = "a long enough password"
 SCREENSHOTS = os.environ.get("FAREGATE_SCREENSHOTS")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": PHONE_VIEWPORT}
