@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +26,7 @@ from gateways.localstripe_server import (
 )
 from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import SIGNATURE_HEADER, WebhookEvent, construct_event
+from tests.helpers.waiting import until_sync
 
 
 async def _customer(server: LocalStripe, account: str) -> str:
@@ -176,10 +176,7 @@ def test_a_localstripe_whose_starter_was_killed_stops_and_frees_the_directory(
     pid = int(starter.stdout.readline())
     starter.kill()
     starter.wait()
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not Path(f"/proc/{pid}").exists()
+    until_sync(lambda: not Path(f"/proc/{pid}").exists(), "the orphaned localstripe stops")
     with running_localstripe(state) as fresh:
         assert not fresh.reused
 
