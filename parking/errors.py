@@ -29,6 +29,9 @@ ParkingError
 ├── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
 └── BarrierConfigurationError  a barrier configuration document that is not one
 
+TariffPartRecorded is no error of the caller's: the tariff reader raises it to leave a part of a
+document whose errors it has recorded already, and catches it itself; it never leaves the reader.
+
 Policy refusals (anti-passback, a full lot) are not errors: they are decisions returned as
 values, like the gate's refused `Decision`.
 """
@@ -147,3 +150,8 @@ class BarrierUploadError(ParkingError):
 
 class BarrierConfigurationError(ParkingError):
     """A barrier configuration that cannot be built or read (a document that is not one)."""
+
+
+class TariffPartRecorded(Exception):
+    """A part of a tariff document whose errors are recorded already: stop checking it, go on
+    with the next (the tariff reader's own signal, caught inside it)."""

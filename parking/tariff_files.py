@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from parking.errors import TariffError, TariffErrors
+from parking.errors import TariffError, TariffErrors, TariffPartRecorded
 from parking.tariff import (
     ALL_DAYS,
     MINUTES_PER_DAY,
@@ -74,10 +74,6 @@ _RATE_KEYS = {"name", "vehicles", "days", "start", "end", "blocks"}
 _BLOCK_KEYS = {"type", "from", "to", "unit", "amount", "tiers", "minimum", "maximum"}
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 T = TypeVar("T")
-
-
-class _Recorded(Exception):
-    """A part whose errors are recorded already: stop checking it, go on with the next."""
 
 
 def shipped_tariff_dir() -> Path:
@@ -139,7 +135,7 @@ class _Reader:
             return check(*args)
         except TariffError as error:
             self.errors.append(error)
-        except _Recorded:
+        except TariffPartRecorded:
             pass
         return None
 
@@ -283,7 +279,7 @@ class _Reader:
         vehicles = self.attempt(self.vehicles, doc, f"{where}.vehicles", default_vehicles)
         blocks = self.attempt(self.blocks, where, doc.get("blocks"))
         if name is None or days is None or window is None or vehicles is None or blocks is None:
-            raise _Recorded
+            raise TariffPartRecorded
         return RateTable(
             name=name,
             vehicles=vehicles,
@@ -323,7 +319,7 @@ class _Reader:
         ]
         blocks = tuple(block for block in checked if block is not None)
         if len(blocks) < len(checked):
-            raise _Recorded  # the order of blocks cannot be checked without all of them
+            raise TariffPartRecorded  # the order of blocks cannot be checked without all of them
         for index, (before, after) in enumerate(itertools.pairwise(blocks), 1):
             if before.end_minute is None:
                 field = f"{where}.blocks[{index - 1}].to"

@@ -4,6 +4,7 @@ barrier through its configuration and prices the next stay."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,9 +132,10 @@ async def test_a_revoked_device_gets_no_configuration(client: Client) -> None:
 
 
 def _dearer(document: str) -> str:
-    """hanoi-car with a dearer first turn (30,000 VND instead of 25,000)."""
+    """hanoi-car with every amount 5,000 VND dearer (the first turn 30,000 instead of 25,000),
+    so that a stay at any hour of the day, day or night rate, costs more under it."""
     assert "amount = 25000" in document
-    return document.replace("amount = 25000", "amount = 30000", 1)
+    return re.sub(r"amount = (\d+)", lambda m: f"amount = {int(m[1]) + 5_000}", document)
 
 
 async def test_a_tariff_change_reaches_the_barrier_and_prices_the_next_stay(
@@ -191,12 +193,13 @@ async def test_a_tariff_change_reaches_the_barrier_and_prices_the_next_stay(
         dearer = DeviceSettings.from_json(synced).barrier
         assert dearer is not None
         expected = dearer.in_force.tariff.quote("car", entry, entry + timedelta(hours=1)).amount
-        assert after == expected == before + 5_000
+        # The same hour under the old tariff: cheaper, whatever the time of day the test runs.
+        assert after == expected > CAR.quote("car", entry, entry + timedelta(hours=1)).amount
         # The stay entered before the change keeps the old prices.
         leave = now + timedelta(minutes=30)
         early = lane.present_exit(phone.token_at(leave), leave)
         assert early.fee is not None
-        assert early.fee.amount == before
+        assert early.fee.amount == CAR.quote("car", entered_early, leave).amount
     finally:
         lane.close()
         await reference.aclose()

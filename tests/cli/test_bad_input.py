@@ -145,7 +145,7 @@ CASES: dict[str, str] = {
     "demo data dir is a file": "--data-dir {file} demo --riders 2",
     "db upgrade past the last migration": "--data-dir {tmp}/d db upgrade --revision head+5",
     "db upgrade before the first migration": "--data-dir {tmp}/d db upgrade --revision base+20",
-    "db upgrade from a revision past the end": "--data-dir {tmp}/d db upgrade --revision 0003+9",
+    "db upgrade from a revision past the end": "--data-dir {tmp}/d db upgrade --revision 0003+99",
     # serve: refused before anything starts
     "serve on a port in use": "--data-dir {tmp}/d serve --port {busy_port}",
     "serve on a host that is no address": "--data-dir {tmp}/d serve --host 999.1.1.1",
