@@ -11,8 +11,9 @@ from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.unit_of_work import UnitOfWork
 
 
-async def top_up(uow: UnitOfWork, account: str, amount: int) -> None:
-    """A wallet top-up as the payments flow posts it once the gateway has the money."""
+async def top_up(uow: UnitOfWork, account: str, amount: int, *, at: datetime | None = None) -> None:
+    """A wallet top-up as the payments flow posts it once the gateway has the money (now,
+    unless `at`)."""
     await uow.ledger.post(
         postings.payment_received(
             f"topup:{account}",
@@ -22,7 +23,7 @@ async def top_up(uow: UnitOfWork, account: str, amount: int) -> None:
             amount=Money(amount, "VND"),
             gateway_payment_id=f"pi_{account}",
             purpose="top_up",
-            at=datetime.now(UTC),
+            at=datetime.now(UTC) if at is None else at,
         )
     )
 

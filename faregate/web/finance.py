@@ -49,6 +49,7 @@ class SettlementDay:
     collected: Money | None  # None until settled
     exceptions: int | None  # None until settled
     waiting: bool = False  # settled, and later taps wait to be settled as adjustments
+    error: str | None = None  # why its last run failed, until a retry resumes it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -85,6 +85,7 @@ def _day(listing: DayListing) -> SettlementDay:
         collected=None if totals is None else totals.collected,
         exceptions=None if totals is None else totals.exceptions,
         waiting=listing.state == "adjustments waiting",
+        error=listing.error,
     )
 
 

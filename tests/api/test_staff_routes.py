@@ -19,13 +19,16 @@ from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
 from tests.helpers.api import Client, Device, call, make_config, token
+from tests.wallets import top_up
+from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.users import revoke_token
 from ticketing.settlement.states import ExceptionKind
 from ticketing.users import UserRole
 
-# What a finance user gets on an empty database: the role guard let each request through.
+# What a finance user gets on an empty database: the role guard let each request through (no
+# day is in the settlement calendar of a database where nothing happened).
 FINANCE_ROUTES = [
-    ("POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, 200),
+    ("POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, 422),
     ("GET", "/api/v1/finance/settlements", None, 200),
     ("GET", "/api/v1/finance/exceptions?day=2026-11-24", None, 200),
     ("GET", "/api/v1/finance/figures?day=2026-11-24", None, 404),
@@ -51,6 +54,8 @@ async def test_finance_routes_refuse_operators_and_passengers(
     assert finance.status == status, await finance.text()
     if status == 404:
         assert (await finance.json())["type"].endswith("not-settled")
+    if status == 422:
+        assert (await finance.json())["type"].endswith("outside-calendar")
 
 
 @pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ROUTES)
@@ -128,6 +133,12 @@ async def test_device_status_shows_last_upload_and_lag(
 
 
 async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) -> None:
+    async with client.server.app[UOWS]() as uow:  # the day's only activity: a top-up
+        await uow.riders.open_account(
+            RiderAccount("alice", "regular", PaymentMode.PREPAID_WALLET, "VND")
+        )
+        await top_up(uow, "alice", 50_000, at=datetime(2026, 11, 24, 5, tzinfo=UTC))
+        await uow.commit()
     fin = await token(client, UserRole.FINANCE)
     started = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, fin)
     document = await started.json()
@@ -135,12 +146,10 @@ async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) ->
     report = "/api/v1/finance/statements?day=2026-11-24&name=report.html"
     assert document["summary"]["report"] == report
     listed = await (await call(client, "GET", "/api/v1/finance/settlements", None, fin)).json()
-    assert listed["days"] == [
-        {
-            "day": "2026-11-24", "state": "settled", "digest": document["summary"]["digest"],
-            "error": None, "adjustments_waiting": 0,
-        }
-    ]  # fmt: skip
+    assert listed["days"][0] == {
+        "day": "2026-11-24", "state": "settled", "digest": document["summary"]["digest"],
+        "error": None, "adjustments_waiting": 0,
+    }  # fmt: skip
     figures = await (
         await call(client, "GET", "/api/v1/finance/figures?day=2026-11-24", None, fin)
     ).json()

@@ -13,9 +13,11 @@ from faregate.cli import main
 from faregate.config import Settings
 from faregate.database import open_database
 from faregate_data import HANOI_FEED
+from tests.wallets import top_up
 from ticketing.audit import Actor, ActorRole, AuditAction, AuditEntry, AuditQuery, TargetKind
 from ticketing.errors import BadCredentials, UserExists
 from ticketing.fares.feed import load_feed
+from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.audit import read_audit
 from ticketing.services.settlement import settle
 from ticketing.services.users import (
@@ -142,6 +144,12 @@ async def test_a_settlement_started_is_recorded_once_per_run(
     feed = load_feed(HANOI_FEED)
     day = date(2026, 11, 24)
     fin = Actor("fin", ActorRole.FINANCE)
+    async with uow_factory() as uow:  # the day's activity: a top-up
+        await uow.riders.open_account(
+            RiderAccount("alice", "regular", PaymentMode.PREPAID_WALLET, "VND")
+        )
+        await top_up(uow, "alice", 50_000, at=datetime(2026, 11, 24, 5, tzinfo=UTC))
+        await uow.commit()
     await settle(uow_factory, feed, day, who=ROOT, report_dir=tmp_path / "dry", dry_run=True)
     assert await lines(uow_factory) == []
 

@@ -28,8 +28,9 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger.accounts import AccountKind
 from ticketing.ledger.postings import Entry, Posting
 from ticketing.money import Money
-from ticketing.services.settlement import cut_off, settle
+from ticketing.services.settlement import settle
 from ticketing.services.taps import ingest_and_price
+from ticketing.settlement.calendar import cut_off
 from ticketing.settlement.errors import NoPayoutAccount, UnmappedLedgerAccount
 from ticketing.settlement.journal import (
     JOURNAL_COLUMNS,
@@ -88,8 +89,7 @@ def test_the_payouts_file_is_valid_pain001_paying_each_operator_its_net(
     document = _document(result.xml)
     transfers = document.findall(".//p:CdtTrfTxInf", NS)
     paid = {
-        t.findtext("p:Cdtr/p:Nm", namespaces=NS): t.find("p:Amt/p:InstdAmt", NS)
-        for t in transfers
+        t.findtext("p:Cdtr/p:Nm", namespaces=NS): t.find("p:Amt/p:InstdAmt", NS) for t in transfers
     }
     assert {name: (a.text, a.get("Ccy")) for name, a in paid.items() if a is not None} == {
         registry["HMC"].legal_name: ("1234567", "VND"),

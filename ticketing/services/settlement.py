@@ -4,7 +4,9 @@
 checkpoint on the day's settlement record, so a run that stops between stages is completed by
 the next with nothing done twice:
 
-1. close: refuse before the cut-off (04:00 Asia/Ho_Chi_Minh the next morning); record who,
+1. close: refuse a day outside the settlement calendar (`ticketing.settlement.calendar`:
+   before the first activity, or before its cut-off, 04:00 Asia/Ho_Chi_Minh the next
+   morning); record who,
    when, and the tap and ledger watermarks;
 2. price: price the day's account-days whose taps changed since their latest price (nothing
    priced twice: an unchanged day is left as it is), pin the version each account-day settles
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from faregate_data.chart_of_accounts import load_chart
@@ -49,10 +51,9 @@ from ticketing.services.settlement_reconcile import (
     void_duplicates,
 )
 from ticketing.services.taps import price_account_days
-from ticketing.settlement.calendar import cut_off, day_window
+from ticketing.settlement.calendar import check_settleable, day_window
 from ticketing.settlement.compute import settle_day
 from ticketing.settlement.controls import SettledDay
-from ticketing.settlement.errors import DayNotClosed
 from ticketing.settlement.journal import RecordedPosting, journal_lines
 from ticketing.settlement.states import DayState, ExceptionKind, Stage
 from ticketing.settlement.summary import SettlementSummary
@@ -111,8 +112,8 @@ async def settle(
     nothing and is not)."""
     now = uows.clock()
     operators = load_operators() if registry is None else registry
-    _refuse_before_cut_off(day, now)
     async with uows() as uow:
+        check_settleable(day, await uow.settlement_day.first_activity(), now)
         record = await uow.settlement.day(day)
     if record is not None and record.settled:
         assert record.figures is not None
@@ -145,14 +146,6 @@ async def settle(
         if after_stage is not None:
             after_stage(Stage.REPORTED)
         return SettlementOutcome(summary, already_settled=False, dry_run=False)
-
-
-def _refuse_before_cut_off(day: date, now: datetime) -> None:
-    if now < cut_off(day):
-        raise DayNotClosed(
-            f"service day {day} cannot be settled before its cut-off "
-            f"{cut_off(day).isoformat()} (now {now.astimezone(cut_off(day).tzinfo).isoformat()})"
-        )
 
 
 async def _start(uow: UnitOfWork, day: date, who: Actor, done: Stage | None) -> None:
@@ -292,9 +285,7 @@ _STEPS: tuple[tuple[Stage, Callable[[_Run], Awaitable[None]]], ...] = (
 )
 
 
-async def _report(
-    run: _Run, report_dir: Path, registry: OperatorRegistry
-) -> SettlementSummary:
+async def _report(run: _Run, report_dir: Path, registry: OperatorRegistry) -> SettlementSummary:
     """Compute the day, write its reports, and store its figures, summary and digest."""
     found = await reconciled(run.uows, run.day)
     settled = settle_day(await gather_inputs(run.uows, run.day, found, dry_run=False))

@@ -2,8 +2,9 @@
 API and the finance page call these and nothing else, so they cannot disagree
 (`services.settlement.settle` is the run that writes what they read).
 
-- `list_days`: every service day with taps or a settlement, with its state and, once settled,
-  its totals; `day_status`: one of them;
+- `list_days`: every service day of the settlement calendar (from the first activity to the
+  current day, rideless days included), with its state and, once settled, its totals;
+  `day_status`: one of them. A run whose process died is listed failed, never "settling";
 - `settled_figures`: a settled day's stored figures (`DayNotSettled` before);
 - `day_exceptions`: the exceptions the day's run found, each with the reference finance looks
   it up by (the gateway's or the ledger's id);
@@ -15,14 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from ticketing.money import Money
 from ticketing.service_day import service_day
-from ticketing.settlement.calendar import cut_off, day_window
+from ticketing.services.settlement_lock import settlement_running
+from ticketing.settlement.calendar import calendar_days, cut_off
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.settlement.states import DayState
 from ticketing.settlement.writers import REPORT_TYPES
@@ -103,13 +106,24 @@ def _totals(figures: dict[str, Any]) -> SettledTotals:
     )
 
 
-def _listing(day: date, record: DayRecord | None, waiting: int, now: datetime) -> DayListing:
+STOPPED = (
+    "the run stopped after its {stage} stage (its process ended); settle the day again to resume"
+)
+
+
+def _listing(
+    day: date, record: DayRecord | None, waiting: int, now: datetime, *, running: bool = False
+) -> DayListing:
     totals = None
+    error = None if record is None else record.error
     if record is None:
         state, digest = "open", None
         status = DayStatus.CLOSED if now >= cut_off(day) else DayStatus.OPEN
     elif record.state is DayState.FAILED:
         state, digest, status = f"failed ({record.stage})", None, DayStatus.FAILED
+    elif not record.settled and not running:  # its run died without recording why
+        state, digest, status = f"failed ({record.stage})", None, DayStatus.FAILED
+        error = STOPPED.format(stage=record.stage)
     elif not record.settled:
         state, digest, status = f"closing ({record.stage})", None, DayStatus.SETTLING
     else:
@@ -122,37 +136,51 @@ def _listing(day: date, record: DayRecord | None, waiting: int, now: datetime) -
         state=state,
         status=status,
         digest=digest,
-        error=None if record is None else record.error,
+        error=error,
         adjustments_waiting=waiting,
         totals=totals,
     )
 
 
+async def _unfinished_running(uows: UnitOfWorkFactory, records: Iterable[DayRecord]) -> set[date]:
+    """The days among `records` closed, not settled nor failed, whose run holds its lock now."""
+    return {
+        r.day
+        for r in records
+        if r.state is DayState.CLOSED
+        and not r.settled
+        and await settlement_running(uows.engine, r.day)
+    }
+
+
 async def list_days(uows: UnitOfWorkFactory) -> list[DayListing]:
-    """Service days that have taps (or a settlement), oldest first, each with its state."""
+    """Every service day of the settlement calendar (`ticketing.settlement.calendar`: from
+    the first activity to the current day, rideless days included), oldest first, each with
+    its state. A constant number of statements whatever the calendar's span."""
     async with uows() as uow:
-        span = await uow.settlement_day.tap_span()
+        first = await uow.settlement_day.first_activity()
         records = {r.day: r for r in await uow.settlement.days()}
         waiting = await uow.settlement.waiting_adjustments()
-        days: set[date] = set(records)
-        if span is not None:
-            current, last = service_day(span[0]), service_day(span[1])
-            while current <= last:
-                if await uow.settlement_day.tap_day_exists(*day_window(current)):
-                    days.add(current)
-                current += timedelta(days=1)
     now = uows.clock()
-    return [_listing(day, records.get(day), waiting.get(day, 0), now) for day in sorted(days)]
+    running = await _unfinished_running(uows, records.values())
+    days = set(calendar_days(first, now)) | set(records)
+    return [
+        _listing(day, records.get(day), waiting.get(day, 0), now, running=day in running)
+        for day in sorted(days)
+    ]
 
 
 async def day_status(uows: UnitOfWorkFactory, day: date) -> DayListing | None:
-    """`day` as `list_days` lists it; None when it has neither taps nor a settlement."""
+    """`day` as `list_days` lists it; None when it is not in the calendar."""
     async with uows() as uow:
         record = await uow.settlement.day(day)
-        if record is None and not await uow.settlement_day.tap_day_exists(*day_window(day)):
-            return None
+        if record is None:
+            first = await uow.settlement_day.first_activity()
+            if first is None or not first <= day <= service_day(uows.clock()):
+                return None
         waiting = (await uow.settlement.waiting_adjustments()).get(day, 0)
-    return _listing(day, record, waiting, uows.clock())
+    running = set() if record is None else await _unfinished_running(uows, [record])
+    return _listing(day, record, waiting, uows.clock(), running=day in running)
 
 
 async def _settled(uow: UnitOfWork, day: date) -> tuple[DayRecord, str, dict[str, Any]]:

@@ -65,6 +65,16 @@ async def settlement_lock(engine: AsyncEngine, day: date) -> AsyncIterator[None]
         os.close(fd)
 
 
+async def settlement_running(engine: AsyncEngine, day: date) -> bool:
+    """Whether a run of `day` holds its lock now (a day closed but not settled that nobody
+    holds was left by a run whose process ended: it is to resume, not "settling")."""
+    try:
+        async with settlement_lock(engine, day):
+            return False
+    except SettlementInProgress:
+        return True
+
+
 async def _advisory_key(connection: AsyncConnection, day: date) -> int:
     # Advisory locks are cluster-wide: the schema in the key keeps two Faregate databases (or
     # schemas) on one server from blocking each other's settlements.

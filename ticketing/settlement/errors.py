@@ -17,6 +17,10 @@ class DayNotClosed(SettlementError):
     """The day's cut-off (04:00 the next morning) has not passed yet."""
 
 
+class DayOutsideCalendar(SettlementError):
+    """The day is before the settlement calendar's first day: nothing happened on it or before."""
+
+
 class SettlementInProgress(SettlementError):
     """Another settlement of the day is running."""
 

@@ -30,7 +30,7 @@ from ticketing.db.models import (
     table_of,
 )
 from ticketing.db.payments_models import PaymentAttemptRow
-from ticketing.db.settlement_models import SettledAccountDayRow
+from ticketing.db.settlement_models import SettledAccountDayRow, SettlementDayRow
 from ticketing.ledger.accounts import AccountKind
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.postings import (
@@ -51,6 +51,7 @@ POSTINGS = table_of(PostingRow)
 ATTEMPTS = table_of(PaymentAttemptRow)
 PASSES = table_of(PassRow)
 SETTLED = table_of(SettledAccountDayRow)
+DAYS = table_of(SettlementDayRow)
 COLLECTED_STATUSES = (AttemptStatus.SUCCEEDED.value, AttemptStatus.RECOVERED.value)
 OPERATOR_PREFIX = f"{AccountKind.OPERATOR.value}:"  # every operator payable's code starts so
 _SERVICE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # the report's hours, as charges_by_hour's
@@ -75,9 +76,18 @@ class DayReadModel:
             query = query.where(TAPS.c.id <= up_to)
         return int(await self._session.scalar(query) or 0)
 
-    async def tap_span(self) -> tuple[datetime, datetime] | None:
-        row = (await self._session.execute(select(func.min(TAPS.c.at), func.max(TAPS.c.at)))).one()
-        return None if row[0] is None else (row[0], row[1])
+    async def first_activity(self) -> date | None:
+        """The service day of the first activity on record (a tap or a posting: a parking fee,
+        a pass or permit sold, a top-up) or of the first settlement record, whichever is
+        earlier; None when there is none. One statement, each minimum read off an index."""
+        first_tap = select(func.min(TAPS.c.at)).scalar_subquery()
+        first_posting = select(func.min(POSTINGS.c.occurred_at)).scalar_subquery()
+        first_record = select(func.min(DAYS.c.day)).scalar_subquery()
+        row = (await self._session.execute(select(first_tap, first_posting, first_record))).one()
+        days = [service_day(at) for at in row[:2] if at is not None]
+        if row[2] is not None:
+            days.append(row[2])
+        return min(days, default=None)
 
     def _latest(self, day: date) -> Subquery:
         return (
@@ -474,8 +484,3 @@ class DayReadModel:
         if version is None:
             return {}
         return await self.version_weights(account_id, day, int(version))
-
-    async def tap_day_exists(self, start: datetime, end: datetime) -> bool:
-        return bool(
-            await self._session.scalar(select(exists().where(TAPS.c.at >= start, TAPS.c.at < end)))
-        )

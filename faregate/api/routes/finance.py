@@ -43,6 +43,7 @@ from ticketing.services.settlement_days import (
 from ticketing.settlement.errors import (
     DayNotClosed,
     DayNotSettled,
+    DayOutsideCalendar,
     NoSuchStatement,
     SettlementInProgress,
 )
@@ -115,6 +116,10 @@ def _refusals() -> Iterator[None]:
         yield
     except DayNotClosed as error:
         raise Problem(409, "day-not-closed", "Day not closed", str(error)) from None
+    except DayOutsideCalendar as error:
+        raise Problem(
+            422, "outside-calendar", "Day outside the settlement calendar", str(error)
+        ) from None
     except SettlementInProgress as error:
         raise Problem(
             409, "settlement-in-progress", "Settlement in progress",
@@ -129,7 +134,7 @@ def _refusals() -> Iterator[None]:
 @routes.route(
     "POST", "/api/v1/finance/settlements", summary="Settle a closed service day",
     tag="finance", auth=Auth.FINANCE, body=SettleRequest, response=SettlementStartedDocument,
-    errors=[409, 502],
+    errors=[409, 422, 502],
 )  # fmt: skip
 async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day
