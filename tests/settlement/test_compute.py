@@ -90,3 +90,25 @@ def test_a_lower_adjustment_is_charged_back_to_the_operators_by_its_weights() ->
     refunds = {s.operator_id: s.refunds for s in settled.statements}
     assert refunds["metro"] + refunds["bus"] == 3_000
     assert settled.controls.ok
+
+
+def test_a_rideless_day_with_a_pass_in_force_settles_by_the_documented_fallback() -> None:
+    quiet = inputs(
+        taps=0, account_days=0, fares_priced=0, uncollected=[], single_fares={},
+        pooled_rides={}, rides={}, pass_rides={}, fares_by_hour={}, unpriced=[], charges=0,
+    )  # fmt: skip
+    # 1. nothing else known: every operator of the feed shares it equally
+    settled = settle_day(replace(quiet, all_operators=frozenset({"bus", "metro"})))
+    assert settled.controls.ok, settled.controls
+    assert settled.apportionment.by_kind[PoolKind.PASS] == {"bus": 4_667, "metro": 4_666}
+    # 2. the operators of the routes the product covers, equally
+    covered = replace(quiet, pass_operators={"bus_month_all": frozenset({"bus", "bus2"})})
+    assert settle_day(covered).apportionment.by_kind[PoolKind.PASS] == {
+        "bus": 4_667, "bus2": 4_666,
+    }  # fmt: skip
+    # 3. its holders' use over the preceding weeks comes first
+    used = replace(covered, recent_pass_rides={"bus_month_all": {"bus": 3, "bus2": 1}})
+    settled = settle_day(used)
+    assert settled.apportionment.by_kind[PoolKind.PASS] == {"bus": 7_000, "bus2": 2_333}
+    assert settled.controls.ok
+    assert settled.controls.collected == 9_333 + 20_000  # the pass's day and the parking fee

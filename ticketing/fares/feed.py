@@ -114,6 +114,26 @@ class FareFeed:
         single = len(self.gtfs.agencies) <= 1
         return agency == self._route_agency[route_b] and (agency is not None or single)
 
+    def operators(self) -> frozenset[str]:
+        """The agencies that run the feed's routes (the operators fares are apportioned to)."""
+        return frozenset(a for a in self._route_agency.values() if a is not None)
+
+    def pass_operators(self, product_id: str) -> frozenset[str]:
+        """The agencies of the routes a pass product covers: those of its networks and routes
+        (`faregate_passes.txt`), every route for a row naming neither; none for a product
+        that is not a pass of this feed."""
+        found: set[str] = set()
+        for coverage in self.passes.get(product_id, ()):
+            for route_id, network_id in self._route_network.items():
+                if coverage.route_id is not None and route_id != coverage.route_id:
+                    continue
+                if coverage.network_id is not None and network_id != coverage.network_id:
+                    continue
+                agency = self._route_agency.get(route_id)
+                if agency is not None:
+                    found.add(agency)
+        return frozenset(found)
+
     def knows_route(self, route_id: str) -> bool:
         return route_id in self._route_network
 

@@ -122,7 +122,7 @@ async def settle(
     run = _Run(uows=uows, feed=feed, day=day, gateway=gateway, payments=payments)
     if dry_run:
         found = await reconcile_period(uows, day, gateway, uows.clock())
-        settled = settle_day(await gather_inputs(uows, day, found, dry_run=True))
+        settled = settle_day(await gather_inputs(uows, day, found, dry_run=True, feed=feed))
         files = await _write(uows, settled, report_dir, operators)
         return SettlementOutcome(settled.summary(str(files.html)), False, True)
 
@@ -288,7 +288,9 @@ _STEPS: tuple[tuple[Stage, Callable[[_Run], Awaitable[None]]], ...] = (
 async def _report(run: _Run, report_dir: Path, registry: OperatorRegistry) -> SettlementSummary:
     """Compute the day, write its reports, and store its figures, summary and digest."""
     found = await reconciled(run.uows, run.day)
-    settled = settle_day(await gather_inputs(run.uows, run.day, found, dry_run=False))
+    settled = settle_day(
+        await gather_inputs(run.uows, run.day, found, dry_run=False, feed=run.feed)
+    )
     files = await _write(run.uows, settled, report_dir, registry)
     summary = settled.summary(str(files.html))
     figures = {**settled.figures(), "summary": summary.as_json()}

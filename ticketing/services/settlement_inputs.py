@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from ticketing.fares.feed import FareFeed
 from ticketing.services.settlement_reconcile import Reconciled, handled_duplicates
+from ticketing.settlement.apportion import PASS_USE_WEEKS
 from ticketing.settlement.calendar import day_window
 from ticketing.settlement.compute import DayInputs, RecoveredDay
 from ticketing.settlement.states import ExceptionKind
@@ -19,7 +21,12 @@ DEFAULT_CURRENCY = "VND"  # the currency of a day with no priced fares
 
 
 async def gather_inputs(
-    uows: UnitOfWorkFactory, day: date, reconciled: Reconciled, *, dry_run: bool
+    uows: UnitOfWorkFactory,
+    day: date,
+    reconciled: Reconciled,
+    *,
+    dry_run: bool,
+    feed: FareFeed | None = None,
 ) -> DayInputs:
     """The inputs of `day`'s settlement. A dry run counts the latest version of each
     account-day as it stands (pinned in a transaction rolled back), takes no adjustments, and
@@ -30,6 +37,8 @@ async def gather_inputs(
         if dry_run:
             await records.record_settled_versions(day)
         account_days, fares_priced, currency = await reads.day_totals(day)
+        pass_sales = await reads.passes_valid(start, end)
+        products = {sale.product_id for sale in pass_sales}
         adjustments = [] if dry_run else await records.adjustments_of(day)
         recovered = (
             await records.collected_since(ExceptionKind.UNCOLLECTED, day)
@@ -47,7 +56,14 @@ async def gather_inputs(
             pooled_rides=await reads.pooled_rides(day),
             rides=await reads.rides_by_operator(day),
             pass_rides=await reads.pass_rides(day),
-            pass_sales=await reads.passes_valid(start, end),
+            pass_sales=pass_sales,
+            recent_pass_rides=await reads.recent_pass_rides(
+                day, products, weeks=PASS_USE_WEEKS
+            ),
+            pass_operators={
+                p: feed.pass_operators(p) if feed is not None else frozenset() for p in products
+            },
+            all_operators=feed.operators() if feed is not None else frozenset(),
             parking=await reads.parking_fees(start, end),
             fares_by_hour=await reads.charges_by_hour(day),
             parking_by_hour=await reads.parking_fees_by_hour(start, end),

@@ -11,8 +11,8 @@ contributed to it. The rules (docs/SETTLEMENT.md §Apportionment):
   the undiscounted value of all its (non-pass) legs;
 - pass revenue is recognised straight-line over the pass's service days and each day's
   recognised amount of a pass product is split by the undiscounted value of the rides its
-  holders took that day (the ORCA rule), or, on a day no holder rode, by the product's agreed
-  fallback weights.
+  holders took that day (the ORCA rule), or, on a day no holder rode, by the product's
+  fallback weights (`pass_fallback_weights`).
 
 `split` uses largest-remainder rounding: every operator first gets the floor of its exact share,
 the minor units left over go one each to the largest fractional remainders, ties to the
@@ -156,6 +156,26 @@ def recognised_pass_revenue(sale: PassSale, day: date) -> int:
     return sale.price * (elapsed + 1) // days - sale.price * elapsed // days
 
 
+PASS_USE_WEEKS = 4  # how far back a quiet day looks for the pass's use
+
+
+def pass_fallback_weights(
+    recent: Mapping[str, int], covered: Iterable[str], everyone: Iterable[str]
+) -> dict[str, int]:
+    """The weights of a pass product's revenue on a day none of its holders rode, in order:
+
+    1. the undiscounted value of its holders' rides per operator over the preceding
+       `PASS_USE_WEEKS` weeks (`recent`): the pass is used as it was lately;
+    2. else equal shares among the operators of the routes the product covers (`covered`:
+       its networks' and routes' agencies);
+    3. else equal shares among every operator of the feed (`everyone`).
+    """
+    weights = {op: value for op, value in recent.items() if value > 0}
+    if weights:
+        return weights
+    return dict.fromkeys(sorted(covered), 1) or dict.fromkeys(sorted(everyone), 1)
+
+
 def pass_pools(
     day: date,
     sales: Iterable[PassSale],
@@ -165,8 +185,8 @@ def pass_pools(
     """One pool per pass product with revenue recognised on `day`.
 
     Weighted by the undiscounted value of the day's `rides` covered by that product, or by
-    `fallback_weights[product]` when no holder rode; a product with neither is refused, since
-    its revenue would otherwise have no operator.
+    `fallback_weights[product]` when no holder rode (`pass_fallback_weights`); a product with
+    neither (a feed without operators) is refused, since its revenue would have no operator.
     """
     recognised: dict[str, int] = defaultdict(int)
     for sale in sales:

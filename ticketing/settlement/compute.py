@@ -21,6 +21,7 @@ from ticketing.settlement.apportion import (
     Ride,
     apportion,
     day_pools,
+    pass_fallback_weights,
     pass_pools,
     split,
 )
@@ -112,6 +113,11 @@ class DayInputs:
     duplicates_handled: int  # duplicates the charge stage voided or refunded
     reconciliation: ReconciliationFigures
     open_exceptions: Sequence[OpenException]
+    # A pass product nobody rode on the day (`apportion.pass_fallback_weights`): its holders'
+    # rides per operator over the preceding weeks, the operators it covers, every operator.
+    recent_pass_rides: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    pass_operators: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    all_operators: frozenset[str] = frozenset()
 
 
 def settle_day(inputs: DayInputs) -> SettledDay:
@@ -126,7 +132,12 @@ def settle_day(inputs: DayInputs) -> SettledDay:
     for account, account_rides in sorted(inputs.pooled_rides.items()):
         pools.extend(day_pools(f"{account}:{day}", account_rides))
     fallback = {
-        sale.product_id: {op: r.value for op, r in rides.items()} for sale in inputs.pass_sales
+        sale.product_id: pass_fallback_weights(
+            inputs.recent_pass_rides.get(sale.product_id, {}),
+            inputs.pass_operators.get(sale.product_id, frozenset()),
+            inputs.all_operators or frozenset(rides),
+        )
+        for sale in inputs.pass_sales
     }
     pass_ridden = [
         Ride(operator_id=op, undiscounted=value, charged=0, pass_product_id=product)

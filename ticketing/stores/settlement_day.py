@@ -11,6 +11,7 @@ back as the settlement rules' own types (`ticketing.settlement.compute`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -378,6 +379,36 @@ class DayReadModel:
             select(legs.c.pass_product_id, legs.c.operator_id, func.sum(legs.c.undiscounted_amount))
             .where(legs.c.pass_product_id.is_not(None))
             .group_by(legs.c.pass_product_id, legs.c.operator_id)
+        )
+        ridden: dict[str, dict[str, int]] = {}
+        for product, op, value in rows:
+            ridden.setdefault(product, {})[op] = int(value)
+        return ridden
+
+    async def recent_pass_rides(
+        self, day: date, products: Iterable[str], *, weeks: int
+    ) -> dict[str, dict[str, int]]:
+        """Per pass product of `products`, per operator: the undiscounted value of its holders'
+        rides on the days settled in the `weeks` weeks before `day` (the versions they settled)."""
+        wanted = sorted(set(products))
+        if not wanted:
+            return {}
+        rows = await self._session.execute(
+            select(LEGS.c.pass_product_id, LEGS.c.operator_id, func.sum(LEGS.c.undiscounted_amount))
+            .join(
+                SETTLED,
+                and_(
+                    LEGS.c.account_id == SETTLED.c.account_id,
+                    LEGS.c.service_day == SETTLED.c.service_day,
+                    LEGS.c.version == SETTLED.c.version,
+                ),
+            )
+            .where(
+                SETTLED.c.service_day >= day - timedelta(weeks=weeks),
+                SETTLED.c.service_day < day,
+                LEGS.c.pass_product_id.in_(wanted),
+            )
+            .group_by(LEGS.c.pass_product_id, LEGS.c.operator_id)
         )
         ridden: dict[str, dict[str, int]] = {}
         for product, op, value in rows:
