@@ -17,6 +17,8 @@ Fixtures (function-scoped unless said, one fresh migrated database per test):
 - `uow_factory`: a `ticketing.unit_of_work.UnitOfWorkFactory` on `engine` (real UTC clock).
 - `localstripe_server` (session): one private localstripe per test process (gateway and
   payment tests), its state in its own temporary directory.
+- `unhandled` (every test): the server errors the app answered with a bare 500 while the test
+  ran (`tests.helpers.unhandled`); any left at the end fail the test.
 
 PostgreSQL parameters are skipped when FAREGATE_TEST_POSTGRES_URL is unset, unless
 FAREGATE_REQUIRE_POSTGRES=1, in which case they fail: CI must not pass without PostgreSQL.
@@ -31,6 +33,7 @@ the load rather than the code.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -52,6 +55,7 @@ from tests.helpers.databases import (
     schema_url,
     sqlite_url,
 )
+from tests.helpers.unhandled import collect_unhandled, describe
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -65,6 +69,15 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None)
 settings.load_profile("dev")  # --hypothesis-profile=ci, given, replaces it
+
+
+@pytest.fixture(autouse=True)
+def unhandled() -> Iterator[list[logging.LogRecord]]:
+    """Fail a test during which the app logged an unhandled error (a 500 it could not map)."""
+    with collect_unhandled() as records:
+        yield records
+    if records:
+        pytest.fail(f"the server answered 500 to an unhandled error: {describe(records)}")
 
 
 def postgres_server_url() -> str:

@@ -43,7 +43,6 @@ from faregate.api.registry import DeviceGuard
 from faregate.errors import MasterKeyError
 from ticketing.device_secrets import SecretBox
 from ticketing.devices import RegistrationStatus
-from ticketing.errors import DeviceKeyMismatch
 from ticketing.services.devices import DeviceKey
 
 SCHEME = "FG-HMAC-SHA256"
@@ -128,10 +127,7 @@ async def _secret(lookup: DeviceLookup, box: SecretBox, device_id: str) -> bytes
             f"device {device_id} is registered but not enrolled: POST /device/v1/enrol first",
             "device-unknown",
         )
-    try:
-        return box.open(device_id, key.generation, key.secret_sealed)
-    except DeviceKeyMismatch as error:
-        raise Problem(503, "device-key", "Service Unavailable", str(error)) from error
+    return box.open(device_id, key.generation, key.secret_sealed)  # DeviceKeyMismatch: 503
 
 
 def device_guard(

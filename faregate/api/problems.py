@@ -1,9 +1,10 @@
 """Errors as RFC 9457 `application/problem+json`: the one error shape every route answers with.
 
-Handlers raise `Problem` (faregate/api/errors.py); the middleware here turns it, aiohttp's own
-HTTP errors (404, 405, 413) and any unexpected exception into a problem document. An
-unexpected exception is logged with its traceback and answered with a bare 500: no internals
-reach the client.
+Handlers raise `Problem` (faregate/api/errors.py) or let a domain error through; the middleware
+here turns a Problem, a domain error of the error table (faregate/api/error_table.py), aiohttp's
+own HTTP errors (404, 405, 413) and any unexpected exception into a problem document. An
+unexpected exception (or an error the table lists as internal) is logged with its traceback as
+"unhandled" and answered with a bare 500: no internals reach the client.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from faregate.api.error_table import problem_type
 from faregate.api.errors import Problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -70,7 +72,10 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         if error.status < 400:  # redirects and 304s pass through as they are
             raise
         return problem_response(_from_http_error(error))
-    except Exception:
+    except Exception as error:
+        found = problem_type(error)
+        if found is not None:
+            return problem_response(found.problem(error))
         log.exception("unhandled error on %s %s", request.method, request.rel_url)
         return problem_response(
             Problem(500, None, "Internal Server Error", "the server failed to answer; retry")

@@ -27,6 +27,7 @@ import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from faregate.api.error_table import ProblemType, Table, problem_type
 from faregate.api.errors import Problem
 from faregate.api.problems import PROBLEM_JSON, ProblemDocument
 from ticketing.users import ApiUser
@@ -134,9 +135,11 @@ class Route:
     errors: frozenset[int] = frozenset()
     parameters: Sequence[Mapping[str, Any]] = ()
     max_body: int = DEFAULT_MAX_BODY
+    # This route's answers to domain errors where they differ from the error table's.
+    problems: Table = field(default_factory=dict)
 
     def statuses(self) -> list[int]:
-        found = set(self.errors)
+        found = set(self.errors) | {kind.status for kind in self.problems.values()}
         if self.body is not None or self.raw_body is not None:
             found |= {400, 413, 422}
         if self.query is not None:
@@ -170,6 +173,7 @@ class RouteRegistry:
         errors: Iterable[int] = (),
         parameters: Sequence[Mapping[str, Any]] = (),
         max_body: int = DEFAULT_MAX_BODY,
+        problems: Mapping[type[BaseException], ProblemType] | None = None,
     ) -> Callable[[RouteHandler], RouteHandler]:
         def register(handler: RouteHandler) -> RouteHandler:
             self.routes.append(
@@ -189,6 +193,7 @@ class RouteRegistry:
                     errors=frozenset(errors),
                     parameters=parameters,
                     max_body=max_body,
+                    problems=dict(problems or {}),
                 )
             )
             return handler
@@ -246,6 +251,20 @@ def _decode_body(raw: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
         raise Problem(400, "malformed-json", "Malformed JSON", str(error)) from error
 
 
+async def _handle(route: Route, call: Call) -> Reply:
+    """The handler's reply; a domain error the route answers its own way, as that problem
+    (every other error goes on to the problems middleware and the error table)."""
+    if not route.problems:
+        return await route.handler(call)
+    try:
+        return await route.handler(call)
+    except Exception as error:
+        found = problem_type(error, route.problems)
+        if found is None or isinstance(error, Problem):
+            raise
+        raise found.problem(error) from error
+
+
 def _endpoint(route: Route, guard: Guard | None) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
         raw = await _read_body(request, route.max_body)
@@ -254,7 +273,7 @@ def _endpoint(route: Route, guard: Guard | None) -> Handler:
         subject = who.username if isinstance(who, ApiUser) else who
         query = _decode_query(request, route.query) if route.query is not None else None
         body = _decode_body(raw, route.body) if route.body is not None else None
-        reply = await route.handler(Call(request, raw, body, query, subject, user))
+        reply = await _handle(route, Call(request, raw, body, query, subject, user))
         if isinstance(reply, web.StreamResponse):
             return reply
         if route.response is None or not isinstance(reply, route.response):

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import msgspec
 
 from faregate.api.context import UOWS
-from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from ticketing.audit import (
     DEFAULT_PAGE,
@@ -31,7 +30,6 @@ from ticketing.audit import (
     AuditQuery,
     TargetKind,
 )
-from ticketing.errors import InvalidAuditQuery
 from ticketing.services.audit import read_audit
 
 routes = RouteRegistry()
@@ -96,19 +94,16 @@ class AuditPageDocument(msgspec.Struct, kw_only=True):
 )  # fmt: skip
 async def list_audit(call: Call) -> AuditPageDocument:
     filters = call.query_as(AuditFilters)
-    try:
-        query = AuditQuery(
-            actor=filters.actor,
-            action=filters.action,
-            target_kind=filters.target_kind,
-            target_id=filters.target_id,
-            since=filters.since,
-            until=filters.until,
-            limit=filters.limit,
-            cursor=filters.cursor,
-        )
-    except InvalidAuditQuery as error:
-        raise Problem(422, "validation", "Invalid query", str(error)) from error
+    query = AuditQuery(
+        actor=filters.actor,
+        action=filters.action,
+        target_kind=filters.target_kind,
+        target_id=filters.target_id,
+        since=filters.since,
+        until=filters.until,
+        limit=filters.limit,
+        cursor=filters.cursor,
+    )
     page = await read_audit(call.app[UOWS], query)
     return AuditPageDocument(
         entries=[AuditEntryDocument.of(entry) for entry in page.entries], next=page.next

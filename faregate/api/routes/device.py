@@ -31,7 +31,6 @@ from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.registry import Auth, Call, RouteRegistry
 from qr.errors import QRError
 from qr.keys import load_keyset
-from ticketing.errors import UnknownDenyListVersion
 from ticketing.services.riders import deny_list_delta, deny_list_snapshot
 from ticketing.services.taps import ingest_taps
 from ticketing.taps import TapKind
@@ -170,10 +169,7 @@ async def get_deny_list(call: Call) -> DenyListDocument:
 )  # fmt: skip
 async def get_deny_list_delta(call: Call) -> DenyListDeltaDocument | web.StreamResponse:
     since = call.query_as(DenyListQuery).since
-    try:
-        delta = await deny_list_delta(call.app[UOWS], since)
-    except UnknownDenyListVersion as error:
-        raise Problem(409, "deny-list-version", "Unknown deny-list version", str(error)) from error
+    delta = await deny_list_delta(call.app[UOWS], since)
     if delta is None:
         return web.Response(status=204, headers={DENY_LIST_VERSION: str(since)})
     return msgspec.convert(delta.to_json(), DenyListDeltaDocument)

@@ -32,7 +32,7 @@ import msgspec
 from aiohttp import web
 
 from faregate.api.context import CONFIG, ENGINE, PRICING_FEED, RATE_LIMITER, UOWS
-from faregate.api.device_errors import device_problems
+from faregate.api.error_table import ProblemType
 from faregate.api.errors import Problem
 from faregate.api.rate_limit import RateLimit
 from faregate.api.registry import Auth, Call, RouteRegistry
@@ -84,14 +84,13 @@ async def enrol(call: Call) -> EnrolledDocument:
     body = call.body_as(EnrolRequest)
     app = call.app
     await app[RATE_LIMITER].hit(f"enrol:{body.device_id}", ENROL_RATE)
-    with device_problems():
-        enrolled = await enrol_device(
-            app[UOWS],
-            body.device_id,
-            body.enrolment_code,
-            bytes.fromhex(body.public_key),
-            box=SecretBox(app[CONFIG].device_master_key),
-        )
+    enrolled = await enrol_device(
+        app[UOWS],
+        body.device_id,
+        body.enrolment_code,
+        bytes.fromhex(body.public_key),
+        box=SecretBox(app[CONFIG].device_master_key),
+    )
     device, binding = enrolled.device, enrolled.device.binding
     assert device.enrolled_at is not None  # enrol_device has just set it
     return EnrolledDocument(
@@ -192,6 +191,11 @@ class DeviceConfigDocument(msgspec.Struct, kw_only=True):
     barrier: BarrierDocument | None
 
 
+# A barrier whose lot is gone or has no tariff: the device's registration is the conflict.
+BARRIER_LOT = ProblemType(
+    409, "barrier-lot", "Conflict", "this barrier's lot cannot be configured: {error}"
+)
+
 IF_NONE_MATCH = {
     "name": "If-None-Match",
     "in": "header",
@@ -209,21 +213,16 @@ def etag_matches(request: web.Request, etag: str) -> bool:
 @routes.route(
     "GET", "/device/v1/config", summary="The device's configuration, versioned by ETag",
     tag="device", auth=Auth.DEVICE, response=DeviceConfigDocument, errors=[304, 409],
+    problems={UnknownLot: BARRIER_LOT, NoTariff: BARRIER_LOT},
     parameters=[IF_NONE_MATCH],
 )  # fmt: skip
 async def get_config(call: Call) -> web.StreamResponse:
     app = call.app
     device_id = call.require_subject()
     parking = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
-    try:
-        with device_problems():
-            found = await device_configuration(
-                parking, device_id, feed=app[PRICING_FEED], policy=app[CONFIG].device_policy
-            )
-    except (UnknownLot, NoTariff) as error:
-        raise Problem(
-            409, "barrier-lot", "Conflict", f"this barrier's lot cannot be configured: {error}"
-        ) from error
+    found = await device_configuration(
+        parking, device_id, feed=app[PRICING_FEED], policy=app[CONFIG].device_policy
+    )
     etag = f'"{found.version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag_matches(call.request, etag):
@@ -258,8 +257,7 @@ class SealedLivenessKeysDocument(msgspec.Struct, kw_only=True):
 async def get_liveness_keys(call: Call) -> web.StreamResponse:
     app = call.app
     config = app[CONFIG]
-    with device_problems():
-        device = await get_device(app[UOWS], call.require_subject())
+    device = await get_device(app[UOWS], call.require_subject())
     assert device.public_key is not None  # enrolment takes one; the guard let only enrolled in
     try:
         keyset, masters = await asyncio.to_thread(load_liveness_keys, config.keys_dir)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -31,7 +29,6 @@ from aiohttp import web
 
 from faregate.api import settlements
 from faregate.api.context import UOWS
-from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from ticketing.audit import Actor
 from ticketing.services.settlement_days import (
@@ -39,13 +36,6 @@ from ticketing.services.settlement_days import (
     list_days,
     report_file,
     settled_figures,
-)
-from ticketing.settlement.errors import (
-    DayNotClosed,
-    DayNotSettled,
-    DayOutsideCalendar,
-    NoSuchStatement,
-    SettlementInProgress,
 )
 from ticketing.settlement.writers import REPORT_TYPES
 
@@ -109,28 +99,6 @@ class StatementQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(pattern=REPORT_NAME.pattern, max_length=100)]
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The settlement service's refusals as problem documents."""
-    try:
-        yield
-    except DayNotClosed as error:
-        raise Problem(409, "day-not-closed", "Day not closed", str(error)) from None
-    except DayOutsideCalendar as error:
-        raise Problem(
-            422, "outside-calendar", "Day outside the settlement calendar", str(error)
-        ) from None
-    except SettlementInProgress as error:
-        raise Problem(
-            409, "settlement-in-progress", "Settlement in progress",
-            f"{error}; retry when it has finished",
-        ) from None  # fmt: skip
-    except DayNotSettled as error:
-        raise Problem(404, "not-settled", "Day not settled", str(error)) from None
-    except NoSuchStatement as error:
-        raise Problem(404, "no-such-statement", "No such statement", str(error)) from None
-
-
 @routes.route(
     "POST", "/api/v1/finance/settlements", summary="Settle a closed service day",
     tag="finance", auth=Auth.FINANCE, body=SettleRequest, response=SettlementStartedDocument,
@@ -138,8 +106,7 @@ def _refusals() -> Iterator[None]:
 )  # fmt: skip
 async def start_settlement(call: Call) -> SettlementStartedDocument:
     day = call.body_as(SettleRequest).day
-    with _refusals():
-        outcome = await settlements.start_settlement(call.app, day, who=Actor.of(call.user))
+    outcome = await settlements.start_settlement(call.app, day, who=Actor.of(call.user))
     report = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
     return SettlementStartedDocument(
         day=day,
@@ -165,8 +132,7 @@ async def list_settlements(call: Call) -> SettlementList:
 )  # fmt: skip
 async def get_figures(call: Call) -> FiguresDocument:
     day = call.query_as(DayQuery).day
-    with _refusals():
-        found = await settled_figures(call.app[UOWS], day)
+    found = await settled_figures(call.app[UOWS], day)
     return msgspec.convert(found, FiguresDocument, from_attributes=True)
 
 
@@ -200,13 +166,12 @@ async def list_exceptions(call: Call) -> ExceptionList:
 )  # fmt: skip
 async def get_statement(call: Call) -> web.StreamResponse:
     query = call.query_as(StatementQuery)
-    with _refusals():
-        found = await report_file(
-            call.app[UOWS],
-            query.day,
-            query.name,
-            report_dir=settlements.report_dir(call.app, query.day),
-        )
+    found = await report_file(
+        call.app[UOWS],
+        query.day,
+        query.name,
+        report_dir=settlements.report_dir(call.app, query.day),
+    )
     return web.Response(
         body=found.body,
         content_type=found.content_type,

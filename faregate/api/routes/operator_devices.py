@@ -22,7 +22,6 @@ from typing import Annotated
 import msgspec
 
 from faregate.api.context import CONFIG, ENGINE, PRICING_FEED, UOWS
-from faregate.api.device_errors import device_problems
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from parking.services import device_places
@@ -142,16 +141,15 @@ async def post_device(call: Call) -> EnrolmentCodeDocument:
     body = call.body_as(DeviceRegistration)
     app = call.app
     parking = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
-    with device_problems():
-        binding = Binding(
-            kind=body.kind, stop_id=body.stop_id, route_id=body.route_id,
-            lot_id=body.lot_id, direction=body.direction,
-        )  # fmt: skip
-        enrolment = await add_device(
-            app[UOWS], body.device_id, binding,
-            places=await device_places(parking, app[PRICING_FEED]),
-            by=Actor.of(call.user), valid_for=timedelta(hours=body.valid_hours),
-        )  # fmt: skip
+    binding = Binding(
+        kind=body.kind, stop_id=body.stop_id, route_id=body.route_id,
+        lot_id=body.lot_id, direction=body.direction,
+    )  # fmt: skip
+    enrolment = await add_device(
+        app[UOWS], body.device_id, binding,
+        places=await device_places(parking, app[PRICING_FEED]),
+        by=Actor.of(call.user), valid_for=timedelta(hours=body.valid_hours),
+    )  # fmt: skip
     return EnrolmentCodeDocument(
         device_id=body.device_id,
         kind=binding.kind,
@@ -226,10 +224,9 @@ async def post_revoke(call: Call) -> RevokedDocument:
     if not DEVICE_ID.fullmatch(device_id):
         raise Problem(404, "unknown-device", "Unknown device", f"no device {device_id[:80]!r}")
     reason = call.body_as(RevokeRequest).reason
-    with device_problems():
-        device, changed = await revoke_device(
-            call.app[UOWS], device_id, by=Actor.of(call.user), reason=reason
-        )
+    device, changed = await revoke_device(
+        call.app[UOWS], device_id, by=Actor.of(call.user), reason=reason
+    )
     return RevokedDocument(
         device_id=device.device_id,
         status=device.status,

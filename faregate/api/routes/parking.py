@@ -22,7 +22,6 @@ from faregate.api.errors import Problem
 from faregate.api.occupancy_relay import publish_occupancy
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.web.occupancy import LotOccupancy
-from parking.errors import BarrierUploadError, UnknownLot
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
 from parking.services import ingest_barrier_batch
@@ -121,18 +120,13 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
             )  # fmt: skip
     app = call.app
     uows = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
-    try:
-        result = await ingest_barrier_batch(
-            uows,
-            device_id,
-            batch.lot_id,
-            [BarrierEvent.from_journal(record) for record in batch.records],
-            occupancy=Occupancy(app[REDIS]),
-        )
-    except UnknownLot as error:
-        raise Problem(404, "unknown-lot", "Unknown lot", str(error)) from error
-    except BarrierUploadError as error:
-        raise Problem(409, "barrier-upload", "Upload cannot be applied", str(error)) from error
+    result = await ingest_barrier_batch(
+        uows,
+        device_id,
+        batch.lot_id,
+        [BarrierEvent.from_journal(record) for record in batch.records],
+        occupancy=Occupancy(app[REDIS]),
+    )
     occupancy = result.occupancy
     if occupancy is not None and result.applied:
         # Open operator pages, on any server process, redraw the lot's row (server-sent

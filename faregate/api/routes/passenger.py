@@ -30,31 +30,17 @@ import msgspec
 from aiohttp import web
 
 from faregate.api.context import CONFIG, PAYMENTS, PRICING_FEED, UOWS
+from faregate.api.error_table import ProblemType
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
-from gateways.errors import (
-    CardDeclined,
-    GatewayAuthError,
-    GatewayError,
-    GatewayOutcomeUnknown,
-    GatewayRequestRejected,
-)
+from gateways.errors import GatewayRequestRejected
 from qr.errors import QRError
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, load_keys
-from ticketing.errors import (
-    CredentialNotIssued,
-    InvalidUser,
-    NoLiveCredential,
-    PassNotSold,
-    PassOverlaps,
-    UnknownRecord,
-    UserExists,
-)
+from ticketing.errors import UnknownRecord
+from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
-from ticketing.ledger.errors import InsufficientFunds
 from ticketing.money import Money
-from ticketing.payments.errors import NoSavedCard, NoWallet, PaymentInProgress
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import AccountStatus, PaymentMode
 from ticketing.services import passengers
@@ -248,8 +234,15 @@ async def _keys(call: Call) -> KeyMaterial:
         ) from error
 
 
-def _refused(error: Exception, status: int, slug: str, title: str) -> Problem:
-    return Problem(status, slug, title, str(error))
+# Refusals of these routes that differ from the error table's (faregate/api/error_table.py).
+ACCOUNT_NOT_OPEN = ProblemType(
+    403, "forbidden", "Forbidden", "this user's rider account is not open"
+)
+PAYMENT_METHOD = ProblemType(
+    422, "payment-method", "Invalid payment method",
+    "the payment gateway refused this payment method (unknown or unusable)",
+)  # fmt: skip
+NOT_A_PASS = ProblemType(409, "pass-not-sold", "Conflict")
 
 
 @routes.route(
@@ -259,18 +252,13 @@ def _refused(error: Exception, status: int, slug: str, title: str) -> Problem:
 async def register_passenger(call: Call) -> PassengerDocument:
     request = call.body_as(RegisterRequest)
     app = call.app
-    try:
-        registered = await passengers.register_passenger(
-            app[UOWS],
-            request.username,
-            request.password,
-            payment_mode=request.payment_mode,
-            at=app[CONFIG].clock(),
-        )
-    except InvalidUser as error:
-        raise _refused(error, 422, "validation", "Invalid body") from error
-    except UserExists as error:
-        raise Problem(409, "user-exists", "Conflict", "this username is taken") from error
+    registered = await passengers.register_passenger(
+        app[UOWS],
+        request.username,
+        request.password,
+        payment_mode=request.payment_mode,
+        at=app[CONFIG].clock(),
+    )
     return PassengerDocument(
         username=registered.user.username,
         account_id=registered.account.id,
@@ -281,14 +269,10 @@ async def register_passenger(call: Call) -> PassengerDocument:
 @routes.route(
     "GET", "/api/v1/passenger/account", summary="My balance, payment mode and standing",
     tag="passenger", auth=Auth.PASSENGER, response=AccountDocument,
+    problems={UnknownRecord: ACCOUNT_NOT_OPEN},  # a passenger user made without its account
 )  # fmt: skip
 async def get_account(call: Call) -> AccountDocument:
-    try:
-        overview = await passengers.account_overview(call.app[UOWS], _account_id(call))
-    except UnknownRecord as error:  # a passenger user made without opening its rider account
-        raise Problem(
-            403, "forbidden", "Forbidden", "this user's rider account is not open"
-        ) from error
+    overview = await passengers.account_overview(call.app[UOWS], _account_id(call))
     account = overview.account
     return AccountDocument(
         account_id=account.id,
@@ -308,26 +292,13 @@ async def get_account(call: Call) -> AccountDocument:
     "POST", "/api/v1/passenger/card", summary="Save the card charged from now on",
     tag="passenger", auth=Auth.PASSENGER, body=CardRequest, response=CardDocument,
     errors=[402, 502],
+    # e.g. a payment method the gateway does not know (GatewayAuthError, our credentials and
+    # not the passenger's doing, stays the table's 502)
+    problems={GatewayRequestRejected: PAYMENT_METHOD},
 )  # fmt: skip
 async def save_card(call: Call) -> CardDocument:
     request = call.body_as(CardRequest)
-    try:
-        card = await call.app[PAYMENTS].save_card(_account_id(call), request.payment_method)
-    except CardDeclined as error:
-        raise _refused(error, 402, "card-declined", "Card declined") from error
-    except GatewayAuthError as error:  # our credentials: not the passenger's doing
-        raise Problem(
-            502, "gateway", "Bad Gateway", "the payment gateway refused or did not answer"
-        ) from error
-    except GatewayRequestRejected as error:  # e.g. a payment method the gateway does not know
-        raise Problem(
-            422, "payment-method", "Invalid payment method",
-            "the payment gateway refused this payment method (unknown or unusable)",
-        ) from error  # fmt: skip
-    except GatewayError as error:
-        raise Problem(
-            502, "gateway", "Bad Gateway", "the payment gateway refused or did not answer"
-        ) from error
+    card = await call.app[PAYMENTS].save_card(_account_id(call), request.payment_method)
     return CardDocument(payment_method=card)
 
 
@@ -341,23 +312,7 @@ async def top_up(call: Call) -> PaymentDocument:
     uows, account_id = call.app[UOWS], _account_id(call)
     overview = await passengers.account_overview(uows, account_id)
     amount = Money(request.amount, overview.account.currency)
-    try:
-        outcome = await call.app[PAYMENTS].top_up(account_id, amount, request_id=request.request_id)
-    except NoWallet as error:
-        raise Problem(
-            409, "not-prepaid", "Conflict", "a postpaid account has no wallet to top up"
-        ) from error
-    except NoSavedCard as error:
-        raise Problem(409, "no-card", "Conflict", "save a card before topping up") from error
-    except PaymentInProgress as error:
-        raise _refused(error, 409, "payment-in-progress", "Conflict") from error
-    except GatewayOutcomeUnknown as error:
-        raise Problem(
-            502, "gateway", "Bad Gateway",
-            "the gateway did not answer; retry with the same request_id",
-        ) from error  # fmt: skip
-    except GatewayError as error:
-        raise Problem(502, "gateway", "Bad Gateway", "the payment gateway refused") from error
+    outcome = await call.app[PAYMENTS].top_up(account_id, amount, request_id=request.request_id)
     return PaymentDocument(
         attempt_id=outcome.attempt_id,
         status=outcome.status,
@@ -369,24 +324,14 @@ async def top_up(call: Call) -> PaymentDocument:
 @routes.route(
     "POST", "/api/v1/passenger/passes", summary="Buy a pass", tag="passenger",
     auth=Auth.PASSENGER, body=PassRequest, response=PassDocument, errors=[409],
+    problems={UnknownRecord: NOT_A_PASS, FareError: NOT_A_PASS},  # a product, not a pass
 )  # fmt: skip
 async def buy_a_pass(call: Call) -> PassDocument:
     request = call.body_as(PassRequest)
     feed = call.app[PRICING_FEED]
-    try:
-        sale = await buy_pass(
-            call.app[UOWS], feed, _account_id(call), request.product_id, at=call.app[CONFIG].clock()
-        )
-    except PassNotSold as error:
-        raise _refused(error, 409, "pass-not-sold", "Conflict") from error
-    except PassOverlaps as error:
-        raise _refused(error, 409, "pass-overlaps", "Conflict") from error
-    except InsufficientFunds as error:
-        raise Problem(
-            409, "insufficient-funds", "Conflict", "the wallet does not hold the pass's price"
-        ) from error
-    except UnknownRecord as error:  # a product the feed does not know
-        raise _refused(error, 409, "pass-not-sold", "Conflict") from error
+    sale = await buy_pass(
+        call.app[UOWS], feed, _account_id(call), request.product_id, at=call.app[CONFIG].clock()
+    )
     return PassDocument(
         pass_id=sale.pass_id,
         product_id=sale.product_id,
@@ -403,12 +348,9 @@ async def buy_a_pass(call: Call) -> PassDocument:
 )  # fmt: skip
 async def fetch_credential(call: Call) -> web.Response:
     keys = await _keys(call)
-    try:
-        issued = await passengers.fetch_credential(
-            call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
-        )
-    except CredentialNotIssued as error:
-        raise _refused(error, 503, "keys-unavailable", "Service Unavailable") from error
+    issued = await passengers.fetch_credential(
+        call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
+    )
     return _no_store(CredentialDocument.of(issued.phone, issued.revoked))
 
 
@@ -503,16 +445,9 @@ async def list_receipts(call: Call) -> ReceiptList:
 )  # fmt: skip
 async def report_lost_phone(call: Call) -> web.Response:
     keys = await _keys(call)
-    try:
-        lost = await passengers.report_lost(
-            call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
-        )
-    except NoLiveCredential as error:
-        raise Problem(
-            409, "no-credential", "Conflict", "no phone holds a credential of this account"
-        ) from error
-    except CredentialNotIssued as error:
-        raise _refused(error, 503, "keys-unavailable", "Service Unavailable") from error
+    lost = await passengers.report_lost(
+        call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
+    )
     revoked = (lost.reissue.revoked.credential_id, *lost.also_revoked)
     return _no_store(
         LostPhoneDocument(

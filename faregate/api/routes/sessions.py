@@ -18,10 +18,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from faregate.api.context import CONFIG, RATE_LIMITER, UOWS
-from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.user_auth import bearer_token
-from ticketing.errors import BadCredentials
 from ticketing.services.users import revoke_token, sign_in
 from ticketing.users import MAX_PASSWORD, ApiUser, UserRole
 
@@ -64,10 +62,7 @@ async def create_session(call: Call) -> SessionDocument:
     request = call.body_as(SignInRequest)
     app = call.app
     await app[RATE_LIMITER].hit(f"sign-in:{request.username}", app[CONFIG].sign_in_rate)
-    try:
-        session = await sign_in(app[UOWS], request.username, request.password)
-    except BadCredentials as error:
-        raise Problem(401, "bad-credentials", "Unauthorized", str(error)) from error
+    session = await sign_in(app[UOWS], request.username, request.password)
     return SessionDocument(
         token=session.token,
         token_type="Bearer",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from faregate.api.context import PAYMENTS
-from faregate.api.errors import Problem
 from faregate.api.registry import Call, RouteRegistry
-from gateways.errors import WebhookError
 from gateways.webhooks import SIGNATURE_HEADER
 
 routes = RouteRegistry()
@@ -24,10 +22,7 @@ class WebhookAck(msgspec.Struct, kw_only=True):
 )  # fmt: skip
 async def stripe_webhook(call: Call) -> WebhookAck:
     """Verify the signature on the raw body, then let the payments service apply the event."""
-    try:
-        outcome = await call.app[PAYMENTS].handle_webhook(
-            call.raw_body, call.request.headers.get(SIGNATURE_HEADER)
-        )
-    except WebhookError as error:
-        raise Problem(400, "webhook-refused", "Webhook refused", str(error)) from error
+    outcome = await call.app[PAYMENTS].handle_webhook(
+        call.raw_body, call.request.headers.get(SIGNATURE_HEADER)
+    )
     return WebhookAck(event=outcome.event_id, duplicate=outcome.duplicate)
