@@ -81,13 +81,16 @@ def verify_signature(
     if not header:
         raise WebhookSignatureError(f"missing {SIGNATURE_HEADER} header")
     timestamp, signatures = _parse_header(header)
-    expected = compute_signature(payload, secret, timestamp)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    expected = compute_signature(payload, secret, timestamp).encode("ascii")
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a "no").
+    candidates = (c.encode("utf-8", "surrogateescape") for c in signatures)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
         raise WebhookSignatureError("no signature matches the body and secret")
-    age = now - datetime.fromtimestamp(timestamp, tz=UTC)
-    if abs(age) > tolerance:
+    # In seconds, not datetimes: a signed timestamp may lie outside the years datetime holds.
+    age = now.timestamp() - timestamp
+    if abs(age) > tolerance.total_seconds():
         raise WebhookSignatureError(
-            f"signature timestamp is {age.total_seconds():.0f} s from now, "
+            f"signature timestamp is {age:.0f} s from now, "
             f"outside the {tolerance.total_seconds():.0f} s tolerance"
         )
 
@@ -105,7 +108,8 @@ def parse_event(payload: bytes) -> WebhookEvent:
             object_id=data_object["id"],
             data_object=data_object,
         )
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, OverflowError, OSError) as error:
+        # OverflowError, OSError: a `created` beyond the years datetime holds
         raise WebhookPayloadError(f"malformed event body: {error!r}") from error
     if not all(
         isinstance(v, str) and v for v in (event.id, event.type, event.object_type, event.object_id)

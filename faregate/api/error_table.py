@@ -118,7 +118,7 @@ ERRORS: Table = {
     ),
     settlement_errors.DayNotSettled: ProblemType(404, "not-settled", "Day not settled"),
     settlement_errors.NoSuchStatement: ProblemType(404, "no-such-statement", "No such statement"),
-    settlement_errors.InvalidSettlementInput: ProblemType(422, "validation", "Invalid day"),
+    settlement_errors.DayOutOfRange: ProblemType(422, "validation", "Invalid day"),
     # --- parking -----------------------------------------------------------------------------
     parking_errors.TariffError: ProblemType(422, "tariff", "Invalid tariff"),
     parking_errors.QuoteError: ProblemType(422, "validation", "Stay cannot be priced"),
@@ -173,10 +173,12 @@ INTERNAL: frozenset[type[BaseException]] = frozenset(
         ledger_errors.AlreadyReversed,
         ledger_errors.HoldError,
         payment_errors.GatewayMismatch,
+        settlement_errors.InvalidSettlementInput,  # figures our own stores gathered
         settlement_errors.UnmappedLedgerAccount,
         settlement_errors.NoPayoutAccount,
         gtfs_errors.FeedError,
         parking_errors.LotsFileError,
+        parking_errors.TariffPartRecorded,  # the tariff reader's own signal, caught inside it
         parking_errors.BarrierConfigurationError,
         qr_errors.PolicyError,
         qr_errors.GateStateError,

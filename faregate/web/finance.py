@@ -25,6 +25,8 @@ from faregate.web.pages import render
 from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from ticketing.money import Money
 from ticketing.services.settlement_days import DayStatus  # open, closed, settling, settled
+from ticketing.settlement.calendar import FIRST_DAY, LAST_DAY, check_day
+from ticketing.settlement.errors import DayOutOfRange
 
 
 class ControlStatus(enum.StrEnum):
@@ -106,9 +108,11 @@ FINANCE_SOURCE = web.AppKey("finance_source", FinanceSource)
 
 def _parse_day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"Error: {text!r} is not a day (YYYY-MM-DD)") from None
+        return check_day(date.fromisoformat(text))
+    except (ValueError, DayOutOfRange):
+        raise web.HTTPBadRequest(
+            text=f"Error: {text[:40]!r} is not a day from {FIRST_DAY} to {LAST_DAY} (YYYY-MM-DD)"
+        ) from None
 
 
 async def _page(

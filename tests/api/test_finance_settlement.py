@@ -153,6 +153,24 @@ async def test_a_day_before_its_cut_off_is_refused_with_409(client: Client) -> N
         assert await uow.settlement.days() == []
 
 
+async def test_a_day_beyond_the_years_settlement_handles_is_422(client: Client) -> None:
+    """0001-01-01 and 9999-12-31 were 500s (OverflowError working out their cut-off)."""
+    fin = await token(client, UserRole.FINANCE)
+    for day in ("0001-01-01", "9999-12-31"):
+        answer = await call(client, "POST", SETTLEMENTS, fin, {"day": day})
+        assert answer.status == 422, await answer.text()
+        # before any activity: outside the calendar; after 8999: no day settlement handles
+        kind = (await answer.json())["type"].rpartition(":")[2]
+        assert kind in ("outside-calendar", "validation")
+        for path in (
+            f"/api/v1/finance/figures?day={day}",
+            f"/api/v1/finance/exceptions?day={day}",
+            f"/api/v1/finance/statements?day={day}&name=report.html",
+        ):
+            read = await call(client, "GET", path, fin)
+            assert read.status in (200, 404), (path, await read.text())
+
+
 async def test_a_settlement_already_running_is_refused_with_409(client: Client) -> None:
     await city(client)
     fin = await token(client, UserRole.FINANCE)

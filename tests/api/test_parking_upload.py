@@ -155,6 +155,8 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
         (body(lot="nowhere"), 404, "no parking lot 'nowhere'"),
         (body(kind="exit", session_seq=1), 409, "an exit needs its fee"),
         (body(device_id="someone-else"), 403, "only its own records"),
+        # above the column's unsigned 64 bits: was a 500 (the bound only in the database)
+        (body(credential_id=2**64), 422, "`credential_id` must be at most 2**64 - 1"),
     ]
     for payload, status, detail in cases:
         response = await device.post(UPLOAD_PATH, payload)

@@ -139,6 +139,9 @@ async def test_card_top_up_pass_and_receipts(client: Client) -> None:
     assert paid["status"] == "succeeded"
     again = await (await rider.post("/api/v1/passenger/top-ups", body)).json()
     assert again["attempt_id"] == paid["attempt_id"]  # the same request id is the same payment
+    other = await rider.post("/api/v1/passenger/top-ups", {**body, "amount": 100_000})
+    assert other.status == 409, await other.text()  # was a 500 (AttemptConflict)
+    assert (await other.json())["type"].endswith(":request-id-reused")
 
     bought = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
     assert bought.status == 200, await bought.text()

@@ -39,3 +39,14 @@ async def test_implausible_tap_times_are_422_naming_the_record(device: Device, a
     response = await device.post("/device/v1/journal", json.dumps({"records": records}).encode())
     assert response.status == 422
     assert "$.records[1].at" in (await response.json())["detail"]
+
+
+@pytest.mark.parametrize("credential_id", [2**64, 2**70])
+async def test_a_credential_id_over_64_bits_is_422(device: Device, credential_id: int) -> None:
+    """Was a 500: msgspec decodes any integer, and only the column refused it."""
+    body = json.dumps({"records": [device.record(credential_id=credential_id)]}).encode()
+    response = await device.post("/device/v1/journal", body)
+    assert response.status == 422, await response.text()
+    assert "`credential_id` must be at most 2**64 - 1 - at `$.records[0]`" in (
+        await response.json()
+    )["detail"]

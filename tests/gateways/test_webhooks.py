@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateways.errors import WebhookError, WebhookPayloadError, WebhookSignatureError
-from gateways.webhooks import construct_event, sign_payload
+from gateways.webhooks import compute_signature, construct_event, sign_payload
 
 SECRET = "whsec_test_faregate"
 NOW = datetime(2025, 3, 14, 3, 0, tzinfo=UTC)
@@ -77,8 +77,35 @@ def test_missing_or_malformed_header_is_refused(header: str | None) -> None:
 
 
 @pytest.mark.parametrize(
+    "header",
+    [
+        f"t={int(NOW.timestamp())},v1=\u00e9\u00e9",  # was a TypeError from compare_digest
+        f"t={int(NOW.timestamp())},v1=\udcff",  # an undecodable header byte, as aiohttp has it
+    ],
+)
+def test_a_non_ascii_signature_is_refused(header: str) -> None:
+    with pytest.raises(WebhookSignatureError, match="no signature matches"):
+        construct_event(BODY, header, SECRET, now=NOW)
+
+
+@pytest.mark.parametrize("timestamp", [10**12, -(10**12), 10**30])
+def test_a_signed_timestamp_beyond_any_date_is_refused(timestamp: int) -> None:
+    """A correctly signed header whose timestamp datetime cannot hold (was OverflowError)."""
+    signature = compute_signature(BODY, SECRET, timestamp)
+    with pytest.raises(WebhookSignatureError, match="tolerance"):
+        construct_event(BODY, f"t={timestamp},v1={signature}", SECRET, now=NOW)
+
+
+@pytest.mark.parametrize(
     "body",
-    [b"not json", b"{}", b'{"id": "evt_1", "type": "x", "created": 1, "data": {}}', b"[1]"],
+    [
+        b"not json",
+        b"{}",
+        b'{"id": "evt_1", "type": "x", "created": 1, "data": {}}',
+        b"[1]",
+        b'{"id": "e", "type": "x", "created": 1e300, "data": {"object": {"id": "o", '
+        b'"object": "o"}}}',
+    ],
 )
 def test_signed_but_malformed_body_is_refused(body: bytes) -> None:
     with pytest.raises(WebhookPayloadError):

@@ -47,7 +47,14 @@ async def test_a_closed_day_is_started_and_the_browser_sent_back(
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/finance/days/29-11-2026/settle"), ("GET", "/finance?day=yesterday")],
+    [
+        ("POST", "/finance/days/29-11-2026/settle"),
+        ("GET", "/finance?day=yesterday"),
+        # days datetime cannot take a next morning or an offset of (were OverflowError, 500)
+        ("POST", "/finance/days/0001-01-01/settle"),
+        ("POST", "/finance/days/9999-12-31/settle"),
+        ("GET", "/finance?day=9999-12-31"),
+    ],
 )
 async def test_a_malformed_day_is_one_error_line(
     client: TestClient[Any, Any], method: str, path: str
@@ -56,7 +63,7 @@ async def test_a_malformed_day_is_one_error_line(
     assert response.status == 400
     text = await response.text()
     assert text.startswith("Error: ")
-    assert "is not a day (YYYY-MM-DD)" in text
+    assert "is not a day from 1970-01-01 to 8999-12-31 (YYYY-MM-DD)" in text
     assert "\n" not in text.strip()
 
 

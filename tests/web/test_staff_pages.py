@@ -134,6 +134,7 @@ async def test_operator_opens_the_operator_page(client: Client, users: UnitOfWor
     [
         ({"username": "fin", "password": "wrong password here"}, 401),
         ({"username": "nobody", "password": PASSWORD}, 401),
+        ({"username": "fin\x00", "password": PASSWORD}, 401),  # was a 500 on PostgreSQL
         ({}, 401),
     ],
 )

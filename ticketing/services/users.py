@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -34,7 +35,7 @@ from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.errors import BadCredentials, UnknownUser
 from ticketing.services.audit import record
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
-from ticketing.users import ApiUser, UserRole, check_password, check_user
+from ticketing.users import USERNAME, ApiUser, UserRole, check_password, check_user
 
 TOKEN_TTL = timedelta(days=30)
 TOKEN_BYTES = 32
@@ -105,9 +106,12 @@ async def verify_password(password: str, stored: str) -> bool:
     return await asyncio.to_thread(_verify_now, password, stored)
 
 
-# A hash to verify against when the user does not exist, so an unknown username costs the
-# same time as a wrong password (no username probing by timing).
-_DUMMY_HASH = _hash_now("no such user, no such password", ScryptCost(n=2**10))
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, made with the parameters real
+    users' hashes have, so an unknown username costs the same time as a wrong password (no
+    username probing by timing). Made on first use: it costs what a sign-in costs."""
+    return _hash_now("no such user, no such password", DEFAULT_COST)
 
 
 def token_hash(token: str) -> str:
@@ -161,9 +165,14 @@ async def sign_in(
 ) -> SignedIn:
     """A new bearer token for the user; a wrong username or password raises BadCredentials
     (the same error and about the same time for both)."""
-    async with uows() as uow:
-        stored = await uow.users.get(username)
-    ok = await verify_password(password, stored.password_hash if stored else _DUMMY_HASH)
+    stored = None
+    # A name no user can have (a NUL, which PostgreSQL text cannot even hold) is looked up
+    # nowhere, and answered as an unknown user is: after a password check's time.
+    if USERNAME.fullmatch(username):
+        async with uows() as uow:
+            stored = await uow.users.get(username)
+    known = stored.password_hash if stored else await asyncio.to_thread(dummy_hash)
+    ok = await verify_password(password, known)
     if stored is None or not ok:
         raise BadCredentials("wrong username or password")
     token = secrets.token_urlsafe(TOKEN_BYTES)

@@ -18,17 +18,31 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from ticketing.service_day import service_day, service_day_start
-from ticketing.settlement.errors import DayNotClosed, DayOutsideCalendar
+from ticketing.settlement.errors import DayNotClosed, DayOutOfRange, DayOutsideCalendar
+
+# The days settlement handles: 0001-01-01 and 9999-12-31 have instants (a next morning, an
+# offset from UTC) that datetime cannot hold.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(8999, 12, 31)
+
+
+def check_day(day: date) -> date:
+    """`day`, or DayOutOfRange outside FIRST_DAY..LAST_DAY."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DayOutOfRange(
+            f"day {day.isoformat()} is outside {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}"
+        )
+    return day
 
 
 def cut_off(day: date) -> datetime:
     """When `day` may be closed: 04:00 Asia/Ho_Chi_Minh the next morning."""
-    return service_day_start(day + timedelta(days=1))
+    return service_day_start(check_day(day) + timedelta(days=1))
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
     """The instants of `day`: [its start, the next day's start)."""
-    return service_day_start(day), service_day_start(day + timedelta(days=1))
+    return service_day_start(check_day(day)), service_day_start(day + timedelta(days=1))
 
 
 def calendar_days(first: date | None, now: datetime) -> Iterator[date]:

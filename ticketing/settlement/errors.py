@@ -13,6 +13,11 @@ class InvalidSettlementInput(SettlementError):
     """A figure handed to the rules is malformed: negative, mixed currencies, naive time."""
 
 
+class DayOutOfRange(SettlementError):
+    """A service day outside the years settlement handles (1970 to 8999): its instants do not
+    fit a datetime in every timezone, and no tap was ever taken on it."""
+
+
 class DayNotClosed(SettlementError):
     """The day's cut-off (04:00 the next morning) has not passed yet."""
 

@@ -44,10 +44,19 @@ MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 EARLIEST_TAP = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TAP = datetime(2100, 1, 1, tzinfo=UTC)
 SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
-UInt64 = Annotated[int, msgspec.Meta(ge=0)]  # msgspec decodes at most 2**64 - 1
+# msgspec decodes integers of any size and takes no bound beyond int64, so the column's upper
+# bound (ticketing.db.types.UInt64) is in the schema and checked by `check_uint64`.
+UINT64_MAX = 2**64 - 1
+UInt64 = Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"maximum": UINT64_MAX})]
 # No control characters: PostgreSQL text cannot hold NUL, and no gate, stop or account id has one.
 Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+def check_uint64(name: str, value: int | None) -> None:
+    """Refuse (as msgspec's ValidationError, at the record's path) an id over 64 bits."""
+    if value is not None and value > UINT64_MAX:
+        raise ValueError(f"`{name}` must be at most 2**64 - 1")
 
 
 class IssuerKey(msgspec.Struct, kw_only=True):
@@ -116,6 +125,9 @@ class JournalRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     route_id: Id64
     stop_id: Id64
     kind: TapKind
+
+    def __post_init__(self) -> None:
+        check_uint64("credential_id", self.credential_id)
 
 
 class JournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

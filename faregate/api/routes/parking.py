@@ -21,6 +21,7 @@ from faregate.api.context import CONFIG, ENGINE, REDIS
 from faregate.api.errors import Problem
 from faregate.api.occupancy_relay import publish_occupancy
 from faregate.api.registry import Auth, Call, RouteRegistry
+from faregate.api.routes.device import UInt64, check_uint64
 from faregate.web.occupancy import LotOccupancy
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
@@ -56,7 +57,7 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     at: AwareTime
     reason: Short
     session_seq: SequenceNumber | None = None
-    credential_id: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    credential_id: UInt64 | None = None
     plate: Plate | None = None
     vehicle: Literal["car", "motorbike"] | None = None
     tariff_id: Id | None = None
@@ -68,6 +69,9 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     lost_credential: bool = False
     permit_id: PermitId | None = None
     command_id: PermitId | None = None  # a remote open: the operator's command it carried out
+
+    def __post_init__(self) -> None:
+        check_uint64("credential_id", self.credential_id)
 
 
 class BarrierJournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
