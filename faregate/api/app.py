@@ -46,9 +46,12 @@ from faregate.api.routes import (
     device,
     device_registry,
     finance,
+    lots,
+    open_data,
     operator,
     operator_devices,
     parking,
+    parking_ops,
     passenger,
     sessions,
     system,
@@ -86,8 +89,8 @@ def api_routes() -> RouteRegistry:
     """Every route of the API; add a module's `routes` here to publish it."""
     registry = RouteRegistry()
     for module in (
-        system, sessions, passenger, device, device_registry, parking, operator,
-        operator_devices, webhooks, finance, audit,
+        system, sessions, passenger, device, device_registry, parking, operator, lots,
+        parking_ops, open_data, operator_devices, webhooks, finance, audit,
     ):  # fmt: skip
         registry.extend(module.routes)
     return registry
@@ -189,6 +192,7 @@ def create_app(config: ApiConfig) -> web.Application:
         routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
+    open_data.add_feed_cache(app)
     # The pages: the signed-in passenger page at /, staff sign-in, /operator, and /finance
     # over the services the staff API calls, with the audit log (docs/WEB.md).
     uows = lambda request: request.app[UOWS]  # noqa: E731

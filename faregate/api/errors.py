@@ -7,7 +7,7 @@ what only the HTTP layer knows: a missing token, a rate limit, a malformed reque
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 PROBLEM_BASE = "urn:faregate:problem:"
 
@@ -23,6 +23,7 @@ class Problem(Exception):
         detail: str,
         *,
         headers: Mapping[str, str] | None = None,
+        errors: Sequence[tuple[str, str]] = (),
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -30,3 +31,6 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.headers = dict(headers or {})
+        # Each (field, reason) of a document with several errors (a tariff file): an
+        # extension member of the problem (RFC 9457 §3.2), so a form can show each by its field.
+        self.errors = tuple(errors)

@@ -23,18 +23,31 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
 
-class ProblemDocument(msgspec.Struct, kw_only=True):
-    """An RFC 9457 problem: `type` names the kind of error, `detail` this occurrence."""
+class FieldProblem(msgspec.Struct, kw_only=True):
+    """One error of a document that has several: where (`field`) and why (`reason`)."""
+
+    field: str
+    reason: str
+
+
+class ProblemDocument(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem: `type` names the kind of error, `detail` this occurrence;
+    `errors`, when a document had several, each with its field and reason."""
 
     type: str
     title: str
     status: int
     detail: str
+    errors: list[FieldProblem] | None = None
 
 
 def problem_document(problem: Problem) -> ProblemDocument:
     return ProblemDocument(
-        type=problem.type, title=problem.title, status=problem.status, detail=problem.detail
+        type=problem.type,
+        title=problem.title,
+        status=problem.status,
+        detail=problem.detail,
+        errors=[FieldProblem(field=f, reason=r) for f, r in problem.errors] or None,
     )
 
 

@@ -38,9 +38,10 @@ _REF = "#/components/schemas/{name}"
 
 
 class Auth(enum.Enum):
-    """Who may call a route. DEVICE: a device's signed request. PASSENGER, OPERATOR, FINANCE:
-    a bearer token of a user with that role (anyone else signed in gets 403); SIGNED_IN: a
-    bearer token of any role. Passenger routes also count against the passenger's rate limit.
+    """Who may call a route. DEVICE: a device's signed request. PASSENGER, OPERATOR, FINANCE,
+    INSPECTOR: a bearer token of a user with that role (anyone else signed in gets 403);
+    SIGNED_IN: a bearer token of any role. Passenger routes also count against the
+    passenger's rate limit.
     """
 
     NONE = "none"
@@ -48,6 +49,7 @@ class Auth(enum.Enum):
     PASSENGER = "passenger"
     OPERATOR = "operator"
     FINANCE = "finance"
+    INSPECTOR = "inspector"
     SIGNED_IN = "signed-in"
 
     @property
@@ -55,7 +57,9 @@ class Auth(enum.Enum):
         return self in BEARER_AUTHS
 
 
-BEARER_AUTHS = frozenset({Auth.PASSENGER, Auth.OPERATOR, Auth.FINANCE, Auth.SIGNED_IN})
+BEARER_AUTHS = frozenset(
+    {Auth.PASSENGER, Auth.OPERATOR, Auth.FINANCE, Auth.INSPECTOR, Auth.SIGNED_IN}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ ROLE_OF = {
     Auth.PASSENGER: UserRole.PASSENGER,
     Auth.OPERATOR: UserRole.OPERATOR,
     Auth.FINANCE: UserRole.FINANCE,
+    Auth.INSPECTOR: UserRole.INSPECTOR,
 }
 _BEARER = re.compile(rf"Bearer +([A-Za-z0-9._~+/=-]{{1,{MAX_TOKEN}}})", re.IGNORECASE)
 

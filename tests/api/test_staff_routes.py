@@ -85,8 +85,20 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
         "/api/v1/finance/settlements", "/api/v1/finance/statements",
     ]  # fmt: skip
     assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
+        "/api/v1/operator/cases", "/api/v1/operator/cases.csv",
+        "/api/v1/operator/cases/{session_id}/collect",
+        "/api/v1/operator/cases/{session_id}/notify",
+        "/api/v1/operator/cases/{session_id}/write-off",
         "/api/v1/operator/devices", "/api/v1/operator/devices/{device_id}/revoke",
-        "/api/v1/operator/lots", "/api/v1/operator/unable-to-collect",
+        "/api/v1/operator/lots", "/api/v1/operator/lots/{lot_id}",
+        "/api/v1/operator/lots/{lot_id}/barriers",
+        "/api/v1/operator/lots/{lot_id}/barriers/{device_id}/open",
+        "/api/v1/operator/lots/{lot_id}/days/{day}",
+        "/api/v1/operator/lots/{lot_id}/permits", "/api/v1/operator/lots/{lot_id}/tariffs",
+        "/api/v1/operator/lots/{lot_id}/tariffs/{version}/cancel",
+        "/api/v1/operator/lots/{lot_id}/tariffs/{version}/preview",
+        "/api/v1/operator/lots/{lot_id}/tariffs/{version}/schedule",
+        "/api/v1/operator/unable-to-collect",
     ]  # fmt: skip
 
 
