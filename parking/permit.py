@@ -60,7 +60,7 @@ class Permit:
 def parse_month(text: str) -> date:
     """`2026-12` as the month's first day; PermitError otherwise."""
     match = _MONTH.fullmatch(text.strip())
-    if match is None:
+    if match is None or int(match[1]) < 1:  # year 0 is no year (date() refuses it)
         raise PermitError(f"month {text[:20]!r} is not a month like 2026-12")
     return date(int(match[1]), int(match[2]), 1)
 

@@ -65,6 +65,7 @@ from faregate.redis_runtime import open_redis
 from faregate.web import add_web_routes
 from faregate.web.finance_source import SettlementsFinance
 from faregate.web.operator_source import ServicesOverview
+from faregate.web.parking_pages import ParkingPages
 from faregate.web.staff import StaffUsers
 from parking.occupancy import Occupancy
 from parking.unit_of_work import ParkingUnitOfWorkFactory
@@ -212,6 +213,11 @@ def create_app(config: ApiConfig) -> web.Application:
             refusals=(Problem,),
         ),
         audit=uows,
+        parking=ParkingPages(
+            uows=lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
+            occupancy=lambda request: Occupancy(request.app[REDIS]),
+            outbox=lambda request: open_outbox(config.settings),
+        ),
     )
     app.cleanup_ctx.extend(
         [_fare_feed, _database, _redis, occupancy_relay, _gateway, _pricing_worker]

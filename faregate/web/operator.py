@@ -121,4 +121,10 @@ async def operator_page(request: web.Request) -> web.Response:
         late_minutes=int(LATE_AFTER.total_seconds() // 60),
         show_place=any(d.kind or d.location for d in overview.devices),
         events_url=str(request.app.router["operator_occupancy_events"].url_for()),
+        # The lot pages, when mounted (faregate.web.parking_pages).
+        lot_url=(
+            (lambda lot_id: str(request.app.router["operator_lot"].url_for(lot_id=lot_id)))
+            if "operator_lot" in request.app.router
+            else None
+        ),
     )

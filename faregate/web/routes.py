@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from faregate.web import parking_pages as parking_web
 from faregate.web.audit import AUDIT_SOURCE, AuditSource, audit_page
 from faregate.web.finance import (
     FINANCE_SOURCE,
@@ -26,6 +29,7 @@ from faregate.web.pages import (
     passenger_page,
     template_environment,
 )
+from faregate.web.parking_pages import PARKING_PAGES, ParkingPages
 from faregate.web.staff import (
     STAFF_USERS,
     StaffUsers,
@@ -47,6 +51,7 @@ def add_web_routes(
     finance: FinanceSource | None = None,
     staff: StaffUsers | None = None,
     audit: AuditSource | None = None,
+    parking: ParkingPages | None = None,
 ) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
@@ -60,6 +65,9 @@ def add_web_routes(
       not given; it is `app[OCCUPANCY]` either way).
     - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source;
       `/finance/audit` (the audit log) only with it and an `audit` source.
+
+    - `/operator/lots/...`, `/operator/cases` and `/inspector` (faregate.web.parking_pages):
+      only with `parking` (and `operator`).
 
     - With `staff` (the app's users), `/operator` needs an operator's and `/finance` a
       finance user's token (a cookie set by `POST /staff/sign-in`, or a bearer header); see
@@ -94,6 +102,8 @@ def add_web_routes(
             guard(UserRole.OPERATOR, occupancy_events),
             name="operator_occupancy_events",
         )
+        if parking is not None:
+            _add_parking_pages(app, parking, guard)
     if finance is not None:
         app[FINANCE_SOURCE] = finance
         app.router.add_get("/finance", guard(UserRole.FINANCE, finance_page), name="finance")
@@ -112,3 +122,39 @@ def add_web_routes(
             app.router.add_get(
                 "/finance/audit", guard(UserRole.FINANCE, audit_page), name="finance_audit"
             )
+
+
+def _add_parking_pages(
+    app: web.Application, parking: ParkingPages, guard: Callable[[UserRole, Handler], Handler]
+) -> None:
+    app[PARKING_PAGES] = parking
+    ops = UserRole.OPERATOR
+    lot = "/operator/lots/{lot_id}"
+    for method, path, handler, name in (
+        ("GET", "/operator/lots/new", parking_web.new_lot, "operator_lot_new"),
+        ("POST", "/operator/lots", parking_web.post_new_lot, "operator_lot_create"),
+        ("GET", lot, parking_web.show_lot, "operator_lot"),
+        ("POST", f"{lot}/edit", parking_web.post_edit, "operator_lot_edit"),
+        ("POST", f"{lot}/tariffs", parking_web.post_upload, "operator_lot_upload"),
+        ("POST", f"{lot}/tariffs/{{version}}/schedule", parking_web.post_schedule,
+         "operator_lot_schedule"),
+        ("POST", f"{lot}/tariffs/{{version}}/cancel", parking_web.post_cancel,
+         "operator_lot_cancel"),
+        ("POST", f"{lot}/barriers/{{device_id}}/open", parking_web.post_open,
+         "operator_lot_open"),
+        ("POST", f"{lot}/permits", parking_web.post_permit, "operator_lot_permit"),
+        ("GET", "/operator/cases", parking_web.show_cases, "operator_cases"),
+        ("GET", "/operator/cases.csv", parking_web.cases_csv_file, "operator_cases_csv"),
+        ("POST", "/operator/cases/{session_id}/notify", parking_web.post_notify,
+         "operator_case_notify"),
+        ("POST", "/operator/cases/{session_id}/write-off", parking_web.post_write_off,
+         "operator_case_write_off"),
+        ("POST", "/operator/cases/{session_id}/collect", parking_web.post_collect,
+         "operator_case_collect"),
+    ):  # fmt: skip
+        app.router.add_route(method, path, guard(ops, handler), name=name)
+    inspector = UserRole.INSPECTOR
+    app.router.add_get("/inspector", guard(inspector, parking_web.show_inspector), name="inspector")
+    app.router.add_post(
+        "/inspector/checks", guard(inspector, parking_web.post_check), name="inspector_check"
+    )

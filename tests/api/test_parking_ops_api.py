@@ -148,6 +148,7 @@ async def test_permits_are_sold_by_operators_and_to_passengers(client: Client) -
         (permits, {"month": "2020-01", "plate": "30A-12345"}, 409, "permit-refused"),
         (permits, {"month": "2026-13", "plate": "30A-12345"}, 422, "validation"),
         (permits, {"month": "soon", "plate": "30A-12345"}, 422, "validation"),
+        (permits, {"month": "0000-01", "plate": "30A-12345"}, 422, "validation"),
         (permits, {"month": month, "plate": "30A-444.44"}, 409, "permit-refused"),  # sold out
         (permits, {"month": month, "plate": "30A-5", "account_id": "nobody"}, 409,
          "permit-refused"),

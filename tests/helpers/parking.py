@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from parking.lots import add_lot
 from parking.occupancy import Occupancy
-from parking.records import LotConfig
+from parking.records import BarrierEvent, EventKind, LotConfig
+from parking.services import ingest_barrier_batch
 from parking.tariff_files import resolve_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.audit import Actor
@@ -44,3 +47,38 @@ async def open_lot(
     return await add_lot(
         uows, lot, shipped(tariff), by=TESTS, operators={lot.operator}, occupancy=occupancy
     )
+
+
+async def lot_with_a_day(
+    uows: ParkingUnitOfWorkFactory, occupancy: Occupancy, **changes: Any
+) -> str:
+    """A lot (40 spaces, 2 reserved), a car in and out 40 minutes ago, one still inside, and
+    one that left without paying."""
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    values = {"reserved": 2, "permit_price": 2_000_000, "name": "Phố Huế car park", **changes}
+    await open_lot(uows, lot_config(lot_id, **values), occupancy=occupancy)
+    device = f"barrier-{secrets.token_hex(4)}"
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def event(seq: int, kind: EventKind, at: datetime, plate: str, **extra: Any) -> BarrierEvent:
+        return BarrierEvent(
+            device_id=device, seq=seq, lot_id=lot_id, kind=kind, at=at, vehicle="car",
+            plate=plate, **extra,
+        )  # fmt: skip
+
+    exit_fields = {"tariff_id": "hanoi-car", "fee": 25_000, "currency": "VND"}
+    await ingest_barrier_batch(
+        uows, device, lot_id,
+        [
+            event(1, EventKind.ENTRY, now - timedelta(minutes=80), "29A-11111", reason="ok"),
+            event(2, EventKind.ENTRY, now - timedelta(minutes=70), "29A-22222", reason="ok"),
+            event(3, EventKind.ENTRY, now - timedelta(minutes=60), "29A-33333", reason="ok"),
+            event(4, EventKind.EXIT, now - timedelta(minutes=40), "29A-11111", reason="paid",
+                  session_seq=1, collected=25_000, **exit_fields),
+            event(5, EventKind.EXIT, now - timedelta(minutes=30), "29A-22222",
+                  reason="unable_to_collect", session_seq=2, collected=0,
+                  failure="barrier_offline", **exit_fields),
+        ],
+        occupancy=occupancy,
+    )  # fmt: skip
+    return lot_id

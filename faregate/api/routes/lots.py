@@ -562,7 +562,7 @@ def day_document(figures: LotDay) -> LotDayDocument:
 @routes.route(
     "GET", "/api/v1/operator/lots/{lot_id}/days/{day}",
     summary="A lot's day: occupancy, entries and exits per hour, dwell, revenue",
-    tag="operator", auth=Auth.OPERATOR, response=LotDayDocument, errors=[404],
+    tag="operator", auth=Auth.OPERATOR, response=LotDayDocument, errors=[404, 422],
     parameters=[LOT_PARAMETER, DAY_PARAMETER],
 )  # fmt: skip
 async def get_lot_day(call: Call) -> LotDayDocument:

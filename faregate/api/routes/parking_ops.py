@@ -65,7 +65,7 @@ routes = RouteRegistry()
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=PRINTABLE)]
 Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=PRINTABLE)]
-Month = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, msgspec.Meta(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
 CredentialId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 AccountId = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=PRINTABLE)]
 CASE_PARAMETER = {
