@@ -45,7 +45,19 @@ class ProblemType:
     def problem(self, error: BaseException) -> Problem:
         message = str(error)
         detail = message if self.detail is None else self.detail.replace("{error}", message)
-        return Problem(self.status, self.slug, self.title, detail)
+        return Problem(self.status, self.slug, self.title, detail, errors=field_errors(error))
+
+
+def field_errors(error: BaseException) -> list[tuple[str, str]]:
+    """Each field and reason an error names, for the problem's `errors` member: every error of
+    a tariff file (TariffErrors), or the one field of a tariff or a lot."""
+    if isinstance(error, parking_errors.TariffErrors):
+        return [(e.field or e.file, e.reason) for e in error.errors]
+    if isinstance(error, parking_errors.TariffError):
+        return [(error.field or error.file, error.reason)]
+    if isinstance(error, parking_errors.LotError):
+        return [(error.field, error.reason)]
+    return []
 
 
 Table = Mapping[type[BaseException], ProblemType]

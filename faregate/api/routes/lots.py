@@ -14,7 +14,8 @@
   to `day`, the remote opens asked (`parking.history.lot_day`, the figures the page draws).
 
 Each is one call of `parking.lots` or `parking.history`, the use cases the CLI and the page
-call too; their errors are problem documents (`faregate.api.parking_errors`).
+call too; their errors are problem documents from the error table (`faregate.api.error_table`),
+a tariff's and a lot's with each field and reason in `errors`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import msgspec
 
 from faregate.api.context import CONFIG, ENGINE, REDIS
 from faregate.api.errors import Problem
-from faregate.api.parking_errors import parking_problems
 from faregate.api.registry import Auth, Call, RouteRegistry
 from parking.history import LotDay, lot_day
 from parking.lots import (
@@ -280,7 +280,7 @@ def _version_number(call: Call) -> int:
     text = call.request.match_info["version"]
     if not text.isdigit() or len(text) > 9:
         raise Problem(
-            404, "unknown-tariff-version", "Unknown tariff version",
+            404, "unknown-tariff", "Unknown tariff",
             f"{text[:40]!r} is not a version number",
         )  # fmt: skip
     return int(text)
@@ -328,8 +328,7 @@ def lot_document(overview: LotOverview) -> LotConfigDocument:
 
 
 async def _overview(uows: ParkingUnitOfWorkFactory, lot_id: str) -> LotConfigDocument:
-    with parking_problems():
-        [overview] = await lots_overview(uows, lot_id)
+    [overview] = await lots_overview(uows, lot_id)
     return lot_document(overview)
 
 
@@ -347,7 +346,7 @@ def tariff_document(text: str | None, name: str | None) -> tuple[str, str]:
     assert name is not None
     if name not in shipped_tariff_names():
         raise Problem(
-            422, "invalid-tariff", "Invalid tariff",
+            422, "tariff", "Invalid tariff",
             f"no shipped tariff {name[:40]!r} (shipped: {', '.join(shipped_tariff_names())})",
             errors=[("tariff_name", "not a shipped tariff")],
         )  # fmt: skip
@@ -363,27 +362,26 @@ async def post_lot(call: Call) -> LotConfigDocument:
     body = call.body_as(LotCreate)
     document, source = tariff_document(body.tariff, body.tariff_name)
     uows = parking_uows(call)
-    with parking_problems():
-        currency = read_tariff(document, source).currency
-        lot = LotConfig(
-            lot_id=body.lot_id,
-            name=body.name,
-            operator=body.operator,
-            capacity=body.capacity,
-            reserved=body.reserved,
-            currency=currency,
-            passback=body.passback,
-            hold_amount=body.hold,
-            kind=body.kind,
-            latitude=None if body.latitude is None else coordinate(body.latitude),
-            longitude=None if body.longitude is None else coordinate(body.longitude),
-            address=body.address,
-            permit_price=body.permit_price,
-        )
-        await add_lot(
-            uows, lot, document, by=Actor.of(call.user), source=source,
-            occupancy=Occupancy(call.app[REDIS]),
-        )  # fmt: skip
+    currency = read_tariff(document, source).currency
+    lot = LotConfig(
+        lot_id=body.lot_id,
+        name=body.name,
+        operator=body.operator,
+        capacity=body.capacity,
+        reserved=body.reserved,
+        currency=currency,
+        passback=body.passback,
+        hold_amount=body.hold,
+        kind=body.kind,
+        latitude=None if body.latitude is None else coordinate(body.latitude),
+        longitude=None if body.longitude is None else coordinate(body.longitude),
+        address=body.address,
+        permit_price=body.permit_price,
+    )
+    await add_lot(
+        uows, lot, document, by=Actor.of(call.user), source=source,
+        occupancy=Occupancy(call.app[REDIS]),
+    )  # fmt: skip
     return await _overview(uows, lot.lot_id)
 
 
@@ -417,11 +415,10 @@ async def patch_lot(call: Call) -> LotConfigDocument:
         permit_price=body.permit_price,
     )
     uows, lot_id = parking_uows(call), lot_id_of(call)
-    with parking_problems():
-        await edit_lot(
-            uows, lot_id, changes, by=Actor.of(call.user), reason=body.reason,
-            occupancy=Occupancy(call.app[REDIS]),
-        )  # fmt: skip
+    await edit_lot(
+        uows, lot_id, changes, by=Actor.of(call.user), reason=body.reason,
+        occupancy=Occupancy(call.app[REDIS]),
+    )  # fmt: skip
     return await _overview(uows, lot_id)
 
 
@@ -431,8 +428,7 @@ async def patch_lot(call: Call) -> LotConfigDocument:
     parameters=[LOT_PARAMETER],
 )  # fmt: skip
 async def get_tariffs(call: Call) -> TariffList:
-    with parking_problems():
-        tariffs = await lot_tariffs(parking_uows(call), lot_id_of(call))
+    tariffs = await lot_tariffs(parking_uows(call), lot_id_of(call))
     return TariffList(
         lot_id=tariffs.lot.lot_id,
         at=tariffs.at,
@@ -448,11 +444,10 @@ async def get_tariffs(call: Call) -> TariffList:
 async def post_tariff(call: Call) -> TariffVersionDocument:
     body = call.body_as(TariffUpload)
     uows = parking_uows(call)
-    with parking_problems():
-        draft = await upload_tariff(
-            uows, lot_id_of(call), body.document, by=Actor.of(call.user), source=body.source
-        )
-        tariffs = await lot_tariffs(uows, draft.lot_id)
+    draft = await upload_tariff(
+        uows, lot_id_of(call), body.document, by=Actor.of(call.user), source=body.source
+    )
+    tariffs = await lot_tariffs(uows, draft.lot_id)
     return version_document(draft, tariffs.in_force)
 
 
@@ -463,8 +458,7 @@ async def post_tariff(call: Call) -> TariffVersionDocument:
     parameters=[LOT_PARAMETER, VERSION_PARAMETER],
 )  # fmt: skip
 async def get_preview(call: Call) -> PreviewDocument:
-    with parking_problems():
-        preview = await preview_tariff(parking_uows(call), lot_id_of(call), _version_number(call))
+    preview = await preview_tariff(parking_uows(call), lot_id_of(call), _version_number(call))
     return PreviewDocument(
         lot_id=preview.lot_id,
         version=preview.version.version,
@@ -493,12 +487,11 @@ async def get_preview(call: Call) -> PreviewDocument:
 async def post_schedule(call: Call) -> TariffVersionDocument:
     body = call.body_as(ScheduleRequest)
     uows = parking_uows(call)
-    with parking_problems():
-        version = await schedule_tariff(
-            uows, lot_id_of(call), _version_number(call), body.effective_from,
-            by=Actor.of(call.user),
-        )  # fmt: skip
-        tariffs = await lot_tariffs(uows, version.lot_id)
+    version = await schedule_tariff(
+        uows, lot_id_of(call), _version_number(call), body.effective_from,
+        by=Actor.of(call.user),
+    )  # fmt: skip
+    tariffs = await lot_tariffs(uows, version.lot_id)
     return version_document(version, tariffs.in_force)
 
 
@@ -511,12 +504,11 @@ async def post_schedule(call: Call) -> TariffVersionDocument:
 async def post_cancel(call: Call) -> TariffVersionDocument:
     body = call.body_as(CancelRequest)
     uows = parking_uows(call)
-    with parking_problems():
-        version = await cancel_tariff(
-            uows, lot_id_of(call), _version_number(call), by=Actor.of(call.user),
-            reason=body.reason,
-        )  # fmt: skip
-        tariffs = await lot_tariffs(uows, version.lot_id)
+    version = await cancel_tariff(
+        uows, lot_id_of(call), _version_number(call), by=Actor.of(call.user),
+        reason=body.reason,
+    )  # fmt: skip
+    tariffs = await lot_tariffs(uows, version.lot_id)
     return version_document(version, tariffs.in_force)
 
 
@@ -567,6 +559,5 @@ def day_document(figures: LotDay) -> LotDayDocument:
 )  # fmt: skip
 async def get_lot_day(call: Call) -> LotDayDocument:
     day = day_of(call.request.match_info["day"])
-    with parking_problems():
-        figures = await lot_day(parking_uows(call), lot_id_of(call), day)
+    figures = await lot_day(parking_uows(call), lot_id_of(call), day)
     return day_document(figures)

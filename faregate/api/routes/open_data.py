@@ -23,7 +23,6 @@ import msgspec
 from aiohttp import web
 
 from faregate.api.context import CONFIG, REDIS
-from faregate.api.parking_errors import parking_problems
 from faregate.api.registry import Call, RouteRegistry
 from faregate.api.routes.lots import LOT_PARAMETER, day_of, lot_id_of, parking_uows
 from faregate_data.operators import load_operators
@@ -36,6 +35,14 @@ routes = RouteRegistry()
 SERVICE_ZONE = ZoneInfo(DEFAULT_TIMEZONE)  # "today" for a history asked without a day
 CACHE_SECONDS = 5.0
 MAX_CACHED = 256  # history answers kept (lot and day); the oldest go first
+
+
+class ParkApiPage(msgspec.Struct, kw_only=True):
+    """ParkAPI v3's page: parking sites (or history items) and how many. The route answers
+    the bytes it built (and cached); this documents their shape."""
+
+    items: list[dict[str, Any]]
+    total_count: int
 
 
 class HistoryQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -88,7 +95,7 @@ def _operator_names() -> dict[str, str]:
 @routes.route(
     "GET", "/open-data/parking",
     summary="Every lot as a ParkAPI parking site with its live free spaces",
-    tag="open-data", response_content_type="application/json",
+    tag="open-data", response=ParkApiPage,
 )  # fmt: skip
 async def get_parking_sites(call: Call) -> web.Response:
     cache = call.app[FEED_CACHE]
@@ -105,7 +112,7 @@ async def get_parking_sites(call: Call) -> web.Response:
 @routes.route(
     "GET", "/open-data/parking/{lot_id}/history",
     summary="A lot's free spaces every 15 minutes of a day, as ParkAPI history items",
-    tag="open-data", query=HistoryQuery, response_content_type="application/json",
+    tag="open-data", query=HistoryQuery, response=ParkApiPage,
     errors=[404], parameters=[LOT_PARAMETER],
 )  # fmt: skip
 async def get_site_history(call: Call) -> web.Response:
@@ -118,8 +125,7 @@ async def get_site_history(call: Call) -> web.Response:
     cache = call.app[FEED_CACHE]
     body = cache.get(key)
     if body is None:
-        with parking_problems():
-            history = await site_history(parking_uows(call), lot_id, day)
+        history = await site_history(parking_uows(call), lot_id, day)
         body = msgspec.json.encode(history)
         cache.put(key, body)
     return _answer(body)

@@ -24,7 +24,7 @@ every check is recorded.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -32,7 +32,6 @@ from aiohttp import web
 
 from faregate.api.context import CONFIG
 from faregate.api.errors import Problem
-from faregate.api.parking_errors import parking_problems
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.routes.lots import (
     LOT_PARAMETER,
@@ -162,8 +161,7 @@ def case_query(query: CasesQuery) -> CaseQuery:
 )  # fmt: skip
 async def get_cases(call: Call) -> CaseList:
     query = case_query(call.query_as(CasesQuery))
-    with parking_problems():
-        views = await find_cases(parking_uows(call), query)
+    views = await find_cases(parking_uows(call), query)
     return CaseList(cases=[case_document(v.case, v) for v in views])
 
 
@@ -173,8 +171,7 @@ async def get_cases(call: Call) -> CaseList:
 )  # fmt: skip
 async def get_cases_csv(call: Call) -> web.Response:
     query = case_query(call.query_as(CasesQuery))
-    with parking_problems():
-        views = await find_cases(parking_uows(call), query)
+    views = await find_cases(parking_uows(call), query)
     day = call.app[CONFIG].clock().date().isoformat()
     return web.Response(
         text=cases_csv(views),
@@ -198,11 +195,10 @@ def _session_id(call: Call) -> str:
     parameters=[CASE_PARAMETER],
 )  # fmt: skip
 async def post_notify(call: Call) -> CaseDocument:
-    with parking_problems():
-        case = await notify_case(
-            parking_uows(call), open_outbox(call.app[CONFIG].settings), _session_id(call),
-            by=Actor.of(call.user),
-        )  # fmt: skip
+    case = await notify_case(
+        parking_uows(call), open_outbox(call.app[CONFIG].settings), _session_id(call),
+        by=Actor.of(call.user),
+    )  # fmt: skip
     return case_document(case)
 
 
@@ -214,10 +210,9 @@ async def post_notify(call: Call) -> CaseDocument:
 )  # fmt: skip
 async def post_write_off(call: Call) -> CaseDocument:
     reason = call.body_as(WriteOffRequest).reason
-    with parking_problems():
-        case = await write_off_case(
-            parking_uows(call), _session_id(call), reason=reason, by=Actor.of(call.user)
-        )
+    case = await write_off_case(
+        parking_uows(call), _session_id(call), reason=reason, by=Actor.of(call.user)
+    )
     return case_document(case)
 
 
@@ -229,10 +224,9 @@ async def post_write_off(call: Call) -> CaseDocument:
 )  # fmt: skip
 async def post_collect(call: Call) -> CaseDocument:
     note = call.body_as(CollectRequest).note
-    with parking_problems():
-        case = await collect_case(
-            parking_uows(call), _session_id(call), note=note, by=Actor.of(call.user)
-        )
+    case = await collect_case(
+        parking_uows(call), _session_id(call), note=note, by=Actor.of(call.user)
+    )
     return case_document(case)
 
 
@@ -299,11 +293,6 @@ def permit_document(permit: Permit) -> ParkingPermitDocument:
     )
 
 
-def _month(text: str) -> date:
-    with parking_problems():
-        return parse_month(text)
-
-
 @routes.route(
     "POST", "/api/v1/operator/lots/{lot_id}/permits",
     summary="Sell a month's permit (at the counter, or from an account)",
@@ -312,12 +301,11 @@ def _month(text: str) -> date:
 )  # fmt: skip
 async def post_operator_permit(call: Call) -> ParkingPermitDocument:
     body = call.body_as(PermitSale)
-    with parking_problems():
-        permit = await sell_permit(
-            parking_uows(call), lot_id_of(call), _month(body.month), by=Actor.of(call.user),
-            credential_id=body.credential_id, plate=body.plate, account_id=body.account_id,
-            at_counter=body.account_id is None,
-        )  # fmt: skip
+    permit = await sell_permit(
+        parking_uows(call), lot_id_of(call), parse_month(body.month), by=Actor.of(call.user),
+        credential_id=body.credential_id, plate=body.plate, account_id=body.account_id,
+        at_counter=body.account_id is None,
+    )  # fmt: skip
     return permit_document(permit)
 
 
@@ -328,10 +316,9 @@ async def post_operator_permit(call: Call) -> ParkingPermitDocument:
 )  # fmt: skip
 async def get_operator_permits(call: Call) -> PermitList:
     month = call.query_as(PermitsQuery).month
-    with parking_problems():
-        permits = await lot_permits(
-            parking_uows(call), lot_id_of(call), None if month is None else _month(month)
-        )
+    permits = await lot_permits(
+        parking_uows(call), lot_id_of(call), None if month is None else parse_month(month)
+    )
     return PermitList(permits=[permit_document(p) for p in permits])
 
 
@@ -350,11 +337,10 @@ def _account_id(call: Call) -> str:
 )  # fmt: skip
 async def post_passenger_permit(call: Call) -> ParkingPermitDocument:
     body = call.body_as(PassengerPermitSale)
-    with parking_problems():
-        permit = await sell_permit(
-            parking_uows(call), body.lot_id, _month(body.month), by=Actor.of(call.user),
-            credential_id=body.credential_id, plate=body.plate, account_id=_account_id(call),
-        )  # fmt: skip
+    permit = await sell_permit(
+        parking_uows(call), body.lot_id, parse_month(body.month), by=Actor.of(call.user),
+        credential_id=body.credential_id, plate=body.plate, account_id=_account_id(call),
+    )  # fmt: skip
     return permit_document(permit)
 
 
@@ -399,8 +385,7 @@ def command_document(command: BarrierCommand) -> RemoteOpenDocument:
 )  # fmt: skip
 async def get_barriers(call: Call) -> BarrierList:
     lot_id = lot_id_of(call)
-    with parking_problems():
-        barriers = await lot_barriers(parking_uows(call), lot_id)
+    barriers = await lot_barriers(parking_uows(call), lot_id)
     return BarrierList(lot_id=lot_id, barriers=barriers)
 
 
@@ -412,11 +397,10 @@ async def get_barriers(call: Call) -> BarrierList:
 )  # fmt: skip
 async def post_open(call: Call) -> RemoteOpenDocument:
     reason = call.body_as(OpenRequest).reason
-    with parking_problems():
-        command = await open_barrier(
-            parking_uows(call), lot_id_of(call), path_id(call, "device_id", "barrier"),
-            reason=reason, by=Actor.of(call.user),
-        )  # fmt: skip
+    command = await open_barrier(
+        parking_uows(call), lot_id_of(call), path_id(call, "device_id", "barrier"),
+        reason=reason, by=Actor.of(call.user),
+    )  # fmt: skip
     return command_document(command)
 
 
@@ -476,10 +460,9 @@ async def get_inspection_lots(call: Call) -> InspectionLots:
 )  # fmt: skip
 async def post_check(call: Call) -> CheckDocument:
     body = call.body_as(CheckRequest)
-    with parking_problems():
-        check = await check_plate(
-            parking_uows(call), body.lot_id, body.plate, inspector=call.user.username
-        )
+    check = await check_plate(
+        parking_uows(call), body.lot_id, body.plate, inspector=call.user.username
+    )
     found = check.inspection
     result: Literal["session", "permit", "nothing"] = (
         "session" if found.result == "session" else "permit" if check.permit else "nothing"
