@@ -57,7 +57,7 @@ from faregate.api.routes import (
     system,
     webhooks,
 )
-from faregate.api.settlements import report_dir, start_settlement
+from faregate.api.settlements import approve, prepare, report_dir, settlement_runner
 from faregate.api.user_auth import bearer_guards
 from faregate.database import open_database
 from faregate.outbox_runtime import open_outbox
@@ -209,7 +209,8 @@ def create_app(config: ApiConfig) -> web.Application:
         finance=SettlementsFinance(
             uows,
             report_dir=lambda day: report_dir(app, day),
-            start=lambda request, day, who: start_settlement(request.app, day, who),
+            start=lambda request, day, who: prepare(request.app, day, who),
+            approve=lambda request, day, who: approve(request.app, day, who),
             refusals=(Problem,),
         ),
         audit=uows,
@@ -220,6 +221,14 @@ def create_app(config: ApiConfig) -> web.Application:
         ),
     )
     app.cleanup_ctx.extend(
-        [_fare_feed, _database, _redis, occupancy_relay, _gateway, _pricing_worker]
+        [
+            _fare_feed,
+            _database,
+            _redis,
+            occupancy_relay,
+            _gateway,
+            _pricing_worker,
+            settlement_runner,
+        ]
     )
     return app

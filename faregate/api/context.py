@@ -43,7 +43,9 @@ class ApiConfig:
     `gateway`: the payment gateway (`faregate.gateway_runtime`); by default a private
     localstripe in the data directory, as Redis without a URL.
     `pricing_worker`: run one pricing worker in the server process (`faregate serve
-    --no-worker` leaves pricing to separate `faregate worker` processes). `device_policy`:
+    --no-worker` leaves pricing to separate `faregate worker` processes). `settlement_runner`:
+    run the settlements finance asks for in the server process (off: `faregate worker
+    --settlements` runs them). `device_policy`:
     what every device's configuration tells it to decide offline with.
     """
 
@@ -58,6 +60,7 @@ class ApiConfig:
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
     pricing_worker: bool = True
+    settlement_runner: bool = True
     device_policy: DevicePolicy = DEFAULT_POLICY
 
 

@@ -131,6 +131,9 @@ ERRORS: Table = {
     settlement_errors.DayNotSettled: ProblemType(404, "not-settled", "Day not settled"),
     settlement_errors.NoSuchStatement: ProblemType(404, "no-such-statement", "No such statement"),
     settlement_errors.DayOutOfRange: ProblemType(422, "validation", "Invalid day"),
+    settlement_errors.NotPrepared: ProblemType(409, "not-prepared", "Day not prepared"),
+    settlement_errors.AlreadyApproved: ProblemType(409, "already-approved", "Day already approved"),
+    settlement_errors.SettlementForbidden: ProblemType(403, "four-eyes", "Not allowed"),
     # --- parking -----------------------------------------------------------------------------
     parking_errors.TariffError: ProblemType(422, "tariff", "Invalid tariff"),
     parking_errors.QuoteError: ProblemType(422, "validation", "Stay cannot be priced"),

@@ -141,6 +141,7 @@ class Route:
     max_body: int = DEFAULT_MAX_BODY
     # This route's answers to domain errors where they differ from the error table's.
     problems: Table = field(default_factory=dict)
+    status: int = 200  # the answer's status when all is well (202: accepted, to follow)
 
     def statuses(self) -> list[int]:
         found = set(self.errors) | {kind.status for kind in self.problems.values()}
@@ -178,6 +179,7 @@ class RouteRegistry:
         parameters: Sequence[Mapping[str, Any]] = (),
         max_body: int = DEFAULT_MAX_BODY,
         problems: Mapping[type[BaseException], ProblemType] | None = None,
+        status: int = 200,
     ) -> Callable[[RouteHandler], RouteHandler]:
         def register(handler: RouteHandler) -> RouteHandler:
             self.routes.append(
@@ -198,6 +200,7 @@ class RouteRegistry:
                     parameters=parameters,
                     max_body=max_body,
                     problems=dict(problems or {}),
+                    status=status,
                 )
             )
             return handler
@@ -282,7 +285,9 @@ def _endpoint(route: Route, guard: Guard | None) -> Handler:
             return reply
         if route.response is None or not isinstance(reply, route.response):
             raise TypeError(f"{route.operation_id} answered {type(reply).__name__}")
-        return web.Response(body=msgspec.json.encode(reply), content_type="application/json")
+        return web.Response(
+            body=msgspec.json.encode(reply), content_type="application/json", status=route.status
+        )
 
     return endpoint
 
@@ -333,7 +338,7 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
             "required": True,
             "content": {route.raw_body: {"schema": {"type": "string"}}},
         }
-    ok: dict[str, Any] = {"description": "OK"}
+    ok: dict[str, Any] = {"description": "OK" if route.status == 200 else "Accepted"}
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(route.response)}}
     elif route.response_content_type is not None:
@@ -342,7 +347,7 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
             kind: {"schema": {"type": "string"}}
             for kind in ((types,) if isinstance(types, str) else types)
         }
-    responses: dict[str, Any] = {"200": ok}
+    responses: dict[str, Any] = {str(route.status): ok}
     for status in route.statuses():
         if status in _EMPTY_ANSWERS:
             responses[str(status)] = {"description": _EMPTY_ANSWERS[status]}

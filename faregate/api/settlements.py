@@ -1,27 +1,29 @@
-"""Starting a settlement from the finance API or page: `ticketing.services.settlement.settle`
-with the app's database, fare feed, gateway and payments, `who` the finance user.
+"""Settlements from the finance API and page: requests answered at once, the work done by the
+app's settlement runner (`ticketing.services.settlement_runner`) off the request.
 
-The run is the same as `faregate settle`'s, its reports where that puts them by default
-(`DATA_DIR/settlement/DAY/`), and its refusals its own: `DayNotClosed` before the cut-off,
-`SettlementInProgress` at once while another run of the day holds its lock (this server, a
-second one, or `faregate settle`). A gateway failure mid-run is a 502 whose detail says that
-starting again resumes (the stages done are checkpointed). The run is shielded from a client
-that hangs up: it finishes and stores its figures, and starting it again returns them.
+`prepare` and `approve` leave the work on the day's record (`ticketing.services.
+settlement_runs`) and wake this server's runner; any runner sharing the database (another
+server, `faregate worker --settlements`) may take it. Reports go where `faregate settle` puts
+them by default (`DATA_DIR/settlement/DAY/`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 from aiohttp import web
 
 from faregate.api.context import CONFIG, GATEWAY, PAYMENTS, PRICING_FEED, UOWS
-from faregate.api.errors import Problem
-from gateways.errors import GatewayError
 from ticketing.audit import Actor
-from ticketing.services.settlement import SettlementOutcome, default_report_dir, settle
+from ticketing.services.settlement import default_report_dir
+from ticketing.services.settlement_runner import SettlementRunner
+from ticketing.services.settlement_runs import SettlementRun, request_approval, request_prepare
+
+SETTLEMENT_RUNNER = web.AppKey("settlement_runner", SettlementRunner)
 
 
 def report_dir(app: web.Application, day: date) -> Path:
@@ -29,24 +31,47 @@ def report_dir(app: web.Application, day: date) -> Path:
     return default_report_dir(app[CONFIG].settings.data_dir, day)
 
 
-async def start_settlement(app: web.Application, day: date, who: Actor) -> SettlementOutcome:
-    """Settle `day` (see the module docstring)."""
-    run = asyncio.ensure_future(
-        settle(
-            app[UOWS],
-            app[PRICING_FEED],
-            day,
-            who=who,
-            report_dir=report_dir(app, day),
-            gateway=app[GATEWAY],
-            payments=app[PAYMENTS],
-        )
+def _wake(app: web.Application) -> None:
+    runner = app.get(SETTLEMENT_RUNNER)
+    if runner is not None:
+        runner.wake.set()
+
+
+async def prepare(app: web.Application, day: date, who: Actor) -> SettlementRun:
+    """Ask for `day` to be prepared by `who`; answers the run at once."""
+    run = await request_prepare(app[UOWS], day, who)
+    _wake(app)
+    return run
+
+
+async def approve(app: web.Application, day: date, who: Actor) -> SettlementRun:
+    """Approve prepared `day` as `who`; answers the run at once."""
+    run = await request_approval(app[UOWS], day, who)
+    _wake(app)
+    return run
+
+
+async def settlement_runner(app: web.Application) -> AsyncIterator[None]:
+    """The server's own settlement runner (unless `ApiConfig.settlement_runner` is off: then
+    `faregate worker --settlements` processes do the work); stopped before the database
+    closes, a job in progress cancelled (its stages done are kept, the job waits)."""
+    runner = SettlementRunner(
+        uows=app[UOWS],
+        feed=app[PRICING_FEED],
+        report_dir=lambda day: report_dir(app, day),
+        gateway=app[GATEWAY],
+        payments=app[PAYMENTS],
     )
+    app[SETTLEMENT_RUNNER] = runner
+    if not app[CONFIG].settlement_runner:
+        yield
+        return
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.serve(stop), name="settlement-runner")
     try:
-        return await asyncio.shield(run)
-    except GatewayError as error:  # the stages done so far are kept; a new start resumes
-        raise Problem(
-            502, "gateway", "Bad Gateway",
-            f"the payment gateway failed during the settlement of {day} ({error}); the "
-            "stages done are kept and starting it again resumes from there",
-        ) from error  # fmt: skip
+        yield
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,6 +1,8 @@
 """The finance page (`/finance`): settlement days with their control status, one day's revenue
-by operator and by hour, its exceptions and statements, and a button that starts the
-settlement of a closed day.
+by operator and by hour, its exceptions and statements, and the day's settlement run with four
+eyes: a button that prepares a closed day (after a confirmation step), the run's live progress
+(`finance.js` polls `/finance/days/{day}/run`), the figures for review, and a button that
+approves it (after a confirmation step) for a finance user other than the one who prepared it.
 
 PLACEHOLDER CONTRACT. Settlement, statements and finance sign-in do not exist yet; the
 dataclasses below are what the page needs, and the API round fills them from the settlement
@@ -14,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from aiohttp import web
@@ -77,6 +79,56 @@ class SettlementException:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewCharge:
+    account: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviewStatement:
+    operator: str  # the operator's name
+    rides: int
+    gross: Money
+    net: Money
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPanel:
+    """A day's settlement run as the page shows it."""
+
+    state: str  # open, closed, preparing, prepared, settling, failed, settled
+    stage: str | None  # the last stage done
+    running: str | None  # the stage running now
+    done: int
+    total: int
+    prepared_by: str | None
+    prepared_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    error: str | None
+    charges: int | None  # for review: the card charges approving would make
+    charges_total: Money | None
+    largest: tuple[ReviewCharge, ...] = ()
+    statements: tuple[ReviewStatement, ...] = ()
+    can_approve: bool = False  # prepared, and not by the user looking at it
+    operators: tuple[tuple[str, str], ...] = ()  # (id, name) of the drill-down links
+
+    @property
+    def working(self) -> bool:
+        return self.state in ("preparing", "settling")
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "stage": self.stage,
+            "running": self.running,
+            "done": self.done,
+            "total": self.total,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DayReport:
     day: SettlementDay
     by_operator: tuple[OperatorRevenue, ...]
@@ -95,7 +147,15 @@ class FinanceSource(Protocol):
         ...
 
     async def start_settlement(self, request: web.Request, day: date) -> None:
-        """Start settling a closed day; SettlementRefused when it cannot start."""
+        """Ask for a closed day to be prepared; SettlementRefused when it cannot be."""
+        ...
+
+    async def approve_settlement(self, request: web.Request, day: date) -> None:
+        """Approve a prepared day as the signed-in user; SettlementRefused when they cannot."""
+        ...
+
+    async def run(self, request: web.Request, day: date) -> RunPanel | None:
+        """The day's settlement run; None when the day has none to show."""
         ...
 
     async def file(self, request: web.Request, day: date, name: str) -> tuple[bytes, str] | None:
@@ -126,6 +186,8 @@ async def _page(
         settled = [d for d in days if d.status is DayStatus.SETTLED]
         wanted = settled[0].service_day if settled else None
     report = None if wanted is None else await source.report(request, wanted)
+    run = None if wanted is None else await source.run(request, wanted)
+    confirm = request.query.get("confirm")
     charts = (
         None
         if report is None
@@ -148,8 +210,23 @@ async def _page(
         error=error,
         notice=notice,
         control_text=CONTROL_TEXT,
+        run=run,
+        confirm=confirm if confirm in ("prepare", "approve") else None,
         url_for_settle=lambda day: str(
             request.app.router["finance_settle"].url_for(day=day.isoformat())
+        ),
+        url_for_approve=lambda day: str(
+            request.app.router["finance_approve"].url_for(day=day.isoformat())
+        ),
+        url_for_run=lambda day: str(request.app.router["finance_run"].url_for(day=day.isoformat())),
+        url_for_operator=lambda day, operator: (
+            str(
+                request.app.router["finance_operator"].url_for(
+                    day=day.isoformat(), operator=operator
+                )
+            )
+            if "finance_operator" in request.app.router
+            else None
         ),
         DayStatus=DayStatus,
         ControlStatus=ControlStatus,
@@ -163,30 +240,63 @@ async def _page(
     )
 
 
+NOTICES = {
+    "started": "Preparing the settlement of {day}: its progress is below; no card is charged "
+    "until another finance user approves it.",
+    "approved": "Settlement of {day} approved: its cards are being charged; progress below.",
+}
+
+
 async def finance_page(request: web.Request) -> web.Response:
-    started = request.query.get("started")
-    notice = None if started is None else f"Settlement of {started} run; its status is below."
+    notice = None
+    for key, text in NOTICES.items():
+        if key in request.query:
+            notice = text.format(day=request.query[key][:10])
     return await _page(request, notice=notice)
 
 
-async def start_settlement(request: web.Request) -> web.Response:
+async def _act(request: web.Request, approve: bool) -> web.Response:
     day = _parse_day(request.match_info["day"])
     form = await request.post()
     if not form_token_ok(request, str(form.get(FORM_TOKEN_FIELD, ""))[:200]):
         return await _page(
             request, status=403, error="Error: the form has expired; reload the page and try again."
         )
+    source = request.app[FINANCE_SOURCE]
     try:
-        await request.app[FINANCE_SOURCE].start_settlement(request, day)
+        if approve:
+            await source.approve_settlement(request, day)
+        else:
+            await source.start_settlement(request, day)
     except SettlementRefused as exc:
         return await _page(request, status=409, error=f"Error: {exc}")
     # Post/redirect/get: reloading the page afterwards does not post again.
+    done = "approved" if approve else "started"
     location = (
         request.app.router["finance"]
         .url_for()
-        .with_query(day=day.isoformat(), started=day.isoformat())
+        .with_query({"day": day.isoformat(), done: day.isoformat()})
     )
     raise web.HTTPSeeOther(location)
+
+
+async def start_settlement(request: web.Request) -> web.Response:
+    """Prepare a closed day (the form the confirmation step shows)."""
+    return await _act(request, approve=False)
+
+
+async def approve_settlement(request: web.Request) -> web.Response:
+    """Approve a prepared day (the form the confirmation step shows)."""
+    return await _act(request, approve=True)
+
+
+async def run_status(request: web.Request) -> web.Response:
+    """The day's run as JSON, for the page's progress poll."""
+    day = _parse_day(request.match_info["day"])
+    run = await request.app[FINANCE_SOURCE].run(request, day)
+    if run is None:
+        raise web.HTTPNotFound(text=f"Error: no settlement run of {day.isoformat()}")
+    return web.json_response(run.as_json(), headers={"Cache-Control": "no-store"})
 
 
 async def report_file(request: web.Request) -> web.Response:

@@ -1,9 +1,10 @@
 """The finance page's data: the settlement service's reads, the same calls the finance API makes.
 
 `SettlementsFinance` is a `FinanceSource` over `ticketing.services.settlement_days` (each day's
-status and totals, a settled day's figures, exceptions and report files) and the app's way to
-start a settlement (`start`: the finance API's, so a page and an API caller refuse each other's
-second run alike). No query of its own, so the page and the API cannot disagree. A refusal
+status and totals, a settled day's figures, exceptions and report files), `settlement_runs`
+(the day's run: state, progress, who, the figures for review) and the app's way to prepare and
+approve a settlement (`start`, `approve`: the finance API's, so the page and an API caller
+follow the same rules). No query of its own, so the page and the API cannot disagree. A refusal
 (a day before its cut-off, a run already going: any `TicketingError`, or one of `refusals`)
 becomes the page's one `Error:` line.
 """
@@ -24,6 +25,9 @@ from faregate.web.finance import (
     DayReport,
     Download,
     OperatorRevenue,
+    ReviewCharge,
+    ReviewStatement,
+    RunPanel,
     SettlementDay,
     SettlementException,
 )
@@ -41,6 +45,7 @@ from ticketing.services.settlement_days import (
     report_file,
     settled_figures,
 )
+from ticketing.services.settlement_runs import run_of
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.settlement.writers import REPORT_TYPES, Report
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -100,12 +105,14 @@ class SettlementsFinance:
         *,
         report_dir: Callable[[date], Path],
         start: Start,
+        approve: Start | None = None,
         refusals: tuple[type[Exception], ...] = (),
         operator_names: Mapping[str, str] | None = None,
     ) -> None:
         self._uows = uows
         self._report_dir = report_dir
         self._start = start
+        self._approve = approve
         # Operators by name (the shipped registry's unless given); an unknown id as itself.
         self._names = load_operators().names() if operator_names is None else operator_names
         self._refusals: tuple[type[Exception], ...] = (TicketingError, *refusals)
@@ -165,10 +172,61 @@ class SettlementsFinance:
         return found.body, found.content_type
 
     async def start_settlement(self, request: web.Request, day: date) -> None:
-        user = request.get(STAFF_USER)
-        # Unguarded (a test of the page alone): nobody signed in, the page itself acts.
-        who = Actor("finance page", ActorRole.FINANCE) if user is None else Actor.of(user)
+        await self._act(self._start, request, day)
+
+    async def approve_settlement(self, request: web.Request, day: date) -> None:
+        if self._approve is None:
+            raise SettlementRefused("approving is not offered here")
+        await self._act(self._approve, request, day)
+
+    async def _act(self, act: Start, request: web.Request, day: date) -> None:
         try:
-            await self._start(request, day, who)
-        except self._refusals as exc:  # not closed yet, already running...
+            await act(request, day, _who(request))
+        except self._refusals as exc:  # not closed yet, the same user approving...
             raise SettlementRefused(str(exc)) from exc
+
+    async def run(self, request: web.Request, day: date) -> RunPanel | None:
+        run = await run_of(self._uows(request), day)
+        if run.stage is None:
+            return None
+        progress, review = run.progress, run.review
+        currency = review.currency if review is not None else "VND"
+        statements = () if review is None else review.statements
+        return RunPanel(
+            state=str(run.state),
+            stage=str(run.stage),
+            running=None if progress is None else str(progress.stage),
+            done=0 if progress is None else progress.done,
+            total=0 if progress is None else progress.total,
+            prepared_by=run.prepared_by,
+            prepared_at=run.prepared_at,
+            approved_by=run.approved_by,
+            approved_at=run.approved_at,
+            error=run.error,
+            charges=None if review is None else review.charges,
+            charges_total=None if review is None else review.charges_money,
+            largest=()
+            if review is None
+            else tuple(
+                ReviewCharge(account=a, amount=Money(n, currency)) for a, n in review.largest
+            ),
+            statements=tuple(
+                ReviewStatement(
+                    operator=self._names.get(s.operator, s.operator),
+                    rides=s.rides,
+                    gross=Money(s.gross, currency),
+                    net=Money(s.net, currency),
+                )
+                for s in statements
+            ),
+            can_approve=str(run.state) == "prepared" and run.prepared_by != _who(request).name,
+            operators=tuple(
+                (s.operator, self._names.get(s.operator, s.operator)) for s in statements
+            ),
+        )
+
+
+def _who(request: web.Request) -> Actor:
+    user = request.get(STAFF_USER)
+    # Unguarded (a test of the page alone): nobody signed in, the page itself acts.
+    return Actor("finance page", ActorRole.FINANCE) if user is None else Actor.of(user)

@@ -12,8 +12,10 @@ from faregate.web.audit import AUDIT_SOURCE, AuditSource, audit_page
 from faregate.web.finance import (
     FINANCE_SOURCE,
     FinanceSource,
+    approve_settlement,
     finance_page,
     report_file,
+    run_status,
     start_settlement,
 )
 from faregate.web.occupancy import OCCUPANCY, OccupancyBroadcaster, occupancy_events
@@ -63,7 +65,8 @@ def add_web_routes(
     - `/operator` and `/operator/occupancy/events`: only with an `operator` source. Whoever
       records parking entries and exits publishes occupancy to `occupancy` (one is made when
       not given; it is `app[OCCUPANCY]` either way).
-    - `/finance` and `POST /finance/days/{day}/settle`: only with a `finance` source;
+    - `/finance`, `POST /finance/days/{day}/settle` (prepare), `.../approve`, and
+      `/finance/days/{day}/run` (the run's progress, JSON): only with a `finance` source;
       `/finance/audit` (the audit log) only with it and an `audit` source.
 
     - `/operator/lots/...`, `/operator/cases` and `/inspector` (faregate.web.parking_pages):
@@ -111,6 +114,14 @@ def add_web_routes(
             "/finance/days/{day}/settle",
             guard(UserRole.FINANCE, start_settlement),
             name="finance_settle",
+        )
+        app.router.add_post(
+            "/finance/days/{day}/approve",
+            guard(UserRole.FINANCE, approve_settlement),
+            name="finance_approve",
+        )
+        app.router.add_get(
+            "/finance/days/{day}/run", guard(UserRole.FINANCE, run_status), name="finance_run"
         )
         app.router.add_get(
             "/finance/days/{day}/files/{name}",

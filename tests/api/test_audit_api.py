@@ -13,7 +13,9 @@ import pytest
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
 from tests.helpers.api import Client
+from tests.wallets import top_up
 from ticketing.audit import Actor
+from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
 
@@ -128,15 +130,21 @@ async def test_bad_filters_are_422_problems(
     assert detail in (await answer.json())["detail"]
 
 
-async def test_a_settlement_started_through_the_api_is_the_finance_users(client: Client) -> None:
+async def test_a_settlement_prepared_through_the_api_is_the_finance_users(client: Client) -> None:
+    async with client.server.app[UOWS]() as uow:  # the day's only activity: a top-up
+        await uow.riders.open_account(
+            RiderAccount("alice", "regular", PaymentMode.PREPAID_WALLET, "VND")
+        )
+        await top_up(uow, "alice", 50_000, at=datetime(2026, 11, 24, 5, tzinfo=UTC))
+        await uow.commit()
     fin, fin_token = await staff(client, UserRole.FINANCE)
     started = await client.post(
         "/api/v1/finance/settlements",
         json={"day": "2026-11-24"},
         headers={"Authorization": f"Bearer {fin_token}"},
     )
-    assert started.status == 200, await started.text()
-    page = await (await read(client, fin_token, action="settlement-started")).json()
+    assert started.status == 202, await started.text()
+    page = await (await read(client, fin_token, action="settlement-prepared")).json()
     [line] = page["entries"]
     assert line["actor"] == {"name": fin, "role": "finance"}
     assert line["target"] == {"kind": "service-day", "id": "2026-11-24"}

@@ -1,33 +1,42 @@
 """The finance API over the real settlement run (SQLite and PostgreSQL, the session's
-localstripe): a finance user settles a closed day and downloads its statements; a day before
-its cut-off and a day already being settled are refused with 409; operators cannot start one."""
+localstripe), off the request and with four eyes: one finance user prepares a day (202 at once,
+the run to follow), a second approves it and the runner charges and reports; the same user
+cannot do both, an operator neither; progress is visible while the runner charges; a run whose
+gateway fails part-way shows failed, and a retry completes it charging nobody twice."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
-import json
 import secrets
-from dataclasses import replace
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from faregate.api.app import create_app
-from faregate.api.context import ENGINE, PRICING_FEED, UOWS
+from faregate.api.context import ENGINE, GATEWAY, PRICING_FEED, UOWS
 from faregate.api.problems import PROBLEM_JSON
-from faregate.gateway_runtime import StripeConfig
 from gateways.localstripe_server import LocalStripe
-from tests.helpers.api import Client, free_port, make_config
+from gateways.protocol import PaymentStatus
+from tests.helpers.api import Client, make_config
+from tests.helpers.settlement_runs import FailingGateway, HeldGateway, postpaid_riders, runner
+from tests.helpers.waiting import until
 from tests.wallets import open_funded_wallets
+from ticketing.audit import AuditAction, AuditQuery, TargetKind
+from ticketing.db.payments_models import PaymentAttemptRow
+from ticketing.payments.model import PaymentPurpose
+from ticketing.services import settlement_runner
 from ticketing.services.settlement_lock import settlement_lock
 from ticketing.services.taps import ingest_and_price
 from ticketing.services.users import ScryptCost, create_user, sign_in
-from ticketing.settlement.states import ExceptionKind
+from ticketing.settlement.states import Job
 from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
 
@@ -65,60 +74,6 @@ async def city(client: Client) -> None:
         await open_funded_wallets(uow, ["alice", "carol"])
         await uow.commit()
     await ingest_and_price(uows, feed, [*ride("alice", 7), *ride("carol", 8)])
-
-
-async def test_finance_settles_a_closed_day_and_downloads_its_statements(client: Client) -> None:
-    await city(client)
-    fin = await token(client, UserRole.FINANCE)
-    listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
-    assert listed["days"][0] == {
-        "day": "2026-11-24", "state": "open", "digest": None, "error": None,
-        "adjustments_waiting": 0,
-    }  # fmt: skip
-    assert [d["day"] for d in listed["days"][:2]] == ["2026-11-24", "2026-11-25"]  # rideless
-    answer = await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})
-    assert answer.status == 200, await answer.text()
-    started = await answer.json()
-    summary = started["summary"]
-    assert started["already_settled"] is False
-    assert (summary["taps"], summary["account_days"]) == (4, 2)
-    assert sum(summary["apportioned"].values()) > 0
-    assert summary["report"] == f"/api/v1/finance/statements?day={DAY}&name=report.html"
-    digest = summary["digest"]
-
-    listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
-    assert [(d["day"], d["state"], d["digest"]) for d in listed["days"][:1]] == [
-        ("2026-11-24", "settled", digest)
-    ]
-    figures = await call(client, "GET", f"/api/v1/finance/figures?day={DAY}", fin)
-    assert figures.status == 200
-    document = await figures.json()
-    assert document["digest"] == digest
-    assert document["closed_by"].startswith("finance-")
-    assert "statements" in document["figures"]
-
-    csv_answer = await call(client, "GET", f"{summary['report'][:-11]}statements.csv", fin)
-    assert csv_answer.status == 200
-    assert csv_answer.content_type == "text/csv"
-    assert csv_answer.charset == "utf-8"
-    assert "attachment" in csv_answer.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(await csv_answer.text())))
-    assert {r["operator"] for r in rows} == set(summary["apportioned"])
-    json_answer = await call(
-        client, "GET", f"/api/v1/finance/statements?day={DAY}&name=settlement.json", fin
-    )
-    assert json_answer.content_type == "application/json"
-    assert json.loads(await json_answer.read())["digest"] == digest
-    html = await call(client, "GET", summary["report"], fin)
-    assert html.content_type == "text/html"
-    assert "<svg" in await html.text()
-    exceptions = await call(client, "GET", f"/api/v1/finance/exceptions?day={DAY}", fin)
-    assert exceptions.status == 200
-    assert {e["kind"] for e in (await exceptions.json())["exceptions"]} <= set(ExceptionKind)
-
-    again = await (await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})).json()
-    assert again["already_settled"] is True
-    assert again["summary"]["digest"] == digest
 
 
 async def test_statements_of_an_unsettled_day_or_an_unknown_file_are_404(client: Client) -> None:
@@ -171,25 +126,6 @@ async def test_a_day_beyond_the_years_settlement_handles_is_422(client: Client) 
             assert read.status in (200, 404), (path, await read.text())
 
 
-async def test_a_settlement_already_running_is_refused_with_409(client: Client) -> None:
-    await city(client)
-    fin = await token(client, UserRole.FINANCE)
-    # as another process (`faregate settle`, a second server) would hold it
-    async with settlement_lock(client.server.app[ENGINE], DAY):
-        answer = await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})
-        assert answer.status == 409
-        assert (await answer.json())["type"].endswith("settlement-in-progress")
-    # two finance users at once on this server: one runs, the other is refused or, if the
-    # first had already finished, gets its stored figures
-    answers = await asyncio.gather(
-        *(call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"}) for _ in range(2))
-    )
-    statuses = sorted(a.status for a in answers)
-    assert statuses in ([200, 409], [200, 200]), statuses
-    bodies = [await a.json() for a in answers if a.status == 200]
-    assert [b["already_settled"] for b in bodies].count(False) == 1
-
-
 async def test_an_operator_cannot_start_a_settlement(client: Client) -> None:
     await city(client)
     ops = await token(client, UserRole.OPERATOR)
@@ -199,20 +135,192 @@ async def test_an_operator_cannot_start_a_settlement(client: Client) -> None:
         assert await uow.settlement.days() == []
 
 
-async def test_a_gateway_down_mid_run_is_502_and_the_stages_done_are_kept(
+@pytest.fixture
+async def quiet(
     tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> AsyncIterator[Client]:
+    """The app without its own settlement runner: the test runs the work when it says."""
+    config = make_config(tmp_path, db_url, localstripe_server, settlement_runner=False)
+    async with TestClient(TestServer(create_app(config))) as test_client:
+        yield test_client
+
+
+async def run(client: Client, path: str, bearer: str) -> dict[str, Any]:
+    answer = await call(client, "GET", path, bearer)
+    assert answer.status == 200, await answer.text()
+    document: dict[str, Any] = await answer.json()
+    return document
+
+
+async def attempts_of(client: Client, account: str) -> list[tuple[str, str]]:
+    """The account's daily charge attempts: (charge key, status)."""
+    async with client.server.app[UOWS]() as uow:
+        rows = await uow.session.execute(
+            select(PaymentAttemptRow.charge_key, PaymentAttemptRow.status).where(
+                PaymentAttemptRow.account_id == account,
+                PaymentAttemptRow.purpose == PaymentPurpose.DAILY_CHARGE.value,
+            )
+        )
+        return sorted((str(key), str(status)) for key, status in rows)
+
+
+async def test_prepare_answers_at_once_and_a_second_finance_user_approves(quiet: Client) -> None:
+    app = quiet.server.app
+    rode = await postpaid_riders(app, DAY, 2)
+    fin, fin2 = await token(quiet, UserRole.FINANCE), await token(quiet, UserRole.FINANCE)
+    ops = await token(quiet, UserRole.OPERATOR)
+    day_path = f"{SETTLEMENTS}/{DAY}"
+
+    answer = await call(quiet, "POST", SETTLEMENTS, fin, {"day": DAY.isoformat()})
+    assert answer.status == 202, await answer.text()
+    started = await answer.json()
+    # answered before any work: closed, nothing priced or charged, the work waiting
+    assert (started["state"], started["stage"], started["progress"]) == (
+        "preparing", "closed", None,
+    )  # fmt: skip
+    assert started["prepared_by"].startswith("finance-")
+    assert started["approved_by"] is None
+    assert started["links"]["self"] == day_path
+    assert await run(quiet, day_path, fin) == started
+
+    assert await runner(app, app[GATEWAY]).run_waiting() == [(DAY, Job.PREPARE)]
+    prepared = await run(quiet, day_path, fin)
+    assert (prepared["state"], prepared["stage"]) == ("prepared", "priced")
+    review = prepared["review"]
+    assert review["charges"]["count"] == 2
+    assert review["charges"]["total"] == sum(rode.values())
+    assert prepared["links"]["approve"] == f"{day_path}/approve"
+    for account in rode:  # nothing charged by preparing
+        assert await attempts_of(quiet, account) == []
+
+    refused = await call(quiet, "POST", f"{day_path}/approve", fin)
+    assert refused.status == 403
+    assert (await refused.json())["type"].endswith("four-eyes")
+    for path, body in ((f"{day_path}/approve", None), (SETTLEMENTS, {"day": DAY.isoformat()})):
+        assert (await call(quiet, "POST", path, ops, body)).status == 403
+    assert (await call(quiet, "GET", day_path, ops)).status == 403
+
+    approved = await call(quiet, "POST", f"{day_path}/approve", fin2)
+    assert approved.status == 202
+    document = await approved.json()
+    assert document["state"] == "settling"
+    assert document["approved_by"] != document["prepared_by"]
+    assert await runner(app, app[GATEWAY]).run_waiting() == [(DAY, Job.APPROVE)]
+    settled = await run(quiet, day_path, fin)
+    assert (settled["state"], settled["stage"], settled["error"]) == ("settled", "reported", None)
+    assert settled["digest"]
+    for account in rode:
+        assert await attempts_of(quiet, account) == [(f"charge:{account}:{DAY}", "succeeded")]
+    csv_answer = await call(quiet, "GET", settled["links"]["report"][:-11] + "statements.csv", fin)
+    assert csv_answer.status == 200
+    assert list(csv.DictReader(io.StringIO(await csv_answer.text())))
+
+    async with app[UOWS]() as uow:
+        page = await uow.audit.page(AuditQuery(target_kind=TargetKind.SERVICE_DAY))
+    steps = sorted((e.action, e.actor.name) for e in page.entries)
+    assert steps == sorted([
+        (AuditAction.SETTLEMENT_PREPARED, started["prepared_by"]),
+        (AuditAction.SETTLEMENT_APPROVED, document["approved_by"]),
+    ])  # fmt: skip
+
+
+async def test_the_runs_progress_is_visible_while_it_charges(
+    quiet: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    down = StripeConfig(
-        api_key="sk_test_down", api_base=f"http://127.0.0.1:{free_port()}", webhook_secret="x"
-    )
-    config = replace(make_config(tmp_path, db_url, localstripe_server), gateway=down)
-    async with TestClient(TestServer(create_app(config))) as client:
-        await city(client)
-        fin = await token(client, UserRole.FINANCE)
-        answer = await call(client, "POST", SETTLEMENTS, fin, {"day": "2026-11-24"})
-        assert answer.status == 502
-        assert "resumes" in (await answer.json())["detail"]
-        listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
-        failed = listed["days"][0]
-        assert failed["state"] == "failed (priced)"  # the stages done are kept
-        assert failed["error"].startswith("charged stage failed: ")
+    monkeypatch.setattr(settlement_runner, "PROGRESS_INTERVAL", 0.0)  # every count stored
+    app = quiet.server.app
+    await postpaid_riders(app, DAY, 3)
+    fin, fin2 = await token(quiet, UserRole.FINANCE), await token(quiet, UserRole.FINANCE)
+    day_path = f"{SETTLEMENTS}/{DAY}"
+    await call(quiet, "POST", SETTLEMENTS, fin, {"day": DAY.isoformat()})
+    await runner(app, app[GATEWAY]).run_waiting()
+    await call(quiet, "POST", f"{day_path}/approve", fin2)
+    held = HeldGateway(app[GATEWAY], hold_at=3)
+    working = asyncio.create_task(runner(app, held).run_waiting())
+    await asyncio.wait_for(held.holding.wait(), timeout=60)
+    during = await run(quiet, day_path, fin)
+    assert during["state"] == "settling"
+    assert during["stage"] == "priced"
+    assert during["progress"] == {"stage": "charged", "done": 2, "total": 3}
+    held.release.set()
+    await working
+    after = await run(quiet, day_path, fin)
+    assert (after["state"], after["progress"]) == ("settled", None)
+
+
+async def test_a_run_whose_gateway_fails_part_way_shows_failed_and_a_retry_charges_once(
+    quiet: Client,
+) -> None:
+    app = quiet.server.app
+    rode = await postpaid_riders(app, DAY, 3)
+    fin, fin2 = await token(quiet, UserRole.FINANCE), await token(quiet, UserRole.FINANCE)
+    day_path = f"{SETTLEMENTS}/{DAY}"
+    await call(quiet, "POST", SETTLEMENTS, fin, {"day": DAY.isoformat()})
+    await runner(app, app[GATEWAY]).run_waiting()
+    await call(quiet, "POST", f"{day_path}/approve", fin2)
+    failing = FailingGateway(app[GATEWAY], fail_at=2)
+    await runner(app, failing).run_waiting()
+    failed = await run(quiet, day_path, fin)
+    assert (failed["state"], failed["stage"]) == ("failed", "priced")
+    assert failed["error"].startswith("charged stage failed: ")
+    assert failed["progress"] is None
+    charged = [a for a in rode if ("succeeded" in {s for _k, s in await attempts_of(quiet, a)})]
+    assert len(charged) == 1  # one charge at a time: the first made, the failure stopped the rest
+
+    # the preparer cannot retry the approval either; the approver (or a third user) can
+    assert (await call(quiet, "POST", f"{day_path}/approve", fin)).status == 403
+    again = await call(quiet, "POST", f"{day_path}/approve", fin2)
+    assert again.status == 202
+    assert (await again.json())["state"] == "settling"
+    await runner(app, failing).run_waiting()
+    settled = await run(quiet, day_path, fin)
+    assert settled["state"] == "settled"
+    for account in rode:
+        key = f"charge:{account}:{DAY}"
+        assert await attempts_of(quiet, account) == [(key, "succeeded")]
+        found = await app[GATEWAY].find_charge_payments(key)
+        assert [p.status for p in found] == [PaymentStatus.SUCCEEDED]  # charged once
+
+
+async def test_a_runner_elsewhere_holding_the_day_leaves_the_work_waiting(quiet: Client) -> None:
+    app = quiet.server.app
+    await city(quiet)
+    fin = await token(quiet, UserRole.FINANCE)
+    async with settlement_lock(app[ENGINE], DAY):  # as another process would hold it
+        answer = await call(quiet, "POST", SETTLEMENTS, fin, {"day": DAY.isoformat()})
+        assert answer.status == 202
+        assert await runner(app, app[GATEWAY]).run_waiting() == []
+        assert (await run(quiet, f"{SETTLEMENTS}/{DAY}", fin))["state"] == "preparing"
+    # asking again while it waits changes nothing (one audit line, one job)
+    again = await call(quiet, "POST", SETTLEMENTS, fin, {"day": DAY.isoformat()})
+    assert (again.status, (await again.json())["state"]) == (202, "preparing")
+    assert await runner(app, app[GATEWAY]).run_waiting() == [(DAY, Job.PREPARE)]
+    assert (await run(quiet, f"{SETTLEMENTS}/{DAY}", fin))["state"] == "prepared"
+
+
+async def test_the_servers_own_runner_settles_a_day_prepared_and_approved(client: Client) -> None:
+    await city(client)
+    fin, fin2 = await token(client, UserRole.FINANCE), await token(client, UserRole.FINANCE)
+    day_path = f"{SETTLEMENTS}/{DAY}"
+    answer = await call(client, "POST", SETTLEMENTS, fin, {"day": DAY.isoformat()})
+    assert answer.status == 202
+
+    async def state(wanted: str) -> bool:
+        return (await run(client, day_path, fin))["state"] == wanted
+
+    await until(lambda: state("prepared"), "the day is prepared")
+    assert (await call(client, "POST", f"{day_path}/approve", fin2)).status == 202
+    await until(lambda: state("settled"), "the day is settled")
+    listed = await (await call(client, "GET", SETTLEMENTS, fin)).json()
+    assert (listed["days"][0]["day"], listed["days"][0]["state"]) == ("2026-11-24", "settled")
+
+
+async def test_bad_days_and_approving_what_is_not_prepared_are_problems(client: Client) -> None:
+    fin = await token(client, UserRole.FINANCE)
+    assert (await call(client, "GET", f"{SETTLEMENTS}/2026-13-01", fin)).status == 404
+    assert (await call(client, "POST", f"{SETTLEMENTS}/yesterday/approve", fin)).status == 404
+    answer = await call(client, "POST", f"{SETTLEMENTS}/{DAY}/approve", fin)
+    assert answer.status == 409
+    assert (await answer.json())["type"].endswith("not-prepared")
+    unknown = await run(client, f"{SETTLEMENTS}/{DAY}", fin)
+    assert (unknown["state"], unknown["stage"]) == ("closed", None)

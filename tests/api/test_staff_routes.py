@@ -19,6 +19,7 @@ from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
 from tests.helpers.api import Client, Device, call, make_config, token
+from tests.helpers.waiting import until
 from tests.wallets import top_up
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.users import revoke_token
@@ -30,6 +31,8 @@ from ticketing.users import UserRole
 FINANCE_ROUTES = [
     ("POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, 422),
     ("GET", "/api/v1/finance/settlements", None, 200),
+    ("GET", "/api/v1/finance/settlements/2026-11-24", None, 200),
+    ("POST", "/api/v1/finance/settlements/2026-11-24/approve", None, 409),
     ("GET", "/api/v1/finance/exceptions?day=2026-11-24", None, 200),
     ("GET", "/api/v1/finance/figures?day=2026-11-24", None, 404),
     ("GET", "/api/v1/finance/statements?day=2026-11-24&name=statements.csv", None, 404),
@@ -82,7 +85,8 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
     paths = (await (await client.get("/openapi.json")).json())["paths"]
     assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
         "/api/v1/finance/audit", "/api/v1/finance/exceptions", "/api/v1/finance/figures",
-        "/api/v1/finance/settlements", "/api/v1/finance/statements",
+        "/api/v1/finance/settlements", "/api/v1/finance/settlements/{day}",
+        "/api/v1/finance/settlements/{day}/approve", "/api/v1/finance/statements",
     ]  # fmt: skip
     assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
         "/api/v1/operator/cases", "/api/v1/operator/cases.csv",
@@ -151,22 +155,31 @@ async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) ->
         )
         await top_up(uow, "alice", 50_000, at=datetime(2026, 11, 24, 5, tzinfo=UTC))
         await uow.commit()
-    fin = await token(client, UserRole.FINANCE)
+    fin, fin2 = await token(client, UserRole.FINANCE), await token(client, UserRole.FINANCE)
     started = await call(client, "POST", "/api/v1/finance/settlements", {"day": "2026-11-24"}, fin)
-    document = await started.json()
-    assert (document["day"], document["already_settled"]) == ("2026-11-24", False)
+    assert started.status == 202
+    run = (await started.json())["links"]["self"]
+
+    async def state(wanted: str) -> dict[str, Any] | None:
+        document: dict[str, Any] = await (await call(client, "GET", run, None, fin)).json()
+        return document if document["state"] == wanted else None
+
+    await until(lambda: state("prepared"), "the day is prepared")
+    approved = await call(client, "POST", f"{run}/approve", None, fin2)
+    assert approved.status == 202
+    document = await until(lambda: state("settled"), "the day is settled")
     report = "/api/v1/finance/statements?day=2026-11-24&name=report.html"
-    assert document["summary"]["report"] == report
+    assert document["links"]["report"] == report
     listed = await (await call(client, "GET", "/api/v1/finance/settlements", None, fin)).json()
     assert listed["days"][0] == {
-        "day": "2026-11-24", "state": "settled", "digest": document["summary"]["digest"],
+        "day": "2026-11-24", "state": "settled", "digest": document["digest"],
         "error": None, "adjustments_waiting": 0,
     }  # fmt: skip
     figures = await (
         await call(client, "GET", "/api/v1/finance/figures?day=2026-11-24", None, fin)
     ).json()
     assert figures["closed_by"].startswith("finance-")  # the signed-in user settled it
-    assert figures["digest"] == document["summary"]["digest"]
+    assert figures["digest"] == document["digest"]
     exceptions = await (
         await call(client, "GET", "/api/v1/finance/exceptions?day=2026-11-24", None, fin)
     ).json()

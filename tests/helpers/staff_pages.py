@@ -15,6 +15,9 @@ from faregate.web.finance import (
     DayStatus,
     Download,
     OperatorRevenue,
+    ReviewCharge,
+    ReviewStatement,
+    RunPanel,
     SettlementDay,
     SettlementException,
 )
@@ -105,6 +108,7 @@ class FakeFinance:
 
     def __init__(self) -> None:
         self.started: list[date] = []
+        self.approved: list[date] = []
         self.days = [
             SettlementDay(
                 service_day=date(2026, 11, 30),
@@ -198,3 +202,40 @@ class FakeFinance:
         if not found or found[0].status is not DayStatus.CLOSED:
             raise SettlementRefused(f"{day.isoformat()} is not a closed day")
         self.started.append(day)
+
+    async def approve_settlement(self, request: web.Request, day: date) -> None:
+        if day not in self.started:
+            raise SettlementRefused(f"{day.isoformat()} is not prepared")
+        self.approved.append(day)
+
+    async def run(self, request: web.Request, day: date) -> RunPanel | None:
+        """A started day is prepared (by someone else), then settling once approved."""
+        if day not in self.started:
+            return None
+        approved = day in self.approved
+        at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+        return RunPanel(
+            state="settling" if approved else "prepared",
+            stage="priced",
+            running="charged" if approved else None,
+            done=1_200 if approved else 0,
+            total=48_000 if approved else 0,
+            prepared_by="fin-lan",
+            prepared_at=at,
+            approved_by="fin-minh" if approved else None,
+            approved_at=at if approved else None,
+            error=None,
+            charges=48_000,
+            charges_total=Money(1_296_000_000, VND),
+            largest=(ReviewCharge(account="A-1029", amount=Money(280_000, VND)),),
+            statements=(
+                ReviewStatement(
+                    operator="Hanoi Metro 2A",
+                    rides=51_000,
+                    gross=Money(790_000_000, VND),
+                    net=Money(780_000_000, VND),
+                ),
+            ),
+            can_approve=not approved,
+            operators=(("HMC", "Hanoi Metro 2A"),),
+        )

@@ -1,5 +1,6 @@
 """The finance page in chromium, on the placeholder contract's data: a settled day's control
-status, statements, charts and exceptions; the button that starts a closed day's settlement."""
+status, statements, charts and exceptions; preparing a closed day and approving it, each
+after a confirmation step, with the run's progress and who prepared and approved it."""
 
 from __future__ import annotations
 
@@ -41,15 +42,29 @@ def test_a_settled_day_shows_its_control_status_and_statements(page: Page, serve
     assert out_of_balance.inner_text() == "Out of balance"
 
 
-def test_the_button_starts_the_settlement_of_a_closed_day(page: Page, server: Any) -> None:
+def test_prepare_and_approve_each_ask_for_confirmation(page: Page, server: Any) -> None:
     page.goto(f"{server.url}/finance")
-    # Only the closed day has the button: an open day is not over, a settled one is locked.
-    buttons = page.get_by_role("button", name="Start settlement")
-    assert buttons.count() == 1
-    page.get_by_role("button", name="Start settlement of 2026-11-29").click()
+    # Only the closed day offers it: an open day is not over, a settled one is locked.
+    assert page.get_by_role("link", name="Prepare settlement").count() == 1
+    page.get_by_role("link", name="Prepare settlement of 2026-11-29").click()
+    confirm = page.locator("#confirm")
+    assert "No card is charged" in confirm.inner_text()
+    assert server.finance.started == []  # nothing happens before the confirmation
+    confirm.get_by_role("button", name="Yes, prepare 2026-11-29").click()
     page.wait_for_url("**/finance?day=2026-11-29&started=2026-11-29")
-    assert (
-        page.get_by_role("status").inner_text()
-        == "Settlement of 2026-11-29 run; its status is below."
+    assert "no card is charged until another finance user approves it" in (
+        page.get_by_role("status").first.inner_text()
     )
     assert [d.isoformat() for d in server.finance.started] == ["2026-11-29"]
+
+    run = page.locator("#run")
+    assert run.locator('[data-field="state"]').inner_text() == "Prepared"
+    assert run.locator('[data-field="prepared-by"]').inner_text().startswith("fin-lan")
+    assert run.locator('[data-field="charges"]').inner_text() == "48,000"
+    run.get_by_role("link", name="Approve settlement of 2026-11-29").click()
+    assert server.finance.approved == []
+    page.get_by_role("button", name="Yes, approve and charge").click()
+    page.wait_for_url("**/finance?day=2026-11-29&approved=2026-11-29")
+    assert [d.isoformat() for d in server.finance.approved] == ["2026-11-29"]
+    assert run.locator('[data-field="approved-by"]').inner_text().startswith("fin-minh")
+    assert run.locator('[data-field="counts"]').inner_text() == "1,200 of 48,000"

@@ -1,10 +1,11 @@
 """The staff pages on real data, in chromium: the whole app (`create_app`: SQLite, Redis, the
 session's localstripe) on a loopback port, as in test_passenger_account.py.
 
-- /finance: a finance user signs in on the page, starts the settlement of a closed day with
-  real taps (the app's own settlement service behind the finance API's interface), sees the
-  day settled with its control status, and downloads its statements; the settle form refuses
-  a post without the session's form token; a passenger's session cannot open the page.
+- /finance: a finance user signs in on the page and prepares a closed day with real taps (the
+  app's own settlement runner behind the finance API's interface); the page follows the run
+  to "Prepared"; a second finance user approves it, the page follows it to "Settled" with its
+  control status, and downloads its statements; the prepare and approve forms refuse a post
+  without the session's form token; a passenger's session cannot open the page.
 - /operator: a barrier's entry uploaded through the device API moves the lot's row on an open
   page without a reload; tap uploads show in the devices table.
 """
@@ -61,6 +62,7 @@ def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loc
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 11, 24)  # long closed: its cut-off has passed
 PASSWORD = "a long enough password"
+RUN_WAIT = 120_000  # ms: a bound on the runner's work on a busy machine, not a guess at it
 # FAREGATE_SCREENSHOTS=DIR: the tests also save the pages' screenshots there (docs/screenshots).
 SCREENSHOTS = os.environ.get("FAREGATE_SCREENSHOTS")
 
@@ -124,26 +126,51 @@ async def city(live: LiveApp) -> list[str]:
     return names
 
 
-def test_finance_settles_a_closed_day_sees_its_control_and_downloads_statements(
-    page: Page, live_app: LiveApp
+def test_finance_prepares_a_closed_day_another_approves_it_and_downloads_statements(
+    page: Page, browser: Browser, live_app: LiveApp
 ) -> None:
     live_app.run(city(live_app))
-    staff_sign_in(page, live_app, "/finance", staff_user(live_app, UserRole.FINANCE))
+    preparer = staff_user(live_app, UserRole.FINANCE)
+    staff_sign_in(page, live_app, "/finance", preparer)
     row = page.locator(f'#days tr[data-day="{DAY}"]')
     expect(row).to_contain_text("Closed")
     expect(row.locator('[data-field="control"]')).to_have_text("Not run")
 
-    row.get_by_role("button", name="Start settlement").click()
+    row.get_by_role("link", name="Prepare settlement").click()
+    page.get_by_role("button", name=f"Yes, prepare {DAY}").click()
     page.wait_for_url(f"**/finance?day={DAY}&started={DAY}")
-    expect(page.get_by_role("status")).to_have_text(
-        f"Settlement of {DAY} run; its status is below."
-    )
-    expect(row).to_contain_text("Settled")
-    expect(row.locator('[data-field="control"]')).to_have_text("Balanced")
-    expect(page.locator('#report [data-field="control"]')).to_have_text("Balanced")
-    expect(page.locator("#report")).to_contain_text("Net revenue by operator")
-    screenshot(page, "finance-desktop.png", full_page=True)
+    run = page.locator("#run")
+    # the page follows the run (the server's runner prepares it) and reloads when it is done
+    expect(run.locator('[data-field="state"]')).to_have_text("Prepared", timeout=RUN_WAIT)
+    expect(run.locator('[data-field="prepared-by"]')).to_contain_text(preparer)
+    expect(run).to_contain_text("You prepared this day")
+    expect(run.get_by_role("link", name="Approve settlement")).to_have_count(0)
 
+    second = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    try:
+        page = second.new_page()
+        page.set_default_timeout(30_000)
+        approver = staff_user(live_app, UserRole.FINANCE)
+        staff_sign_in(page, live_app, "/finance", approver)
+        page.goto(f"{live_app.url}/finance?day={DAY}")
+        page.get_by_role("link", name=f"Approve settlement of {DAY}").click()
+        page.get_by_role("button", name="Yes, approve and charge").click()
+        page.wait_for_url(f"**/finance?day={DAY}&approved={DAY}")
+        run = page.locator("#run")
+        expect(run.locator('[data-field="state"]')).to_have_text("Settled", timeout=RUN_WAIT)
+        expect(run.locator('[data-field="approved-by"]')).to_contain_text(approver)
+        row = page.locator(f'#days tr[data-day="{DAY}"]')
+        expect(row).to_contain_text("Settled")
+        expect(row.locator('[data-field="control"]')).to_have_text("Balanced")
+        expect(page.locator('#report [data-field="control"]')).to_have_text("Balanced")
+        expect(page.locator("#report")).to_contain_text("Net revenue by operator")
+        screenshot(page, "finance-desktop.png", full_page=True)
+        _downloads(page)
+    finally:
+        second.close()
+
+
+def _downloads(page: Page) -> None:
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Operator statements (CSV)").click()
     download = download_info.value
@@ -164,6 +191,8 @@ def test_the_settle_form_needs_the_session_form_token(page: Page, live_app: Live
     staff_sign_in(page, live_app, "/finance", staff_user(live_app, UserRole.FINANCE))
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     with httpx.Client(base_url=live_app.url, cookies=cookies) as http:
+        forged = http.post(f"/finance/days/{DAY}/approve", data={"form_token": "forged"})
+        assert forged.status_code == 403
         forged = http.post(f"/finance/days/{DAY}/settle", data={"form_token": "forged"})
         assert forged.status_code == 403
         assert "Error: the form has expired" in forged.text

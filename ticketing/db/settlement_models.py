@@ -1,4 +1,4 @@
-"""Tables of daily settlement (migrations 0005, 0014): settled days and their checkpoints, the
+"""Tables of daily settlement (migrations 0005, 0014, 0016): settled days and their checkpoints, the
 account-day versions each day settled, reconciliation exceptions in suspense, adjustments.
 
 A settled day's row keeps its figures (JSON) and digest: they are written once, when the day
@@ -37,6 +37,17 @@ class SettlementDayRow(Base):
     reconciliation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)  # why the last run stopped, until retried
     failed_at: Mapped[datetime | None]
+    # Four eyes and the run off the request (0016): who prepared and approved the day, the
+    # figures shown for review, the work waiting for a runner and its progress.
+    prepared_by: Mapped[str | None] = mapped_column(String(100))
+    prepared_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    job: Mapped[str | None] = mapped_column(String(16), index=True)  # settlement.states.Job
+    job_stage: Mapped[str | None] = mapped_column(String(16))  # the Stage running
+    progress_done: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
 
 class SettledAccountDayRow(Base):

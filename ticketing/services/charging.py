@@ -7,7 +7,8 @@ fares of the day, plus whatever a prepaid wallet could not cover (see `ticketing
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,13 @@ from ticketing.money import Money
 from ticketing.payment_flows.results import PaymentOutcome
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.unit_of_work import UnitOfWorkFactory
+
+# Charges in flight at once in the charge stage: enough to keep the gateway busy while each
+# charge waits on it (the gateway answers in ~0.5 s under load), few enough to leave the
+# database's connection pool to the rest of the app (docs/PERFORMANCE.md, bench/charges.py).
+DEFAULT_CONCURRENCY = 16
+
+ChargeProgress = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +60,67 @@ async def amounts_owed(uows: UnitOfWorkFactory, account_ids: Iterable[str]) -> d
     return owed
 
 
+async def charges_to_make(uows: UnitOfWorkFactory, day: date) -> dict[str, Money]:
+    """The daily charges settling `day` makes: what each account priced on the day owes."""
+    async with uows() as uow:
+        accounts = await uow.settlement_day.priced_accounts(day)
+    return await amounts_owed(uows, accounts)
+
+
 async def charge_service_day(
     uows: UnitOfWorkFactory,
     payments: PaymentsService,
     day: date,
     account_ids: Iterable[str],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[DayCharge]:
     """Charge each account that owes anything once for `day` (one aggregated card payment).
     Safe to run again: an account's day is charged at most once."""
     owed = await amounts_owed(uows, account_ids)
-    return [
-        DayCharge(account, amount, await payments.charge_day(account, day, amount))
-        for account, amount in owed.items()
-    ]
+    return await charge_owed(payments, day, owed, concurrency=concurrency)
+
+
+async def charge_owed(
+    payments: PaymentsService,
+    day: date,
+    owed: Mapping[str, Money],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: ChargeProgress | None = None,
+) -> list[DayCharge]:
+    """Charge `day` to each account of `owed`, at most `concurrency` charges in flight, in
+    input order. Each charge is its own idempotent attempt (`PaymentsService.charge_day`, keyed
+    by account and day), so running this again after a failure charges nobody twice. The first
+    failure stops new charges; those in flight finish, then it is raised. `progress` hears the
+    count done of the total after each charge."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    items = list(owed.items())
+    results: list[DayCharge | None] = [None] * len(items)
+    queue = iter(enumerate(items))
+    failures: list[BaseException] = []
+    done = 0
+
+    async def work() -> None:
+        nonlocal done
+        for index, (account, amount) in queue:  # shared: each item is taken once
+            if failures:
+                return
+            try:
+                outcome = await payments.charge_day(account, day, amount)
+            except Exception as error:  # the others finish what they hold, then stop
+                failures.append(error)
+                return
+            results[index] = DayCharge(account, amount, outcome)
+            done += 1
+            if progress is not None:
+                await progress(done, len(items))
+
+    await asyncio.gather(*(work() for _ in range(min(concurrency, len(items)))))
+    if failures:
+        raise failures[0]
+    return [r for r in results if r is not None]
 
 
 async def reconcile_with_gateway(

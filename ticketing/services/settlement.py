@@ -24,6 +24,12 @@ the next with nothing done twice:
 A run that fails records its error on the day (state `failed`; the stages done stay done) and
 raises; the next run resumes from the last checkpoint. Two runs of one day at once: the second
 refuses (`settlement_lock`).
+
+Two ways in. `settle` runs every stage at once (`faregate settle`, an administrator).
+`run_job` runs the work finance asked for and `ticketing.services.settlement_runs` queued on the
+day's record, off the request: `Job.PREPARE` (close, price, then the figures for review:
+`review_day`) or `Job.APPROVE` (charge, reconcile, apportion, report). Both report progress,
+stage by stage, counts done of total, through a `ProgressHook`.
 """
 
 from __future__ import annotations
@@ -41,7 +47,11 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts as ledger_accounts
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services import audit
-from ticketing.services.charging import charge_service_day
+from ticketing.services.charging import (
+    DEFAULT_CONCURRENCY,
+    charge_owed,
+    charges_to_make,
+)
 from ticketing.services.settlement_inputs import DEFAULT_CURRENCY, gather_inputs
 from ticketing.services.settlement_lock import settlement_lock
 from ticketing.services.settlement_reconcile import (
@@ -55,7 +65,8 @@ from ticketing.settlement.calendar import check_settleable, day_window
 from ticketing.settlement.compute import settle_day
 from ticketing.settlement.controls import SettledDay
 from ticketing.settlement.journal import RecordedPosting, journal_lines
-from ticketing.settlement.states import DayState, ExceptionKind, Stage
+from ticketing.settlement.review import DayReview
+from ticketing.settlement.states import DayState, ExceptionKind, Job, Stage
 from ticketing.settlement.summary import SettlementSummary
 from ticketing.settlement.writers import ReportFiles, write_reports
 from ticketing.stores.settlement import StoredException
@@ -64,6 +75,13 @@ from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 DEFAULT_GATEWAY = "stripe"  # the clearing account's gateway when no payments service is given
 
 StageHook = Callable[[Stage], None]
+# A stage's progress: the stage running, and its counts done of total (accounts priced,
+# charges made). Awaited, so a runner can store it where the API reads it.
+ProgressHook = Callable[[Stage, int, int], Awaitable[None]]
+
+
+async def _no_progress(stage: Stage, done: int, total: int) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +102,8 @@ class _Run:
     day: date
     gateway: Gateway | None
     payments: PaymentsService | None
+    progress: ProgressHook = _no_progress
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 def default_report_dir(data_dir: Path, day: date) -> Path:
@@ -104,12 +124,15 @@ async def settle(
     dry_run: bool = False,
     after_stage: StageHook | None = None,
     registry: OperatorRegistry | None = None,
+    progress: ProgressHook | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> SettlementOutcome:
     """Settle `day` (see the module docstring). Without a gateway the charge and reconcile
     stages are skipped (nothing to charge through, nothing to list). Reports name operators,
     and the payouts file pays them, by `registry`, by default the shipped operator registry.
     Each run that starts or resumes the day is in the audit log as `who`'s (a dry run changes
-    nothing and is not)."""
+    nothing and is not); `who` is recorded as the day's preparer (unless someone prepared it)
+    and approver: an administrator at the command line stands for both."""
     now = uows.clock()
     operators = load_operators() if registry is None else registry
     async with uows() as uow:
@@ -119,7 +142,15 @@ async def settle(
         assert record.figures is not None
         summary = SettlementSummary.from_json(record.figures["summary"])
         return SettlementOutcome(summary, already_settled=True, dry_run=dry_run)
-    run = _Run(uows=uows, feed=feed, day=day, gateway=gateway, payments=payments)
+    run = _Run(
+        uows=uows,
+        feed=feed,
+        day=day,
+        gateway=gateway,
+        payments=payments,
+        progress=progress or _no_progress,
+        concurrency=concurrency,
+    )
     if dry_run:
         found = await reconcile_period(uows, day, gateway, uows.clock())
         settled = settle_day(await gather_inputs(uows, day, found, dry_run=True, feed=feed))
@@ -154,6 +185,7 @@ async def _start(uow: UnitOfWork, day: date, who: Actor, done: Stage | None) -> 
         await uow.settlement.close(day, who=who.name, at=uow.clock())
     else:
         await uow.settlement.resume(day)
+    await uow.settlement.run_by_one(day, who=who.name, at=uow.clock())
     await audit.record(
         uow, who, AuditAction.SETTLEMENT_STARTED,
         Target(TargetKind.SERVICE_DAY, day.isoformat()),
@@ -201,8 +233,10 @@ async def _price(run: _Run) -> None:
                     earlier.day, *day_window(earlier.day), earlier.tap_watermark
                 )
                 keys.update((account, earlier.day) for account in late)
+    await run.progress(Stage.PRICED, 0, len(keys))
     if keys:
         await price_account_days(uows, run.feed, keys)
+    await run.progress(Stage.PRICED, len(keys), len(keys))
 
     async def pin(uow: UnitOfWork) -> None:
         await uow.settlement.record_settled_versions(day)
@@ -215,9 +249,19 @@ async def _price(run: _Run) -> None:
 
 async def _charge(run: _Run) -> None:
     if run.payments is not None:
-        async with run.uows() as uow:
-            accounts = await uow.settlement_day.priced_accounts(run.day)
-        await charge_service_day(run.uows, run.payments, run.day, accounts)
+        owed = await charges_to_make(run.uows, run.day)
+
+        async def progress(done: int, total: int) -> None:
+            await run.progress(Stage.CHARGED, done, total)
+
+        await progress(0, len(owed))
+        await charge_owed(
+            run.payments,
+            run.day,
+            owed,
+            concurrency=run.concurrency,
+            progress=progress,
+        )
         await void_duplicates(run.uows, run.day, run.payments)
     await _checkpoint(run.uows, run.day, Stage.CHARGED)
 
@@ -283,6 +327,74 @@ _STEPS: tuple[tuple[Stage, Callable[[_Run], Awaitable[None]]], ...] = (
     (Stage.RECONCILED, _reconcile),
     (Stage.APPORTIONED, _apportion),
 )
+
+
+async def run_job(
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    day: date,
+    *,
+    report_dir: Path,
+    gateway: Gateway | None = None,
+    payments: PaymentsService | None = None,
+    registry: OperatorRegistry | None = None,
+    progress: ProgressHook | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Job | None:
+    """Run the work waiting on `day`'s record (`Job`), if any, under the day's lock
+    (`SettlementInProgress` at once while another run holds it): its stages not done yet, up
+    to the job's last, then the figures for review (prepare) or the report (approve). A stage
+    that fails records its error on the day and clears the job (a person retries it); a
+    process killed mid-job leaves it waiting for the next runner."""
+    async with settlement_lock(uows.engine, day):
+        async with uows() as uow:
+            record = await uow.settlement.day(day)
+        if record is None or record.job is None:
+            return None
+        job = record.job
+        run = _Run(
+            uows=uows,
+            feed=feed,
+            day=day,
+            gateway=gateway,
+            payments=payments,
+            progress=progress or _no_progress,
+            concurrency=concurrency,
+        )
+        stage = Stage.CLOSED
+        try:
+            for stage, step in _STEPS:
+                if stage.order > job.last_stage.order:
+                    break
+                if not record.stage.includes(stage):
+                    await step(run)
+            if job is Job.PREPARE:
+                stage = Stage.PRICED
+                review = await review_day(run)
+                await run_in_uow(uows, lambda uow: _reviewed(uow, day, review))
+            else:
+                stage = Stage.REPORTED
+                operators = load_operators() if registry is None else registry
+                await _report(run, report_dir, operators)
+        except Exception as error:
+            await _record_failure(uows, day, stage, error)
+            raise
+        return job
+
+
+async def _reviewed(uow: UnitOfWork, day: date, review: DayReview) -> None:
+    await uow.settlement.store_review(day, review.as_json())
+    await uow.settlement.job_done(day)
+
+
+async def review_day(run: _Run) -> DayReview:
+    """What approving `run.day` would do, computed once it is priced: the card charges it would
+    make (how many, how much, the largest) and the statements as they stand before them (the
+    computation of a dry run, with no gateway listed)."""
+    owed = await charges_to_make(run.uows, run.day)
+    found = await reconcile_period(run.uows, run.day, None, run.uows.clock())
+    settled = settle_day(await gather_inputs(run.uows, run.day, found, dry_run=True))
+    return DayReview.of(settled, owed, computed_at=run.uows.clock())
 
 
 async def _report(run: _Run, report_dir: Path, registry: OperatorRegistry) -> SettlementSummary:

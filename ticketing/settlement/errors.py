@@ -44,3 +44,19 @@ class UnmappedLedgerAccount(SettlementError):
 
 class NoPayoutAccount(SettlementError):
     """The payouts file cannot be written: no clearing house (debtor) bank account."""
+
+
+class NotPrepared(SettlementError):
+    """Approval asked of a day that is not prepared (not yet, or still preparing)."""
+
+
+class AlreadyApproved(SettlementError):
+    """Prepare asked again of a day already approved (retry its approval instead)."""
+
+
+class SettlementForbidden(SettlementError):
+    """Someone whose role may not prepare or approve a settlement asked to."""
+
+
+class FourEyes(SettlementForbidden):
+    """The finance user who prepared a day asked to approve it: a second user must."""

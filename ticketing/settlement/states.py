@@ -63,3 +63,28 @@ class ExceptionKind(enum.StrEnum):
 _CATEGORIES = frozenset(c.value for c in Category if c is not Category.MATCHED)
 RECONCILIATION_KINDS = frozenset(k for k in ExceptionKind if k.is_reconciliation)
 DAY_KINDS = (ExceptionKind.UNPRICED_LEG, ExceptionKind.UNCOLLECTED)  # the run's own
+
+
+class Job(enum.StrEnum):
+    """Work on a day waiting for a settlement runner (`settlement_days.job`): prepare (close,
+    price, the figures for review) or approve (charge, reconcile, apportion, report)."""
+
+    PREPARE = "prepare"
+    APPROVE = "approve"
+
+    @property
+    def last_stage(self) -> Stage:
+        """The stage this work ends with."""
+        return Stage.PRICED if self is Job.PREPARE else Stage.REPORTED
+
+
+class RunState(enum.StrEnum):
+    """A day's settlement run as finance follows it (the API's and the page's `state`)."""
+
+    OPEN = "open"  # before its cut-off: nothing can start
+    CLOSED = "closed"  # past its cut-off, not prepared: a finance user may prepare it
+    PREPARING = "preparing"  # prepare asked: closing, pricing, the figures for review
+    PREPARED = "prepared"  # ready for review: a second finance user may approve it
+    SETTLING = "settling"  # approved: charging, reconciling, apportioning, reporting
+    FAILED = "failed"  # stopped on an error; its stages done are kept, and a retry resumes
+    SETTLED = "settled"

@@ -30,7 +30,7 @@ from ticketing.db.settlement_models import (
 )
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.settlement.compute import Adjustment
-from ticketing.settlement.states import DayState, ExceptionKind, Stage
+from ticketing.settlement.states import DayState, ExceptionKind, Job, Stage
 from ticketing.settlement.summary import ReconciliationFigures
 
 TAPS = table_of(TapRow)
@@ -59,6 +59,15 @@ class DayRecord:
     failed_at: datetime | None
     digest: str | None
     figures: dict[str, Any] | None
+    prepared_by: str | None = None
+    prepared_at: datetime | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    review: dict[str, Any] | None = None  # the figures shown for review, once prepared
+    job: Job | None = None  # work waiting for a runner
+    job_stage: Stage | None = None  # the stage running now
+    progress_done: int = 0
+    progress_total: int = 0
 
     @property
     def settled(self) -> bool:
@@ -97,6 +106,15 @@ def _day_record(row: Any) -> DayRecord:
         failed_at=row.failed_at,
         digest=row.digest,
         figures=row.figures,
+        prepared_by=row.prepared_by,
+        prepared_at=row.prepared_at,
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        review=row.review,
+        job=None if row.job is None else Job(row.job),
+        job_stage=None if row.job_stage is None else Stage(row.job_stage),
+        progress_done=row.progress_done,
+        progress_total=row.progress_total,
     )
 
 
@@ -162,7 +180,14 @@ class SettlementRecords:
         await self._session.execute(
             update(DAYS)
             .where(DAYS.c.day == day, DAYS.c.digest.is_(None))
-            .values(state=DayState.FAILED.value, error=error, failed_at=now, updated_at=now)
+            .values(
+                state=DayState.FAILED.value,
+                error=error,
+                failed_at=now,
+                updated_at=now,
+                job=None,  # retried by a person's new request, not by the next runner
+                job_stage=None,
+            )
         )
 
     async def resume(self, day: date) -> None:
@@ -189,8 +214,77 @@ class SettlementRecords:
                 failed_at=None,
                 settled_at=now,
                 updated_at=now,
+                job=None,
+                job_stage=None,
             )
         )
+
+    # -- the run off the request (four eyes) -------------------------------------------------
+
+    async def request_job(self, day: date, job: Job, *, who: str, at: datetime) -> bool:
+        """`who` asked for `job` on `day` at `at`: prepare (again: the review is recomputed)
+        or approve; a failed day is closed again, its error cleared (its stages done stay).
+        False, and nothing changed, when other work is already waiting on the day."""
+        values: dict[str, Any] = {
+            "job": job.value,
+            "job_stage": None,
+            "progress_done": 0,
+            "progress_total": 0,
+            "updated_at": at,
+        }
+        if job is Job.PREPARE:
+            values.update(prepared_by=who, prepared_at=at, review=None)
+        else:
+            values.update(approved_by=who, approved_at=at)
+        changed = await self._session.execute(
+            update(DAYS).where(DAYS.c.day == day, DAYS.c.job.is_(None)).values(**values)
+        )
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            return False
+        await self.resume(day)
+        return True
+
+    async def run_by_one(self, day: date, *, who: str, at: datetime) -> None:
+        """An administrator's run of every stage (`faregate settle`): `who` prepared the day
+        (unless someone did) and approved it; a job waiting is this run's now."""
+        await self._session.execute(
+            update(DAYS)
+            .where(DAYS.c.day == day)
+            .values(
+                prepared_by=func.coalesce(DAYS.c.prepared_by, who),
+                prepared_at=func.coalesce(DAYS.c.prepared_at, at),
+                approved_by=who,
+                approved_at=at,
+                job=None,
+                job_stage=None,
+            )
+        )
+
+    async def progress(self, day: date, stage: Stage, done: int, total: int) -> None:
+        """The job's stage running now and its counts done of total."""
+        await self._session.execute(
+            update(DAYS)
+            .where(DAYS.c.day == day)
+            .values(job_stage=stage.value, progress_done=done, progress_total=total)
+        )
+
+    async def store_review(self, day: date, review: dict[str, Any]) -> None:
+        await self._session.execute(update(DAYS).where(DAYS.c.day == day).values(review=review))
+
+    async def job_done(self, day: date) -> None:
+        """The job of `day` ran to its end: nothing is waiting."""
+        await self._session.execute(
+            update(DAYS)
+            .where(DAYS.c.day == day)
+            .values(job=None, job_stage=None, updated_at=self._clock())
+        )
+
+    async def pending_jobs(self) -> list[tuple[date, Job]]:
+        """Days with work waiting for a runner, oldest first."""
+        rows = await self._session.execute(
+            select(DAYS.c.day, DAYS.c.job).where(DAYS.c.job.is_not(None)).order_by(DAYS.c.day)
+        )
+        return [(day, Job(job)) for day, job in rows]
 
     async def previous_reconciled_until(self, day: date) -> datetime | None:
         until: datetime | None = await self._session.scalar(

@@ -1,12 +1,19 @@
 """Finance API (Auth.FINANCE): settlements, their exceptions and statement downloads.
 
 Each route authenticates, checks the finance role, validates its input and makes one call:
-`faregate.api.settlements.start_settlement` (the settlement run with the app's gateway) or a
-read of `ticketing.services.settlement_days`, the same the finance page and `faregate settle
---list` make.
+`faregate.api.settlements.prepare` / `approve` (a request the app's settlement runner works
+off the request), or a read of `ticketing.services.settlement_runs` / `settlement_days`, the
+same the finance page and `faregate settle --list` make.
 
-- `POST /api/v1/finance/settlements` `{"day": "YYYY-MM-DD"}`: settle a closed service day
-  (409 before its cut-off, or while another settlement of it runs).
+- `POST /api/v1/finance/settlements` `{"day": "YYYY-MM-DD"}`: prepare a closed service day
+  (close, price, the charges and statements for review; no card charged). 202 at once with
+  the run to follow (409 before its cut-off, or once approved: retry the approval).
+- `GET /api/v1/finance/settlements/{day}`: that run: `state`, `stage` (the last done),
+  `progress` (the stage running, done of total), who prepared and who approved, the error of
+  a failed run, the figures for review.
+- `POST /api/v1/finance/settlements/{day}/approve`: a second finance user approves the
+  prepared day: the runner charges, reconciles, apportions and reports (202; 403 for the
+  user who prepared it, 409 for a day not prepared).
 - `GET /api/v1/finance/settlements`: days and their settlement state.
 - `GET /api/v1/finance/figures?day=`: a settled day's stored figures.
 - `GET /api/v1/finance/exceptions?day=`: the exceptions the day's run found.
@@ -20,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -29,6 +35,7 @@ from aiohttp import web
 
 from faregate.api import settlements
 from faregate.api.context import UOWS
+from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from ticketing.audit import Actor
 from ticketing.services.settlement_days import (
@@ -37,6 +44,7 @@ from ticketing.services.settlement_days import (
     report_file,
     settled_figures,
 )
+from ticketing.services.settlement_runs import SettlementRun, run_of
 from ticketing.settlement.writers import REPORT_TYPES
 
 routes = RouteRegistry()
@@ -50,10 +58,25 @@ class SettleRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     day: date
 
 
-class SettlementStartedDocument(msgspec.Struct, kw_only=True):
+class ProgressDocument(msgspec.Struct, kw_only=True):
+    stage: str  # the stage running
+    done: int
+    total: int
+
+
+class SettlementRunDocument(msgspec.Struct, kw_only=True):
     day: date
-    already_settled: bool
-    summary: dict[str, Any]
+    state: str  # open, closed, preparing, prepared, settling, failed, settled
+    stage: str | None  # the last stage done
+    progress: ProgressDocument | None  # while a runner works on the day
+    prepared_by: str | None
+    prepared_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    error: str | None  # why the run failed; asking again resumes it
+    review: dict[str, Any] | None  # the charges and statements approving would release
+    digest: str | None
+    links: dict[str, str]
 
 
 class SettlementDayDocument(msgspec.Struct, kw_only=True):
@@ -99,20 +122,82 @@ class StatementQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(pattern=REPORT_NAME.pattern, max_length=100)]
 
 
-@routes.route(
-    "POST", "/api/v1/finance/settlements", summary="Settle a closed service day",
-    tag="finance", auth=Auth.FINANCE, body=SettleRequest, response=SettlementStartedDocument,
-    errors=[409, 422, 502],
-)  # fmt: skip
-async def start_settlement(call: Call) -> SettlementStartedDocument:
-    day = call.body_as(SettleRequest).day
-    outcome = await settlements.start_settlement(call.app, day, who=Actor.of(call.user))
-    report = f"{STATEMENTS_PATH}?day={day.isoformat()}&name=report.html"
-    return SettlementStartedDocument(
-        day=day,
-        already_settled=outcome.already_settled,
-        summary=replace(outcome.summary, report=report).as_json(),
+SETTLEMENT_DAY = "/api/v1/finance/settlements/{day}"
+DAY_PARAMETER = {
+    "name": "day", "in": "path", "required": True,
+    "schema": {"type": "string", "format": "date"},
+    "description": "The service day, YYYY-MM-DD (Asia/Ho_Chi_Minh)",
+}  # fmt: skip
+
+
+def _path_day(call: Call) -> date:
+    text = call.request.match_info["day"]
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Problem(
+            404, "no-such-day", "No such service day",
+            f"{text[:40]!r} is not a service day (YYYY-MM-DD)",
+        ) from None  # fmt: skip
+
+
+def _run_document(run: SettlementRun) -> SettlementRunDocument:
+    day = run.day.isoformat()
+    links = {"self": SETTLEMENT_DAY.format(day=day)}
+    if run.state == "prepared":
+        links["approve"] = f"{links['self']}/approve"
+    if run.digest is not None:
+        links["report"] = f"{STATEMENTS_PATH}?day={day}&name=report.html"
+        links["figures"] = f"/api/v1/finance/figures?day={day}"
+    return SettlementRunDocument(
+        day=run.day,
+        state=str(run.state),
+        stage=None if run.stage is None else str(run.stage),
+        progress=None
+        if run.progress is None
+        else ProgressDocument(
+            stage=str(run.progress.stage), done=run.progress.done, total=run.progress.total
+        ),
+        prepared_by=run.prepared_by,
+        prepared_at=run.prepared_at,
+        approved_by=run.approved_by,
+        approved_at=run.approved_at,
+        error=run.error,
+        review=None if run.review is None else run.review.as_json(),
+        digest=run.digest,
+        links=links,
     )
+
+
+@routes.route(
+    "POST", "/api/v1/finance/settlements", summary="Prepare a closed service day for approval",
+    tag="finance", auth=Auth.FINANCE, body=SettleRequest, response=SettlementRunDocument,
+    errors=[409, 422], status=202,
+)  # fmt: skip
+async def start_settlement(call: Call) -> SettlementRunDocument:
+    day = call.body_as(SettleRequest).day
+    run = await settlements.prepare(call.app, day, Actor.of(call.user))
+    return _run_document(run)
+
+
+@routes.route(
+    "GET", SETTLEMENT_DAY, summary="A day's settlement run: state, stage, progress, who",
+    tag="finance", auth=Auth.FINANCE, response=SettlementRunDocument, errors=[404],
+    parameters=[DAY_PARAMETER],
+)  # fmt: skip
+async def get_settlement(call: Call) -> SettlementRunDocument:
+    return _run_document(await run_of(call.app[UOWS], _path_day(call)))
+
+
+@routes.route(
+    "POST", SETTLEMENT_DAY + "/approve", summary="Approve a prepared day: charge and release",
+    tag="finance", auth=Auth.FINANCE, response=SettlementRunDocument, errors=[404, 409],
+    parameters=[DAY_PARAMETER], status=202,
+)  # fmt: skip
+async def approve_settlement(call: Call) -> SettlementRunDocument:
+    day = _path_day(call)
+    run = await settlements.approve(call.app, day, Actor.of(call.user))
+    return _run_document(run)
 
 
 @routes.route(
