@@ -9,7 +9,11 @@ lot's barrier is offline from 09:00 to 14:00: its journal goes up afterwards, ex
 upload is sent twice), and the lot's occupancy is corrected from the sessions. Prepaid wallets
 get a hold at entry that the exit captures; postpaid fees and anything not collected go to the
 receivable and join the day's charge (the next stage). A prepaid rider's long stay costs more
-than the wallet holds: an unable-to-collect case. Receipts for every paid session.
+than the wallet holds: an unable-to-collect case. Receipts for every paid session. A month's
+permit for Hoàn Kiếm is sold at the counter (`parking.permits.sell_permit`, the use case of
+the operator API and page and of the passenger API) and printed, and an inspector checks two
+plates on that street (`parking.inspections.check_plate`): the permit holder's, and a car
+parked there that entered through the barrier.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ from faregate.demo.devices import enrol_devices
 from faregate.demo.riders import DemoRider
 from faregate.redis_runtime import open_redis
 from faregate_data import data_path
+from parking.inspections import check_plate
 from parking.lots import add_lot
 from parking.occupancy import Occupancy
+from parking.permit import Permit
+from parking.permits import sell_permit
 from parking.records import BarrierEvent
 from parking.services import (
     BarrierUploadResult,
@@ -53,6 +60,9 @@ from ticketing.services.passengers import account_overview
 
 STREET, MALL, MOTORBIKES = "hoan-kiem-street", "vincom-ba-trieu", "dong-xuan-motorbike"
 OPERATOR = Actor.administrator("demo")
+PERMIT_PLATE = "30A-456.78"  # a resident's car with a month's permit on the Hoàn Kiếm street
+PARKED_PLATE = "30A-888.88"  # a car parked there through the barrier at the inspector's round
+INSPECTOR = "demo-inspector"
 
 
 @dataclass
@@ -66,6 +76,8 @@ class ParkingStageResult:
     offline_applied_once: bool = False
     occupancy_matches: bool = False
     ledger: InvariantReport | None = None
+    permit: Permit | None = None
+    checks: dict[str, str] = field(default_factory=dict)  # plate -> what the inspector found
     notes: list[str] = field(default_factory=list)
 
 
@@ -221,6 +233,11 @@ async def run_parking_stage(
             f"{first.occupancy.occupied if first.occupancy else '?'} from the sessions"
         )
 
+        # At noon a car the barrier let in is still on the Hoàn Kiếm street, for the inspector.
+        noon = day_start.replace(hour=12)
+        if prepaid:
+            await street.enter(prepaid[0], noon - timedelta(minutes=40), "car", PARKED_PLATE)
+        await _permit_and_checks(uows, console, result, noon=noon)
         statuses = await lot_statuses(uows, occupancy)
         for lane in lanes.values():
             lane.barrier.close()
@@ -273,3 +290,35 @@ async def _poorest(uows: ParkingUnitOfWorkFactory, riders: Sequence[DemoRider]) 
         for r in riders
     ]
     return min(spendable)[2] if spendable else None
+
+
+async def _permit_and_checks(
+    uows: ParkingUnitOfWorkFactory, console: Console, result: ParkingStageResult, noon: datetime
+) -> None:
+    """A month's permit sold at the Hoàn Kiếm counter, then an inspector's round there at
+    noon: the permit holder's plate and one of the cars that entered through the barrier."""
+    at_noon = ParkingUnitOfWorkFactory(uows.engine, lambda: noon)
+    permit = await sell_permit(
+        at_noon, STREET, noon.date().replace(day=1), by=OPERATOR, plate=PERMIT_PLATE,
+        at_counter=True,
+    )  # fmt: skip
+    result.permit = permit
+    zone = noon.tzinfo
+    shown = Table(title="Monthly permit sold at the counter")
+    for column in ("permit", "holder", "valid", "price", "paid"):
+        shown.add_column(column)
+    shown.add_row(
+        permit.permit_id, permit.holder,
+        f"{permit.valid_from.astimezone(zone):%d %b %Y} - "
+        f"{(permit.valid_until - timedelta(seconds=1)).astimezone(zone):%d %b %Y}",
+        f"{permit.price:,} {permit.currency}",
+        "at the counter" if permit.posting_id is None else f"from {permit.account_id}",
+    )  # fmt: skip
+    console.print(shown)
+    for plate in (PERMIT_PLATE, PARKED_PLATE, "30E-999.99"):
+        check = await check_plate(at_noon, STREET, plate, inspector=INSPECTOR)
+        result.checks[check.inspection.plate] = check.inspection.result
+    console.print(
+        "Inspector at Hoàn Kiếm, noon: "
+        + ", ".join(f"{plate} {found}" for plate, found in result.checks.items())
+    )

@@ -131,6 +131,10 @@ async def run_demo(
             report.checks["parking: a receipt for every paid session"] = (
                 parked.paid > 0 and parked.receipts == parked.paid
             )
+            report.checks["parking: a permit sold, and the inspector finds it and a stay"] = (
+                parked.permit is not None
+                and sorted(parked.checks.values()) == ["nothing", "permit", "session"]
+            )
             report.checks["ledger balanced after parking"] = bool(
                 parked.ledger and parked.ledger.ok
             )

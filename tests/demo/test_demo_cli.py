@@ -26,6 +26,7 @@ CHECKS = (
     "PASS parking: occupancy (Redis) = open sessions in every lot",
     "PASS parking: unable-to-collect cases became debt",
     "PASS parking: a receipt for every paid session",
+    "PASS parking: a permit sold, and the inspector finds it and a stay",
     "PASS ledger balanced after parking",
     "PASS ledger clearing = gateway collected",
     "PASS declined card: denied, then cleared by retry",
