@@ -7,6 +7,10 @@
 The gateway is the one FAREGATE_GATEWAY names (`faregate.gateway_runtime`): by default
 STRIPE_API_KEY/STRIPE_API_BASE if set, else the private localstripe of DATA_DIR/localstripe (the
 one `faregate serve` runs there, or one started on the state it left).
+Without --json, the stages show as progress bars (rich, on stderr): each stage's counts done of
+total (account-days priced, cards charged). The run is an administrator's (the login name):
+it stands as the day's preparer and approver, and is in the audit log as such
+(`settlement-started`).
 Test hook: FAREGATE_SETTLE_CRASH_AFTER=<stage> kills the process (SIGKILL) right after that
 stage commits, to prove a rerun completes the day.
 """
@@ -17,12 +21,22 @@ import asyncio
 import json
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from faregate.cli._common import administrator
 from faregate.config import Settings
@@ -35,6 +49,7 @@ from ticketing.fares.feed import load_feed
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.settlement import SettlementOutcome, default_report_dir, settle
 from ticketing.services.settlement_days import list_days
+from ticketing.settlement.states import Stage
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 CRASH_ENV = "FAREGATE_SETTLE_CRASH_AFTER"
@@ -49,20 +64,48 @@ def parse_day(value: str) -> date:
         ) from None
 
 
-def _crash_hook() -> Any:
+def _after_stage(bars: _Bars | None) -> Callable[[Stage], None]:
     target = os.environ.get(CRASH_ENV)
-    if not target:
-        return None
 
-    def hook(stage: str) -> None:
-        if stage == target:
+    def hook(stage: Stage) -> None:
+        if bars is not None:
+            bars.stage_done(stage)
+        if target and stage == target:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return hook
 
 
+class _Bars:
+    """One rich progress bar per stage, on stderr, advanced by the run's progress hook."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[Stage, TaskID] = {}
+
+    def _task(self, stage: Stage) -> TaskID:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(str(stage), total=None)
+        return self._tasks[stage]
+
+    async def progress(self, stage: Stage, done: int, total: int) -> None:
+        self._progress.update(self._task(stage), completed=done, total=max(total, 1))
+
+    def stage_done(self, stage: Stage) -> None:
+        task = self._task(stage)
+        found = self._progress.tasks[self._tasks[stage]]
+        total = found.total if found.total is not None else 1
+        self._progress.update(task, total=total, completed=total)
+
+
 async def _settle(
-    settings: Settings, gateway: GatewayConfig, day: date, *, report_dir: Path, dry_run: bool
+    settings: Settings,
+    gateway: GatewayConfig,
+    day: date,
+    *,
+    report_dir: Path,
+    dry_run: bool,
+    bars: _Bars | None = None,
 ) -> SettlementOutcome:
     url = database_url(settings)
     await check_reachable(url)
@@ -83,7 +126,8 @@ async def _settle(
                 gateway=runtime.gateway,
                 payments=payments,
                 dry_run=dry_run,
-                after_stage=_crash_hook(),
+                after_stage=_after_stage(bars),
+                progress=None if bars is None else bars.progress,
             )
     finally:
         await engine.dispose()
@@ -169,9 +213,28 @@ def settle_command(
     assert service_day is not None
     gateway = gateway_from_environment()
     reports = report_dir or default_report_dir(settings.data_dir, service_day)
-    outcome = asyncio.run(
-        _settle(settings, gateway, service_day, report_dir=reports, dry_run=dry_run)
-    )
+    if as_json or dry_run:
+        outcome = asyncio.run(
+            _settle(settings, gateway, service_day, report_dir=reports, dry_run=dry_run)
+        )
+    else:
+        columns = (
+            TextColumn("{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True)) as shown:
+            outcome = asyncio.run(
+                _settle(
+                    settings,
+                    gateway,
+                    service_day,
+                    report_dir=reports,
+                    dry_run=dry_run,
+                    bars=_Bars(shown),
+                )
+            )
     summary = outcome.summary
     if as_json:
         click.echo(json.dumps(summary.as_json(), indent=2, sort_keys=True))

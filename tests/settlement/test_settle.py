@@ -15,10 +15,11 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select, text
 
 from faregate.cli import cli, main
+from faregate.cli._common import administrator
 from tests.helpers.settlement import DAY, NEXT, at, ride
 from tests.wallets import open_funded_wallets
 from ticketing import postings
-from ticketing.audit import Actor
+from ticketing.audit import Actor, ActorRole, AuditAction, AuditQuery
 from ticketing.db.models import PricedDayRow
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettledAccountDayRow, SettlementAdjustmentRow
@@ -429,3 +430,24 @@ async def test_an_uncollected_day_is_apportioned_by_the_run_that_collects_it(
     assert record.figures["apportioned_by_kind"]["adjustment"] == nxt.summary.apportioned
     again = await settle(uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "c")
     assert again.summary.digest == nxt.summary.digest
+
+
+async def test_the_cli_settles_with_progress_bars_as_an_administrator(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, db_url: str, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    args = ("settle", DAY.isoformat(), "--data-dir", str(tmp_path), "--database-url", db_url)
+    done = await asyncio.to_thread(_cli, *args)
+    assert done.exit_code == 0, done.output
+    assert f"{DAY}: settled" in done.stdout
+    for stage in ("priced", "charged", "reconciled", "apportioned", "reported"):
+        assert stage in done.stderr  # one bar a stage, on stderr: stdout stays the summary
+    async with uow_factory() as uow:
+        record = await uow.settlement.day(DAY)
+        page = await uow.audit.page(AuditQuery(action=AuditAction.SETTLEMENT_STARTED))
+    assert record is not None
+    login = administrator().name
+    assert (record.prepared_by, record.approved_by) == (login, login)
+    assert [(e.actor.name, e.actor.role) for e in page.entries] == [
+        (login, ActorRole.ADMINISTRATOR)
+    ]
