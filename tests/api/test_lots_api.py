@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from faregate.api.context import UOWS
 from tests.helpers.api import Client, Device, call, token
@@ -223,8 +224,9 @@ async def test_a_lots_day_is_served_with_its_series(client: Client) -> None:
     ops = await token(client, UserRole.OPERATOR)
     lot = await created(client, ops)
     device = await Device.enrol(client, f"barrier-{secrets.token_hex(4)}", barrier(lot["lot_id"]))
-    now = datetime.now(UTC).replace(microsecond=0)
-    entered = now - timedelta(minutes=50)
+    # Yesterday 09:00-09:40 in Hanoi: one local day whenever the test runs.
+    yesterday = (datetime.now(UTC) + timedelta(hours=7)).date() - timedelta(days=1)
+    entered = datetime.combine(yesterday, time(9), ZoneInfo("Asia/Ho_Chi_Minh"))
     records = [
         {"device_id": device.id, "seq": 1, "lot_id": lot["lot_id"], "kind": "entry",
          "at": entered.isoformat(), "reason": "ok", "plate": "29A-11111", "vehicle": "car"},
@@ -236,7 +238,7 @@ async def test_a_lots_day_is_served_with_its_series(client: Client) -> None:
     body = json.dumps({"lot_id": lot["lot_id"], "records": records}).encode()
     upload = await device.post("/device/v1/parking/journal", body)
     assert upload.status == 200, await upload.text()
-    local_day = (entered + timedelta(hours=7)).date().isoformat()  # Hanoi is UTC+7
+    local_day = yesterday.isoformat()
     path = f"/api/v1/operator/lots/{lot['lot_id']}/days/{local_day}"
     answer = await call(client, "GET", path, None, ops)
     assert answer.status == 200, await answer.text()

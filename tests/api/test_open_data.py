@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from faregate.api.context import REDIS
+from faregate.api.routes.open_data import CACHE_SECONDS, FEED_CACHE
 from parking.occupancy import Occupancy
 from tests.api.test_lots_api import created, problem
 from tests.helpers.api import Client, call, token
@@ -60,12 +61,19 @@ async def test_the_feed_validates_and_matches_the_operator_api(client: Client) -
 
 
 async def test_the_feed_is_cached_for_a_few_seconds(client: Client) -> None:
+    cache = client.server.app[FEED_CACHE]
+    seconds = [100.0]
+    cache.now = lambda: seconds[0]  # the cache's own clock, stopped
     ops = await token(client, UserRole.OPERATOR)
     first = await (await client.get("/open-data/parking")).json()
     lot = await created(client, ops)
+    seconds[0] += CACHE_SECONDS - 0.5
     again = await (await client.get("/open-data/parking")).json()
     assert again == first  # within the cache's seconds: the same answer
     assert lot["lot_id"] not in {item["original_uid"] for item in again["items"]}
+    seconds[0] += 1
+    fresh = await (await client.get("/open-data/parking")).json()
+    assert lot["lot_id"] in {item["original_uid"] for item in fresh["items"]}
 
 
 async def test_a_lots_history_feed(client: Client) -> None:

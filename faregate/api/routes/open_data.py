@@ -14,6 +14,7 @@ figure is at most that many seconds old.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any
@@ -51,21 +52,23 @@ class HistoryQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 @dataclass(slots=True)
 class FeedCache:
-    """Answers built in the last CACHE_SECONDS, by what was asked (monotonic time: a clock
-    set back or a test's fixed clock neither freezes nor skips it)."""
+    """Answers built in the last CACHE_SECONDS, by what was asked. `now` is monotonic seconds
+    (not the app's clock: one set back or fixed in a test neither freezes nor skips the
+    cache); tests give their own."""
 
+    now: Callable[[], float] = time.monotonic
     answers: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
     def get(self, key: str) -> bytes | None:
         found = self.answers.get(key)
-        if found is None or found[0] < time.monotonic():
+        if found is None or found[0] <= self.now():
             return None
         return found[1]
 
     def put(self, key: str, body: bytes) -> None:
         if len(self.answers) >= MAX_CACHED:
             del self.answers[next(iter(self.answers))]
-        self.answers[key] = (time.monotonic() + CACHE_SECONDS, body)
+        self.answers[key] = (self.now() + CACHE_SECONDS, body)
 
 
 FEED_CACHE = web.AppKey("open_data_cache", FeedCache)
