@@ -8,6 +8,7 @@ FaregateError
 ├── RedisUnavailable      no Redis answers (raised by faregate.redis_runtime)
 ├── MasterKeyError        the device master key file is unreadable (faregate.api.device_auth)
 ├── SettlementRefused     the finance page cannot start a day's settlement (faregate.web)
+├── SignInDelayed         too many failed sign-ins of a user from one client: wait first
 └── GatewayConfigError    the payment gateway's configuration is incomplete or names no gateway
 """
 
@@ -45,3 +46,12 @@ class RedisUnavailable(FaregateError):
 
 class GatewayConfigError(FaregateError):
     """FAREGATE_GATEWAY names no gateway we have, or the chosen one lacks a setting it needs."""
+
+
+class SignInDelayed(FaregateError):
+    """Too many failed sign-ins of one username from one client: `retry_after` seconds must
+    pass before the next attempt (faregate.web.sign_in_throttle)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

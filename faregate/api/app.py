@@ -66,6 +66,7 @@ from faregate.web import add_web_routes
 from faregate.web.finance_source import SettlementsFinance
 from faregate.web.operator_source import ServicesOverview
 from faregate.web.parking_pages import ParkingPages
+from faregate.web.sign_in_throttle import SIGN_IN_THROTTLE, SignInThrottle
 from faregate.web.staff import StaffUsers
 from parking.occupancy import Occupancy
 from parking.unit_of_work import ParkingUnitOfWorkFactory
@@ -113,6 +114,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     async with open_redis(config.settings) as redis:
         app[REDIS] = redis
         app[RATE_LIMITER] = RateLimiter(redis, config.clock)
+        app[SIGN_IN_THROTTLE] = SignInThrottle(redis, config.clock, config.sign_in_delays)
         uows = app[UOWS]
         app[DEVICE_GUARD] = device_guard(
             redis,
@@ -180,6 +182,14 @@ async def _device(request: web.Request, body: bytes) -> str:
     return device_id
 
 
+SERVER_NAME = "Faregate"
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name no software versions (aiohttp would send `Python/3.x aiohttp/3.y`)."""
+    response.headers["Server"] = SERVER_NAME
+
+
 def create_app(config: ApiConfig) -> web.Application:
     metrics = Metrics()
     routes = api_routes()
@@ -187,6 +197,7 @@ def create_app(config: ApiConfig) -> web.Application:
         middlewares=[metrics_middleware(metrics), problems_middleware],
         client_max_size=routes.max_body,
     )
+    app.on_response_prepare.append(_server_header)
     app[CONFIG] = config
     app[METRICS] = metrics
     app[OPENAPI] = msgspec.json.encode(
@@ -200,7 +211,11 @@ def create_app(config: ApiConfig) -> web.Application:
     add_web_routes(
         app,
         clock=config.clock,
-        staff=StaffUsers(uows),
+        staff=StaffUsers(
+            uows,
+            throttle=lambda request: request.app[SIGN_IN_THROTTLE],
+            proxies=config.trusted_proxies,
+        ),
         operator=ServicesOverview(
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
             lambda request: Occupancy(request.app[REDIS]),

@@ -22,6 +22,8 @@ from faregate.api.rate_limit import RateLimit, RateLimiter
 from faregate.api.registry import DeviceGuard
 from faregate.config import Settings
 from faregate.gateway_runtime import GatewayConfig, PrivateStripeConfig
+from faregate.web.clients import NO_PROXIES, TrustedProxies
+from faregate.web.sign_in_throttle import SignInDelays
 from gateways.protocol import Gateway
 from qr.timeutil import Clock, utc_now
 from ticketing.devices import DevicePolicy
@@ -32,8 +34,6 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_DEVICE_RATE = RateLimit(requests=1200, window_seconds=60)
 DEFAULT_PASSENGER_RATE = RateLimit(requests=120, window_seconds=60)
-# Sign-in attempts per username: slows password guessing against one user from anywhere.
-DEFAULT_SIGN_IN_RATE = RateLimit(requests=10, window_seconds=60)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +42,9 @@ class ApiConfig:
 
     `gateway`: the payment gateway (`faregate.gateway_runtime`); by default a private
     localstripe in the data directory, as Redis without a URL.
-    `pricing_worker`: run one pricing worker in the server process (`faregate serve
+    `sign_in_delays`: how failed sign-ins of a username from one client are slowed down;
+    `trusted_proxies`: the reverse proxies in front (their client address and scheme are
+    believed). `pricing_worker`: run one pricing worker in the server process (`faregate serve
     --no-worker` leaves pricing to separate `faregate worker` processes). `settlement_runner`:
     run the settlements finance asks for in the server process (off: `faregate worker
     --settlements` runs them). `device_policy`:
@@ -56,7 +58,9 @@ class ApiConfig:
     gateway: GatewayConfig = field(default_factory=PrivateStripeConfig)
     device_rate: RateLimit = DEFAULT_DEVICE_RATE
     passenger_rate: RateLimit = DEFAULT_PASSENGER_RATE
-    sign_in_rate: RateLimit = DEFAULT_SIGN_IN_RATE
+    sign_in_delays: SignInDelays = field(default_factory=SignInDelays)
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (faregate.web.clients).
+    trusted_proxies: TrustedProxies = NO_PROXIES
     clock_skew: timedelta = DEFAULT_SKEW
     clock: Clock = field(default=utc_now)
     pricing_worker: bool = True

@@ -45,7 +45,13 @@ class ProblemType:
     def problem(self, error: BaseException) -> Problem:
         message = str(error)
         detail = message if self.detail is None else self.detail.replace("{error}", message)
-        return Problem(self.status, self.slug, self.title, detail, errors=field_errors(error))
+        # An error that says when to come back (SignInDelayed) says it in the header too.
+        retry_after = getattr(error, "retry_after", None)
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return Problem(
+            self.status, self.slug, self.title, detail,
+            errors=field_errors(error), headers=headers,
+        )  # fmt: skip
 
 
 def field_errors(error: BaseException) -> list[tuple[str, str]]:
@@ -172,6 +178,7 @@ ERRORS: Table = {
     qr_errors.DenyListError: ProblemType(422, "validation", "Invalid deny list"),
     # --- faregate ------------------------------------------------------------------------------
     faregate_errors.SettlementRefused: ProblemType(409, "settlement-refused", "Conflict"),
+    faregate_errors.SignInDelayed: ProblemType(429, "rate-limited", "Too Many Requests"),
 }
 
 # Errors that mean a bug or a broken server, not a bad request: a logged 500 (no detail out).

@@ -19,12 +19,13 @@ msgspec's message naming the field), calls the handler and encodes its Struct as
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from faregate.api.error_table import ProblemType, Table, problem_type
@@ -34,6 +35,7 @@ from ticketing.users import ApiUser
 
 T = TypeVar("T")
 DEFAULT_MAX_BODY = 64 * 1024
+JSON = "application/json"
 _REF = "#/components/schemas/{name}"
 
 
@@ -114,6 +116,7 @@ _ERROR_DESCRIPTIONS = {
     404: "No such resource",
     409: "Conflicts with the server's state",
     413: "Request body over the route's limit",
+    415: "Body of another media type than the route reads",
     422: "Body or query breaks the schema",
     429: "Rate limit exceeded; see Retry-After",
     503: "A backing service is unreachable",
@@ -136,6 +139,8 @@ class Route:
     response: type[msgspec.Struct] | None = None
     # For routes that answer something other than a JSON Struct (e.g. Prometheus text).
     response_content_type: str | tuple[str, ...] | None = None
+    # The schema of such an answer (default: a string, as for text or a file).
+    response_schema: Mapping[str, Any] | None = None
     errors: frozenset[int] = frozenset()
     parameters: Sequence[Mapping[str, Any]] = ()
     max_body: int = DEFAULT_MAX_BODY
@@ -146,7 +151,7 @@ class Route:
     def statuses(self) -> list[int]:
         found = set(self.errors) | {kind.status for kind in self.problems.values()}
         if self.body is not None or self.raw_body is not None:
-            found |= {400, 413, 422}
+            found |= {400, 413, 415, 422}
         if self.query is not None:
             found |= {400, 422}
         if self.auth is Auth.DEVICE:
@@ -175,6 +180,7 @@ class RouteRegistry:
         query: type[msgspec.Struct] | None = None,
         response: type[msgspec.Struct] | None = None,
         response_content_type: str | tuple[str, ...] | None = None,
+        response_schema: Mapping[str, Any] | None = None,
         errors: Iterable[int] = (),
         parameters: Sequence[Mapping[str, Any]] = (),
         max_body: int = DEFAULT_MAX_BODY,
@@ -196,6 +202,7 @@ class RouteRegistry:
                     query=query,
                     response=response,
                     response_content_type=response_content_type,
+                    response_schema=response_schema,
                     errors=frozenset(errors),
                     parameters=parameters,
                     max_body=max_body,
@@ -226,16 +233,49 @@ class RouteRegistry:
 
 
 def too_large(limit: int) -> Problem:
-    return Problem(413, None, "Content Too Large", f"request body over the {limit}-byte limit")
+    # Connection: close: the rest of the body is not read, so the connection cannot be reused.
+    return Problem(
+        413, None, "Content Too Large", f"request body over the {limit}-byte limit",
+        headers={"Connection": "close"},
+    )  # fmt: skip
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refused (413) once over `limit`: by its Content-Length before reading any,
+    and a chunked one as soon as it has gone past the limit (not after buffering it all)."""
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
-    body = await request.read()  # bounded by the app's client_max_size too
-    if len(body) > limit:
-        raise too_large(limit)
-    return body
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise too_large(limit)
+    return bytes(body)
+
+
+def _check_content_type(request: web.Request, expected: str) -> None:
+    """A body of another media type than the route reads is refused (415), so a form or a
+    text/plain post (which a browser sends cross-site without asking) is never read as JSON.
+    A request without Content-Type (no browser sends a body without one) is read."""
+    if hdrs.CONTENT_TYPE not in request.headers:
+        return
+    sent = request.content_type
+    json_like = expected == JSON and sent.startswith("application/") and sent.endswith("+json")
+    if sent != expected and not json_like:
+        raise Problem(
+            415, "unsupported-media-type", "Unsupported Media Type",
+            f"this route reads {expected}, not {sent[:60]}",
+        )  # fmt: skip
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object hook: a ValueError naming a key given twice (msgspec keeps the last)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(key)
+        seen[key] = value
+    return seen
 
 
 def _validation_problem(what: str, error: msgspec.ValidationError) -> Problem:
@@ -251,11 +291,23 @@ def _decode_query(request: web.Request, model: type[msgspec.Struct]) -> msgspec.
 
 def _decode_body(raw: bytes, model: type[msgspec.Struct]) -> msgspec.Struct:
     try:
-        return msgspec.json.decode(raw, type=model)
+        decoded = msgspec.json.decode(raw, type=model)
     except msgspec.ValidationError as error:
         raise _validation_problem("body", error) from error
     except msgspec.DecodeError as error:
         raise Problem(400, "malformed-json", "Malformed JSON", str(error)) from error
+    # msgspec keeps the last of two equal keys, so a record could carry two device ids and be
+    # read as the one a check did not see; the standard parser finds them (it has a hook).
+    try:
+        json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError:
+        pass  # msgspec read it: whatever the standard parser minds, it is not a duplicate
+    except ValueError as duplicate:
+        raise Problem(
+            400, "duplicate-key", "Duplicate key",
+            f"a JSON object names {str(duplicate)[:60]!r} twice",
+        ) from None  # fmt: skip
+    return decoded
 
 
 async def _handle(route: Route, call: Call) -> Reply:
@@ -274,6 +326,8 @@ async def _handle(route: Route, call: Call) -> Reply:
 
 def _endpoint(route: Route, guard: Guard | None) -> Handler:
     async def endpoint(request: web.Request) -> web.StreamResponse:
+        if route.body is not None or route.raw_body is not None:
+            _check_content_type(request, route.raw_body or JSON)
         raw = await _read_body(request, route.max_body)
         who = await guard(request, raw) if guard is not None else None
         user = who if isinstance(who, ApiUser) else None
@@ -343,9 +397,9 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
         ok["content"] = {"application/json": {"schema": _ref(route.response)}}
     elif route.response_content_type is not None:
         types = route.response_content_type
+        schema = dict(route.response_schema or {"type": "string"})
         ok["content"] = {
-            kind: {"schema": {"type": "string"}}
-            for kind in ((types,) if isinstance(types, str) else types)
+            kind: {"schema": schema} for kind in ((types,) if isinstance(types, str) else types)
         }
     responses: dict[str, Any] = {str(route.status): ok}
     for status in route.statuses():

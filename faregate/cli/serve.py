@@ -30,6 +30,7 @@ from faregate.cli.keys import LIFETIME_DAYS
 from faregate.config import Settings
 from faregate.errors import GatewayConfigError
 from faregate.gateway_runtime import gateway_from_environment
+from faregate.web.clients import TrustedProxies
 from faregate_data import HANOI_FEED
 from qr.keys import KEYSET_FILE, init_keys
 from qr.timeutil import utc_now
@@ -117,6 +118,15 @@ def _listen(host: str, port: int) -> list[socket.socket]:
 )
 @click.option("--shutdown-timeout", default=30.0, show_default=True, type=click.FloatRange(0))
 @click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    envvar="FAREGATE_TRUSTED_PROXIES",
+    help="Address or network (CIDR) of a reverse proxy in front, whose X-Forwarded-For and "
+    "X-Forwarded-Proto are believed (the client for sign-in limits; HTTPS for the staff "
+    "cookie's Secure flag). Repeat it, or a space-separated list in the variable.",
+)
+@click.option(
     "--no-worker",
     is_flag=True,
     help="Run no pricing worker in this process (run `faregate worker` processes instead).",
@@ -130,6 +140,7 @@ def serve(
     fare_feed: Path | None,
     master_key_file: Path | None,
     shutdown_timeout: float,
+    trusted_proxies: tuple[str, ...],
     no_worker: bool,
 ) -> None:
     """Serve the device, webhook and operations APIs over HTTP (OpenAPI at /openapi.json).
@@ -142,6 +153,10 @@ def serve(
         gateway = gateway_from_environment(webhooks=True)
     except GatewayConfigError as error:
         raise click.UsageError(str(error)) from error
+    try:
+        proxies = TrustedProxies.parse(trusted_proxies)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--trusted-proxy") from error
     sockets = _listen(host, port)
     try:
         config = ApiConfig(
@@ -153,6 +168,7 @@ def serve(
             fare_feed=fare_feed or HANOI_FEED,
             gateway=gateway,
             pricing_worker=not no_worker,
+            trusted_proxies=proxies,
         )
     except BaseException:
         for bound in sockets:

@@ -123,6 +123,11 @@ class OccupancyBroadcaster:
         queue.put_nowait(None)
         self._queues.discard(queue)
 
+    @property
+    def subscribers(self) -> int:
+        """How many streams are open (tests wait on it)."""
+        return len(self._queues)
+
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[LotOccupancy | None]]:
         queue: asyncio.Queue[LotOccupancy | None] = asyncio.Queue(QUEUE_SIZE)
@@ -152,15 +157,18 @@ async def occupancy_events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
-    async with request.app[OCCUPANCY].subscribe() as queue:
-        while True:
-            try:
-                occupancy = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if occupancy is None:
-                break
-            await response.write(sse_message(EVENT, occupancy.to_json()))
+    try:
+        await response.write(f"retry: {RECONNECT_MS}\n\n".encode())
+        async with request.app[OCCUPANCY].subscribe() as queue:
+            while True:
+                try:
+                    occupancy = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                if occupancy is None:
+                    break
+                await response.write(sse_message(EVENT, occupancy.to_json()))
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
+        pass  # the page was closed or navigated away: normal, nothing to log
     return response

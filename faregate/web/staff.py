@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from faregate.errors import SignInDelayed
+from faregate.web.clients import NO_PROXIES, TrustedProxies, client_address, is_https
 from faregate.web.pages import STAFF_USER, render
+from faregate.web.sign_in_throttle import SignInThrottle, throttled_sign_in
 from ticketing.errors import BadCredentials
-from ticketing.services.users import TOKEN_TTL, revoke_token, sign_in, user_for_token
+from ticketing.services.users import TOKEN_TTL, revoke_token, user_for_token
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import ApiUser, UserRole
 
@@ -35,9 +38,14 @@ FORM_TOKEN_FIELD = "form_token"
 
 @dataclass(frozen=True, slots=True)
 class StaffUsers:
-    """Where page sign-in finds users: the units of work of the request's app."""
+    """Where page sign-in finds users: the units of work of the request's app; `throttle`:
+    the failed sign-ins' delays (faregate.web.sign_in_throttle; None: none, the pages alone
+    in tests); `proxies`: the reverse proxies whose forwarded client and scheme are believed
+    (the cookie is `Secure` when the client's connection is HTTPS)."""
 
     uows: Callable[[web.Request], UnitOfWorkFactory]
+    throttle: Callable[[web.Request], SignInThrottle | None] = lambda _: None
+    proxies: TrustedProxies = NO_PROXIES
 
 
 STAFF_USERS = web.AppKey("staff_users", StaffUsers)
@@ -66,9 +74,22 @@ def _token(request: web.Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
+# What a browser drops from a URL before reading it (WHATWG URL: ASCII tab and newline),
+# so "/\t/evil.example" would be followed as "//evil.example": removed before the check.
+_URL_IGNORED = str.maketrans("", "", "\t\n\r")
+
+
 def _safe_next(path: str | None) -> str:
-    """Only a path on this site (no scheme, no `//host`), so sign-in is no open redirect."""
-    if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
+    """Only a path on this site (no scheme, no `//host`, no backslash, no control character,
+    checked after removing what a browser ignores), so sign-in is no open redirect."""
+    path = (path or "").translate(_URL_IGNORED)
+    if (
+        path.startswith("/")
+        and not path.startswith("//")
+        and "\\" not in path
+        and path.isprintable()
+        and " " not in path
+    ):
         return path
     return "/"
 
@@ -125,17 +146,24 @@ async def staff_sign_in(request: web.Request) -> web.Response:
         str(form.get(name, ""))[:MAX_FIELD] for name in ("username", "password", "next")
     )
     users = request.app[STAFF_USERS]
+    client = client_address(request, users.proxies)
     try:
-        session = await sign_in(users.uows(request), username, password)
-    except BadCredentials:
-        return render(
+        session = await throttled_sign_in(
+            users.throttle(request), users.uows(request), username, password, client
+        )
+    except (BadCredentials, SignInDelayed) as refused:
+        delayed = isinstance(refused, SignInDelayed)
+        page = render(
             request,
             "staff_sign_in.html",
-            status=401,
+            status=429 if delayed else 401,
             role="staff",
             next_path=_safe_next(wanted),
-            error="Error: wrong username or password.",
+            error=f"Error: {refused}." if delayed else "Error: wrong username or password.",
         )
+        if isinstance(refused, SignInDelayed):
+            page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     response = web.HTTPSeeOther(_safe_next(wanted))
     response.set_cookie(
         SESSION_COOKIE,
@@ -144,7 +172,7 @@ async def staff_sign_in(request: web.Request) -> web.Response:
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=is_https(request, users.proxies),
     )
     raise response
 

@@ -74,6 +74,7 @@ async def test_altered_body_is_refused(client: Client, device: Device) -> None:
     body = json.dumps({"records": [device.record()]}).encode()
     headers = device.headers("POST", "/device/v1/journal", body)
     altered = body.replace(b'"entry"', b'"exit"')
+    headers["Content-Type"] = "application/json"
     response = await client.post("/device/v1/journal", data=altered, headers=headers)
     await _refused(response, "signature does not match")
 

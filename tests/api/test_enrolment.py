@@ -31,6 +31,7 @@ from ticketing.devices import Direction
 from ticketing.services.devices import add_device, places_of, revoke_device
 
 KEYSET = "/device/v1/keyset"
+JSON = {"Content-Type": "application/json"}
 
 
 async def test_an_enrolled_device_signs_with_its_new_secret(client: Client) -> None:
@@ -38,7 +39,7 @@ async def test_an_enrolled_device_signs_with_its_new_secret(client: Client) -> N
     gate_id = device_id()
     code = await register(uows, gate_id, gate("m2a_03"))
     key = generate_device_key()
-    answer = await client.post(ENROL_PATH, data=enrolment_body(gate_id, code, key))
+    answer = await client.post(ENROL_PATH, headers=JSON, data=enrolment_body(gate_id, code, key))
     assert answer.status == 200, await answer.text()
     body = await answer.json()
     assert set(body) == {
@@ -52,7 +53,7 @@ async def test_an_enrolled_device_signs_with_its_new_secret(client: Client) -> N
     signed = sign_request(secret, gate_id, "GET", KEYSET, at=datetime.now(UTC))
     assert (await client.get(KEYSET, headers=signed)).status == 200
 
-    again = await client.post(ENROL_PATH, data=enrolment_body(gate_id, code, key))
+    again = await client.post(ENROL_PATH, headers=JSON, data=enrolment_body(gate_id, code, key))
     assert again.status == 403
     assert (await again.json())["type"] == "urn:faregate:problem:enrolment-refused"
 
@@ -84,7 +85,8 @@ async def test_a_barrier_enrols_with_its_lot_and_lane(client: Client) -> None:
     await open_lot(ParkingUnitOfWorkFactory(uows.engine), lot_config(lot, capacity=5))
     bar = device_id("barrier")
     code = await register(uows, bar, barrier(lot, Direction.EXIT))
-    answer = await client.post(ENROL_PATH, data=enrolment_body(bar, code, generate_device_key()))
+    enrolment = enrolment_body(bar, code, generate_device_key())
+    answer = await client.post(ENROL_PATH, headers=JSON, data=enrolment)
     body = await answer.json()
     assert (body["kind"], body["lot_id"], body["direction"], body["stop_id"]) == (
         "barrier", lot, "exit", None,
@@ -118,7 +120,7 @@ def _body(**fields: Any) -> bytes:
 async def test_bad_enrolments_are_problems(
     client: Client, body: bytes, status: int, detail: str
 ) -> None:
-    answer = await client.post(ENROL_PATH, data=body)
+    answer = await client.post(ENROL_PATH, headers=JSON, data=body)
     assert answer.status == status, await answer.text()
     assert answer.content_type == PROBLEM_JSON
     assert detail in (await answer.json())["detail"]
@@ -139,7 +141,9 @@ async def test_an_expired_code_is_refused_and_says_so(client: Client) -> None:
         )
         await uow.commit()
     answer = await client.post(
-        ENROL_PATH, data=enrolment_body(gate_id, enrolment.code, generate_device_key())
+        ENROL_PATH,
+        headers=JSON,
+        data=enrolment_body(gate_id, enrolment.code, generate_device_key()),
     )
     assert answer.status == 403
     assert "expired at" in (await answer.json())["detail"]
@@ -148,6 +152,7 @@ async def test_an_expired_code_is_refused_and_says_so(client: Client) -> None:
 async def test_enrolment_attempts_are_rate_limited_per_device(client: Client) -> None:
     gate_id = device_id()
     statuses = [
-        (await client.post(ENROL_PATH, data=_body(device_id=gate_id))).status for _ in range(11)
+        (await client.post(ENROL_PATH, headers=JSON, data=_body(device_id=gate_id))).status
+        for _ in range(11)
     ]
     assert statuses == [403] * 10 + [429]

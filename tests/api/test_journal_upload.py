@@ -113,7 +113,9 @@ async def test_malformed_json_is_400(device: Device) -> None:
 
 async def test_oversized_body_is_413_problem(client: Client, device: Device) -> None:
     body = b"x" * (70 * 1024)  # over the 64 KiB default of the webhook route
-    response = await client.post("/webhooks/stripe", data=body)
+    response = await client.post(
+        "/webhooks/stripe", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status == 413
     assert response.content_type == PROBLEM_JSON
     assert "65536-byte limit" in (await response.json())["detail"]

@@ -188,6 +188,9 @@ async def test_wired_staff_routes_pass_the_user_and_documents(client: Client) ->
     assert all(e["kind"] in set(ExceptionKind) and e["reference"] for e in exceptions["exceptions"])
     statement = await call(client, "GET", report, None, fin)
     assert statement.content_type == "text/html"
+    # the same as its page route sends: opened, it runs nothing on our origin
+    assert statement.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert statement.headers["X-Content-Type-Options"] == "nosniff"
     assert b"<svg" in await statement.read()
     # the operator still cannot start one
     ops = await token(client, UserRole.OPERATOR)

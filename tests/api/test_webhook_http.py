@@ -10,6 +10,8 @@ from faregate.api.problems import PROBLEM_JSON
 from gateways.webhooks import sign_payload
 from tests.helpers.api import WEBHOOK_SECRET, Client
 
+JSON = {"Content-Type": "application/json"}
+
 
 def _event() -> bytes:
     return json.dumps(
@@ -26,10 +28,11 @@ def _event() -> bytes:
 async def test_signed_event_accepted_once_and_bad_ones_refused_with_400(client: Client) -> None:
     body = _event()
     header = sign_payload(body, WEBHOOK_SECRET, at=datetime.now(UTC))
-    first = await client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
+    signed = {"Stripe-Signature": header, **JSON}
+    first = await client.post("/webhooks/stripe", data=body, headers=signed)
     assert first.status == 200
     assert (await first.json())["duplicate"] is False
-    again = await client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
+    again = await client.post("/webhooks/stripe", data=body, headers=signed)
     assert (await again.json())["duplicate"] is True
 
     stale = sign_payload(body, WEBHOOK_SECRET, at=datetime.now(UTC) - timedelta(seconds=301))
@@ -39,7 +42,7 @@ async def test_signed_event_accepted_once_and_bad_ones_refused_with_400(client: 
         (body, stale),
         (body, None),
     ):
-        headers = {"Stripe-Signature": signature} if signature else {}
+        headers = {"Stripe-Signature": signature, **JSON} if signature else JSON
         refused = await client.post("/webhooks/stripe", data=payload, headers=headers)
         assert refused.status == 400
         assert refused.content_type == PROBLEM_JSON

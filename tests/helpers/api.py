@@ -107,7 +107,8 @@ class Device:
         return await self.client.get(path, headers={**self.headers("GET", path), **extra})
 
     async def post(self, path: str, body: bytes) -> Any:
-        return await self.client.post(path, data=body, headers=self.headers("POST", path, body))
+        headers = {**self.headers("POST", path, body), "Content-Type": "application/json"}
+        return await self.client.post(path, data=body, headers=headers)
 
     def record(self, **overrides: Any) -> dict[str, Any]:
         self.seq += 1

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from faregate.api.problems import problems_middleware
 from faregate.web import LotOccupancy, OccupancyBroadcaster, add_web_routes
 from faregate.web.occupancy import QUEUE_SIZE
+from tests.helpers.waiting import until
 
 AT = datetime(2026, 11, 29, 10, 5, 30, tzinfo=UTC)
 
@@ -78,6 +82,34 @@ async def test_the_event_stream_speaks_server_sent_events() -> None:
         "percent": 34,
         "updated_at": "2026-11-29T10:05:33Z",
     }
+
+
+async def test_closing_the_page_ends_its_stream_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """Every closed operator page left a ClientConnectionResetError traceback in the log: the
+    stream wrote to a connection the browser had closed. A client going away is normal."""
+    broadcaster = OccupancyBroadcaster()
+    broadcaster.publish(lot(40))
+    app = web.Application(middlewares=[problems_middleware])
+    add_web_routes(app, operator=_no_overview, occupancy=broadcaster)
+    caplog.set_level(logging.DEBUG)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/operator/occupancy/events")
+        await response.content.readuntil(b"\n\n")
+        await response.content.readuntil(b"\n\n")  # the snapshot: the stream is subscribed
+        assert broadcaster.subscribers == 1
+        response.close()  # the page is closed
+
+        async def stream_ended() -> bool:
+            broadcaster.publish(lot(41))  # the next write finds the connection gone
+            return broadcaster.subscribers == 0
+
+        await until(stream_ended, "the stream's handler has ended")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert errors == []
+
+
+async def _no_overview(request: web.Request) -> Any:
+    raise AssertionError("the stream does not need the overview")
 
 
 def test_occupancy_reads_full_or_empty_only_when_it_is() -> None:

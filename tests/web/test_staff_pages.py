@@ -149,7 +149,21 @@ async def test_a_failed_staff_sign_in_is_one_error_line(
     assert "Set-Cookie" not in response.headers
 
 
-@pytest.mark.parametrize("wanted", ["//evil.example/", "https://evil.example/", "\\\\evil", ""])
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        "//evil.example/",
+        "https://evil.example/",
+        "\\\\evil",
+        "",
+        # a browser drops tabs and newlines from a URL: these were followed as //evil.example
+        "/\t/evil.example/x",
+        "/\n/evil.example/x",
+        "/\r\n/evil.example/x",
+        "/\\evil.example/x",
+        "/\x00/evil.example",
+    ],
+)
 async def test_sign_in_never_redirects_off_site(client: Client, wanted: str) -> None:
     response = await client.post(
         "/staff/sign-in",

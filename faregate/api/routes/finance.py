@@ -37,6 +37,7 @@ from faregate.api import settlements
 from faregate.api.context import UOWS
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
+from faregate.web.finance import DOWNLOAD_HEADERS
 from ticketing.audit import Actor
 from ticketing.services.settlement_days import (
     day_exceptions,
@@ -261,5 +262,8 @@ async def get_statement(call: Call) -> web.StreamResponse:
         body=found.body,
         content_type=found.content_type,
         charset="utf-8" if found.content_type in TEXT_TYPES else None,
-        headers={"Content-Disposition": f'attachment; filename="{query.day}-{query.name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{query.day}-{query.name}"',
+            **DOWNLOAD_HEADERS,
+        },
     )

@@ -2,7 +2,8 @@
 
 - `POST /api/v1/sessions`: username and password -> a bearer token (shown once; the server
   keeps only its SHA-256), its expiry and the user. Wrong username or password: 401, the same
-  answer for both. Attempts per username are rate limited (429 with Retry-After).
+  answer for both. Failed attempts of a username from one client are slowed by growing delays
+  (429 with Retry-After; faregate.web.sign_in_throttle).
 - `GET /api/v1/me`: who the token belongs to.
 - `DELETE /api/v1/sessions/current`: revoke the token the request carries (sign out).
 
@@ -17,10 +18,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from faregate.api.context import CONFIG, RATE_LIMITER, UOWS
+from faregate.api.context import CONFIG, UOWS
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.api.user_auth import bearer_token
-from ticketing.services.users import revoke_token, sign_in
+from faregate.web.clients import client_address
+from faregate.web.sign_in_throttle import SIGN_IN_THROTTLE, throttled_sign_in
+from ticketing.services.users import revoke_token
 from ticketing.users import MAX_PASSWORD, ApiUser, UserRole
 
 routes = RouteRegistry()
@@ -60,9 +63,11 @@ class SignedOut(msgspec.Struct, kw_only=True):
 )  # fmt: skip
 async def create_session(call: Call) -> SessionDocument:
     request = call.body_as(SignInRequest)
-    app = call.app
-    await app[RATE_LIMITER].hit(f"sign-in:{request.username}", app[CONFIG].sign_in_rate)
-    session = await sign_in(app[UOWS], request.username, request.password)
+    app, config = call.app, call.app[CONFIG]
+    client = client_address(call.request, config.trusted_proxies)
+    session = await throttled_sign_in(
+        app[SIGN_IN_THROTTLE], app[UOWS], request.username, request.password, client
+    )
     return SessionDocument(
         token=session.token,
         token_type="Bearer",

@@ -96,6 +96,7 @@ async def metrics(call: Call) -> web.StreamResponse:
 @routes.route(
     "GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", tag="operations",
     response_content_type="application/json",
+    response_schema={"type": "object", "required": ["openapi", "info", "paths"]},
 )  # fmt: skip
 async def openapi(call: Call) -> web.StreamResponse:
     return web.Response(body=call.app[OPENAPI], content_type="application/json")
