@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from parking.errors import CaseError, UnknownLot
+from parking.errors import CaseError, UnknownCase
 from parking.occupancy_history import day_window
 from parking.records import CaseRecord, CaseStatus
 from parking.sessions import normalise_plate
@@ -73,7 +73,7 @@ async def _change(
 async def _case(uow: ParkingUnitOfWork, session_id: str) -> CaseRecord:
     case = await uow.parking.find_case(session_id)
     if case is None:
-        raise UnknownLot(f"no unable-to-collect case for session {session_id!r}")
+        raise UnknownCase(f"no unable-to-collect case for session {session_id!r}")
     return case
 
 

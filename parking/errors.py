@@ -16,6 +16,7 @@ ParkingError
 ├── LotError             a lot's configuration that cannot work (field, reason)
 ├── LotExists            a new lot whose id is taken
 ├── UnknownLot           a lot, session or receipt not on record
+│   └── UnknownCase      an unable-to-collect case not on record
 ├── NoTariff             a lot with no tariff scheduled (nothing can price its stays)
 ├── UnknownTariffVersion a tariff version the lot does not have
 ├── TariffScheduleError  a schedule or cancellation that cannot be (in the past, a version
@@ -110,6 +111,11 @@ class LotExists(ParkingError):
 
 class UnknownLot(ParkingError):
     """A lot, session or receipt that is not on record."""
+
+
+class UnknownCase(UnknownLot):
+    """No unable-to-collect case for this session (an UnknownLot, as its callers caught
+    before it had its own name)."""
 
 
 class NoTariff(ParkingError):

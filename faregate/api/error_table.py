@@ -148,6 +148,7 @@ ERRORS: Table = {
     parking_errors.LotError: ProblemType(422, "validation", "Invalid lot"),
     parking_errors.LotExists: ProblemType(409, "lot-exists", "Conflict"),
     parking_errors.UnknownLot: ProblemType(404, "unknown-lot", "Unknown lot"),
+    parking_errors.UnknownCase: ProblemType(404, "unknown-case", "Unknown case"),
     parking_errors.NoTariff: ProblemType(409, "no-tariff", "No tariff"),
     parking_errors.UnknownTariffVersion: ProblemType(404, "unknown-tariff", "Unknown tariff"),
     parking_errors.TariffScheduleError: ProblemType(409, "tariff-schedule", "Conflict"),

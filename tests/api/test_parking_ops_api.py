@@ -93,7 +93,7 @@ async def test_cases_are_found_written_off_and_exported(client: Client) -> None:
         ("POST", f"{cases}/{session}/write-off", {"reason": "again"}, 409, "case"),
         ("POST", f"{cases}/{session}/write-off", {"reason": " "}, 422, "validation"),
         ("POST", f"{cases}/{session}/write-off", {}, 422, "validation"),
-        ("POST", f"{cases}/nothing:1/write-off", {"reason": "x"}, 404, "unknown-lot"),
+        ("POST", f"{cases}/nothing:1/write-off", {"reason": "x"}, 404, "unknown-case"),
         ("POST", f"{cases}/{session}/collect", {"note": "paid"}, 409, "case"),
         ("POST", f"{cases}/{session}/notify", None, 409, "case"),  # no account
         ("GET", f"{cases}?status=lost", None, 422, "validation"),
