@@ -12,7 +12,17 @@ for a semaphore slot is not counted). Prints JSON, then one summary line.
 stored before the call, outcome and ledger posting after it) on a fresh database (SQLite in a
 temp directory unless `--database-url`), so the gateway share shows what our bookkeeping costs.
 
+`--stage` measures the settlement's charge stage side by side with the gateway alone, in one
+run against one localstripe (issue 19: the stage must reach 0.8x the gateway's own rate). Each
+round charges every account once through the gateway alone (its own customers, at
+`--concurrency`) and once through the charge stage's charging
+(`ticketing.services.charging.charge_owed`: the payments service, at most
+`charging.DEFAULT_CONCURRENCY` in flight, each charge its own attempt), on a new service day;
+the two alternate which goes first, so a machine that slows down or a localstripe that grows
+weighs on both. Reports each side's rate per round, their medians and the ratio.
+
     python bench/charges.py --accounts 500 --concurrency 16 [--through-service]
+    python bench/charges.py --stage --accounts 200 --rounds 3 [--database-url URL]
 """
 
 from __future__ import annotations
@@ -20,12 +30,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import platform
 import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -206,6 +218,78 @@ async def bench(accounts: int, concurrency: int, baseline: int, state_dir: Path)
     return _report("gateway_only", None, accounts, concurrency, enrol_wall, sequential, concurrent)
 
 
+async def bench_stage(
+    accounts: int, concurrency: int, rounds: int, state_dir: Path, database_url: str | None
+) -> dict[str, Any]:
+    from faregate.database import open_database
+    from ticketing.money import Money
+    from ticketing.payment_flows.service import PaymentsService
+    from ticketing.services.charging import DEFAULT_CONCURRENCY, charge_owed
+    from ticketing.unit_of_work import UnitOfWorkFactory
+
+    engine = await open_database(database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}")
+    async with (
+        localstripe(state_dir / "localstripe", from_scratch=True) as server,
+        _TimedGateway(server.api_key, server.base_url, timeout=60) as gateway,
+    ):
+        payments = PaymentsService(UnitOfWorkFactory(engine), gateway)
+        refs = [f"rider-{i:06d}" for i in range(accounts)]
+        slots = asyncio.Semaphore(concurrency)
+
+        async def save(ref: str) -> None:
+            async with slots:
+                await payments.save_card(ref, "pm_card_visa")
+
+        await asyncio.gather(*(save(ref) for ref in refs))
+        enrolled = await _enrol(gateway, accounts, concurrency)
+        owed = {ref: Money(DAILY_AMOUNT_VND, "VND") for ref in refs}
+
+        async def gateway_alone(day: date) -> float:
+            result = await _run(
+                gateway, enrolled, lambda a: _charge_day(gateway, a, day.isoformat()), concurrency
+            )
+            return float(result["charges_per_s"])
+
+        async def charge_stage(day: date) -> float:
+            started = time.perf_counter()
+            charged = await charge_owed(payments, day, owed, concurrency=DEFAULT_CONCURRENCY)
+            wall = time.perf_counter() - started
+            assert sum(c.outcome.status.value == "succeeded" for c in charged) == accounts
+            return round(len(charged) / wall, 1)
+
+        alone: list[float] = []
+        stage: list[float] = []
+        for index in range(rounds):
+            day = date(2025, 3, 1) + timedelta(days=index)
+            if index % 2 == 0:
+                alone.append(await gateway_alone(day))
+                stage.append(await charge_stage(day))
+            else:
+                stage.append(await charge_stage(day))
+                alone.append(await gateway_alone(day))
+    await engine.dispose()
+    ratio = round(statistics.median(stage) / statistics.median(alone), 2)
+    return {
+        "benchmark": "charges",
+        "path": "charge_stage_vs_gateway",
+        "gateway": "localstripe",
+        "database": engine.url.get_backend_name(),
+        "accounts": accounts,
+        "rounds": rounds,
+        "gateway_concurrency": concurrency,
+        "stage_concurrency": DEFAULT_CONCURRENCY,
+        "gateway_alone_per_s": alone,
+        "charge_stage_per_s": stage,
+        "gateway_alone_median": statistics.median(alone),
+        "charge_stage_median": statistics.median(stage),
+        "stage_to_gateway": ratio,
+        "target": 0.8,
+        "meets_target": ratio >= 0.8,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+        "python": platform.python_version(),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=500)
@@ -213,8 +297,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--baseline", type=int, default=50, help="accounts charged sequentially")
     parser.add_argument("--through-service", action="store_true")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--stage", action="store_true", help="the charge stage beside the gateway alone"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --stage: rounds of each")
     args = parser.parse_args(argv)
     baseline = min(args.baseline, args.accounts)
+    if args.stage:
+        with tempfile.TemporaryDirectory(prefix="faregate-bench-charges-") as state_dir:
+            found = asyncio.run(
+                bench_stage(
+                    args.accounts, args.concurrency, args.rounds, Path(state_dir), args.database_url
+                )
+            )
+        print(json.dumps(found, indent=2))
+        print(
+            f"charge stage {found['charge_stage_median']} charges/s, gateway alone "
+            f"{found['gateway_alone_median']} charges/s: {found['stage_to_gateway']}x "
+            f"(target 0.8x) over {args.rounds} interleaved rounds of {args.accounts} accounts"
+        )
+        return
     with tempfile.TemporaryDirectory(prefix="faregate-bench-charges-") as state_dir:
         if args.through_service:
             result = asyncio.run(

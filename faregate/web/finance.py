@@ -25,9 +25,11 @@ from faregate.errors import SettlementRefused
 from faregate.web.charts import bar_chart
 from faregate.web.pages import render
 from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
+from faregate_data.operators import load_operators
 from ticketing.money import Money
 from ticketing.services.settlement_days import DayStatus  # open, closed, settling, settled
 from ticketing.settlement.calendar import FIRST_DAY, LAST_DAY, check_day
+from ticketing.settlement.drilldown import OperatorDrilldown
 from ticketing.settlement.errors import DayOutOfRange
 
 
@@ -67,6 +69,7 @@ class OperatorRevenue:
     operator: str
     gross: Money
     net: Money
+    operator_id: str = ""  # for the drill-down link ("": none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +161,13 @@ class FinanceSource(Protocol):
         """The day's settlement run; None when the day has none to show."""
         ...
 
+    async def drilldown(
+        self, request: web.Request, day: date, operator: str
+    ) -> OperatorDrilldown | None:
+        """An operator's figure of settled `day`: its pools, legs and charges; None when the
+        day is not settled."""
+        ...
+
     async def file(self, request: web.Request, day: date, name: str) -> tuple[bytes, str] | None:
         """A report file of a settled day and its content type; None: no such file."""
         ...
@@ -172,6 +182,7 @@ DOWNLOAD_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
+OPERATOR_NAMES = load_operators().names()
 
 
 def _parse_day(text: str) -> date:
@@ -296,6 +307,23 @@ async def start_settlement(request: web.Request) -> web.Response:
 async def approve_settlement(request: web.Request) -> web.Response:
     """Approve a prepared day (the form the confirmation step shows)."""
     return await _act(request, approve=True)
+
+
+async def operator_figure_page(request: web.Request) -> web.Response:
+    """An operator's figure of a settled day, drilled down to its pools, legs and charges."""
+    day = _parse_day(request.match_info["day"])
+    operator = request.match_info["operator"][:64]
+    found = await request.app[FINANCE_SOURCE].drilldown(request, day, operator)
+    if found is None:
+        raise web.HTTPNotFound(text=f"Error: {day.isoformat()} is not settled")
+    return render(
+        request,
+        "finance_operator.html",
+        found=found,
+        name=OPERATOR_NAMES.get(operator, operator),
+        money=lambda amount: Money(amount, found.currency),
+        back=str(request.app.router["finance"].url_for().with_query(day=day.isoformat())),
+    )
 
 
 async def run_status(request: web.Request) -> web.Response:

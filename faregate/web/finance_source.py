@@ -45,7 +45,9 @@ from ticketing.services.settlement_days import (
     report_file,
     settled_figures,
 )
+from ticketing.services.settlement_drilldown import operator_drilldown
 from ticketing.services.settlement_runs import run_of
+from ticketing.settlement.drilldown import OperatorDrilldown
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.settlement.writers import REPORT_TYPES, Report
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -134,7 +136,10 @@ class SettlementsFinance:
             day=_day(listing),
             by_operator=tuple(
                 OperatorRevenue(
-                    operator=self._names.get(s.operator, s.operator), gross=s.gross, net=s.net
+                    operator=self._names.get(s.operator, s.operator),
+                    gross=s.gross,
+                    net=s.net,
+                    operator_id=s.operator,
                 )
                 for s in figures.statements
             ),
@@ -224,6 +229,14 @@ class SettlementsFinance:
                 (s.operator, self._names.get(s.operator, s.operator)) for s in statements
             ),
         )
+
+    async def drilldown(
+        self, request: web.Request, day: date, operator: str
+    ) -> OperatorDrilldown | None:
+        try:
+            return await operator_drilldown(self._uows(request), day, operator)
+        except DayNotSettled:
+            return None
 
 
 def _who(request: web.Request) -> Actor:

@@ -14,6 +14,7 @@ from faregate.web.finance import (
     FinanceSource,
     approve_settlement,
     finance_page,
+    operator_figure_page,
     report_file,
     run_status,
     start_settlement,
@@ -122,6 +123,11 @@ def add_web_routes(
         )
         app.router.add_get(
             "/finance/days/{day}/run", guard(UserRole.FINANCE, run_status), name="finance_run"
+        )
+        app.router.add_get(
+            "/finance/days/{day}/operators/{operator}",
+            guard(UserRole.FINANCE, operator_figure_page),
+            name="finance_operator",
         )
         app.router.add_get(
             "/finance/days/{day}/files/{name}",

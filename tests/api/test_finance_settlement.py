@@ -215,6 +215,24 @@ async def test_prepare_answers_at_once_and_a_second_finance_user_approves(quiet:
     assert csv_answer.status == 200
     assert list(csv.DictReader(io.StringIO(await csv_answer.text())))
 
+    # the operator's figure drilled down: its pools add up to its statement's revenue
+    figures = await run(quiet, f"/api/v1/finance/figures?day={DAY}", fin)
+    [metro] = [st for st in figures["figures"]["statements"] if st["operator"] == "HMC"]
+    drilled = await run(quiet, f"{day_path}/operators/HMC", fin)
+    assert drilled["name"] == "Hanoi Metro"
+    assert drilled["apportioned"] == metro["revenue"] == sum(p["share"] for p in drilled["pools"])
+    assert len(drilled["legs"]) == metro["rides"] == 4
+    assert {c["account_id"] for c in drilled["charges"]} == set(rode)
+    assert {c["status"] for c in drilled["charges"]} == {"succeeded"}
+    one = await run(quiet, f"{day_path}/operators/HMC?limit=1", fin)
+    assert (len(one["legs"]), one["pools_count"]) == (1, drilled["pools_count"])
+    assert (await call(quiet, "GET", f"{day_path}/operators/HMC?limit=0", fin)).status == 422
+    nobody = await run(quiet, f"{day_path}/operators/nobody", fin)
+    assert (nobody["apportioned"], nobody["legs"], nobody["pools"]) == (0, [], [])
+    unsettled = await call(quiet, "GET", f"{SETTLEMENTS}/2026-11-25/operators/HMC", fin)
+    assert unsettled.status == 404
+    assert (await call(quiet, "GET", f"{day_path}/operators/HMC", ops)).status == 403
+
     async with app[UOWS]() as uow:
         page = await uow.audit.page(AuditQuery(target_kind=TargetKind.SERVICE_DAY))
     steps = sorted((e.action, e.actor.name) for e in page.entries)

@@ -86,7 +86,8 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
     assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
         "/api/v1/finance/audit", "/api/v1/finance/exceptions", "/api/v1/finance/figures",
         "/api/v1/finance/settlements", "/api/v1/finance/settlements/{day}",
-        "/api/v1/finance/settlements/{day}/approve", "/api/v1/finance/statements",
+        "/api/v1/finance/settlements/{day}/approve",
+        "/api/v1/finance/settlements/{day}/operators/{operator}", "/api/v1/finance/statements",
     ]  # fmt: skip
     assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
         "/api/v1/operator/cases", "/api/v1/operator/cases.csv",

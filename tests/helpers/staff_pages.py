@@ -23,6 +23,7 @@ from faregate.web.finance import (
 )
 from faregate.web.operator import DeviceStatus, OperatorOverview, UncollectedExit
 from ticketing.money import Money
+from ticketing.settlement.drilldown import OperatorDrilldown
 
 VND = "VND"
 AS_OF = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
@@ -207,6 +208,11 @@ class FakeFinance:
         if day not in self.started:
             raise SettlementRefused(f"{day.isoformat()} is not prepared")
         self.approved.append(day)
+
+    async def drilldown(
+        self, request: web.Request, day: date, operator: str
+    ) -> OperatorDrilldown | None:
+        return None
 
     async def run(self, request: web.Request, day: date) -> RunPanel | None:
         """A started day is prepared (by someone else), then settling once approved."""

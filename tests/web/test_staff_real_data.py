@@ -166,6 +166,10 @@ def test_finance_prepares_a_closed_day_another_approves_it_and_downloads_stateme
         expect(page.locator("#report")).to_contain_text("Net revenue by operator")
         screenshot(page, "finance-desktop.png", full_page=True)
         _downloads(page)
+        page.locator("#drilldown").get_by_role("link", name="Hanoi Metro").click()
+        expect(page.locator("h1")).to_contain_text("Hanoi Metro")
+        expect(page.locator("#pools tbody tr").first).to_contain_text("single")
+        expect(page.locator("#legs tbody tr")).to_have_count(3)
     finally:
         second.close()
 

@@ -246,4 +246,5 @@ def settle_day(inputs: DayInputs) -> SettledDay:
         open_exceptions=tuple(inputs.open_exceptions),
         revenue_by_hour=by_hour,
         day_exceptions=day_exceptions,
+        pools=tuple(pools),
     )

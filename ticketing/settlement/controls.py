@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any
 
 from ticketing.money import Money
-from ticketing.settlement.apportion import Apportionment
+from ticketing.settlement.apportion import Apportionment, RevenuePool
 from ticketing.settlement.reconcile import OpenException
 from ticketing.settlement.statements import Statement
 from ticketing.settlement.summary import SettlementSummary, SuspenseSummary
@@ -106,6 +106,9 @@ class SettledDay:
     # The run's own settlement exceptions (unpriced legs, uncollected days): kind -> (count,
     # amount); shown in the report's exceptions chart, counted in `exceptions_today`.
     day_exceptions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # The revenue pools apportioned (not in the figures or the digest): an operator's figure
+    # drilled down to its pools (`ticketing.services.settlement_drilldown`).
+    pools: tuple[RevenuePool, ...] = ()
 
     def figures(self) -> dict[str, Any]:
         """The day's settled figures as plain JSON values, in a canonical shape."""

@@ -43,6 +43,7 @@ from ticketing.postings import (
 from ticketing.service_day import DEFAULT_TIMEZONE, service_day
 from ticketing.settlement.apportion import PassSale, Ride
 from ticketing.settlement.compute import OperatorRides, UncollectedDay, UnpricedLeg
+from ticketing.settlement.drilldown import DayChargeRow, OperatorLeg
 
 TAPS = table_of(TapRow)
 PRICED_DAYS = table_of(PricedDayRow)
@@ -515,3 +516,53 @@ class DayReadModel:
         if version is None:
             return {}
         return await self.version_weights(account_id, day, int(version))
+
+    # -- drill-down: one operator's part of a settled day ---------------------------------------
+
+    async def operator_legs(self, day: date, operator: str, limit: int) -> list[OperatorLeg]:
+        """The operator's settled legs of `day` (the versions the day counted), by account and
+        leg, at most `limit`."""
+        legs = self._settled_legs(day).subquery("legs")
+        rows = await self._session.execute(
+            select(
+                legs.c.account_id, legs.c.leg_index, legs.c.route_id, legs.c.from_stop_id,
+                legs.c.to_stop_id, legs.c.started_at, legs.c.fare_product_id, legs.c.amount,
+                legs.c.undiscounted_amount, legs.c.capped, legs.c.pass_product_id,
+            )
+            .where(legs.c.operator_id == operator)
+            .order_by(legs.c.account_id, legs.c.leg_index)
+            .limit(limit)
+        )  # fmt: skip
+        return [
+            OperatorLeg(
+                account_id=a, leg_index=i, route_id=r, from_stop=f, to_stop=t, started_at=at,
+                fare_product=p, charged=int(c), undiscounted=int(u), capped=bool(cap),
+                pass_product=pp,
+            )
+            for a, i, r, f, t, at, p, c, u, cap, pp in rows
+        ]  # fmt: skip
+
+    async def operator_charges(self, day: date, operator: str, limit: int) -> list[DayChargeRow]:
+        """The daily charges of `day` of the accounts that rode the operator's routes that day,
+        at most `limit`, by account."""
+        legs = self._settled_legs(day).subquery("legs")
+        riders = select(legs.c.account_id).where(legs.c.operator_id == operator).distinct()
+        rows = await self._session.execute(
+            select(
+                ATTEMPTS.c.id, ATTEMPTS.c.account_id, ATTEMPTS.c.amount, ATTEMPTS.c.currency,
+                ATTEMPTS.c.status, ATTEMPTS.c.gateway_payment_id,
+            )
+            .where(
+                ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE.value,
+                ATTEMPTS.c.service_day == day,
+                ATTEMPTS.c.account_id.in_(riders),
+            )
+            .order_by(ATTEMPTS.c.account_id, ATTEMPTS.c.id)
+            .limit(limit)
+        )  # fmt: skip
+        return [
+            DayChargeRow(
+                attempt_id=i, account_id=a, amount=int(n), currency=c, status=s, gateway_ref=g
+            )
+            for i, a, n, c, s, g in rows
+        ]

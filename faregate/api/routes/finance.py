@@ -14,6 +14,9 @@ same the finance page and `faregate settle --list` make.
 - `POST /api/v1/finance/settlements/{day}/approve`: a second finance user approves the
   prepared day: the runner charges, reconciles, apportions and reports (202; 403 for the
   user who prepared it, 409 for a day not prepared).
+- `GET /api/v1/finance/settlements/{day}/operators/{operator}?limit=`: an operator's figure of
+  a settled day drilled down: the pools it had a share of (largest first), the legs its routes
+  carried, the daily charges of the riders it carried (404 `not-settled` before).
 - `GET /api/v1/finance/settlements`: days and their settlement state.
 - `GET /api/v1/finance/figures?day=`: a settled day's stored figures.
 - `GET /api/v1/finance/exceptions?day=`: the exceptions the day's run found.
@@ -38,6 +41,7 @@ from faregate.api.context import UOWS
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.web.finance import DOWNLOAD_HEADERS
+from faregate_data.operators import load_operators
 from ticketing.audit import Actor
 from ticketing.services.settlement_days import (
     day_exceptions,
@@ -45,6 +49,7 @@ from ticketing.services.settlement_days import (
     report_file,
     settled_figures,
 )
+from ticketing.services.settlement_drilldown import DEFAULT_LIMIT, MAX_LIMIT, operator_drilldown
 from ticketing.services.settlement_runs import SettlementRun, run_of
 from ticketing.settlement.writers import REPORT_TYPES
 
@@ -266,4 +271,81 @@ async def get_statement(call: Call) -> web.StreamResponse:
             "Content-Disposition": f'attachment; filename="{query.day}-{query.name}"',
             **DOWNLOAD_HEADERS,
         },
+    )
+
+
+class DrilldownQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+
+
+class PoolShareDocument(msgspec.Struct, kw_only=True):
+    pool_id: str
+    kind: str  # single, transfer, cap, pass, adjustment
+    amount: int  # the pool
+    weight: int  # the operator's undiscounted value in it
+    weights_total: int
+    share: int  # the operator's share of it, as apportioned
+
+
+class OperatorLegDocument(msgspec.Struct, kw_only=True):
+    account_id: str
+    leg_index: int
+    route_id: str
+    from_stop: str
+    to_stop: str | None
+    started_at: datetime
+    fare_product: str | None
+    charged: int
+    undiscounted: int
+    capped: bool
+    pass_product: str | None
+
+
+class DayChargeDocument(msgspec.Struct, kw_only=True):
+    attempt_id: str
+    account_id: str
+    amount: int
+    currency: str
+    status: str
+    gateway_ref: str | None
+
+
+class OperatorDrilldownDocument(msgspec.Struct, kw_only=True):
+    day: date
+    operator: str
+    name: str
+    currency: str
+    apportioned: int  # the sum of its pool shares: its statement's revenue
+    pools_count: int
+    pools: list[PoolShareDocument]  # largest share first, at most `limit`
+    legs: list[OperatorLegDocument]  # at most `limit`
+    charges: list[DayChargeDocument]  # the daily charges of the riders it carried
+
+
+@routes.route(
+    "GET", SETTLEMENT_DAY + "/operators/{operator}",
+    summary="An operator's figure of a settled day: its pools, legs and charges",
+    tag="finance", auth=Auth.FINANCE, query=DrilldownQuery,
+    response=OperatorDrilldownDocument, errors=[404],
+    parameters=[
+        DAY_PARAMETER,
+        {"name": "operator", "in": "path", "required": True, "schema": {"type": "string"}},
+    ],
+)  # fmt: skip
+async def get_operator_drilldown(call: Call) -> OperatorDrilldownDocument:
+    day = _path_day(call)
+    operator = call.request.match_info["operator"][:64]
+    found = await operator_drilldown(
+        call.app[UOWS], day, operator, limit=call.query_as(DrilldownQuery).limit
+    )
+    return OperatorDrilldownDocument(
+        day=found.day,
+        operator=found.operator,
+        name=load_operators().name(operator),
+        currency=found.currency,
+        apportioned=found.apportioned,
+        pools_count=found.pools_count,
+        pools=msgspec.convert(found.pools, list[PoolShareDocument], from_attributes=True),
+        legs=msgspec.convert(found.legs, list[OperatorLegDocument], from_attributes=True),
+        charges=msgspec.convert(found.charges, list[DayChargeDocument], from_attributes=True),
     )
