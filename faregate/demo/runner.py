@@ -146,7 +146,7 @@ async def run_demo(
                 riders=riders,
                 service_day=DEMO_DAY_START.date(),
             )
-            console.print(Rule("5. Settling the day for finance"))
+            console.print(Rule("5. Settling the days for finance: prepared, then approved"))
             settled = await run_settle_stage(
                 console,
                 uow_factory=uow_factory,
@@ -155,6 +155,8 @@ async def run_demo(
                 data_dir=workdir,
                 gateway=payments.gateway,
                 payments=payments.payments,
+                # the city day, and the parking days after it (stays across midnight)
+                days=tuple(DEMO_DAY_START.date() + timedelta(days=n) for n in range(3)),
             )
         report.checks["settled: control totals hold"] = settled.control_ok
         report.checks["ledger clearing = gateway collected"] = (

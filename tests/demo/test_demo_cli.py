@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from faregate.demo.settle_stage import APPROVER, PREPARER
 from ticketing.db.engine import create_engine
 from ticketing.ledger import accounts
 from ticketing.payments.model import AttemptStatus
@@ -72,6 +73,11 @@ def test_demo_passes_its_checks_and_its_figures_are_the_databases(
         )
     )
     assert clearing == collected
+    # every day settled through four eyes, and where its report and exports are
+    assert f"prepared by {PREPARER}" in stdout
+    assert f"approved by {APPROVER}" in stdout
+    for export in ("statements.xlsx", "journal.csv", "payouts.xml"):
+        assert export in stdout
 
 
 async def check_database(
@@ -107,5 +113,8 @@ async def check_database(
             revoked = [c.credential_id for c in lost if c.revoked_at is not None]
             assert len(revoked) == 1
             assert set(revoked) <= denied
+            settled = [d for d in await uow.settlement.days() if d.settled]
+            assert len(settled) == 3  # the city day and the parking days after it
+            assert {(d.prepared_by, d.approved_by) for d in settled} == {(PREPARER, APPROVER)}
     finally:
         await engine.dispose()
