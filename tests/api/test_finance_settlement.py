@@ -124,6 +124,12 @@ async def test_a_day_beyond_the_years_settlement_handles_is_422(client: Client) 
         ):
             read = await call(client, "GET", path, fin)
             assert read.status in (200, 404), (path, await read.text())
+    # a run's own resource: such a day is none (was an undocumented 422, found by the fuzz test)
+    for day in ("0265-07-09", "9999-12-31"):
+        for method, path in (("GET", ""), ("POST", "/approve")):
+            read = await call(client, method, f"{SETTLEMENTS}/{day}{path}", fin)
+            assert read.status == 404, await read.text()
+            assert (await read.json())["type"].endswith(":no-such-day")
 
 
 async def test_an_operator_cannot_start_a_settlement(client: Client) -> None:

@@ -51,6 +51,8 @@ from ticketing.services.settlement_days import (
 )
 from ticketing.services.settlement_drilldown import DEFAULT_LIMIT, MAX_LIMIT, operator_drilldown
 from ticketing.services.settlement_runs import SettlementRun, run_of
+from ticketing.settlement.calendar import FIRST_DAY, LAST_DAY, check_day
+from ticketing.settlement.errors import DayOutOfRange
 from ticketing.settlement.writers import REPORT_TYPES
 
 routes = RouteRegistry()
@@ -139,11 +141,13 @@ DAY_PARAMETER = {
 def _path_day(call: Call) -> date:
     text = call.request.match_info["day"]
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        # a day settlement cannot handle (0265-07-09) is no resource, as one that does not
+        # parse: 404, not the DayOutOfRange a query's day answers with (422)
+        return check_day(date.fromisoformat(text))
+    except (ValueError, DayOutOfRange):
         raise Problem(
             404, "no-such-day", "No such service day",
-            f"{text[:40]!r} is not a service day (YYYY-MM-DD)",
+            f"{text[:40]!r} is not a service day (YYYY-MM-DD, {FIRST_DAY}..{LAST_DAY})",
         ) from None  # fmt: skip
 
 
