@@ -31,10 +31,11 @@ from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.settlement import SettlementOutcome, settle
 from ticketing.services.settlement_days import list_days
 from ticketing.services.settlement_lock import settlement_lock
+from ticketing.services.settlement_runs import request_prepare, run_of
 from ticketing.services.taps import ingest_and_price
 from ticketing.settlement.calendar import cut_off
 from ticketing.settlement.errors import DayNotClosed, SettlementInProgress
-from ticketing.settlement.states import ExceptionKind
+from ticketing.settlement.states import ExceptionKind, RunState
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 ADMIN_A = Actor.administrator("a")
@@ -451,3 +452,27 @@ async def test_the_cli_settles_with_progress_bars_as_an_administrator(
     assert [(e.actor.name, e.actor.role) for e in page.entries] == [
         (login, ActorRole.ADMINISTRATOR)
     ]
+
+
+async def test_faregate_worker_runs_the_settlement_jobs_finance_left(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, db_url: str, tmp_path: Path
+) -> None:
+    await city(uow_factory, feed)
+    asked = await request_prepare(uow_factory, DAY, Actor("fin-lan", ActorRole.FINANCE))
+    assert asked.state is RunState.PREPARING
+    args = ("--data-dir", str(tmp_path), "--database-url", db_url, "worker", "--once")
+    # a process of its own: the worker sets its signal handlers in its main thread
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "faregate", *args, "--settlements"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 settlement jobs run" in done.stdout
+    prepared = await run_of(uow_factory, DAY)
+    assert prepared.state is RunState.PREPARED
+    assert prepared.review is not None
+    assert prepared.review.account_days == 2
