@@ -188,6 +188,10 @@ async def test_prepare_answers_at_once_and_a_second_finance_user_approves(quiet:
     assert started["approved_by"] is None
     assert started["links"]["self"] == day_path
     assert await run(quiet, day_path, fin) == started
+    listed = await run(quiet, SETTLEMENTS, fin)
+    assert (listed["days"][0]["day"], listed["days"][0]["state"]) == (
+        DAY.isoformat(), "waiting (prepare)",
+    )  # fmt: skip
 
     assert await runner(app, app[GATEWAY]).run_waiting() == [(DAY, Job.PREPARE)]
     prepared = await run(quiet, day_path, fin)
@@ -196,6 +200,8 @@ async def test_prepare_answers_at_once_and_a_second_finance_user_approves(quiet:
     assert review["charges"]["count"] == 2
     assert review["charges"]["total"] == sum(rode.values())
     assert prepared["links"]["approve"] == f"{day_path}/approve"
+    listed = await run(quiet, SETTLEMENTS, fin)
+    assert listed["days"][0]["state"] == "prepared"
     for account in rode:  # nothing charged by preparing
         assert await attempts_of(quiet, account) == []
 

@@ -37,6 +37,7 @@ class DayStatus(enum.StrEnum):
     OPEN = "open"  # the cut-off has not passed: late taps may still arrive
     CLOSED = "closed"  # past its cut-off and not settled: settlement can start
     SETTLING = "settling"  # a run has begun (and, if it stopped, resumes where it stopped)
+    PREPARED = "prepared"  # prepared by one finance user: waiting for a second to approve it
     FAILED = "failed"  # a run stopped on an error: its stages done are kept; retry resumes
     SETTLED = "settled"
 
@@ -54,7 +55,9 @@ class SettledTotals:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DayListing:
     day: date
-    state: str  # open | closing (<stage>) | failed (<stage>) | settled | adjustments waiting
+    # open | waiting (<job>) | closing (<stage>) | prepared | failed (<stage>) | settled |
+    # adjustments waiting
+    state: str
     status: DayStatus
     digest: str | None
     error: str | None  # why the last run failed, until a run resumes it
@@ -121,6 +124,11 @@ def _listing(
         status = DayStatus.CLOSED if now >= cut_off(day) else DayStatus.OPEN
     elif record.state is DayState.FAILED:
         state, digest, status = f"failed ({record.stage})", None, DayStatus.FAILED
+    elif not record.settled and record.job is not None and not running:
+        # asked for (prepare, approve) and waiting for a settlement runner to take it
+        state, digest, status = f"waiting ({record.job})", None, DayStatus.SETTLING
+    elif not record.settled and record.review is not None and record.approved_by is None:
+        state, digest, status = "prepared", None, DayStatus.PREPARED  # for a second user
     elif not record.settled and not running:  # its run died without recording why
         state, digest, status = f"failed ({record.stage})", None, DayStatus.FAILED
         error = STOPPED.format(stage=record.stage)
