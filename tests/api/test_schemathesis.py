@@ -35,6 +35,10 @@ from ticketing.users import UserRole
 
 pytestmark = pytest.mark.slow
 EXAMPLES = 15
+# The operations are fuzzed in shards, each its own test against its own server, so that
+# pytest-xdist spreads them over its workers instead of one worker fuzzing every route alone
+# at the end of the run.
+SHARDS = 3
 DEVICE = "gate-fuzz"
 PASSWORD = "fuzzing password"
 
@@ -109,8 +113,9 @@ def _signed_headers(case: Case, base: str, secret: bytes) -> dict[str, str]:
     return sign_request(secret, DEVICE, case.method, path, body, at=datetime.now(UTC))
 
 
+@pytest.mark.parametrize("shard", range(SHARDS))
 def test_every_operation_keeps_to_the_document(
-    server: str, tokens: list[str], device_secret: bytes
+    server: str, tokens: list[str], device_secret: bytes, shard: int
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     # Valid-looking data may still be refused for reasons the schema cannot say (a signature,
@@ -118,7 +123,7 @@ def test_every_operation_keeps_to_the_document(
     skipped = [positive_data_acceptance]
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 9
-    for operation in operations:
+    for operation in operations[shard::SHARDS]:
         # Each role's token on bearer routes (its own and the others': 200/501 or 403); not on
         # sign-out, which would revoke the token for the rest of the run.
         bearer = "security" in operation.definition.raw and operation.method.upper() != "DELETE"
