@@ -33,6 +33,7 @@ from ticketing.users import ApiUser, UserRole
 
 SESSION_COOKIE = "faregate_staff"
 MAX_FIELD = 1024
+MAX_SIGN_IN_FORM = 16 * 1024
 FORM_TOKEN_FIELD = "form_token"
 
 
@@ -141,6 +142,13 @@ def _forbidden(request: web.Request, role: UserRole, user: ApiUser) -> web.Respo
 
 
 async def staff_sign_in(request: web.Request) -> web.Response:
+    # Anyone may post here: a form bigger than three fields can be is refused by its length,
+    # before it is read (a browser always sends one; aiohttp would read up to 8 MiB).
+    length = request.content_length
+    if length is None or length > MAX_SIGN_IN_FORM:
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=MAX_SIGN_IN_FORM, actual_size=length or 0, headers={"Connection": "close"}
+        )
     form = await request.post()
     username, password, wanted = (
         str(form.get(name, ""))[:MAX_FIELD] for name in ("username", "password", "next")

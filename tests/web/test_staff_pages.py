@@ -149,6 +149,13 @@ async def test_a_failed_staff_sign_in_is_one_error_line(
     assert "Set-Cookie" not in response.headers
 
 
+async def test_a_sign_in_form_too_big_is_refused_before_it_is_read(client: Client) -> None:
+    form = {"username": "fin", "password": PASSWORD, "next": "/" + "x" * 20_000}
+    response = await client.post("/staff/sign-in", data=form, allow_redirects=False)
+    assert response.status == 413
+    assert "Set-Cookie" not in response.headers
+
+
 @pytest.mark.parametrize(
     "wanted",
     [
