@@ -37,7 +37,8 @@ _CURSOR = re.compile(r"(-?\d{1,20})\.(\d{1,20})")
 
 
 class AuditAction(enum.StrEnum):
-    """What a member of staff (or an administrator at the command line) did."""
+    """What a member of staff (or an administrator at the command line) did, and the few
+    things a passenger does that someone may later need to explain (moving the pass)."""
 
     SIGN_IN = "sign-in"
     SIGN_OUT = "sign-out"
@@ -54,6 +55,9 @@ class AuditAction(enum.StrEnum):
     PERMIT_SOLD = "permit-sold"
     CASE_UPDATED = "case-updated"
     BARRIER_OPENED = "barrier-opened"
+    # A passenger's own acts on their pass (the account's history; the move limit counts them).
+    PASS_MOVED = "pass-moved"
+    PHONE_LOST = "phone-lost"
 
 
 class TargetKind(enum.StrEnum):
@@ -69,6 +73,7 @@ class TargetKind(enum.StrEnum):
     PERMIT = "permit"
     CASE = "case"
     BARRIER = "barrier"
+    ACCOUNT = "account"
 
 
 class ActorRole(enum.StrEnum):

@@ -11,7 +11,8 @@ TicketingError
 ├── InvalidRecord           a record that cannot be stored as given
 ├── UnknownDenyListVersion  a deny-list version the backend never published
 ├── CredentialNotIssued     the issuer keys cannot sign a credential now
-├── NoLiveCredential        no live credential to report lost
+├── PassOnAnotherPhone      the account's pass is live on another phone (move it explicitly)
+├── MoveLimitReached        the pass was moved to another phone too often today
 ├── UnknownRider            taps of an account the backend does not know
 ├── DayAlreadyPriced        a day recorded at another price
 ├── PassNotSold             a pass the feed does not sell to the rider's category
@@ -79,8 +80,13 @@ class CredentialNotIssued(TicketingError):
     """The issuer keys cannot sign a credential now (expired, missing private halves)."""
 
 
-class NoLiveCredential(TicketingError):
-    """The account holds no live credential to report lost."""
+class PassOnAnotherPhone(TicketingError):
+    """The account's pass is live on another phone: a sign-in does not take it from there;
+    moving it ("use my pass on this phone") is a step of its own."""
+
+
+class MoveLimitReached(TicketingError):
+    """The pass was moved to another phone as often as a service day allows."""
 
 
 class UnknownRider(TicketingError):

@@ -91,9 +91,8 @@ ERRORS: Table = {
     ticketing_errors.CredentialNotIssued: ProblemType(
         503, "keys-unavailable", "Service Unavailable"
     ),
-    ticketing_errors.NoLiveCredential: ProblemType(
-        409, "no-credential", "Conflict", "no phone holds a credential of this account"
-    ),
+    ticketing_errors.PassOnAnotherPhone: ProblemType(409, "pass-on-another-phone", "Conflict"),
+    ticketing_errors.MoveLimitReached: ProblemType(429, "move-limit", "Too Many Requests"),
     ticketing_errors.PassNotSold: ProblemType(409, "pass-not-sold", "Conflict"),
     ticketing_errors.PassOverlaps: ProblemType(409, "pass-overlaps", "Conflict"),
     ticketing_errors.UserExists: ProblemType(

@@ -34,7 +34,7 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger.reports import InvariantReport
 from ticketing.services.devices import places_of
 from ticketing.services.figures import day_figures
-from ticketing.services.passengers import report_lost
+from ticketing.services.passengers import fetch_credential, report_lost
 from ticketing.services.riders import deny_list_delta, deny_list_snapshot
 from ticketing.services.taps import ingest_and_price
 from ticketing.taps import Tap, TapKind
@@ -190,8 +190,10 @@ async def _report_lost_phone(
     at: datetime,
 ) -> None:
     """The rider reports the phone lost (the passenger API's use case): the backend revokes
-    its credential and issues the new phone's, and every gate syncs the deny-list delta."""
-    await report_lost(uow_factory, keys, rider.account_id, at=at)
+    its credential (and ends the account's sessions), the rider's new phone takes a new one,
+    and every gate syncs the deny-list delta."""
+    await report_lost(uow_factory, rider.account_id, by=None, at=at)
+    await fetch_credential(uow_factory, keys, rider.account_id, at=at)
     delta = await deny_list_delta(uow_factory, devices.deny_list.version)
     if delta is not None:
         devices.apply_deny_delta(delta)

@@ -24,6 +24,7 @@ from aiohttp import web
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential
 from qr.timeutil import Clock
+from ticketing.services.passengers import MOVES_PER_DAY
 from ticketing.users import ApiUser
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,7 +34,8 @@ SERVICE_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 # `data:` images: none today, kept out on purpose.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -111,8 +113,11 @@ class PassView:
     @classmethod
     def of(cls, phone: PhoneCredential) -> PassView:
         c = phone.credential
+        document = phone.to_json()
+        # A string: ids reach 2**63, beyond what a JavaScript Number holds exactly.
+        document["credential_id"] = str(c.credential_id)
         return cls(
-            document=phone.to_json(),
+            document=document,
             credential_id=c.credential_id,
             product=c.product,
             category=c.category.name.lower(),
@@ -127,7 +132,12 @@ async def passenger_page(request: web.Request) -> web.Response:
     # by more than the gates' window are refused, and the passenger should know why.
     server_time_ms = int(request.app[CLOCK]().timestamp() * 1000)
     if request.app[ACCOUNT_MODE]:
-        return render(request, "passenger.html", account_mode=True, server_time_ms=server_time_ms)
+        # The signed-in app: a shell the service worker keeps (no credential, no time in it:
+        # the page takes the server's time from the passenger API at each sync).
+        return render(
+            request, "passenger.html", account_mode=True, server_time_ms=None,
+            moves_per_day=MOVES_PER_DAY,
+        )  # fmt: skip
     phone = await request.app[CREDENTIAL_SOURCE](request)
     return render(
         request,

@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from faregate.web import parking_pages as parking_web
+from faregate.web.app_shell import add_app_shell_routes
 from faregate.web.audit import AUDIT_SOURCE, AuditSource, audit_page
 from faregate.web.finance import (
     FINANCE_SOURCE,
@@ -58,10 +59,11 @@ def add_web_routes(
 ) -> None:
     """Mount the pages and their static files on `app` (before it starts).
 
-    - `/` (passenger): without `credential_source` the page signs the passenger in through the
-      passenger API (token in the tab's sessionStorage), fetches the phone credential once and
-      shows the account; with one (tests, demos) the source's pass is embedded in the page (or
-      the page says there is none). `clock` is the server's time, which the page checks the
+    - `/` (passenger): without `credential_source` the page is an installable app (its
+      manifest and service worker: faregate.web.app_shell) that signs the passenger in
+      through the passenger API, keeps the token and the pass in IndexedDB and shows the
+      account; with one (tests, demos) the source's pass is embedded in the page (or the page
+      says there is none) and `clock` is the server's time, which that page checks the
       phone's clock against.
     - `/operator` and `/operator/occupancy/events`: only with an `operator` source. Whoever
       records parking entries and exits publishes occupancy to `occupancy` (one is made when
@@ -83,6 +85,8 @@ def add_web_routes(
     app[ACCOUNT_MODE] = credential_source is None
     app[CLOCK] = clock
     app.router.add_get("/", passenger_page, name="passenger")
+    if credential_source is None:
+        add_app_shell_routes(app)
 
     def guard(role: UserRole, handler: Handler) -> Handler:
         return handler if staff is None else require_role(role, handler)

@@ -1,7 +1,7 @@
 """The passenger API over HTTP (the real app, SQLite and PostgreSQL, the session's localstripe):
-register, sign in and out, card, top-up, pass, the credential fetched once (a second fetch
-denies the first), trips, charges, receipts, lost phone; a passenger sees only their own
-account."""
+register, sign in and out, card, top-up, pass, the credential on one phone (a sign-in
+elsewhere leaves it alone; moving it is explicit, limited, recorded and told to the old
+phone), trips, charges, receipts, lost phone; a passenger sees only their own account."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.helpers.api import Client, make_config
 from tests.helpers.payments import ride_the_metro
+from ticketing.audit import AuditAction, AuditQuery, TargetKind
 from ticketing.fares.feed import load_feed
 from ticketing.services.riders import deny_list_snapshot
 from ticketing.services.users import ScryptCost, create_user
@@ -221,39 +222,152 @@ async def test_postpaid_accounts_cannot_top_up(client: Client) -> None:
     assert (await response.json())["type"].endswith(":not-prepaid")
 
 
-async def test_the_credential_is_issued_on_fetch_and_a_second_fetch_denies_the_first(
+async def other_phone(rider: Passenger) -> Passenger:
+    """The same rider signed in on another device: a session of its own."""
+    return Passenger(
+        rider.client, rider.username, rider.account_id, await _sign_in(rider.client, rider.username)
+    )
+
+
+def phone_of(doc: dict[str, Any]) -> PhoneCredential:
+    """The credential document as qr reads it (its readable id copy is a JSON string)."""
+    return PhoneCredential.from_json({**doc, "credential_id": int(doc["credential_id"])})
+
+
+async def problem_type(response: Any) -> str:
+    assert response.content_type == PROBLEM_JSON
+    return str((await response.json())["type"]).rsplit(":", 1)[-1]
+
+
+async def test_the_first_phone_takes_the_pass_and_a_sign_in_elsewhere_leaves_it_alone(
     client: Client, api_config: ApiConfig
 ) -> None:
-    rider = await register(client)
-    first = await rider.post("/api/v1/passenger/credential")
+    phone = await register(client)
+    first = await phone.post("/api/v1/passenger/credential")
     assert first.status == 200
     assert first.headers["Cache-Control"] == "no-store"
-    first_doc = await first.json()
-    assert first_doc["replaced"] == []
-    second_doc = await (await rider.post("/api/v1/passenger/credential")).json()
-    assert second_doc["replaced"] == [first_doc["credential_id"]]
+    doc = await first.json()
+    assert doc["replaced"] == []
+    # Ids are strings of digits (a JavaScript Number would round them), the signed id's.
+    assert isinstance(doc["credential_id"], str)
+    assert int(doc["credential_id"]) == phone_of(doc).credential.credential_id
 
-    uows = client.app[UOWS]
-    deny = await deny_list_snapshot(uows)
-    assert not accepted(api_config, PhoneCredential.from_json(first_doc), deny)
-    assert accepted(api_config, PhoneCredential.from_json(second_doc), deny)
+    laptop = await other_phone(phone)
+    refused = await laptop.post("/api/v1/passenger/credential")
+    assert refused.status == 409
+    assert await problem_type(refused) == "pass-on-another-phone"
+    again = await phone.post("/api/v1/passenger/credential")  # the same phone, storage wiped
+    assert await problem_type(again) == "pass-on-another-phone"
+    deny = await deny_list_snapshot(client.app[UOWS])
+    assert accepted(api_config, phone_of(doc), deny)
+    account = await (await laptop.get("/api/v1/passenger/account")).json()
+    assert account["live_credentials"] == 1
 
 
-async def test_lost_phone_denies_the_old_credential_and_answers_the_new_one(
+async def test_moving_the_pass_is_explicit_limited_recorded_and_told_to_the_old_phone(
     client: Client, api_config: ApiConfig
 ) -> None:
-    rider = await register(client)
-    nothing = await rider.post("/api/v1/passenger/lost-phone")
-    assert nothing.status == 409
-    held = await (await rider.post("/api/v1/passenger/credential")).json()
-    lost = await rider.post("/api/v1/passenger/lost-phone")
-    assert lost.status == 200
-    answer = await lost.json()
-    assert answer["revoked_credential_id"] == held["credential_id"]
-    uows = client.app[UOWS]
-    deny = await deny_list_snapshot(uows)
-    assert not accepted(api_config, PhoneCredential.from_json(held), deny)
-    assert accepted(api_config, PhoneCredential.from_json(answer["credential"]), deny)
+    old = await register(client)
+    held = await (await old.post("/api/v1/passenger/credential")).json()
+    status = await old.get(f"/api/v1/passenger/credentials/{held['credential_id']}")
+    assert status.status == 200
+    live = await status.json()
+    assert (live["credential_id"], live["status"], live["changed_at"]) == (
+        held["credential_id"], "live", None,
+    )  # fmt: skip
+    assert live["moves_left_today"] == 3
+    assert abs(datetime.fromisoformat(live["server_time"]) - datetime.now(UTC)) < timedelta(
+        minutes=5
+    )
+
+    new = await other_phone(old)
+    moved = await new.post("/api/v1/passenger/credential/move")
+    assert moved.status == 200
+    assert moved.headers["Cache-Control"] == "no-store"
+    answer = await moved.json()
+    assert answer["moved_from"] == [held["credential_id"]]
+    assert answer["moves_left_today"] == 2
+    assert answer["credential"]["replaced"] == [held["credential_id"]]
+    deny = await deny_list_snapshot(client.app[UOWS])
+    assert not accepted(api_config, phone_of(held), deny)
+    assert accepted(api_config, phone_of(answer["credential"]), deny)
+
+    # The old phone, online again, asks about its pass and is told.
+    told = await (await old.get(f"/api/v1/passenger/credentials/{held['credential_id']}")).json()
+    assert told["status"] == "moved"
+    assert told["changed_at"] is not None
+    assert told["moves_left_today"] == 2
+
+    # Recorded, as the passenger's act on the account.
+    async with client.app[UOWS]() as uow:
+        page = await uow.audit.page(
+            AuditQuery(target_kind=TargetKind.ACCOUNT, target_id=old.account_id)
+        )
+    assert [(e.action, e.actor.name) for e in page.entries] == [
+        (AuditAction.PASS_MOVED, old.username)
+    ]
+    assert page.entries[0].after == {"credential_id": answer["credential"]["credential_id"]}
+
+    # Three a day: the fourth is refused and changes nothing.
+    for _ in range(2):
+        assert (await old.post("/api/v1/passenger/credential/move")).status == 200
+    last = await (await old.get("/api/v1/passenger/account")).json()
+    refused = await new.post("/api/v1/passenger/credential/move")
+    assert refused.status == 429
+    assert await problem_type(refused) == "move-limit"
+    assert "04:00" in (await refused.json())["detail"]
+    assert await (await old.get("/api/v1/passenger/account")).json() == last
+
+
+async def test_a_credential_status_is_only_the_passengers_own(client: Client) -> None:
+    rider, other = await register(client), await register(client)
+    theirs = await (await other.post("/api/v1/passenger/credential")).json()
+    for credential_id in (theirs["credential_id"], "1", "abc", "1" * 21, str(2**64), "-1"):
+        response = await rider.get(f"/api/v1/passenger/credentials/{credential_id}")
+        assert response.status == 404, credential_id
+        assert await problem_type(response) == "unknown-record"
+    assert (
+        await client.get(f"/api/v1/passenger/credentials/{theirs['credential_id']}")
+    ).status == 401
+
+
+async def test_a_lost_phone_loses_its_pass_and_every_session_at_once(
+    client: Client, api_config: ApiConfig
+) -> None:
+    lost = await register(client)
+    held = await (await lost.post("/api/v1/passenger/credential")).json()
+    laptop = await other_phone(lost)
+    reported = await laptop.post("/api/v1/passenger/lost-phone")
+    assert reported.status == 200
+    answer = await reported.json()
+    assert answer["revoked"] == [held["credential_id"]]
+    assert answer["sessions_ended"] == 2  # the lost phone's and the laptop's own
+    # The lost phone's token is refused on its next request, whatever it asks.
+    for path in (
+        "/api/v1/passenger/account",
+        f"/api/v1/passenger/credentials/{held['credential_id']}",
+    ):
+        assert (await lost.get(path)).status == 401
+    assert (await lost.post("/api/v1/passenger/credential")).status == 401
+    assert (
+        await lost.post("/api/v1/passenger/top-ups", {"amount": 1000, "request_id": "x"})
+    ).status == 401
+    assert (await laptop.get("/api/v1/passenger/account")).status == 401
+    deny = await deny_list_snapshot(client.app[UOWS])
+    assert not accepted(api_config, phone_of(held), deny)
+
+    # The rider signs in on the new phone, which takes a new pass (no move needed).
+    new = await other_phone(lost)
+    fresh = await new.post("/api/v1/passenger/credential")
+    assert fresh.status == 200
+    assert accepted(api_config, phone_of(await fresh.json()), deny)
+    async with client.app[UOWS]() as uow:
+        page = await uow.audit.page(AuditQuery(action=AuditAction.PHONE_LOST))
+    assert [e.target.id for e in page.entries] == [lost.account_id]
+
+    # Reporting again with no pass on any phone still ends the sessions.
+    again = await (await new.post("/api/v1/passenger/lost-phone")).json()
+    assert again["sessions_ended"] == 1
 
 
 async def test_trips_show_fares_and_only_the_passengers_own(client: Client) -> None:

@@ -281,7 +281,7 @@ def test_serve_on_the_embedded_defaults_needs_one_command(tmp_path: Path) -> Non
         health = wait_healthy(base, process)
         assert health.status_code == 200, health.text
         assert health.json()["keys"] == "ok"
-        assert _issue_a_credential(base)["credential_id"] > 0
+        assert int(_issue_a_credential(base)["credential_id"]) > 0
         assert (data_dir / "faregate.db").exists()
         assert (data_dir / "redis" / "redis.sock").exists()
         stripe_port = int((data_dir / "localstripe" / PORT_FILE_NAME).read_text())

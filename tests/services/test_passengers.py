@@ -1,6 +1,7 @@
 """Passenger use cases (ticketing/services/passengers.py) on SQLite and PostgreSQL: the phone
-credential issued on fetch (a second fetch denies the first), trips with fares, charges,
-receipts, the account overview, and a lost phone reported."""
+credential issued to the first phone only, moved explicitly (limited per day) and its status
+told to the old phone, trips with fares, charges, receipts, the account overview, and a lost
+phone reported (its pass and every session ended)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ from qr.keys import KeyMaterial, init_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.helpers.payments import ride_the_metro
-from ticketing.errors import CredentialNotIssued, NoLiveCredential
+from ticketing.audit import Actor, ActorRole, AuditAction, AuditQuery, TargetKind
+from ticketing.errors import (
+    CredentialNotIssued,
+    MoveLimitReached,
+    PassOnAnotherPhone,
+    UnknownRecord,
+)
 from ticketing.fares.feed import load_feed
 from ticketing.money import Money
 from ticketing.payment_flows.debt import debt_reason
@@ -36,7 +43,9 @@ from ticketing.services.riders import (
     deny_list_snapshot,
     register_riders,
 )
+from ticketing.services.users import ScryptCost, create_user, sign_in, user_for_token
 from ticketing.unit_of_work import UnitOfWorkFactory
+from ticketing.users import ApiUser, UserRole
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -63,7 +72,10 @@ def accepted(keys: KeyMaterial, phone: PhoneCredential, deny: DenyList, at: date
     return verifier.verify(phone.token_at(at), at=at, gate=gate, memory=GateMemory()).accepted
 
 
-async def test_second_fetch_issues_a_new_credential_and_denies_the_first(
+RIDER = Actor("rider", ActorRole.PASSENGER)
+
+
+async def test_the_first_fetch_issues_and_a_later_one_leaves_the_pass_alone(
     uow_factory: UnitOfWorkFactory, keys: KeyMaterial
 ) -> None:
     account_id = await open_account(uow_factory)
@@ -73,17 +85,54 @@ async def test_second_fetch_issues_a_new_credential_and_denies_the_first(
     assert first.phone.credential.product == passengers.PAY_AS_YOU_GO
     assert accepted(keys, first.phone, await deny_list_snapshot(uow_factory), NOW)
 
-    second = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
-    assert second.record.credential_id != first.record.credential_id
-    assert second.revoked == (first.record.credential_id,)
-    deny = await deny_list_snapshot(uow_factory)
-    assert not accepted(keys, first.phone, deny, NOW)
-    assert accepted(keys, second.phone, deny, NOW)
-    async with uow_factory() as uow:
-        old = await uow.riders.get_credential(first.record.credential_id)
-    assert old.revoke_reason == passengers.REISSUED
+    with pytest.raises(PassOnAnotherPhone):
+        await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    assert accepted(keys, first.phone, await deny_list_snapshot(uow_factory), NOW)
     overview = await passengers.account_overview(uow_factory, account_id)
     assert overview.live_credentials == 1
+    # An expired credential is on no phone: the next fetch issues a new one.
+    later = first.record.valid_until + timedelta(minutes=1)
+    renewed = await passengers.fetch_credential(uow_factory, keys, account_id, at=later)
+    assert renewed.record.credential_id != first.record.credential_id
+
+
+async def test_moving_the_pass_revokes_the_old_phones_and_is_limited_per_day(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    account_id = await open_account(uow_factory)
+    first = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    moved = await passengers.move_credential(
+        uow_factory, keys, account_id, by=RIDER, at=NOW, moves_per_day=2
+    )
+    assert moved.issued.revoked == (first.record.credential_id,)
+    assert moved.moves_left == 1
+    deny = await deny_list_snapshot(uow_factory)
+    assert not accepted(keys, first.phone, deny, NOW)
+    assert accepted(keys, moved.issued.phone, deny, NOW)
+    told = await passengers.credential_status(
+        uow_factory, account_id, first.record.credential_id, at=NOW, moves_per_day=2
+    )
+    assert (told.state, told.moves_left) == (passengers.CredentialState.MOVED, 1)
+    assert told.changed_at is not None
+    live = await passengers.credential_status(
+        uow_factory, account_id, moved.issued.record.credential_id, at=NOW
+    )
+    assert (live.state, live.changed_at) == (passengers.CredentialState.LIVE, None)
+
+    await passengers.move_credential(
+        uow_factory, keys, account_id, by=RIDER, at=NOW, moves_per_day=2
+    )
+    with pytest.raises(MoveLimitReached):
+        await passengers.move_credential(
+            uow_factory, keys, account_id, by=RIDER, at=NOW, moves_per_day=2
+        )
+    assert (await passengers.account_overview(uow_factory, account_id)).live_credentials == 1
+    # Another account's credential is none of this one's business.
+    other = await open_account(uow_factory)
+    with pytest.raises(UnknownRecord):
+        await passengers.credential_status(
+            uow_factory, other, first.record.credential_id, at=NOW
+        )
 
 
 async def test_postpaid_credential_carries_the_postpaid_flag(
@@ -103,32 +152,42 @@ async def test_expired_keys_cannot_sign(uow_factory: UnitOfWorkFactory, tmp_path
     assert overview.live_credentials == 0
 
 
-async def test_lost_phone_revokes_and_gives_the_new_phone_a_credential(
+async def test_a_lost_phone_loses_its_pass_and_the_new_phone_takes_one(
     uow_factory: UnitOfWorkFactory, keys: KeyMaterial
 ) -> None:
     account_id = await open_account(uow_factory)
-    with pytest.raises(NoLiveCredential):
-        await passengers.report_lost(uow_factory, keys, account_id, at=NOW)
     held = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
-    lost = await passengers.report_lost(uow_factory, keys, account_id, at=NOW)
-    assert lost.reissue.revoked.credential_id == held.record.credential_id
-    assert lost.reissue.revoked.revoke_reason == passengers.LOST_PHONE
-    assert lost.reissue.issued.credential_id == lost.phone.credential.credential_id
+    lost = await passengers.report_lost(uow_factory, account_id, by=RIDER, at=NOW)
+    assert lost.revoked == (held.record.credential_id,)
+    assert lost.sessions_ended == 0  # this account has no user signing in
     deny = await deny_list_snapshot(uow_factory)
     assert not accepted(keys, held.phone, deny, NOW)
-    assert accepted(keys, lost.phone, deny, NOW)
+    status = await passengers.credential_status(
+        uow_factory, account_id, held.record.credential_id, at=NOW
+    )
+    assert status.state is passengers.CredentialState.LOST
+    new = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    assert accepted(keys, new.phone, deny, NOW)
 
 
 async def test_a_lost_phone_is_one_transaction_and_reaches_gates_as_a_delta(
     uow_factory: UnitOfWorkFactory, keys: KeyMaterial
 ) -> None:
     account = passengers.passenger_account(passengers.new_account_id())
-    # two phones hold live credentials; the newer one (issued later) is reported lost
+    # two phones hold live credentials (issued before a pass lived on one phone): both go
     held = [
         CredentialRecord(cid, account.id, NOW, NOW + timedelta(days=30), NOW + timedelta(minutes=n))
         for n, cid in enumerate((71, 72))
     ]
     await register_riders(uow_factory, [Registration(account, held)], at=NOW)
+    user = ApiUser(f"lost-{account.id}", UserRole.PASSENGER, account.id)
+    await create_user(
+        uow_factory, user.username, "a long enough password", UserRole.PASSENGER,
+        account_id=account.id, cost=ScryptCost(n=2**8),
+    )  # fmt: skip
+    sessions = [
+        await sign_in(uow_factory, user.username, "a long enough password") for _ in range(2)
+    ]
     gate = await deny_list_snapshot(uow_factory)
     assert await deny_list_delta(uow_factory, gate.version) is None  # nothing new yet
     commits: list[Any] = []
@@ -139,32 +198,33 @@ async def test_a_lost_phone_is_one_transaction_and_reaches_gates_as_a_delta(
     engine = uow_factory.engine.sync_engine
     event.listen(engine, "commit", committed)
     try:
-        lost = await passengers.report_lost(uow_factory, keys, account.id, at=NOW)
+        lost = await passengers.report_lost(
+            uow_factory, account.id, by=Actor(user.username, ActorRole.PASSENGER), at=NOW
+        )
     finally:
         event.remove(engine, "commit", committed)
-    assert len(commits) == 1  # revoke, issue and revoke the other: one transaction
-    assert (lost.reissue.revoked.credential_id, lost.reissue.revoked.revoke_reason) == (
-        72,
-        passengers.LOST_PHONE,
-    )
-    assert lost.also_revoked == (71,)
-    assert lost.reissue.issued.credential_id == lost.phone.credential.credential_id
+    assert len(commits) == 1  # revoke both, end the sessions, record it: one transaction
+    assert lost.revoked == (71, 72)
+    assert lost.sessions_ended == 2
+    for session in sessions:
+        assert await user_for_token(uow_factory, session.token) is None
     delta = await deny_list_delta(uow_factory, gate.version)
     assert delta is not None
     gate = gate.apply(delta)
-    assert gate.version == lost.reissue.deny_list_version
+    assert gate.version == lost.deny_list_version
     assert gate.ids == (await deny_list_snapshot(uow_factory)).ids == frozenset({71, 72})
     assert EMPTY_DENY_LIST.apply_all([delta]).ids == {71, 72}  # a gate that had no list
-    assert accepted(keys, lost.phone, gate, NOW)
     async with uow_factory() as uow:
         reasons = {
             c.credential_id: c.revoke_reason for c in await uow.riders.credentials_for(account.id)
         }
-    assert reasons == {
-        71: passengers.REISSUED,
-        72: passengers.LOST_PHONE,
-        lost.phone.credential.credential_id: None,
-    }
+        page = await uow.audit.page(
+            AuditQuery(target_kind=TargetKind.ACCOUNT, target_id=account.id)
+        )
+    assert reasons == {71: passengers.LOST_PHONE, 72: passengers.LOST_PHONE}
+    assert [(e.action, e.actor.name) for e in page.entries] == [
+        (AuditAction.PHONE_LOST, user.username)
+    ]
 
 
 async def test_overview_trips_charges_and_receipts(
@@ -229,7 +289,7 @@ async def test_a_new_fetch_does_not_escape_a_debt_denial(
         await uow.deny_list.deny_account(account_id, debt_reason(account_id), at=NOW)
         await uow.riders.set_debt_standing(account_id, True, at=NOW)
         await uow.commit()
-    second = await passengers.fetch_credential(uow_factory, keys, account_id, at=NOW)
+    second = await passengers.move_credential(uow_factory, keys, account_id, by=RIDER, at=NOW)
     deny = await deny_list_snapshot(uow_factory)
     assert not accepted(keys, first.phone, deny, NOW)
-    assert not accepted(keys, second.phone, deny, NOW)
+    assert not accepted(keys, second.issued.phone, deny, NOW)

@@ -2,7 +2,8 @@
 SQLite, Redis, the session's localstripe) on a loopback port; the passenger registers through
 the API, then everything else happens on the page: sign in, the live QR (read off a screenshot
 and accepted by our verifier, with the deny list the server holds), wallet, top-up, trips,
-receipts, a reload that keeps the same credential, a lost phone, sign out.
+receipts, a reload that keeps the same credential, a lost phone, sign out (the app's offline
+and one-phone behaviour: test_passenger_app.py).
 """
 
 from __future__ import annotations
@@ -133,18 +134,32 @@ def test_lost_phone_and_sign_out(page: Page, live_app: LiveApp) -> None:
     page.get_by_label("I lost the phone that held my pass").check()
     page.get_by_role("button", name="Report lost phone").click()
     wait_for_text(page, "#account-message", "Reported.")
+    page.locator("#sign-in-form").wait_for()  # every session ended, this one too
+    assert not live_app.accepted(old)
+
+    # Signed in again (the new phone), the page takes a new pass.
+    sign_in(page, live_app, rider)
     page.wait_for_function(
         "(old) => document.querySelector('#qr').dataset.step !== undefined", arg=old
     )
     new = shown_token(page)
     assert new[:120] != old[:120]
-    assert not live_app.accepted(old)
     assert live_app.accepted(new)
 
-    token = page.evaluate("() => sessionStorage.getItem('faregate.token')")
+    token = page.evaluate(
+        """async () => {
+            const db = await new Promise((ok) => {
+                const open = indexedDB.open("faregate"); open.onsuccess = () => ok(open.result);
+            });
+            return await new Promise((ok) => {
+                const got = db.transaction("kv").objectStore("kv").get("token");
+                got.onsuccess = () => { db.close(); ok(got.result); };
+            });
+        }"""
+    )
     page.get_by_role("button", name="Sign out").click()
     page.locator("#sign-in-form").wait_for()
-    assert page.evaluate("() => sessionStorage.length") == 0
+    assert page.locator("#live-pass").is_hidden()  # the pass left this phone with the session
     with httpx.Client(base_url=live_app.url) as http:
         refused = http.get(
             "/api/v1/passenger/account", headers={"Authorization": f"Bearer {token}"}

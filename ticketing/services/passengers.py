@@ -1,20 +1,24 @@
 """Use cases of a passenger on their own account: register (the rider account and its sign-in
-user), fetch the phone credential, read trips, charges and receipts and what the account
-stands at, and report a lost phone.
+user), take the phone credential, move it to another phone, ask what became of it, read
+trips, charges and receipts and what the account stands at, and report a lost phone.
 
 Saving a card and topping up go through `ticketing.payment_flows.service.PaymentsService`; buying a
 pass through `ticketing.services.riders.buy_pass`. Every function here takes the account id of
 the signed-in passenger: callers (the HTTP API) never pass an id the passenger typed.
 
-The phone credential is issued when fetched: the first fetch signs a credential (with the
-issuer keys given) and records it; every later fetch signs a new one and revokes the ones
-issued before (reason `reissued`), so a credential copied off an old fetch stops working once
-gates load the deny list. The signed credential and its TOTP seed leave the server only in
-that answer.
+The pass lives on one phone. The first phone to ask (`fetch_credential`) gets a credential
+signed with the issuer keys given; while it is live, a sign-in elsewhere (a laptop reading
+receipts) gets none and changes nothing. Moving the pass is its own step (`move_credential`:
+the asking phone gets a new credential, the old one is revoked as `moved` and denied at the
+gates; a few times a service day, each in the audit log), and the old phone learns it from
+`credential_status` when next online. A lost phone (`report_lost`) loses its credential and
+every session of the account at once. The signed credential and its TOTP seed leave the
+server only in the answer that issues them.
 """
 
 from __future__ import annotations
 
+import enum
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,19 +27,29 @@ from qr.credential import CredentialFlags, RiderCategory
 from qr.errors import QRError
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import KeyMaterial
-from ticketing.errors import CredentialNotIssued, NoLiveCredential, UnknownRecord
+from ticketing.audit import Actor, AuditAction, AuditQuery, Target, TargetKind
+from ticketing.errors import (
+    CredentialNotIssued,
+    MoveLimitReached,
+    PassOnAnotherPhone,
+    UnknownRecord,
+)
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payment_flows.debt import debt_reason
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
+from ticketing.service_day import service_day, service_day_start
+from ticketing.services.audit import record
 from ticketing.services.users import add_user, hash_password
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import ApiUser, UserRole, check_user
 
-REISSUED = "reissued"  # the revoke reason of a credential replaced by a newer fetch
+REISSUED = "reissued"  # the revoke reason of a credential replaced by a newer one
 LOST_PHONE = "lost-phone"  # the revoke reason of a credential reported lost
+MOVED = "moved"  # ... and of one whose pass was moved to another phone
+MOVES_PER_DAY = 3  # "use my pass on this phone", per account and service day
 PAY_AS_YOU_GO = "PAYG"  # the credential's product code without a pass
 PASS_HOLDER = "PASS"  # ... and with an active pass
 DEFAULT_CATEGORY = "regular"
@@ -240,70 +254,205 @@ async def _new_phone_credential(
     return phone, record
 
 
+async def _unrevoked(uow: UnitOfWork, account_id: str) -> list[CredentialRecord]:
+    return [c for c in await uow.riders.credentials_for(account_id) if c.revoked_at is None]
+
+
+async def _live_credentials(
+    uow: UnitOfWork, account_id: str, at: datetime
+) -> list[CredentialRecord]:
+    """The credentials a phone may hold now: neither revoked nor expired."""
+    return [c for c in await _unrevoked(uow, account_id) if c.valid_until > at]
+
+
+async def _issue(
+    uow: UnitOfWork,
+    keys: KeyMaterial,
+    account: RiderAccount,
+    earlier: list[CredentialRecord],
+    reason: str,
+    at: datetime,
+) -> IssuedCredential:
+    """Sign and record a new credential and revoke `earlier` (live ones) with `reason`."""
+    phone, record = await _new_phone_credential(uow, keys, account, at)
+    await uow.riders.issue_credential(record)
+    # A credential denied for unpaid debt is not escaped by taking a new one.
+    denied = [await uow.deny_list.is_denied(c.credential_id) for c in earlier]
+    if account.status is AccountStatus.DEBT_RECOVERY and any(denied):
+        await uow.deny_list.deny(record.credential_id, debt_reason(account.id), at=at)
+    for old in earlier:
+        await uow.riders.revoke_credential(old.credential_id, reason, at=at)
+    return IssuedCredential(phone, record, tuple(c.credential_id for c in earlier))
+
+
 async def fetch_credential(
     uows: UnitOfWorkFactory, keys: KeyMaterial, account_id: str, *, at: datetime
 ) -> IssuedCredential:
-    """Sign and record a new phone credential; revoke (and deny) every earlier live one."""
+    """The first phone's credential: signed and recorded when the account holds no live one
+    (none yet, or the last one expired or was reported lost). If one is live (on another
+    phone, or on this phone before its storage was wiped) it is left alone and
+    PassOnAnotherPhone is raised: signing in somewhere to read the account
+    never takes the pass away from the phone that holds it (see `move_credential`)."""
 
     async def issue(uow: UnitOfWork) -> IssuedCredential:
         account = await uow.riders.get_account(account_id)
-        earlier = [c for c in await uow.riders.credentials_for(account_id) if c.revoked_at is None]
-        phone, record = await _new_phone_credential(uow, keys, account, at)
-        await uow.riders.issue_credential(record)
-        # A credential denied for unpaid debt is not escaped by fetching a new one.
-        denied = [await uow.deny_list.is_denied(c.credential_id) for c in earlier]
-        if account.status is AccountStatus.DEBT_RECOVERY and any(denied):
-            await uow.deny_list.deny(record.credential_id, debt_reason(account_id), at=at)
-        for old in earlier:
-            await uow.riders.revoke_credential(old.credential_id, REISSUED, at=at)
-        return IssuedCredential(phone, record, tuple(c.credential_id for c in earlier))
+        if await _live_credentials(uow, account_id, at):
+            raise PassOnAnotherPhone(
+                "your pass is on another phone; choose 'use my pass on this phone' to move it"
+            )
+        return await _issue(uow, keys, account, [], REISSUED, at)
 
     return await run_in_uow(uows, issue)
 
 
-@dataclass(frozen=True, slots=True)
-class Reissue:
-    """A lost phone handled: the old credential revoked and denied, a new one issued."""
+def _account_target(account_id: str) -> Target:
+    return Target(TargetKind.ACCOUNT, account_id)
 
-    revoked: CredentialRecord
-    issued: CredentialRecord
-    deny_list_version: int
+
+async def _moves_today(uow: UnitOfWork, account_id: str, at: datetime) -> int:
+    since = service_day_start(service_day(at))
+    page = await uow.audit.page(
+        AuditQuery(
+            action=AuditAction.PASS_MOVED,
+            target_kind=TargetKind.ACCOUNT,
+            target_id=account_id,
+            since=since,
+            limit=MOVES_PER_DAY + 1,
+        )
+    )
+    return len(page.entries)
+
+
+@dataclass(frozen=True, slots=True)
+class MovedPass:
+    """The pass moved to this phone: its new credential, the ones revoked as `moved` (the
+    old phone's), and how many more moves today allows."""
+
+    issued: IssuedCredential
+    moves_left: int
+
+
+async def move_credential(
+    uows: UnitOfWorkFactory,
+    keys: KeyMaterial,
+    account_id: str,
+    *,
+    by: Actor,
+    at: datetime,
+    moves_per_day: int = MOVES_PER_DAY,
+) -> MovedPass:
+    """The rider's "use my pass on this phone": a new credential for the asking phone; every
+    live one (the old phone's) revoked as `moved`, denied at gates once they sync; recorded in
+    the audit log as the act of `by` (the passenger). At most `moves_per_day` a service day
+    (MoveLimitReached): a pass passed around between phones is a pass shared."""
+
+    async def move(uow: UnitOfWork) -> MovedPass:
+        account = await uow.riders.get_account(account_id)
+        done = await _moves_today(uow, account_id, at)
+        if done >= moves_per_day:
+            raise MoveLimitReached(
+                f"the pass was moved {done} times today, the most a day allows; "
+                "it can be moved again after 04:00 (Hanoi time)"
+            )
+        earlier = await _live_credentials(uow, account_id, at)
+        issued = await _issue(uow, keys, account, earlier, MOVED, at)
+        await record(
+            uow, by, AuditAction.PASS_MOVED, _account_target(account_id),
+            before={"credential_ids": [str(c.credential_id) for c in earlier]},
+            after={"credential_id": str(issued.record.credential_id)},
+        )  # fmt: skip
+        return MovedPass(issued, moves_per_day - done - 1)
+
+    return await run_in_uow(uows, move)
+
+
+class CredentialState(enum.StrEnum):
+    """What became of a credential, as its phone is told (`credential_status`)."""
+
+    LIVE = "live"
+    MOVED = "moved"  # the pass went to another phone
+    LOST = "lost"  # the phone was reported lost
+    REVOKED = "revoked"  # any other reason (reissued, refunded, fraud)
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialStatus:
+    """A credential of the account and what became of it, with `moves_left` today."""
+
+    credential_id: int
+    state: CredentialState
+    changed_at: datetime | None
+    valid_until: datetime
+    moves_left: int
+
+
+_STATES = {MOVED: CredentialState.MOVED, LOST_PHONE: CredentialState.LOST}
+
+
+async def credential_status(
+    uows: UnitOfWorkFactory,
+    account_id: str,
+    credential_id: int,
+    *,
+    at: datetime,
+    moves_per_day: int = MOVES_PER_DAY,
+) -> CredentialStatus:
+    """Whether the credential a phone holds still works (its phone asks whenever online).
+    UnknownRecord for an id that is not one of this account's."""
+    async with uows() as uow:
+        found = {c.credential_id: c for c in await uow.riders.credentials_for(account_id)}
+        moves = await _moves_today(uow, account_id, at)
+    credential = found.get(credential_id)
+    if credential is None:
+        raise UnknownRecord(f"no credential {credential_id} on this account")
+    if credential.revoked_at is not None:
+        state = _STATES.get(credential.revoke_reason or "", CredentialState.REVOKED)
+        changed: datetime | None = credential.revoked_at
+    elif credential.valid_until <= at:
+        state, changed = CredentialState.EXPIRED, credential.valid_until
+    else:
+        state, changed = CredentialState.LIVE, None
+    return CredentialStatus(
+        credential_id, state, changed, credential.valid_until, max(moves_per_day - moves, 0)
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class LostPhone:
-    """A lost phone reported: its credential revoked and denied, the new phone's credential."""
+    """A lost phone reported: the credentials revoked (denied at gates from the deny list's
+    `deny_list_version`) and how many sessions (bearer tokens) were ended."""
 
-    reissue: Reissue
-    phone: PhoneCredential
-    also_revoked: tuple[int, ...]
+    revoked: tuple[int, ...]
+    sessions_ended: int
+    deny_list_version: int
 
 
 async def report_lost(
-    uows: UnitOfWorkFactory, keys: KeyMaterial, account_id: str, *, at: datetime
+    uows: UnitOfWorkFactory, account_id: str, *, by: Actor | None, at: datetime
 ) -> LostPhone:
-    """Revoke the newest live credential as lost (gates refuse it once they sync the deny
-    list), issue the replacement for the new phone, and revoke any other live one as
-    reissued, in one transaction."""
+    """In one transaction: revoke every credential of the account as lost (on the deny list
+    at once) and end every session of the account, the reporting one too, so whoever holds
+    the lost phone can neither ride nor take a new pass nor spend. `by`: who reported it
+    (the passenger), recorded in the audit log (None: the demo's riders, who have no user).
+    The rider then signs in on the new phone, which gets a new credential (none is live any
+    more). Reporting with no live credential still ends the sessions."""
 
-    async def reissue(uow: UnitOfWork) -> LostPhone:
-        account = await uow.riders.get_account(account_id)
-        live = [c for c in await uow.riders.credentials_for(account_id) if c.revoked_at is None]
-        if not live:
-            raise NoLiveCredential(f"account {account_id!r} has no live credential")
-        phone, record = await _new_phone_credential(uow, keys, account, at)
-        *others, lost = live
-        revoked = await uow.riders.revoke_credential(lost.credential_id, LOST_PHONE, at=at)
-        issued = await uow.riders.issue_credential(record)
-        for other in others:
-            await uow.riders.revoke_credential(other.credential_id, REISSUED, at=at)
-        return LostPhone(
-            Reissue(revoked, issued, await uow.deny_list.version()),
-            phone,
-            tuple(c.credential_id for c in others),
-        )
+    async def report(uow: UnitOfWork) -> LostPhone:
+        await uow.riders.get_account(account_id)
+        live = await _unrevoked(uow, account_id)
+        for lost in live:
+            await uow.riders.revoke_credential(lost.credential_id, LOST_PHONE, at=at)
+        ended = await uow.users.revoke_tokens_of_account(account_id)
+        revoked = tuple(c.credential_id for c in live)
+        if by is not None:
+            await record(
+                uow, by, AuditAction.PHONE_LOST, _account_target(account_id),
+                after={"revoked": [str(c) for c in revoked], "sessions_ended": ended},
+            )  # fmt: skip
+        return LostPhone(revoked, ended, await uow.deny_list.version())
 
-    return await run_in_uow(uows, reissue)
+    return await run_in_uow(uows, report)
 
 
 async def trips(uows: UnitOfWorkFactory, account_id: str, *, limit: int = MAX_LISTED) -> list[Trip]:

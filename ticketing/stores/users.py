@@ -100,6 +100,17 @@ class Users:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def revoke_tokens_of_account(self, account_id: str) -> int:
+        """Revoke every live token of the rider account's user (every session of the
+        account); how many were live."""
+        users = select(ApiUserRow.username).where(ApiUserRow.account_id == account_id)
+        result = await self._session.execute(
+            update(ApiTokenRow)
+            .where(ApiTokenRow.username.in_(users), ApiTokenRow.revoked_at.is_(None))
+            .values(revoked_at=self._clock())
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def revoke_tokens_of(self, username: str) -> int:
         """Revoke every live token of a user (signed out everywhere); how many were live."""
         result = await self._session.execute(

@@ -10,11 +10,21 @@
   `request_id` (a retry with the same id returns the same payment).
 - `POST /api/v1/passenger/passes`: buy a pass of the fare feed.
 - `POST /api/v1/passenger/credential`: the phone credential document (signed credential and
-  TOTP seed, TOKEN-SPEC §7). Every call issues a new credential and denies the ones issued
-  before, so it is a POST (not safe, not idempotent) answered `Cache-Control: no-store`.
+  TOTP seed, TOKEN-SPEC §7) for the account's first phone, answered `Cache-Control: no-store`.
+  While a credential is live (the pass is on a phone) it is a 409 `pass-on-another-phone` and
+  nothing changes: signing in elsewhere to read the account never takes the pass away.
+- `POST /api/v1/passenger/credential/move`: "use my pass on this phone": a new credential for
+  this phone; the old phone's is revoked (`moved`) and denied at gates. A few a day (429
+  `move-limit`), each in the audit log.
+- `GET /api/v1/passenger/credentials/{credential_id}`: what became of a credential (live,
+  moved, lost, revoked, expired) and the server's time: the phone asks whenever it is online,
+  learns that its pass was moved, and keeps the offset of its clock to the server's.
 - `GET /api/v1/passenger/trips`, `/charges`, `/receipts`: newest first.
-- `POST /api/v1/passenger/lost-phone`: revoke and deny the phone's credential and answer the
-  new phone's credential document.
+- `POST /api/v1/passenger/lost-phone`: revoke and deny every live credential and end every
+  session of the account (this one too); the rider signs in again on the new phone.
+
+Ids that can exceed 2**53 (credential ids, the pass number) are JSON strings of decimal
+digits: a JavaScript `Number` would round them.
 
 Every route acts on the account of the token's user (`call.user.account_id`); no route takes
 an account id, so a passenger can only ever see and change their own account.
@@ -37,6 +47,7 @@ from gateways.errors import GatewayRequestRejected
 from qr.errors import QRError
 from qr.issue import PhoneCredential
 from qr.keys import KeyMaterial, load_keys
+from ticketing.audit import Actor
 from ticketing.errors import UnknownRecord
 from ticketing.fares.errors import FareError
 from ticketing.fares.feed import FareFeed
@@ -139,16 +150,40 @@ class CredentialDocument(msgspec.Struct, kw_only=True):
     seed: str
     period: int
     digits: int
-    credential_id: int
+    credential_id: str  # decimal digits: ids reach 2**63
     product: str
     category: str
     valid_from: str
     valid_until: str
-    replaced: list[int]
+    replaced: list[str]
 
     @classmethod
     def of(cls, phone: PhoneCredential, replaced: tuple[int, ...]) -> CredentialDocument:
-        return msgspec.convert({**phone.to_json(), "replaced": list(replaced)}, cls)
+        doc = phone.to_json()
+        doc["credential_id"] = str(doc["credential_id"])
+        return msgspec.convert({**doc, "replaced": [str(c) for c in replaced]}, cls)
+
+
+class MovedDocument(msgspec.Struct, kw_only=True):
+    """The pass moved to this phone: `credential` (this phone's), `moved_from` (the old
+    phone's credential ids, now refused at gates) and the moves today still allows."""
+
+    credential: CredentialDocument
+    moved_from: list[str]
+    moves_left_today: int
+
+
+class CredentialStatusDocument(msgspec.Struct, kw_only=True):
+    """`status`: `live`, `moved` (to another phone), `lost` (reported lost), `revoked` or
+    `expired`, since `changed_at`. `server_time` is the server's clock now: the phone keeps its
+    own clock's offset to it and shows codes by the server's time."""
+
+    credential_id: str
+    status: passengers.CredentialState
+    changed_at: datetime | None
+    valid_until: datetime
+    moves_left_today: int
+    server_time: datetime
 
 
 class TripDocument(msgspec.Struct, kw_only=True):
@@ -204,9 +239,12 @@ class ReceiptList(msgspec.Struct, kw_only=True):
 
 
 class LostPhoneDocument(msgspec.Struct, kw_only=True):
-    revoked_credential_id: int
+    """`revoked`: the credential ids refused at gates from `deny_list_version`; every session
+    of the account (`sessions_ended` bearer tokens, this request's too) has ended."""
+
+    revoked: list[str]
     deny_list_version: int
-    credential: CredentialDocument
+    sessions_ended: int
 
 
 def _account_id(call: Call) -> str:
@@ -343,8 +381,8 @@ async def buy_a_pass(call: Call) -> PassDocument:
 
 @routes.route(
     "POST", "/api/v1/passenger/credential",
-    summary="Issue the phone credential (denies the one issued before)",
-    tag="passenger", auth=Auth.PASSENGER, response=CredentialDocument, errors=[503],
+    summary="The first phone's credential (409 while the pass is on a phone)",
+    tag="passenger", auth=Auth.PASSENGER, response=CredentialDocument, errors=[409, 503],
 )  # fmt: skip
 async def fetch_credential(call: Call) -> web.Response:
     keys = await _keys(call)
@@ -352,6 +390,72 @@ async def fetch_credential(call: Call) -> web.Response:
         call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
     )
     return _no_store(CredentialDocument.of(issued.phone, issued.revoked))
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/credential/move",
+    summary="Use my pass on this phone (the old phone's code stops working)",
+    tag="passenger", auth=Auth.PASSENGER, response=MovedDocument, errors=[429, 503],
+)  # fmt: skip
+async def move_credential(call: Call) -> web.Response:
+    keys = await _keys(call)
+    moved = await passengers.move_credential(
+        call.app[UOWS], keys, _account_id(call), by=Actor.of(call.user),
+        at=call.app[CONFIG].clock(),
+    )  # fmt: skip
+    issued = moved.issued
+    return _no_store(
+        MovedDocument(
+            credential=CredentialDocument.of(issued.phone, issued.revoked),
+            moved_from=[str(c) for c in issued.revoked],
+            moves_left_today=moved.moves_left,
+        )
+    )
+
+
+MAX_CREDENTIAL_ID = 2**64 - 1
+CREDENTIAL_PARAMETER = {
+    "name": "credential_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+}
+
+
+def _credential_id(call: Call) -> int:
+    """The credential id in the path: decimal digits naming a 64-bit id, else 404."""
+    text = call.request.match_info["credential_id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 20) or (
+        int(text) > MAX_CREDENTIAL_ID
+    ):
+        raise Problem(
+            404, "unknown-record", "Not Found", f"{text[:40]!r} is not a credential id"
+        )
+    return int(text)
+
+
+@routes.route(
+    "GET", "/api/v1/passenger/credentials/{credential_id}",
+    summary="What became of my phone's credential, and the server's time",
+    tag="passenger", auth=Auth.PASSENGER, response=CredentialStatusDocument, errors=[404],
+    parameters=[CREDENTIAL_PARAMETER],
+)  # fmt: skip
+async def credential_status(call: Call) -> web.Response:
+    credential_id = _credential_id(call)
+    clock = call.app[CONFIG].clock
+    status = await passengers.credential_status(
+        call.app[UOWS], _account_id(call), credential_id, at=clock()
+    )
+    return _no_store(
+        CredentialStatusDocument(
+            credential_id=str(status.credential_id),
+            status=status.state,
+            changed_at=status.changed_at,
+            valid_until=status.valid_until,
+            moves_left_today=status.moves_left,
+            server_time=clock(),  # read last: the closest to when the phone gets the answer
+        )
+    )
 
 
 def _route_name(feed: FareFeed, route_id: str) -> str | None:
@@ -440,19 +544,18 @@ async def list_receipts(call: Call) -> ReceiptList:
 
 @routes.route(
     "POST", "/api/v1/passenger/lost-phone",
-    summary="Report a lost phone: deny its credential, issue the new phone's",
-    tag="passenger", auth=Auth.PASSENGER, response=LostPhoneDocument, errors=[409, 503],
+    summary="Report a lost phone: revoke the pass and end every session",
+    tag="passenger", auth=Auth.PASSENGER, response=LostPhoneDocument,
 )  # fmt: skip
 async def report_lost_phone(call: Call) -> web.Response:
-    keys = await _keys(call)
     lost = await passengers.report_lost(
-        call.app[UOWS], keys, _account_id(call), at=call.app[CONFIG].clock()
-    )
-    revoked = (lost.reissue.revoked.credential_id, *lost.also_revoked)
+        call.app[UOWS], _account_id(call), by=Actor.of(call.user),
+        at=call.app[CONFIG].clock(),
+    )  # fmt: skip
     return _no_store(
         LostPhoneDocument(
-            revoked_credential_id=lost.reissue.revoked.credential_id,
-            deny_list_version=lost.reissue.deny_list_version,
-            credential=CredentialDocument.of(lost.phone, revoked),
+            revoked=[str(c) for c in lost.revoked],
+            deny_list_version=lost.deny_list_version,
+            sessions_ended=lost.sessions_ended,
         )
     )

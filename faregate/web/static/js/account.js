@@ -1,15 +1,25 @@
-// The signed-in passenger page: sign in through the passenger API (the bearer token stays in
-// this tab's sessionStorage), fetch the phone credential once (kept in sessionStorage too, so a
-// reload does not issue a new one and deny this one), then show the live code (passenger.js)
-// and the account: balance, top-up, trips, charges, receipts, lost phone, sign out.
-// Every request goes to this page's own origin; the code keeps rotating with no network.
+// The signed-in passenger app: sign in through the passenger API, keep the bearer token and the
+// pass on this phone (IndexedDB, store.js: the seed only as a non-extractable Web Crypto key),
+// show the live code (passenger.js) and the account: balance, top-up, trips, charges,
+// receipts, lost phone, sign out. The service worker (sw.js) keeps the page itself, so with no
+// network the app still opens and shows the pass.
+//
+// The pass lives on one phone. Signing in takes the account's pass only if no phone holds it;
+// otherwise the page offers "use my pass on this phone", which moves it (the old phone's code
+// stops working). Whenever it is online the page asks what became of its pass (so the old
+// phone learns it was moved) and measures the server's clock; codes follow the server's time
+// as measured at that last sync, so a phone whose clock is wrong still shows a good code.
+// Every request goes to this page's own origin.
 
-import { CredentialError, loadCredential } from "./token.js";
-import { LivePass, clockWarning, watchNetwork } from "./passenger.js";
+import { CredentialError, keepable, loadCredential } from "./token.js";
+import { LivePass, watchNetwork } from "./passenger.js";
+import { CLOCK, NOTICE, PASS, TOKEN, openStore } from "./store.js";
 
-export const TOKEN_KEY = "faregate.token";
-export const CREDENTIAL_KEY = "faregate.credential";
 const ZONE = "Asia/Ho_Chi_Minh";
+const CLOCK_UNKNOWN =
+  "This phone has not yet checked its clock with Faregate, so the code follows the phone's " +
+  "own clock and a gate may refuse it. Connect to the internet once, or set the clock to " +
+  "automatic.";
 
 /** An API answer that is not 2xx; `message` is the problem's detail, meant for the passenger. */
 export class ApiError extends Error {
@@ -84,19 +94,24 @@ const STATUSES = {
 };
 
 export class AccountPage {
-  constructor(doc = document, { storage = sessionStorage, now = () => Date.now() } = {}) {
+  constructor(doc, store, { now = () => Date.now() } = {}) {
     this.doc = doc;
-    this.storage = storage;
-    this.now = now;
+    this.store = store;
+    this.phoneNow = now;
+    this.offsetMs = null; // server clock minus this phone's, at the last sync; null: unknown
+    this.token = null;
     this.app = doc.getElementById("account-app");
     this.signIn = doc.getElementById("sign-in");
     this.account = doc.getElementById("account");
+    this.elsewhere = doc.getElementById("pass-elsewhere");
     this.passRoot = doc.getElementById("live-pass");
     this.pass = null;
+    this.queue = Promise.resolve(); // syncs run one after another, never side by side
   }
 
-  get token() {
-    return this.storage.getItem(TOKEN_KEY);
+  /** The server's time as this phone measured it at the last sync (its own clock if never). */
+  now() {
+    return this.phoneNow() + (this.offsetMs ?? 0);
   }
 
   el(id) {
@@ -121,16 +136,43 @@ export class AccountPage {
       event.preventDefault();
       this.reportLost();
     });
+    this.el("move-pass").addEventListener("click", () => this.movePass());
     watchNetwork(this.el("network-status"));
+    const view = this.doc.defaultView;
+    view?.addEventListener("online", () => this.online());
+    this.doc.addEventListener("visibilitychange", () => {
+      if (this.doc.visibilityState === "visible") {
+        this.online();
+      }
+    });
+    const clock = await this.store.get(CLOCK);
+    this.offsetMs = clock === null ? null : clock.offsetMs;
+    this.token = await this.store.get(TOKEN);
+    // The pass first, from this phone alone: it must show with no network at all.
+    const kept = await this.store.get(PASS);
+    if (kept !== null) {
+      await this.showPass(kept);
+    }
+    const notice = await this.store.get(NOTICE);
+    if (notice !== null) {
+      this.showElsewhere(notice);
+    }
     if (this.token === null) {
       this.showSignIn();
-    } else {
-      await this.showAccount();
+      return;
+    }
+    await this.showAccount();
+  }
+
+  /** Back online (or back in front): check the pass, then the account. */
+  async online() {
+    if (this.token !== null && navigator.onLine) {
+      await this.sync();
+      await this.refresh();
     }
   }
 
   showSignIn(message = null) {
-    this.stopPass();
     this.account.hidden = true;
     this.signIn.hidden = false;
     const error = this.el("sign-in-error");
@@ -152,7 +194,8 @@ export class AccountPage {
         this.showSignIn("Error: this page is for passengers; staff use their own pages.");
         return;
       }
-      this.storage.setItem(TOKEN_KEY, session.token);
+      this.token = session.token;
+      await this.store.set(TOKEN, session.token);
     } catch (error) {
       const message = error.status === 401 ? "wrong username or password" : error.message;
       this.showSignIn(`Error: ${message}.`);
@@ -162,22 +205,18 @@ export class AccountPage {
     await this.showAccount();
   }
 
-  /** An API call with the session's token; a 401 ends the session. */
+  /** An API call with the session's token; a 401 ends the session (the pass stays shown). */
   async call(method, path, body = undefined) {
     try {
       return await api(method, path, { token: this.token, body });
     } catch (error) {
       if (error.status === 401) {
-        this.forget();
+        this.token = null;
+        await this.store.delete(TOKEN);
         this.showSignIn("Your session has ended: sign in again.");
       }
       throw error;
     }
-  }
-
-  forget() {
-    this.storage.removeItem(TOKEN_KEY);
-    this.storage.removeItem(CREDENTIAL_KEY);
   }
 
   async signOut() {
@@ -186,8 +225,17 @@ export class AccountPage {
     } catch {
       // Offline or already revoked: forgetting the token here is what matters to this phone.
     }
-    this.forget();
+    await this.forgetAll();
     this.showSignIn();
+  }
+
+  /** Nothing of the account stays on this phone: token, pass, clock, notices. */
+  async forgetAll() {
+    this.token = null;
+    this.stopPass();
+    this.passRoot.hidden = true;
+    this.elsewhere.hidden = true;
+    await this.store.clear();
   }
 
   say(message, alert = false) {
@@ -201,48 +249,158 @@ export class AccountPage {
   async showAccount() {
     this.signIn.hidden = true;
     this.account.hidden = false;
-    await this.loadPass();
+    await this.sync();
     await this.refresh();
   }
 
-  /** The credential of this tab, fetched from the server only when it has none yet. */
-  async loadPass() {
-    let doc = null;
-    const kept = this.storage.getItem(CREDENTIAL_KEY);
-    if (kept !== null) {
-      doc = JSON.parse(kept);
-    } else {
-      try {
-        doc = await this.call("POST", "/api/v1/passenger/credential");
-      } catch (error) {
-        if (error.status !== 401) {
-          this.passError(error.message);
-        }
-        return;
-      }
-      this.storage.setItem(CREDENTIAL_KEY, JSON.stringify(doc));
-    }
-    await this.startPass(doc);
+  sync() {
+    this.queue = this.queue.then(() => this.syncOnce()).catch(() => {});
+    return this.queue;
   }
 
-  async startPass(doc) {
-    this.stopPass();
-    this.passRoot.dataset.state = "loading";
-    const { replaced, ...phone } = doc;
-    let credential;
+  /**
+   * With the network: ask what became of this phone's pass (and measure the server's clock);
+   * a pass moved or lost is dropped and the rider told; a phone with no pass takes the
+   * account's if no other phone holds it, else it offers to move it here.
+   */
+  async syncOnce() {
+    if (this.token === null) {
+      return;
+    }
+    const kept = await this.store.get(PASS);
+    if (kept !== null) {
+      let status;
+      try {
+        status = await this.checkStatus(kept.credential_id);
+      } catch (error) {
+        if (error.status !== 404) {
+          return; // offline, or signed out: keep showing what this phone has
+        }
+        status = null; // not this account's pass (another rider signed in here)
+      }
+      if (status !== null && status.status === "live") {
+        this.elsewhere.hidden = true;
+        return;
+      }
+      await this.dropPass(status);
+    }
+    if ((await this.store.get(NOTICE)) !== null) {
+      return; // moved or lost: the notice offers to move the pass back here
+    }
+    let doc;
     try {
-      credential = await loadCredential(phone);
+      doc = await this.call("POST", "/api/v1/passenger/credential");
+    } catch (error) {
+      if (error.status === 409) {
+        this.showElsewhere(null);
+      } else if (error.status !== 401) {
+        this.passError(error.message);
+      }
+      return;
+    }
+    await this.takePass(doc);
+  }
+
+  /** The server's word on a credential; its `server_time` sets the clock offset. */
+  async checkStatus(credentialId) {
+    const sent = this.phoneNow();
+    const status = await this.call("GET", `/api/v1/passenger/credentials/${credentialId}`);
+    const back = this.phoneNow();
+    const server = Date.parse(status.server_time);
+    if (Number.isFinite(server)) {
+      // The answer was written about halfway through the round trip.
+      this.offsetMs = server - (sent + back) / 2;
+      await this.store.set(CLOCK, { offsetMs: this.offsetMs, measuredAt: back });
+      this.showClockNote();
+    }
+    return status;
+  }
+
+  /** Keep a credential document the server just issued to this phone, and show it. */
+  async takePass(doc) {
+    let kept;
+    try {
+      kept = await keepable(doc);
     } catch (error) {
       this.passError(error instanceof CredentialError ? error.message : String(error));
       return;
     }
-    this.fillFacts(phone, credential);
-    this.pass = new LivePass(this.passRoot, credential, { now: this.now });
-    const warning = clockWarning(this.now() - Number(this.app.dataset.serverTimeMs), credential.period);
-    const element = this.el("clock-warning");
-    element.hidden = warning === null;
-    element.textContent = warning ?? "";
+    await this.store.set(PASS, kept);
+    await this.store.delete(NOTICE);
+    this.elsewhere.hidden = true;
+    try {
+      await this.checkStatus(kept.credential_id);
+    } catch {
+      // No clock yet: the page says so, and the next sync measures it.
+    }
+    await this.showPass(kept);
+  }
+
+  /** Stop showing the pass and forget it; a move or a loss is kept as a notice. */
+  async dropPass(status) {
+    this.stopPass();
+    this.passRoot.hidden = true;
+    await this.store.delete(PASS);
+    if (status !== null && (status.status === "moved" || status.status === "lost")) {
+      const notice = { status: status.status, at: status.changed_at };
+      await this.store.set(NOTICE, notice);
+      this.showElsewhere(notice);
+    }
+  }
+
+  showElsewhere(notice) {
+    let detail = "You are signed in here, but your pass stays on the phone that holds it.";
+    if (notice !== null && notice.status === "moved") {
+      detail = `Your pass was moved to another phone on ${when(notice.at)}: `
+        + "this phone's code no longer works at the gates.";
+    } else if (notice !== null && notice.status === "lost") {
+      detail = `This phone was reported lost on ${when(notice.at)}: its code no longer works.`;
+    }
+    this.el("pass-elsewhere-detail").textContent = detail;
+    this.elsewhere.hidden = false;
+  }
+
+  async movePass() {
+    let answer;
+    try {
+      answer = await this.call("POST", "/api/v1/passenger/credential/move");
+    } catch (error) {
+      if (error.status !== 401) {
+        this.say(`Error: the pass was not moved (${error.message}).`, true);
+      }
+      return;
+    }
+    await this.takePass(answer.credential);
+    const left = answer.moves_left_today;
+    this.say(
+      "Your pass is on this phone now; the other phone's code no longer works at the gates. "
+        + `You can move it ${left} more time${left === 1 ? "" : "s"} today.`,
+    );
+    await this.refresh();
+  }
+
+  async showPass(kept) {
+    this.stopPass();
+    this.passRoot.hidden = false;
+    this.passRoot.dataset.state = "loading";
+    let credential;
+    try {
+      credential = await loadCredential(kept);
+    } catch (error) {
+      this.passError(error instanceof CredentialError ? error.message : String(error));
+      return;
+    }
+    this.fillFacts(kept, credential);
+    this.pass = new LivePass(this.passRoot, credential, { now: () => this.now() });
+    this.showClockNote();
     this.pass.start();
+  }
+
+  /** Said only when the server's clock has never been measured on this phone. */
+  showClockNote() {
+    const element = this.el("clock-warning");
+    element.hidden = this.offsetMs !== null;
+    element.textContent = this.offsetMs === null ? CLOCK_UNKNOWN : "";
   }
 
   stopPass() {
@@ -253,6 +411,7 @@ export class AccountPage {
   }
 
   passError(message) {
+    this.passRoot.hidden = false;
     this.passRoot.dataset.state = "error";
     this.el("qr-figure").hidden = true;
     this.el("countdown").hidden = true;
@@ -263,7 +422,8 @@ export class AccountPage {
 
   fillFacts(doc, credential) {
     const facts = {
-      credential_id: grouped(doc.credential_id),
+      // From the signed bytes (a BigInt's digits), not a JSON number: ids reach 2**63.
+      credential_id: grouped(credential.fields.credentialId),
       product: doc.product === "PASS" ? "Pass holder" : "Pay as you go",
       category: doc.category.charAt(0).toUpperCase() + doc.category.slice(1),
       period: String(doc.period),
@@ -280,6 +440,9 @@ export class AccountPage {
   }
 
   async refresh() {
+    if (this.token === null) {
+      return;
+    }
     let results;
     try {
       results = await Promise.all([
@@ -289,7 +452,10 @@ export class AccountPage {
         this.call("GET", "/api/v1/passenger/receipts"),
       ]);
     } catch (error) {
-      if (error.status !== 401) {
+      if (error.status === 0) {
+        this.say("Offline: your pass works without a connection; your account shows when "
+          + "this phone is back online.");
+      } else if (error.status !== 401) {
         this.say(`Error: your account could not be loaded (${error.message}).`, true);
       }
       return;
@@ -384,18 +550,19 @@ export class AccountPage {
       this.say("Error: tick the box to confirm you lost the phone.", true);
       return;
     }
-    let answer;
     try {
-      answer = await this.call("POST", "/api/v1/passenger/lost-phone");
+      await this.call("POST", "/api/v1/passenger/lost-phone");
     } catch (error) {
       this.say(`Error: the report failed (${error.message}).`, true);
       return;
     }
-    this.storage.setItem(CREDENTIAL_KEY, JSON.stringify(answer.credential));
     this.el("lost-phone-confirm").checked = false;
-    await this.startPass(answer.credential);
-    this.say("Reported. Gates will refuse the lost phone's code; this phone has a new one.");
-    await this.refresh();
+    await this.forgetAll();
+    this.say(
+      "Reported. The lost phone's pass no longer works and every session of your account has "
+        + "ended, this one too. Sign in on your new phone to get your pass there.",
+    );
+    this.showSignIn();
   }
 }
 
@@ -420,7 +587,7 @@ export async function bootAccount(doc = document) {
   if (doc.getElementById("account-app") === null) {
     return null;
   }
-  const page = new AccountPage(doc);
+  const page = new AccountPage(doc, await openStore());
   await page.start();
   return page;
 }

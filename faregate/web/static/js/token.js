@@ -108,7 +108,8 @@ export async function loadCredential(doc) {
   if (doc === null || typeof doc !== "object" || doc.format !== CREDENTIAL_FORMAT) {
     throw new CredentialError(`not a pass (expected format ${CREDENTIAL_FORMAT})`);
   }
-  if (typeof doc.credential !== "string" || typeof doc.seed !== "string") {
+  const kept = isKey(doc.key);
+  if (typeof doc.credential !== "string" || (typeof doc.seed !== "string" && !kept)) {
     throw new CredentialError("the pass lacks its signed credential or its seed");
   }
   const signed = base64Decode(doc.credential);
@@ -119,8 +120,8 @@ export async function loadCredential(doc) {
   if (fields.version !== 1 || fields.category === null || fields.validUntilMs <= fields.validFromMs) {
     throw new CredentialError("the pass holds a malformed credential");
   }
-  const seed = base32Decode(doc.seed);
-  if (seed.length === 0) {
+  const seed = kept ? null : base32Decode(doc.seed);
+  if (seed !== null && seed.length === 0) {
     throw new CredentialError("the pass has an empty seed");
   }
   if (!Number.isInteger(doc.period) || doc.period < 1) {
@@ -132,8 +133,23 @@ export async function loadCredential(doc) {
   if (!globalThis.crypto?.subtle) {
     throw new CredentialError("this browser cannot compute codes here (open the page over HTTPS)");
   }
-  const key = await importSeed(seed);
+  const key = kept ? doc.key : await importSeed(seed);
   return { fields, period: doc.period, key, staticPart: PREFIX + base45Encode(signed) };
+}
+
+function isKey(value) {
+  return globalThis.CryptoKey !== undefined && value instanceof CryptoKey;
+}
+
+/**
+ * The credential document as this phone keeps it (IndexedDB): everything but the seed, which
+ * becomes a non-extractable HMAC key (`key`), so no script can read the seed back out. Checked
+ * first: a document loadCredential refuses is never kept.
+ */
+export async function keepable(doc) {
+  const loaded = await loadCredential(doc);
+  const { seed, ...rest } = doc;
+  return { ...rest, key: loaded.key };
 }
 
 /** The seed as a Web Crypto HMAC-SHA1 key. */
