@@ -9,10 +9,13 @@ FaregateError
 ├── MasterKeyError        the device master key file is unreadable (faregate.api.device_auth)
 ├── SettlementRefused     the finance page cannot start a day's settlement (faregate.web)
 ├── SignInDelayed         too many failed sign-ins of a user from one client: wait first
+├── FormRefused           a staff page's form that cannot be taken as it is (faregate.web)
 └── GatewayConfigError    the payment gateway's configuration is incomplete or names no gateway
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class FaregateError(Exception):
@@ -55,3 +58,12 @@ class SignInDelayed(FaregateError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class FormRefused(FaregateError):
+    """A form a staff page cannot take as it is: its message, and each field and reason
+    (faregate.web.parking_pages shows them beside the fields)."""
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = dict(fields or {})

@@ -179,6 +179,7 @@ ERRORS: Table = {
     # --- faregate ------------------------------------------------------------------------------
     faregate_errors.SettlementRefused: ProblemType(409, "settlement-refused", "Conflict"),
     faregate_errors.SignInDelayed: ProblemType(429, "rate-limited", "Too Many Requests"),
+    faregate_errors.FormRefused: ProblemType(422, "validation", "Invalid form"),
 }
 
 # Errors that mean a bug or a broken server, not a bad request: a logged 500 (no detail out).

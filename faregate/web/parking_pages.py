@@ -25,6 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
+from faregate.errors import FormRefused
 from faregate.web.lot_charts import day_charts
 from faregate.web.pages import SERVICE_ZONE, STAFF_USER, render
 from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
@@ -90,12 +91,8 @@ class ParkingPages:
 PARKING_PAGES = web.AppKey("parking_pages", ParkingPages)
 
 
-class Refused(Exception):
-    """A form the page cannot take as it is: its message, and each field and reason."""
-
-    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.fields = dict(fields or {})
+# A form the page cannot take as it is (faregate.errors: error classes live there).
+Refused = FormRefused
 
 
 def _who(request: web.Request) -> Actor:
