@@ -31,6 +31,7 @@ SCHEME = "FG-HMAC-SHA256"
 ENROL_PATH = "/device/v1/enrol"
 CONFIG_PATH = "/device/v1/config"
 LIVENESS_KEYS_PATH = "/device/v1/liveness-keys"
+HEARTBEAT_PATH = "/device/v1/heartbeat"
 
 
 def generate_device_key() -> X25519PrivateKey:
@@ -176,6 +177,38 @@ class DeviceClient:
         whole = await self.get("/device/v1/deny-list")
         whole.raise_for_status()
         return DenyList.from_json(whole.json())
+
+    async def heartbeat(
+        self,
+        software_version: str,
+        *,
+        config: Mapping[str, Any] | None = None,
+        key_set_version: str | None = None,
+        deny_list: DenyList | None = None,
+        waiting: list[dict[str, Any]] | None = None,
+        faults: list[dict[str, Any]] | None = None,
+    ) -> httpx.Response:
+        """Report what the device holds (the configuration document, the liveness keys'
+        version, the deny list) and the journal records it has not uploaded yet (their `at`
+        gives the oldest one's age), with any faults (`{"code", "detail"?, "since"?}`)."""
+        now = self._clock()
+        oldest = None
+        if waiting:
+            first = min(datetime.fromisoformat(str(r["at"])) for r in waiting)
+            oldest = max(int((now - first).total_seconds()), 0)
+        body = {
+            "software_version": software_version,
+            "config_version": None if config is None else config["version"],
+            "key_set_version": key_set_version,
+            "deny_list_version": None if deny_list is None else deny_list.version,
+            "records_waiting": len(waiting or ()),
+            "oldest_waiting_seconds": oldest,
+            "faults": faults or [],
+            "device_time": now.isoformat(),
+        }
+        return await self.request(
+            "POST", HEARTBEAT_PATH, json.dumps(body, separators=(",", ":")).encode()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

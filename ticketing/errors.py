@@ -130,6 +130,10 @@ class InvalidDevice(DeviceError):
     """A device id, binding, heartbeat or enrolment request that cannot be used as given."""
 
 
+class InvalidHeartbeat(InvalidDevice):
+    """A heartbeat whose versions, counts or faults cannot be what a device holds."""
+
+
 class UnknownPlace(DeviceError):
     """A device bound to a stop, route or lot that the fare feed or the lots do not have."""
 

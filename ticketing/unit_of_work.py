@@ -11,6 +11,7 @@ legs), `uow.pricing_queue` (PricingQueue: account-days waiting to be priced), `u
 (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users` (Users: API users
 and bearer tokens), `uow.devices` (DeviceActivityStore: uploads per device),
 `uow.device_registry` (DeviceRegistry: registered devices, codes, sealed secrets),
+`uow.device_health` (DeviceHealthStore: the latest heartbeat of each device),
 `uow.settlement` (SettlementRecords: settled days, their versions, adjustments and
 exceptions), `uow.settlement_day` (DayReadModel: a service day's activity aggregated for
 settlement), `uow.reconciliation` (ReconciliationInputs: the ledger's side of
@@ -39,6 +40,7 @@ from ticketing.db.engine import create_engine as create_engine
 from ticketing.db.engine import session_factory
 from ticketing.stores.audit import AuditLog
 from ticketing.stores.deny_list import DenyListStore
+from ticketing.stores.device_health import DeviceHealthStore
 from ticketing.stores.device_registry import DeviceRegistry
 from ticketing.stores.devices import DeviceActivityStore
 from ticketing.stores.ledger import Ledger
@@ -74,6 +76,7 @@ class UnitOfWork:
     users: Users
     devices: DeviceActivityStore
     device_registry: DeviceRegistry
+    device_health: DeviceHealthStore
     settlement: SettlementRecords
     settlement_day: DayReadModel
     reconciliation: ReconciliationInputs
@@ -95,6 +98,7 @@ class UnitOfWork:
         self.users = Users(self.session, self.clock)
         self.devices = DeviceActivityStore(self.session)
         self.device_registry = DeviceRegistry(self.session, self.clock)
+        self.device_health = DeviceHealthStore(self.session)
         self.settlement = SettlementRecords(self.session, self.clock)
         self.settlement_day = DayReadModel(self.session)
         self.reconciliation = ReconciliationInputs(self.session)

@@ -220,6 +220,7 @@ def create_app(config: ApiConfig) -> web.Application:
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
             lambda request: Occupancy(request.app[REDIS]),
             clock=config.clock,
+            policy=config.device_policy,
         ),
         finance=SettlementsFinance(
             uows,

@@ -100,6 +100,7 @@ ERRORS: Table = {
     ),
     ticketing_errors.BadCredentials: ProblemType(401, "bad-credentials", "Unauthorized"),
     ticketing_errors.InvalidDevice: ProblemType(422, "validation", "Invalid device"),
+    ticketing_errors.InvalidHeartbeat: ProblemType(422, "invalid-heartbeat", "Invalid heartbeat"),
     ticketing_errors.UnknownPlace: ProblemType(422, "validation", "Unknown place"),
     ticketing_errors.UnknownDevice: ProblemType(404, "unknown-device", "Unknown device"),
     ticketing_errors.DeviceExists: ProblemType(409, "device-exists", "Conflict"),

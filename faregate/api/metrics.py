@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: requests, latencies, taps ingested, pricing lag.
+"""Prometheus metrics of one app: requests, latencies, taps ingested, pricing lag, devices by
+state and their alarms by kind.
 
 Each app has its own registry (tests build many apps in one process). Requests are labelled by
 route template (`/device/v1/deny-list/delta`), never by raw path, so the label set stays small;
@@ -8,7 +9,7 @@ paths that match no route count under `unmatched`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -43,6 +44,28 @@ class Metrics:
             "Uploaded taps already stored (re-sent or overlapping batches).",
             registry=self.registry,
         )
+        # Set at each scrape from every registered device (the same judgement the operator
+        # API lists), so the values are the registry's, whichever process is scraped.
+        self.device_states = Gauge(
+            "faregate_devices",
+            "Registered devices by state (online, late, offline, revoked, pending).",
+            ["state"],
+            registry=self.registry,
+        )
+        self.device_alarms = Gauge(
+            "faregate_device_alarms",
+            "Device alarms sounding, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def set_device_health(self, states: Mapping[str, int], alarms: Mapping[str, int]) -> None:
+        """Export the devices in each state and the alarms of each kind, as judged at this
+        scrape (`ticketing.services.device_health.health_counts`)."""
+        for state, count in states.items():
+            self.device_states.labels(state).set(count)
+        for kind, count in alarms.items():
+            self.device_alarms.labels(kind).set(count)
 
     def watch_pricing_lag(self, probe: Callable[[], float]) -> None:
         """Export `faregate_pricing_lag_seconds`, read from `probe` at each scrape.

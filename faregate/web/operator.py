@@ -34,6 +34,10 @@ class DeviceStatus:
     last_upload_at: datetime | None  # None: never uploaded
     journal_lag: int | None  # records the device holds that the backend has not committed
     records: int | None = None  # records of its journal the backend holds
+    # Its health (`ticketing.services.device_health`); "": not known (no registry entry).
+    state: str = ""  # online, late, offline, revoked, pending
+    holds: str = ""  # "config 3f9c… · keys k7 · deny list v1042 · fw 2.4.1"
+    alarms: tuple[str, ...] = ()  # "device fault: nfc.reader", ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +124,7 @@ async def operator_page(request: web.Request) -> web.Response:
         uncollected_totals=totals([u.fee for u in overview.uncollected]),
         late_minutes=int(LATE_AFTER.total_seconds() // 60),
         show_place=any(d.kind or d.location for d in overview.devices),
+        show_health=any(d.state for d in overview.devices),
         events_url=str(request.app.router["operator_occupancy_events"].url_for()),
         # The lot pages, when mounted (faregate.web.parking_pages).
         lot_url=(

@@ -6,9 +6,11 @@
   against and the spaces an ordinary entry may still take (the operator API's answer); the
   device API then publishes every change to the pages' broadcasters
   (`faregate.api.occupancy_relay`), so the rows move without a reload;
-- devices: every device that has uploaded taps, with when it last did and its journal lag
-  (sequence numbers below its highest that the backend does not hold), from
-  `ticketing.services.devices.device_activity`, the use case the operator API calls;
+- devices: every registered device (gates, validators, barriers; the first `MAX_DEVICES` by
+  id) with its kind and place, when it last uploaded and its journal lag (sequence numbers
+  below its highest that the backend does not hold), its state, what its last heartbeat says
+  it holds and its alarms, from `ticketing.services.device_health.device_health_page`, the
+  use case the operator API calls;
 - the newest unable-to-collect cases with their stays (`parking.services.newest_uncollected`).
 """
 
@@ -24,11 +26,50 @@ from parking.occupancy import Occupancy
 from parking.services import lot_statuses, newest_uncollected
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.timeutil import Clock, utc_now
+from ticketing.device_health import DeviceHealth
+from ticketing.devices import DevicePolicy
 from ticketing.money import Money
-from ticketing.services.devices import device_activity
+from ticketing.services.device_health import DeviceReport, device_health_page
+from ticketing.services.devices import DEFAULT_POLICY, RegistryQuery
 
 OPERATOR_NAME = "Faregate operations"
 MAX_UNCOLLECTED = 200  # the newest cases on the page
+MAX_DEVICES = 500  # the operator API pages through more
+
+
+def _holds(health: DeviceHealth) -> str:
+    if health.heartbeat is None:
+        return ""
+    beat = health.heartbeat.heartbeat
+    parts = [
+        f"config {beat.config_version[:8]}" if beat.config_version else "no config",
+        f"keys {beat.key_set_version[:12]}" if beat.key_set_version else "no keys",
+        "no deny list"
+        if beat.deny_list_version is None
+        else f"deny list v{beat.deny_list_version}",
+        f"sw {beat.software_version}",
+    ]
+    return " · ".join(parts)
+
+
+def device_status(report: DeviceReport) -> DeviceStatus:
+    """A device's row on the page."""
+    health, use = report.health, report.activity
+    binding = health.device.binding
+    kind = str(binding.kind) if binding.direction is None else f"{binding.direction} barrier"
+    return DeviceStatus(
+        device_id=health.device.device_id,
+        kind=kind,
+        location=binding.describe(),
+        last_upload_at=None if use is None else use.last_upload_at,
+        journal_lag=None if use is None else use.missing,
+        records=None if use is None else use.records,
+        state=health.state.value,
+        holds=_holds(health),
+        alarms=tuple(
+            f"{alarm.kind.value.replace('_', ' ')}: {alarm.detail}" for alarm in health.alarms
+        ),
+    )
 
 
 class ServicesOverview:
@@ -40,30 +81,24 @@ class ServicesOverview:
         occupancy: Callable[[web.Request], Occupancy],
         *,
         clock: Clock = utc_now,
+        policy: DevicePolicy = DEFAULT_POLICY,
     ) -> None:
         self._uows = uows
         self._occupancy = occupancy
         self._clock = clock
+        self._policy = policy
 
     async def __call__(self, request: web.Request) -> OperatorOverview:
         uows = self._uows(request)
         now = self._clock()
         lots = await lot_statuses(uows, self._occupancy(request))
-        activity = await device_activity(uows)
+        reports = await device_health_page(uows, RegistryQuery(limit=MAX_DEVICES), self._policy)
         stays = await newest_uncollected(uows, limit=MAX_UNCOLLECTED)
         return OperatorOverview(
             operator=OPERATOR_NAME,
             as_of=now,
             lots=tuple(LotOccupancy.of(lot) for lot in lots),
-            devices=tuple(
-                DeviceStatus(
-                    device_id=a.device_id,
-                    last_upload_at=a.last_upload_at,
-                    journal_lag=a.missing,
-                    records=a.records,
-                )
-                for a in sorted(activity, key=lambda a: a.last_upload_at, reverse=True)
-            ),
+            devices=tuple(device_status(report) for report in reports),
             uncollected=tuple(
                 UncollectedExit(
                     session_id=stay.case.session_id,

@@ -1,4 +1,5 @@
-"""The device registry's table (migration 0012_device_registry): `devices`.
+"""The device registry's tables: `devices` (migration 0012_device_registry) and the latest
+heartbeat of each, `device_heartbeats` (0017_device_heartbeats).
 
 One row per registered gate, validator or barrier: its binding, its registration status, the
 SHA-256 of its pending enrolment code (never the code), its secret sealed under the server's
@@ -9,8 +10,9 @@ enrolment.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketing.db.models import Base, _enum
@@ -51,3 +53,23 @@ class DeviceRow(Base):
     added_at: Mapped[datetime]
     enrolled_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class DeviceHeartbeatRow(Base):
+    """The latest heartbeat of each device (migration 0017_device_heartbeats): one row per
+    device, replaced by each heartbeat; its faults as a JSON list."""
+
+    __tablename__ = "device_heartbeats"
+
+    device_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("devices.device_id", ondelete="CASCADE"), primary_key=True
+    )
+    received_at: Mapped[datetime]
+    device_time: Mapped[datetime | None]
+    software_version: Mapped[str] = mapped_column(String(64))
+    config_version: Mapped[str | None] = mapped_column(String(64))
+    key_set_version: Mapped[str | None] = mapped_column(String(64))
+    deny_list_version: Mapped[int | None] = mapped_column(BigInteger)
+    records_waiting: Mapped[int] = mapped_column(BigInteger)
+    oldest_waiting_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    faults: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

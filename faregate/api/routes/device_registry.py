@@ -18,6 +18,14 @@ sealed liveness keys, and report its health.
   device sent at enrolment (HPKE, `qr.sealed`): only its secure module opens them, never sent
   in clear. The ETag is the key set's version.
 
+- `POST /device/v1/heartbeat` (signed) `{"software_version", "config_version", "key_set_version",
+  "deny_list_version", "records_waiting", "oldest_waiting_seconds", "faults", "device_time"}`:
+  what the device holds and how it is, every `heartbeat_interval_seconds` of its
+  configuration; kept as its latest (`ticketing.services.device_health.record_heartbeat`),
+  from which operators see its state and alarms. A heartbeat that cannot be a device's (a
+  version with spaces, records waiting without the oldest's age, a fault code twice) is a 422
+  `invalid-heartbeat`.
+
 Refusals of the registry (a wrong, used or expired code: 403 `enrolment-refused`; a malformed
 key: 422) are problem documents like every other.
 """
@@ -42,8 +50,10 @@ from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.errors import QRError
 from qr.keys import load_liveness_keys
 from qr.sealed import key_set_version, keys_for_device, seal_liveness_keys
+from ticketing.device_health import MAX_FAULTS, Fault, Heartbeat
 from ticketing.device_secrets import SecretBox
 from ticketing.devices import DeviceKind, Direction
+from ticketing.services.device_health import record_heartbeat
 from ticketing.services.devices import enrol_device, get_device
 
 routes = RouteRegistry()
@@ -274,4 +284,76 @@ async def get_liveness_keys(call: Call) -> web.StreamResponse:
     sealed = seal_liveness_keys(device.device_id, device.public_key, keys, now)
     return web.Response(
         body=msgspec.json.encode(sealed.to_json()), content_type="application/json", headers=headers
+    )
+
+
+Version = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class FaultDocument(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A fault in the maker's words: a short code (`a-z 0-9 _ . -`), what, since when."""
+
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    detail: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    since: AwareTime | None = None
+
+
+class HeartbeatRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What the device holds (None: nothing yet) and how it is."""
+
+    software_version: Version
+    config_version: Version | None = None  # the `version` of the configuration it holds
+    key_set_version: Version | None = None  # the liveness keys' version it holds
+    deny_list_version: Count | None = None
+    records_waiting: Count = 0  # journal records not yet acknowledged by an upload
+    oldest_waiting_seconds: Count | None = None  # required when records wait
+    faults: Annotated[list[FaultDocument], msgspec.Meta(max_length=MAX_FAULTS)] = []
+    device_time: AwareTime | None = None
+
+
+class HeartbeatAnswer(msgspec.Struct, kw_only=True):
+    device_id: str
+    received_at: datetime
+    heartbeat_interval_seconds: int  # when to send the next one
+
+
+HEARTBEAT_EXAMPLE = {
+    "software_version": "gate-fw 2.4.1",
+    "config_version": "3f9c2a61d0b7e845",
+    "key_set_version": "k7-k8",
+    "deny_list_version": 1042,
+    "records_waiting": 12,
+    "oldest_waiting_seconds": 95,
+    "faults": [{"code": "printer.paper_low", "detail": "receipt roll under 10%"}],
+    "device_time": "2026-12-07T04:15:00Z",
+}
+
+
+@routes.route(
+    "POST", "/device/v1/heartbeat", summary="Report what the device holds and how it is",
+    tag="device", auth=Auth.DEVICE, body=HeartbeatRequest, response=HeartbeatAnswer,
+    errors=[404],
+)  # fmt: skip
+async def post_heartbeat(call: Call) -> HeartbeatAnswer:
+    app = call.app
+    body = call.body_as(HeartbeatRequest)
+    heartbeat = Heartbeat(
+        software_version=body.software_version,
+        config_version=body.config_version,
+        key_set_version=body.key_set_version,
+        deny_list_version=body.deny_list_version,
+        records_waiting=body.records_waiting,
+        oldest_waiting_seconds=body.oldest_waiting_seconds,
+        faults=tuple(Fault(code=f.code, detail=f.detail, since=f.since) for f in body.faults),
+        device_time=body.device_time,
+    )  # InvalidHeartbeat: 422 invalid-heartbeat
+    stored = await record_heartbeat(app[UOWS], call.require_subject(), heartbeat)
+    return HeartbeatAnswer(
+        device_id=stored.device_id,
+        received_at=stored.received_at,
+        heartbeat_interval_seconds=int(
+            app[CONFIG].device_policy.heartbeat_interval.total_seconds()
+        ),
     )

@@ -7,7 +7,9 @@ barriers, as `faregate devices` does at the command line.
 - `GET /api/v1/operator/devices?search=&kind=&status=&station=&lot=&limit=&after=`: devices by
   id, a page at a time (`next` is the `after` of the following page), each with its binding,
   registration and what its uploads show (records, the highest sequence number and how many
-  below it are missing, the newest tap, the last upload).
+  below it are missing, the newest tap, the last upload); its state (online, late, offline,
+  revoked, pending) from when it was last heard of against the heartbeat interval, what its
+  last heartbeat says it holds, and its alarms (`ticketing.services.device_health`).
 - `POST /api/v1/operator/devices/{device_id}/revoke` `{"reason"?}`: refuse the device from
   its next request on, on every server process.
 
@@ -27,20 +29,18 @@ from faregate.api.registry import Auth, Call, RouteRegistry
 from parking.services import device_places
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.audit import Actor
+from ticketing.device_health import AlarmKind, DeviceState
 from ticketing.devices import (
     DEVICE_ID,
     Binding,
     DeviceKind,
-    DeviceRecord,
     Direction,
     RegistrationStatus,
 )
+from ticketing.services.device_health import DeviceReport, device_health_page
 from ticketing.services.devices import (
-    DeviceActivity,
     RegistryQuery,
     add_device,
-    device_activity_of,
-    list_devices,
     revoke_device,
     station_stops,
 )
@@ -85,6 +85,30 @@ class DevicesQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     after: DeviceId | None = None
 
 
+class FaultDocument(msgspec.Struct, kw_only=True):
+    code: str
+    detail: str | None
+    since: datetime | None
+
+
+class HoldsDocument(msgspec.Struct, kw_only=True):
+    """What the device's last heartbeat says it holds and how it is."""
+
+    reported_at: datetime
+    software_version: str
+    config_version: str | None
+    key_set_version: str | None
+    deny_list_version: int | None
+    records_waiting: int
+    oldest_waiting_seconds: int | None
+    faults: list[FaultDocument]
+
+
+class AlarmDocument(msgspec.Struct, kw_only=True):
+    kind: AlarmKind
+    detail: str
+
+
 class DeviceDocument(msgspec.Struct, kw_only=True):
     device_id: str
     kind: DeviceKind
@@ -105,6 +129,11 @@ class DeviceDocument(msgspec.Struct, kw_only=True):
     last_upload_at: datetime | None
     seconds_since_upload: float | None
     journal_lag_seconds: float | None
+    # Its health: the state judged now, when it was last heard of, its last heartbeat.
+    state: DeviceState
+    last_seen_at: datetime | None
+    holds: HoldsDocument | None  # None: no heartbeat yet
+    alarms: list[AlarmDocument]
 
 
 class DeviceList(msgspec.Struct, kw_only=True):
@@ -162,7 +191,25 @@ async def post_device(call: Call) -> EnrolmentCodeDocument:
     )
 
 
-def _document(device: DeviceRecord, use: DeviceActivity | None, now: datetime) -> DeviceDocument:
+def _holds(report: DeviceReport) -> HoldsDocument | None:
+    stored = report.health.heartbeat
+    if stored is None:
+        return None
+    beat = stored.heartbeat
+    return HoldsDocument(
+        reported_at=stored.received_at,
+        software_version=beat.software_version,
+        config_version=beat.config_version,
+        key_set_version=beat.key_set_version,
+        deny_list_version=beat.deny_list_version,
+        records_waiting=beat.records_waiting,
+        oldest_waiting_seconds=beat.oldest_waiting_seconds,
+        faults=[FaultDocument(code=f.code, detail=f.detail, since=f.since) for f in beat.faults],
+    )
+
+
+def _document(report: DeviceReport, now: datetime) -> DeviceDocument:
+    device, use, health = report.health.device, report.activity, report.health
     binding = device.binding
     return DeviceDocument(
         device_id=device.device_id,
@@ -181,12 +228,14 @@ def _document(device: DeviceRecord, use: DeviceActivity | None, now: datetime) -
         missing_sequence_numbers=None if use is None else use.missing,
         last_tap_at=None if use is None else use.last_tap_at,
         last_upload_at=None if use is None else use.last_upload_at,
-        seconds_since_upload=None
-        if use is None
-        else (now - use.last_upload_at).total_seconds(),
+        seconds_since_upload=None if use is None else (now - use.last_upload_at).total_seconds(),
         journal_lag_seconds=None
         if use is None
         else (use.last_upload_at - use.last_tap_at).total_seconds(),
+        state=health.state,
+        last_seen_at=health.last_seen_at,
+        holds=_holds(report),
+        alarms=[AlarmDocument(kind=a.kind, detail=a.detail) for a in health.alarms],
     )
 
 
@@ -199,18 +248,18 @@ async def get_devices(call: Call) -> DeviceList:
     app = call.app
     now = app[CONFIG].clock()
     stops = None if query.station is None else station_stops(app[PRICING_FEED], query.station)
-    devices = await list_devices(
+    reports = await device_health_page(
         app[UOWS],
         RegistryQuery(
             search=query.search, kind=query.kind, status=query.status, stops=stops,
             lot=query.lot, after=query.after, limit=query.limit,
         ),
+        app[CONFIG].device_policy,
     )  # fmt: skip
-    activity = await device_activity_of(app[UOWS], [d.device_id for d in devices])
     return DeviceList(
         as_of=now,
-        devices=[_document(d, activity.get(d.device_id), now) for d in devices],
-        next=devices[-1].device_id if len(devices) == query.limit else None,
+        devices=[_document(report, now) for report in reports],
+        next=reports[-1].health.device.device_id if len(reports) == query.limit else None,
     )
 
 

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import msgspec
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from faregate.api.context import CONFIG, ENGINE, FARE_FEED, METRICS, OPENAPI, PRICING_FEED, REDIS
+from faregate.api.context import (
+    CONFIG,
+    ENGINE,
+    FARE_FEED,
+    METRICS,
+    OPENAPI,
+    PRICING_FEED,
+    REDIS,
+    UOWS,
+)
 from faregate.api.errors import Problem
 from faregate.api.metrics import METRICS_CONTENT_TYPE
 from faregate.api.registry import Call, RouteRegistry
 from qr.errors import QRError
 from qr.keys import load_keys
+from ticketing.services.device_health import health_counts
 
 routes = RouteRegistry()
+log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 2.0
 
 
@@ -88,7 +101,21 @@ async def healthz(call: Call) -> Health:
     response_content_type=METRICS_CONTENT_TYPE,
 )  # fmt: skip
 async def metrics(call: Call) -> web.StreamResponse:
-    response = web.Response(body=call.app[METRICS].render())
+    app = call.app
+    try:
+        counts = await asyncio.wait_for(
+            health_counts(app[UOWS], app[CONFIG].device_policy), timeout=PROBE_TIMEOUT * 5
+        )
+    except (OSError, SQLAlchemyError, TimeoutError) as error:
+        # The other metrics still say what this process knows; the device gauges keep the
+        # last scrape's values (health says whether the database is down).
+        log.warning("device health for /metrics unavailable: %s", error)
+    else:
+        app[METRICS].set_device_health(
+            {state.value: n for state, n in counts.states.items()},
+            {kind.value: n for kind, n in counts.alarms.items()},
+        )
+    response = web.Response(body=app[METRICS].render())
     response.headers["Content-Type"] = METRICS_CONTENT_TYPE
     return response
 
