@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ticketing.devices import DevicePolicy, DeviceRecord, RegistrationStatus
 from ticketing.errors import InvalidHeartbeat
@@ -33,6 +33,20 @@ FAULT_CODE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 MAX_FAULTS = 32
 MAX_FAULT_DETAIL = 500
 MAX_COUNT = 2**63 - 1
+# Times the database stores in every backend and timezone; outside them a device clock is broken.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _check_time(name: str, value: datetime | None) -> None:
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise InvalidHeartbeat(f"{name} needs a UTC offset")
+    if not EARLIEST <= value < LATEST:
+        raise InvalidHeartbeat(
+            f"{name} {value.isoformat()} is outside {EARLIEST.year}..{LATEST.year}"
+        )
 
 
 class DeviceState(enum.StrEnum):
@@ -68,6 +82,7 @@ class Fault:
             )
         if self.detail is not None and len(self.detail) > MAX_FAULT_DETAIL:
             raise InvalidHeartbeat(f"a fault's detail is at most {MAX_FAULT_DETAIL} characters")
+        _check_time("a fault's since", self.since)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,8 +125,7 @@ class Heartbeat:
         codes = [fault.code for fault in self.faults]
         if len(set(codes)) != len(codes):
             raise InvalidHeartbeat("each fault code is reported once")
-        if self.device_time is not None and self.device_time.tzinfo is None:
-            raise InvalidHeartbeat("device_time needs a UTC offset")
+        _check_time("device_time", self.device_time)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

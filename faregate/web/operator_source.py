@@ -10,7 +10,8 @@
   id) with its kind and place, when it last uploaded and its journal lag (sequence numbers
   below its highest that the backend does not hold), its state, what its last heartbeat says
   it holds and its alarms, from `ticketing.services.device_health.device_health_page`, the
-  use case the operator API calls;
+  use case the operator API calls; devices whose taps are stored but that are not in the
+  registry (journals from before enrolment existed) follow, as `unregistered`;
 - the newest unable-to-collect cases with their stays (`parking.services.newest_uncollected`).
 """
 
@@ -30,7 +31,7 @@ from ticketing.device_health import DeviceHealth
 from ticketing.devices import DevicePolicy
 from ticketing.money import Money
 from ticketing.services.device_health import DeviceReport, device_health_page
-from ticketing.services.devices import DEFAULT_POLICY, RegistryQuery
+from ticketing.services.devices import DEFAULT_POLICY, RegistryQuery, device_activity
 
 OPERATOR_NAME = "Faregate operations"
 MAX_UNCOLLECTED = 200  # the newest cases on the page
@@ -93,12 +94,26 @@ class ServicesOverview:
         now = self._clock()
         lots = await lot_statuses(uows, self._occupancy(request))
         reports = await device_health_page(uows, RegistryQuery(limit=MAX_DEVICES), self._policy)
+        registered = {report.health.device.device_id for report in reports}
+        unregistered = [a for a in await device_activity(uows) if a.device_id not in registered]
         stays = await newest_uncollected(uows, limit=MAX_UNCOLLECTED)
         return OperatorOverview(
             operator=OPERATOR_NAME,
             as_of=now,
             lots=tuple(LotOccupancy.of(lot) for lot in lots),
-            devices=tuple(device_status(report) for report in reports),
+            devices=(
+                *(device_status(report) for report in reports),
+                *(
+                    DeviceStatus(
+                        device_id=a.device_id,
+                        last_upload_at=a.last_upload_at,
+                        journal_lag=a.missing,
+                        records=a.records,
+                        state="unregistered",
+                    )
+                    for a in sorted(unregistered, key=lambda a: a.last_upload_at, reverse=True)
+                ),
+            ),
             uncollected=tuple(
                 UncollectedExit(
                     session_id=stay.case.session_id,

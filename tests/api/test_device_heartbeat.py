@@ -75,6 +75,16 @@ async def test_the_reference_device_reports_and_the_latest_is_kept(client: Clien
         ({"software_version": "1", "faults": [{"code": "a"}] * 33}, "validation", "faults"),
         ({"software_version": "1", "device_time": "2026-01-01T00:00:00"}, "validation", "time"),
         ({"software_version": "1", "account_id": "x"}, "validation", "account_id"),
+        (
+            {"software_version": "1", "device_time": "9999-12-31T23:59:59-14:00"},
+            "invalid-heartbeat",
+            "outside",
+        ),
+        (
+            {"software_version": "1", "faults": [{"code": "a", "since": "0001-01-01T00:00:00Z"}]},
+            "invalid-heartbeat",
+            "outside",
+        ),
         ({"software_version": 7}, "validation", "software_version"),
     ],
 )

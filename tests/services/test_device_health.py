@@ -151,3 +151,13 @@ def test_heartbeats_that_cannot_be_a_devices(fields: dict[str, object], says: st
 def test_fault_codes(code: str) -> None:
     with pytest.raises(InvalidHeartbeat, match="fault code"):
         Fault(code=code)
+
+
+@pytest.mark.parametrize(
+    "at", [datetime(1999, 12, 31, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)]
+)
+def test_times_from_a_broken_clock(at: datetime) -> None:
+    with pytest.raises(InvalidHeartbeat, match="outside"):
+        Fault(code="a", since=at)
+    with pytest.raises(InvalidHeartbeat, match="outside"):
+        Heartbeat(software_version="1", device_time=at)
