@@ -131,6 +131,12 @@ def _listen(host: str, port: int) -> list[socket.socket]:
     is_flag=True,
     help="Run no pricing worker in this process (run `faregate worker` processes instead).",
 )
+@click.option(
+    "--no-settlement-runner",
+    is_flag=True,
+    help="Run no settlement runner in this process: the settlements finance prepares and "
+    "approves wait for `faregate worker --settlements` processes.",
+)
 @click.pass_obj
 def serve(
     settings: Settings,
@@ -142,6 +148,7 @@ def serve(
     shutdown_timeout: float,
     trusted_proxies: tuple[str, ...],
     no_worker: bool,
+    no_settlement_runner: bool,
 ) -> None:
     """Serve the device, webhook and operations APIs over HTTP (OpenAPI at /openapi.json).
 
@@ -168,6 +175,7 @@ def serve(
             fare_feed=fare_feed or HANOI_FEED,
             gateway=gateway,
             pricing_worker=not no_worker,
+            settlement_runner=not no_settlement_runner,
             trusted_proxies=proxies,
         )
     except BaseException:
