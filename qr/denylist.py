@@ -4,10 +4,15 @@ A delta takes the list from `from_version` to `to_version` (later): remove `remo
 `added`. Deltas apply only in order: one starting after the list's version means some are
 missing (DenyListGapError); one starting before it was already applied or arrives out of order
 (DenyListOrderError). Either way the list is left unchanged.
+
+Credential ids travel as decimal strings ("18446744073709551615"): ids above 2**53 are not
+safe as JSON numbers in JavaScript or any double-based parser. A reader also takes numbers
+(documents written before ids were strings).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +25,7 @@ from qr.jsonfile import read_json
 from qr.timeutil import isoformat_z, parse_instant
 
 DENY_LIST_FORMAT = "faregate-deny-list/1"
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 DENY_DELTA_FORMAT = "faregate-deny-delta/1"
 
 
@@ -44,8 +50,8 @@ class DenyListDelta:
             "format": DENY_DELTA_FORMAT,
             "from_version": self.from_version,
             "to_version": self.to_version,
-            "added": sorted(self.added),
-            "removed": sorted(self.removed),
+            "added": [str(i) for i in sorted(self.added)],
+            "removed": [str(i) for i in sorted(self.removed)],
             "issued_at": None if self.issued_at is None else isoformat_z(self.issued_at),
         }
 
@@ -103,7 +109,7 @@ class DenyList:
         return {
             "format": DENY_LIST_FORMAT,
             "version": self.version,
-            "ids": sorted(self.ids),
+            "ids": [str(i) for i in sorted(self.ids)],
             "issued_at": None if self.issued_at is None else isoformat_z(self.issued_at),
         }
 
@@ -133,13 +139,24 @@ def _version(value: object) -> int:
     return value
 
 
+def _id(value: object) -> int:
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        number = -1
+    if not 0 <= number <= MAX_CREDENTIAL_ID:
+        raise DenyListError(
+            f"deny-list id must be an unsigned 64-bit integer as a decimal string, got {value!r}"
+        )
+    return number
+
+
 def _ids(values: object) -> frozenset[int]:
     if not isinstance(values, list):
         raise DenyListError("deny-list ids must be a JSON list")
-    for v in values:
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MAX_CREDENTIAL_ID:
-            raise DenyListError(f"deny-list id must be an unsigned 64-bit integer, got {v!r}")
-    return frozenset(values)
+    return frozenset(_id(v) for v in values)
 
 
 def _issued_at(value: object) -> datetime | None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Coroutine
 
 import msgspec
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from faregate.api.context import (
     CONFIG,
@@ -75,6 +77,7 @@ from ticketing.fares.feed import load_feed
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.devices import device_key
 from ticketing.services.pricing_worker import PricingLag, run_worker
+from ticketing.services.riders import prune_deny_list
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 TITLE = "Faregate"
@@ -147,6 +150,7 @@ async def _fare_feed(app: web.Application) -> AsyncIterator[None]:
 
 
 LAG_REFRESH_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 async def _pricing_worker(app: web.Application) -> AsyncIterator[None]:
@@ -160,6 +164,32 @@ async def _pricing_worker(app: web.Application) -> AsyncIterator[None]:
         else _measure_lag(uows, lag, stop)
     )
     task = asyncio.create_task(work, name="pricing-worker")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+DENY_LIST_PRUNE_SECONDS = 600.0
+
+
+async def _deny_list_pruner(app: web.Application) -> AsyncIterator[None]:
+    """Drop expired credentials from the deny list at start and every 10 minutes. Every server
+    process runs one: a prune is one transaction, and two racing on the same entries at worst
+    record a second REMOVE of one credential, which a delta nets out."""
+    uows, stop = app[UOWS], asyncio.Event()
+
+    async def prune() -> None:
+        while not stop.is_set():
+            try:
+                await prune_deny_list(uows)
+            except (OSError, SQLAlchemyError) as error:  # the database is down: next round
+                log.warning("deny-list prune failed: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=DENY_LIST_PRUNE_SECONDS)
+
+    task = asyncio.create_task(prune(), name="deny-list-pruner")
     try:
         yield
     finally:
@@ -244,6 +274,7 @@ def create_app(config: ApiConfig) -> web.Application:
             occupancy_relay,
             _gateway,
             _pricing_worker,
+            _deny_list_pruner,
             settlement_runner,
         ]
     )

@@ -111,3 +111,21 @@ async def test_the_device_client_keeps_its_deny_list_in_sync(
         assert (lost.version, lost.ids) == (3, frozenset({8}))
     finally:
         await gate_client.aclose()
+
+
+async def test_deny_list_ids_are_strings_and_expired_credentials_leave_it(
+    device: Device, uow_factory: UnitOfWorkFactory
+) -> None:
+    big = 2**64 - 1  # not exact as a double: strings keep it
+    async with uow_factory() as uow:
+        await uow.deny_list.deny_many([big, 5], "lost phone")
+        await uow.commit()
+    snapshot = await (await device.get("/device/v1/deny-list")).json()
+    assert str(big) in snapshot["ids"]
+    assert "5" in snapshot["ids"]
+    assert all(isinstance(i, str) for i in snapshot["ids"])
+    assert big in DenyList.from_json(snapshot)
+    delta = await (
+        await device.get(f"/device/v1/deny-list/delta?since={snapshot['version'] - 1}")
+    ).json()
+    assert all(isinstance(i, str) for i in delta["added"] + delta["removed"])

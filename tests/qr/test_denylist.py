@@ -51,11 +51,13 @@ def test_documents() -> None:
     assert doc == {
         "format": "faregate-deny-list/1",
         "version": 4,
-        "ids": [9],
+        "ids": ["9"],  # strings: ids above 2**53 are not safe as JSON numbers
         "issued_at": "2025-06-01T00:00:00Z",
     }
     assert DenyList.from_json(doc).issued_at == at
     assert 9 in DenyList.from_json(doc)
+    assert 2**64 - 1 in DenyList.from_json({"version": 1, "ids": [str(2**64 - 1)]})
+    assert DenyList.from_json({"version": 1, "ids": [7]}).ids == {7}  # numbers are read too
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,10 @@ def test_documents() -> None:
         "x",
         {"ids": []},
         {"version": -1, "ids": []},
-        {"version": 1, "ids": ["7"]},
+        {"version": 1, "ids": ["07"]},
+        {"version": 1, "ids": ["-7"]},
+        {"version": 1, "ids": [" 7"]},
+        {"version": 1, "ids": [str(2**64)]},
         {"version": 1, "ids": [True]},
         [2**64],
     ],

@@ -148,3 +148,27 @@ async def test_revoking_a_credential_denies_it_and_versions_only_grow(
     assert (net_since_start.added, net_since_start.removed) == ({11}, set())
     assert EMPTY_DENY_LIST.apply(net_since_start).ids == snapshot.ids
     assert up_to_date is None
+
+
+async def test_expired_credentials_leave_the_deny_list(uow_factory: UnitOfWorkFactory) -> None:
+    now = T0 + timedelta(days=400)  # credential() is valid for 365 days from T0
+    async with uow_factory() as uow:
+        await uow.riders.open_account(PREPAID)
+        await uow.riders.issue_credential(credential(21))  # expired by now
+        await uow.riders.issue_credential(
+            CredentialRecord(22, "a1", T0, now + timedelta(days=1), T0, None)  # still valid
+        )
+        await uow.deny_list.deny_many([21, 22, 23], "lost phone", at=T0)  # 23: no credential
+        before = await uow.deny_list.version()
+        assert await uow.deny_list.prune_expired(now) == 1
+        assert await uow.deny_list.prune_expired(now) == 0  # gone: nothing more
+        assert (await uow.deny_list.snapshot()).ids == {22, 23}
+        delta = await uow.deny_list.delta(before)
+        assert delta is not None
+        assert delta.removed == {21}
+        history = await uow.deny_list.history(before)
+        assert [(e.credential_id, e.action, e.reason) for e in history.events] == [
+            (21, DenyAction.REMOVE, "expired")
+        ]
+        # Within the hour's grace a just-expired credential stays.
+        assert await uow.deny_list.prune_expired(now - timedelta(days=36)) == 0

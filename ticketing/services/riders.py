@@ -156,3 +156,13 @@ async def deny_list_delta(uows: UnitOfWorkFactory, since: int) -> DenyListDelta 
     """What takes a gate's deny list from version `since` to the current one (None: none)."""
     async with uows() as uow:
         return await uow.deny_list.delta(since)
+
+
+async def prune_deny_list(uows: UnitOfWorkFactory) -> int:
+    """Drop from the deny list the credentials that have expired (a gate refuses them as
+    expired anyway), so the list stays bounded; how many were dropped."""
+
+    async def use_case(uow: UnitOfWork) -> int:
+        return await uow.deny_list.prune_expired()
+
+    return await run_in_uow(uows, use_case)

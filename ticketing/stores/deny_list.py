@@ -7,12 +7,18 @@ in order: a gate that fetched up to version N never later misses an event number
 Gates receive the list in the shape `qr` verifies: `snapshot()` is a `qr.denylist.DenyList`,
 `delta(since)` a `qr.denylist.DenyListDelta` (the net change). `history(since)` keeps the
 events with their reasons, for audit.
+
+The list stays bounded: a credential whose validity ended (more than `EXPIRY_GRACE` ago) is
+refused by every gate as expired anyway, so `prune_expired` removes it (a REMOVE event with
+reason `expired`, which deltas carry like any other; the server runs it periodically,
+`ticketing.services.riders.prune_deny_list`). The list's size is then the denied credentials
+still valid, not every credential ever denied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qr.denylist import DenyList as GateDenyList
 from qr.denylist import DenyListDelta
 from ticketing.clock import Clock, utc_now
+from ticketing.db.dialect import chunks
 from ticketing.db.models import (
     CounterRow,
     CredentialRow,
@@ -35,6 +42,9 @@ ENTRIES = table_of(DenyListEntryRow)
 EVENTS = table_of(DenyListEventRow)
 CREDENTIALS = table_of(CredentialRow)
 VERSION_COUNTER = "deny_list_version"
+# A gate refuses an expired credential by its own clock; an hour covers any clock it may keep.
+EXPIRY_GRACE = timedelta(hours=1)
+EXPIRED = "expired"
 
 
 class DenyListStore:
@@ -88,6 +98,21 @@ class DenyListStore:
             )
             current.update(assigned)
         return current
+
+    async def prune_expired(self, at: datetime | None = None) -> int:
+        """Remove credentials whose validity ended more than `EXPIRY_GRACE` before `at` (one
+        REMOVE event each, reason `expired`); how many were removed."""
+        at = at or self._clock()
+        expired = list(
+            await self._session.scalars(
+                select(ENTRIES.c.credential_id)
+                .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
+                .where(CREDENTIALS.c.valid_until < at - EXPIRY_GRACE)
+            )
+        )
+        for part in chunks(sorted(expired)):  # bound parameters per statement
+            await self.allow_many(part, EXPIRED, at=at)
+        return len(expired)
 
     async def allow(
         self, credential_id: int, reason: str = "", *, at: datetime | None = None

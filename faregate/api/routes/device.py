@@ -83,13 +83,17 @@ class KeySetDocument(msgspec.Struct, kw_only=True):
     liveness_keys: list[LivenessKey]
 
 
+# A credential id as a decimal string: ids above 2**53 are not safe as JSON numbers.
+CredentialIdText = Annotated[str, msgspec.Meta(pattern=r"^(0|[1-9][0-9]{0,19})$")]
+
+
 class DenyListDocument(msgspec.Struct, kw_only=True):
     """The whole deny list as `qr.denylist.DenyList.to_json()` writes it (a gate loads it with
-    `DenyList.from_json`)."""
+    `DenyList.from_json`); credential ids as decimal strings."""
 
     format: Literal["faregate-deny-list/1"]
     version: UInt64
-    ids: list[UInt64]
+    ids: list[CredentialIdText]
     issued_at: str | None
 
 
@@ -104,8 +108,8 @@ class DenyListDeltaDocument(msgspec.Struct, kw_only=True):
     format: Literal["faregate-deny-delta/1"]
     from_version: UInt64
     to_version: UInt64
-    added: list[UInt64]
-    removed: list[UInt64]
+    added: list[CredentialIdText]
+    removed: list[CredentialIdText]
     issued_at: str | None
 
 
