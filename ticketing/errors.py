@@ -16,6 +16,7 @@ TicketingError
 ├── UnknownRider            taps of an account the backend does not know
 ├── DayAlreadyPriced        a day recorded at another price
 ├── PassNotSold             a pass the feed does not sell to the rider's category
+├── PassPaymentDeclined     a postpaid rider's card declined for a pass: nothing sold
 ├── InvalidUser             a username, password or role that cannot be used
 ├── UserExists              the username (or the account's user) is taken
 ├── BadCredentials          no user with this username and password
@@ -153,6 +154,10 @@ class EnrolmentRefused(DeviceError):
 class DeviceKeyMismatch(DeviceError):
     """The server's device key does not open a device's stored secret (a server started with
     another deployment's key file, or a tampered row)."""
+
+
+class PassPaymentDeclined(TicketingError):
+    """A postpaid rider's card was declined for a pass: nothing was sold."""
 
 
 class PassOverlaps(TicketingError):

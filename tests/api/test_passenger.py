@@ -186,6 +186,10 @@ async def test_a_pass_bought_again_is_the_same_pass_and_next_month_a_new_one(
     config = make_config(tmp_path, db_url, localstripe_server, clock=clock)
     async with TestClient(TestServer(create_app(config))) as client:
         rider = await register(client, "postpaid_card")
+        cardless = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
+        assert cardless.status == 409  # a postpaid rider pays a pass by card at purchase
+        assert (await cardless.json())["type"].endswith(":no-card")
+        await rider.post("/api/v1/passenger/card", {"payment_method": "pm_card_visa"})
         first = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
         assert first.status == 200, await first.text()
         bought = await first.json()
@@ -211,7 +215,11 @@ async def test_a_pass_bought_again_is_the_same_pass_and_next_month_a_new_one(
 
         account = await (await rider.get("/api/v1/passenger/account")).json()
         price = bought["price"]["amount"]
-        assert account["owed"] == {"amount": 2 * price, "currency": "VND"}  # charged twice
+        assert account["owed"] == {"amount": 0, "currency": "VND"}  # each paid at purchase
+        paid = (await (await rider.get("/api/v1/passenger/charges")).json())["charges"]
+        assert sorted((c["purpose"], c["amount"]["amount"], c["covers"]) for c in paid) == [
+            ("pass_purchase", price, "Pass m2a_month")
+        ] * 2  # charged twice: once a month, never again on a retry
 
 
 async def test_postpaid_accounts_cannot_top_up(client: Client) -> None:

@@ -20,9 +20,9 @@ from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest, PaymentSt
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.fault_proxy import FaultProxy, RequestFault
 from ticketing.money import Money
-from ticketing.payment_flows.charges import daily_charge_key
 from ticketing.payment_flows.duplicates import DuplicateAction
 from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import daily_charge_key
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 DAY = date(2025, 3, 15)

@@ -16,11 +16,10 @@ from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
 from ticketing.ledger.errors import InsufficientFunds, UnknownAccount
 from ticketing.money import Money
-from ticketing.payment_flows.charges import daily_charge_key
 from ticketing.payment_flows.debt import debt_reason
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.errors import NoSavedCard, NoWallet, RefundNotAllowed
-from ticketing.payments.model import AttemptStatus, RefundRecordStatus
+from ticketing.payments.model import AttemptStatus, RefundRecordStatus, daily_charge_key
 from ticketing.riders import AccountStatus, DenyAction, PaymentMode
 from ticketing.services.charging import (
     Reconciliation,
@@ -351,3 +350,4 @@ async def test_reconciliation_finds_clearing_the_gateway_never_collected(
     found = await reconcile_with_gateway(uow_factory, payments, gateway)
     assert found == Reconciliation(35_000, 30_000)
     assert not found.matches
+

@@ -15,9 +15,8 @@ from tests.helpers.fault_proxy import Fault, FaultProxy
 from tests.helpers.payments import WEBHOOK_SECRET
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.payment_flows.charges import daily_charge_key
 from ticketing.payment_flows.service import PaymentsService
-from ticketing.payments.model import AttemptStatus
+from ticketing.payments.model import AttemptStatus, daily_charge_key
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 DAY = date(2025, 3, 16)

@@ -19,8 +19,8 @@ from tests.helpers.settlement import DAY, ride
 from ticketing.audit import Actor
 from ticketing.db.settlement_models import SettlementExceptionRow
 from ticketing.fares.feed import FareFeed
-from ticketing.payment_flows.charges import daily_charge_key
 from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import daily_charge_key
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.charging import amounts_owed
 from ticketing.services.riders import Registration, register_riders

@@ -280,7 +280,7 @@ async def _after_payment(
                     announcements.PaidBy.CARD, at=now,
                 )
             )  # fmt: skip
-    else:
+    elif paid.purpose is PaymentPurpose.TOP_UP:  # a pass paid at purchase fills no wallet
         for owed in await pay_debt_from_wallet(ctx, uow, paid.account_id, paid.amount.currency):
             if owed.service_day is not None:
                 told.append(

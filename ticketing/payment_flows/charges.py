@@ -1,5 +1,6 @@
-"""Customers, cards and charges: a wallet top-up, a service day's charge, retries of declined
-days. Each payment follows `ticketing.payment_flows.attempts`."""
+"""Customers, cards and charges: a wallet top-up, a service day's charge and its adjustments,
+a pass paid at purchase, retries of declined days. Each payment follows
+`ticketing.payment_flows.attempts`."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from ticketing.payment_flows.attempts import pay
 from ticketing.payment_flows.debt import owed_charges
 from ticketing.payment_flows.results import PaymentOutcome, PaymentsContext
 from ticketing.payments.errors import NoWallet
-from ticketing.payments.model import PaymentAttempt, PaymentPurpose
+from ticketing.payments.model import (
+    PaymentAttempt,
+    PaymentPurpose,
+    adjustment_charge_key,
+    daily_charge_key,
+    pass_purchase_key,
+)
 from ticketing.riders import PaymentMode
-
-
-def daily_charge_key(account_id: str, day: date) -> str:
-    """The logical charge of an account's service day, shared by its first attempt and its
-    retries (the first attempt's idempotency key)."""
-    return f"charge:{account_id}:{day.isoformat()}"
 
 
 def top_up_key(account_id: str, request_id: str) -> str:
@@ -98,6 +99,47 @@ async def charge_day(
             service_day=day,
             charge_key=key,
         ),
+    )
+
+
+async def charge_adjustment(
+    ctx: PaymentsContext, account_id: str, day: date, version: int, amount: Money
+) -> PaymentOutcome:
+    """The charge of `day`'s later taps (its version `version` less what the day was charged),
+    named as that day's adjustment; safe to call again like `charge_day`."""
+    key, now = adjustment_charge_key(account_id, day, version), ctx.now()
+    return await pay(
+        ctx,
+        PaymentAttempt(
+            id=key,
+            purpose=PaymentPurpose.DAILY_CHARGE,
+            account_id=account_id,
+            amount=amount,
+            created_at=now,
+            updated_at=now,
+            service_day=day,
+            charge_key=key,
+        ),
+    )
+
+
+async def pay_for_pass(
+    ctx: PaymentsContext, account_id: str, pass_id: str, amount: Money
+) -> PaymentOutcome:
+    """A postpaid rider's pass, paid by card at purchase (the payment credits the receivable
+    the sale debits, so the pass is never folded into a day's charge)."""
+    now = ctx.now()
+    return await pay(
+        ctx,
+        PaymentAttempt(
+            id=pass_purchase_key(pass_id),
+            purpose=PaymentPurpose.PASS_PURCHASE,
+            account_id=account_id,
+            amount=amount,
+            created_at=now,
+            updated_at=now,
+        ),
+        off_session=False,
     )
 
 

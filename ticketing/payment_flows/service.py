@@ -75,6 +75,14 @@ class PaymentsService:
     async def charge_day(self, account_id: str, day: date, amount: Money) -> PaymentOutcome:
         return await charges.charge_day(self._ctx, account_id, day, amount)
 
+    async def charge_adjustment(
+        self, account_id: str, day: date, version: int, amount: Money
+    ) -> PaymentOutcome:
+        return await charges.charge_adjustment(self._ctx, account_id, day, version, amount)
+
+    async def pay_for_pass(self, account_id: str, pass_id: str, amount: Money) -> PaymentOutcome:
+        return await charges.pay_for_pass(self._ctx, account_id, pass_id, amount)
+
     async def retry_failed_charges(self, account_id: str) -> list[PaymentOutcome]:
         return await charges.retry_failed_charges(self._ctx, account_id)
 

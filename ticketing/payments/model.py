@@ -31,6 +31,25 @@ from ticketing.payments.errors import GatewayMismatch
 class PaymentPurpose(enum.StrEnum):
     TOP_UP = "top_up"  # rider adds money to the prepaid wallet
     DAILY_CHARGE = "daily_charge"  # one aggregated off-session charge per postpaid account-day
+    PASS_PURCHASE = "pass_purchase"  # a pass bought by a postpaid rider, paid at purchase
+
+
+def daily_charge_key(account_id: str, day: date) -> str:
+    """The logical charge of an account's service day: exactly that day's fares (the part its
+    receivable pays), shared by its first attempt and its retries (the first attempt's
+    idempotency key)."""
+    return f"charge:{account_id}:{day.isoformat()}"
+
+
+def adjustment_charge_key(account_id: str, day: date, version: int) -> str:
+    """The charge of a service day's later taps, once the day was charged: the difference its
+    version `version` makes, charged as that day's adjustment."""
+    return f"{daily_charge_key(account_id, day)}:adjustment-v{version}"
+
+
+def pass_purchase_key(pass_id: str) -> str:
+    """The card payment of a pass bought by a postpaid rider."""
+    return f"pass:{pass_id}"
 
 
 class AttemptStatus(enum.StrEnum):

@@ -1,8 +1,11 @@
 """Use cases of the day's money: what a service day's charge is, charging it, and reconciling
 the ledger with the gateway.
 
-A day's charge is what the account's receivable owes when the day is charged: the postpaid
-fares of the day, plus whatever a prepaid wallet could not cover (see `ticketing.postings`).
+A day's charge is exactly that day's fares: the part of the day's fare posting the account's
+receivable pays (all of a postpaid rider's fares; what a prepaid wallet could not cover, see
+`ticketing.postings`), at the version the day settles at. A later day's fares, a pass (paid at
+purchase) and a parking debt are never folded into it. It is never more than the receivable
+owes when it is charged (a day whose debt a top-up already paid is not charged again).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payment_flows.results import PaymentOutcome
 from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import parking_charge_key
+from ticketing.settlement.calendar import day_window
+from ticketing.settlement.compute import Adjustment
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 # Charges in flight at once in the charge stage: enough to keep the gateway busy while each
@@ -60,25 +66,77 @@ async def amounts_owed(uows: UnitOfWorkFactory, account_ids: Iterable[str]) -> d
     return owed
 
 
-async def charges_to_make(uows: UnitOfWorkFactory, day: date) -> dict[str, Money]:
-    """The daily charges settling `day` makes: what each account priced on the day owes."""
+async def charges_to_make(
+    uows: UnitOfWorkFactory, day: date, account_ids: Iterable[str] | None = None
+) -> dict[str, Money]:
+    """The daily charges settling `day` makes (see the module docstring): per account (of
+    `account_ids`, else every one with fares on its receivable), exactly its fares of the day,
+    never more than its receivable owes; a charge asked before and still open is asked again
+    for the same amount, one answered (paid or declined: debt recovery retries it) is not."""
     async with uows() as uow:
-        accounts = await uow.settlement_day.priced_accounts(day)
-    return await amounts_owed(uows, accounts)
+        reads = uow.settlement_day
+        fares = await reads.receivable_fares(day, account_ids)
+        asked = await reads.day_charges(day)
+        pending = await reads.day_charges(day, open_only=True)
+    owed = await amounts_owed(uows, fares)
+    to_make: dict[str, Money] = {}
+    for account, day_fares in fares.items():
+        if account in pending:  # asked before, its outcome unknown: the same charge resumed
+            to_make[account] = Money(pending[account], day_fares.currency)
+        elif account not in asked and account in owed:
+            amount = min(day_fares.amount, owed[account].amount)
+            to_make[account] = Money(amount, day_fares.currency)
+    return to_make
 
 
 async def charge_service_day(
     uows: UnitOfWorkFactory,
     payments: PaymentsService,
     day: date,
-    account_ids: Iterable[str],
+    account_ids: Iterable[str] | None = None,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[DayCharge]:
-    """Charge each account that owes anything once for `day` (one aggregated card payment).
-    Safe to run again: an account's day is charged at most once."""
-    owed = await amounts_owed(uows, account_ids)
-    return await charge_owed(payments, day, owed, concurrency=concurrency)
+    """Charge each account its fares of `day` once (`charges_to_make`), then, each on a line of
+    its own, its parking fees and debts of the day on the receivable (`charge_parking`). Safe
+    to run again: each line is charged at most once."""
+    owed = await charges_to_make(uows, day, account_ids)
+    charged = await charge_owed(payments, day, owed, concurrency=concurrency)
+    return charged + await charge_parking(uows, payments, day, account_ids)
+
+
+async def charge_parking(
+    uows: UnitOfWorkFactory,
+    payments: PaymentsService,
+    day: date,
+    account_ids: Iterable[str] | None = None,
+) -> list[DayCharge]:
+    """Charge the parking fees and parking debts of `day` on each postpaid receivable, a line
+    of its own (`charge:{account}:{day}:parking`), never more than the receivable owes once the
+    day's fares are charged; a rider who only parked is charged too. Safe to run again."""
+    start, end = day_window(day)
+    async with uows() as uow:
+        reads = uow.settlement_day
+        parking = await reads.parking_receivable(start, end)
+        parked = await reads.day_charges(day, key=parking_charge_key)
+        parked_open = await reads.day_charges(day, key=parking_charge_key, open_only=True)
+    if account_ids is not None:
+        wanted = set(account_ids)
+        parking = {a: m for a, m in parking.items() if a in wanted}
+    owed = await amounts_owed(uows, parking)
+    charged = []
+    for account, fees in parking.items():
+        if account in parked_open:  # asked before, its outcome unknown: resumed
+            due = parked_open[account]
+        elif account in parked:
+            continue
+        else:
+            due = min(fees.amount, owed[account].amount if account in owed else 0)
+        if due > 0:
+            money = Money(due, fees.currency)
+            outcome = await payments.charge_parking(account, day, money)
+            charged.append(DayCharge(account, money, outcome))
+    return charged
 
 
 async def charge_owed(
@@ -121,6 +179,40 @@ async def charge_owed(
     if failures:
         raise failures[0]
     return [r for r in results if r is not None]
+
+
+async def charge_adjustments(
+    uows: UnitOfWorkFactory, payments: PaymentsService, adjustments: Iterable[Adjustment]
+) -> list[DayCharge]:
+    """Charge the later taps of already settled days, each as its day's adjustment: what the
+    receivable pays of the new version less what it paid of the settled one (when more), never
+    more than it owes. Safe to run again (one charge key per account-day version)."""
+    extra: list[tuple[Adjustment, int]] = []
+    async with uows() as uow:
+        reads = uow.settlement_day
+        for item in adjustments:
+            if item.amount > 0:
+                more = await reads.receivable_part(
+                    item.account_id, item.original_day, item.version
+                ) - await reads.receivable_part(
+                    item.account_id, item.original_day, item.previous_version
+                )
+                if more > 0:
+                    extra.append((item, more))
+    owed = await amounts_owed(uows, {item.account_id for item, _ in extra})
+    charged = []
+    for item, more in extra:
+        left = owed.get(item.account_id)
+        amount = min(more, 0 if left is None else left.amount)
+        if amount <= 0:
+            continue
+        money = Money(amount, item.currency)
+        outcome = await payments.charge_adjustment(
+            item.account_id, item.original_day, item.version, money
+        )
+        owed[item.account_id] = Money((left.amount if left else 0) - amount, item.currency)
+        charged.append(DayCharge(item.account_id, money, outcome))
+    return charged
 
 
 async def reconcile_with_gateway(

@@ -122,6 +122,20 @@ class Charge:
     status: AttemptStatus
     decline_code: str | None
     created_at: datetime
+    covers: str = ""  # what it pays for, named: "Fares of Sat 5 Dec 2026", an adjustment...
+
+
+def covered_by(attempt_id: str, purpose: PaymentPurpose, service_day: date | None) -> str:
+    """What a card payment pays for, as the rider's charges and receipts name it: a day's
+    fares (that day's only), a day's adjustment for its later taps, a pass, a top-up."""
+    if purpose is PaymentPurpose.TOP_UP:
+        return "Wallet top-up"
+    if purpose is PaymentPurpose.PASS_PURCHASE:
+        return f"Pass {attempt_id.split(':')[-2]}"  # pass:{account}:{product}:{first day}
+    day = service_day.strftime("%a %-d %b %Y") if service_day else "a day"
+    if ":adjustment-v" in attempt_id:
+        return f"Fares of {day}: adjustment (taps that arrived after it was charged)"
+    return f"Fares of {day}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +507,7 @@ async def charges(
                 attempt.status,
                 attempt.decline_code,
                 attempt.created_at,
+                covered_by(attempt.id, attempt.purpose, attempt.service_day),
             )
             for attempt in await uow.payments.attempts(account_id)
         ]
@@ -517,9 +532,7 @@ async def receipts(
                 row.purpose.value,
                 row.updated_at,
                 row.amount,
-                "Wallet top-up"
-                if row.purpose is PaymentPurpose.TOP_UP
-                else f"Fares of {row.service_day.isoformat() if row.service_day else 'a day'}",
+                covered_by(row.id, row.purpose, row.service_day),
             )
             for row in attempts
             if row.status in _PAID

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from qr.denylist import DenyList, DenyListDelta
-from ticketing.errors import PassNotSold, PassOverlaps, RecordConflict
+from ticketing.errors import PassNotSold, PassOverlaps, PassPaymentDeclined, RecordConflict
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import HeldPass, pass_first_day, pass_validity
 from ticketing.ledger.errors import PostingConflict
 from ticketing.money import Money
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.postings import pass_sale, pass_sale_id
-from ticketing.riders import CredentialRecord, PassRecord, PassStatus, RiderAccount
+from ticketing.riders import CredentialRecord, PassRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
 
@@ -63,11 +64,19 @@ async def register_riders(
 
 
 async def buy_pass(
-    uows: UnitOfWorkFactory, feed: FareFeed, account_id: str, product_id: str, *, at: datetime
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    account_id: str,
+    product_id: str,
+    *,
+    at: datetime,
+    payments: PaymentsService | None = None,
 ) -> PassSale:
     """Sell a pass valid from `at` at the feed's price for the rider's category: the price is
     posted from the rider's wallet (or receivable) to unearned pass revenue, and the pass
-    recorded.
+    recorded. A postpaid rider pays it by card at purchase through `payments` (the payment
+    credits the receivable the sale debits, so no day's charge carries it); a declined card
+    sells nothing (PassPaymentDeclined).
 
     A pass is one account, product and first service day: buying it again (a retry, a second
     tap on "buy" the same day) is the same sale, charged once; once it has run out, the next
@@ -101,11 +110,60 @@ async def buy_pass(
             held.posting_id or pass_sale_id(account_id, product_id, first_day),
         )
 
+    if payments is not None:
+        await _pay_at_purchase(uows, feed, payments, account_id, product_id, at)
     try:
         return await run_in_uow(uows, sell)
     except (PostingConflict, RecordConflict):
         # The same purchase sold at this moment by another request: it is that sale.
         return await run_in_uow(uows, sell)
+
+
+async def _pay_at_purchase(
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    payments: PaymentsService,
+    account_id: str,
+    product_id: str,
+    at: datetime,
+) -> None:
+    """A postpaid rider's card charged the pass's price before it is sold (once per pass: the
+    payment's key is the pass's identity); nothing for a prepaid rider or a pass already sold."""
+    async with uows() as uow:
+        account = await uow.riders.get_account(account_id)
+        if account.payment_mode is not PaymentMode.POSTPAID_CARD:
+            return
+        amount = feed.amount_of(product_id, account.rider_category, None)
+        if amount is None:
+            raise PassNotSold(f"{product_id} is not sold to {account.rider_category}")
+        first_day = pass_first_day(feed, product_id, at)
+        pass_id = pass_id_of(account_id, product_id, first_day)
+        if await uow.riders.find_pass(pass_id) is not None:
+            return
+        _refuse_overlap(
+            await uow.riders.passes_for(account_id), pass_validity(feed, product_id, at)
+        )
+    outcome = await payments.pay_for_pass(account_id, pass_id, Money(amount, feed.currency))
+    if not outcome.succeeded:
+        raise PassPaymentDeclined(
+            f"the card was declined for {product_id} ({outcome.decline_code or outcome.status})"
+        )
+
+
+def _refuse_overlap(held: Sequence[PassRecord], validity: HeldPass) -> None:
+    product_id = validity.fare_product_id
+    for other in held:
+        if (
+            other.fare_product_id == product_id
+            and other.status is PassStatus.ACTIVE
+            and other.valid_from < validity.valid_until
+            and validity.valid_from < other.valid_until
+        ):
+            until = other.valid_until.astimezone(UTC).isoformat()
+            raise PassOverlaps(
+                f"{product_id} is already held until {until} (pass {other.id!r}): "
+                "buy the next one once it has run out"
+            )
 
 
 async def _record_sale(
@@ -118,18 +176,7 @@ async def _record_sale(
     at: datetime,
 ) -> PassRecord:
     product_id = validity.fare_product_id
-    for other in await uow.riders.passes_for(account.id):
-        if (
-            other.fare_product_id == product_id
-            and other.status is PassStatus.ACTIVE
-            and other.valid_from < validity.valid_until
-            and validity.valid_from < other.valid_until
-        ):
-            until = other.valid_until.astimezone(UTC).isoformat()
-            raise PassOverlaps(
-                f"{product_id} is already held until {until} (pass {other.id!r}): "
-                "buy the next one once it has run out"
-            )
+    _refuse_overlap(await uow.riders.passes_for(account.id), validity)
     posting = pass_sale(account, product_id, first_day, price, at)
     await uow.ledger.post(posting)
     return await uow.riders.record_pass(

@@ -11,9 +11,11 @@ the next with nothing done twice:
 2. price: price the day's account-days whose taps changed since their latest price (nothing
    priced twice: an unchanged day is left as it is), pin the version each account-day settles
    at, and turn changes to earlier settled days (late taps) into adjustments of this run;
-3. charge: one aggregated charge per account that owes (postpaid or indebted) through the
-   payments service; already charged: skipped; declines go to debt recovery; then duplicates
-   at the gateway are voided or refunded (`settlement_reconcile.void_duplicates`);
+3. charge: one charge per account of exactly its fares of the day (the part its receivable
+   pays) through the payments service, then one per later-tapped settled account-day as that
+   day's adjustment (`services.charging`); already charged: skipped; declines go to debt
+   recovery; then duplicates at the gateway are voided or refunded
+   (`settlement_reconcile.void_duplicates`);
 4. reconcile: the gateway's listings of the period since the previous run against the
    ledger's payment records, rolled into suspense (`settlement_reconcile`);
 5. apportion: the day's own exceptions (unpriced legs, uncollected days) recorded;
@@ -49,7 +51,9 @@ from ticketing.payment_flows.service import PaymentsService
 from ticketing.services import audit
 from ticketing.services.charging import (
     DEFAULT_CONCURRENCY,
+    charge_adjustments,
     charge_owed,
+    charge_parking,
     charges_to_make,
 )
 from ticketing.services.settlement_inputs import DEFAULT_CURRENCY, gather_inputs
@@ -248,6 +252,9 @@ async def _price(run: _Run) -> None:
 
 
 async def _charge(run: _Run) -> None:
+    """Each account's fares of the day, charged on their own (`charges_to_make`, concurrently),
+    then its parking of the day on a line of its own, then the later taps of days already
+    settled, each charged as its own day's adjustment."""
     if run.payments is not None:
         owed = await charges_to_make(run.uows, run.day)
 
@@ -262,6 +269,10 @@ async def _charge(run: _Run) -> None:
             concurrency=run.concurrency,
             progress=progress,
         )
+        await charge_parking(run.uows, run.payments, run.day)
+        async with run.uows() as uow:
+            adjustments = await uow.settlement.adjustments_of(run.day)
+        await charge_adjustments(run.uows, run.payments, adjustments)
         await void_duplicates(run.uows, run.day, run.payments)
     await _checkpoint(run.uows, run.day, Stage.CHARGED)
 

@@ -57,13 +57,13 @@ async def gather_inputs(
             rides=await reads.rides_by_operator(day),
             pass_rides=await reads.pass_rides(day),
             pass_sales=pass_sales,
-            recent_pass_rides=await reads.recent_pass_rides(
-                day, products, weeks=PASS_USE_WEEKS
-            ),
+            recent_pass_rides=await reads.recent_pass_rides(day, products, weeks=PASS_USE_WEEKS),
             pass_operators={
                 p: feed.pass_operators(p) if feed is not None else frozenset() for p in products
             },
             all_operators=feed.operators() if feed is not None else frozenset(),
+            receivable_fares={a: m.amount for a, m in (await reads.receivable_fares(day)).items()},
+            day_charges=await reads.day_charges(day),
             parking=await reads.parking_fees(start, end),
             fares_by_hour=await reads.charges_by_hour(day),
             parking_by_hour=await reads.parking_fees_by_hour(start, end),

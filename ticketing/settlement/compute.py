@@ -118,6 +118,10 @@ class DayInputs:
     recent_pass_rides: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     pass_operators: Mapping[str, frozenset[str]] = field(default_factory=dict)
     all_operators: frozenset[str] = frozenset()
+    # The charges control: per account, the day's fares its receivable pays, and what the
+    # day's charge (its first attempt) asked for.
+    receivable_fares: Mapping[str, int] = field(default_factory=dict)
+    day_charges: Mapping[str, int] = field(default_factory=dict)
 
 
 def settle_day(inputs: DayInputs) -> SettledDay:
@@ -215,6 +219,13 @@ def settle_day(inputs: DayInputs) -> SettledDay:
         suspense=inputs.suspense_posted,
         suspense_exceptions=recon.suspense_moved,
         trial_balance=inputs.trial_balance,
+        charges_mismatched=tuple(
+            sorted(
+                account
+                for account, amount in inputs.day_charges.items()
+                if inputs.receivable_fares.get(account, 0) != amount
+            )
+        ),
     )
     exceptions_today: dict[str, int] = dict(recon.counts)
     if inputs.duplicates_handled:

@@ -1,6 +1,6 @@
 """Control totals of a settled day, and the digest that pins its figures.
 
-Two controls (docs/SETTLEMENT.md §Controls), both must hold for the day to be settled cleanly:
+The controls (docs/SETTLEMENT.md §Controls), all must hold for the day to be settled cleanly:
 
 - trial balance: the ledger's debits equal its credits (their difference is 0);
 - money: operator payables + gateway fees + suspense = money collected, where "collected"
@@ -8,7 +8,9 @@ Two controls (docs/SETTLEMENT.md §Controls), both must hold for the day to be s
   not from the statements, so the identity checks the statements against the cash.
   Suspense is the run's movement of the ledger's suspense account, which must equal the
   movement of the exceptions table (what opened less what was resolved): the table and the
-  ledger are checked against each other as well as against the cash.
+  ledger are checked against each other as well as against the cash;
+- charges: every account-day charged for the day was charged exactly its fares of the day (the
+  part its receivable pays); the accounts that were not are named.
 
 The digest is sha256 over a canonical JSON of the day's settled figures (sorted keys, no
 spaces, integers only, no run time or host), so settling the same day twice gives the same
@@ -40,6 +42,7 @@ class ControlTotals:
     fees: int
     suspense: int  # the run's movement of the ledger's suspense account
     suspense_exceptions: int  # the same movement by the exceptions table
+    charges_mismatched: tuple[str, ...] = ()  # accounts charged other than the day's fares
 
     @property
     def difference(self) -> int:
@@ -59,8 +62,12 @@ class ControlTotals:
         return self.suspense == self.suspense_exceptions
 
     @property
+    def charges_ok(self) -> bool:
+        return not self.charges_mismatched
+
+    @property
     def ok(self) -> bool:
-        return self.trial_balance_ok and self.money_ok and self.suspense_ok
+        return self.trial_balance_ok and self.money_ok and self.suspense_ok and self.charges_ok
 
 
 def control_totals(
@@ -72,6 +79,7 @@ def control_totals(
     suspense: int,
     trial_balance: int,
     suspense_exceptions: int | None = None,
+    charges_mismatched: tuple[str, ...] = (),
 ) -> ControlTotals:
     """The controls of a day; `trial_balance` is the ledger's debits less its credits,
     `suspense` the ledger's suspense movement, `suspense_exceptions` the exceptions table's
@@ -84,6 +92,7 @@ def control_totals(
         fees=fees,
         suspense=suspense,
         suspense_exceptions=suspense if suspense_exceptions is None else suspense_exceptions,
+        charges_mismatched=charges_mismatched,
     )
 
 
@@ -145,6 +154,7 @@ class SettledDay:
                 "suspense": self.controls.suspense,
                 "suspense_exceptions": self.controls.suspense_exceptions,
                 "difference": self.controls.difference,
+                "charges_mismatched": list(self.controls.charges_mismatched),
                 "ok": self.controls.ok,
             },
             "exceptions": {str(k): v for k, v in self.exceptions_today.items()},

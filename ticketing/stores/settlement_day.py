@@ -33,7 +33,13 @@ from ticketing.db.models import (
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import SettledAccountDayRow, SettlementDayRow
 from ticketing.ledger.accounts import AccountKind
-from ticketing.payments.model import AttemptStatus, PaymentPurpose
+from ticketing.money import Money
+from ticketing.payments.model import (
+    OPEN_ATTEMPT,
+    AttemptStatus,
+    PaymentPurpose,
+    daily_charge_key,
+)
 from ticketing.postings import (
     hold_capture_id,
     parking_fee_id,
@@ -62,6 +68,7 @@ _FEE_PREFIX = parking_fee_id("")
 _HOLD_PREFIX = parking_hold_id("")
 _PERMIT_PREFIX = parking_permit_id("")
 _CAPTURE_SUFFIX = hold_capture_id("")
+_RECEIVABLE_PREFIX = f"{AccountKind.RECEIVABLE.value}:"
 
 
 class DayReadModel:
@@ -143,6 +150,78 @@ class DayReadModel:
             .order_by(TAPS.c.account_id)
         )
         return list(rows.scalars())
+
+    async def receivable_fares(
+        self, day: date, accounts: Iterable[str] | None = None
+    ) -> dict[str, Money]:
+        """Per account (of `accounts`, else every one priced on `day`): the part of its fares
+        of `day` that its receivable pays (all of them for a postpaid rider, what the wallet
+        could not cover for a prepaid one), at the version the day settled at, or its latest
+        before the day is settled; accounts with none left out. One statement."""
+        latest = self._latest(day)
+        version = func.coalesce(SETTLED.c.version, latest.c.version)
+        query = (
+            select(latest.c.account_id, func.sum(ENTRIES.c.amount), func.min(ENTRIES.c.currency))
+            .select_from(latest)
+            .outerjoin(
+                SETTLED,
+                and_(SETTLED.c.service_day == day, SETTLED.c.account_id == latest.c.account_id),
+            )
+            .join(
+                PRICED_DAYS,
+                and_(
+                    PRICED_DAYS.c.account_id == latest.c.account_id,
+                    PRICED_DAYS.c.service_day == day,
+                    PRICED_DAYS.c.version == version,
+                ),
+            )
+            .join(
+                ENTRIES,
+                and_(
+                    ENTRIES.c.posting_id == PRICED_DAYS.c.posting_id,
+                    ENTRIES.c.account_code == literal(_RECEIVABLE_PREFIX) + latest.c.account_id,
+                ),
+            )
+            .group_by(latest.c.account_id)
+            .order_by(latest.c.account_id)
+        )
+        if accounts is not None:
+            query = query.where(latest.c.account_id.in_(sorted(set(accounts))))
+        rows = await self._session.execute(query)
+        return {a: Money(int(amount), c) for a, amount, c in rows if int(amount) > 0}
+
+    async def receivable_part(self, account_id: str, day: date, version: int) -> int:
+        """What the receivable pays of one version of an account-day's fares (0: none)."""
+        amount = await self._session.scalar(
+            select(func.coalesce(func.sum(ENTRIES.c.amount), 0))
+            .select_from(PRICED_DAYS)
+            .join(ENTRIES, ENTRIES.c.posting_id == PRICED_DAYS.c.posting_id)
+            .where(
+                PRICED_DAYS.c.account_id == account_id,
+                PRICED_DAYS.c.service_day == day,
+                PRICED_DAYS.c.version == version,
+                ENTRIES.c.account_code == f"{_RECEIVABLE_PREFIX}{account_id}",
+            )
+        )
+        return int(amount or 0)
+
+    async def day_charges(self, day: date, *, open_only: bool = False) -> dict[str, int]:
+        """Per account: the amount its daily charge of `day` asked for (its first attempt,
+        whatever became of it, or only those whose outcome is not known yet; adjustments and
+        retries apart)."""
+        query = select(ATTEMPTS.c.id, ATTEMPTS.c.account_id, ATTEMPTS.c.amount).where(
+            ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE.value,
+            ATTEMPTS.c.service_day == day,
+            ATTEMPTS.c.id == ATTEMPTS.c.charge_key,
+        )
+        if open_only:
+            query = query.where(ATTEMPTS.c.status.in_([s.value for s in OPEN_ATTEMPT]))
+        rows = await self._session.execute(query)
+        return {
+            account: int(amount)
+            for key, account, amount in rows
+            if key == daily_charge_key(account, day)
+        }
 
     async def priced_accounts(self, day: date) -> list[str]:
         rows = await self._session.execute(

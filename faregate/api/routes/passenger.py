@@ -220,6 +220,7 @@ class ChargeDocument(msgspec.Struct, kw_only=True):
     status: AttemptStatus
     decline_code: str | None
     created_at: datetime
+    covers: str  # what it pays for: "Fares of Sat 5 Dec 2026", that day's adjustment, a pass
 
 
 class ChargeList(msgspec.Struct, kw_only=True):
@@ -361,15 +362,16 @@ async def top_up(call: Call) -> PaymentDocument:
 
 @routes.route(
     "POST", "/api/v1/passenger/passes", summary="Buy a pass", tag="passenger",
-    auth=Auth.PASSENGER, body=PassRequest, response=PassDocument, errors=[409],
+    auth=Auth.PASSENGER, body=PassRequest, response=PassDocument, errors=[402, 409, 502],
     problems={UnknownRecord: NOT_A_PASS, FareError: NOT_A_PASS},  # a product, not a pass
 )  # fmt: skip
 async def buy_a_pass(call: Call) -> PassDocument:
     request = call.body_as(PassRequest)
     feed = call.app[PRICING_FEED]
     sale = await buy_pass(
-        call.app[UOWS], feed, _account_id(call), request.product_id, at=call.app[CONFIG].clock()
-    )
+        call.app[UOWS], feed, _account_id(call), request.product_id,
+        at=call.app[CONFIG].clock(), payments=call.app[PAYMENTS],
+    )  # fmt: skip
     return PassDocument(
         pass_id=sale.pass_id,
         product_id=sale.product_id,
@@ -516,6 +518,7 @@ async def list_charges(call: Call) -> ChargeList:
                 status=c.status,
                 decline_code=c.decline_code,
                 created_at=c.created_at,
+                covers=c.covers,
             )
             for c in found
         ]

@@ -88,7 +88,7 @@ function requestId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const PURPOSES = { top_up: "Top-up", daily_charge: "Day's fares" };
+const PURPOSES = { top_up: "Top-up", daily_charge: "Day's fares", pass_purchase: "Pass" };
 const STATUSES = {
   succeeded: "paid", failed: "declined", recovered: "paid later", pending: "pending", unknown: "checking",
 };
@@ -468,7 +468,7 @@ export class AccountPage {
       money(t.fare),
     ]);
     this.showList("charges", charges.charges, (c) => [
-      PURPOSES[c.purpose] ?? c.purpose,
+      c.covers || (PURPOSES[c.purpose] ?? c.purpose),
       `${c.service_day ? day(c.service_day) : when(c.created_at)} · ${STATUSES[c.status] ?? c.status}`
         + (c.decline_code ? ` (${c.decline_code})` : ""),
       money(c.amount),

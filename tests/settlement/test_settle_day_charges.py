@@ -1,0 +1,132 @@
+"""Each charge is its own day's fares, on SQLite and PostgreSQL, through a private localstripe.
+
+The issue's rider: postpaid, rides on the first day, buys a monthly bus pass the next, rides
+again the day after; the first day's settlement charged the whole receivable (both days and
+the pass). Now the pass is paid at purchase, each day's charge is exactly that day's fares
+(and named so), a late tap of a charged day is charged as that day's adjustment, and the
+run's charges control holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateways.localstripe_server import localstripe
+from gateways.protocol import PaymentStatus
+from gateways.stripe_gateway import StripeGateway
+from tests.helpers.settlement import DAY, at, ride
+from ticketing.audit import Actor
+from ticketing.fares.feed import FareFeed
+from ticketing.ledger import accounts
+from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import (
+    AttemptStatus,
+    PaymentPurpose,
+    adjustment_charge_key,
+    daily_charge_key,
+)
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.passengers import charges
+from ticketing.services.riders import Registration, buy_pass, register_riders
+from ticketing.services.settlement import settle
+from ticketing.services.taps import ingest_and_price
+from ticketing.unit_of_work import UnitOfWorkFactory
+
+ADMIN = Actor.administrator("t")
+FIRST, SECOND, THIRD = DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[StripeGateway]:
+    async with (
+        localstripe(tmp_path / "localstripe", from_scratch=True) as server,
+        StripeGateway(server.api_key, server.base_url) as opened,
+    ):
+        yield opened
+
+
+async def fares_of(uows: UnitOfWorkFactory, account: str, day: date) -> int:
+    """The latest price of the account's day (all on its receivable: postpaid)."""
+    async with uows() as uow:
+        priced = await uow.pricing.latest(account, day)
+        assert priced is not None
+        return await uow.settlement_day.receivable_part(account, day, priced.version)
+
+
+async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchase(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    rider = f"postpaid-{now.timestamp():.0f}"
+    await register_riders(
+        uow_factory,
+        [
+            Registration(
+                RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"),
+                [CredentialRecord(900, rider, now, now + timedelta(days=365), now)],
+            )
+        ],
+        at=now,
+    )
+    await payments.save_card(rider, "pm_card_visa")
+    await ingest_and_price(uow_factory, feed, ride(1, rider, FIRST, 7))
+    sale = await buy_pass(
+        uow_factory, feed, rider, "bus_month_all", at=at(SECOND, 9, 0), payments=payments
+    )
+    await ingest_and_price(uow_factory, feed, ride(5, rider, THIRD, 8))
+    first_fares = await fares_of(uow_factory, rider, FIRST)
+    third_fares = await fares_of(uow_factory, rider, THIRD)
+    assert first_fares > 0
+    assert third_fares > 0
+
+    # the pass was paid by card at purchase: the receivable owes only the two days' fares
+    async with uow_factory() as uow:
+        owed = await uow.ledger.balance(accounts.receivable(rider))
+    assert owed.amount == first_fares + third_fares
+    [pass_payment] = [
+        c for c in await charges(uow_factory, rider) if c.purpose is PaymentPurpose.PASS_PURCHASE
+    ]
+    assert (pass_payment.amount, pass_payment.status) == (sale.price, AttemptStatus.SUCCEEDED)
+    assert pass_payment.covers == "Pass bus_month_all"
+
+    first = await settle(
+        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert first.summary.control_ok, first.summary
+    charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
+    day_charge = charged[daily_charge_key(rider, FIRST)]
+    assert (day_charge.amount.amount, day_charge.status) == (first_fares, AttemptStatus.SUCCEEDED)
+    assert day_charge.covers == f"Fares of {FIRST.strftime('%a %-d %b %Y')}"
+    [at_gateway] = await gateway.find_payments(daily_charge_key(rider, FIRST))
+    assert (at_gateway.amount, at_gateway.status) == (first_fares, PaymentStatus.SUCCEEDED)
+
+    # a tap of the first day arrives after it was charged: that day's adjustment, named so
+    await ingest_and_price(uow_factory, feed, ride(7, rider, FIRST, 17))
+    later = await fares_of(uow_factory, rider, FIRST)
+    second = await settle(
+        uow_factory, feed, SECOND, who=ADMIN, report_dir=tmp_path / "2",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert second.summary.control_ok, second.summary
+    third = await settle(
+        uow_factory, feed, THIRD, who=ADMIN, report_dir=tmp_path / "3",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert third.summary.control_ok, third.summary
+
+    charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
+    async with uow_factory() as uow:
+        version = (await uow.pricing.latest(rider, FIRST)).version  # type: ignore[union-attr]
+    adjustment = charged[adjustment_charge_key(rider, FIRST, version)]
+    assert adjustment.amount.amount == later - first_fares > 0
+    assert adjustment.service_day == FIRST
+    assert "adjustment" in adjustment.covers
+    assert charged[daily_charge_key(rider, THIRD)].amount.amount == third_fares
+    assert daily_charge_key(rider, SECOND) not in charged  # nothing ridden: nothing charged
+    async with uow_factory() as uow:
+        assert (await uow.ledger.balance(accounts.receivable(rider))).amount == 0
