@@ -3,6 +3,7 @@ and matching the gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import date
 
@@ -351,3 +352,27 @@ async def test_reconciliation_finds_clearing_the_gateway_never_collected(
     assert found == Reconciliation(35_000, 30_000)
     assert not found.matches
 
+
+async def test_six_concurrent_full_refunds_refund_the_payment_at_most_once(
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+) -> None:
+    """Each refund checked what was left on unlocked reads: six at once of a 50,000 top-up
+    refunded 300,000 at the gateway. The payment's row is locked while one checks."""
+    account = "acc-" + secrets.token_hex(6)
+    await payments.save_card(account, "pm_card_visa")
+    top_up = await payments.top_up(account, vnd(50_000), request_id="r1")
+
+    async def full_refund(n: int) -> object:
+        try:
+            return await payments.refund(top_up.attempt_id, refund_id=f"rf-{n}")
+        except (RefundNotAllowed, InsufficientFunds) as refused:
+            return refused
+
+    answers = await asyncio.gather(*(full_refund(n) for n in range(6)))
+    refunded = [a for a in answers if not isinstance(a, Exception)]
+    assert len(refunded) == 1, answers
+    assert top_up.gateway_payment_id is not None
+    assert (await gateway.retrieve_payment(top_up.gateway_payment_id)).amount_refunded == 50_000
+    assert await _balance(uow_factory, accounts.wallet(account)) == 0
+    await _assert_books_balanced(uow_factory)
+    await _assert_clearing_matches_gateway(uow_factory, payments, gateway)

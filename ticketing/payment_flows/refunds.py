@@ -2,7 +2,9 @@
 
 A full refund posts the reversal of the payment's posting; a partial one a smaller mirror
 (`ticketing.postings`). Like payments, a refund row is stored before the gateway call and moves
-forward only, so a lost answer is recovered by asking the gateway on the next call.
+forward only, so a lost answer is recovered by asking the gateway on the next call. What a
+payment has left to refund is checked with the payment's row locked, so refunds running at
+once never add up to more than it (each counts those stored before it, whatever their state).
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ async def refund(
 ) -> RefundOutcome:
     """Refund all (`amount` None) or part of a succeeded payment, once per `refund_id`."""
     async with ctx.uows() as uow:
-        attempt = await uow.payments.attempt(attempt_id)
+        # The payment's row locked to the end of this transaction: concurrent refunds of one
+        # payment check what is left one after the other, each counting those added before
+        # it (PostgreSQL reads committed rows without waiting; SQLite's BEGIN IMMEDIATE
+        # already serialises the transactions).
+        attempt = await uow.payments.locked_attempt(attempt_id)
         if (
             attempt is None
             or attempt.status is not AttemptStatus.SUCCEEDED
