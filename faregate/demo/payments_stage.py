@@ -16,7 +16,7 @@ import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -135,6 +135,9 @@ async def top_up_wallets(
             progress.advance(task)
 
 
+PARKING_DAYS_AFTER = 2  # the parking stage's longest stays end two service days later
+
+
 async def charge_the_day(
     demo: DemoPayments,
     console: Console,
@@ -156,6 +159,12 @@ async def charge_the_day(
         await demo.payments.save_card(unlucky, DECLINING_CARD)
     with console.status("daily charges"):
         charged = await charge_service_day(uow_factory, demo.payments, service_day, account_ids)
+        # Each day's charge is that day's only: the long parking stays that end on the days
+        # after are charged as those days' parking lines.
+        for later in range(1, PARKING_DAYS_AFTER + 1):
+            charged += await charge_service_day(
+                uow_factory, demo.payments, service_day + timedelta(days=later), account_ids
+            )
     for charge in charged:
         if charge.outcome.succeeded:
             result.charges += 1

@@ -14,6 +14,7 @@ from qr.keys import KeyMaterial
 from simulators.network import SimRoute
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
+from ticketing.payment_flows.service import PaymentsService
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.passengers import fetch_credential
 from ticketing.services.riders import Registration, buy_pass
@@ -93,13 +94,20 @@ def registrations(riders: Sequence[RiderPlan]) -> list[Registration]:
 
 
 async def sell_passes(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, riders: Sequence[RiderPlan], now: datetime
+    uow_factory: UnitOfWorkFactory,
+    feed: FareFeed,
+    riders: Sequence[RiderPlan],
+    now: datetime,
+    payments: PaymentsService | None = None,
 ) -> int:
-    """Pass holders buy their monthly pass (paid from the wallet, or owed by postpaid riders)."""
+    """Pass holders buy their monthly pass (paid from the wallet, or by a postpaid rider's card
+    at purchase through `payments`)."""
     sold = 0
     for rider in riders:
         if rider.pass_product is not None:
-            await buy_pass(uow_factory, feed, rider.account_id, rider.pass_product, at=now)
+            await buy_pass(
+                uow_factory, feed, rider.account_id, rider.pass_product, at=now, payments=payments
+            )
             sold += 1
     return sold
 

@@ -87,7 +87,7 @@ async def run_demo(
                 top_up=TOP_UP,
             )
             morning = DEMO_DAY_START - timedelta(hours=2)
-            passes = await sell_passes(uow_factory, feed, plans, morning)
+            passes = await sell_passes(uow_factory, feed, plans, morning, payments.payments)
             riders = await issue_phones(uow_factory, keys, plans, morning)
             console.print(
                 f"{len(riders)} riders registered, cards saved, "

@@ -97,7 +97,10 @@ async def check_database(
             assert len(riders_held) == riders
             owed = await uow.ledger.accounts(accounts.receivable(r.id) for r in riders_held)
             # Every day owed was charged, the declined one by its retry.
-            assert all(state.balance == 0 for state in owed.values())
+            assert all(state.balance == 0 for state in owed.values()), (
+                {c: s.balance for c, s in owed.items() if s.balance},
+                [(a.id, a.status, a.amount.amount) for a in await uow.payments.attempts()],
+            )
             attempts = await uow.payments.attempts()
             assert any(a.status is AttemptStatus.RECOVERED for a in attempts)
             paid = sum(a.amount.amount for a in attempts if a.status is AttemptStatus.SUCCEEDED)

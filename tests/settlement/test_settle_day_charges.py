@@ -18,6 +18,7 @@ from gateways.localstripe_server import localstripe
 from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.settlement import DAY, at, ride
+from ticketing import postings
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
@@ -27,6 +28,7 @@ from ticketing.payments.model import (
     PaymentPurpose,
     adjustment_charge_key,
     daily_charge_key,
+    parking_charge_key,
 )
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.passengers import charges
@@ -128,5 +130,40 @@ async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchas
     assert "adjustment" in adjustment.covers
     assert charged[daily_charge_key(rider, THIRD)].amount.amount == third_fares
     assert daily_charge_key(rider, SECOND) not in charged  # nothing ridden: nothing charged
+    async with uow_factory() as uow:
+        assert (await uow.ledger.balance(accounts.receivable(rider))).amount == 0
+
+
+async def test_a_postpaid_rider_who_only_parked_is_charged_the_fee_on_its_own_line(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    rider = f"parker-{now.timestamp():.0f}"
+    await register_riders(
+        uow_factory,
+        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
+        at=now,
+    )
+    await payments.save_card(rider, "pm_card_visa")
+    async with uow_factory() as uow:  # no ride: one stay at the car park, on the receivable
+        await uow.ledger.post(
+            postings.parking_fee(
+                "parking:vincom-9", operator_id="lots-co",
+                payers=[(accounts.receivable(rider), 25_000)], currency="VND",
+                session_id="vincom-9", lot_id="vincom", at=at(FIRST, 18, 30),
+            )
+        )  # fmt: skip
+        await uow.commit()
+    outcome = await settle(
+        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "p",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert outcome.summary.control_ok, outcome.summary
+    charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
+    line = charged[parking_charge_key(rider, FIRST)]
+    assert (line.amount.amount, line.status) == (25_000, AttemptStatus.SUCCEEDED)
+    assert line.covers.startswith("Parking of ")
+    assert daily_charge_key(rider, FIRST) not in charged  # no fares: no fares line
     async with uow_factory() as uow:
         assert (await uow.ledger.balance(accounts.receivable(rider))).amount == 0

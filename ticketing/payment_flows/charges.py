@@ -16,6 +16,7 @@ from ticketing.payments.model import (
     PaymentPurpose,
     adjustment_charge_key,
     daily_charge_key,
+    parking_charge_key,
     pass_purchase_key,
 )
 from ticketing.riders import PaymentMode
@@ -107,7 +108,22 @@ async def charge_adjustment(
 ) -> PaymentOutcome:
     """The charge of `day`'s later taps (its version `version` less what the day was charged),
     named as that day's adjustment; safe to call again like `charge_day`."""
-    key, now = adjustment_charge_key(account_id, day, version), ctx.now()
+    return await _charge_line(
+        ctx, adjustment_charge_key(account_id, day, version), account_id, day, amount
+    )
+
+
+async def charge_parking(
+    ctx: PaymentsContext, account_id: str, day: date, amount: Money
+) -> PaymentOutcome:
+    """The charge of `day`'s parking fees and debts on the receivable, a line of its own."""
+    return await _charge_line(ctx, parking_charge_key(account_id, day), account_id, day, amount)
+
+
+async def _charge_line(
+    ctx: PaymentsContext, key: str, account_id: str, day: date, amount: Money
+) -> PaymentOutcome:
+    now = ctx.now()
     return await pay(
         ctx,
         PaymentAttempt(

@@ -80,6 +80,9 @@ class PaymentsService:
     ) -> PaymentOutcome:
         return await charges.charge_adjustment(self._ctx, account_id, day, version, amount)
 
+    async def charge_parking(self, account_id: str, day: date, amount: Money) -> PaymentOutcome:
+        return await charges.charge_parking(self._ctx, account_id, day, amount)
+
     async def pay_for_pass(self, account_id: str, pass_id: str, amount: Money) -> PaymentOutcome:
         return await charges.pay_for_pass(self._ctx, account_id, pass_id, amount)
 

@@ -47,6 +47,12 @@ def adjustment_charge_key(account_id: str, day: date, version: int) -> str:
     return f"{daily_charge_key(account_id, day)}:adjustment-v{version}"
 
 
+def parking_charge_key(account_id: str, day: date) -> str:
+    """The charge of a service day's parking fees and parking debts on the receivable: a line
+    of its own, never folded into the day's fares."""
+    return f"{daily_charge_key(account_id, day)}:parking"
+
+
 def pass_purchase_key(pass_id: str) -> str:
     """The card payment of a pass bought by a postpaid rider."""
     return f"pass:{pass_id}"

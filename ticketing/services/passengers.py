@@ -133,6 +133,8 @@ def covered_by(attempt_id: str, purpose: PaymentPurpose, service_day: date | Non
     if purpose is PaymentPurpose.PASS_PURCHASE:
         return f"Pass {attempt_id.split(':')[-2]}"  # pass:{account}:{product}:{first day}
     day = service_day.strftime("%a %-d %b %Y") if service_day else "a day"
+    if attempt_id.endswith(":parking"):
+        return f"Parking of {day}"
     if ":adjustment-v" in attempt_id:
         return f"Fares of {day}: adjustment (taps that arrived after it was charged)"
     return f"Fares of {day}"

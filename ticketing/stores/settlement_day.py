@@ -11,7 +11,7 @@ back as the settlement rules' own types (`ticketing.settlement.compute`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -205,7 +205,13 @@ class DayReadModel:
         )
         return int(amount or 0)
 
-    async def day_charges(self, day: date, *, open_only: bool = False) -> dict[str, int]:
+    async def day_charges(
+        self,
+        day: date,
+        *,
+        open_only: bool = False,
+        key: Callable[[str, date], str] = daily_charge_key,
+    ) -> dict[str, int]:
         """Per account: the amount its daily charge of `day` asked for (its first attempt,
         whatever became of it, or only those whose outcome is not known yet; adjustments and
         retries apart)."""
@@ -219,8 +225,8 @@ class DayReadModel:
         rows = await self._session.execute(query)
         return {
             account: int(amount)
-            for key, account, amount in rows
-            if key == daily_charge_key(account, day)
+            for attempt_id, account, amount in rows
+            if attempt_id == key(account, day)
         }
 
     async def priced_accounts(self, day: date) -> list[str]:
@@ -413,6 +419,40 @@ class DayReadModel:
             if fee
         }
 
+    async def parking_receivable(self, start: datetime, end: datetime) -> dict[str, Money]:
+        """Per account: what its receivable was debited by the parking fees and parking debts
+        posted in the window (net of reversals); accounts with none left out."""
+        rows = await self._session.execute(
+            select(ENTRIES.c.account_code, func.sum(ENTRIES.c.amount), func.min(ENTRIES.c.currency))
+            .join(POSTINGS, POSTINGS.c.id == ENTRIES.c.posting_id)
+            .where(
+                POSTINGS.c.occurred_at >= start,
+                POSTINGS.c.occurred_at < end,
+                ENTRIES.c.account_code.startswith(_RECEIVABLE_PREFIX, autoescape=True),
+                self._parking_posting(),
+            )
+            .group_by(ENTRIES.c.account_code)
+            .order_by(ENTRIES.c.account_code)
+        )
+        return {
+            code.removeprefix(_RECEIVABLE_PREFIX): Money(int(amount), currency)
+            for code, amount, currency in rows
+            if int(amount) > 0
+        }
+
+    @staticmethod
+    def _parking_posting() -> Any:
+        """Parking's postings: fees (and their rests, debts, reversals), captured holds,
+        permits sold."""
+        return or_(
+            POSTINGS.c.id.startswith(_FEE_PREFIX, autoescape=True),
+            POSTINGS.c.id.startswith(_PERMIT_PREFIX, autoescape=True),
+            and_(
+                POSTINGS.c.id.startswith(_HOLD_PREFIX, autoescape=True),
+                POSTINGS.c.id.endswith(_CAPTURE_SUFFIX, autoescape=True),
+            ),
+        )
+
     async def parking_fees_by_hour(self, start: datetime, end: datetime) -> dict[int, int]:
         """The same fees by local hour (Asia/Ho_Chi_Minh) of their posting: the exit."""
         by_hour: dict[int, int] = {}
@@ -438,14 +478,7 @@ class DayReadModel:
                 POSTINGS.c.occurred_at >= start,
                 POSTINGS.c.occurred_at < end,
                 ENTRIES.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
-                or_(
-                    POSTINGS.c.id.startswith(_FEE_PREFIX, autoescape=True),
-                    POSTINGS.c.id.startswith(_PERMIT_PREFIX, autoescape=True),
-                    and_(
-                        POSTINGS.c.id.startswith(_HOLD_PREFIX, autoescape=True),
-                        POSTINGS.c.id.endswith(_CAPTURE_SUFFIX, autoescape=True),
-                    ),
-                ),
+                self._parking_posting(),
             )
             .group_by(ENTRIES.c.posting_id, ENTRIES.c.account_code, POSTINGS.c.occurred_at)
         )
