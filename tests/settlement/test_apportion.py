@@ -189,3 +189,64 @@ def test_apportioned_shares_sum_to_what_was_charged_and_ignore_input_order(
         for p in reversed(pools)
     ]
     assert apportion(shuffled) == result
+
+
+def test_a_metro_2a_cap_leaves_the_bus_operators_revenue_unchanged() -> None:
+    """The issue's day: the whole account-day went into one cap pool, so a Metro 2A day cap
+    took 5,157 VND from the bus operator. The cap pools only the legs of its network."""
+    rides = [
+        Ride(operator_id="HMC", undiscounted=15_000, charged=15_000, network_id="m2a"),
+        Ride(operator_id="TRANSERCO", undiscounted=7_000, charged=7_000, network_id="bus"),
+        Ride(operator_id="HMC", undiscounted=15_000, charged=15_000, network_id="m2a"),
+        Ride(operator_id="HMC", undiscounted=15_000, charged=0, capped=True, network_id="m2a"),
+        Ride(operator_id="TRANSERCO", undiscounted=7_000, charged=7_000, network_id="bus"),
+    ]
+    pools = day_pools("d", rides)
+    shares = apportion(pools).by_operator
+    assert shares == {"HMC": 30_000, "TRANSERCO": 14_000}
+    [cap] = [p for p in pools if p.kind is PoolKind.CAP]
+    assert cap.weights == {"HMC": 45_000}
+
+
+networks = st.sampled_from(["m2a", "m3", "bus"])
+OPERATOR_OF = {"m2a": "HMC", "m3": "HMC3", "bus": "TRANSERCO"}
+
+
+@st.composite
+def capped_days(draw: st.DrawFn) -> list[Ride]:
+    """A day of legs on three networks (one operator each), some networks capped: a capped
+    leg is charged at most its undiscounted value, every other leg in full; any leg may
+    continue the one before (a transfer chain)."""
+    capped = draw(st.sets(networks))
+    legs = []
+    for network in draw(st.lists(networks, max_size=10)):
+        value = draw(st.integers(0, 40_000))
+        cut = network in capped and draw(st.booleans())
+        legs.append(
+            Ride(
+                operator_id=OPERATOR_OF[network],
+                undiscounted=value,
+                charged=draw(st.integers(0, value)) if cut else value,
+                capped=cut,
+                continues_previous=draw(st.booleans()),
+                network_id=network,
+            )
+        )
+    return legs
+
+
+@settings(deadline=None)
+@given(capped_days())
+def test_no_operators_revenue_falls_because_of_a_cap_on_another_network(
+    rides: list[Ride],
+) -> None:
+    shares = apportion(day_pools("d", rides)).by_operator
+    capped_networks = {r.network_id for r in rides if r.capped}
+    assert sum(shares.values()) == sum(r.charged for r in rides)
+    for network, operator in OPERATOR_OF.items():
+        if network in capped_networks:
+            continue
+        legs = [r for r in rides if r.network_id == network]
+        # no cap on its network: it keeps every dong its legs were charged (a transfer chain
+        # never crosses into a cap's pool)
+        assert shares.get(operator, 0) == sum(r.charged for r in legs)

@@ -167,3 +167,37 @@ async def test_a_postpaid_rider_who_only_parked_is_charged_the_fee_on_its_own_li
     assert daily_charge_key(rider, FIRST) not in charged  # no fares: no fares line
     async with uow_factory() as uow:
         assert (await uow.ledger.balance(accounts.receivable(rider))).amount == 0
+
+
+async def test_parking_whose_charge_is_declined_is_held_as_uncollected_not_reported_collected(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    rider = f"parker-{now.timestamp():.0f}"
+    await register_riders(
+        uow_factory,
+        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
+        at=now,
+    )
+    await payments.save_card(rider, "pm_card_chargeCustomerFail")  # saved, declines charges
+    async with uow_factory() as uow:
+        await uow.ledger.post(
+            postings.parking_fee(
+                "parking:vincom-8", operator_id="lots-co",
+                payers=[(accounts.receivable(rider), 25_000)], currency="VND",
+                session_id="vincom-8", lot_id="vincom", at=at(FIRST, 18, 30),
+            )
+        )  # fmt: skip
+        await uow.commit()
+    outcome = await settle(
+        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "p",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    summary = outcome.summary
+    charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
+    assert charged[parking_charge_key(rider, FIRST)].status is AttemptStatus.FAILED
+    assert summary.apportioned.get("lots-co", 0) == 0  # not reported collected
+    assert summary.collected.amount == 0
+    assert summary.exceptions.get("uncollected_parking") == 1
+    assert summary.control_ok, summary

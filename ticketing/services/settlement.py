@@ -324,6 +324,20 @@ async def _apportion(run: _Run) -> None:
             )
             for u in await uow.settlement_day.uncollected_days(day)
         )
+        start, end = day_window(day)
+        items.extend(
+            StoredException(
+                key=f"{ExceptionKind.UNCOLLECTED_PARKING}:{u.account_id}:{day}:{u.operator_id}",
+                kind=ExceptionKind.UNCOLLECTED_PARKING,
+                currency=u.currency,
+                amount=u.amount,
+                suspense=0,
+                record_day=day,
+                first_seen=day,
+                detail={"account": u.account_id, "operator": u.operator_id, "parking": u.amount},
+            )
+            for u in await uow.settlement_day.parking_uncollected(day, start, end)
+        )
         await uow.settlement.add_exceptions(items)
         recovered = await uow.settlement.collected_since(ExceptionKind.UNCOLLECTED, day)
         await uow.settlement.resolve_exceptions((e.key for e in recovered), day)

@@ -64,6 +64,7 @@ async def gather_inputs(
             all_operators=feed.operators() if feed is not None else frozenset(),
             receivable_fares={a: m.amount for a, m in (await reads.receivable_fares(day)).items()},
             day_charges=await reads.day_charges(day),
+            parking_uncollected=await reads.parking_uncollected(day, start, end),
             parking=await reads.parking_fees(start, end),
             fares_by_hour=await reads.charges_by_hour(day),
             parking_by_hour=await reads.parking_fees_by_hour(start, end),

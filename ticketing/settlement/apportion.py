@@ -7,8 +7,11 @@ contributed to it. The rules (docs/SETTLEMENT.md §Apportionment):
   charge goes to its route's operator;
 - a transfer chain (a leg and the legs continuing it) is one pool: the chain's charge is split
   in proportion to the undiscounted value of its legs;
-- a capped account-day is one pool: everything the day was charged is split in proportion to
-  the undiscounted value of all its (non-pass) legs;
+- a cap is one pool over the legs its fare product covers, not the whole account-day: the
+  legs of the networks its capped legs ride (a Metro 2A day cap among the day's Metro 2A legs),
+  everything they were charged split in proportion to their undiscounted value; the day's other
+  legs (a bus ride the same day) are single fares and transfer chains as on an uncapped day, so
+  no operator's revenue falls because of a cap on another network;
 - pass revenue is recognised straight-line over the pass's service days and each day's
   recognised amount of a pass product is split by the undiscounted value of the rides its
   holders took that day (the ORCA rule), or, on a day no holder rode, by the product's
@@ -53,6 +56,7 @@ class Ride:
     continues_previous: bool = False
     capped: bool = False
     pass_product_id: str | None = None
+    network_id: str | None = None  # the cap's scope: a cap pools the legs of its networks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,23 +124,30 @@ def day_pools(account_day_id: str, rides: Sequence[Ride]) -> list[RevenuePool]:
     for ride in paid:
         _check_amount(ride.charged, "charged")
         _check_amount(ride.undiscounted, "undiscounted")
-    if any(ride.capped for ride in paid):
-        pools = [_pool(f"{account_day_id}:cap", PoolKind.CAP, paid)]
-    else:
-        chains: list[list[Ride]] = []
-        for ride in paid:
-            if ride.continues_previous and chains:
-                chains[-1].append(ride)
-            else:
-                chains.append([ride])
-        pools = [
-            _pool(
-                f"{account_day_id}:{index}",
-                PoolKind.TRANSFER if len(chain) > 1 else PoolKind.SINGLE,
-                chain,
-            )
-            for index, chain in enumerate(chains)
-        ]
+    capped_networks = {ride.network_id for ride in paid if ride.capped}
+    pools = []
+    if capped_networks:
+        covered = [ride for ride in paid if ride.network_id in capped_networks]
+        pools.append(_pool(f"{account_day_id}:cap", PoolKind.CAP, covered))
+    chains: list[list[Ride]] = []
+    follows_chain = False  # the leg before this one is in `chains` (not in the cap's pool)
+    for ride in paid:
+        if ride.network_id in capped_networks:
+            follows_chain = False
+            continue
+        if ride.continues_previous and chains and follows_chain:
+            chains[-1].append(ride)
+        else:
+            chains.append([ride])
+        follows_chain = True
+    pools.extend(
+        _pool(
+            f"{account_day_id}:{index}",
+            PoolKind.TRANSFER if len(chain) > 1 else PoolKind.SINGLE,
+            chain,
+        )
+        for index, chain in enumerate(chains)
+    )
     return [pool for pool in pools if pool.amount]
 
 

@@ -50,6 +50,17 @@ class UncollectedDay:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UncollectedParking:
+    """Parking fees (or debts) of the day on an account's receivable whose parking charge has
+    not been collected: not apportioned, not counted as collected, until they are."""
+
+    account_id: str
+    operator_id: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnpricedLeg:
     """A settled leg no fare product priced (issue 13), pass rides excepted."""
 
@@ -122,6 +133,7 @@ class DayInputs:
     # day's charge (its first attempt) asked for.
     receivable_fares: Mapping[str, int] = field(default_factory=dict)
     day_charges: Mapping[str, int] = field(default_factory=dict)
+    parking_uncollected: Sequence[UncollectedParking] = ()
 
 
 def settle_day(inputs: DayInputs) -> SettledDay:
@@ -149,10 +161,18 @@ def settle_day(inputs: DayInputs) -> SettledDay:
         for op, value in sorted(by_op.items())
     ]
     pools.extend(pass_pools(day, inputs.pass_sales, pass_ridden, fallback))
-    # Parking fees: single fares of the lot's operator (pool of their own), one ride a session.
+    # Parking fees: single fares of the lot's operator (pool of their own), one ride a session;
+    # those on a receivable whose charge was not collected are held back, never apportioned.
+    held: dict[str, int] = defaultdict(int)
+    for unpaid in inputs.parking_uncollected:
+        held[unpaid.operator_id] += unpaid.amount
+    parking_collected = {
+        op: max(p.value - held.get(op, 0), 0) for op, p in sorted(inputs.parking.items())
+    }
     pools.extend(
-        RevenuePool(id=f"parking:{op}", kind=PoolKind.SINGLE, amount=p.value, weights={op: 1})
-        for op, p in sorted(inputs.parking.items())
+        RevenuePool(id=f"parking:{op}", kind=PoolKind.SINGLE, amount=amount, weights={op: 1})
+        for op, amount in parking_collected.items()
+        if amount
     )
     for op, p in inputs.parking.items():
         known = rides.get(op, OperatorRides(rides=0, value=0))
@@ -206,7 +226,7 @@ def settle_day(inputs: DayInputs) -> SettledDay:
         inputs.fares_priced
         - uncollected_total
         + passes_recognised
-        + sum(p.value for p in inputs.parking.values())
+        + sum(parking_collected.values())
         + adjusted
         + recovered_total
         + recon.cash_difference
@@ -236,6 +256,11 @@ def settle_day(inputs: DayInputs) -> SettledDay:
         for kind, n, amount in (
             (ExceptionKind.UNPRICED_LEG, len(inputs.unpriced), 0),
             (ExceptionKind.UNCOLLECTED, len(inputs.uncollected), uncollected_total),
+            (
+                ExceptionKind.UNCOLLECTED_PARKING,
+                len({u.account_id for u in inputs.parking_uncollected}),
+                sum(u.amount for u in inputs.parking_uncollected),
+            ),
         )
         if n
     }

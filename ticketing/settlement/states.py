@@ -54,6 +54,7 @@ class ExceptionKind(enum.StrEnum):
     REFUND = Category.REFUND.value
     UNPRICED_LEG = "unpriced_leg"
     UNCOLLECTED = "uncollected"
+    UNCOLLECTED_PARKING = "uncollected_parking"  # parking on a receivable, its charge not paid
 
     @property
     def is_reconciliation(self) -> bool:
@@ -62,7 +63,11 @@ class ExceptionKind(enum.StrEnum):
 
 _CATEGORIES = frozenset(c.value for c in Category if c is not Category.MATCHED)
 RECONCILIATION_KINDS = frozenset(k for k in ExceptionKind if k.is_reconciliation)
-DAY_KINDS = (ExceptionKind.UNPRICED_LEG, ExceptionKind.UNCOLLECTED)  # the run's own
+DAY_KINDS = (  # the run's own
+    ExceptionKind.UNPRICED_LEG,
+    ExceptionKind.UNCOLLECTED,
+    ExceptionKind.UNCOLLECTED_PARKING,
+)
 
 
 class Job(enum.StrEnum):

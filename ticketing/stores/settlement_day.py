@@ -39,6 +39,7 @@ from ticketing.payments.model import (
     AttemptStatus,
     PaymentPurpose,
     daily_charge_key,
+    parking_charge_key,
 )
 from ticketing.postings import (
     hold_capture_id,
@@ -48,7 +49,12 @@ from ticketing.postings import (
 )
 from ticketing.service_day import DEFAULT_TIMEZONE, service_day
 from ticketing.settlement.apportion import PassSale, Ride
-from ticketing.settlement.compute import OperatorRides, UncollectedDay, UnpricedLeg
+from ticketing.settlement.compute import (
+    OperatorRides,
+    UncollectedDay,
+    UncollectedParking,
+    UnpricedLeg,
+)
 from ticketing.settlement.drilldown import DayChargeRow, OperatorLeg
 
 TAPS = table_of(TapRow)
@@ -365,6 +371,7 @@ class DayReadModel:
                 legs.c.capped,
                 or_(legs.c.joined, legs.c.transfer_product_id.is_not(None)),
                 legs.c.pass_product_id,
+                legs.c.network_id,
             )
             .join(
                 SETTLED,
@@ -374,7 +381,7 @@ class DayReadModel:
             .order_by(legs.c.account_id, legs.c.leg_index)
         )
         by_account: dict[str, list[Ride]] = {}
-        for account, op, amount, undiscounted, capped, continues, product in rows:
+        for account, op, amount, undiscounted, capped, continues, product, network in rows:
             by_account.setdefault(account, []).append(
                 Ride(
                     operator_id=op,
@@ -383,6 +390,7 @@ class DayReadModel:
                     continues_previous=bool(continues),
                     capped=bool(capped),
                     pass_product_id=product,
+                    network_id=network,
                 )
             )
         return by_account
@@ -439,6 +447,56 @@ class DayReadModel:
             for code, amount, currency in rows
             if int(amount) > 0
         }
+
+    async def parking_uncollected(
+        self, day: date, start: datetime, end: datetime
+    ) -> list[UncollectedParking]:
+        """Per account and parking operator: the parking fees and debts of the window on the
+        account's receivable (net of reversals) whose parking charge of `day` has not been
+        collected."""
+        receivable, operator = ENTRIES.alias("receivable"), ENTRIES.alias("operator")
+        rows = await self._session.execute(
+            select(
+                receivable.c.account_code,
+                operator.c.account_code,
+                func.sum(receivable.c.amount),
+                func.min(receivable.c.currency),
+            )
+            .join(POSTINGS, POSTINGS.c.id == receivable.c.posting_id)
+            .join(operator, operator.c.posting_id == receivable.c.posting_id)
+            .where(
+                POSTINGS.c.occurred_at >= start,
+                POSTINGS.c.occurred_at < end,
+                receivable.c.account_code.startswith(_RECEIVABLE_PREFIX, autoescape=True),
+                operator.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
+                self._parking_posting(),
+            )
+            .group_by(receivable.c.account_code, operator.c.account_code)
+            .order_by(receivable.c.account_code, operator.c.account_code)
+        )
+        owed = [
+            (code.removeprefix(_RECEIVABLE_PREFIX), op.removeprefix(OPERATOR_PREFIX), int(a), c)
+            for code, op, a, c in rows
+            if int(a) > 0
+        ]
+        if not owed:
+            return []
+        keys = {parking_charge_key(account, day) for account, _, _, _ in owed}
+        collected = set(
+            (
+                await self._session.execute(
+                    select(ATTEMPTS.c.account_id).where(
+                        ATTEMPTS.c.charge_key.in_(sorted(keys)),
+                        ATTEMPTS.c.status.in_(COLLECTED_STATUSES),
+                    )
+                )
+            ).scalars()
+        )
+        return [
+            UncollectedParking(account_id=a, operator_id=op, amount=amount, currency=c)
+            for a, op, amount, c in owed
+            if a not in collected
+        ]
 
     @staticmethod
     def _parking_posting() -> Any:
