@@ -7,6 +7,7 @@ Each fixture feed under tests/fixtures/v1_* quotes the reference text it is buil
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ import pytest
 
 from ticketing.fares import DayPrice, FareFeed, QuoteLeg, load_feed, quote
 from ticketing.gtfs import FeedError
+from ticketing.gtfs.errors import FeedWarning
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -251,8 +253,8 @@ def test_faregate_caps_apply_after_the_v1_cover(tmp_path: Path) -> None:
     ("files", "message"),
     [
         (
-            {"fare_attributes.txt": "fare_id,price,currency_type,transfers\nc,3.00,USD,3\n"},
-            "fare_attributes.txt line 2: transfers 3 is not one of 0, 1, 2",
+            {"fare_attributes.txt": "fare_id,price,currency_type,transfers\nc,3.00,USD,-3\n"},
+            "fare_attributes.txt line 2: transfers -3 is not a count",
         ),
         (
             {
@@ -287,4 +289,35 @@ def test_v1_feed_errors_name_file_line_and_reason(
     for name, text in files.items():
         (feed_dir / name).write_text(text, encoding="utf-8")
     with pytest.raises(FeedError, match=f"^{re.escape(message)}"):
+        load_feed(feed_dir)
+
+
+def test_a_fare_covers_a_run_whose_first_leg_no_fare_covers_alone(
+    tmp_path: Path, zones: FareFeed
+) -> None:
+    # Nothing covers 3 -> 6 (b35 goes from zone 3 to 4 or 5) nor 6 -> 4; b35 (one transfer
+    # within two hours) covers the run 3 -> 6 -> 4: its first origin and last destination.
+    assert [u.index for u in day_of(zones, [("R", "z3", "z6", 0)]).unpriced_legs] == [0]
+    day = day_of(zones, [("R", "z3", "z6", 0), ("R", "z6", "z4", 30)])
+    assert day.unpriced_legs == ()
+    assert [(leg.fare_product_id, leg.charged.amount) for leg in day.legs] == [
+        ("b35", 250),
+        ("b35", 0),
+    ]
+
+
+def test_a_transfers_count_beyond_the_reference_is_read_with_a_warning(tmp_path: Path) -> None:
+    feed_dir = tmp_path / "feed"
+    shutil.copytree(FIXTURES / "v1_routes", feed_dir)
+    attributes = feed_dir / "fare_attributes.txt"
+    attributes.write_text(
+        attributes.read_text().replace("loop2,1.00,USD,0,2,", "loop2,1.00,USD,0,3,")
+    )
+    with pytest.warns(FeedWarning, match=r"fare_attributes.txt line 4: transfers 3 is beyond"):
+        feed = load_feed(feed_dir)
+    assert feed.gtfs.fare_attributes["loop2"].transfers == 3
+    attributes.write_text(
+        attributes.read_text().replace("loop2,1.00,USD,0,3,", "loop2,1.00,USD,0,-1,")
+    )
+    with pytest.raises(FeedError, match="transfers -1 is not a count"):
         load_feed(feed_dir)

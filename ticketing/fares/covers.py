@@ -9,9 +9,11 @@ A fare covers a run of consecutive legs when
   checks transfers at boarding). A fare with transfers but no transfer_duration is bounded by
   the network's journey time (faregate_policy.txt max_journey_minutes, 180 by default): a day
   of taps is not one itinerary, and the reference gives no other bound;
-- (the prefix rule) every leading part of the run is covered by one fare, and the fare is no
-  cheaper than the run without its last leg: a ticket bought at the start must be worth the
-  journey so far at every point. So the cost of a run only grows as it grows, and a round trip
+- (the prefix rule) the fare is no cheaper than any leading part of the run that one fare
+  covers: a ticket bought at the start must be worth the journey so far at every point. A
+  leading part no fare covers alone does not stop the run (GTFS Fares v1 prices the run, and a
+  fare from zone 3 to zone 4 covers 3 -> 6 -> 4 although no fare covers 3 -> 6). So the cost
+  of a run only grows as it grows, and a round trip
   priced from zone 2 back to zone 2 is not cheaper than its outward leg (docs/FARES.md).
 
 The day's charge is the cheapest set of runs covering every leg once, found by dynamic
@@ -19,7 +21,7 @@ programming over the legs in departure order: best[j] = min over i < j of best[i
 cheapest fare covering legs i..j-1 (a leg no run covers is left unpriced, counted first). This
 is the one-dimensional form of OpenTripPlanner's DefaultFareService table (the cheapest cover
 of legs i..j, from a single fare or split at k). A run stops growing once no fare could allow
-its transfers or span, or once a leading part of it has no fare.
+its transfers or span.
 """
 
 from __future__ import annotations
@@ -102,7 +104,9 @@ def cheapest_cover(
                 floor,
             )
             if fare is None:
-                break  # no longer run from `start` has every leading part covered
+                # No fare covers legs start..end alone: a longer run still may (a fare from
+                # zone 3 to zone 4 covers 3 -> 6 -> 4, though nothing covers 3 -> 6 alone).
+                continue
             floor = fare.amount
             _improve(best, back, end + 1, (before[0], before[1] + fare.amount), start, fare)
     runs: list[tuple[int, int, LegFare | None]] = []

@@ -464,8 +464,9 @@ def _fare_attributes(source: FeedSource) -> dict[str, FareAttribute]:
             fare_id,
             row.major_amount("price", currency),
             row.optional("agency_id"),
-            # Empty means unlimited transfers (GTFS reference, fare_attributes.txt).
-            transfers=row.enum("transfers", (0, 1, 2)),
+            # Empty means unlimited transfers (GTFS reference, fare_attributes.txt); more than
+            # 2 is beyond the reference but in real feeds: read, with a warning (as OTP does).
+            transfers=row.count_beyond("transfers", (0, 1, 2)),
             transfer_duration=duration,
         )
     return fares

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ticketing.errors import CurrencyError
-from ticketing.gtfs.errors import FeedError
+from ticketing.gtfs.errors import FeedError, FeedWarning
 from ticketing.money import Money, currency_exponent
 
 
@@ -59,6 +60,24 @@ class Row:
         value = self.integer(column, default=default)
         if value is not None and value not in allowed:
             raise self.error(f"{column} {value} is not one of {', '.join(map(str, allowed))}")
+        return value
+
+    def count_beyond(self, column: str, listed: tuple[int, ...]) -> int | None:
+        """A non-negative count whose reference values are `listed`: a larger one is read as
+        it says with a FeedWarning (real feeds carry them); a negative one is an error."""
+        value = self.integer(column)
+        if value is not None and value < 0:
+            raise self.error(f"{column} {value} is not a count")
+        if value is not None and value not in listed:
+            warnings.warn(
+                FeedWarning(
+                    self.file,
+                    self.line,
+                    f"{column} {value} is beyond the reference's {', '.join(map(str, listed))}; "
+                    f"read as {value}",
+                ),
+                stacklevel=2,
+            )
         return value
 
     def currency(self, column: str) -> str:
