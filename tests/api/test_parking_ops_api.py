@@ -129,8 +129,25 @@ async def test_permits_are_sold_by_operators_and_to_passengers(client: Client) -
     assert (await bought.json())["paid"] == "account"
     mine = await (await rider.get("/api/v1/passenger/permits")).json()
     assert [p["plate"] for p in mine["permits"]] == ["29B22222"]
+    # A permit on the rider's pass: the id goes in and comes out as the string the passenger
+    # API gave (ids reach 2**63, beyond a JavaScript Number).
+    held = await (await rider.post("/api/v1/passenger/credential")).json()
+    on_pass = await rider.post(
+        "/api/v1/passenger/permits",
+        {"lot_id": lot["lot_id"], "month": this_month(1), "credential_id": held["credential_id"]},
+    )
+    assert on_pass.status == 200, await on_pass.text()
+    assert (await on_pass.json())["credential_id"] == held["credential_id"]
+    await problem(
+        await rider.post(
+            "/api/v1/passenger/permits",
+            {"lot_id": lot["lot_id"], "month": this_month(1), "credential_id": str(2**63)},
+        ),
+        422,
+        "validation",
+    )
     listed = await (await call(client, "GET", permits, None, ops)).json()
-    assert sorted(p["plate"] for p in listed["permits"]) == ["29B22222", "30A11111"]
+    assert sorted(p["plate"] or "" for p in listed["permits"]) == ["", "29B22222", "30A11111"]
 
     broke = await register(client)  # a prepaid wallet with nothing in it
     await problem(

@@ -66,6 +66,9 @@ Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=PRINTAB
 Plate = Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=PRINTABLE)]
 Month = Annotated[str, msgspec.Meta(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]
 CredentialId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+# ... or as the passenger API writes it: a string of digits (a JavaScript Number rounds ids
+# above 2**53, so every document we send carries them as strings, and takes them back so).
+CredentialDigits = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,19}$")]
 AccountId = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=PRINTABLE)]
 CASE_PARAMETER = {
     "name": "session_id",
@@ -238,7 +241,7 @@ class PermitSale(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     month: Month
     plate: Plate | None = None
-    credential_id: CredentialId | None = None
+    credential_id: CredentialId | CredentialDigits | None = None
     account_id: AccountId | None = None
 
 
@@ -248,7 +251,19 @@ class PassengerPermitSale(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     lot_id: LotId
     month: Month
     plate: Plate | None = None
-    credential_id: CredentialId | None = None
+    credential_id: CredentialId | CredentialDigits | None = None
+
+
+def credential_number(value: int | str | None) -> int | None:
+    """A credential id of a request, given as a number or as a string of digits."""
+    if value is None or isinstance(value, int):
+        return value
+    number = int(value)
+    if number > 2**63 - 1:
+        raise Problem(
+            422, "validation", "Invalid body", f"credential_id {value} is above 2**63 - 1"
+        )
+    return number
 
 
 class PermitsQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -262,7 +277,7 @@ class ParkingPermitDocument(msgspec.Struct, kw_only=True):
     valid_from: datetime
     valid_until: datetime
     plate: str | None
-    credential_id: int | None
+    credential_id: str | None  # decimal digits: ids reach 2**63
     price: int
     currency: str
     sold_at: datetime
@@ -283,7 +298,7 @@ def permit_document(permit: Permit) -> ParkingPermitDocument:
         valid_from=permit.valid_from,
         valid_until=permit.valid_until,
         plate=permit.plate,
-        credential_id=permit.credential_id,
+        credential_id=None if permit.credential_id is None else str(permit.credential_id),
         price=permit.price,
         currency=permit.currency,
         sold_at=permit.sold_at,
@@ -303,8 +318,8 @@ async def post_operator_permit(call: Call) -> ParkingPermitDocument:
     body = call.body_as(PermitSale)
     permit = await sell_permit(
         parking_uows(call), lot_id_of(call), parse_month(body.month), by=Actor.of(call.user),
-        credential_id=body.credential_id, plate=body.plate, account_id=body.account_id,
-        at_counter=body.account_id is None,
+        credential_id=credential_number(body.credential_id), plate=body.plate,
+        account_id=body.account_id, at_counter=body.account_id is None,
     )  # fmt: skip
     return permit_document(permit)
 
@@ -339,7 +354,8 @@ async def post_passenger_permit(call: Call) -> ParkingPermitDocument:
     body = call.body_as(PassengerPermitSale)
     permit = await sell_permit(
         parking_uows(call), body.lot_id, parse_month(body.month), by=Actor.of(call.user),
-        credential_id=body.credential_id, plate=body.plate, account_id=_account_id(call),
+        credential_id=credential_number(body.credential_id), plate=body.plate,
+        account_id=_account_id(call),
     )  # fmt: skip
     return permit_document(permit)
 
