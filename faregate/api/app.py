@@ -36,6 +36,7 @@ from faregate.api.context import (
     ApiConfig,
 )
 from faregate.api.device_auth import device_guard
+from faregate.api.device_examples import DEVICE_EXAMPLES
 from faregate.api.errors import Problem
 from faregate.api.fare_feed import load_fare_feed_document
 from faregate.api.metrics import Metrics, metrics_middleware
@@ -231,7 +232,9 @@ def create_app(config: ApiConfig) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = metrics
     app[OPENAPI] = msgspec.json.encode(
-        routes.openapi(title=TITLE, version=API_VERSION, description=DESCRIPTION)
+        routes.openapi(
+            title=TITLE, version=API_VERSION, description=DESCRIPTION, examples=DEVICE_EXAMPLES
+        )
     )
     routes.mount(app, {Auth.DEVICE: _device, **bearer_guards()})
     open_data.add_feed_cache(app)

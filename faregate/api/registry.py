@@ -228,8 +228,18 @@ class RouteRegistry:
                 raise LookupError(f"no guard for {route.auth} on {route.method} {route.path}")
             app.router.add_route(route.method, route.path, _endpoint(route, guard))
 
-    def openapi(self, *, title: str, version: str, description: str) -> dict[str, Any]:
-        return build_openapi(self.routes, title=title, version=version, description=description)
+    def openapi(
+        self,
+        *,
+        title: str,
+        version: str,
+        description: str,
+        examples: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        return build_openapi(
+            self.routes, title=title, version=version, description=description,
+            examples=examples or {},
+        )  # fmt: skip
 
 
 def too_large(limit: int) -> Problem:
@@ -375,7 +385,9 @@ def _query_parameters(
     ]
 
 
-def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
+def _operation(
+    route: Route, components: Mapping[str, Any], example: Mapping[str, Any]
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
@@ -387,10 +399,10 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(route.body)}},
-        }
+        body: dict[str, Any] = {"schema": _ref(route.body)}
+        if "request" in example:
+            body["example"] = example["request"]
+        operation["requestBody"] = {"required": True, "content": {"application/json": body}}
     elif route.raw_body is not None:
         operation["requestBody"] = {
             "required": True,
@@ -398,7 +410,10 @@ def _operation(route: Route, components: Mapping[str, Any]) -> dict[str, Any]:
         }
     ok: dict[str, Any] = {"description": "OK" if route.status == 200 else "Accepted"}
     if route.response is not None:
-        ok["content"] = {"application/json": {"schema": _ref(route.response)}}
+        answer: dict[str, Any] = {"schema": _ref(route.response)}
+        if "response" in example:
+            answer["example"] = example["response"]
+        ok["content"] = {"application/json": answer}
     elif route.response_content_type is not None:
         types = route.response_content_type
         schema = dict(route.response_schema or {"type": "string"})
@@ -429,8 +444,14 @@ DEVICE_SIGNATURE_SCHEME = {
     "in": "header",
     "name": "X-Faregate-Signature",
     "description": (
-        "HMAC-SHA256 request signature with the device's own secret, sent with "
-        "X-Faregate-Device, X-Faregate-Timestamp and X-Faregate-Nonce; see docs/DEVICE-API.md."
+        "FG-HMAC-SHA256: the lowercase hex HMAC-SHA256, keyed with the device's own secret "
+        "(hex-decoded, as POST /device/v1/enrol gave it), of the string to sign "
+        '"FG-HMAC-SHA256\\n" device_id "\\n" METHOD "\\n" path-with-query "\\n" timestamp '
+        '"\\n" nonce "\\n" hex(SHA-256(body)), sent with the headers X-Faregate-Device (the '
+        "device id), X-Faregate-Timestamp (Unix seconds, within 5 minutes of GET "
+        "/device/v1/clock) and X-Faregate-Nonce (16-64 of A-Z a-z 0-9 _ -, never reused). "
+        "A revoked or never-enrolled device is refused (401). docs/DEVICE-API.md works a "
+        "request through byte by byte."
     ),
 }
 
@@ -443,15 +464,26 @@ BEARER_SCHEME = {
 
 
 def build_openapi(
-    routes: Sequence[Route], *, title: str, version: str, description: str
+    routes: Sequence[Route],
+    *,
+    title: str,
+    version: str,
+    description: str,
+    examples: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes`; `examples` maps (method, path) to a route's
+    `{"request": ..., "response": ...}` examples."""
+    examples = examples or {}
     models: list[type[msgspec.Struct]] = [ProblemDocument]
     for route in routes:
         models += [m for m in (route.body, route.query, route.response) if m is not None]
     _, components = msgspec.json.schema_components(dict.fromkeys(models), ref_template=_REF)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components)
+        example = examples.get((route.method, route.path), {})
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+            route, components, example
+        )
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},

@@ -319,18 +319,6 @@ class HeartbeatAnswer(msgspec.Struct, kw_only=True):
     heartbeat_interval_seconds: int  # when to send the next one
 
 
-HEARTBEAT_EXAMPLE = {
-    "software_version": "gate-fw 2.4.1",
-    "config_version": "3f9c2a61d0b7e845",
-    "key_set_version": "k7-k8",
-    "deny_list_version": 1042,
-    "records_waiting": 12,
-    "oldest_waiting_seconds": 95,
-    "faults": [{"code": "printer.paper_low", "detail": "receipt roll under 10%"}],
-    "device_time": "2026-12-07T04:15:00Z",
-}
-
-
 @routes.route(
     "POST", "/device/v1/heartbeat", summary="Report what the device holds and how it is",
     tag="device", auth=Auth.DEVICE, body=HeartbeatRequest, response=HeartbeatAnswer,
