@@ -48,13 +48,18 @@ from simulators.device_client import DeviceClient, generate_device_key, sign_req
 from ticketing.audit import Actor
 from ticketing.devices import Binding, DeviceKind
 from ticketing.fares.feed import load_feed
+from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.devices import add_device, places_of
+from ticketing.services.riders import Registration, register_riders
 from ticketing.unit_of_work import UnitOfWorkFactory, create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ROOT / "data" / "hanoi"
 BENCH_DB = "faregate_bench_ingest"
-DAY_START = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+# Recent: the server quarantines taps far from its clock.
+DAY_START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+RIDERS = 5_000  # accounts with one credential each; every tap is one of theirs
+CREDENTIAL_BASE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,34 @@ async def fresh_database(server_url: str) -> str:
     finally:
         await admin.close()
     return with_database(server_url, BENCH_DB)
+
+
+async def add_riders(database_url: str) -> None:
+    """`RIDERS` postpaid riders, rider n holding credential CREDENTIAL_BASE + n."""
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        await register_riders(
+            UnitOfWorkFactory(engine),
+            [
+                Registration(
+                    RiderAccount(f"acct-{n}", "regular", PaymentMode.POSTPAID_CARD, "VND"),
+                    [
+                        CredentialRecord(
+                            CREDENTIAL_BASE + n,
+                            f"acct-{n}",
+                            now - timedelta(days=30),
+                            now + timedelta(days=365),
+                            now - timedelta(days=30),
+                        )
+                    ],
+                )
+                for n in range(RIDERS)
+            ],
+            at=now,
+        )
+    finally:
+        await engine.dispose()
 
 
 async def enrol_devices(database_url: str, base: str, device_ids: list[str]) -> list[bytes]:
@@ -124,11 +157,11 @@ def make_uploads(
                     {
                         "device_id": device_id,
                         "device_seq": seq,
-                        "credential_id": 10_000 + (d * 7919 + seq) % 50_000,
-                        "account_id": f"acct-{(d * 7919 + seq) % 50_000}",
+                        # a credential id, never an account: the server attributes the tap
+                        "credential_id": str(CREDENTIAL_BASE + (d * 7919 + seq) % RIDERS),
                         "at": (DAY_START + timedelta(seconds=seq % 80_000)).isoformat(),
-                        "route_id": "M2A",
-                        "stop_id": f"M2A-{seq % 12 + 1:02d}",
+                        "route_id": "m2a",
+                        "stop_id": "m2a_01",  # where the bench's gates are
                         "kind": "entry" if seq % 2 else "exit",
                     }
                 )
@@ -265,7 +298,8 @@ def copy_rows(uploads: list[Upload]) -> list[tuple[Any, ...]]:
     for upload in uploads:
         for r in json.loads(upload.body)["records"]:
             rows.append(
-                (r["device_id"], r["device_seq"], r["credential_id"], r["account_id"],
+                (r["device_id"], r["device_seq"], int(r["credential_id"]),
+                 f"acct-{int(r['credential_id']) - CREDENTIAL_BASE}",
                  datetime.fromisoformat(r["at"]), r["route_id"], r["stop_id"], r["kind"], now)
             )  # fmt: skip
     return rows
@@ -324,6 +358,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             servers = Servers(count, sqlalchemy_url, args.redis_url, work, worker=args.worker)
             try:
                 servers.start()
+                if count == args.servers[0]:
+                    asyncio.run(add_riders(sqlalchemy_url))
                 device_secrets = asyncio.run(
                     enrol_devices(sqlalchemy_url, servers.bases[0], device_ids)
                 )

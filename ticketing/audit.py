@@ -58,6 +58,7 @@ class AuditAction(enum.StrEnum):
     # A passenger's own acts on their pass (the account's history; the move limit counts them).
     PASS_MOVED = "pass-moved"
     PHONE_LOST = "phone-lost"
+    TAP_RESOLVED = "tap-resolved"  # a quarantined tap attributed or written off
 
 
 class TargetKind(enum.StrEnum):
@@ -74,6 +75,7 @@ class TargetKind(enum.StrEnum):
     CASE = "case"
     BARRIER = "barrier"
     ACCOUNT = "account"
+    QUARANTINED_TAP = "quarantined-tap"
 
 
 class ActorRole(enum.StrEnum):

@@ -25,13 +25,18 @@ TicketingError
 ├── InvalidAuditQuery       filters or a cursor the audit log cannot be read with
 ├── InvalidMessage          a message to a rider that cannot be sent as given
 ├── OutboxError             the outbox cannot be written or read
+├── QuarantineError         finance's work on quarantined taps refused (ticketing.journal)
+│   ├── UnknownQuarantinedTap  no quarantined tap with this id
+│   ├── QuarantineResolved     the tap was attributed or written off already
+│   └── NotAttributable        a tap whose place or time cannot be priced; no such account
 └── DeviceError             the device registry refuses (ticketing.devices)
     ├── InvalidDevice       a device id, binding or enrolment request that cannot be used
     ├── UnknownPlace        a binding to a stop, route or lot that does not exist
     ├── UnknownDevice       no device is registered with this id
     ├── DeviceExists        the device is enrolled already (revoke it to register it again)
     ├── EnrolmentRefused    an enrolment code that is wrong, used or expired
-    └── DeviceKeyMismatch   the server's device key does not open a stored device secret
+    ├── DeviceKeyMismatch   the server's device key does not open a stored device secret
+    └── WrongDeviceKind     a device uploading another kind's records (a barrier's taps)
 """
 
 
@@ -163,3 +168,24 @@ class PassPaymentDeclined(TicketingError):
 class PassOverlaps(TicketingError):
     """The account already holds this pass for part of the period asked: a pass is one
     account, one product and one first service day, and two of one product never overlap."""
+
+
+class QuarantineError(TicketingError):
+    """Base of the refusals of finance's work on quarantined taps."""
+
+
+class UnknownQuarantinedTap(QuarantineError):
+    """No quarantined tap has this id."""
+
+
+class QuarantineResolved(QuarantineError):
+    """The quarantined tap was resolved already (attributed or written off)."""
+
+
+class NotAttributable(QuarantineError):
+    """The tap cannot be attributed as asked: its place or time cannot be priced (write it
+    off), the account does not exist, or an attribution names no account."""
+
+
+class WrongDeviceKind(DeviceError):
+    """A device uploading records of another kind of device (a barrier sending taps)."""

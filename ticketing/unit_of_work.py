@@ -5,7 +5,8 @@
         await uow.ledger.post(posting)
         await uow.commit()           # leaving without commit rolls back
 
-Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.riders` (Riders: accounts, passes,
+Stores: `uow.ledger` (Ledger), `uow.taps` (TapStore), `uow.journal`
+(JournalStore: quarantined taps, refused decisions), `uow.riders` (Riders: accounts, passes,
 credentials), `uow.deny_list` (DenyListStore), `uow.pricing` (PricingRecords: priced days and
 legs), `uow.pricing_queue` (PricingQueue: account-days waiting to be priced), `uow.payments`
 (PaymentRecords: customers, attempts, refunds, webhook events), `uow.users` (Users: API users
@@ -43,6 +44,7 @@ from ticketing.stores.deny_list import DenyListStore
 from ticketing.stores.device_health import DeviceHealthStore
 from ticketing.stores.device_registry import DeviceRegistry
 from ticketing.stores.devices import DeviceActivityStore
+from ticketing.stores.journal import JournalStore
 from ticketing.stores.ledger import Ledger
 from ticketing.stores.payments import PaymentRecords
 from ticketing.stores.pricing import PricingRecords
@@ -68,6 +70,7 @@ class UnitOfWork:
     session: AsyncSession
     ledger: Ledger
     taps: TapStore
+    journal: JournalStore
     deny_list: DenyListStore
     riders: Riders
     pricing: PricingRecords
@@ -90,6 +93,7 @@ class UnitOfWork:
         self.session = self._sessions()
         self.ledger = Ledger(self.session, self.clock)
         self.taps = TapStore(self.session, self.clock)
+        self.journal = JournalStore(self.session, self.clock)
         self.deny_list = DenyListStore(self.session, self.clock)
         self.riders = Riders(self.session, self.ledger, self.deny_list, self.clock)
         self.pricing = PricingRecords(self.session)

@@ -25,6 +25,7 @@ from faregate.api.context import (
     DEVICE_GUARD,
     ENGINE,
     FARE_FEED,
+    FEED_PLACES,
     GATEWAY,
     METRICS,
     OPENAPI,
@@ -77,6 +78,7 @@ from ticketing.device_secrets import SecretBox
 from ticketing.fares.feed import load_feed
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.devices import device_key
+from ticketing.services.journal import feed_places
 from ticketing.services.pricing_worker import PricingLag, run_worker
 from ticketing.services.riders import prune_deny_list
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -147,6 +149,7 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
 async def _fare_feed(app: web.Application) -> AsyncIterator[None]:
     app[FARE_FEED] = await asyncio.to_thread(load_fare_feed_document, app[CONFIG].fare_feed)
     app[PRICING_FEED] = await asyncio.to_thread(load_feed, app[CONFIG].fare_feed)
+    app[FEED_PLACES] = feed_places(app[PRICING_FEED])
     yield
 
 

@@ -28,6 +28,7 @@ from gateways.protocol import Gateway
 from qr.timeutil import Clock, utc_now
 from ticketing.devices import DevicePolicy
 from ticketing.fares.feed import FareFeed
+from ticketing.journal import FeedPlaces
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.devices import DEFAULT_POLICY
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -80,3 +81,4 @@ GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 PAYMENTS = web.AppKey("payments", PaymentsService)
 FARE_FEED = web.AppKey("fare_feed", FareFeedDocument)
 PRICING_FEED = web.AppKey("pricing_feed", FareFeed)  # the same feed, loaded for pricing
+FEED_PLACES = web.AppKey("feed_places", FeedPlaces)  # its stops and routes, for tap checks

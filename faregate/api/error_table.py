@@ -107,6 +107,14 @@ ERRORS: Table = {
     ticketing_errors.DeviceExists: ProblemType(409, "device-exists", "Conflict"),
     ticketing_errors.EnrolmentRefused: ProblemType(403, "enrolment-refused", "Enrolment refused"),
     ticketing_errors.DeviceKeyMismatch: ProblemType(503, "device-key", "Service Unavailable"),
+    ticketing_errors.WrongDeviceKind: ProblemType(403, "wrong-device-kind", "Wrong kind of device"),
+    ticketing_errors.UnknownQuarantinedTap: ProblemType(
+        404, "unknown-quarantined-tap", "No such quarantined tap"
+    ),
+    ticketing_errors.QuarantineResolved: ProblemType(
+        409, "quarantine-resolved", "Already resolved"
+    ),
+    ticketing_errors.NotAttributable: ProblemType(422, "not-attributable", "Cannot resolve so"),
     fare_errors.FareError: ProblemType(409, "no-fare", "No fare"),
     ledger_errors.InsufficientFunds: ProblemType(
         409, "insufficient-funds", "Conflict", "the wallet does not hold the price"
@@ -120,7 +128,9 @@ ERRORS: Table = {
     ),
     payment_errors.PaymentInProgress: ProblemType(409, "payment-in-progress", "Conflict"),
     payment_errors.AttemptConflict: ProblemType(
-        409, "request-id-reused", "Conflict",
+        409,
+        "request-id-reused",
+        "Conflict",
         "this request_id was used for another payment; use a new request_id for a new one",
     ),
     payment_errors.RefundNotAllowed: ProblemType(409, "refund-refused", "Conflict"),
@@ -132,7 +142,9 @@ ERRORS: Table = {
         422, "outside-calendar", "Day outside the settlement calendar"
     ),
     settlement_errors.SettlementInProgress: ProblemType(
-        409, "settlement-in-progress", "Settlement in progress",
+        409,
+        "settlement-in-progress",
+        "Settlement in progress",
         "{error}; retry when it has finished",
     ),
     settlement_errors.DayNotSettled: ProblemType(404, "not-settled", "Day not settled"),
@@ -165,7 +177,9 @@ ERRORS: Table = {
     gateway_errors.GatewayRequestRejected: GATEWAY,
     gateway_errors.GatewayAuthError: GATEWAY,  # our credentials, whatever the route
     gateway_errors.GatewayOutcomeUnknown: ProblemType(
-        502, "gateway", "Bad Gateway",
+        502,
+        "gateway",
+        "Bad Gateway",
         "the payment gateway did not answer; retrying the same request is safe",
     ),
     gateway_errors.GatewayError: GATEWAY,
@@ -224,6 +238,7 @@ INTERNAL: frozenset[type[BaseException]] = frozenset(
 ROOTS: tuple[type[BaseException], ...] = (
     ticketing_errors.TicketingError,
     ticketing_errors.DeviceError,
+    ticketing_errors.QuarantineError,
     ledger_errors.LedgerError,
     payment_errors.PaymentsError,
     settlement_errors.SettlementError,

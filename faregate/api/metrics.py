@@ -44,6 +44,20 @@ class Metrics:
             "Uploaded taps already stored (re-sent or overlapping batches).",
             registry=self.registry,
         )
+        self.taps_quarantined = Counter(
+            "faregate_taps_quarantined",
+            "Uploaded taps newly quarantined (not attributable or priceable), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        # Per device and stop, as operators look for a spike of refusals at one gate; counted
+        # by the process that stored them (sum over processes), never twice for a re-upload.
+        self.device_refusals = Counter(
+            "faregate_device_refusals",
+            "Decisions devices refused, newly uploaded, by device, stop and reason.",
+            ["device", "stop", "reason"],
+            registry=self.registry,
+        )
         # Set at each scrape from every registered device (the same judgement the operator
         # API lists), so the values are the registry's, whichever process is scraped.
         self.device_states = Gauge(

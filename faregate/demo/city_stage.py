@@ -11,6 +11,7 @@ The stage ends with the ledger check and the tap conservation count: taps accept
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -31,13 +32,15 @@ from simulators.network import SimRoute
 from simulators.traffic import Presentation, SimPassenger, plan_day
 from ticketing.devices import Binding, DeviceKind
 from ticketing.fares.feed import FareFeed
+from ticketing.journal import DeviceTap
 from ticketing.ledger.reports import InvariantReport
 from ticketing.services.devices import places_of
 from ticketing.services.figures import day_figures
+from ticketing.services.journal import feed_places, ingest_journal
 from ticketing.services.passengers import fetch_credential, report_lost
+from ticketing.services.pricing_worker import run_worker
 from ticketing.services.riders import deny_list_delta, deny_list_snapshot
-from ticketing.services.taps import ingest_and_price
-from ticketing.taps import Tap, TapKind
+from ticketing.taps import TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 OFFLINE_DEVICE_SHARE = 0.1
@@ -46,6 +49,7 @@ SKEWED_PHONE_SHARE = 0.05
 SMALL_SKEW = timedelta(seconds=10)
 BROKEN_SKEW = timedelta(minutes=2)
 LOST_PHONE_AT = 12  # hour of the day the lost phone is reported
+DAY_LENGTH = timedelta(hours=18)  # the uploads arrive at midnight of the demo day
 
 
 @dataclass
@@ -57,6 +61,7 @@ class CityStageResult:
     refused_at_devices: Counter[str] = field(default_factory=Counter)
     ingested: int = 0
     duplicates_ignored: int = 0
+    quarantined: int = 0  # taps the backend could not attribute or price (none, in the demo)
     stored_taps: int = 0
     priced_taps: int = 0
     lost_phone: str | None = None  # the account whose phone was reported lost
@@ -70,17 +75,13 @@ class CityStageResult:
         return self.accepted_at_devices == self.ingested == self.stored_taps == self.priced_taps
 
 
-def _as_tap(upload: UploadedTap, account_of: dict[int, str]) -> Tap:
-    return Tap(
-        upload.device_id,
-        upload.device_seq,
-        upload.credential_id,
-        account_of[upload.credential_id],
-        upload.at,
-        upload.route_id,
-        upload.stop_id,
-        TapKind(upload.action),
-    )
+def _as_record(upload: UploadedTap) -> DeviceTap:
+    """What the device uploads: its credential id and what it saw, never an account (the
+    backend attributes the tap)."""
+    return DeviceTap(
+        upload.device_id, upload.device_seq, upload.credential_id, upload.at, upload.route_id,
+        upload.stop_id, TapKind(upload.action),
+    )  # fmt: skip
 
 
 async def run_city_stage(
@@ -97,7 +98,6 @@ async def run_city_stage(
 ) -> CityStageResult:
     rng = random.Random(seed)
     result = CityStageResult(riders=riders)
-    account_of = {r.phone.credential.credential_id: r.account_id for r in riders}
     passengers = [SimPassenger(r.phone.credential.credential_id, r.home_route) for r in riders]
     plan = plan_day(passengers, routes, day_start, seed=seed)
     result.presented = len(plan)
@@ -136,12 +136,14 @@ async def run_city_stage(
         offline = set(rng.sample(all_devices, max(1, int(len(all_devices) * OFFLINE_DEVICE_SHARE))))
         online = [d for d in all_devices if d not in offline]
 
-        first_upload = [_as_tap(u, account_of) for u in devices.upload(online)]
-        await _upload(uow_factory, feed, first_upload, result, console, "online devices")
+        # The uploads reach the backend that evening (its clock then judges the tap times).
+        evening = UnitOfWorkFactory(uow_factory.engine, clock=lambda: day_start + DAY_LENGTH)
+        first_upload = [_as_record(u) for u in devices.upload(online)]
+        await _upload(evening, feed, first_upload, result, console, "online devices")
         # A device that lost the acknowledgement sends its batch again: nothing may change.
-        await _upload(uow_factory, feed, first_upload[:500], result, console, "resent batch")
-        late_upload = [_as_tap(u, account_of) for u in devices.upload(sorted(offline))]
-        await _upload(uow_factory, feed, late_upload, result, console, "devices back online")
+        await _upload(evening, feed, first_upload[:500], result, console, "resent batch")
+        late_upload = [_as_record(u) for u in devices.upload(sorted(offline))]
+        await _upload(evening, feed, late_upload, result, console, "devices back online")
     finally:
         devices.close()
 
@@ -202,21 +204,31 @@ async def _report_lost_phone(
 async def _upload(
     uow_factory: UnitOfWorkFactory,
     feed: FareFeed,
-    taps: list[Tap],
+    taps: list[DeviceTap],
     result: CityStageResult,
     console: Console,
     label: str,
 ) -> None:
+    """Each device's batch stored as the device API stores it (each tap attributed to its
+    credential's account), then the days it queued priced."""
+    places = feed_places(feed)
+    new = duplicates = quarantined = 0
     with console.status(f"storing and pricing the upload from {label}"):
-        upload = await ingest_and_price(uow_factory, feed, taps)
-    result.ingested += upload.ingest.inserted
-    result.duplicates_ignored += upload.ingest.duplicates
-    result.days_priced += upload.pricing.priced
-    result.days_repriced += upload.pricing.repriced
+        for device in sorted({t.device_id for t in taps}):
+            mine = [t for t in taps if t.device_id == device]
+            upload = await ingest_journal(uow_factory, device, mine, feed=feed, places=places)
+            new += upload.new - len(upload.quarantined)
+            duplicates += upload.duplicate
+            quarantined += len(upload.quarantined)
+        priced = await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True)
+    result.ingested += new
+    result.duplicates_ignored += duplicates
+    result.quarantined += quarantined
+    result.days_priced += priced.pricing.priced
+    result.days_repriced += priced.pricing.repriced
     console.print(
-        f"upload from {label}: {len(taps)} taps, {upload.ingest.inserted} new, "
-        f"{upload.ingest.duplicates} duplicates ignored; "
-        f"{upload.pricing.changed} account-days (re)priced"
+        f"upload from {label}: {len(taps)} taps, {new} new, {duplicates} duplicates ignored, "
+        f"{quarantined} quarantined; {priced.pricing.changed} account-days (re)priced"
     )
 
 

@@ -4,16 +4,16 @@ after commit, only the device's own records, and bad bodies refused with problem
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 from faregate.api.problems import PROBLEM_JSON
-from tests.helpers.api import Client, Device
+from tests.helpers.api import RECORDS_START, Client, Device
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 JOURNAL = "/device/v1/journal"
-DAY_START = datetime(2026, 11, 23, tzinfo=UTC)
-DAY_END = datetime(2026, 11, 26, tzinfo=UTC)
+DAY_START = RECORDS_START - timedelta(days=1)
+DAY_END = RECORDS_START + timedelta(days=1)
 
 
 def _body(records: list[dict[str, Any]]) -> bytes:
@@ -36,10 +36,22 @@ async def test_batch_uploaded_twice_is_stored_once(
 ) -> None:
     records = [device.record() for _ in range(50)]
     first = await _upload(device, records)
-    assert first == {"received": 50, "new": 50, "duplicate": 0, "conflicting": []}
+    assert first == {
+        "received": 50,
+        "new": 50,
+        "duplicate": 0,
+        "conflicting": [],
+        "quarantined": [],
+    }
     assert await _stored(uow_factory) == 50  # acknowledged = committed
     again = await _upload(device, records)
-    assert again == {"received": 50, "new": 0, "duplicate": 50, "conflicting": []}
+    assert again == {
+        "received": 50,
+        "new": 0,
+        "duplicate": 50,
+        "conflicting": [],
+        "quarantined": [],
+    }
     assert await _stored(uow_factory) == 50
 
 
@@ -49,7 +61,13 @@ async def test_batch_cut_off_part_way_and_resent_is_stored_once(
     records = [device.record() for _ in range(40)]
     await _upload(device, records[:15])  # the connection dropped after these
     overlapping = await _upload(device, records[10:])
-    assert overlapping == {"received": 30, "new": 25, "duplicate": 5, "conflicting": []}
+    assert overlapping == {
+        "received": 30,
+        "new": 25,
+        "duplicate": 5,
+        "conflicting": [],
+        "quarantined": [],
+    }
     assert await _stored(uow_factory) == 40
 
 
@@ -65,11 +83,12 @@ async def test_a_resent_record_with_another_body_is_reported_and_not_stored(
         "new": 1,
         "duplicate": 1,
         "conflicting": [original["device_seq"]],
+        "quarantined": [],
     }
     async with uow_factory() as uow:
         taps = [t async for t in uow.taps.stream(DAY_START, DAY_END)]
     kept = {t.stop_id for t in taps if t.device_seq == original["device_seq"]}
-    assert kept == {"M2A-01"}  # the first body stays
+    assert kept == {"m2a_01"}  # the first body stays
 
 
 async def test_a_device_cannot_write_another_devices_sequence_numbers(
@@ -89,6 +108,10 @@ async def test_a_device_cannot_write_another_devices_sequence_numbers(
 async def test_invalid_records_are_422_naming_the_field(device: Device) -> None:
     cases = [
         (device.record(at="2026-11-24T08:00:00"), "timezone", "$.records[0].at"),
+        (device.record(credential_id=5), "Expected `str`", "$.records[0].credential_id"),
+        (device.record(credential_id="18446744073709551616"), "2^64-1", "credential_id"),
+        (device.record(credential_id="-1"), "matching regex", "$.records[0].credential_id"),
+        (device.record(account_id="acct-1"), "unknown field", "account_id"),
         (device.record(device_seq=0), ">= 1", "$.records[0].device_seq"),
         (device.record(kind="teleport"), "Invalid enum value", "$.records[0].kind"),
         ({**device.record(), "extra": 1}, "unknown field", "extra"),

@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +25,14 @@ from gateways._localstripe_launcher import PORT_FILE_NAME
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
-from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
+from tests.helpers.api import (
+    FEED,
+    MASTER_KEY,
+    RECORDS_START,
+    free_port,
+    server_environment,
+    wait_healthy,
+)
 from tests.helpers.devices import enrol_on_server, gate
 from tests.helpers.waiting import until_sync
 from ticketing.db.engine import create_engine
@@ -143,9 +150,9 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
         device = "gate-inflight"
         secret = enrol_on_server(db_url, f"http://127.0.0.1:{port}", device, gate())
         records = [
-            {"device_id": device, "device_seq": n, "credential_id": n, "account_id": "acct-1",
-             "at": f"2026-11-24T01:00:{n:02d}+00:00", "route_id": "M2A", "stop_id": "M2A-01",
-             "kind": "entry"}
+            {"device_id": device, "device_seq": n, "credential_id": str(n),
+             "at": (RECORDS_START + timedelta(seconds=n)).isoformat(), "route_id": "m2a",
+             "stop_id": "m2a_01", "kind": "entry"}
             for n in range(1, 31)
         ]  # fmt: skip
         body = json.dumps({"records": records}).encode()
@@ -209,8 +216,9 @@ def _refused(port: int) -> bool:
 
 
 class TapsLock:
-    """Blocks inserts into `taps` from another connection until released: SQLite's write lock
-    (BEGIN IMMEDIATE), or PostgreSQL's LOCK TABLE ... IN EXCLUSIVE MODE held by a thread."""
+    """Blocks inserts into `taps` and `quarantined_taps` from another connection until
+    released: SQLite's write lock (BEGIN IMMEDIATE), or PostgreSQL's LOCK TABLE ... IN
+    EXCLUSIVE MODE held by a thread."""
 
     def __init__(self, db_url: str) -> None:
         self._url = make_url(db_url)
@@ -237,7 +245,7 @@ class TapsLock:
         )
         try:
             async with connection.transaction():
-                await connection.execute("LOCK TABLE taps IN EXCLUSIVE MODE")
+                await connection.execute("LOCK TABLE taps, quarantined_taps IN EXCLUSIVE MODE")
                 self._held.set()
                 await asyncio.to_thread(self._release.wait)
         finally:
@@ -257,7 +265,8 @@ async def _count_taps(db_url: str) -> int:
     engine = create_engine(db_url)
     try:
         async with UnitOfWorkFactory(engine)() as uow:
-            return await uow.taps.count()
+            # no rider holds these credentials: the taps are stored in quarantine
+            return await uow.taps.count() + await uow.journal.open_count()
     finally:
         await engine.dispose()
 

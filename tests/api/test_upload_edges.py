@@ -12,15 +12,15 @@ from tests.helpers.api import Device
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"credential_id": 2**64 - 1},
-        {"credential_id": 0},
+        {"credential_id": str(2**64 - 1)},
+        {"credential_id": "0"},
         {"device_seq": 2**63 - 1},
         {"at": "2000-01-01T00:00:00Z"},
         {"at": "2099-12-31T23:59:59-01:00"},
-        {"account_id": "é" * 64},
+        {"stop_id": "é" * 64},
         {"stop_id": "m2a\u0000"},
         {"route_id": "\n"},
-        {"account_id": 'a"\\b'},
+        {"route_id": 'a"\\b'},
     ],
 )
 async def test_edge_values_are_stored_or_refused_cleanly(

@@ -26,7 +26,8 @@ from faregate.gateway_runtime import StripeConfig
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
-from tests.helpers.devices import enrolled_client, gate
+from tests.helpers.devices import GATE_STOP, enrolled_client, gate
+from tests.helpers.payments import add_rider
 from tests.helpers.redis import LOCAL_REDIS
 from tests.helpers.waiting import until_sync
 from ticketing.devices import Binding
@@ -63,8 +64,14 @@ def make_config(
     )
 
 
+# Journal records' times: recent (the server quarantines taps far from its clock), on the hour.
+RECORDS_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+RIDERS = 7  # the riders a test device's records are spread over
+
+
 class Device:
-    """An enrolled device with its secret, signing requests for the test client."""
+    """An enrolled device with its secret, signing requests for the test client. Its records
+    (`record`) are taps of `RIDERS` riders registered with it (`accounts`, `credentials`)."""
 
     def __init__(
         self, client: Client, device_id: str, secret: bytes, key: X25519PrivateKey | None = None
@@ -74,6 +81,16 @@ class Device:
         self.secret = secret
         self.key = key
         self.seq = 0
+        self.accounts: list[str] = []
+        self.credentials: list[int] = []
+
+    async def add_riders(self, count: int = RIDERS) -> None:
+        """Register `count` postpaid riders with one credential each, for `record`'s taps."""
+        uows = self.client.server.app[UOWS]
+        for _ in range(count):
+            account, ids = await add_rider(uows, credentials=1)
+            self.accounts.append(account)
+            self.credentials.extend(ids)
 
     @classmethod
     async def enrol(
@@ -86,7 +103,9 @@ class Device:
             reference = await enrolled_client(
                 client.server.app[UOWS], "", device_id, binding or gate(), http=http
             )
-        return cls(client, device_id, reference.secret, reference.key)
+        device = cls(client, device_id, reference.secret, reference.key)
+        await device.add_riders()
+        return device
 
     def headers(
         self,
@@ -111,17 +130,17 @@ class Device:
         return await self.client.post(path, data=body, headers=headers)
 
     def record(self, **overrides: Any) -> dict[str, Any]:
+        """The device's next tap: an entry at m2a_01 (where a default test gate is) by one of
+        its riders, a second after the previous one."""
         self.seq += 1
+        credential = self.credentials[self.seq % len(self.credentials)] if self.credentials else 1
         record: dict[str, Any] = {
             "device_id": self.id,
             "device_seq": self.seq,
-            "credential_id": 1000 + self.seq,
-            "account_id": f"acct-{self.seq % 7}",
-            "at": (
-                datetime(2026, 11, 24, 1, 0, tzinfo=UTC) + timedelta(seconds=self.seq)
-            ).isoformat(),
-            "route_id": "M2A",
-            "stop_id": "M2A-01",
+            "credential_id": str(credential),
+            "at": (RECORDS_START + timedelta(seconds=self.seq)).isoformat(),
+            "route_id": "m2a",
+            "stop_id": GATE_STOP,
             "kind": "entry",
         }
         record.update(overrides)

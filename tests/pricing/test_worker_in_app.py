@@ -4,6 +4,7 @@ exports the pricing lag."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from faregate.api import app as app_module
 from faregate.api.app import create_app
 from gateways.localstripe_server import LocalStripe
 from tests.helpers.api import Device, make_config
-from tests.helpers.pricing import DAYS, add_riders, priced_versions, ride
+from tests.helpers.devices import gate
+from tests.helpers.pricing import HANOI, add_riders, priced_versions, ride
 from tests.helpers.waiting import until
 from ticketing.taps import Tap
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -21,7 +23,11 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 JOURNAL = "/device/v1/journal"
 
 
-def _records(device: Device, taps: list[Tap]) -> bytes:
+# A recent day: the server quarantines taps far from its clock.
+DAY = datetime.now(HANOI).date() - timedelta(days=2)
+
+
+def _records(device: Device, taps: list[Tap], credential: int) -> bytes:
     records = []
     for tap in taps:
         device.seq += 1
@@ -29,8 +35,7 @@ def _records(device: Device, taps: list[Tap]) -> bytes:
             {
                 "device_id": device.id,
                 "device_seq": device.seq,
-                "credential_id": tap.credential_id,
-                "account_id": tap.account_id,
+                "credential_id": str(credential),
                 "at": tap.at.isoformat(),
                 "route_id": tap.route_id,
                 "stop_id": tap.stop_id,
@@ -41,10 +46,17 @@ def _records(device: Device, taps: list[Tap]) -> bytes:
 
 
 async def _upload_a_ride(client: TestClient[object, object], uow_factory: UnitOfWorkFactory) -> str:
+    """A rider's ride, tapped at the gates of its two stations with the rider's credential."""
     [rider] = await add_riders(uow_factory, 1)
-    device = await Device.enrol(client)
-    response = await device.post(JOURNAL, _records(device, ride(rider, DAYS[0])))
-    assert response.status == 200, await response.text()
+    async with uow_factory() as uow:
+        [credential] = await uow.riders.credentials_for(rider)
+    entry, exit_ = ride(rider, DAY)
+    for tap in (entry, exit_):
+        device = await Device.enrol(client, binding=gate(tap.stop_id))
+        body = _records(device, [tap], credential.credential_id)
+        response = await device.post(JOURNAL, body)
+        assert response.status == 200, await response.text()
+        assert (await response.json())["quarantined"] == []
     return rider
 
 
@@ -55,7 +67,7 @@ async def test_the_app_prices_an_upload_in_process_and_exports_the_lag(
     async with TestClient(TestServer(create_app(config))) as client:
         rider = await _upload_a_ride(client, uow_factory)
         await until(lambda: priced_versions(uow_factory), "the app's worker prices the ride")
-        assert dict(await priced_versions(uow_factory)) == {(rider, DAYS[0]): 1}
+        assert dict(await priced_versions(uow_factory)) == {(rider, DAY): 1}
         metrics = await (await client.get("/metrics")).text()
     assert "faregate_pricing_lag_seconds" in metrics
 
@@ -78,7 +90,7 @@ async def test_without_the_worker_uploads_stay_queued(
     async with TestClient(TestServer(create_app(config))) as client:
         rider = await _upload_a_ride(client, uow_factory)
         async with uow_factory() as uow:
-            assert (rider, DAYS[0]) in await uow.pricing_queue.queued()
+            assert (rider, DAY) in await uow.pricing_queue.queued()
         lines = (await (await client.get("/metrics")).text()).splitlines()
     assert started == []
     assert not await priced_versions(uow_factory)

@@ -237,6 +237,11 @@ async def _price(run: _Run) -> None:
                     earlier.day, *day_window(earlier.day), earlier.tap_watermark
                 )
                 keys.update((account, earlier.day) for account in late)
+        # Taps of an account the backend does not hold cannot be priced (the journal now
+        # quarantines them at upload, migration 0018 moved the older ones): never let such a
+        # day fail this run and every later one.
+        known = await uow.riders.existing(account for account, _ in keys)
+        keys = {key for key in keys if key[0] in known}
     await run.progress(Stage.PRICED, 0, len(keys))
     if keys:
         await price_account_days(uows, run.feed, keys)

@@ -22,10 +22,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from ticketing.journal import QUARANTINED_TAP, QuarantinedTap, QuarantineStatus
 from ticketing.money import Money
 from ticketing.service_day import service_day
+from ticketing.services.settlement_inputs import DEFAULT_CURRENCY
 from ticketing.services.settlement_lock import settlement_running
-from ticketing.settlement.calendar import calendar_days, cut_off
+from ticketing.settlement.calendar import calendar_days, cut_off, day_window
 from ticketing.settlement.errors import DayNotSettled, NoSuchStatement
 from ticketing.settlement.states import DayState
 from ticketing.settlement.writers import REPORT_TYPES
@@ -233,19 +235,55 @@ def _reference(key: str, detail: dict[str, Any]) -> str:
 
 
 async def day_exceptions(uows: UnitOfWorkFactory, day: date) -> list[DayException]:
-    """The exceptions first seen on `day` (none before its run reaches them)."""
+    """The exceptions first seen on `day` (none before its run reaches them), then the day's
+    quarantined taps (`ticketing.journal`: taps the backend could not attribute or price),
+    open or resolved, as soon as they are uploaded."""
     async with uows() as uow:
         found = await uow.settlement.exceptions_first_seen(day)
+        quarantined = await uow.journal.between(*day_window(day))
     return [
-        DayException(
-            kind=e.kind,
-            reference=_reference(e.key, e.detail),
-            amount=Money(e.amount, e.currency),
-            first_seen=e.first_seen,
-            detail=e.detail,
-        )
-        for e in found
+        *(
+            DayException(
+                kind=e.kind,
+                reference=_reference(e.key, e.detail),
+                amount=Money(e.amount, e.currency),
+                first_seen=e.first_seen,
+                detail=e.detail,
+            )
+            for e in found
+        ),
+        *(_quarantine_exception(q, day) for q in quarantined),
     ]
+
+
+def _quarantine_exception(tap: QuarantinedTap, day: date) -> DayException:
+    detail: dict[str, Any] = {
+        "quarantine_id": tap.id,
+        "reason": tap.reason.value,
+        "why": tap.detail,
+        "status": tap.status.value,
+        "device": tap.device_id,
+        "device_seq": tap.device_seq,
+        "credential": str(tap.credential_id),
+        "at": tap.at.isoformat(),
+        "route": tap.route_id,
+        "stop": tap.stop_id,
+        "kind": tap.kind.value,
+    }
+    if tap.status is not QuarantineStatus.OPEN:
+        detail.update(
+            account=tap.account_id,
+            resolved_by=tap.resolved_by,
+            resolved_at=None if tap.resolved_at is None else tap.resolved_at.isoformat(),
+            note=tap.note,
+        )
+    return DayException(
+        kind=QUARANTINED_TAP,
+        reference=f"quarantine:{tap.id}",
+        amount=Money(0, DEFAULT_CURRENCY),
+        first_seen=day,
+        detail=detail,
+    )
 
 
 async def report_file(

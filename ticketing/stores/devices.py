@@ -1,6 +1,8 @@
-"""What the taps table says about each device: how much it uploaded and how recently.
+"""What a device's journal says about it: how much it uploaded and how recently.
 
-Read-only aggregates for operators (`uow.devices`); the taps themselves are `TapStore`'s.
+Read-only aggregates for operators (`uow.devices`) over everything a gate's journal upload
+stores: taps, taps in quarantine and refused decisions (a quarantined record is no gap in the
+device's sequence). The records themselves are `TapStore`'s and `JournalStore`'s.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketing.db.journal_models import JournalRefusalRow, QuarantinedTapRow
 from ticketing.db.models import TapRow, table_of
 
-TAPS = table_of(TapRow)
+TABLES = (table_of(TapRow), table_of(QuarantinedTapRow), table_of(JournalRefusalRow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +43,24 @@ class DeviceActivityStore:
 
     async def activity(self, device_ids: Collection[str] | None = None) -> list[DeviceActivity]:
         """Every device that has uploaded (or those of `device_ids`), by device id (one
-        grouped scan of their taps)."""
-        query = select(
-            TAPS.c.device_id,
-            func.count(),
-            func.max(TAPS.c.device_seq),
-            func.max(TAPS.c.at),
-            func.max(TAPS.c.received_at),
-        )
-        if device_ids is not None:
-            query = query.where(TAPS.c.device_id.in_(list(device_ids)))
+        grouped scan of their journal records)."""
+        parts = []
+        for table in TABLES:
+            part = select(table.c.device_id, table.c.device_seq, table.c.at, table.c.received_at)
+            if device_ids is not None:
+                part = part.where(table.c.device_id.in_(list(device_ids)))
+            parts.append(part)
+        journal = union_all(*parts).subquery()
         rows = await self._session.execute(
-            query.group_by(TAPS.c.device_id).order_by(TAPS.c.device_id)
+            select(
+                journal.c.device_id,
+                func.count(),
+                func.max(journal.c.device_seq),
+                func.max(journal.c.at),
+                func.max(journal.c.received_at),
+            )
+            .group_by(journal.c.device_id)
+            .order_by(journal.c.device_id)
         )
         # max() keeps its column's type, so the times come back aware (UTCDateTime).
         return [

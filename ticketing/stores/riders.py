@@ -7,6 +7,7 @@ same record again returns it, a different record under the same id raises `Recor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -265,6 +266,33 @@ class Riders:
         if row is None:
             raise UnknownRecord(f"no credential {credential_id}")
         return _credential(row)
+
+    async def existing(self, account_ids: Iterable[str]) -> set[str]:
+        """Which of these account ids the backend holds."""
+        wanted = sorted(set(account_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 2_000):
+            found.update(
+                await self._session.scalars(
+                    select(RiderAccountRow.id).where(
+                        RiderAccountRow.id.in_(wanted[start : start + 2_000])
+                    )
+                )
+            )
+        return found
+
+    async def credentials(self, credential_ids: Iterable[int]) -> dict[int, CredentialRecord]:
+        """The credentials among these ids that were issued, by id (an upload's, at once)."""
+        wanted = sorted(set(credential_ids))
+        found: dict[int, CredentialRecord] = {}
+        for start in range(0, len(wanted), 2_000):
+            rows = await self._session.scalars(
+                select(CredentialRow).where(
+                    CredentialRow.credential_id.in_(wanted[start : start + 2_000])
+                )
+            )
+            found.update((row.credential_id, _credential(row)) for row in rows)
+        return found
 
     async def credentials_for(self, account_id: str) -> list[CredentialRecord]:
         rows = await self._session.scalars(

@@ -7,13 +7,17 @@
 - `GET /device/v1/fare-feed`: the fare feed and its version, as ETag (304 on If-None-Match).
 - `GET /device/v1/clock`: the server clock, unsigned (a device whose clock is off by more than
   the allowed skew cannot sign, so this is how it finds out).
-- `POST /device/v1/journal`: a batch of journal records. Each carries the device id and the
-  device's sequence number; the batch is stored by `ticketing.services.taps.ingest_taps`
-  (insert or skip, keyed by both; the account-days it touches are marked for pricing in the
-  same transaction) and acknowledged only after the commit, so a repeated or overlapping
-  batch stores nothing twice and the answer says how many records were new, already stored,
-  or already stored with a different body (conflicting: the first one is kept). Every record
-  must carry the authenticated device's id.
+- `POST /device/v1/journal`: a batch of journal records: accepted taps (`records`, each naming
+  the credential as a decimal string, never an account) and refused decisions (`refusals`).
+  Each carries the device id and the device's sequence number; the batch is judged and stored
+  by `ticketing.services.journal.ingest_journal` (each tap attributed to its credential's
+  account; a tap that cannot be attributed or priced, or does not fit the device's binding,
+  is quarantined with its reason; insert or skip, keyed by both; the account-days touched
+  are marked for pricing in the same transaction) and acknowledged only after the commit, so
+  a repeated or overlapping batch stores nothing twice and the answer says how many records
+  were new, already stored, or already stored with a different body (conflicting: the first
+  one is kept), and which were quarantined. Every record must carry the authenticated
+  device's id; an unknown field (such as an `account_id`) is a 422.
 """
 
 from __future__ import annotations
@@ -25,14 +29,17 @@ from typing import Annotated, Literal
 import msgspec
 from aiohttp import web
 
-from faregate.api.context import CONFIG, FARE_FEED, METRICS, PRICING_FEED, UOWS
+from faregate.api.context import CONFIG, FARE_FEED, FEED_PLACES, METRICS, PRICING_FEED, UOWS
+from faregate.api.error_table import ProblemType
 from faregate.api.errors import Problem
 from faregate.api.fare_feed import FareFeedDocument
 from faregate.api.registry import Auth, Call, RouteRegistry
 from qr.errors import QRError
 from qr.keys import load_keyset
+from ticketing.errors import UnknownDevice
+from ticketing.journal import JournalRefusal
+from ticketing.services.journal import ingest_journal
 from ticketing.services.riders import deny_list_delta, deny_list_snapshot
-from ticketing.services.taps import ingest_taps
 from ticketing.taps import TapKind
 
 routes = RouteRegistry()
@@ -51,6 +58,10 @@ UInt64 = Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"maximum": UINT64_
 # No control characters: PostgreSQL text cannot hold NUL, and no gate, stop or account id has one.
 Id64 = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+# Credential ids are 64-bit: as decimal strings, which JavaScript and double-based device code
+# cannot corrupt (a JSON number above 2**53 loses its last digits there).
+CredentialId = Annotated[str, msgspec.Meta(pattern=r"^(0|[1-9][0-9]{0,19})$")]
+StepNumber = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 
 
 def check_uint64(name: str, value: int | None) -> None:
@@ -119,35 +130,61 @@ class ServerClock(msgspec.Struct, kw_only=True):
 
 
 class JournalRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """One accepted passage as the device journaled it; (device_id, device_seq) is its key."""
+    """One accepted tap as the device journaled it; (device_id, device_seq) is its key. It
+    names the credential (as a decimal string), never an account: the backend attributes the
+    tap. `deny_list_version` and `deny_list_stale` say which deny list the gate decided with."""
 
     device_id: Id64
     device_seq: SequenceNumber
-    credential_id: UInt64
-    account_id: Id64
+    credential_id: CredentialId
     at: AwareTime
     route_id: Id64
     stop_id: Id64
     kind: TapKind
+    step: StepNumber | None = None
+    deny_list_version: UInt64 | None = None
+    deny_list_stale: bool = False
 
-    def __post_init__(self) -> None:
-        check_uint64("credential_id", self.credential_id)
+
+class RefusalRecord(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One decision the device refused, and why (`qr.decision.Reason`'s words, or the
+    device's own): counted per device, stop and reason."""
+
+    device_id: Id64
+    device_seq: SequenceNumber
+    at: AwareTime
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")]
+    credential_id: CredentialId | None = None
+    route_id: Id64 | None = None
+    stop_id: Id64 | None = None
+    step: StepNumber | None = None
+    deny_list_version: UInt64 | None = None
+    deny_list_stale: bool = False
 
 
 class JournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    records: Annotated[
-        list[JournalRecord], msgspec.Meta(min_length=1, max_length=MAX_BATCH_RECORDS)
-    ]
+    """Accepted taps (`records`) and refused decisions (`refusals`): at least one of either."""
+
+    records: Annotated[list[JournalRecord], msgspec.Meta(max_length=MAX_BATCH_RECORDS)] = []
+    refusals: Annotated[list[RefusalRecord], msgspec.Meta(max_length=MAX_BATCH_RECORDS)] = []
+
+
+class QuarantinedRecord(msgspec.Struct, kw_only=True):
+    device_seq: int
+    reason: str
 
 
 class UploadResult(msgspec.Struct, kw_only=True):
-    """`new + duplicate == received`; `conflicting` (within duplicate) lists sequence numbers
-    stored earlier with a different body: the stored record was kept."""
+    """`new + duplicate == received` (taps and refusals); `conflicting` (within duplicate)
+    lists sequence numbers stored earlier with a different body: the stored record was kept.
+    `quarantined` (within new) lists the taps the backend stored but will not price until
+    finance resolves them, with the reason: the device may drop them like any other."""
 
     received: int
     new: int
     duplicate: int
     conflicting: list[int]
+    quarantined: list[QuarantinedRecord]
 
 
 @routes.route(
@@ -224,15 +261,23 @@ async def get_clock(call: Call) -> ServerClock:
     return ServerClock(now=now, unix_ms=int(now.timestamp() * 1000))
 
 
+# The signing device was deregistered between its request's check and its upload.
+DEVICE_GONE = ProblemType(403, "device-auth", "Device not authorised")
+
+
 @routes.route(
     "POST", "/device/v1/journal", summary="Upload a batch of journal records", tag="device",
     auth=Auth.DEVICE, body=JournalBatch, response=UploadResult, errors=[403],
-    max_body=MAX_UPLOAD_BYTES,
+    max_body=MAX_UPLOAD_BYTES, problems={UnknownDevice: DEVICE_GONE},
 )  # fmt: skip
 async def upload_journal(call: Call) -> UploadResult:
     device_id = call.require_subject()
-    records = call.body_as(JournalBatch).records
-    foreign = sorted({r.device_id for r in records if r.device_id != device_id})
+    batch = call.body_as(JournalBatch)
+    records, refused = batch.records, batch.refusals
+    if not records and not refused:
+        raise Problem(422, "validation", "Invalid body", "the batch holds no records")
+    ids = {r.device_id for r in records} | {r.device_id for r in refused}
+    foreign = sorted(ids - {device_id})
     if foreign:
         raise Problem(
             403, "foreign-records", "Records of another device",
@@ -240,21 +285,101 @@ async def upload_journal(call: Call) -> UploadResult:
             f"{', '.join(foreign[:3])}{' …' if len(foreign) > 3 else ''}; nothing was stored",
         )  # fmt: skip
     for index, record in enumerate(records):
-        if not EARLIEST_TAP <= record.at < LATEST_TAP:
-            raise Problem(
-                422, "validation", "Invalid body",
-                f"tap time {record.at.isoformat()} is outside {EARLIEST_TAP.year}.."
-                f"{LATEST_TAP.year} - at `$.records[{index}].at`",
-            )  # fmt: skip
-    # The decoded records go to the store as they are: msgspec has checked everything a Tap
-    # would (aware times, types, kinds), and building a Tap per record cost more than the rest.
-    result = await ingest_taps(call.app[UOWS], records, feed=call.app[PRICING_FEED])
+        _check_record(record.at, record.credential_id, f"$.records[{index}]")
+    for index, refusal in enumerate(refused):
+        _check_record(refusal.at, refusal.credential_id, f"$.refusals[{index}]")
+    # The decoded records go to the service as they are (msgspec has checked what a tap
+    # needs), with the credential id as the number it is: building a value per record cost
+    # more than the rest of the upload.
+    taps = [_DecodedTap(r) for r in records]
+    refusals = [
+        JournalRefusal(
+            device_id=r.device_id,
+            device_seq=r.device_seq,
+            at=r.at,
+            reason=r.reason,
+            credential_id=None if r.credential_id is None else int(r.credential_id),
+            route_id=r.route_id,
+            stop_id=r.stop_id,
+            step=r.step,
+            deny_list_version=r.deny_list_version,
+            deny_list_stale=r.deny_list_stale,
+        )
+        for r in refused
+    ]
+    result = await ingest_journal(
+        call.app[UOWS], device_id, taps, refusals,
+        feed=call.app[PRICING_FEED], places=call.app[FEED_PLACES],
+    )  # fmt: skip
     metrics = call.app[METRICS]
-    metrics.taps_ingested.inc(result.inserted)
-    metrics.taps_duplicate.inc(result.duplicates)
+    inserted = result.new - len(result.new_refusals)
+    metrics.taps_ingested.inc(inserted - len(result.quarantined))
+    metrics.taps_duplicate.inc(len(records) - inserted)
+    for _, reason in result.quarantined:
+        metrics.taps_quarantined.labels(reason.value).inc()
+    for counted in result.new_refusals:
+        metrics.device_refusals.labels(device_id, counted.stop_id or "", counted.reason).inc()
     return UploadResult(
-        received=len(records),
-        new=result.inserted,
-        duplicate=result.duplicates,
-        conflicting=[seq for _, seq in result.conflicts],
+        received=result.received,
+        new=result.new,
+        duplicate=result.duplicate,
+        conflicting=list(result.conflicting),
+        quarantined=[
+            QuarantinedRecord(device_seq=seq, reason=reason.value)
+            for seq, reason in result.quarantined
+        ],
     )
+
+
+class _DecodedTap:
+    """A decoded record as `ticketing.journal.JournalTap`: its credential id as an int."""
+
+    __slots__ = ("_record", "credential_id")
+
+    def __init__(self, record: JournalRecord) -> None:
+        self._record = record
+        self.credential_id = int(record.credential_id)
+
+    @property
+    def device_id(self) -> str:
+        return self._record.device_id
+
+    @property
+    def device_seq(self) -> int:
+        return self._record.device_seq
+
+    @property
+    def at(self) -> datetime:
+        return self._record.at
+
+    @property
+    def route_id(self) -> str:
+        return self._record.route_id
+
+    @property
+    def stop_id(self) -> str:
+        return self._record.stop_id
+
+    @property
+    def kind(self) -> TapKind:
+        return self._record.kind
+
+    @property
+    def deny_list_stale(self) -> bool:
+        return self._record.deny_list_stale
+
+
+def _check_record(at: datetime, credential_id: str | None, where: str) -> None:
+    """Refuse what no store can hold: a time outside 2000..2100 (a tap far from the server's
+    clock but inside it is quarantined, not refused), a credential id above 64 bits."""
+    if not EARLIEST_TAP <= at < LATEST_TAP:
+        raise Problem(
+            422, "validation", "Invalid body",
+            f"tap time {at.isoformat()} is outside {EARLIEST_TAP.year}.."
+            f"{LATEST_TAP.year} - at `{where}.at`",
+        )  # fmt: skip
+    if credential_id is not None and int(credential_id) >= 2**64:
+        raise Problem(
+            422, "validation", "Invalid body",
+            f"credential id {credential_id} is above 2^64-1 - at `{where}.credential_id`",
+        )  # fmt: skip
