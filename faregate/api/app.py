@@ -57,6 +57,7 @@ from faregate.api.routes import (
     parking,
     parking_ops,
     passenger,
+    quarantine,
     sessions,
     system,
     webhooks,
@@ -98,7 +99,7 @@ def api_routes() -> RouteRegistry:
     registry = RouteRegistry()
     for module in (
         system, sessions, passenger, device, device_registry, parking, operator, lots,
-        parking_ops, open_data, operator_devices, webhooks, finance, audit,
+        parking_ops, open_data, operator_devices, webhooks, finance, quarantine, audit,
     ):  # fmt: skip
         registry.extend(module.routes)
     return registry

@@ -12,6 +12,9 @@ barriers, as `faregate devices` does at the command line.
   last heartbeat says it holds, and its alarms (`ticketing.services.device_health`).
 - `POST /api/v1/operator/devices/{device_id}/revoke` `{"reason"?}`: refuse the device from
   its next request on, on every server process.
+- `GET /api/v1/operator/refusals?since=&device=&stop=`: the decisions gates and validators
+  refused (uploaded in their journals) since `since` (default: the last 24 hours), counted
+  per device, stop and reason.
 
 Registering and revoking are in the audit log under the signed-in operator.
 """
@@ -44,6 +47,7 @@ from ticketing.services.devices import (
     revoke_device,
     station_stops,
 )
+from ticketing.services.journal import refusal_counts
 
 routes = RouteRegistry()
 
@@ -281,4 +285,44 @@ async def post_revoke(call: Call) -> RevokedDocument:
         status=device.status,
         revoked_at=device.revoked_at,
         changed=changed,
+    )
+
+
+class RefusalsQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    since: datetime | None = None  # default: the last 24 hours
+    device: DeviceId | None = None
+    stop: PlaceId | None = None
+
+
+class RefusalCountDocument(msgspec.Struct, kw_only=True):
+    device_id: str
+    stop_id: str | None
+    reason: str
+    count: int
+
+
+class RefusalCounts(msgspec.Struct, kw_only=True):
+    since: datetime
+    counts: list[RefusalCountDocument]
+
+
+@routes.route(
+    "GET", "/api/v1/operator/refusals",
+    summary="Decisions devices refused, counted per device, stop and reason",
+    tag="operator", auth=Auth.OPERATOR, query=RefusalsQuery, response=RefusalCounts,
+)  # fmt: skip
+async def get_refusals(call: Call) -> RefusalCounts:
+    query = call.query_as(RefusalsQuery)
+    since = query.since or call.app[CONFIG].clock() - timedelta(hours=24)
+    if since.tzinfo is None:
+        raise Problem(422, "validation", "Invalid query", "`since` needs a UTC offset")
+    counts = await refusal_counts(call.app[UOWS], since, device_id=query.device, stop_id=query.stop)
+    return RefusalCounts(
+        since=since,
+        counts=[
+            RefusalCountDocument(
+                device_id=c.device_id, stop_id=c.stop_id, reason=c.reason, count=c.count
+            )
+            for c in counts
+        ],
     )
