@@ -41,12 +41,13 @@ async def test_implausible_tap_times_are_422_naming_the_record(device: Device, a
     assert "$.records[1].at" in (await response.json())["detail"]
 
 
-@pytest.mark.parametrize("credential_id", [2**64, 2**70])
-async def test_a_credential_id_over_64_bits_is_422(device: Device, credential_id: int) -> None:
-    """Was a 500: msgspec decodes any integer, and only the column refused it."""
+@pytest.mark.parametrize("credential_id", [str(2**64), "99999999999999999999", 2**64])
+async def test_a_credential_id_over_64_bits_is_422(
+    device: Device, credential_id: str | int
+) -> None:
+    """Was a 500: msgspec decoded any integer, and only the column refused it. Credential ids
+    are decimal strings now; a number is refused as such."""
     body = json.dumps({"records": [device.record(credential_id=credential_id)]}).encode()
     response = await device.post("/device/v1/journal", body)
     assert response.status == 422, await response.text()
-    assert "`credential_id` must be at most 2**64 - 1 - at `$.records[0]`" in (
-        await response.json()
-    )["detail"]
+    assert "$.records[0].credential_id" in (await response.json())["detail"]

@@ -22,7 +22,6 @@ from faregate.api.context import PRICING_FEED, UOWS
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
 from ticketing.audit import Actor
-from ticketing.errors import NotAttributable, QuarantineResolved, UnknownQuarantinedTap
 from ticketing.journal import QuarantinedTap, QuarantineStatus, Resolution
 from ticketing.services.journal import quarantined_taps, resolve_quarantined
 
@@ -107,17 +106,10 @@ async def post_resolve(call: Call) -> QuarantinedTapDocument:
             404, "unknown-quarantined-tap", "No such quarantined tap", f"no tap {raw[:40]!r}"
         )
     request = call.body_as(ResolveRequest)
-    try:
-        resolved = await resolve_quarantined(
-            call.app[UOWS], int(raw), request.resolution, feed=call.app[PRICING_FEED],
-            who=Actor.of(call.user), reason=request.reason, account_id=request.account_id,
-        )  # fmt: skip
-    except UnknownQuarantinedTap as error:
-        raise Problem(
-            404, "unknown-quarantined-tap", "No such quarantined tap", str(error)
-        ) from None
-    except QuarantineResolved as error:
-        raise Problem(409, "quarantine-resolved", "Already resolved", str(error)) from None
-    except NotAttributable as error:
-        raise Problem(422, "not-attributable", "Cannot resolve so", str(error)) from None
+    # Refusals (UnknownQuarantinedTap 404, QuarantineResolved 409, NotAttributable 422) are
+    # answered from the error table.
+    resolved = await resolve_quarantined(
+        call.app[UOWS], int(raw), request.resolution, feed=call.app[PRICING_FEED],
+        who=Actor.of(call.user), reason=request.reason, account_id=request.account_id,
+    )  # fmt: skip
     return _document(resolved)
