@@ -28,6 +28,9 @@ ParkingError
 ├── PermitError          a permit that cannot be sold as asked (no permits at the lot, a
 │                        month past, sold out, neither or both of a plate and a credential)
 ├── BarrierUploadError   a barrier upload that cannot be applied (nothing was)
+│   └── ImpossibleRecord a record no working barrier makes: exit before entry, a time far
+│                        from the server's clock, a sequence number that leaps, a fee above
+│                        what any version of the lot's tariff charges for the stay
 └── BarrierConfigurationError  a barrier configuration document that is not one
 
 TariffPartRecorded is no error of the caller's: the tariff reader raises it to leave a part of a
@@ -152,6 +155,11 @@ class PermitError(ParkingError):
 class BarrierUploadError(ParkingError):
     """A barrier upload that cannot be applied (another lot's device, out-of-order records,
     an exit without its fee, a currency the lot does not charge in). Nothing was applied."""
+
+
+class ImpossibleRecord(BarrierUploadError):
+    """A barrier record no working barrier makes (`parking.record_checks`); the upload is
+    refused whole, naming the record, and nothing of it is applied."""
 
 
 class BarrierConfigurationError(ParkingError):

@@ -44,6 +44,7 @@ from parking.errors import (
 from parking.occupancy import LotOccupancy, Occupancy
 from parking.occupancy_history import BucketCounts
 from parking.permit import Permit
+from parking.record_checks import check_exit, check_records, most_any_tariff_charges, stay_fee
 from parking.records import (
     BarrierEvent,
     CaseRecord,
@@ -282,6 +283,8 @@ async def ingest_barrier_batch(
                 f"barrier {device_id} belongs to lot {registered}, not {lot_id}; nothing applied"
             )
         fresh = [event for event in ordered if event.seq > last_seq]
+        check_records(fresh, last_seq, uow.clock())
+        versions = await uow.parking.tariff_versions(lot_id)
         entries = exits = cases = 0
         history = BucketCounts()
         for event in fresh:
@@ -292,7 +295,7 @@ async def ingest_barrier_batch(
             elif event.kind is EventKind.EXIT:
                 if await uow.parking.find_session(event.session_id) is None:
                     history.entry(event.at)  # an unknown entry: the stay opens at the exit
-                cases += await _apply_exit(uow, lot, event)
+                cases += await _apply_exit(uow, lot, event, versions)
                 history.exit(event.at, (await uow.parking.get_session(event.session_id)).fee or 0)
                 exits += 1
             elif event.kind is EventKind.REMOTE_OPEN and event.command_id is not None:
@@ -417,13 +420,29 @@ async def _apply_entry(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEve
     )
 
 
-async def _apply_exit(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent) -> bool:
-    """Close the session and post its fee; True when an unable-to-collect case was made."""
+async def _apply_exit(
+    uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEvent, versions: Sequence[TariffVersion]
+) -> bool:
+    """Close the session and post its fee, the backend's price of the stay (never the
+    barrier's: `parking.record_checks`); True when an unable-to-collect case was made."""
     if event.currency is not None and event.currency != lot.currency:
         raise BarrierUploadError(
             f"record {event.seq}: fee in {event.currency}, lot {lot.lot_id} charges {lot.currency}"
         )
     session = await uow.parking.find_session(event.session_id)
+    entry_at = None if session is None or session.lost_credential else session.entry_at
+    vehicle = event.vehicle or "car" if session is None else session.vehicle
+    check_exit(
+        event, entry_at,
+        most_any_tariff_charges(versions, vehicle=vehicle, entry_at=entry_at, exit_at=event.at),
+    )  # fmt: skip
+    permit = None
+    if session is not None and session.permit_id is not None:
+        permit = await uow.parking.find_permit(session.permit_id)
+    fee = stay_fee(
+        versions, vehicle=vehicle, entry_at=entry_at, exit_at=event.at,
+        permit_until=None if permit is None else permit.valid_until,
+    )  # fmt: skip
     if session is None:
         # The entry is unknown (lost credential without a match, or never uploaded).
         account = await _account_of(uow, event.credential_id)
@@ -445,7 +464,6 @@ async def _apply_exit(uow: ParkingUnitOfWork, lot: LotConfig, event: BarrierEven
         raise BarrierUploadError(
             f"record {event.seq}: session {session.session_id} is already {session.status}"
         )
-    fee = event.fee or 0
     failure = _failure(event.failure)
     account = (
         None if session.account_id is None else await uow.riders.find_account(session.account_id)
@@ -551,8 +569,9 @@ class _Collect:
     ) -> tuple[int, CaseRecord | None]:
         await self.release_hold()
         if failure is None:
-            # Taken at the lane outside Faregate's accounts (e.g. a card at the exit).
-            return event.collected or self.fee, None
+            # Taken at the lane outside Faregate's accounts (e.g. a card at the exit): what
+            # the stay costs at most, whatever the barrier says it took.
+            return min(event.collected or self.fee, self.fee), None
         return 0, self._case(self.fee, failure.value, None)
 
     async def as_debt(self, account: RiderAccount, reason: str) -> tuple[int, CaseRecord]:

@@ -172,6 +172,7 @@ ERRORS: Table = {
     parking_errors.BarrierUploadError: ProblemType(
         409, "barrier-upload", "Upload cannot be applied"
     ),
+    parking_errors.ImpossibleRecord: ProblemType(422, "impossible-record", "Impossible record"),
     # --- gateways ------------------------------------------------------------------------------
     gateway_errors.CardDeclined: ProblemType(402, "card-declined", "Card declined"),
     gateway_errors.GatewayRequestRejected: GATEWAY,

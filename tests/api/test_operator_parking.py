@@ -77,7 +77,7 @@ async def a_day_at_the_lot(client: Client) -> tuple[LotConfig, Occupancy]:
             event(2, EventKind.ENTRY, T0 + timedelta(minutes=5), reason="ok", plate="29A-12345"),
             event(
                 3, EventKind.EXIT, T0 + timedelta(hours=2), reason="unable_to_collect",
-                session_seq=1, credential_id=CREDENTIAL, tariff_id="hanoi-car", fee=30_000,
+                session_seq=1, credential_id=CREDENTIAL, tariff_id="hanoi-car", fee=25_000,
                 currency="VND", collected=0, failure="card_declined",
             ),
         ],
@@ -105,7 +105,7 @@ async def test_operator_sees_lots_with_live_occupancy_and_uncollected_fees(
 
     fees = await (await get(client, "/api/v1/operator/unable-to-collect", ops)).json()
     (case,) = [f for f in fees["fees"] if f["lot_id"] == lot.lot_id]
-    assert (case["account_id"], case["amount"], case["currency"]) == ("acc-post", 30_000, "VND")
+    assert (case["account_id"], case["amount"], case["currency"]) == ("acc-post", 25_000, "VND")
     assert case["reason"] == "card_declined"
     assert case["on_receivable"] is True
     await occupancy.forget(lot.lot_id)

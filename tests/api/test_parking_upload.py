@@ -157,11 +157,23 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
         (body(device_id="someone-else"), 403, "only its own records"),
         # above the column's unsigned 64 bits: was a 500 (the bound only in the database)
         (body(credential_id=2**64), 422, "`credential_id` must be at most 2**64 - 1"),
+        # impossible records: never applied, never acknowledged
+        (body(at="2099-01-01T00:00:00+07:00"), 422, "more than a day ahead"),
+        (body(at="2000-01-01T12:00:00+07:00"), 422, "more than 90 days old"),
+        (body(seq=2**63 - 1), 422, "leaps"),
+        (
+            body(kind="exit", fee=2**62, collected=0, failure="card_declined"),
+            422,
+            "above what any tariff",
+        ),
     ]
     for payload, status, detail in cases:
         response = await device.post(UPLOAD_PATH, payload)
         assert response.status == status, await response.text()
         assert response.content_type == "application/problem+json"
         assert detail in (await response.json())["detail"]
+        if detail in ("more than a day ahead", "more than 90 days old", "leaps",
+                      "above what any tariff"):  # fmt: skip
+            assert (await response.json())["type"] == "urn:faregate:problem:impossible-record"
     async with uows() as uow:
         assert await uow.parking.events_count(device.id) == 0

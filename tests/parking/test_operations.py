@@ -156,9 +156,10 @@ async def test_a_case_without_an_account_is_collected_at_the_lot(
 
 
 async def test_cases_are_found_by_plate_lot_day_and_status_and_exported(
-    uows: ParkingUnitOfWorkFactory,
+    uows: ParkingUnitOfWorkFactory, clock: Clock
 ) -> None:
     await ingest_barrier_batch(uows, DEVICE, "street", unpaid(1, 1, "30A-111.11", T0))
+    clock.at = T0 + timedelta(days=1, hours=3)  # the next day's stay is uploaded that day
     await ingest_barrier_batch(
         uows, DEVICE, "street", unpaid(3, 2, "29B-222.22", T0 + timedelta(days=1))
     )

@@ -21,6 +21,7 @@ from parking.services import (
     unable_to_collect_report,
 )
 from parking.sessions import SessionState
+from parking.tariff_files import load_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from tests.helpers.parking import open_lot
 from ticketing.ledger import accounts
@@ -43,6 +44,7 @@ LOT = LotConfig(
     currency="VND",
 )
 OPERATOR = accounts.operator("iparking-hn")
+CAR = load_tariff("hanoi-car")  # the lot's tariff (tests/helpers/parking.open_lot)
 CLEARING = accounts.gateway_clearing("stripe")
 RICH, POOR, POSTPAID, EMPTY = 101, 102, 103, 104
 
@@ -169,20 +171,18 @@ async def test_a_fee_above_the_hold_takes_the_wallet_then_becomes_debt_never_bel
     await upload(uows, [entry(1, POOR, T0)])
     assert await state(uows, wallet) == (10_000, 10_000)  # the hold is what the wallet has
     overnight = T0 + timedelta(hours=26)
+    price = CAR.quote("car", T0, overnight).amount  # the backend's, whatever the barrier says
     result = await upload(uows, [exit_(2, 1, POOR, overnight, 290_000)])
     assert result.cases == 1
     assert await state(uows, wallet) == (0, 0)  # at its floor, never below
-    assert await amounts_owed(uows, ["acc-poor"]) == {"acc-poor": Money(280_000, "VND")}
-    assert (await state(uows, OPERATOR))[0] == 290_000  # the operator is owed all of it
+    owed = price - 10_000
+    assert await amounts_owed(uows, ["acc-poor"]) == {"acc-poor": Money(owed, "VND")}
+    assert (await state(uows, OPERATOR))[0] == price  # the operator is owed all of it
     report = await unable_to_collect_report(uows, LOT.lot_id)
     [case] = report.cases
-    assert (case.amount, case.reason, case.account_id) == (
-        280_000,
-        "insufficient_funds",
-        "acc-poor",
-    )
+    assert (case.amount, case.reason, case.account_id) == (owed, "insufficient_funds", "acc-poor")
     assert case.debt_posting_id == "parking:barrier-hk-1:1:rest"
-    assert report.totals == {"VND": 280_000}
+    assert report.totals == {"VND": owed}
     [session] = await sessions_of(uows)
     assert (session.status, session.collected, session.receipt_no) == (
         SessionState.UNABLE_TO_COLLECT, 10_000, None,
@@ -190,13 +190,15 @@ async def test_a_fee_above_the_hold_takes_the_wallet_then_becomes_debt_never_bel
     await ledger_ok(uows)
 
 
-@pytest.mark.parametrize(("funds_seq", "fee"), [(EMPTY, 25_000), (RICH, 0), (RICH, 49_999)])
+@pytest.mark.parametrize(
+    ("funds_seq", "minutes"), [(EMPTY, 90), (RICH, 0), (RICH, 180), (EMPTY, 26 * 60)]
+)
 async def test_wallets_stay_within_their_floor(
-    uows: ParkingUnitOfWorkFactory, funds_seq: int, fee: int
+    uows: ParkingUnitOfWorkFactory, funds_seq: int, minutes: int
 ) -> None:
-    await upload(
-        uows, [entry(1, funds_seq, T0), exit_(2, 1, funds_seq, T0 + timedelta(hours=3), fee)]
-    )
+    leave = T0 + timedelta(minutes=minutes)
+    fee = CAR.quote("car", T0, leave).amount if minutes else 0
+    await upload(uows, [entry(1, funds_seq, T0), exit_(2, 1, funds_seq, leave, fee)])
     async with uows() as uow:
         for account_id in ("acc-rich", "acc-empty"):
             state_ = await uow.ledger.account(accounts.wallet(account_id))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from parking.records import BarrierEvent, EventKind, LotConfig
 from parking.services import ingest_barrier_batch, unable_to_collect_report
+from parking.tariff_files import load_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from tests.helpers.parking import open_lot
 from ticketing.db.engine import create_engine
@@ -23,6 +24,7 @@ from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
+CAR = load_tariff("hanoi-car")  # the lot's tariff (tests/helpers/parking.open_lot)
 FAILURES = (None, None, "barrier_offline", "card_declined")
 
 drivers = st.lists(
@@ -30,7 +32,7 @@ drivers = st.lists(
         st.sampled_from([PaymentMode.PREPAID_WALLET, PaymentMode.POSTPAID_CARD]),
         st.integers(0, 200_000),  # wallet funds
         st.integers(0, 50_000),  # overdraft limit
-        st.integers(0, 400_000),  # the stay's fee
+        st.integers(1, 36 * 60),  # the stay's minutes (the backend prices it with the tariff)
         st.sampled_from(FAILURES),
     ),
     min_size=1,
@@ -42,6 +44,7 @@ async def _example(
     db_url: str, hold: int, cars: list[tuple[PaymentMode, int, int, int, str | None]], split: int
 ) -> None:
     engine = create_engine(db_url)
+    original = list(cars)
     tag = uuid.uuid4().hex[:8]
     try:
         uows = ParkingUnitOfWorkFactory(engine)
@@ -96,6 +99,13 @@ async def _example(
             )
             for n in range(len(cars))
         ]
+        # What each stay costs: the lot's tariff's price (the backend's, not the barrier's).
+        cars = [
+            (mode, funds, overdraft, CAR.quote("car", T0 + timedelta(minutes=n),
+                                               T0 + timedelta(minutes=n + minutes)).amount, f)
+            for n, (mode, funds, overdraft, minutes, f) in enumerate(cars)
+        ]  # fmt: skip
+        stays = {n: minutes for n, (_, _, _, minutes, _) in enumerate(original)}
         for n, (_, _, _, fee, failure) in enumerate(cars):
             events.append(
                 BarrierEvent(
@@ -103,7 +113,7 @@ async def _example(
                     seq=len(cars) + n + 1,
                     lot_id=lot.lot_id,
                     kind=EventKind.EXIT,
-                    at=T0 + timedelta(hours=2, minutes=n),
+                    at=T0 + timedelta(minutes=n + stays[n]),
                     reason="unable_to_collect" if failure and fee else "closed",
                     session_seq=n + 1,
                     credential_id=base + n,

@@ -41,9 +41,9 @@ from ticketing.journal import (
     attributed,
     judge,
 )
-from ticketing.service_day import service_day_start
 from ticketing.services import audit
 from ticketing.services.pricing import account_days
+from ticketing.settlement.calendar import day_window
 from ticketing.stores.journal import Quarantining, body
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 
@@ -155,16 +155,13 @@ async def ingest_journal(
     return await run_in_uow(uows, ingest)
 
 
-def _day_window(day: date) -> tuple[datetime, datetime]:
-    return service_day_start(day), service_day_start(date.fromordinal(day.toordinal() + 1))
-
-
 async def quarantined_taps(
     uows: UnitOfWorkFactory, day: date, *, status: QuarantineStatus | None = None
 ) -> list[QuarantinedTap]:
-    """The taps of service day `day` in quarantine (open, resolved, or of one status)."""
+    """The taps of service day `day` in quarantine (open, resolved, or of one status).
+    Raises DayOutOfRange for a day no settlement can have."""
     async with uows() as uow:
-        return await uow.journal.between(*_day_window(day), status)
+        return await uow.journal.between(*day_window(day), status)
 
 
 async def get_quarantined(uows: UnitOfWorkFactory, quarantine_id: int) -> QuarantinedTap:
