@@ -50,6 +50,60 @@ def enrolment_body(device_id: str, code: str, key: X25519PrivateKey) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
+def tap_record(
+    device_id: str,
+    seq: int,
+    credential_id: int,
+    at: datetime,
+    *,
+    route_id: str,
+    stop_id: str,
+    kind: str,
+    step: int | None = None,
+    deny_list_version: int | None = None,
+    deny_list_stale: bool = False,
+) -> dict[str, Any]:
+    """An accepted tap as `POST /device/v1/journal` takes it (docs/DEVICE-API.md): the
+    credential id as a decimal string, never an account (the backend attributes the tap)."""
+    record: dict[str, Any] = {
+        "device_id": device_id, "device_seq": seq, "credential_id": str(credential_id),
+        "at": at.isoformat(), "route_id": route_id, "stop_id": stop_id, "kind": kind,
+        "deny_list_stale": deny_list_stale,
+    }  # fmt: skip
+    if step is not None:
+        record["step"] = step
+    if deny_list_version is not None:
+        record["deny_list_version"] = deny_list_version
+    return record
+
+
+def refusal_record(
+    device_id: str,
+    seq: int,
+    at: datetime,
+    reason: str,
+    *,
+    credential_id: int | None = None,
+    route_id: str | None = None,
+    stop_id: str | None = None,
+    step: int | None = None,
+    deny_list_version: int | None = None,
+    deny_list_stale: bool = False,
+) -> dict[str, Any]:
+    """A refused decision as `POST /device/v1/journal` takes it in `refusals`."""
+    record: dict[str, Any] = {
+        "device_id": device_id, "device_seq": seq, "at": at.isoformat(), "reason": reason,
+        "deny_list_stale": deny_list_stale,
+    }  # fmt: skip
+    optional = {
+        "credential_id": None if credential_id is None else str(credential_id),
+        "route_id": route_id, "stop_id": stop_id, "step": step,
+        "deny_list_version": deny_list_version,
+    }  # fmt: skip
+    record.update({k: v for k, v in optional.items() if v is not None})
+    return record
+
+
 def sign_request(
     secret: bytes,
     device_id: str,
@@ -136,9 +190,16 @@ class DeviceClient:
     async def get(self, path_qs: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return await self.request("GET", path_qs, headers=headers)
 
-    async def upload(self, records: list[dict[str, Any]]) -> httpx.Response:
-        """POST a journal batch; the answer counts new, duplicate and conflicting records."""
-        body = json.dumps({"records": records}, separators=(",", ":")).encode()
+    async def upload(
+        self, records: list[dict[str, Any]], refusals: list[dict[str, Any]] | None = None
+    ) -> httpx.Response:
+        """POST a journal batch (accepted taps, `tap_record`; refused decisions,
+        `refusal_record`); the answer counts new, duplicate, conflicting and quarantined
+        records. Every record answered 200 may be dropped, quarantined ones too."""
+        batch: dict[str, Any] = {"records": records}
+        if refusals:
+            batch["refusals"] = refusals
+        body = json.dumps(batch, separators=(",", ":")).encode()
         return await self.request("POST", "/device/v1/journal", body)
 
     async def configuration(self, held: Mapping[str, Any] | None) -> Mapping[str, Any]:

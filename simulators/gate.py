@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from qr.decision import Decision, Reason
 from qr.decode import verify_image
@@ -20,6 +21,7 @@ from qr.liveness import SecureModule
 from qr.memory import GateMemory
 from qr.timeutil import Clock, from_unix, require_aware, utc_now
 from qr.verifier import GateContext, Verifier, VerifierPolicy
+from simulators.device_client import refusal_record, tap_record
 from simulators.device_config import DeviceSettings
 from simulators.errors import ConfigurationError
 from simulators.journal import SqliteJournal
@@ -102,6 +104,34 @@ class GateJournal(SqliteJournal):
             )
             for r in rows
         ]
+
+    def batch(
+        self, after_seq: int, *, route_id: str, stop_id: str, kind: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The records after `after_seq` as the next journal upload (docs/DEVICE-API.md): the
+        accepted ones as taps at the gate's place, the refused ones as refusals."""
+        taps: list[dict[str, Any]] = []
+        refusals: list[dict[str, Any]] = []
+        for r in self.records(after_seq):
+            if r.accepted and r.credential_id is not None:
+                taps.append(
+                    tap_record(
+                        r.device_id, r.seq, r.credential_id, r.at, route_id=route_id,
+                        stop_id=stop_id, kind=kind, step=r.step,
+                        deny_list_version=r.deny_list_version,
+                        deny_list_stale=r.deny_list_stale,
+                    )
+                )  # fmt: skip
+            else:
+                refusals.append(
+                    refusal_record(
+                        r.device_id, r.seq, r.at, r.reason.value,
+                        credential_id=r.credential_id, route_id=route_id, stop_id=stop_id,
+                        step=r.step, deny_list_version=r.deny_list_version,
+                        deny_list_stale=r.deny_list_stale,
+                    )
+                )  # fmt: skip
+        return taps, refusals
 
     def restore_memory(self, since: float) -> GateMemory:
         """The replay/passback memory implied by accepted uses at or after Unix time `since`."""

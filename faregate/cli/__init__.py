@@ -19,6 +19,7 @@ from faregate.cli.lots import lots
 from faregate.cli.outbox import outbox
 from faregate.cli.parking import parking
 from faregate.cli.qr import qr
+from faregate.cli.quarantine import quarantine
 from faregate.cli.serve import serve
 from faregate.cli.settle import settle_command
 from faregate.cli.users import users
@@ -70,7 +71,7 @@ def cli(
 
 for command in (
     keys, qr, db, fares, ledger, outbox, parking, lots, demo, serve, users, devices, worker,
-    settle_command,
+    settle_command, quarantine,
 ):  # fmt: skip
     cli.add_command(command)
 

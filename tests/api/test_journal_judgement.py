@@ -6,12 +6,19 @@ reason; bad input to each new route is a problem document."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
+from qr.issue import issue_credential
+from qr.vectors import fixed_key_material
+from simulators.gate import OfflineGate
 from tests.helpers.api import RECORDS_START, Client, Device, call, token
-from tests.helpers.devices import gate
+from tests.helpers.devices import device_id as new_device_id
+from tests.helpers.devices import enrolled_client, gate
+from tests.helpers.payments import add_rider
 from ticketing.service_day import service_day
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
@@ -155,3 +162,43 @@ async def test_refusals_are_counted_per_device_stop_and_reason(
         response = await device.post(JOURNAL, json.dumps(bad).encode())
         assert response.status == 422, bad
         assert response.content_type == PROBLEM_JSON
+
+
+async def test_a_simulated_gate_uploads_its_journal_as_the_document_says(
+    client: Client, uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    """The reference device end to end: a rider's phone at an offline gate (accepted, then the
+    same code replayed), the gate's journal uploaded by the reference client; the tap is the
+    rider's and the refusal counted."""
+    uows = client.server.app[UOWS]
+    account, [credential] = await add_rider(uows, credentials=1)
+    keys = fixed_key_material(rotated=False)
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    phone = issue_credential(
+        keys, credential_id=credential, product="WALLET", now=now - timedelta(hours=1)
+    )
+    gate_id = new_device_id("gate")
+    offline = OfflineGate(
+        gate_id, keys.keyset, keys.secure_module(), tmp_path / "gate.sqlite", clock=lambda: now
+    )
+    code = phone.token_at(now)
+    assert offline.present_text(code, now).accepted
+    assert not offline.present_text(code, now + timedelta(seconds=3)).accepted  # replayed
+    taps, refusals = offline.journal.batch(0, route_id="m2a", stop_id="m2a_01", kind="entry")
+    offline.close()
+    reference = await enrolled_client(uows, str(client.make_url("")), gate_id, gate())
+    try:
+        answer = await reference.upload(taps, refusals)
+    finally:
+        await reference.aclose()
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "received": 2, "new": 2, "duplicate": 0, "conflicting": [], "quarantined": [],
+    }  # fmt: skip
+    async with uow_factory() as uow:
+        mine = await uow.taps.for_account(
+            account, now - timedelta(hours=1), now + timedelta(hours=1)
+        )
+        counted = await uow.journal.refusal_counts(now - timedelta(hours=1), device_id=gate_id)
+    assert [(t.credential_id, t.stop_id) for t in mine] == [(credential, "m2a_01")]
+    assert [(c.stop_id, c.reason, c.count) for c in counted] == [("m2a_01", "replayed", 1)]
