@@ -65,15 +65,31 @@ _SEALED = {
     "ciphertext": "c4" * 48,
 }
 
+# A tap names the credential (a decimal string), never an account: the backend attributes it.
 _JOURNAL_RECORD = {
     "device_id": GATE,
     "device_seq": 4711,
-    "credential_id": 9007199254740993,
-    "account_id": "acct-1f3a",
+    "credential_id": "9007199254740993",
     "at": AT,
-    "route_id": "2A",
+    "route_id": "m2a",
     "stop_id": "m2a_01",
     "kind": "entry",
+    "step": 59017560,
+    "deny_list_version": 812,
+    "deny_list_stale": False,
+}
+
+_REFUSAL_RECORD = {
+    "device_id": GATE,
+    "device_seq": 4712,
+    "at": AT,
+    "reason": "replayed",
+    "credential_id": "9007199254740993",
+    "route_id": "m2a",
+    "stop_id": "m2a_01",
+    "step": 59017560,
+    "deny_list_version": 812,
+    "deny_list_stale": False,
 }
 
 _BARRIER_RECORD = {
@@ -140,8 +156,14 @@ DEVICE_EXAMPLES: Mapping[tuple[str, str], Mapping[str, Any]] = {
         "response": {"now": "2026-12-07T04:15:00.250000Z", "unix_ms": 1796616900250}
     },
     ("POST", "/device/v1/journal"): {
-        "request": {"records": [_JOURNAL_RECORD]},
-        "response": {"received": 1, "new": 1, "duplicate": 0, "conflicting": []},
+        "request": {"records": [_JOURNAL_RECORD], "refusals": [_REFUSAL_RECORD]},
+        "response": {
+            "received": 2,
+            "new": 2,
+            "duplicate": 0,
+            "conflicting": [],
+            "quarantined": [{"device_seq": 4711, "reason": "unknown-credential"}],
+        },
     },
     ("POST", "/device/v1/parking/journal"): {
         "request": {"lot_id": "hn-vincom", "records": [_BARRIER_RECORD]},
