@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from qr.decode import decode_image
-from tests.helpers.live_app import LiveApp, Rider, register, shown_token, sign_in
+from tests.helpers.live_app import PASSWORD, LiveApp, Rider, register, shown_token, sign_in
 from tests.helpers.waiting import until_sync
 from ticketing.services import passengers
 
@@ -259,6 +259,32 @@ def test_report_lost_phone_ends_every_session_and_the_lost_token_is_refused(
     code = shown_token(new)
     assert code[:120] != lost_code[:120]
     assert live_app.accepted(code)
+
+
+def test_a_lost_phone_is_reported_from_the_sign_in_form_with_the_password(
+    browser: Browser, contexts: list[BrowserContext], errors: list[str], live_app: LiveApp
+) -> None:
+    rider = register(live_app, card=False)
+    lost = new_page(device(browser, contexts, PHONE), errors)
+    sign_in(lost, live_app, rider)
+    lost_code = shown_token(lost)
+    lost_token = lost.evaluate(f"async () => ({READ_STORE})('token')")
+
+    new = new_page(device(browser, contexts, PHONE), errors)
+    new.goto(f"{live_app.url}/")
+    new.get_by_label("Username").fill(rider.username)
+    new.get_by_label("Password").fill(PASSWORD)
+    new.get_by_text("Lost your phone?").first.click()
+    new.get_by_role("button", name="Report lost phone").click()
+    wait_for_text(new, "#account-message", "every session of your account has ended")
+    assert not live_app.accepted(lost_code)
+    with httpx.Client(base_url=live_app.url) as http:
+        refused = http.get(
+            "/api/v1/passenger/account", headers={"Authorization": f"Bearer {lost_token}"}
+        )
+    assert refused.status_code == 401
+    sign_in(new, live_app, rider)
+    assert live_app.accepted(shown_token(new))
 
 
 def test_a_phone_clock_3_minutes_off_shows_a_code_the_gate_accepts(

@@ -137,6 +137,7 @@ export class AccountPage {
       this.reportLost();
     });
     this.el("move-pass").addEventListener("click", () => this.movePass());
+    this.el("report-lost-sign-in").addEventListener("click", () => this.reportLostWithPassword());
     watchNetwork(this.el("network-status"));
     const view = this.doc.defaultView;
     view?.addEventListener("online", () => this.online());
@@ -543,6 +544,34 @@ export class AccountPage {
       this.say(`Error: the card was not saved (${error.message}).`, true);
     }
     await this.refresh();
+  }
+
+  /**
+   * A lost phone reported from the sign-in form (no session on this device): sign in with the
+   * password (throttled as every sign-in is), report with that token, which ends it too.
+   */
+  async reportLostWithPassword() {
+    const username = this.el("username").value.trim();
+    const password = this.el("password").value;
+    if (!username || !password) {
+      this.showSignIn("Error: enter your username and password to report a lost phone.");
+      return;
+    }
+    try {
+      const session = await api("POST", "/api/v1/sessions", { body: { username, password } });
+      await api("POST", "/api/v1/passenger/lost-phone", { token: session.token });
+    } catch (error) {
+      const message = error.status === 401 ? "wrong username or password" : error.message;
+      this.showSignIn(`Error: the report failed (${message}).`);
+      return;
+    }
+    this.el("password").value = "";
+    await this.forgetAll();
+    this.say(
+      "Reported. The lost phone's pass no longer works and every session of your account has "
+        + "ended. Sign in to get your pass on this phone.",
+    );
+    this.showSignIn();
   }
 
   async reportLost() {
