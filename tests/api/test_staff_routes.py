@@ -85,6 +85,7 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
     paths = (await (await client.get("/openapi.json")).json())["paths"]
     assert sorted(p for p in paths if p.startswith("/api/v1/finance")) == [
         "/api/v1/finance/audit", "/api/v1/finance/exceptions", "/api/v1/finance/figures",
+        "/api/v1/finance/quarantine", "/api/v1/finance/quarantine/{id}/resolve",
         "/api/v1/finance/settlements", "/api/v1/finance/settlements/{day}",
         "/api/v1/finance/settlements/{day}/approve",
         "/api/v1/finance/settlements/{day}/operators/{operator}", "/api/v1/finance/statements",
@@ -103,7 +104,7 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
         "/api/v1/operator/lots/{lot_id}/tariffs/{version}/cancel",
         "/api/v1/operator/lots/{lot_id}/tariffs/{version}/preview",
         "/api/v1/operator/lots/{lot_id}/tariffs/{version}/schedule",
-        "/api/v1/operator/unable-to-collect",
+        "/api/v1/operator/refusals", "/api/v1/operator/unable-to-collect",
     ]  # fmt: skip
 
 
