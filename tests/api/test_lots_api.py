@@ -15,46 +15,12 @@ from faregate.api.context import UOWS
 from tests.helpers.api import Client, Device, call, token
 from tests.helpers.devices import barrier
 from tests.helpers.parking import shipped
+from tests.helpers.parking_api import created, new_lot, problem
 from ticketing.audit import AuditQuery, TargetKind
 from ticketing.services.audit import read_audit
 from ticketing.users import UserRole
 
-PROBLEM_JSON = "application/problem+json"
 DEARER = shipped("hanoi-car").replace("amount = 25000", "amount = 30000", 1)
-
-
-def new_lot(lot_id: str, **changes: Any) -> dict[str, Any]:
-    return {
-        "lot_id": lot_id,
-        "name": "Lý Thái Tổ on-street",
-        "operator": "iparking-hanoi",
-        "capacity": 30,
-        "reserved": 2,
-        "tariff_name": "hanoi-car",
-        "kind": "on-street",
-        "latitude": 21.02889,
-        "longitude": 105.8525,
-        "permit_price": 3_000_000,
-        **changes,
-    }
-
-
-async def problem(response: Any, status: int, kind: str) -> dict[str, Any]:
-    text = await response.text()
-    assert response.status == status, text
-    assert response.content_type == PROBLEM_JSON, text
-    document: dict[str, Any] = json.loads(text)
-    assert document["type"] == f"urn:faregate:problem:{kind}", document
-    assert document["detail"], document
-    return document
-
-
-async def created(client: Client, ops: str, **changes: Any) -> dict[str, Any]:
-    lot_id = f"street-{secrets.token_hex(4)}"
-    answer = await call(client, "POST", "/api/v1/operator/lots", new_lot(lot_id, **changes), ops)
-    assert answer.status == 200, await answer.text()
-    lot: dict[str, Any] = await answer.json()
-    return lot
 
 
 async def test_a_lot_created_through_the_api_takes_its_barriers_uploads(client: Client) -> None:
@@ -127,9 +93,7 @@ async def test_bad_lots_are_refused_with_the_field_and_nothing_is_created(client
     reserved = await problem(
         await call(client, "PATCH", path, {"reserved": 31}, ops), 422, "validation"
     )
-    assert reserved["errors"] == [
-        {"field": "reserved", "reason": "must be 0 to the capacity (30)"}
-    ]
+    assert reserved["errors"] == [{"field": "reserved", "reason": "must be 0 to the capacity (30)"}]
     assert (await (await call(client, "GET", path, None, ops)).json())["reserved"] == 2
     assert (await call(client, "GET", f"/api/v1/operator/lots/{fresh}", None, ops)).status == 404
     for role in (UserRole.FINANCE, UserRole.PASSENGER, UserRole.INSPECTOR):
@@ -200,8 +164,13 @@ async def test_bad_tariffs_are_refused_with_each_field_and_reason(client: Client
         ("POST", f"{tariffs}/1/cancel", {"reason": "no"}, 409, "tariff-schedule"),
         ("POST", f"{tariffs}/1/cancel", {"reason": "  "}, 422, "validation"),
         ("POST", f"{tariffs}/9/schedule", {}, 404, "unknown-tariff"),
-        ("POST", f"{tariffs}/1/schedule", {"effective_from": "2026-12-01T00:00"}, 422,
-         "validation"),
+        (
+            "POST",
+            f"{tariffs}/1/schedule",
+            {"effective_from": "2026-12-01T00:00"},
+            422,
+            "validation",
+        ),
     ]
     for method, where, body, status, kind in bad:
         await problem(await call(client, method, where, body, ops), status, kind)

@@ -16,8 +16,8 @@ from jsonschema import Draft202012Validator
 from faregate.api.context import REDIS
 from faregate.api.routes.open_data import CACHE_SECONDS, FEED_CACHE
 from parking.occupancy import Occupancy
-from tests.api.test_lots_api import created, problem
 from tests.helpers.api import Client, call, token
+from tests.helpers.parking_api import created, problem
 from ticketing.users import UserRole
 
 SCHEMA = json.loads(

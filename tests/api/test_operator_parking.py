@@ -16,7 +16,7 @@ from parking.records import BarrierEvent, EventKind, LotConfig
 from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from tests.helpers.api import Client
-from tests.helpers.parking import open_lot
+from tests.helpers.parking import car_fee, open_lot
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.users import ScryptCost, create_user, sign_in
@@ -105,7 +105,11 @@ async def test_operator_sees_lots_with_live_occupancy_and_uncollected_fees(
 
     fees = await (await get(client, "/api/v1/operator/unable-to-collect", ops)).json()
     (case,) = [f for f in fees["fees"] if f["lot_id"] == lot.lot_id]
-    assert (case["account_id"], case["amount"], case["currency"]) == ("acc-post", 25_000, "VND")
+    assert (case["account_id"], case["amount"], case["currency"]) == (
+        "acc-post",
+        car_fee(T0, T0 + timedelta(hours=2)),
+        "VND",
+    )
     assert case["reason"] == "card_declined"
     assert case["on_receivable"] is True
     await occupancy.forget(lot.lot_id)

@@ -15,10 +15,11 @@ from parking.occupancy import Occupancy
 from parking.records import BarrierEvent, EventKind
 from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-from tests.api.test_lots_api import created, problem
-from tests.api.test_passenger import register
 from tests.helpers.api import Client, Device, call, token
 from tests.helpers.devices import barrier
+from tests.helpers.parking import car_fee
+from tests.helpers.parking_api import created, problem
+from tests.helpers.passengers import register
 from ticketing.users import UserRole
 
 
@@ -29,11 +30,11 @@ def this_month(offset: int = 0) -> str:
     return f"{year:04d}-{month + 1:02d}"
 
 
-async def an_unpaid_exit(client: Client, lot_id: str, plate: str) -> str:
-    """A car in and out of the lot whose fee could not be taken; its session id."""
+async def an_unpaid_exit(client: Client, lot_id: str, plate: str, now: datetime) -> str:
+    """A car in and out of the lot (two hours, left five minutes before `now`) whose fee could
+    not be taken; its session id."""
     app = client.server.app
     device = f"barrier-{secrets.token_hex(4)}"
-    now = datetime.now(UTC).replace(microsecond=0)
 
     def event(seq: int, kind: EventKind, at: datetime, **extra: Any) -> BarrierEvent:
         return BarrierEvent(
@@ -62,11 +63,16 @@ async def test_cases_are_found_written_off_and_exported(client: Client) -> None:
     ops = await token(client, UserRole.OPERATOR)
     lot = await created(client, ops, kind="car-park")
     plate = f"30A-{secrets.randbelow(10**5):05d}"
-    await an_unpaid_exit(client, lot["lot_id"], plate)
+    now = datetime.now(UTC).replace(microsecond=0)
+    await an_unpaid_exit(client, lot["lot_id"], plate, now)
     found = await call(client, "GET", f"/api/v1/operator/cases?plate={plate}", None, ops)
     assert found.status == 200, await found.text()
     (case,) = (await found.json())["cases"]
-    assert (case["lot_id"], case["amount"], case["status"]) == (lot["lot_id"], 25_000, "open")
+    assert (case["lot_id"], case["amount"], case["status"]) == (
+        lot["lot_id"],
+        car_fee(now - timedelta(hours=2), now - timedelta(minutes=5)),
+        "open",
+    )
     session = case["session_id"]
     by_lot = await call(
         client, "GET", f"/api/v1/operator/cases?lot_id={lot['lot_id']}&status=open", None, ops
@@ -175,9 +181,7 @@ async def test_permits_are_sold_by_operators_and_to_passengers(client: Client) -
     await call(client, "POST", permits, {"month": month, "plate": "30A-999.99"}, ops)
     for where, body, status, kind in bad:
         await problem(await call(client, "POST", where, body, ops), status, kind)
-    await problem(
-        await call(client, "GET", f"{permits}?month=May", None, ops), 422, "validation"
-    )
+    await problem(await call(client, "GET", f"{permits}?month=May", None, ops), 422, "validation")
     await problem(
         await rider.post("/api/v1/passenger/permits", {"lot_id": "nowhere", "month": month,
                                                         "plate": "30A-12345"}),
@@ -205,9 +209,7 @@ async def test_a_barrier_is_opened_from_afar_with_a_reason(client: Client) -> No
     today = (datetime.now(UTC) + timedelta(hours=7)).date().isoformat()
     day = await call(client, "GET", f"/api/v1/operator/lots/{lot['lot_id']}/days/{today}", None,
                      ops)  # fmt: skip
-    assert [c["command_id"] for c in (await day.json())["remote_opens"]] == [
-        command["command_id"]
-    ]
+    assert [c["command_id"] for c in (await day.json())["remote_opens"]] == [command["command_id"]]
     for where, body, status, kind in [
         (f"{barriers}/{device.id}/open", {"reason": ""}, 422, "validation"),
         (f"{barriers}/{device.id}/open", {}, 422, "validation"),

@@ -5,7 +5,6 @@ phone), trips, charges, receipts, lost phone; a passenger sees only their own ac
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from qr.keys import load_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.helpers.api import Client, make_config
+from tests.helpers.passengers import PASSWORD, Passenger, register, sign_in
 from tests.helpers.payments import ride_the_metro
 from ticketing.audit import AuditAction, AuditQuery, TargetKind
 from ticketing.fares.feed import load_feed
@@ -28,55 +28,7 @@ from ticketing.services.riders import deny_list_snapshot
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
 
-PASSWORD = "a long enough password"
 PROBLEM_JSON = "application/problem+json"
-
-
-class Passenger:
-    """A registered, signed-in passenger making requests with their bearer token."""
-
-    def __init__(self, client: Client, username: str, account_id: str, token: str) -> None:
-        self.client = client
-        self.username = username
-        self.account_id = account_id
-        self.token = token
-
-    async def sign_in_again(self) -> None:
-        self.token = await _sign_in(self.client, self.username)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    async def get(self, path: str) -> Any:
-        return await self.client.get(path, headers=self.auth)
-
-    async def post(self, path: str, body: Any = None) -> Any:
-        if body is None:
-            return await self.client.post(path, headers=self.auth)
-        return await self.client.post(path, json=body, headers=self.auth)
-
-
-async def register(client: Client, mode: str = "prepaid_wallet") -> Passenger:
-    username = f"rider-{secrets.token_hex(5)}"
-    response = await client.post(
-        "/api/v1/passengers",
-        json={"username": username, "password": PASSWORD, "payment_mode": mode},
-    )
-    assert response.status == 200, await response.text()
-    registered = await response.json()
-    assert registered["username"] == username
-    assert registered["payment_mode"] == mode
-    return Passenger(client, username, registered["account_id"], await _sign_in(client, username))
-
-
-async def _sign_in(client: Client, username: str) -> str:
-    session = await client.post(
-        "/api/v1/sessions", json={"username": username, "password": PASSWORD}
-    )
-    assert session.status == 200, await session.text()
-    token: str = (await session.json())["token"]
-    return token
 
 
 def accepted(config: ApiConfig, phone: PhoneCredential, deny: Any) -> bool:
@@ -217,9 +169,10 @@ async def test_a_pass_bought_again_is_the_same_pass_and_next_month_a_new_one(
         price = bought["price"]["amount"]
         assert account["owed"] == {"amount": 0, "currency": "VND"}  # each paid at purchase
         paid = (await (await rider.get("/api/v1/passenger/charges")).json())["charges"]
-        assert sorted((c["purpose"], c["amount"]["amount"], c["covers"]) for c in paid) == [
-            ("pass_purchase", price, "Pass m2a_month")
-        ] * 2  # charged twice: once a month, never again on a retry
+        assert (
+            sorted((c["purpose"], c["amount"]["amount"], c["covers"]) for c in paid)
+            == [("pass_purchase", price, "Pass m2a_month")] * 2
+        )  # charged twice: once a month, never again on a retry
 
 
 async def test_postpaid_accounts_cannot_top_up(client: Client) -> None:
@@ -233,7 +186,7 @@ async def test_postpaid_accounts_cannot_top_up(client: Client) -> None:
 async def other_phone(rider: Passenger) -> Passenger:
     """The same rider signed in on another device: a session of its own."""
     return Passenger(
-        rider.client, rider.username, rider.account_id, await _sign_in(rider.client, rider.username)
+        rider.client, rider.username, rider.account_id, await sign_in(rider.client, rider.username)
     )
 
 

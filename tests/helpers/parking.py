@@ -11,11 +11,18 @@ from parking.lots import add_lot
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent, EventKind, LotConfig
 from parking.services import ingest_barrier_batch
-from parking.tariff_files import resolve_tariff
+from parking.tariff_files import load_tariff, resolve_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from ticketing.audit import Actor
 
 TESTS = Actor.administrator("tests")
+
+
+def car_fee(entry: datetime, exit: datetime) -> int:
+    """What the backend charges a car for this stay on the shipped `hanoi-car` tariff: it prices
+    every exit again, day or night rate by the hour the stay falls in, so a test that takes its
+    times from the clock expects this, never a fixed figure."""
+    return load_tariff("hanoi-car").quote("car", entry, exit).amount
 
 
 def shipped(name: str) -> str:
@@ -50,7 +57,11 @@ async def open_lot(
 
 
 async def lot_with_a_day(
-    uows: ParkingUnitOfWorkFactory, occupancy: Occupancy, **changes: Any
+    uows: ParkingUnitOfWorkFactory,
+    occupancy: Occupancy,
+    *,
+    now: datetime | None = None,
+    **changes: Any,
 ) -> str:
     """A lot (40 spaces, 2 reserved), a car in and out 40 minutes ago, one still inside, and
     one that left without paying."""
@@ -58,7 +69,7 @@ async def lot_with_a_day(
     values = {"reserved": 2, "permit_price": 2_000_000, "name": "Phố Huế car park", **changes}
     await open_lot(uows, lot_config(lot_id, **values), occupancy=occupancy)
     device = f"barrier-{secrets.token_hex(4)}"
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = now or datetime.now(UTC).replace(microsecond=0)
 
     def event(seq: int, kind: EventKind, at: datetime, plate: str, **extra: Any) -> BarrierEvent:
         return BarrierEvent(

@@ -25,7 +25,7 @@ from parking.occupancy import Occupancy
 from parking.records import LotKind
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from tests.helpers.api import Client, make_config, token
-from tests.helpers.parking import lot_with_a_day
+from tests.helpers.parking import car_fee, lot_with_a_day
 from ticketing.users import UserRole
 
 
@@ -62,7 +62,11 @@ async def a_lot_with_a_day(client: Client, **changes: Any) -> str:
 
 
 async def test_a_lots_page_shows_its_day_as_charts_with_their_numbers(client: Client) -> None:
-    lot_id = await a_lot_with_a_day(client)
+    now = datetime.now(UTC).replace(microsecond=0)
+    lot_id = await a_lot_with_a_day(client, now=now)
+    fees = car_fee(now - timedelta(minutes=80), now - timedelta(minutes=40)) + car_fee(
+        now - timedelta(minutes=70), now - timedelta(minutes=30)
+    )
     ops = Staff(client, await token(client, UserRole.OPERATOR))
     page = await ops.get(f"/operator/lots/{lot_id}")
     assert page.status == 200, await page.text()
@@ -70,7 +74,7 @@ async def test_a_lots_page_shows_its_day_as_charts_with_their_numbers(client: Cl
     assert html.count("<svg") >= 4  # occupancy, entries and exits, dwell, revenue
     assert re.search(r'<path d="M0,100 L0,[\d.]+ ', html)
     assert 'data-field="free">37<' in html  # 40 spaces, 2 reserved, 1 inside: the API's figure
-    assert "50,000 VND</td>" in html  # today's fees: both stays that ended
+    assert f"{fees:,} VND</td>" in html  # today's fees: both stays that ended
     assert "barrier-" in html  # the barrier that uploaded can be opened
     overview = await (await ops.get("/operator")).text()
     assert f'href="/operator/lots/{lot_id}"' in overview
@@ -158,7 +162,7 @@ async def test_a_barrier_is_opened_and_a_permit_sold_from_the_lots_page(client: 
     lot_id = await a_lot_with_a_day(client)
     ops = Staff(client, await token(client, UserRole.OPERATOR))
     path = f"/operator/lots/{lot_id}"
-    device = re.search(r'/barriers/([^/]+)/open', await (await ops.get(path)).text())
+    device = re.search(r"/barriers/([^/]+)/open", await (await ops.get(path)).text())
     assert device is not None
     open_path = f"{path}/barriers/{device.group(1)}/open"
     assert (await ops.post(open_path, {"reason": ""})).status == 422

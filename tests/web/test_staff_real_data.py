@@ -208,7 +208,13 @@ def test_a_passenger_session_cannot_open_finance(page: Page, live_app: LiveApp) 
     rider = register(live_app, card=False)
     sign_in(page, live_app, rider)
     shown_token(page)
-    token = page.evaluate("() => sessionStorage.getItem('faregate.token')")
+    # The rider's own bearer token (the passenger app keeps its token in IndexedDB).
+    with httpx.Client(base_url=live_app.url) as http:
+        session = http.post(
+            "/api/v1/sessions", json={"username": rider.username, "password": PASSWORD}
+        )
+        assert session.status_code == 200, session.text
+        token = session.json()["token"]
     response = page.goto(f"{live_app.url}/finance")
     assert response is not None
     assert response.status == 401
