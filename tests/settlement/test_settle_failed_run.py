@@ -4,83 +4,44 @@ and a retry completes it without charging anyone twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from gateways.errors import GatewayError
-from gateways.localstripe_server import LocalStripe, localstripe
 from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import CLIENT_TIMEOUT, Fault, FaultProxy
-from tests.helpers.settlement import DAY, ride
+from tests.helpers.fault_proxy import Fault, FaultProxy
+from tests.helpers.settlement import DAY, postpaid_riders_who_rode
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.model import daily_charge_key
-from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
-from ticketing.services.riders import Registration, register_riders
 from ticketing.services.settlement import settle
 from ticketing.services.settlement_days import DayStatus, day_status
-from ticketing.services.taps import ingest_and_price
 from ticketing.settlement.states import Stage
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 ADMIN = Actor.administrator("t")
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[LocalStripe]:
-    async with localstripe(tmp_path / "localstripe", from_scratch=True) as running:
-        yield running
-
-
-@pytest.fixture
-async def fault_proxy(server: LocalStripe) -> AsyncIterator[FaultProxy]:
-    async with FaultProxy(server.base_url) as proxy:
-        yield proxy
-
-
-@pytest.fixture
-async def gateway(server: LocalStripe, fault_proxy: FaultProxy) -> AsyncIterator[StripeGateway]:
-    async with StripeGateway(server.api_key, fault_proxy.url, timeout=CLIENT_TIMEOUT) as gw:
-        yield gw
-
-
 async def test_a_run_whose_gateway_fails_part_way_shows_failed_and_a_retry_charges_once(
     uow_factory: UnitOfWorkFactory,
     feed: FareFeed,
-    gateway: StripeGateway,
+    proxied_gateway: StripeGateway,
     fault_proxy: FaultProxy,
     tmp_path: Path,
 ) -> None:
-    payments = PaymentsService(uow_factory, gateway)
-    now = datetime.now(UTC)
-    riders = [f"fail-{n}-{now.timestamp():.0f}" for n in range(3)]
-    await register_riders(
-        uow_factory,
-        [
-            Registration(
-                RiderAccount(a, "regular", PaymentMode.POSTPAID_CARD, "VND"),
-                [CredentialRecord(800 + n, a, now, now + timedelta(days=365), now)],
-            )
-            for n, a in enumerate(riders)
-        ],
-        at=now,
-    )
-    for account in riders:
-        await payments.save_card(account, "pm_card_visa")
-    await ingest_and_price(
-        uow_factory, feed, [t for n, a in enumerate(riders) for t in ride(1, a, DAY, 7 + n)]
+    payments = PaymentsService(uow_factory, proxied_gateway)
+    riders = await postpaid_riders_who_rode(
+        uow_factory, payments, feed, prefix="fail", count=3, first_credential=800
     )
     # The first rider's charge goes through (authorise, capture); then the gateway fails.
     fault_proxy.inject([Fault.PASS, Fault.PASS, *[Fault.ERROR_500] * 20])
     with pytest.raises(GatewayError):
         await settle(
             uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "a",
-            gateway=gateway, payments=payments,
+            gateway=proxied_gateway, payments=payments,
         )  # fmt: skip
     failed = await day_status(uow_factory, DAY)
     assert failed is not None
@@ -96,7 +57,7 @@ async def test_a_run_whose_gateway_fails_part_way_shows_failed_and_a_retry_charg
     fault_proxy.clear()
     outcome = await settle(
         uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "b",
-        gateway=gateway, payments=payments,
+        gateway=proxied_gateway, payments=payments,
     )  # fmt: skip
     assert outcome.summary.control_ok, outcome.summary
     assert outcome.summary.charges == 3
@@ -104,6 +65,6 @@ async def test_a_run_whose_gateway_fails_part_way_shows_failed_and_a_retry_charg
     assert done is not None
     assert (done.status, done.error) == (DayStatus.SETTLED, None)
     for account in riders:
-        at_gateway = await gateway.find_payments(daily_charge_key(account, DAY))
+        at_gateway = await proxied_gateway.find_payments(daily_charge_key(account, DAY))
         succeeded = [p for p in at_gateway if p.status is PaymentStatus.SUCCEEDED]
         assert len(succeeded) == 1, (account, at_gateway)
