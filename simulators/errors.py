@@ -14,3 +14,7 @@ class ConfigurationError(Exception):
 class SealedKeysError(Exception):
     """Liveness keys that do not open with this device's key (sealed to another device,
     altered on the way, or not a sealed key set at all)."""
+
+
+class FaultSpecError(Exception):
+    """A fault switch that names no known fault or gives it a dose it cannot have."""
