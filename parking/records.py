@@ -132,9 +132,12 @@ class BarrierEvent:
     def from_journal(cls, record: object) -> BarrierEvent:
         """The event of a barrier's journal record as the barrier holds it
         (`simulators.barrier.BarrierRecord`) or as the device API decodes it: any object with
-        these fields as attributes, `kind` and `failure` as enums or their values."""
+        these fields as attributes, `kind` and `failure` as enums or their values, the
+        credential id as a number or its decimal string (as the device API carries it)."""
         values = {name: getattr(record, name) for name in _EVENT_FIELDS}
         values["kind"] = EventKind(values["kind"])
+        if values["credential_id"] is not None:
+            values["credential_id"] = int(values["credential_id"])
         if values["failure"] is not None:
             values["failure"] = str(values["failure"])
         return cls(**values)

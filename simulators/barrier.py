@@ -199,7 +199,8 @@ def record_to_wire(record: BarrierRecord) -> dict[str, Any]:
         "at": record.at.isoformat(),
         "reason": record.reason,
         "session_seq": record.session_seq,
-        "credential_id": record.credential_id,
+        # a decimal string: JSON numbers above 2**53 do not survive double-based parsers
+        "credential_id": None if record.credential_id is None else str(record.credential_id),
         "plate": record.plate,
         "vehicle": record.vehicle,
         "tariff_id": record.tariff_id,

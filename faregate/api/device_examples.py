@@ -100,7 +100,7 @@ _BARRIER_RECORD = {
     "at": AT,
     "reason": "ok",
     "session_seq": 118,
-    "credential_id": 9007199254740993,
+    "credential_id": "9007199254740993",
     "plate": "30A-123.45",
     "vehicle": "car",
 }

@@ -156,7 +156,10 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
         (body(kind="exit", session_seq=1), 409, "an exit needs its fee"),
         (body(device_id="someone-else"), 403, "only its own records"),
         # above the column's unsigned 64 bits: was a 500 (the bound only in the database)
-        (body(credential_id=2**64), 422, "`credential_id` must be at most 2**64 - 1"),
+        (body(credential_id=str(2**64)), 422, "`credential_id` must be at most 2**64 - 1"),
+        # a credential id is a decimal string, never a JSON number (above 2**53 it is corrupted)
+        (body(credential_id=9007199254740993), 422, "$.records[0].credential_id"),
+        (body(credential_id="0x7"), 422, "$.records[0].credential_id"),
         # impossible records: never applied, never acknowledged
         (body(at="2099-01-01T00:00:00+07:00"), 422, "more than a day ahead"),
         (body(at="2000-01-01T12:00:00+07:00"), 422, "more than 90 days old"),

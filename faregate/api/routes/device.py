@@ -52,7 +52,7 @@ EARLIEST_TAP = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TAP = datetime(2100, 1, 1, tzinfo=UTC)
 SequenceNumber = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 # msgspec decodes integers of any size and takes no bound beyond int64, so the column's upper
-# bound (ticketing.db.types.UInt64) is in the schema and checked by `check_uint64`.
+# bound (ticketing.db.types.UInt64) is in the schema only.
 UINT64_MAX = 2**64 - 1
 UInt64 = Annotated[int, msgspec.Meta(ge=0, extra_json_schema={"maximum": UINT64_MAX})]
 # No control characters: PostgreSQL text cannot hold NUL, and no gate, stop or account id has one.
@@ -62,12 +62,6 @@ AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 # cannot corrupt (a JSON number above 2**53 loses its last digits there).
 CredentialId = Annotated[str, msgspec.Meta(pattern=r"^(0|[1-9][0-9]{0,19})$")]
 StepNumber = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-
-
-def check_uint64(name: str, value: int | None) -> None:
-    """Refuse (as msgspec's ValidationError, at the record's path) an id over 64 bits."""
-    if value is not None and value > UINT64_MAX:
-        raise ValueError(f"`{name}` must be at most 2**64 - 1")
 
 
 class IssuerKey(msgspec.Struct, kw_only=True):

@@ -21,7 +21,7 @@ from faregate.api.context import CONFIG, ENGINE, REDIS
 from faregate.api.errors import Problem
 from faregate.api.occupancy_relay import publish_occupancy
 from faregate.api.registry import Auth, Call, RouteRegistry
-from faregate.api.routes.device import UInt64, check_uint64
+from faregate.api.routes.device import UINT64_MAX, CredentialId
 from faregate.web.occupancy import LotOccupancy
 from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
@@ -57,7 +57,9 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     at: AwareTime
     reason: Short
     session_seq: SequenceNumber | None = None
-    credential_id: UInt64 | None = None
+    # A decimal string, as in every device document: JSON numbers above 2**53 are corrupted
+    # by double-based parsers. A number is refused (422 naming the field).
+    credential_id: CredentialId | None = None
     plate: Plate | None = None
     vehicle: Literal["car", "motorbike"] | None = None
     tariff_id: Id | None = None
@@ -71,7 +73,8 @@ class BarrierRecordDoc(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     command_id: PermitId | None = None  # a remote open: the operator's command it carried out
 
     def __post_init__(self) -> None:
-        check_uint64("credential_id", self.credential_id)
+        if self.credential_id is not None and int(self.credential_id) > UINT64_MAX:
+            raise ValueError("`credential_id` must be at most 2**64 - 1")
 
 
 class BarrierJournalBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -99,7 +99,7 @@ class CaseDocument(msgspec.Struct, kw_only=True):
     lot_id: str
     lot_name: str | None
     account_id: str | None
-    credential_id: int | None
+    credential_id: str | None  # decimal digits: ids reach 2**63
     plate: str | None
     amount: int
     currency: str
@@ -132,7 +132,7 @@ def case_document(case: CaseRecord, view: CaseView | None = None) -> CaseDocumen
         lot_id=case.lot_id,
         lot_name=None if view is None else view.lot_name,
         account_id=case.account_id,
-        credential_id=case.credential_id,
+        credential_id=None if case.credential_id is None else str(case.credential_id),
         plate=case.plate,
         amount=case.amount,
         currency=case.currency,
