@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from parking.errors import CaseError, UnknownCase
 from parking.occupancy_history import day_window
 from parking.records import CaseRecord, CaseStatus
-from parking.sessions import normalise_plate
+from parking.sessions import plate_key
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.ledger import accounts
@@ -234,11 +234,7 @@ async def find_cases(uows: ParkingUnitOfWorkFactory, query: CaseQuery) -> list[C
     since = until = None
     if query.day is not None:
         since, until = day_window(query.day, ZONE)
-    plate = None
-    if query.plate is not None:
-        plate = normalise_plate(query.plate)
-        if not plate:
-            raise CaseError("a plate has letters or digits")
+    plate = None if query.plate is None else plate_key(query.plate)
     async with uows() as uow:
         cases = await uow.parking.cases(
             query.lot_id,

@@ -23,7 +23,9 @@ ParkingError
 │                        in force already, another currency)
 ├── CaseError            an unable-to-collect case that cannot change as asked (no account to
 │                        tell, resolved already, a debt only its payment collects, no reason)
-├── InspectionError      a plate check that cannot be made (not an on-street lot, no plate)
+├── InvalidPlate         a text that is no plate: fewer than 4 or more than 16 letters and
+│                        digits once spaces, dots and dashes are dropped
+├── InspectionError      a plate check that cannot be made (not an on-street lot)
 ├── RemoteOpenError      a barrier that cannot be opened from afar (not the lot's, no reason)
 ├── PermitError          a permit that cannot be sold as asked (no permits at the lot, a
 │                        month past, sold out, neither or both of a plate and a credential)
@@ -137,6 +139,10 @@ class TariffScheduleError(ParkingError):
 class CaseError(ParkingError):
     """An unable-to-collect case that cannot change as asked: no account to tell, resolved
     already, a debt that only its payment collects, a change without its reason."""
+
+
+class InvalidPlate(ParkingError):
+    """A text that is no plate: too few or too many letters and digits once normalised."""
 
 
 class InspectionError(ParkingError):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from parking.errors import InspectionError
-from parking.permit import MAX_PLATE, Permit, permit_for
+from parking.permit import Permit, permit_for
 from parking.records import Inspection, LotConfig, LotKind, SessionRecord
-from parking.sessions import normalise_plate
+from parking.sessions import plate_key
 from parking.unit_of_work import ParkingUnitOfWork, ParkingUnitOfWorkFactory
 from ticketing.unit_of_work import run_in_uow
 
@@ -47,11 +47,7 @@ async def check_plate(
 ) -> PlateCheck:
     """Check `plate` at the on-street lot `lot_id` now and record the check. InspectionError
     for an off-street lot or a text that is no plate; UnknownLot."""
-    wanted = normalise_plate(plate)
-    if not 4 <= len(wanted) <= MAX_PLATE:
-        raise InspectionError(
-            f"{plate[:40]!r} is not a plate: 4-{MAX_PLATE} letters and digits (30A-123.45)"
-        )
+    wanted = plate_key(plate)
 
     async def use_case(uow: ParkingUnitOfWork) -> PlateCheck:
         lot = await uow.parking.get_lot(lot_id)

@@ -19,10 +19,9 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from parking.errors import PermitError
-from parking.sessions import normalise_plate
+from parking.sessions import normalise_plate, plate_key
 
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
-MAX_PLATE = 16  # characters of a normalised plate (Vietnamese plates have 7 to 9)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,10 +85,7 @@ def holder(credential_id: int | None, plate: str | None) -> tuple[int | None, st
         raise PermitError("a permit is for a plate or for a credential: give exactly one")
     if plate is None:
         return credential_id, None
-    normalised = normalise_plate(plate)
-    if not 4 <= len(normalised) <= MAX_PLATE:
-        raise PermitError(f"plate {plate[:40]!r} is not a plate (4-{MAX_PLATE} letters and digits)")
-    return None, normalised
+    return None, plate_key(plate)
 
 
 def permit_for(

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from parking.errors import QuoteError, SessionError
+from parking.errors import InvalidPlate, QuoteError, SessionError
 from parking.tariff import Quote, Tariff, require_vehicle
 
 Passback = Literal["hard", "soft"]
@@ -133,9 +133,23 @@ def _aware(at: datetime, what: str) -> datetime:
     return at
 
 
+MAX_PLATE = 16  # characters of a normalised plate (Vietnamese plates have 7 to 9)
+
+
 def normalise_plate(plate: str) -> str:
     """Plates compare without spaces, dots and dashes, upper case ("30A-123.45" = "30A12345")."""
     return "".join(ch for ch in plate.upper() if ch.isalnum())
+
+
+def plate_key(plate: str) -> str:
+    """`plate` as plates compare, for a plate someone typed (a permit, a check, a search);
+    InvalidPlate unless it has 4 to MAX_PLATE letters and digits."""
+    normalised = normalise_plate(plate)
+    if not 4 <= len(normalised) <= MAX_PLATE:
+        raise InvalidPlate(
+            f"{plate[:40]!r} is not a plate: 4-{MAX_PLATE} letters and digits (30A-123.45)"
+        )
+    return normalised
 
 
 def enter(

@@ -166,6 +166,7 @@ ERRORS: Table = {
     parking_errors.UnknownTariffVersion: ProblemType(404, "unknown-tariff", "Unknown tariff"),
     parking_errors.TariffScheduleError: ProblemType(409, "tariff-schedule", "Conflict"),
     parking_errors.CaseError: ProblemType(409, "case", "Conflict"),
+    parking_errors.InvalidPlate: ProblemType(422, "validation", "Not a plate"),
     parking_errors.InspectionError: ProblemType(422, "validation", "Check cannot be made"),
     parking_errors.RemoteOpenError: ProblemType(409, "remote-open", "Conflict"),
     parking_errors.PermitError: ProblemType(409, "permit", "Conflict"),

@@ -110,7 +110,8 @@ async def test_cases_are_found_written_off_and_exported(client: Client) -> None:
         ("POST", f"{cases}/{session}/notify", None, 409, "case"),  # no account
         ("GET", f"{cases}?status=lost", None, 422, "validation"),
         ("GET", f"{cases}?day=yesterday", None, 422, "validation"),
-        ("GET", f"{cases}?plate=--", None, 409, "case"),
+        ("GET", f"{cases}?plate=--", None, 422, "validation"),
+        ("GET", f"{cases}.csv?plate=%C2%AC%C2%84", None, 422, "validation"),  # no letter
         ("GET", f"{cases}.csv?day=2026-02-30", None, 422, "validation"),
         ("GET", f"{cases}?colour=red", None, 422, "validation"),
     ]

@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parking.errors import PermitError, UnknownLot
+from parking.errors import InvalidPlate, PermitError, UnknownLot
 from parking.occupancy import Occupancy
 from parking.permit import parse_month
 from parking.permits import account_permits, lot_permits, sell_permit
@@ -112,8 +112,8 @@ async def test_a_permit_is_paid_from_the_wallet_to_the_operator_once(
         ({"month": date(2027, 12, 1)}, PermitError, "at most 12 months ahead"),
         ({"plate": None}, PermitError, "a plate or for a credential: give exactly one"),
         ({"credential_id": 5}, PermitError, "give exactly one"),
-        ({"plate": "30"}, PermitError, "is not a plate"),
-        ({"plate": "30A-123.45" * 3}, PermitError, "is not a plate"),
+        ({"plate": "30"}, InvalidPlate, "is not a plate"),
+        ({"plate": "30A-123.45" * 3}, InvalidPlate, "is not a plate"),
         ({"at_counter": True}, PermitError, "from an account or at the counter"),
         ({"account_id": None}, PermitError, "from an account or at the counter"),
         ({"lot": "mall"}, PermitError, "lot mall sells no permits"),
