@@ -292,9 +292,10 @@ async def _reconcile(run: _Run) -> None:
 
 
 async def _apportion(run: _Run) -> None:
-    """The day's settlement exceptions (unpriced legs, uncollected days) stored with the
-    checkpoint: kept in the exceptions table beside the suspense items, never dropped; and
-    the uncollected days of earlier runs collected since resolved (this run apportions them)."""
+    """The day's settlement exceptions (unpriced legs, uncollected days and parking) stored
+    with the checkpoint: kept in the exceptions table beside the suspense items, never dropped;
+    and the uncollected days and parking of earlier runs collected since resolved (this run
+    apportions them)."""
     day = run.day
 
     async def record(uow: UnitOfWork) -> None:
@@ -344,8 +345,9 @@ async def _apportion(run: _Run) -> None:
             for u in await uow.settlement_day.parking_uncollected(day, start, end)
         )
         await uow.settlement.add_exceptions(items)
-        recovered = await uow.settlement.collected_since(ExceptionKind.UNCOLLECTED, day)
-        await uow.settlement.resolve_exceptions((e.key for e in recovered), day)
+        for kind in (ExceptionKind.UNCOLLECTED, ExceptionKind.UNCOLLECTED_PARKING):
+            recovered = await uow.settlement.collected_since(kind, day)
+            await uow.settlement.resolve_exceptions((e.key for e in recovered), day)
         await uow.settlement.set_stage(day, Stage.APPORTIONED)
 
     await run_in_uow(run.uows, record)

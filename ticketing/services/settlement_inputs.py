@@ -13,7 +13,7 @@ from ticketing.fares.feed import FareFeed
 from ticketing.services.settlement_reconcile import Reconciled, handled_duplicates
 from ticketing.settlement.apportion import PASS_USE_WEEKS
 from ticketing.settlement.calendar import day_window
-from ticketing.settlement.compute import DayInputs, RecoveredDay
+from ticketing.settlement.compute import DayInputs, RecoveredDay, RecoveredParking
 from ticketing.settlement.states import ExceptionKind
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -40,11 +40,14 @@ async def gather_inputs(
         pass_sales = await reads.passes_valid(start, end)
         products = {sale.product_id for sale in pass_sales}
         adjustments = [] if dry_run else await records.adjustments_of(day)
-        recovered = (
-            await records.collected_since(ExceptionKind.UNCOLLECTED, day)
-            if dry_run
-            else await records.resolved_on(ExceptionKind.UNCOLLECTED, day)
-        )
+        # Uncollected fares and parking of earlier days collected since: those the run of
+        # `day` resolved (or, in a dry run, would resolve).
+        recovered, parked = [
+            await (
+                records.collected_since(kind, day) if dry_run else records.resolved_on(kind, day)
+            )
+            for kind in (ExceptionKind.UNCOLLECTED, ExceptionKind.UNCOLLECTED_PARKING)
+        ]
         inputs = DayInputs(
             day=day,
             currency=currency or DEFAULT_CURRENCY,
@@ -86,6 +89,16 @@ async def gather_inputs(
                     weights=await reads.settled_weights(e.detail["account"], e.record_day),
                 )
                 for e in recovered
+            ],
+            parking_recovered=[
+                RecoveredParking(
+                    account_id=e.detail["account"],
+                    operator_id=e.detail["operator"],
+                    record_day=e.record_day,
+                    amount=e.amount,
+                    currency=e.currency,
+                )
+                for e in parked
             ],
             trial_balance=await uow.reconciliation.trial_balance(),
             suspense_posted=(

@@ -58,6 +58,19 @@ class UncollectedParking:
     operator_id: str
     amount: int
     currency: str
+    by_hour: Mapping[int, int] = field(default_factory=dict)  # local hour of the exit -> fees
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveredParking:
+    """Parking fees of an earlier day held back as uncollected, whose parking charge has been
+    collected since: released to the lot's operator by this run, naming that day."""
+
+    account_id: str
+    operator_id: str
+    record_day: date
+    amount: int
+    currency: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +147,7 @@ class DayInputs:
     receivable_fares: Mapping[str, int] = field(default_factory=dict)
     day_charges: Mapping[str, int] = field(default_factory=dict)
     parking_uncollected: Sequence[UncollectedParking] = ()
+    parking_recovered: Sequence[RecoveredParking] = ()
 
 
 def settle_day(inputs: DayInputs) -> SettledDay:
@@ -208,6 +222,20 @@ def settle_day(inputs: DayInputs) -> SettledDay:
             )
         )
         recovered_total += recovered.amount
+    # Parking held back by an earlier run, collected since: the lot operator's, named for the
+    # day it was parked.
+    for parked in inputs.parking_recovered:
+        if parked.currency != currency or not parked.amount:
+            continue
+        pools.append(
+            RevenuePool(
+                id=f"parking-collected:{parked.account_id}:{parked.record_day}:{parked.operator_id}",
+                kind=PoolKind.ADJUSTMENT,
+                amount=parked.amount,
+                weights={parked.operator_id: 1},
+            )
+        )
+        recovered_total += parked.amount
     shares = apportion(pools)
     uncollected_total = sum(u.total for u in inputs.uncollected)
     passes_recognised = sum(p.amount for p in pools if p.kind is PoolKind.PASS)
@@ -265,16 +293,22 @@ def settle_day(inputs: DayInputs) -> SettledDay:
         if n
     }
     exceptions_today.update({kind: n for kind, (n, _) in day_exceptions.items()})
+    # What the day collected by hour: fares of collected account-days, parking fees less
+    # those held back (as the money control counts them).
     by_hour = dict(inputs.fares_by_hour)
     for hour, fee in inputs.parking_by_hour.items():
         by_hour[hour] = by_hour.get(hour, 0) + fee
+    for unpaid in inputs.parking_uncollected:
+        for hour, fee in unpaid.by_hour.items():
+            by_hour[hour] = by_hour.get(hour, 0) - fee
+    by_hour = {hour: amount for hour, amount in sorted(by_hour.items()) if amount}
     return SettledDay(
         day=day,
         currency=currency,
         taps=inputs.taps,
         account_days=inputs.account_days,
         charges=inputs.charges,
-        adjustments=len(inputs.adjustments) + len(inputs.recovered),
+        adjustments=len(inputs.adjustments) + len(inputs.recovered) + len(inputs.parking_recovered),
         apportionment=shares,
         statements=statements,
         controls=controls,

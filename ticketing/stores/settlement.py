@@ -28,7 +28,12 @@ from ticketing.db.settlement_models import (
     SettlementDayRow,
     SettlementExceptionRow,
 )
-from ticketing.payments.model import AttemptStatus, PaymentPurpose
+from ticketing.payments.model import (
+    AttemptStatus,
+    PaymentPurpose,
+    daily_charge_key,
+    parking_charge_key,
+)
 from ticketing.settlement.compute import Adjustment
 from ticketing.settlement.states import DayState, ExceptionKind, Job, Stage
 from ticketing.settlement.summary import ReconciliationFigures
@@ -472,8 +477,13 @@ class SettlementRecords:
             )
 
     async def collected_since(self, kind: ExceptionKind, before: date) -> list[StoredException]:
-        """Open exceptions of `kind` (uncollected days) of days before `before` whose daily
-        charge has since been collected (paid, or recovered by a retry or a top-up)."""
+        """Open exceptions of `kind` (uncollected fares or parking of a day) of days before
+        `before` whose own charge has since been collected (paid, or recovered by a retry or a
+        top-up): the day's fares line for `UNCOLLECTED`, its parking line for
+        `UNCOLLECTED_PARKING` (the other lines of the day say nothing of it)."""
+        charge_key = (
+            parking_charge_key if kind is ExceptionKind.UNCOLLECTED_PARKING else (daily_charge_key)
+        )
         rows = await self._session.execute(
             select(EXCEPTIONS)
             .where(
@@ -489,8 +499,7 @@ class SettlementRecords:
                 select(
                     exists().where(
                         ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE.value,
-                        ATTEMPTS.c.account_id == r.detail["account"],
-                        ATTEMPTS.c.service_day == r.record_day,
+                        ATTEMPTS.c.charge_key == charge_key(r.detail["account"], r.record_day),
                         ATTEMPTS.c.status.in_(COLLECTED_STATUSES),
                     )
                 )

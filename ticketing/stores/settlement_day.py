@@ -271,10 +271,11 @@ class DayReadModel:
             )
             .scalar_subquery()
         )
+        # The day's fares line (first attempt or a retry), not its parking or adjustment lines.
+        prefix, suffix = daily_charge_key("\0", day).split("\0")
         charged = exists().where(
             ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE.value,
-            ATTEMPTS.c.account_id == SETTLED.c.account_id,
-            ATTEMPTS.c.service_day == day,
+            ATTEMPTS.c.charge_key == literal(prefix) + SETTLED.c.account_id + literal(suffix),
             ATTEMPTS.c.status.in_(COLLECTED_STATUSES),
         )
         return and_(owed > 0, ~charged)
@@ -453,12 +454,13 @@ class DayReadModel:
     ) -> list[UncollectedParking]:
         """Per account and parking operator: the parking fees and debts of the window on the
         account's receivable (net of reversals) whose parking charge of `day` has not been
-        collected."""
+        collected, with the same by local hour of their posting (the exit)."""
         receivable, operator = ENTRIES.alias("receivable"), ENTRIES.alias("operator")
         rows = await self._session.execute(
             select(
                 receivable.c.account_code,
                 operator.c.account_code,
+                POSTINGS.c.occurred_at,
                 func.sum(receivable.c.amount),
                 func.min(receivable.c.currency),
             )
@@ -471,17 +473,20 @@ class DayReadModel:
                 operator.c.account_code.startswith(OPERATOR_PREFIX, autoescape=True),
                 self._parking_posting(),
             )
-            .group_by(receivable.c.account_code, operator.c.account_code)
-            .order_by(receivable.c.account_code, operator.c.account_code)
+            .group_by(receivable.c.account_code, operator.c.account_code, POSTINGS.c.occurred_at)
         )
-        owed = [
-            (code.removeprefix(_RECEIVABLE_PREFIX), op.removeprefix(OPERATOR_PREFIX), int(a), c)
-            for code, op, a, c in rows
-            if int(a) > 0
-        ]
+        owed: dict[tuple[str, str], dict[int, int]] = {}
+        currencies: dict[tuple[str, str], str] = {}
+        for code, op, occurred_at, amount, currency in rows:
+            key = (code.removeprefix(_RECEIVABLE_PREFIX), op.removeprefix(OPERATOR_PREFIX))
+            hours = owed.setdefault(key, {})
+            hour = occurred_at.astimezone(_SERVICE_ZONE).hour
+            hours[hour] = hours.get(hour, 0) + int(amount)
+            currencies[key] = currency
+        owed = {key: hours for key, hours in owed.items() if sum(hours.values()) > 0}
         if not owed:
             return []
-        keys = {parking_charge_key(account, day) for account, _, _, _ in owed}
+        keys = {parking_charge_key(account, day) for account, _ in owed}
         collected = set(
             (
                 await self._session.execute(
@@ -493,9 +498,15 @@ class DayReadModel:
             ).scalars()
         )
         return [
-            UncollectedParking(account_id=a, operator_id=op, amount=amount, currency=c)
-            for a, op, amount, c in owed
-            if a not in collected
+            UncollectedParking(
+                account_id=account,
+                operator_id=op,
+                amount=sum(hours.values()),
+                currency=currencies[account, op],
+                by_hour={hour: fee for hour, fee in sorted(hours.items()) if fee},
+            )
+            for (account, op), hours in sorted(owed.items())
+            if account not in collected
         ]
 
     @staticmethod
@@ -587,7 +598,8 @@ class DayReadModel:
         return ridden
 
     async def charges_by_hour(self, day: date) -> dict[int, int]:
-        """Charged fares by local hour (Asia/Ho_Chi_Minh, UTC+7 all year) of the leg's start."""
+        """Charged fares of the collected account-days by local hour (Asia/Ho_Chi_Minh, UTC+7
+        all year) of the leg's start: an uncollected day is not revenue yet."""
         legs = self._settled_legs(day).subquery("legs")
         if dialect_name(self._session) == "postgresql":
             hour: Any = cast(
@@ -597,7 +609,11 @@ class DayReadModel:
             hour = cast(func.strftime("%H", legs.c.started_at, "+7 hours"), Integer)
         rows = await self._session.execute(
             select(hour.label("hour"), func.sum(legs.c.amount))
-            .where(legs.c.amount > 0)
+            .join(
+                SETTLED,
+                and_(SETTLED.c.service_day == day, SETTLED.c.account_id == legs.c.account_id),
+            )
+            .where(legs.c.amount > 0, ~self._uncollected(day))
             .group_by(hour)
         )
         return {int(h): int(total) for h, total in rows}
