@@ -9,7 +9,7 @@ import pytest
 
 from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy
+from simulators.fault_proxy import CLIENT_TIMEOUT, FaultProxy
 
 
 @pytest.fixture

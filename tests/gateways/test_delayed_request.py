@@ -18,7 +18,7 @@ from gateways.errors import GatewayTimeout
 from gateways.localstripe_server import LocalStripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import FaultProxy, RequestFault
+from simulators.fault_proxy import FaultProxy, RequestFault
 from ticketing.money import Money
 from ticketing.payment_flows.duplicates import DuplicateAction
 from ticketing.payment_flows.service import PaymentsService

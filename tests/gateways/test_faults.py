@@ -16,7 +16,7 @@ from gateways.errors import (
 )
 from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import Fault, FaultProxy
+from simulators.fault_proxy import Fault, FaultProxy
 
 
 async def _request(gateway: StripeGateway) -> PaymentRequest:

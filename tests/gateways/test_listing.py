@@ -16,7 +16,7 @@ from gateways.errors import GatewayProtocolError, GatewayRequestRejected, Gatewa
 from gateways.localstripe_server import LocalStripe, running_localstripe
 from gateways.protocol import Payment, PaymentRequest, RefundStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import Fault, FaultProxy
+from simulators.fault_proxy import Fault, FaultProxy
 
 
 async def _paid(gateway: StripeGateway, amounts: list[int]) -> list[Payment]:

@@ -12,7 +12,7 @@ import pytest
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy
+from simulators.fault_proxy import CLIENT_TIMEOUT, FaultProxy
 from tests.helpers.payments import WEBHOOK_SECRET
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.payment_flows.service import PaymentsService

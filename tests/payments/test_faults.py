@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gateways.errors import GatewayOutcomeUnknown
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import Fault, FaultProxy
+from simulators.fault_proxy import Fault, FaultProxy
 from ticketing import postings
 from ticketing.ledger import accounts
 from ticketing.money import Money

@@ -11,7 +11,7 @@ import pytest
 from gateways.errors import GatewayConnectionLost, GatewayUnavailable, WebhookSignatureError
 from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import sign_payload
-from tests.helpers.fault_proxy import Fault, FaultProxy
+from simulators.fault_proxy import Fault, FaultProxy
 from tests.helpers.payments import WEBHOOK_SECRET
 from ticketing.ledger import accounts
 from ticketing.money import Money

@@ -10,7 +10,7 @@ import pytest
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe, localstripe
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import CLIENT_TIMEOUT, FaultProxy
+from simulators.fault_proxy import CLIENT_TIMEOUT, FaultProxy
 from ticketing.fares.feed import FareFeed, load_feed
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gateways.errors import GatewayTimeout
 from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import FaultProxy, RequestFault
+from simulators.fault_proxy import FaultProxy, RequestFault
 from tests.helpers.settlement import DAY, postpaid_riders_who_rode
 from ticketing.audit import Actor
 from ticketing.db.settlement_models import SettlementExceptionRow

@@ -11,7 +11,7 @@ import pytest
 from gateways.errors import GatewayError
 from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.fault_proxy import Fault, FaultProxy
+from simulators.fault_proxy import Fault, FaultProxy
 from tests.helpers.settlement import DAY, postpaid_riders_who_rode
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
