@@ -165,6 +165,15 @@ class PassPaymentDeclined(TicketingError):
     """A postpaid rider's card was declined for a pass: nothing was sold."""
 
 
+class PassNeedsCard(TicketingError):
+    """A postpaid rider with no saved card asked for a pass: passes are paid at purchase,
+    never sold on credit."""
+
+
+class PassNotRenewable(TicketingError):
+    """The pass asked to renew was refunded or cancelled: buy a new one instead."""
+
+
 class PassOverlaps(TicketingError):
     """The account already holds this pass for part of the period asked: a pass is one
     account, one product and one first service day, and two of one product never overlap."""

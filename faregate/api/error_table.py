@@ -95,6 +95,8 @@ ERRORS: Table = {
     ticketing_errors.MoveLimitReached: ProblemType(429, "move-limit", "Too Many Requests"),
     ticketing_errors.PassNotSold: ProblemType(409, "pass-not-sold", "Conflict"),
     ticketing_errors.PassOverlaps: ProblemType(409, "pass-overlaps", "Conflict"),
+    ticketing_errors.PassNeedsCard: ProblemType(409, "no-card", "Conflict"),
+    ticketing_errors.PassNotRenewable: ProblemType(409, "pass-not-renewable", "Conflict"),
     ticketing_errors.PassPaymentDeclined: ProblemType(402, "card-declined", "Card declined"),
     ticketing_errors.UserExists: ProblemType(
         409, "user-exists", "Conflict", "this username is taken"

@@ -33,12 +33,14 @@ SHELL_STATIC = (
     "js/account-page.js",
     "js/account.js",
     "js/passenger.js",
+    "js/passes.js",
     "js/store.js",
     "js/token.js",
+    "js/trips.js",
     "vendor/qrcode-generator/qrcode.mjs",
 )
 # The templates the page is made of: a change to them is a new page, so a new version.
-SHELL_TEMPLATES = ("base.html", "passenger.html", "_live_pass.html")
+SHELL_TEMPLATES = ("base.html", "passenger.html", "_live_pass.html", "_passes.html")
 MANIFEST_PATH = "/manifest.webmanifest"
 THEME_COLOR = "#0b3d91"
 

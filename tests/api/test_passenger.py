@@ -20,7 +20,7 @@ from qr.keys import load_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.helpers.api import Client, make_config
-from tests.helpers.passengers import PASSWORD, Passenger, register, sign_in
+from tests.helpers.passengers import PASSWORD, MovableClock, Passenger, register, sign_in
 from tests.helpers.payments import ride_the_metro
 from ticketing.audit import AuditAction, AuditQuery, TargetKind
 from ticketing.fares.feed import load_feed
@@ -116,16 +116,6 @@ async def test_a_pass_the_wallet_cannot_pay_is_refused(client: Client) -> None:
     response = await rider.post("/api/v1/passenger/passes", {"product_id": "m2a_month"})
     assert response.status == 409
     assert (await response.json())["type"].endswith(":insufficient-funds")
-
-
-class MovableClock:
-    """The app's clock, moved on by the test."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 async def test_a_pass_bought_again_is_the_same_pass_and_next_month_a_new_one(
@@ -336,12 +326,13 @@ async def test_trips_show_fares_and_only_the_passengers_own(client: Client) -> N
     uows = client.app[UOWS]
     feed = load_feed(HANOI_FEED)
     await ride_the_metro(uows, feed, rider.account_id, date(2026, 11, 24))
-    mine = (await (await rider.get("/api/v1/passenger/trips")).json())["trips"]
-    assert [t["fare"]["amount"] for t in mine] == [12_000, 15_000]
-    assert mine[0]["from_stop_id"] == "m2a_12"
-    assert mine[1]["from_stop_name"] == "Cát Linh"  # names from the fare feed
-    assert mine[1]["route_name"] == "2A"
-    theirs = (await (await other.get("/api/v1/passenger/trips")).json())["trips"]
+    (day,) = (await (await rider.get("/api/v1/passenger/trips")).json())["days"]
+    mine = day["trips"]
+    assert [t["fare"]["amount"] for t in mine] == [15_000, 12_000]  # in the order ridden
+    assert mine[1]["from_stop_id"] == "m2a_12"
+    assert mine[0]["from_stop_name"] == "Cát Linh"  # names from the fare feed
+    assert mine[0]["route_name"] == "2A"
+    theirs = (await (await other.get("/api/v1/passenger/trips")).json())["days"]
     assert theirs == []
 
 

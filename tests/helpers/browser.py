@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,3 +35,13 @@ def ensure_chromium() -> None:
             pytest.fail(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
     if not CHROMIUM.exists():
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} is still missing")
+
+
+def look(page: Page, name: str) -> None:
+    """Save the page as `name`.png for the docs when FAREGATE_SCREENSHOTS names a directory,
+    and check nothing on it is wider than the screen."""
+    folder = os.environ.get("FAREGATE_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name}: {overflow}px wider than the screen"

@@ -65,10 +65,15 @@ class Rider:
     account_id: str
 
 
-def register(live: LiveApp, *, card: bool = True, top_up: int = 0) -> Rider:
+def register(
+    live: LiveApp, *, card: bool = True, top_up: int = 0, mode: str = "prepaid_wallet"
+) -> Rider:
     username = f"rider-{secrets.token_hex(4)}"
     with httpx.Client(base_url=live.url, timeout=30) as http:
-        answer = http.post("/api/v1/passengers", json={"username": username, "password": PASSWORD})
+        answer = http.post(
+            "/api/v1/passengers",
+            json={"username": username, "password": PASSWORD, "payment_mode": mode},
+        )
         assert answer.status_code == 200, answer.text
         account_id = answer.json()["account_id"]
         if card or top_up:

@@ -4,11 +4,22 @@ making requests with their bearer token."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from tests.helpers.api import Client
 
 PASSWORD = "a long enough password"
+
+
+class MovableClock:
+    """The app's clock, moved on by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 class Passenger:

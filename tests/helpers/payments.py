@@ -4,6 +4,7 @@ credentials, and a day's metro rides tapped, uploaded and priced."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,19 +49,33 @@ async def ride_the_metro(
     morning = datetime.combine(day, time(7, 30), HANOI)
     evening = datetime.combine(day, time(17, 30), HANOI)
     rides = [
-        (morning, "m2a_01", TapKind.ENTRY),
-        (morning + RIDE, "m2a_12", TapKind.EXIT),
-        (evening, "m2a_12", TapKind.ENTRY),
-        (evening + RIDE, "m2a_06", TapKind.EXIT),
-    ]
-    first_seq = secrets.randbits(40)  # each gate's journal numbers every rider's taps
-    taps = [
-        Tap(f"gate-{stop}", first_seq + n, 0, account_id, at, "m2a", stop, kind)
-        for n, (at, stop, kind) in enumerate(rides)
+        (morning, "m2a", "m2a_01", TapKind.ENTRY),
+        (morning + RIDE, "m2a", "m2a_12", TapKind.EXIT),
+        (evening, "m2a", "m2a_12", TapKind.ENTRY),
+        (evening + RIDE, "m2a", "m2a_06", TapKind.EXIT),
     ]
     before = await _carried(uow_factory)
-    await ingest_and_price(uow_factory, feed, taps)
+    await tap_and_price(uow_factory, feed, account_id, rides)
     return await _carried(uow_factory) - before
+
+
+async def tap_and_price(
+    uow_factory: UnitOfWorkFactory,
+    feed: FareFeed,
+    account_id: str,
+    taps: Sequence[tuple[datetime, str, str, TapKind]],
+) -> None:
+    """The account's taps (when, route, stop, kind), each on its stop's device, uploaded and
+    priced through the service layer."""
+    first_seq = secrets.randbits(40)  # each device's journal numbers every rider's taps
+    await ingest_and_price(
+        uow_factory,
+        feed,
+        [
+            Tap(f"gate-{stop}", first_seq + n, 0, account_id, at, route, stop, kind)
+            for n, (at, route, stop, kind) in enumerate(taps)
+        ],
+    )
 
 
 async def _carried(uow_factory: UnitOfWorkFactory) -> Money:

@@ -60,8 +60,8 @@ def test_sign_in_shows_a_live_code_the_gates_accept_and_the_account(
     wait_for_text(page, "#balance", "73,000 VND")  # 100,000 topped up, 27,000 of fares
     trips = page.locator("#trips li")
     assert trips.count() == 2
-    assert "12,000 VND" in trips.nth(0).inner_text()
-    assert "15,000 VND" in trips.nth(1).inner_text()
+    assert "15,000 VND" in trips.nth(0).inner_text()  # the day's trips in the order ridden
+    assert "12,000 VND" in trips.nth(1).inner_text()
     assert "Wallet top-up" in page.locator("#receipts").inner_text()
     assert "top-up" in page.locator("#charges").inner_text().lower()  # "Wallet top-up"
 

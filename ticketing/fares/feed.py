@@ -212,6 +212,11 @@ class FareFeed:
 
     # -- products ---------------------------------------------------------------------------
 
+    def product_name(self, product_id: str) -> str | None:
+        """The product's name as fare_products.txt gives it (None: unknown or unnamed)."""
+        rows = self._products.get(product_id, ())
+        return next((r.name for r in rows if r.name), None)
+
     def amount_of(self, product_id: str, category: str | None, media: str | None) -> int | None:
         """The product's price for a category (its own row, else a row for every category) and
         medium (that medium or an unspecified one; any medium when none is asked): the cheapest

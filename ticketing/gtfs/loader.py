@@ -75,6 +75,8 @@ class GtfsFeed:
     policies: tuple[PolicyRow, ...]
     # route_id -> the distinct stop sequences of its trips; only read for contains_id rules.
     route_patterns: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # network_id -> networks.txt's network_name, for riders to read (a cap's network).
+    network_names: dict[str, str] = field(default_factory=dict)
 
 
 def read_feed(path: str | Path) -> GtfsFeed:
@@ -105,8 +107,14 @@ def read_feed(path: str | Path) -> GtfsFeed:
     fare_attributes = _fare_attributes(source)
     fare_rules = _fare_rules(source, fare_attributes, routes)
     needs_patterns = not leg_rules and any(rule.contains_id for rule in fare_rules)
+    network_names = {
+        row.required("network_id"): row.get("network_name")
+        for row in source.rows("networks.txt", ("network_id",))
+        if row.get("network_name")
+    }
     return GtfsFeed(
         name=Path(path).name,
+        network_names=network_names,
         agencies=agencies,
         routes=routes,
         stops=stops,

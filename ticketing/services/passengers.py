@@ -1,6 +1,7 @@
 """Use cases of a passenger on their own account: register (the rider account and its sign-in
 user), take the phone credential, move it to another phone, ask what became of it, read
-trips, charges and receipts and what the account stands at, and report a lost phone.
+charges and receipts and what the account stands at (trips by day:
+`ticketing.services.trip_days`), and report a lost phone.
 
 Saving a card and topping up go through `ticketing.payment_flows.service.PaymentsService`; buying a
 pass through `ticketing.services.riders.buy_pass`. Every function here takes the account id of
@@ -54,7 +55,7 @@ PAY_AS_YOU_GO = "PAYG"  # the credential's product code without a pass
 PASS_HOLDER = "PASS"  # ... and with an active pass
 DEFAULT_CATEGORY = "regular"
 DEFAULT_CURRENCY = "VND"
-MAX_LISTED = 200  # trips, charges and receipts listed per request, newest first
+MAX_LISTED = 200  # charges and receipts listed per request, newest first
 # Feed rider categories and the category printed on the credential (gates show it).
 CREDENTIAL_CATEGORIES = {
     "regular": RiderCategory.ADULT,
@@ -89,26 +90,6 @@ class IssuedCredential:
     phone: PhoneCredential
     record: CredentialRecord
     revoked: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Trip:
-    """One priced leg of the latest price of its service day."""
-
-    service_day: date
-    started_at: datetime
-    ended_at: datetime | None
-    route_id: str
-    operator_id: str
-    from_stop_id: str
-    to_stop_id: str | None
-    fare: Money
-    undiscounted: Money
-    fare_product_id: str | None
-    pass_covered: bool
-    capped: bool
-    incomplete: bool
-    transfer: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,30 +450,6 @@ async def report_lost(
         return LostPhone(revoked, ended, await uow.deny_list.version())
 
     return await run_in_uow(uows, report)
-
-
-async def trips(uows: UnitOfWorkFactory, account_id: str, *, limit: int = MAX_LISTED) -> list[Trip]:
-    """The account's priced legs (of each day's latest price), newest first."""
-    async with uows() as uow:  # rows read inside: closing the session expires them
-        return [
-            Trip(
-                row.service_day,
-                row.started_at,
-                row.ended_at,
-                row.route_id,
-                row.operator_id,
-                row.from_stop_id,
-                row.to_stop_id,
-                Money(row.amount, row.currency),
-                Money(row.undiscounted_amount, row.currency),
-                row.fare_product_id,
-                row.pass_covered,
-                row.capped,
-                row.incomplete,
-                row.joined or row.transfer_product_id is not None,
-            )
-            for row in await uow.pricing.latest_legs(account_id, limit=limit)
-        ]
 
 
 async def charges(

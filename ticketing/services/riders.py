@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from qr.denylist import DenyList, DenyListDelta
-from ticketing.errors import PassNotSold, PassOverlaps, PassPaymentDeclined, RecordConflict
+from ticketing.errors import (
+    PassNeedsCard,
+    PassNotSold,
+    PassOverlaps,
+    PassPaymentDeclined,
+    RecordConflict,
+)
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import HeldPass, pass_first_day, pass_validity
 from ticketing.ledger.errors import PostingConflict
@@ -71,8 +77,10 @@ async def buy_pass(
     *,
     at: datetime,
     payments: PaymentsService | None = None,
+    starts_at: datetime | None = None,
 ) -> PassSale:
-    """Sell a pass valid from `at` at the feed's price for the rider's category: the price is
+    """Sell a pass valid from `starts_at` (a renewal: when the held one runs out; None: `at`,
+    the moment of purchase) at the feed's price for the rider's category: the price is
     posted from the rider's wallet (or receivable) to unearned pass revenue, and the pass
     recorded. A postpaid rider pays it by card at purchase through `payments` (the payment
     credits the receivable the sale debits, so no day's charge carries it); a declined card
@@ -83,16 +91,18 @@ async def buy_pass(
     one is a new pass. One of the same product bought while an active one still covers part of
     its period raises PassOverlaps, saying until when the held one runs."""
 
+    start = at if starts_at is None else max(starts_at, at)
+
     async def sell(uow: UnitOfWork) -> PassSale:
         account = await uow.riders.get_account(account_id)
         amount = feed.amount_of(product_id, account.rider_category, None)
         if amount is None:
             raise PassNotSold(f"{product_id} is not sold to {account.rider_category}")
-        first_day = pass_first_day(feed, product_id, at)
+        first_day = pass_first_day(feed, product_id, start)
         pass_id = pass_id_of(account_id, product_id, first_day)
         held = await uow.riders.find_pass(pass_id)
         if held is None:
-            validity = pass_validity(feed, product_id, at)
+            validity = pass_validity(feed, product_id, start)
             price = Money(amount, feed.currency)
             held = await _record_sale(uow, account, pass_id, first_day, validity, price, at)
         elif held.status is not PassStatus.ACTIVE:
@@ -111,7 +121,7 @@ async def buy_pass(
         )
 
     if payments is not None:
-        await _pay_at_purchase(uows, feed, payments, account_id, product_id, at)
+        await _pay_at_purchase(uows, feed, payments, account_id, product_id, start)
     try:
         return await run_in_uow(uows, sell)
     except (PostingConflict, RecordConflict):
@@ -125,10 +135,12 @@ async def _pay_at_purchase(
     payments: PaymentsService,
     account_id: str,
     product_id: str,
-    at: datetime,
+    start: datetime,
 ) -> None:
     """A postpaid rider's card charged the pass's price before it is sold (once per pass: the
-    payment's key is the pass's identity); nothing for a prepaid rider or a pass already sold."""
+    payment's key is the pass's identity, the pass starting at `start`); nothing for a
+    prepaid rider or a pass already sold. No saved card: PassNeedsCard, since a postpaid
+    account has no money of its own and a pass is never sold on credit."""
     async with uows() as uow:
         account = await uow.riders.get_account(account_id)
         if account.payment_mode is not PaymentMode.POSTPAID_CARD:
@@ -136,13 +148,18 @@ async def _pay_at_purchase(
         amount = feed.amount_of(product_id, account.rider_category, None)
         if amount is None:
             raise PassNotSold(f"{product_id} is not sold to {account.rider_category}")
-        first_day = pass_first_day(feed, product_id, at)
+        first_day = pass_first_day(feed, product_id, start)
         pass_id = pass_id_of(account_id, product_id, first_day)
         if await uow.riders.find_pass(pass_id) is not None:
             return
         _refuse_overlap(
-            await uow.riders.passes_for(account_id), pass_validity(feed, product_id, at)
+            await uow.riders.passes_for(account_id), pass_validity(feed, product_id, start)
         )
+        if await uow.payments.saved_card(account_id) is None:
+            raise PassNeedsCard(
+                "a postpaid account pays for a pass by card when buying it, and no card is "
+                "saved: save a card first (passes are not sold on credit)"
+            )
     outcome = await payments.pay_for_pass(account_id, pass_id, Money(amount, feed.currency))
     if not outcome.succeeded:
         raise PassPaymentDeclined(

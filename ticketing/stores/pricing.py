@@ -181,11 +181,32 @@ class PricingRecords:
         )
         return [LegSpend(network_id, amount) for network_id, amount in rows]
 
-    async def latest_legs(self, account_id: str, *, limit: int) -> list[PricedLegRow]:
-        """The account's legs of each day's latest version, newest first."""
+    async def priced_days_of(
+        self, account_id: str, *, before: date | None, limit: int
+    ) -> list[date]:
+        """The account's priced service days before `before` (None: all), newest first."""
+        query = select(PricedDayRow.service_day).where(PricedDayRow.account_id == account_id)
+        if before is not None:
+            query = query.where(PricedDayRow.service_day < before)
+        days = await self._session.scalars(
+            query.group_by(PricedDayRow.service_day)
+            .order_by(PricedDayRow.service_day.desc())
+            .limit(limit)
+        )
+        return list(days)
+
+    async def latest_legs_between(
+        self, account_id: str, first_day: date, last_day: date
+    ) -> list[PricedLegRow]:
+        """The account's legs of each day's latest version in [first_day, last_day], in the
+        order they were ridden."""
         latest = (
             select(PricedDayRow.service_day, func.max(PricedDayRow.version).label("version"))
-            .where(PricedDayRow.account_id == account_id)
+            .where(
+                PricedDayRow.account_id == account_id,
+                PricedDayRow.service_day >= first_day,
+                PricedDayRow.service_day <= last_day,
+            )
             .group_by(PricedDayRow.service_day)
             .subquery()
         )
@@ -199,8 +220,7 @@ class PricingRecords:
                     PricedLegRow.version == latest.c.version,
                 ),
             )
-            .order_by(PricedLegRow.started_at.desc(), PricedLegRow.leg_index.desc())
-            .limit(limit)
+            .order_by(PricedLegRow.started_at, PricedLegRow.leg_index)
         )
         return list(rows)
 

@@ -19,7 +19,10 @@
 - `GET /api/v1/passenger/credentials/{credential_id}`: what became of a credential (live,
   moved, lost, revoked, expired) and the server's time: the phone asks whenever it is online,
   learns that its pass was moved, and keeps the offset of its clock to the server's.
-- `GET /api/v1/passenger/trips`, `/charges`, `/receipts`: newest first.
+- `GET /api/v1/passenger/passes`: the catalogue on sale and the passes held;
+  `POST /api/v1/passenger/passes/renewals`: a held pass's next period.
+- `GET /api/v1/passenger/trips?before=&days=`: trips by service day, newest day first, with
+  each day's total and caps; `/charges`, `/receipts`: newest first.
 - `POST /api/v1/passenger/lost-phone`: revoke and deny every live credential and end every
   session of the account (this one too); the rider signs in again on the new phone.
 
@@ -54,8 +57,8 @@ from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import AccountStatus, PaymentMode
-from ticketing.services import passengers
-from ticketing.services.riders import buy_pass
+from ticketing.services import passengers, rider_passes, trip_days
+from ticketing.services.riders import PassSale, buy_pass
 from ticketing.users import MAX_PASSWORD
 
 routes = RouteRegistry()
@@ -141,6 +144,41 @@ class PassDocument(msgspec.Struct, kw_only=True):
     price: Amount
 
 
+class RenewalRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class CatalogueEntryDocument(msgspec.Struct, kw_only=True):
+    """A pass on sale to this rider: `kind` `day` or `month`, the validity a purchase now has."""
+
+    product_id: str
+    name: str
+    kind: str
+    price: Amount
+    valid_from: datetime
+    valid_until: datetime
+
+
+class HeldPassDocument(msgspec.Struct, kw_only=True):
+    """A pass bought: `status` `active`, `refunded` or `cancelled`; `current` while it covers
+    now (a renewal bought ahead is active but not yet current)."""
+
+    pass_id: str
+    product_id: str
+    name: str
+    kind: str | None
+    status: str
+    current: bool
+    valid_from: datetime
+    valid_until: datetime
+    price: Amount
+
+
+class PassesDocument(msgspec.Struct, kw_only=True):
+    catalogue: list[CatalogueEntryDocument]
+    passes: list[HeldPassDocument]
+
+
 class CredentialDocument(msgspec.Struct, kw_only=True):
     """The phone credential file (docs/TOKEN-SPEC.md §7): keep `seed` secret; the page or app
     computes each period's code from it, offline."""
@@ -187,15 +225,20 @@ class CredentialStatusDocument(msgspec.Struct, kw_only=True):
 
 
 class TripDocument(msgspec.Struct, kw_only=True):
-    """One leg; the names come from the fare feed (None for an id the feed lacks)."""
+    """One leg; the names come from the fare feed (None for an id the feed lacks).
+    `ride`: `complete`, `tap_on_only` (a bus ride: no tap-off needed), `no_entry` (an exit
+    with no entry: `from_stop_id` is None), `no_exit` (an entry with no exit) or `over_time`
+    (longer than the network allows); the last three were charged the line's longest fare.
+    `pass_product_id`/`pass_name`: the pass that covered it."""
 
     service_day: date
     started_at: datetime
     ended_at: datetime | None
     route_id: str
     route_name: str | None
+    network_id: str | None
     operator_id: str
-    from_stop_id: str
+    from_stop_id: str | None
     from_stop_name: str | None
     to_stop_id: str | None
     to_stop_name: str | None
@@ -203,13 +246,47 @@ class TripDocument(msgspec.Struct, kw_only=True):
     undiscounted: Amount
     fare_product_id: str | None
     pass_covered: bool
+    pass_product_id: str | None
+    pass_name: str | None
     capped: bool
     incomplete: bool
     transfer: bool
+    ride: trip_days.RideShape
 
 
-class TripList(msgspec.Struct, kw_only=True):
+class CapProgressDocument(msgspec.Struct, kw_only=True):
+    """The fares counted toward a cap: `spent` of `cap` in its `period` (`day`, or `month` to
+    this day); `reached` once the cap stops further fares."""
+
+    cap_id: str
+    network_id: str | None
+    network_name: str | None
+    period: str
+    spent: Amount
+    cap: Amount
+    reached: bool
+
+
+class TripDayDocument(msgspec.Struct, kw_only=True):
+    service_day: date
+    total: Amount
+    caps: list[CapProgressDocument]
     trips: list[TripDocument]
+
+
+class TripPageDocument(msgspec.Struct, kw_only=True):
+    """Service days newest first; `next_before`: ask again with `before` set to it for older
+    days (None: no more)."""
+
+    days: list[TripDayDocument]
+    next_before: date | None
+
+
+class TripQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    before: date | None = None
+    days: Annotated[int, msgspec.Meta(ge=1, le=trip_days.MAX_DAYS_PER_PAGE)] = (
+        trip_days.DAYS_PER_PAGE
+    )
 
 
 class ChargeDocument(msgspec.Struct, kw_only=True):
@@ -372,6 +449,10 @@ async def buy_a_pass(call: Call) -> PassDocument:
         call.app[UOWS], feed, _account_id(call), request.product_id,
         at=call.app[CONFIG].clock(), payments=call.app[PAYMENTS],
     )  # fmt: skip
+    return _sold(sale)
+
+
+def _sold(sale: PassSale) -> PassDocument:
     return PassDocument(
         pass_id=sale.pass_id,
         product_id=sale.product_id,
@@ -379,6 +460,61 @@ async def buy_a_pass(call: Call) -> PassDocument:
         valid_until=sale.valid_until,
         price=Amount.of(sale.price),
     )
+
+
+@routes.route(
+    "GET", "/api/v1/passenger/passes",
+    summary="The passes on sale to me (price, validity) and the passes I hold",
+    tag="passenger", auth=Auth.PASSENGER, response=PassesDocument,
+    problems={UnknownRecord: ACCOUNT_NOT_OPEN},
+)  # fmt: skip
+async def list_passes(call: Call) -> PassesDocument:
+    uows, account_id = call.app[UOWS], _account_id(call)
+    feed, at = call.app[PRICING_FEED], call.app[CONFIG].clock()
+    overview = await passengers.account_overview(uows, account_id)
+    held = await rider_passes.held_passes(uows, feed, account_id, at)
+    return PassesDocument(
+        catalogue=[
+            CatalogueEntryDocument(
+                product_id=entry.product_id,
+                name=entry.name,
+                kind=entry.kind.value,
+                price=Amount.of(entry.price),
+                valid_from=entry.valid_from,
+                valid_until=entry.valid_until,
+            )
+            for entry in rider_passes.pass_catalogue(feed, overview.account.rider_category, at)
+        ],
+        passes=[
+            HeldPassDocument(
+                pass_id=h.record.id,
+                product_id=h.record.fare_product_id,
+                name=h.name,
+                kind=None if h.kind is None else h.kind.value,
+                status=h.record.status.value,
+                current=h.current,
+                valid_from=h.record.valid_from,
+                valid_until=h.record.valid_until,
+                price=Amount.of(h.record.price),
+            )
+            for h in held
+        ],
+    )
+
+
+@routes.route(
+    "POST", "/api/v1/passenger/passes/renewals",
+    summary="Renew a pass I hold for its next period", tag="passenger",
+    auth=Auth.PASSENGER, body=RenewalRequest, response=PassDocument, errors=[402, 404, 409, 502],
+    problems={FareError: NOT_A_PASS},
+)  # fmt: skip
+async def renew_a_pass(call: Call) -> PassDocument:
+    request = call.body_as(RenewalRequest)
+    sale = await rider_passes.renew_pass(
+        call.app[UOWS], call.app[PRICING_FEED], _account_id(call), request.pass_id,
+        at=call.app[CONFIG].clock(), payments=call.app[PAYMENTS],
+    )  # fmt: skip
+    return _sold(sale)
 
 
 @routes.route(
@@ -430,9 +566,7 @@ def _credential_id(call: Call) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 20) or (
         int(text) > MAX_CREDENTIAL_ID
     ):
-        raise Problem(
-            404, "unknown-record", "Not Found", f"{text[:40]!r} is not a credential id"
-        )
+        raise Problem(404, "unknown-record", "Not Found", f"{text[:40]!r} is not a credential id")
     return int(text)
 
 
@@ -470,13 +604,14 @@ def _stop_name(feed: FareFeed, stop_id: str | None) -> str | None:
     return None if stop is None else stop.name or None
 
 
-def _trip(trip: passengers.Trip, feed: FareFeed) -> TripDocument:
+def _trip(trip: trip_days.Trip, feed: FareFeed) -> TripDocument:
     return TripDocument(
         service_day=trip.service_day,
         started_at=trip.started_at,
         ended_at=trip.ended_at,
         route_id=trip.route_id,
         route_name=_route_name(feed, trip.route_id),
+        network_id=trip.network_id,
         operator_id=trip.operator_id,
         from_stop_id=trip.from_stop_id,
         from_stop_name=_stop_name(feed, trip.from_stop_id),
@@ -486,20 +621,54 @@ def _trip(trip: passengers.Trip, feed: FareFeed) -> TripDocument:
         undiscounted=Amount.of(trip.undiscounted),
         fare_product_id=trip.fare_product_id,
         pass_covered=trip.pass_covered,
+        pass_product_id=trip.pass_product_id,
+        pass_name=None
+        if trip.pass_product_id is None
+        else rider_passes.product_label(feed, trip.pass_product_id),
         capped=trip.capped,
-        incomplete=trip.incomplete,
+        incomplete=trip.shape
+        not in (trip_days.RideShape.COMPLETE, trip_days.RideShape.TAP_ON_ONLY),
         transfer=trip.transfer,
+        ride=trip.shape,
+    )
+
+
+def _cap(progress: trip_days.CapProgress) -> CapProgressDocument:
+    return CapProgressDocument(
+        cap_id=progress.cap_id,
+        network_id=progress.network_id,
+        network_name=progress.network_name,
+        period=progress.period.value,
+        spent=Amount.of(progress.spent),
+        cap=Amount.of(progress.cap),
+        reached=progress.reached,
     )
 
 
 @routes.route(
-    "GET", "/api/v1/passenger/trips", summary="My trips with their fares, newest first",
-    tag="passenger", auth=Auth.PASSENGER, response=TripList,
+    "GET", "/api/v1/passenger/trips",
+    summary="My trips by service day (newest first), with each day's total and caps",
+    tag="passenger", auth=Auth.PASSENGER, query=TripQuery, response=TripPageDocument,
+    problems={UnknownRecord: ACCOUNT_NOT_OPEN},
 )  # fmt: skip
-async def list_trips(call: Call) -> TripList:
-    found = await passengers.trips(call.app[UOWS], _account_id(call))
+async def list_trips(call: Call) -> TripPageDocument:
+    query = call.query_as(TripQuery)
     feed = call.app[PRICING_FEED]
-    return TripList(trips=[_trip(t, feed) for t in found])
+    page = await trip_days.trip_days(
+        call.app[UOWS], feed, _account_id(call), before=query.before, days=query.days
+    )
+    return TripPageDocument(
+        days=[
+            TripDayDocument(
+                service_day=day.service_day,
+                total=Amount.of(day.total),
+                caps=[_cap(c) for c in day.caps],
+                trips=[_trip(t, feed) for t in day.trips],
+            )
+            for day in page.days
+        ],
+        next_before=page.next_before,
+    )
 
 
 @routes.route(

@@ -13,6 +13,8 @@
 
 import { CredentialError, keepable, loadCredential } from "./token.js";
 import { LivePass, watchNetwork } from "./passenger.js";
+import { PassesPanel } from "./passes.js";
+import { TripsPanel } from "./trips.js";
 import { CLOCK, NOTICE, PASS, TOKEN, openStore } from "./store.js";
 
 const ZONE = "Asia/Ho_Chi_Minh";
@@ -107,6 +109,8 @@ export class AccountPage {
     this.passRoot = doc.getElementById("live-pass");
     this.pass = null;
     this.queue = Promise.resolve(); // syncs run one after another, never side by side
+    this.passes = new PassesPanel(this, { money, when }, () => this.refresh());
+    this.trips = new TripsPanel(this, { money, when });
   }
 
   /** The server's time as this phone measured it at the last sync (its own clock if never). */
@@ -451,6 +455,7 @@ export class AccountPage {
         this.call("GET", "/api/v1/passenger/trips"),
         this.call("GET", "/api/v1/passenger/charges"),
         this.call("GET", "/api/v1/passenger/receipts"),
+        this.call("GET", "/api/v1/passenger/passes"),
       ]);
     } catch (error) {
       if (error.status === 0) {
@@ -461,13 +466,10 @@ export class AccountPage {
       }
       return;
     }
-    const [account, trips, charges, receipts] = results;
+    const [account, trips, charges, receipts, passes] = results;
     this.showWallet(account);
-    this.showList("trips", trips.trips, (t) => [
-      `${t.from_stop_name ?? t.from_stop_id} → ${t.to_stop_name ?? t.to_stop_id ?? "no exit tap"}`,
-      `${routeLabel(t)} · ${when(t.started_at)}${tripNote(t)}`,
-      money(t.fare),
-    ]);
+    this.passes.show(passes);
+    this.trips.show(trips);
     this.showList("charges", charges.charges, (c) => [
       c.covers || (PURPOSES[c.purpose] ?? c.purpose),
       `${c.service_day ? day(c.service_day) : when(c.created_at)} · ${STATUSES[c.status] ?? c.status}`
@@ -595,21 +597,9 @@ export class AccountPage {
   }
 }
 
-function routeLabel(trip) {
-  return `Line ${trip.route_name ?? trip.route_id.toUpperCase()}`;
-}
-
 /** A long pass number in groups of four digits, as on a card. */
 export function grouped(id) {
   return String(id).replace(/\B(?=(\d{4})+$)/g, " ");
-}
-
-function tripNote(trip) {
-  if (trip.pass_covered) return " · covered by your pass";
-  if (trip.capped) return " · capped";
-  if (trip.transfer) return " · transfer";
-  if (trip.incomplete) return " · no exit tap";
-  return "";
 }
 
 export async function bootAccount(doc = document) {
