@@ -18,7 +18,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,6 +32,8 @@ ENROL_PATH = "/device/v1/enrol"
 CONFIG_PATH = "/device/v1/config"
 LIVENESS_KEYS_PATH = "/device/v1/liveness-keys"
 HEARTBEAT_PATH = "/device/v1/heartbeat"
+CLOCK_PATH = "/device/v1/clock"
+KEYSET_PATH = "/device/v1/keyset"
 
 
 def generate_device_key() -> X25519PrivateKey:
@@ -147,6 +149,7 @@ class DeviceClient:
         self.key = key
         self._secret = secret
         self._clock = clock
+        self._offset = timedelta()  # what `correct_clock` found the device clock to be off by
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=30.0)
 
     @classmethod
@@ -177,10 +180,34 @@ class DeviceClient:
     def secret(self) -> bytes:
         return self._secret
 
+    def now(self) -> datetime:
+        """The device clock, corrected by the server's (`correct_clock`)."""
+        return self._clock() + self._offset
+
+    async def correct_clock(self) -> timedelta:
+        """Read the server clock (`GET /device/v1/clock`, unsigned) and keep the device
+        clock's offset to it, taken at the middle of the round trip: signed requests and
+        heartbeats carry the corrected time from now on. Returns the correction."""
+        sent = self._clock()
+        answer = await self._http.get(CLOCK_PATH)
+        received = self._clock()
+        answer.raise_for_status()
+        server = datetime.fromtimestamp(int(answer.json()["unix_ms"]) / 1000, UTC)
+        self._offset = server - (sent + (received - sent) / 2)
+        return self._offset
+
+    async def keyset(self) -> Mapping[str, Any]:
+        """The public key-set document (`faregate-keyset/1`, what `qr.keys.KeySet.from_json`
+        reads). Raises httpx.HTTPStatusError when the server refuses."""
+        answer = await self.get(KEYSET_PATH)
+        answer.raise_for_status()
+        document: Mapping[str, Any] = answer.json()
+        return document
+
     async def request(
         self, method: str, path_qs: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> httpx.Response:
-        signed = sign_request(self._secret, self.device_id, method, path_qs, body, at=self._clock())
+        signed = sign_request(self._secret, self.device_id, method, path_qs, body, at=self.now())
         if body:
             signed["Content-Type"] = "application/json"
         return await self._http.request(
@@ -252,7 +279,7 @@ class DeviceClient:
         """Report what the device holds (the configuration document, the liveness keys'
         version, the deny list) and the journal records it has not uploaded yet (their `at`
         gives the oldest one's age), with any faults (`{"code", "detail"?, "since"?}`)."""
-        now = self._clock()
+        now = self.now()
         oldest = None
         if waiting:
             first = min(datetime.fromisoformat(str(r["at"])) for r in waiting)
