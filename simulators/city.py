@@ -1,37 +1,76 @@
-"""The device side of a simulated city day: phones show codes, offline gates decide and journal.
+"""The device side of a simulated city day: enrolled gates and validators that reach the backend
+only over the device API (`simulators.device_client`, written from docs/DEVICE-API.md).
 
-Every gate and validator runs the real verifier with only public key material and keeps its
-own SQLite journal. Devices listed as offline keep journalling but upload only when the day's
-outage ends, which is what makes the backend re-price days after late taps.
+Each device enrols with its one-time code and an X25519 key of its own, corrects its clock
+from the server's, syncs its configuration, the key set, its sealed liveness keys and the deny
+list, then decides offline with the real verifier (`simulators.gate.OfflineGate`) and keeps its
+own SQLite journal. It uploads its journal in batches (accepted taps and refused decisions, in
+sequence order), forgetting a record only once an upload holding it was answered 200; an
+unanswered or failed upload is retried with backoff. It reports a heartbeat after each upload
+round. A device marked offline keeps deciding and journalling, and uploads when it is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from qr.denylist import DenyList, DenyListDelta
+import httpx
+
 from qr.issue import PhoneCredential
 from qr.keys import KeySet
-from qr.liveness import SecureModule
+from simulators.device_client import DeviceClient, generate_device_key
+from simulators.device_config import DeviceSettings
 from simulators.gate import OfflineGate
+from simulators.secure_module import DeviceSecureModule
 from simulators.traffic import Presentation, TapAction
+
+SOFTWARE_VERSION = "faregate-sim-gate 1.0"
+BATCH_SIZE = 500  # journal records per upload
+UPLOAD_ATTEMPTS = 8
+FIRST_BACKOFF = 0.05  # seconds, doubled after each failed attempt
+MAX_BACKOFF = 2.0
+ENROL_CONCURRENCY = 8
+
+
+class UploadFailed(Exception):
+    """A device gave up uploading after its retries (what the server last answered)."""
 
 
 @dataclass(frozen=True, slots=True)
-class UploadedTap:
-    """An accepted journal record as a device uploads it, with the device's configuration."""
+class DevicePlace:
+    """Where a device stands and what a tap there is: the fare feed's route and stop."""
 
-    device_id: str
-    device_seq: int
-    credential_id: int
-    at: datetime
     route_id: str
     stop_id: str
     action: TapAction
+
+
+@dataclass
+class UploadTally:
+    """What the backend answered to a round of uploads, summed."""
+
+    batches: int = 0
+    records: int = 0  # taps and refusals sent
+    new: int = 0
+    duplicate: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+    conflicting: int = 0
+    retries: int = 0
+
+    def add(self, other: UploadTally) -> None:
+        self.batches += other.batches
+        self.records += other.records
+        self.new += other.new
+        self.duplicate += other.duplicate
+        self.quarantined.update(other.quarantined)
+        self.conflicting += other.conflicting
+        self.retries += other.retries
 
 
 @dataclass
@@ -40,66 +79,162 @@ class DayOutcome:
     refused: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass(frozen=True, slots=True)
-class _DeviceConfig:
-    route_id: str
-    stop_id: str
-    action: TapAction
-
-
-class CityDevices:
-    """All gates and validators of the simulation, created as passengers first reach them."""
+class CityDevice:
+    """One enrolled gate or validator: its client, secure module, verifier and journal."""
 
     def __init__(
         self,
-        journal_dir: Path,
-        keyset: KeySet,
-        secure_module: SecureModule,
-        deny_list: DenyList,
-        start: datetime,
+        client: DeviceClient,
+        place: DevicePlace,
+        module: DeviceSecureModule,
+        gate: OfflineGate,
     ) -> None:
-        self._journal_dir = journal_dir
-        self._keyset = keyset
-        self._secure_module = secure_module
-        self._deny_list = deny_list
-        self._start = start
-        self._gates: dict[str, OfflineGate] = {}
-        self._configs: dict[str, _DeviceConfig] = {}
-        self._uploaded_seq: dict[str, int] = {}
+        self.client = client
+        self.place = place
+        self.module = module
+        self.gate = gate
+        self.config: Mapping[str, Any] | None = None
+        self.uploaded_seq = 0  # every record up to it was answered 200
+        self.online = True
+
+    @property
+    def device_id(self) -> str:
+        return self.client.device_id
+
+    async def sync(self) -> None:
+        """Configuration, liveness keys and deny list, each fetched only when it changed."""
+        self.config = await self.client.configuration(self.config)
+        self.gate.apply_settings(DeviceSettings.from_json(self.config))
+        sealed = await self.client.liveness_keys(self.module.version)
+        if sealed is not None:
+            self.module.load(sealed)
+        self.gate.hold_deny_list(await self.client.sync_deny_list(self.gate.deny_list))
+
+    def records(self, *, after_seq: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The journal records after `after_seq` as upload records (taps, refusals)."""
+        place = self.place
+        return self.gate.journal.batch(
+            after_seq, route_id=place.route_id, stop_id=place.stop_id, kind=place.action
+        )
+
+    def pending(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The journal records not yet acknowledged."""
+        return self.records(after_seq=self.uploaded_seq)
+
+    async def upload(self, *, batch_size: int = BATCH_SIZE) -> UploadTally:
+        """Send what the journal holds past the last acknowledgement, batch by batch."""
+        tally = UploadTally()
+        taps, refusals = self.pending()
+        records = sorted(
+            [(r["device_seq"], True, r) for r in taps]
+            + [(r["device_seq"], False, r) for r in refusals],
+            key=lambda entry: entry[0],
+        )
+        for start in range(0, len(records), batch_size):
+            chunk = records[start : start + batch_size]
+            answer = await self._send(
+                [r for _, is_tap, r in chunk if is_tap],
+                [r for _, is_tap, r in chunk if not is_tap],
+                tally,
+            )
+            self.uploaded_seq = chunk[-1][0]
+            tally.batches += 1
+            tally.records += len(chunk)
+            tally.new += int(answer["new"])
+            tally.duplicate += int(answer["duplicate"])
+            tally.conflicting += len(answer.get("conflicting", ()))
+            tally.quarantined.update(q["reason"] for q in answer.get("quarantined", ()))
+        return tally
+
+    async def resend(self, taps: list[dict[str, Any]], refusals: list[dict[str, Any]]) -> Any:
+        """Send records again (a device that lost the acknowledgement does)."""
+        return await self._send(taps, refusals, UploadTally())
+
+    async def _send(
+        self, taps: list[dict[str, Any]], refusals: list[dict[str, Any]], tally: UploadTally
+    ) -> Any:
+        backoff = FIRST_BACKOFF
+        last = "no answer"
+        for attempt in range(UPLOAD_ATTEMPTS):
+            if attempt:
+                tally.retries += 1
+                await asyncio.sleep(backoff)  # the device's backoff between attempts
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            try:
+                answer = await self.client.upload(taps, refusals)
+            except httpx.TransportError as error:
+                last = repr(error)
+                continue
+            if answer.status_code == 200:
+                return answer.json()
+            last = f"{answer.status_code} {answer.text[:200]}"
+            if answer.status_code == 401:
+                await self.client.correct_clock()  # the server may have moved on (a restart)
+            elif answer.status_code < 500 and answer.status_code != 429:
+                break  # refused as it is: sending it again changes nothing
+        raise UploadFailed(f"{self.device_id}: upload failed: {last}")
+
+    async def heartbeat(self) -> None:
+        taps, refusals = self.pending()
+        answer = await self.client.heartbeat(
+            SOFTWARE_VERSION,
+            config=self.config,
+            key_set_version=self.module.version,
+            deny_list=self.gate.deny_list,
+            waiting=[*taps, *refusals],
+        )
+        answer.raise_for_status()
+
+    def close(self) -> None:
+        self.gate.close()
+
+
+class CityDevices:
+    """All gates and validators of the simulation, on one HTTP connection pool."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        journal_dir: Path,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.http = http
+        self.journal_dir = journal_dir
+        self.clock = clock
+        self.devices: dict[str, CityDevice] = {}
 
     @property
     def device_ids(self) -> list[str]:
-        return sorted(self._gates)
+        return sorted(self.devices)
 
-    @property
-    def deny_list(self) -> DenyList:
-        """The deny list every device holds (and devices created later start from)."""
-        return self._deny_list
+    def online(self) -> list[CityDevice]:
+        return [self.devices[d] for d in self.device_ids if self.devices[d].online]
 
-    def apply_deny_delta(self, delta: DenyListDelta) -> DenyList:
-        """Every device syncs the backend's delta; a gap or reordering raises and changes none."""
-        updated = self._deny_list.apply(delta)
-        for gate in self._gates.values():
-            gate.apply_deny_delta(delta)
-        self._deny_list = updated
-        return updated
+    async def enrol(self, codes: Mapping[str, str], places: Mapping[str, DevicePlace]) -> None:
+        """Enrol every device of `codes` (id -> one-time code) and sync it."""
+        limit = asyncio.Semaphore(ENROL_CONCURRENCY)
 
-    def _gate(self, presentation: Presentation) -> OfflineGate:
-        gate = self._gates.get(presentation.device_id)
-        if gate is None:
-            gate = OfflineGate(
-                presentation.device_id,
-                self._keyset,
-                self._secure_module,
-                self._journal_dir / f"{presentation.device_id}.sqlite",
-                deny_list=self._deny_list,
-                clock=lambda: self._start,
-            )
-            self._gates[presentation.device_id] = gate
-            self._configs[presentation.device_id] = _DeviceConfig(
-                presentation.route_id, presentation.stop_id, presentation.action
-            )
-        return gate
+        async def one(device_id: str) -> None:
+            async with limit:
+                await self._enrol(device_id, codes[device_id], places[device_id])
+
+        await asyncio.gather(*(one(d) for d in sorted(codes)))
+
+    async def _enrol(self, device_id: str, code: str, place: DevicePlace) -> None:
+        key = generate_device_key()
+        client = await DeviceClient.enrol(
+            str(self.http.base_url), device_id, code, key, http=self.http
+        )
+        await client.correct_clock()
+        keyset = KeySet.from_json(await client.keyset())
+        module = DeviceSecureModule(key)
+        gate = OfflineGate(
+            device_id, keyset, module, self.journal_dir / f"{device_id}.sqlite", clock=self.clock
+        )
+        device = CityDevice(client, place, module, gate)
+        await device.sync()
+        self.devices[device_id] = device
 
     def run(
         self,
@@ -107,42 +242,50 @@ class CityDevices:
         phones: Mapping[int, PhoneCredential],
         phone_skew: Mapping[int, timedelta],
     ) -> DayOutcome:
-        """Each passenger shows the code their phone computes from its own (maybe skewed) clock."""
+        """Each passenger shows the code their phone computes from its own (maybe skewed)
+        clock; `phones` by the credential id the plan names."""
         outcome = DayOutcome()
         for presentation in plan:
             credential_id = presentation.passenger.credential_id
             phone_time = presentation.at + phone_skew.get(credential_id, timedelta())
             token = phones[credential_id].token_at(phone_time)
-            decision = self._gate(presentation).present_text(token, presentation.at)
+            decision = self.devices[presentation.device_id].gate.present_text(
+                token, presentation.at
+            )
             if decision.accepted:
                 outcome.accepted += 1
             else:
                 outcome.refused[decision.reason.value] += 1
         return outcome
 
-    def upload(self, device_ids: Iterable[str]) -> list[UploadedTap]:
-        """The accepted records each device has not uploaded yet, as its next batch."""
-        batch: list[UploadedTap] = []
-        for device_id in device_ids:
-            config = self._configs[device_id]
-            after = self._uploaded_seq.get(device_id, 0)
-            for record in self._gates[device_id].journal.records(after_seq=after):
-                after = record.seq
-                if record.accepted and record.credential_id is not None:
-                    batch.append(
-                        UploadedTap(
-                            device_id,
-                            record.seq,
-                            record.credential_id,
-                            record.at,
-                            config.route_id,
-                            config.stop_id,
-                            config.action,
-                        )
-                    )
-            self._uploaded_seq[device_id] = after
-        return batch
+    async def each(
+        self, devices: Sequence[CityDevice], action: Callable[[CityDevice], Any]
+    ) -> list[Any]:
+        """Run `action` (a coroutine function) on every device, a few at a time."""
+        limit = asyncio.Semaphore(ENROL_CONCURRENCY)
+
+        async def one(device: CityDevice) -> Any:
+            async with limit:
+                return await action(device)
+
+        return list(await asyncio.gather(*(one(d) for d in devices)))
+
+    async def upload_round(self, devices: Sequence[CityDevice]) -> UploadTally:
+        """Every device of `devices` uploads what it holds, then sends its heartbeat."""
+
+        async def upload(device: CityDevice) -> UploadTally:
+            tally = await device.upload()
+            await device.heartbeat()
+            return tally
+
+        total = UploadTally()
+        for tally in await self.each(devices, upload):
+            total.add(tally)
+        return total
+
+    async def sync_all(self, devices: Sequence[CityDevice]) -> None:
+        await self.each(devices, lambda device: device.sync())
 
     def close(self) -> None:
-        for gate in self._gates.values():
-            gate.close()
+        for device in self.devices.values():
+            device.close()

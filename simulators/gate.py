@@ -181,6 +181,10 @@ class OfflineGate:
             self._keyset, self._module, settings.policy, self.verifier.deny_list
         )
 
+    def hold_deny_list(self, deny_list: DenyList) -> None:
+        """Decide with `deny_list` from now on (a whole list, or one a synced delta made)."""
+        self.verifier.deny_list = deny_list
+
     def apply_deny_delta(self, delta: DenyListDelta) -> DenyList:
         """Apply a synced delta; a gap or reordering raises and leaves the list unchanged."""
         current = self.verifier.deny_list or EMPTY_DENY_LIST

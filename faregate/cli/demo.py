@@ -3,29 +3,77 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url
-from faregate.demo.runner import RIDERS, SEED, run_demo
+from faregate.demo.runner import PASSENGERS, SEED, VEHICLES, run_demo
 
 
 @click.command()
-@click.option("--riders", type=click.IntRange(2), default=RIDERS, show_default=True)
 @click.option(
     "--seed", type=int, default=SEED, show_default=True, help="Seed of the simulated day."
 )
+@click.option(
+    "--passengers",
+    type=click.IntRange(2),
+    default=None,
+    help=f"Riders of the day [default: {PASSENGERS}].",
+)
+@click.option(
+    "--riders",
+    type=click.IntRange(2),
+    default=None,
+    hidden=True,
+    help="The former name of --passengers.",
+)
+@click.option(
+    "--vehicles",
+    type=click.IntRange(1),
+    default=VEHICLES,
+    show_default=True,
+    help="Vehicles parking in the day's lots.",
+)
+@click.option(
+    "--data-dir",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The demo's own directory (database, Redis, gateway state, journals, reports); "
+    "emptied first. Default: DATA_DIR/demo.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of the figures.")
 @click.pass_obj
-def demo(settings: Settings, riders: int, seed: int) -> None:
-    """Run a simulated city day end to end on the embedded default and check it balances."""
+def demo(
+    settings: Settings,
+    seed: int,
+    passengers: int | None,
+    riders: int | None,
+    vehicles: int,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Run a simulated city day end to end over the wire and check it balances."""
+    if passengers is not None and riders is not None and passengers != riders:
+        raise click.UsageError("--riders is the old name of --passengers: give one of them")
+    count = passengers or riders or PASSENGERS
     if settings.database_url:
         # A bad URL is reported before the demo spends a minute on its first stages.
         asyncio.run(check_reachable(database_url(settings)))
-    console = Console()
-    report = asyncio.run(run_demo(settings, console, riders_count=riders, seed=seed))
+    # With --json the story goes to standard error and standard output holds the object.
+    console = Console(stderr=as_json)
+    report = asyncio.run(
+        run_demo(
+            settings, console, passengers=count, vehicles=vehicles, seed=seed, data_dir=data_dir
+        )
+    )
     for name, ok in report.checks.items():
         console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {name}")
+    if as_json:
+        click.echo(json.dumps(report.figures))
     if not report.ok:
         raise click.ClickException("the demo's end-of-day checks failed")

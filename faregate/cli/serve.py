@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -33,7 +33,7 @@ from faregate.gateway_runtime import gateway_from_environment
 from faregate.web.clients import TrustedProxies
 from faregate_data import HANOI_FEED
 from qr.keys import KEYSET_FILE, init_keys
-from qr.timeutil import utc_now
+from qr.timeutil import Clock, utc_now
 
 
 def say(message: str) -> None:
@@ -91,6 +91,26 @@ def _listen(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
+def simulated_clock(start: str | None) -> Clock:
+    """The server's clock: now, or (`--simulated-time`) one that read `start` when the server
+    started and advances with real time from there."""
+    if start is None:
+        return utc_now
+    try:
+        at = datetime.fromisoformat(start)
+    except ValueError:
+        raise click.BadParameter(
+            f"{start!r} is not an ISO 8601 time", param_hint="--simulated-time"
+        ) from None
+    if at.tzinfo is None:
+        raise click.BadParameter(
+            f"{start!r} has no UTC offset (e.g. 2026-11-24T06:00+07:00)",
+            param_hint="--simulated-time",
+        )
+    offset = at - utc_now()
+    return lambda: utc_now() + offset
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -137,6 +157,13 @@ def _listen(host: str, port: int) -> list[socket.socket]:
     help="Run no settlement runner in this process: the settlements finance prepares and "
     "approves wait for `faregate worker --settlements` processes.",
 )
+@click.option(
+    "--simulated-time",
+    metavar="ISO",
+    default=None,
+    help="Run the server's clock from this instant (ISO 8601 with a UTC offset) instead of "
+    "now; it advances with real time. `faregate demo` serves its simulated day this way.",
+)
 @click.pass_obj
 def serve(
     settings: Settings,
@@ -149,6 +176,7 @@ def serve(
     trusted_proxies: tuple[str, ...],
     no_worker: bool,
     no_settlement_runner: bool,
+    simulated_time: str | None,
 ) -> None:
     """Serve the device, webhook and operations APIs over HTTP (OpenAPI at /openapi.json).
 
@@ -164,6 +192,7 @@ def serve(
         proxies = TrustedProxies.parse(trusted_proxies)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--trusted-proxy") from error
+    clock = simulated_clock(simulated_time)
     sockets = _listen(host, port)
     try:
         config = ApiConfig(
@@ -177,6 +206,7 @@ def serve(
             pricing_worker=not no_worker,
             settlement_runner=not no_settlement_runner,
             trusted_proxies=proxies,
+            clock=clock,
         )
     except BaseException:
         for bound in sockets:

@@ -1,55 +1,49 @@
-"""Demo stage 2: a seeded city day on the Hanoi network, from phones to the ledger.
+"""Demo stage 2: a seeded city day on the Hanoi network, over the wire.
 
-The backend issues credentials to riders; phones show rotating codes at offline gates and bus
-validators; devices upload their journals (one batch twice, as a flaky link would); some
-devices stay offline until the evening, so the days they touch are priced once and re-priced
-when their taps arrive. Gates start from the backend's deny list; at noon one rider reports
-their phone lost, and the gates sync the backend's delta, so later codes from it are refused.
-The stage ends with the ledger check and the tap conservation count: taps accepted at devices
-= taps ingested = taps stored = taps priced.
+The backend runs as its own process (`faregate demo` starts it, `faregate.demo.backend`). Gates
+and validators registered the day before enrol over HTTP, correct their clocks from the
+server's, sync their configuration, sealed liveness keys and the deny list, then decide
+offline with the real verifier and journal to their own SQLite files. Phones show the code of
+the moment from their own clocks (a few skewed). Devices upload their journals in batches
+after each part of the day and send heartbeats; a share of them is offline until the evening.
+At noon the backend is restarted (a real process restart: nothing acknowledged is lost), one
+rider reports their phone lost through the passenger API and the online gates sync the
+deny-list delta, so later codes from that phone are refused there. A device that lost an
+acknowledgement sends its batch again: nothing is stored twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 from rich.console import Console
-from rich.progress import Progress, TaskID
+from rich.progress import Progress
 from rich.table import Table
 
-from faregate.demo.devices import enrol_devices
+from faregate.demo.backend import Backend
 from faregate.demo.riders import DemoRider
 from qr.issue import PhoneCredential
-from qr.keys import KeyMaterial
-from simulators.city import CityDevices, UploadedTap
+from simulators.city import CityDevices, DevicePlace, UploadTally
 from simulators.network import SimRoute
-from simulators.traffic import Presentation, SimPassenger, plan_day
+from simulators.phone import Phone
+from simulators.traffic import Presentation
 from ticketing.devices import Binding, DeviceKind
-from ticketing.fares.feed import FareFeed
-from ticketing.journal import DeviceTap
-from ticketing.ledger.reports import InvariantReport
-from ticketing.services.devices import places_of
-from ticketing.services.figures import day_figures
-from ticketing.services.journal import feed_places, ingest_journal
-from ticketing.services.passengers import fetch_credential, report_lost
-from ticketing.services.pricing_worker import run_worker
-from ticketing.services.riders import deny_list_delta, deny_list_snapshot
-from ticketing.taps import TapKind
-from ticketing.unit_of_work import UnitOfWorkFactory
 
 OFFLINE_DEVICE_SHARE = 0.1
 SKEWED_PHONE_SHARE = 0.05
 # Within one TOTP step of drift the gate still accepts; two minutes off is refused.
 SMALL_SKEW = timedelta(seconds=10)
 BROKEN_SKEW = timedelta(minutes=2)
-LOST_PHONE_AT = 12  # hour of the day the lost phone is reported
-DAY_LENGTH = timedelta(hours=18)  # the uploads arrive at midnight of the demo day
+NOON = 12  # the backend restarts and the lost phone is reported
+# Devices upload after each of these hours of the day (and the offline ones in the evening).
+UPLOAD_HOURS = (10, 12, 17, 24)
+CHUNK = 200  # presentations decided between progress updates
 
 
 @dataclass
@@ -57,200 +51,176 @@ class CityStageResult:
     riders: Sequence[DemoRider] = ()
     presented: int = 0
     enrolled_devices: int = 0
+    offline_devices: int = 0
     accepted_at_devices: int = 0
     refused_at_devices: Counter[str] = field(default_factory=Counter)
-    ingested: int = 0
-    duplicates_ignored: int = 0
-    quarantined: int = 0  # taps the backend could not attribute or price (none, in the demo)
-    stored_taps: int = 0
-    priced_taps: int = 0
+    uploads: UploadTally = field(default_factory=UploadTally)
+    resent: int = 0  # records sent again after a lost acknowledgement
+    resent_duplicates: int = 0  # of those, how many the backend answered as duplicates
+    skewed_phones: int = 0
     lost_phone: str | None = None  # the account whose phone was reported lost
-    deny_list_version: int = 0  # the version the gates reached
-    days_priced: int = 0
-    days_repriced: int = 0
-    ledger: InvariantReport | None = None
-
-    @property
-    def taps_conserved(self) -> bool:
-        return self.accepted_at_devices == self.ingested == self.stored_taps == self.priced_taps
+    deny_list_version: int = 0  # the version the online gates reached
+    restarts: int = 0
 
 
-def _as_record(upload: UploadedTap) -> DeviceTap:
-    """What the device uploads: its credential id and what it saw, never an account (the
-    backend attributes the tap)."""
-    return DeviceTap(
-        upload.device_id, upload.device_seq, upload.credential_id, upload.at, upload.route_id,
-        upload.stop_id, TapKind(upload.action),
-    )  # fmt: skip
+def device_places(
+    plan: Sequence[Presentation], routes: Sequence[SimRoute]
+) -> tuple[dict[str, Binding], dict[str, DevicePlace]]:
+    """Every device the day uses, at its place: a metro gate at its stop, a bus validator on
+    its route; and where its taps are."""
+    metro = {route.route_id for route in routes if route.is_metro}
+    bindings: dict[str, Binding] = {}
+    places: dict[str, DevicePlace] = {}
+    for p in plan:
+        bindings[p.device_id] = (
+            Binding(kind=DeviceKind.GATE, stop_id=p.stop_id)
+            if p.route_id in metro
+            else Binding(kind=DeviceKind.VALIDATOR, route_id=p.route_id)
+        )
+        places.setdefault(p.device_id, DevicePlace(p.route_id, p.stop_id, p.action))
+    return bindings, places
 
 
 async def run_city_stage(
     workdir: Path,
     console: Console,
     *,
-    keys: KeyMaterial,
-    feed: FareFeed,
-    routes: Sequence[SimRoute],
-    uow_factory: UnitOfWorkFactory,
-    day_start: datetime,
+    backend: Backend,
+    http: httpx.AsyncClient,
+    plan: Sequence[Presentation],
+    codes: Mapping[str, str],
+    places: Mapping[str, DevicePlace],
     riders: Sequence[DemoRider],
+    phones: Mapping[str, Phone],
+    day_start: datetime,
     seed: int,
 ) -> CityStageResult:
+    """`plan` names passengers by their index in `riders`."""
     rng = random.Random(seed)
-    result = CityStageResult(riders=riders)
-    passengers = [SimPassenger(r.phone.credential.credential_id, r.home_route) for r in riders]
-    plan = plan_day(passengers, routes, day_start, seed=seed)
-    result.presented = len(plan)
-    result.enrolled_devices = await enrol_devices(
-        uow_factory, _bindings(plan, routes), places_of(feed, lots=())
-    )
+    result = CityStageResult(riders=riders, presented=len(plan))
     # The first rider is the demo's card-paying rider: their day must reach the gateway.
     skew = {
-        p.credential_id: (BROKEN_SKEW if rng.random() < 0.2 else SMALL_SKEW)
-        for p in passengers[1:]
+        index: (BROKEN_SKEW if rng.random() < 0.2 else SMALL_SKEW)
+        for index in range(1, len(riders))
         if rng.random() < SKEWED_PHONE_SHARE
     }
-    lost = riders[-1] if len(riders) > 1 else None
-    noon = day_start.replace(hour=LOST_PHONE_AT, minute=0)
-    devices = CityDevices(
-        workdir / "devices",
-        keys.keyset,
-        keys.secure_module(),
-        await deny_list_snapshot(uow_factory),
-        day_start,
-    )
+    result.skewed_phones = len(skew)
+    shown: dict[int, PhoneCredential] = {n: rider.phone for n, rider in enumerate(riders)}
+    devices = CityDevices(http, workdir / "devices", clock=lambda: day_start)
     try:
+        with console.status(f"enrolling {len(codes)} gates and validators over HTTP"):
+            await devices.enrol(codes, places)
+        result.enrolled_devices = len(devices.devices)
+        offline_ids = set(
+            rng.sample(devices.device_ids, max(1, int(len(codes) * OFFLINE_DEVICE_SHARE)))
+        )
+        for device_id in offline_ids:
+            devices.devices[device_id].online = False
+        result.offline_devices = len(offline_ids)
+        console.print(
+            f"{result.enrolled_devices} devices enrolled over HTTP, each synced its "
+            f"configuration, sealed liveness keys and deny list; {len(offline_ids)} will stay "
+            "offline until the evening"
+        )
+        midnight = day_start.replace(hour=0)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("passengers tapping", total=len(plan))
-            phones = {r.phone.credential.credential_id: r.phone for r in riders}
-            morning = [p for p in plan if p.at < noon]
-            afternoon = [p for p in plan if p.at >= noon]
-            _present(devices, morning, phones, skew, result, progress, task)
-            if lost is not None:
-                await _report_lost_phone(uow_factory, keys, devices, lost, noon)
-                result.lost_phone = lost.account_id
-            _present(devices, afternoon, phones, skew, result, progress, task)
-        result.deny_list_version = devices.deny_list.version
-
-        all_devices = devices.device_ids
-        offline = set(rng.sample(all_devices, max(1, int(len(all_devices) * OFFLINE_DEVICE_SHARE))))
-        online = [d for d in all_devices if d not in offline]
-
-        # The uploads reach the backend that evening (its clock then judges the tap times).
-        evening = UnitOfWorkFactory(uow_factory.engine, clock=lambda: day_start + DAY_LENGTH)
-        first_upload = [_as_record(u) for u in devices.upload(online)]
-        await _upload(evening, feed, first_upload, result, console, "online devices")
-        # A device that lost the acknowledgement sends its batch again: nothing may change.
-        await _upload(evening, feed, first_upload[:500], result, console, "resent batch")
-        late_upload = [_as_record(u) for u in devices.upload(sorted(offline))]
-        await _upload(evening, feed, late_upload, result, console, "devices back online")
+            start = 0
+            for hour in UPLOAD_HOURS:
+                until = midnight + timedelta(hours=hour)
+                end = start
+                last = hour == UPLOAD_HOURS[-1]
+                while end < len(plan) and (last or plan[end].at < until):
+                    end += 1
+                for chunk_start in range(start, end, CHUNK):
+                    chunk = plan[chunk_start : min(chunk_start + CHUNK, end)]
+                    outcome = devices.run(chunk, shown, skew)
+                    result.accepted_at_devices += outcome.accepted
+                    result.refused_at_devices.update(outcome.refused)
+                    progress.advance(task, len(chunk))
+                start = end
+                result.uploads.add(await devices.upload_round(devices.online()))
+                if hour == NOON:
+                    await _noon(backend, devices, riders, phones, result, until)
+        await _evening(devices, result, rng)
+        result.deny_list_version = max(
+            (d.gate.deny_list.version for d in devices.online() if d.gate.deny_list), default=0
+        )
     finally:
         devices.close()
-
-    figures = await day_figures(uow_factory)
-    result.stored_taps = figures.taps_stored
-    result.priced_taps = figures.taps_priced
-    result.ledger = figures.ledger
-    _print_summary(console, result, len(offline), len(all_devices))
+    _print_summary(console, result)
     return result
 
 
-def _bindings(plan: Sequence[Presentation], routes: Sequence[SimRoute]) -> dict[str, Binding]:
-    """Every device the day uses, at its place: a metro gate at its stop, a bus validator on
-    its route."""
-    metro = {route.route_id for route in routes if route.is_metro}
-    return {
-        p.device_id: Binding(kind=DeviceKind.GATE, stop_id=p.stop_id)
-        if p.route_id in metro
-        else Binding(kind=DeviceKind.VALIDATOR, route_id=p.route_id)
-        for p in plan
-    }
-
-
-def _present(
+async def _noon(
+    backend: Backend,
     devices: CityDevices,
-    presentations: Sequence[Presentation],
-    phones: dict[int, PhoneCredential],
-    skew: dict[int, timedelta],
+    riders: Sequence[DemoRider],
+    phones: Mapping[str, Phone],
     result: CityStageResult,
-    progress: Progress,
-    task: TaskID,
-) -> None:
-    for start in range(0, len(presentations), 200):
-        chunk = presentations[start : start + 200]
-        outcome = devices.run(chunk, phones, skew)
-        result.accepted_at_devices += outcome.accepted
-        result.refused_at_devices.update(outcome.refused)
-        progress.advance(task, len(chunk))
-
-
-async def _report_lost_phone(
-    uow_factory: UnitOfWorkFactory,
-    keys: KeyMaterial,
-    devices: CityDevices,
-    rider: DemoRider,
     at: datetime,
 ) -> None:
-    """The rider reports the phone lost (the passenger API's use case): the backend revokes
-    its credential (and ends the account's sessions), the rider's new phone takes a new one,
-    and every gate syncs the deny-list delta."""
-    await report_lost(uow_factory, rider.account_id, by=None, at=at)
-    await fetch_credential(uow_factory, keys, rider.account_id, at=at)
-    delta = await deny_list_delta(uow_factory, devices.deny_list.version)
-    if delta is not None:
-        devices.apply_deny_delta(delta)
+    """The backend restarts (a real process: every acknowledged record must still be there);
+    the devices correct their clocks from the new process. The last rider reports the phone
+    lost (the old phone's code is denied from now on), signs in on the new phone and fetches
+    a new credential; the online devices sync the deny-list delta."""
+    await backend.restart(at)
+    result.restarts += 1
+    await devices.each(list(devices.devices.values()), lambda d: d.client.correct_clock())
+    if len(riders) > 1:
+        rider = riders[-1]
+        phone = phones[rider.account_id]
+        await phone.report_lost()
+        await phone.sign_in()
+        await phone.fetch_credential()
+        result.lost_phone = rider.account_id
+    await devices.sync_all(devices.online())
 
 
-async def _upload(
-    uow_factory: UnitOfWorkFactory,
-    feed: FareFeed,
-    taps: list[DeviceTap],
-    result: CityStageResult,
-    console: Console,
-    label: str,
-) -> None:
-    """Each device's batch stored as the device API stores it (each tap attributed to its
-    credential's account), then the days it queued priced."""
-    places = feed_places(feed)
-    new = duplicates = quarantined = 0
-    with console.status(f"storing and pricing the upload from {label}"):
-        for device in sorted({t.device_id for t in taps}):
-            mine = [t for t in taps if t.device_id == device]
-            upload = await ingest_journal(uow_factory, device, mine, feed=feed, places=places)
-            new += upload.new - len(upload.quarantined)
-            duplicates += upload.duplicate
-            quarantined += len(upload.quarantined)
-        priced = await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True)
-    result.ingested += new
-    result.duplicates_ignored += duplicates
-    result.quarantined += quarantined
-    result.days_priced += priced.pricing.priced
-    result.days_repriced += priced.pricing.repriced
-    console.print(
-        f"upload from {label}: {len(taps)} taps, {new} new, {duplicates} duplicates ignored, "
-        f"{quarantined} quarantined; {priced.pricing.changed} account-days (re)priced"
-    )
+async def _evening(devices: CityDevices, result: CityStageResult, rng: random.Random) -> None:
+    """The offline devices come back, sync and upload what they decided all day; one device
+    sends its first batch again, as one that lost the acknowledgement does."""
+    back = [d for d in devices.devices.values() if not d.online]
+    for returning in back:
+        returning.online = True
+    await devices.sync_all(back)
+    result.uploads.add(await devices.upload_round(back))
+    again = devices.devices[rng.choice(devices.device_ids)]
+    taps, refusals = again.records(after_seq=0)
+    taps, refusals = taps[:100], refusals[:20]
+    if taps or refusals:
+        answer = await again.resend(taps, refusals)
+        result.resent = len(taps) + len(refusals)
+        result.resent_duplicates = int(answer["duplicate"])
 
 
-def _print_summary(console: Console, result: CityStageResult, offline: int, devices: int) -> None:
-    table = Table(title="City day", show_header=False)
+def _print_summary(console: Console, result: CityStageResult) -> None:
+    uploads = result.uploads
+    table = Table(title="City day (devices over HTTP)", show_header=False)
     table.add_row("riders", str(len(result.riders)))
-    table.add_row("devices enrolled", str(result.enrolled_devices))
-    table.add_row("devices (offline until evening)", f"{devices} ({offline})")
-    table.add_row("codes shown", str(result.presented))
-    table.add_row("accepted at devices", str(result.accepted_at_devices))
+    table.add_row(
+        "devices enrolled (offline until evening)",
+        f"{result.enrolled_devices} ({result.offline_devices})",
+    )
+    table.add_row("codes shown", f"{result.presented:,}")
+    table.add_row("accepted at devices", f"{result.accepted_at_devices:,}")
     refused = ", ".join(f"{n} {reason}" for reason, n in sorted(result.refused_at_devices.items()))
     table.add_row("refused at devices", refused or "0")
     table.add_row(
-        "taps ingested (duplicates ignored)", f"{result.ingested} ({result.duplicates_ignored})"
+        "journal uploads",
+        f"{uploads.batches} batches, {uploads.records:,} records: {uploads.new:,} new, "
+        f"{uploads.duplicate} duplicates, {uploads.retries} retries",
     )
-    table.add_row("taps stored / priced", f"{result.stored_taps} / {result.priced_taps}")
+    quarantined = ", ".join(f"{n} {k}" for k, n in sorted(uploads.quarantined.items()))
+    table.add_row("quarantined by the backend", quarantined or "0")
+    table.add_row(
+        "batch sent twice",
+        f"{result.resent} records again, {result.resent_duplicates} answered as duplicates",
+    )
     if result.lost_phone is not None:
         table.add_row(
             "lost phone reported at noon",
-            f"{result.lost_phone}; gates synced to deny list v{result.deny_list_version}",
+            f"{result.lost_phone}; online gates synced to deny list v{result.deny_list_version}",
         )
-    table.add_row(
-        "account-days priced / re-priced", f"{result.days_priced} / {result.days_repriced}"
-    )
+    table.add_row("backend restarted", f"{result.restarts}× (at noon)")
     console.print(table)

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from faregate.config import Settings
-from faregate.demo.devices import enrol_devices
+from faregate.demo.devices import register_devices
 from faregate.demo.riders import DemoRider
 from faregate.redis_runtime import open_redis
 from faregate_data import data_path
@@ -180,7 +180,7 @@ async def run_parking_stage(
             lot_id: _Lane(lot, keys, workdir, uows, occupancy, day_start)
             for lot_id, lot in lots.items()
         }
-        await enrol_devices(
+        await register_devices(
             uows,
             {lane.barrier.device_id: Binding(kind=DeviceKind.BARRIER, lot_id=lot_id)
              for lot_id, lane in lanes.items()},

@@ -1,23 +1,27 @@
-"""The demo's riders: who they are, how they pay, what they hold, and the phone credentials
-the backend issues them (`ticketing.services.passengers.fetch_credential`, the passenger
-API's use case: the product, category and postpaid flag follow the account)."""
+"""The demo's riders: who they are, how they pay, what they hold. The customer base is loaded
+in bulk through the service layer before the day; on the day each rider's phone signs in,
+saves a card, tops up, buys a pass and fetches its credential over the passenger API (the
+product, category and postpaid flag of the credential follow the account)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
+
+from faregate.demo.payments_stage import DECLINING_CARD, GOOD_CARD
 from qr.issue import PhoneCredential
-from qr.keys import KeyMaterial
 from simulators.network import SimRoute
+from simulators.phone import Phone
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
-from ticketing.payment_flows.service import PaymentsService
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.passengers import fetch_credential
-from ticketing.services.riders import Registration, buy_pass
+from ticketing.services.passengers import load_passengers
+from ticketing.services.users import ScryptCost, hash_password
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 # (feed rider category, share of riders)
@@ -33,6 +37,10 @@ PASS_HOLDER_SHARE = 0.08
 # Monthly pass of a rider's home route, by the route's network prefix.
 MONTHLY_PASS = {"m2a": "m2a_month", "m3": "m3_month"}
 BUS_MONTHLY_PASS = "bus_month_all"
+# Every demo rider signs in with their account id and this password (`faregate demo --serve`
+# prints it: the passenger page shows their day).
+PASSENGER_PASSWORD = "demo rider password"
+PHONE_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,48 +93,66 @@ def plan_riders(
     return riders
 
 
-def registrations(riders: Sequence[RiderPlan]) -> list[Registration]:
-    """Each rider's account (their phone's credential comes later, from `issue_phones`)."""
-    return [
-        Registration(RiderAccount(rider.account_id, rider.category, rider.payment_mode, "VND"))
-        for rider in riders
-    ]
-
-
-async def sell_passes(
-    uow_factory: UnitOfWorkFactory,
-    feed: FareFeed,
-    riders: Sequence[RiderPlan],
-    now: datetime,
-    payments: PaymentsService | None = None,
+async def load_customer_base(
+    uows: UnitOfWorkFactory, riders: Sequence[RiderPlan], *, at: datetime
 ) -> int:
-    """Pass holders buy their monthly pass (paid from the wallet, or by a postpaid rider's card
-    at purchase through `payments`)."""
-    sold = 0
-    for rider in riders:
-        if rider.pass_product is not None:
-            await buy_pass(
-                uow_factory, feed, rider.account_id, rider.pass_product, at=now, payments=payments
-            )
-            sold += 1
-    return sold
+    """The riders of earlier days, loaded in bulk through the service layer (one transaction):
+    each account with its category and payment mode, and its passenger user (the account id
+    as username, `PASSENGER_PASSWORD`, hashed cheaply once: a demo's sign-ins stay quick)."""
+    password_hash = await hash_password(PASSENGER_PASSWORD, ScryptCost(n=2**10))
+    accounts = [
+        (RiderAccount(r.account_id, r.category, r.payment_mode, "VND"), r.account_id)
+        for r in riders
+    ]
+    return await load_passengers(uows, accounts, password_hash, at=at)
 
 
-async def issue_phones(
-    uow_factory: UnitOfWorkFactory, keys: KeyMaterial, riders: Sequence[RiderPlan], at: datetime
-) -> list[DemoRider]:
-    """Every rider's phone fetches its credential, as the passenger app does."""
-    issued = []
-    for rider in riders:
-        fetched = await fetch_credential(uow_factory, keys, rider.account_id, at=at)
-        issued.append(
-            DemoRider(
-                rider.account_id,
-                rider.category,
-                rider.payment_mode,
-                rider.home_route,
-                fetched.phone,
-                rider.pass_product,
-            )
-        )
-    return issued
+@dataclass
+class PhoneTally:
+    """What the phones did through the passenger API before the day."""
+
+    cards: int = 0
+    top_ups: int = 0
+    topped_up: int = 0
+    passes: int = 0
+    credentials: int = 0
+
+
+async def morning_phones(
+    http: httpx.AsyncClient,
+    riders: Sequence[RiderPlan],
+    *,
+    top_up: int,
+    declining: str | None,
+    progress: Callable[[], None],
+) -> tuple[list[DemoRider], dict[str, Phone], PhoneTally]:
+    """Each rider's phone signs in, saves a card (`declining`'s the one the issuer declines),
+    tops up a prepaid wallet, buys the rider's pass and fetches its credential, all over the
+    passenger API (the payments go through the gateway)."""
+    tally = PhoneTally()
+    limit = asyncio.Semaphore(PHONE_CONCURRENCY)
+
+    async def one(rider: RiderPlan) -> tuple[DemoRider, Phone]:
+        async with limit:
+            phone = Phone(http, rider.account_id, PASSENGER_PASSWORD)
+            await phone.sign_in()
+            await phone.save_card(DECLINING_CARD if rider.account_id == declining else GOOD_CARD)
+            tally.cards += 1
+            if rider.payment_mode is PaymentMode.PREPAID_WALLET:
+                await phone.top_up(top_up, request_id=f"topup-{rider.account_id}")
+                tally.top_ups += 1
+                tally.topped_up += top_up
+            if rider.pass_product is not None:
+                await phone.buy_pass(rider.pass_product)
+                tally.passes += 1
+            credential = await phone.fetch_credential()
+            tally.credentials += 1
+            progress()
+            demo_rider = DemoRider(
+                rider.account_id, rider.category, rider.payment_mode, rider.home_route,
+                credential, rider.pass_product,
+            )  # fmt: skip
+            return demo_rider, phone
+
+    done = await asyncio.gather(*(one(r) for r in riders))
+    return [r for r, _ in done], {r.account_id: p for r, p in done}, tally

@@ -1,183 +1,209 @@
-"""Runs the demo's stages in order on the embedded default (SQLite, local servers)."""
+"""Runs the demo's stages in order: the backend as its own process, everything else over HTTP.
+
+1. Credentials at an offline gate (no backend).
+2. The day before, through the service layer: keys, the customer base (accounts and their
+   passenger users, in bulk), the staff users, the devices registered at their places.
+3. The city day: `faregate serve` on the demo's directory with its clock on the simulated
+   day; phones fetch credentials, save cards, top up and buy passes through the passenger API;
+   devices enrol and upload over the device API; the backend restarts at noon.
+4. Parking in Hanoi.
+5. Settlement of the days through the finance API, prepared and approved by two users.
+6. The figures: conservation of taps and money, checked from what the backend holds.
+"""
 
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from rich.console import Console
+from rich.progress import Progress
 from rich.rule import Rule
 
 from faregate.config import Settings
 from faregate.database import open_database
-from faregate.demo.city_stage import run_city_stage
+from faregate.demo.backend import Backend
+from faregate.demo.city_stage import CityStageResult, device_places, run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
+from faregate.demo.devices import register_devices
+from faregate.demo.figures import DemoFigures, day_figures_of
 from faregate.demo.parking_stage import run_parking_stage
-from faregate.demo.payments_stage import charge_the_day, demo_payments, top_up_wallets
-from faregate.demo.riders import issue_phones, plan_riders, registrations, sell_passes
-from faregate.demo.settle_stage import run_settle_stage
+from faregate.demo.riders import load_customer_base, morning_phones, plan_riders
+from faregate.demo.settle_stage import add_staff, run_settle_stage, settle_command_line
 from faregate_data import HANOI_FEED
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-from qr.keys import init_keys
+from qr.keys import init_keys, load_keys
 from simulators.network import load_routes
+from simulators.traffic import SimPassenger, plan_day
 from ticketing.fares.feed import load_feed
-from ticketing.money import Money
-from ticketing.services.riders import register_riders
+from ticketing.services.devices import places_of
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # A fixed, ordinary weekday keeps every run of the demo identical.
 DEMO_DAY_START = datetime(2026, 11, 24, 6, 0, tzinfo=HANOI)
 FEED_DIR = HANOI_FEED
-RIDERS = 300
+PASSENGERS = 300
+VEHICLES = 24
 # Enough for a monthly pass (200,000) and a day of rides.
-TOP_UP = Money(300_000, "VND")
+TOP_UP = 300_000
 SEED = 2026
+# The backend's clock at each start: the morning before the first tap (after the day's
+# 04:00 cut-off), noon (the restart), and the morning the parking days are all closed.
+MORNING = DEMO_DAY_START.replace(hour=4, minute=30)
+SETTLING = DEMO_DAY_START.replace(hour=9) + timedelta(days=3)
+PARKING_DAYS = 3  # the city day and the two after it (stays across midnight)
 
 
 @dataclass
 class DemoReport:
-    """The checks that must hold at the end of the demo, by name."""
+    """The checks that must hold at the end of the demo, by name, and its figures."""
 
     checks: dict[str, bool] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return all(self.checks.values())
 
 
-def demo_settings(settings: Settings) -> Settings:
-    """The demo works in a fresh directory of its own inside the data directory."""
-    workdir = settings.data_dir / "demo"
+def demo_settings(settings: Settings, data_dir: Path | None) -> Settings:
+    """The demo works in a fresh directory of its own: `data_dir`, else `demo` inside the
+    global data directory."""
+    workdir = data_dir if data_dir is not None else settings.data_dir / "demo"
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    return Settings(workdir, settings.database_url, settings.redis_url)
+    return Settings(workdir.resolve(), settings.database_url, settings.redis_url)
 
 
 async def run_demo(
-    settings: Settings, console: Console, *, riders_count: int = RIDERS, seed: int = SEED
+    settings: Settings,
+    console: Console,
+    *,
+    passengers: int = PASSENGERS,
+    vehicles: int = VEHICLES,
+    seed: int = SEED,
+    data_dir: Path | None = None,
 ) -> DemoReport:
     report = DemoReport()
-    settings = demo_settings(settings)
+    settings = demo_settings(settings, data_dir)
     workdir = settings.data_dir
+    day = DEMO_DAY_START.date()
 
     console.print(Rule("1. Credentials at an offline gate"))
     credentials = run_credentials_stage(workdir / "credentials", console, DEMO_DAY_START)
     report.checks["credential decisions as expected"] = credentials.as_expected
 
-    console.print(Rule("2. A day on the Hanoi network"))
+    console.print(Rule("2. The day before: customer base, staff and devices"))
     feed = load_feed(FEED_DIR)
     routes = load_routes(FEED_DIR)
-    keys = init_keys(workdir / "keys", DEMO_DAY_START - timedelta(days=2))
+    init_keys(workdir / "keys", DEMO_DAY_START - timedelta(days=2))
+    plans = plan_riders(feed, routes, passengers, DEMO_DAY_START, seed=seed)
+    # The plan names passengers by their index: their credentials come from the backend later.
+    plan = plan_day(
+        [SimPassenger(n, p.home_route) for n, p in enumerate(plans)],
+        routes, DEMO_DAY_START, seed=seed,
+    )  # fmt: skip
+    bindings, places = device_places(plan, routes)
     engine = await open_database(settings)
     try:
-        uow_factory = UnitOfWorkFactory(engine)
-        plans = plan_riders(feed, routes, riders_count, DEMO_DAY_START, seed=seed)
-        registered_at = DEMO_DAY_START - timedelta(days=1)
-        await register_riders(uow_factory, registrations(plans), at=registered_at)
-        async with demo_payments(workdir, uow_factory) as payments:
-            await top_up_wallets(
-                payments,
-                console,
-                plans,
-                request_id=f"topup-{DEMO_DAY_START.date()}",
-                top_up=TOP_UP,
-            )
-            morning = DEMO_DAY_START - timedelta(hours=2)
-            passes = await sell_passes(uow_factory, feed, plans, morning, payments.payments)
-            riders = await issue_phones(uow_factory, keys, plans, morning)
-            console.print(
-                f"{len(riders)} riders registered, cards saved, "
-                f"{payments.result.top_ups} wallets topped up, {passes} monthly passes sold, "
-                f"{len(riders)} phone credentials issued"
-            )
-            city = await run_city_stage(
-                workdir,
-                console,
-                keys=keys,
-                feed=feed,
-                routes=routes,
-                uow_factory=uow_factory,
-                day_start=DEMO_DAY_START,
-                riders=riders,
-                seed=seed,
-            )
-            report.checks["taps accepted = ingested = priced"] = city.taps_conserved
-            report.checks["ledger balanced after the city day"] = bool(
-                city.ledger and city.ledger.ok
-            )
-            console.print(Rule("3. Parking in Hanoi"))
-            parked = await run_parking_stage(
-                workdir / "parking",
-                console,
-                settings=settings,
-                keys=keys,
-                uows=ParkingUnitOfWorkFactory(engine),
-                riders=riders,
-                day_start=DEMO_DAY_START,
-            )
-            report.checks["parking: offline barrier's journal applied exactly once"] = (
-                parked.offline_applied_once
-            )
-            report.checks["parking: occupancy (Redis) = open sessions in every lot"] = (
-                parked.occupancy_matches
-            )
-            report.checks["parking: unable-to-collect cases became debt"] = (
-                parked.cases > 0 and parked.cases_as_debt == parked.cases
-            )
-            report.checks["parking: a receipt for every paid session"] = (
-                parked.paid > 0 and parked.receipts == parked.paid
-            )
-            report.checks["parking: a permit sold, and the inspector finds it and a stay"] = (
-                parked.permit is not None
-                and sorted(parked.checks.values()) == ["nothing", "permit", "session"]
-            )
-            report.checks["ledger balanced after parking"] = bool(
-                parked.ledger and parked.ledger.ok
-            )
-            console.print(Rule("4. Charging the day through the gateway"))
-            paid = await charge_the_day(
-                payments,
-                console,
-                uow_factory=uow_factory,
-                riders=riders,
-                service_day=DEMO_DAY_START.date(),
-            )
-            console.print(Rule("5. Settling the days for finance: prepared, then approved"))
-            settled = await run_settle_stage(
-                console,
-                uow_factory=uow_factory,
-                feed=feed,
-                day=DEMO_DAY_START.date(),
-                data_dir=workdir,
-                gateway=payments.gateway,
-                payments=payments.payments,
-                # the city day, and the parking days after it (stays across midnight)
-                days=tuple(DEMO_DAY_START.date() + timedelta(days=n) for n in range(3)),
-            )
-        report.checks["settled: control totals hold"] = settled.control_ok
-        report.checks["ledger clearing = gateway collected"] = (
-            paid.clearing_in_ledger == paid.collected_at_gateway
+        the_day_before = UnitOfWorkFactory(engine, clock=lambda: DEMO_DAY_START - timedelta(days=1))
+        loaded = await load_customer_base(
+            the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1)
         )
-        report.checks["declined card: denied, then cleared by retry"] = (
-            paid.declined_account is not None
-            and paid.denied_while_in_debt
-            and paid.debt_cleared_by_retry
-        )
-        report.checks["declined card: rider told of the decline, then of the debt paid"] = (
-            paid.rider_told_of_decline_and_payment
-        )
-        console.print(
-            f"messages to riders: {len(await payments.outbox.messages())} in "
-            f"{payments.outbox.path} (faregate outbox --data-dir {workdir})",
-            soft_wrap=True,
-        )
-        report.checks["ledger balanced at the end of the day"] = bool(
-            paid.ledger and paid.ledger.ok
-        )
+        await add_staff(the_day_before)
+        codes = await register_devices(the_day_before, bindings, places_of(feed, lots=()))
     finally:
         await engine.dispose()
+    console.print(
+        f"{loaded} riders loaded in bulk (accounts and passenger users), "
+        f"{len(codes)} gates and validators registered at their places with enrolment codes"
+    )
+
+    console.print(Rule("3. A day on the Hanoi network, over the wire"))
+    backend = Backend(settings)
+    await backend.start(MORNING)
+    console.print(f"backend: faregate serve on {backend.url} (log: {backend.log_path})")
+    try:
+        async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("phones: card, top-up, pass, credential", total=len(plans))
+                riders, phones, tally = await morning_phones(
+                    http, plans, top_up=TOP_UP, declining=plans[0].account_id,
+                    progress=lambda: progress.advance(task),
+                )  # fmt: skip
+            console.print(
+                f"through the passenger API: {tally.cards} cards saved, {tally.top_ups} wallets "
+                f"topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
+                f"{tally.credentials} phone credentials fetched"
+            )
+            city = await run_city_stage(
+                workdir, console, backend=backend, http=http, plan=plan, codes=codes,
+                places=places, riders=riders, phones=phones, day_start=DEMO_DAY_START, seed=seed,
+            )  # fmt: skip
+    finally:
+        await backend.stop()
+
+    console.print(Rule("4. Parking in Hanoi"))
+    engine = await open_database(settings)
+    try:
+        parked = await run_parking_stage(
+            workdir / "parking", console, settings=settings,
+            keys=load_keys(workdir / "keys"), uows=ParkingUnitOfWorkFactory(engine), riders=riders,
+            day_start=DEMO_DAY_START,
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+    report.checks["parking: offline barrier's journal applied exactly once"] = (
+        parked.offline_applied_once
+    )
+    report.checks["parking: occupancy (Redis) = open sessions in every lot"] = (
+        parked.occupancy_matches
+    )
+    report.checks["parking: a receipt for every paid session"] = (
+        parked.paid > 0 and parked.receipts == parked.paid
+    )
+
+    console.print(Rule("5. Settling the days for finance: prepared, then approved"))
+    days = tuple(day + timedelta(days=n) for n in range(PARKING_DAYS))
+    await backend.start(SETTLING)
+    try:
+        async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
+            settled = await run_settle_stage(console, http=http, days=days, data_dir=workdir)
+    finally:
+        await backend.stop()
+    report.checks["settled: control totals hold"] = settled.control_ok
+
+    figures = await day_figures_of(settings, days, city, settled.summaries)
+    report.checks.update(figures.checks())
+    report.figures = figures.as_json(
+        seed=seed, day=day, data_dir=workdir, report=settled.report, sessions=parked.sessions,
+        refusals=city.refused_at_devices, faults=_faults(city, backend),
+    )  # fmt: skip
+    _print_figures(console, figures)
+    console.print(f"settle it again: {settle_command_line(day, workdir)}", soft_wrap=True)
     return report
+
+
+def _faults(city: CityStageResult, backend: Backend) -> Counter[str]:
+    """Each fault the day met, with how often (the `faults` of `--json`)."""
+    return Counter(
+        {
+            "backend_restart": city.restarts,
+            "device_offline": city.offline_devices,
+            "batch_uploaded_twice": 1 if city.resent else 0,
+            "phone_clock_skew": city.skewed_phones,
+            "upload_retries": city.uploads.retries,
+        }
+    )
+
+
+def _print_figures(console: Console, figures: DemoFigures) -> None:
+    console.print(figures.table())

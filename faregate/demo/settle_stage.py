@@ -1,31 +1,29 @@
-"""Demo stage: settle the demo's service days on its own data directory, as finance would the
-next morning, with four eyes: one demo finance user prepares each day, the settlement runner
-prices it and shows the charges and statements for review, a second demo finance user
-approves it and the runner charges and reports (docs/SETTLEMENT.md §11). Then say where each
-day's report and exports are, how to sign in to the finance page as either user, and how to
-settle a day again from the command line."""
+"""Demo stage: settle the demo's service days as finance does, through the finance API with four
+eyes: one demo finance user prepares each day (`POST /api/v1/finance/settlements`), the
+server's settlement runner prices it and shows the charges and statements for review, a
+second demo finance user approves it (`.../approve`) and the runner charges through the
+gateway and reports (docs/SETTLEMENT.md §11). Then say where each day's report and exports
+are and how to settle a day again from the command line."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import httpx
 from rich.console import Console
 
 from faregate_data.operators import load_operators
-from gateways.protocol import Gateway
-from ticketing.audit import Actor, ActorRole
+from ticketing.audit import Actor
 from ticketing.errors import UserExists
-from ticketing.fares.feed import FareFeed
-from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.settlement import default_report_dir
-from ticketing.services.settlement_runner import SettlementRunner
-from ticketing.services.settlement_runs import request_approval, request_prepare, run_of
 from ticketing.services.users import ScryptCost, create_user
-from ticketing.settlement.summary import SettlementSummary
 from ticketing.settlement.writers import Report
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
@@ -34,8 +32,47 @@ from ticketing.users import UserRole
 # is printed: `faregate serve --data-dir` on the demo's directory lets either sign in.
 PREPARER = "lan.finance"
 APPROVER = "minh.finance"
-DEMO_PASSWORD = "demo finance password"
+OPERATOR = "hoa.operator"
+DEMO_PASSWORD = "demo staff password"
+SETTLE_TIMEOUT = 300.0  # seconds for one day's stage on a loaded machine
 EXPORTS = (Report.STATEMENTS_XLSX, Report.JOURNAL_CSV, Report.PAYOUTS_XML)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettledDay:
+    """A settled day's figures as the finance API gives them (`GET /api/v1/finance/figures`)."""
+
+    day: date
+    digest: str
+    currency: str
+    taps: int
+    account_days: int
+    charges: int
+    collected: int  # wallet debits for fares plus the gateway's net card receipts
+    apportioned: dict[str, int]  # operator -> its share
+    fees: int
+    suspense: int
+    exceptions: dict[str, int]
+    control_ok: bool
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> SettledDay:
+        figures = document["figures"]
+        controls = figures["controls"]
+        return cls(
+            day=date.fromisoformat(document["day"]),
+            digest=str(document["digest"]),
+            currency=str(figures["currency"]),
+            taps=int(figures["taps"]),
+            account_days=int(figures["account_days"]),
+            charges=int(figures["charges"]),
+            collected=int(figures["collected"]),
+            apportioned={str(k): int(v) for k, v in figures["apportioned"].items()},
+            fees=int(controls["fees"]),
+            suspense=int(controls["suspense"]),
+            exceptions={str(k): int(v) for k, v in figures["exceptions"].items()},
+            control_ok=bool(controls["ok"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +81,7 @@ class SettleStageResult:
     control_ok: bool  # every settled day's controls hold
     report: str
     days: tuple[date, ...] = ()
+    summaries: tuple[SettledDay, ...] = ()
 
 
 def _absolute(path: Path) -> str:
@@ -55,84 +93,104 @@ def settle_command_line(day: date, data_dir: Path) -> str:
     return f"faregate settle {day.isoformat()} --data-dir {_absolute(data_dir)}"
 
 
-async def _finance_users(uows: UnitOfWorkFactory) -> tuple[Actor, Actor]:
-    cheap = ScryptCost(n=2**10)  # a demo's users: signing in stays quick
-    for name in (PREPARER, APPROVER):
+async def add_staff(uows: UnitOfWorkFactory) -> None:
+    """The demo's finance users (and an operator for `--serve`), added as `faregate users add`
+    adds them, with a cheap password hash: signing in stays quick."""
+    cheap = ScryptCost(n=2**10)
+    for name, role in ((PREPARER, UserRole.FINANCE), (APPROVER, UserRole.FINANCE),
+                       (OPERATOR, UserRole.OPERATOR)):  # fmt: skip
         with contextlib.suppress(UserExists):  # a demo run again on its directory
             await create_user(
-                uows, name, DEMO_PASSWORD, UserRole.FINANCE, cost=cheap,
-                by=Actor.administrator("demo"),
-            )  # fmt: skip
-    return Actor(PREPARER, ActorRole.FINANCE), Actor(APPROVER, ActorRole.FINANCE)
+                uows, name, DEMO_PASSWORD, role, cost=cheap, by=Actor.administrator("demo")
+            )
+
+
+class FinanceUser:
+    """A finance user signed in to the finance API with a bearer token."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
+        self.http = http
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    @classmethod
+    async def sign_in(cls, http: httpx.AsyncClient, username: str) -> FinanceUser:
+        answer = await http.post(
+            "/api/v1/sessions", json={"username": username, "password": DEMO_PASSWORD}
+        )
+        answer.raise_for_status()
+        return cls(http, str(answer.json()["token"]))
+
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
+        answer = await self.http.request(method, path, json=body, headers=self.headers)
+        if answer.status_code >= 400:
+            raise SettleError(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
+        return answer.json()
+
+    async def wait_for(self, day: date, states: tuple[str, ...]) -> dict[str, Any]:
+        """Poll the day's run until it reaches one of `states` (or fails)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_TIMEOUT
+        while loop.time() < deadline:
+            run: dict[str, Any] = await self.call("GET", f"/api/v1/finance/settlements/{day}")
+            if run["state"] in states:
+                return run
+            if run["state"] == "failed":
+                raise SettleError(f"{day}: the settlement failed: {run['error']}")
+            await asyncio.sleep(0.2)  # the server's runner works on it: poll its state
+        raise SettleError(f"{day}: not {' or '.join(states)} after {SETTLE_TIMEOUT:.0f} s")
+
+
+class SettleError(Exception):
+    """The finance API refused or did not finish a settlement."""
 
 
 async def run_settle_stage(
-    console: Console,
-    *,
-    uow_factory: UnitOfWorkFactory,
-    feed: FareFeed,
-    day: date,
-    data_dir: Path,
-    gateway: Gateway,
-    payments: PaymentsService,
-    days: tuple[date, ...] | None = None,
+    console: Console, *, http: httpx.AsyncClient, days: tuple[date, ...], data_dir: Path
 ) -> SettleStageResult:
-    """Prepare and approve each of `days` (default: `day` alone), oldest first."""
-    preparer, approver = await _finance_users(uow_factory)
-    runner = SettlementRunner(
-        uows=uow_factory,
-        feed=feed,
-        report_dir=lambda d: default_report_dir(data_dir, d),
-        gateway=gateway,
-        payments=payments,
-    )
+    """Each of `days`, oldest first, prepared by one finance user and approved by the other
+    through the finance API; the server's settlement runner does the work."""
+    preparer = await FinanceUser.sign_in(http, PREPARER)
+    approver = await FinanceUser.sign_in(http, APPROVER)
     operators = load_operators()
-    summaries: list[SettlementSummary] = []
-    for settling in days or (day,):
-        await request_prepare(uow_factory, settling, preparer)
-        await runner.run_waiting()
-        prepared = await run_of(uow_factory, settling)
-        if prepared.review is not None:
-            review = prepared.review
+    summaries: list[SettledDay] = []
+    for settling in days:
+        await preparer.call("POST", "/api/v1/finance/settlements", {"day": settling.isoformat()})
+        prepared = await preparer.wait_for(settling, ("prepared", "settled"))
+        review = prepared.get("review")
+        if review is not None:
             console.print(
-                f"{settling}: prepared by {prepared.prepared_by}; for review: "
-                f"{review.charges} card charges for {review.charges_total:,} {review.currency}"
+                f"{settling}: prepared by {prepared['prepared_by']}; for review: "
+                f"{review['charges']['count']} card charges for "
+                f"{review['charges']['total']:,} {review['currency']}"
             )
-        await request_approval(uow_factory, settling, approver)
-        await runner.run_waiting()
-        settled = await run_of(uow_factory, settling)
-        if settled.error is not None:
-            console.print(f"{settling}: [red]{settled.state}[/red]: {settled.error}")
-            continue
-        async with uow_factory() as uow:
-            record = await uow.settlement.day(settling)
-        assert record is not None
-        assert record.figures is not None
-        summary = SettlementSummary.from_json(record.figures["summary"])
+        if prepared["state"] == "prepared":
+            await approver.call("POST", f"/api/v1/finance/settlements/{settling}/approve")
+        settled = await approver.wait_for(settling, ("settled",))
+        document = await approver.call("GET", f"/api/v1/finance/figures?day={settling}")
+        summary = SettledDay.of(document)
         summaries.append(summary)
         exceptions = ", ".join(f"{k} {v}" for k, v in summary.exceptions.items() if v) or "none"
         console.print(
-            f"settled {settling} (approved by {settled.approved_by}): collected "
-            f"{summary.collected.amount:,} {summary.collected.currency} from {summary.taps} "
+            f"settled {settling} (approved by {settled['approved_by']}): collected "
+            f"{summary.collected:,} {summary.currency} from {summary.taps} "
             f"taps, {summary.account_days} account-days, {summary.charges} card charges; "
             f"exceptions: {exceptions}"
         )
         for operator, amount in summary.apportioned.items():
             console.print(f"  {operators.name(operator)} ({operator}): {amount:,}")
-        folder = Path(summary.report).parent
-        console.print(f"  report: {summary.report}")
-        console.print(f"  exports: {', '.join(str(folder / str(e)) for e in EXPORTS)}")
+        folder = default_report_dir(data_dir, settling)
+        console.print(f"  report: {folder / str(Report.HTML)}", soft_wrap=True)
+        console.print(
+            f"  exports: {', '.join(str(folder / str(e)) for e in EXPORTS)}", soft_wrap=True
+        )
         console.print(f"  digest: {summary.digest}")
     first = summaries[0] if summaries else None
-    console.print(
-        f"finance page: faregate serve --data-dir {_absolute(data_dir)}, then /finance "
-        f"signed in as {PREPARER} or {APPROVER} (password {DEMO_PASSWORD!r})",
-        soft_wrap=True,
-    )
-    console.print(f"settle it again: {settle_command_line(day, data_dir)}", soft_wrap=True)
     return SettleStageResult(
         digest="" if first is None else first.digest,
         control_ok=bool(summaries) and all(s.control_ok for s in summaries),
-        report="" if first is None else first.report,
+        report=""
+        if first is None
+        else str(default_report_dir(data_dir, first.day) / str(Report.HTML)),
         days=tuple(s.day for s in summaries),
+        summaries=tuple(summaries),
     )

@@ -150,6 +150,10 @@ CASES: dict[str, str] = {
     "serve on a port in use": "--data-dir {tmp}/d serve --port {busy_port}",
     "serve on a host that is no address": "--data-dir {tmp}/d serve --host 999.1.1.1",
     "serve on a host with an empty label": "--data-dir {tmp}/d serve --host a..b",
+    "serve at a simulated time that is none": "--data-dir {tmp}/d serve --simulated-time noon",
+    "serve at a simulated time without offset": (
+        "--data-dir {tmp}/d serve --simulated-time 2026-11-24T06:00"
+    ),
     # worker
     "worker poll nan": "--data-dir {tmp}/d worker --once --poll nan",
     "worker poll inf": "--data-dir {tmp}/d worker --once --poll inf",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -180,6 +181,31 @@ async def register_passenger(
         return Registered(user, account)
 
     return await run_in_uow(uows, register)
+
+
+async def load_passengers(
+    uows: UnitOfWorkFactory,
+    accounts_and_users: Sequence[tuple[RiderAccount, str]],
+    password_hash: str,
+    *,
+    at: datetime,
+) -> int:
+    """The customer base of earlier days in bulk, in one transaction: each rider account with
+    its passenger user (`(account, username)`), all signing in with the password whose hash
+    is `password_hash` (`hash_password`). Raises InvalidUser or UserExists as registering
+    does; how many were loaded."""
+    users = [ApiUser(username, UserRole.PASSENGER, account.id) for account, username in
+             accounts_and_users]  # fmt: skip
+    for user in users:
+        check_user(user)
+
+    async def load(uow: UnitOfWork) -> int:
+        for (account, _), user in zip(accounts_and_users, users, strict=True):
+            await open_passenger_account(uow, account, at)
+            await add_user(uow, user, password_hash)
+        return len(users)
+
+    return await run_in_uow(uows, load)
 
 
 async def account_overview(uows: UnitOfWorkFactory, account_id: str) -> AccountOverview:

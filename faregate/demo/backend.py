@@ -1,0 +1,118 @@
+"""The demo's backend: `faregate serve` on the demo's data directory, as its own process.
+
+The demo starts it, stops it and restarts it (a real process restart: SIGTERM, then a new
+process on the same directory) and reaches it only over HTTP. Its clock runs on the
+simulated day (`serve --simulated-time`): each start sets it to the moment of the day the
+demo has reached, so what the server stamps (credentials, revocations, the day's cut-off) fits
+the taps the devices make. Its SQLite database, private Redis and private localstripe live in
+the data directory; its output goes to `serve.log` there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from datetime import datetime
+
+import httpx
+
+from faregate.config import Settings
+
+STARTUP_TIMEOUT = 90.0  # seconds: migrations and localstripe on a loaded 2-core machine
+STOP_TIMEOUT = 30.0
+LOG_FILE = "serve.log"
+# The demo's gateway is the private localstripe in its directory, whatever the shell says.
+_GATEWAY_VARIABLES = ("FAREGATE_GATEWAY", "STRIPE_API_KEY", "STRIPE_API_BASE",
+                      "STRIPE_WEBHOOK_SECRET")  # fmt: skip
+
+
+class BackendError(Exception):
+    """The backend process did not start or stop as it should (its log says why)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Backend:
+    """`faregate serve` for the demo's settings; `url` while it runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log_path = settings.data_dir / LOG_FILE
+        self.port = 0  # chosen at the first start and kept: devices keep their connections' address
+        self.starts = 0
+        self._process: asyncio.subprocess.Process | None = None
+
+    def command(self, at: datetime, port: int) -> list[str]:
+        command = [sys.executable, "-m", "faregate", "--data-dir", str(self.settings.data_dir)]
+        if self.settings.database_url:
+            command += ["--database-url", self.settings.database_url]
+        if self.settings.redis_url:
+            command += ["--redis-url", self.settings.redis_url]
+        return [
+            *command, "serve", "--port", str(port), "--simulated-time", at.isoformat(),
+            "--shutdown-timeout", "10",
+        ]  # fmt: skip
+
+    async def start(self, at: datetime) -> None:
+        """Start the server with its clock at `at`; return once /healthz answers 200."""
+        self.port = self.port or _free_port()
+        env = {k: v for k, v in os.environ.items() if k not in _GATEWAY_VARIABLES}
+        with self.log_path.open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.command(at, self.port), stdout=log, stderr=log, env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        self.starts += 1
+        await self._wait_healthy()
+
+    async def _wait_healthy(self) -> None:
+        process = self._process
+        assert process is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_TIMEOUT
+        async with httpx.AsyncClient(base_url=self.url, timeout=5.0) as http:
+            while loop.time() < deadline:
+                if process.returncode is not None:
+                    raise BackendError(
+                        f"faregate serve exited with {process.returncode}; see {self.log_path}"
+                    )
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)  # polling a starting process: nothing to wait on
+        await self.stop()
+        raise BackendError(f"faregate serve not healthy after {STARTUP_TIMEOUT:.0f} s")
+
+    async def stop(self) -> None:
+        """SIGTERM (the server finishes the requests it holds), then wait for it to exit."""
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise BackendError(f"faregate serve did not stop in {STOP_TIMEOUT:.0f} s") from None
+
+    async def restart(self, at: datetime) -> None:
+        await self.stop()
+        await self.start(at)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
