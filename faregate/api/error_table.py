@@ -154,6 +154,7 @@ ERRORS: Table = {
     settlement_errors.DayOutOfRange: ProblemType(422, "validation", "Invalid day"),
     settlement_errors.NotPrepared: ProblemType(409, "not-prepared", "Day not prepared"),
     settlement_errors.AlreadyApproved: ProblemType(409, "already-approved", "Day already approved"),
+    settlement_errors.ReviewOutdated: ProblemType(409, "review-outdated", "Day changed"),
     settlement_errors.SettlementForbidden: ProblemType(403, "four-eyes", "Not allowed"),
     # --- parking -----------------------------------------------------------------------------
     parking_errors.TariffError: ProblemType(422, "tariff", "Invalid tariff"),

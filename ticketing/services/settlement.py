@@ -36,10 +36,11 @@ stage by stage, counts done of total, through a `ProgressHook`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from faregate_data.chart_of_accounts import load_chart
 from faregate_data.operators import OperatorRegistry, load_operators
@@ -48,6 +49,7 @@ from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts as ledger_accounts
 from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.model import parking_charge_key
 from ticketing.services import audit
 from ticketing.services.charging import (
     DEFAULT_CONCURRENCY,
@@ -68,6 +70,7 @@ from ticketing.services.taps import price_account_days
 from ticketing.settlement.calendar import check_settleable, day_window
 from ticketing.settlement.compute import settle_day
 from ticketing.settlement.controls import SettledDay
+from ticketing.settlement.errors import ReviewOutdated
 from ticketing.settlement.journal import RecordedPosting, journal_lines
 from ticketing.settlement.review import DayReview
 from ticketing.settlement.states import DayState, ExceptionKind, Job, Stage
@@ -394,6 +397,8 @@ async def run_job(
             concurrency=concurrency,
         )
         stage = Stage.CLOSED
+        if job is Job.APPROVE and record.review is not None:
+            await _check_review(run, record.review)
         try:
             for stage, step in _STEPS:
                 if stage.order > job.last_stage.order:
@@ -412,6 +417,34 @@ async def run_job(
             await _record_failure(uows, day, stage, error)
             raise
         return job
+
+
+async def _check_review(run: _Run, reviewed: Mapping[str, Any]) -> None:
+    """Before an approved day's first charge: the day must still compute to the review that
+    was approved (same charges, statements, counts: its fingerprint), else the approval is
+    withdrawn, the day failed with the reason, and `ReviewOutdated` raised (prepare again,
+    then approve). Once charging has begun (a retry after a failure part-way) the charges
+    asked are the approved ones resumed, and the review is not computed again."""
+    async with run.uows() as uow:
+        asked = await uow.settlement_day.day_charges(run.day)
+        parked = await uow.settlement_day.day_charges(run.day, key=parking_charge_key)
+    if asked or parked:
+        return
+    now = await review_day(run)
+    if now.fingerprint == reviewed.get("fingerprint"):
+        return
+    was = DayReview.from_json(reviewed)
+    error = ReviewOutdated(
+        f"{run.day} changed since it was reviewed (then {was.taps} taps, {was.charges} charges "
+        f"totalling {was.charges_total}; now {now.taps} taps, {now.charges} charges totalling "
+        f"{now.charges_total}): nothing was charged; prepare it again, then approve"
+    )
+
+    async def refuse(uow: UnitOfWork) -> None:
+        await uow.settlement.refuse_approval(run.day, str(error))
+
+    await run_in_uow(run.uows, refuse)
+    raise error
 
 
 async def _reviewed(uow: UnitOfWork, day: date, review: DayReview) -> None:

@@ -26,11 +26,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ticketing.audit import Actor, ActorRole, AuditAction, Target, TargetKind
 from ticketing.services import audit
-from ticketing.settlement.calendar import check_settleable, cut_off
+from ticketing.settlement.calendar import check_settleable, cut_off, day_window
 from ticketing.settlement.errors import (
     AlreadyApproved,
     FourEyes,
     NotPrepared,
+    ReviewOutdated,
     SettlementForbidden,
 )
 from ticketing.settlement.review import DayReview
@@ -171,6 +172,15 @@ async def request_approval(uows: UnitOfWorkFactory, day: date, who: Actor) -> Se
             return
         if who.role is not ActorRole.ADMINISTRATOR and record.prepared_by == who.name:
             raise FourEyes(f"{who.name} prepared {day}: another finance user must approve it")
+        if record.review is not None and record.approved_by is None:
+            # taps reached the day since it was reviewed: refused at once (the runner checks
+            # every other figure before the first charge)
+            taps = await uow.settlement_day.tap_count(*day_window(day))
+            if taps != record.review["taps"]:
+                raise ReviewOutdated(
+                    f"{day} has {taps} taps now, {record.review['taps']} when it was reviewed: "
+                    "prepare it again, then approve"
+                )
         if await uow.settlement.request_job(day, Job.APPROVE, who=who.name, at=uow.clock()):
             await audit.record(
                 uow, who, AuditAction.SETTLEMENT_APPROVED, _target(day),
@@ -178,6 +188,7 @@ async def request_approval(uows: UnitOfWorkFactory, day: date, who: Actor) -> Se
                 after=None if record.review is None else {
                     "charges": record.review["charges"]["count"],
                     "charges_total": record.review["charges"]["total"],
+                    "review": record.review.get("fingerprint"),
                 },
             )  # fmt: skip
 

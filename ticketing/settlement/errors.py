@@ -60,3 +60,8 @@ class SettlementForbidden(SettlementError):
 
 class FourEyes(SettlementForbidden):
     """The finance user who prepared a day asked to approve it: a second user must."""
+
+
+class ReviewOutdated(SettlementError):
+    """What approving a day would do is no longer what was reviewed (taps, prices or amounts
+    owed changed since it was prepared): the day is prepared again, then approved."""

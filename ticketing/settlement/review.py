@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ticketing.money import Money
-from ticketing.settlement.controls import SettledDay
+from ticketing.settlement.controls import SettledDay, digest
 
 LARGEST_SHOWN = 10  # the largest charges listed by account; the rest are counted
 
@@ -39,12 +39,30 @@ class DayReview:
     statements: tuple[ReviewStatement, ...]  # as they stand before the charges
     exceptions: Mapping[str, int]
     computed_at: datetime
+    # sha256 of what approving would do: every charge (account and amount, not only the
+    # largest shown), the statements and counts above. Approval runs only if the day still
+    # computes to it (`ticketing.services.settlement.run_job`): what is approved is what was
+    # reviewed.
+    fingerprint: str
 
     @classmethod
     def of(
         cls, settled: SettledDay, owed: Mapping[str, Money], *, computed_at: datetime
     ) -> DayReview:
         ranked = sorted(owed.items(), key=lambda item: (-item[1].amount, item[0]))
+        statements = tuple(
+            ReviewStatement(operator=s.operator_id, rides=s.rides, gross=s.gross, net=s.net)
+            for s in settled.statements
+        )
+        exceptions = {str(k): v for k, v in settled.exceptions_today.items()}
+        pinned = {
+            "currency": settled.currency,
+            "taps": settled.taps,
+            "account_days": settled.account_days,
+            "charges": sorted([a, m.amount, m.currency] for a, m in owed.items()),
+            "statements": [[s.operator, s.rides, s.gross, s.net] for s in statements],
+            "exceptions": exceptions,
+        }
         return cls(
             currency=settled.currency,
             taps=settled.taps,
@@ -52,12 +70,10 @@ class DayReview:
             charges=len(owed),
             charges_total=sum(m.amount for m in owed.values()),
             largest=tuple((a, m.amount) for a, m in ranked[:LARGEST_SHOWN]),
-            statements=tuple(
-                ReviewStatement(operator=s.operator_id, rides=s.rides, gross=s.gross, net=s.net)
-                for s in settled.statements
-            ),
-            exceptions={str(k): v for k, v in settled.exceptions_today.items()},
+            statements=statements,
+            exceptions=exceptions,
             computed_at=computed_at,
+            fingerprint=digest(pinned),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -76,6 +92,7 @@ class DayReview:
             ],
             "exceptions": dict(self.exceptions),
             "computed_at": self.computed_at.isoformat(),
+            "fingerprint": self.fingerprint,
         }
 
     @classmethod
@@ -99,6 +116,7 @@ class DayReview:
             ),
             exceptions={str(k): int(v) for k, v in value["exceptions"].items()},
             computed_at=datetime.fromisoformat(value["computed_at"]),
+            fingerprint=str(value.get("fingerprint", "")),  # "" : reviewed before it existed
         )
 
     @property

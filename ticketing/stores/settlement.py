@@ -273,6 +273,16 @@ class SettlementRecords:
             .values(job_stage=stage.value, progress_done=done, progress_total=total)
         )
 
+    async def refuse_approval(self, day: date, error: str) -> None:
+        """The approval of `day` is withdrawn with the review it approved (the day no longer
+        computes to it): failed on `error`, to be prepared again; its stages done stay."""
+        await self.fail(day, error)
+        await self._session.execute(
+            update(DAYS)
+            .where(DAYS.c.day == day, DAYS.c.digest.is_(None))
+            .values(approved_by=None, approved_at=None, review=None)
+        )
+
     async def store_review(self, day: date, review: dict[str, Any]) -> None:
         await self._session.execute(update(DAYS).where(DAYS.c.day == day).values(review=review))
 
