@@ -16,7 +16,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +198,13 @@ class CityDevices:
         journal_dir: Path,
         *,
         clock: Callable[[], datetime],
+        clock_skews: Mapping[str, timedelta] | None = None,
     ) -> None:
         self.http = http
         self.journal_dir = journal_dir
         self.clock = clock
+        # Devices whose own clocks run off; each corrects it from the server's at enrolment.
+        self.clock_skews = dict(clock_skews or {})
         self.devices: dict[str, CityDevice] = {}
 
     @property
@@ -223,18 +226,39 @@ class CityDevices:
 
     async def _enrol(self, device_id: str, code: str, place: DevicePlace) -> None:
         key = generate_device_key()
+        skew = self.clock_skews.get(device_id, timedelta())
         client = await DeviceClient.enrol(
-            str(self.http.base_url), device_id, code, key, http=self.http
-        )
+            str(self.http.base_url), device_id, code, key, http=self.http,
+            clock=lambda: datetime.now(UTC) + skew,
+        )  # fmt: skip
         await client.correct_clock()
+        await self._start(client, place, DeviceSecureModule(key))
+
+    async def _start(
+        self, client: DeviceClient, place: DevicePlace, module: DeviceSecureModule
+    ) -> CityDevice:
+        """The device's gate process on its journal file, synced."""
         keyset = KeySet.from_json(await client.keyset())
-        module = DeviceSecureModule(key)
+        device_id = client.device_id
         gate = OfflineGate(
             device_id, keyset, module, self.journal_dir / f"{device_id}.sqlite", clock=self.clock
         )
         device = CityDevice(client, place, module, gate)
         await device.sync()
         self.devices[device_id] = device
+        return device
+
+    async def restart(self, device_id: str) -> CityDevice:
+        """The device's process killed and started again: a new gate on the same journal file
+        (every decision was committed there before it was acted on; the replay memory is
+        rebuilt from it), its secret and key from its secure storage, the acknowledgement it
+        held in memory lost, so it uploads from its first record again (the server stores
+        nothing twice)."""
+        old = self.devices[device_id]
+        old.gate.close()
+        device = await self._start(old.client, old.place, old.module)
+        device.online = old.online
+        return device
 
     def run(
         self,

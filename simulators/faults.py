@@ -28,10 +28,11 @@ from datetime import datetime, timedelta
 from simulators.errors import FaultSpecError
 
 CLOCK_SKEW = timedelta(seconds=40)  # the issue's ±40 s, on gates and phones
+SUMMARY_PER_KIND = 3  # strikes of one kind the summary lists before counting the rest
 
 
 class FaultKind(enum.StrEnum):
-    GATE_OFFLINE = "gate_offline"  # a gate journals for hours without uploading
+    GATE_OFFLINE = "gate_offline"  # gates journal for hours without uploading
     GATE_KILLED = "gate_killed"  # a gate process dies between journaling and upload
     BATCH_TWICE = "batch_twice"  # a journal batch uploaded twice
     BATCH_CUT = "batch_cut"  # a batch cut off part-way (the device sees no answer)
@@ -48,6 +49,7 @@ class FaultKind(enum.StrEnum):
 # Shares per request or per device; every other kind's dose is a number of strikes.
 SHARE_KINDS = frozenset(
     {
+        FaultKind.GATE_OFFLINE,
         FaultKind.CLOCK_SKEW,
         FaultKind.GATEWAY_500,
         FaultKind.GATEWAY_TIMEOUT,
@@ -56,7 +58,7 @@ SHARE_KINDS = frozenset(
 )
 
 REDUCED: Mapping[FaultKind, float] = {
-    FaultKind.GATE_OFFLINE: 1,
+    FaultKind.GATE_OFFLINE: 0.1,
     FaultKind.GATE_KILLED: 1,
     FaultKind.BATCH_TWICE: 1,
     FaultKind.BATCH_CUT: 1,
@@ -151,17 +153,26 @@ class Faults:
         struck = Counter(strike.kind for strike in self.strikes)
         return {kind.value: struck[kind] for kind in FaultKind if self.on(kind)}
 
-    def summary(self) -> list[str]:
-        """One line per strike in time order, then the kinds switched on that never struck."""
+    def summary(self, *, per_kind: int = SUMMARY_PER_KIND) -> list[str]:
+        """One line per strike in time order (at most `per_kind` of a kind, then how many
+        more), then the kinds switched on that never struck."""
         ordered = sorted(
             self.strikes, key=lambda s: (s.at is None, s.at.timestamp() if s.at else 0.0)
         )
-        lines = [
-            f"{s.at.strftime('%H:%M:%S') if s.at else '--:--:--'}  {s.kind}: {s.what}"
-            f" -> {s.handled}"
-            for s in ordered
+        shown: Counter[FaultKind] = Counter()
+        lines = []
+        for s in ordered:
+            shown[s.kind] += 1
+            if shown[s.kind] <= per_kind:
+                when = s.at.strftime("%H:%M:%S") if s.at else "--:--:--"
+                lines.append(f"{when}  {s.kind}: {s.what} -> {s.handled}")
+        counts = self.counts()
+        lines += [
+            f"{kind}: {counts[kind] - per_kind} more like these"
+            for kind in sorted(shown)
+            if counts[kind] > per_kind
         ]
-        lines += [f"{kind}: on, never struck" for kind, n in self.counts().items() if n == 0]
+        lines += [f"{kind}: on, never struck" for kind, n in counts.items() if n == 0]
         return lines
 
 

@@ -12,6 +12,8 @@ from rich.console import Console
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url
 from faregate.demo.runner import PASSENGERS, SEED, VEHICLES, run_demo
+from simulators.errors import FaultSpecError
+from simulators.faults import FaultKind, Faults
 
 
 @click.command()
@@ -46,6 +48,14 @@ from faregate.demo.runner import PASSENGERS, SEED, VEHICLES, run_demo
     help="The demo's own directory (database, Redis, gateway state, journals, reports); "
     "emptied first. Default: DATA_DIR/demo.",
 )
+@click.option(
+    "--faults",
+    "fault_spec",
+    default=None,
+    metavar="SPEC",
+    help="The faults the day meets, comma-separated: all, none, KIND, KIND=DOSE or -KIND "
+    f"(kinds: {', '.join(kind.value for kind in FaultKind)}). Default: all, reduced.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of the figures.")
 @click.pass_obj
 def demo(
@@ -55,11 +65,16 @@ def demo(
     riders: int | None,
     vehicles: int,
     data_dir: Path | None,
+    fault_spec: str | None,
     as_json: bool,
 ) -> None:
     """Run a simulated city day end to end over the wire and check it balances."""
     if passengers is not None and riders is not None and passengers != riders:
         raise click.UsageError("--riders is the old name of --passengers: give one of them")
+    try:
+        faults = Faults.parse(fault_spec)
+    except FaultSpecError as error:
+        raise click.BadParameter(str(error), param_hint="--faults") from None
     count = passengers or riders or PASSENGERS
     if settings.database_url:
         # A bad URL is reported before the demo spends a minute on its first stages.
@@ -68,7 +83,13 @@ def demo(
     console = Console(stderr=as_json)
     report = asyncio.run(
         run_demo(
-            settings, console, passengers=count, vehicles=vehicles, seed=seed, data_dir=data_dir
+            settings,
+            console,
+            passengers=count,
+            vehicles=vehicles,
+            seed=seed,
+            data_dir=data_dir,
+            faults=faults,
         )
     )
     for name, ok in report.checks.items():

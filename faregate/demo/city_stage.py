@@ -10,6 +10,11 @@ At noon the backend is restarted (a real process restart: nothing acknowledged i
 rider reports their phone lost through the passenger API and the online gates sync the
 deny-list delta, so later codes from that phone are refused there. A device that lost an
 acknowledgement sends its batch again: nothing is stored twice.
+
+The faults (`simulators.faults`, each switched by `--faults`) strike here: gates offline until
+the evening, the backend restart, a batch cut off part-way (10:00), gates killed between
+journaling and upload (17:00), a batch uploaded twice, clocks of gates and phones 40 s off.
+Each strike is recorded with when it struck and how it was handled.
 """
 
 from __future__ import annotations
@@ -29,18 +34,18 @@ from rich.table import Table
 from faregate.demo.backend import Backend
 from faregate.demo.riders import DemoRider
 from qr.issue import PhoneCredential
-from simulators.city import CityDevices, DevicePlace, UploadTally
+from simulators.city import CityDevice, CityDevices, DevicePlace, UploadTally
+from simulators.device_faults import clock_skews, cut_upload
+from simulators.faults import FaultKind, Faults
 from simulators.network import SimRoute
 from simulators.phone import Phone
 from simulators.traffic import Presentation
 from ticketing.devices import Binding, DeviceKind
 
-OFFLINE_DEVICE_SHARE = 0.1
-SKEWED_PHONE_SHARE = 0.05
-# Within one TOTP step of drift the gate still accepts; two minutes off is refused.
-SMALL_SKEW = timedelta(seconds=10)
-BROKEN_SKEW = timedelta(minutes=2)
 NOON = 12  # the backend restarts and the lost phone is reported
+CUT_HOUR = 10  # a batch is cut off part-way at this upload round
+KILL_HOUR = 17  # gates are killed between journaling and upload before this round
+CUT_KEEPS = 0.5  # the share of the cut batch's body that goes out
 # Devices upload after each of these hours of the day (and the offline ones in the evening).
 UPLOAD_HOURS = (10, 12, 17, 24)
 CHUNK = 200  # presentations decided between progress updates
@@ -94,25 +99,41 @@ async def run_city_stage(
     phones: Mapping[str, Phone],
     day_start: datetime,
     seed: int,
+    faults: Faults | None = None,
 ) -> CityStageResult:
-    """`plan` names passengers by their index in `riders`."""
+    """`plan` names passengers by their index in `riders`; `faults` (default: every kind,
+    reduced) records what struck."""
+    faults = faults if faults is not None else Faults()
     rng = random.Random(seed)
     result = CityStageResult(riders=riders, presented=len(plan))
     # The first rider is the demo's card-paying rider: their day must reach the gateway.
-    skew = {
-        index: (BROKEN_SKEW if rng.random() < 0.2 else SMALL_SKEW)
-        for index in range(1, len(riders))
-        if rng.random() < SKEWED_PHONE_SHARE
-    }
+    skew = clock_skews(range(1, len(riders)), faults.dose(FaultKind.CLOCK_SKEW), seed)
+    for index, off in skew.items():
+        faults.struck(
+            FaultKind.CLOCK_SKEW, f"phone of {riders[index].account_id} {_seconds(off)} off",
+            "its codes refused at the gates as stale_code (the reason counted)", day_start,
+        )  # fmt: skip
     result.skewed_phones = len(skew)
     shown: dict[int, PhoneCredential] = {n: rider.phone for n, rider in enumerate(riders)}
-    devices = CityDevices(http, workdir / "devices", clock=lambda: day_start)
+    gate_skews = clock_skews(sorted(codes), faults.dose(FaultKind.CLOCK_SKEW), seed + 1)
+    devices = CityDevices(
+        http, workdir / "devices", clock=lambda: day_start, clock_skews=gate_skews
+    )
     try:
         with console.status(f"enrolling {len(codes)} gates and validators over HTTP"):
             await devices.enrol(codes, places)
         result.enrolled_devices = len(devices.devices)
-        offline_ids = set(
-            rng.sample(devices.device_ids, max(1, int(len(codes) * OFFLINE_DEVICE_SHARE)))
+        for device_id, off in gate_skews.items():
+            faults.struck(
+                FaultKind.CLOCK_SKEW, f"{device_id}'s clock {_seconds(off)} off",
+                "corrected from the server's clock at enrolment (GET /device/v1/clock)",
+                day_start,
+            )  # fmt: skip
+        offline_share = faults.dose(FaultKind.GATE_OFFLINE)
+        offline_ids = (
+            set(rng.sample(devices.device_ids, max(1, int(len(codes) * offline_share))))
+            if offline_share
+            else set()
         )
         for device_id in offline_ids:
             devices.devices[device_id].online = False
@@ -139,10 +160,14 @@ async def run_city_stage(
                     result.refused_at_devices.update(outcome.refused)
                     progress.advance(task, len(chunk))
                 start = end
+                if hour == CUT_HOUR:
+                    await _cut_batches(devices, backend.url, result, faults, rng, until)
+                if hour == KILL_HOUR:
+                    await _kill_gates(devices, result, faults, rng, until)
                 result.uploads.add(await devices.upload_round(devices.online()))
                 if hour == NOON:
-                    await _noon(backend, devices, riders, phones, result, until)
-        await _evening(devices, result, rng)
+                    await _noon(backend, devices, riders, phones, result, until, faults)
+        await _evening(devices, result, rng, faults, midnight + timedelta(hours=24))
         result.deny_list_version = max(
             (d.gate.deny_list.version for d in devices.online() if d.gate.deny_list), default=0
         )
@@ -159,14 +184,21 @@ async def _noon(
     phones: Mapping[str, Phone],
     result: CityStageResult,
     at: datetime,
+    faults: Faults,
 ) -> None:
     """The backend restarts (a real process: every acknowledged record must still be there);
     the devices correct their clocks from the new process. The last rider reports the phone
     lost (the old phone's code is denied from now on), signs in on the new phone and fetches
     a new credential; the online devices sync the deny-list delta."""
-    await backend.restart(at)
-    result.restarts += 1
-    await devices.each(list(devices.devices.values()), lambda d: d.client.correct_clock())
+    if faults.on(FaultKind.BACKEND_RESTART):
+        await backend.restart(at)
+        result.restarts += 1
+        await devices.each(list(devices.devices.values()), lambda d: d.client.correct_clock())
+        faults.struck(
+            FaultKind.BACKEND_RESTART, "faregate serve stopped (SIGTERM) and started again",
+            "devices corrected their clocks from the new process; every acknowledged record "
+            "is counted in the end-of-day conservation", at,
+        )  # fmt: skip
     if len(riders) > 1:
         rider = riders[-1]
         phone = phones[rider.account_id]
@@ -177,14 +209,30 @@ async def _noon(
     await devices.sync_all(devices.online())
 
 
-async def _evening(devices: CityDevices, result: CityStageResult, rng: random.Random) -> None:
+async def _evening(
+    devices: CityDevices,
+    result: CityStageResult,
+    rng: random.Random,
+    faults: Faults,
+    at: datetime,
+) -> None:
     """The offline devices come back, sync and upload what they decided all day; one device
     sends its first batch again, as one that lost the acknowledgement does."""
     back = [d for d in devices.devices.values() if not d.online]
     for returning in back:
         returning.online = True
     await devices.sync_all(back)
-    result.uploads.add(await devices.upload_round(back))
+    for device in back:
+        tally = await device.upload()
+        result.uploads.add(tally)
+        faults.struck(
+            FaultKind.GATE_OFFLINE, f"{device.device_id} offline all day",
+            f"journaled on; uploaded {tally.records:,} records when back ({tally.new:,} new)",
+            at,
+        )  # fmt: skip
+    await devices.upload_round(back)  # their heartbeats; nothing is left to upload
+    if not faults.on(FaultKind.BATCH_TWICE):
+        return
     again = devices.devices[rng.choice(devices.device_ids)]
     taps, refusals = again.records(after_seq=0)
     taps, refusals = taps[:100], refusals[:20]
@@ -192,6 +240,68 @@ async def _evening(devices: CityDevices, result: CityStageResult, rng: random.Ra
         answer = await again.resend(taps, refusals)
         result.resent = len(taps) + len(refusals)
         result.resent_duplicates = int(answer["duplicate"])
+        faults.struck(
+            FaultKind.BATCH_TWICE, f"{again.device_id} sent {result.resent} records again",
+            f"{result.resent_duplicates} answered as duplicates, none stored twice", at,
+        )  # fmt: skip
+
+
+def _with_records(devices: CityDevices, count: int, rng: random.Random) -> list[CityDevice]:
+    """`count` online devices (seeded) holding records not yet acknowledged."""
+    holding = [d for d in devices.online() if any(d.pending())]
+    return rng.sample(holding, min(count, len(holding)))
+
+
+async def _cut_batches(
+    devices: CityDevices,
+    base_url: str,
+    result: CityStageResult,
+    faults: Faults,
+    rng: random.Random,
+    at: datetime,
+) -> None:
+    """A device's batch is cut off part-way (the link drops mid-body): the server stores
+    nothing of it, and the device, with no answer, sends it again."""
+    for device in _with_records(devices, faults.times(FaultKind.BATCH_CUT), rng):
+        taps, refusals = device.pending()
+        sent = await cut_upload(
+            device.client, base_url, taps, refusals, at=device.client.now(), keep=CUT_KEEPS
+        )
+        tally = await device.upload()
+        result.uploads.add(tally)
+        faults.struck(
+            FaultKind.BATCH_CUT,
+            f"{device.device_id}'s batch of {len(taps) + len(refusals):,} records cut off "
+            f"after {sent:,} bytes",
+            f"nothing stored from it; the retry stored {tally.new:,} new "
+            f"({tally.duplicate} duplicates)", at,
+        )  # fmt: skip
+
+
+async def _kill_gates(
+    devices: CityDevices,
+    result: CityStageResult,
+    faults: Faults,
+    rng: random.Random,
+    at: datetime,
+) -> None:
+    """Gates killed between journaling and upload: a new process on the same journal file
+    uploads from its first record again."""
+    for device in _with_records(devices, faults.times(FaultKind.GATE_KILLED), rng):
+        waiting = sum(len(records) for records in device.pending())
+        restarted = await devices.restart(device.device_id)
+        tally = await restarted.upload()
+        result.uploads.add(tally)
+        faults.struck(
+            FaultKind.GATE_KILLED,
+            f"{device.device_id} killed with {waiting:,} records journaled, not uploaded",
+            f"a new process on its journal uploaded all {tally.records:,}: {tally.new:,} new, "
+            f"{tally.duplicate:,} already stored (none lost, none twice)", at,
+        )  # fmt: skip
+
+
+def _seconds(offset: timedelta) -> str:
+    return f"{offset.total_seconds():+.0f} s"
 
 
 def _print_summary(console: Console, result: CityStageResult) -> None:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from rich.rule import Rule
 from faregate.config import Settings
 from faregate.database import open_database
 from faregate.demo.backend import Backend
-from faregate.demo.city_stage import CityStageResult, device_places, run_city_stage
+from faregate.demo.city_stage import device_places, run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.devices import register_devices
 from faregate.demo.figures import DemoFigures, day_figures_of
@@ -39,6 +38,7 @@ from faregate.demo.settle_stage import add_staff, run_settle_stage, settle_comma
 from faregate_data import HANOI_FEED
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.keys import init_keys, load_keys
+from simulators.faults import Faults
 from simulators.network import load_routes
 from simulators.traffic import SimPassenger, plan_day
 from ticketing.fares.feed import load_feed
@@ -91,7 +91,10 @@ async def run_demo(
     vehicles: int = VEHICLES,
     seed: int = SEED,
     data_dir: Path | None = None,
+    faults: Faults | None = None,
 ) -> DemoReport:
+    """The demo's day; `faults` switched on (default: every kind, reduced) strike in it."""
+    faults = faults if faults is not None else Faults()
     report = DemoReport()
     settings = demo_settings(settings, data_dir)
     workdir = settings.data_dir
@@ -147,6 +150,7 @@ async def run_demo(
             city = await run_city_stage(
                 workdir, console, backend=backend, http=http, plan=plan, codes=codes,
                 places=places, riders=riders, phones=phones, day_start=DEMO_DAY_START, seed=seed,
+                faults=faults,
             )  # fmt: skip
     finally:
         await backend.stop()
@@ -185,24 +189,14 @@ async def run_demo(
     report.checks.update(figures.checks())
     report.figures = figures.as_json(
         seed=seed, day=day, data_dir=workdir, report=settled.report, sessions=parked.sessions,
-        refusals=city.refused_at_devices, faults=_faults(city, backend),
+        refusals=city.refused_at_devices, faults=faults.counts(),
     )  # fmt: skip
     _print_figures(console, figures)
+    console.print(Rule("What went wrong and how it was handled"))
+    for line in faults.summary():
+        console.print(line, soft_wrap=True, markup=False)
     console.print(f"settle it again: {settle_command_line(day, workdir)}", soft_wrap=True)
     return report
-
-
-def _faults(city: CityStageResult, backend: Backend) -> Counter[str]:
-    """Each fault the day met, with how often (the `faults` of `--json`)."""
-    return Counter(
-        {
-            "backend_restart": city.restarts,
-            "device_offline": city.offline_devices,
-            "batch_uploaded_twice": 1 if city.resent else 0,
-            "phone_clock_skew": city.skewed_phones,
-            "upload_retries": city.uploads.retries,
-        }
-    )
 
 
 def _print_figures(console: Console, figures: DemoFigures) -> None:

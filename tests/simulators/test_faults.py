@@ -78,6 +78,17 @@ def test_strikes_are_counted_and_summarised_in_time_order() -> None:
     ]
 
 
+def test_the_summary_counts_the_strikes_of_a_kind_beyond_a_few() -> None:
+    faults = Faults.parse("clock_skew")
+    for n in range(5):
+        faults.struck(FaultKind.CLOCK_SKEW, f"phone {n} 40 s fast", "refused: stale_code")
+    assert faults.summary(per_kind=2) == [
+        "--:--:--  clock_skew: phone 0 40 s fast -> refused: stale_code",
+        "--:--:--  clock_skew: phone 1 40 s fast -> refused: stale_code",
+        "clock_skew: 3 more like these",
+    ]
+
+
 def test_a_kind_switched_off_cannot_strike() -> None:
     faults = Faults.parse("none")
     with pytest.raises(FaultSpecError, match="switched off"):
