@@ -32,6 +32,7 @@ SHELL_STATIC = (
     "img/icon-512.png",
     "js/account-page.js",
     "js/account.js",
+    "js/i18n.js",
     "js/passenger.js",
     "js/passes.js",
     "js/store.js",
@@ -40,7 +41,9 @@ SHELL_STATIC = (
     "vendor/qrcode-generator/qrcode.mjs",
 )
 # The templates the page is made of: a change to them is a new page, so a new version.
-SHELL_TEMPLATES = ("base.html", "passenger.html", "_live_pass.html", "_passes.html")
+SHELL_TEMPLATES = (
+    "base.html", "passenger.html", "_live_pass.html", "_passes.html", "_language_switch.html"
+)
 MANIFEST_PATH = "/manifest.webmanifest"
 THEME_COLOR = "#0b3d91"
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import web
 
+from faregate import i18n
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential
 from qr.timeutil import Clock
@@ -72,19 +73,40 @@ def template_environment(static_url: Callable[[str], str]) -> jinja2.Environment
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Staff pages are in English (the msgids); a page rendered with a `language` gets that
+    # language's gettext in its context, which `{% trans %}` and `_()` look up first.
+    templates.install_null_translations()  # type: ignore[attr-defined]
     templates.globals.update(
-        static=static_url, service_time=service_time, service_clock=service_clock
+        static=static_url,
+        service_time=service_time,
+        service_clock=service_clock,
+        format_money=i18n.money,
     )
     return templates
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """`template` with `context`, and `signed_in`: the staff user of the request, if any."""
+def render(
+    request: web.Request,
+    template: str,
+    status: int = 200,
+    *,
+    language: str = i18n.ENGLISH,
+    **context: Any,
+) -> web.Response:
+    """`template` with `context`, and `signed_in`: the staff user of the request, if any; its
+    words in `language` (English: staff pages)."""
     context.setdefault("signed_in", request.get(STAFF_USER))
+    words = i18n.translations(language)
+    context.update(lang=language, gettext=words.gettext, ngettext=words.ngettext, _=words.gettext)
     html = request.app[TEMPLATES].get_template(template).render(**context)
     return web.Response(
-        text=html, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+        text=html,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**PAGE_HEADERS, "Content-Language": language},
     )
 
 
@@ -111,7 +133,7 @@ class PassView:
     postpaid: bool
 
     @classmethod
-    def of(cls, phone: PhoneCredential) -> PassView:
+    def of(cls, phone: PhoneCredential, language: str = i18n.ENGLISH) -> PassView:
         c = phone.credential
         document = phone.to_json()
         # A string: ids reach 2**63, beyond what a JavaScript Number holds exactly.
@@ -121,28 +143,58 @@ class PassView:
             credential_id=c.credential_id,
             product=c.product,
             category=c.category.name.lower(),
-            valid_from=service_time(c.valid_from),
-            valid_until=service_time(c.valid_until),
+            valid_from=i18n.hanoi_time(c.valid_from, language),
+            valid_until=i18n.hanoi_time(c.valid_until, language),
             postpaid=CredentialFlags.POSTPAID in c.flags,
         )
 
 
+def page_language(request: web.Request) -> str:
+    """The passenger page's language: its switch (`?lang=`), the one remembered, the
+    browser's, or Vietnamese (faregate.i18n.choose_language)."""
+    return i18n.choose_language(
+        request.query.get("lang"),
+        request.cookies.get(i18n.LANG_COOKIE),
+        request.headers.get("Accept-Language"),
+    )
+
+
+def _language_context(language: str) -> dict[str, Any]:
+    return {
+        "languages": [(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
+        # The page's JavaScript takes its words from this (static/js/i18n.js).
+        "script_messages": dict(i18n.script_messages(language)),
+    }
+
+
 async def passenger_page(request: web.Request) -> web.Response:
+    language = page_language(request)
     # The page compares the server's time with the phone's clock once: codes from a clock off
     # by more than the gates' window are refused, and the passenger should know why.
     server_time_ms = int(request.app[CLOCK]().timestamp() * 1000)
     if request.app[ACCOUNT_MODE]:
         # The signed-in app: a shell the service worker keeps (no credential, no time in it:
         # the page takes the server's time from the passenger API at each sync).
-        return render(
-            request, "passenger.html", account_mode=True, server_time_ms=None,
-            moves_per_day=MOVES_PER_DAY,
+        response = render(
+            request, "passenger.html", language=language, account_mode=True,
+            server_time_ms=None, moves_per_day=MOVES_PER_DAY, **_language_context(language),
         )  # fmt: skip
-    phone = await request.app[CREDENTIAL_SOURCE](request)
-    return render(
-        request,
-        "passenger.html",
-        account_mode=False,
-        pass_view=None if phone is None else PassView.of(phone),
-        server_time_ms=server_time_ms,
-    )
+    else:
+        phone = await request.app[CREDENTIAL_SOURCE](request)
+        response = render(
+            request,
+            "passenger.html",
+            language=language,
+            account_mode=False,
+            pass_view=None if phone is None else PassView.of(phone, language),
+            server_time_ms=server_time_ms,
+            **_language_context(language),
+        )
+    if i18n.language_of(request.query.get("lang")) is not None:
+        # The switch was used: remember it on this phone (read by the server, so the page the
+        # service worker keeps is in it too).
+        response.set_cookie(
+            i18n.LANG_COOKIE, language, max_age=i18n.LANG_COOKIE_MAX_AGE, path="/",
+            samesite="Lax", secure=request.secure,
+        )  # fmt: skip
+    return response

@@ -124,8 +124,8 @@ def serving(config: ApiConfig) -> Iterator[LiveApp]:
 
 def sign_in(page: Page, live: LiveApp, rider: Rider, password: str = PASSWORD) -> None:
     page.goto(f"{live.url}/")
-    page.get_by_label("Username").fill(rider.username)
-    page.get_by_label("Password").fill(password)
+    page.locator("#username").fill(rider.username)
+    page.locator("#password").fill(password)
     page.get_by_role("button", name="Sign in").click()
 
 

@@ -43,11 +43,19 @@ def test_lists_the_messages_of_the_data_directory(
     assert code == 0
     assert out == (
         "2026-11-24 21:05  sms    r2  charge-declined\n"
-        "    Faregate: your card was declined for 48,000 VND of fares on 24 Nov 2026. Top up "
+        "    Faregate: thẻ của bạn bị từ chối khi trừ 48.000\xa0₫ tiền vé ngày 24 thg 11 2026. "
+        "Hãy nạp tiền vào ví hoặc lưu thẻ khác để thanh toán; tiền vé chưa trả có thể khiến vé "
+        "bị chặn tại cổng.\n"
+    )
+    args = ["--data-dir", str(tmp_path), "outbox", "--account", "r2", "--lang", "en"]
+    code, out, _ = run(args, capsys)
+    assert out == (
+        "2026-11-24 21:05  sms    r2  charge-declined\n"
+        "    Faregate: your card was declined for 48.000\xa0₫ of fares on 24 Nov 2026. Top up "
         "your wallet or save another card to pay it; unpaid fares can block your pass at the "
         "gates.\n"
     )
-    code, out, _ = run(["--data-dir", str(tmp_path), "outbox", "--json"], capsys)
+    code, out, _ = run(["--data-dir", str(tmp_path), "outbox", "--json", "--lang", "en"], capsys)
     listed = json.loads(out)
     assert [m["account_id"] for m in listed] == ["r1", "r2"]
     assert listed[0]["template"] == "charge-declined"

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(900)  # the first browser test may have to inst
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
     yield context
     context.close()
 
@@ -57,19 +57,19 @@ def test_sign_in_shows_a_live_code_the_gates_accept_and_the_account(
     sign_in(page, live_app, rider)
     token = shown_token(page)
     assert live_app.accepted(token)
-    wait_for_text(page, "#balance", "73,000 VND")  # 100,000 topped up, 27,000 of fares
+    wait_for_text(page, "#balance", "73.000\xa0₫")  # 100,000 topped up, 27,000 of fares
     trips = page.locator("#trips li")
     assert trips.count() == 2
-    assert "15,000 VND" in trips.nth(0).inner_text()  # the day's trips in the order ridden
-    assert "12,000 VND" in trips.nth(1).inner_text()
+    assert "15.000\xa0₫" in trips.nth(0).inner_text()  # the day's trips in the order ridden
+    assert "12.000\xa0₫" in trips.nth(1).inner_text()
     assert "Wallet top-up" in page.locator("#receipts").inner_text()
     assert "top-up" in page.locator("#charges").inner_text().lower()  # "Wallet top-up"
 
     # The page's own top-up.
     page.get_by_label("Amount").select_option("50000")
     page.get_by_role("button", name="Top up from my card").click()
-    wait_for_text(page, "#account-message", "Topped up 50,000 VND.")
-    wait_for_text(page, "#balance", "123,000 VND")
+    wait_for_text(page, "#account-message", "Topped up 50.000\xa0₫.")
+    wait_for_text(page, "#balance", "123.000\xa0₫")
 
     # A reload keeps the credential this tab fetched: no new one, the code still accepted.
     page.reload()

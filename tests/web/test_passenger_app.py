@@ -76,7 +76,7 @@ def errors() -> Iterator[list[str]]:
 def device(
     browser: Browser, contexts: list[BrowserContext], viewport: dict[str, int]
 ) -> BrowserContext:
-    context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context = browser.new_context(viewport=viewport, locale="en-US")  # type: ignore[arg-type]
     contexts.append(context)
     return context
 
@@ -272,8 +272,8 @@ def test_a_lost_phone_is_reported_from_the_sign_in_form_with_the_password(
 
     new = new_page(device(browser, contexts, PHONE), errors)
     new.goto(f"{live_app.url}/")
-    new.get_by_label("Username").fill(rider.username)
-    new.get_by_label("Password").fill(PASSWORD)
+    new.locator("#username").fill(rider.username)
+    new.locator("#password").fill(PASSWORD)
     new.get_by_text("Lost your phone?").first.click()
     new.get_by_role("button", name="Report lost phone").click()
     wait_for_text(new, "#account-message", "every session of your account has ended")

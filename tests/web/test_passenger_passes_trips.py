@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(900)  # the first browser test may have to inst
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE_VIEWPORT)
+    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -46,19 +46,19 @@ def test_buying_and_renewing_a_pass_on_the_page(page: Page, live_app: LiveApp) -
     catalogue = page.locator("#passes ul.catalogue li")
     catalogue.first.wait_for()
     month = catalogue.filter(has_text="Metro 2A monthly pass")
-    assert "200,000 VND" in month.inner_text()
+    assert "200.000\xa0₫" in month.inner_text()
     assert "Monthly pass · valid until" in month.inner_text()
     look(page, "passenger-passes-catalogue")
 
     month.get_by_role("button", name="Buy").click()
-    wait_for_text(page, "#account-message", "Metro 2A monthly pass: paid 200,000 VND")
+    wait_for_text(page, "#account-message", "Metro 2A monthly pass: paid 200.000\xa0₫")
     wait_for_text(page, "#pass-held", "Metro 2A monthly pass, valid until")
-    wait_for_text(page, "#balance", "300,000 VND")
+    wait_for_text(page, "#balance", "300.000\xa0₫")
     held = page.locator("#passes ul.held li")
     assert held.count() == 1
     held.get_by_role("button", name="Renew for the next month").click()
-    wait_for_text(page, "#account-message", "Metro 2A monthly pass: paid 200,000 VND")
-    wait_for_text(page, "#balance", "100,000 VND")
+    wait_for_text(page, "#account-message", "Metro 2A monthly pass: paid 200.000\xa0₫")
+    wait_for_text(page, "#balance", "100.000\xa0₫")
     page.wait_for_function("document.querySelectorAll('#passes ul.held li').length === 2")
     assert "Starts" in held.nth(0).inner_text()  # the next month, bought ahead
     assert held.get_by_role("button").count() == 0  # renewed once: not offered again
@@ -105,8 +105,8 @@ def test_trips_by_day_with_caps_and_every_ride_explained(page: Page, live_app: L
     assert "no entry tap" in no_entry
     assert "→" not in no_entry
     metro_day = blocks.nth(1)
-    assert "27,000 VND" in metro_day.locator("h3").inner_text()
-    assert "27,000 VND of 30,000 VND that day on Metro 2A" in metro_day.inner_text()
+    assert "27.000\xa0₫" in metro_day.locator("h3").inner_text()
+    assert "27.000\xa0₫ of 30.000\xa0₫ that day on Metro 2A" in metro_day.inner_text()
     look(page, "passenger-trips")
 
     page.get_by_role("button", name="Older trips").click()

@@ -118,7 +118,7 @@ async def test_a_source_without_a_pass_says_so() -> None:
     add_web_routes(app, nobody)
     client = await client_for(app)
     try:
-        html = await (await client.get("/")).text()
+        html = await (await client.get("/", headers={"Accept-Language": "en"})).text()
     finally:
         await client.close()
     assert "No pass on this device" in html

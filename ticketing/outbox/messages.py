@@ -2,8 +2,10 @@
 made and the key that makes sending it twice send it once. No I/O.
 
 Messages are stored as a template key and parameters, not text: the words (Vietnamese first,
-English as a switch) are the renderer's business. `render_english` is the plain English the
-demo and `faregate outbox` show.
+English as a switch) are the renderer's business. `render` writes one with the words and
+formats it is given: `render_english` is plain English; faregate.i18n.render_message gives
+the words of a language from the translation catalogue (the English texts here are its
+msgids) and the Vietnamese money and day formats; `faregate outbox` shows that.
 
     message = Message(
         account_id="r00075", channel=Channel.SMS, template=Template.CHARGE_DECLINED,
@@ -13,13 +15,13 @@ demo and `faregate outbox` show.
     render_english(message)   # 'Your card was declined for 48,000 VND of fares on 24 Nov 2026...'
 
 A new kind of message is a `Template` member, its parameters in `PARAMETERS` and its words in
-`ENGLISH`.
+`ENGLISH` (then `scripts/messages` and its Vietnamese in the catalogue).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
@@ -58,21 +60,33 @@ PARAMETERS: Mapping[Template, Mapping[str, type]] = {
 }
 MONEY_PARAMETERS = frozenset({"amount", "balance", "threshold"})
 
+
+
+def N_(text: str) -> str:
+    """gettext's marker, as faregate.i18n.N_ (ticketing imports nothing of faregate): the text
+    goes into the translation catalogue and is translated where a message is rendered."""
+    return text
+
+
 ENGLISH: Mapping[Template, str] = {
-    Template.CHARGE_DECLINED: (
+    Template.CHARGE_DECLINED: N_(
         "Faregate: your card was declined for {amount} of fares on {day}. Top up your wallet "
         "or save another card to pay it; unpaid fares can block your pass at the gates."
     ),
-    Template.DEBT_RECOVERED: (
+    Template.DEBT_RECOVERED: N_(
         "Faregate: the {amount} you owed for fares on {day} is paid (by {paid_by}). Thank you."
     ),
-    Template.LOW_BALANCE: (
+    Template.LOW_BALANCE: N_(
         "Faregate: your wallet holds {balance}, less than {threshold}. Top up to keep riding."
     ),
-    Template.PARKING_UNPAID: (
+    Template.PARKING_UNPAID: N_(
         "Faregate: {amount} for parking at {lot} on {day} could not be taken when you left. "
         "It is on your account and is charged with your next payment; top up to pay it now."
     ),
+}
+# Parameters whose values are words to translate too (the rest are names, codes, numbers).
+WORD_VALUES: Mapping[str, Mapping[str, str]] = {
+    "paid_by": {"card": N_("card"), "wallet": N_("wallet")},
 }
 
 
@@ -156,16 +170,38 @@ class Message:
             raise InvalidMessage(f"not a stored message: {error!r}") from None
 
 
-def render_english(message: Message) -> str:
-    """The message in plain English: money with its currency, days as `24 Nov 2026`."""
+def _english_money(amount: int, currency: str) -> str:
+    return str(Money(amount, currency))
+
+
+def _english_day(day: date) -> str:
+    return day.strftime("%d %b %Y").lstrip("0")
+
+
+def render(
+    message: Message,
+    *,
+    translate: Callable[[str], str] = str,
+    money: Callable[[int, str], str] = _english_money,
+    day: Callable[[date], str] = _english_day,
+) -> str:
+    """The message's text: its template and word values through `translate`, money and days
+    written by `money` and `day`."""
     parameters = message.parameters
     currency = str(parameters.get("currency", ""))
     words: dict[str, str] = {}
     for name, value in parameters.items():
         if name in MONEY_PARAMETERS and isinstance(value, int):
-            words[name] = str(Money(value, currency))
+            words[name] = money(value, currency)
         elif PARAMETERS[message.template].get(name) is date:
-            words[name] = date.fromisoformat(str(value)).strftime("%d %b %Y").lstrip("0")
+            words[name] = day(date.fromisoformat(str(value)))
+        elif name in WORD_VALUES and str(value) in WORD_VALUES[name]:
+            words[name] = translate(WORD_VALUES[name][str(value)])
         else:
             words[name] = str(value)
-    return ENGLISH[message.template].format_map(words)
+    return translate(ENGLISH[message.template]).format_map(words)
+
+
+def render_english(message: Message) -> str:
+    """The message in plain English: money with its currency, days as `24 Nov 2026`."""
+    return render(message)

@@ -16,12 +16,9 @@ import { LivePass, watchNetwork } from "./passenger.js";
 import { PassesPanel } from "./passes.js";
 import { TripsPanel } from "./trips.js";
 import { CLOCK, NOTICE, PASS, TOKEN, openStore } from "./store.js";
+import { day, languageHeaders, money, t, when } from "./i18n.js";
 
-const ZONE = "Asia/Ho_Chi_Minh";
-const CLOCK_UNKNOWN =
-  "This phone has not yet checked its clock with Faregate, so the code follows the phone's " +
-  "own clock and a gate may refuse it. Connect to the internet once, or set the clock to " +
-  "automatic.";
+export { money, when };
 
 /** An API answer that is not 2xx; `message` is the problem's detail, meant for the passenger. */
 export class ApiError extends Error {
@@ -33,7 +30,7 @@ export class ApiError extends Error {
 }
 
 async function api(method, path, { token = null, body = undefined } = {}) {
-  const headers = { Accept: "application/json, application/problem+json" };
+  const headers = { Accept: "application/json, application/problem+json", ...languageHeaders() };
   if (token !== null) {
     headers.Authorization = `Bearer ${token}`;
   }
@@ -50,7 +47,7 @@ async function api(method, path, { token = null, body = undefined } = {}) {
       credentials: "omit",
     });
   } catch {
-    throw new ApiError(0, "no connection; your code still works, try this again later");
+    throw new ApiError(0, t("no connection; your code still works, try this again later"));
   }
   let answer = null;
   try {
@@ -65,34 +62,17 @@ async function api(method, path, { token = null, body = undefined } = {}) {
   return answer;
 }
 
-export function money(amount) {
-  const number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 }).format(amount.amount);
-  return `${number} ${amount.currency}`;
-}
-
-const whenFormat = new Intl.DateTimeFormat("en-GB", {
-  timeZone: ZONE, day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
-});
-const dayFormat = new Intl.DateTimeFormat("en-GB", {
-  timeZone: "UTC", day: "numeric", month: "short", year: "numeric",
-});
-
-export function when(iso) {
-  return whenFormat.format(new Date(iso));
-}
-
-function day(isoDate) {
-  return dayFormat.format(new Date(`${isoDate}T00:00:00Z`));
-}
-
 function requestId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const PURPOSES = { top_up: "Top-up", daily_charge: "Day's fares", pass_purchase: "Pass" };
+const PURPOSES = {
+  top_up: t("Top-up"), daily_charge: t("Day's fares"), pass_purchase: t("Pass"),
+};
 const STATUSES = {
-  succeeded: "paid", failed: "declined", recovered: "paid later", pending: "pending", unknown: "checking",
+  succeeded: t("paid"), failed: t("declined"), recovered: t("paid later"), pending: t("pending"),
+  unknown: t("checking"),
 };
 
 export class AccountPage {
@@ -190,20 +170,20 @@ export class AccountPage {
     const username = this.el("username").value.trim();
     const password = this.el("password").value;
     if (!username || !password) {
-      this.showSignIn("Error: enter your username and password.");
+      this.showSignIn(t("Error: enter your phone number or e-mail and your password."));
       return;
     }
     try {
       const session = await api("POST", "/api/v1/sessions", { body: { username, password } });
       if (session.user.role !== "passenger") {
-        this.showSignIn("Error: this page is for passengers; staff use their own pages.");
+        this.showSignIn(t("Error: this page is for passengers; staff use their own pages."));
         return;
       }
       this.token = session.token;
       await this.store.set(TOKEN, session.token);
     } catch (error) {
-      const message = error.status === 401 ? "wrong username or password" : error.message;
-      this.showSignIn(`Error: ${message}.`);
+      const message = error.status === 401 ? t("wrong username or password") : error.message;
+      this.showSignIn(t("Error: {message}.", { message }));
       return;
     }
     this.el("password").value = "";
@@ -218,7 +198,7 @@ export class AccountPage {
       if (error.status === 401) {
         this.token = null;
         await this.store.delete(TOKEN);
-        this.showSignIn("Your session has ended: sign in again.");
+        this.showSignIn(t("Your session has ended: sign in again."));
       }
       throw error;
     }
@@ -354,12 +334,13 @@ export class AccountPage {
   }
 
   showElsewhere(notice) {
-    let detail = "You are signed in here, but your pass stays on the phone that holds it.";
+    let detail = t("You are signed in here, but your pass stays on the phone that holds it.");
     if (notice !== null && notice.status === "moved") {
-      detail = `Your pass was moved to another phone on ${when(notice.at)}: `
-        + "this phone's code no longer works at the gates.";
+      detail = t("Your pass was moved to another phone on {when}: "
+        + "this phone's code no longer works at the gates.", { when: when(notice.at) });
     } else if (notice !== null && notice.status === "lost") {
-      detail = `This phone was reported lost on ${when(notice.at)}: its code no longer works.`;
+      detail = t("This phone was reported lost on {when}: its code no longer works.",
+        { when: when(notice.at) });
     }
     this.el("pass-elsewhere-detail").textContent = detail;
     this.elsewhere.hidden = false;
@@ -371,15 +352,14 @@ export class AccountPage {
       answer = await this.call("POST", "/api/v1/passenger/credential/move");
     } catch (error) {
       if (error.status !== 401) {
-        this.say(`Error: the pass was not moved (${error.message}).`, true);
+        this.say(t("Error: the pass was not moved ({message}).", { message: error.message }), true);
       }
       return;
     }
     await this.takePass(answer.credential);
-    const left = answer.moves_left_today;
     this.say(
-      "Your pass is on this phone now; the other phone's code no longer works at the gates. "
-        + `You can move it ${left} more time${left === 1 ? "" : "s"} today.`,
+      t("Your pass is on this phone now; the other phone's code no longer works at the gates. "
+        + "You can move it {left} more times today.", { left: answer.moves_left_today }),
     );
     await this.refresh();
   }
@@ -405,7 +385,11 @@ export class AccountPage {
   showClockNote() {
     const element = this.el("clock-warning");
     element.hidden = this.offsetMs !== null;
-    element.textContent = this.offsetMs === null ? CLOCK_UNKNOWN : "";
+    element.textContent = this.offsetMs === null
+      ? t("This phone has not yet checked its clock with Faregate, so the code follows the "
+        + "phone's own clock and a gate may refuse it. Connect to the internet once, or set the "
+        + "clock to automatic.")
+      : "";
   }
 
   stopPass() {
@@ -422,17 +406,17 @@ export class AccountPage {
     this.el("countdown").hidden = true;
     const status = this.el("pass-status");
     status.setAttribute("role", "alert");
-    status.textContent = `Error: your pass cannot be shown (${message}).`;
+    status.textContent = t("Error: your pass cannot be shown ({message}).", { message });
   }
 
   fillFacts(doc, credential) {
     const facts = {
       // From the signed bytes (a BigInt's digits), not a JSON number: ids reach 2**63.
       credential_id: grouped(credential.fields.credentialId),
-      product: doc.product === "PASS" ? "Pass holder" : "Pay as you go",
-      category: doc.category.charAt(0).toUpperCase() + doc.category.slice(1),
+      product: doc.product === "PASS" ? t("Pass holder") : t("Pay as you go"),
+      category: CATEGORIES[doc.category] ?? doc.category,
       period: String(doc.period),
-      payment: credential.fields.postpaid ? "Card, charged once a day" : "Prepaid wallet",
+      payment: credential.fields.postpaid ? t("Card, charged once a day") : t("Prepaid wallet"),
       valid_from: when(doc.valid_from),
       valid_until: when(doc.valid_until),
     };
@@ -459,10 +443,11 @@ export class AccountPage {
       ]);
     } catch (error) {
       if (error.status === 0) {
-        this.say("Offline: your pass works without a connection; your account shows when "
-          + "this phone is back online.");
+        this.say(t("Offline: your pass works without a connection; your account shows when "
+          + "this phone is back online."));
       } else if (error.status !== 401) {
-        this.say(`Error: your account could not be loaded (${error.message}).`, true);
+        this.say(t("Error: your account could not be loaded ({message}).",
+          { message: error.message }), true);
       }
       return;
     }
@@ -481,14 +466,18 @@ export class AccountPage {
 
   showWallet(account) {
     const prepaid = account.payment_mode === "prepaid_wallet";
-    this.el("balance-label").textContent = prepaid ? "Balance" : "Owed for fares";
+    this.el("balance-label").textContent = prepaid ? t("Balance") : t("Owed for fares");
     this.el("balance").textContent = money(prepaid ? account.balance : account.owed);
     this.el("standing").textContent = account.standing === "active"
-      ? "Good"
-      : "Unpaid fares: top up or update your card";
-    this.el("card").textContent = account.card_saved
-      ? `Saved${account.card_last4 ? ` (ending ${account.card_last4})` : ""}`
-      : "None saved";
+      ? t("Good")
+      : t("Unpaid fares: top up or update your card");
+    if (!account.card_saved) {
+      this.el("card").textContent = t("None saved");
+    } else if (account.card_last4) {
+      this.el("card").textContent = t("Saved (ending {last4})", { last4: account.card_last4 });
+    } else {
+      this.el("card").textContent = t("Saved");
+    }
     this.el("username-shown").textContent = account.username;
     this.el("card-form").hidden = account.card_saved;
     this.el("top-up-form").hidden = !(prepaid && account.card_saved);
@@ -525,13 +514,14 @@ export class AccountPage {
         amount, request_id: requestId(),
       });
       if (paid.status === "succeeded") {
-        this.say(`Topped up ${money(paid.amount)}.`);
+        this.say(t("Topped up {amount}.", { amount: money(paid.amount) }));
       } else {
-        this.say(`Error: the top-up was ${STATUSES[paid.status] ?? paid.status}`
-          + (paid.decline_code ? ` (${paid.decline_code}).` : "."), true);
+        const status = STATUSES[paid.status] ?? paid.status;
+        const shown = paid.decline_code ? `${status} (${paid.decline_code})` : status;
+        this.say(t("Error: the top-up was {status}.", { status: shown }), true);
       }
     } catch (error) {
-      this.say(`Error: the top-up failed (${error.message}).`, true);
+      this.say(t("Error: the top-up failed ({message}).", { message: error.message }), true);
     }
     await this.refresh();
   }
@@ -541,9 +531,9 @@ export class AccountPage {
       await this.call("POST", "/api/v1/passenger/card", {
         payment_method: this.el("payment-method").value,
       });
-      this.say("Card saved.");
+      this.say(t("Card saved."));
     } catch (error) {
-      this.say(`Error: the card was not saved (${error.message}).`, true);
+      this.say(t("Error: the card was not saved ({message}).", { message: error.message }), true);
     }
     await this.refresh();
   }
@@ -556,46 +546,52 @@ export class AccountPage {
     const username = this.el("username").value.trim();
     const password = this.el("password").value;
     if (!username || !password) {
-      this.showSignIn("Error: enter your username and password to report a lost phone.");
+      this.showSignIn(t("Error: enter your phone number or e-mail and your password to report "
+        + "a lost phone."));
       return;
     }
     try {
       const session = await api("POST", "/api/v1/sessions", { body: { username, password } });
       await api("POST", "/api/v1/passenger/lost-phone", { token: session.token });
     } catch (error) {
-      const message = error.status === 401 ? "wrong username or password" : error.message;
-      this.showSignIn(`Error: the report failed (${message}).`);
+      const message = error.status === 401 ? t("wrong username or password") : error.message;
+      this.showSignIn(t("Error: the report failed ({message}).", { message }));
       return;
     }
     this.el("password").value = "";
     await this.forgetAll();
     this.say(
-      "Reported. The lost phone's pass no longer works and every session of your account has "
-        + "ended. Sign in to get your pass on this phone.",
+      t("Reported. The lost phone's pass no longer works and every session of your account "
+        + "has ended. Sign in to get your pass on this phone."),
     );
     this.showSignIn();
   }
 
   async reportLost() {
     if (!this.el("lost-phone-confirm").checked) {
-      this.say("Error: tick the box to confirm you lost the phone.", true);
+      this.say(t("Error: tick the box to confirm you lost the phone."), true);
       return;
     }
     try {
       await this.call("POST", "/api/v1/passenger/lost-phone");
     } catch (error) {
-      this.say(`Error: the report failed (${error.message}).`, true);
+      this.say(t("Error: the report failed ({message}).", { message: error.message }), true);
       return;
     }
     this.el("lost-phone-confirm").checked = false;
     await this.forgetAll();
     this.say(
-      "Reported. The lost phone's pass no longer works and every session of your account has "
-        + "ended, this one too. Sign in on your new phone to get your pass there.",
+      t("Reported. The lost phone's pass no longer works and every session of your account "
+        + "has ended, this one too. Sign in on your new phone to get your pass there."),
     );
     this.showSignIn();
   }
 }
+
+const CATEGORIES = {
+  adult: t("Adult"), child: t("Child"), student: t("Student"), senior: t("Senior"),
+  disabled: t("Disabled"), priority: t("Priority"), staff: t("Staff"),
+};
 
 /** A long pass number in groups of four digits, as on a card. */
 export function grouped(id) {

@@ -3,6 +3,7 @@
 // from `now` (Date.now by default), so tests can drive the clock; nothing here uses the network.
 
 import { CredentialError, drawQr, loadCredential, stepAt, tokenAt } from "./token.js";
+import { t } from "./i18n.js";
 
 export class LivePass {
   /**
@@ -52,7 +53,7 @@ export class LivePass {
       drawQr(this.qr, live.token);
       this.qr.dataset.step = String(live.step);
       this.shownStep = live.step;
-      this.setState("live", "Show this code to the gate's reader.");
+      this.setState("live", t("Show this code to the gate's reader."));
     }
     const remaining = Math.ceil(((step + 1) * period * 1000 - ms) / 1000);
     this.seconds.textContent = String(remaining);
@@ -66,8 +67,8 @@ export class LivePass {
     this.setState(
       state,
       state === "expired"
-        ? "This pass has expired: gates will refuse it."
-        : "This pass is not valid yet: see when it starts below.",
+        ? t("This pass has expired: gates will refuse it.")
+        : t("This pass is not valid yet: see when it starts below."),
     );
   }
 
@@ -87,8 +88,8 @@ export class LivePass {
 export function watchNetwork(element, target = window) {
   const show = () => {
     element.textContent = navigator.onLine
-      ? "Online. The code is made on this phone, so it also works without a connection."
-      : "Offline. Your code still works: it is made on this phone.";
+      ? t("Online. The code is made on this phone, so it also works without a connection.")
+      : t("Offline. Your code still works: it is made on this phone.");
   };
   target.addEventListener("online", show);
   target.addEventListener("offline", show);
@@ -105,11 +106,11 @@ export function clockWarning(skewMs, periodSeconds) {
   }
   const seconds = Math.round(Math.abs(skewMs) / 1000);
   const amount = seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
-  const direction = skewMs > 0 ? "ahead of" : "behind";
-  return (
-    `This phone's clock is ${amount} ${direction} the network's time, so gates may refuse ` +
-    "the code. Set the clock to automatic."
-  );
+  return skewMs > 0
+    ? t("This phone's clock is {amount} ahead of the network's time, so gates may refuse the "
+      + "code. Set the clock to automatic.", { amount })
+    : t("This phone's clock is {amount} behind the network's time, so gates may refuse the "
+      + "code. Set the clock to automatic.", { amount });
 }
 
 /** Start the page: the credential is the JSON in <script id="credential">, if the server put one. */
@@ -142,7 +143,7 @@ export async function boot(doc = document) {
     root.querySelector("#countdown").hidden = true;
     const status = root.querySelector("#pass-status");
     status.setAttribute("role", "alert");
-    status.textContent = `Error: this pass cannot be shown (${message}).`;
+    status.textContent = t("Error: this pass cannot be shown ({message}).", { message });
     return null;
   }
 }

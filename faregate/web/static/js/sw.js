@@ -7,7 +7,10 @@
 // deployment installs a new worker and drops the old cache.
 //
 // - The page ("/"): network first, within NETWORK_WAIT_MS (a train between stations has a
-//   connection that answers slowly or never), else the kept copy.
+//   connection that answers slowly or never), else the kept copy. The page comes in the
+//   rider's language (faregate.i18n): the copy last fetched answers "/", and each language's
+//   own copy answers its switch ("/?lang=en"), so the switch works offline too once each
+//   language has been seen.
 // - The shell's other files: the kept copy first (they change only with the version).
 // - Everything else (the API above all) is left to the network: the worker never answers an
 //   API request, so no account data or credential is ever cached here.
@@ -63,12 +66,26 @@ async function page(request) {
     const response = await fetchWithin(request, NETWORK_WAIT_MS);
     if (response.ok) {
       await cache.put(PAGE, response.clone());
+      const lang = response.headers.get("Content-Language");
+      if (lang) {
+        await cache.put(languagePage(lang), response.clone());
+      }
       return response;
     }
-    return (await cache.match(PAGE)) ?? response;
+    return (await keptPage(cache, request)) ?? response;
   } catch {
-    return (await cache.match(PAGE)) ?? Response.error();
+    return (await keptPage(cache, request)) ?? Response.error();
   }
+}
+
+function languagePage(lang) {
+  return `${PAGE}?lang=${encodeURIComponent(lang)}`;
+}
+
+async function keptPage(cache, request) {
+  const lang = new URL(request.url).searchParams.get("lang");
+  const own = lang === null ? undefined : await cache.match(languagePage(lang));
+  return own ?? (await cache.match(PAGE));
 }
 
 async function kept(request) {
