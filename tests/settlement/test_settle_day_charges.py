@@ -9,6 +9,7 @@ run's charges control holds."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ticketing import postings
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
+from ticketing.money import Money
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.model import (
     AttemptStatus,
@@ -201,3 +203,103 @@ async def test_parking_whose_charge_is_declined_is_held_as_uncollected_not_repor
     assert summary.collected.amount == 0
     assert summary.exceptions.get("uncollected_parking") == 1
     assert summary.control_ok, summary
+
+
+async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_adjustment(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    """The rider's exit tap of the first day reaches the backend after the day was charged
+    (the gate was offline): the journey priced as incomplete is now a full ride, cheaper. The
+    next run refunds the difference to the card from the first day's charge, named as that
+    day's adjustment; the rider's own next day is charged exactly its fares (the credit is not
+    folded into it), and the controls hold."""
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    rider = f"lowered-{now.timestamp():.0f}"
+    await register_riders(
+        uow_factory,
+        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
+        at=now,
+    )
+    await payments.save_card(rider, "pm_card_visa")
+    entry, far = ride(1, rider, FIRST, 7)
+    exit_ = replace(far, stop_id="m2a_03")  # a short ride: the incomplete journey cost more
+    await ingest_and_price(uow_factory, feed, [entry])
+    incomplete = await fares_of(uow_factory, rider, FIRST)
+    first = await settle(
+        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert first.summary.control_ok, first.summary
+
+    await ingest_and_price(uow_factory, feed, [exit_, *ride(3, rider, SECOND, 8)])
+    complete = await fares_of(uow_factory, rider, FIRST)
+    assert 0 < complete < incomplete
+    second_fares = await fares_of(uow_factory, rider, SECOND)
+    second = await settle(
+        uow_factory, feed, SECOND, who=ADMIN, report_dir=tmp_path / "2",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert second.summary.control_ok, second.summary
+    assert second.summary.adjustments == 1
+
+    charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
+    assert charged[daily_charge_key(rider, SECOND)].amount.amount == second_fares
+    async with uow_factory() as uow:
+        version = (await uow.pricing.latest(rider, FIRST)).version  # type: ignore[union-attr]
+        refund = await uow.payments.refund(f"{adjustment_charge_key(rider, FIRST, version)}:refund")
+        owed = await uow.ledger.balance(accounts.receivable(rider))
+    assert refund is not None
+    assert (refund.attempt_id, refund.amount.amount) == (
+        daily_charge_key(rider, FIRST),
+        incomplete - complete,
+    )
+    [at_gateway] = await gateway.find_payments(daily_charge_key(rider, FIRST))
+    assert at_gateway.amount_refunded == incomplete - complete
+    assert owed.amount == 0  # nothing owed, nothing owed to the rider
+
+
+async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_control_quiet(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    """A prepaid rider with an empty wallet rides: the day's fares go on the receivable and
+    its settlement charges the card. The rider tops up; a late tap of that day prices it again
+    and the wallet now pays part of it, so the receivable's part falls. That part is refunded
+    from the day's card charge (the day's adjustment), and the next day's charge is exactly
+    that day's fares: the charges control no longer names the rider."""
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    rider = f"topped-{now.timestamp():.0f}"
+    await register_riders(
+        uow_factory,
+        [Registration(RiderAccount(rider, "regular", PaymentMode.PREPAID_WALLET, "VND"))],
+        at=now,
+    )
+    await payments.save_card(rider, "pm_card_visa")
+    await ingest_and_price(uow_factory, feed, ride(1, rider, FIRST, 7))
+    on_card = await fares_of(uow_factory, rider, FIRST)
+    assert on_card > 0  # the empty wallet paid nothing of it
+    first = await settle(
+        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert first.summary.control_ok, first.summary
+
+    await payments.top_up(rider, Money(20_000, "VND"), request_id="after-first")
+    await ingest_and_price(uow_factory, feed, ride(3, rider, FIRST, 17))  # late: wallet pays
+    now_on_card = await fares_of(uow_factory, rider, FIRST)
+    assert now_on_card < on_card
+    await ingest_and_price(uow_factory, feed, ride(5, rider, SECOND, 8))  # wallet empty again
+    second_fares = await fares_of(uow_factory, rider, SECOND)
+    assert second_fares > 0
+    second = await settle(
+        uow_factory, feed, SECOND, who=ADMIN, report_dir=tmp_path / "2",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    assert second.summary.control_ok, second.summary
+    charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
+    assert charged[daily_charge_key(rider, SECOND)].amount.amount == second_fares
+    [at_gateway] = await gateway.find_payments(daily_charge_key(rider, FIRST))
+    assert at_gateway.amount_refunded == on_card - now_on_card
+    async with uow_factory() as uow:
+        assert (await uow.ledger.balance(accounts.receivable(rider))).amount == 0

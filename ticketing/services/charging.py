@@ -20,7 +20,14 @@ from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payment_flows.results import PaymentOutcome
 from ticketing.payment_flows.service import PaymentsService
-from ticketing.payments.model import parking_charge_key
+from ticketing.payments.model import (
+    OPEN_REFUND,
+    AttemptStatus,
+    PaymentAttempt,
+    adjustment_charge_key,
+    daily_charge_key,
+    parking_charge_key,
+)
 from ticketing.settlement.calendar import day_window
 from ticketing.settlement.compute import Adjustment
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -71,22 +78,110 @@ async def charges_to_make(
 ) -> dict[str, Money]:
     """The daily charges settling `day` makes (see the module docstring): per account (of
     `account_ids`, else every one with fares on its receivable), exactly its fares of the day,
-    never more than its receivable owes; a charge asked before and still open is asked again
-    for the same amount, one answered (paid or declined: debt recovery retries it) is not."""
+    never more than its receivable owes once the refunds of this run's lowered days are made
+    (`refunds_to_make`: the credit they give back is not the day's to keep); a charge asked
+    before and still open is asked again for the same amount, one answered (paid or declined:
+    debt recovery retries it) is not."""
     async with uows() as uow:
         reads = uow.settlement_day
         fares = await reads.receivable_fares(day, account_ids)
         asked = await reads.day_charges(day)
         pending = await reads.day_charges(day, open_only=True)
+        adjustments = await uow.settlement.adjustments_of(day)
     owed = await amounts_owed(uows, fares)
+    refunding: dict[str, int] = {}
+    for refund in await refunds_to_make(uows, adjustments):
+        refunding[refund.account_id] = refunding.get(refund.account_id, 0) + refund.amount.amount
     to_make: dict[str, Money] = {}
     for account, day_fares in fares.items():
         if account in pending:  # asked before, its outcome unknown: the same charge resumed
             to_make[account] = Money(pending[account], day_fares.currency)
-        elif account not in asked and account in owed:
-            amount = min(day_fares.amount, owed[account].amount)
-            to_make[account] = Money(amount, day_fares.currency)
+        elif account not in asked:
+            left = (owed[account].amount if account in owed else 0) + refunding.get(account, 0)
+            amount = min(day_fares.amount, left)
+            if amount > 0:
+                to_make[account] = Money(amount, day_fares.currency)
     return to_make
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustmentRefund:
+    """Part of a charged day's collected charge given back because later taps lowered the
+    day's fares, named as that day's adjustment (`{adjustment charge key}:refund`)."""
+
+    account_id: str
+    attempt_id: str
+    refund_id: str
+    amount: Money
+
+
+async def refunds_to_make(
+    uows: UnitOfWorkFactory, adjustments: Iterable[Adjustment]
+) -> list[AdjustmentRefund]:
+    """The refunds of settled account-days whose later version lowers what the receivable
+    pays (a late exit tap completing a journey, a cap reached): the receivable was credited
+    the difference when the day was priced again, so the day's card charges took that much
+    too much. It goes back to the card from the day's collected charges (its fares line or its
+    adjustment lines, the latest with enough left), never more than they collected beyond the
+    day's new fares: a day not collected simply owes less. A refund asked before and still
+    open is resumed; one answered is not asked again."""
+    refunds: list[AdjustmentRefund] = []
+    async with uows() as uow:
+        reads = uow.settlement_day
+        for item in adjustments:  # a higher total may still lower the receivable's part
+            now_part = await reads.receivable_part(item.account_id, item.original_day, item.version)
+            less = (
+                await reads.receivable_part(
+                    item.account_id, item.original_day, item.previous_version
+                )
+                - now_part
+            )
+            if less <= 0:
+                continue
+            key = adjustment_charge_key(item.account_id, item.original_day, item.version)
+            refund_id = f"{key}:refund"
+            stored = await uow.payments.refund(refund_id)
+            if stored is not None:
+                if stored.status in OPEN_REFUND:
+                    refunds.append(
+                        AdjustmentRefund(
+                            item.account_id, stored.attempt_id, refund_id, stored.amount
+                        )
+                    )
+                continue
+            day_key = daily_charge_key(item.account_id, item.original_day)
+            paid: list[tuple[PaymentAttempt, int]] = []
+            for attempt in await uow.payments.attempts(item.account_id):
+                if (
+                    attempt.charge_key is not None
+                    and attempt.status is AttemptStatus.SUCCEEDED
+                    and attempt.gateway_payment_id is not None
+                    and (
+                        attempt.charge_key == day_key
+                        or attempt.charge_key.startswith(f"{day_key}:adjustment-")
+                    )
+                ):
+                    left = attempt.amount.amount - await uow.payments.refunded(attempt.id)
+                    paid.append((attempt, left))
+            due = min(less, sum(left for _, left in paid) - now_part)
+            for attempt, left in sorted(paid, key=lambda p: p[0].created_at, reverse=True):
+                if 0 < due <= left:
+                    money = Money(due, item.currency)
+                    refunds.append(AdjustmentRefund(item.account_id, attempt.id, refund_id, money))
+                    break
+    return refunds
+
+
+async def refund_lowered_days(
+    uows: UnitOfWorkFactory, payments: PaymentsService, adjustments: Iterable[Adjustment]
+) -> list[AdjustmentRefund]:
+    """Make `refunds_to_make` (each once per refund id; safe to run again)."""
+    refunds = await refunds_to_make(uows, adjustments)
+    for refund in refunds:
+        await payments.refund(
+            refund.attempt_id, refund_id=refund.refund_id, amount=refund.amount.amount
+        )
+    return refunds
 
 
 async def charge_service_day(

@@ -57,6 +57,7 @@ from ticketing.services.charging import (
     charge_owed,
     charge_parking,
     charges_to_make,
+    refund_lowered_days,
 )
 from ticketing.services.settlement_inputs import DEFAULT_CURRENCY, gather_inputs
 from ticketing.services.settlement_lock import settlement_lock
@@ -260,10 +261,16 @@ async def _price(run: _Run) -> None:
 
 
 async def _charge(run: _Run) -> None:
-    """Each account's fares of the day, charged on their own (`charges_to_make`, concurrently),
-    then its parking of the day on a line of its own, then the later taps of days already
-    settled, each charged as its own day's adjustment."""
+    """The days later taps lowered refunded (`refund_lowered_days`), then each account's fares
+    of the day, charged on their own (`charges_to_make`, concurrently), then its parking of
+    the day on a line of its own, then the later taps of days already settled, each charged as
+    its own day's adjustment."""
     if run.payments is not None:
+        async with run.uows() as uow:
+            adjustments = await uow.settlement.adjustments_of(run.day)
+        # the credit of days later taps lowered goes back to the cards first: it is not the
+        # next charge's to absorb (each charge is exactly its own day's fares)
+        await refund_lowered_days(run.uows, run.payments, adjustments)
         owed = await charges_to_make(run.uows, run.day)
 
         async def progress(done: int, total: int) -> None:
@@ -278,8 +285,6 @@ async def _charge(run: _Run) -> None:
             progress=progress,
         )
         await charge_parking(run.uows, run.payments, run.day)
-        async with run.uows() as uow:
-            adjustments = await uow.settlement.adjustments_of(run.day)
         await charge_adjustments(run.uows, run.payments, adjustments)
         await void_duplicates(run.uows, run.day, run.payments)
     await _checkpoint(run.uows, run.day, Stage.CHARGED)
