@@ -56,8 +56,6 @@ from ticketing.unit_of_work import UnitOfWorkFactory, create_engine
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ROOT / "data" / "hanoi"
 BENCH_DB = "faregate_bench_ingest"
-# Recent: the server quarantines taps far from its clock.
-DAY_START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
 RIDERS = 5_000  # accounts with one credential each; every tap is one of theirs
 CREDENTIAL_BASE = 10_000
 
@@ -143,9 +141,11 @@ async def enrol_devices(database_url: str, base: str, device_ids: list[str]) -> 
 
 
 def make_uploads(
-    device_ids: list[str], device_secrets: list[bytes], batches: int, size: int
+    device_ids: list[str], device_secrets: list[bytes], batches: int, size: int, start: datetime
 ) -> list[Upload]:
-    """Every device's batches in order, as the JSON bodies a gate would send."""
+    """Every device's batches in order, as the JSON bodies a gate would send, its taps a
+    second apart from `start` (after the devices were enrolled, and less than a day ahead:
+    the server quarantines taps from before a device's enrolment or far from its clock)."""
     uploads = []
     for d, (device_id, secret) in enumerate(zip(device_ids, device_secrets, strict=True)):
         seq = 0
@@ -159,7 +159,7 @@ def make_uploads(
                         "device_seq": seq,
                         # a credential id, never an account: the server attributes the tap
                         "credential_id": str(CREDENTIAL_BASE + (d * 7919 + seq) % RIDERS),
-                        "at": (DAY_START + timedelta(seconds=seq % 80_000)).isoformat(),
+                        "at": (start + timedelta(seconds=seq % 80_000)).isoformat(),
                         "route_id": "m2a",
                         "stop_id": "m2a_01",  # where the bench's gates are
                         "kind": "entry" if seq % 2 else "exit",
@@ -363,7 +363,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 device_secrets = asyncio.run(
                     enrol_devices(sqlalchemy_url, servers.bases[0], device_ids)
                 )
-                uploads = make_uploads(device_ids, device_secrets, args.batches, args.batch_size)
+                uploads = make_uploads(
+                    device_ids, device_secrets, args.batches, args.batch_size, datetime.now(UTC)
+                )
                 measured = asyncio.run(load(servers.bases, uploads, args.concurrency))
             finally:
                 servers.stop()

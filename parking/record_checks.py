@@ -3,7 +3,8 @@
 never to decide: a record no working barrier makes is refused (ImpossibleRecord, naming it),
 and every stay is priced again from the lot's tariff.
 
-- Times: no more than a day ahead of the server's clock, nor older than 90 days.
+- Times: no more than a day ahead of the server's clock, nor older than 90 days, nor before
+  the barrier was enrolled (beyond the 5 minutes a signed request's clock may be off).
 - Sequence numbers: each at most `MAX_SEQ_LEAP` above the one before it (the last applied,
   then each record of the batch in order), so one absurd number (2**63 - 1) cannot stop every
   later record of the barrier from applying.
@@ -26,11 +27,18 @@ from parking.tariff_versions import TariffVersion, in_force
 MAX_AHEAD = timedelta(days=1)
 MAX_AGE = timedelta(days=90)
 MAX_SEQ_LEAP = 1_000_000
+ENROLMENT_SLACK = timedelta(minutes=5)
 
 
-def check_records(events: Sequence[BarrierEvent], last_seq: int, now: datetime) -> None:
+def check_records(
+    events: Sequence[BarrierEvent],
+    last_seq: int,
+    now: datetime,
+    enrolled_at: datetime | None = None,
+) -> None:
     """Refuse a batch (in sequence order, after the barrier's last applied `last_seq`) with a
-    time far from `now` or a sequence number that leaps."""
+    time far from `now` or before the barrier's enrolment (`enrolled_at`; None: not
+    checked), or a sequence number that leaps."""
     previous = last_seq
     for event in events:
         if event.seq - previous > MAX_SEQ_LEAP:
@@ -48,6 +56,11 @@ def check_records(events: Sequence[BarrierEvent], last_seq: int, now: datetime) 
             raise ImpossibleRecord(
                 f"record {event.seq}: time {event.at.isoformat()} is more than "
                 f"{MAX_AGE.days} days old; nothing applied"
+            )
+        if enrolled_at is not None and event.at < enrolled_at - ENROLMENT_SLACK:
+            raise ImpossibleRecord(
+                f"record {event.seq}: time {event.at.isoformat()} is before the barrier was "
+                f"enrolled at {enrolled_at.isoformat()}; nothing applied"
             )
 
 

@@ -265,8 +265,10 @@ async def ingest_barrier_batch(
     events: Sequence[BarrierEvent],
     *,
     occupancy: Occupancy | None = None,
+    enrolled_at: datetime | None = None,
 ) -> BarrierUploadResult:
-    """Apply a barrier's journal records in sequence order, each exactly once.
+    """Apply a barrier's journal records in sequence order, each exactly once (a record dated
+    before the barrier was enrolled, `enrolled_at`, is impossible: the batch is refused).
 
     In one transaction: lock the barrier's position, skip what was applied before, apply the
     rest (entries open sessions with holds; exits close them and post fees or debt), move the
@@ -283,7 +285,7 @@ async def ingest_barrier_batch(
                 f"barrier {device_id} belongs to lot {registered}, not {lot_id}; nothing applied"
             )
         fresh = [event for event in ordered if event.seq > last_seq]
-        check_records(fresh, last_seq, uow.clock())
+        check_records(fresh, last_seq, uow.clock(), enrolled_at)
         versions = await uow.parking.tariff_versions(lot_id)
         entries = exits = cases = 0
         history = BucketCounts()

@@ -28,6 +28,9 @@ from ticketing.taps import TapKind
 MAX_AHEAD = timedelta(days=1)
 # Nor is one older than this: no device keeps a record unuploaded for a quarter.
 MAX_AGE = timedelta(days=90)
+# Nor one made before its device was enrolled, beyond the clock error a signed request may
+# have (docs/DEVICE-API.md: 5 minutes either way).
+ENROLMENT_SLACK = timedelta(minutes=5)
 # What a quarantined tap is in its day's settlement exceptions.
 QUARANTINED_TAP = "quarantined_tap"
 
@@ -42,6 +45,7 @@ class QuarantineReason(enum.StrEnum):
     UNKNOWN_ROUTE = "unknown-route"  # not a route of the fare feed
     WRONG_PLACE = "wrong-place"  # a stop or route the device is not bound to
     IMPLAUSIBLE_TIME = "implausible-time"  # far ahead of or behind the server's clock
+    BEFORE_ENROLMENT = "before-enrolment"  # dated before its device was (last) enrolled
 
     @property
     def attributable(self) -> bool:
@@ -56,6 +60,8 @@ _ATTRIBUTABLE = frozenset(
         QuarantineReason.REVOKED_CREDENTIAL,
         QuarantineReason.STALE_DENY_LIST,
         QuarantineReason.WRONG_PLACE,
+        # a re-enrolled device's records of its previous enrolment may be genuine rides
+        QuarantineReason.BEFORE_ENROLMENT,
     }
 )
 
@@ -178,8 +184,9 @@ def check_place(tap: JournalTap, binding: Binding, places: FeedPlaces) -> Verdic
     return None
 
 
-def check_time(at: datetime, now: datetime) -> Verdict | None:
-    """A quarantine verdict for a tap time no working device clock gives."""
+def check_time(at: datetime, now: datetime, enrolled_at: datetime | None = None) -> Verdict | None:
+    """A quarantine verdict for a tap time no working device clock gives, or one before its
+    device was enrolled (`enrolled_at`; None: not checked)."""
     if at > now + MAX_AHEAD:
         return Verdict(
             account_id=None, reason=QuarantineReason.IMPLAUSIBLE_TIME,
@@ -189,6 +196,12 @@ def check_time(at: datetime, now: datetime) -> Verdict | None:
         return Verdict(
             account_id=None, reason=QuarantineReason.IMPLAUSIBLE_TIME,
             detail=f"tap time {at.isoformat()} is more than {MAX_AGE.days} days old",
+        )  # fmt: skip
+    if enrolled_at is not None and at < enrolled_at - ENROLMENT_SLACK:
+        return Verdict(
+            account_id=None, reason=QuarantineReason.BEFORE_ENROLMENT,
+            detail=f"tap time {at.isoformat()} is before its device was enrolled at "
+            f"{enrolled_at.isoformat()}",
         )  # fmt: skip
     return None
 
@@ -221,10 +234,14 @@ def judge(
     places: FeedPlaces,
     credential: CredentialRecord | None,
     now: datetime,
+    enrolled_at: datetime | None = None,
 ) -> Verdict:
-    """Every check of one tap, the first that fails deciding its quarantine reason."""
+    """Every check of one tap, the first that fails deciding its quarantine reason
+    (`enrolled_at`: when its device was enrolled)."""
     return (
-        check_time(tap.at, now) or check_place(tap, binding, places) or attribute(tap, credential)
+        check_time(tap.at, now, enrolled_at)
+        or check_place(tap, binding, places)
+        or attribute(tap, credential)
     )
 
 

@@ -20,6 +20,7 @@ from gateways.localstripe_server import LocalStripe
 from simulators.device_client import sign_request
 from tests.helpers.api import (
     FEED,
+    IN_SERVICE_SINCE,
     MASTER_KEY,
     RECORDS_START,
     free_port,
@@ -83,7 +84,7 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
     enough = threading.Event()
     try:
         wait_healthy(base, process)
-        secret = enrol_on_server(db_url, base, DEVICE, gate())
+        secret = enrol_on_server(db_url, base, DEVICE, gate(), IN_SERVICE_SINCE)
 
         def upload_all() -> None:
             with httpx.Client(base_url=base, timeout=30) as http:

@@ -20,12 +20,13 @@ from faregate.api.context import UOWS, ApiConfig
 from faregate.api.routes.device_registry import DeviceConfigDocument
 from gateways.localstripe_server import LocalStripe
 from parking.lots import replace_tariff
+from parking.services import sessions_of
 from parking.sessions import Lot
 from parking.tariff_files import load_tariff
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import issue_credential
 from qr.keys import load_keys
-from simulators.barrier import OfflineBarrier
+from simulators.barrier import OfflineBarrier, http_uploader
 from simulators.device_client import DeviceClient
 from simulators.device_config import DeviceSettings
 from tests.helpers.api import Client, make_config
@@ -38,9 +39,13 @@ CONFIG = "/device/v1/config"
 CAR = load_tariff("hanoi-car")
 
 
-async def _reference(client: Client, device: str, binding: Any) -> DeviceClient:
+async def _reference(
+    client: Client, device: str, binding: Any, since: datetime | None = None
+) -> DeviceClient:
     http = httpx.AsyncClient(base_url=str(client.make_url("")))
-    return await enrolled_client(client.server.app[UOWS], "", device, binding, http=http)
+    return await enrolled_client(
+        client.server.app[UOWS], "", device, binding, http=http, since=since
+    )
 
 
 async def test_a_gate_gets_its_stop_and_the_policy_with_an_etag(client: Client) -> None:
@@ -145,9 +150,12 @@ async def test_a_tariff_change_reaches_the_barrier_and_prices_the_next_stay(
     lot_id = f"lot-{device_id('x')}"
     await open_lot(uows, lot_config(lot_id, capacity=10))
     bar_id = device_id("barrier")
-    reference = await _reference(client, bar_id, barrier(lot_id, Direction.EXIT))
-    keys = load_keys(api_config.keys_dir)
     now = datetime.now(UTC)
+    # in service before its first stay (the backend refuses records from before its enrolment)
+    reference = await _reference(
+        client, bar_id, barrier(lot_id, Direction.EXIT), since=now - timedelta(hours=6)
+    )
+    keys = load_keys(api_config.keys_dir)
     lane = OfflineBarrier(
         bar_id, Lot(lot_id=lot_id, tariff=CAR), keys.keyset, keys.secure_module(),
         tmp_path / "barrier.sqlite", clock=lambda: now,
@@ -200,6 +208,15 @@ async def test_a_tariff_change_reaches_the_barrier_and_prices_the_next_stay(
         early = lane.present_exit(phone.token_at(leave), leave)
         assert early.fee is not None
         assert early.fee.amount == CAR.quote("car", entered_early, leave).amount
+
+        # The backend, pricing every stay again from the lot's tariff versions, agrees.
+        await lane.upload(http_uploader(reference))
+        fees = {s.entry_at: s.fee for s in await sessions_of(uows, lot_id)}
+        assert fees == {
+            now - timedelta(hours=4): before,
+            entry: after,
+            entered_early: early.fee.amount,
+        }
     finally:
         lane.close()
         await reference.aclose()

@@ -82,7 +82,9 @@ async def station(client: Client, api_config: ApiConfig) -> AsyncIterator[Statio
     uows = client.server.app[UOWS]
     account, credentials = await add_rider(uows, credentials=3)
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        device = await enrolled_client(uows, base_url, new_device_id(), gate(), http=http)
+        device = await enrolled_client(
+            uows, base_url, new_device_id(), gate(), http=http, since=START - timedelta(hours=1)
+        )
         yield Station(
             base_url, load_keys(api_config.keys_dir), device, Rider(account, credentials), uows
         )

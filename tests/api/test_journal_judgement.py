@@ -55,6 +55,15 @@ async def test_a_tap_is_on_the_credentials_account_and_an_account_id_is_refused(
     assert {account for account, _ in queued} == {rider_a}
 
 
+async def test_a_tap_dated_before_its_gate_was_enrolled_is_quarantined(client: Client) -> None:
+    fresh = await Device.enrol(client, since=None)  # enrolled now: after RECORDS_START
+    early = fresh.record()
+    answer = await _upload(fresh, [early])
+    assert (answer["new"], answer["quarantined"]) == (
+        1, [{"device_seq": early["device_seq"], "reason": "before-enrolment"}],
+    )  # fmt: skip
+
+
 async def test_unattributable_taps_are_acknowledged_and_finance_resolves_them(
     client: Client, device: Device
 ) -> None:
@@ -186,7 +195,9 @@ async def test_a_simulated_gate_uploads_its_journal_as_the_document_says(
     assert not offline.present_text(code, now + timedelta(seconds=3)).accepted  # replayed
     taps, refusals = offline.journal.batch(0, route_id="m2a", stop_id="m2a_01", kind="entry")
     offline.close()
-    reference = await enrolled_client(uows, str(client.make_url("")), gate_id, gate())
+    reference = await enrolled_client(
+        uows, str(client.make_url("")), gate_id, gate(), since=now - timedelta(hours=1)
+    )
     try:
         answer = await reference.upload(taps, refusals)
     finally:

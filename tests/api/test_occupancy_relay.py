@@ -29,7 +29,7 @@ from faregate.web.occupancy import OCCUPANCY, LotOccupancy
 from gateways.localstripe_server import LocalStripe
 from parking.records import LotConfig
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-from tests.helpers.api import Client, Device, make_config
+from tests.helpers.api import RECORDS_START, Client, Device, make_config
 from tests.helpers.devices import barrier
 from tests.helpers.parking import open_lot
 from tests.helpers.waiting import until
@@ -98,7 +98,7 @@ async def test_a_barrier_upload_to_one_process_moves_the_other_ones_page(
     device = await Device.enrol(client, f"barrier-{secrets.token_hex(4)}", barrier(lot_id))
     entry = {
         "device_id": device.id, "seq": 1, "lot_id": lot_id, "kind": "entry",
-        "at": "2026-11-30T07:00:00+07:00", "reason": "ok", "plate": "29A-123.45",
+        "at": RECORDS_START.isoformat(), "reason": "ok", "plate": "29A-123.45",
         "vehicle": "car",
     }  # fmt: skip
     async with pages_of(second) as on_second:

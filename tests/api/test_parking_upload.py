@@ -8,8 +8,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from faregate.api.context import ApiConfig
+from gateways.localstripe_server import LocalStripe
 from parking.records import LotConfig
 from parking.services import sessions_of, unable_to_collect_report
 from parking.sessions import Lot, SessionState
@@ -24,7 +27,7 @@ from simulators.barrier import (
     batch_to_wire,
     http_uploader,
 )
-from tests.helpers.api import Client, Device
+from tests.helpers.api import Client, Device, make_config
 from tests.helpers.devices import barrier as barrier_at
 from tests.helpers.devices import device_id as new_device_id
 from tests.helpers.devices import enrolled_client, gate
@@ -34,7 +37,16 @@ from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 
 T0 = datetime.fromisoformat("2026-11-30T07:00+07:00")
+# The server's clock (and the devices'), stopped after the barrier's offline hours: the backend
+# refuses records over 90 days old, so a real clock would fail T0 once the calendar moved on.
+NOW = T0 + timedelta(hours=6)
+IN_SERVICE = T0 - timedelta(days=1)  # when the test barriers were enrolled
 CAR = load_tariff("hanoi-car")
+
+
+@pytest.fixture
+def api_config(tmp_path: Path, db_url: str, localstripe_server: LocalStripe) -> ApiConfig:
+    return make_config(tmp_path, db_url, localstripe_server, clock=lambda: NOW)
 
 
 async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
@@ -89,8 +101,12 @@ async def test_an_offline_barrier_uploads_hours_of_journal_once_over_http(
         assert decision.failure.value == "barrier_offline"
 
     base = str(client.make_url(""))
-    http = await enrolled_client(uows, base, device_id, barrier_at(lot_id))
-    intruder = await enrolled_client(uows, base, new_device_id("intruder"), gate())
+    http = await enrolled_client(
+        uows, base, device_id, barrier_at(lot_id), since=IN_SERVICE, clock=lambda: NOW
+    )
+    intruder = await enrolled_client(
+        uows, base, new_device_id("intruder"), gate(), since=IN_SERVICE, clock=lambda: NOW
+    )
     try:
         sent = await barrier.upload(http_uploader(http), batch_size=3)
         assert sent == 7
@@ -139,7 +155,9 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
     uows = ParkingUnitOfWorkFactory(engine)
     lot_id = f"lot-{secrets.token_hex(4)}"
     await open_lot(uows, lot_config(lot_id, capacity=5))
-    device = await Device.enrol(client, f"barrier-{secrets.token_hex(4)}", barrier_at(lot_id))
+    device = await Device.enrol(
+        client, f"barrier-{secrets.token_hex(4)}", barrier_at(lot_id), since=IN_SERVICE
+    )
 
     def body(lot: str = lot_id, **record: object) -> bytes:
         base: dict[str, object] = {
@@ -164,6 +182,7 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
         (body(at="2099-01-01T00:00:00+07:00"), 422, "more than a day ahead"),
         (body(at="2000-01-01T12:00:00+07:00"), 422, "more than 90 days old"),
         (body(seq=2**63 - 1), 422, "leaps"),
+        (body(at=(IN_SERVICE - timedelta(hours=1)).isoformat()), 422, "before the barrier was"),
         (
             body(kind="exit", fee=2**62, collected=0, failure="card_declined"),
             422,
@@ -176,7 +195,7 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
         assert response.content_type == "application/problem+json"
         assert detail in (await response.json())["detail"]
         if detail in ("more than a day ahead", "more than 90 days old", "leaps",
-                      "above what any tariff"):  # fmt: skip
+                      "above what any tariff", "before the barrier was"):  # fmt: skip
             assert (await response.json())["type"] == "urn:faregate:problem:impossible-record"
     async with uows() as uow:
         assert await uow.parking.events_count(device.id) == 0

@@ -27,6 +27,7 @@ from qr.keys import init_keys
 from simulators.device_client import sign_request
 from tests.helpers.api import (
     FEED,
+    IN_SERVICE_SINCE,
     MASTER_KEY,
     RECORDS_START,
     free_port,
@@ -148,7 +149,9 @@ def test_sigterm_lets_an_upload_in_flight_finish_and_store(
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
         device = "gate-inflight"
-        secret = enrol_on_server(db_url, f"http://127.0.0.1:{port}", device, gate())
+        secret = enrol_on_server(
+            db_url, f"http://127.0.0.1:{port}", device, gate(), IN_SERVICE_SINCE
+        )
         records = [
             {"device_id": device, "device_seq": n, "credential_id": str(n),
              "at": (RECORDS_START + timedelta(seconds=n)).isoformat(), "route_id": "m2a",

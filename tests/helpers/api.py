@@ -20,7 +20,7 @@ import httpx
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from faregate.api.context import UOWS, ApiConfig
+from faregate.api.context import CONFIG, UOWS, ApiConfig
 from faregate.config import Settings
 from faregate.gateway_runtime import StripeConfig
 from gateways.localstripe_server import LocalStripe
@@ -67,6 +67,9 @@ def make_config(
 # Journal records' times: recent (the server quarantines taps far from its clock), on the hour.
 RECORDS_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
 RIDERS = 7  # the riders a test device's records are spread over
+# When test devices were enrolled: before their records (the server quarantines a tap made
+# before its device was enrolled).
+IN_SERVICE_SINCE = RECORDS_START - timedelta(days=1)
 
 
 class Device:
@@ -94,15 +97,22 @@ class Device:
 
     @classmethod
     async def enrol(
-        cls, client: Client, device_id: str | None = None, binding: Binding | None = None
+        cls,
+        client: Client,
+        device_id: str | None = None,
+        binding: Binding | None = None,
+        *,
+        since: datetime | None = IN_SERVICE_SINCE,
     ) -> Device:
         """A device registered at `binding` (default a gate at m2a_01) and enrolled over
-        HTTP by the reference device client."""
+        HTTP by the reference device client, in service since `since` (default: before
+        its records; None: enrolled now)."""
         device_id = device_id or f"gate-{secrets.token_hex(6)}"
         async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
             reference = await enrolled_client(
-                client.server.app[UOWS], "", device_id, binding or gate(), http=http
-            )
+                client.server.app[UOWS], "", device_id, binding or gate(), http=http,
+                since=since,
+            )  # fmt: skip
         device = cls(client, device_id, reference.secret, reference.key)
         await device.add_riders()
         return device
@@ -117,10 +127,11 @@ class Device:
         nonce: str | None = None,
         secret: bytes | None = None,
     ) -> dict[str, str]:
+        # the device's clock is the server's (a test may stop the server's clock)
+        now = self.client.server.app[CONFIG].clock
         return sign_request(
-            secret or self.secret, self.id, method, path, body,
-            at=at or datetime.now(UTC), nonce=nonce,
-        )  # fmt: skip
+            secret or self.secret, self.id, method, path, body, at=at or now(), nonce=nonce
+        )
 
     async def get(self, path: str, **extra: str) -> Any:
         return await self.client.get(path, headers={**self.headers("GET", path), **extra})

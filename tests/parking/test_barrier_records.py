@@ -1,8 +1,9 @@
 """The backend decides what a stay costs and refuses impossible barrier records, on SQLite and
 PostgreSQL: every exit priced again from the lot's tariff version in force at its entry, the
-barrier's fee not believed; an exit before its entry, a time far from the server's clock, a
-sequence number that leaps or a fee above any tariff's are refused, nothing of the upload
-applied, and a refused seq of 2**63 - 1 does not stop later uploads."""
+barrier's fee not believed; an exit before its entry, a time far from the server's clock or
+before the barrier's enrolment, a sequence number that leaps or a fee above any tariff's are
+refused, nothing of the upload applied, and a refused seq of 2**63 - 1 does not stop later
+uploads."""
 
 from __future__ import annotations
 
@@ -105,6 +106,19 @@ async def test_impossible_records_are_refused_and_nothing_is_applied(
         await ingest_barrier_batch(uows, DEVICE, LOT, events)
     assert await _applied(uows) == 0
     assert await sessions_of(uows) == []
+
+
+async def test_a_record_dated_before_the_barrier_was_enrolled_is_refused(
+    uows: ParkingUnitOfWorkFactory,
+) -> None:
+    enrolled = T0 + timedelta(hours=1)
+    with pytest.raises(ImpossibleRecord, match="before the barrier was enrolled"):
+        await ingest_barrier_batch(uows, DEVICE, LOT, [entry(1, T0)], enrolled_at=enrolled)
+    assert await _applied(uows) == 0
+    # within the clock error a signed request may have (5 minutes), it is applied
+    early = enrolled - timedelta(minutes=4)
+    done = await ingest_barrier_batch(uows, DEVICE, LOT, [entry(1, early)], enrolled_at=enrolled)
+    assert (done.applied, done.entries) == (1, 1)
 
 
 async def test_a_refused_huge_seq_does_not_stop_later_uploads(

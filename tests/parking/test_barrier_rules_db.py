@@ -31,6 +31,9 @@ from ticketing.services.charging import amounts_owed
 from ticketing.services.riders import Registration, register_riders
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
+# The server's clock, stopped after every record: the backend refuses records over 90 days
+# old, so a real clock would fail these fixed dates once the calendar moved on.
+NOW = T0 + timedelta(days=3)
 CAR = load_tariff("hanoi-car")
 MALL = LotConfig(
     lot_id="vincom", name="Vincom", operator="vincom-parking", capacity=50, reserved=0,
@@ -42,7 +45,7 @@ MALL = LotConfig(
 async def test_soft_passback_lost_credential_and_refusals(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    uows = ParkingUnitOfWorkFactory(engine)
+    uows = ParkingUnitOfWorkFactory(engine, lambda: NOW)
     await open_lot(uows, MALL)
     registered = T0 - timedelta(days=1)
     await register_riders(

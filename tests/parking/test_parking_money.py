@@ -32,6 +32,9 @@ from ticketing.services.charging import amounts_owed
 from ticketing.services.riders import Registration, register_riders
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
+# The server's clock, stopped after every record: the backend refuses records over 90 days
+# old, so a real clock would fail these fixed dates once the calendar moved on.
+NOW = T0 + timedelta(days=3)
 DEVICE = "barrier-hk-1"
 LOT = LotConfig(
     lot_id="hoan-kiem",
@@ -51,7 +54,7 @@ RICH, POOR, POSTPAID, EMPTY = 101, 102, 103, 104
 
 @pytest.fixture
 async def uows(engine: AsyncEngine) -> ParkingUnitOfWorkFactory:
-    factory = ParkingUnitOfWorkFactory(engine)
+    factory = ParkingUnitOfWorkFactory(engine, lambda: NOW)
     await open_lot(factory, LOT)
     riders = [
         ("acc-rich", RICH, PaymentMode.PREPAID_WALLET, 200_000),

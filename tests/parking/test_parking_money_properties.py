@@ -24,6 +24,9 @@ from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 
 T0 = datetime.fromisoformat("2026-11-30T08:00+07:00")
+# The server's clock, stopped after every record: the backend refuses records over 90 days
+# old, so a real clock would fail these fixed dates once the calendar moved on.
+NOW = T0 + timedelta(days=3)
 CAR = load_tariff("hanoi-car")  # the lot's tariff (tests/helpers/parking.open_lot)
 FAILURES = (None, None, "barrier_offline", "card_declined")
 
@@ -47,7 +50,7 @@ async def _example(
     original = list(cars)
     tag = uuid.uuid4().hex[:8]
     try:
-        uows = ParkingUnitOfWorkFactory(engine)
+        uows = ParkingUnitOfWorkFactory(engine, lambda: NOW)
         lot = LotConfig(
             lot_id=f"lot-{tag}", name="L", operator=f"op-{tag}", capacity=50, reserved=0,
             passback="hard", hold_amount=hold,

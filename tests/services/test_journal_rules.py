@@ -71,6 +71,20 @@ def test_a_tap_made_before_its_credential_was_revoked_is_the_riders() -> None:
     assert judge(before, GATE_A, PLACES, REVOKED, NOW).account_id == "bob"
 
 
+def test_a_tap_dated_before_its_device_was_enrolled_is_quarantined() -> None:
+    enrolled = NOW - timedelta(hours=1)
+    early_tap = tap(at=enrolled - timedelta(minutes=6))
+    early = judge(early_tap, GATE_A, PLACES, CREDENTIAL, NOW, enrolled)
+    assert (early.account_id, early.reason) == (None, QuarantineReason.BEFORE_ENROLMENT)
+    assert enrolled.isoformat() in early.detail
+    # within the clock error a signed request may have, the tap is the rider's
+    slack = tap(at=enrolled - timedelta(minutes=4))
+    assert judge(slack, GATE_A, PLACES, CREDENTIAL, NOW, enrolled).account_id == "alice"
+    assert judge(tap(at=enrolled), GATE_A, PLACES, CREDENTIAL, NOW, enrolled).account_id == "alice"
+    # a re-enrolled device's taps of its earlier service may be genuine: finance may attribute
+    assert QuarantineReason.BEFORE_ENROLMENT.attributable
+
+
 def test_only_taps_pricing_can_use_may_be_attributed() -> None:
     assert QuarantineReason.UNKNOWN_CREDENTIAL.attributable
     assert QuarantineReason.STALE_DENY_LIST.attributable

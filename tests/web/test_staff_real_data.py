@@ -37,6 +37,7 @@ from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier, http_uploader
 from simulators.device_client import DeviceClient, generate_device_key
 from tests.helpers.devices import barrier as barrier_at
+from tests.helpers.devices import in_service_since
 from tests.helpers.devices import register as register_device
 from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
 from tests.helpers.parking import lot_config, open_lot
@@ -273,6 +274,16 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
     expect(page.locator("#live-status")).not_to_have_text("Live updates: connecting…")
     page.evaluate("() => { window.notReloaded = true; }")
 
+    async def enrolled() -> bytes:
+        """The barrier enrolled, in service since before its first car (the backend refuses
+        a record from before its barrier's enrolment)."""
+        device = await DeviceClient.enrol(live_app.url, device_id, code, generate_device_key())
+        await device.aclose()
+        await in_service_since(live_app.uows.engine, device_id, now - timedelta(hours=3))
+        return device.secret
+
+    secret = live_app.run(enrolled())
+
     def drive_barrier() -> int:
         """A barrier of its own (own thread, own loop): two cars in, one out unpaid; the upload."""
         keys = fixed_key_material(rotated=False)
@@ -293,7 +304,7 @@ def test_an_entry_uploaded_through_the_device_api_shows_without_a_reload(
         assert exit_.failure is not None
 
         async def upload() -> int:
-            http = await DeviceClient.enrol(live_app.url, device_id, code, generate_device_key())
+            http = DeviceClient(live_app.url, device_id, secret)
             try:
                 return await barrier.upload(http_uploader(http))
             finally:

@@ -100,7 +100,10 @@ async def ingest_journal(
         good: list[AttributedTap] = []
         bad: list[Quarantining] = []
         for tap in taps:
-            verdict = judge(tap, device.binding, places, credentials.get(tap.credential_id), now)
+            verdict = judge(
+                tap, device.binding, places, credentials.get(tap.credential_id), now,
+                device.enrolled_at,
+            )  # fmt: skip
             if verdict.account_id is not None:
                 good.append(attributed(tap, verdict.account_id))
             else:

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from faregate.api.context import CONFIG, ENGINE, REDIS
+from faregate.api.context import CONFIG, ENGINE, REDIS, UOWS
 from faregate.api.errors import Problem
 from faregate.api.occupancy_relay import publish_occupancy
 from faregate.api.registry import Auth, Call, RouteRegistry
@@ -27,6 +27,7 @@ from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
 from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from ticketing.services.devices import get_device
 
 routes = RouteRegistry()
 
@@ -127,12 +128,16 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
             )  # fmt: skip
     app = call.app
     uows = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
+    # A record dated before the barrier's enrolment is impossible (the authentication has
+    # just read the registry row, so the device is there).
+    enrolled_at = (await get_device(app[UOWS], device_id)).enrolled_at
     result = await ingest_barrier_batch(
         uows,
         device_id,
         batch.lot_id,
         [BarrierEvent.from_journal(record) for record in batch.records],
         occupancy=Occupancy(app[REDIS]),
+        enrolled_at=enrolled_at,
     )
     occupancy = result.occupancy
     if occupancy is not None and result.applied:
