@@ -27,7 +27,7 @@ from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
 from tests.helpers.devices import GATE_STOP, enrolled_client, gate
-from tests.helpers.payments import add_rider
+from tests.helpers.payments import add_riders
 from tests.helpers.redis import LOCAL_REDIS
 from tests.helpers.waiting import until_sync
 from ticketing.devices import Binding
@@ -89,9 +89,7 @@ class Device:
 
     async def add_riders(self, count: int = RIDERS) -> None:
         """Register `count` postpaid riders with one credential each, for `record`'s taps."""
-        uows = self.client.server.app[UOWS]
-        for _ in range(count):
-            account, ids = await add_rider(uows, credentials=1)
+        for account, ids in await add_riders(self.client.server.app[UOWS], count, credentials=1):
             self.accounts.append(account)
             self.credentials.extend(ids)
 

@@ -32,13 +32,38 @@ async def add_rider(
 ) -> tuple[str, list[int]]:
     """A rider (postpaid unless told) registered through the service layer, with live
     credentials."""
-    account_id = "acc-" + secrets.token_hex(6)
+    [rider] = await add_riders(
+        uow_factory, 1, debt_limit=debt_limit, credentials=credentials, mode=mode
+    )
+    return rider
+
+
+async def add_riders(
+    uow_factory: UnitOfWorkFactory,
+    count: int,
+    *,
+    debt_limit: int = 0,
+    credentials: int = 2,
+    mode: PaymentMode = PaymentMode.POSTPAID_CARD,
+) -> list[tuple[str, list[int]]]:
+    """`count` riders as `add_rider` makes them, registered in one use case."""
     now = datetime.now(UTC)
-    ids = [secrets.randbits(64) for _ in range(credentials)]
-    account = RiderAccount(account_id, "regular", mode, "VND", debt_limit=debt_limit)
-    issued = [CredentialRecord(cid, account_id, now, now + timedelta(days=365), now) for cid in ids]
-    await register_riders(uow_factory, [Registration(account, issued)], at=now)
-    return account_id, ids
+    riders = [
+        ("acc-" + secrets.token_hex(6), [secrets.randbits(64) for _ in range(credentials)])
+        for _ in range(count)
+    ]
+    await register_riders(
+        uow_factory,
+        [
+            Registration(
+                RiderAccount(account_id, "regular", mode, "VND", debt_limit=debt_limit),
+                [CredentialRecord(c, account_id, now, now + timedelta(days=365), now) for c in ids],
+            )
+            for account_id, ids in riders
+        ],
+        at=now,
+    )
+    return riders
 
 
 async def ride_the_metro(
