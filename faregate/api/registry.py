@@ -256,10 +256,18 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
     body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > limit:
-            raise too_large(limit)
+    try:
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > limit:
+                raise too_large(limit)
+    except ConnectionResetError:
+        # The client's link dropped part-way through the body: nothing to act on and nobody
+        # to answer, but no server error either (a device's cut upload; it sends it again).
+        raise Problem(
+            400, None, "Bad Request", "the connection was lost before the body's end",
+            headers={"Connection": "close"},
+        ) from None  # fmt: skip
     return bytes(body)
 
 

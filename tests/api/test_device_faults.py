@@ -13,16 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
+from aiohttp import StreamReader
+from aiohttp.test_utils import make_mocked_request
 
 from faregate.api.context import UOWS, ApiConfig
+from faregate.api.errors import Problem
+from faregate.api.registry import _read_body
 from qr.decision import Reason
 from qr.issue import issue_credential
 from qr.keys import KeyMaterial, load_keys
 from simulators.device_client import DeviceClient
-from simulators.device_faults import clock_skews, cut_upload, upload_twice
+from simulators.device_faults import JOURNAL_PATH, clock_skews, cut_upload, upload_twice
 from simulators.faults import CLOCK_SKEW
 from simulators.gate import OfflineGate
 from tests.helpers.api import Client
@@ -174,3 +179,17 @@ def test_clock_skews_are_forty_seconds_either_way_and_seeded() -> None:
     assert skews == clock_skews(range(1000), 0.1, seed=7)
     assert set(skews.values()) == {CLOCK_SKEW, -CLOCK_SKEW}
     assert 50 < len(skews) < 150
+
+
+async def test_a_body_cut_off_part_way_is_a_bad_request_not_a_server_error() -> None:
+    """What the server does with the cut batch above once the link has dropped (it happens
+    after the device has gone, so it is checked here, on the reading of the body itself)."""
+    body = StreamReader(mock.Mock(_reading_paused=False), 2**16, loop=asyncio.get_running_loop())
+    body.feed_data(b'{"records": [')
+    body.set_exception(ConnectionResetError("Connection lost"))
+    request = make_mocked_request("POST", JOURNAL_PATH, payload=body)
+    with pytest.raises(Problem) as refused:
+        await _read_body(request, 2**20)
+    assert (refused.value.status, refused.value.detail) == (
+        400, "the connection was lost before the body's end",
+    )  # fmt: skip
