@@ -28,6 +28,7 @@ from simulators.device_client import DeviceClient, generate_device_key
 from simulators.device_config import DeviceSettings
 from simulators.gate import OfflineGate
 from simulators.secure_module import DeviceSecureModule
+from simulators.station import StationGate
 from simulators.traffic import Presentation, TapAction
 
 SOFTWARE_VERSION = "faregate-sim-gate 1.0"
@@ -96,6 +97,8 @@ class CityDevice:
         self.config: Mapping[str, Any] | None = None
         self.uploaded_seq = 0  # every record up to it was answered 200
         self.online = True
+        # A metro gate shares replay and passback with its station's other gates.
+        self.station: StationGate | None = None
 
     @property
     def device_id(self) -> str:
@@ -182,6 +185,7 @@ class CityDevice:
             key_set_version=self.module.version,
             deny_list=self.gate.deny_list,
             waiting=[*taps, *refusals],
+            faults=None if self.station is None else self.station.heartbeat_faults(),
         )
         answer.raise_for_status()
 
@@ -258,24 +262,30 @@ class CityDevices:
         old.gate.close()
         device = await self._start(old.client, old.place, old.module)
         device.online = old.online
+        if old.station is not None:  # the station's memory is outside the process: still there
+            old.station.gate = device.gate
+            device.station = old.station
         return device
 
-    def run(
+    async def run(
         self,
         plan: Iterable[Presentation],
         phones: Mapping[int, PhoneCredential],
         phone_skew: Mapping[int, timedelta],
     ) -> DayOutcome:
         """Each passenger shows the code their phone computes from its own (maybe skewed)
-        clock; `phones` by the credential id the plan names."""
+        clock; `phones` by the credential id the plan names. A gate with a station decides
+        with the station's shared memory."""
         outcome = DayOutcome()
         for presentation in plan:
             credential_id = presentation.passenger.credential_id
             phone_time = presentation.at + phone_skew.get(credential_id, timedelta())
             token = phones[credential_id].token_at(phone_time)
-            decision = self.devices[presentation.device_id].gate.present_text(
-                token, presentation.at
-            )
+            device = self.devices[presentation.device_id]
+            if device.station is not None:
+                decision = (await device.station.present_text(token, presentation.at)).decision
+            else:
+                decision = device.gate.present_text(token, presentation.at)
             if decision.accepted:
                 outcome.accepted += 1
             else:

@@ -128,6 +128,7 @@ class StationGap:
     error: str
     until: datetime | None = None
     accepted_seqs: list[int] = field(default_factory=list)
+    reported: bool = False  # in a heartbeat already
 
     def as_fault(self) -> dict[str, str]:
         """The gap as a heartbeat fault (docs/DEVICE-API.md)."""
@@ -207,9 +208,13 @@ class StationGate:
         return await self.present_text(text, at)
 
     def heartbeat_faults(self) -> list[dict[str, str]]:
-        """The open gap as the heartbeat's fault, if the station's memory is down now."""
-        gap = self.open_gap
-        return [] if gap is None else [gap.as_fault()]
+        """The station-memory fault for the next heartbeat: sent while the memory is down,
+        and once for a gap that began and ended since the last heartbeat (a heartbeat names
+        each fault code once: the earliest such gap)."""
+        due = [gap for gap in self.gaps if gap.until is None or not gap.reported]
+        for gap in due:
+            gap.reported = True
+        return [due[0].as_fault()] if due else []
 
     def _view(self, credential_id: int, shared: LastUse | None) -> GateMemory:
         """The memory to decide with: the later of the station's and the gate's own last use
@@ -318,3 +323,20 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.write(chunk)
             await writer.drain()
     writer.transport.abort()  # one side gone: the other goes too, as a cut cable does
+
+
+@dataclass
+class LinkOutage:
+    """A station's link to its Redis cut from `start` to `end` (simulated time)."""
+
+    station_id: str
+    link: StationLink
+    start: datetime
+    end: datetime
+
+    async def reach(self, when: datetime) -> None:
+        """The day has reached `when`: the link is cut inside the window, restored after it."""
+        if self.start <= when < self.end:
+            self.link.cut()
+        elif when >= self.end:
+            await self.link.restore()

@@ -19,6 +19,7 @@ Each strike is recorded with when it struck and how it was handled.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -33,12 +34,14 @@ from rich.table import Table
 
 from faregate.demo.backend import Backend
 from faregate.demo.riders import DemoRider
+from faregate.redis_runtime import private_redis
 from qr.issue import PhoneCredential
 from simulators.city import CityDevice, CityDevices, DevicePlace, UploadTally
 from simulators.device_faults import clock_skews, cut_upload
 from simulators.faults import FaultKind, Faults
 from simulators.network import SimRoute
 from simulators.phone import Phone
+from simulators.station import LinkOutage, RedisStationMemory, StationGate, StationLink
 from simulators.traffic import Presentation
 from ticketing.devices import Binding, DeviceKind
 
@@ -46,6 +49,10 @@ NOON = 12  # the backend restarts and the lost phone is reported
 CUT_HOUR = 10  # a batch is cut off part-way at this upload round
 KILL_HOUR = 17  # gates are killed between journaling and upload before this round
 CUT_KEEPS = 0.5  # the share of the cut batch's body that goes out
+# When the busiest stations of the morning peak lose their link to Redis (past midnight); the
+# 10:00 heartbeats report it.
+STATION_OUTAGE = (timedelta(hours=7, minutes=15), timedelta(hours=8, minutes=15))
+METRO_ACTIONS = ("entry", "exit")  # a gate's taps; a bus validator's are boardings
 # Devices upload after each of these hours of the day (and the offline ones in the evening).
 UPLOAD_HOURS = (10, 12, 17, 24)
 CHUNK = 200  # presentations decided between progress updates
@@ -119,6 +126,7 @@ async def run_city_stage(
     devices = CityDevices(
         http, workdir / "devices", clock=lambda: day_start, clock_skews=gate_skews
     )
+    stack = contextlib.AsyncExitStack()  # the stations' Redis and links, closed at the end
     try:
         with console.status(f"enrolling {len(codes)} gates and validators over HTTP"):
             await devices.enrol(codes, places)
@@ -144,22 +152,32 @@ async def run_city_stage(
             "offline until the evening"
         )
         midnight = day_start.replace(hour=0)
+        outages = await _share_stations(stack, devices, workdir, plan, faults, midnight)
+        uploads_at = {midnight + timedelta(hours=hour): hour for hour in UPLOAD_HOURS}
+        # The day runs from boundary to boundary: the upload rounds, and where a station's
+        # link goes down or comes back.
+        boundaries = sorted({*uploads_at, *(o.start for o in outages), *(o.end for o in outages)})
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("passengers tapping", total=len(plan))
             start = 0
-            for hour in UPLOAD_HOURS:
-                until = midnight + timedelta(hours=hour)
+            for until in boundaries:
                 end = start
-                last = hour == UPLOAD_HOURS[-1]
+                last = until == boundaries[-1]
                 while end < len(plan) and (last or plan[end].at < until):
                     end += 1
+                if start < end:
+                    for outage in outages:
+                        await outage.reach(plan[start].at)
                 for chunk_start in range(start, end, CHUNK):
                     chunk = plan[chunk_start : min(chunk_start + CHUNK, end)]
-                    outcome = devices.run(chunk, shown, skew)
+                    outcome = await devices.run(chunk, shown, skew)
                     result.accepted_at_devices += outcome.accepted
                     result.refused_at_devices.update(outcome.refused)
                     progress.advance(task, len(chunk))
                 start = end
+                if until not in uploads_at:
+                    continue
+                hour = uploads_at[until]
                 if hour == CUT_HOUR:
                     await _cut_batches(devices, backend.url, result, faults, rng, until)
                 if hour == KILL_HOUR:
@@ -171,7 +189,9 @@ async def run_city_stage(
         result.deny_list_version = max(
             (d.gate.deny_list.version for d in devices.online() if d.gate.deny_list), default=0
         )
+        _station_strikes(devices, outages, faults)
     finally:
+        await stack.aclose()
         devices.close()
     _print_summary(console, result)
     return result
@@ -298,6 +318,60 @@ async def _kill_gates(
             f"a new process on its journal uploaded all {tally.records:,}: {tally.new:,} new, "
             f"{tally.duplicate:,} already stored (none lost, none twice)", at,
         )  # fmt: skip
+
+
+async def _share_stations(
+    stack: contextlib.AsyncExitStack,
+    devices: CityDevices,
+    workdir: Path,
+    plan: Sequence[Presentation],
+    faults: Faults,
+    midnight: datetime,
+) -> list[LinkOutage]:
+    """The metro gates of each station share replay and passback through the stations' Redis
+    (a private server in the data directory, each station on a link of its own); the busiest
+    stations of the outage window lose their link then."""
+    redis = await stack.enter_async_context(private_redis(workdir / "stations-redis"))
+    links: dict[str, StationLink] = {}
+    memories: dict[str, RedisStationMemory] = {}
+    for device in devices.devices.values():
+        stop = device.place.stop_id
+        if device.place.action not in METRO_ACTIONS:
+            continue
+        if stop not in links:
+            links[stop] = StationLink(redis.url)
+            await links[stop].start()
+            stack.push_async_callback(links[stop].aclose)
+            memories[stop] = RedisStationMemory.connect(links[stop].url, stop)
+            stack.push_async_callback(memories[stop].aclose)
+        device.station = StationGate(device.gate, memories[stop])
+    start, end = (midnight + at for at in STATION_OUTAGE)
+    busy = Counter(p.stop_id for p in plan if p.action in METRO_ACTIONS and start <= p.at < end)
+    chosen = sorted(busy, key=lambda stop: (-busy[stop], stop))
+    return [
+        LinkOutage(stop, links[stop], start, end)
+        for stop in chosen[: faults.times(FaultKind.STATION_REDIS_DOWN)]
+    ]
+
+
+def _station_strikes(devices: CityDevices, outages: Sequence[LinkOutage], faults: Faults) -> None:
+    for outage in outages:
+        gaps = [
+            gap
+            for device in devices.devices.values()
+            if device.station is not None
+            for gap in device.station.gaps
+            if gap.station_id == outage.station_id
+        ]
+        faults.struck(
+            FaultKind.STATION_REDIS_DOWN,
+            f"station {outage.station_id}'s Redis unreachable "
+            f"{outage.start:%H:%M}-{outage.end:%H:%M}",
+            f"{len(gaps)} gates decided on their own memory ("
+            f"{sum(len(g.accepted_seqs) for g in gaps)} accepted then, recorded as the gap), "
+            "reported in their heartbeats as station_memory.down",
+            outage.start,
+        )
 
 
 def _seconds(offset: timedelta) -> str:

@@ -115,6 +115,20 @@ async def test_with_the_station_redis_down_the_screenshot_is_accepted_and_flagge
     assert (await first.present_text(other, back)).alone is False
     assert (await second.present_text(other, back)).decision.reason is Reason.REPLAYED
     assert first.gaps[0].until == back
+    assert first.heartbeat_faults() == []  # reported while it lasted
+
+
+async def test_a_gap_between_two_heartbeats_is_reported_once_by_the_next(
+    keys: KeyMaterial, link: StationLink, gates: tuple[StationGate, StationGate]
+) -> None:
+    first, _ = gates
+    link.cut()
+    assert (await first.present_text(_phone(keys).token_at(NOW), NOW)).alone
+    await link.restore()
+    back = NOW + timedelta(minutes=1)
+    assert not (await first.present_text(_phone(keys).token_at(back), back)).alone
+    [fault] = first.heartbeat_faults()
+    assert (fault["code"], fault["since"]) == (FAULT_CODE, NOW.isoformat())
     assert first.heartbeat_faults() == []
 
 
