@@ -10,11 +10,15 @@ moment from its own clock, offline.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 
 from qr.issue import PhoneCredential
+
+PAYMENT_RETRIES = 4
+RETRY_PAUSE = 0.05  # seconds, doubled after each retry
 
 
 class PhoneError(Exception):
@@ -34,10 +38,18 @@ class Phone:
         self._password = password
         self._token: str | None = None
         self.credential: PhoneCredential | None = None
+        self.retries = 0  # requests sent again after a 502
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, *, retries: int = 0) -> Any:
+        """The API's answer; a 502 (the gateway did not answer: the same request is safe to
+        send again) is retried `retries` times, as the app does."""
         headers = {} if self._token is None else {"Authorization": f"Bearer {self._token}"}
-        answer = await self.http.request(method, path, json=body, headers=headers)
+        for attempt in range(retries + 1):
+            answer = await self.http.request(method, path, json=body, headers=headers)
+            if answer.status_code != 502 or attempt == retries:
+                break
+            self.retries += 1
+            await asyncio.sleep(RETRY_PAUSE * 2**attempt)  # the app's backoff
         if answer.status_code != 200:
             raise PhoneError(answer.status_code, answer.text)
         return answer.json()
@@ -58,14 +70,17 @@ class Phone:
 
     async def top_up(self, amount: int, request_id: str) -> dict[str, Any]:
         payment: dict[str, Any] = await self._call(
-            "POST", "/api/v1/passenger/top-ups", {"amount": amount, "request_id": request_id}
-        )
+            "POST", "/api/v1/passenger/top-ups", {"amount": amount, "request_id": request_id},
+            retries=PAYMENT_RETRIES,
+        )  # fmt: skip
         return payment
 
     async def buy_pass(self, product_id: str) -> dict[str, Any]:
+        # A second "buy" of one pass on one day is the same sale, charged once: safe to retry.
         sale: dict[str, Any] = await self._call(
-            "POST", "/api/v1/passenger/passes", {"product_id": product_id}
-        )
+            "POST", "/api/v1/passenger/passes", {"product_id": product_id},
+            retries=PAYMENT_RETRIES,
+        )  # fmt: skip
         return sale
 
     async def fetch_credential(self) -> PhoneCredential:

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 
 import httpx
@@ -44,8 +45,11 @@ def _free_port() -> int:
 class Backend:
     """`faregate serve` for the demo's settings; `url` while it runs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, environment: Mapping[str, str] | None = None) -> None:
+        """`environment`: variables set for the server over the shell's (the demo's gateway
+        behind its fault proxy)."""
         self.settings = settings
+        self.environment = dict(environment or {})
         self.log_path = settings.data_dir / LOG_FILE
         self.port = 0  # chosen at the first start and kept: devices keep their connections' address
         self.starts = 0
@@ -66,6 +70,7 @@ class Backend:
         """Start the server with its clock at `at`; return once /healthz answers 200."""
         self.port = self.port or _free_port()
         env = {k: v for k, v in os.environ.items() if k not in _GATEWAY_VARIABLES}
+        env.update(self.environment)
         with self.log_path.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *self.command(at, self.port), stdout=log, stderr=log, env=env,

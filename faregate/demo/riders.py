@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 
 import httpx
 
 from faregate.demo.payments_stage import DECLINING_CARD, GOOD_CARD
 from qr.issue import PhoneCredential
 from simulators.network import SimRoute
-from simulators.phone import Phone
+from simulators.phone import Phone, PhoneError
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
 from ticketing.riders import PaymentMode, RiderAccount
@@ -116,6 +117,20 @@ class PhoneTally:
     topped_up: int = 0
     passes: int = 0
     credentials: int = 0
+    declined: int = 0  # top-ups and pass sales the card's issuer refused
+    retried: int = 0  # payment requests sent again after a 502 (the gateway did not answer)
+
+
+async def _declined_or_paid(tally: PhoneTally, payment: Awaitable[object]) -> bool:
+    """Whether the payment went through; a card declined (402) is counted, not an error."""
+    try:
+        await payment
+    except PhoneError as error:
+        if error.status != HTTPStatus.PAYMENT_REQUIRED:
+            raise
+        tally.declined += 1
+        return False
+    return True
 
 
 async def morning_phones(
@@ -138,13 +153,16 @@ async def morning_phones(
             await phone.sign_in()
             await phone.save_card(DECLINING_CARD if rider.account_id == declining else GOOD_CARD)
             tally.cards += 1
-            if rider.payment_mode is PaymentMode.PREPAID_WALLET:
-                await phone.top_up(top_up, request_id=f"topup-{rider.account_id}")
+            if rider.payment_mode is PaymentMode.PREPAID_WALLET and await _declined_or_paid(
+                tally, phone.top_up(top_up, request_id=f"topup-{rider.account_id}")
+            ):
                 tally.top_ups += 1
                 tally.topped_up += top_up
-            if rider.pass_product is not None:
-                await phone.buy_pass(rider.pass_product)
+            if rider.pass_product is not None and await _declined_or_paid(
+                tally, phone.buy_pass(rider.pass_product)
+            ):
                 tally.passes += 1
+            tally.retried += phone.retries
             credential = await phone.fetch_credential()
             tally.credentials += 1
             progress()

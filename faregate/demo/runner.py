@@ -32,6 +32,7 @@ from faregate.demo.city_stage import device_places, run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.devices import register_devices
 from faregate.demo.figures import DemoFigures, day_figures_of
+from faregate.demo.gateway import demo_gateway
 from faregate.demo.parking_stage import run_parking_stage
 from faregate.demo.riders import load_customer_base, morning_phones, plan_riders
 from faregate.demo.settle_stage import add_staff, run_settle_stage, settle_command_line
@@ -131,29 +132,36 @@ async def run_demo(
     )
 
     console.print(Rule("3. A day on the Hanoi network, over the wire"))
-    backend = Backend(settings)
-    await backend.start(MORNING)
-    console.print(f"backend: faregate serve on {backend.url} (log: {backend.log_path})")
-    try:
-        async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task("phones: card, top-up, pass, credential", total=len(plans))
-                riders, phones, tally = await morning_phones(
-                    http, plans, top_up=TOP_UP, declining=plans[0].account_id,
-                    progress=lambda: progress.advance(task),
+    async with demo_gateway(workdir, faults, seed=seed) as gateway:
+        backend = Backend(settings, gateway.environment)
+        await backend.start(MORNING)
+        console.print(f"backend: faregate serve on {backend.url} (log: {backend.log_path})")
+        try:
+            async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
+                with Progress(console=console, transient=True) as progress:
+                    task = progress.add_task(
+                        "phones: card, top-up, pass, credential", total=len(plans)
+                    )
+                    riders, phones, tally = await morning_phones(
+                        http, plans, top_up=TOP_UP, declining=plans[0].account_id,
+                        progress=lambda: progress.advance(task),
+                    )  # fmt: skip
+                await gateway.stop_striking(faults, MORNING)
+                console.print(
+                    f"through the passenger API: {tally.cards} cards saved, {tally.top_ups} "
+                    f"wallets topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
+                    f"{tally.credentials} phone credentials fetched; {tally.declined} payments "
+                    f"declined, {tally.retried} sent again after a 502"
+                )
+                city = await run_city_stage(
+                    workdir, console, backend=backend, http=http, plan=plan, codes=codes,
+                    places=places, riders=riders, phones=phones, day_start=DEMO_DAY_START,
+                    seed=seed, faults=faults,
                 )  # fmt: skip
-            console.print(
-                f"through the passenger API: {tally.cards} cards saved, {tally.top_ups} wallets "
-                f"topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
-                f"{tally.credentials} phone credentials fetched"
-            )
-            city = await run_city_stage(
-                workdir, console, backend=backend, http=http, plan=plan, codes=codes,
-                places=places, riders=riders, phones=phones, day_start=DEMO_DAY_START, seed=seed,
-                faults=faults,
-            )  # fmt: skip
-    finally:
-        await backend.stop()
+        finally:
+            await backend.stop()
+    # From here on the server's gateway is its own: the localstripe of the data directory.
+    backend.environment.clear()
 
     console.print(Rule("4. Parking in Hanoi"))
     engine = await open_database(settings)

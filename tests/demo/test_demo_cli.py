@@ -40,10 +40,12 @@ def faregate(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def run_demo(data_dir: Path, passengers: int, seed: int = 2026) -> dict[str, Any]:
+def run_demo(
+    data_dir: Path, passengers: int, seed: int = 2026, faults: str = "all"
+) -> dict[str, Any]:
     done = faregate(
         "demo", "--passengers", str(passengers), "--seed", str(seed), "--data-dir",
-        str(data_dir), "--json",
+        str(data_dir), "--json", "--faults", faults,
     )  # fmt: skip
     assert "FAIL" not in done.stderr, done.stderr[-3000:]
     figures: dict[str, Any] = json.loads(done.stdout)
@@ -62,15 +64,22 @@ def check_conservation(figures: dict[str, Any]) -> None:
     assert figures["charged"] == figures["ledger_collected"] > 0
     assert all(reason and count > 0 for reason, count in figures["refusals"].items())
     # Every device fault is on by default, reduced, and struck.
-    struck = ("backend_restart", "gate_offline", "gate_killed", "batch_cut", "batch_twice")
+    struck = (
+        "backend_restart", "gate_offline", "gate_killed", "batch_cut", "batch_twice",
+        "station_redis_down",
+    )  # fmt: skip
     assert all(figures["faults"][kind] >= 1 for kind in struck), figures["faults"]
     assert Path(figures["report"]).is_file()
 
 
+@pytest.mark.timeout(900)  # a whole day on a loaded machine: over the default 300 s
 def test_a_day_over_the_wire_conserves_taps_and_money(tmp_path: Path) -> None:
     data_dir = tmp_path / "city"
-    figures = run_demo(data_dir, 40)
+    # Forty riders make a few dozen payments: gateway faults dosed to strike among them.
+    figures = run_demo(data_dir, 40, faults="all,gateway_500=0.2,gateway_timeout=0.04")
     check_conservation(figures)
+    assert figures["faults"]["gateway_500"] >= 1
+    assert figures["faults"]["gateway_timeout"] >= 1
     assert figures["data_dir"] == str(data_dir.resolve())
     # The devices' journals and the backend's state are all in the data directory.
     assert (data_dir / "faregate.db").is_file()
