@@ -159,12 +159,15 @@ class Faults:
         ordered = sorted(
             self.strikes, key=lambda s: (s.at is None, s.at.timestamp() if s.at else 0.0)
         )
+        first = next((s.at.date() for s in ordered if s.at is not None), None)
         shown: Counter[FaultKind] = Counter()
         lines = []
         for s in ordered:
             shown[s.kind] += 1
             if shown[s.kind] <= per_kind:
-                when = s.at.strftime("%H:%M:%S") if s.at else "--:--:--"
+                when = "--:--:--" if s.at is None else s.at.strftime("%H:%M:%S")
+                if s.at is not None and first is not None and s.at.date() != first:
+                    when += f" +{(s.at.date() - first).days}d"  # past the first strike's day
                 lines.append(f"{when}  {s.kind}: {s.what} -> {s.handled}")
         counts = self.counts()
         lines += [

@@ -107,9 +107,11 @@ async def run_city_stage(
     day_start: datetime,
     seed: int,
     faults: Faults | None = None,
+    stranger: PhoneCredential | None = None,
 ) -> CityStageResult:
     """`plan` names passengers by their index in `riders`; `faults` (default: every kind,
-    reduced) records what struck."""
+    reduced) records what struck; `stranger`, a credential the backend never issued, is
+    shown at a gate before the 10:00 uploads."""
     faults = faults if faults is not None else Faults()
     rng = random.Random(seed)
     result = CityStageResult(riders=riders, presented=len(plan))
@@ -178,6 +180,8 @@ async def run_city_stage(
                 if until not in uploads_at:
                     continue
                 hour = uploads_at[until]
+                if hour == CUT_HOUR and stranger is not None:
+                    await _show_stranger(devices, stranger, result, faults, rng, until)
                 if hour == CUT_HOUR:
                     await _cut_batches(devices, backend.url, result, faults, rng, until)
                 if hour == KILL_HOUR:
@@ -318,6 +322,39 @@ async def _kill_gates(
             f"a new process on its journal uploaded all {tally.records:,}: {tally.new:,} new, "
             f"{tally.duplicate:,} already stored (none lost, none twice)", at,
         )  # fmt: skip
+
+
+async def _show_stranger(
+    devices: CityDevices,
+    stranger: PhoneCredential,
+    result: CityStageResult,
+    faults: Faults,
+    rng: random.Random,
+    until: datetime,
+) -> None:
+    """A credential the backend never issued, validly signed (an offline gate cannot tell),
+    is shown at a metro gate; its tap reaches the backend with the gate's next upload."""
+    gates = [d for d in devices.online() if d.station is not None]
+    if not gates:
+        return
+    device, at = rng.choice(gates), until - timedelta(minutes=5)
+    assert device.station is not None
+    decision = (await device.station.present_text(stranger.token_at(at), at)).decision
+    result.presented += 1
+    if decision.accepted:
+        result.accepted_at_devices += 1
+    else:
+        result.refused_at_devices[decision.reason.value] += 1
+    tally = await device.upload()
+    result.uploads.add(tally)
+    quarantined = ", ".join(f"{n} {reason}" for reason, n in sorted(tally.quarantined.items()))
+    faults.struck(
+        FaultKind.UNKNOWN_CREDENTIAL,
+        f"credential {stranger.credential.credential_id} (never issued) shown at "
+        f"{device.device_id}",
+        f"{decision.reason.value} offline (its signature holds); the upload's taps "
+        f"quarantined by the backend for finance: {quarantined or 'none'}", at,
+    )  # fmt: skip
 
 
 async def _share_stations(

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,8 +39,9 @@ from faregate.demo.riders import load_customer_base, morning_phones, plan_riders
 from faregate.demo.settle_stage import add_staff, run_settle_stage, settle_command_line
 from faregate_data import HANOI_FEED
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from qr.issue import PhoneCredential, issue_credential
 from qr.keys import init_keys, load_keys
-from simulators.faults import Faults
+from simulators.faults import FaultKind, Faults
 from simulators.network import load_routes
 from simulators.traffic import SimPassenger, plan_day
 from ticketing.fares.feed import load_feed
@@ -147,6 +149,11 @@ async def run_demo(
                         progress=lambda: progress.advance(task),
                     )  # fmt: skip
                 await gateway.stop_striking(faults, MORNING)
+                stranger = (
+                    _stranger(workdir / "keys", riders[0].phone, seed)
+                    if faults.on(FaultKind.UNKNOWN_CREDENTIAL)
+                    else None
+                )
                 console.print(
                     f"through the passenger API: {tally.cards} cards saved, {tally.top_ups} "
                     f"wallets topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
@@ -156,7 +163,7 @@ async def run_demo(
                 city = await run_city_stage(
                     workdir, console, backend=backend, http=http, plan=plan, codes=codes,
                     places=places, riders=riders, phones=phones, day_start=DEMO_DAY_START,
-                    seed=seed, faults=faults,
+                    seed=seed, faults=faults, stranger=stranger,
                 )  # fmt: skip
         finally:
             await backend.stop()
@@ -205,6 +212,15 @@ async def run_demo(
         console.print(line, soft_wrap=True, markup=False)
     console.print(f"settle it again: {settle_command_line(day, workdir)}", soft_wrap=True)
     return report
+
+
+def _stranger(keys_dir: Path, like: PhoneCredential, seed: int) -> PhoneCredential:
+    """A credential signed with the network's own keys whose id the backend never issued
+    (a 63-bit id from the seed: the backend's are random 64-bit ones)."""
+    return issue_credential(
+        load_keys(keys_dir), credential_id=random.Random(seed).getrandbits(63),
+        product=like.credential.product, now=DEMO_DAY_START - timedelta(hours=1),
+    )  # fmt: skip
 
 
 def _print_figures(console: Console, figures: DemoFigures) -> None:

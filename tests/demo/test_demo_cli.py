@@ -66,9 +66,10 @@ def check_conservation(figures: dict[str, Any]) -> None:
     # Every device fault is on by default, reduced, and struck.
     struck = (
         "backend_restart", "gate_offline", "gate_killed", "batch_cut", "batch_twice",
-        "station_redis_down",
+        "station_redis_down", "unknown_credential",
     )  # fmt: skip
     assert all(figures["faults"][kind] >= 1 for kind in struck), figures["faults"]
+    assert figures["taps_quarantined"] >= 1  # the credential never issued
     assert Path(figures["report"]).is_file()
 
 

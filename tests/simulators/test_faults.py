@@ -3,7 +3,7 @@ and the record of strikes the summary and `--json` print."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -65,7 +65,9 @@ def test_a_bad_spec_is_one_clear_line(spec: str, message: str) -> None:
 
 def test_strikes_are_counted_and_summarised_in_time_order() -> None:
     faults = Faults.parse("gate_killed,batch_twice,gateway_500")
-    faults.struck(FaultKind.BATCH_TWICE, "batch of gate-1 sent twice", "stored once", NOON)
+    faults.struck(
+        FaultKind.BATCH_TWICE, "batch of gate-1 sent twice", "stored once", NOON + timedelta(days=1)
+    )
     faults.struck(
         FaultKind.GATE_KILLED, "gate-2 killed, 3 records unsent", "uploaded on restart",
         NOON.replace(hour=2),
@@ -73,7 +75,7 @@ def test_strikes_are_counted_and_summarised_in_time_order() -> None:
     assert faults.counts() == {"gate_killed": 1, "batch_twice": 1, "gateway_500": 0}
     assert faults.summary() == [
         "02:00:00  gate_killed: gate-2 killed, 3 records unsent -> uploaded on restart",
-        "05:00:00  batch_twice: batch of gate-1 sent twice -> stored once",
+        "05:00:00 +1d  batch_twice: batch of gate-1 sent twice -> stored once",
         "gateway_500: on, never struck",
     ]
 
