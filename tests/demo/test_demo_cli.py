@@ -73,6 +73,7 @@ def check_conservation(figures: dict[str, Any]) -> None:
     assert Path(figures["report"]).is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)  # a whole day on a loaded machine: over the default 300 s
 def test_a_day_over_the_wire_conserves_taps_and_money(tmp_path: Path) -> None:
     data_dir = tmp_path / "city"
