@@ -30,6 +30,7 @@ from faregate.errors import GatewayConfigError
 from gateways.localstripe_server import localstripe
 from gateways.protocol import Gateway
 from gateways.stripe_gateway import StripeGateway
+from gateways.vnpay import SANDBOX_PAY_URL, VNPayConfig
 
 GATEWAY_KIND_VARIABLE = "FAREGATE_GATEWAY"
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
@@ -107,6 +108,27 @@ def _stripe(env: Mapping[str, str], webhooks: bool) -> GatewayConfig:
 # Each kind of gateway and how it reads its settings from the environment (and whether the
 # caller receives its webhooks, so needs their secret).
 GATEWAY_KINDS: Mapping[str, Callable[[Mapping[str, str], bool], GatewayConfig]] = {STRIPE: _stripe}
+
+
+VNPAY_VARIABLES = ("VNPAY_TMN_CODE", "VNPAY_HASH_SECRET")
+
+
+def vnpay_from_environment(environ: Mapping[str, str] | None = None) -> VNPayConfig | None:
+    """VNPay top-ups, beside the card gateway: the terminal's VNPAY_TMN_CODE and
+    VNPAY_HASH_SECRET (neither: not offered), VNPAY_PAY_URL (default VNPay's sandbox) and
+    VNPAY_RETURN_URL (default: back to the passenger page of the server the rider used)."""
+    env = os.environ if environ is None else environ
+    code, secret = (env.get(name, "") for name in VNPAY_VARIABLES)
+    if not code and not secret:
+        return None
+    if not (code and secret):
+        raise GatewayConfigError("set both VNPAY_TMN_CODE and VNPAY_HASH_SECRET, or neither")
+    return VNPayConfig(
+        code,
+        secret,
+        return_url=env.get("VNPAY_RETURN_URL", ""),
+        pay_url=env.get("VNPAY_PAY_URL") or SANDBOX_PAY_URL,
+    )
 
 
 def gateway_from_environment(

@@ -196,6 +196,31 @@ class IpnAnswer:
         return {"RspCode": self.code.value, "Message": self.message}
 
 
+def _result(query: Mapping[str, str], txn_ref: str, amount: int) -> VNPayPaymentResult:
+    response_code = query.get("vnp_ResponseCode", "")
+    return VNPayPaymentResult(
+        txn_ref=txn_ref,
+        amount_vnd=amount,
+        paid=response_code == SUCCESS_CODE
+        and query.get("vnp_TransactionStatus", "") == SUCCESS_CODE,
+        response_code=response_code,
+        transaction_no=query.get("vnp_TransactionNo", ""),
+        bank_code=query.get("vnp_BankCode", ""),
+        pay_date=query.get("vnp_PayDate", ""),
+    )
+
+
+def read_return(query: Mapping[str, str], *, config: VNPayConfig) -> VNPayPaymentResult:
+    """The result VNPay put on the rider's way back (`vnp_ReturnUrl`), once its signature is
+    checked: the same signed fields as the IPN. VNPayError names what is wrong."""
+    if not signature_is_valid(query, config.hash_secret):
+        raise VNPayError("the payment result's signature (vnp_SecureHash) is not VNPay's")
+    txn_ref = query.get("vnp_TxnRef", "")
+    if not txn_ref:
+        raise VNPayError("the payment result names no order (vnp_TxnRef)")
+    return _result(query, txn_ref, decode_amount(query.get("vnp_Amount", "")))
+
+
 async def handle_ipn(
     query: Mapping[str, str], *, config: VNPayConfig, orders: VNPayOrderStore
 ) -> IpnAnswer:
@@ -215,17 +240,7 @@ async def handle_ipn(
             return IpnAnswer(IpnCode.INVALID_AMOUNT)
         if order.confirmed:
             return IpnAnswer(IpnCode.ALREADY_CONFIRMED)
-        response_code = query.get("vnp_ResponseCode", "")
-        result = VNPayPaymentResult(
-            txn_ref=txn_ref,
-            amount_vnd=amount,
-            paid=response_code == SUCCESS_CODE
-            and query.get("vnp_TransactionStatus", "") == SUCCESS_CODE,
-            response_code=response_code,
-            transaction_no=query.get("vnp_TransactionNo", ""),
-            bank_code=query.get("vnp_BankCode", ""),
-            pay_date=query.get("vnp_PayDate", ""),
-        )
+        result = _result(query, txn_ref, amount)
         if not await orders.confirm_order(result):
             return IpnAnswer(IpnCode.ALREADY_CONFIRMED)
         return IpnAnswer(IpnCode.CONFIRMED, result)

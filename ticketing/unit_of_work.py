@@ -55,6 +55,7 @@ from ticketing.stores.settlement import SettlementRecords
 from ticketing.stores.settlement_day import DayReadModel
 from ticketing.stores.taps import TapStore
 from ticketing.stores.users import Users
+from ticketing.stores.vnpay import VNPayOrders
 
 T = TypeVar("T")
 U = TypeVar("U", bound="UnitOfWork")
@@ -76,6 +77,7 @@ class UnitOfWork:
     pricing: PricingRecords
     pricing_queue: PricingQueue
     payments: PaymentRecords
+    vnpay: VNPayOrders
     users: Users
     devices: DeviceActivityStore
     device_registry: DeviceRegistry
@@ -99,6 +101,7 @@ class UnitOfWork:
         self.pricing = PricingRecords(self.session)
         self.pricing_queue = PricingQueue(self.session, self.clock)
         self.payments = PaymentRecords(self.session, self.clock)
+        self.vnpay = VNPayOrders(self.session)
         self.users = Users(self.session, self.clock)
         self.devices = DeviceActivityStore(self.session)
         self.device_registry = DeviceRegistry(self.session, self.clock)

@@ -61,6 +61,7 @@ from faregate.api.routes import (
     quarantine,
     sessions,
     system,
+    vnpay,
     webhooks,
 )
 from faregate.api.settlements import approve, prepare, report_dir, settlement_runner
@@ -100,7 +101,7 @@ def api_routes() -> RouteRegistry:
     registry = RouteRegistry()
     for module in (
         system, sessions, passenger, device, device_registry, parking, operator, lots,
-        parking_ops, open_data, operator_devices, webhooks, finance, quarantine, audit,
+        parking_ops, open_data, operator_devices, webhooks, vnpay, finance, quarantine, audit,
     ):  # fmt: skip
         registry.extend(module.routes)
     return registry

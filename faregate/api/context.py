@@ -25,6 +25,7 @@ from faregate.gateway_runtime import GatewayConfig, PrivateStripeConfig
 from faregate.web.clients import NO_PROXIES, TrustedProxies
 from faregate.web.sign_in_throttle import SignInDelays
 from gateways.protocol import Gateway
+from gateways.vnpay import VNPayConfig
 from qr.timeutil import Clock, utc_now
 from ticketing.devices import DevicePolicy
 from ticketing.fares.feed import FareFeed
@@ -67,6 +68,8 @@ class ApiConfig:
     pricing_worker: bool = True
     settlement_runner: bool = True
     device_policy: DevicePolicy = DEFAULT_POLICY
+    # VNPay top-ups (a terminal code and hash secret); None: not offered (503).
+    vnpay: VNPayConfig | None = None
 
 
 CONFIG = web.AppKey("config", ApiConfig)

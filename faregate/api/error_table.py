@@ -128,6 +128,8 @@ ERRORS: Table = {
     payment_errors.NoSavedCard: ProblemType(
         409, "no-card", "Conflict", "save a card before topping up"
     ),
+    payment_errors.VNPayResultRefused: ProblemType(400, "vnpay-result-refused", "Bad Request"),
+    payment_errors.VNPayNotConfigured: ProblemType(503, "vnpay-unavailable", "Service Unavailable"),
     payment_errors.PaymentInProgress: ProblemType(409, "payment-in-progress", "Conflict"),
     payment_errors.AttemptConflict: ProblemType(
         409,

@@ -29,7 +29,7 @@ from faregate.api.device_auth import load_or_create_master_key
 from faregate.cli.keys import LIFETIME_DAYS
 from faregate.config import Settings
 from faregate.errors import GatewayConfigError
-from faregate.gateway_runtime import gateway_from_environment
+from faregate.gateway_runtime import gateway_from_environment, vnpay_from_environment
 from faregate.web.clients import TrustedProxies
 from faregate_data import HANOI_FEED
 from qr.keys import KEYSET_FILE, init_keys
@@ -182,10 +182,12 @@ def serve(
 
     Payments go to the gateway FAREGATE_GATEWAY names (default stripe): STRIPE_API_KEY /
     STRIPE_API_BASE (with STRIPE_WEBHOOK_SECRET) when set, otherwise a private localstripe in
-    the data directory.
+    the data directory. VNPay top-ups: VNPAY_TMN_CODE and VNPAY_HASH_SECRET (VNPAY_PAY_URL,
+    VNPAY_RETURN_URL; see faregate.gateway_runtime.vnpay_from_environment).
     """
     try:
         gateway = gateway_from_environment(webhooks=True)
+        vnpay = vnpay_from_environment()
     except GatewayConfigError as error:
         raise click.UsageError(str(error)) from error
     try:
@@ -207,6 +209,7 @@ def serve(
             settlement_runner=not no_settlement_runner,
             trusted_proxies=proxies,
             clock=clock,
+            vnpay=vnpay,
         )
     except BaseException:
         for bound in sockets:

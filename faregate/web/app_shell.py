@@ -38,6 +38,7 @@ SHELL_STATIC = (
     "js/store.js",
     "js/token.js",
     "js/trips.js",
+    "js/vnpay.js",
     "vendor/qrcode-generator/qrcode.mjs",
 )
 # The templates the page is made of: a change to them is a new page, so a new version.

@@ -11,6 +11,7 @@ from faregate.gateway_runtime import (
     PrivateStripeConfig,
     StripeConfig,
     gateway_from_environment,
+    vnpay_from_environment,
 )
 
 
@@ -41,3 +42,13 @@ def test_an_unknown_kind_is_refused_naming_the_known_ones() -> None:
         GatewayConfigError, match=r"FAREGATE_GATEWAY='vnpay' is not a gateway \(stripe\)"
     ):
         gateway_from_environment({"FAREGATE_GATEWAY": "vnpay"})
+
+
+def test_vnpay_is_configured_from_the_environment_or_not_at_all() -> None:
+    assert vnpay_from_environment({}) is None
+    config = vnpay_from_environment({"VNPAY_TMN_CODE": "FAREGATE", "VNPAY_HASH_SECRET": "s"})
+    assert config is not None
+    assert (config.tmn_code, config.return_url) == ("FAREGATE", "")
+    assert config.pay_url.startswith("https://sandbox.vnpayment.vn/")
+    with pytest.raises(GatewayConfigError, match="VNPAY_TMN_CODE and VNPAY_HASH_SECRET"):
+        vnpay_from_environment({"VNPAY_TMN_CODE": "FAREGATE"})

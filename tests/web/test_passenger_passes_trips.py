@@ -59,7 +59,7 @@ def test_buying_and_renewing_a_pass_on_the_page(page: Page, live_app: LiveApp) -
     held.get_by_role("button", name="Renew for the next month").click()
     wait_for_text(page, "#account-message", "Metro 2A monthly pass: paid 200.000\xa0₫")
     wait_for_text(page, "#balance", "100.000\xa0₫")
-    page.wait_for_function("document.querySelectorAll('#passes ul.held li').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#passes ul.held li').length === 2")
     assert "Starts" in held.nth(0).inner_text()  # the next month, bought ahead
     assert held.get_by_role("button").count() == 0  # renewed once: not offered again
     look(page, "passenger-passes-held")
@@ -110,6 +110,6 @@ def test_trips_by_day_with_caps_and_every_ride_explained(page: Page, live_app: L
     look(page, "passenger-trips")
 
     page.get_by_role("button", name="Older trips").click()
-    page.wait_for_function("document.querySelectorAll('#trips .trip-day').length === 9")
+    page.wait_for_function("() => document.querySelectorAll('#trips .trip-day').length === 9")
     assert page.get_by_role("button", name="Older trips").is_hidden()
     assert blocks.nth(8).get_attribute("data-day") == "2026-11-16"

@@ -36,3 +36,12 @@ class GatewayMismatch(PaymentsError):
 
 class NoWebhookSecret(PaymentsError):
     """Webhooks arrived but the payments service was built without the secret to verify them."""
+
+
+class VNPayResultRefused(PaymentsError):
+    """A payment result said to come from VNPay that is not VNPay's (a signature that does not
+    match, a malformed or different amount) or names no order of this account."""
+
+
+class VNPayNotConfigured(PaymentsError):
+    """This server has no VNPay terminal (VNPAY_TMN_CODE and VNPAY_HASH_SECRET unset)."""

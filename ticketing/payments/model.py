@@ -253,3 +253,26 @@ def refund_after(refund: PaymentRefund, done: Refund) -> PaymentRefund:
     else:
         status = RefundRecordStatus.UNKNOWN
     return replace(refund, status=status, gateway_refund_id=done.id)
+
+
+class TopUpOrderStatus(enum.StrEnum):
+    """A VNPay top-up: `pending` until VNPay's signed result, then `paid` or `failed`."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpOrder:
+    """A wallet top-up the rider pays at VNPay (redirect, return, IPN): `txn_ref` is the order
+    VNPay sees; `transaction_no` VNPay's own number once it answered."""
+
+    txn_ref: str
+    account_id: str
+    amount: Money
+    status: TopUpOrderStatus
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    response_code: str | None = None
+    transaction_no: str | None = None

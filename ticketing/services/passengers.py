@@ -39,7 +39,7 @@ from ticketing.errors import (
 from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payment_flows.debt import debt_reason
-from ticketing.payments.model import AttemptStatus, PaymentPurpose
+from ticketing.payments.model import AttemptStatus, PaymentPurpose, TopUpOrderStatus
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
@@ -507,10 +507,12 @@ async def receipts(
     uows: UnitOfWorkFactory, account_id: str, *, limit: int = MAX_LISTED
 ) -> list[Receipt]:
     """What the passenger paid, newest first: card payments that went through (a declined
-    daily charge paid later appears as the retry that paid it) and passes bought."""
+    daily charge paid later appears as the retry that paid it), VNPay top-ups paid and passes
+    bought."""
     async with uows() as uow:
         attempts = await uow.payments.attempts(account_id)
         passes = await uow.riders.passes_for(account_id)
+        vnpay = await uow.vnpay.of_account(account_id, limit=limit)
         found = [
             Receipt(
                 f"payment:{row.id}",
@@ -522,6 +524,17 @@ async def receipts(
             for row in attempts
             if row.status in _PAID
         ]
+    found += [
+        Receipt(
+            f"vnpay:{order.txn_ref}",
+            PaymentPurpose.TOP_UP.value,
+            order.confirmed_at,
+            order.amount,
+            "Wallet top-up by VNPay",
+        )
+        for order in vnpay
+        if order.status is TopUpOrderStatus.PAID and order.confirmed_at is not None
+    ]
     found += [
         Receipt(
             f"pass:{bought.id}",

@@ -15,6 +15,7 @@ import { CredentialError, keepable, loadCredential } from "./token.js";
 import { LivePass, watchNetwork } from "./passenger.js";
 import { PassesPanel } from "./passes.js";
 import { TripsPanel } from "./trips.js";
+import { VNPayPanel } from "./vnpay.js";
 import { CLOCK, NOTICE, PASS, TOKEN, openStore } from "./store.js";
 import { day, languageHeaders, money, t, when } from "./i18n.js";
 
@@ -91,6 +92,7 @@ export class AccountPage {
     this.queue = Promise.resolve(); // syncs run one after another, never side by side
     this.passes = new PassesPanel(this, { money, when }, () => this.refresh());
     this.trips = new TripsPanel(this, { money, when });
+    this.vnpay = new VNPayPanel(this, { money });
   }
 
   /** The server's time as this phone measured it at the last sync (its own clock if never). */
@@ -235,6 +237,7 @@ export class AccountPage {
     this.signIn.hidden = true;
     this.account.hidden = false;
     await this.sync();
+    await this.vnpay.finishReturn();
     await this.refresh();
   }
 
@@ -453,6 +456,7 @@ export class AccountPage {
     }
     const [account, trips, charges, receipts, passes] = results;
     this.showWallet(account);
+    this.vnpay.show(account);
     this.passes.show(passes);
     this.trips.show(trips);
     this.showList("charges", charges.charges, (c) => [
