@@ -198,3 +198,11 @@ class NotAttributable(QuarantineError):
 
 class WrongDeviceKind(DeviceError):
     """A device uploading records of another kind of device (a barrier sending taps)."""
+
+
+class TripCaseClosed(TicketingError):
+    """Finance already decided this trip case (refunded or declined): it is not decided again."""
+
+
+class RefundAboveFare(TicketingError):
+    """A trip case's refund above what the trip cost, or not positive."""

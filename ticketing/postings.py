@@ -172,6 +172,22 @@ def payment_received(
     )
 
 
+def trip_refund(
+    case_id: str, account: RiderAccount, operator_id: str, amount: Money, at: datetime
+) -> Posting:
+    """A trip case finance refunded: the trip's operator gives back what it was credited, to
+    the rider's wallet (prepaid) or off what they owe (postpaid)."""
+    return Posting.transfer(
+        f"trip-refund:{case_id}",
+        debit=accounts.operator(operator_id),
+        credit=rider_ledger_account(account),
+        amount=amount,
+        occurred_at=at,
+        description=f"refund of trip case {case_id}",
+        metadata={"account_id": account.id, "case_id": case_id},
+    )
+
+
 def refund_posting_id(refund_id: str) -> str:
     return f"refund:{refund_id}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from ticketing.money import Money
 
@@ -91,3 +91,42 @@ class DenyListHistory:
     since: int
     version: int
     events: tuple[DenyListEvent, ...]
+
+
+class TripCaseKind(enum.StrEnum):
+    """What a rider reports about a trip."""
+
+    MISSED_TAP_OUT = "missed_tap_out"  # charged the longest fare for a journey they finished
+    DOUBLE_CHARGE = "double_charge"
+    OTHER = "other"
+
+
+class TripCaseStatus(enum.StrEnum):
+    """`open` until finance decides: `refunded` (money back through the ledger) or
+    `declined` (with the reason the rider is shown)."""
+
+    OPEN = "open"
+    REFUNDED = "refunded"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True, slots=True)
+class TripCase:
+    """A problem a rider reported on one priced trip (its day, start and route), and finance's
+    decision: the amount refunded or the reason declined, by whom and when."""
+
+    id: str
+    account_id: str
+    service_day: date
+    started_at: datetime
+    route_id: str
+    operator_id: str
+    fare: Money
+    kind: TripCaseKind
+    note: str
+    status: TripCaseStatus
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    refunded: Money | None = None
+    reason: str | None = None

@@ -54,6 +54,7 @@ from ticketing.stores.riders import Riders
 from ticketing.stores.settlement import SettlementRecords
 from ticketing.stores.settlement_day import DayReadModel
 from ticketing.stores.taps import TapStore
+from ticketing.stores.trip_cases import TripCases
 from ticketing.stores.users import Users
 from ticketing.stores.vnpay import VNPayOrders
 
@@ -78,6 +79,7 @@ class UnitOfWork:
     pricing_queue: PricingQueue
     payments: PaymentRecords
     vnpay: VNPayOrders
+    trip_cases: TripCases
     users: Users
     devices: DeviceActivityStore
     device_registry: DeviceRegistry
@@ -102,6 +104,7 @@ class UnitOfWork:
         self.pricing_queue = PricingQueue(self.session, self.clock)
         self.payments = PaymentRecords(self.session, self.clock)
         self.vnpay = VNPayOrders(self.session)
+        self.trip_cases = TripCases(self.session)
         self.users = Users(self.session, self.clock)
         self.devices = DeviceActivityStore(self.session)
         self.device_registry = DeviceRegistry(self.session, self.clock)

@@ -61,6 +61,7 @@ from faregate.api.routes import (
     quarantine,
     sessions,
     system,
+    trip_cases,
     vnpay,
     webhooks,
 )
@@ -102,6 +103,7 @@ def api_routes() -> RouteRegistry:
     for module in (
         system, sessions, passenger, device, device_registry, parking, operator, lots,
         parking_ops, open_data, operator_devices, webhooks, vnpay, finance, quarantine, audit,
+        trip_cases,
     ):  # fmt: skip
         registry.extend(module.routes)
     return registry

@@ -95,6 +95,10 @@ ERRORS: Table = {
     ticketing_errors.MoveLimitReached: ProblemType(429, "move-limit", "Too Many Requests"),
     ticketing_errors.PassNotSold: ProblemType(409, "pass-not-sold", "Conflict"),
     ticketing_errors.PassOverlaps: ProblemType(409, "pass-overlaps", "Conflict"),
+    ticketing_errors.TripCaseClosed: ProblemType(409, "case-resolved", "Conflict"),
+    ticketing_errors.RefundAboveFare: ProblemType(
+        422, "refund-above-fare", "Unprocessable Content"
+    ),
     ticketing_errors.PassNeedsCard: ProblemType(409, "no-card", "Conflict"),
     ticketing_errors.PassNotRenewable: ProblemType(409, "pass-not-renewable", "Conflict"),
     ticketing_errors.PassPaymentDeclined: ProblemType(402, "card-declined", "Card declined"),

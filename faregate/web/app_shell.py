@@ -32,6 +32,7 @@ SHELL_STATIC = (
     "img/icon-512.png",
     "js/account-page.js",
     "js/account.js",
+    "js/cases.js",
     "js/i18n.js",
     "js/passenger.js",
     "js/passes.js",

@@ -36,6 +36,7 @@ FINANCE_ROUTES = [
     ("GET", "/api/v1/finance/exceptions?day=2026-11-24", None, 200),
     ("GET", "/api/v1/finance/figures?day=2026-11-24", None, 404),
     ("GET", "/api/v1/finance/statements?day=2026-11-24&name=statements.csv", None, 404),
+    ("GET", "/api/v1/finance/trip-cases", None, 200),
 ]
 OPERATOR_ROUTES = [
     ("GET", "/api/v1/operator/devices", None),
@@ -89,6 +90,7 @@ async def test_the_staff_routes_answer_on_an_empty_database(client: Client) -> N
         "/api/v1/finance/settlements", "/api/v1/finance/settlements/{day}",
         "/api/v1/finance/settlements/{day}/approve",
         "/api/v1/finance/settlements/{day}/operators/{operator}", "/api/v1/finance/statements",
+        "/api/v1/finance/trip-cases", "/api/v1/finance/trip-cases/{case_id}/resolve",
     ]  # fmt: skip
     assert sorted(p for p in paths if p.startswith("/api/v1/operator")) == [
         "/api/v1/operator/cases", "/api/v1/operator/cases.csv",

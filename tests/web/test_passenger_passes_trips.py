@@ -2,22 +2,27 @@
 (SQLite, Redis, localstripe): the catalogue with prices and validity, buying a pass, the pass
 card naming it and its end, renewing it for the next month; trips by service day with each
 day's total and cap progress, a bus ride said to be tap-on-only, an exit without entry
-explained, and older days loaded a page at a time."""
+explained, and older days loaded a page at a time; a problem reported on a trip and the
+refund finance decided shown to the rider."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, time
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
 from faregate_data import HANOI_FEED
 from tests.helpers.browser import PHONE_VIEWPORT, look
-from tests.helpers.live_app import LiveApp, register, sign_in
+from tests.helpers.live_app import PASSWORD, LiveApp, register, sign_in
 from tests.helpers.payments import HANOI, ride_the_metro, tap_and_price
 from ticketing.fares.feed import load_feed
+from ticketing.services.users import ScryptCost, create_user
 from ticketing.taps import TapKind
+from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -113,3 +118,39 @@ def test_trips_by_day_with_caps_and_every_ride_explained(page: Page, live_app: L
     page.wait_for_function("() => document.querySelectorAll('#trips .trip-day').length === 9")
     assert page.get_by_role("button", name="Older trips").is_hidden()
     assert blocks.nth(8).get_attribute("data-day") == "2026-11-16"
+
+
+def test_a_problem_reported_on_a_trip_and_finance_s_answer(page: Page, live_app: LiveApp) -> None:
+    rider = register(live_app, top_up=100_000)
+    live_app.run(
+        ride_the_metro(live_app.uows, load_feed(HANOI_FEED), rider.account_id, date(2026, 11, 24))
+    )
+    sign_in(page, live_app, rider)
+    trip = page.locator("#trips li").first
+    trip.get_by_text("Report a problem").click()
+    trip.get_by_label("What went wrong").select_option("missed_tap_out")
+    trip.get_by_label("Anything finance should know (optional)").fill("I tapped out at Yên Nghĩa")
+    trip.get_by_role("button", name="Send report").click()
+    wait_for_text(page, "#account-message", "Reported")
+    wait_for_text(page, "#cases", "Open: finance will look at it")
+    look(page, "passenger-trip-case-open")
+
+    username = f"fin-{secrets.token_hex(3)}"
+    live_app.run(
+        create_user(live_app.uows, username, PASSWORD, UserRole.FINANCE, cost=ScryptCost(n=2**8))
+    )
+    with httpx.Client(base_url=live_app.url, timeout=30) as http:
+        finance = http.post(
+            "/api/v1/sessions", json={"username": username, "password": PASSWORD}
+        ).json()["token"]
+        auth = {"Authorization": f"Bearer {finance}"}
+        (case,) = http.get("/api/v1/finance/trip-cases?status=open", headers=auth).json()["cases"]
+        body = {"decision": "refund", "amount": 5_000, "reason": "the exit gate was faulty"}
+        resolved = http.post(
+            f"/api/v1/finance/trip-cases/{case['case_id']}/resolve", json=body, headers=auth
+        )
+        assert resolved.status_code == 200, resolved.text
+    page.reload()
+    wait_for_text(page, "#cases", "Refunded 5,000 VND: the exit gate was faulty")
+    wait_for_text(page, "#balance", "78,000 VND")  # 100,000 - 27,000 of fares + 5,000
+    look(page, "passenger-trip-case-refunded")

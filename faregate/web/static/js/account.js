@@ -13,6 +13,7 @@
 
 import { CredentialError, keepable, loadCredential } from "./token.js";
 import { LivePass, watchNetwork } from "./passenger.js";
+import { CasesPanel } from "./cases.js";
 import { PassesPanel } from "./passes.js";
 import { TripsPanel } from "./trips.js";
 import { VNPayPanel } from "./vnpay.js";
@@ -91,7 +92,8 @@ export class AccountPage {
     this.pass = null;
     this.queue = Promise.resolve(); // syncs run one after another, never side by side
     this.passes = new PassesPanel(this, { money, when }, () => this.refresh());
-    this.trips = new TripsPanel(this, { money, when });
+    this.cases = new CasesPanel(this, { money, when }, () => this.refresh());
+    this.trips = new TripsPanel(this, { money, when }, this.cases);
     this.vnpay = new VNPayPanel(this, { money });
   }
 
@@ -443,6 +445,7 @@ export class AccountPage {
         this.call("GET", "/api/v1/passenger/charges"),
         this.call("GET", "/api/v1/passenger/receipts"),
         this.call("GET", "/api/v1/passenger/passes"),
+        this.call("GET", "/api/v1/passenger/cases"),
       ]);
     } catch (error) {
       if (error.status === 0) {
@@ -454,7 +457,8 @@ export class AccountPage {
       }
       return;
     }
-    const [account, trips, charges, receipts, passes] = results;
+    const [account, trips, charges, receipts, passes, cases] = results;
+    this.cases.show(cases);
     this.showWallet(account);
     this.vnpay.show(account);
     this.passes.show(passes);

@@ -54,10 +54,14 @@ function notes(trip) {
 }
 
 export class TripsPanel {
-  /** `page`: the AccountPage (`call`, `say`, `el`, `doc`, `now`); `format`: `{ money, when }`. */
-  constructor(page, format) {
+  /**
+   * `page`: the AccountPage (`call`, `say`, `el`, `doc`, `now`); `format`: `{ money, when }`;
+   * `cases`: the CasesPanel giving each trip its "Report a problem".
+   */
+  constructor(page, format, cases) {
     this.page = page;
     this.format = format;
+    this.cases = cases;
     this.section = page.el("trips");
     this.days = this.section.querySelector(".days");
     this.older = page.el("older-trips");
@@ -151,7 +155,7 @@ export class TripsPanel {
     detail.textContent = [`${route}${when(trip.started_at)}`, happened, ...notes(trip)]
       .filter((part) => part)
       .join(" · ");
-    text.append(strong, detail);
+    text.append(strong, detail, this.cases.reportControl(trip));
     const value = doc.createElement("span");
     value.className = "amount";
     value.textContent = money(trip.fare);
