@@ -151,6 +151,6 @@ def test_a_problem_reported_on_a_trip_and_finance_s_answer(page: Page, live_app:
         )
         assert resolved.status_code == 200, resolved.text
     page.reload()
-    wait_for_text(page, "#cases", "Refunded 5,000 VND: the exit gate was faulty")
-    wait_for_text(page, "#balance", "78,000 VND")  # 100,000 - 27,000 of fares + 5,000
+    wait_for_text(page, "#cases", "Refunded 5.000\xa0₫: the exit gate was faulty")
+    wait_for_text(page, "#balance", "78.000\xa0₫")  # 100,000 - 27,000 of fares + 5,000
     look(page, "passenger-trip-case-refunded")

@@ -48,7 +48,7 @@ def vnpay_app(
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE_VIEWPORT)
+    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -86,9 +86,9 @@ def test_a_vnpay_top_up_from_the_page_credits_the_wallet_once(
     page.wait_for_function(
         "() => document.querySelector('#account-message')?.textContent.includes('was paid')"
     )
-    assert "VNPay top-up of 100,000 VND was paid" in page.inner_text("#account-message")
+    assert "VNPay top-up of 100.000\xa0₫ was paid" in page.inner_text("#account-message")
     page.wait_for_function(
-        "() => document.querySelector('#balance')?.textContent.includes('100,000')"
+        "() => document.querySelector('#balance')?.textContent.includes('100.000')"
     )
     assert "vnp_" not in page.url  # the result is taken off the address bar
     look(page, "passenger-vnpay-paid")

@@ -2,12 +2,13 @@
 // the trips list gets a button that opens a short form (what went wrong, a note); the report
 // goes to POST /api/v1/passenger/cases and the reports list says where each stands.
 
+import { t } from "./i18n.js";
+
 const KINDS = {
-  missed_tap_out: "I tapped out but was charged as if I had not",
-  double_charge: "I was charged twice",
-  other: "Something else",
+  missed_tap_out: t("I tapped out but was charged as if I had not"),
+  double_charge: t("I was charged twice"),
+  other: t("Something else"),
 };
-const STATUS = { open: "Open: finance will look at it", refunded: "Refunded", declined: "Declined" };
 
 export class CasesPanel {
   /** `page`: the AccountPage (`call`, `say`, `el`, `doc`); `format`: `{ money, when }`. */
@@ -24,11 +25,11 @@ export class CasesPanel {
     const details = doc.createElement("details");
     details.className = "report";
     const summary = doc.createElement("summary");
-    summary.textContent = "Report a problem";
+    summary.textContent = t("Report a problem");
     const form = doc.createElement("form");
     form.className = "form";
     const kind = doc.createElement("select");
-    kind.setAttribute("aria-label", "What went wrong");
+    kind.setAttribute("aria-label", t("What went wrong"));
     for (const [value, label] of Object.entries(KINDS)) {
       const option = doc.createElement("option");
       option.value = value;
@@ -38,10 +39,10 @@ export class CasesPanel {
     const note = doc.createElement("textarea");
     note.maxLength = 500;
     note.rows = 2;
-    note.setAttribute("aria-label", "Anything finance should know (optional)");
+    note.setAttribute("aria-label", t("Anything finance should know (optional)"));
     const send = doc.createElement("button");
     send.type = "submit";
-    send.textContent = "Send report";
+    send.textContent = t("Send report");
     form.append(kind, note, send);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -51,10 +52,10 @@ export class CasesPanel {
           kind: kind.value, note: note.value,
         });
         details.open = false;
-        this.page.say("Reported: finance will look at this trip; the outcome shows under Your reports.");
+        this.page.say(t("Reported: finance will look at this trip; the outcome shows under Your reports."));
       } catch (error) {
         if (error.status !== 401) {
-          this.page.say(`Error: the report was not sent (${error.message}).`, true);
+          this.page.say(t("Error: the report was not sent ({reason}).", { reason: error.message }), true);
         }
       }
       await this.changed();
@@ -75,10 +76,16 @@ export class CasesPanel {
       strong.textContent = `${KINDS[c.kind] ?? c.kind}`;
       const detail = doc.createElement("span");
       detail.className = "detail";
-      const outcome = c.status === "refunded"
-        ? `Refunded ${money({ amount: c.refunded, currency: c.currency })}: ${c.reason}`
-        : c.status === "declined" ? `Declined: ${c.reason}` : STATUS.open;
-      detail.textContent = `Trip of ${when(c.started_at)} (line ${c.route_id.toUpperCase()}) · ${outcome}`;
+      let outcome = t("Open: finance will look at it");
+      if (c.status === "refunded") {
+        const refunded = money({ amount: c.refunded, currency: c.currency });
+        outcome = t("Refunded {amount}: {reason}", { amount: refunded, reason: c.reason });
+      } else if (c.status === "declined") {
+        outcome = t("Declined: {reason}", { reason: c.reason });
+      }
+      detail.textContent = t("Trip of {when} (line {route}) · {outcome}", {
+        when: when(c.started_at), route: c.route_id.toUpperCase(), outcome,
+      });
       text.append(strong, detail);
       const value = doc.createElement("span");
       value.className = "amount";

@@ -4,7 +4,9 @@
 // from the day the held one ends: asked twice, it is the same pass, charged once (the server
 // keys a pass by account, product and first day).
 
-const KIND = { day: "Day pass", month: "Monthly pass" };
+import { t } from "./i18n.js";
+
+const KIND = { day: t("Day pass"), month: t("Monthly pass") };
 
 export class PassesPanel {
   /**
@@ -25,12 +27,13 @@ export class PassesPanel {
     const ahead = new Set(held.filter((p) => !p.current).map((p) => p.product_id));
     this.list("ul.held", held, (p) => ({
       title: p.name,
-      detail: `${p.current ? "Valid until" : "Starts"} ${when(p.current ? p.valid_until : p.valid_from)}`
-        + (p.current ? "" : `, until ${when(p.valid_until)}`),
+      detail: p.current
+        ? t("Valid until {end}", { end: when(p.valid_until) })
+        : t("Starts {start}, until {end}", { start: when(p.valid_from), end: when(p.valid_until) }),
       amount: money(p.price),
       // A pass whose next period is bought already is not offered again.
       action: p.current && !ahead.has(p.product_id)
-        ? { label: p.kind === "day" ? "Renew for the next day" : "Renew for the next month",
+        ? { label: p.kind === "day" ? t("Renew for the next day") : t("Renew for the next month"),
             run: () => this.buy("/api/v1/passenger/passes/renewals", { pass_id: p.pass_id }, p.name) }
         : null,
     }));
@@ -38,9 +41,9 @@ export class PassesPanel {
     const owned = new Set(current.map((p) => p.product_id));
     this.list("ul.catalogue", document.catalogue.filter((c) => !owned.has(c.product_id)), (c) => ({
       title: c.name,
-      detail: `${KIND[c.kind] ?? c.kind} · valid until ${when(c.valid_until)}`,
+      detail: t("{kind} · valid until {end}", { kind: KIND[c.kind] ?? c.kind, end: when(c.valid_until) }),
       amount: money(c.price),
-      action: { label: "Buy", run: () => this.buy("/api/v1/passenger/passes", { product_id: c.product_id }, c.name) },
+      action: { label: t("Buy"), run: () => this.buy("/api/v1/passenger/passes", { product_id: c.product_id }, c.name) },
     }));
     this.showOnCard(current);
   }
@@ -59,7 +62,7 @@ export class PassesPanel {
       }
     }
     line.textContent = current
-      .map((p) => `${p.name}, valid until ${this.format.when(p.valid_until)}`)
+      .map((p) => t("{name}, valid until {end}", { name: p.name, end: this.format.when(p.valid_until) }))
       .join(" · ");
     line.hidden = current.length === 0;
   }
@@ -99,11 +102,12 @@ export class PassesPanel {
   async buy(path, body, name) {
     try {
       const sold = await this.page.call("POST", path, body);
-      this.page.say(`${name}: paid ${this.format.money(sold.price)}, valid until `
-        + `${this.format.when(sold.valid_until)}.`);
+      this.page.say(t("{name}: paid {price}, valid until {end}.", {
+        name, price: this.format.money(sold.price), end: this.format.when(sold.valid_until),
+      }));
     } catch (error) {
       if (error.status !== 401) {
-        this.page.say(`Error: the pass was not bought (${error.message}).`, true);
+        this.page.say(t("Error: the pass was not bought ({reason}).", { reason: error.message }), true);
       }
     }
     await this.changed();

@@ -4,14 +4,13 @@
 // that needs no tap-off, a journey missing a tap and why it cost what it did), and older days
 // a page at a time.
 
-const ZONE = "Asia/Ho_Chi_Minh";
-const CUTOFF_HOURS = 4; // a service day runs 04:00 to 04:00 Hanoi time
-const LONGEST = "charged the longest fare of the line";
+import { LANG, ZONE, day, t } from "./i18n.js";
 
-const dayTitle = new Intl.DateTimeFormat("en-GB", {
-  timeZone: "UTC", weekday: "short", day: "numeric", month: "short", year: "numeric",
+const CUTOFF_HOURS = 4; // a service day runs 04:00 to 04:00 Hanoi time
+
+const monthName = new Intl.DateTimeFormat(LANG === "vi" ? "vi-VN" : "en-GB", {
+  timeZone: "UTC", month: "long",
 });
-const monthName = new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", month: "long" });
 const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: ZONE });
 
 function utcDate(isoDate) {
@@ -33,13 +32,17 @@ function describeRide(trip) {
   const to = stop(trip.to_stop_name, trip.to_stop_id);
   switch (trip.ride) {
     case "tap_on_only":
-      return [`Bus ${trip.route_name ?? trip.route_id} from ${from}`, "bus ride: tap on only, no tap-off needed"];
+      return [t("Bus {route} from {from}", { route: trip.route_name ?? trip.route_id, from }),
+        t("bus ride: tap on only, no tap-off needed")];
     case "no_entry":
-      return [`Exit at ${to}`, `no entry tap on this journey: ${LONGEST}`];
+      return [t("Exit at {to}", { to }),
+        t("no entry tap on this journey: charged the longest fare of the line")];
     case "no_exit":
-      return [`Entry at ${from}`, `no exit tap on this journey: ${LONGEST}`];
+      return [t("Entry at {from}", { from }),
+        t("no exit tap on this journey: charged the longest fare of the line")];
     case "over_time":
-      return [`${from} → ${to}`, `longer than the time a journey may take: ${LONGEST}`];
+      return [`${from} → ${to}`,
+        t("longer than the time a journey may take: charged the longest fare of the line")];
     default:
       return [`${from} → ${to}`, null];
   }
@@ -47,9 +50,10 @@ function describeRide(trip) {
 
 function notes(trip) {
   const found = [];
-  if (trip.pass_covered) found.push(`covered by your ${trip.pass_name ?? "pass"}`);
-  if (trip.capped) found.push("capped: the cap was reached");
-  if (trip.transfer) found.push("transfer");
+  const pass = trip.pass_name ?? t("pass");
+  if (trip.pass_covered) found.push(t("covered by your {pass}", { pass }));
+  if (trip.capped) found.push(t("capped: the cap was reached"));
+  if (trip.transfer) found.push(t("transfer"));
   return found;
 }
 
@@ -76,7 +80,7 @@ export class TripsPanel {
   }
 
   append(page) {
-    this.days.append(...page.days.map((day) => this.dayBlock(day)));
+    this.days.append(...page.days.map((tripDay) => this.dayBlock(tripDay)));
     this.nextBefore = page.next_before;
     this.older.hidden = page.next_before === null;
     this.section.querySelector(".empty").hidden = this.days.childElementCount > 0;
@@ -90,32 +94,32 @@ export class TripsPanel {
       this.append(await this.page.call("GET", `/api/v1/passenger/trips?before=${this.nextBefore}`));
     } catch (error) {
       if (error.status !== 401) {
-        this.page.say(`Error: older trips could not be loaded (${error.message}).`, true);
+        this.page.say(t("Error: older trips could not be loaded ({reason}).", { reason: error.message }), true);
       }
     }
   }
 
-  dayBlock(day) {
+  dayBlock(tripDay) {
     const doc = this.page.doc;
     const { money } = this.format;
     const block = doc.createElement("article");
     block.className = "trip-day";
-    block.dataset.day = day.service_day;
+    block.dataset.day = tripDay.service_day;
     const heading = doc.createElement("h3");
     const title = doc.createElement("span");
-    title.textContent = dayTitle.format(utcDate(day.service_day));
+    title.textContent = day(tripDay.service_day);
     const total = doc.createElement("span");
     total.className = "amount";
-    total.textContent = money(day.total);
+    total.textContent = money(tripDay.total);
     heading.append(title, total);
     block.append(heading);
-    const today = day.service_day === serviceDay(this.page.now());
-    for (const cap of day.caps) {
-      block.append(this.capLine(cap, day.service_day, today));
+    const today = tripDay.service_day === serviceDay(this.page.now());
+    for (const cap of tripDay.caps) {
+      block.append(this.capLine(cap, tripDay.service_day, today));
     }
     const list = doc.createElement("ul");
     list.className = "items";
-    list.append(...day.trips.map((trip) => this.tripItem(trip)));
+    list.append(...tripDay.trips.map((trip) => this.tripItem(trip)));
     block.append(list);
     return block;
   }
@@ -125,13 +129,20 @@ export class TripsPanel {
     const { money } = this.format;
     const line = doc.createElement("div");
     line.className = "cap";
-    const when = cap.period === "day"
-      ? (today ? "today" : "that day")
-      : `in ${monthName.format(utcDate(isoDate))}`;
-    const where = cap.network_name ? ` on ${cap.network_name}` : "";
+    const values = {
+      spent: money(cap.spent), cap: money(cap.cap), network: cap.network_name ?? "",
+      month: monthName.format(utcDate(isoDate)),
+    };
+    let text;
+    if (cap.period === "day") {
+      text = today
+        ? t("{spent} of {cap} today on {network}", values)
+        : t("{spent} of {cap} that day on {network}", values);
+    } else {
+      text = t("{spent} of {cap} in {month} on {network}", values);
+    }
     const label = doc.createElement("span");
-    label.textContent = `${money(cap.spent)} of ${money(cap.cap)} ${when}${where}`
-      + (cap.reached ? ": cap reached, further rides free" : "");
+    label.textContent = cap.reached ? t("{text}: cap reached, further rides free", { text }) : text;
     const bar = doc.createElement("progress");
     bar.max = cap.cap.amount;
     bar.value = Math.min(cap.spent.amount, cap.cap.amount);
@@ -151,7 +162,8 @@ export class TripsPanel {
     strong.textContent = title;
     const detail = doc.createElement("span");
     detail.className = "detail";
-    const route = trip.ride === "tap_on_only" ? "" : `Line ${trip.route_name ?? trip.route_id} · `;
+    const line = t("Line {route}", { route: trip.route_name ?? trip.route_id });
+    const route = trip.ride === "tap_on_only" ? "" : line + " · ";
     detail.textContent = [`${route}${when(trip.started_at)}`, happened, ...notes(trip)]
       .filter((part) => part)
       .join(" · ");

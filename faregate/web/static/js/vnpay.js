@@ -4,10 +4,12 @@
 // and credits the wallet once, whether VNPay's IPN came first or not), says the outcome, and
 // takes off the address bar.
 
+import { t } from "./i18n.js";
+
 const OUTCOME = {
-  paid: "was paid: your wallet is topped up",
-  failed: "was not paid (cancelled or declined at VNPay): nothing was taken",
-  pending: "is waiting for VNPay's answer: your wallet shows it once VNPay confirms",
+  paid: t("VNPay top-up of {amount} was paid: your wallet is topped up."),
+  failed: t("VNPay top-up of {amount} was not paid (cancelled or declined at VNPay): nothing was taken."),
+  pending: t("VNPay top-up of {amount} is waiting for VNPay's answer: your wallet shows it once VNPay confirms."),
 };
 
 export class VNPayPanel {
@@ -33,7 +35,7 @@ export class VNPayPanel {
       started = await this.page.call("POST", "/api/v1/passenger/vnpay/top-ups", { amount });
     } catch (error) {
       if (error.status !== 401) {
-        this.page.say(`Error: the VNPay top-up could not start (${error.message}).`, true);
+        this.page.say(t("Error: the VNPay top-up could not start ({reason}).", { reason: error.message }), true);
       }
       return;
     }
@@ -51,11 +53,11 @@ export class VNPayPanel {
     try {
       const order = await this.page.call("GET", `/api/v1/passenger/vnpay/return${query}`);
       const amount = this.format.money({ amount: order.amount, currency: order.currency });
-      this.page.say(`VNPay top-up of ${amount} ${OUTCOME[order.status] ?? order.status}.`,
-        order.status === "failed");
+      const said = OUTCOME[order.status] ?? OUTCOME.pending;
+      this.page.say(said.replace("{amount}", amount), order.status === "failed");
     } catch (error) {
       if (error.status !== 401) {
-        this.page.say(`Error: VNPay's answer was refused (${error.message}).`, true);
+        this.page.say(t("Error: VNPay's answer was refused ({reason}).", { reason: error.message }), true);
       }
     }
   }
