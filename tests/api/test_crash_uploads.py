@@ -28,6 +28,7 @@ from tests.helpers.api import (
     wait_healthy,
 )
 from tests.helpers.devices import enrol_on_server, gate
+from tests.helpers.http import loopback_sync
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -87,7 +88,7 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
         secret = enrol_on_server(db_url, base, DEVICE, gate(), IN_SERVICE_SINCE)
 
         def upload_all() -> None:
-            with httpx.Client(base_url=base, timeout=30) as http:
+            with loopback_sync(base, timeout=30) as http:
                 for index in range(BATCHES):
                     try:
                         response = _post(http, secret, _batch(index))
@@ -117,7 +118,7 @@ def test_sigkill_during_uploads_loses_no_acknowledged_tap(
     try:
         wait_healthy(base, process)
         results: list[dict[str, Any]] = []
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with loopback_sync(base, timeout=30) as http:
             for index in range(BATCHES):  # a device resends everything not acknowledged
                 if index not in acknowledged:
                     response = _post(http, secret, _batch(index))

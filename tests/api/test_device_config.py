@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -31,6 +30,7 @@ from simulators.device_client import DeviceClient
 from simulators.device_config import DeviceSettings
 from tests.helpers.api import Client, make_config
 from tests.helpers.devices import TESTS, barrier, device_id, enrolled_client, gate, validator
+from tests.helpers.http import loopback
 from tests.helpers.parking import lot_config, open_lot, shipped
 from ticketing.devices import DevicePolicy, Direction, StalePolicy
 from ticketing.services.devices import revoke_device
@@ -42,7 +42,7 @@ CAR = load_tariff("hanoi-car")
 async def _reference(
     client: Client, device: str, binding: Any, since: datetime | None = None
 ) -> DeviceClient:
-    http = httpx.AsyncClient(base_url=str(client.make_url("")))
+    http = loopback(str(client.make_url("")))
     return await enrolled_client(
         client.server.app[UOWS], "", device, binding, http=http, since=since
     )

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import httpx
 import pytest
 from aiohttp import StreamReader
 from aiohttp.test_utils import make_mocked_request
@@ -33,6 +32,7 @@ from simulators.gate import OfflineGate
 from tests.helpers.api import Client
 from tests.helpers.devices import GATE_STOP, enrolled_client, gate
 from tests.helpers.devices import device_id as new_device_id
+from tests.helpers.http import loopback
 from tests.helpers.payments import add_rider
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -86,7 +86,7 @@ async def station(client: Client, api_config: ApiConfig) -> AsyncIterator[Statio
     base_url = str(client.make_url("")).rstrip("/")
     uows = client.server.app[UOWS]
     account, credentials = await add_rider(uows, credentials=3)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+    async with loopback(base_url, timeout=30) as http:
         device = await enrolled_client(
             uows, base_url, new_device_id(), gate(), http=http, since=START - timedelta(hours=1)
         )

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import secrets
 
-import httpx
-
 from faregate.api.context import UOWS
 from tests.helpers.api import Client, call, token
 from tests.helpers.devices import TESTS, enrolled_client, gate, register, validator
+from tests.helpers.http import loopback
 from ticketing.services.devices import revoke_device
 from ticketing.users import UserRole
 
@@ -29,7 +28,7 @@ async def test_every_device_with_its_state_holdings_and_alarms(client: Client) -
     ops = await token(client, UserRole.OPERATOR)
     tag = secrets.token_hex(3)
     await register(uows, f"val-{tag}", validator())  # pending
-    async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
+    async with loopback(str(client.make_url(""))) as http:
         healthy = await enrolled_client(uows, "", f"gate-{tag}-a", gate("m2a_03"), http=http)
         faulty = await enrolled_client(uows, "", f"gate-{tag}-b", gate("m2a_04"), http=http)
         gone = await enrolled_client(uows, "", f"gate-{tag}-c", gate("m2a_04"), http=http)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
 from tests.helpers.api import Client, Device
 from tests.helpers.devices import TESTS, device_id, enrolled_client, gate
+from tests.helpers.http import loopback
 from ticketing.services.devices import revoke_device
 
 HEARTBEAT = "/device/v1/heartbeat"
@@ -24,7 +24,7 @@ async def _latest(client: Client, device: str) -> Any:
 
 
 async def test_the_reference_device_reports_and_the_latest_is_kept(client: Client) -> None:
-    async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
+    async with loopback(str(client.make_url(""))) as http:
         gate_client = await enrolled_client(
             client.server.app[UOWS], "", device_id(), gate("m2a_03"), http=http
         )

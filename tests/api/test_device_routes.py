@@ -9,6 +9,7 @@ from faregate.api.problems import PROBLEM_JSON
 from qr.denylist import DenyList, DenyListDelta
 from qr.keys import load_keyset
 from tests.helpers.api import Client, Device
+from tests.helpers.http import loopback
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 
@@ -87,11 +88,10 @@ async def test_the_device_client_keeps_its_deny_list_in_sync(
 ) -> None:
     """simulators.device_client against the server: whole list, 204, delta applied, and a
     version the server never published (409) falls back to the whole list."""
-    import httpx
 
     from tests.helpers.devices import device_id, enrolled_client, gate
 
-    transport = httpx.AsyncClient(base_url=str(client.make_url("")))
+    transport = loopback(str(client.make_url("")))
     gate_client = await enrolled_client(uow_factory, "", device_id(), gate(), http=transport)
     try:
         held = await gate_client.sync_deny_list(None)

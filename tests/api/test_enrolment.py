@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
+from faregate.api.app import create_app
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
+from gateways.localstripe_server import LocalStripe
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from simulators.device_client import (
     ENROL_PATH,
@@ -23,8 +26,9 @@ from simulators.device_client import (
     public_key_hex,
     sign_request,
 )
-from tests.helpers.api import Client
+from tests.helpers.api import Client, make_config
 from tests.helpers.devices import TESTS, barrier, device_id, gate, hanoi_feed, register
+from tests.helpers.http import loopback
 from tests.helpers.parking import lot_config, open_lot
 from ticketing.db.device_models import DeviceRow
 from ticketing.devices import Direction
@@ -62,7 +66,7 @@ async def test_revoked_then_enrolled_again_gets_a_new_secret(client: Client) -> 
     uows = client.server.app[UOWS]
     base = str(client.make_url(""))
     gate_id = device_id()
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with loopback(base) as http:
         first = await DeviceClient.enrol(
             "", gate_id, await register(uows, gate_id, gate()), generate_device_key(), http=http
         )
@@ -149,10 +153,17 @@ async def test_an_expired_code_is_refused_and_says_so(client: Client) -> None:
     assert "expired at" in (await answer.json())["detail"]
 
 
-async def test_enrolment_attempts_are_rate_limited_per_device(client: Client) -> None:
+async def test_enrolment_attempts_are_rate_limited_per_device(
+    tmp_path: Path, db_url: str, localstripe_server: LocalStripe
+) -> None:
+    # The server's clock stands still: the limit counts in fixed one-minute windows, and eleven
+    # requests on a busy machine could otherwise straddle two of them.
+    now = datetime.now(UTC)
+    config = make_config(tmp_path, db_url, localstripe_server, clock=lambda: now)
     gate_id = device_id()
-    statuses = [
-        (await client.post(ENROL_PATH, headers=JSON, data=_body(device_id=gate_id))).status
-        for _ in range(11)
-    ]
+    async with TestClient(TestServer(create_app(config))) as client:
+        statuses = [
+            (await client.post(ENROL_PATH, headers=JSON, data=_body(device_id=gate_id))).status
+            for _ in range(11)
+        ]
     assert statuses == [403] * 10 + [429]

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from faregate.api.context import UOWS, ApiConfig
@@ -20,13 +19,14 @@ from simulators.errors import SealedKeysError
 from simulators.secure_module import DeviceSecureModule
 from tests.helpers.api import Client
 from tests.helpers.devices import TESTS, device_id, enrolled_client, gate
+from tests.helpers.http import loopback
 from ticketing.services.devices import revoke_device
 
 KEYS = "/device/v1/liveness-keys"
 
 
 async def _gate(client: Client) -> DeviceClient:
-    http = httpx.AsyncClient(base_url=str(client.make_url("")))
+    http = loopback(str(client.make_url("")))
     return await enrolled_client(client.server.app[UOWS], "", device_id(), gate(), http=http)
 
 

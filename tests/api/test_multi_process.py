@@ -37,6 +37,7 @@ from tests.helpers.api import (
 )
 from tests.helpers.devices import enrolled_client
 from tests.helpers.devices import gate as gate_at
+from tests.helpers.http import loopback
 from tests.helpers.waiting import until
 from ticketing.db.models import PricedDayRow, TapRow
 from ticketing.ledger import accounts
@@ -178,7 +179,7 @@ async def test_two_servers_and_two_workers_price_every_tap_exactly_once(
     seqs = {entry_gate: 1, exit_gate: 1}
     stored = 0
     sent = 0
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with loopback(timeout=60) as http:
         # Each gate enrols at one server; both servers verify it (the registry is shared).
         secrets_of = {
             gate_id: (

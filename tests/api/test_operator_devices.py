@@ -6,13 +6,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import httpx
 import pytest
 
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
 from simulators.device_client import DeviceClient, generate_device_key
 from tests.helpers.api import Client, call, token
+from tests.helpers.http import loopback
 from ticketing.audit import AuditAction, AuditQuery, TargetKind
 from ticketing.services.audit import read_audit
 from ticketing.users import UserRole
@@ -36,7 +36,7 @@ async def test_register_enrol_list_and_revoke(client: Client) -> None:
     assert {"device_id", "kind", "enrolment_code", "expires_at"} <= set(first)
     assert (first["kind"], first["stop_id"], first["lot_id"]) == ("gate", "m2a_03", None)
 
-    async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
+    async with loopback(str(client.make_url(""))) as http:
         gate = await DeviceClient.enrol(
             "", f"gate-{tag}-a", first["enrolment_code"], generate_device_key(), http=http
         )
@@ -131,7 +131,7 @@ async def test_an_enrolled_device_cannot_be_registered_over(client: Client) -> N
     again = await call(client, "POST", DEVICES, body, ops)  # pending: a fresh code
     fresh = (await again.json())["enrolment_code"]
     assert fresh != code
-    async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
+    async with loopback(str(client.make_url(""))) as http:
         await DeviceClient.enrol("", device, fresh, generate_device_key(), http=http)
     refused = await call(client, "POST", DEVICES, body, ops)
     assert refused.status == 409

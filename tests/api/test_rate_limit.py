@@ -21,8 +21,13 @@ from tests.helpers.api import LOCAL_REDIS, Device, make_config
 async def test_a_device_over_its_limit_gets_429_with_retry_after(
     tmp_path: Path, db_url: str, localstripe_server: LocalStripe
 ) -> None:
+    now = datetime.now(UTC)  # a clock that stands still: the four requests share one window
     config = make_config(
-        tmp_path, db_url, localstripe_server, device_rate=RateLimit(3, window_seconds=3600)
+        tmp_path,
+        db_url,
+        localstripe_server,
+        device_rate=RateLimit(3, window_seconds=3600),
+        clock=lambda: now,
     )
     async with TestClient(TestServer(create_app(config))) as client:
         device, other = await Device.enrol(client), await Device.enrol(client)

@@ -82,9 +82,7 @@ async def test_failures_from_one_client_wait_longer_each_time_not_the_user_elsew
 ) -> None:
     username = await finance_user(client)
     attacker = unique_address()
-    statuses = [
-        (await api_sign_in(client, username, "guess", attacker)).status for _ in range(3)
-    ]
+    statuses = [(await api_sign_in(client, username, "guess", attacker)).status for _ in range(3)]
     assert statuses == [401, 401, 401]  # two free, the third answered then delayed
     waits = []
     for expected in (10, 20, 40, 40):

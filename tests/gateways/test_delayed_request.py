@@ -11,7 +11,6 @@ import secrets
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import pytest
 
 from gateways.errors import GatewayTimeout
@@ -19,6 +18,7 @@ from gateways.localstripe_server import LocalStripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from simulators.fault_proxy import FaultProxy, RequestFault
+from tests.helpers.http import loopback
 from ticketing.money import Money
 from ticketing.payment_flows.duplicates import DuplicateAction
 from ticketing.payment_flows.service import PaymentsService
@@ -143,7 +143,7 @@ async def test_localstripe_supports_what_the_fix_needs(
         "metadata[faregate_charge_key]": "charge:acc:2025-03-15",
     }
     auth = {"Authorization": f"Bearer {localstripe_server.api_key}"}
-    async with httpx.AsyncClient(base_url=localstripe_server.base_url, headers=auth) as http:
+    async with loopback(localstripe_server.base_url, headers=auth) as http:
         kept, extra = [(await http.post("/v1/payment_intents", data=form)).json() for _ in "ab"]
         assert kept["status"] == extra["status"] == "requires_capture"
         captured = (await http.post(f"/v1/payment_intents/{kept['id']}/capture")).json()

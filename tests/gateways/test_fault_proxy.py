@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
 from gateways.errors import CardDeclined, GatewayTimeout, GatewayUnavailable
@@ -24,6 +23,7 @@ from simulators.fault_proxy import (
     running_fault_proxy,
 )
 from simulators.faults import FaultKind
+from tests.helpers.http import loopback
 
 
 async def _request(gateway: StripeGateway) -> PaymentRequest:
@@ -136,7 +136,7 @@ async def test_the_proxy_as_a_process_is_switched_over_http(
                 await gateway.create_payment(await _request(gateway))
         assert proxy.injected() == {"card_declined": 1}
         assert proxy.counts()[FaultKind.CARD_DECLINED] == 1
-        async with httpx.AsyncClient(base_url=proxy.url, timeout=10) as control:
+        async with loopback(proxy.url, timeout=10) as control:
             refused = await control.put(CONTROL_PATH, json={"error_500": 7})
             assert refused.status_code == 400
             assert refused.json() == {"error": "rate error_500 must be a number 0..1, got 7"}

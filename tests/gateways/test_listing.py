@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from gateways import stripe_gateway
@@ -17,6 +16,7 @@ from gateways.localstripe_server import LocalStripe, running_localstripe
 from gateways.protocol import Payment, PaymentRequest, RefundStatus
 from gateways.stripe_gateway import StripeGateway
 from simulators.fault_proxy import Fault, FaultProxy
+from tests.helpers.http import loopback
 
 
 async def _paid(gateway: StripeGateway, amounts: list[int]) -> list[Payment]:
@@ -158,7 +158,7 @@ async def test_a_listing_that_goes_back_is_refused_not_looped(
     pages = gateway._list("payment_intents")
     first_page = [await anext(pages) for _ in range(small_pages)]
     auth = {"Authorization": f"Bearer {localstripe_server.api_key}"}
-    async with httpx.AsyncClient(base_url=localstripe_server.base_url, headers=auth) as http:
+    async with loopback(localstripe_server.base_url, headers=auth) as http:
         deleted = await http.delete(f"/v1/payment_intents/{first_page[-1]['id']}")
     assert deleted.status_code == 200
     with pytest.raises(GatewayProtocolError, match="went back"):

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from gateways.errors import (
@@ -19,6 +18,7 @@ from gateways.errors import (
 from gateways.localstripe_server import LocalStripe
 from gateways.protocol import IDEMPOTENCY_METADATA_KEY, PaymentRequest, PaymentStatus, RefundStatus
 from gateways.stripe_gateway import StripeGateway
+from tests.helpers.http import loopback
 
 # localstripe's test cards: this one attaches fine but every charge on it is declined.
 DECLINES_ON_CHARGE = "pm_card_chargeCustomerFail"
@@ -65,7 +65,7 @@ async def test_customer_email_is_sent_only_when_given(
         uuid.uuid4().hex, idempotency_key=_key("c"), email="rider@example.com"
     )
     without = await gateway.create_customer(uuid.uuid4().hex, idempotency_key=_key("c"))
-    async with httpx.AsyncClient() as client:
+    async with loopback() as client:
         stored = [
             (
                 await client.get(
@@ -106,7 +106,7 @@ async def test_top_up_succeeds_with_vnd_as_zero_decimal(
     assert payment.metadata["purpose"] == "test"
     assert await gateway.retrieve_payment(payment.id) == payment
     # What the gateway itself stored: 50,000 VND is sent as amount=50000, not 5,000,000.
-    async with httpx.AsyncClient() as client:
+    async with loopback() as client:
         answer = await client.get(
             f"{localstripe_server.base_url}/v1/payment_intents/{payment.id}",
             headers={"Authorization": f"Bearer {localstripe_server.api_key}"},

@@ -27,6 +27,7 @@ from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
 from tests.helpers.devices import GATE_STOP, enrolled_client, gate
+from tests.helpers.http import loopback
 from tests.helpers.payments import add_riders
 from tests.helpers.redis import LOCAL_REDIS
 from tests.helpers.waiting import until_sync
@@ -106,7 +107,7 @@ class Device:
         HTTP by the reference device client, in service since `since` (default: before
         its records; None: enrolled now)."""
         device_id = device_id or f"gate-{secrets.token_hex(6)}"
-        async with httpx.AsyncClient(base_url=str(client.make_url(""))) as http:
+        async with loopback(str(client.make_url(""))) as http:
             reference = await enrolled_client(
                 client.server.app[UOWS], "", device_id, binding or gate(), http=http,
                 since=since,

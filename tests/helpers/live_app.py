@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import httpx
 from aiohttp import web
 from playwright.sync_api import Page
 
@@ -25,6 +24,7 @@ from qr.decode import decode_image
 from qr.keys import load_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
+from tests.helpers.http import loopback_sync
 from ticketing.services.riders import deny_list_snapshot
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -69,7 +69,7 @@ def register(
     live: LiveApp, *, card: bool = True, top_up: int = 0, mode: str = "prepaid_wallet"
 ) -> Rider:
     username = f"rider-{secrets.token_hex(4)}"
-    with httpx.Client(base_url=live.url, timeout=30) as http:
+    with loopback_sync(live.url, timeout=30) as http:
         answer = http.post(
             "/api/v1/passengers",
             json={"username": username, "password": PASSWORD, "payment_mode": mode},

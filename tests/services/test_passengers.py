@@ -130,9 +130,7 @@ async def test_moving_the_pass_revokes_the_old_phones_and_is_limited_per_day(
     # Another account's credential is none of this one's business.
     other = await open_account(uow_factory)
     with pytest.raises(UnknownRecord):
-        await passengers.credential_status(
-            uow_factory, other, first.record.credential_id, at=NOW
-        )
+        await passengers.credential_status(uow_factory, other, first.record.credential_id, at=NOW)
 
 
 async def test_postpaid_credential_carries_the_postpaid_flag(

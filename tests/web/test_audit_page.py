@@ -100,7 +100,7 @@ async def test_page_sign_in_and_out_are_in_the_log(client: Client) -> None:
     ]  # fmt: skip
     assert '<span class="badge">administrator</span>' in html
     assert "<code>ops</code>" in html
-    assert 'Older actions' not in html
+    assert "Older actions" not in html
 
 
 async def test_filters_by_who_what_target_and_day(
@@ -121,9 +121,7 @@ async def test_filters_by_who_what_target_and_day(
 
     assert await shown(actor="fin") == ["settlement-started", "sign-in"]
     assert await shown(action="user-added") == ["user-added", "user-added"]
-    assert await shown(target_kind="service-day", target_id="2026-11-24") == [
-        "settlement-started"
-    ]
+    assert await shown(target_kind="service-day", target_id="2026-11-24") == ["settlement-started"]
     today = datetime.now(HANOI).date()
     assert len(await shown(**{"from": today.isoformat(), "to": today.isoformat()})) == 4
     tomorrow = (today + timedelta(days=1)).isoformat()

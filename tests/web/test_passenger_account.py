@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from faregate_data import HANOI_FEED
 from qr.decision import Reason
+from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
 from tests.helpers.payments import ride_the_metro
 from ticketing.fares.feed import load_feed
@@ -160,7 +160,7 @@ def test_lost_phone_and_sign_out(page: Page, live_app: LiveApp) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.locator("#sign-in-form").wait_for()
     assert page.locator("#live-pass").is_hidden()  # the pass left this phone with the session
-    with httpx.Client(base_url=live_app.url) as http:
+    with loopback_sync(live_app.url) as http:
         refused = http.get(
             "/api/v1/passenger/account", headers={"Authorization": f"Bearer {token}"}
         )

@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from qr.decode import decode_image
+from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import PASSWORD, LiveApp, Rider, register, shown_token, sign_in
 from tests.helpers.waiting import until_sync
 from ticketing.services import passengers
@@ -135,7 +136,7 @@ def test_closed_and_reopened_offline_the_app_shows_a_code_the_gate_accepts(
 
     # Installable: a manifest Chrome takes, and a worker that controls the page.
     manifest = page.evaluate("() => document.querySelector('link[rel=manifest]').href")
-    with httpx.Client() as http:
+    with loopback_sync() as http:
         answer = http.get(manifest)
         worker = http.get(f"{live_app.url}/sw.js")
     assert answer.headers["Content-Type"].startswith("application/manifest+json")
@@ -242,7 +243,7 @@ def test_report_lost_phone_ends_every_session_and_the_lost_token_is_refused(
     wait_for_text(laptop, "#account-message", "every session of your account has ended")
     laptop.locator("#sign-in-form").wait_for()
     assert not live_app.accepted(lost_code)
-    with httpx.Client(base_url=live_app.url) as http:
+    with loopback_sync(live_app.url) as http:
         refused = http.get(
             "/api/v1/passenger/account", headers={"Authorization": f"Bearer {lost_token}"}
         )
@@ -278,7 +279,7 @@ def test_a_lost_phone_is_reported_from_the_sign_in_form_with_the_password(
     new.get_by_role("button", name="Report lost phone").click()
     wait_for_text(new, "#account-message", "every session of your account has ended")
     assert not live_app.accepted(lost_code)
-    with httpx.Client(base_url=live_app.url) as http:
+    with loopback_sync(live_app.url) as http:
         refused = http.get(
             "/api/v1/passenger/account", headers={"Authorization": f"Bearer {lost_token}"}
         )

@@ -23,7 +23,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -39,6 +38,7 @@ from simulators.device_client import DeviceClient, generate_device_key
 from tests.helpers.devices import barrier as barrier_at
 from tests.helpers.devices import in_service_since
 from tests.helpers.devices import register as register_device
+from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
 from tests.helpers.parking import lot_config, open_lot
 from tests.wallets import open_funded_wallets
@@ -195,7 +195,7 @@ def _downloads(page: Page) -> None:
 def test_the_settle_form_needs_the_session_form_token(page: Page, live_app: LiveApp) -> None:
     staff_sign_in(page, live_app, "/finance", staff_user(live_app, UserRole.FINANCE))
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    with httpx.Client(base_url=live_app.url, cookies=cookies) as http:
+    with loopback_sync(live_app.url, cookies=cookies) as http:
         forged = http.post(f"/finance/days/{DAY}/approve", data={"form_token": "forged"})
         assert forged.status_code == 403
         forged = http.post(f"/finance/days/{DAY}/settle", data={"form_token": "forged"})
@@ -210,7 +210,7 @@ def test_a_passenger_session_cannot_open_finance(page: Page, live_app: LiveApp) 
     sign_in(page, live_app, rider)
     shown_token(page)
     # The rider's own bearer token (the passenger app keeps its token in IndexedDB).
-    with httpx.Client(base_url=live_app.url) as http:
+    with loopback_sync(live_app.url) as http:
         session = http.post(
             "/api/v1/sessions", json={"username": rider.username, "password": PASSWORD}
         )
@@ -220,7 +220,7 @@ def test_a_passenger_session_cannot_open_finance(page: Page, live_app: LiveApp) 
     assert response is not None
     assert response.status == 401
     assert "Service days" not in page.content()
-    with httpx.Client(base_url=live_app.url) as http:
+    with loopback_sync(live_app.url) as http:
         for path in ("/finance", f"/finance/days/{DAY}/files/statements.csv"):
             refused = http.get(path, headers={"Authorization": f"Bearer {token}"})
             assert refused.status_code == 403
