@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from faregate.web import parking_pages as parking_web
+from faregate.web import trip_cases as trip_cases_web
 from faregate.web.app_shell import add_app_shell_routes
 from faregate.web.audit import AUDIT_SOURCE, AuditSource, audit_page
 from faregate.web.finance import (
@@ -142,6 +143,17 @@ def add_web_routes(
             app[AUDIT_SOURCE] = audit
             app.router.add_get(
                 "/finance/audit", guard(UserRole.FINANCE, audit_page), name="finance_audit"
+            )
+            # Trip cases read and decide through the same units of work as the audit log.
+            app.router.add_get(
+                trip_cases_web.PATH,
+                guard(UserRole.FINANCE, trip_cases_web.trip_cases_page),
+                name="finance_trip_cases",
+            )
+            app.router.add_post(
+                trip_cases_web.PATH + "/{case_id}/resolve",
+                guard(UserRole.FINANCE, trip_cases_web.post_resolve),
+                name="finance_trip_case_resolve",
             )
 
 

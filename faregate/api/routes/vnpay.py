@@ -141,7 +141,7 @@ async def vnpay_top_up(call: Call) -> TopUpOrderDocument:
 @routes.route(
     "GET", "/api/v1/payments/vnpay/ipn",
     summary="VNPay's IPN: the signed result of a payment, answered with RspCode",
-    tag="webhooks", response=IpnDocument
+    tag="webhooks", response=IpnDocument, errors=[503],
 )  # fmt: skip
 async def vnpay_ipn(call: Call) -> IpnDocument:
     app = call.app
