@@ -399,6 +399,10 @@ class OfflineBarrier:
         self.verifier = Verifier(self._keyset, self._module, policy, self.verifier.deny_list)
         return self.configure(_keeping_older(self.config, settings.barrier))
 
+    def hold_deny_list(self, deny_list: DenyList) -> None:
+        """Decide with `deny_list` from now on (a whole list, or one a synced delta made)."""
+        self.verifier.deny_list = deny_list
+
     def _lot_for(self, entry_at: datetime) -> Lot:
         """The lot with the tariff that prices a stay entered at `entry_at`."""
         if self.config is None:

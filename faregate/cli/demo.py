@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url
-from faregate.demo.runner import PASSENGERS, SEED, VEHICLES, run_demo
+from faregate.demo.runner import PASSENGERS, SEED, VEHICLES, run_demo, serve_demo
 from simulators.errors import FaultSpecError
 from simulators.faults import FaultKind, Faults
 
@@ -57,6 +58,12 @@ from simulators.faults import FaultKind, Faults
     f"(kinds: {', '.join(kind.value for kind in FaultKind)}). Default: all, reduced.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of the figures.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Afterwards leave the backend running on the demo's directory (until Ctrl-C) and "
+    "print the pages' addresses and the demo's sign-ins.",
+)
 @click.pass_obj
 def demo(
     settings: Settings,
@@ -67,6 +74,7 @@ def demo(
     data_dir: Path | None,
     fault_spec: str | None,
     as_json: bool,
+    serve: bool,
 ) -> None:
     """Run a simulated city day end to end over the wire and check it balances."""
     if passengers is not None and riders is not None and passengers != riders:
@@ -81,20 +89,21 @@ def demo(
         asyncio.run(check_reachable(database_url(settings)))
     # With --json the story goes to standard error and standard output holds the object.
     console = Console(stderr=as_json)
-    report = asyncio.run(
-        run_demo(
-            settings,
-            console,
-            passengers=count,
-            vehicles=vehicles,
-            seed=seed,
-            data_dir=data_dir,
-            faults=faults,
-        )
-    )
-    for name, ok in report.checks.items():
-        console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {name}")
-    if as_json:
-        click.echo(json.dumps(report.figures))
-    if not report.ok:
-        raise click.ClickException("the demo's end-of-day checks failed")
+
+    async def run() -> bool:
+        report = await run_demo(
+            settings, console, passengers=count, vehicles=vehicles, seed=seed,
+            data_dir=data_dir, faults=faults, serve=serve,
+        )  # fmt: skip
+        for name, ok in report.checks.items():
+            console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {name}")
+        if as_json:
+            click.echo(json.dumps(report.figures))
+        if report.backend is not None:
+            await serve_demo(report.backend, console)
+        return report.ok
+
+    # --serve runs until Ctrl-C: that ends it, as it ends `faregate serve`.
+    with contextlib.suppress(KeyboardInterrupt) if serve else contextlib.nullcontext():
+        if not asyncio.run(run()):
+            raise click.ClickException("the demo's end-of-day checks failed")

@@ -110,6 +110,11 @@ class Backend:
             await process.wait()
             raise BackendError(f"faregate serve did not stop in {STOP_TIMEOUT:.0f} s") from None
 
+    async def wait(self) -> None:
+        """Until the server exits (a signal to it, or Ctrl-C in its terminal)."""
+        if self._process is not None:
+            await self._process.wait()
+
     async def restart(self, at: datetime) -> None:
         await self.stop()
         await self.start(at)

@@ -14,7 +14,6 @@ from http import HTTPStatus
 
 import httpx
 
-from faregate.demo.payments_stage import DECLINING_CARD, GOOD_CARD
 from qr.issue import PhoneCredential
 from simulators.network import SimRoute
 from simulators.phone import Phone, PhoneError
@@ -42,6 +41,8 @@ BUS_MONTHLY_PASS = "bus_month_all"
 # prints it: the passenger page shows their day).
 PASSENGER_PASSWORD = "demo rider password"
 PHONE_CONCURRENCY = 8
+GOOD_CARD = "pm_card_visa"
+DECLINING_CARD = "pm_card_chargeCustomerFail"  # localstripe: attaches, then every charge fails
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@
 3. The city day: `faregate serve` on the demo's directory with its clock on the simulated
    day; phones fetch credentials, save cards, top up and buy passes through the passenger API;
    devices enrol and upload over the device API; the backend restarts at noon.
-4. Parking in Hanoi.
+4. Parking in Hanoi: barriers over the device API, the operator and inspector over theirs;
+   the backend restarts two days on for the overnight stays' exits.
 5. Settlement of the days through the finance API, prepared and approved by two users.
 6. The figures: conservation of taps and money, checked from what the backend holds.
 """
@@ -25,6 +26,7 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.rule import Rule
+from rich.table import Table
 
 from faregate.config import Settings
 from faregate.database import open_database
@@ -34,9 +36,23 @@ from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.devices import register_devices
 from faregate.demo.figures import DemoFigures, day_figures_of
 from faregate.demo.gateway import demo_gateway
-from faregate.demo.parking_stage import run_parking_stage
-from faregate.demo.riders import load_customer_base, morning_phones, plan_riders
-from faregate.demo.settle_stage import add_staff, run_settle_stage, settle_command_line
+from faregate.demo.parking_stage import ParkingDay, open_lots, parking_figures
+from faregate.demo.riders import (
+    PASSENGER_PASSWORD,
+    load_customer_base,
+    morning_phones,
+    plan_riders,
+)
+from faregate.demo.settle_stage import (
+    APPROVER,
+    DEMO_PASSWORD,
+    INSPECTOR,
+    OPERATOR,
+    PREPARER,
+    add_staff,
+    run_settle_stage,
+    settle_command_line,
+)
 from faregate_data import HANOI_FEED
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import PhoneCredential, issue_credential
@@ -58,7 +74,8 @@ VEHICLES = 24
 TOP_UP = 300_000
 SEED = 2026
 # The backend's clock at each start: the morning before the first tap (after the day's
-# 04:00 cut-off), noon (the restart), and the morning the parking days are all closed.
+# 04:00 cut-off), noon (the restart), and the morning the parking days are all closed (the
+# overnight stays' exits uploaded, the days settled).
 MORNING = DEMO_DAY_START.replace(hour=4, minute=30)
 SETTLING = DEMO_DAY_START.replace(hour=9) + timedelta(days=3)
 PARKING_DAYS = 3  # the city day and the two after it (stays across midnight)
@@ -70,6 +87,7 @@ class DemoReport:
 
     checks: dict[str, bool] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
+    backend: Backend | None = None  # still running, with `serve`
 
     @property
     def ok(self) -> bool:
@@ -95,10 +113,12 @@ async def run_demo(
     seed: int = SEED,
     data_dir: Path | None = None,
     faults: Faults | None = None,
+    serve: bool = False,
 ) -> DemoReport:
-    """The demo's day; `faults` switched on (default: every kind, reduced) strike in it."""
-    faults = faults if faults is not None else Faults()
+    """The demo's day; `faults` switched on (default: every kind, reduced) strike in it.
+    `serve`: leave the backend running (`report.backend`) for `serve_demo`."""
     report = DemoReport()
+    faults = faults if faults is not None else Faults()
     settings = demo_settings(settings, data_dir)
     workdir = settings.data_dir
     day = DEMO_DAY_START.date()
@@ -125,12 +145,20 @@ async def run_demo(
             the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1)
         )
         await add_staff(the_day_before)
-        codes = await register_devices(the_day_before, bindings, places_of(feed, lots=()))
+        barriers = await open_lots(
+            ParkingUnitOfWorkFactory(engine, clock=lambda: DEMO_DAY_START - timedelta(days=1))
+        )
+        codes = await register_devices(
+            the_day_before,
+            {**bindings, **barriers},
+            places_of(feed, lots=[b.lot_id for b in barriers.values() if b.lot_id]),
+        )
     finally:
         await engine.dispose()
     console.print(
-        f"{loaded} riders loaded in bulk (accounts and passenger users), "
-        f"{len(codes)} gates and validators registered at their places with enrolment codes"
+        f"{loaded} riders loaded in bulk (accounts and passenger users); {len(barriers)} "
+        f"parking lots opened; {len(bindings)} gates and validators and {len(barriers)} "
+        "barriers registered at their places, each with its enrolment code"
     )
 
     console.print(Rule("3. A day on the Hanoi network, over the wire"))
@@ -160,50 +188,61 @@ async def run_demo(
                     f"{tally.credentials} phone credentials fetched; {tally.declined} payments "
                     f"declined, {tally.retried} sent again after a 502"
                 )
-                city = await run_city_stage(
-                    workdir, console, backend=backend, http=http, plan=plan, codes=codes,
-                    places=places, riders=riders, phones=phones, day_start=DEMO_DAY_START,
-                    seed=seed, faults=faults, stranger=stranger,
+                parking = ParkingDay(
+                    http, workdir / "barriers", console, riders=riders, phones=phones,
+                    vehicles=vehicles, day_start=DEMO_DAY_START,
                 )  # fmt: skip
-        finally:
+                await parking.enrol(codes)
+                city = await run_city_stage(
+                    workdir, console, backend=backend, http=http, plan=plan,
+                    codes={d: codes[d] for d in bindings}, places=places, riders=riders,
+                    phones=phones, day_start=DEMO_DAY_START, seed=seed, faults=faults,
+                    stranger=stranger,
+                )  # fmt: skip
+                console.print(Rule("4. Parking in Hanoi"))
+                try:
+                    await parking.the_day()
+                    # Three days on: the overnight stays have left and every day is closed.
+                    # From here on the server's gateway is its own: the directory's localstripe.
+                    backend.environment.clear()
+                    await backend.restart(SETTLING)
+                    await parking.the_next_days()
+                finally:
+                    parking.close()
+                parked = parking.result
+                report.checks["parking: offline barrier's journal applied exactly once"] = (
+                    parked.offline_applied_once
+                )
+                report.checks["parking: occupancy (backend) = open stays at the barriers"] = (
+                    parked.occupancy_matches
+                )
+                report.checks["parking: a permit sold, and the inspector finds it and a stay"] = (
+                    parked.permit is not None
+                    and sorted(parked.checks.values()) == ["nothing", "permit", "session"]
+                )
+                lots = await parking_figures(settings, console, HANOI)
+                report.checks["parking: a receipt for every paid session"] = (
+                    lots.paid > 0 and lots.receipts == lots.paid
+                )
+                report.checks["parking: unable-to-collect cases became debt"] = (
+                    lots.cases > 0 and lots.cases_as_debt == lots.cases
+                )
+
+                console.print(Rule("5. Settling the days for finance: prepared, then approved"))
+                days = tuple(day + timedelta(days=n) for n in range(PARKING_DAYS))
+                settled = await run_settle_stage(console, http=http, days=days, data_dir=workdir)
+            report.checks["settled: control totals hold"] = settled.control_ok
+            figures = await day_figures_of(settings, days, city, settled.summaries)
+        except BaseException:
             await backend.stop()
-    # From here on the server's gateway is its own: the localstripe of the data directory.
-    backend.environment.clear()
-
-    console.print(Rule("4. Parking in Hanoi"))
-    engine = await open_database(settings)
-    try:
-        parked = await run_parking_stage(
-            workdir / "parking", console, settings=settings,
-            keys=load_keys(workdir / "keys"), uows=ParkingUnitOfWorkFactory(engine), riders=riders,
-            day_start=DEMO_DAY_START,
-        )  # fmt: skip
-    finally:
-        await engine.dispose()
-    report.checks["parking: offline barrier's journal applied exactly once"] = (
-        parked.offline_applied_once
-    )
-    report.checks["parking: occupancy (Redis) = open sessions in every lot"] = (
-        parked.occupancy_matches
-    )
-    report.checks["parking: a receipt for every paid session"] = (
-        parked.paid > 0 and parked.receipts == parked.paid
-    )
-
-    console.print(Rule("5. Settling the days for finance: prepared, then approved"))
-    days = tuple(day + timedelta(days=n) for n in range(PARKING_DAYS))
-    await backend.start(SETTLING)
-    try:
-        async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
-            settled = await run_settle_stage(console, http=http, days=days, data_dir=workdir)
-    finally:
+            raise
+    if serve:
+        report.backend = backend
+    else:
         await backend.stop()
-    report.checks["settled: control totals hold"] = settled.control_ok
-
-    figures = await day_figures_of(settings, days, city, settled.summaries)
     report.checks.update(figures.checks())
     report.figures = figures.as_json(
-        seed=seed, day=day, data_dir=workdir, report=settled.report, sessions=parked.sessions,
+        seed=seed, day=day, data_dir=workdir, report=settled.report, sessions=lots.sessions,
         refusals=city.refused_at_devices, faults=faults.counts(),
     )  # fmt: skip
     _print_figures(console, figures)
@@ -221,6 +260,25 @@ def _stranger(keys_dir: Path, like: PhoneCredential, seed: int) -> PhoneCredenti
         load_keys(keys_dir), credential_id=random.Random(seed).getrandbits(63),
         product=like.credential.product, now=DEMO_DAY_START - timedelta(hours=1),
     )  # fmt: skip
+
+
+async def serve_demo(backend: Backend, console: Console) -> None:
+    """`faregate demo --serve`: the demo's backend left running on its directory until Ctrl-C,
+    with the pages' addresses and the demo's sign-ins."""
+    try:
+        url = backend.url
+        table = Table(title=f"The demo's backend at {url} (Ctrl-C stops it)")
+        for column in ("page", "address", "sign in as", "password"):
+            table.add_column(column)
+        table.add_row("passenger", f"{url}/", "r00000 (any rider's account id)", PASSENGER_PASSWORD)
+        table.add_row("operator", f"{url}/operator", OPERATOR, DEMO_PASSWORD)
+        table.add_row("finance", f"{url}/finance", f"{PREPARER} or {APPROVER}", DEMO_PASSWORD)
+        table.add_row("inspector (API)", f"{url}/api/v1/inspector/lots", INSPECTOR, DEMO_PASSWORD)
+        table.add_row("API", f"{url}/openapi.json", "", "")
+        console.print(table)
+        await backend.wait()
+    finally:
+        await backend.stop()
 
 
 def _print_figures(console: Console, figures: DemoFigures) -> None:

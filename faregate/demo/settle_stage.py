@@ -33,6 +33,7 @@ from ticketing.users import UserRole
 PREPARER = "lan.finance"
 APPROVER = "minh.finance"
 OPERATOR = "hoa.operator"
+INSPECTOR = "tuan.inspector"
 DEMO_PASSWORD = "demo staff password"
 SETTLE_TIMEOUT = 300.0  # seconds for one day's stage on a loaded machine
 EXPORTS = (Report.STATEMENTS_XLSX, Report.JOURNAL_CSV, Report.PAYOUTS_XML)
@@ -94,11 +95,11 @@ def settle_command_line(day: date, data_dir: Path) -> str:
 
 
 async def add_staff(uows: UnitOfWorkFactory) -> None:
-    """The demo's finance users (and an operator for `--serve`), added as `faregate users add`
-    adds them, with a cheap password hash: signing in stays quick."""
+    """The demo's staff: two finance users, an operator and an inspector, added as `faregate
+    users add` adds them, with a cheap password hash: signing in stays quick."""
     cheap = ScryptCost(n=2**10)
     for name, role in ((PREPARER, UserRole.FINANCE), (APPROVER, UserRole.FINANCE),
-                       (OPERATOR, UserRole.OPERATOR)):  # fmt: skip
+                       (OPERATOR, UserRole.OPERATOR), (INSPECTOR, UserRole.INSPECTOR)):  # fmt: skip
         with contextlib.suppress(UserExists):  # a demo run again on its directory
             await create_user(
                 uows, name, DEMO_PASSWORD, role, cost=cheap, by=Actor.administrator("demo")

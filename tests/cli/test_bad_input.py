@@ -145,6 +145,7 @@ CASES: dict[str, str] = {
     "demo data dir is a file": "--data-dir {file} demo --riders 2",
     "demo unknown fault": "--data-dir {tmp}/d demo --riders 2 --faults gate_kiled",
     "demo fault dose out of range": "--data-dir {tmp}/d demo --riders 2 --faults gateway_500=2",
+    "demo with two passenger counts": "--data-dir {tmp}/d demo --riders 2 --passengers 3",
     "db upgrade past the last migration": "--data-dir {tmp}/d db upgrade --revision head+5",
     "db upgrade before the first migration": "--data-dir {tmp}/d db upgrade --revision base+20",
     "db upgrade from a revision past the end": "--data-dir {tmp}/d db upgrade --revision 0003+99",
