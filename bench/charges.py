@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,6 +49,7 @@ from gateways.protocol import Payment, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 
 SERVICE_DAY = "2025-03-14"
+BENCH_DIR = str(Path(__file__).resolve().parent)  # bench/pricing.py: private_schema
 DAILY_AMOUNT_VND = 27_000
 
 T = TypeVar("T")
@@ -243,13 +246,36 @@ async def _authorise_and_capture(gateway: StripeGateway, account: Account, day: 
 async def bench_stage(
     accounts: int, concurrency: int, rounds: int, state_dir: Path, database_url: str | None
 ) -> dict[str, Any]:
+    async with _fresh_database(database_url, state_dir) as url:
+        return await _bench_stage(accounts, concurrency, rounds, state_dir, url)
+
+
+@contextlib.asynccontextmanager
+async def _fresh_database(database_url: str | None, state_dir: Path) -> AsyncIterator[str]:
+    """SQLite in `state_dir`, or a private schema of the PostgreSQL server at `database_url`
+    (dropped afterwards): the riders' gateway customers of an earlier run, in a localstripe
+    long gone, must not be found there (the cards would be saved to customers the new
+    localstripe does not know)."""
+    if database_url is None or not database_url.startswith("postgresql"):
+        yield database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}"
+        return
+    sys.path.insert(0, BENCH_DIR)
+    from pricing import private_schema
+
+    async with private_schema(database_url) as url:
+        yield url
+
+
+async def _bench_stage(
+    accounts: int, concurrency: int, rounds: int, state_dir: Path, database_url: str
+) -> dict[str, Any]:
     from faregate.database import open_database
     from ticketing.money import Money
     from ticketing.payment_flows.service import PaymentsService
     from ticketing.services.charging import DEFAULT_CONCURRENCY, charge_owed
     from ticketing.unit_of_work import UnitOfWorkFactory
 
-    engine = await open_database(database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}")
+    engine = await open_database(database_url)
     async with (
         localstripe(state_dir / "localstripe", from_scratch=True) as server,
         _TimedGateway(server.api_key, server.base_url, timeout=60) as gateway,
