@@ -124,6 +124,11 @@ class UnknownUser(TicketingError):
     """No user has this username."""
 
 
+class ResetCodeRefused(TicketingError):
+    """A password reset code that is wrong, used, expired, replaced by a newer one, or guessed
+    at too often (the same answer for each, and for a user that does not exist)."""
+
+
 class CurrencyError(TicketingError):
     """An unknown currency, or arithmetic across two currencies."""
 

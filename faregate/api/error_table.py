@@ -106,6 +106,12 @@ ERRORS: Table = {
         409, "user-exists", "Conflict", "this username is taken"
     ),
     ticketing_errors.BadCredentials: ProblemType(401, "bad-credentials", "Unauthorized"),
+    ticketing_errors.ResetCodeRefused: ProblemType(
+        422,
+        "reset-code-refused",
+        "Code refused",
+        "this code is wrong, used or expired; ask for a new one",
+    ),
     ticketing_errors.InvalidDevice: ProblemType(422, "validation", "Invalid device"),
     ticketing_errors.InvalidHeartbeat: ProblemType(422, "invalid-heartbeat", "Invalid heartbeat"),
     ticketing_errors.UnknownPlace: ProblemType(422, "validation", "Unknown place"),

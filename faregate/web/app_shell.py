@@ -36,6 +36,7 @@ SHELL_STATIC = (
     "js/i18n.js",
     "js/passenger.js",
     "js/passes.js",
+    "js/signup.js",
     "js/store.js",
     "js/token.js",
     "js/trips.js",

@@ -27,9 +27,10 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from faregate.errors import SignInDelayed
-from ticketing.errors import BadCredentials
+from ticketing.errors import BadCredentials, InvalidUser
 from ticketing.services.users import SignedIn, sign_in
 from ticketing.unit_of_work import UnitOfWorkFactory
+from ticketing.users import login_name
 
 FORGET_SECONDS = 24 * 3600
 
@@ -101,7 +102,12 @@ async def throttled_sign_in(
     (the pages alone, in tests): a plain sign-in."""
     if throttle is None:
         return await sign_in(uows, username, password)
-    wait = await throttle.wait(username, client)
+    try:
+        # One count per rider however their phone number is written (0912..., +84 912...).
+        counted = login_name(username)
+    except InvalidUser:
+        counted = username
+    wait = await throttle.wait(counted, client)
     if wait:
         raise SignInDelayed(
             f"too many failed sign-ins of this user from here; try again in {wait} s",
@@ -110,7 +116,7 @@ async def throttled_sign_in(
     try:
         signed_in = await sign_in(uows, username, password)
     except BadCredentials:
-        await throttle.failed(username, client)
+        await throttle.failed(counted, client)
         raise
-    await throttle.succeeded(username, client)
+    await throttle.succeeded(counted, client)
     return signed_in

@@ -49,6 +49,7 @@ async def test_register_sign_in_and_read_the_account(client: Client) -> None:
     assert account == {
         "account_id": rider.account_id,
         "username": rider.username,
+        "display_name": None,
         "payment_mode": "prepaid_wallet",
         "rider_category": "regular",
         "standing": "active",

@@ -1,7 +1,8 @@
-"""Tables of API users and their bearer tokens (migration 0008_api_users).
+"""Tables of API users, their bearer tokens (migration 0008_api_users) and the one-time
+codes of password resets (0021_rider_sign_up).
 
 A password is stored only as its scrypt hash (parameters and salt inside the string), a
-bearer token only as its SHA-256: neither table holds anything a client could present.
+bearer token and a reset code only as SHA-256: no table holds anything a client could present.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.db.models import Base, _enum
+from ticketing.db.models import Base, SurrogateKey, _enum
 from ticketing.users import UserRole
 
 
@@ -30,6 +31,8 @@ class ApiUserRow(Base):
     # same transaction by the passenger API.
     account_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # A rider's name as shown, in any script (the username is their phone or e-mail).
+    display_name: Mapped[str | None] = mapped_column(String(100))
 
 
 class ApiTokenRow(Base):
@@ -40,3 +43,18 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class PasswordResetRow(Base):
+    """A one-time code sent to reset a password: only the newest unused, unexpired one of a
+    user counts; `attempts` counts wrong guesses at it."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(SurrogateKey, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(ForeignKey("api_users.username"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of username and code
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int]
+    used_at: Mapped[datetime | None]

@@ -48,6 +48,7 @@ class Template(enum.StrEnum):
     DEBT_RECOVERED = "debt-recovered"  # a declined day has been paid (a retry, or the wallet)
     LOW_BALANCE = "low-balance"  # the wallet fell below the level worth a warning
     PARKING_UNPAID = "parking-unpaid"  # a parking fee could not be taken at the exit
+    RESET_CODE = "reset-code"  # the one-time code that resets a forgotten password
 
 
 # Each template's parameters and their kinds. Money is an int of minor units beside `currency`;
@@ -57,6 +58,7 @@ PARAMETERS: Mapping[Template, Mapping[str, type]] = {
     Template.DEBT_RECOVERED: {"day": date, "amount": int, "currency": str, "paid_by": str},
     Template.LOW_BALANCE: {"balance": int, "threshold": int, "currency": str},
     Template.PARKING_UNPAID: {"lot": str, "day": date, "amount": int, "currency": str},
+    Template.RESET_CODE: {"code": str, "minutes": int},
 }
 MONEY_PARAMETERS = frozenset({"amount", "balance", "threshold"})
 
@@ -82,6 +84,10 @@ ENGLISH: Mapping[Template, str] = {
     Template.PARKING_UNPAID: N_(
         "Faregate: {amount} for parking at {lot} on {day} could not be taken when you left. "
         "It is on your account and is charged with your next payment; top up to pay it now."
+    ),
+    Template.RESET_CODE: N_(
+        "Faregate: your code to set a new password is {code}. It works once, for {minutes} "
+        "minutes. If you did not ask for it, ignore this message."
     ),
 }
 # Parameters whose values are words to translate too (the rest are names, codes, numbers).

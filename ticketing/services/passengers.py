@@ -46,7 +46,8 @@ from ticketing.service_day import service_day, service_day_start
 from ticketing.services.audit import record
 from ticketing.services.users import add_user, hash_password
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
-from ticketing.users import ApiUser, UserRole, check_user
+from ticketing.users import ApiUser, UserRole, check_user, login_name
+from ticketing.users import display_name as display_name_of
 
 REISSUED = "reissued"  # the revoke reason of a credential replaced by a newer one
 LOST_PHONE = "lost-phone"  # the revoke reason of a credential reported lost
@@ -165,13 +166,16 @@ async def register_passenger(
     password: str,
     *,
     payment_mode: PaymentMode = PaymentMode.PREPAID_WALLET,
+    display_name: str | None = None,
     at: datetime,
 ) -> Registered:
-    """Open a rider account and its passenger user (who signs in with `username` and
-    `password`) in one transaction. Raises InvalidUser (bad username or password) or
-    UserExists (the username is taken)."""
+    """Open a rider account and its passenger user (who signs in with `username`, a phone
+    number or e-mail address stored as `ticketing.users.login_name` writes it, and
+    `password`; shown as `display_name`, any script) in one transaction. Raises InvalidUser
+    (bad username, name or password) or UserExists (the username is taken)."""
     account = passenger_account(new_account_id(), payment_mode=payment_mode)
-    user = ApiUser(username, UserRole.PASSENGER, account.id)
+    shown = None if display_name is None else display_name_of(display_name)
+    user = ApiUser(login_name(username), UserRole.PASSENGER, account.id, shown)
     check_user(user)
     password_hash = await hash_password(password)
 

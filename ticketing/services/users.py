@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
-from ticketing.errors import BadCredentials, UnknownUser
+from ticketing.errors import BadCredentials, InvalidUser, UnknownUser
 from ticketing.services.audit import record
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
-from ticketing.users import USERNAME, ApiUser, UserRole, check_password, check_user
+from ticketing.users import USERNAME, ApiUser, UserRole, check_password, check_user, login_name
 
 TOKEN_TTL = timedelta(days=30)
 TOKEN_BYTES = 32
@@ -164,8 +164,13 @@ async def sign_in(
     uows: UnitOfWorkFactory, username: str, password: str, *, ttl: timedelta = TOKEN_TTL
 ) -> SignedIn:
     """A new bearer token for the user; a wrong username or password raises BadCredentials
-    (the same error and about the same time for both)."""
+    (the same error and about the same time for both). A rider's phone number or e-mail
+    address may be written any way (`0912 345 678`): it is looked up as stored (login_name)."""
     stored = None
+    try:
+        username = login_name(username)
+    except InvalidUser:
+        username = ""  # no number, no address: nobody, answered as below
     # A name no user can have (a NUL, which PostgreSQL text cannot even hold) is looked up
     # nowhere, and answered as an unknown user is: after a password check's time.
     if USERNAME.fullmatch(username):

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.users_models import ApiTokenRow, ApiUserRow
+from ticketing.db.users_models import ApiTokenRow, ApiUserRow, PasswordResetRow
 from ticketing.errors import UserExists
 from ticketing.users import ApiUser
 
@@ -25,8 +25,18 @@ class StoredUser:
     password_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class ResetCode:
+    """A password reset code as stored (its hash), with the wrong guesses made at it."""
+
+    id: int
+    code_hash: str
+    expires_at: datetime
+    attempts: int
+
+
 def _user(row: ApiUserRow) -> ApiUser:
-    return ApiUser(row.username, row.role, row.account_id)
+    return ApiUser(row.username, row.role, row.account_id, row.display_name)
 
 
 class Users:
@@ -55,6 +65,7 @@ class Users:
                 password_hash=password_hash,
                 account_id=user.account_id,
                 created_at=self._clock(),
+                display_name=user.display_name,
             )
         )
         try:
@@ -65,6 +76,59 @@ class Users:
     async def get(self, username: str) -> StoredUser | None:
         row = await self._session.get(ApiUserRow, username)
         return None if row is None else StoredUser(_user(row), row.password_hash)
+
+    async def set_password(self, username: str, password_hash: str) -> None:
+        await self._session.execute(
+            update(ApiUserRow)
+            .where(ApiUserRow.username == username)
+            .values(password_hash=password_hash)
+        )
+
+    async def add_reset_code(self, username: str, code_hash: str, expires_at: datetime) -> None:
+        self._session.add(
+            PasswordResetRow(
+                username=username, code_hash=code_hash, created_at=self._clock(),
+                expires_at=expires_at, attempts=0, used_at=None,
+            )
+        )  # fmt: skip
+        await self._session.flush()
+
+    async def reset_codes_since(self, username: str, since: datetime) -> int:
+        """How many reset codes were made for the user after `since` (the throttle)."""
+        found = await self._session.scalar(
+            select(func.count())
+            .select_from(PasswordResetRow)
+            .where(PasswordResetRow.username == username, PasswordResetRow.created_at > since)
+        )
+        return int(found or 0)
+
+    async def live_reset_code(self, username: str, now: datetime) -> ResetCode | None:
+        """The user's newest reset code if it is unused and unexpired at `now` (a newer code
+        replaces every older one)."""
+        row = await self._session.scalar(
+            select(PasswordResetRow)
+            .where(PasswordResetRow.username == username)
+            .order_by(PasswordResetRow.created_at.desc(), PasswordResetRow.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        if row is None or row.used_at is not None or row.expires_at <= now:
+            return None
+        return ResetCode(row.id, row.code_hash, row.expires_at, row.attempts)
+
+    async def count_reset_attempt(self, code_id: int) -> None:
+        await self._session.execute(
+            update(PasswordResetRow)
+            .where(PasswordResetRow.id == code_id)
+            .values(attempts=PasswordResetRow.attempts + 1)
+        )
+
+    async def use_reset_code(self, code_id: int) -> None:
+        await self._session.execute(
+            update(PasswordResetRow)
+            .where(PasswordResetRow.id == code_id)
+            .values(used_at=self._clock())
+        )
 
     async def add_token(self, token_hash: str, username: str, expires_at: datetime) -> None:
         self._session.add(

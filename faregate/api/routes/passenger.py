@@ -1,8 +1,12 @@
 """Passenger API: a rider's own account, over a bearer token of a passenger user.
 
-- `POST /api/v1/passengers`: register (username, password, prepaid wallet or postpaid card):
-  a rider account and its passenger user, in one transaction. Then sign in with
-  `POST /api/v1/sessions` and sign out with `DELETE /api/v1/sessions/current` (session routes).
+- `POST /api/v1/passengers`: register (a phone number or e-mail address as the username, a
+  password, a display name in any script, prepaid wallet or postpaid card): a rider account
+  and its passenger user, in one transaction. Then sign in with `POST /api/v1/sessions` and
+  sign out with `DELETE /api/v1/sessions/current` (session routes).
+- `POST /api/v1/passengers/password-reset`: send a one-time code to the rider's phone or
+  address (through the outbox); `.../password-reset/confirm`: the code and a new password
+  (every session ends). ticketing.services.password_reset.
 - `GET /api/v1/passenger/account`: balance (or what a postpaid account owes), payment mode,
   standing, saved card.
 - `POST /api/v1/passenger/card`: save a tokenised card (the gateway's payment method id).
@@ -46,6 +50,7 @@ from faregate.api.context import CONFIG, PAYMENTS, PRICING_FEED, UOWS
 from faregate.api.error_table import ProblemType
 from faregate.api.errors import Problem
 from faregate.api.registry import Auth, Call, RouteRegistry
+from faregate.outbox_runtime import open_outbox
 from gateways.errors import GatewayRequestRejected
 from qr.errors import QRError
 from qr.issue import PhoneCredential
@@ -57,14 +62,13 @@ from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import AccountStatus, PaymentMode
-from ticketing.services import passengers, rider_passes, trip_days
+from ticketing.services import passengers, password_reset, rider_passes, trip_days
 from ticketing.services.riders import PassSale, buy_pass
-from ticketing.users import MAX_PASSWORD
+from ticketing.users import MAX_DISPLAY_NAME, MAX_PASSWORD
 
 routes = RouteRegistry()
 
 MAX_TOP_UP = 10_000_000  # minor units, one top-up
-Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PASSWORD)]
 RequestId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 ProductId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -82,9 +86,18 @@ class Amount(msgspec.Struct, kw_only=True):
         return cls(amount=money.amount, currency=money.currency)
 
 
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DISPLAY_NAME * 4)]
+Login = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
 class RegisterRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    username: Username
+    """`username`: a phone number (a Vietnamese one as it is written, `0912 345 678`, or with
+    its country code) or an e-mail address, stored as E.164 or in lower case; a plain name
+    still works for API clients. `display_name`: the rider's name in any script."""
+
+    username: Login
     password: Password
+    display_name: DisplayName | None = None
     payment_mode: PaymentMode = PaymentMode.PREPAID_WALLET
 
 
@@ -92,6 +105,30 @@ class PassengerDocument(msgspec.Struct, kw_only=True):
     username: str
     account_id: str
     payment_mode: PaymentMode
+    display_name: str | None
+
+
+class ResetRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Login
+
+
+class ResetRequested(msgspec.Struct, kw_only=True):
+    """The same answer whether anyone signs in with that phone or address (nothing tells who
+    has an account): a code goes out when someone does, and not too often."""
+
+    requested: bool
+
+
+class ResetConfirmRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    username: Login
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    password: Password
+
+
+class ResetDone(msgspec.Struct, kw_only=True):
+    """The password is changed and every session of the rider has ended: sign in again."""
+
+    reset: bool
 
 
 class AccountDocument(msgspec.Struct, kw_only=True):
@@ -100,6 +137,7 @@ class AccountDocument(msgspec.Struct, kw_only=True):
 
     account_id: str
     username: str
+    display_name: str | None
     payment_mode: PaymentMode
     rider_category: str
     standing: AccountStatus
@@ -373,13 +411,39 @@ async def register_passenger(call: Call) -> PassengerDocument:
         request.username,
         request.password,
         payment_mode=request.payment_mode,
+        display_name=request.display_name,
         at=app[CONFIG].clock(),
     )
     return PassengerDocument(
         username=registered.user.username,
         account_id=registered.account.id,
         payment_mode=registered.account.payment_mode,
+        display_name=registered.user.display_name,
     )
+
+
+@routes.route(
+    "POST", "/api/v1/passengers/password-reset", summary="Send a code to reset my password",
+    tag="passenger", body=ResetRequest, response=ResetRequested,
+)  # fmt: skip
+async def request_password_reset(call: Call) -> ResetRequested:
+    request = call.body_as(ResetRequest)
+    outbox = open_outbox(call.app[CONFIG].settings)
+    await password_reset.request_reset(call.app[UOWS], outbox, request.username)
+    return ResetRequested(requested=True)
+
+
+@routes.route(
+    "POST", "/api/v1/passengers/password-reset/confirm",
+    summary="Set a new password with the code", tag="passenger",
+    body=ResetConfirmRequest, response=ResetDone, errors=[422],
+)  # fmt: skip
+async def confirm_password_reset(call: Call) -> ResetDone:
+    request = call.body_as(ResetConfirmRequest)
+    await password_reset.confirm_reset(
+        call.app[UOWS], request.username, request.code, request.password
+    )
+    return ResetDone(reset=True)
 
 
 @routes.route(
@@ -393,6 +457,7 @@ async def get_account(call: Call) -> AccountDocument:
     return AccountDocument(
         account_id=account.id,
         username=call.user.username,
+        display_name=call.user.display_name,
         payment_mode=account.payment_mode,
         rider_category=account.rider_category,
         standing=account.status,

@@ -17,6 +17,7 @@ import { CasesPanel } from "./cases.js";
 import { PassesPanel } from "./passes.js";
 import { TripsPanel } from "./trips.js";
 import { VNPayPanel } from "./vnpay.js";
+import { SignUpPanels } from "./signup.js";
 import { CLOCK, NOTICE, PASS, TOKEN, openStore } from "./store.js";
 import { day, languageHeaders, money, t, when } from "./i18n.js";
 
@@ -88,6 +89,7 @@ export class AccountPage {
     this.signIn = doc.getElementById("sign-in");
     this.account = doc.getElementById("account");
     this.elsewhere = doc.getElementById("pass-elsewhere");
+    this.signUp = new SignUpPanels(this);
     this.passRoot = doc.getElementById("live-pass");
     this.pass = null;
     this.queue = Promise.resolve(); // syncs run one after another, never side by side
@@ -107,6 +109,7 @@ export class AccountPage {
   }
 
   async start() {
+    this.signUp.start();
     this.el("sign-in-form").addEventListener("submit", (event) => {
       event.preventDefault();
       this.submitSignIn();
@@ -163,11 +166,16 @@ export class AccountPage {
 
   showSignIn(message = null) {
     this.account.hidden = true;
-    this.signIn.hidden = false;
+    this.signUp.show("sign-in");
     const error = this.el("sign-in-error");
     error.hidden = message === null;
     error.textContent = message ?? "";
     this.el("username").focus();
+  }
+
+  /** The API, without this page's token (sign-up, password reset). */
+  api(method, path, options = {}) {
+    return api(method, path, options);
   }
 
   async submitSignIn() {
@@ -177,6 +185,10 @@ export class AccountPage {
       this.showSignIn(t("Error: enter your phone number or e-mail and your password."));
       return;
     }
+    await this.signInWith(username, password);
+  }
+
+  async signInWith(username, password) {
     try {
       const session = await api("POST", "/api/v1/sessions", { body: { username, password } });
       if (session.user.role !== "passenger") {
@@ -236,7 +248,7 @@ export class AccountPage {
   }
 
   async showAccount() {
-    this.signIn.hidden = true;
+    this.signUp.hideAll();
     this.account.hidden = false;
     await this.sync();
     await this.vnpay.finishReturn();
@@ -486,7 +498,9 @@ export class AccountPage {
     } else {
       this.el("card").textContent = t("Saved");
     }
-    this.el("username-shown").textContent = account.username;
+    this.el("username-shown").textContent = account.display_name
+      ? `${account.display_name} (${account.username})`
+      : account.username;
     this.el("card-form").hidden = account.card_saved;
     this.el("top-up-form").hidden = !(prepaid && account.card_saved);
   }
