@@ -106,6 +106,11 @@ class JournalTap(Protocol):
     @property
     def deny_list_stale(self) -> bool: ...
 
+    @property
+    def step(self) -> int | None:
+        """The TOTP step of the code the device accepted (None: the device did not say)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceTap:
@@ -119,6 +124,7 @@ class DeviceTap:
     stop_id: str
     kind: TapKind
     deny_list_stale: bool = False
+    step: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,10 +299,11 @@ class AttributedTap:
     route_id: str
     stop_id: str
     kind: TapKind
+    step: int | None = None  # the TOTP step accepted: what settlement finds shared codes by
 
 
 def attributed(tap: JournalTap, account_id: str) -> AttributedTap:
     return AttributedTap(
         tap.device_id, tap.device_seq, tap.credential_id, account_id, tap.at, tap.route_id,
-        tap.stop_id, tap.kind,
+        tap.stop_id, tap.kind, tap.step,
     )  # fmt: skip

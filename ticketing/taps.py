@@ -35,6 +35,7 @@ class Tap:
     route_id: str
     stop_id: str
     kind: TapKind
+    step: int | None = None  # the TOTP step the device accepted, when it said
 
     def __post_init__(self) -> None:
         require_aware(self.at, "tap time")
@@ -72,3 +73,6 @@ class TapRecord(Protocol):
 
     @property
     def kind(self) -> TapKind: ...
+
+    @property
+    def step(self) -> int | None: ...

@@ -43,14 +43,14 @@ async def test_a_tap_is_on_the_credentials_account_and_an_account_id_is_refused(
     assert refused.status == 422
     assert refused.content_type == PROBLEM_JSON
     assert "unknown field `account_id`" in (await refused.json())["detail"]
-    tap = device.record(credential_id=str(credential_a))
+    tap = device.record(credential_id=str(credential_a), step=59_017_560)
     assert (await _upload(device, [tap]))["quarantined"] == []
     async with uow_factory() as uow:
         window = (RECORDS_START - timedelta(days=1), RECORDS_START + timedelta(days=1))
         mine = await uow.taps.for_account(rider_a, *window)
         others = [await uow.taps.for_account(a, *window) for a in device.accounts[1:]]
         queued = await uow.pricing_queue.queued()
-    assert [t.device_seq for t in mine] == [tap["device_seq"]]
+    assert [(t.device_seq, t.step) for t in mine] == [(tap["device_seq"], 59_017_560)]
     assert not any(others)
     assert {account for account, _ in queued} == {rider_a}
 

@@ -163,6 +163,9 @@ class TapRow(Base):
     route_id: Mapped[str] = mapped_column(String(64))
     stop_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[TapKind] = mapped_column(_enum(TapKind))
+    # The TOTP step of the code the device accepted (migration 0022): the same credential and
+    # step accepted at two gates of one station is a shared screenshot (settlement flags it).
+    step: Mapped[int | None]
     received_at: Mapped[datetime]
 
 

@@ -59,7 +59,7 @@ from ticketing.services.charging import (
     charges_to_make,
     refund_lowered_days,
 )
-from ticketing.services.settlement_inputs import DEFAULT_CURRENCY, gather_inputs
+from ticketing.services.settlement_inputs import DEFAULT_CURRENCY, day_shared_codes, gather_inputs
 from ticketing.services.settlement_lock import settlement_lock
 from ticketing.services.settlement_reconcile import (
     reconcile_period,
@@ -300,7 +300,8 @@ async def _reconcile(run: _Run) -> None:
 
 
 async def _apportion(run: _Run) -> None:
-    """The day's settlement exceptions (unpriced legs, uncollected days and parking) stored
+    """The day's settlement exceptions (unpriced legs, uncollected days and parking, shared
+    codes) stored
     with the checkpoint: kept in the exceptions table beside the suspense items, never dropped;
     and the uncollected days and parking of earlier runs collected since resolved (this run
     apportions them)."""
@@ -351,6 +352,27 @@ async def _apportion(run: _Run) -> None:
                 detail={"account": u.account_id, "operator": u.operator_id, "parking": u.amount},
             )
             for u in await uow.settlement_day.parking_uncollected(day, start, end)
+        )
+        items.extend(
+            StoredException(
+                key=f"{ExceptionKind.SHARED_CODE}:{shared.key}",
+                kind=ExceptionKind.SHARED_CODE,
+                currency=DEFAULT_CURRENCY,
+                amount=0,
+                suspense=0,
+                record_day=day,
+                first_seen=day,
+                detail={
+                    "account": shared.account_id,
+                    "credential": str(shared.credential_id),
+                    "step": shared.step,
+                    "station": shared.station_id,
+                    "gates": list(shared.gates),
+                    "taps": [f"{device}#{seq}" for device, seq in shared.taps],
+                    "first_at": shared.first_at.isoformat(),
+                },
+            )
+            for shared in await day_shared_codes(uow, day, run.feed)
         )
         await uow.settlement.add_exceptions(items)
         for kind in (ExceptionKind.UNCOLLECTED, ExceptionKind.UNCOLLECTED_PARKING):

@@ -10,12 +10,14 @@ from dataclasses import replace
 from datetime import date
 
 from ticketing.fares.feed import FareFeed
+from ticketing.services.journal import feed_places
 from ticketing.services.settlement_reconcile import Reconciled, handled_duplicates
 from ticketing.settlement.apportion import PASS_USE_WEEKS
 from ticketing.settlement.calendar import day_window
 from ticketing.settlement.compute import DayInputs, RecoveredDay, RecoveredParking
+from ticketing.settlement.shared_codes import SharedCode, shared_codes
 from ticketing.settlement.states import ExceptionKind
-from ticketing.unit_of_work import UnitOfWorkFactory
+from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_CURRENCY = "VND"  # the currency of a day with no priced fares
 
@@ -109,7 +111,19 @@ async def gather_inputs(
             duplicates_handled=len(await handled_duplicates(uow, day)),
             reconciliation=reconciled.figures,
             open_exceptions=reconciled.open,
+            shared_codes=await day_shared_codes(uow, day, feed),
         )
         if dry_run:
             await uow.rollback()  # the pinned versions were only for this computation
     return inputs
+
+
+async def day_shared_codes(uow: UnitOfWork, day: date, feed: FareFeed | None) -> list[SharedCode]:
+    """The codes of `day` accepted at two or more gates of one station (`shared_codes`), among
+    the taps stored when the day was closed (all of them for a day not closed yet, a dry run):
+    the same list whichever stage asks. Without a feed each stop is its own station."""
+    record = await uow.settlement.day(day)
+    taps = await uow.settlement_day.repeated_steps(
+        *day_window(day), up_to=None if record is None else record.tap_watermark
+    )
+    return shared_codes(taps, {} if feed is None else feed_places(feed).station_of)

@@ -27,6 +27,7 @@ from ticketing.settlement.apportion import (
 )
 from ticketing.settlement.controls import SettledDay, control_totals
 from ticketing.settlement.reconcile import Category, OpenException
+from ticketing.settlement.shared_codes import SharedCode
 from ticketing.settlement.statements import build_statements
 from ticketing.settlement.states import ExceptionKind
 from ticketing.settlement.summary import ReconciliationFigures
@@ -148,6 +149,7 @@ class DayInputs:
     day_charges: Mapping[str, int] = field(default_factory=dict)
     parking_uncollected: Sequence[UncollectedParking] = ()
     parking_recovered: Sequence[RecoveredParking] = ()
+    shared_codes: Sequence[SharedCode] = ()  # codes accepted at two gates of one station
 
 
 def settle_day(inputs: DayInputs) -> SettledDay:
@@ -289,6 +291,7 @@ def settle_day(inputs: DayInputs) -> SettledDay:
                 len({u.account_id for u in inputs.parking_uncollected}),
                 sum(u.amount for u in inputs.parking_uncollected),
             ),
+            (ExceptionKind.SHARED_CODE, len(inputs.shared_codes), 0),
         )
         if n
     }

@@ -35,6 +35,7 @@ _ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
 )
 DAY_EXCEPTION_KINDS = ("unpriced_leg", "uncollected")  # SettledDay.day_exceptions' kinds
+SHARED_CODE = "shared_code"  # ExceptionKind.SHARED_CODE, charted when the day has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,9 @@ def render_html(
     # The run's unpriced legs and uncollected days beside the reconciliation's (0 when none).
     for kind in DAY_EXCEPTION_KINDS:
         open_by_kind[kind] = list(settled.day_exceptions.get(kind, (0, 0)))
+    # Shared codes carry no amount: a bar only on a day that has them.
+    if SHARED_CODE in settled.day_exceptions:
+        open_by_kind[SHARED_CODE] = list(settled.day_exceptions[SHARED_CODE])
     # Bars by amount, the figure finance weighs; the count is in the label.
     top = max(amount for _, amount in open_by_kind.values())
     exception_bars = [

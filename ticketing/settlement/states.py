@@ -55,6 +55,7 @@ class ExceptionKind(enum.StrEnum):
     UNPRICED_LEG = "unpriced_leg"
     UNCOLLECTED = "uncollected"
     UNCOLLECTED_PARKING = "uncollected_parking"  # parking on a receivable, its charge not paid
+    SHARED_CODE = "shared_code"  # one code accepted at two gates of a station (shared_codes.py)
 
     @property
     def is_reconciliation(self) -> bool:
@@ -67,6 +68,7 @@ DAY_KINDS = (  # the run's own
     ExceptionKind.UNPRICED_LEG,
     ExceptionKind.UNCOLLECTED,
     ExceptionKind.UNCOLLECTED_PARKING,
+    ExceptionKind.SHARED_CODE,
 )
 
 

@@ -56,6 +56,7 @@ from ticketing.settlement.compute import (
     UnpricedLeg,
 )
 from ticketing.settlement.drilldown import DayChargeRow, OperatorLeg
+from ticketing.settlement.shared_codes import SteppedTap
 
 TAPS = table_of(TapRow)
 PRICED_DAYS = table_of(PricedDayRow)
@@ -90,6 +91,50 @@ class DayReadModel:
         if up_to is not None:
             query = query.where(TAPS.c.id <= up_to)
         return int(await self._session.scalar(query) or 0)
+
+    async def repeated_steps(
+        self, start: datetime, end: datetime, *, up_to: int | None = None
+    ) -> list[SteppedTap]:
+        """Taps made in [start, end) (with ids up to `up_to`, the day's close, if given) whose
+        credential and TOTP step were accepted more than once in the window: the candidates
+        for `shared_codes` (which keeps those at two gates of one station)."""
+        window = [TAPS.c.at >= start, TAPS.c.at < end, TAPS.c.step.is_not(None)]
+        if up_to is not None:
+            window.append(TAPS.c.id <= up_to)
+        repeated = (
+            select(TAPS.c.credential_id, TAPS.c.step)
+            .where(*window)
+            .group_by(TAPS.c.credential_id, TAPS.c.step)
+            .having(func.count() > 1)
+            .subquery("repeated")
+        )
+        rows = await self._session.execute(
+            select(
+                TAPS.c.device_id, TAPS.c.device_seq, TAPS.c.credential_id, TAPS.c.account_id,
+                TAPS.c.step, TAPS.c.stop_id, TAPS.c.at,
+            )
+            .join(
+                repeated,
+                and_(
+                    repeated.c.credential_id == TAPS.c.credential_id,
+                    repeated.c.step == TAPS.c.step,
+                ),
+            )
+            .where(*window)
+            .order_by(TAPS.c.device_id, TAPS.c.device_seq)
+        )  # fmt: skip
+        return [
+            SteppedTap(
+                device_id=d,
+                device_seq=int(q),
+                credential_id=int(c),
+                account_id=a,
+                step=int(s),
+                stop_id=stop,
+                at=at,
+            )
+            for d, q, c, a, s, stop, at in rows
+        ]
 
     async def first_activity(self) -> date | None:
         """The service day of the first activity on record (a tap or a posting: a parking fee,

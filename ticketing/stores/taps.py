@@ -30,6 +30,7 @@ TAP_FIELDS = (
     TAPS.c.route_id,
     TAPS.c.stop_id,
     TAPS.c.kind,
+    TAPS.c.step,
 )
 STREAM_BATCH = 10_000
 
@@ -54,12 +55,14 @@ def _row(tap: TapRecord, received_at: datetime) -> dict[str, Any]:
         "route_id": tap.route_id,
         "stop_id": tap.stop_id,
         "kind": tap.kind.value,
+        "step": tap.step,
         "received_at": received_at,
     }
 
 
 def _fields(tap: TapRecord) -> tuple[Any, ...]:
-    """A tap's body, to compare a repeat with the stored one whatever type carries it."""
+    """A tap's body, to compare a repeat with the stored one whatever type carries it. Not
+    its step: a tap stored before migration 0022 has none, and its re-upload is no conflict."""
     return (
         tap.device_id,
         tap.device_seq,
@@ -82,6 +85,7 @@ def _tap(row: Any) -> Tap:
         row.route_id,
         row.stop_id,
         TapKind(row.kind),
+        row.step,
     )
 
 

@@ -362,6 +362,10 @@ class _DecodedTap:
     def deny_list_stale(self) -> bool:
         return self._record.deny_list_stale
 
+    @property
+    def step(self) -> int | None:
+        return self._record.step
+
 
 def _check_record(at: datetime, credential_id: str | None, where: str) -> None:
     """Refuse what no store can hold: a time outside 2000..2100 (a tap far from the server's
