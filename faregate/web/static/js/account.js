@@ -498,9 +498,16 @@ export class AccountPage {
     } else {
       this.el("card").textContent = t("Saved");
     }
-    this.el("username-shown").textContent = account.display_name
-      ? `${account.display_name} (${account.username})`
-      : account.username;
+    // The name as the rider wrote it, and under it what they sign in with (a phone number
+    // does not break across lines inside brackets on a narrow screen).
+    const shown = this.el("username-shown");
+    shown.textContent = account.display_name ?? account.username;
+    if (account.display_name) {
+      const login = this.doc.createElement("span");
+      login.className = "detail";
+      login.textContent = account.username;
+      shown.append(" ", login);
+    }
     this.el("card-form").hidden = account.card_saved;
     this.el("top-up-form").hidden = !(prepaid && account.card_saved);
   }
