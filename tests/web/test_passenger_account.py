@@ -66,7 +66,7 @@ def test_sign_in_shows_a_live_code_the_gates_accept_and_the_account(
     assert "top-up" in page.locator("#charges").inner_text().lower()  # "Wallet top-up"
 
     # The page's own top-up.
-    page.get_by_label("Amount").select_option("50000")
+    page.locator("#top-up-amount").select_option("50000")  # the card top-up (VNPay has its own)
     page.get_by_role("button", name="Top up from my card").click()
     wait_for_text(page, "#account-message", "Topped up 50.000\xa0₫.")
     wait_for_text(page, "#balance", "123.000\xa0₫")
