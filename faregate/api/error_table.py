@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import exc as sqlalchemy_errors
+
 from faregate import errors as faregate_errors
 from faregate.api.errors import Problem
 from gateways import errors as gateway_errors
@@ -209,6 +211,12 @@ ERRORS: Table = {
     ),
     qr_errors.CredentialError: ProblemType(422, "credential", "Invalid credential"),
     qr_errors.DenyListError: ProblemType(422, "validation", "Invalid deny list"),
+    # --- the database ------------------------------------------------------------------------
+    # Every pooled connection in use for the pool's whole wait: a server overloaded, not broken.
+    # A device or client retries later (its upload is idempotent); a 500 would read as a bug.
+    sqlalchemy_errors.TimeoutError: ProblemType(
+        503, "busy", "Service Unavailable", "the server is busy; retry in a few seconds"
+    ),
     # --- faregate ------------------------------------------------------------------------------
     faregate_errors.SettlementRefused: ProblemType(409, "settlement-refused", "Conflict"),
     faregate_errors.SignInDelayed: ProblemType(429, "rate-limited", "Too Many Requests"),

@@ -11,6 +11,7 @@ import logging
 import pkgutil
 
 import msgspec
+import sqlalchemy.exc
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -98,6 +99,10 @@ def _app() -> web.Application:
     async def lot_here(call: Call) -> Answer:
         raise UnknownLot("no lot 'x'")
 
+    @routes.route("GET", "/busy", summary="pool exhausted", tag="t", response=Answer)
+    async def busy(call: Call) -> Answer:
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached")
+
     @routes.route("GET", "/new", summary="unmapped", tag="t", response=Answer)
     async def new(call: Call) -> Answer:
         raise Unmapped("secret internals")
@@ -122,6 +127,10 @@ async def test_the_middleware_answers_from_the_table(
         here = await client.get("/lot-here")
         assert here.status == 409
         assert (await here.json())["detail"] == "lot: no lot 'x'"
+        busy = await client.get("/busy")
+        assert busy.status == 503
+        assert (await busy.json())["type"] == "urn:faregate:problem:busy"
+        assert "QueuePool" not in await busy.text()
         assert unhandled == []
         new = await client.get("/new")
         assert new.status == 500
