@@ -10,7 +10,10 @@ FaregateError
 ├── SettlementRefused     the finance page cannot start a day's settlement (faregate.web)
 ├── SignInDelayed         too many failed sign-ins of a user from one client: wait first
 ├── FormRefused           a staff page's form that cannot be taken as it is (faregate.web)
-└── GatewayConfigError    the payment gateway's configuration is incomplete or names no gateway
+├── GatewayConfigError    the payment gateway's configuration is incomplete or names no gateway
+├── BackendError          the demo's backend process did not start or stop as it should
+└── SettleError           the demo's settlement through the finance API was refused or did
+                          not finish
 """
 
 from __future__ import annotations
@@ -67,3 +70,11 @@ class FormRefused(FaregateError):
     def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.fields = dict(fields or {})
+
+
+class BackendError(FaregateError):
+    """The demo's backend process did not start or stop as it should (its log says why)."""
+
+
+class SettleError(FaregateError):
+    """The finance API refused or did not finish the demo's settlement of a day."""

@@ -146,9 +146,7 @@ def money(amount: int, currency: str) -> str:
 
 def hanoi_time(at: datetime, language: str) -> str:
     """An instant in Hanoi time to the minute: `7 thg 12 2026, 20:33` / `7 Dec 2026, 20:33`."""
-    return format_datetime(
-        at, "d MMM y, HH:mm", tzinfo=SERVICE_ZONE, locale=Locale.parse(language)
-    )
+    return format_datetime(at, "d MMM y, HH:mm", tzinfo=SERVICE_ZONE, locale=Locale.parse(language))
 
 
 def day_name(day: date, language: str) -> str:

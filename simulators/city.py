@@ -26,6 +26,7 @@ from qr.issue import PhoneCredential
 from qr.keys import KeySet
 from simulators.device_client import DeviceClient, generate_device_key
 from simulators.device_config import DeviceSettings
+from simulators.errors import UploadFailed
 from simulators.gate import OfflineGate
 from simulators.secure_module import DeviceSecureModule
 from simulators.station import StationGate
@@ -37,10 +38,6 @@ UPLOAD_ATTEMPTS = 8
 FIRST_BACKOFF = 0.05  # seconds, doubled after each failed attempt
 MAX_BACKOFF = 2.0
 ENROL_CONCURRENCY = 8
-
-
-class UploadFailed(Exception):
-    """A device gave up uploading after its retries (what the server last answered)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,3 +18,15 @@ class SealedKeysError(Exception):
 
 class FaultSpecError(Exception):
     """A fault switch that names no known fault or gives it a dose it cannot have."""
+
+
+class UploadFailed(Exception):
+    """A device gave up uploading after its retries (what the server last answered)."""
+
+
+class PhoneError(Exception):
+    """The passenger API refused what the phone asked (status and problem document)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status

@@ -16,17 +16,10 @@ from typing import Any
 import httpx
 
 from qr.issue import PhoneCredential
+from simulators.errors import PhoneError
 
 PAYMENT_RETRIES = 4
 RETRY_PAUSE = 0.05  # seconds, doubled after each retry
-
-
-class PhoneError(Exception):
-    """The passenger API refused what the phone asked (status and problem document)."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"{status}: {detail}")
-        self.status = status
 
 
 class Phone:

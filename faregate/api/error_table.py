@@ -255,6 +255,8 @@ INTERNAL: frozenset[type[BaseException]] = frozenset(
         faregate_errors.MasterKeyError,
         faregate_errors.RedisUnavailable,
         faregate_errors.GatewayConfigError,
+        faregate_errors.BackendError,  # the demo's, never met by a route
+        faregate_errors.SettleError,
     }
 )
 

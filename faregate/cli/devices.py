@@ -173,9 +173,7 @@ def add(
 
 @devices.command(name="list")
 @click.option("--kind", type=click.Choice([k.value for k in DeviceKind]), default=None)
-@click.option(
-    "--status", type=click.Choice([s.value for s in RegistrationStatus]), default=None
-)
+@click.option("--status", type=click.Choice([s.value for s in RegistrationStatus]), default=None)
 @click.option("--station", default=None, help="Gates at this stop or its child stops.")
 @click.option("--lot", default=None, help="Barriers of this lot.")
 @click.option("--search", default=None, help="Devices whose id contains this text.")
@@ -218,8 +216,7 @@ def list_command(
             else f" since {isoformat_z(since)}"
         )  # fmt: skip
         click.echo(
-            f"{device.device_id}  {device.kind}  {device.binding.describe()}  "
-            f"{device.status}{note}"
+            f"{device.device_id}  {device.kind}  {device.binding.describe()}  {device.status}{note}"
         )
 
 

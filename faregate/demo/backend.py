@@ -22,6 +22,7 @@ from datetime import datetime
 import httpx
 
 from faregate.config import Settings
+from faregate.errors import BackendError
 
 STARTUP_TIMEOUT = 90.0  # seconds: migrations and localstripe on a loaded 2-core machine
 STOP_TIMEOUT = 30.0
@@ -29,10 +30,6 @@ LOG_FILE = "serve.log"
 # The demo's gateway is the private localstripe in its directory, whatever the shell says.
 _GATEWAY_VARIABLES = ("FAREGATE_GATEWAY", "STRIPE_API_KEY", "STRIPE_API_BASE",
                       "STRIPE_WEBHOOK_SECRET")  # fmt: skip
-
-
-class BackendError(Exception):
-    """The backend process did not start or stop as it should (its log says why)."""
 
 
 def _free_port() -> int:

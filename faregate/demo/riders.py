@@ -15,8 +15,9 @@ from http import HTTPStatus
 import httpx
 
 from qr.issue import PhoneCredential
+from simulators.errors import PhoneError
 from simulators.network import SimRoute
-from simulators.phone import Phone, PhoneError
+from simulators.phone import Phone
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
 from ticketing.riders import PaymentMode, RiderAccount

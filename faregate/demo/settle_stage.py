@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from faregate.errors import SettleError
 from faregate_data.operators import load_operators
 from ticketing.audit import Actor
 from ticketing.errors import UserExists
@@ -139,10 +140,6 @@ class FinanceUser:
                 raise SettleError(f"{day}: the settlement failed: {run['error']}")
             await asyncio.sleep(0.2)  # the server's runner works on it: poll its state
         raise SettleError(f"{day}: not {' or '.join(states)} after {SETTLE_TIMEOUT:.0f} s")
-
-
-class SettleError(Exception):
-    """The finance API refused or did not finish a settlement."""
 
 
 async def run_settle_stage(

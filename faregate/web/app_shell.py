@@ -45,7 +45,11 @@ SHELL_STATIC = (
 )
 # The templates the page is made of: a change to them is a new page, so a new version.
 SHELL_TEMPLATES = (
-    "base.html", "passenger.html", "_live_pass.html", "_passes.html", "_language_switch.html"
+    "base.html",
+    "passenger.html",
+    "_live_pass.html",
+    "_passes.html",
+    "_language_switch.html",
 )
 MANIFEST_PATH = "/manifest.webmanifest"
 THEME_COLOR = "#0b3d91"

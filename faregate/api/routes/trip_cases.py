@@ -56,7 +56,7 @@ class ResolveRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     amount: Annotated[int, msgspec.Meta(ge=1)] | None = None  # a refund's; None: the whole fare
 
 
-class CaseDocument(msgspec.Struct, kw_only=True):
+class TripCaseDocument(msgspec.Struct, kw_only=True):
     """`status`: `open`, `refunded` (`refunded` given back) or `declined` (`reason` why)."""
 
     case_id: str
@@ -76,16 +76,16 @@ class CaseDocument(msgspec.Struct, kw_only=True):
     reason: str | None
 
 
-class CaseList(msgspec.Struct, kw_only=True):
-    cases: list[CaseDocument]
+class TripCaseList(msgspec.Struct, kw_only=True):
+    cases: list[TripCaseDocument]
 
 
-class CaseQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class TripCaseQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: TripCaseStatus | None = None
 
 
-def _document(case: TripCase) -> CaseDocument:
-    return CaseDocument(
+def _document(case: TripCase) -> TripCaseDocument:
+    return TripCaseDocument(
         case_id=case.id, account_id=case.account_id, service_day=case.service_day,
         started_at=case.started_at, route_id=case.route_id, fare=case.fare.amount,
         currency=case.fare.currency, kind=case.kind, note=case.note, status=case.status,
@@ -102,10 +102,10 @@ def _account_id(call: Call) -> str:
 
 @routes.route(
     "POST", "/api/v1/passenger/cases", summary="Report a problem on one of my trips",
-    tag="passenger", auth=Auth.PASSENGER, body=ReportRequest, response=CaseDocument,
+    tag="passenger", auth=Auth.PASSENGER, body=ReportRequest, response=TripCaseDocument,
     errors=[404],
 )  # fmt: skip
-async def report_problem(call: Call) -> CaseDocument:
+async def report_problem(call: Call) -> TripCaseDocument:
     request = call.body_as(ReportRequest)
     case = await trip_cases.report_problem(
         call.app[UOWS], _account_id(call), service_day=request.service_day,
@@ -117,30 +117,30 @@ async def report_problem(call: Call) -> CaseDocument:
 
 @routes.route(
     "GET", "/api/v1/passenger/cases", summary="The problems I reported and their outcome",
-    tag="passenger", auth=Auth.PASSENGER, response=CaseList,
+    tag="passenger", auth=Auth.PASSENGER, response=TripCaseList,
 )  # fmt: skip
-async def my_cases(call: Call) -> CaseList:
+async def my_cases(call: Call) -> TripCaseList:
     found = await trip_cases.cases(call.app[UOWS], account_id=_account_id(call))
-    return CaseList(cases=[_document(c) for c in found])
+    return TripCaseList(cases=[_document(c) for c in found])
 
 
 @routes.route(
     "GET", "/api/v1/finance/trip-cases", summary="Problems riders reported on trips",
-    tag="finance", auth=Auth.FINANCE, query=CaseQuery, response=CaseList,
+    tag="finance", auth=Auth.FINANCE, query=TripCaseQuery, response=TripCaseList,
 )  # fmt: skip
-async def list_trip_cases(call: Call) -> CaseList:
-    query = call.query_as(CaseQuery)
+async def list_trip_cases(call: Call) -> TripCaseList:
+    query = call.query_as(TripCaseQuery)
     found = await trip_cases.cases(call.app[UOWS], status=query.status)
-    return CaseList(cases=[_document(c) for c in found])
+    return TripCaseList(cases=[_document(c) for c in found])
 
 
 @routes.route(
     "POST", "/api/v1/finance/trip-cases/{case_id}/resolve",
     summary="Refund a trip case through the ledger, or decline it with a reason",
-    tag="finance", auth=Auth.FINANCE, body=ResolveRequest, response=CaseDocument,
+    tag="finance", auth=Auth.FINANCE, body=ResolveRequest, response=TripCaseDocument,
     errors=[404, 409], parameters=[CASE_PARAMETER],
 )  # fmt: skip
-async def resolve_trip_case(call: Call) -> CaseDocument:
+async def resolve_trip_case(call: Call) -> TripCaseDocument:
     request = call.body_as(ResolveRequest)
     case = await trip_cases.resolve_case(
         call.app[UOWS], call.request.match_info["case_id"],

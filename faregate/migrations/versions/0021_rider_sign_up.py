@@ -43,9 +43,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_reset_codes")),
     )
-    op.create_index(
-        op.f("ix_password_reset_codes_username"), "password_reset_codes", ["username"]
-    )
+    op.create_index(op.f("ix_password_reset_codes_username"), "password_reset_codes", ["username"])
 
 
 def downgrade() -> None:
