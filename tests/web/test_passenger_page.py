@@ -79,8 +79,9 @@ def accepted_at(verifier: Verifier, token: str, at: datetime) -> Any:
 
 
 def start_at(page: Page, base_url: str, at: datetime, query: str = "") -> None:
-    """Open the page with its clock paused at `at`."""
-    page.clock.install(time=at - timedelta(seconds=2))
+    """Open the page with its clock paused at `at`. The page's clock starts well before `at`:
+    pausing can only go forward, and loading the page takes seconds on a busy machine."""
+    page.clock.install(time=at - timedelta(seconds=30))
     page.goto(f"{base_url}/{query}")
     page.clock.pause_at(at)
 
