@@ -183,7 +183,14 @@ async def test_two_servers_and_two_workers_price_every_tap_exactly_once(
         # Each gate enrols at one server; both servers verify it (the registry is shared).
         secrets_of = {
             gate_id: (
-                await enrolled_client(uow_factory, processes[n], gate_id, gate_at(stop), http=http)
+                await enrolled_client(
+                    uow_factory,
+                    processes[n],
+                    gate_id,
+                    gate_at(stop),
+                    http=http,
+                    since=datetime.combine(DAYS[0], time(0, 0), HANOI),  # before its records
+                )
             ).secret
             for n, (gate_id, stop) in enumerate(((entry_gate, "m2a_01"), (exit_gate, "m2a_12")))
         }

@@ -147,7 +147,7 @@ CASES: dict[str, str] = {
     "demo fault dose out of range": "--data-dir {tmp}/d demo --riders 2 --faults gateway_500=2",
     "demo with two passenger counts": "--data-dir {tmp}/d demo --riders 2 --passengers 3",
     "db upgrade past the last migration": "--data-dir {tmp}/d db upgrade --revision head+5",
-    "db upgrade before the first migration": "--data-dir {tmp}/d db upgrade --revision base+20",
+    "db upgrade before the first migration": "--data-dir {tmp}/d db upgrade --revision base+99",
     "db upgrade from a revision past the end": "--data-dir {tmp}/d db upgrade --revision 0003+99",
     # serve: refused before anything starts
     "serve on a port in use": "--data-dir {tmp}/d serve --port {busy_port}",

@@ -196,6 +196,9 @@ def server_environment(db_url: str, localstripe_server: LocalStripe) -> dict[str
         STRIPE_API_KEY=localstripe_server.api_key,
         STRIPE_API_BASE=localstripe_server.base_url,
         STRIPE_WEBHOOK_SECRET="whsec_serve_test",
+        # VNPay top-ups offered (they only sign a payment address; nothing calls VNPay).
+        VNPAY_TMN_CODE="FAREGATE",
+        VNPAY_HASH_SECRET="vnpay-serve-test-secret",
     )
     return env
 

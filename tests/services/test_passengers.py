@@ -43,6 +43,7 @@ from ticketing.services.riders import (
     deny_list_snapshot,
     register_riders,
 )
+from ticketing.services.trip_days import trip_days
 from ticketing.services.users import ScryptCost, create_user, sign_in, user_for_token
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import ApiUser, UserRole
@@ -232,7 +233,7 @@ async def test_overview_trips_charges_and_receipts(
 ) -> None:
     feed = load_feed(HANOI_FEED)
     account_id = await open_account(uow_factory)
-    assert await passengers.trips(uow_factory, account_id) == []
+    assert (await trip_days(uow_factory, feed, account_id)).days == ()
     assert await passengers.charges(uow_factory, account_id) == []
     assert await passengers.receipts(uow_factory, account_id) == []
     async with StripeGateway(localstripe_server.api_key, localstripe_server.base_url) as gateway:
@@ -243,10 +244,11 @@ async def test_overview_trips_charges_and_receipts(
 
     day = date(2026, 11, 24)
     cost = await ride_the_metro(uow_factory, feed, account_id, day)
-    found = await passengers.trips(uow_factory, account_id)
-    assert [t.from_stop_id for t in found] == ["m2a_12", "m2a_01"]  # newest first
-    assert sum(t.fare.amount for t in found) == cost.amount == 27_000
-    assert all(t.service_day == day and t.route_id == "m2a" for t in found)
+    [ridden] = (await trip_days(uow_factory, feed, account_id)).days
+    assert [t.from_stop_id for t in ridden.trips] == ["m2a_01", "m2a_12"]  # in the order ridden
+    assert ridden.service_day == day
+    assert ridden.total.amount == sum(t.fare.amount for t in ridden.trips) == cost.amount == 27_000
+    assert all(t.route_id == "m2a" for t in ridden.trips)
 
     sale = await buy_pass(uow_factory, feed, account_id, "m2a_month", at=NOW)
     overview = await passengers.account_overview(uow_factory, account_id)
@@ -274,7 +276,7 @@ async def test_one_passenger_never_sees_another(
     mine, theirs = await open_account(uow_factory), await open_account(uow_factory)
     await ride_the_metro(uow_factory, feed, theirs, date(2026, 11, 24))
     await passengers.fetch_credential(uow_factory, keys, theirs, at=NOW)
-    assert await passengers.trips(uow_factory, mine) == []
+    assert (await trip_days(uow_factory, feed, mine)).days == ()
     assert (await passengers.account_overview(uow_factory, mine)).live_credentials == 0
 
 
