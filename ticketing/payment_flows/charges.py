@@ -87,20 +87,7 @@ async def charge_day(
     twice. Raises a GatewayOutcomeUnknown if the gateway cannot be reached; the attempt then
     waits, status `unknown`, for the next call (or a webhook).
     """
-    key, now = daily_charge_key(account_id, day), ctx.now()
-    return await pay(
-        ctx,
-        PaymentAttempt(
-            id=key,
-            purpose=PaymentPurpose.DAILY_CHARGE,
-            account_id=account_id,
-            amount=amount,
-            created_at=now,
-            updated_at=now,
-            service_day=day,
-            charge_key=key,
-        ),
-    )
+    return await _charge_line(ctx, daily_charge_key(account_id, day), account_id, day, amount)
 
 
 async def charge_adjustment(
