@@ -34,8 +34,10 @@ from rich.table import Table
 
 from faregate.demo.backend import Backend
 from faregate.demo.riders import DemoRider
+from faregate.demo.stopwatch import Stopwatch
 from faregate.redis_runtime import private_redis
 from qr.issue import PhoneCredential
+from qr.render import write_png
 from simulators.city import CityDevice, CityDevices, DevicePlace, UploadTally
 from simulators.device_faults import clock_skews, cut_upload
 from simulators.faults import FaultKind, Faults
@@ -56,6 +58,36 @@ METRO_ACTIONS = ("entry", "exit")  # a gate's taps; a bus validator's are boardi
 # Devices upload after each of these hours of the day (and the offline ones in the evening).
 UPLOAD_HOURS = (10, 12, 17, 24)
 CHUNK = 200  # presentations decided between progress updates
+# A rider's code shared as a screenshot inside one station: shown at one of its entry gates,
+# then the same image at another 20 s on (the same code, within its window): at 09:00 with
+# the station's Redis up, and half an hour into the outage with it down.
+SCREENSHOT_UP = timedelta(hours=9)
+SCREENSHOT_INTO_OUTAGE = timedelta(minutes=30)
+SCREENSHOT_GAP = timedelta(seconds=20)
+# The sharing rider has no taps of their own this close to a screenshot (they would change
+# what the gates decide).
+SCREENSHOT_QUIET = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedScreenshot:
+    """A screenshot (a PNG of the phone's code, read back by each gate's camera with
+    zxing-cpp) shown at two entry gates of one station."""
+
+    station_id: str
+    at: datetime
+    png: Path
+    gates: tuple[str, str]
+    decisions: tuple[str, str]  # "accepted" or the reason refused, at each gate
+    redis_down: bool
+
+    @property
+    def second_refused(self) -> bool:
+        return self.decisions[1] != "accepted"
+
+    @property
+    def both_accepted(self) -> bool:
+        return self.decisions == ("accepted", "accepted")
 
 
 @dataclass
@@ -73,6 +105,7 @@ class CityStageResult:
     lost_phone: str | None = None  # the account whose phone was reported lost
     deny_list_version: int = 0  # the version the online gates reached
     restarts: int = 0
+    screenshots: list[SharedScreenshot] = field(default_factory=list)
 
 
 def device_places(
@@ -108,11 +141,13 @@ async def run_city_stage(
     seed: int,
     faults: Faults | None = None,
     stranger: PhoneCredential | None = None,
+    stopwatch: Stopwatch | None = None,
 ) -> CityStageResult:
     """`plan` names passengers by their index in `riders`; `faults` (default: every kind,
     reduced) records what struck; `stranger`, a credential the backend never issued, is
     shown at a gate before the 10:00 uploads."""
     faults = faults if faults is not None else Faults()
+    watch = stopwatch if stopwatch is not None else Stopwatch()
     rng = random.Random(seed)
     result = CityStageResult(riders=riders, presented=len(plan))
     # The first rider is the demo's card-paying rider: their day must reach the gateway.
@@ -158,7 +193,12 @@ async def run_city_stage(
         uploads_at = {midnight + timedelta(hours=hour): hour for hour in UPLOAD_HOURS}
         # The day runs from boundary to boundary: the upload rounds, and where a station's
         # link goes down or comes back.
-        boundaries = sorted({*uploads_at, *(o.start for o in outages), *(o.end for o in outages)})
+        shots = _screenshot_times(outages, midnight)
+        boundaries = sorted(
+            {*uploads_at, *shots, *(o.start for o in outages), *(o.end for o in outages)}
+        )
+        sharer = _sharing_rider(plan, riders, skew, shots, rng)
+        watch.lap("devices enrol and sync, stations")
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("passengers tapping", total=len(plan))
             start = 0
@@ -176,7 +216,21 @@ async def run_city_stage(
                     result.accepted_at_devices += outcome.accepted
                     result.refused_at_devices.update(outcome.refused)
                     progress.advance(task, len(chunk))
+                    watch.lap("devices decide (verify, journal)")
                 start = end
+                if until in shots and sharer is not None:
+                    result.presented += 2
+                    shot = await _share_screenshot(
+                        devices, outages, shots[until], shown[sharer].token_at(until), until,
+                        workdir / "screenshots",
+                    )  # fmt: skip
+                    if shot is not None:
+                        result.screenshots.append(shot)
+                        for decision in shot.decisions:
+                            if decision == "accepted":
+                                result.accepted_at_devices += 1
+                            else:
+                                result.refused_at_devices[decision] += 1
                 if until not in uploads_at:
                     continue
                 hour = uploads_at[until]
@@ -187,9 +241,12 @@ async def run_city_stage(
                 if hour == KILL_HOUR:
                     await _kill_gates(devices, result, faults, rng, until)
                 result.uploads.add(await devices.upload_round(devices.online()))
+                watch.lap("devices upload (HTTP, database)")
                 if hour == NOON:
                     await _noon(backend, devices, riders, phones, result, until, faults)
+                    watch.lap("backend starts")
         await _evening(devices, result, rng, faults, midnight + timedelta(hours=24))
+        watch.lap("devices upload (HTTP, database)")
         result.deny_list_version = max(
             (d.gate.deny_list.version for d in devices.online() if d.gate.deny_list), default=0
         )
@@ -268,6 +325,79 @@ async def _evening(
             FaultKind.BATCH_TWICE, f"{again.device_id} sent {result.resent} records again",
             f"{result.resent_duplicates} answered as duplicates, none stored twice", at,
         )  # fmt: skip
+
+
+def _screenshot_times(outages: Sequence[LinkOutage], midnight: datetime) -> dict[datetime, str]:
+    """When a screenshot is shared, and at which station: the first outage's station half an
+    hour into its outage and at 09:00 (its Redis back); without an outage, the busiest
+    station's (chosen then) at 09:00 only."""
+    if not outages:
+        return {midnight + SCREENSHOT_UP: ""}
+    station = outages[0].station_id
+    return {outages[0].start + SCREENSHOT_INTO_OUTAGE: station, midnight + SCREENSHOT_UP: station}
+
+
+def _sharing_rider(
+    plan: Sequence[Presentation],
+    riders: Sequence[DemoRider],
+    skew: Mapping[int, timedelta],
+    shots: Mapping[datetime, str],
+    rng: random.Random,
+) -> int | None:
+    """A rider (seeded) who pays per ride, whose phone keeps time and who taps nowhere near
+    the screenshots' times; not the first (the declining card) nor the last (the lost phone)."""
+    busy = {
+        p.passenger.credential_id
+        for p in plan
+        if any(abs(p.at - at) < SCREENSHOT_QUIET for at in shots)
+    }
+    candidates = [
+        n
+        for n in range(1, len(riders) - 1)
+        if n not in busy and n not in skew and riders[n].pass_product is None
+    ]
+    return rng.choice(candidates) if candidates else None
+
+
+async def _share_screenshot(
+    devices: CityDevices,
+    outages: Sequence[LinkOutage],
+    station_id: str,
+    token: str,
+    at: datetime,
+    folder: Path,
+) -> SharedScreenshot | None:
+    """The rider's code of `at` saved as a PNG, shown at one online entry gate of the
+    station (any with two, when `station_id` is empty) and 20 s on at another."""
+    for outage in outages:
+        await outage.reach(at)
+    entries: dict[str, list[CityDevice]] = {}
+    for device in devices.online():
+        if device.station is not None and device.place.action == "entry":
+            entries.setdefault(device.place.stop_id, []).append(device)
+    stations = [station_id] if station_id else sorted(entries, key=lambda s: -len(entries[s]))
+    gates = next((entries[s][:2] for s in stations if len(entries.get(s, ())) >= 2), None)
+    if gates is None:
+        return None
+    png = _save_png(token, folder / f"{gates[0].place.stop_id}-{at:%H%M}.png")
+    decisions, alone = [], False
+    for n, gate in enumerate(gates):
+        assert gate.station is not None
+        seen = await gate.station.present_image(png, at + n * SCREENSHOT_GAP)
+        decisions.append("accepted" if seen.decision.accepted else seen.decision.reason.value)
+        alone = alone or seen.alone
+    return SharedScreenshot(
+        station_id=gates[0].place.stop_id, at=at, png=png,
+        gates=(gates[0].device_id, gates[1].device_id),
+        decisions=(decisions[0], decisions[1]), redis_down=alone,
+    )  # fmt: skip
+
+
+def _save_png(token: str, path: Path) -> Path:
+    """The phone's screen as the sharing rider saves it: the code as a PNG."""
+    path.parent.mkdir(exist_ok=True)
+    write_png(token, path)
+    return path
 
 
 def _with_records(devices: CityDevices, count: int, rng: random.Random) -> list[CityDevice]:
@@ -444,4 +574,11 @@ def _print_summary(console: Console, result: CityStageResult) -> None:
             f"{result.lost_phone}; online gates synced to deny list v{result.deny_list_version}",
         )
     table.add_row("backend restarted", f"{result.restarts}× (at noon)")
+    for shot in result.screenshots:
+        table.add_row(
+            f"screenshot shared at {shot.station_id} {shot.at:%H:%M} "
+            f"(station Redis {'down' if shot.redis_down else 'up'})",
+            f"{shot.png.name} at {shot.gates[0]}: {shot.decisions[0]}, "
+            f"at {shot.gates[1]} 20 s on: {shot.decisions[1]}",
+        )
     console.print(table)

@@ -53,6 +53,7 @@ from faregate.demo.settle_stage import (
     run_settle_stage,
     settle_command_line,
 )
+from faregate.demo.stopwatch import Stopwatch
 from faregate_data import HANOI_FEED
 from parking.unit_of_work import ParkingUnitOfWorkFactory
 from qr.issue import PhoneCredential, issue_credential
@@ -114,10 +115,13 @@ async def run_demo(
     data_dir: Path | None = None,
     faults: Faults | None = None,
     serve: bool = False,
+    stopwatch: Stopwatch | None = None,
 ) -> DemoReport:
     """The demo's day; `faults` switched on (default: every kind, reduced) strike in it.
-    `serve`: leave the backend running (`report.backend`) for `serve_demo`."""
+    `serve`: leave the backend running (`report.backend`) for `serve_demo`. `stopwatch`:
+    where the wall time went, by part."""
     report = DemoReport()
+    watch = stopwatch if stopwatch is not None else Stopwatch()
     faults = faults if faults is not None else Faults()
     settings = demo_settings(settings, data_dir)
     workdir = settings.data_dir
@@ -126,6 +130,7 @@ async def run_demo(
     console.print(Rule("1. Credentials at an offline gate"))
     credentials = run_credentials_stage(workdir / "credentials", console, DEMO_DAY_START)
     report.checks["credential decisions as expected"] = credentials.as_expected
+    watch.lap("credentials at an offline gate")
 
     console.print(Rule("2. The day before: customer base, staff and devices"))
     feed = load_feed(FEED_DIR)
@@ -161,10 +166,12 @@ async def run_demo(
         "barriers registered at their places, each with its enrolment code"
     )
 
+    watch.lap("the day before (service layer)")
     console.print(Rule("3. A day on the Hanoi network, over the wire"))
     async with demo_gateway(workdir, faults, seed=seed) as gateway:
         backend = Backend(settings, gateway.environment)
         await backend.start(MORNING)
+        watch.lap("backend starts")
         console.print(f"backend: faregate serve on {backend.url} (log: {backend.log_path})")
         try:
             async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
@@ -177,6 +184,7 @@ async def run_demo(
                         progress=lambda: progress.advance(task),
                     )  # fmt: skip
                 await gateway.stop_striking(faults, MORNING)
+                watch.lap("phones (passenger API)")
                 stranger = (
                     _stranger(workdir / "keys", riders[0].phone, seed)
                     if faults.on(FaultKind.UNKNOWN_CREDENTIAL)
@@ -197,15 +205,17 @@ async def run_demo(
                     workdir, console, backend=backend, http=http, plan=plan,
                     codes={d: codes[d] for d in bindings}, places=places, riders=riders,
                     phones=phones, day_start=DEMO_DAY_START, seed=seed, faults=faults,
-                    stranger=stranger,
+                    stranger=stranger, stopwatch=watch,
                 )  # fmt: skip
                 console.print(Rule("4. Parking in Hanoi"))
                 try:
                     await parking.the_day()
+                    watch.lap("parking")
                     # Three days on: the overnight stays have left and every day is closed.
                     # From here on the server's gateway is its own: the directory's localstripe.
                     backend.environment.clear()
                     await backend.restart(SETTLING)
+                    watch.lap("backend starts")
                     await parking.the_next_days()
                 finally:
                     parking.close()
@@ -228,10 +238,21 @@ async def run_demo(
                     lots.cases > 0 and lots.cases_as_debt == lots.cases
                 )
 
+                watch.lap("parking")
                 console.print(Rule("5. Settling the days for finance: prepared, then approved"))
                 days = tuple(day + timedelta(days=n) for n in range(PARKING_DAYS))
                 settled = await run_settle_stage(console, http=http, days=days, data_dir=workdir)
             report.checks["settled: control totals hold"] = settled.control_ok
+            for shot in city.screenshots:
+                if not shot.redis_down:
+                    report.checks["shared screenshot refused at the station's second gate"] = (
+                        shot.second_refused
+                    )
+                elif shot.both_accepted:  # each gate alone: settlement must find it
+                    report.checks["screenshot shared while the station was cut off: flagged"] = (
+                        settled.summaries[0].exceptions.get("shared_code", 0) >= 1
+                    )
+            watch.lap("settling (pricing, charges, reports)")
             figures = await day_figures_of(settings, days, city, settled.summaries)
         except BaseException:
             await backend.stop()
@@ -240,6 +261,7 @@ async def run_demo(
         report.backend = backend
     else:
         await backend.stop()
+    watch.lap("closing figures")
     report.checks.update(figures.checks())
     report.figures = figures.as_json(
         seed=seed, day=day, data_dir=workdir, report=settled.report, sessions=lots.sessions,
