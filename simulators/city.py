@@ -6,8 +6,10 @@ from the server's, syncs its configuration, the key set, its sealed liveness key
 list, then decides offline with the real verifier (`simulators.gate.OfflineGate`) and keeps its
 own SQLite journal. It uploads its journal in batches (accepted taps and refused decisions, in
 sequence order), forgetting a record only once an upload holding it was answered 200; an
-unanswered or failed upload is retried with backoff. It reports a heartbeat after each upload
-round. A device marked offline keeps deciding and journalling, and uploads when it is back.
+unanswered or failed upload is retried with backoff. It sends a heartbeat on the interval its
+configuration gives, on its own clock (`CityDevices.heartbeats` is checked as the day runs).
+A device marked offline keeps deciding and journalling, and uploads and reports when it is
+back.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class CityDevice:
         self.module = module
         self.gate = gate
         self.config: Mapping[str, Any] | None = None
+        self.settings: DeviceSettings | None = None  # the configuration, read
         self.uploaded_seq = 0  # every record up to it was answered 200
         self.online = True
         # A metro gate shares replay and passback with its station's other gates.
@@ -104,7 +107,8 @@ class CityDevice:
     async def sync(self) -> None:
         """Configuration, liveness keys and deny list, each fetched only when it changed."""
         self.config = await self.client.configuration(self.config)
-        self.gate.apply_settings(DeviceSettings.from_json(self.config))
+        self.settings = DeviceSettings.from_json(self.config)
+        self.gate.apply_settings(self.settings)
         sealed = await self.client.liveness_keys(self.module.version)
         if sealed is not None:
             self.module.load(sealed)
@@ -174,6 +178,13 @@ class CityDevice:
                 break  # refused as it is: sending it again changes nothing
         raise UploadFailed(f"{self.device_id}: upload failed: {last}")
 
+    async def heartbeat_if_due(self) -> bool:
+        """Send a heartbeat if its interval has come on the device clock; whether it did."""
+        if self.settings is None or not self.client.heartbeat_due(self.settings.heartbeat_interval):
+            return False
+        await self.heartbeat()
+        return True
+
     async def heartbeat(self) -> None:
         taps, refusals = self.pending()
         answer = await self.client.heartbeat(
@@ -199,11 +210,16 @@ class CityDevices:
         journal_dir: Path,
         *,
         clock: Callable[[], datetime],
+        device_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock_skews: Mapping[str, timedelta] | None = None,
     ) -> None:
+        """`clock` is the simulated time the gates decide at when a presentation names none;
+        `device_clock` the devices' own clocks (signing, heartbeat timers), each off by its
+        skew."""
         self.http = http
         self.journal_dir = journal_dir
         self.clock = clock
+        self.device_clock = device_clock
         # Devices whose own clocks run off; each corrects it from the server's at enrolment.
         self.clock_skews = dict(clock_skews or {})
         self.devices: dict[str, CityDevice] = {}
@@ -230,7 +246,7 @@ class CityDevices:
         skew = self.clock_skews.get(device_id, timedelta())
         client = await DeviceClient.enrol(
             str(self.http.base_url), device_id, code, key, http=self.http,
-            clock=lambda: datetime.now(UTC) + skew,
+            clock=lambda: self.device_clock() + skew,
         )  # fmt: skip
         await client.correct_clock()
         await self._start(client, place, DeviceSecureModule(key))
@@ -272,7 +288,8 @@ class CityDevices:
     ) -> DayOutcome:
         """Each passenger shows the code their phone computes from its own (maybe skewed)
         clock; `phones` by the credential id the plan names. A gate with a station decides
-        with the station's shared memory."""
+        with the station's shared memory. Then the online devices send the heartbeats that
+        came due meanwhile."""
         outcome = DayOutcome()
         for presentation in plan:
             credential_id = presentation.passenger.credential_id
@@ -287,6 +304,7 @@ class CityDevices:
                 outcome.accepted += 1
             else:
                 outcome.refused[decision.reason.value] += 1
+        await self.heartbeats(self.online())
         return outcome
 
     async def each(
@@ -302,17 +320,18 @@ class CityDevices:
         return list(await asyncio.gather(*(one(d) for d in devices)))
 
     async def upload_round(self, devices: Sequence[CityDevice]) -> UploadTally:
-        """Every device of `devices` uploads what it holds, then sends its heartbeat."""
-
-        async def upload(device: CityDevice) -> UploadTally:
-            tally = await device.upload()
-            await device.heartbeat()
-            return tally
-
+        """Every device of `devices` uploads what it holds (then sends a heartbeat if one is
+        due)."""
         total = UploadTally()
-        for tally in await self.each(devices, upload):
+        for tally in await self.each(devices, lambda device: device.upload()):
             total.add(tally)
+        await self.heartbeats(devices)
         return total
+
+    async def heartbeats(self, devices: Sequence[CityDevice]) -> int:
+        """Every device of `devices` whose heartbeat is due sends it; how many did."""
+        sent = await self.each(devices, lambda device: device.heartbeat_if_due())
+        return sum(sent)
 
     async def sync_all(self, devices: Sequence[CityDevice]) -> None:
         await self.each(devices, lambda device: device.sync())

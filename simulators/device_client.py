@@ -9,6 +9,10 @@ document as well as the code. Only the standard library, httpx and `cryptography
     client = await DeviceClient.enrol("http://127.0.0.1:8080", "gate-m2a-01", code, key)
     deny_list = await client.sync_deny_list(None)        # the whole list, a qr DenyList
     deny_list = await client.sync_deny_list(deny_list)   # later: only the delta, applied
+    config = await client.configuration(None)            # its heartbeat_interval_seconds...
+    interval = timedelta(seconds=config["heartbeat_interval_seconds"])
+    if client.heartbeat_due(interval):                   # ...checked often, due on the interval
+        await client.heartbeat("gate-fw 2.4.1", config=config, deny_list=deny_list)
 """
 
 from __future__ import annotations
@@ -150,6 +154,9 @@ class DeviceClient:
         self._secret = secret
         self._clock = clock
         self._offset = timedelta()  # what `correct_clock` found the device clock to be off by
+        # The device clock (uncorrected: a correction must not move the timer) at the last
+        # heartbeat sent; None: none yet.
+        self._last_heartbeat: datetime | None = None
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=30.0)
 
     @classmethod
@@ -266,6 +273,13 @@ class DeviceClient:
         whole.raise_for_status()
         return DenyList.from_json(whole.json())
 
+    def heartbeat_due(self, interval: timedelta) -> bool:
+        """Whether a heartbeat is due: none sent yet, or `interval` (the configuration's
+        `heartbeat_interval_seconds`) has passed on the device clock since the last one was
+        sent. A device that was busy for several intervals sends one, not one per interval
+        missed; one sent but not answered counts (the next waits a whole interval)."""
+        return self._last_heartbeat is None or self._clock() - self._last_heartbeat >= interval
+
     async def heartbeat(
         self,
         software_version: str,
@@ -278,7 +292,9 @@ class DeviceClient:
     ) -> httpx.Response:
         """Report what the device holds (the configuration document, the liveness keys'
         version, the deny list) and the journal records it has not uploaded yet (their `at`
-        gives the oldest one's age), with any faults (`{"code", "detail"?, "since"?}`)."""
+        gives the oldest one's age), with any faults (`{"code", "detail"?, "since"?}`). Sent
+        whether due or not; `heartbeat_due` says when the interval has come."""
+        self._last_heartbeat = self._clock()
         now = self.now()
         oldest = None
         if waiting:

@@ -5,7 +5,8 @@ and validators registered the day before enrol over HTTP, correct their clocks f
 server's, sync their configuration, sealed liveness keys and the deny list, then decide
 offline with the real verifier and journal to their own SQLite files. Phones show the code of
 the moment from their own clocks (a few skewed). Devices upload their journals in batches
-after each part of the day and send heartbeats; a share of them is offline until the evening.
+after each part of the day and send heartbeats on their configured interval (on their own
+clocks, which run in real time as the server's does); a share of them is offline until the evening.
 At noon the backend is restarted (a real process restart: nothing acknowledged is lost), one
 rider reports their phone lost through the passenger API and the online gates sync the
 deny-list delta, so later codes from that phone are refused there. A device that lost an
@@ -52,7 +53,7 @@ CUT_HOUR = 10  # a batch is cut off part-way at this upload round
 KILL_HOUR = 17  # gates are killed between journaling and upload before this round
 CUT_KEEPS = 0.5  # the share of the cut batch's body that goes out
 # When the busiest stations of the morning peak lose their link to Redis (past midnight); the
-# 10:00 heartbeats report it.
+# gates' next heartbeats report it.
 STATION_OUTAGE = (timedelta(hours=7, minutes=15), timedelta(hours=8, minutes=15))
 METRO_ACTIONS = ("entry", "exit")  # a gate's taps; a bus validator's are boardings
 # Devices upload after each of these hours of the day (and the offline ones in the evening).
@@ -311,7 +312,7 @@ async def _evening(
             f"journaled on; uploaded {tally.records:,} records when back ({tally.new:,} new)",
             at,
         )  # fmt: skip
-    await devices.upload_round(back)  # their heartbeats; nothing is left to upload
+    await devices.heartbeats(back)  # due since the morning
     if not faults.on(FaultKind.BATCH_TWICE):
         return
     again = devices.devices[rng.choice(devices.device_ids)]

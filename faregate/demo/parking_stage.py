@@ -107,6 +107,7 @@ class Lane:
         self.barrier = barrier
         self.module = module
         self.config: Mapping[str, Any] | None = None
+        self.settings: DeviceSettings | None = None  # the configuration, read
         self.capacity = 0
 
     @classmethod
@@ -137,7 +138,7 @@ class Lane:
 
     async def sync(self) -> None:
         self.config = await self.client.configuration(self.config)
-        settings = DeviceSettings.from_json(self.config)
+        self.settings = settings = DeviceSettings.from_json(self.config)
         self.barrier.apply_settings(settings)
         assert settings.barrier is not None
         self.capacity = settings.barrier.lot.capacity - settings.barrier.lot.reserved
@@ -157,12 +158,14 @@ class Lane:
         )
         if self.barrier.online:
             await self.upload()
+            await self.heartbeat_if_due()
         return decision.opened
 
     async def leave(self, rider: DemoRider, at: datetime) -> bool:
         decision = self.barrier.present_exit(rider.phone.token_at(at), at)
         if self.barrier.online:
             await self.upload()
+            await self.heartbeat_if_due()
         return decision.opened
 
     async def upload(self) -> int:
@@ -180,6 +183,14 @@ class Lane:
         answer.raise_for_status()
         result: dict[str, Any] = answer.json()
         return result
+
+    async def heartbeat_if_due(self) -> None:
+        """Send a heartbeat if its interval (the configuration's) has come on the barrier's
+        own clock."""
+        if self.settings is not None and self.client.heartbeat_due(
+            self.settings.heartbeat_interval
+        ):
+            await self.heartbeat()
 
     async def heartbeat(self) -> None:
         journal = self.barrier.journal
@@ -331,7 +342,7 @@ class ParkingDay:
 
     async def _heartbeats(self) -> None:
         for lane in self.lanes.values():
-            await lane.heartbeat()
+            await lane.heartbeat_if_due()
 
     async def _poorest(self) -> DemoRider | None:
         """The prepaid rider whose wallet holds least (a long stay costs more than that)."""

@@ -4,14 +4,17 @@ kept per device; bad heartbeats are 422 problems, unsigned or revoked devices 40
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
+from simulators.city import CityDevices, DevicePlace
 from tests.helpers.api import Client, Device
-from tests.helpers.devices import TESTS, device_id, enrolled_client, gate
+from tests.helpers.devices import TESTS, device_id, enrolled_client, gate, register
 from tests.helpers.http import loopback
 from ticketing.services.devices import revoke_device
 
@@ -54,6 +57,41 @@ async def test_the_reference_device_reports_and_the_latest_is_kept(client: Clien
         )  # fmt: skip
         assert latest.config_version is None  # it said it holds none
         await gate_client.aclose()
+
+
+async def test_the_simulated_devices_report_on_the_configured_interval_of_their_clock(
+    client: Client, tmp_path: Path
+) -> None:
+    uows = client.server.app[UOWS]
+    now = [datetime.now(UTC)]  # the devices' clock, moved by hand (signed requests carry it)
+    ids = [device_id(), device_id()]
+    codes = {d: await register(uows, d, gate("m2a_03")) for d in ids}
+    place = DevicePlace(route_id="m2a", stop_id="m2a_03", action="entry")
+
+    async def reported() -> list[datetime]:
+        return [(await _latest(client, d)).heartbeat.device_time for d in ids]
+
+    async with loopback(str(client.make_url(""))) as http:
+        devices = CityDevices(http, tmp_path, clock=lambda: now[0], device_clock=lambda: now[0])
+        await devices.enrol(codes, dict.fromkeys(ids, place))
+        fleet = devices.online()
+        interval = timedelta(seconds=60)  # what their configuration says
+        assert {d.settings and d.settings.heartbeat_interval for d in fleet} == {interval}
+        assert await devices.heartbeats(fleet) == 2  # the first is due at once
+        first = await reported()
+        now[0] += interval - timedelta(seconds=1)
+        await devices.upload_round(fleet)  # an upload round is no heartbeat
+        assert await devices.heartbeats(fleet) == 0
+        assert await reported() == first
+        now[0] += timedelta(seconds=1)
+        assert await devices.heartbeats(fleet) == 2
+        second = await reported()
+        moved = [b - a for a, b in zip(first, second, strict=True)]
+        assert all(abs(step - interval) < timedelta(seconds=1) for step in moved)
+        now[0] += 3 * interval + timedelta(seconds=5)  # three intervals missed: one heartbeat
+        assert await devices.heartbeats(fleet) == 2
+        assert await devices.heartbeats(fleet) == 0
+        devices.close()
 
 
 @pytest.mark.parametrize(
