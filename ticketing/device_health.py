@@ -10,9 +10,11 @@ latest heartbeat of each device and judges, at any moment:
   heard of (its last heartbeat, upload or enrolment) against the heartbeat interval: `online`
   within `late_after_beats` intervals, `late` within `offline_after_beats`, else `offline`;
 - its **alarms**: offline for longer than `offline_alarm_after`; gaps in its journal's
-  sequence numbers (seen on upload); a deny list out of date for longer than the policy's
-  maximum age (or none held); journal records waiting longer than `waiting_alarm_after`; faults
-  it reports.
+  sequence numbers (seen on upload); records it uploaded again with another body than the one
+  stored (conflicting), within `conflict_alarm_for`; a deny list out of date for longer than
+  the policy's maximum age (or none held); journal records waiting longer than
+  `waiting_alarm_after`; at least `refusal_spike_at` refused decisions dated within the last
+  `refusal_window`; faults it reports.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class AlarmKind(enum.StrEnum):
     STALE_DENY_LIST = "stale_deny_list"
     RECORDS_WAITING = "records_waiting"
     DEVICE_FAULT = "device_fault"
+    CONFLICTING_RECORDS = "conflicting_records"
+    REFUSAL_SPIKE = "refusal_spike"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +149,9 @@ class HealthRules:
     offline_after_beats: int = 10
     offline_alarm_after: timedelta = timedelta(hours=1)
     waiting_alarm_after: timedelta = timedelta(minutes=30)
+    conflict_alarm_for: timedelta = timedelta(hours=24)  # after the last conflicting record
+    refusal_window: timedelta = timedelta(minutes=15)
+    refusal_spike_at: int = 30  # refusals dated within the window
 
 
 DEFAULT_RULES = HealthRules()
@@ -170,12 +177,17 @@ class DeviceHealth:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observations:
     """What the backend knows of a device besides its registry entry: its latest heartbeat,
-    its last journal upload and the gaps in its journal's numbering, and since when the deny
-    list version its heartbeat names has been out of date (None: it is current)."""
+    its last journal upload and the gaps in its journal's numbering, the records it sent again
+    with another body (how many, the last when), its refusals dated within the rules'
+    `refusal_window`, and since when the deny list version its heartbeat names has been out of
+    date (None: it is current)."""
 
     heartbeat: HeartbeatRecord | None = None
     last_upload_at: datetime | None = None
     journal_gaps: int = 0
+    conflicts: int = 0
+    last_conflict_at: datetime | None = None
+    recent_refusals: int = 0
     deny_list_outdated_since: datetime | None = None
 
 
@@ -233,6 +245,25 @@ def judge(
             Alarm(
                 AlarmKind.JOURNAL_GAP,
                 f"{seen.journal_gaps} sequence numbers missing below its highest",
+            )
+        )
+    if (
+        seen.last_conflict_at is not None
+        and now - seen.last_conflict_at <= rules.conflict_alarm_for
+    ):
+        alarms.append(
+            Alarm(
+                AlarmKind.CONFLICTING_RECORDS,
+                f"{seen.conflicts} record{'' if seen.conflicts == 1 else 's'} sent again with "
+                "another body, the last "
+                f"{_seconds(max(now - seen.last_conflict_at, timedelta()))} ago",
+            )
+        )
+    if seen.recent_refusals >= rules.refusal_spike_at:
+        alarms.append(
+            Alarm(
+                AlarmKind.REFUSAL_SPIKE,
+                f"{seen.recent_refusals} refusals in the last {_seconds(rules.refusal_window)}",
             )
         )
     beat = None if seen.heartbeat is None else seen.heartbeat.heartbeat

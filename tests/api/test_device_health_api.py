@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime
 
 from faregate.api.context import UOWS
+from simulators.device_client import refusal_record, tap_record
 from tests.helpers.api import Client, call, token
 from tests.helpers.devices import TESTS, enrolled_client, gate, register, validator
 from tests.helpers.http import loopback
@@ -77,6 +79,42 @@ async def test_every_device_with_its_state_holdings_and_alarms(client: Client) -
     assert _gauge(metrics, "faregate_devices", "state", "pending") >= 1
     assert _gauge(metrics, "faregate_device_alarms", "kind", "device_fault") >= 1
     assert _gauge(metrics, "faregate_device_alarms", "kind", "journal_gap") >= 0
+
+
+async def test_a_device_that_sends_a_record_again_changed_or_refuses_many_sounds_an_alarm(
+    client: Client,
+) -> None:
+    uows = client.server.app[UOWS]
+    ops = await token(client, UserRole.OPERATOR)
+    tag = secrets.token_hex(3)
+    now = datetime.now(UTC)
+    async with loopback(str(client.make_url(""))) as http:
+        changed = await enrolled_client(uows, "", f"gate-{tag}-a", gate("m2a_03"), http=http)
+        refusing = await enrolled_client(uows, "", f"gate-{tag}-b", gate("m2a_03"), http=http)
+        place = {"route_id": "m2a", "stop_id": "m2a_03", "kind": "entry"}
+        first = tap_record(changed.device_id, 1, 4242, now, **place)
+        assert (await changed.upload([first])).status_code == 200
+        again = await changed.upload([tap_record(changed.device_id, 1, 4343, now, **place)])
+        assert again.json()["conflicting"] == [1]  # what only the device heard until now
+        refusals = [
+            refusal_record(refusing.device_id, seq, now, "replayed", stop_id="m2a_03")
+            for seq in range(1, 31)
+        ]
+        assert (await refusing.upload([], refusals)).status_code == 200
+        for device in (changed, refusing):
+            await device.aclose()
+
+    listed = await call(client, "GET", f"{DEVICES}?search={tag}", None, ops)
+    alarms = {d["device_id"]: d["alarms"] for d in (await listed.json())["devices"]}
+    assert [(x["kind"], x["detail"][:35]) for x in alarms[f"gate-{tag}-a"]] == [
+        ("conflicting_records", "1 record sent again with another bo"),
+    ]
+    assert [(x["kind"], x["detail"]) for x in alarms[f"gate-{tag}-b"]] == [
+        ("refusal_spike", "30 refusals in the last 15 min"),
+    ]
+    metrics = await (await client.get("/metrics")).text()
+    assert _gauge(metrics, "faregate_device_alarms", "kind", "conflicting_records") >= 1
+    assert _gauge(metrics, "faregate_device_alarms", "kind", "refusal_spike") >= 1
 
 
 async def test_bad_device_queries_are_problems(client: Client) -> None:

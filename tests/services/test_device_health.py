@@ -107,6 +107,34 @@ def test_journal_gaps_stale_deny_list_waiting_records_and_faults() -> None:
     ]
 
 
+SENT_AGAIN = "2 records sent again with another body, the last"
+
+
+@pytest.mark.parametrize(
+    ("last_conflict", "refusals", "alarms"),
+    [
+        (timedelta(hours=3), 30, [
+            (AlarmKind.CONFLICTING_RECORDS, f"{SENT_AGAIN} 3 h 0 min ago"),
+            (AlarmKind.REFUSAL_SPIKE, "30 refusals in the last 15 min"),
+        ]),
+        (timedelta(hours=24), 29, [
+            (AlarmKind.CONFLICTING_RECORDS, f"{SENT_AGAIN} 24 h 0 min ago"),
+        ]),
+        (timedelta(hours=24, seconds=1), 29, []),
+    ],
+)  # fmt: skip
+def test_conflicting_records_of_the_last_day_and_a_spike_of_refusals(
+    last_conflict: timedelta, refusals: int, alarms: list[tuple[AlarmKind, str]]
+) -> None:
+    seen = Observations(
+        heartbeat=_beat(timedelta(seconds=5)),
+        conflicts=2,
+        last_conflict_at=NOW - last_conflict,
+        recent_refusals=refusals,
+    )
+    assert [(a.kind, a.detail) for a in judge(_device(), seen, POLICY, NOW).alarms] == alarms
+
+
 def test_a_deny_list_behind_for_less_than_its_maximum_age_is_no_alarm() -> None:
     seen = Observations(
         heartbeat=_beat(timedelta(seconds=5), records_waiting=1, oldest_waiting_seconds=60),

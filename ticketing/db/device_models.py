@@ -1,5 +1,6 @@
-"""The device registry's tables: `devices` (migration 0012_device_registry) and the latest
-heartbeat of each, `device_heartbeats` (0017_device_heartbeats).
+"""The device registry's tables: `devices` (migration 0012_device_registry), the latest
+heartbeat of each, `device_heartbeats` (0017_device_heartbeats), and the records each sent
+again with another body, `device_conflicts` (0023_device_conflicts).
 
 One row per registered gate, validator or barrier: its binding, its registration status, the
 SHA-256 of its pending enrolment code (never the code), its secret sealed under the server's
@@ -73,3 +74,18 @@ class DeviceHeartbeatRow(Base):
     records_waiting: Mapped[int] = mapped_column(BigInteger)
     oldest_waiting_seconds: Mapped[int | None] = mapped_column(BigInteger)
     faults: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class DeviceConflictRow(Base):
+    """How many journal records a device sent again with another body than the one stored
+    (the first stays), and the last such upload (migration 0023_device_conflicts): what the
+    conflicting-records alarm reads. One row per device that ever sent one."""
+
+    __tablename__ = "device_conflicts"
+
+    device_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("devices.device_id", ondelete="CASCADE"), primary_key=True
+    )
+    records: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[datetime]

@@ -83,15 +83,21 @@ async def _reports(
         if b.heartbeat.deny_list_version is not None
     ]
     outdated = await uow.device_health.deny_list_outdated_since(held)
+    conflicts = await uow.device_health.conflicts(ids)
+    refusals = await uow.device_health.refusals_since(ids, now - rules.refusal_window)
     reports = []
     for device in devices:
         beat = beats.get(device.device_id)
         use = activity.get(device.device_id)
         version = None if beat is None else beat.heartbeat.deny_list_version
+        conflict = conflicts.get(device.device_id)
         seen = Observations(
             heartbeat=beat,
             last_upload_at=None if use is None else use.last_upload_at,
             journal_gaps=0 if use is None else max(use.missing, 0),
+            conflicts=0 if conflict is None else conflict.records,
+            last_conflict_at=None if conflict is None else conflict.last_at,
+            recent_refusals=refusals.get(device.device_id, 0),
             deny_list_outdated_since=None if version is None else outdated.get(version),
         )
         reports.append(DeviceReport(health=judge(device, seen, policy, now, rules), activity=use))

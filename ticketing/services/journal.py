@@ -141,6 +141,8 @@ async def ingest_journal(
                 t.device_seq for t in repeats if held.get((t.device_id, t.device_seq)) != body(t)
             )
         counted = await uow.journal.add_refusals(refusals)
+        # Kept for the device's conflicting-records alarm: otherwise only the device hears.
+        await uow.device_health.record_conflicts(device_id, conflicts, now)
         new = result.inserted + len(quarantined) + len(counted)
         return JournalUpload(
             received=len(taps) + len(refusals),
