@@ -272,6 +272,7 @@ def create_app(config: ApiConfig) -> web.Application:
         operator=ServicesOverview(
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),
             lambda request: Occupancy(request.app[REDIS]),
+            feed=lambda request: request.app[PRICING_FEED],
             clock=config.clock,
             policy=config.device_policy,
         ),

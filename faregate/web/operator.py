@@ -1,17 +1,18 @@
 """The parking operator's page (`/operator`): lots with live occupancy, devices, and the exits
 where the barrier could not take the fee.
 
-PLACEHOLDER CONTRACT. Parking sessions, device journals and operator sign-in do not exist yet;
-the dataclasses below are what the page needs, and the API round fills them from the parking
-and device services through an `OperatorSource`. The page itself, its live updates
-(`occupancy.py`) and its tests are real; the data behind them is the test's.
+The dataclasses below are what the page needs; an `OperatorSource` fills them
+(`faregate.web.operator_source.ServicesOverview` from the parking and device services; a test
+may give its own). The devices come a page at a time, filtered by id, station and lot from the
+query string (`?search=&station=&lot=&after=`, `DeviceFilter`), with a link to the next page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -55,12 +56,25 @@ class UncollectedExit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceFilter:
+    """Which devices the page lists: those whose id contains `search`, at `station` (a stop
+    or its parent), of `lot`, from after the id `after` (a page of them)."""
+
+    search: str = ""
+    station: str = ""
+    lot: str = ""
+    after: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorOverview:
     operator: str
     as_of: datetime
     lots: tuple[LotOccupancy, ...]
     devices: tuple[DeviceStatus, ...]
     uncollected: tuple[UncollectedExit, ...]
+    device_filter: DeviceFilter = DeviceFilter()
+    next_after: str | None = None  # the id the next page of devices starts after; None: last
 
 
 OperatorSource = Callable[[web.Request], Awaitable[OperatorOverview]]
@@ -115,10 +129,25 @@ async def operator_page(request: web.Request) -> web.Response:
         else lot
         for lot in overview.lots
     ]
+    more = overview.device_filter
+    next_url = (
+        None
+        if overview.next_after is None
+        else "?"
+        + urlencode(
+            {
+                **{k: v for k, v in asdict(more).items() if v and k != "after"},
+                "after": overview.next_after,
+            }
+        )
+        + "#devices"
+    )
     return render(
         request,
         "operator.html",
         overview=overview,
+        device_filter=more,
+        next_devices_url=next_url,
         lots=lots,
         devices=[device_row(d, overview.as_of) for d in overview.devices],
         uncollected_totals=totals([u.fee for u in overview.uncollected]),
