@@ -214,19 +214,24 @@ class Gateway(Protocol):
     async def find_refunds(self, payment_id: str, idempotency_key: str) -> list[Refund]: ...
 
     # Listing for reconciliation. Each returns every object created in
-    # [created_from, created_until) (both tz-aware), oldest first (ties by id), however many
-    # pages the gateway needs; a failure on any page raises, never a partial list.
+    # [created_from, created_until) (both tz-aware; `created_until` None: up to whatever the
+    # gateway holds now, by its own clock), oldest first (ties by id), however many pages the
+    # gateway needs; a failure on any page raises, never a partial list.
 
-    async def list_payments(self, created_from: datetime, created_until: datetime) -> list[Payment]:
+    async def list_payments(
+        self, created_from: datetime, created_until: datetime | None
+    ) -> list[Payment]:
         """Payments created in the period, whatever their status."""
         ...
 
-    async def list_refunds(self, created_from: datetime, created_until: datetime) -> list[Refund]:
+    async def list_refunds(
+        self, created_from: datetime, created_until: datetime | None
+    ) -> list[Refund]:
         """Refunds created in the period, whichever payment they belong to."""
         ...
 
     async def list_balance_transactions(
-        self, created_from: datetime, created_until: datetime
+        self, created_from: datetime, created_until: datetime | None
     ) -> list[BalanceTransaction] | None:
         """Balance movements (with fees) created in the period; None if the gateway keeps no
         balance ledger, in which case fees are unknown rather than zero."""

@@ -236,7 +236,9 @@ class StripeGateway:
 
     # -- listing for reconciliation ---------------------------------------------------------
 
-    async def list_payments(self, created_from: datetime, created_until: datetime) -> list[Payment]:
+    async def list_payments(
+        self, created_from: datetime, created_until: datetime | None
+    ) -> list[Payment]:
         return _oldest_first(
             [
                 _payment(intent)
@@ -246,7 +248,9 @@ class StripeGateway:
             ]
         )
 
-    async def list_refunds(self, created_from: datetime, created_until: datetime) -> list[Refund]:
+    async def list_refunds(
+        self, created_from: datetime, created_until: datetime | None
+    ) -> list[Refund]:
         return _oldest_first(
             [
                 _refund(refund)
@@ -255,7 +259,7 @@ class StripeGateway:
         )
 
     async def list_balance_transactions(
-        self, created_from: datetime, created_until: datetime
+        self, created_from: datetime, created_until: datetime | None
     ) -> list[BalanceTransaction]:
         return _oldest_first(
             [
@@ -270,25 +274,29 @@ class StripeGateway:
         self,
         resource: str,
         created_from: datetime,
-        created_until: datetime,
+        created_until: datetime | None,
         *,
         expand: list[str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every object of a list endpoint created in [created_from, created_until).
+        """Every object of a list endpoint created in [created_from, created_until) (None:
+        no upper bound).
 
         The period is always applied here; the server is asked to filter too only when
         `server_filters_created` (localstripe answers 400 or 500 to a `created` filter).
         """
-        if created_from.tzinfo is None or created_until.tzinfo is None:
+        if created_from.tzinfo is None or (
+            created_until is not None and created_until.tzinfo is None
+        ):
             raise GatewayRequestRejected("listing periods must be timezone-aware")
         filters: dict[str, Any] = {}
         if self._server_filters_created:
-            filters["created"] = {
-                "gte": math.floor(created_from.timestamp()),
-                "lt": math.ceil(created_until.timestamp()),
-            }
+            created = {"gte": math.floor(created_from.timestamp())}
+            if created_until is not None:
+                created["lt"] = math.ceil(created_until.timestamp())
+            filters["created"] = created
         async for item in self._list(resource, expand=expand, **filters):
-            if created_from <= _timestamp(item) < created_until:
+            created_at = _timestamp(item)
+            if created_from <= created_at and (created_until is None or created_at < created_until):
                 yield item
 
     # -- plumbing ----------------------------------------------------------------------------

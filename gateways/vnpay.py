@@ -1,4 +1,5 @@
-"""VNPay adapter (API 2.1.0): the redirect payment URL and the IPN callback.
+"""VNPay adapter (API 2.1.0): the redirect payment URL, the IPN callback, and the transaction
+query (`querydr`) reconciliation reads.
 
 VNPay signs with `vnp_SecureHash` = hex HMAC-SHA512, keyed by the merchant's hash secret, over
 the `vnp_*` parameters other than `vnp_SecureHash`/`vnp_SecureHashType`, sorted by name and
@@ -17,18 +18,22 @@ import enum
 import hashlib
 import hmac
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import quote_plus, urlencode
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from gateways.errors import VNPayError
 
 VNPAY_VERSION = "2.1.0"
 VNPAY_TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 SANDBOX_PAY_URL = "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html"
+SANDBOX_API_URL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"
 AMOUNT_SCALE = 100
 _MAX_AMOUNT_DIGITS = 12  # vnp_Amount is Numeric[1,12]
 _HASH_FIELDS_EXCLUDED = frozenset({"vnp_SecureHash", "vnp_SecureHashType"})
@@ -92,6 +97,7 @@ class VNPayConfig:
     hash_secret: str
     return_url: str
     pay_url: str = SANDBOX_PAY_URL
+    api_url: str = SANDBOX_API_URL  # the merchant web API (querydr)
     locale: str = "vn"
     expire_after: timedelta = timedelta(minutes=15)
 
@@ -248,3 +254,90 @@ async def handle_ipn(
         # VNPay only understands RspCode; anything unexpected is "99" and VNPay will retry.
         _log.exception("VNPay IPN for %r failed", query.get("vnp_TxnRef"))
         return IpnAnswer(IpnCode.UNKNOWN_ERROR)
+
+
+# -- querydr: what VNPay says happened to an order -----------------------------------------
+
+# The querydr checksum is HMAC-SHA512 over these fields' values joined by "|", in this order
+# (not sorted, not URL-encoded; an absent field is an empty string), per VNPay's guide
+# ("truy-van-hoan-tien/querydr&refund").
+QUERY_REQUEST_HASH_FIELDS = (
+    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TxnRef",
+    "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
+)  # fmt: skip
+QUERY_RESPONSE_HASH_FIELDS = (
+    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+    "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+    "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
+    "vnp_PromotionAmount",
+)  # fmt: skip
+QUERY_NOT_FOUND = "91"  # vnp_ResponseCode: VNPay has no such transaction
+
+
+def pipe_hash(params: Mapping[str, object], fields: Sequence[str], hash_secret: str) -> str:
+    data = "|".join(str(params.get(name, "") or "") for name in fields)
+    return hmac.new(hash_secret.encode("utf-8"), data.encode("utf-8"), hashlib.sha512).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class VNPayTransaction:
+    """VNPay's record of one order: `found` False if it has none; `paid` when its transaction
+    status is success ("00"); `amount_vnd` what it collected (None if not found)."""
+
+    txn_ref: str
+    found: bool
+    paid: bool
+    amount_vnd: int | None
+    status: str
+    transaction_no: str
+
+
+async def query_transaction(
+    config: VNPayConfig,
+    client: httpx.AsyncClient,
+    *,
+    txn_ref: str,
+    transaction_date: datetime,
+    at: datetime,
+    ip_addr: str = "127.0.0.1",
+) -> VNPayTransaction:
+    """Ask VNPay (`querydr`) what became of order `txn_ref`, opened at `transaction_date`.
+    VNPayError if VNPay cannot be asked, refuses the query, or its answer is not signed by it."""
+    request = {
+        "vnp_RequestId": secrets.token_hex(16),
+        "vnp_Version": VNPAY_VERSION,
+        "vnp_Command": "querydr",
+        "vnp_TmnCode": config.tmn_code,
+        "vnp_TxnRef": txn_ref,
+        "vnp_OrderInfo": f"Doi soat {txn_ref}",
+        "vnp_TransactionDate": format_vnpay_time(transaction_date),
+        "vnp_CreateDate": format_vnpay_time(at),
+        "vnp_IpAddr": ip_addr,
+    }
+    request["vnp_SecureHash"] = pipe_hash(request, QUERY_REQUEST_HASH_FIELDS, config.hash_secret)
+    try:
+        response = await client.post(config.api_url, json=request)
+        answer = response.json()
+    except (httpx.HTTPError, ValueError) as error:
+        raise VNPayError(f"VNPay's querydr for {txn_ref} failed: {error}") from error
+    if not isinstance(answer, dict):
+        raise VNPayError(f"VNPay's querydr for {txn_ref} answered {answer!r}")
+    expected = pipe_hash(answer, QUERY_RESPONSE_HASH_FIELDS, config.hash_secret)
+    if not hmac.compare_digest(expected, str(answer.get("vnp_SecureHash", "")).lower()):
+        raise VNPayError(f"VNPay's querydr answer for {txn_ref} is not signed by VNPay")
+    code = str(answer.get("vnp_ResponseCode", ""))
+    if code == QUERY_NOT_FOUND:
+        return VNPayTransaction(txn_ref, False, False, None, "", "")
+    if code != SUCCESS_CODE or answer.get("vnp_TxnRef") != txn_ref:
+        raise VNPayError(
+            f"VNPay refused the querydr for {txn_ref}: {code} {answer.get('vnp_Message', '')}"
+        )
+    status = str(answer.get("vnp_TransactionStatus", ""))
+    return VNPayTransaction(
+        txn_ref,
+        True,
+        status == SUCCESS_CODE,
+        decode_amount(str(answer.get("vnp_Amount", ""))),
+        status,
+        str(answer.get("vnp_TransactionNo", "")),
+    )

@@ -12,6 +12,11 @@ Stripe: written from VNPay's published integration guide (sandbox.vnpayment.vn/a
   `vnp_TransactionStatus`, `vnp_TransactionNo`, `vnp_BankCode`, `vnp_PayDate`, ...) and sends
   the rider back to `vnp_ReturnUrl` with the same signed result. `ipn_copies` sends the IPN
   that many times (VNPay retries until it reads an answer), before the return.
+- `POST /merchant_webapi/api/transaction` (JSON, `vnp_Command` querydr): what became of an
+  order, as VNPay's transaction query answers it: the request's checksum checked (HMAC-SHA512
+  over its fields joined by `|` in the guide's order), the answer signed the same way over the
+  answer's fields; `vnp_ResponseCode` 91 when no order has that `vnp_TxnRef`,
+  `vnp_TransactionStatus` 00 paid, 01 not finished, 02 failed.
 - `GET /standin/transactions`: what was paid here (JSON), for tests and reconciliation.
 
     python -m gateways.vnpay_standin --port 8090 --tmn-code FAREGATE --hash-secret S \\
@@ -36,7 +41,18 @@ from aiohttp import web
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PAY_PATH = "/paymentv2/vpcpay.html"
+API_PATH = "/merchant_webapi/api/transaction"
 _UNSIGNED = ("vnp_SecureHash", "vnp_SecureHashType")
+_QUERY_SIGNED = (
+    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TxnRef",
+    "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
+)  # fmt: skip
+_QUERY_ANSWER_SIGNED = (
+    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
+    "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
+    "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
+    "vnp_PromotionAmount",
+)  # fmt: skip
 
 
 def sign(params: dict[str, str], secret: str) -> str:
@@ -46,6 +62,12 @@ def sign(params: dict[str, str], secret: str) -> str:
         (k, v) for k, v in params.items() if k.startswith("vnp_") and k not in _UNSIGNED and v
     )
     data = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs)
+    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
+
+
+def sign_fields(params: dict[str, str], names: tuple[str, ...], secret: str) -> str:
+    """The API's checksum: HMAC-SHA512 over the named fields' values joined by `|`."""
+    data = "|".join(params.get(name, "") for name in names)
     return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
@@ -132,8 +154,57 @@ class VNPayStandIn:
         app = web.Application()
         app.router.add_get(PAY_PATH, self._payment_page)
         app.router.add_post("/paymentv2/pay", self._pay)
+        app.router.add_post(API_PATH, self._api)
         app.router.add_get("/standin/transactions", self._list)
         return app
+
+    def query(self, params: dict[str, str]) -> dict[str, str]:
+        """The signed answer to a querydr request."""
+        answer = {
+            "vnp_ResponseId": secrets.token_hex(8),
+            "vnp_Command": "querydr",
+            "vnp_TmnCode": self.tmn_code,
+            "vnp_TxnRef": params.get("vnp_TxnRef", ""),
+        }
+        if not hmac.compare_digest(
+            params.get("vnp_SecureHash", "").lower(),
+            sign_fields(params, _QUERY_SIGNED, self.hash_secret),
+        ):
+            answer |= {"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"}
+        elif params.get("vnp_TmnCode") != self.tmn_code:
+            answer |= {"vnp_ResponseCode": "02", "vnp_Message": "Merchant is not valid"}
+        else:
+            found = [
+                t for t in self.transactions.values()
+                if t.request["vnp_TxnRef"] == params.get("vnp_TxnRef")
+            ]  # fmt: skip
+            if not found:
+                answer |= {"vnp_ResponseCode": "91", "vnp_Message": "Transaction not found"}
+            else:
+                latest = found[-1]
+                result = latest.result or {}
+                answer |= {
+                    "vnp_ResponseCode": "00",
+                    "vnp_Message": "QueryDR Success",
+                    "vnp_Amount": latest.request["vnp_Amount"],
+                    "vnp_BankCode": result.get("vnp_BankCode", ""),
+                    "vnp_PayDate": result.get("vnp_PayDate", ""),
+                    "vnp_TransactionNo": result.get("vnp_TransactionNo", ""),
+                    "vnp_TransactionType": "01",
+                    "vnp_TransactionStatus": result.get("vnp_TransactionStatus", "01"),
+                    "vnp_OrderInfo": latest.request["vnp_OrderInfo"],
+                }
+        answer["vnp_SecureHash"] = sign_fields(answer, _QUERY_ANSWER_SIGNED, self.hash_secret)
+        return answer
+
+    async def _api(self, request: web.Request) -> web.Response:
+        try:
+            params = await request.json()
+        except ValueError:
+            return web.json_response({"vnp_ResponseCode": "99", "vnp_Message": "Not JSON"})
+        if not isinstance(params, dict) or params.get("vnp_Command") != "querydr":
+            return web.json_response({"vnp_ResponseCode": "99", "vnp_Message": "Unknown command"})
+        return web.json_response(self.query({str(k): str(v) for k, v in params.items()}))
 
     async def _payment_page(self, request: web.Request) -> web.Response:
         params = dict(request.query)

@@ -53,7 +53,7 @@ async def void_unrecorded(
 
 
 async def void_duplicate_charges(
-    ctx: PaymentsContext, created_from: datetime, created_until: datetime
+    ctx: PaymentsContext, created_from: datetime, created_until: datetime | None
 ) -> list[DuplicateCharge]:
     """Void (or refund) the duplicate daily charges among the gateway's payments created in
     the period: those carrying a charge key whose attempts are all settled (none still in

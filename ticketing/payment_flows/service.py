@@ -90,7 +90,7 @@ class PaymentsService:
         return await charges.retry_failed_charges(self._ctx, account_id)
 
     async def void_duplicate_charges(
-        self, created_from: datetime, created_until: datetime
+        self, created_from: datetime, created_until: datetime | None
     ) -> list[DuplicateCharge]:
         """Void (or refund) daily charges made twice at the gateway among the payments created
         in the period, and report them (see `ticketing.payment_flows.duplicates`)."""

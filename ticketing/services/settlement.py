@@ -17,7 +17,8 @@ the next with nothing done twice:
    recovery; then duplicates at the gateway are voided or refunded
    (`settlement_reconcile.void_duplicates`);
 4. reconcile: the gateway's listings of the period since the previous run against the
-   ledger's payment records, rolled into suspense (`settlement_reconcile`);
+   ledger's payment records, and VNPay's answers on its top-ups, rolled into suspense
+   (`settlement_reconcile`);
 5. apportion: the day's own exceptions (unpriced legs, uncollected days) recorded;
 6. report: the inputs gathered (`settlement_inputs`), the pure computation
    (`ticketing.settlement.compute.settle_day`), the reports written, the figures, summary and
@@ -45,6 +46,7 @@ from typing import Any
 from faregate_data.chart_of_accounts import load_chart
 from faregate_data.operators import OperatorRegistry, load_operators
 from gateways.protocol import Gateway
+from gateways.vnpay import VNPayConfig
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts as ledger_accounts
@@ -110,6 +112,7 @@ class _Run:
     day: date
     gateway: Gateway | None
     payments: PaymentsService | None
+    vnpay: VNPayConfig | None = None  # VNPay top-ups are reconciled through its querydr
     progress: ProgressHook = _no_progress
     concurrency: int = DEFAULT_CONCURRENCY
 
@@ -134,6 +137,7 @@ async def settle(
     registry: OperatorRegistry | None = None,
     progress: ProgressHook | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    vnpay: VNPayConfig | None = None,
 ) -> SettlementOutcome:
     """Settle `day` (see the module docstring). Without a gateway the charge and reconcile
     stages are skipped (nothing to charge through, nothing to list). Reports name operators,
@@ -156,11 +160,12 @@ async def settle(
         day=day,
         gateway=gateway,
         payments=payments,
+        vnpay=vnpay,
         progress=progress or _no_progress,
         concurrency=concurrency,
     )
     if dry_run:
-        found = await reconcile_period(uows, day, gateway, uows.clock())
+        found = await reconcile_period(uows, day, gateway, uows.clock(), vnpay)
         settled = settle_day(await gather_inputs(uows, day, found, dry_run=True, feed=feed))
         files = await _write(uows, settled, report_dir, operators)
         return SettlementOutcome(settled.summary(str(files.html)), False, True)
@@ -296,7 +301,7 @@ async def _reconcile(run: _Run) -> None:
         if run.payments is not None
         else ledger_accounts.gateway_clearing(DEFAULT_GATEWAY)
     )
-    await reconcile_stage(run.uows, run.day, run.gateway, clearing)
+    await reconcile_stage(run.uows, run.day, run.gateway, clearing, run.vnpay)
 
 
 async def _apportion(run: _Run) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from ticketing.money import Money
@@ -97,6 +97,9 @@ class ReconciliationFigures:
     resolved: tuple[str, ...] = ()  # exception keys this run resolved
     previous: tuple[str, ...] = ()  # exception keys open before this run
     suspense_moved: int = 0  # by the exceptions table: what opened less what was resolved
+    # The newest object the gateway listed, by the gateway's own clock (which need not be the
+    # ledger's): the next run lists the gateway from here.
+    gateway_until: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,11 +109,13 @@ class ReconciliationFigures:
             "resolved": list(self.resolved),
             "previous": list(self.previous),
             "suspense_moved": self.suspense_moved,
+            "gateway_until": None if self.gateway_until is None else self.gateway_until.isoformat(),
         }
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> ReconciliationFigures:
         fees = value.get("fees")
+        gateway_until = value.get("gateway_until")
         return cls(
             counts={str(k): int(v) for k, v in value.get("counts", {}).items()},
             cash_difference=int(value.get("cash_difference", 0)),
@@ -118,4 +123,5 @@ class ReconciliationFigures:
             resolved=tuple(str(k) for k in value.get("resolved", ())),
             previous=tuple(str(k) for k in value.get("previous", ())),
             suspense_moved=int(value.get("suspense_moved", 0)),
+            gateway_until=None if gateway_until is None else datetime.fromisoformat(gateway_until),
         )

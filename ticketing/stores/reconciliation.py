@@ -8,19 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from ticketing.db.models import EntryRow, table_of
 from ticketing.db.payments_models import PaymentAttemptRow, PaymentRefundRow
-from ticketing.payments.model import AttemptStatus, RefundRecordStatus
+from ticketing.db.vnpay_models import VNPayOrderRow
+from ticketing.payments.model import AttemptStatus, RefundRecordStatus, TopUpOrder
 from ticketing.postings import RECONCILIATION_SUSPENSE, suspense_move_id
 from ticketing.service_day import service_day
 from ticketing.settlement.reconcile import LedgerPayment, LedgerRefund
+from ticketing.stores.vnpay import top_up_order
 
 ENTRIES = table_of(EntryRow)
 ATTEMPTS = table_of(PaymentAttemptRow)
+ORDERS = table_of(VNPayOrderRow)
 REFUNDS = table_of(PaymentRefundRow)
 COLLECTED_STATUSES = (AttemptStatus.SUCCEEDED.value, AttemptStatus.RECOVERED.value)
 
@@ -43,6 +46,19 @@ class ReconciliationInputs:
         if not wanted:
             return []
         return await self._succeeded_attempts(ATTEMPTS.c.id.in_(wanted))
+
+    async def ledger_payments_of(
+        self, gateway_ids: Iterable[str], attempt_ids: Iterable[str]
+    ) -> list[LedgerPayment]:
+        """Collected attempts, whatever their period, that recorded one of the gateway's
+        payment ids or whose id is one of `attempt_ids` (our idempotency keys at the gateway):
+        the ledger's records of payments the gateway listed."""
+        gateway_ids, attempt_ids = sorted(set(gateway_ids)), sorted(set(attempt_ids))
+        if not gateway_ids and not attempt_ids:
+            return []
+        return await self._succeeded_attempts(
+            or_(ATTEMPTS.c.gateway_payment_id.in_(gateway_ids), ATTEMPTS.c.id.in_(attempt_ids))
+        )
 
     async def _succeeded_attempts(self, *where: ColumnElement[bool]) -> list[LedgerPayment]:
         """The ledger's side of a payment line, of the succeeded attempts matching `where`."""
@@ -73,6 +89,23 @@ class ReconciliationInputs:
 
     async def ledger_refunds(self, start: datetime, end: datetime) -> list[LedgerRefund]:
         """The refunds created in [start, end) that the ledger counts as paid back."""
+        return await self._succeeded_refunds(
+            REFUNDS.c.created_at >= start, REFUNDS.c.created_at < end
+        )
+
+    async def ledger_refunds_of(
+        self, gateway_ids: Iterable[str], refund_ids: Iterable[str]
+    ) -> list[LedgerRefund]:
+        """Paid-back refunds, whatever their period, that recorded one of the gateway's refund
+        ids or whose id is one of `refund_ids` (our idempotency keys at the gateway)."""
+        gateway_ids, refund_ids = sorted(set(gateway_ids)), sorted(set(refund_ids))
+        if not gateway_ids and not refund_ids:
+            return []
+        return await self._succeeded_refunds(
+            or_(REFUNDS.c.gateway_refund_id.in_(gateway_ids), REFUNDS.c.id.in_(refund_ids))
+        )
+
+    async def _succeeded_refunds(self, *where: ColumnElement[bool]) -> list[LedgerRefund]:
         rows = await self._session.execute(
             select(
                 REFUNDS.c.id,
@@ -82,11 +115,7 @@ class ReconciliationInputs:
                 REFUNDS.c.gateway_refund_id,
                 REFUNDS.c.created_at,
             )
-            .where(
-                REFUNDS.c.status == RefundRecordStatus.SUCCEEDED.value,
-                REFUNDS.c.created_at >= start,
-                REFUNDS.c.created_at < end,
-            )
+            .where(REFUNDS.c.status == RefundRecordStatus.SUCCEEDED.value, *where)
             .order_by(REFUNDS.c.id)
         )
         return [
@@ -100,6 +129,23 @@ class ReconciliationInputs:
             )
             for row in rows
         ]
+
+    async def vnpay_orders(
+        self, start: datetime, end: datetime, *, txn_refs: Iterable[str] = ()
+    ) -> list[TopUpOrder]:
+        """VNPay top-up orders opened or settled in [start, end), and those named (the orders
+        of open exceptions), whatever their status: what VNPay is asked about."""
+        in_period = or_(
+            (ORDERS.c.created_at >= start) & (ORDERS.c.created_at < end),
+            (ORDERS.c.confirmed_at >= start) & (ORDERS.c.confirmed_at < end),
+        )
+        named = sorted(set(txn_refs))
+        rows = await self._session.execute(
+            select(VNPayOrderRow)
+            .where(or_(in_period, VNPayOrderRow.txn_ref.in_(named)) if named else in_period)
+            .order_by(VNPayOrderRow.txn_ref)
+        )
+        return [top_up_order(row) for row in rows.scalars()]
 
     async def known_charge_keys(self, before: datetime) -> list[str]:
         rows = await self._session.execute(

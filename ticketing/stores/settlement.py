@@ -307,6 +307,20 @@ class SettlementRecords:
         )
         return until
 
+    async def previous_gateway_until(self, day: date) -> datetime | None:
+        """Where the previous runs' gateway listings ended, by the gateway's clock."""
+        rows = await self._session.execute(
+            select(DAYS.c.reconciliation).where(
+                DAYS.c.day != day, DAYS.c.reconciliation.is_not(None)
+            )
+        )
+        ends = [
+            until
+            for (figures,) in rows
+            if (until := ReconciliationFigures.from_json(figures).gateway_until) is not None
+        ]
+        return max(ends, default=None)
+
     # -- the versions a day settled, and adjustments ----------------------------------------
 
     def _latest(self, day: date) -> Subquery:
@@ -526,6 +540,20 @@ class SettlementRecords:
             .order_by(EXCEPTIONS.c.key)
         )
         return [_stored_exception(r) for r in rows]
+
+    async def resolved_before(self, keys: Iterable[str], day: date) -> set[str]:
+        """Which of the exception keys a run other than `day`'s reported and are resolved."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return set()
+        rows = await self._session.execute(
+            select(EXCEPTIONS.c.key).where(
+                EXCEPTIONS.c.key.in_(wanted),
+                EXCEPTIONS.c.first_seen != day,
+                EXCEPTIONS.c.resolved_on.is_not(None),
+            )
+        )
+        return set(rows.scalars())
 
     async def exceptions_first_seen(self, day: date) -> list[StoredException]:
         rows = await self._session.execute(

@@ -14,7 +14,7 @@ from ticketing.money import Money
 from ticketing.payments.model import TopUpOrder, TopUpOrderStatus
 
 
-def _order(row: VNPayOrderRow) -> TopUpOrder:
+def top_up_order(row: VNPayOrderRow) -> TopUpOrder:
     return TopUpOrder(
         row.txn_ref,
         row.account_id,
@@ -46,7 +46,7 @@ class VNPayOrders:
 
     async def find(self, txn_ref: str) -> TopUpOrder | None:
         row = await self._session.get(VNPayOrderRow, txn_ref, populate_existing=True)
-        return None if row is None else _order(row)
+        return None if row is None else top_up_order(row)
 
     async def settle(
         self,
@@ -85,4 +85,4 @@ class VNPayOrders:
             .order_by(VNPayOrderRow.created_at.desc())
             .limit(limit)
         )
-        return [_order(row) for row in rows]
+        return [top_up_order(row) for row in rows]
