@@ -30,7 +30,7 @@ from faregate.errors import GatewayConfigError
 from gateways.localstripe_server import localstripe
 from gateways.protocol import Gateway
 from gateways.stripe_gateway import StripeGateway
-from gateways.vnpay import SANDBOX_PAY_URL, VNPayConfig
+from gateways.vnpay import SANDBOX_API_URL, SANDBOX_PAY_URL, VNPayConfig
 
 GATEWAY_KIND_VARIABLE = "FAREGATE_GATEWAY"
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
@@ -115,7 +115,8 @@ VNPAY_VARIABLES = ("VNPAY_TMN_CODE", "VNPAY_HASH_SECRET")
 
 def vnpay_from_environment(environ: Mapping[str, str] | None = None) -> VNPayConfig | None:
     """VNPay top-ups, beside the card gateway: the terminal's VNPAY_TMN_CODE and
-    VNPAY_HASH_SECRET (neither: not offered), VNPAY_PAY_URL (default VNPay's sandbox) and
+    VNPAY_HASH_SECRET (neither: not offered), VNPAY_PAY_URL and VNPAY_API_URL (the merchant
+    web API settlement's reconciliation queries; both default to VNPay's sandbox) and
     VNPAY_RETURN_URL (default: back to the passenger page of the server the rider used)."""
     env = os.environ if environ is None else environ
     code, secret = (env.get(name, "") for name in VNPAY_VARIABLES)
@@ -128,6 +129,7 @@ def vnpay_from_environment(environ: Mapping[str, str] | None = None) -> VNPayCon
         secret,
         return_url=env.get("VNPAY_RETURN_URL", ""),
         pay_url=env.get("VNPAY_PAY_URL") or SANDBOX_PAY_URL,
+        api_url=env.get("VNPAY_API_URL") or SANDBOX_API_URL,
     )
 
 

@@ -61,6 +61,7 @@ async def settlement_runner(app: web.Application) -> AsyncIterator[None]:
         report_dir=lambda day: report_dir(app, day),
         gateway=app[GATEWAY],
         payments=app[PAYMENTS],
+        vnpay=app[CONFIG].vnpay,
     )
     app[SETTLEMENT_RUNNER] = runner
     if not app[CONFIG].settlement_runner:

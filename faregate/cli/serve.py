@@ -183,7 +183,7 @@ def serve(
     Payments go to the gateway FAREGATE_GATEWAY names (default stripe): STRIPE_API_KEY /
     STRIPE_API_BASE (with STRIPE_WEBHOOK_SECRET) when set, otherwise a private localstripe in
     the data directory. VNPay top-ups: VNPAY_TMN_CODE and VNPAY_HASH_SECRET (VNPAY_PAY_URL,
-    VNPAY_RETURN_URL; see faregate.gateway_runtime.vnpay_from_environment).
+    VNPAY_API_URL, VNPAY_RETURN_URL; see faregate.gateway_runtime.vnpay_from_environment).
     """
     try:
         gateway = gateway_from_environment(webhooks=True)

@@ -41,7 +41,7 @@ from rich.progress import (
 from faregate.cli._common import administrator
 from faregate.config import Settings
 from faregate.database import check_reachable, database_url, open_database, sqlite_file
-from faregate.gateway_runtime import GatewayConfig, gateway_from_environment
+from faregate.gateway_runtime import GatewayConfig, gateway_from_environment, vnpay_from_environment
 from faregate.outbox_runtime import open_outbox
 from faregate_data import HANOI_FEED
 from faregate_data.operators import load_operators
@@ -125,6 +125,7 @@ async def _settle(
                 report_dir=report_dir,
                 gateway=runtime.gateway,
                 payments=payments,
+                vnpay=vnpay_from_environment(),
                 dry_run=dry_run,
                 after_stage=_after_stage(bars),
                 progress=None if bars is None else bars.progress,

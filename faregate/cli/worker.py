@@ -21,7 +21,7 @@ import click
 from faregate.cli._common import finite
 from faregate.config import Settings
 from faregate.database import open_database
-from faregate.gateway_runtime import gateway_from_environment
+from faregate.gateway_runtime import gateway_from_environment, vnpay_from_environment
 from faregate.outbox_runtime import open_outbox
 from faregate_data import HANOI_FEED
 from ticketing.fares.feed import FareFeed, load_feed
@@ -43,6 +43,7 @@ async def _settlements(
 ) -> int:
     """Run settlement jobs until `stop` (or once, what waits now); how many ran."""
     gateway = gateway_from_environment()
+    vnpay = vnpay_from_environment()
     async with gateway.open(settings.data_dir) as runtime:
         runner = SettlementRunner(
             uows=uows,
@@ -52,6 +53,7 @@ async def _settlements(
             payments=PaymentsService(
                 uows, runtime.gateway, gateway_name=runtime.name, outbox=open_outbox(settings)
             ),
+            vnpay=vnpay,
         )
         if once:
             return len(await runner.run_waiting())

@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from gateways.vnpay import VNPayConfig
-from gateways.vnpay_standin import PAY_PATH, VNPayStandIn
+from gateways.vnpay_standin import API_PATH, PAY_PATH, VNPayStandIn
 
 TMN_CODE = "FAREGATE"
 HASH_SECRET = "vnpay-test-hash-secret"
@@ -27,8 +27,15 @@ def standin() -> VNPayStandIn:
 
 
 def vnpay_config(standin_url: str) -> VNPayConfig:
-    """The app's VNPay terminal at the stand-in; riders come back to the page that sent them."""
-    return VNPayConfig(TMN_CODE, HASH_SECRET, return_url="", pay_url=f"{standin_url}{PAY_PATH}")
+    """The app's VNPay terminal at the stand-in (its pages and its querydr API); riders come back
+    to the page that sent them."""
+    return VNPayConfig(
+        TMN_CODE,
+        HASH_SECRET,
+        return_url="",
+        pay_url=f"{standin_url}{PAY_PATH}",
+        api_url=f"{standin_url}{API_PATH}",
+    )
 
 
 async def pay_at_standin(pay_url: str, *, outcome: str = "paid") -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateways.stripe_gateway import StripeGateway
-from gateways.vnpay_standin import API_PATH, VNPayStandIn
+from gateways.vnpay_standin import VNPayStandIn
 from tests.helpers.settlement import DAY, NEXT, ride
 from tests.helpers.vnpay import pay_at_standin, serving_standin, standin, vnpay_config
 from ticketing.audit import Actor
@@ -68,9 +68,7 @@ async def test_vnpay_top_ups_are_reconciled_against_vnpays_transaction_query(
     await ingest_and_price(uow_factory, feed, ride(1, RIDER, DAY, 7))
     stand_in = standin()
     with serving_standin(stand_in) as url:
-        config = replace(
-            vnpay_config(url), api_url=f"{url}{API_PATH}", return_url="http://127.0.0.1/back"
-        )
+        config = replace(vnpay_config(url), return_url="http://127.0.0.1/back")
 
         async def top_up(amount: int, outcome: str = "paid", *, returns: bool = True) -> str:
             started = await start_top_up(

@@ -407,6 +407,7 @@ async def run_job(
     registry: OperatorRegistry | None = None,
     progress: ProgressHook | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
+    vnpay: VNPayConfig | None = None,
 ) -> Job | None:
     """Run the work waiting on `day`'s record (`Job`), if any, under the day's lock
     (`SettlementInProgress` at once while another run holds it): its stages not done yet, up
@@ -425,6 +426,7 @@ async def run_job(
             day=day,
             gateway=gateway,
             payments=payments,
+            vnpay=vnpay,
             progress=progress or _no_progress,
             concurrency=concurrency,
         )

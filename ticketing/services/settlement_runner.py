@@ -26,6 +26,7 @@ from pathlib import Path
 
 from faregate_data.operators import OperatorRegistry
 from gateways.protocol import Gateway
+from gateways.vnpay import VNPayConfig
 from ticketing.fares.feed import FareFeed
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.charging import DEFAULT_CONCURRENCY
@@ -50,6 +51,7 @@ class SettlementRunner:
     report_dir: Callable[[date], Path]
     gateway: Gateway | None = None
     payments: PaymentsService | None = None
+    vnpay: VNPayConfig | None = None  # VNPay's terminal, to reconcile its top-ups
     registry: OperatorRegistry | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,6 +71,7 @@ class SettlementRunner:
                     report_dir=self.report_dir(day),
                     gateway=self.gateway,
                     payments=self.payments,
+                    vnpay=self.vnpay,
                     registry=self.registry,
                     progress=self._progress(day),
                     concurrency=self.concurrency,
