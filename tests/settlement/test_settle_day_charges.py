@@ -33,6 +33,7 @@ from ticketing.payments.model import (
     parking_charge_key,
 )
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.services.charging import reconcile_with_gateway
 from ticketing.services.passengers import charges
 from ticketing.services.riders import Registration, buy_pass, register_riders
 from ticketing.services.settlement import settle
@@ -257,6 +258,17 @@ async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_ad
     [at_gateway] = await gateway.find_payments(daily_charge_key(rider, FIRST))
     assert at_gateway.amount_refunded == incomplete - complete
     assert owed.amount == 0  # nothing owed, nothing owed to the rider
+    # The partial refund reconciles exactly: the second run's reconciliation matched it (no
+    # exception, no cash difference), and the gateway's net of refunds is the clearing account
+    # (the demo's money check).
+    assert not any(second.summary.exceptions.values()), second.summary
+    async with uow_factory() as uow:
+        record = await uow.settlement.day(SECOND)
+    assert record is not None
+    assert record.reconciliation is not None
+    assert record.reconciliation.cash_difference == 0
+    checked = await reconcile_with_gateway(uow_factory, payments, gateway)
+    assert checked.matches, checked
 
 
 async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_control_quiet(
