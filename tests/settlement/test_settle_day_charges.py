@@ -315,3 +315,38 @@ async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_contr
     assert at_gateway.amount_refunded == on_card - now_on_card
     async with uow_factory() as uow:
         assert (await uow.ledger.balance(accounts.receivable(rider))).amount == 0
+
+
+async def test_a_rider_with_no_card_to_charge_is_held_uncollected_not_a_failed_run(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+) -> None:
+    """A prepaid rider whose wallet is empty rides (the fare goes on the receivable) and has
+    no card on file: the charge stage cannot charge the day, and used to fail the whole run
+    (`NoSavedCard`) for every rider. The day is held as uncollected instead, the others are
+    charged, and the controls hold."""
+    payments = PaymentsService(uow_factory, gateway)
+    now = datetime.now(UTC)
+    walletless, carded = f"no-card-{now.timestamp():.0f}", f"card-{now.timestamp():.0f}"
+    await register_riders(
+        uow_factory,
+        [
+            Registration(RiderAccount(walletless, "regular", PaymentMode.PREPAID_WALLET, "VND")),
+            Registration(RiderAccount(carded, "regular", PaymentMode.POSTPAID_CARD, "VND")),
+        ],
+        at=now,
+    )
+    await payments.save_card(carded, "pm_card_visa")
+    await ingest_and_price(
+        uow_factory, feed, [*ride(1, walletless, FIRST, 7), *ride(3, carded, FIRST, 8)]
+    )
+    outcome = await settle(
+        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "r",
+        gateway=gateway, payments=payments,
+    )  # fmt: skip
+    summary = outcome.summary
+    assert summary.charges == 1
+    assert summary.exceptions.get("uncollected") == 1, summary
+    assert summary.control_ok, summary
+    charged = {c.attempt_id for c in await charges(uow_factory, carded)}
+    assert daily_charge_key(carded, FIRST) in charged
+    assert await charges(uow_factory, walletless) == []

@@ -3,9 +3,9 @@
 A gateway call can end without us knowing what the gateway did (timeout, 5xx, lost answer)
 and localstripe ignores idempotency keys, so:
 
-1. store an attempt row under our idempotency key and commit, before any call;
-2. claim it (a short lease, so two workers never call for one attempt at once) and count the
-   call; if an earlier call was made, first ask the gateway what it has under our key;
+1. store an attempt row under our idempotency key and claim it (a short lease, so two workers
+   never call for one attempt at once, counting the call), and commit, before any call;
+2. if an earlier call was made, first ask the gateway what it has under our key;
 3. create the payment only if the gateway has none, then record the outcome and post to the
    ledger in one transaction. The attempt only moves forward (`ticketing.payments.model`:
    `answer` reads the gateway's answer, `advance` applies it), so the call's answer, a retry
@@ -76,9 +76,8 @@ async def pay(
         if stored.status.is_final:
             return PaymentOutcome.of(stored)
         known = stored.gateway_payment_id
-        await uow.commit()
-
-    async with ctx.uows() as uow:
+        # Stored and claimed in one transaction (one round of BEGIN/COMMIT less per charge):
+        # both are committed before any call, which is all step 1 asks.
         calls = await uow.payments.claim_attempt(new.id, ctx.lease)
         await uow.commit()
     if calls is None:

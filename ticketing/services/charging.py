@@ -20,6 +20,7 @@ from ticketing.ledger import accounts
 from ticketing.money import Money
 from ticketing.payment_flows.results import PaymentOutcome
 from ticketing.payment_flows.service import PaymentsService
+from ticketing.payments.errors import NoSavedCard
 from ticketing.payments.model import (
     OPEN_REFUND,
     AttemptStatus,
@@ -229,9 +230,20 @@ async def charge_parking(
             due = min(fees.amount, owed[account].amount if account in owed else 0)
         if due > 0:
             money = Money(due, fees.currency)
-            outcome = await payments.charge_parking(account, day, money)
-            charged.append(DayCharge(account, money, outcome))
+            outcome = await _charged(payments.charge_parking(account, day, money))
+            if outcome is not None:
+                charged.append(DayCharge(account, money, outcome))
     return charged
+
+
+async def _charged(charge: Awaitable[PaymentOutcome]) -> PaymentOutcome | None:
+    """The charge's outcome; None for an account with no card to charge (a prepaid rider whose
+    wallet ran short): its line stays owed on the receivable, held as uncollected by the
+    apportion stage like a declined one, never a failed run for everyone."""
+    try:
+        return await charge
+    except NoSavedCard:
+        return None
 
 
 async def charge_owed(
@@ -261,11 +273,12 @@ async def charge_owed(
             if failures:
                 return
             try:
-                outcome = await payments.charge_day(account, day, amount)
+                outcome = await _charged(payments.charge_day(account, day, amount))
             except Exception as error:  # the others finish what they hold, then stop
                 failures.append(error)
                 return
-            results[index] = DayCharge(account, amount, outcome)
+            if outcome is not None:
+                results[index] = DayCharge(account, amount, outcome)
             done += 1
             if progress is not None:
                 await progress(done, len(items))
@@ -302,9 +315,11 @@ async def charge_adjustments(
         if amount <= 0:
             continue
         money = Money(amount, item.currency)
-        outcome = await payments.charge_adjustment(
-            item.account_id, item.original_day, item.version, money
+        outcome = await _charged(
+            payments.charge_adjustment(item.account_id, item.original_day, item.version, money)
         )
+        if outcome is None:
+            continue
         owed[item.account_id] = Money((left.amount if left else 0) - amount, item.currency)
         charged.append(DayCharge(item.account_id, money, outcome))
     return charged
