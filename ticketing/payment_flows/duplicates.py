@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,15 +53,19 @@ async def void_unrecorded(
 
 
 async def void_duplicate_charges(
-    ctx: PaymentsContext, created_from: datetime, created_until: datetime | None
+    ctx: PaymentsContext,
+    created_from: datetime,
+    created_until: datetime | None,
+    *,
+    reported: Collection[str] = (),
 ) -> list[DuplicateCharge]:
     """Void (or refund) the duplicate daily charges among the gateway's payments created in
     the period: those carrying a charge key whose attempts are all settled (none still in
-    progress) and that none of those attempts recorded."""
+    progress) and that none of those attempts recorded, but the `reported` payment ids."""
     by_key: dict[str, list[Payment]] = {}
     for payment in await ctx.gateway.list_payments(created_from, created_until):
         key = payment.metadata.get(CHARGE_KEY_METADATA_KEY)
-        if key is not None:
+        if key is not None and payment.id not in reported:
             by_key.setdefault(key, []).append(payment)
     duplicates: list[DuplicateCharge] = []
     for key, payments in sorted(by_key.items()):

@@ -12,6 +12,7 @@ transaction that decided it commits.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 
 from gateways.protocol import Gateway
@@ -90,11 +91,18 @@ class PaymentsService:
         return await charges.retry_failed_charges(self._ctx, account_id)
 
     async def void_duplicate_charges(
-        self, created_from: datetime, created_until: datetime | None
+        self,
+        created_from: datetime,
+        created_until: datetime | None,
+        *,
+        reported: Collection[str] = (),
     ) -> list[DuplicateCharge]:
         """Void (or refund) daily charges made twice at the gateway among the payments created
-        in the period, and report them (see `ticketing.payment_flows.duplicates`)."""
-        return await duplicates.void_duplicate_charges(self._ctx, created_from, created_until)
+        in the period, but those `reported` already, and report them (see
+        `ticketing.payment_flows.duplicates`)."""
+        return await duplicates.void_duplicate_charges(
+            self._ctx, created_from, created_until, reported=reported
+        )
 
     async def refund(
         self, attempt_id: str, *, refund_id: str, amount: int | None = None

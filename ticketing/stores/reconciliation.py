@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from ticketing.db.dialect import chunks
 from ticketing.db.models import EntryRow, table_of
 from ticketing.db.payments_models import PaymentAttemptRow, PaymentRefundRow
 from ticketing.db.vnpay_models import VNPayOrderRow
@@ -53,12 +54,16 @@ class ReconciliationInputs:
         """Collected attempts, whatever their period, that recorded one of the gateway's
         payment ids or whose id is one of `attempt_ids` (our idempotency keys at the gateway):
         the ledger's records of payments the gateway listed."""
-        gateway_ids, attempt_ids = sorted(set(gateway_ids)), sorted(set(attempt_ids))
-        if not gateway_ids and not attempt_ids:
-            return []
-        return await self._succeeded_attempts(
-            or_(ATTEMPTS.c.gateway_payment_id.in_(gateway_ids), ATTEMPTS.c.id.in_(attempt_ids))
-        )
+        found: dict[str, LedgerPayment] = {}
+        for column, ids in (
+            (ATTEMPTS.c.gateway_payment_id, gateway_ids),
+            (ATTEMPTS.c.id, attempt_ids),
+        ):
+            for part in chunks(sorted(set(ids))):  # bound parameters per statement
+                found.update(
+                    (p.attempt_id, p) for p in await self._succeeded_attempts(column.in_(part))
+                )
+        return [found[key] for key in sorted(found)]
 
     async def _succeeded_attempts(self, *where: ColumnElement[bool]) -> list[LedgerPayment]:
         """The ledger's side of a payment line, of the succeeded attempts matching `where`."""
@@ -98,12 +103,16 @@ class ReconciliationInputs:
     ) -> list[LedgerRefund]:
         """Paid-back refunds, whatever their period, that recorded one of the gateway's refund
         ids or whose id is one of `refund_ids` (our idempotency keys at the gateway)."""
-        gateway_ids, refund_ids = sorted(set(gateway_ids)), sorted(set(refund_ids))
-        if not gateway_ids and not refund_ids:
-            return []
-        return await self._succeeded_refunds(
-            or_(REFUNDS.c.gateway_refund_id.in_(gateway_ids), REFUNDS.c.id.in_(refund_ids))
-        )
+        found: dict[str, LedgerRefund] = {}
+        for column, ids in (
+            (REFUNDS.c.gateway_refund_id, gateway_ids),
+            (REFUNDS.c.id, refund_ids),
+        ):
+            for part in chunks(sorted(set(ids))):  # bound parameters per statement
+                found.update(
+                    (r.refund_id, r) for r in await self._succeeded_refunds(column.in_(part))
+                )
+        return [found[key] for key in sorted(found)]
 
     async def _succeeded_refunds(self, *where: ColumnElement[bool]) -> list[LedgerRefund]:
         rows = await self._session.execute(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import insert_or_skip
+from ticketing.db.dialect import chunks, insert_or_skip
 from ticketing.db.models import EntryRow, PricedDayRow, TapRow, table_of
 from ticketing.db.payments_models import PaymentAttemptRow
 from ticketing.db.settlement_models import (
@@ -541,19 +541,29 @@ class SettlementRecords:
         )
         return [_stored_exception(r) for r in rows]
 
-    async def resolved_before(self, keys: Iterable[str], day: date) -> set[str]:
-        """Which of the exception keys a run other than `day`'s reported and are resolved."""
-        wanted = sorted(set(keys))
-        if not wanted:
-            return set()
+    async def keys_reported_before(self, day: date, prefix: str) -> set[str]:
+        """The keys starting with `prefix` of exceptions a run other than `day`'s reported."""
         rows = await self._session.execute(
             select(EXCEPTIONS.c.key).where(
-                EXCEPTIONS.c.key.in_(wanted),
+                EXCEPTIONS.c.key.startswith(prefix, autoescape=True),
                 EXCEPTIONS.c.first_seen != day,
-                EXCEPTIONS.c.resolved_on.is_not(None),
             )
         )
         return set(rows.scalars())
+
+    async def resolved_before(self, keys: Iterable[str], day: date) -> set[str]:
+        """Which of the exception keys a run other than `day`'s reported and are resolved."""
+        found: set[str] = set()
+        for part in chunks(sorted(set(keys))):  # bound parameters per statement
+            rows = await self._session.execute(
+                select(EXCEPTIONS.c.key).where(
+                    EXCEPTIONS.c.key.in_(part),
+                    EXCEPTIONS.c.first_seen != day,
+                    EXCEPTIONS.c.resolved_on.is_not(None),
+                )
+            )
+            found.update(rows.scalars())
+        return found
 
     async def exceptions_first_seen(self, day: date) -> list[StoredException]:
         rows = await self._session.execute(
