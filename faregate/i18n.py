@@ -21,6 +21,7 @@ import functools
 import io
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -29,9 +30,10 @@ from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
+from ticketing.money import Money
 from ticketing.outbox.messages import Message, render
 
 VIETNAMESE = "vi"
@@ -123,35 +125,60 @@ def gettext(language: str, message: str) -> str:
 
 
 @functools.cache
-def script_messages(language: str) -> Mapping[str, str]:
-    """The translations the page's JavaScript uses (texts found in a `.js` file), for the page
-    to carry as JSON: English is the empty catalogue (the msgids are the English)."""
+def script_messages(language: str, scripts: tuple[str, ...] = ()) -> Mapping[str, str]:
+    """The translations the page's JavaScript uses (texts found in a `.js` file, or only in
+    the named `scripts`: `("operator.js",)`), for the page to carry as JSON: English is the
+    empty catalogue (the msgids are the English)."""
     found = catalogue(language)
     if found is None:
         return {}
+    wanted = tuple(f"/{name}" for name in scripts) or (".js",)
     return {
         str(message.id): str(message.string)
         for message in found
         if message.id
         and message.string
         and not message.fuzzy
-        and any(path.endswith(".js") for path, _ in message.locations)
+        and any(path.endswith(wanted) for path, _ in message.locations)
     }
 
 
-def money(amount: int, currency: str) -> str:
+def money(amount: int | Decimal, currency: str) -> str:
     """`100.000 ₫`: amounts as Vietnamese readers write them, in every language."""
     return format_currency(amount, currency, locale=MONEY_LOCALE)
 
 
-def hanoi_time(at: datetime, language: str) -> str:
-    """An instant in Hanoi time to the minute: `7 thg 12 2026, 20:33` / `7 Dec 2026, 20:33`."""
-    return format_datetime(at, "d MMM y, HH:mm", tzinfo=SERVICE_ZONE, locale=Locale.parse(language))
+def money_of(value: Money) -> str:
+    """`money` of a `Money` (its minor units taken to the currency's major ones)."""
+    return money(value.to_major(), value.currency)
+
+
+def hanoi_time(at: datetime, language: str, *, seconds: bool = False) -> str:
+    """An instant in Hanoi time to the minute (or second): `7 thg 12 2026, 20:33` /
+    `7 Dec 2026, 20:33`."""
+    pattern = "d MMM y, HH:mm:ss" if seconds else "d MMM y, HH:mm"
+    return format_datetime(at, pattern, tzinfo=SERVICE_ZONE, locale=Locale.parse(language))
 
 
 def day_name(day: date, language: str) -> str:
     """A day as a reader of `language` writes it: `24 thg 11 2026` / `24 Nov 2026`."""
     return format_date(day, "d MMM y", locale=Locale.parse(language))
+
+
+def long_day_name(day: date, language: str) -> str:
+    """A day with its weekday, for a heading: `Thứ Ba 24 tháng 11 2026` /
+    `Tuesday 24 November 2026`."""
+    return format_date(day, "EEEE d MMMM y", locale=Locale.parse(language))
+
+
+def hanoi_clock(at: datetime, language: str) -> str:
+    """The Hanoi time of day of an instant, to the second: `20:33:05`."""
+    return format_datetime(at, "HH:mm:ss", tzinfo=SERVICE_ZONE, locale=Locale.parse(language))
+
+
+def number(count: int, language: str) -> str:
+    """A count grouped as readers of `language` group it: `12.345` / `12,345`."""
+    return format_decimal(count, locale=Locale.parse(language))
 
 
 def render_message(message: Message, language: str = DEFAULT_LANGUAGE) -> str:

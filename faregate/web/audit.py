@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from faregate.web.pages import SERVICE_ZONE, render
+from faregate.i18n import N_
+from faregate.web.pages import SERVICE_ZONE, render_staff, words
 from ticketing.audit import (
     DEFAULT_PAGE,
     AuditAction,
@@ -44,7 +45,6 @@ class AuditRow:
     """One line as the page shows it."""
 
     entry: AuditEntry
-    at: str  # Hanoi time
     before: str | None  # compact JSON
     after: str | None
 
@@ -54,10 +54,8 @@ def _json(value: Mapping[str, object] | None) -> str | None:
 
 
 def _row(entry: AuditEntry) -> AuditRow:
-    local = entry.at.astimezone(SERVICE_ZONE)
     return AuditRow(
         entry=entry,
-        at=local.strftime("%d %b %Y, %H:%M:%S"),
         before=_json(entry.before),
         after=_json(entry.after),
     )
@@ -105,11 +103,11 @@ async def audit_page(request: web.Request) -> web.Response:
     try:
         page = await read_audit(request.app[AUDIT_SOURCE](request), query_of(form))
     except InvalidAuditQuery as refused:
-        error = f"Error: {refused}."
+        error = words(request)(N_("Error: {reason}.")).format(reason=refused)
     filters = {name: value for name, value in form.items() if name != "cursor"}
     base = request.app.router["finance_audit"].url_for()
     older = None if page.next is None else {**filters, "cursor": page.next}
-    return render(
+    return render_staff(
         request,
         "audit.html",
         status=400 if error else 200,

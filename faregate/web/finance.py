@@ -22,9 +22,10 @@ from typing import Protocol
 from aiohttp import web
 
 from faregate.errors import SettlementRefused
+from faregate.i18n import N_
 from faregate.web.charts import bar_chart
-from faregate.web.pages import render
-from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
+from faregate.web.pages import render_staff, words
+from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from faregate_data.operators import load_operators
 from ticketing.money import Money
 from ticketing.services.settlement_days import DayStatus  # open, closed, settling, settled
@@ -40,10 +41,32 @@ class ControlStatus(enum.StrEnum):
 
 
 CONTROL_TEXT = {
-    ControlStatus.NOT_RUN: "Not run",
-    ControlStatus.BALANCED: "Balanced",
-    ControlStatus.OUT_OF_BALANCE: "Out of balance",
+    ControlStatus.NOT_RUN: N_("Not run"),
+    ControlStatus.BALANCED: N_("Balanced"),
+    ControlStatus.OUT_OF_BALANCE: N_("Out of balance"),
 }
+# A day's status and a run's state as the page names them (finance.js names a run's the same).
+STATE_TEXT = {
+    "open": N_("Open"),
+    "closed": N_("Closed"),
+    "preparing": N_("Preparing"),
+    "prepared": N_("Prepared"),
+    "settling": N_("Settling"),
+    "failed": N_("Failed"),
+    "settled": N_("Settled"),
+}
+# Words the sources put on the page, which it translates as it shows them: the report files'
+# labels (ticketing.settlement.writers) and the exceptions' kinds.
+SOURCE_WORDS = (
+    N_("Operator statements (Excel)"), N_("Operator statements (CSV)"),
+    N_("Operator statements (JSON)"), N_("Exceptions (Excel)"), N_("Exceptions (CSV)"),
+    N_("Exceptions (JSON)"), N_("General-ledger journal (CSV)"),
+    N_("Operator payouts (ISO 20022 pain.001 XML)"), N_("Controls (JSON)"),
+    N_("Every settled figure and the digest (JSON)"), N_("Settlement report (HTML)"),
+    N_("missing at gateway"), N_("unknown at gateway"), N_("amount mismatch"), N_("duplicate"),
+    N_("refund"), N_("unpriced leg"), N_("uncollected"), N_("uncollected parking"),
+    N_("shared code"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,14 +234,16 @@ async def _page(
         None
         if report is None
         else (
-            bar_chart("Net revenue by operator", [(r.operator, r.net) for r in report.by_operator]),
             bar_chart(
-                "Fares and parking fees charged by hour (Hanoi time)",
+                N_("Net revenue by operator"), [(r.operator, r.net) for r in report.by_operator]
+            ),
+            bar_chart(
+                N_("Fares and parking fees charged by hour (Hanoi time)"),
                 [(f"{hour:02d}", amount) for hour, amount in enumerate(report.by_hour)],
             ),
         )
     )
-    return render(
+    return render_staff(
         request,
         "finance.html",
         status=status,
@@ -229,6 +254,7 @@ async def _page(
         error=error,
         notice=notice,
         control_text=CONTROL_TEXT,
+        state_text=STATE_TEXT,
         run=run,
         confirm=confirm if confirm in ("prepare", "approve") else None,
         url_for_settle=lambda day: str(
@@ -260,9 +286,11 @@ async def _page(
 
 
 NOTICES = {
-    "started": "Preparing the settlement of {day}: its progress is below; no card is charged "
-    "until another finance user approves it.",
-    "approved": "Settlement of {day} approved: its cards are being charged; progress below.",
+    "started": N_(
+        "Preparing the settlement of {day}: its progress is below; no card is charged until "
+        "another finance user approves it."
+    ),
+    "approved": N_("Settlement of {day} approved: its cards are being charged; progress below."),
 }
 
 
@@ -270,7 +298,7 @@ async def finance_page(request: web.Request) -> web.Response:
     notice = None
     for key, text in NOTICES.items():
         if key in request.query:
-            notice = text.format(day=request.query[key][:10])
+            notice = words(request)(text).format(day=request.query[key][:10])
     return await _page(request, notice=notice)
 
 
@@ -278,9 +306,7 @@ async def _act(request: web.Request, approve: bool) -> web.Response:
     day = _parse_day(request.match_info["day"])
     form = await request.post()
     if not form_token_ok(request, str(form.get(FORM_TOKEN_FIELD, ""))[:200]):
-        return await _page(
-            request, status=403, error="Error: the form has expired; reload the page and try again."
-        )
+        return await _page(request, status=403, error=words(request)(FORM_EXPIRED))
     source = request.app[FINANCE_SOURCE]
     try:
         if approve:
@@ -288,7 +314,9 @@ async def _act(request: web.Request, approve: bool) -> web.Response:
         else:
             await source.start_settlement(request, day)
     except SettlementRefused as exc:
-        return await _page(request, status=409, error=f"Error: {exc}")
+        return await _page(
+            request, status=409, error=words(request)(N_("Error: {reason}")).format(reason=exc)
+        )
     # Post/redirect/get: reloading the page afterwards does not post again.
     done = "approved" if approve else "started"
     location = (
@@ -316,7 +344,7 @@ async def operator_figure_page(request: web.Request) -> web.Response:
     found = await request.app[FINANCE_SOURCE].drilldown(request, day, operator)
     if found is None:
         raise web.HTTPNotFound(text=f"Error: {day.isoformat()} is not settled")
-    return render(
+    return render_staff(
         request,
         "finance_operator.html",
         found=found,

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from faregate.errors import SettlementRefused
+from faregate.i18n import money_of
 from faregate.web.finance import (
     ControlStatus,
     DayReport,
@@ -62,7 +63,7 @@ def readable_detail(detail: Mapping[str, Any], currency: str) -> str:
 
     def money(key: str) -> str:
         value = detail.get(key)
-        return "none" if not isinstance(value, int) else str(Money(value, currency))
+        return "none" if not isinstance(value, int) else money_of(Money(value, currency))
 
     parts = []
     if "ledger_amount" in detail or "gateway_amount" in detail:

@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from faregate.i18n import N_, money_of
 from faregate.web.occupancy import OCCUPANCY, LotOccupancy
-from faregate.web.pages import render
+from faregate.web.pages import render_staff, words
 from ticketing.money import Money
 
 # A device that has not uploaded for this long is shown as late (gates upload every few minutes
@@ -88,23 +89,36 @@ class DeviceRow:
     late: bool
 
 
-def ago(now: datetime, then: datetime) -> str:
+# The words the sources put in a row, which the page translates as it shows them: a device's
+# state and kind, why a fee could not be taken, who is signed in.
+SOURCE_WORDS = (
+    N_("online"), N_("late"), N_("offline"), N_("revoked"), N_("pending"), N_("unregistered"),
+    N_("gate"), N_("validator"), N_("barrier"), N_("entry barrier"), N_("exit barrier"),
+    N_("insufficient funds"), N_("card declined"), N_("barrier offline"),
+    N_("operator"), N_("finance"), N_("inspector"), N_("passenger"), N_("administrator"),
+)  # fmt: skip
+
+
+def ago(now: datetime, then: datetime, tr: Callable[[str], str] = str) -> str:
+    """How long ago, in the words `tr` translates to (the page's language)."""
     seconds = max(int((now - then).total_seconds()), 0)
     if seconds < 60:
-        return "just now"
+        return tr(N_("just now"))
     if seconds < 3600:
-        return f"{seconds // 60} min ago"
+        return tr(N_("{minutes} min ago")).format(minutes=seconds // 60)
     if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
-    return f"{seconds // 86400} days ago"
+        return tr(N_("{hours} h {minutes} min ago")).format(
+            hours=seconds // 3600, minutes=seconds % 3600 // 60
+        )
+    return tr(N_("{days} days ago")).format(days=seconds // 86400)
 
 
-def device_row(device: DeviceStatus, now: datetime) -> DeviceRow:
+def device_row(device: DeviceStatus, now: datetime, tr: Callable[[str], str] = str) -> DeviceRow:
     if device.last_upload_at is None:
-        return DeviceRow(status=device, last_upload="never", late=True)
+        return DeviceRow(status=device, last_upload=tr(N_("never")), late=True)
     return DeviceRow(
         status=device,
-        last_upload=ago(now, device.last_upload_at),
+        last_upload=ago(now, device.last_upload_at, tr),
         late=now - device.last_upload_at > LATE_AFTER,
     )
 
@@ -142,15 +156,16 @@ async def operator_page(request: web.Request) -> web.Response:
         )
         + "#devices"
     )
-    return render(
+    tr = words(request)
+    return render_staff(
         request,
         "operator.html",
         overview=overview,
         device_filter=more,
         next_devices_url=next_url,
         lots=lots,
-        devices=[device_row(d, overview.as_of) for d in overview.devices],
-        uncollected_totals=totals([u.fee for u in overview.uncollected]),
+        devices=[device_row(d, overview.as_of, tr) for d in overview.devices],
+        uncollected_totals=[money_of(t) for t in totals([u.fee for u in overview.uncollected])],
         late_minutes=int(LATE_AFTER.total_seconds() // 60),
         show_place=any(d.kind or d.location for d in overview.devices),
         show_health=any(d.state for d in overview.devices),

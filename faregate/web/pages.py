@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from faregate import i18n
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential
 from qr.timeutil import Clock
+from ticketing.money import Money
 from ticketing.services.passengers import MOVES_PER_DAY
 from ticketing.users import ApiUser
 
@@ -75,16 +75,18 @@ def template_environment(static_url: Callable[[str], str]) -> jinja2.Environment
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    # Staff pages are in English (the msgids); a page rendered with a `language` gets that
-    # language's gettext in its context, which `{% trans %}` and `_()` look up first.
+    # A page rendered with a `language` gets that language's gettext in its context, which
+    # `{% trans %}` and `_()` look up first (English, the msgids, for pages not translated).
     templates.install_null_translations()  # type: ignore[attr-defined]
-    templates.globals.update(
-        static=static_url,
-        service_time=service_time,
-        service_clock=service_clock,
-        format_money=i18n.money,
-    )
+    templates.globals.update(static=static_url, format_money=i18n.money)
+    # Every amount a template prints is written as Vietnamese readers expect (`48.000 ₫`),
+    # whichever page and language: `str(Money)` is the logs' and files' form.
+    templates.finalize = _money_as_read
     return templates
+
+
+def _money_as_read(value: Any) -> Any:
+    return i18n.money_of(value) if isinstance(value, Money) else value
 
 
 def render(
@@ -96,28 +98,42 @@ def render(
     **context: Any,
 ) -> web.Response:
     """`template` with `context`, and `signed_in`: the staff user of the request, if any; its
-    words in `language` (English: staff pages)."""
+    words, days and times in `language` (faregate.i18n): `page_language(request)` for a
+    translated page, English for one not translated yet (the parking pages). A page asked for
+    with the language switch (`?lang=`) remembers it in the cookie."""
     context.setdefault("signed_in", request.get(STAFF_USER))
     words = i18n.translations(language)
-    context.update(lang=language, gettext=words.gettext, ngettext=words.ngettext, _=words.gettext)
+    context.update(
+        lang=language,
+        gettext=words.gettext,
+        ngettext=words.ngettext,
+        _=words.gettext,
+        languages=[(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
+        service_time=lambda at, seconds=False: i18n.hanoi_time(at, language, seconds=seconds),
+        service_clock=lambda at: i18n.hanoi_clock(at, language),
+        day_name=lambda day: i18n.day_name(day, language),
+        long_day=lambda day: i18n.long_day_name(day, language),
+        number=lambda count: i18n.number(count, language),
+        read_money=i18n.money_of,
+    )
+    # The switch's links keep the page and its query (a staff page's day, filters).
+    context.setdefault("switch_url", lambda code: str(request.rel_url.update_query(lang=code)))
     html = request.app[TEMPLATES].get_template(template).render(**context)
-    return web.Response(
+    response = web.Response(
         text=html,
         status=status,
         content_type="text/html",
         charset="utf-8",
         headers={**PAGE_HEADERS, "Content-Language": language},
     )
-
-
-def service_time(at: datetime) -> str:
-    """An instant as people here read it: Hanoi time, to the minute."""
-    return at.astimezone(SERVICE_ZONE).strftime("%d %b %Y, %H:%M")
-
-
-def service_clock(at: datetime) -> str:
-    """The Hanoi time of day of an instant, to the second."""
-    return at.astimezone(SERVICE_ZONE).strftime("%H:%M:%S")
+    if i18n.language_of(request.query.get("lang")) == language:
+        # The switch was used: remember it on this browser (read by the server, so the
+        # passenger page the service worker keeps is in it too).
+        response.set_cookie(
+            i18n.LANG_COOKIE, language, max_age=i18n.LANG_COOKIE_MAX_AGE, path="/",
+            samesite="Lax", secure=request.secure,
+        )  # fmt: skip
+    return response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +165,28 @@ class PassView:
         )
 
 
+# The staff pages' scripts: their words are all a staff page carries for its JavaScript.
+STAFF_SCRIPTS = ("operator.js", "finance.js")
+
+
+def render_staff(
+    request: web.Request, template: str, status: int = 200, **context: Any
+) -> web.Response:
+    """A staff page: in the reader's language (`page_language`: Vietnamese unless the switch,
+    the remembered choice or the browser asks for English), with the switch in its header."""
+    language = page_language(request)
+    return render(
+        request, template, status, language=language, staff_page=True,
+        script_messages=dict(i18n.script_messages(language, STAFF_SCRIPTS)), **context,
+    )  # fmt: skip
+
+
+def words(request: web.Request) -> Callable[[str], str]:
+    """The gettext of the request's page language, for texts a handler writes (an `Error:`
+    line); mark each with `faregate.i18n.N_` so `scripts/messages` finds it."""
+    return i18n.translations(page_language(request)).gettext
+
+
 def page_language(request: web.Request) -> str:
     """The passenger page's language: its switch (`?lang=`), the one remembered, the
     browser's, or Vietnamese (faregate.i18n.choose_language)."""
@@ -161,9 +199,10 @@ def page_language(request: web.Request) -> str:
 
 def _language_context(language: str) -> dict[str, Any]:
     return {
-        "languages": [(code, i18n.LANGUAGE_NAMES[code]) for code in i18n.LANGUAGES],
         # The page's JavaScript takes its words from this (static/js/i18n.js).
         "script_messages": dict(i18n.script_messages(language)),
+        # The app's one page: a switch never carries a VNPay return's query along.
+        "switch_url": lambda code: f"/?lang={code}",
     }
 
 
@@ -190,11 +229,4 @@ async def passenger_page(request: web.Request) -> web.Response:
             server_time_ms=server_time_ms,
             **_language_context(language),
         )
-    if i18n.language_of(request.query.get("lang")) is not None:
-        # The switch was used: remember it on this phone (read by the server, so the page the
-        # service worker keeps is in it too).
-        response.set_cookie(
-            i18n.LANG_COOKIE, language, max_age=i18n.LANG_COOKIE_MAX_AGE, path="/",
-            samesite="Lax", secure=request.secure,
-        )  # fmt: skip
     return response

@@ -28,7 +28,7 @@ from aiohttp import web
 from faregate.errors import FormRefused
 from faregate.web.lot_charts import day_charts
 from faregate.web.pages import SERVICE_ZONE, STAFF_USER, render
-from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
+from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from parking.cases import (
     CaseQuery,
     cases_csv,
@@ -132,7 +132,7 @@ async def _form(request: web.Request) -> dict[str, str]:
         if isinstance(value, str)
     }
     if not form_token_ok(request, fields.get(FORM_TOKEN_FIELD, "")):
-        raise web.HTTPForbidden(text="Error: the form has expired; reload the page and try again.")
+        raise web.HTTPForbidden(text=FORM_EXPIRED)
     return fields
 
 

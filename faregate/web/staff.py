@@ -23,8 +23,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from faregate.errors import SignInDelayed
+from faregate.i18n import N_
 from faregate.web.clients import NO_PROXIES, TrustedProxies, client_address, is_https
-from faregate.web.pages import STAFF_USER, render
+from faregate.web.pages import STAFF_USER, render_staff, words
 from faregate.web.sign_in_throttle import SignInThrottle, throttled_sign_in
 from ticketing.errors import BadCredentials
 from ticketing.services.users import TOKEN_TTL, revoke_token, user_for_token
@@ -35,6 +36,8 @@ SESSION_COOKIE = "faregate_staff"
 MAX_FIELD = 1024
 MAX_SIGN_IN_FORM = 16 * 1024
 FORM_TOKEN_FIELD = "form_token"
+# A post without this session's form token: the one line the pages answer it with.
+FORM_EXPIRED = N_("Error: the form has expired; reload the page and try again.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,7 @@ def _safe_next(path: str | None) -> str:
 def _sign_in_page(
     request: web.Request, role: UserRole, *, status: int, error: str | None = None
 ) -> web.Response:
-    return render(
+    return render_staff(
         request,
         "staff_sign_in.html",
         status=status,
@@ -128,16 +131,16 @@ def require_role(role: UserRole, handler: Handler) -> Handler:
 
 
 def _forbidden(request: web.Request, role: UserRole, user: ApiUser) -> web.Response:
-    return render(
+    tr = words(request)
+    return render_staff(
         request,
         "staff_sign_in.html",
         status=403,
         role=role.value,
         next_path="/",
-        error=(
-            f"Error: this page is for {role.value} staff; {user.username} is signed in as "
-            f"{user.role.value}."
-        ),
+        error=tr(
+            N_("Error: this page is for {role} staff; {user} is signed in as {other}.")
+        ).format(role=tr(role.value), user=user.username, other=tr(user.role.value)),
     )
 
 
@@ -161,13 +164,18 @@ async def staff_sign_in(request: web.Request) -> web.Response:
         )
     except (BadCredentials, SignInDelayed) as refused:
         delayed = isinstance(refused, SignInDelayed)
-        page = render(
+        tr = words(request)
+        page = render_staff(
             request,
             "staff_sign_in.html",
             status=429 if delayed else 401,
             role="staff",
             next_path=_safe_next(wanted),
-            error=f"Error: {refused}." if delayed else "Error: wrong username or password.",
+            error=(
+                tr(N_("Error: {reason}.")).format(reason=refused)
+                if delayed
+                else tr(N_("Error: wrong username or password."))
+            ),
         )
         if isinstance(refused, SignInDelayed):
             page.headers["Retry-After"] = str(refused.retry_after)

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from faregate.i18n import N_
 from faregate.web.audit import AUDIT_SOURCE
-from faregate.web.pages import CLOCK, SERVICE_ZONE, STAFF_USER, render
-from faregate.web.staff import FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
+from faregate.web.pages import CLOCK, STAFF_USER, render_staff, words
+from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from ticketing.audit import Actor, ActorRole
 from ticketing.errors import TicketingError
 from ticketing.riders import TripCaseStatus
 from ticketing.services.trip_cases import MAX_NOTE, cases, resolve_case
 
 PATH = "/finance/trip-cases"
+# A case's kind and status as the page shows them, translated there.
+CASE_WORDS = (
+    N_("missed tap out"), N_("double charge"), N_("other"),
+    N_("open"), N_("refunded"), N_("declined"),
+)  # fmt: skip
 
 
 def _who(request: web.Request) -> Actor:
@@ -31,14 +37,13 @@ async def trip_cases_page(
     uows = request.app[AUDIT_SOURCE](request)
     listed = await cases(uows)
     listed.sort(key=lambda c: c.status is not TripCaseStatus.OPEN)  # open first, stable
-    return render(
+    return render_staff(
         request,
         "finance_trip_cases.html",
         status=status,
         error=error,
         done=request.query.get("done", "")[:20],
         cases=listed,
-        local=lambda at: at.astimezone(SERVICE_ZONE).strftime("%d %b %Y, %H:%M"),
         max_note=MAX_NOTE,
         form_token=request.get(FORM_TOKEN, ""),
         form_token_field=FORM_TOKEN_FIELD,
@@ -47,18 +52,23 @@ async def trip_cases_page(
 
 
 async def post_resolve(request: web.Request) -> web.Response:
+    tr = words(request)
     posted = await request.post()
     fields = {k: str(v)[:MAX_NOTE].strip() for k, v in posted.items() if isinstance(v, str)}
     if not form_token_ok(request, fields.get(FORM_TOKEN_FIELD, "")):
-        raise web.HTTPForbidden(text="Error: the form has expired; reload the page and try again.")
+        raise web.HTTPForbidden(text=tr(FORM_EXPIRED))
     decision, amount_text = fields.get("decision", ""), fields.get("amount", "")
     if decision not in ("refund", "decline") or not fields.get("reason"):
         return await trip_cases_page(
-            request, status=422, error="Error: choose refund or decline and give a reason."
+            request, status=422, error=tr(N_("Error: choose refund or decline and give a reason."))
         )
     if amount_text and not (amount_text.isascii() and amount_text.isdigit()):
         return await trip_cases_page(
-            request, status=422, error=f"Error: {amount_text[:20]!r} is not an amount in dong."
+            request,
+            status=422,
+            error=tr(N_("Error: {amount} is not an amount in dong.")).format(
+                amount=repr(amount_text[:20])
+            ),
         )
     try:
         await resolve_case(
@@ -68,5 +78,7 @@ async def post_resolve(request: web.Request) -> web.Response:
             at=request.app[CLOCK](),
         )  # fmt: skip
     except TicketingError as refused:
-        return await trip_cases_page(request, status=409, error=f"Error: {refused}")
+        return await trip_cases_page(
+            request, status=409, error=tr(N_("Error: {reason}")).format(reason=refused)
+        )
     raise web.HTTPSeeOther(f"{PATH}?done={'refunded' if decision == 'refund' else 'declined'}")

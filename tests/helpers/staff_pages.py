@@ -28,6 +28,11 @@ from ticketing.settlement.drilldown import OperatorDrilldown
 VND = "VND"
 AS_OF = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
+# A staff page is Vietnamese unless the reader asks for English: the tests that read the
+# pages' English texts ask for it, as a browser set to English does
+# (tests/web/test_staff_language.py reads the Vietnamese).
+ENGLISH = {"Accept-Language": "en"}
+
 
 def operator_overview() -> OperatorOverview:
     """An operator's morning: two lots, three devices (one late, one never heard from)."""

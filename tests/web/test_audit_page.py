@@ -19,7 +19,7 @@ from faregate.web import add_web_routes
 from faregate.web.operator import OperatorOverview
 from faregate.web.staff import StaffUsers
 from qr.issue import PhoneCredential
-from tests.helpers.staff_pages import FakeFinance, operator_overview
+from tests.helpers.staff_pages import ENGLISH, FakeFinance, operator_overview
 from ticketing.audit import Actor, ActorRole, AuditAction, Target, TargetKind
 from ticketing.services.audit import record
 from ticketing.services.users import ScryptCost, create_user
@@ -53,7 +53,7 @@ async def client(uow_factory: UnitOfWorkFactory) -> AsyncIterator[Client]:
         staff=StaffUsers(lambda _: uow_factory),
         audit=lambda _: uow_factory,
     )
-    async with TestClient(TestServer(app)) as test_client:
+    async with TestClient(TestServer(app), headers=ENGLISH) as test_client:
         yield test_client
 
 

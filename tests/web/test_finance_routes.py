@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.web import add_web_routes
 from faregate.web.finance_source import readable_detail
+from tests.helpers.staff_pages import ENGLISH
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def finance(fake_finance: Any) -> Any:
 async def client(finance: Any) -> AsyncIterator[TestClient[Any, Any]]:
     app = web.Application()
     add_web_routes(app, finance=finance)
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(TestServer(app), headers=ENGLISH) as client:
         yield client
 
 
@@ -76,7 +77,7 @@ async def test_a_day_without_a_report_says_so(client: TestClient[Any, Any]) -> N
 async def test_without_sources_there_is_no_operator_or_finance_page() -> None:
     app = web.Application()
     add_web_routes(app)
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(TestServer(app), headers=ENGLISH) as client:
         for path in ("/operator", "/finance", "/operator/occupancy/events"):
             assert (await client.get(path)).status == 404
 
@@ -87,7 +88,7 @@ def test_an_exception_detail_reads_as_one_line() -> None:
         "record_day": "2026-11-30", "suspense": 50000,
     }  # fmt: skip
     assert readable_detail(stored, "VND") == (
-        "ledger none, gateway 50,000 VND; recorded 2026-11-30; 50,000 VND in suspense"
+        "ledger none, gateway 50.000\xa0₫; recorded 2026-11-30; 50.000\xa0₫ in suspense"
     )
     assert readable_detail({"account": "r00012", "day_total": 7000}, "VND") == "account r00012"
     # fields it does not know, as they were stored

@@ -67,5 +67,5 @@ def test_the_page_shows_devices_and_unpaid_exits(page: Page, server: Any) -> Non
     fresh = page.locator('tr[data-device-id="HK-01-IN"]')
     assert fresh.inner_text().split("\t")[3:] == ["—", "2 min ago", "0"]
     unpaid = page.locator("#uncollected")
-    assert "2 stays, 75,000 VND to follow up." in unpaid.inner_text()
+    assert "2 stays, 75.000\xa0₫ to follow up." in unpaid.inner_text()
     assert "card declined" in unpaid.inner_text()

@@ -17,7 +17,7 @@ from faregate.web import add_web_routes
 from faregate.web.operator import OperatorOverview
 from faregate.web.staff import SESSION_COOKIE, StaffUsers
 from qr.issue import PhoneCredential
-from tests.helpers.staff_pages import FakeFinance, operator_overview
+from tests.helpers.staff_pages import ENGLISH, FakeFinance, operator_overview
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.users import ScryptCost, create_user, sign_in
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -60,7 +60,7 @@ async def client(users: UnitOfWorkFactory, finance: FakeFinance) -> AsyncIterato
     add_web_routes(
         app, source, operator=operator, finance=finance, staff=StaffUsers(lambda _: users)
     )
-    client: Client = TestClient(TestServer(app))
+    client: Client = TestClient(TestServer(app), headers=ENGLISH)
     await client.start_server()
     yield client
     await client.close()
@@ -127,6 +127,17 @@ async def test_operator_opens_the_operator_page(client: Client, users: UnitOfWor
     token = await token_of(users, "ops")
     assert (await client.get("/operator", headers=bearer(token))).status == 200
     assert (await client.get("/finance", headers=bearer(token))).status == 403
+
+
+async def test_the_sign_in_form_and_its_refusal_are_vietnamese_by_default(client: Client) -> None:
+    # A browser asking for a language we do not have gets Vietnamese.
+    other = {"Accept-Language": "fr-FR"}
+    form = await (await client.get("/finance", headers=other)).text()
+    assert "Đăng nhập nhân viên tài chính" in form
+    refused = await client.post(
+        "/staff/sign-in", data={"username": "nobody-vi", "password": "wrong"}, headers=other
+    )
+    assert "Lỗi: sai tên đăng nhập hoặc mật khẩu." in await refused.text()
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,13 @@
 // event redraws that lot's row. The browser reconnects by itself after a dropped stream, and
 // the server starts every stream with the latest figure of each lot.
 
+import { t, ZONE } from "./i18n.js";
+
 const clock = new Intl.DateTimeFormat("en-GB", {
   hour: "2-digit",
   minute: "2-digit",
   second: "2-digit",
-  timeZone: "Asia/Ho_Chi_Minh",
+  timeZone: ZONE,
 });
 
 /** Redraw the row of `lot` (a decoded event); rows of lots not on the page are left alone. */
@@ -35,10 +37,10 @@ export function follow(section) {
   const status = section.querySelector("#live-status");
   const events = new EventSource(section.dataset.eventsUrl);
   events.addEventListener("open", () => {
-    status.textContent = "Live updates: on.";
+    status.textContent = t("Live updates: on.");
   });
   events.addEventListener("error", () => {
-    status.textContent = "Live updates: reconnecting…";
+    status.textContent = t("Live updates: reconnecting…");
   });
   events.addEventListener("occupancy", (event) => {
     showOccupancy(section, JSON.parse(event.data));
