@@ -200,7 +200,7 @@ def test_the_settle_form_needs_the_session_form_token(page: Page, live_app: Live
         assert forged.status_code == 403
         forged = http.post(f"/finance/days/{DAY}/settle", data={"form_token": "forged"})
         assert forged.status_code == 403
-        assert "Error: the form has expired" in forged.text
+        assert "Lỗi: biểu mẫu đã hết hạn" in forged.text  # Vietnamese: no language asked
         missing = http.post(f"/finance/days/{DAY}/settle")
         assert missing.status_code == 403
 
