@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from faregate import i18n
+from tests.helpers.browser import look
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -77,11 +78,13 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == []
 
 
-def test_the_operator_pages_script_speaks_vietnamese(page: Page, server: Any) -> None:
+def test_the_operator_and_finance_pages_in_a_vietnamese_browser(page: Page, server: Any) -> None:
     page.goto(f"{server.url}/operator")
     page.wait_for_function(
         "() => document.querySelector('#live-status').textContent.includes('đang bật')"
     )
     assert page.locator("#live-status").inner_text() == "Cập nhật trực tiếp: đang bật."
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0
+    look(page, "operator-vi-phone")  # nothing wider than the phone
+    page.goto(f"{server.url}/finance?day=2026-11-28")
+    assert page.get_by_role("heading", level=2, name="Thứ Bảy 28 tháng 11 2026").is_visible()
+    look(page, "finance-vi-phone")

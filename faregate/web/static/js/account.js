@@ -84,6 +84,7 @@ export class AccountPage {
     this.store = store;
     this.phoneNow = now;
     this.offsetMs = null; // server clock minus this phone's, at the last sync; null: unknown
+    this.offlineSaid = false; // the flash says the account waits for the network
     this.token = null;
     this.app = doc.getElementById("account-app");
     this.signIn = doc.getElementById("sign-in");
@@ -240,6 +241,7 @@ export class AccountPage {
   }
 
   say(message, alert = false) {
+    this.offlineSaid = false;
     const flash = this.el("account-message");
     flash.textContent = message;
     flash.classList.toggle("alert", alert);
@@ -463,6 +465,7 @@ export class AccountPage {
       if (error.status === 0) {
         this.say(t("Offline: your pass works without a connection; your account shows when "
           + "this phone is back online."));
+        this.offlineSaid = true;
       } else if (error.status !== 401) {
         this.say(t("Error: your account could not be loaded ({message}).",
           { message: error.message }), true);
@@ -470,6 +473,11 @@ export class AccountPage {
       return;
     }
     const [account, trips, charges, receipts, passes, cases] = results;
+    if (this.offlineSaid) {
+      // Back online: the account is shown again, so the offline notice no longer holds.
+      this.el("account-message").hidden = true;
+      this.offlineSaid = false;
+    }
     this.cases.show(cases);
     this.showWallet(account);
     this.vnpay.show(account);

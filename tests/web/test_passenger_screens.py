@@ -1,0 +1,264 @@
+"""A rider in Hanoi on every screen of the passenger app, in Vietnamese (the phone's language),
+at phone size (390x844) and desktop size, in chromium on the whole app (SQLite, Redis,
+localstripe, the VNPay stand-in): what issue 21 says must hold, at both sizes.
+
+One rider's story per size, screen by screen: the sign-in, sign-up and reset forms; signing up
+with a Vietnamese name; the live code read off a screenshot with zxing-cpp and accepted by the
+offline verifier with the deny list the device API hands the gates; a VNPay top-up whose IPN
+arrives twice and before the return, credited once; a pass bought; trips with a problem
+reported; the app closed and reopened offline still showing an accepted code; a sign-in on a
+second device leaving the pass alone, then moving it (the old phone refused and told); the
+phone reported lost from the other device (its token refused on its next request); and a new
+phone whose clock is 3 minutes off showing an accepted code.
+
+Every screen is checked for text wider than the screen, cut inside its box, squeezed to a word
+a line or spilling out of its card, and saved as
+`passenger-<screen>-<size>.png` when FAREGATE_SCREENSHOTS names a directory (docs/WEB.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from faregate_data import HANOI_FEED
+from gateways.localstripe_server import LocalStripe
+from gateways.vnpay_standin import VNPayStandIn
+from tests.helpers.api import make_config
+from tests.helpers.browser import PHONE_VIEWPORT, look
+from tests.helpers.databases import sqlite_url
+from tests.helpers.http import loopback_sync
+from tests.helpers.live_app import LiveApp, serving, shown_token
+from tests.helpers.payments import ride_the_metro
+from tests.helpers.vnpay import IPN_PATH, serving_standin, standin, vnpay_config
+from ticketing.fares.feed import load_feed
+
+pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
+
+SIZES = {"phone": PHONE_VIEWPORT, "desktop": {"width": 1280, "height": 800}}
+PASSWORD = "mật khẩu đủ dài"
+NAME = "Nguyễn Thị Thu Hương"
+# Text cut inside its box: an element that clips (overflow other than visible) and whose
+# content is wider than it. Form fields scroll their own text, tables scroll in their wrap and
+# texts for screen readers only sit in a 1-pixel box.
+CUT_TEXT = """() => [...document.querySelectorAll("body *")]
+    .filter((e) => e.offsetParent !== null && !e.closest("input, select, textarea, .table-wrap"))
+    .filter((e) => e.clientWidth > 1 && getComputedStyle(e).overflowX !== "visible")
+    .filter((e) => e.scrollWidth > e.clientWidth + 1)
+    .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}: ${e.textContent.slice(0, 60)}`)
+"""
+# Text squeezed or spilling: a list line's text narrower than 10rem beside what sits at its
+# side (a word a line), or anything reaching past the right edge of its card.
+SQUEEZED = """() => [
+    ...[...document.querySelectorAll(".items li > :first-child")]
+        .filter((e) => e.offsetParent !== null && e.clientWidth < 160)
+        .map((e) => `squeezed: ${e.textContent.slice(0, 40)}`),
+    ...[...document.querySelectorAll(".card *")]
+        .filter((e) => e.offsetParent !== null && e.getClientRects().length > 0)
+        .filter((e) => e.getBoundingClientRect().right
+            > e.closest(".card").getBoundingClientRect().right + 1)
+        .map((e) => `past its card: ${e.tagName.toLowerCase()} ${e.textContent.slice(0, 40)}`),
+]"""
+TOKEN = """async () => {
+    const db = await new Promise((ok, fail) => {
+        const open = indexedDB.open("faregate");
+        open.onsuccess = () => ok(open.result);
+        open.onerror = () => fail(open.error);
+    });
+    const value = await new Promise((ok) => {
+        const got = db.transaction("kv").objectStore("kv").get("token");
+        got.onsuccess = () => ok(got.result);
+    });
+    db.close();
+    return value;
+}"""
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> VNPayStandIn:
+    return standin()
+
+
+@pytest.fixture(scope="module")
+def app(
+    tmp_path_factory: pytest.TempPathFactory,
+    localstripe_server: LocalStripe,
+    stand_in: VNPayStandIn,
+) -> Iterator[LiveApp]:
+    root = tmp_path_factory.mktemp("screens-app")
+    with serving_standin(stand_in) as standin_url:
+        config = make_config(
+            root,
+            sqlite_url(root / "faregate.db"),
+            localstripe_server,
+            vnpay=vnpay_config(standin_url),
+        )
+        with serving(config) as live:
+            stand_in.ipn_url = f"{live.url}{IPN_PATH}"
+            yield live
+
+
+class Devices:
+    """The phones and laptops of one test, each a browser context of its own, in Vietnamese;
+    no page may throw."""
+
+    def __init__(self, browser: Browser, viewport: dict[str, int]) -> None:
+        self.browser, self.viewport = browser, viewport
+        self.contexts: list[BrowserContext] = []
+        self.errors: list[str] = []
+
+    def open(self) -> Page:
+        context = self.browser.new_context(viewport=self.viewport, locale="vi-VN")  # type: ignore[arg-type]
+        self.contexts.append(context)
+        return self.page(context)
+
+    def page(self, context: BrowserContext) -> Page:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        return page
+
+
+@pytest.fixture(params=list(SIZES))
+def devices(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Devices]:
+    found = Devices(browser, SIZES[request.param])
+    yield found
+    for context in found.contexts:
+        context.close()
+    assert found.errors == []
+
+
+def screen(page: Page, name: str) -> None:
+    """Nothing wider than the screen or cut inside its box; saved for the docs."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    look(page, f"passenger-{name}-{'phone' if width < 600 else 'desktop'}")
+    assert page.evaluate(CUT_TEXT) == [], name
+    assert page.evaluate(SQUEEZED) == [], name
+
+
+def wait_for_text(page: Page, selector: str, text: str) -> None:
+    page.wait_for_function(
+        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
+    )
+
+
+def sign_in(page: Page, live: LiveApp, login: str) -> None:
+    page.goto(f"{live.url}/")
+    page.locator("#username").fill(login)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập", exact=True).click()
+
+
+def account_of(live: LiveApp, token: str) -> httpx.Response:
+    """What the passenger API answers a phone's bearer token about its account."""
+    with loopback_sync(live.url, timeout=30) as http:
+        return http.get("/api/v1/passenger/account", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_rider_in_hanoi_on_every_screen(
+    devices: Devices, app: LiveApp, stand_in: VNPayStandIn
+) -> None:
+    # Signed out: the page in Vietnamese by default; the sign-up and reset forms.
+    phone = devices.open()
+    phone.goto(f"{app.url}/")
+    assert phone.locator("html").get_attribute("lang") == "vi"
+    assert phone.get_by_role("heading", level=1).inner_text() == "Vé của bạn"
+    screen(phone, "sign-in")
+    phone.get_by_role("button", name="Quên mật khẩu?").click()
+    phone.locator("#reset-login").wait_for()
+    screen(phone, "reset")
+    phone.goto(f"{app.url}/")
+    phone.get_by_role("button", name="Tạo tài khoản mới").click()
+    login = f"huong.{secrets.token_hex(3)}@example.vn"
+    phone.locator("#register-name").fill(NAME)
+    phone.locator("#register-login").fill(login)
+    phone.locator("#register-password").fill(PASSWORD)
+    screen(phone, "register")
+    phone.get_by_role("button", name="Tạo tài khoản", exact=True).click()
+    wait_for_text(phone, "#username-shown", NAME)
+    first = shown_token(phone)
+    assert app.accepted(first)
+    screen(phone, "account")
+    account = str(account_of(app, phone.evaluate(TOKEN)).json()["account_id"])
+
+    # A VNPay top-up: the IPN twice, both before the rider is back; credited once.
+    stand_in.ipn_copies = 2
+    form = phone.locator("#vnpay-form")
+    form.get_by_label("Số tiền").select_option("100000")
+    form.get_by_role("button", name="Thanh toán bằng VNPay").click()
+    phone.get_by_role("button", name="Pay", exact=True).click()
+    wait_for_text(phone, "#account-message", "100.000\xa0₫")
+    wait_for_text(phone, "#balance", "100.000\xa0₫")
+    assert "vnp_" not in phone.url
+    assert [a["RspCode"] for a in stand_in.ipn_answers[-2:]] == ["00", "02"]
+    screen(phone, "vnpay-paid")
+
+    # Rides on a past day, a pass bought, a problem reported on a trip.
+    app.run(ride_the_metro(app.uows, load_feed(HANOI_FEED), account, date(2026, 11, 24)))
+    phone.reload()
+    day_pass = phone.locator("#passes ul.catalogue li").filter(has_text="Metro 2A day pass")
+    day_pass.get_by_role("button", name="Mua").click()
+    wait_for_text(phone, "#balance", "43.000\xa0₫")  # 100,000 - 27,000 of fares - 30,000
+    wait_for_text(phone, "#pass-held", "Metro 2A day pass")
+    screen(phone, "passes")
+    trip = phone.locator("#trips li").first
+    trip.get_by_text("Báo cáo sự cố").click()
+    trip.get_by_label("Vấn đề gặp phải").select_option("missed_tap_out")
+    trip.get_by_role("button", name="Gửi báo cáo").click()
+    phone.locator("#cases li").first.wait_for()
+    phone.locator("#trips").scroll_into_view_if_needed()
+    screen(phone, "trips")
+
+    # Closed and reopened with no network: the pass and a code the gate accepts.
+    state = phone.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
+    assert state in {"activating", "activated"}
+    context = phone.context
+    context.set_offline(True)
+    phone.close()
+    phone = devices.page(context)
+    phone.goto(f"{app.url}/")
+    assert app.accepted(shown_token(phone))
+    wait_for_text(phone, "#network-status", "Ngoại tuyến")
+    screen(phone, "offline")
+    context.set_offline(False)
+
+    # Signed in on a second device: the first phone's code still works; then the pass moves.
+    other = devices.open()
+    sign_in(other, app, login)
+    other.locator("#pass-elsewhere").wait_for()
+    wait_for_text(other, "#balance", "43.000\xa0₫")  # the account is there to read
+    assert app.accepted(shown_token(phone))
+    screen(other, "pass-elsewhere")
+    other.get_by_role("button", name="Dùng vé của tôi trên điện thoại này").click()
+    moved = shown_token(other)
+    assert app.accepted(moved)
+    assert not app.accepted(shown_token(phone))
+    context.set_offline(True)  # the old phone, back online, asks about its pass
+    context.set_offline(False)
+    phone.locator("#pass-elsewhere-detail").wait_for()
+    assert phone.locator("#live-pass").is_hidden()
+    phone.locator("#account-message").wait_for(state="hidden")  # no longer "offline"
+    screen(phone, "moved")
+
+    # The other device is lost: reported from the old phone, its token is refused at once.
+    lost_token = other.evaluate(TOKEN)
+    phone.get_by_label("Tôi đã mất điện thoại chứa vé").check()
+    phone.get_by_role("button", name="Báo mất điện thoại").click()
+    phone.locator("#sign-in-form").wait_for()
+    assert account_of(app, lost_token).status_code == 401
+    assert not app.accepted(moved)
+    other.context.set_offline(True)
+    other.context.set_offline(False)
+    wait_for_text(other, "#sign-in-error", "Phiên đăng nhập đã kết thúc")
+
+    # A new phone whose clock is 3 minutes fast still shows a code the gate accepts.
+    new = devices.open()
+    new.clock.install(time=datetime.now(UTC) + timedelta(minutes=3))
+    sign_in(new, app, login)
+    assert app.accepted(shown_token(new))
+    assert new.locator("#clock-warning").is_hidden()
