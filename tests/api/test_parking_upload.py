@@ -170,7 +170,7 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
         (body(plate="30A\u0000"), 422, "$.records[0].plate"),
         (body(kind="teleport"), 422, "$.records[0].kind"),
         (body(at="2026-11-30T07:00:00"), 422, "$.records[0].at"),
-        (body(lot="nowhere"), 404, "no parking lot 'nowhere'"),
+        (body(lot="nowhere"), 403, "is bound to lot"),
         (body(kind="exit", session_seq=1), 409, "an exit needs its fee"),
         (body(device_id="someone-else"), 403, "only its own records"),
         # above the column's unsigned 64 bits: was a 500 (the bound only in the database)
@@ -199,3 +199,39 @@ async def test_bad_barrier_uploads_are_problems_and_apply_nothing(
             assert (await response.json())["type"] == "urn:faregate:problem:impossible-record"
     async with uows() as uow:
         assert await uow.parking.events_count(device.id) == 0
+
+
+async def test_an_upload_that_does_not_fit_the_devices_binding_is_refused(
+    client: Client, engine: AsyncEngine
+) -> None:
+    uows = ParkingUnitOfWorkFactory(engine)
+    mine, other = (f"lot-{secrets.token_hex(4)}" for _ in range(2))
+    for lot_id in (mine, other):
+        await open_lot(uows, lot_config(lot_id, capacity=5))
+    mine_only = await Device.enrol(
+        client, new_device_id("barrier"), barrier_at(mine), since=IN_SERVICE
+    )
+    a_gate = await Device.enrol(client, new_device_id(), gate(), since=IN_SERVICE)
+
+    def body(device: Device, lot: str) -> bytes:
+        record = {
+            "device_id": device.id, "seq": 1, "lot_id": lot, "kind": "entry",
+            "at": T0.isoformat(), "reason": "ok", "plate": "30A-1",
+        }  # fmt: skip
+        return json.dumps({"lot_id": lot, "records": [record]}).encode()
+
+    cases = [
+        (mine_only, body(mine_only, other), "wrong-place", f"is bound to lot {mine}, not {other}"),
+        (a_gate, body(a_gate, mine), "wrong-device-kind", "uploads to /device/v1/journal"),
+    ]
+    for device, payload, slug, detail in cases:
+        response = await device.post(UPLOAD_PATH, payload)
+        assert response.status == 403, await response.text()
+        problem = await response.json()
+        assert (problem["type"], detail in problem["detail"]) == (
+            f"urn:faregate:problem:{slug}", True,
+        ), problem  # fmt: skip
+        async with uows() as uow:
+            assert await uow.parking.events_count(device.id) == 0
+    # What fits is applied: the barrier's entry at its own lot.
+    assert (await mine_only.post(UPLOAD_PATH, body(mine_only, mine))).status == 200

@@ -27,6 +27,8 @@ from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
 from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
+from ticketing.devices import DeviceKind, DeviceRecord
+from ticketing.errors import WrongDeviceKind
 from ticketing.services.devices import get_device
 
 routes = RouteRegistry()
@@ -104,6 +106,23 @@ class BarrierUploadDoc(msgspec.Struct, kw_only=True):
     occupancy: LotOccupancyDoc | None
 
 
+def _check_fits(device: DeviceRecord, batch: BarrierJournalBatch) -> None:
+    """Refuse (403, nothing applied) an upload that does not fit the device's binding: from a
+    gate or validator, or for another lot than the barrier's. The lane a barrier is bound to is
+    not checked against its records' kinds (the simulated barrier journals both lanes)."""
+    binding = device.binding
+    if binding.kind is not DeviceKind.BARRIER:
+        raise WrongDeviceKind(
+            f"{device.device_id} is a {binding.kind}: it uploads to /device/v1/journal"
+        )
+    if batch.lot_id != binding.lot_id:
+        raise Problem(
+            403, "wrong-place", "Not the barrier's place",
+            f"barrier {device.device_id} is bound to lot {binding.lot_id}, not "
+            f"{batch.lot_id}; nothing was applied",
+        )  # fmt: skip
+
+
 @routes.route(
     "POST", "/device/v1/parking/journal", summary="Upload a barrier's journal records",
     tag="device", auth=Auth.DEVICE, body=BarrierJournalBatch, response=BarrierUploadDoc,
@@ -128,16 +147,16 @@ async def upload_barrier_journal(call: Call) -> BarrierUploadDoc:
             )  # fmt: skip
     app = call.app
     uows = ParkingUnitOfWorkFactory(app[ENGINE], app[CONFIG].clock)
-    # A record dated before the barrier's enrolment is impossible (the authentication has
-    # just read the registry row, so the device is there).
-    enrolled_at = (await get_device(app[UOWS], device_id)).enrolled_at
+    # The authentication has just read the registry row, so the device is there.
+    device = await get_device(app[UOWS], device_id)
+    _check_fits(device, batch)
     result = await ingest_barrier_batch(
         uows,
         device_id,
         batch.lot_id,
         [BarrierEvent.from_journal(record) for record in batch.records],
         occupancy=Occupancy(app[REDIS]),
-        enrolled_at=enrolled_at,
+        enrolled_at=device.enrolled_at,  # a record dated before it is impossible
     )
     occupancy = result.occupancy
     if occupancy is not None and result.applied:
