@@ -5,15 +5,15 @@ localstripe, the VNPay stand-in): what issue 21 says must hold, at both sizes.
 One rider's story per size, screen by screen: the sign-in, sign-up and reset forms; signing up
 with a Vietnamese name; the live code read off a screenshot with zxing-cpp and accepted by the
 offline verifier with the deny list the device API hands the gates; a VNPay top-up whose IPN
-arrives twice and before the return, credited once; a pass bought; trips with a problem
-reported; the app closed and reopened offline still showing an accepted code; a sign-in on a
-second device leaving the pass alone, then moving it (the old phone refused and told); the
-phone reported lost from the other device (its token refused on its next request); and a new
-phone whose clock is 3 minutes off showing an accepted code.
+arrives twice and before the return, credited once; a pass bought and renewed; trips with a
+problem reported and refunded by finance; the app closed and reopened offline still showing an
+accepted code; a sign-in on a second device leaving the pass alone, then moving it (the old
+phone refused and told); the phone reported lost from the other device (its token refused on
+its next request); and a new phone whose clock is 3 minutes off showing an accepted code.
 
 Every screen is checked for text wider than the screen, cut inside its box, squeezed to a word
-a line or spilling out of its card, and saved as
-`passenger-<screen>-<size>.png` when FAREGATE_SCREENSHOTS names a directory (docs/WEB.md).
+a line or spilling out of its card, and saved as `passenger-<screen>-<size>.png` when
+FAREGATE_SCREENSHOTS names a directory (docs/WEB.md).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from tests.helpers.live_app import LiveApp, serving, shown_token
 from tests.helpers.payments import ride_the_metro
 from tests.helpers.vnpay import IPN_PATH, serving_standin, standin, vnpay_config
 from ticketing.fares.feed import load_feed
+from ticketing.services.users import ScryptCost, create_user
+from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -160,6 +162,21 @@ def account_of(live: LiveApp, token: str) -> httpx.Response:
         return http.get("/api/v1/passenger/account", headers={"Authorization": f"Bearer {token}"})
 
 
+def refund_the_reported_trip(live: LiveApp) -> None:
+    """Finance refunds the trip's whole fare (15,000) through the finance API."""
+    username = f"fin-{secrets.token_hex(3)}"
+    live.run(create_user(live.uows, username, PASSWORD, UserRole.FINANCE, cost=ScryptCost(n=2**8)))
+    with loopback_sync(live.url, timeout=30) as http:
+        token = http.post("/api/v1/sessions", json={"username": username, "password": PASSWORD})
+        auth = {"Authorization": f"Bearer {token.json()['token']}"}
+        (case,) = http.get("/api/v1/finance/trip-cases?status=open", headers=auth).json()["cases"]
+        body = {"decision": "refund", "amount": 15_000, "reason": "cổng ra bị lỗi"}
+        resolved = http.post(
+            f"/api/v1/finance/trip-cases/{case['case_id']}/resolve", json=body, headers=auth
+        )
+        assert resolved.status_code == 200, resolved.text
+
+
 def test_a_rider_in_hanoi_on_every_screen(
     devices: Devices, app: LiveApp, stand_in: VNPayStandIn
 ) -> None:
@@ -198,21 +215,27 @@ def test_a_rider_in_hanoi_on_every_screen(
     assert [a["RspCode"] for a in stand_in.ipn_answers[-2:]] == ["00", "02"]
     screen(phone, "vnpay-paid")
 
-    # Rides on a past day, a pass bought, a problem reported on a trip.
+    # Rides on a past day; a pass bought and renewed; a problem reported on a trip, refunded.
     app.run(ride_the_metro(app.uows, load_feed(HANOI_FEED), account, date(2026, 11, 24)))
     phone.reload()
     day_pass = phone.locator("#passes ul.catalogue li").filter(has_text="Metro 2A day pass")
     day_pass.get_by_role("button", name="Mua").click()
     wait_for_text(phone, "#balance", "43.000\xa0₫")  # 100,000 - 27,000 of fares - 30,000
     wait_for_text(phone, "#pass-held", "Metro 2A day pass")
+    phone.locator("#passes ul.held").get_by_role("button", name="Gia hạn cho ngày hôm sau").click()
+    wait_for_text(phone, "#balance", "13.000\xa0₫")  # the next day's, bought ahead
     screen(phone, "passes")
     trip = phone.locator("#trips li").first
     trip.get_by_text("Báo cáo sự cố").click()
     trip.get_by_label("Vấn đề gặp phải").select_option("missed_tap_out")
     trip.get_by_role("button", name="Gửi báo cáo").click()
     phone.locator("#cases li").first.wait_for()
-    phone.locator("#trips").scroll_into_view_if_needed()
     screen(phone, "trips")
+    refund_the_reported_trip(app)
+    phone.reload()
+    wait_for_text(phone, "#cases", "Đã hoàn 15.000\xa0₫: cổng ra bị lỗi")
+    wait_for_text(phone, "#balance", "28.000\xa0₫")
+    screen(phone, "trip-case-refunded")
 
     # Closed and reopened with no network: the pass and a code the gate accepts.
     state = phone.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
@@ -231,7 +254,7 @@ def test_a_rider_in_hanoi_on_every_screen(
     other = devices.open()
     sign_in(other, app, login)
     other.locator("#pass-elsewhere").wait_for()
-    wait_for_text(other, "#balance", "43.000\xa0₫")  # the account is there to read
+    wait_for_text(other, "#balance", "28.000\xa0₫")  # the account is there to read
     assert app.accepted(shown_token(phone))
     screen(other, "pass-elsewhere")
     other.get_by_role("button", name="Dùng vé của tôi trên điện thoại này").click()
