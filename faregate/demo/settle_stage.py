@@ -37,6 +37,9 @@ OPERATOR = "hoa.operator"
 INSPECTOR = "tuan.inspector"
 DEMO_PASSWORD = "demo staff password"
 SETTLE_TIMEOUT = 300.0  # seconds for one day's stage on a loaded machine
+# A failed run is asked for again, as finance would (its stages done are kept): a gateway that
+# timed out on a loaded machine fails the charge stage, and the next try resumes it.
+SETTLE_ATTEMPTS = 3
 EXPORTS = (Report.STATEMENTS_XLSX, Report.JOURNAL_CSV, Report.PAYOUTS_XML)
 
 
@@ -128,6 +131,21 @@ class FinanceUser:
             raise SettleError(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
         return answer.json()
 
+    async def ask(
+        self, console: Console, day: date, request: tuple[str, str, Any], states: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """Make `request` (method, path, body) for `day` and wait for one of `states`; a run
+        that fails is asked for again (`SETTLE_ATTEMPTS` in all)."""
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            await self.call(*request)
+            try:
+                return await self.wait_for(day, states)
+            except SettleError as error:
+                if attempt == SETTLE_ATTEMPTS or "the settlement failed" not in str(error):
+                    raise
+                console.print(f"{error}; asked again", soft_wrap=True)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     async def wait_for(self, day: date, states: tuple[str, ...]) -> dict[str, Any]:
         """Poll the day's run until it reaches one of `states` (or fails)."""
         loop = asyncio.get_running_loop()
@@ -152,8 +170,8 @@ async def run_settle_stage(
     operators = load_operators()
     summaries: list[SettledDay] = []
     for settling in days:
-        await preparer.call("POST", "/api/v1/finance/settlements", {"day": settling.isoformat()})
-        prepared = await preparer.wait_for(settling, ("prepared", "settled"))
+        prepare = ("POST", "/api/v1/finance/settlements", {"day": settling.isoformat()})
+        prepared = await preparer.ask(console, settling, prepare, ("prepared", "settled"))
         review = prepared.get("review")
         if review is not None:
             console.print(
@@ -161,9 +179,12 @@ async def run_settle_stage(
                 f"{review['charges']['count']} card charges for "
                 f"{review['charges']['total']:,} {review['currency']}"
             )
-        if prepared["state"] == "prepared":
-            await approver.call("POST", f"/api/v1/finance/settlements/{settling}/approve")
-        settled = await approver.wait_for(settling, ("settled",))
+        approve = ("POST", f"/api/v1/finance/settlements/{settling}/approve", None)
+        settled = (
+            prepared
+            if prepared["state"] == "settled"
+            else await approver.ask(console, settling, approve, ("settled",))
+        )
         document = await approver.call("GET", f"/api/v1/finance/figures?day={settling}")
         summary = SettledDay.of(document)
         summaries.append(summary)
