@@ -25,8 +25,9 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from rich.console import Console
@@ -47,6 +48,8 @@ from simulators.phone import Phone
 from simulators.station import LinkOutage, RedisStationMemory, StationGate, StationLink
 from simulators.traffic import Presentation
 from ticketing.devices import Binding, DeviceKind
+from ticketing.riders import PaymentMode
+from ticketing.service_day import DEFAULT_TIMEZONE
 
 NOON = 12  # the backend restarts and the lost phone is reported
 CUT_HOUR = 10  # a batch is cut off part-way at this upload round
@@ -106,6 +109,10 @@ class CityStageResult:
     lost_phone: str | None = None  # the account whose phone was reported lost
     deny_list_version: int = 0  # the version the online gates reached
     restarts: int = 0
+    # Gates offline from the morning until after the day settled (the late_taps fault) that
+    # still hold their journals: `deliver_late_taps` brings them back.
+    late_devices: list[str] = field(default_factory=list)
+    devices: CityDevices | None = None
     screenshots: list[SharedScreenshot] = field(default_factory=list)
 
 
@@ -181,13 +188,16 @@ async def run_city_stage(
             if offline_share
             else set()
         )
-        for device_id in offline_ids:
+        late_ids = _late_gates(plan, riders, offline_ids, faults.times(FaultKind.LATE_TAPS), rng)
+        for device_id in offline_ids | set(late_ids):
             devices.devices[device_id].online = False
         result.offline_devices = len(offline_ids)
+        result.late_devices, result.devices = late_ids, devices
         console.print(
             f"{result.enrolled_devices} devices enrolled over HTTP, each synced its "
             f"configuration, sealed liveness keys and deny list; {len(offline_ids)} will stay "
             "offline until the evening"
+            + (f", {len(late_ids)} until after the day settles" if late_ids else "")
         )
         midnight = day_start.replace(hour=0)
         outages = await _share_stations(stack, devices, workdir, plan, faults, midnight)
@@ -246,7 +256,7 @@ async def run_city_stage(
                 if hour == NOON:
                     await _noon(backend, devices, riders, phones, result, until, faults)
                     watch.lap("backend starts")
-        await _evening(devices, result, rng, faults, midnight + timedelta(hours=24))
+        await _evening(devices, result, rng, faults, midnight + timedelta(hours=24), late_ids)
         watch.lap("devices upload (HTTP, database)")
         result.deny_list_version = max(
             (d.gate.deny_list.version for d in devices.online() if d.gate.deny_list), default=0
@@ -297,10 +307,11 @@ async def _evening(
     rng: random.Random,
     faults: Faults,
     at: datetime,
+    late: Sequence[str],
 ) -> None:
-    """The offline devices come back, sync and upload what they decided all day; one device
-    sends its first batch again, as one that lost the acknowledgement does."""
-    back = [d for d in devices.devices.values() if not d.online]
+    """The offline devices come back (but the `late` ones), sync and upload what they decided
+    all day; one device sends its first batch again, as one that lost the acknowledgement does."""
+    back = [d for d in devices.devices.values() if not d.online and d.device_id not in late]
     for returning in back:
         returning.online = True
     await devices.sync_all(back)
@@ -399,6 +410,61 @@ def _save_png(token: str, path: Path) -> Path:
     path.parent.mkdir(exist_ok=True)
     write_png(token, path)
     return path
+
+
+def _late_gates(
+    plan: Sequence[Presentation],
+    riders: Sequence[DemoRider],
+    offline: set[str],
+    count: int,
+    rng: random.Random,
+) -> list[str]:
+    """`count` metro exit gates (seeded, not among the `offline`) where postpaid card riders
+    tapped out: with their exits missing at the close, those journeys settle as incomplete and
+    are charged to the card; the late exits lower the day and the difference is refunded."""
+    if count <= 0:
+        return []
+    candidates = sorted(
+        {
+            p.device_id
+            for p in plan
+            if p.action == "exit"
+            and p.device_id not in offline
+            and riders[p.passenger.credential_id].payment_mode is PaymentMode.POSTPAID_CARD
+        }
+    )
+    return rng.sample(candidates, min(count, len(candidates)))
+
+
+async def deliver_late_taps(
+    city: CityStageResult, faults: Faults, settled: date, *, next_run: date
+) -> None:
+    """The `late_taps` fault: the gates offline since the morning come back after `settled`
+    was settled, their processes started again on their journals. Each corrects its clock
+    from the server's (days on), syncs and uploads; the backend stores the taps and
+    `next_run`'s settlement prices them as adjustments of `settled`."""
+    devices = city.devices
+    if devices is None:
+        return
+    late, city.late_devices = city.late_devices, []
+    for device_id in late:
+        await devices.devices[device_id].client.correct_clock()
+        device = await devices.restart(device_id)
+        device.online = True
+        waiting = sum(len(records) for records in device.pending())
+        tally = await device.upload()
+        await device.heartbeat()
+        device.close()
+        city.uploads.add(tally)
+        faults.struck(
+            FaultKind.LATE_TAPS,
+            f"{device_id} offline from the morning of {settled} until it was settled: "
+            f"{waiting:,} records of {settled} uploaded late",
+            f"{tally.new:,} stored ({tally.duplicate} duplicates); the {next_run} run prices "
+            f"them as adjustments of {settled}: a lowered day refunded to the card, a raised "
+            "one charged",
+            device.client.now().astimezone(ZoneInfo(DEFAULT_TIMEZONE)),
+        )  # fmt: skip
 
 
 def _with_records(devices: CityDevices, count: int, rng: random.Random) -> list[CityDevice]:

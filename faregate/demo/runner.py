@@ -31,7 +31,7 @@ from rich.table import Table
 from faregate.config import Settings
 from faregate.database import open_database
 from faregate.demo.backend import Backend
-from faregate.demo.city_stage import device_places, run_city_stage
+from faregate.demo.city_stage import deliver_late_taps, device_places, run_city_stage
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.devices import register_devices
 from faregate.demo.figures import DemoFigures, day_figures_of
@@ -241,7 +241,12 @@ async def run_demo(
                 watch.lap("parking")
                 console.print(Rule("5. Settling the days for finance: prepared, then approved"))
                 days = tuple(day + timedelta(days=n) for n in range(PARKING_DAYS))
-                settled = await run_settle_stage(console, http=http, days=days, data_dir=workdir)
+                settled = await run_settle_stage(
+                    console, http=http, days=days, data_dir=workdir,
+                    between=lambda day, after: deliver_late_taps(
+                        city, faults, day, next_run=after
+                    ),
+                )  # fmt: skip
             report.checks["settled: control totals hold"] = settled.control_ok
             for shot in city.screenshots:
                 if not shot.redis_down:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -59,6 +59,8 @@ class SettledDay:
     suspense: int
     exceptions: dict[str, int]
     control_ok: bool
+    adjustments: int  # account-days of earlier settled days priced again (late taps)
+    refunds: int  # what the operators' statements give back for lowered earlier days
 
     @classmethod
     def of(cls, document: Mapping[str, Any]) -> SettledDay:
@@ -77,6 +79,8 @@ class SettledDay:
             suspense=int(controls["suspense"]),
             exceptions={str(k): int(v) for k, v in figures["exceptions"].items()},
             control_ok=bool(controls["ok"]),
+            adjustments=int(figures["adjustments"]),
+            refunds=sum(int(s["refunds"]) for s in figures["statements"]),
         )
 
 
@@ -161,15 +165,22 @@ class FinanceUser:
 
 
 async def run_settle_stage(
-    console: Console, *, http: httpx.AsyncClient, days: tuple[date, ...], data_dir: Path
+    console: Console,
+    *,
+    http: httpx.AsyncClient,
+    days: tuple[date, ...],
+    data_dir: Path,
+    between: Callable[[date, date], Awaitable[None]] | None = None,
 ) -> SettleStageResult:
     """Each of `days`, oldest first, prepared by one finance user and approved by the other
-    through the finance API; the server's settlement runner does the work."""
+    through the finance API; the server's settlement runner does the work. `between(settled,
+    next)` runs after each day but the last is settled (what reaches the backend then is late
+    for `settled`)."""
     preparer = await FinanceUser.sign_in(http, PREPARER)
     approver = await FinanceUser.sign_in(http, APPROVER)
     operators = load_operators()
     summaries: list[SettledDay] = []
-    for settling in days:
+    for number, settling in enumerate(days):
         prepare = ("POST", "/api/v1/finance/settlements", {"day": settling.isoformat()})
         prepared = await preparer.ask(console, settling, prepare, ("prepared", "settled"))
         review = prepared.get("review")
@@ -195,6 +206,11 @@ async def run_settle_stage(
             f"taps, {summary.account_days} account-days, {summary.charges} card charges; "
             f"exceptions: {exceptions}"
         )
+        if summary.adjustments:
+            console.print(
+                f"  adjustments of earlier days (late taps): {summary.adjustments} account-days, "
+                f"{summary.refunds:,} {summary.currency} given back by the operators"
+            )
         for operator, amount in summary.apportioned.items():
             console.print(f"  {operators.name(operator)} ({operator}): {amount:,}")
         folder = default_report_dir(data_dir, settling)
@@ -203,6 +219,8 @@ async def run_settle_stage(
             f"  exports: {', '.join(str(folder / str(e)) for e in EXPORTS)}", soft_wrap=True
         )
         console.print(f"  digest: {summary.digest}")
+        if between is not None and number + 1 < len(days):
+            await between(settling, days[number + 1])
     first = summaries[0] if summaries else None
     return SettleStageResult(
         digest="" if first is None else first.digest,

@@ -1,6 +1,8 @@
-"""`faregate demo` with a rider's code shared as a screenshot inside one station: a real PNG
-read back by each gate's camera, refused at the second gate while the station's Redis is up
-and flagged by settlement when the station was cut off from it; taps and money conserved."""
+"""`faregate demo` with taps that arrive after their day settled, and a rider's code shared as a
+screenshot inside one station: the late taps are stored and settled as adjustments of the day
+(a lowered day refunded to the card) with taps and money still conserved; the screenshot is a
+real PNG read back by each gate's camera, refused at the second gate while the station's Redis
+is up and flagged by settlement when the station was cut off from it."""
 
 from __future__ import annotations
 
@@ -16,16 +18,21 @@ from tests.demo.test_demo_cli import faregate
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # a whole day on a loaded machine: over the default 300 s
-def test_a_screenshot_shared_inside_a_station(tmp_path: Path) -> None:
+def test_late_taps_and_a_shared_screenshot(tmp_path: Path) -> None:
     data_dir = tmp_path / "city"
     done = faregate(
         "demo", "--passengers", "40", "--data-dir", str(data_dir), "--json",
-        "--faults", "station_redis_down",
+        "--faults", "late_taps,station_redis_down",
     )  # fmt: skip
     figures = json.loads(done.stdout)
     story = done.stderr
-    assert figures["faults"] == {"station_redis_down": 1}
+    assert figures["faults"] == {"late_taps": 1, "station_redis_down": 1}
     assert figures["conservation_ok"] is True, story[-3000:]
+    assert figures["charged"] == figures["ledger_collected"]
+    assert figures["taps_made"] == figures["taps_priced"] + figures["taps_quarantined"]
+    # The late gate's taps were settled with the next day's run, as adjustments.
+    assert "late_taps: gate-" in story
+    assert "adjustments of earlier days (late taps)" in story
     # Both screenshots are PNGs whose code the gates' camera reads back.
     shots = sorted((data_dir / "screenshots").glob("*.png"))
     assert len(shots) == 2
