@@ -17,6 +17,11 @@ Fixtures (function-scoped unless said, one fresh migrated database per test):
 - `uow_factory`: a `ticketing.unit_of_work.UnitOfWorkFactory` on `engine` (real UTC clock).
 - `localstripe_server` (session): one private localstripe per test process (gateway and
   payment tests), its state in its own temporary directory.
+- `stripe_under_test`: the localstripe the three below talk to; `localstripe_server` unless a
+  directory's conftest overrides it (settlement: a private one per test).
+- `gateway`: a `StripeGateway` on it; `fault_proxy`: a `FaultProxy` in front of it (idle unless
+  told); `proxied_gateway`: a `StripeGateway` through that proxy, with the fault tests' short
+  client timeout.
 - `unhandled` (every test): the server errors the app answered with a bare 500 while the test
   ran (`tests.helpers.unhandled`); any left at the end fail the test.
 
@@ -42,6 +47,8 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateways.localstripe_server import LocalStripe, running_localstripe
+from gateways.stripe_gateway import StripeGateway
+from simulators.fault_proxy import CLIENT_TIMEOUT, FaultProxy
 from tests.helpers.databases import (
     POSTGRES_URL_ENV,
     REQUIRE_POSTGRES_ENV,
@@ -179,3 +186,31 @@ def uow_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
 def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     with running_localstripe(tmp_path_factory.mktemp("localstripe")) as server:
         yield server
+
+
+@pytest.fixture
+def stripe_under_test(localstripe_server: LocalStripe) -> LocalStripe:
+    return localstripe_server
+
+
+@pytest.fixture
+async def gateway(stripe_under_test: LocalStripe) -> AsyncIterator[StripeGateway]:
+    async with StripeGateway(stripe_under_test.api_key, stripe_under_test.base_url) as gw:
+        yield gw
+
+
+@pytest.fixture
+async def fault_proxy(stripe_under_test: LocalStripe) -> AsyncIterator[FaultProxy]:
+    async with FaultProxy(stripe_under_test.base_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def proxied_gateway(
+    stripe_under_test: LocalStripe, fault_proxy: FaultProxy
+) -> AsyncIterator[StripeGateway]:
+    """The gateway as a service sees it, through the (idle unless told) fault proxy."""
+    async with StripeGateway(
+        stripe_under_test.api_key, fault_proxy.url, timeout=CLIENT_TIMEOUT
+    ) as gw:
+        yield gw

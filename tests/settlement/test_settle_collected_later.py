@@ -9,24 +9,16 @@ parking fee to the lot's operator in a pool naming the day it was parked."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from gateways.localstripe_server import localstripe
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.settlement import DAY, at, ride
-from ticketing import postings
+from tests.helpers.settlement import DAY, at, park, ride, rider_with_card
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
-from ticketing.ledger import accounts
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.model import AttemptStatus
-from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.riders import Registration, register_riders
 from ticketing.services.settlement import settle
 from ticketing.services.settlement_drilldown import operator_drilldown
 from ticketing.services.taps import ingest_and_price
@@ -34,39 +26,6 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 
 ADMIN = Actor.administrator("t")
 FIRST, SECOND = DAY, DAY + timedelta(days=1)
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[StripeGateway]:
-    async with (
-        localstripe(tmp_path / "localstripe", from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url) as opened,
-    ):
-        yield opened
-
-
-async def postpaid(
-    uows: UnitOfWorkFactory, payments: PaymentsService, rider: str, card: str
-) -> None:
-    now = datetime.now(UTC)
-    await register_riders(
-        uows,
-        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
-        at=now,
-    )
-    await payments.save_card(rider, card)
-
-
-async def park(uows: UnitOfWorkFactory, rider: str, session: str, fee: int, hour: int) -> None:
-    async with uows() as uow:
-        await uow.ledger.post(
-            postings.parking_fee(
-                f"parking:{session}", operator_id="lots-co",
-                payers=[(accounts.receivable(rider), fee)], currency="VND",
-                session_id=session, lot_id="vincom", at=at(FIRST, hour, 30),
-            )
-        )  # fmt: skip
-        await uow.commit()
 
 
 async def figures(uows: UnitOfWorkFactory, day: date) -> dict[str, Any]:
@@ -83,13 +42,13 @@ async def test_held_parking_is_released_to_the_lot_when_collected_and_hours_show
     payments = PaymentsService(uow_factory, gateway)
     stamp = f"{datetime.now(UTC).timestamp():.0f}"
     declined, paying = f"declined-{stamp}", f"paying-{stamp}"
-    await postpaid(uow_factory, payments, declined, "pm_card_chargeCustomerFail")
-    await postpaid(uow_factory, payments, paying, "pm_card_visa")
+    await rider_with_card(uow_factory, payments, declined, "pm_card_chargeCustomerFail")
+    await rider_with_card(uow_factory, payments, paying)
     await ingest_and_price(
         uow_factory, feed, [*ride(1, declined, FIRST, 7), *ride(1, paying, FIRST, 9)]
     )
-    await park(uow_factory, declined, "vincom-held", 25_000, 18)
-    await park(uow_factory, paying, "vincom-paid", 10_000, 18)
+    await park(uow_factory, declined, "vincom-held", 25_000, at(FIRST, 18, 30))
+    await park(uow_factory, paying, "vincom-paid", 10_000, at(FIRST, 18, 30))
 
     first = await settle(
         uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",

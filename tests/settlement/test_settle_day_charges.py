@@ -8,18 +8,13 @@ run's charges control holds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-from gateways.localstripe_server import localstripe
 from gateways.protocol import PaymentStatus
 from gateways.stripe_gateway import StripeGateway
-from tests.helpers.settlement import DAY, at, ride
-from ticketing import postings
+from tests.helpers.settlement import DAY, at, park, ride, rider_with_card
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
@@ -32,25 +27,33 @@ from ticketing.payments.model import (
     daily_charge_key,
     parking_charge_key,
 )
-from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
+from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.charging import reconcile_with_gateway
 from ticketing.services.passengers import charges
 from ticketing.services.riders import Registration, buy_pass, register_riders
 from ticketing.services.settlement import settle
 from ticketing.services.taps import ingest_and_price
+from ticketing.settlement.summary import SettlementSummary
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 ADMIN = Actor.administrator("t")
 FIRST, SECOND, THIRD = DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[StripeGateway]:
-    async with (
-        localstripe(tmp_path / "localstripe", from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url) as opened,
-    ):
-        yield opened
+async def settle_day(
+    uows: UnitOfWorkFactory,
+    feed: FareFeed,
+    day: date,
+    report_dir: Path,
+    gateway: StripeGateway,
+    payments: PaymentsService,
+) -> SettlementSummary:
+    """Settles `day` as an administrator; its controls must hold."""
+    outcome = await settle(
+        uows, feed, day, who=ADMIN, report_dir=report_dir, gateway=gateway, payments=payments
+    )
+    assert outcome.summary.control_ok, outcome.summary
+    return outcome.summary
 
 
 async def fares_of(uows: UnitOfWorkFactory, account: str, day: date) -> int:
@@ -65,19 +68,8 @@ async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchas
     uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
-    now = datetime.now(UTC)
-    rider = f"postpaid-{now.timestamp():.0f}"
-    await register_riders(
-        uow_factory,
-        [
-            Registration(
-                RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"),
-                [CredentialRecord(900, rider, now, now + timedelta(days=365), now)],
-            )
-        ],
-        at=now,
-    )
-    await payments.save_card(rider, "pm_card_visa")
+    rider = f"postpaid-{datetime.now(UTC).timestamp():.0f}"
+    await rider_with_card(uow_factory, payments, rider, credential=900)
     await ingest_and_price(uow_factory, feed, ride(1, rider, FIRST, 7))
     sale = await buy_pass(
         uow_factory, feed, rider, "bus_month_all", at=at(SECOND, 9, 0), payments=payments
@@ -98,11 +90,7 @@ async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchas
     assert (pass_payment.amount, pass_payment.status) == (sale.price, AttemptStatus.SUCCEEDED)
     assert pass_payment.covers == "Pass bus_month_all"
 
-    first = await settle(
-        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert first.summary.control_ok, first.summary
+    await settle_day(uow_factory, feed, FIRST, tmp_path / "1", gateway, payments)
     charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
     day_charge = charged[daily_charge_key(rider, FIRST)]
     assert (day_charge.amount.amount, day_charge.status) == (first_fares, AttemptStatus.SUCCEEDED)
@@ -113,16 +101,8 @@ async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchas
     # a tap of the first day arrives after it was charged: that day's adjustment, named so
     await ingest_and_price(uow_factory, feed, ride(7, rider, FIRST, 17))
     later = await fares_of(uow_factory, rider, FIRST)
-    second = await settle(
-        uow_factory, feed, SECOND, who=ADMIN, report_dir=tmp_path / "2",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert second.summary.control_ok, second.summary
-    third = await settle(
-        uow_factory, feed, THIRD, who=ADMIN, report_dir=tmp_path / "3",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert third.summary.control_ok, third.summary
+    await settle_day(uow_factory, feed, SECOND, tmp_path / "2", gateway, payments)
+    await settle_day(uow_factory, feed, THIRD, tmp_path / "3", gateway, payments)
 
     charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
     async with uow_factory() as uow:
@@ -141,28 +121,11 @@ async def test_a_postpaid_rider_who_only_parked_is_charged_the_fee_on_its_own_li
     uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
-    now = datetime.now(UTC)
-    rider = f"parker-{now.timestamp():.0f}"
-    await register_riders(
-        uow_factory,
-        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
-        at=now,
-    )
-    await payments.save_card(rider, "pm_card_visa")
-    async with uow_factory() as uow:  # no ride: one stay at the car park, on the receivable
-        await uow.ledger.post(
-            postings.parking_fee(
-                "parking:vincom-9", operator_id="lots-co",
-                payers=[(accounts.receivable(rider), 25_000)], currency="VND",
-                session_id="vincom-9", lot_id="vincom", at=at(FIRST, 18, 30),
-            )
-        )  # fmt: skip
-        await uow.commit()
-    outcome = await settle(
-        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "p",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert outcome.summary.control_ok, outcome.summary
+    rider = f"parker-{datetime.now(UTC).timestamp():.0f}"
+    await rider_with_card(uow_factory, payments, rider)
+    # no ride: one stay at the car park, on the receivable
+    await park(uow_factory, rider, "vincom-9", 25_000, at(FIRST, 18, 30))
+    await settle_day(uow_factory, feed, FIRST, tmp_path / "p", gateway, payments)
     charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
     line = charged[parking_charge_key(rider, FIRST)]
     assert (line.amount.amount, line.status) == (25_000, AttemptStatus.SUCCEEDED)
@@ -176,34 +139,16 @@ async def test_parking_whose_charge_is_declined_is_held_as_uncollected_not_repor
     uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
-    now = datetime.now(UTC)
-    rider = f"parker-{now.timestamp():.0f}"
-    await register_riders(
-        uow_factory,
-        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
-        at=now,
-    )
-    await payments.save_card(rider, "pm_card_chargeCustomerFail")  # saved, declines charges
-    async with uow_factory() as uow:
-        await uow.ledger.post(
-            postings.parking_fee(
-                "parking:vincom-8", operator_id="lots-co",
-                payers=[(accounts.receivable(rider), 25_000)], currency="VND",
-                session_id="vincom-8", lot_id="vincom", at=at(FIRST, 18, 30),
-            )
-        )  # fmt: skip
-        await uow.commit()
-    outcome = await settle(
-        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "p",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    summary = outcome.summary
+    rider = f"parker-{datetime.now(UTC).timestamp():.0f}"
+    # saved, declines charges
+    await rider_with_card(uow_factory, payments, rider, "pm_card_chargeCustomerFail")
+    await park(uow_factory, rider, "vincom-8", 25_000, at(FIRST, 18, 30))
+    summary = await settle_day(uow_factory, feed, FIRST, tmp_path / "p", gateway, payments)
     charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
     assert charged[parking_charge_key(rider, FIRST)].status is AttemptStatus.FAILED
     assert summary.apportioned.get("lots-co", 0) == 0  # not reported collected
     assert summary.collected.amount == 0
     assert summary.exceptions.get("uncollected_parking") == 1
-    assert summary.control_ok, summary
 
 
 async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_adjustment(
@@ -215,34 +160,20 @@ async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_ad
     day's adjustment; the rider's own next day is charged exactly its fares (the credit is not
     folded into it), and the controls hold."""
     payments = PaymentsService(uow_factory, gateway)
-    now = datetime.now(UTC)
-    rider = f"lowered-{now.timestamp():.0f}"
-    await register_riders(
-        uow_factory,
-        [Registration(RiderAccount(rider, "regular", PaymentMode.POSTPAID_CARD, "VND"))],
-        at=now,
-    )
-    await payments.save_card(rider, "pm_card_visa")
+    rider = f"lowered-{datetime.now(UTC).timestamp():.0f}"
+    await rider_with_card(uow_factory, payments, rider)
     entry, far = ride(1, rider, FIRST, 7)
     exit_ = replace(far, stop_id="m2a_03")  # a short ride: the incomplete journey cost more
     await ingest_and_price(uow_factory, feed, [entry])
     incomplete = await fares_of(uow_factory, rider, FIRST)
-    first = await settle(
-        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert first.summary.control_ok, first.summary
+    await settle_day(uow_factory, feed, FIRST, tmp_path / "1", gateway, payments)
 
     await ingest_and_price(uow_factory, feed, [exit_, *ride(3, rider, SECOND, 8)])
     complete = await fares_of(uow_factory, rider, FIRST)
     assert 0 < complete < incomplete
     second_fares = await fares_of(uow_factory, rider, SECOND)
-    second = await settle(
-        uow_factory, feed, SECOND, who=ADMIN, report_dir=tmp_path / "2",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert second.summary.control_ok, second.summary
-    assert second.summary.adjustments == 1
+    second = await settle_day(uow_factory, feed, SECOND, tmp_path / "2", gateway, payments)
+    assert second.adjustments == 1
 
     charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
     assert charged[daily_charge_key(rider, SECOND)].amount.amount == second_fares
@@ -261,7 +192,7 @@ async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_ad
     # The partial refund reconciles exactly: the second run's reconciliation matched it (no
     # exception, no cash difference), and the gateway's net of refunds is the clearing account
     # (the demo's money check).
-    assert not any(second.summary.exceptions.values()), second.summary
+    assert not any(second.exceptions.values()), second
     async with uow_factory() as uow:
         record = await uow.settlement.day(SECOND)
     assert record is not None
@@ -280,22 +211,12 @@ async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_contr
     from the day's card charge (the day's adjustment), and the next day's charge is exactly
     that day's fares: the charges control no longer names the rider."""
     payments = PaymentsService(uow_factory, gateway)
-    now = datetime.now(UTC)
-    rider = f"topped-{now.timestamp():.0f}"
-    await register_riders(
-        uow_factory,
-        [Registration(RiderAccount(rider, "regular", PaymentMode.PREPAID_WALLET, "VND"))],
-        at=now,
-    )
-    await payments.save_card(rider, "pm_card_visa")
+    rider = f"topped-{datetime.now(UTC).timestamp():.0f}"
+    await rider_with_card(uow_factory, payments, rider, mode=PaymentMode.PREPAID_WALLET)
     await ingest_and_price(uow_factory, feed, ride(1, rider, FIRST, 7))
     on_card = await fares_of(uow_factory, rider, FIRST)
     assert on_card > 0  # the empty wallet paid nothing of it
-    first = await settle(
-        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "1",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert first.summary.control_ok, first.summary
+    await settle_day(uow_factory, feed, FIRST, tmp_path / "1", gateway, payments)
 
     await payments.top_up(rider, Money(20_000, "VND"), request_id="after-first")
     await ingest_and_price(uow_factory, feed, ride(3, rider, FIRST, 17))  # late: wallet pays
@@ -304,11 +225,7 @@ async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_contr
     await ingest_and_price(uow_factory, feed, ride(5, rider, SECOND, 8))  # wallet empty again
     second_fares = await fares_of(uow_factory, rider, SECOND)
     assert second_fares > 0
-    second = await settle(
-        uow_factory, feed, SECOND, who=ADMIN, report_dir=tmp_path / "2",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    assert second.summary.control_ok, second.summary
+    await settle_day(uow_factory, feed, SECOND, tmp_path / "2", gateway, payments)
     charged = {c.attempt_id: c for c in await charges(uow_factory, rider)}
     assert charged[daily_charge_key(rider, SECOND)].amount.amount == second_fares
     [at_gateway] = await gateway.find_payments(daily_charge_key(rider, FIRST))
@@ -329,24 +246,16 @@ async def test_a_rider_with_no_card_to_charge_is_held_uncollected_not_a_failed_r
     walletless, carded = f"no-card-{now.timestamp():.0f}", f"card-{now.timestamp():.0f}"
     await register_riders(
         uow_factory,
-        [
-            Registration(RiderAccount(walletless, "regular", PaymentMode.PREPAID_WALLET, "VND")),
-            Registration(RiderAccount(carded, "regular", PaymentMode.POSTPAID_CARD, "VND")),
-        ],
+        [Registration(RiderAccount(walletless, "regular", PaymentMode.PREPAID_WALLET, "VND"))],
         at=now,
     )
-    await payments.save_card(carded, "pm_card_visa")
+    await rider_with_card(uow_factory, payments, carded)
     await ingest_and_price(
         uow_factory, feed, [*ride(1, walletless, FIRST, 7), *ride(3, carded, FIRST, 8)]
     )
-    outcome = await settle(
-        uow_factory, feed, FIRST, who=ADMIN, report_dir=tmp_path / "r",
-        gateway=gateway, payments=payments,
-    )  # fmt: skip
-    summary = outcome.summary
+    summary = await settle_day(uow_factory, feed, FIRST, tmp_path / "r", gateway, payments)
     assert summary.charges == 1
     assert summary.exceptions.get("uncollected") == 1, summary
-    assert summary.control_ok, summary
     charged = {c.attempt_id for c in await charges(uow_factory, carded)}
     assert daily_charge_key(carded, FIRST) in charged
     assert await charges(uow_factory, walletless) == []

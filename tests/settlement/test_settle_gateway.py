@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 from sqlalchemy import select, text, update
 
 from faregate.gateway_runtime import PrivateStripeConfig
-from gateways.localstripe_server import localstripe
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.settlement import DAY, NEXT, ride
@@ -61,15 +59,6 @@ def stop_after(stage: str):  # type: ignore[no-untyped-def]
             raise Stop(name)
 
     return hook
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[StripeGateway]:
-    async with (
-        localstripe(tmp_path / "localstripe", from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url) as gw,
-    ):
-        yield gw
 
 
 async def test_each_injected_discrepancy_is_reported_in_its_category(

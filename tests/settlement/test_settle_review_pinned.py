@@ -7,12 +7,10 @@ prepared again, the day is approved and charged as the new review says."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from gateways.localstripe_server import LocalStripe
 from gateways.stripe_gateway import StripeGateway
 from tests.helpers.settlement import DAY, at, postpaid_riders_who_rode, ride
 from ticketing import postings
@@ -29,12 +27,6 @@ from ticketing.unit_of_work import UnitOfWorkFactory
 
 LAN = Actor("fin-lan", ActorRole.FINANCE)
 MAI = Actor("fin-mai", ActorRole.FINANCE)
-
-
-@pytest.fixture
-async def gateway(private_localstripe: LocalStripe) -> AsyncIterator[StripeGateway]:
-    async with StripeGateway(private_localstripe.api_key, private_localstripe.base_url) as gw:
-        yield gw
 
 
 def runner(
