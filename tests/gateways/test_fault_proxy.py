@@ -1,6 +1,9 @@
 """The fault proxy's rates in front of the real localstripe: switched at run time, drawn by each
 payment's idempotency key (a declined card stays declined, a 500 or a timeout strikes only the
-first attempt), counted; and the proxy as a process of its own, switched over HTTP."""
+first attempt), counted; and the proxy as a process of its own, switched over HTTP.
+
+Each gateway failure maps to the right error, and afterwards `find_payments` tells exactly
+what the gateway did, which is what a safe retry relies on."""
 
 from __future__ import annotations
 
@@ -8,7 +11,14 @@ import uuid
 
 import pytest
 
-from gateways.errors import CardDeclined, GatewayTimeout, GatewayUnavailable
+from gateways.errors import (
+    CardDeclined,
+    GatewayConnectionLost,
+    GatewayOutcomeUnknown,
+    GatewayProtocolError,
+    GatewayTimeout,
+    GatewayUnavailable,
+)
 from gateways.localstripe_server import LocalStripe
 from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
@@ -148,3 +158,59 @@ def test_the_process_refuses_bad_rates_in_one_line(capsys: pytest.CaptureFixture
         main(["--upstream", "http://127.0.0.1:9", "--decline", "2"])
     assert exited.value.code == 2
     assert capsys.readouterr().err == "error: rate decline must be a number 0..1, got 2.0\n"
+
+
+# A 500 (nothing made) and a timeout (made) are the rate tests' above.
+@pytest.mark.parametrize(
+    ("fault", "error", "gateway_acted"),
+    [
+        (Fault.DROP_RESPONSE, GatewayConnectionLost, True),
+        (Fault.GARBLED, GatewayProtocolError, True),
+    ],
+)
+async def test_fault_maps_to_outcome_unknown_and_lookup_tells_the_truth(
+    proxied_gateway: StripeGateway,
+    fault_proxy: FaultProxy,
+    fault: Fault,
+    error: type[GatewayOutcomeUnknown],
+    gateway_acted: bool,
+) -> None:
+    request = await _request(proxied_gateway)
+    fault_proxy.inject([fault])
+    with pytest.raises(error):
+        await proxied_gateway.create_payment(request)
+    assert fault_proxy.pending_faults == 0
+
+    found = await proxied_gateway.find_payments(request.idempotency_key)
+    if gateway_acted:
+        assert [p.status for p in found] == [PaymentStatus.SUCCEEDED]
+        assert found[0].amount == request.amount
+    else:
+        assert found == []
+
+
+async def test_lookup_then_create_only_if_missing_charges_once(
+    proxied_gateway: StripeGateway, fault_proxy: FaultProxy
+) -> None:
+    """The retry rule the payments layer follows, run against a run of faults."""
+    request = await _request(proxied_gateway)
+    fault_proxy.inject([Fault.ERROR_500, Fault.DELAY, Fault.DROP_RESPONSE])
+    for _ in range(4):
+        try:
+            if not await proxied_gateway.find_payments(request.idempotency_key):
+                await proxied_gateway.create_payment(request)
+        except GatewayOutcomeUnknown:
+            continue
+    # 500: nothing made, try again; timeout: made, and the lookup sees it, so the last fault
+    # (meant for a second create) is never used.
+    assert fault_proxy.pending_faults == 1
+    found = await proxied_gateway.find_payments(request.idempotency_key)
+    assert [(p.status, p.amount) for p in found] == [(PaymentStatus.SUCCEEDED, 23_000)]
+
+
+async def test_failed_lookup_is_itself_outcome_unknown(
+    proxied_gateway: StripeGateway, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.inject([Fault.ERROR_500], methods=["GET"])
+    with pytest.raises(GatewayUnavailable):
+        await proxied_gateway.find_payments("charge:any:2025-03-14")
