@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,25 +10,45 @@ from pathlib import Path
 import click
 
 from faregate.cli._common import USER_ERRORS
-from faregate.cli.db import db
-from faregate.cli.demo import demo
-from faregate.cli.devices import devices
-from faregate.cli.fares import fares
-from faregate.cli.keys import keys
-from faregate.cli.ledger import ledger
-from faregate.cli.lots import lots
-from faregate.cli.outbox import outbox
-from faregate.cli.parking import parking
-from faregate.cli.qr import qr
-from faregate.cli.quarantine import quarantine
-from faregate.cli.serve import serve
-from faregate.cli.settle import settle_command
-from faregate.cli.users import users
-from faregate.cli.worker import worker
 from faregate.config import Settings
 
+# Each command's module, imported when that command runs (or `--help` lists them): the
+# whole backend takes about 2 s of CPU to import, which a `faregate qr verify` or `faregate
+# parking quote` process has no use for.
+COMMANDS = {
+    "keys": "faregate.cli.keys:keys",
+    "qr": "faregate.cli.qr:qr",
+    "db": "faregate.cli.db:db",
+    "fares": "faregate.cli.fares:fares",
+    "ledger": "faregate.cli.ledger:ledger",
+    "outbox": "faregate.cli.outbox:outbox",
+    "parking": "faregate.cli.parking:parking",
+    "lots": "faregate.cli.lots:lots",
+    "demo": "faregate.cli.demo:demo",
+    "serve": "faregate.cli.serve:serve",
+    "users": "faregate.cli.users:users",
+    "devices": "faregate.cli.devices:devices",
+    "worker": "faregate.cli.worker:worker",
+    "settle": "faregate.cli.settle:settle_command",
+    "quarantine": "faregate.cli.quarantine:quarantine",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported by name from `COMMANDS` when first asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -67,13 +88,6 @@ def cli(
     ctx.obj = Settings(
         data_dir=data_dir, database_url=database_url, redis_url=redis_url, outbox_url=outbox_url
     )
-
-
-for command in (
-    keys, qr, db, fares, ledger, outbox, parking, lots, demo, serve, users, devices, worker,
-    settle_command, quarantine,
-):  # fmt: skip
-    cli.add_command(command)
 
 
 def main(args: Sequence[str] | None = None) -> None:
