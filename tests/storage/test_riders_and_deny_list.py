@@ -115,6 +115,7 @@ async def test_revoking_a_credential_denies_it_and_versions_only_grow(
         assert v_debt == 3
         assert await uow.deny_list.deny(12, "debt") == 2  # already denied: same version
         v_paid = await uow.deny_list.allow_account("a1", "debt paid")  # lifts 12 and max, not 11
+        assert await uow.deny_list.allow_account("a1", "again") is None  # nothing left to lift
         await uow.commit()
     async with uow_factory() as uow:
         full = await uow.deny_list.history(0)

@@ -123,7 +123,6 @@ class DenyListStore:
     async def allow_many(
         self, credential_ids: Sequence[int], reason: str = "", *, at: datetime | None = None
     ) -> int:
-        at = at or self._clock()
         denied = sorted(
             await self._session.scalars(
                 select(ENTRIES.c.credential_id).where(
@@ -133,6 +132,10 @@ class DenyListStore:
         )
         if not denied:
             return await self.version()
+        return await self._lift(denied, reason, at or self._clock())
+
+    async def _lift(self, denied: Sequence[int], reason: str, at: datetime) -> int:
+        """Remove denied credentials from the list, one REMOVE event each; the version after."""
         versions = await self._next_versions(len(denied))
         await self._session.execute(delete(ENTRIES).where(ENTRIES.c.credential_id.in_(denied)))
         await self._session.execute(
@@ -160,9 +163,20 @@ class DenyListStore:
 
     async def allow_account(
         self, account_id: str, reason: str = "", *, at: datetime | None = None
-    ) -> int:
-        """Lift the denials of an account's unrevoked credentials (revoked ones stay denied)."""
-        return await self.allow_many(await self._live_credentials(account_id), reason, at=at)
+    ) -> int | None:
+        """Lift the denials of an account's unrevoked credentials (revoked ones stay denied):
+        the list version after, None if none of them was denied (the list unchanged, its
+        version not read: a settled daily charge asks this of every rider who owes nothing)."""
+        denied = sorted(
+            await self._session.scalars(
+                select(ENTRIES.c.credential_id)
+                .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
+                .where(CREDENTIALS.c.account_id == account_id, CREDENTIALS.c.revoked_at.is_(None))
+            )
+        )
+        if not denied:
+            return None
+        return await self._lift(denied, reason, at or self._clock())
 
     async def _live_credentials(self, account_id: str) -> list[int]:
         return list(
