@@ -147,7 +147,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.postgres_url, await stored_taps(Path(day["data_dir"]))
                 )
                 day["pipeline_share_of_copy"] = round(
-                    day["pipeline_taps_per_s"] / day["copy"]["taps_per_s"], 4
+                    day["pipeline_taps_per_s"] / day["copy"]["taps_per_s"], 6
                 )
             del day["data_dir"]  # gone with the temporary directory
             results["days"].append(day)
@@ -176,7 +176,7 @@ def main() -> None:
     line = "; ".join(
         f"{d['passengers']:,} passengers: {d['passengers_per_s']} passengers/s, "
         f"{d['pipeline_taps_per_s']} taps/s through the pipeline"
-        + (f" ({d['pipeline_share_of_copy']:.1%} of COPY)" if "copy" in d else "")
+        + (f" ({d['pipeline_share_of_copy']:.2%} of COPY)" if "copy" in d else "")
         + f", {d['wall_seconds']} s wall"
         for d in results["days"]
     )
