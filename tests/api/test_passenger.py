@@ -108,8 +108,14 @@ async def test_card_top_up_pass_and_receipts(client: Client) -> None:
     assert account["card_saved"] is True
     charges = (await (await rider.get("/api/v1/passenger/charges")).json())["charges"]
     assert [(c["purpose"], c["status"]) for c in charges] == [("top_up", "succeeded")]
+    assert charges[0]["paid_for"] == {"kind": "top_up", "method": "card"}
     receipts = (await (await rider.get("/api/v1/passenger/receipts")).json())["receipts"]
     assert sorted(r["kind"] for r in receipts) == ["pass", "top_up"]
+    # What each paid for in parts, for the page to name in the rider's language.
+    assert sorted((r["description"], r["paid_for"]) for r in receipts) == [
+        ("Pass m2a_month", {"kind": "pass", "product_id": "m2a_month"}),
+        ("Wallet top-up", {"kind": "top_up", "method": "card"}),
+    ]
 
 
 async def test_a_pass_the_wallet_cannot_pay_is_refused(client: Client) -> None:
@@ -161,8 +167,9 @@ async def test_a_pass_bought_again_is_the_same_pass_and_next_month_a_new_one(
         assert account["owed"] == {"amount": 0, "currency": "VND"}  # each paid at purchase
         paid = (await (await rider.get("/api/v1/passenger/charges")).json())["charges"]
         assert (
-            sorted((c["purpose"], c["amount"]["amount"], c["covers"]) for c in paid)
-            == [("pass_purchase", price, "Pass m2a_month")] * 2
+            sorted((c["purpose"], c["amount"]["amount"], c["covers"], c["paid_for"]) for c in paid)
+            == [("pass_purchase", price, "Pass m2a_month",
+                 {"kind": "pass", "product_id": "m2a_month"})] * 2
         )  # charged twice: once a month, never again on a retry
 
 
@@ -374,3 +381,10 @@ async def test_the_openapi_document_lists_the_passenger_routes(client: Client) -
         assert operation["security"] == [{"bearerToken": []}]
         assert {"401", "403", "429"} <= set(operation["responses"])
     assert "post" in paths["/api/v1/passenger/credential"]
+    # What a charge or receipt paid for, in parts the page names in the rider's language.
+    schemas = document["components"]["schemas"]
+    assert set(schemas["PaysFor"]["enum"]) == {
+        "top_up", "fares", "fares_adjustment", "parking", "pass"
+    }
+    for paid in ("ChargeDocument", "ReceiptDocument"):
+        assert "paid_for" in schemas[paid]["required"]

@@ -28,7 +28,7 @@ async def test_the_catalogue_lists_the_passes_sold_to_the_rider_with_price_and_v
     assert document["passes"] == []
     catalogue = {entry["product_id"]: entry for entry in document["catalogue"]}
     month = catalogue["m2a_month"]
-    assert month["name"] == "Metro 2A monthly pass"
+    assert month["name"] == "Vé tháng Metro 2A"  # in the rider's language: Vietnamese first
     assert month["kind"] == "month"
     assert month["price"] == {"amount": 200_000, "currency": "VND"}
     day = catalogue["m2a_day"]
@@ -38,6 +38,16 @@ async def test_the_catalogue_lists_the_passes_sold_to_the_rider_with_price_and_v
     assert "m2a_month_priority" not in catalogue  # sold to priority riders only
     kinds = [entry["kind"] for entry in document["catalogue"]]
     assert kinds == sorted(kinds)  # day passes first
+
+
+async def test_passes_are_named_in_english_when_the_rider_asks(client: Client) -> None:
+    rider = await register(client)
+    english = {**rider.auth, "Accept-Language": "en-GB"}
+    document = await (await client.get("/api/v1/passenger/passes", headers=english)).json()
+    names = {entry["product_id"]: entry["name"] for entry in document["catalogue"]}
+    assert (names["m2a_day"], names["bus_month_all"]) == (
+        "Metro 2A day pass", "Bus monthly pass, all routes"
+    )
 
 
 async def test_a_pass_renewed_starts_when_the_held_one_ends_and_is_charged_once(
@@ -69,7 +79,7 @@ async def test_a_pass_renewed_starts_when_the_held_one_ends_and_is_charged_once(
             (renewed["pass_id"], False),
             (bought["pass_id"], True),
         ]
-        assert held[1]["name"] == "Metro 2A monthly pass"
+        assert held[1]["name"] == "Vé tháng Metro 2A"
         assert held[1]["valid_until"] == bought["valid_until"]
         account = await (await rider.get("/api/v1/passenger/account")).json()
         assert account["balance"]["amount"] == 500_000 - 2 * 200_000

@@ -82,8 +82,8 @@ async def test_the_ipn_twice_before_the_return_credits_the_wallet_once(
     assert (await come_back(rider, result))[1]["status"] == "paid"  # a reload of the page
     assert await balance(rider) == 100_000
     receipts = (await (await rider.get("/api/v1/passenger/receipts")).json())["receipts"]
-    assert [(r["description"], r["amount"]["amount"]) for r in receipts] == [
-        ("Wallet top-up by VNPay", 100_000)
+    assert [(r["description"], r["amount"]["amount"], r["paid_for"]) for r in receipts] == [
+        ("Wallet top-up by VNPay", 100_000, {"kind": "top_up", "method": "vnpay"})
     ]
 
 

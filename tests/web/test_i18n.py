@@ -102,7 +102,7 @@ async def test_the_page_is_vietnamese_unless_english_is_asked_for(
     assert page.headers["Content-Language"] == "vi"
     assert "Đăng nhập" in html
     assert ">Sign in<" not in html
-    assert _script_messages(html)["Top-up"] == "Nạp tiền"
+    assert _script_messages(html)["Wallet top-up"] == "Nạp tiền vào ví"
     assert "set-cookie" not in {k.lower() for k in page.headers}  # nothing chosen, nothing kept
     english = await client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
     html = await english.text()

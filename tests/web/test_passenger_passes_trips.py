@@ -59,6 +59,7 @@ def test_buying_and_renewing_a_pass_on_the_page(page: Page, live_app: LiveApp) -
     wait_for_text(page, "#account-message", "Metro 2A monthly pass: paid 200.000\xa0₫")
     wait_for_text(page, "#pass-held", "Metro 2A monthly pass, valid until")
     wait_for_text(page, "#balance", "300.000\xa0₫")
+    wait_for_text(page, "#receipts", "Metro 2A monthly pass")  # named, not "Pass m2a_month"
     held = page.locator("#passes ul.held li")
     assert held.count() == 1
     held.get_by_role("button", name="Renew for the next month").click()

@@ -213,15 +213,18 @@ def test_a_rider_in_hanoi_on_every_screen(
     wait_for_text(phone, "#balance", "100.000\xa0₫")
     assert "vnp_" not in phone.url
     assert [a["RspCode"] for a in stand_in.ipn_answers[-2:]] == ["00", "02"]
+    wait_for_text(phone, "#receipts", "Nạp tiền vào ví qua VNPay")  # the rider's language
     screen(phone, "vnpay-paid")
 
     # Rides on a past day; a pass bought and renewed; a problem reported on a trip, refunded.
     app.run(ride_the_metro(app.uows, load_feed(HANOI_FEED), account, date(2026, 11, 24)))
     phone.reload()
-    day_pass = phone.locator("#passes ul.catalogue li").filter(has_text="Metro 2A day pass")
+    day_pass = phone.locator("#passes ul.catalogue li").filter(has_text="Vé ngày Metro 2A")
     day_pass.get_by_role("button", name="Mua").click()
     wait_for_text(phone, "#balance", "43.000\xa0₫")  # 100,000 - 27,000 of fares - 30,000
-    wait_for_text(phone, "#pass-held", "Metro 2A day pass")
+    wait_for_text(phone, "#pass-held", "Vé ngày Metro 2A")
+    wait_for_text(phone, "#receipts", "Vé ngày Metro 2A")  # the pass, named as on sale
+    assert "m2a_day" not in phone.locator("#receipts").inner_text()
     phone.locator("#passes ul.held").get_by_role("button", name="Gia hạn cho ngày hôm sau").click()
     wait_for_text(phone, "#balance", "13.000\xa0₫")  # the next day's, bought ahead
     screen(phone, "passes")

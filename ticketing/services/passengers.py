@@ -94,6 +94,43 @@ class IssuedCredential:
     revoked: tuple[int, ...]
 
 
+class PaysFor(enum.StrEnum):
+    """What a payment pays for, by kind: the rider's page names it in the rider's language
+    from the kind and its parameters (`PaidFor`), the API's sentence is the English."""
+
+    TOP_UP = "top_up"
+    FARES = "fares"
+    FARES_ADJUSTMENT = "fares_adjustment"  # a day's taps that arrived after it was charged
+    PARKING = "parking"
+    PASS = "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class PaidFor:
+    """What a payment pays for: its kind with the day (fares, parking), the product (a pass;
+    with its status when no longer active) or the method (a top-up: `card` or `vnpay`)."""
+
+    kind: PaysFor
+    service_day: date | None = None
+    product_id: str | None = None
+    pass_status: str | None = None
+    method: str | None = None
+
+    def sentence(self) -> str:
+        """In English: "Fares of Sat 5 Dec 2026", "Pass m2a_day", "Wallet top-up by VNPay"."""
+        if self.kind is PaysFor.TOP_UP:
+            return "Wallet top-up by VNPay" if self.method == "vnpay" else "Wallet top-up"
+        if self.kind is PaysFor.PASS:
+            status = f" ({self.pass_status})" if self.pass_status else ""
+            return f"Pass {self.product_id}{status}"
+        day = self.service_day.strftime("%a %-d %b %Y") if self.service_day else "a day"
+        if self.kind is PaysFor.PARKING:
+            return f"Parking of {day}"
+        if self.kind is PaysFor.FARES_ADJUSTMENT:
+            return f"Fares of {day}: adjustment (taps that arrived after it was charged)"
+        return f"Fares of {day}"
+
+
 @dataclass(frozen=True, slots=True)
 class Charge:
     """One payment attempt on the passenger's card."""
@@ -105,22 +142,27 @@ class Charge:
     status: AttemptStatus
     decline_code: str | None
     created_at: datetime
-    covers: str = ""  # what it pays for, named: "Fares of Sat 5 Dec 2026", an adjustment...
+    paid_for: PaidFor
+
+    @property
+    def covers(self) -> str:
+        """What it pays for, named: "Fares of Sat 5 Dec 2026", an adjustment..."""
+        return self.paid_for.sentence()
 
 
-def covered_by(attempt_id: str, purpose: PaymentPurpose, service_day: date | None) -> str:
+def covered_by(attempt_id: str, purpose: PaymentPurpose, service_day: date | None) -> PaidFor:
     """What a card payment pays for, as the rider's charges and receipts name it: a day's
     fares (that day's only), a day's adjustment for its later taps, a pass, a top-up."""
     if purpose is PaymentPurpose.TOP_UP:
-        return "Wallet top-up"
+        return PaidFor(PaysFor.TOP_UP, method="card")
     if purpose is PaymentPurpose.PASS_PURCHASE:
-        return f"Pass {attempt_id.split(':')[-2]}"  # pass:{account}:{product}:{first day}
-    day = service_day.strftime("%a %-d %b %Y") if service_day else "a day"
+        # pass:{account}:{product}:{first day}
+        return PaidFor(PaysFor.PASS, product_id=attempt_id.split(":")[-2])
     if attempt_id.endswith(":parking"):
-        return f"Parking of {day}"
+        return PaidFor(PaysFor.PARKING, service_day)
     if ":adjustment-v" in attempt_id:
-        return f"Fares of {day}: adjustment (taps that arrived after it was charged)"
-    return f"Fares of {day}"
+        return PaidFor(PaysFor.FARES_ADJUSTMENT, service_day)
+    return PaidFor(PaysFor.FARES, service_day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +173,11 @@ class Receipt:
     kind: str  # "top_up", "daily_charge" or "pass"
     at: datetime
     amount: Money
-    description: str
+    paid_for: PaidFor
+
+    @property
+    def description(self) -> str:
+        return self.paid_for.sentence()
 
 
 def new_account_id() -> str:
@@ -534,7 +580,7 @@ async def receipts(
             PaymentPurpose.TOP_UP.value,
             order.confirmed_at,
             order.amount,
-            "Wallet top-up by VNPay",
+            PaidFor(PaysFor.TOP_UP, method="vnpay"),
         )
         for order in vnpay
         if order.status is TopUpOrderStatus.PAID and order.confirmed_at is not None
@@ -545,8 +591,11 @@ async def receipts(
             "pass",
             bought.purchased_at,
             bought.price,
-            f"Pass {bought.fare_product_id}"
-            + ("" if bought.status is PassStatus.ACTIVE else f" ({bought.status.value})"),
+            PaidFor(
+                PaysFor.PASS,
+                product_id=bought.fare_product_id,
+                pass_status=None if bought.status is PassStatus.ACTIVE else bought.status.value,
+            ),
         )
         for bought in passes
     ]

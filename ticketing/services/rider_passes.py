@@ -38,11 +38,10 @@ class CatalogueEntry:
 
 @dataclass(frozen=True, slots=True)
 class HeldPass:
-    """A pass the account bought, named; `current` while it covers the moment asked; `kind`
-    None for a product the feed no longer has."""
+    """A pass the account bought; `current` while it covers the moment asked; `kind` None for
+    a product the feed no longer has. (The API names it in the rider's language.)"""
 
     record: PassRecord
-    name: str
     kind: PassKind | None
     current: bool
 
@@ -86,7 +85,6 @@ async def held_passes(
     return [
         HeldPass(
             record,
-            product_label(feed, record.fare_product_id),
             _kind(feed, record.fare_product_id),
             record.status is PassStatus.ACTIVE and record.valid_from <= at < record.valid_until,
         )

@@ -46,9 +46,11 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
+from faregate import i18n
 from faregate.api.context import CONFIG, PAYMENTS, PRICING_FEED, UOWS
 from faregate.api.error_table import ProblemType
 from faregate.api.errors import Problem
+from faregate.api.problems import rider_language
 from faregate.api.registry import Auth, Call, RouteRegistry
 from faregate.outbox_runtime import open_outbox
 from gateways.errors import GatewayRequestRejected
@@ -327,7 +329,29 @@ class TripQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     )
 
 
+class PaidForDocument(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a payment pays for, for the page to name in the rider's language: `kind`
+    `top_up` (with `method` `card` or `vnpay`), `fares` or `fares_adjustment` (a day's taps
+    that arrived after it was charged) or `parking` (with `service_day`), or `pass` (with
+    `product_id`, and `pass_status` `refunded` or `cancelled` once no longer active)."""
+
+    kind: passengers.PaysFor
+    service_day: date | None = None
+    product_id: str | None = None
+    pass_status: str | None = None
+    method: str | None = None
+
+    @classmethod
+    def of(cls, paid: passengers.PaidFor) -> PaidForDocument:
+        return cls(
+            kind=paid.kind, service_day=paid.service_day, product_id=paid.product_id,
+            pass_status=paid.pass_status, method=paid.method,
+        )  # fmt: skip
+
+
 class ChargeDocument(msgspec.Struct, kw_only=True):
+    """`covers` names what it pays for in English; `paid_for` is the same in parts."""
+
     attempt_id: str
     purpose: PaymentPurpose
     service_day: date | None
@@ -336,6 +360,7 @@ class ChargeDocument(msgspec.Struct, kw_only=True):
     decline_code: str | None
     created_at: datetime
     covers: str  # what it pays for: "Fares of Sat 5 Dec 2026", that day's adjustment, a pass
+    paid_for: PaidForDocument
 
 
 class ChargeList(msgspec.Struct, kw_only=True):
@@ -343,11 +368,14 @@ class ChargeList(msgspec.Struct, kw_only=True):
 
 
 class ReceiptDocument(msgspec.Struct, kw_only=True):
+    """`description` names what was paid for in English; `paid_for` is the same in parts."""
+
     receipt_id: str
     kind: str  # "top_up", "daily_charge" or "pass"
     at: datetime
     amount: Amount
-    description: str
+    description: str  # "Pass m2a_day", "Wallet top-up by VNPay", "Fares of Sat 5 Dec 2026"
+    paid_for: PaidForDocument
 
 
 class ReceiptList(msgspec.Struct, kw_only=True):
@@ -542,7 +570,7 @@ async def list_passes(call: Call) -> PassesDocument:
         catalogue=[
             CatalogueEntryDocument(
                 product_id=entry.product_id,
-                name=entry.name,
+                name=_pass_name(call, feed, entry.product_id),
                 kind=entry.kind.value,
                 price=Amount.of(entry.price),
                 valid_from=entry.valid_from,
@@ -554,7 +582,7 @@ async def list_passes(call: Call) -> PassesDocument:
             HeldPassDocument(
                 pass_id=h.record.id,
                 product_id=h.record.fare_product_id,
-                name=h.name,
+                name=_pass_name(call, feed, h.record.fare_product_id),
                 kind=None if h.kind is None else h.kind.value,
                 status=h.record.status.value,
                 current=h.current,
@@ -669,7 +697,15 @@ def _stop_name(feed: FareFeed, stop_id: str | None) -> str | None:
     return None if stop is None else stop.name or None
 
 
-def _trip(trip: trip_days.Trip, feed: FareFeed) -> TripDocument:
+def _pass_name(call: Call, feed: FareFeed, product_id: str) -> str:
+    """A pass product's name in the rider's language (`Accept-Language`, Vietnamese first):
+    the feed's English name through the catalogue, which scripts/messages fills with the name
+    of every pass of the feeds shipped in data/."""
+    language = rider_language(call.request) or i18n.DEFAULT_LANGUAGE
+    return i18n.gettext(language, rider_passes.product_label(feed, product_id))
+
+
+def _trip(trip: trip_days.Trip, feed: FareFeed, call: Call) -> TripDocument:
     return TripDocument(
         service_day=trip.service_day,
         started_at=trip.started_at,
@@ -689,7 +725,7 @@ def _trip(trip: trip_days.Trip, feed: FareFeed) -> TripDocument:
         pass_product_id=trip.pass_product_id,
         pass_name=None
         if trip.pass_product_id is None
-        else rider_passes.product_label(feed, trip.pass_product_id),
+        else _pass_name(call, feed, trip.pass_product_id),
         capped=trip.capped,
         incomplete=trip.shape
         not in (trip_days.RideShape.COMPLETE, trip_days.RideShape.TAP_ON_ONLY),
@@ -728,7 +764,7 @@ async def list_trips(call: Call) -> TripPageDocument:
                 service_day=day.service_day,
                 total=Amount.of(day.total),
                 caps=[_cap(c) for c in day.caps],
-                trips=[_trip(t, feed) for t in day.trips],
+                trips=[_trip(t, feed, call) for t in day.trips],
             )
             for day in page.days
         ],
@@ -753,6 +789,7 @@ async def list_charges(call: Call) -> ChargeList:
                 decline_code=c.decline_code,
                 created_at=c.created_at,
                 covers=c.covers,
+                paid_for=PaidForDocument.of(c.paid_for),
             )
             for c in found
         ]
@@ -773,6 +810,7 @@ async def list_receipts(call: Call) -> ReceiptList:
                 at=r.at,
                 amount=Amount.of(r.amount),
                 description=r.description,
+                paid_for=PaidForDocument.of(r.paid_for),
             )
             for r in found
         ]

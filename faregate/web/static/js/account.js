@@ -70,9 +70,33 @@ function requestId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const PURPOSES = {
-  top_up: t("Top-up"), daily_charge: t("Day's fares"), pass_purchase: t("Pass"),
-};
+const PASS_STATUSES = { refunded: t("refunded"), cancelled: t("cancelled") };
+
+/**
+ * What a charge or receipt paid for, in the page's language, from its parts (`paid_for`: a
+ * kind with a day, a product or a method); `names`: each pass product's name by its id.
+ */
+export function paidFor(what, names) {
+  switch (what.kind) {
+    case "top_up":
+      return what.method === "vnpay" ? t("Wallet top-up by VNPay") : t("Wallet top-up");
+    case "fares":
+      return t("Fares of {day}", { day: day(what.service_day) });
+    case "fares_adjustment":
+      return t("Fares of {day}: adjustment (taps that arrived after it was charged)",
+        { day: day(what.service_day) });
+    case "parking":
+      return t("Parking of {day}", { day: day(what.service_day) });
+    case "pass": {
+      const name = names.get(what.product_id) ?? what.product_id;
+      return what.pass_status
+        ? t("{name} ({status})", { name, status: PASS_STATUSES[what.pass_status] ?? what.pass_status })
+        : name;
+    }
+    default:
+      return what.kind;
+  }
+}
 const STATUSES = {
   succeeded: t("paid"), failed: t("declined"), recovered: t("paid later"), pending: t("pending"),
   unknown: t("checking"),
@@ -483,13 +507,17 @@ export class AccountPage {
     this.vnpay.show(account);
     this.passes.show(passes);
     this.trips.show(trips);
+    // Pass products by id, named in the page's language, for the passes charges paid for.
+    const names = new Map([...passes.catalogue, ...passes.passes].map((p) => [p.product_id, p.name]));
     this.showList("charges", charges.charges, (c) => [
-      c.covers || (PURPOSES[c.purpose] ?? c.purpose),
+      paidFor(c.paid_for, names),
       `${c.service_day ? day(c.service_day) : when(c.created_at)} · ${STATUSES[c.status] ?? c.status}`
         + (c.decline_code ? ` (${c.decline_code})` : ""),
       money(c.amount),
     ]);
-    this.showList("receipts", receipts.receipts, (r) => [r.description, when(r.at), money(r.amount)]);
+    this.showList("receipts", receipts.receipts, (r) => [
+      paidFor(r.paid_for, names), when(r.at), money(r.amount),
+    ]);
   }
 
   showWallet(account) {
