@@ -250,6 +250,9 @@ def test_a_rider_in_hanoi_on_every_screen(
     phone.goto(f"{app.url}/")
     assert app.accepted(shown_token(phone))
     wait_for_text(phone, "#network-status", "Ngoại tuyến")
+    # The card names the pass bought and its end, not the credential's "Trả theo lượt".
+    wait_for_text(phone, "#pass-held", "Vé ngày Metro 2A, hiệu lực đến")
+    assert phone.locator("#pass-heading [data-fact=product]").inner_text() == "Vé ngày Metro 2A"
     screen(phone, "offline")
     context.set_offline(False)
 

@@ -18,7 +18,7 @@ import { PassesPanel } from "./passes.js";
 import { TripsPanel } from "./trips.js";
 import { VNPayPanel } from "./vnpay.js";
 import { SignUpPanels } from "./signup.js";
-import { CLOCK, NOTICE, PASS, TOKEN, openStore } from "./store.js";
+import { CLOCK, HELD, NOTICE, PASS, TOKEN, openStore } from "./store.js";
 import { day, languageHeaders, money, t, when } from "./i18n.js";
 
 export { money, when };
@@ -369,6 +369,7 @@ export class AccountPage {
     this.stopPass();
     this.passRoot.hidden = true;
     await this.store.delete(PASS);
+    await this.store.delete(HELD);
     if (status !== null && (status.status === "moved" || status.status === "lost")) {
       const notice = { status: status.status, at: status.changed_at };
       await this.store.set(NOTICE, notice);
@@ -419,6 +420,10 @@ export class AccountPage {
       return;
     }
     this.fillFacts(kept, credential);
+    // The passes held at the last sync, so that offline the card names what the rider bought
+    // rather than the credential's own product ("Pay as you go").
+    const held = (await this.store.get(HELD)) ?? [];
+    this.passes.showOnCard(held.filter((p) => Date.parse(p.valid_until) > this.now()));
     this.pass = new LivePass(this.passRoot, credential, { now: () => this.now() });
     this.showClockNote();
     this.pass.start();
@@ -505,7 +510,8 @@ export class AccountPage {
     this.cases.show(cases);
     this.showWallet(account);
     this.vnpay.show(account);
-    this.passes.show(passes);
+    const current = this.passes.show(passes);
+    await this.store.set(HELD, current.map((p) => ({ name: p.name, valid_until: p.valid_until })));
     this.trips.show(trips);
     // Pass products by id, named in the page's language, for the passes charges paid for.
     const names = new Map([...passes.catalogue, ...passes.passes].map((p) => [p.product_id, p.name]));

@@ -20,6 +20,7 @@ export class PassesPanel {
     this.section = page.el("passes");
   }
 
+  /** The passes on sale and held; answers the held ones covering now (named on the card). */
   show(document) {
     const { money, when } = this.format;
     const held = document.passes.filter((p) => p.status === "active");
@@ -46,6 +47,7 @@ export class PassesPanel {
       action: { label: t("Buy"), run: () => this.buy("/api/v1/passenger/passes", { product_id: c.product_id }, c.name) },
     }));
     this.showOnCard(current);
+    return current;
   }
 
   /**

@@ -2,7 +2,8 @@
 // a restart, unlike sessionStorage): the bearer token, the pass (the credential document
 // without its seed, plus the seed as a non-extractable Web Crypto key: a CryptoKey is stored
 // as itself, so the raw seed is never written anywhere), the server's clock offset measured
-// at the last sync, and what the server last said about this phone's pass.
+// at the last sync, what the server last said about this phone's pass, and the passes the
+// rider held at the last sync (name and end) for the card to name them offline.
 
 const DB_NAME = "faregate";
 const DB_VERSION = 1;
@@ -12,6 +13,7 @@ export const TOKEN = "token";
 export const PASS = "pass";
 export const CLOCK = "clock";
 export const NOTICE = "notice";
+export const HELD = "held";
 
 function request(req) {
   return new Promise((resolve, reject) => {
