@@ -15,7 +15,7 @@ written off.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -249,6 +249,43 @@ def judge(
         or check_place(tap, binding, places)
         or attribute(tap, credential)
     )
+
+
+def judge_upload(
+    taps: Iterable[JournalTap],
+    binding: Binding,
+    places: FeedPlaces,
+    credentials: Mapping[int, CredentialRecord],
+    now: datetime,
+    enrolled_at: datetime | None = None,
+) -> tuple[list[AttributedTap], list[tuple[JournalTap, Verdict]]]:
+    """`judge` of each tap of one device's upload (`credentials` by id): the taps that pass,
+    attributed, and the others with their verdict. The same verdicts, at less cost per tap:
+    the time window is worked out once, each stop and route's place check once, and a tap
+    that passes builds no verdict; any other tap goes through `judge` for its reason."""
+    earliest = now - MAX_AGE
+    if enrolled_at is not None:
+        earliest = max(earliest, enrolled_at - ENROLMENT_SLACK)
+    latest = now + MAX_AHEAD
+    place_fits: dict[tuple[str, str], bool] = {}
+    good: list[AttributedTap] = []
+    bad: list[tuple[JournalTap, Verdict]] = []
+    for tap in taps:
+        at, place = tap.at, (tap.stop_id, tap.route_id)
+        fits = place_fits.get(place)
+        if fits is None:
+            fits = place_fits[place] = check_place(tap, binding, places) is None
+        credential = credentials.get(tap.credential_id)
+        if (
+            fits
+            and earliest <= at <= latest
+            and credential is not None
+            and (credential.revoked_at is None or at < credential.revoked_at)
+        ):
+            good.append(attributed(tap, credential.account_id))
+        else:
+            bad.append((tap, judge(tap, binding, places, credential, now, enrolled_at)))
+    return good, bad
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

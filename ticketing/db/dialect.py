@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    any_,
     bindparam,
     or_,
     update,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 T = TypeVar("T")
@@ -67,6 +69,25 @@ def insert_or_add(
 def chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def among(
+    session: AsyncSession, column: ColumnElement[T], values: Sequence[T]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions that, one query each, select the rows whose `column` is one of `values`.
+    On PostgreSQL one `column = ANY(:array)`: the same SQL text for any number of values, so
+    it is prepared once per connection; an IN list of as many parameters as values is
+    expanded and compiled again on every call and prepared again for every new length (an
+    upload's credentials, a few hundred, cost more that way than their index reads).
+    Elsewhere IN lists of at most `IN_LIST_CHUNK` values."""
+    if not values:
+        return
+    if dialect_name(session) == "postgresql":
+        array = bindparam("among", list(values), type_=postgresql.ARRAY(column.type), unique=True)
+        yield column == any_(array)
+        return
+    for chunk in chunks(values):
+        yield column.in_(chunk)
 
 
 # PostgreSQL types for the column types we use. Bulk statements on PostgreSQL send all rows as

@@ -38,8 +38,7 @@ from ticketing.journal import (
     QuarantineStatus,
     RefusalCount,
     Resolution,
-    attributed,
-    judge,
+    judge_upload,
 )
 from ticketing.services import audit
 from ticketing.services.pricing import account_days
@@ -97,18 +96,13 @@ async def ingest_journal(
             )
         now = uow.clock()
         credentials = await uow.riders.credentials(t.credential_id for t in taps)
-        good: list[AttributedTap] = []
+        good, judged = judge_upload(
+            taps, device.binding, places, credentials, now, device.enrolled_at
+        )
         bad: list[Quarantining] = []
-        for tap in taps:
-            verdict = judge(
-                tap, device.binding, places, credentials.get(tap.credential_id), now,
-                device.enrolled_at,
-            )  # fmt: skip
-            if verdict.account_id is not None:
-                good.append(attributed(tap, verdict.account_id))
-            else:
-                assert verdict.reason is not None
-                bad.append(Quarantining(tap, verdict.reason, verdict.detail))
+        for tap, verdict in judged:
+            assert verdict.reason is not None
+            bad.append(Quarantining(tap, verdict.reason, verdict.detail))
         # A record seen before is a repeat wherever it went the first time (its credential
         # may have been issued or revoked since): never stored again in the other table, and
         # a conflict if it says something else now.

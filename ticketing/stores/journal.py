@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, tuple_, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import bulk_insert, chunks
+from ticketing.db.dialect import among, bulk_insert
 from ticketing.db.journal_models import JournalRefusalRow, QuarantinedTapRow
 from ticketing.db.models import TapRow, table_of
 from ticketing.journal import (
@@ -89,17 +89,24 @@ class JournalStore:
 
     async def _bodies(self, table: Table, keys: Iterable[Key]) -> dict[Key, Body]:
         found: dict[Key, Body] = {}
-        for chunk in chunks(sorted(set(keys)), 2_000):
-            rows = await self._session.execute(
-                select(
-                    table.c.device_id, table.c.device_seq, table.c.credential_id, table.c.at,
-                    table.c.route_id, table.c.stop_id, table.c.kind,
-                ).where(tuple_(table.c.device_id, table.c.device_seq).in_(chunk))
-            )  # fmt: skip
-            found.update(
-                ((device, seq), (credential, at, route, stop, TapKind(kind)))
-                for device, seq, credential, at, route, stop, kind in rows
-            )
+        # An upload's keys are one device's: one `device_id = ? AND device_seq = ANY(?)` per
+        # device, not a (device_id, device_seq) IN list of twice as many parameters as keys.
+        seqs: dict[str, set[int]] = {}
+        for device, seq in keys:
+            seqs.setdefault(device, set()).add(seq)
+        query = select(
+            table.c.device_id, table.c.device_seq, table.c.credential_id, table.c.at,
+            table.c.route_id, table.c.stop_id, table.c.kind,
+        )  # fmt: skip
+        for device_id, device_seqs in sorted(seqs.items()):
+            for condition in among(self._session, table.c.device_seq, sorted(device_seqs)):
+                rows = await self._session.execute(
+                    query.where(table.c.device_id == device_id, condition)
+                )
+                found.update(
+                    ((device, seq), (credential, at, route, stop, TapKind(kind)))
+                    for device, seq, credential, at, route, stop, kind in rows
+                )
         return found
 
     async def quarantine(self, items: Sequence[Quarantining]) -> set[Key]:
