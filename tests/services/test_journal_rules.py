@@ -7,10 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from ticketing.devices import Binding, DeviceKind
 from ticketing.journal import (
+    ENROLMENT_SLACK,
+    MAX_AGE,
+    MAX_AHEAD,
     DeviceTap,
     FeedPlaces,
     QuarantineReason,
+    attributed,
     judge,
+    judge_upload,
 )
 from ticketing.riders import CredentialRecord
 from ticketing.taps import TapKind
@@ -83,6 +88,41 @@ def test_a_tap_dated_before_its_device_was_enrolled_is_quarantined() -> None:
     assert judge(tap(at=enrolled), GATE_A, PLACES, CREDENTIAL, NOW, enrolled).account_id == "alice"
     # a re-enrolled device's taps of its earlier service may be genuine: finance may attribute
     assert QuarantineReason.BEFORE_ENROLMENT.attributable
+
+
+def test_an_upload_is_judged_as_each_of_its_taps_would_be() -> None:
+    """`judge_upload` takes shortcuts for a whole upload: the same verdicts as `judge`, at
+    every edge of the time window, of a revocation and of each place."""
+    enrolled = NOW - timedelta(hours=1)
+    times = [
+        NOW + MAX_AHEAD, NOW + MAX_AHEAD + timedelta(microseconds=1), NOW - MAX_AGE,
+        NOW - MAX_AGE - timedelta(microseconds=1), enrolled - ENROLMENT_SLACK,
+        enrolled - ENROLMENT_SLACK - timedelta(microseconds=1), REVOKED.revoked_at,
+        NOW - timedelta(hours=2), NOW - timedelta(minutes=5),
+    ]  # fmt: skip
+    places = [("a1", "red"), ("a2", "red"), ("b1", "red"), ("zz", "red"), ("a1", "zz"),
+              ("b1", "bus9")]  # fmt: skip
+    credentials = {c.credential_id: c for c in (CREDENTIAL, REVOKED)}
+    taps = [
+        tap(device_seq=n, at=at, stop_id=stop, route_id=route, credential_id=credential,
+            deny_list_stale=stale)
+        for n, (at, (stop, route), credential, stale) in enumerate(
+            (at, place, credential, stale)
+            for at in times for place in places
+            for credential in (CREDENTIAL.credential_id, 7, 99) for stale in (False, True)
+        )
+    ]  # fmt: skip
+    for binding in (GATE_A, BUS9):
+        for since in (None, enrolled, NOW - MAX_AGE - timedelta(days=1)):
+            good, bad = judge_upload(taps, binding, PLACES, credentials, NOW, since)
+            expected = [
+                (t, judge(t, binding, PLACES, credentials.get(t.credential_id), NOW, since))
+                for t in taps
+            ]
+            assert good == [attributed(t, v.account_id) for t, v in expected if v.account_id]
+            assert bad == [(t, v) for t, v in expected if v.account_id is None]
+            assert good
+            assert bad
 
 
 def test_only_taps_pricing_can_use_may_be_attributed() -> None:
