@@ -9,7 +9,8 @@ API calls (`parking.lots`, `.history`, `.permits`, `.cases`, `.remote_open`, `.i
 - `/operator/lots/new`: create a lot with its first tariff;
 - `/operator/cases`: unable-to-collect cases by plate, lot, day and status, with the workflow
   (notify, write off with a reason, collected at the lot) and a CSV link;
-- `/inspector`: a phone-sized page: the lot, a plate in, the answer out.
+- `/inspector`: a phone-sized page: the lot, a plate in, the answer out; Vietnamese first,
+  English by the switch, like the other staff pages (faregate.web.pages.render_staff).
 
 Forms post to the same paths with the session's form token; a refused change re-renders the
 page with the error (4xx) and nothing changed; a done one redirects (post/redirect/get).
@@ -25,9 +26,18 @@ from typing import Any
 
 from aiohttp import web
 
+from faregate import i18n
 from faregate.errors import FormRefused
+from faregate.i18n import N_
 from faregate.web.lot_charts import day_charts
-from faregate.web.pages import SERVICE_ZONE, STAFF_USER, render
+from faregate.web.pages import (
+    SERVICE_ZONE,
+    STAFF_USER,
+    page_language,
+    render,
+    render_staff,
+    words,
+)
 from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from parking.cases import (
     CaseQuery,
@@ -631,7 +641,8 @@ async def inspector_page(
     lots = await inspection_lots(uows)
     recent = await recent_checks(uows, inspector=None if user is None else user.username)
     names = {lot.lot_id: lot.name for lot in lots}
-    return render(
+    language = page_language(request)
+    return render_staff(
         request,
         "inspector.html",
         status=status,
@@ -642,7 +653,7 @@ async def inspector_page(
         error=error,
         posted=dict(posted or {}),
         local=lambda at: "—" if at is None else f"{at.astimezone(SERVICE_ZONE):%H:%M}",
-        local_day=lambda at: f"{at.astimezone(SERVICE_ZONE):%d %b %Y}",
+        local_day=lambda at: i18n.day_name(at.astimezone(SERVICE_ZONE).date(), language),
         form_token=request.get(FORM_TOKEN, ""),
         form_token_field=FORM_TOKEN_FIELD,
     )
@@ -662,5 +673,6 @@ async def post_check(request: web.Request) -> web.Response:
             inspector="inspector" if user is None else user.username,
         )  # fmt: skip
     except ParkingError as error:
-        return await inspector_page(request, status=422, error=f"Error: {error}", posted=fields)
+        said = words(request)(N_("Error: {reason}")).format(reason=error)
+        return await inspector_page(request, status=422, error=said, posted=fields)
     return await inspector_page(request, check=check, posted={"lot_id": check.lot.lot_id})

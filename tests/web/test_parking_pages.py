@@ -203,15 +203,22 @@ async def test_an_inspector_checks_a_plate_on_the_phone_page(client: Client) -> 
     inspector = Staff(client, await token(client, UserRole.INSPECTOR))
     page = await inspector.get("/inspector")
     assert page.status == 200
-    assert street in await page.text()
+    html = await page.text()
+    assert street in html
+    assert "<h1>Kiểm tra biển số</h1>" in html  # Vietnamese first, as the other staff pages
     checked = await inspector.post("/inspector/checks", {"lot_id": street, "plate": "29A 333 33"})
     assert checked.status == 200
-    assert 'data-result="session"' in await checked.text()
+    html = await checked.text()
+    assert 'data-result="session"' in html
+    assert "Trả theo lượt gửi" in html
     nothing = await inspector.post("/inspector/checks", {"lot_id": street, "plate": "30E-99999"})
     assert 'data-result="nothing"' in await nothing.text()
     refused = await inspector.post("/inspector/checks", {"lot_id": street, "plate": "?"})
     assert refused.status == 422
-    assert "is not a plate" in await refused.text()
+    assert "Lỗi: " in (html := await refused.text())
+    assert "is not a plate" in html  # the parking rules' own words, after the Vietnamese
+    english = await inspector.get("/inspector?lang=en")
+    assert "<h1>Plate check</h1>" in await english.text()
     assert (await inspector.post("/inspector/checks", {"plate": "x"}, token=False)).status == 403
     ops = Staff(client, await token(client, UserRole.OPERATOR))
     assert (await ops.get("/inspector")).status == 403
