@@ -8,7 +8,7 @@ API calls (`parking.lots`, `.history`, `.permits`, `.cases`, `.remote_open`, `.i
   one at the counter);
 - `/operator/lots/new`: create a lot with its first tariff;
 - `/operator/cases`: unable-to-collect cases by plate, lot, day and status, with the workflow
-  (notify, write off with a reason, collected at the lot) and a CSV link;
+  (notify, write off with a reason, collected at the lot) and a CSV link; Vietnamese first;
 - `/inspector`: a phone-sized page: the lot, a plate in, the answer out; Vietnamese first,
   English by the switch, like the other staff pages (faregate.web.pages.render_staff).
 
@@ -515,6 +515,13 @@ def _case_query(request: web.Request) -> CaseQuery:
     )
 
 
+_CASE_DONE = {
+    "written_off": N_("Case written off."),
+    "notified": N_("Rider told."),
+    "collected": N_("Case marked collected."),
+}
+
+
 async def cases_page(
     request: web.Request, *, status: int = 200, error: str | None = None
 ) -> web.Response:
@@ -524,13 +531,15 @@ async def cases_page(
     try:
         views = await find_cases(uows, query)
     except ParkingError as refused:
-        views, status, error = [], 422, f"Error: {refused}"
+        views, status = [], 422
+        error = words(request)(N_("Error: {reason}")).format(reason=refused)
     lots = await lot_statuses(uows, source.occupancy(request))
+    notice = _CASE_DONE.get(request.query.get("done", ""))
     totals: dict[str, int] = {}
     for view in views:
         if not view.case.status.resolved:
             totals[view.case.currency] = totals.get(view.case.currency, 0) + view.case.amount
-    return render(
+    return render_staff(
         request,
         "parking_cases.html",
         status=status,
@@ -538,12 +547,10 @@ async def cases_page(
         query=query,
         lots=lots,
         statuses=STATUSES,
-        owed=[Money(amount, currency) for currency, amount in totals.items()],
+        owed=[i18n.money_of(Money(amount, currency)) for currency, amount in totals.items()],
         money=Money,
-        local=lambda at: "—" if at is None else f"{at.astimezone(SERVICE_ZONE):%d %b %Y %H:%M}",
         error=error,
-        notice={"written_off": "Case written off.", "notified": "Rider told.",
-                "collected": "Case marked collected."}.get(request.query.get("done", "")),
+        notice=notice and words(request)(notice),
         csv_url=_url(request, "operator_cases_csv", dict(request.query)),
         action=lambda name, session_id: _url(request, name, session_id=session_id),
         back=request.path_qs,
@@ -585,7 +592,8 @@ async def _case_change(
     try:
         await change(fields)
     except (ParkingError, TicketingError) as error:
-        return await cases_page(request, status=409, error=f"Error: {error}")
+        said = words(request)(N_("Error: {reason}")).format(reason=error)
+        return await cases_page(request, status=409, error=said)
     separator = "&" if "?" in back else "?"
     raise web.HTTPSeeOther(f"{back}{separator}done={done}")
 

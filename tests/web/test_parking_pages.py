@@ -183,12 +183,23 @@ async def test_the_cases_page_follows_a_case_up_and_exports_it(client: Client) -
     listed = await ops.get(f"/operator/cases?lot_id={lot_id}&plate=29a22222")
     assert listed.status == 200
     html = await listed.text()
+    # Vietnamese first, as the other staff pages: words, money and Hanoi time.
+    assert "<h1>Trường hợp chưa thu được phí</h1>" in html
+    assert ">Xóa nợ</button>" in html
+    assert re.search(r"\d+\.\d{3}\xa0₫", html)
+    assert re.search(r"\d+ thg \d+ 20\d\d, \d\d:\d\d", html)  # when it left, Hanoi time
     session = re.search(r'data-session-id="([^"]+)"', html)
     assert session is not None
     write_off = f"/operator/cases/{session.group(1)}/write-off"
     assert (await ops.post(write_off, {"reason": ""})).status == 409
     done = await ops.post(write_off, {"reason": "sign was unclear", "back": "/operator/cases"})
     assert done.status == 303
+    told = await ops.get(done.headers["Location"])
+    assert "Đã xóa nợ trường hợp này." in await told.text()
+    english = await ops.get(f"/operator/cases?lot_id={lot_id}&lang=en")
+    html = await english.text()
+    assert "<h1>Unable-to-collect cases</h1>" in html
+    assert ">written off<" in html
     assert (await ops.post(write_off, {"reason": "again"})).status == 409
     exported = await ops.get(f"/operator/cases.csv?lot_id={lot_id}")
     assert exported.status == 200
@@ -215,7 +226,8 @@ async def test_an_inspector_checks_a_plate_on_the_phone_page(client: Client) -> 
     assert 'data-result="nothing"' in await nothing.text()
     refused = await inspector.post("/inspector/checks", {"lot_id": street, "plate": "?"})
     assert refused.status == 422
-    assert "Lỗi: " in (html := await refused.text())
+    html = await refused.text()
+    assert "Lỗi: " in html
     assert "is not a plate" in html  # the parking rules' own words, after the Vietnamese
     english = await inspector.get("/inspector?lang=en")
     assert "<h1>Plate check</h1>" in await english.text()
