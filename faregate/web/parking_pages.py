@@ -6,7 +6,7 @@ API calls (`parking.lots`, `.history`, `.permits`, `.cases`, `.remote_open`, `.i
   button (a reason is required), its tariff versions with upload (each error of the file shown
   by its field), preview, schedule and cancel, its configuration (edit) and its permits (sell
   one at the counter);
-- `/operator/lots/new`: create a lot with its first tariff;
+- `/operator/lots/new`: create a lot with its first tariff (Vietnamese first);
 - `/operator/cases`: unable-to-collect cases by plate, lot, day and status, with the workflow
   (notify, write off with a reason, collected at the lot) and a CSV link; Vietnamese first;
 - `/inspector`: a phone-sized page: the lot, a plate in, the answer out; Vietnamese first,
@@ -435,7 +435,7 @@ async def _new_lot_page(
     fields: Mapping[str, str] | None = None,
     posted: Mapping[str, str] | None = None,
 ) -> web.Response:
-    return render(
+    return render_staff(
         request,
         "parking_new_lot.html",
         status=status,
@@ -488,12 +488,14 @@ async def post_new_lot(request: web.Request) -> web.Response:
         )  # fmt: skip
     except Refused as refused:
         return await _new_lot_page(
-            request, status=422, error=f"Error: {refused}", fields=refused.fields, posted=fields
-        )
+            request, status=422, error=words(request)(N_("Error: {reason}")).format(
+                reason=refused), fields=refused.fields, posted=fields,
+        )  # fmt: skip
     except (ParkingError, TicketingError) as error:
         said = _refusal(error)
         return await _new_lot_page(
-            request, status=409 if not said.fields else 422, error=f"Error: {said}",
+            request, status=409 if not said.fields else 422,
+            error=words(request)(N_("Error: {reason}")).format(reason=said),
             fields=said.fields, posted=fields,
         )  # fmt: skip
     raise web.HTTPSeeOther(_url(request, "operator_lot", {"done": "created"}, lot_id=lot.lot_id))

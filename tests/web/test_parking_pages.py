@@ -93,7 +93,9 @@ async def test_a_lots_page_shows_its_day_as_charts_with_their_numbers(client: Cl
 
 async def test_a_lot_is_created_and_changed_through_its_forms(client: Client) -> None:
     ops = Staff(client, await token(client, UserRole.OPERATOR))
-    assert (await ops.get("/operator/lots/new")).status == 200
+    new = await ops.get("/operator/lots/new")
+    assert new.status == 200
+    assert "<h1>Bãi xe mới</h1>" in await new.text()  # Vietnamese first, as the staff pages
     lot_id = f"new-{secrets.token_hex(4)}"
     form = {
         "lot_id": lot_id, "name": "Trần Hưng Đạo", "operator": "iparking-hanoi",
@@ -103,7 +105,10 @@ async def test_a_lot_is_created_and_changed_through_its_forms(client: Client) ->
     assert refused.status == 422
     html = await refused.text()
     assert "reserved" in html
-    assert "must be 0 to the capacity (20)" in html
+    assert "Lỗi: " in html
+    assert "must be 0 to the capacity (20)" in html  # the rules' own words
+    english = await ops.get("/operator/lots/new?lang=en")
+    assert "<h1>New parking lot</h1>" in await english.text()
     assert 'value="Trần Hưng Đạo"' in html  # the form keeps what was typed
     assert (await ops.get(f"/operator/lots/{lot_id}")).status == 404  # nothing created
     for bad in ({"capacity": "many"}, {"tariff": ""}, {"latitude": "north"}):
