@@ -268,6 +268,7 @@ def create_app(config: ApiConfig) -> web.Application:
             uows,
             throttle=lambda request: request.app[SIGN_IN_THROTTLE],
             proxies=config.trusted_proxies,
+            password_cost=config.settings.password_cost,
         ),
         operator=ServicesOverview(
             lambda request: ParkingUnitOfWorkFactory(request.app[ENGINE], config.clock),

@@ -11,6 +11,15 @@ import click
 
 from faregate.cli._common import USER_ERRORS
 from faregate.config import Settings
+from ticketing.services.users import DEFAULT_COST, MAX_SCRYPT_N, ScryptCost
+
+
+def _scrypt_n(_ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if not 2 <= value <= MAX_SCRYPT_N or value & (value - 1):
+        raise click.BadParameter(
+            f"{value} is not a power of two from 2 to {MAX_SCRYPT_N}", param=param
+        )
+    return value
 
 # Each command's module, imported when that command runs (or `--help` lists them): the
 # whole backend takes about 2 s of CPU to import, which a `faregate qr verify` or `faregate
@@ -76,6 +85,16 @@ class LazyGroup(click.Group):
     default=None,
     help="Where messages to riders go: file:PATH; default a file outbox in the data directory.",
 )
+@click.option(
+    "--scrypt-n",
+    envvar="FAREGATE_SCRYPT_N",
+    type=int,
+    default=DEFAULT_COST.n,
+    show_default=True,
+    callback=_scrypt_n,
+    help="scrypt's work factor for new password hashes and unknown users' sign-ins: a power "
+    "of two; lower only for tests.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -83,10 +102,15 @@ def cli(
     database_url: str | None,
     redis_url: str | None,
     outbox_url: str | None,
+    scrypt_n: int,
 ) -> None:
     """Faregate: dynamic QR ticketing, fares, ledger and settlement for transit and parking."""
     ctx.obj = Settings(
-        data_dir=data_dir, database_url=database_url, redis_url=redis_url, outbox_url=outbox_url
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        outbox_url=outbox_url,
+        password_cost=ScryptCost(n=scrypt_n),
     )
 
 

@@ -45,7 +45,10 @@ def _read_password(path: Path) -> str:
 async def _add(settings: Settings, username: str, password: str, role: UserRole) -> None:
     engine = await open_database(settings)
     try:
-        await create_user(UnitOfWorkFactory(engine), username, password, role, by=administrator())
+        await create_user(
+            UnitOfWorkFactory(engine), username, password, role,
+            cost=settings.password_cost, by=administrator(),
+        )  # fmt: skip
     finally:
         await engine.dispose()
 

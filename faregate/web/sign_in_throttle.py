@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 
 from faregate.errors import SignInDelayed
 from ticketing.errors import BadCredentials, InvalidUser
-from ticketing.services.users import SignedIn, sign_in
+from ticketing.services.users import DEFAULT_COST, ScryptCost, SignedIn, sign_in
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import login_name
 
@@ -96,12 +96,14 @@ async def throttled_sign_in(
     username: str,
     password: str,
     client: str,
+    *,
+    cost: ScryptCost = DEFAULT_COST,
 ) -> SignedIn:
-    """`ticketing.services.users.sign_in`, unless this username from this client must wait
-    (SignInDelayed, with the seconds to wait); its failures and success counted. No throttle
-    (the pages alone, in tests): a plain sign-in."""
+    """`ticketing.services.users.sign_in` (`cost`: the server's, for unknown users), unless
+    this username from this client must wait (SignInDelayed, with the seconds to wait); its
+    failures and success counted. No throttle (the pages alone, in tests): a plain sign-in."""
     if throttle is None:
-        return await sign_in(uows, username, password)
+        return await sign_in(uows, username, password, cost=cost)
     try:
         # One count per rider however their phone number is written (0912..., +84 912...).
         counted = login_name(username)
@@ -114,7 +116,7 @@ async def throttled_sign_in(
             retry_after=wait,
         )
     try:
-        signed_in = await sign_in(uows, username, password)
+        signed_in = await sign_in(uows, username, password, cost=cost)
     except BadCredentials:
         await throttle.failed(counted, client)
         raise

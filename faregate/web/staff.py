@@ -28,7 +28,13 @@ from faregate.web.clients import NO_PROXIES, TrustedProxies, client_address, is_
 from faregate.web.pages import STAFF_USER, render_staff, words
 from faregate.web.sign_in_throttle import SignInThrottle, throttled_sign_in
 from ticketing.errors import BadCredentials
-from ticketing.services.users import TOKEN_TTL, revoke_token, user_for_token
+from ticketing.services.users import (
+    DEFAULT_COST,
+    TOKEN_TTL,
+    ScryptCost,
+    revoke_token,
+    user_for_token,
+)
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import ApiUser, UserRole
 
@@ -45,11 +51,13 @@ class StaffUsers:
     """Where page sign-in finds users: the units of work of the request's app; `throttle`:
     the failed sign-ins' delays (faregate.web.sign_in_throttle; None: none, the pages alone
     in tests); `proxies`: the reverse proxies whose forwarded client and scheme are believed
-    (the cookie is `Secure` when the client's connection is HTTPS)."""
+    (the cookie is `Secure` when the client's connection is HTTPS); `password_cost`: the
+    server's scrypt cost, at which an unknown user's sign-in is checked."""
 
     uows: Callable[[web.Request], UnitOfWorkFactory]
     throttle: Callable[[web.Request], SignInThrottle | None] = lambda _: None
     proxies: TrustedProxies = NO_PROXIES
+    password_cost: ScryptCost = DEFAULT_COST
 
 
 STAFF_USERS = web.AppKey("staff_users", StaffUsers)
@@ -160,8 +168,9 @@ async def staff_sign_in(request: web.Request) -> web.Response:
     client = client_address(request, users.proxies)
     try:
         session = await throttled_sign_in(
-            users.throttle(request), users.uows(request), username, password, client
-        )
+            users.throttle(request), users.uows(request), username, password, client,
+            cost=users.password_cost,
+        )  # fmt: skip
     except (BadCredentials, SignInDelayed) as refused:
         delayed = isinstance(refused, SignInDelayed)
         tr = words(request)

@@ -12,11 +12,11 @@ import pytest
 
 from faregate.api.context import UOWS
 from faregate.api.problems import PROBLEM_JSON
-from tests.helpers.api import Client
+from tests.helpers.api import TEST_COST, Client
 from tests.wallets import top_up
 from ticketing.audit import Actor
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.users import UserRole
 
 PASSWORD = "correct horse battery"
@@ -28,7 +28,7 @@ async def staff(client: Client, role: UserRole) -> tuple[str, str]:
     username = f"{role.value}-{secrets.token_hex(4)}"
     await create_user(
         client.server.app[UOWS], username, PASSWORD, role,
-        cost=ScryptCost(n=2**8), by=Actor.administrator("root"),
+        cost=TEST_COST, by=Actor.administrator("root"),
     )  # fmt: skip
     signed_in = await client.post(
         "/api/v1/sessions", json={"username": username, "password": PASSWORD}

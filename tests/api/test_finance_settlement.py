@@ -25,7 +25,7 @@ from faregate.api.context import ENGINE, GATEWAY, PRICING_FEED, UOWS
 from faregate.api.problems import PROBLEM_JSON
 from gateways.localstripe_server import LocalStripe
 from gateways.protocol import PaymentStatus
-from tests.helpers.api import Client, make_config
+from tests.helpers.api import TEST_COST, Client, make_config
 from tests.helpers.settlement_runs import FailingGateway, HeldGateway, postpaid_riders, runner
 from tests.helpers.waiting import until
 from tests.wallets import open_funded_wallets
@@ -35,7 +35,7 @@ from ticketing.payments.model import PaymentPurpose
 from ticketing.services import settlement_runner
 from ticketing.services.settlement_lock import settlement_lock
 from ticketing.services.taps import ingest_and_price
-from ticketing.services.users import ScryptCost, create_user, sign_in
+from ticketing.services.users import create_user, sign_in
 from ticketing.settlement.states import Job
 from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
@@ -49,7 +49,7 @@ SETTLEMENTS = "/api/v1/finance/settlements"
 async def token(client: Client, role: UserRole) -> str:
     username = f"{role.value}-{secrets.token_hex(4)}"
     uows = client.server.app[UOWS]
-    await create_user(uows, username, PASSWORD, role, cost=ScryptCost(n=2**8))
+    await create_user(uows, username, PASSWORD, role, cost=TEST_COST)
     return (await sign_in(uows, username, PASSWORD)).token
 
 

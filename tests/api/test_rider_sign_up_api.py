@@ -3,7 +3,7 @@ password by a code from the outbox, over HTTP (the real app; SQLite and PostgreS
 
 from __future__ import annotations
 
-from faregate.api.context import ApiConfig
+from faregate.api.context import UOWS, ApiConfig
 from faregate.outbox_runtime import open_outbox
 from tests.helpers.api import Client
 
@@ -44,11 +44,22 @@ async def test_a_number_that_is_none_is_one_line_in_the_riders_language(client: 
     assert "display name" in (await refused.json())["detail"]
 
 
+async def hashed_at(client: Client, username: str) -> int:
+    """The scrypt work factor (n) of the user's stored password hash."""
+    async with client.server.app[UOWS]() as uow:
+        stored = await uow.users.get(username)
+    assert stored is not None
+    return int(stored.password_hash.split("$")[1])
+
+
 async def test_reset_a_password_with_the_code_from_the_outbox(
     client: Client, api_config: ApiConfig
 ) -> None:
     body = {"username": "an@example.vn", "password": PASSWORD, "display_name": "An"}
     account_id = (await (await client.post("/api/v1/passengers", json=body)).json())["account_id"]
+    # Both hashes at the server's configured cost (the tests' cheap one), not the default.
+    configured = api_config.settings.password_cost.n
+    assert await hashed_at(client, "an@example.vn") == configured
     asked = await client.post(
         "/api/v1/passengers/password-reset", json={"username": "AN@example.vn"}
     )
@@ -72,6 +83,7 @@ async def test_reset_a_password_with_the_code_from_the_outbox(
         confirm, json={"username": "an@example.vn", "code": code, "password": NEW_PASSWORD}
     )
     assert (done.status, await done.json()) == (200, {"reset": True})
+    assert await hashed_at(client, "an@example.vn") == configured
     signed_in = await client.post(
         "/api/v1/sessions", json={"username": "an@example.vn", "password": NEW_PASSWORD}
     )

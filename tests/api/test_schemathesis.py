@@ -26,10 +26,17 @@ from faregate.database import open_database
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
-from tests.helpers.api import FEED, MASTER_KEY, free_port, server_environment, wait_healthy
+from tests.helpers.api import (
+    FEED,
+    MASTER_KEY,
+    TEST_COST,
+    free_port,
+    server_environment,
+    wait_healthy,
+)
 from tests.helpers.devices import enrol_on_server, gate
 from ticketing.services.passengers import register_passenger
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
 
@@ -73,9 +80,11 @@ async def _add_users(db_url: str) -> None:
         uows = UnitOfWorkFactory(engine)
         for role in UserRole:
             if role is UserRole.PASSENGER:  # as the API registers one: with its rider account
-                await register_passenger(uows, "fuzz-passenger", PASSWORD, at=datetime.now(UTC))
+                await register_passenger(
+                    uows, "fuzz-passenger", PASSWORD, at=datetime.now(UTC), cost=TEST_COST
+                )
                 continue
-            await create_user(uows, f"fuzz-{role.value}", PASSWORD, role, cost=ScryptCost(n=2**8))
+            await create_user(uows, f"fuzz-{role.value}", PASSWORD, role, cost=TEST_COST)
     finally:
         await engine.dispose()
 

@@ -15,11 +15,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.api.app import create_app
-from faregate.api.context import UOWS
+from faregate.api.context import CONFIG, UOWS
+from faregate.config import Settings
 from faregate.web.clients import TrustedProxies
 from faregate.web.sign_in_throttle import SignInDelays
 from gateways.localstripe_server import LocalStripe
-from tests.helpers.api import STAFF_PASSWORD, Client, make_config
+from tests.helpers.api import STAFF_PASSWORD, TEST_COST, Client, make_config
+from ticketing.services import users as users_service
 from ticketing.services.users import DEFAULT_COST, ScryptCost, create_user, dummy_hash
 from ticketing.users import UserRole
 
@@ -57,9 +59,8 @@ async def client(
 async def finance_user(client: Client) -> str:
     username = f"fin-{secrets.token_hex(4)}"
     await create_user(
-        client.server.app[UOWS], username, STAFF_PASSWORD, UserRole.FINANCE,
-        cost=ScryptCost(n=2**8),
-    )  # fmt: skip
+        client.server.app[UOWS], username, STAFF_PASSWORD, UserRole.FINANCE, cost=TEST_COST
+    )
     return username
 
 
@@ -170,7 +171,32 @@ async def test_a_nul_in_a_username_is_a_wrong_username(client: Client, username:
 
 def test_an_unknown_user_is_checked_against_a_hash_of_the_real_cost() -> None:
     """The dummy hash had n=2**10 against real users' 2**14: 12 ms against 88 ms told which
-    usernames exist. Now it is made with the cost real hashes are."""
+    usernames exist. Now it is made with the cost real hashes are: the production default
+    unless the server is configured otherwise (as the tests' servers are, to save CPU)."""
+    assert DEFAULT_COST == ScryptCost(n=2**14, r=8, p=1) == Settings().password_cost
     scheme, n, r, p, _salt, _key = dummy_hash().split("$")
-    assert (scheme, int(n), int(r), int(p)) == ("scrypt", DEFAULT_COST.n, DEFAULT_COST.r, 1)
-    assert DEFAULT_COST.p == 1
+    assert (scheme, int(n), int(r), int(p)) == ("scrypt", 2**14, 8, 1)
+    assert dummy_hash(TEST_COST).split("$")[1:4] == [str(TEST_COST.n), "8", "1"]
+
+
+async def test_an_unknown_user_costs_what_the_servers_new_hashes_cost(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the API and the page form, an unknown user's password is checked against a hash at
+    the server's configured cost, the cost its users' hashes are made at."""
+    checked: list[str] = []
+
+    async def verify(password: str, stored: str) -> bool:
+        checked.append(stored.split("$")[1])
+        return False
+
+    monkeypatch.setattr(users_service, "verify_password", verify)
+    address = unique_address()
+    answer = await api_sign_in(client, f"nobody-{secrets.token_hex(4)}", "a password", address)
+    assert answer.status == 401
+    form = {"username": f"nobody-{secrets.token_hex(4)}", "password": "a password", "next": "/"}
+    page = await client.post("/staff/sign-in", data=form, headers=from_client(address))
+    assert page.status == 401
+    configured = client.server.app[CONFIG].settings.password_cost
+    assert configured != DEFAULT_COST
+    assert checked == [str(configured.n)] * 2

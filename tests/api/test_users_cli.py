@@ -36,6 +36,18 @@ async def _sign_in(data_dir: Path, username: str, password: str) -> ApiUser | No
         await engine.dispose()
 
 
+async def _hashed_at(data_dir: Path, username: str) -> int:
+    """The scrypt work factor (n) of the user's stored password hash."""
+    engine = await open_database(Settings(data_dir=data_dir))
+    try:
+        async with UnitOfWorkFactory(engine)() as uow:
+            stored = await uow.users.get(username)
+    finally:
+        await engine.dispose()
+    assert stored is not None
+    return int(stored.password_hash.split("$")[1])
+
+
 def test_add_from_a_password_file_then_sign_in(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -49,6 +61,7 @@ def test_add_from_a_password_file_then_sign_in(
     )  # fmt: skip
     assert (code, out) == (0, "created finance user alice\n")
     assert asyncio.run(_sign_in(data, "alice", PASSWORD)) == ApiUser("alice", UserRole.FINANCE)
+    assert asyncio.run(_hashed_at(data, "alice")) == 2**14  # the production cost by default
     code, out, _ = run(["--data-dir", str(data), "users", "sign-out", "alice"], capsys)
     assert (code, out) == (0, "revoked 1 token(s) of alice\n")
 
@@ -99,3 +112,21 @@ def test_bad_input_is_one_error_line(
     assert code != 0
     assert message in err
     assert "Traceback" not in err
+
+
+def test_the_scrypt_cost_is_configured_by_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, secret = tmp_path / "var", tmp_path / "pw"
+    secret.write_text(PASSWORD)
+    add = ["--data-dir", str(data), "users", "add", "bob", "--role", "operator"]
+    monkeypatch.setenv("FAREGATE_SCRYPT_N", "256")
+    assert run([*add, "--password-file", str(secret)], capsys)[0] == 0
+    assert asyncio.run(_hashed_at(data, "bob")) == 256
+    assert asyncio.run(_sign_in(data, "bob", PASSWORD)) == ApiUser("bob", UserRole.OPERATOR)
+    for bad in ("1000", "1", "65536", "many"):
+        monkeypatch.setenv("FAREGATE_SCRYPT_N", bad)
+        code, _, err = run([*add, "--password-file", str(secret)], capsys)
+        assert code == 2
+        assert "Invalid value for '--scrypt-n'" in err
+        assert "Traceback" not in err

@@ -38,6 +38,11 @@ from ticketing.users import UserRole
 FEED = Path(__file__).resolve().parents[2] / "data" / "hanoi"
 MASTER_KEY = bytes(range(32))
 WEBHOOK_SECRET = "whsec_api_tests"
+# The scrypt cost of the test servers' new password hashes and unknown users' sign-ins (and
+# of the users tests make directly): a hash at the production cost takes about 50 ms of CPU,
+# which hundreds of registrations and sign-ins add up to minutes of. What the production cost
+# is, and that the server hashes at the configured cost, is tested in test_sign_in_limits.py.
+TEST_COST = ScryptCost(n=2**8)
 
 Client = TestClient[Any, Any]
 
@@ -52,7 +57,12 @@ def make_config(
 ) -> ApiConfig:
     init_keys(tmp_path / "keys", datetime.now(UTC) - timedelta(days=1))
     return ApiConfig(
-        settings=Settings(data_dir=tmp_path / "var", database_url=db_url, redis_url=redis_url),
+        settings=Settings(
+            data_dir=tmp_path / "var",
+            database_url=db_url,
+            redis_url=redis_url,
+            password_cost=TEST_COST,
+        ),
         device_master_key=MASTER_KEY,
         keys_dir=tmp_path / "keys",
         fare_feed=FEED,
@@ -167,9 +177,7 @@ async def token(client: Client, role: UserRole) -> str:
     username = f"{role.value}-{secrets.token_hex(4)}"
     account = f"acct-{username}" if role is UserRole.PASSENGER else None
     uows = client.server.app[UOWS]
-    await create_user(
-        uows, username, STAFF_PASSWORD, role, account_id=account, cost=ScryptCost(n=2**8)
-    )
+    await create_user(uows, username, STAFF_PASSWORD, role, account_id=account, cost=TEST_COST)
     return (await sign_in(uows, username, STAFF_PASSWORD)).token
 
 
@@ -199,6 +207,7 @@ def server_environment(db_url: str, localstripe_server: LocalStripe) -> dict[str
         # VNPay top-ups offered (they only sign a payment address; nothing calls VNPay).
         VNPAY_TMN_CODE="FAREGATE",
         VNPAY_HASH_SECRET="vnpay-serve-test-secret",
+        FAREGATE_SCRYPT_N=str(TEST_COST.n),
     )
     return env
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.helpers.api import TEST_COST
 from tests.helpers.browser import PHONE_VIEWPORT
 from tests.helpers.live_app import LiveApp
 from ticketing.audit import Actor, AuditAction, AuditQuery
 from ticketing.services.audit import read_audit
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(300)
@@ -45,7 +46,7 @@ def test_finance_reads_the_log_and_signs_out(page: Page, size: str, live_app: Li
     live_app.run(
         create_user(
             live_app.uows, username, PASSWORD, UserRole.FINANCE,
-            cost=ScryptCost(n=2**8), by=Actor.administrator("root"),
+            cost=TEST_COST, by=Actor.administrator("root"),
         )
     )  # fmt: skip
     page.goto(f"{live_app.url}/finance")

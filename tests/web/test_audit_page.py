@@ -19,15 +19,15 @@ from faregate.web import add_web_routes
 from faregate.web.operator import OperatorOverview
 from faregate.web.staff import StaffUsers
 from qr.issue import PhoneCredential
+from tests.helpers.api import TEST_COST
 from tests.helpers.staff_pages import ENGLISH, FakeFinance, operator_overview
 from ticketing.audit import Actor, ActorRole, AuditAction, Target, TargetKind
 from ticketing.services.audit import record
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
 
 PASSWORD = "a long enough password"
-CHEAP = ScryptCost(n=2**8)
 ROOT = Actor.administrator("root")
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 Client = TestClient[web.Request, web.Application]
@@ -35,8 +35,8 @@ Client = TestClient[web.Request, web.Application]
 
 @pytest.fixture
 async def client(uow_factory: UnitOfWorkFactory) -> AsyncIterator[Client]:
-    await create_user(uow_factory, "fin", PASSWORD, UserRole.FINANCE, cost=CHEAP, by=ROOT)
-    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=CHEAP, by=ROOT)
+    await create_user(uow_factory, "fin", PASSWORD, UserRole.FINANCE, cost=TEST_COST, by=ROOT)
+    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=TEST_COST, by=ROOT)
 
     async def source(request: web.Request) -> PhoneCredential | None:
         return None

@@ -14,11 +14,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from faregate_data import HANOI_FEED
+from tests.helpers.api import TEST_COST
 from tests.helpers.browser import PHONE_VIEWPORT, look
 from tests.helpers.live_app import PASSWORD, LiveApp, register
 from tests.helpers.payments import ride_the_metro
 from ticketing.fares.feed import load_feed
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
@@ -55,9 +56,7 @@ def reported(live: LiveApp) -> tuple[str, str]:
 def test_finance_decides_trip_cases_on_its_page(page: Page, live_app: LiveApp) -> None:
     _, token = reported(live_app)
     username = f"fin-{secrets.token_hex(4)}"
-    live_app.run(
-        create_user(live_app.uows, username, PASSWORD, UserRole.FINANCE, cost=ScryptCost(n=2**8))
-    )
+    live_app.run(create_user(live_app.uows, username, PASSWORD, UserRole.FINANCE, cost=TEST_COST))
     page.goto(f"{live_app.url}/finance/trip-cases")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)

@@ -18,12 +18,12 @@ from gateways.localstripe_server import LocalStripe
 from parking.occupancy import Occupancy
 from parking.records import LotKind
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-from tests.helpers.api import make_config
+from tests.helpers.api import TEST_COST, make_config
 from tests.helpers.browser import PHONE_VIEWPORT
 from tests.helpers.databases import sqlite_url
 from tests.helpers.live_app import LiveApp, serving
 from tests.helpers.parking import lot_with_a_day
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.users import UserRole
 
 pytestmark = pytest.mark.timeout(600)
@@ -54,7 +54,7 @@ def signed_in(
     browser: Browser, live: LiveApp, role: UserRole, path: str, viewport: dict[str, int]
 ) -> Page:
     username = f"{role.value}-{secrets.token_hex(4)}"
-    live.run(create_user(live.uows, username, PASSWORD, role, cost=ScryptCost(n=2**8)))
+    live.run(create_user(live.uows, username, PASSWORD, role, cost=TEST_COST))
     page = browser.new_context(viewport=viewport).new_page()
     page.set_default_timeout(30_000)
     page.goto(f"{live.url}{path}")

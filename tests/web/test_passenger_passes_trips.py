@@ -16,11 +16,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from faregate_data import HANOI_FEED
+from tests.helpers.api import TEST_COST
 from tests.helpers.browser import PHONE_VIEWPORT, look
 from tests.helpers.live_app import PASSWORD, LiveApp, register, sign_in
 from tests.helpers.payments import HANOI, ride_the_metro, tap_and_price
 from ticketing.fares.feed import load_feed
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.taps import TapKind
 from ticketing.users import UserRole
 
@@ -137,9 +138,7 @@ def test_a_problem_reported_on_a_trip_and_finance_s_answer(page: Page, live_app:
     look(page, "passenger-trip-case-open")
 
     username = f"fin-{secrets.token_hex(3)}"
-    live_app.run(
-        create_user(live_app.uows, username, PASSWORD, UserRole.FINANCE, cost=ScryptCost(n=2**8))
-    )
+    live_app.run(create_user(live_app.uows, username, PASSWORD, UserRole.FINANCE, cost=TEST_COST))
     with httpx.Client(base_url=live_app.url, timeout=30) as http:
         finance = http.post(
             "/api/v1/sessions", json={"username": username, "password": PASSWORD}

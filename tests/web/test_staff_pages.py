@@ -17,14 +17,14 @@ from faregate.web import add_web_routes
 from faregate.web.operator import OperatorOverview
 from faregate.web.staff import SESSION_COOKIE, StaffUsers
 from qr.issue import PhoneCredential
+from tests.helpers.api import TEST_COST
 from tests.helpers.staff_pages import ENGLISH, FakeFinance, operator_overview
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.users import ScryptCost, create_user, sign_in
+from ticketing.services.users import create_user, sign_in
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import UserRole
 
 PASSWORD = "a long enough password"
-CHEAP = ScryptCost(n=2**8)
 Client = TestClient[web.Request, web.Application]
 
 
@@ -36,10 +36,10 @@ async def users(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
         )
         await uow.commit()
     await create_user(
-        uow_factory, "rider", PASSWORD, UserRole.PASSENGER, account_id="acc-rider", cost=CHEAP
+        uow_factory, "rider", PASSWORD, UserRole.PASSENGER, account_id="acc-rider", cost=TEST_COST
     )
-    await create_user(uow_factory, "fin", PASSWORD, UserRole.FINANCE, cost=CHEAP)
-    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=CHEAP)
+    await create_user(uow_factory, "fin", PASSWORD, UserRole.FINANCE, cost=TEST_COST)
+    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=TEST_COST)
     return uow_factory
 
 

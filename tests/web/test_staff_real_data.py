@@ -35,6 +35,7 @@ from qr.issue import issue_credential
 from qr.vectors import fixed_key_material
 from simulators.barrier import OfflineBarrier, http_uploader
 from simulators.device_client import DeviceClient, generate_device_key
+from tests.helpers.api import TEST_COST
 from tests.helpers.devices import barrier as barrier_at
 from tests.helpers.devices import in_service_since
 from tests.helpers.devices import register as register_device
@@ -45,7 +46,7 @@ from tests.wallets import open_funded_wallets
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
 from ticketing.services.taps import ingest_and_price
-from ticketing.services.users import ScryptCost, create_user
+from ticketing.services.users import create_user
 from ticketing.taps import Tap, TapKind
 from ticketing.users import UserRole
 
@@ -89,7 +90,7 @@ def page(context: BrowserContext) -> Page:
 
 def staff_user(live: LiveApp, role: UserRole) -> str:
     username = f"{role.value}-{secrets.token_hex(4)}"
-    live.run(create_user(live.uows, username, PASSWORD, role, cost=ScryptCost(n=2**8)))
+    live.run(create_user(live.uows, username, PASSWORD, role, cost=TEST_COST))
     return username
 
 

@@ -44,7 +44,7 @@ from ticketing.postings import rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
 from ticketing.services.audit import record
-from ticketing.services.users import add_user, hash_password
+from ticketing.services.users import DEFAULT_COST, ScryptCost, add_user, hash_password
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import ApiUser, UserRole, check_user, login_name
 from ticketing.users import display_name as display_name_of
@@ -214,16 +214,18 @@ async def register_passenger(
     payment_mode: PaymentMode = PaymentMode.PREPAID_WALLET,
     display_name: str | None = None,
     at: datetime,
+    cost: ScryptCost = DEFAULT_COST,
 ) -> Registered:
     """Open a rider account and its passenger user (who signs in with `username`, a phone
     number or e-mail address stored as `ticketing.users.login_name` writes it, and
-    `password`; shown as `display_name`, any script) in one transaction. Raises InvalidUser
-    (bad username, name or password) or UserExists (the username is taken)."""
+    `password`, hashed at `cost`; shown as `display_name`, any script) in one transaction.
+    Raises InvalidUser (bad username, name or password) or UserExists (the username is
+    taken)."""
     account = passenger_account(new_account_id(), payment_mode=payment_mode)
     shown = None if display_name is None else display_name_of(display_name)
     user = ApiUser(login_name(username), UserRole.PASSENGER, account.id, shown)
     check_user(user)
-    password_hash = await hash_password(password)
+    password_hash = await hash_password(password, cost)
 
     async def register(uow: UnitOfWork) -> Registered:
         await open_passenger_account(uow, account, at)

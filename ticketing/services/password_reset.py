@@ -26,7 +26,7 @@ from datetime import timedelta
 from ticketing.errors import InvalidUser, ResetCodeRefused
 from ticketing.outbox.messages import Channel, Message, Template
 from ticketing.outbox.protocol import Outbox
-from ticketing.services.users import hash_password
+from ticketing.services.users import DEFAULT_COST, ScryptCost, hash_password
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
 from ticketing.users import LoginKind, UserRole, login_kind, login_name
 
@@ -88,12 +88,17 @@ async def request_reset(uows: UnitOfWorkFactory, outbox: Outbox, typed_login: st
 
 
 async def confirm_reset(
-    uows: UnitOfWorkFactory, typed_login: str, code: str, new_password: str
+    uows: UnitOfWorkFactory,
+    typed_login: str,
+    code: str,
+    new_password: str,
+    *,
+    cost: ScryptCost = DEFAULT_COST,
 ) -> None:
-    """Set `new_password` if `code` is the user's live code, and end every session of the
-    user. ResetCodeRefused otherwise (InvalidUser for a password of the wrong length, before
-    the code is looked at: a bad password does not spend a guess)."""
-    password_hash = await hash_password(new_password)
+    """Set `new_password` (hashed at `cost`) if `code` is the user's live code, and end every
+    session of the user. ResetCodeRefused otherwise (InvalidUser for a password of the wrong
+    length, before the code is looked at: a bad password does not spend a guess)."""
+    password_hash = await hash_password(new_password, cost)
     name = _rider_login(typed_login)
     if name is None or not (code.isascii() and code.isdigit() and len(code) == CODE_DIGITS):
         raise ResetCodeRefused("this code is wrong, used or expired; ask for a new one")

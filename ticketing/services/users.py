@@ -44,7 +44,11 @@ MAX_TOKEN = 200  # longer bearer strings are refused unhashed
 
 @dataclass(frozen=True, slots=True)
 class ScryptCost:
-    """scrypt's work factors: n (CPU/memory, a power of two), r (block size), p (parallelism)."""
+    """scrypt's work factors: n (CPU/memory, a power of two), r (block size), p (parallelism).
+
+    New hashes (registration, a reset, a user added) are made at the configured cost
+    (`faregate.config.Settings.password_cost`, the production default unless set); a stored
+    hash is always checked at the cost written in it."""
 
     n: int = 2**14
     r: int = 8
@@ -55,6 +59,8 @@ DEFAULT_COST = ScryptCost()
 _SALT_BYTES = 16
 _KEY_BYTES = 32
 _MAXMEM = 64 * 1024 * 1024
+# The largest n whose memory (128 * r * n bytes at r = 8) stays inside _MAXMEM.
+MAX_SCRYPT_N = 2**15
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +113,12 @@ async def verify_password(password: str, stored: str) -> bool:
 
 
 @functools.cache
-def dummy_hash() -> str:
-    """A hash to verify against when the user does not exist, made with the parameters real
-    users' hashes have, so an unknown username costs the same time as a wrong password (no
-    username probing by timing). Made on first use: it costs what a sign-in costs."""
-    return _hash_now("no such user, no such password", DEFAULT_COST)
+def dummy_hash(cost: ScryptCost = DEFAULT_COST) -> str:
+    """A hash to verify against when the user does not exist, made at the cost new users'
+    hashes are made with (the server's configured one), so an unknown username costs the same
+    time as a wrong password (no username probing by timing). Made on first use for each cost:
+    it costs what a sign-in costs."""
+    return _hash_now("no such user, no such password", cost)
 
 
 def token_hash(token: str) -> str:
@@ -161,11 +168,18 @@ async def create_user(
 
 
 async def sign_in(
-    uows: UnitOfWorkFactory, username: str, password: str, *, ttl: timedelta = TOKEN_TTL
+    uows: UnitOfWorkFactory,
+    username: str,
+    password: str,
+    *,
+    ttl: timedelta = TOKEN_TTL,
+    cost: ScryptCost = DEFAULT_COST,
 ) -> SignedIn:
     """A new bearer token for the user; a wrong username or password raises BadCredentials
-    (the same error and about the same time for both). A rider's phone number or e-mail
-    address may be written any way (`0912 345 678`): it is looked up as stored (login_name)."""
+    (the same error and about the same time for both: an unknown user's password is checked
+    against a dummy hash at `cost`, the cost new users' hashes are made with). A rider's
+    phone number or e-mail address may be written any way (`0912 345 678`): it is looked up
+    as stored (login_name)."""
     stored = None
     try:
         username = login_name(username)
@@ -176,7 +190,7 @@ async def sign_in(
     if USERNAME.fullmatch(username):
         async with uows() as uow:
             stored = await uow.users.get(username)
-    known = stored.password_hash if stored else await asyncio.to_thread(dummy_hash)
+    known = stored.password_hash if stored else await asyncio.to_thread(dummy_hash, cost)
     ok = await verify_password(password, known)
     if stored is None or not ok:
         raise BadCredentials("wrong username or password")

@@ -441,6 +441,7 @@ async def register_passenger(call: Call) -> PassengerDocument:
         payment_mode=request.payment_mode,
         display_name=request.display_name,
         at=app[CONFIG].clock(),
+        cost=app[CONFIG].settings.password_cost,
     )
     return PassengerDocument(
         username=registered.user.username,
@@ -469,8 +470,9 @@ async def request_password_reset(call: Call) -> ResetRequested:
 async def confirm_password_reset(call: Call) -> ResetDone:
     request = call.body_as(ResetConfirmRequest)
     await password_reset.confirm_reset(
-        call.app[UOWS], request.username, request.code, request.password
-    )
+        call.app[UOWS], request.username, request.code, request.password,
+        cost=call.app[CONFIG].settings.password_cost,
+    )  # fmt: skip
     return ResetDone(reset=True)
 
 

@@ -66,8 +66,9 @@ async def create_session(call: Call) -> SessionDocument:
     app, config = call.app, call.app[CONFIG]
     client = client_address(call.request, config.trusted_proxies)
     session = await throttled_sign_in(
-        app[SIGN_IN_THROTTLE], app[UOWS], request.username, request.password, client
-    )
+        app[SIGN_IN_THROTTLE], app[UOWS], request.username, request.password, client,
+        cost=config.settings.password_cost,
+    )  # fmt: skip
     return SessionDocument(
         token=session.token,
         token_type="Bearer",
