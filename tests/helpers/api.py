@@ -27,7 +27,7 @@ from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
 from tests.helpers.devices import GATE_STOP, enrolled_client, gate
-from tests.helpers.http import loopback
+from tests.helpers.http import loopback, loopback_sync
 from tests.helpers.payments import add_riders
 from tests.helpers.redis import LOCAL_REDIS
 from tests.helpers.waiting import until_sync
@@ -215,11 +215,15 @@ def server_environment(db_url: str, localstripe_server: LocalStripe) -> dict[str
 def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> httpx.Response:
     """The first answer of `faregate serve` at `base` to GET /healthz, once it listens."""
 
-    def answer() -> httpx.Response | None:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        try:
-            return httpx.get(f"{base}/healthz", timeout=2)
-        except httpx.TransportError:
-            return None
+    # One client for every look: a new one per look builds a TLS context (about 30 ms of CPU),
+    # 20 times a second for as long as the server takes to start.
+    with loopback_sync(base, timeout=2) as http:
 
-    return until_sync(answer, f"faregate serve answers at {base}")
+        def answer() -> httpx.Response | None:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                return http.get("/healthz")
+            except httpx.TransportError:
+                return None
+
+        return until_sync(answer, f"faregate serve answers at {base}")
