@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.helpers.api import TEST_COST
 from ticketing.db.users_models import ApiTokenRow, ApiUserRow
 from ticketing.errors import BadCredentials, InvalidUser, UserExists
 from ticketing.services.users import (
-    ScryptCost,
     create_user,
     hash_password,
     revoke_all_tokens,
@@ -23,13 +23,12 @@ from ticketing.services.users import (
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import ApiUser, UserRole
 
-CHEAP = ScryptCost(n=2**8)
 PASSWORD = "correct horse battery"
 
 
 async def test_password_hash_is_scrypt_salted_and_verifies() -> None:
-    first = await hash_password(PASSWORD, CHEAP)
-    second = await hash_password(PASSWORD, CHEAP)
+    first = await hash_password(PASSWORD, TEST_COST)
+    second = await hash_password(PASSWORD, TEST_COST)
     assert first.startswith("scrypt$256$8$1$")
     assert first != second  # salted
     assert PASSWORD not in first
@@ -40,7 +39,7 @@ async def test_password_hash_is_scrypt_salted_and_verifies() -> None:
 
 
 async def test_sign_in_stores_only_the_token_hash(uow_factory: UnitOfWorkFactory) -> None:
-    user = await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=CHEAP)
+    user = await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=TEST_COST)
     assert user == ApiUser("ops", UserRole.OPERATOR, None)
     session = await sign_in(uow_factory, "ops", PASSWORD)
     assert session.user == user
@@ -57,7 +56,7 @@ async def test_sign_in_stores_only_the_token_hash(uow_factory: UnitOfWorkFactory
 async def test_wrong_password_and_unknown_user_are_the_same_error(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    await create_user(uow_factory, "fin", PASSWORD, UserRole.FINANCE, cost=CHEAP)
+    await create_user(uow_factory, "fin", PASSWORD, UserRole.FINANCE, cost=TEST_COST)
     with pytest.raises(BadCredentials) as wrong:
         await sign_in(uow_factory, "fin", "not the password")
     with pytest.raises(BadCredentials) as unknown:
@@ -66,7 +65,7 @@ async def test_wrong_password_and_unknown_user_are_the_same_error(
 
 
 async def test_revoked_and_expired_tokens_stop_working(uow_factory: UnitOfWorkFactory) -> None:
-    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=CHEAP)
+    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=TEST_COST)
     one = await sign_in(uow_factory, "ops", PASSWORD)
     two = await sign_in(uow_factory, "ops", PASSWORD)
     assert await revoke_token(uow_factory, one.token)
@@ -81,28 +80,28 @@ async def test_revoked_and_expired_tokens_stop_working(uow_factory: UnitOfWorkFa
 
 async def test_users_are_validated_and_unique(uow_factory: UnitOfWorkFactory) -> None:
     await create_user(
-        uow_factory, "rider", PASSWORD, UserRole.PASSENGER, account_id="acct-1", cost=CHEAP
+        uow_factory, "rider", PASSWORD, UserRole.PASSENGER, account_id="acct-1", cost=TEST_COST
     )
     with pytest.raises(UserExists, match="exists"):
-        await create_user(uow_factory, "rider", PASSWORD, UserRole.OPERATOR, cost=CHEAP)
+        await create_user(uow_factory, "rider", PASSWORD, UserRole.OPERATOR, cost=TEST_COST)
     with pytest.raises(UserExists, match="already has a user"):
         await create_user(
-            uow_factory, "rider2", PASSWORD, UserRole.PASSENGER, account_id="acct-1", cost=CHEAP
+            uow_factory, "rider2", PASSWORD, UserRole.PASSENGER, account_id="acct-1", cost=TEST_COST
         )
     with pytest.raises(InvalidUser, match="rider account"):
-        await create_user(uow_factory, "p", PASSWORD, UserRole.PASSENGER, cost=CHEAP)
+        await create_user(uow_factory, "p", PASSWORD, UserRole.PASSENGER, cost=TEST_COST)
     with pytest.raises(InvalidUser, match="rider account"):
         await create_user(
-            uow_factory, "o", PASSWORD, UserRole.OPERATOR, account_id="acct-2", cost=CHEAP
+            uow_factory, "o", PASSWORD, UserRole.OPERATOR, account_id="acct-2", cost=TEST_COST
         )
     with pytest.raises(InvalidUser, match="username"):
-        await create_user(uow_factory, "has space", PASSWORD, UserRole.FINANCE, cost=CHEAP)
+        await create_user(uow_factory, "has space", PASSWORD, UserRole.FINANCE, cost=TEST_COST)
     with pytest.raises(InvalidUser, match="password"):
-        await create_user(uow_factory, "short", "short", UserRole.FINANCE, cost=CHEAP)
+        await create_user(uow_factory, "short", "short", UserRole.FINANCE, cost=TEST_COST)
 
 
 async def test_token_lookup_uses_the_unit_of_work_clock(uow_factory: UnitOfWorkFactory) -> None:
-    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=CHEAP)
+    await create_user(uow_factory, "ops", PASSWORD, UserRole.OPERATOR, cost=TEST_COST)
     session = await sign_in(uow_factory, "ops", PASSWORD, ttl=timedelta(hours=1))
     later = UnitOfWorkFactory(uow_factory.engine, lambda: datetime.now(UTC) + timedelta(hours=2))
     assert await user_for_token(uow_factory, session.token) is not None
