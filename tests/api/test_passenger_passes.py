@@ -113,6 +113,8 @@ async def test_bad_renewals_are_clear_refusals(client: Client) -> None:
     assert (await unknown.json())["type"].endswith(":unknown-record")
     empty = await rider.post("/api/v1/passenger/passes/renewals", {"pass_id": ""})
     assert empty.status == 422
+    nul = await rider.post("/api/v1/passenger/passes/renewals", {"pass_id": "a\x00b"})
+    assert nul.status == 422  # was a 500 on PostgreSQL, found by the fuzz
     extra = await rider.post(
         "/api/v1/passenger/passes/renewals", {"pass_id": "x", "product_id": "m2a_day"}
     )

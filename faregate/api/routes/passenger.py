@@ -185,7 +185,11 @@ class PassDocument(msgspec.Struct, kw_only=True):
 
 
 class RenewalRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    pass_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    # No control characters: no pass id has one, and a NUL was a 500 on PostgreSQL (text
+    # cannot hold it) where SQLite answered 404.
+    pass_id: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ]
 
 
 class CatalogueEntryDocument(msgspec.Struct, kw_only=True):
