@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ticketing.services.users import DEFAULT_COST, ScryptCost
+from ticketing.users import DEFAULT_COST, ScryptCost
 
 DEFAULT_DATA_DIR = Path("var")
 

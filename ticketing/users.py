@@ -106,3 +106,22 @@ def check_user(user: ApiUser) -> None:
 def check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidUser(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class ScryptCost:
+    """scrypt's work factors: n (CPU/memory, a power of two), r (block size), p (parallelism).
+
+    New hashes (registration, a reset, a user added) are made at the configured cost
+    (`faregate.config.Settings.password_cost`, the production default unless set); a stored
+    hash is always checked at the cost written in it."""
+
+    n: int = 2**14
+    r: int = 8
+    p: int = 1
+
+
+DEFAULT_COST = ScryptCost()
+# The largest n whose memory (128 * r * n bytes at r = 8) stays inside the 64 MiB that
+# ticketing.services.users lets scrypt use.
+MAX_SCRYPT_N = 2**15

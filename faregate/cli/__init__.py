@@ -11,7 +11,7 @@ import click
 
 from faregate.cli._common import USER_ERRORS
 from faregate.config import Settings
-from ticketing.services.users import DEFAULT_COST, MAX_SCRYPT_N, ScryptCost
+from ticketing.users import DEFAULT_COST, MAX_SCRYPT_N, ScryptCost
 
 
 def _scrypt_n(_ctx: click.Context, param: click.Parameter, value: int) -> int:

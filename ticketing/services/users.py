@@ -35,32 +35,29 @@ from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.errors import BadCredentials, InvalidUser, UnknownUser
 from ticketing.services.audit import record
 from ticketing.unit_of_work import UnitOfWork, UnitOfWorkFactory, run_in_uow
-from ticketing.users import USERNAME, ApiUser, UserRole, check_password, check_user, login_name
+from ticketing.users import (
+    DEFAULT_COST as DEFAULT_COST,
+)
+from ticketing.users import (
+    USERNAME,
+    ApiUser,
+    UserRole,
+    check_password,
+    check_user,
+    login_name,
+)
+from ticketing.users import (
+    ScryptCost as ScryptCost,
+)
 
 TOKEN_TTL = timedelta(days=30)
 TOKEN_BYTES = 32
 MAX_TOKEN = 200  # longer bearer strings are refused unhashed
 
 
-@dataclass(frozen=True, slots=True)
-class ScryptCost:
-    """scrypt's work factors: n (CPU/memory, a power of two), r (block size), p (parallelism).
-
-    New hashes (registration, a reset, a user added) are made at the configured cost
-    (`faregate.config.Settings.password_cost`, the production default unless set); a stored
-    hash is always checked at the cost written in it."""
-
-    n: int = 2**14
-    r: int = 8
-    p: int = 1
-
-
-DEFAULT_COST = ScryptCost()
 _SALT_BYTES = 16
 _KEY_BYTES = 32
 _MAXMEM = 64 * 1024 * 1024
-# The largest n whose memory (128 * r * n bytes at r = 8) stays inside _MAXMEM.
-MAX_SCRYPT_N = 2**15
 
 
 @dataclass(frozen=True, slots=True)
