@@ -5,7 +5,8 @@ conservation checks on them:
 - taps: made (accepted at devices) = ingested (stored + quarantined) = priced + quarantined;
 - money: charged at the gateway (what it says it collected, net of refunds) = collected in
   the ledger (the gateway clearing account); each settled day's collected = apportioned to
-  operators + gateway fees + suspense (its money control);
+  operators - what they give back for lowered earlier days (late taps) + suspense (its money
+  control: the gateway fees are paid out of the operators' shares);
 - every refused code has a reason.
 """
 
@@ -41,7 +42,7 @@ class DemoFigures:
     ledger_collected: int
     settled_collected: int
     apportioned_total: int
-    fees: int
+    given_back: int
     suspense: int
     controls_ok: bool
     refusals: Mapping[str, int]
@@ -56,8 +57,15 @@ class DemoFigures:
         return self.taps_made == self.taps_ingested == self.taps_priced + self.taps_quarantined
 
     @property
+    def settled_balanced(self) -> bool:
+        """Each settled day's money control, and the days' sums as printed add up."""
+        return self.controls_ok and self.settled_collected == (
+            self.apportioned_total - self.given_back + self.suspense
+        )
+
+    @property
     def money_conserved(self) -> bool:
-        return self.charged == self.ledger_collected and self.controls_ok
+        return self.charged == self.ledger_collected and self.settled_balanced
 
     @property
     def refusals_explained(self) -> bool:
@@ -72,7 +80,9 @@ class DemoFigures:
             "taps made = ingested = priced + quarantined": self.taps_conserved,
             "charged at the gateway = collected in the ledger": self.charged
             == self.ledger_collected,
-            "settled: collected = apportioned + fees + suspense, each day": self.controls_ok,
+            "settled: collected = apportioned - given back + suspense, each day": (
+                self.settled_balanced
+            ),
             "every refused code has a reason": self.refusals_explained,
             "ledger balanced at the end": self.ledger_ok,
         }
@@ -122,9 +132,9 @@ class DemoFigures:
             f"{mark[self.charged == self.ledger_collected]}",
         )
         table.add_row(
-            "settled: collected = apportioned + fees + suspense",
-            f"{self.settled_collected:,} = {self.apportioned_total:,} + {self.fees:,} + "
-            f"{self.suspense:,} VND {mark[self.controls_ok]}",
+            "settled: collected = apportioned - given back (late taps) + suspense",
+            f"{self.settled_collected:,} = {self.apportioned_total:,} - {self.given_back:,} + "
+            f"{self.suspense:,} VND {mark[self.settled_balanced]}",
         )
         refused = ", ".join(f"{n} {reason}" for reason, n in sorted(self.refusals.items()))
         table.add_row(
@@ -162,7 +172,7 @@ async def day_figures_of(
         ledger_collected=money.clearing_in_ledger,
         settled_collected=sum(s.collected for s in summaries),
         apportioned_total=sum(sum(s.apportioned.values()) for s in summaries),
-        fees=sum(s.fees for s in summaries),
+        given_back=sum(s.refunds for s in summaries),
         suspense=sum(s.suspense for s in summaries),
         controls_ok=bool(summaries) and all(s.control_ok for s in summaries),
         refusals=dict(city.refused_at_devices),
