@@ -9,13 +9,18 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 from aiohttp import web
 
+from gateways.localstripe_server import LocalStripe
 from gateways.vnpay import VNPayConfig
 from gateways.vnpay_standin import API_PATH, PAY_PATH, VNPayStandIn
+from tests.helpers.api import make_config
+from tests.helpers.databases import sqlite_url
+from tests.helpers.live_app import LiveApp, serving
 
 TMN_CODE = "FAREGATE"
 HASH_SECRET = "vnpay-test-hash-secret"
@@ -79,3 +84,18 @@ def serving_standin(stand_in: VNPayStandIn) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
         loop.close()
+
+
+@contextmanager
+def serving_with_standin(
+    root: Path, localstripe: LocalStripe, stand_in: VNPayStandIn
+) -> Iterator[LiveApp]:
+    """A live app on SQLite under `root` whose VNPay terminal is `stand_in`, served beside it,
+    which sends its IPNs to the app."""
+    with serving_standin(stand_in) as standin_url:
+        config = make_config(
+            root, sqlite_url(root / "faregate.db"), localstripe, vnpay=vnpay_config(standin_url)
+        )
+        with serving(config) as live:
+            stand_in.ipn_url = f"{live.url}{IPN_PATH}"
+            yield live

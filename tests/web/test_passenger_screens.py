@@ -29,13 +29,11 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe
 from gateways.vnpay_standin import VNPayStandIn
-from tests.helpers.api import make_config
 from tests.helpers.browser import PHONE_VIEWPORT, look
-from tests.helpers.databases import sqlite_url
 from tests.helpers.http import loopback_sync
-from tests.helpers.live_app import LiveApp, serving, shown_token
+from tests.helpers.live_app import LiveApp, shown_token
 from tests.helpers.payments import ride_the_metro
-from tests.helpers.vnpay import IPN_PATH, serving_standin, standin, vnpay_config
+from tests.helpers.vnpay import serving_with_standin, standin
 from ticketing.fares.feed import load_feed
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
@@ -92,17 +90,10 @@ def app(
     localstripe_server: LocalStripe,
     stand_in: VNPayStandIn,
 ) -> Iterator[LiveApp]:
-    root = tmp_path_factory.mktemp("screens-app")
-    with serving_standin(stand_in) as standin_url:
-        config = make_config(
-            root,
-            sqlite_url(root / "faregate.db"),
-            localstripe_server,
-            vnpay=vnpay_config(standin_url),
-        )
-        with serving(config) as live:
-            stand_in.ipn_url = f"{live.url}{IPN_PATH}"
-            yield live
+    with serving_with_standin(
+        tmp_path_factory.mktemp("screens-app"), localstripe_server, stand_in
+    ) as live:
+        yield live
 
 
 class Devices:

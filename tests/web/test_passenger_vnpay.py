@@ -13,11 +13,9 @@ from playwright.sync_api import Browser, Page
 
 from gateways.localstripe_server import LocalStripe
 from gateways.vnpay_standin import VNPayStandIn
-from tests.helpers.api import make_config
 from tests.helpers.browser import PHONE_VIEWPORT, look
-from tests.helpers.databases import sqlite_url
-from tests.helpers.live_app import PASSWORD, LiveApp, register, serving, sign_in
-from tests.helpers.vnpay import IPN_PATH, serving_standin, standin, vnpay_config
+from tests.helpers.live_app import PASSWORD, LiveApp, register, sign_in
+from tests.helpers.vnpay import serving_with_standin, standin
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -33,17 +31,10 @@ def vnpay_app(
     localstripe_server: LocalStripe,
     stand_in: VNPayStandIn,
 ) -> Iterator[LiveApp]:
-    root = tmp_path_factory.mktemp("vnpay-app")
-    with serving_standin(stand_in) as standin_url:
-        config = make_config(
-            root,
-            sqlite_url(root / "faregate.db"),
-            localstripe_server,
-            vnpay=vnpay_config(standin_url),
-        )
-        with serving(config) as live:
-            stand_in.ipn_url = f"{live.url}{IPN_PATH}"
-            yield live
+    with serving_with_standin(
+        tmp_path_factory.mktemp("vnpay-app"), localstripe_server, stand_in
+    ) as live:
+        yield live
 
 
 @pytest.fixture
