@@ -32,6 +32,7 @@ from tests.helpers.devices import barrier as barrier_at
 from tests.helpers.devices import device_id as new_device_id
 from tests.helpers.devices import enrolled_client, gate
 from tests.helpers.parking import lot_config, open_lot
+from ticketing.devices import Direction
 from ticketing.ledger import accounts
 from ticketing.riders import CredentialRecord, PaymentMode, RiderAccount
 from ticketing.services.riders import Registration, register_riders
@@ -235,3 +236,62 @@ async def test_an_upload_that_does_not_fit_the_devices_binding_is_refused(
             assert await uow.parking.events_count(device.id) == 0
     # What fits is applied: the barrier's entry at its own lot.
     assert (await mine_only.post(UPLOAD_PATH, body(mine_only, mine))).status == 200
+
+
+async def test_a_barrier_bound_to_one_lane_uploads_only_that_lanes_passages(
+    client: Client, engine: AsyncEngine
+) -> None:
+    uows = ParkingUnitOfWorkFactory(engine)
+    lot_id = f"lot-{secrets.token_hex(4)}"
+    await open_lot(uows, lot_config(lot_id, capacity=5))
+    lanes = {
+        lane: await Device.enrol(
+            client, new_device_id("barrier"), barrier_at(lot_id, lane), since=IN_SERVICE
+        )
+        for lane in (Direction.ENTRY, Direction.EXIT, None)
+    }
+
+    def record(device: Device, seq: int, kind: str) -> dict[str, object]:
+        passage: dict[str, object] = {
+            "device_id": device.id, "seq": seq, "lot_id": lot_id, "kind": kind,
+            "at": (T0 + timedelta(minutes=seq)).isoformat(), "reason": "ok", "plate": "30A-1",
+        }  # fmt: skip
+        if kind == "exit":  # a car whose entry this barrier did not see
+            passage.update(fee=0, collected=0, lost_credential=True)
+        return passage
+
+    def body(device: Device, *kinds: str) -> bytes:
+        records = [record(device, seq, kind) for seq, kind in enumerate(kinds, start=1)]
+        return json.dumps({"lot_id": lot_id, "records": records}).encode()
+
+    # A passage of the other direction refuses the whole upload, naming each misfit.
+    refused = [
+        (lanes[Direction.ENTRY], body(lanes[Direction.ENTRY], "entry", "exit", "refused", "exit"),
+         "bound to the entry lane", "record 2 is an exit (and 1 more)",
+         ["$.records[1].kind", "$.records[3].kind"]),
+        (lanes[Direction.EXIT], body(lanes[Direction.EXIT], "refused", "entry"),
+         "bound to the exit lane", "record 2 is an entry;", ["$.records[1].kind"]),
+    ]  # fmt: skip
+    for device, payload, lane, which, fields in refused:
+        response = await device.post(UPLOAD_PATH, payload)
+        assert response.status == 403, await response.text()
+        problem = await response.json()
+        assert problem["type"] == "urn:faregate:problem:wrong-lane", problem
+        assert lane in problem["detail"], problem
+        assert which in problem["detail"], problem
+        assert [error["field"] for error in problem["errors"]] == fields, problem
+        async with uows() as uow:
+            assert await uow.parking.events_count(device.id) == 0
+    # Each lane's own passages and its refusals are applied; a barrier bound without a
+    # direction serves both lanes.
+    fitting = [
+        (lanes[Direction.ENTRY], ("entry", "refused", "entry"), {"entries": 2, "exits": 0}),
+        (lanes[Direction.EXIT], ("refused", "exit"), {"entries": 0, "exits": 1}),
+        (lanes[None], ("entry", "exit", "refused"), {"entries": 1, "exits": 1}),
+    ]
+    for device, kinds, counts in fitting:
+        response = await device.post(UPLOAD_PATH, body(device, *kinds))
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+        assert {key: answer[key] for key in counts} == counts, answer
+        assert answer["applied"] == len(kinds), answer

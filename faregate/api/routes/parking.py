@@ -27,7 +27,7 @@ from parking.occupancy import Occupancy
 from parking.records import BarrierEvent
 from parking.services import ingest_barrier_batch
 from parking.unit_of_work import ParkingUnitOfWorkFactory
-from ticketing.devices import DeviceKind, DeviceRecord
+from ticketing.devices import DeviceKind, DeviceRecord, Direction
 from ticketing.errors import WrongDeviceKind
 from ticketing.services.devices import get_device
 
@@ -108,8 +108,10 @@ class BarrierUploadDoc(msgspec.Struct, kw_only=True):
 
 def _check_fits(device: DeviceRecord, batch: BarrierJournalBatch) -> None:
     """Refuse (403, nothing applied) an upload that does not fit the device's binding: from a
-    gate or validator, or for another lot than the barrier's. The lane a barrier is bound to is
-    not checked against its records' kinds (the simulated barrier journals both lanes)."""
+    gate or validator, for another lot than the barrier's (`wrong-place`), or, from a barrier
+    bound to one lane, with a passage of the other direction (`wrong-lane`: an entry lane's
+    barrier cannot see a car leave). Refusals and remote opens happen in either lane; a
+    barrier bound without a direction serves both and records both."""
     binding = device.binding
     if binding.kind is not DeviceKind.BARRIER:
         raise WrongDeviceKind(
@@ -121,6 +123,30 @@ def _check_fits(device: DeviceRecord, batch: BarrierJournalBatch) -> None:
             f"barrier {device.device_id} is bound to lot {binding.lot_id}, not "
             f"{batch.lot_id}; nothing was applied",
         )  # fmt: skip
+    lane = binding.direction
+    if lane is None:
+        return
+    misfits = [
+        (index, record)
+        for index, record in enumerate(batch.records)
+        if record.kind in _PASSAGES and record.kind != lane
+    ]
+    if misfits:
+        index, first = misfits[0]
+        more = f" (and {len(misfits) - 1} more)" if len(misfits) > 1 else ""
+        raise Problem(
+            403, "wrong-lane", "Not the barrier's lane",
+            f"barrier {device.device_id} is bound to the {lane} lane of lot {binding.lot_id}: "
+            f"record {first.seq} is an {first.kind}{more}; nothing was applied"
+            f" - at `$.records[{index}].kind`",
+            errors=[
+                (f"$.records[{n}].kind", f"record {r.seq}: an {r.kind} at the {lane} lane")
+                for n, r in misfits
+            ],
+        )  # fmt: skip
+
+
+_PASSAGES = frozenset(lane.value for lane in Direction)  # the kinds a lane constrains
 
 
 @routes.route(
