@@ -20,9 +20,11 @@ and one fault on the way in, `RequestFault.DELAY`: hold the request itself in th
 while its first request has yet to reach the gateway, which then acts on both.
 
 Nothing here waits a set time for the tests: what is held stays held until the test says, so
-the order of events is the test's, not the machine load's. The client's timeout
-(`CLIENT_TIMEOUT` for gateways pointed at the proxy) is the only clock, and it is short only
-where faults are.
+the order of events is the test's, not the machine load's. A client in the same process names
+its requests (`TAG_HEADER`) and learns from `watching` when one of them is held, and gives up on
+that one then: a test's timeouts strike the requests it faults and no other, where a short
+client timeout shared by every request of a fault test timed out, on a loaded machine,
+requests no fault touched.
 
 Rates (`FaultRates`, switched at run time: the `rates` attribute, or `PUT /_faults` on a
 running proxy) strike payment requests (`POST /v1/payment_intents`) by their idempotency key,
@@ -56,9 +58,8 @@ from aiohttp import web
 from simulators.errors import FaultSpecError
 from simulators.faults import FaultKind
 
-# The timeout of gateway clients pointed at the proxy in fault tests: each DELAY fault costs it
-# once. Gateways that meet no faults keep the default timeout.
-CLIENT_TIMEOUT = 1.0
+# The header by which an in-process client names a request, to be told when it is held.
+TAG_HEADER = "X-Fault-Proxy-Tag"
 
 _HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -186,12 +187,29 @@ class FaultProxy:
         self._session: aiohttp.ClientSession | None = None
         self._held: set[asyncio.Task[tuple[int, bytes, str]]] = set()
         self._release = asyncio.Event()
+        self._watched: dict[str, asyncio.Event] = {}
         self.url = ""
 
     def inject(self, faults: Iterable[AnyFault], *, methods: Iterable[str] = ("POST",)) -> None:
         """Queue faults for the next requests whose method is in `methods`, in order."""
         allowed = frozenset(m.upper() for m in methods)
         self._queued.extend((fault, allowed) for fault in faults)
+
+    @contextlib.contextmanager
+    def watching(self, tag: str) -> Iterator[asyncio.Event]:
+        """An event set once the proxy holds the request carrying `tag` in `TAG_HEADER` (a
+        DELAY fault: the request itself, or its answer after the gateway acted), for as long
+        as the block runs."""
+        event = self._watched[tag] = asyncio.Event()
+        try:
+            yield event
+        finally:
+            del self._watched[tag]
+
+    def _holding(self, request: web.Request) -> None:
+        event = self._watched.get(request.headers.get(TAG_HEADER, ""))
+        if event is not None:
+            event.set()
 
     @property
     def pending_faults(self) -> int:
@@ -273,6 +291,7 @@ class FaultProxy:
             held = asyncio.ensure_future(self._when_released(self._release, forward))
             self._held.add(held)
             held.add_done_callback(self._held.discard)
+            self._holding(request)
             status, body, content_type = await asyncio.shield(held)
         else:
             status, body, content_type = await forward
@@ -281,6 +300,7 @@ class FaultProxy:
             request.transport.close()
             return web.Response(status=204)
         if fault is Fault.DELAY:
+            self._holding(request)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), self.hold)
         if fault is Fault.GARBLED:

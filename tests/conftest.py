@@ -20,8 +20,8 @@ Fixtures (function-scoped unless said, one fresh migrated database per test):
 - `stripe_under_test`: the localstripe the three below talk to; `localstripe_server` unless a
   directory's conftest overrides it (settlement: a private one per test).
 - `gateway`: a `StripeGateway` on it; `fault_proxy`: a `FaultProxy` in front of it (idle unless
-  told); `proxied_gateway`: a `StripeGateway` through that proxy, with the fault tests' short
-  client timeout.
+  told); `proxied_gateway`: a `StripeGateway` through that proxy, whose requests time out
+  exactly when the proxy holds them (`tests.helpers.fault_proxy`).
 - `unhandled` (every test): the server errors the app answered with a bare 500 while the test
   ran (`tests.helpers.unhandled`); any left at the end fail the test.
 
@@ -48,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateways.localstripe_server import LocalStripe, running_localstripe
 from gateways.stripe_gateway import StripeGateway
-from simulators.fault_proxy import CLIENT_TIMEOUT, FaultProxy
+from simulators.fault_proxy import FaultProxy
 from tests.helpers.databases import (
     POSTGRES_URL_ENV,
     REQUIRE_POSTGRES_ENV,
@@ -62,6 +62,7 @@ from tests.helpers.databases import (
     schema_url,
     sqlite_url,
 )
+from tests.helpers.fault_proxy import gateway_through
 from tests.helpers.unhandled import collect_unhandled, describe
 from ticketing.db.engine import create_engine
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -210,7 +211,5 @@ async def proxied_gateway(
     stripe_under_test: LocalStripe, fault_proxy: FaultProxy
 ) -> AsyncIterator[StripeGateway]:
     """The gateway as a service sees it, through the (idle unless told) fault proxy."""
-    async with StripeGateway(
-        stripe_under_test.api_key, fault_proxy.url, timeout=CLIENT_TIMEOUT
-    ) as gw:
+    async with gateway_through(fault_proxy, stripe_under_test.api_key) as gw:
         yield gw

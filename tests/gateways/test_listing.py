@@ -40,7 +40,7 @@ async def _paid(gateway: StripeGateway, amounts: list[int]) -> list[Payment]:
 @pytest.fixture(scope="module")
 def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
     """This module's own localstripe: its listings hold only what these tests made, and the
-    session's shared one does not grow (other tests list it under short client timeouts)."""
+    session's shared one does not grow."""
     with running_localstripe(tmp_path_factory.mktemp("localstripe-listing")) as server:
         yield server
 
