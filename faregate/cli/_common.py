@@ -12,6 +12,7 @@ from faregate.errors import FaregateError
 from gateways.errors import GatewayError
 from parking.errors import ParkingError
 from qr.errors import QRError
+from qr.timeutil import Clock, utc_now
 from ticketing.audit import Actor
 from ticketing.errors import TicketingError
 
@@ -52,3 +53,23 @@ def instant(option: str, text: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise click.ClickException(f'{option} "{text}" needs a UTC offset (e.g. +07:00 or Z)')
     return value
+
+
+def simulated_clock(start: str | None) -> Clock:
+    """The process's clock (`faregate serve`, `faregate worker`): now, or (`--simulated-time`)
+    one that read `start` when the process started and advances with real time from there."""
+    if start is None:
+        return utc_now
+    try:
+        at = datetime.fromisoformat(start)
+    except ValueError:
+        raise click.BadParameter(
+            f"{start!r} is not an ISO 8601 time", param_hint="--simulated-time"
+        ) from None
+    if at.tzinfo is None:
+        raise click.BadParameter(
+            f"{start!r} has no UTC offset (e.g. 2026-11-24T06:00+07:00)",
+            param_hint="--simulated-time",
+        )
+    offset = at - utc_now()
+    return lambda: utc_now() + offset

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from faregate.config import Settings
-from faregate.database import check_reachable, database_url
+from faregate.database import check_reachable
+from faregate.database import database_url as checked_url
+from faregate.demo.cluster import MAX_SERVERS, is_postgres
 from faregate.demo.runner import PASSENGERS, SEED, VEHICLES, run_demo, serve_demo
 from simulators.errors import FaultSpecError
 from simulators.faults import FaultKind, Faults
@@ -57,6 +60,23 @@ from simulators.faults import FaultKind, Faults
     help="The faults the day meets, comma-separated: all, none, KIND, KIND=DOSE or -KIND "
     f"(kinds: {', '.join(kind.value for kind in FaultKind)}). Default: all, reduced.",
 )
+@click.option(
+    "--database-url",
+    default=None,
+    metavar="URL",
+    help="The database the demo's backend runs on (default: the global --database-url, else "
+    "SQLite in the demo's directory). On PostgreSQL each run has a schema of its own, named "
+    "after its directory and made afresh.",
+)
+@click.option(
+    "--servers",
+    type=click.IntRange(1, MAX_SERVERS),
+    default=1,
+    show_default=True,
+    help="faregate serve processes: more than one (PostgreSQL only) share the database, one "
+    "Redis and the gateway, with a faregate worker pricing for them; requests go to each in "
+    "turn, and the mid-day restart restarts one of them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of the figures.")
 @click.option(
     "--serve",
@@ -73,6 +93,8 @@ def demo(
     vehicles: int,
     data_dir: Path | None,
     fault_spec: str | None,
+    database_url: str | None,
+    servers: int,
     as_json: bool,
     serve: bool,
 ) -> None:
@@ -84,16 +106,23 @@ def demo(
     except FaultSpecError as error:
         raise click.BadParameter(str(error), param_hint="--faults") from None
     count = passengers or riders or PASSENGERS
+    if database_url is not None:
+        settings = replace(settings, database_url=database_url)
     if settings.database_url:
         # A bad URL is reported before the demo spends a minute on its first stages.
-        asyncio.run(check_reachable(database_url(settings)))
+        asyncio.run(check_reachable(checked_url(settings)))
+    if servers > 1 and not is_postgres(settings):
+        raise click.UsageError(
+            f"--servers {servers} needs PostgreSQL, which several servers can share: give "
+            "--database-url postgresql+asyncpg://USER@HOST/DB"
+        )
     # With --json the story goes to standard error and standard output holds the object.
     console = Console(stderr=as_json)
 
     async def run() -> bool:
         report = await run_demo(
             settings, console, passengers=count, vehicles=vehicles, seed=seed,
-            data_dir=data_dir, faults=faults, serve=serve,
+            data_dir=data_dir, faults=faults, serve=serve, servers=servers,
         )  # fmt: skip
         for name, ok in report.checks.items():
             console.print(f"[{'green' if ok else 'red'}]{'PASS' if ok else 'FAIL'}[/] {name}")

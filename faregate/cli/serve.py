@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -26,6 +26,7 @@ from aiohttp import web
 from faregate.api.app import create_app
 from faregate.api.context import ApiConfig
 from faregate.api.device_auth import load_or_create_master_key
+from faregate.cli._common import simulated_clock
 from faregate.cli.keys import LIFETIME_DAYS
 from faregate.config import Settings
 from faregate.errors import GatewayConfigError
@@ -33,7 +34,7 @@ from faregate.gateway_runtime import gateway_from_environment, vnpay_from_enviro
 from faregate.web.clients import TrustedProxies
 from faregate_data import HANOI_FEED
 from qr.keys import KEYSET_FILE, init_keys
-from qr.timeutil import Clock, utc_now
+from qr.timeutil import utc_now
 
 
 def say(message: str) -> None:
@@ -89,26 +90,6 @@ def _listen(host: str, port: int) -> list[socket.socket]:
             f"cannot listen on {host!r} port {port}: {os.strerror(exc.errno or 0)}"
         ) from None
     return sockets
-
-
-def simulated_clock(start: str | None) -> Clock:
-    """The server's clock: now, or (`--simulated-time`) one that read `start` when the server
-    started and advances with real time from there."""
-    if start is None:
-        return utc_now
-    try:
-        at = datetime.fromisoformat(start)
-    except ValueError:
-        raise click.BadParameter(
-            f"{start!r} is not an ISO 8601 time", param_hint="--simulated-time"
-        ) from None
-    if at.tzinfo is None:
-        raise click.BadParameter(
-            f"{start!r} has no UTC offset (e.g. 2026-11-24T06:00+07:00)",
-            param_hint="--simulated-time",
-        )
-    offset = at - utc_now()
-    return lambda: utc_now() + offset
 
 
 @click.command()

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import click
 
-from faregate.cli._common import finite
+from faregate.cli._common import finite, simulated_clock
 from faregate.config import Settings
 from faregate.database import open_database
 from faregate.gateway_runtime import gateway_from_environment, vnpay_from_environment
 from faregate.outbox_runtime import open_outbox
 from faregate_data import HANOI_FEED
+from qr.timeutil import Clock, utc_now
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.services.pricing_worker import (
@@ -73,6 +74,7 @@ async def _work(
     batch: int,
     poll: float,
     settlements: bool = False,
+    clock: Clock = utc_now,
 ) -> tuple[WorkerTotals, float, int]:
     feed = await asyncio.to_thread(load_feed, feed_path)
     engine = await open_database(settings)
@@ -81,7 +83,7 @@ async def _work(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        uows = UnitOfWorkFactory(engine)
+        uows = UnitOfWorkFactory(engine, clock)
         lag = PricingLag()
         settling = (
             asyncio.create_task(_settlements(settings, uows, feed, stop, once))
@@ -132,15 +134,30 @@ async def _work(
     is_flag=True,
     help="Also run the settlements finance prepared or approved (off `faregate serve`).",
 )
+@click.option(
+    "--simulated-time",
+    metavar="ISO",
+    default=None,
+    help="Run the worker's clock from this instant (ISO 8601 with a UTC offset) instead of "
+    "now, as `faregate serve --simulated-time` does; `faregate demo --servers N` runs its "
+    "worker on the simulated day this way.",
+)
 @click.pass_obj
 def worker(
-    settings: Settings, once: bool, batch: int, poll: float, fare_feed: Path, settlements: bool
+    settings: Settings,
+    once: bool,
+    batch: int,
+    poll: float,
+    fare_feed: Path,
+    settlements: bool,
+    simulated_time: str | None,
 ) -> None:
     """Price the account-days that tap uploads queued (pricing off the request path); with
     --settlements, also run the settlement jobs finance left."""
-    totals, lag, ran = asyncio.run(
-        _work(settings, fare_feed, once=once, batch=batch, poll=poll, settlements=settlements)
-    )
+    clock = simulated_clock(simulated_time)
+    work = _work(settings, fare_feed, once=once, batch=batch, poll=poll, settlements=settlements,
+                 clock=clock)  # fmt: skip
+    totals, lag, ran = asyncio.run(work)
     click.echo(
         f"priced {totals.pricing.priced} new and {totals.pricing.repriced} changed account-days"
         f" ({totals.pricing.unchanged} unchanged, {totals.postponed} postponed) in "

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.rule import Rule
@@ -32,6 +31,7 @@ from faregate.config import Settings
 from faregate.database import open_database
 from faregate.demo.backend import Backend
 from faregate.demo.city_stage import deliver_late_taps, device_places, run_city_stage
+from faregate.demo.cluster import database_option, demo_backend, demo_database
 from faregate.demo.credentials_stage import run_credentials_stage
 from faregate.demo.devices import register_devices
 from faregate.demo.figures import DemoFigures, day_figures_of
@@ -116,14 +116,16 @@ async def run_demo(
     faults: Faults | None = None,
     serve: bool = False,
     stopwatch: Stopwatch | None = None,
+    servers: int = 1,
 ) -> DemoReport:
     """The demo's day; `faults` switched on (default: every kind, reduced) strike in it.
     `serve`: leave the backend running (`report.backend`) for `serve_demo`. `stopwatch`:
-    where the wall time went, by part."""
+    where the wall time went, by part. `servers`: more than one, on PostgreSQL, is that many
+    `faregate serve` processes and a `faregate worker` (`faregate.demo.cluster`)."""
     report = DemoReport()
     watch = stopwatch if stopwatch is not None else Stopwatch()
     faults = faults if faults is not None else Faults()
-    settings = demo_settings(settings, data_dir)
+    settings = await demo_database(demo_settings(settings, data_dir))
     workdir = settings.data_dir
     day = DEMO_DAY_START.date()
 
@@ -169,12 +171,12 @@ async def run_demo(
     watch.lap("the day before (service layer)")
     console.print(Rule("3. A day on the Hanoi network, over the wire"))
     async with demo_gateway(workdir, faults, seed=seed) as gateway:
-        backend = Backend(settings, gateway.environment)
+        backend = demo_backend(settings, gateway.environment, servers=servers)
         await backend.start(MORNING)
         watch.lap("backend starts")
-        console.print(f"backend: faregate serve on {backend.url} (log: {backend.log_path})")
+        console.print(backend.describe())
         try:
-            async with httpx.AsyncClient(base_url=backend.url, timeout=60.0) as http:
+            async with backend.client(timeout=60.0) as http:
                 with Progress(console=console, transient=True) as progress:
                     task = progress.add_task(
                         "phones: card, top-up, pass, credential", total=len(plans)
@@ -214,7 +216,8 @@ async def run_demo(
                     # Three days on: the overnight stays have left and every day is closed.
                     # From here on the server's gateway is its own: the directory's localstripe.
                     backend.environment.clear()
-                    await backend.restart(SETTLING)
+                    await backend.stop()
+                    await backend.start(SETTLING)
                     watch.lap("backend starts")
                     await parking.the_next_days()
                 finally:
@@ -272,11 +275,15 @@ async def run_demo(
         seed=seed, day=day, data_dir=workdir, report=settled.report, sessions=lots.sessions,
         refusals=city.refused_at_devices, faults=faults.counts(),
     )  # fmt: skip
+    report.figures.update(backend.figures())
     _print_figures(console, figures)
     console.print(Rule("What went wrong and how it was handled"))
     for line in faults.summary():
         console.print(line, soft_wrap=True, markup=False)
-    console.print(f"settle it again: {settle_command_line(day, workdir)}", soft_wrap=True)
+    console.print(
+        f"settle it again: {settle_command_line(day, workdir)}{database_option(settings)}",
+        soft_wrap=True,
+    )
     return report
 
 

@@ -146,6 +146,9 @@ CASES: dict[str, str] = {
     "demo unknown fault": "--data-dir {tmp}/d demo --riders 2 --faults gate_kiled",
     "demo fault dose out of range": "--data-dir {tmp}/d demo --riders 2 --faults gateway_500=2",
     "demo with two passenger counts": "--data-dir {tmp}/d demo --riders 2 --passengers 3",
+    "demo on two servers without PostgreSQL": "--data-dir {tmp}/d demo --riders 2 --servers 2",
+    "demo on no server": "--data-dir {tmp}/d demo --riders 2 --servers 0",
+    "demo's own database URL garbage": "--data-dir {tmp}/d demo --database-url nonsense",
     "db upgrade past the last migration": "--data-dir {tmp}/d db upgrade --revision head+5",
     "db upgrade before the first migration": "--data-dir {tmp}/d db upgrade --revision base+99",
     "db upgrade from a revision past the end": "--data-dir {tmp}/d db upgrade --revision 0003+99",
@@ -161,6 +164,10 @@ CASES: dict[str, str] = {
     "worker poll nan": "--data-dir {tmp}/d worker --once --poll nan",
     "worker poll inf": "--data-dir {tmp}/d worker --once --poll inf",
     "worker poll negative": "--data-dir {tmp}/d worker --once --poll -1",
+    "worker at a simulated time that is none": "--data-dir {tmp}/d worker --simulated-time noon",
+    "worker at a simulated time without offset": (
+        "--data-dir {tmp}/d worker --simulated-time 2026-11-24T06:00"
+    ),
     # users
     "users sign-out of nobody": "--data-dir {tmp}/d users sign-out nobody",
     # parking quote: instants are kept to 1970..8999 as everywhere

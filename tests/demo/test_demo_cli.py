@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from faregate.config import Settings
+from faregate.demo.cluster import schema_of
 from faregate.demo.settle_stage import APPROVER, PREPARER
 from qr.decode import decode_image
 from qr.token import parse_token
+from tests.helpers.databases import drop_schema
 from ticketing.db.engine import create_engine
 from ticketing.ledger import accounts
 from ticketing.riders import PaymentMode
@@ -164,3 +170,45 @@ def test_the_same_seed_gives_the_same_figures(tmp_path: Path) -> None:
     assert {k: v for k, v in first.items() if k not in ignore} == {
         k: v for k, v in second.items() if k not in ignore
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.timeout(1800)  # a loaded machine
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+def test_two_servers_and_a_worker_conserve_taps_and_money(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """`--servers 2` on PostgreSQL: two `faregate serve` processes and a `faregate worker` on
+    the demo run's own schema, sharing one Redis and one gateway, the demo's requests going to
+    each server in turn and the mid-day restart restarting one of them. A handful of riders
+    keeps it cheap: its cost is mostly its processes (five server starts, two worker starts),
+    not its riders."""
+    data_dir = tmp_path / "city"
+    server = make_url(empty_db_url).difference_update_query(["search_path"])
+    try:
+        done = faregate(
+            "demo", "--passengers", "8", "--vehicles", "6", "--data-dir", str(data_dir),
+            "--database-url", empty_db_url, "--servers", "2", "--faults", "all", "--json",
+        )  # fmt: skip
+        assert "FAIL" not in done.stderr, done.stderr[-3000:]
+        figures: dict[str, Any] = json.loads(done.stdout)
+        answered = figures.pop("servers")
+        check_conservation(figures)
+        # Both servers took the demo's traffic (requests go to each in turn), and the worker
+        # priced what the uploads queued (the servers price nothing themselves).
+        assert len(answered) == 2
+        assert min(answered.values()) > 0, answered
+        assert re.search(r"priced [1-9]\d* new", (data_dir / "worker.log").read_text())
+        # The command the demo prints finds the settled day on its schema: the same digest.
+        printed = re.search(r"settle it again: (faregate settle .*)", done.stderr)
+        assert printed is not None
+        command = shlex.split(printed.group(1))
+        assert f"search_path={schema_of(Settings(data_dir.resolve()))}" in command[-1]
+        again = json.loads(faregate(*command[1:], "--json").stdout)
+        stored = data_dir / "settlement" / figures["day"] / "settlement.json"
+        assert again["digest"] == json.loads(stored.read_text())["digest"]
+    finally:
+        drop_schema(
+            server.render_as_string(hide_password=False), schema_of(Settings(data_dir.resolve()))
+        )
