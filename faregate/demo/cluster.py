@@ -35,11 +35,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from faregate.config import Settings
-from faregate.database import connected, parse_database_url
+from faregate.database import connected, display_url, parse_database_url
 from faregate.demo.backend import Backend, ServeProcess, faregate_command, spawn, terminate
-from faregate.errors import BackendError
+from faregate.errors import BackendError, DatabaseUnavailable
 from faregate.redis_runtime import private_redis, private_redis_dir
 from gateways.localstripe_server import localstripe
 
@@ -66,9 +67,15 @@ async def demo_database(settings: Settings) -> Settings:
         return settings
     assert settings.database_url is not None
     schema = schema_of(settings)
-    async with connected(settings.database_url) as connection, connection.begin():
-        await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        async with connected(settings.database_url) as connection, connection.begin():
+            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except DBAPIError as error:  # e.g. a user without CREATE on the database
+        raise DatabaseUnavailable(
+            f"cannot make the demo's schema {schema} in "
+            f"{display_url(settings.database_url)}: {error.orig}"
+        ) from None
     url = parse_database_url(settings.database_url).update_query_dict({"search_path": schema})
     return replace(settings, database_url=url.render_as_string(hide_password=False))
 

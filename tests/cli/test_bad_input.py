@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from faregate.cli import cli, main
+from tests.helpers.databases import new_schema_name, run_on_server
 
 T0 = "2025-06-01T00:00:00Z"
 AT = "2025-06-01T08:30:07+07:00"
@@ -305,3 +307,27 @@ def test_bad_input_is_one_error_line(
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     assert [line for line in lines if line.startswith("Error:")] == [lines[-1]], err
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_backend", ["postgresql"])
+def test_a_demo_database_user_who_cannot_make_its_schema_is_one_error_line(
+    empty_db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo makes a schema of its own on PostgreSQL: a user without CREATE on the
+    database is told so in one line, before the demo starts."""
+    server = make_url(empty_db_url).difference_update_query(["search_path"])
+    role = new_schema_name("role")  # a role of this test's own, never another run's
+    admin = server.render_as_string(hide_password=False)
+    run_on_server(admin, f'CREATE ROLE "{role}" LOGIN')
+    try:
+        url = server.set(username=role).render_as_string(hide_password=False)
+        args = ["--data-dir", str(tmp_path / "d"), "demo", "--riders", "2", "--database-url", url]
+        code, _, err = _run(args, capsys)
+    finally:
+        run_on_server(admin, f'DROP ROLE "{role}"')
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error: cannot make the demo's schema faregate_demo_"), err
+    assert "permission denied" in lines[-1]
