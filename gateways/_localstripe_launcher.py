@@ -6,6 +6,13 @@ clobber one file. This launcher points the store at `STATE_DIR/localstripe.pickl
 atomically, binds a loopback port (0: any free one) and publishes the bound port in
 `STATE_DIR/port` once it listens, so the parent never races for a port.
 
+localstripe writes its whole store after every POST, PUT and DELETE, so a request cost in
+proportion to everything stored before it (a city day's settlement spent most of its gateway
+time pickling). Here a change only marks the store changed; it is written at most every
+`SAVE_INTERVAL` seconds (longer while a write takes long: writing stays under a tenth of the
+time) and when the server stops (SIGTERM, the orphan watch, Ctrl-C). A SIGKILL loses the
+last interval's changes: this is a test stand-in for a gateway, not one.
+
 One instance per state directory: the launcher holds an exclusive lock on `STATE_DIR/lock` (its
 pid and its parent's written in it) for as long as it runs, and exits with `LOCKED_EXIT_CODE` if
 another instance holds it. Two instances over one store would each keep their own copy in
@@ -20,12 +27,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import os
 import pickle
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +45,8 @@ STATE_FILE_NAME = "localstripe.pickle"
 PORT_FILE_NAME = "port"
 LOCK_FILE_NAME = "lock"
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another instance holds the state directory
+SAVE_INTERVAL = 1.0  # seconds between writes of a changed store, at least
+SAVE_SHARE = 0.1  # at most this share of the time spent writing the store
 
 
 def lock_state_dir(state_dir: Path) -> int | None:
@@ -56,9 +67,52 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _relocate_store(state_file: Path) -> Any:
-    """Patch localstripe's Store to persist at `state_file`; returns the store."""
+class _Persistence:
+    """When the store is written: `changed` marks it, `save` writes it if marked."""
+
+    def __init__(self, state_file: Path, store: Any) -> None:
+        self.state_file = state_file
+        self.store = store
+        self.dirty = False
+        self.interval = SAVE_INTERVAL
+
+    def changed(self) -> None:
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.dirty = False
+        started = time.perf_counter()
+        data = pickle.dumps(dict(self.store), protocol=pickle.HIGHEST_PROTOCOL)
+        _write_atomically(self.state_file, data)
+        self.interval = max(SAVE_INTERVAL, (time.perf_counter() - started) / SAVE_SHARE)
+
+    async def context(self, _: web.Application) -> AsyncIterator[None]:
+        """Write the changed store every `interval` while the server runs, and at its end."""
+
+        async def every_interval() -> None:
+            while True:
+                await asyncio.sleep(self.interval)
+                self.save()
+
+        saving = asyncio.create_task(every_interval())
+        try:
+            yield
+        finally:
+            saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saving
+            self.save()
+
+
+def _relocate_store(state_file: Path) -> _Persistence:
+    """Patch localstripe's Store to persist at `state_file`, written by the returned
+    persistence rather than after every change."""
     from localstripe import resources
+
+    store = resources.store
+    persistence = _Persistence(state_file, store)
 
     def try_load_from_disk(store: dict[str, Any]) -> None:
         try:
@@ -68,17 +122,13 @@ def _relocate_store(state_file: Path) -> Any:
         store.clear()
         store.update(old)
 
-    def dump_to_disk(store: dict[str, Any]) -> None:
-        _write_atomically(state_file, pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL))
-
     resources.Store.try_load_from_disk = try_load_from_disk
-    resources.Store.dump_to_disk = dump_to_disk
-    # The stock Store re-pickles everything on each item set: quadratic in the store size.
-    # The server's middleware already dumps once after every POST/PUT/DELETE, before the
-    # answer is sent, so nothing a client saw acknowledged is lost without the extra dumps.
+    # The server's middleware calls this after every POST/PUT/DELETE: only mark the change.
+    resources.Store.dump_to_disk = persistence.changed
+    # The stock Store also re-pickles everything on each item set.
     resources.Store.__setitem__ = dict.__setitem__
     resources.Store.__delitem__ = dict.__delitem__
-    return resources.store
+    return persistence
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,9 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     os.write(lock, f"{os.getpid()} {args.parent_pid or ''}".strip().encode())
     port_file = state_dir / PORT_FILE_NAME
     port_file.unlink(missing_ok=True)  # left by an instance that was killed
-    store = _relocate_store(state_dir / STATE_FILE_NAME)
+    persistence = _relocate_store(state_dir / STATE_FILE_NAME)
     if not args.from_scratch:
-        store.try_load_from_disk()
+        persistence.store.try_load_from_disk()
 
     from localstripe.server import app
 
@@ -116,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         yield
         port_file.unlink(missing_ok=True)
 
+    app.cleanup_ctx.append(persistence.context)
     app.cleanup_ctx.append(publish_port)
     if args.parent_pid is not None:
         app.cleanup_ctx.append(_stop_when_orphaned(args.parent_pid))
