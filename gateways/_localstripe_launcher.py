@@ -108,26 +108,70 @@ class _Persistence:
 
 def _relocate_store(state_file: Path) -> _Persistence:
     """Patch localstripe's Store to persist at `state_file`, written by the returned
-    persistence rather than after every change."""
+    persistence rather than after every change, and to list objects from an index by type."""
     from localstripe import resources
 
     store = resources.store
     persistence = _Persistence(state_file, store)
+    # Each type's objects in the store's order: localstripe built every page of a listing by
+    # scanning the whole store, so listing the payments of a day cost pages x everything held.
+    by_type: dict[str, dict[str, Any]] = {}
+
+    def index(key: str, value: Any) -> None:
+        kind, colon, _ = key.partition(":")
+        if colon:
+            by_type.setdefault(kind, {})[key] = value
+
+    def set_item(store: dict[str, Any], key: str, value: Any) -> None:
+        dict.__setitem__(store, key, value)
+        index(key, value)
+
+    def del_item(store: dict[str, Any], key: str) -> None:
+        dict.__delitem__(store, key)
+        by_type.get(key.partition(":")[0], {}).pop(key, None)
+
+    def clear(store: dict[str, Any]) -> None:
+        dict.clear(store)
+        by_type.clear()
 
     def try_load_from_disk(store: dict[str, Any]) -> None:
         try:
             old = pickle.loads(state_file.read_bytes())
         except FileNotFoundError:
             return
-        store.clear()
-        store.update(old)
+        clear(store)
+        for key, value in old.items():
+            set_item(store, key, value)
+
+    def list_all(
+        cls: Any, url: str, /, limit: Any = None, starting_after: Any = None, **kwargs: Any
+    ) -> Any:
+        if kwargs:
+            raise resources.UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+        listed = resources.List(url, limit=limit, starting_after=starting_after)
+        listed._list = list(by_type.get(cls.object, {}).values())
+        return listed
+
+    def compute_starting_pos(listed: Any) -> None:
+        """Where the page starts: after `starting_after`, else at the first (as localstripe
+        does, by one pass in C rather than one `getattr` per object in Python)."""
+        if listed._starting_pos is not None:
+            return
+        listed._starting_pos = 0
+        if listed._starting_after is not None:
+            ids = [getattr(item, "id", None) for item in listed._list]
+            with contextlib.suppress(ValueError):
+                listed._starting_pos = ids.index(listed._starting_after) + 1
 
     resources.Store.try_load_from_disk = try_load_from_disk
     # The server's middleware calls this after every POST/PUT/DELETE: only mark the change.
     resources.Store.dump_to_disk = persistence.changed
     # The stock Store also re-pickles everything on each item set.
-    resources.Store.__setitem__ = dict.__setitem__
-    resources.Store.__delitem__ = dict.__delitem__
+    resources.Store.__setitem__ = set_item
+    resources.Store.__delitem__ = del_item
+    resources.Store.clear = clear
+    resources.StripeObject._api_list_all = classmethod(list_all)
+    resources.List._compute_starting_pos = compute_starting_pos
     return persistence
 
 
