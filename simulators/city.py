@@ -212,12 +212,15 @@ class CityDevices:
         clock: Callable[[], datetime],
         device_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock_skews: Mapping[str, timedelta] | None = None,
+        durable_journals: bool = True,
     ) -> None:
         """`clock` is the simulated time the gates decide at when a presentation names none;
         `device_clock` the devices' own clocks (signing, heartbeat timers), each off by its
-        skew."""
+        skew. `durable_journals=False`: the journals commit without an fsync each (a killed
+        device process still loses nothing committed; a power cut may lose the last ones)."""
         self.http = http
         self.journal_dir = journal_dir
+        self.durable_journals = durable_journals
         self.clock = clock
         self.device_clock = device_clock
         # Devices whose own clocks run off; each corrects it from the server's at enrolment.
@@ -258,8 +261,9 @@ class CityDevices:
         keyset = KeySet.from_json(await client.keyset())
         device_id = client.device_id
         gate = OfflineGate(
-            device_id, keyset, module, self.journal_dir / f"{device_id}.sqlite", clock=self.clock
-        )
+            device_id, keyset, module, self.journal_dir / f"{device_id}.sqlite", clock=self.clock,
+            durable_journal=self.durable_journals,
+        )  # fmt: skip
         device = CityDevice(client, place, module, gate)
         await device.sync()
         self.devices[device_id] = device

@@ -59,10 +59,11 @@ class JournalRecord:
 
 
 class GateJournal(SqliteJournal):
-    """The gate's durable, append-only decision log in one SQLite file."""
+    """The gate's durable, append-only decision log in one SQLite file (`simulators.journal`:
+    one fsynced transaction per decision unless `durable=False`)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        super().__init__(path, _SCHEMA, durable=durable)
 
     def append(self, device_id: str, at: datetime, decision: Decision) -> int:
         """Write the decision and commit; returns its per-device sequence number."""
@@ -156,6 +157,7 @@ class OfflineGate:
         policy: VerifierPolicy | None = None,
         accepted_products: frozenset[str] | None = None,
         clock: Clock = utc_now,
+        durable_journal: bool = True,
     ) -> None:
         self.device_id = device_id
         self.context = GateContext(device_id, accepted_products)
@@ -163,7 +165,7 @@ class OfflineGate:
         self._module = secure_module
         self.verifier = Verifier(keyset, secure_module, policy, deny_list)
         self.clock = clock
-        self.journal = GateJournal(journal_path)
+        self.journal = GateJournal(journal_path, durable=durable_journal)
         now = require_aware(clock(), "gate clock").timestamp()
         self.memory = self.journal.restore_memory(since=now - self.verifier.keep_seconds())
 

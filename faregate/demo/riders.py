@@ -102,7 +102,7 @@ async def load_customer_base(
     """The riders of earlier days, loaded in bulk through the service layer (one transaction):
     each account with its category and payment mode, and its passenger user (the account id
     as username, `PASSENGER_PASSWORD`, hashed cheaply once: a demo's sign-ins stay quick)."""
-    password_hash = await hash_password(PASSENGER_PASSWORD, ScryptCost(n=2**10))
+    password_hash = await hash_password(PASSENGER_PASSWORD, ScryptCost(n=2**8))
     accounts = [
         (RiderAccount(r.account_id, r.category, r.payment_mode, "VND"), r.account_id)
         for r in riders

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -105,3 +108,45 @@ def test_unsigned_64_bit_ids_are_journaled_exactly(keys: KeyMaterial, tmp_path: 
     assert gate.present_text(big.token_at(NOW)).accepted
     assert gate.journal.records()[0].credential_id == 2**64 - 1
     gate.close()
+
+
+# A gate process on a journal committed without an fsync per decision (the demo's simulated
+# gates): it decides three codes, says so, and waits to be killed.
+_GATE_PROCESS = """
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from qr.issue import issue_credential
+from qr.vectors import fixed_key_material
+from simulators.gate import OfflineGate
+now = datetime.fromisoformat(sys.argv[2])
+keys = fixed_key_material(rotated=False)
+gate = OfflineGate("M3-G7", keys.keyset, keys.secure_module(), Path(sys.argv[1]),
+                   clock=lambda: now, durable_journal=False)
+for n in range(3):
+    phone = issue_credential(keys, credential_id=700 + n, product="M3-DAY",
+                             now=now - timedelta(hours=1))
+    print(gate.present_text(phone.token_at(now)).reason.value, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_gate_killed_after_deciding_keeps_its_decisions_without_an_fsync_each(
+    keys: KeyMaterial, tmp_path: Path
+) -> None:
+    """What the demo's gates rely on: a commit reaches the file before the decision is
+    answered, so SIGKILL (the gate_killed fault) loses none of them; only a power cut could."""
+    journal = tmp_path / "gate.sqlite"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _GATE_PROCESS, str(journal), NOW.isoformat()],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    assert [process.stdout.readline().strip() for _ in range(3)] == ["accepted"] * 3
+    process.kill()
+    assert process.wait() == -signal.SIGKILL
+    restarted = _gate(keys, journal)
+    assert [(r.seq, r.credential_id) for r in restarted.journal.records()] == [
+        (1, 700), (2, 701), (3, 702),
+    ]  # fmt: skip
+    restarted.close()
