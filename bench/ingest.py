@@ -68,6 +68,20 @@ class Upload:
     records: int
 
 
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) process `pid` has used so far; None where /proc is not."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def servers_cpu(servers: Servers) -> float | None:
+    found = [process_cpu(process.pid) for process in servers.processes]
+    return None if None in found else sum(f for f in found if f is not None)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -366,7 +380,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 uploads = make_uploads(
                     device_ids, device_secrets, args.batches, args.batch_size, datetime.now(UTC)
                 )
+                cpu_before = servers_cpu(servers)
                 measured = asyncio.run(load(servers.bases, uploads, args.concurrency))
+                cpu_after = servers_cpu(servers)
+                # CPU time, unlike taps/s, hardly moves with what else the machine runs.
+                if cpu_before is not None and cpu_after is not None:
+                    cpu = cpu_after - cpu_before
+                    measured["server_cpu_s"] = round(cpu, 2)
+                    measured["server_cpu_us_per_tap"] = round(cpu / measured["taps"] * 1e6, 1)
             finally:
                 servers.stop()
             in_table = asyncio.run(empty_tables(url))
@@ -401,7 +422,7 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     line = ", ".join(
         f"{name}: {r['taps_per_s']} taps/s p99 {r['batch_latency_ms']['p99']} ms "
-        f"({r['share_of_copy']:.0%} of COPY)"
+        f"({r['share_of_copy']:.0%} of COPY, server CPU {r.get('server_cpu_us_per_tap')} us/tap)"
         for name, r in results["runs"].items()
     )
     print(f"ingest: {line}; COPY {results['copy']['taps_per_s']} taps/s")

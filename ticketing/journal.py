@@ -18,10 +18,9 @@ import enum
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ticketing.devices import Binding, DeviceKind
-from ticketing.riders import CredentialRecord
 from ticketing.taps import TapKind
 
 # A tap time this far ahead of the server's clock is a broken device clock, not a ride.
@@ -77,6 +76,17 @@ class Resolution(enum.StrEnum):
 
     ATTRIBUTE = "attribute"
     WRITE_OFF = "write_off"
+
+
+class IssuedCredential(Protocol):
+    """What attributing a tap reads of its credential (`ticketing.riders.CredentialRecord`,
+    or the upload's `CredentialOwner`)."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def revoked_at(self) -> datetime | None: ...
 
 
 class JournalTap(Protocol):
@@ -212,7 +222,7 @@ def check_time(at: datetime, now: datetime, enrolled_at: datetime | None = None)
     return None
 
 
-def attribute(tap: JournalTap, credential: CredentialRecord | None) -> Verdict:
+def attribute(tap: JournalTap, credential: IssuedCredential | None) -> Verdict:
     """Whose tap it is: the account the credential was issued to, unless the credential is
     unknown or was revoked before the tap (a tap made before the revocation is the rider's)."""
     if credential is None:
@@ -238,7 +248,7 @@ def judge(
     tap: JournalTap,
     binding: Binding,
     places: FeedPlaces,
-    credential: CredentialRecord | None,
+    credential: IssuedCredential | None,
     now: datetime,
     enrolled_at: datetime | None = None,
 ) -> Verdict:
@@ -255,7 +265,7 @@ def judge_upload(
     taps: Iterable[JournalTap],
     binding: Binding,
     places: FeedPlaces,
-    credentials: Mapping[int, CredentialRecord],
+    credentials: Mapping[int, IssuedCredential],
     now: datetime,
     enrolled_at: datetime | None = None,
 ) -> tuple[list[AttributedTap], list[tuple[JournalTap, Verdict]]]:
@@ -322,11 +332,11 @@ class RefusalCount:
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class AttributedTap:
+class AttributedTap(NamedTuple):
     """A journal tap with the account the backend attributed it to: what `taps` stores
     (`ticketing.taps.TapRecord`), built without a `Tap`'s checks, which the upload's decoding
-    has made already."""
+    has made already. A tuple: an upload builds hundreds, and a frozen dataclass's
+    `__init__` (a `object.__setattr__` per field) was the upload's costliest line."""
 
     device_id: str
     device_seq: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from ticketing.money import Money
 
@@ -72,6 +73,15 @@ class CredentialRecord:
     pass_id: str | None = None
     revoked_at: datetime | None = None
     revoke_reason: str | None = None
+
+
+class CredentialOwner(NamedTuple):
+    """Whose a credential is and since when it is revoked: what attributing a tap reads of it
+    (`ticketing.journal.attribute`), a few hundred per upload, so a tuple rather than a whole
+    `CredentialRecord`."""
+
+    account_id: str
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

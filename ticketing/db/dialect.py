@@ -115,6 +115,7 @@ class _Recordset:
     definition: str  # the recordset's column list: "device_id" text, ...
     casts: dict[str, str]  # what to append to a recordset column to get the table's type
     processors: list[Any]  # each column's bind processor (None: the value as it is)
+    columns: frozenset[str]  # the names, as every row's keys must be
 
     @classmethod
     def of(cls, session: AsyncSession, table: Table, names: Sequence[str]) -> _Recordset:
@@ -126,7 +127,7 @@ class _Recordset:
             definition.append(f'"{name}" {pg_type}')
             casts[name] = cast
             processors.append(column.type.dialect_impl(dialect).bind_processor(dialect))
-        return cls(list(names), ", ".join(definition), casts, processors)
+        return cls(list(names), ", ".join(definition), casts, processors, frozenset(names))
 
     def select(self, prefix: str) -> str:
         return ", ".join(f'{prefix}"{n}"{self.casts[n]}' for n in self.names)
@@ -139,10 +140,16 @@ class _Recordset:
         )
 
     def document(self, rows: Sequence[Mapping[str, Any]]) -> str:
-        columns = list(zip(self.names, self.processors, strict=True))
-        return _JSON.encode(
-            [{n: row[n] if proc is None else proc(row[n]) for n, proc in columns} for row in rows]
-        ).decode()
+        # Each row copied whole (in C), then only the columns with a processor replaced: a
+        # Python step for every cell cost twice as much (most columns need none).
+        copies = [dict(row) for row in rows]
+        if any(copy.keys() != self.columns for copy in copies):
+            raise ValueError(f"every row of one bulk statement has the columns {self.names}")
+        for name, proc in zip(self.names, self.processors, strict=True):
+            if proc is not None:
+                for copy in copies:
+                    copy[name] = proc(copy[name])
+        return _JSON.encode(copies).decode()
 
 
 def _pg_type(column: Column[Any]) -> tuple[str, str]:

@@ -95,7 +95,7 @@ async def ingest_journal(
                 f"{device_id} is a barrier: it uploads to /device/v1/parking/journal"
             )
         now = uow.clock()
-        credentials = await uow.riders.credentials(t.credential_id for t in taps)
+        credentials = await uow.riders.owners(t.credential_id for t in taps)
         good, judged = judge_upload(
             taps, device.binding, places, credentials, now, device.enrolled_at
         )
