@@ -20,9 +20,13 @@ anyway) and reported as a duplicate (`ticketing.payment_flows.duplicates`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from gateways.errors import CardDeclined, GatewayError
 from gateways.protocol import CHARGE_KEY_METADATA_KEY, Payment, PaymentRequest, PaymentStatus
 from ticketing.ledger import accounts
+from ticketing.ledger.postings import Posting
 from ticketing.outbox import announcements
 from ticketing.outbox.messages import Message
 from ticketing.payment_flows.debt import pay_debt_from_wallet, recover_charge, refresh_standing
@@ -58,41 +62,108 @@ async def saved_card(uow: UnitOfWork, account_id: str) -> SavedCard:
     return card
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An open attempt claimed for a gateway call: the card it charges, the calls counted
+    (this one included) and the authorisation it recorded before, if any."""
+
+    card: SavedCard
+    calls: int
+    known: str | None
+
+
+class Books(Protocol):
+    """The transactions around a payment's gateway calls (see the module docstring): each
+    payment's own (`OneByOne`), or shared by the payments of a batch waiting at the same
+    moment (`ticketing.payment_flows.batch`)."""
+
+    async def claim(self, new: PaymentAttempt) -> PaymentOutcome | Claim:
+        """Step 1: the attempt stored and claimed (committed), or its outcome if final."""
+        ...
+
+    async def note(self, attempt_id: str, payment_id: str) -> PaymentAttempt:
+        """A daily charge's authorisation recorded (committed) before it is captured."""
+        ...
+
+    async def record(
+        self, attempt_id: str, payment: Payment | None, declined: CardDeclined | None
+    ) -> PaymentOutcome:
+        """Step 3: the gateway's answer applied and posted (`record`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OneByOne:
+    """Each payment in transactions of its own."""
+
+    ctx: PaymentsContext
+
+    async def claim(self, new: PaymentAttempt) -> PaymentOutcome | Claim:
+        async with self.ctx.uows() as uow:
+            card = await saved_card(uow, new.account_id)
+            stored = await uow.payments.add_attempt(new)
+            settled = settled_outcome(new, stored)
+            if settled is not None:
+                return settled
+            # Stored and claimed in one transaction (one round of BEGIN/COMMIT less per
+            # charge): both are committed before any call, which is all step 1 asks.
+            calls = await uow.payments.claim_attempt(new.id, self.ctx.lease)
+            await uow.commit()
+        return claim_of(new, card, calls, stored.gateway_payment_id)
+
+    async def note(self, attempt_id: str, payment_id: str) -> PaymentAttempt:
+        return await _move(self.ctx, attempt_id, Authorised(payment_id), release=False)
+
+    async def record(
+        self, attempt_id: str, payment: Payment | None, declined: CardDeclined | None
+    ) -> PaymentOutcome:
+        return await record(self.ctx, attempt_id, payment, declined)
+
+
+def settled_outcome(new: PaymentAttempt, stored: PaymentAttempt) -> PaymentOutcome | None:
+    """The outcome of an attempt stored before and final already; None if it is open.
+    Raises AttemptConflict if the id was stored with another body."""
+    if (stored.account_id, stored.amount, stored.purpose) != (
+        new.account_id,
+        new.amount,
+        new.purpose,
+    ):
+        raise AttemptConflict(f"payment {new.id!r} exists with another body")
+    return PaymentOutcome.of(stored) if stored.status.is_final else None
+
+
+def claim_of(new: PaymentAttempt, card: SavedCard, calls: int | None, known: str | None) -> Claim:
+    """The claim taken on `new`; PaymentInProgress if another worker holds it (`calls` None)."""
+    if calls is None:
+        raise PaymentInProgress(f"payment {new.id!r} is being processed elsewhere")
+    return Claim(card, calls, known)
+
+
 async def pay(
-    ctx: PaymentsContext, new: PaymentAttempt, *, off_session: bool = True
+    ctx: PaymentsContext,
+    new: PaymentAttempt,
+    *,
+    off_session: bool = True,
+    books: Books | None = None,
 ) -> PaymentOutcome:
     """Ask the gateway for a payment once per attempt id (see the module docstring)."""
     if new.amount.amount <= 0:
         raise AttemptConflict(f"payment amount must be positive, not {new.amount}")
-    async with ctx.uows() as uow:
-        card = await saved_card(uow, new.account_id)
-        stored = await uow.payments.add_attempt(new)
-        if (stored.account_id, stored.amount, stored.purpose) != (
-            new.account_id,
-            new.amount,
-            new.purpose,
-        ):
-            raise AttemptConflict(f"payment {new.id!r} exists with another body")
-        if stored.status.is_final:
-            return PaymentOutcome.of(stored)
-        known = stored.gateway_payment_id
-        # Stored and claimed in one transaction (one round of BEGIN/COMMIT less per charge):
-        # both are committed before any call, which is all step 1 asks.
-        calls = await uow.payments.claim_attempt(new.id, ctx.lease)
-        await uow.commit()
-    if calls is None:
-        raise PaymentInProgress(f"payment {new.id!r} is being processed elsewhere")
+    books = books or OneByOne(ctx)
+    claim = await books.claim(new)
+    if isinstance(claim, PaymentOutcome):
+        return claim
     try:
         if new.purpose is PaymentPurpose.DAILY_CHARGE:
-            payment = await _authorise_and_capture(ctx, new, calls, card, known)
+            payment = await _authorise_and_capture(ctx, books, new, claim)
         else:
-            payment = await _reconcile_or_create(ctx, new, calls, card, off_session)
+            payment = await _reconcile_or_create(ctx, new, claim.calls, claim.card, off_session)
     except CardDeclined as declined:
-        return await record(ctx, new.id, None, declined)
+        return await books.record(new.id, None, declined)
     except GatewayError:
         await _move(ctx, new.id, Unanswered(), release=True)
         raise
-    return await record(ctx, new.id, payment, None)
+    return await books.record(new.id, payment, None)
 
 
 async def _move(
@@ -119,37 +190,43 @@ async def _locked(uow: UnitOfWork, attempt_id: str) -> PaymentAttempt:
 
 
 async def _authorise_and_capture(
-    ctx: PaymentsContext, new: PaymentAttempt, calls: int, card: SavedCard, known: str | None
+    ctx: PaymentsContext, books: Books, new: PaymentAttempt, claim: Claim
 ) -> Payment:
     """A daily charge: find or make the authorisation, record it on the attempt, capture only
     that one, then (if an answer was ever lost) void the charge key's other authorisations."""
-    if known is not None:
-        payment = await ctx.gateway.retrieve_payment(known)
+    if claim.known is not None:
+        payment = await ctx.gateway.retrieve_payment(claim.known)
     else:
-        payment = await _reconcile_or_create(ctx, new, calls, card, True, capture_manually=True)
-    payment = await capture_recorded(ctx, new.id, payment)
-    if calls > 1 and new.charge_key is not None:
+        payment = await _reconcile_or_create(
+            ctx, new, claim.calls, claim.card, True, capture_manually=True
+        )
+    payment = await capture_recorded(ctx, new.id, payment, books)
+    if claim.calls > 1 and new.charge_key is not None:
         await void_unrecorded(ctx, new.charge_key, keep=payment.id)
     return payment
 
 
-async def capture_recorded(ctx: PaymentsContext, attempt_id: str, payment: Payment) -> Payment:
+async def capture_recorded(
+    ctx: PaymentsContext, attempt_id: str, payment: Payment, books: Books | None = None
+) -> Payment:
     """Given an authorisation of a daily-charge attempt (our call's answer, a lookup or a
     webhook), capture the one the attempt records, recording this one first if it names none."""
     if payment.status is not PaymentStatus.REQUIRES_CAPTURE:
         return payment
-    payment = await _note_authorisation(ctx, attempt_id, payment)
+    payment = await _note_authorisation(ctx, books or OneByOne(ctx), attempt_id, payment)
     if payment.status is not PaymentStatus.REQUIRES_CAPTURE:
         return payment
     return await ctx.gateway.capture_payment(payment.id, idempotency_key=f"capture:{attempt_id}")
 
 
-async def _note_authorisation(ctx: PaymentsContext, attempt_id: str, payment: Payment) -> Payment:
+async def _note_authorisation(
+    ctx: PaymentsContext, books: Books, attempt_id: str, payment: Payment
+) -> Payment:
     """Record the authorisation on the attempt before capturing it: from then on it is the
     only one of this attempt ever captured. If the row already names another one (a webhook
     recorded a late request's authorisation first), that one is kept and ours is voided."""
 
-    noted = await _move(ctx, attempt_id, Authorised(payment.id), release=False)
+    noted = await books.note(attempt_id, payment.id)
     recorded = noted.gateway_payment_id
     if recorded is None or recorded == payment.id:
         return payment
@@ -206,7 +283,7 @@ async def record(
         told.clear()  # a transaction run again decides again
         attempt = await _locked(uow, attempt_id)
         if not attempt.status.is_final:
-            attempt = await _apply(ctx, uow, attempt, payment, declined, told)
+            attempt = await apply_answer(ctx, uow, attempt, payment, declined, told)
         return PaymentOutcome.of(attempt)
 
     outcome = await run_in_uow(ctx.uows, apply)
@@ -214,7 +291,7 @@ async def record(
     return outcome
 
 
-async def _apply(
+async def apply_answer(
     ctx: PaymentsContext,
     uow: UnitOfWork,
     attempt: PaymentAttempt,
@@ -249,17 +326,20 @@ async def _apply(
 async def _post_payment(
     ctx: PaymentsContext, uow: UnitOfWork, attempt: PaymentAttempt, payment: Payment
 ) -> None:
-    await uow.ledger.post(
-        payment_received(
-            attempt.id,
-            clearing=ctx.clearing,
-            paid_account=paid_account(attempt.purpose, attempt.account_id),
-            account_id=attempt.account_id,
-            amount=attempt.amount,
-            gateway_payment_id=payment.id,
-            purpose=attempt.purpose.value,
-            at=payment.created,
-        )
+    await uow.ledger.post(payment_posting(ctx, attempt, payment))
+
+
+def payment_posting(ctx: PaymentsContext, attempt: PaymentAttempt, payment: Payment) -> Posting:
+    """The posting of a payment the gateway took for `attempt`."""
+    return payment_received(
+        attempt.id,
+        clearing=ctx.clearing,
+        paid_account=paid_account(attempt.purpose, attempt.account_id),
+        account_id=attempt.account_id,
+        amount=attempt.amount,
+        gateway_payment_id=payment.id,
+        purpose=attempt.purpose.value,
+        at=payment.created,
     )
 
 

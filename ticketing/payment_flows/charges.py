@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from ticketing.money import Money
-from ticketing.payment_flows.attempts import pay
+from ticketing.payment_flows.attempts import Books, pay
 from ticketing.payment_flows.debt import owed_charges
 from ticketing.payment_flows.results import PaymentOutcome, PaymentsContext
 from ticketing.payments.errors import NoWallet
@@ -79,15 +79,18 @@ async def top_up(
 
 
 async def charge_day(
-    ctx: PaymentsContext, account_id: str, day: date, amount: Money
+    ctx: PaymentsContext, account_id: str, day: date, amount: Money, *, books: Books | None = None
 ) -> PaymentOutcome:
     """The one aggregated charge of a postpaid account's service day.
 
     Safe to call again after any failure: it reconciles with the gateway instead of charging
     twice. Raises a GatewayOutcomeUnknown if the gateway cannot be reached; the attempt then
-    waits, status `unknown`, for the next call (or a webhook).
+    waits, status `unknown`, for the next call (or a webhook). `books`: the transactions it
+    shares with other charges in flight (`ticketing.payment_flows.batch`), else its own.
     """
-    return await _charge_line(ctx, daily_charge_key(account_id, day), account_id, day, amount)
+    return await _charge_line(
+        ctx, daily_charge_key(account_id, day), account_id, day, amount, books
+    )
 
 
 async def charge_adjustment(
@@ -108,7 +111,12 @@ async def charge_parking(
 
 
 async def _charge_line(
-    ctx: PaymentsContext, key: str, account_id: str, day: date, amount: Money
+    ctx: PaymentsContext,
+    key: str,
+    account_id: str,
+    day: date,
+    amount: Money,
+    books: Books | None = None,
 ) -> PaymentOutcome:
     now = ctx.now()
     return await pay(
@@ -123,6 +131,7 @@ async def _charge_line(
             service_day=day,
             charge_key=key,
         ),
+        books=books,
     )
 
 

@@ -21,6 +21,7 @@ from ticketing.money import Money
 from ticketing.outbox.announcements import DEFAULT_LOW_BALANCE
 from ticketing.outbox.protocol import Outbox
 from ticketing.payment_flows import charges, debt, duplicates, refunds, webhooks
+from ticketing.payment_flows.batch import Grouped
 from ticketing.payment_flows.duplicates import DuplicateCharge
 from ticketing.payment_flows.results import (
     PaymentOutcome,
@@ -76,6 +77,11 @@ class PaymentsService:
     async def charge_day(self, account_id: str, day: date, amount: Money) -> PaymentOutcome:
         return await charges.charge_day(self._ctx, account_id, day, amount)
 
+    def batch(self) -> ChargeBatch:
+        """Charges whose transactions the charges in flight at the same moment share (the
+        settlement's charge stage: `ticketing.payment_flows.batch`)."""
+        return ChargeBatch(self._ctx)
+
     async def charge_adjustment(
         self, account_id: str, day: date, version: int, amount: Money
     ) -> PaymentOutcome:
@@ -129,3 +135,15 @@ class PaymentsService:
     async def totals_by_status(self) -> dict[AttemptStatus, int]:
         async with self._ctx.uows() as uow:
             return await uow.payments.totals_by_status()
+
+
+class ChargeBatch:
+    """`PaymentsService.charge_day` for many charges in flight at once, each the same
+    idempotent attempt, their transactions shared (`ticketing.payment_flows.batch`)."""
+
+    def __init__(self, ctx: PaymentsContext) -> None:
+        self._ctx = ctx
+        self._books = Grouped(ctx)
+
+    async def charge_day(self, account_id: str, day: date, amount: Money) -> PaymentOutcome:
+        return await charges.charge_day(self._ctx, account_id, day, amount, books=self._books)

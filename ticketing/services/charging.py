@@ -259,11 +259,13 @@ async def charge_owed(
 ) -> list[DayCharge]:
     """Charge `day` to each account of `owed`, at most `concurrency` charges in flight, in
     input order. Each charge is its own idempotent attempt (`PaymentsService.charge_day`, keyed
-    by account and day), so running this again after a failure charges nobody twice. The first
-    failure stops new charges; those in flight finish, then it is raised. `progress` hears the
-    count done of the total after each charge."""
+    by account and day), so running this again after a failure charges nobody twice; the
+    charges in flight share their transactions (`PaymentsService.batch`). The first failure
+    stops new charges; those in flight finish, then it is raised. `progress` hears the count
+    done of the total after each charge."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    batch = payments.batch()
     items = list(owed.items())
     results: list[DayCharge | None] = [None] * len(items)
     queue = iter(enumerate(items))
@@ -276,7 +278,7 @@ async def charge_owed(
             if failures:
                 return
             try:
-                outcome = await _charged(payments.charge_day(account, day, amount))
+                outcome = await _charged(batch.charge_day(account, day, amount))
             except Exception as error:  # the others finish what they hold, then stop
                 failures.append(error)
                 return

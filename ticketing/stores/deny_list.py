@@ -17,7 +17,7 @@ still valid, not every credential ever denied.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qr.denylist import DenyList as GateDenyList
 from qr.denylist import DenyListDelta
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import chunks
+from ticketing.db.dialect import among, chunks
 from ticketing.db.models import (
     CounterRow,
     CredentialRow,
@@ -167,16 +167,24 @@ class DenyListStore:
         """Lift the denials of an account's unrevoked credentials (revoked ones stay denied):
         the list version after, None if none of them was denied (the list unchanged, its
         version not read: a settled daily charge asks this of every rider who owes nothing)."""
-        denied = sorted(
-            await self._session.scalars(
-                select(ENTRIES.c.credential_id)
-                .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
-                .where(CREDENTIALS.c.account_id == account_id, CREDENTIALS.c.revoked_at.is_(None))
-            )
-        )
+        denied = (await self.denied_credentials([account_id])).get(account_id)
         if not denied:
             return None
         return await self._lift(denied, reason, at or self._clock())
+
+    async def denied_credentials(self, account_ids: Iterable[str]) -> dict[str, list[int]]:
+        """The denied unrevoked credentials of each of these accounts that has any."""
+        found: dict[str, list[int]] = {}
+        for where in among(self._session, CREDENTIALS.c.account_id, sorted(set(account_ids))):
+            rows = await self._session.execute(
+                select(CREDENTIALS.c.account_id, ENTRIES.c.credential_id)
+                .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
+                .where(where, CREDENTIALS.c.revoked_at.is_(None))
+                .order_by(ENTRIES.c.credential_id)
+            )
+            for account, credential in rows:
+                found.setdefault(account, []).append(credential)
+        return found
 
     async def _live_credentials(self, account_id: str) -> list[int]:
         return list(

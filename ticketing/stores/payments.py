@@ -10,7 +10,7 @@ for one record at once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import insert_or_skip
+from ticketing.db.dialect import among, bulk_insert, bulk_update, insert_or_skip
 from ticketing.db.models import table_of
 from ticketing.db.payments_models import (
     GatewayCustomerRow,
@@ -114,33 +114,49 @@ class PaymentRecords:
         )
 
     async def saved_card(self, account_id: str) -> SavedCard | None:
-        row = await self._session.get(GatewayCustomerRow, account_id)
-        if row is None or row.customer_id is None or row.payment_method_id is None:
-            return None
-        return SavedCard(row.customer_id, row.payment_method_id, row.card_last4)
+        return (await self.saved_cards([account_id])).get(account_id)
+
+    async def saved_cards(self, account_ids: Iterable[str]) -> dict[str, SavedCard]:
+        """The saved card of each of these accounts that has one."""
+        cards: dict[str, SavedCard] = {}
+        for where in among(self._session, CUSTOMERS.c.account_id, sorted(set(account_ids))):
+            for row in await self._session.execute(select(CUSTOMERS).where(where)):
+                if row.customer_id is not None and row.payment_method_id is not None:
+                    cards[row.account_id] = SavedCard(
+                        row.customer_id, row.payment_method_id, row.card_last4
+                    )
+        return cards
 
     # --- attempts ---------------------------------------------------------------------
 
     async def add_attempt(self, new: PaymentAttempt) -> PaymentAttempt:
         """Store the attempt unless its id is known; the stored attempt either way."""
-        await self._session.execute(
-            insert_or_skip(self._session, ATTEMPTS),
-            {
-                "id": new.id,
-                "purpose": new.purpose,
-                "account_id": new.account_id,
-                "service_day": new.service_day,
-                "charge_key": new.charge_key,
-                "amount": new.amount.amount,
-                "currency": new.amount.currency,
-                "status": new.status,
-                "gateway_calls": 0,
-                "created_at": new.created_at,
-                "updated_at": new.updated_at,
-            },
+        return (await self.add_attempts([new]))[new.id]
+
+    async def add_attempts(self, news: Sequence[PaymentAttempt]) -> dict[str, PaymentAttempt]:
+        """`add_attempt` for many, in one insert and one read: the stored attempts by id."""
+        await bulk_insert(
+            self._session,
+            ATTEMPTS,
+            [
+                {
+                    "id": new.id,
+                    "purpose": new.purpose,
+                    "account_id": new.account_id,
+                    "service_day": new.service_day,
+                    "charge_key": new.charge_key,
+                    "amount": new.amount.amount,
+                    "currency": new.amount.currency,
+                    "status": new.status,
+                    "gateway_calls": 0,
+                    "created_at": new.created_at,
+                    "updated_at": new.updated_at,
+                }
+                for new in sorted({new.id: new for new in news}.values(), key=lambda n: n.id)
+            ],
+            skip_conflicts=True,
         )
-        row = await self._session.get_one(PaymentAttemptRow, new.id, populate_existing=True)
-        return _attempt(row)
+        return await self._attempts_by_id([new.id for new in news], lock=False)
 
     async def attempt(self, attempt_id: str) -> PaymentAttempt | None:
         row = await self._session.get(PaymentAttemptRow, attempt_id, populate_existing=True)
@@ -148,29 +164,44 @@ class PaymentRecords:
 
     async def locked_attempt(self, attempt_id: str) -> PaymentAttempt | None:
         """The attempt, locked to the end of the transaction, read afresh."""
-        row = await self._session.scalar(
-            select(PaymentAttemptRow)
-            .where(PaymentAttemptRow.id == attempt_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return None if row is None else _attempt(row)
+        return (await self.locked_attempts([attempt_id])).get(attempt_id)
+
+    async def locked_attempts(self, attempt_ids: Iterable[str]) -> dict[str, PaymentAttempt]:
+        """`locked_attempt` for many, locked in one order (oldest first) whoever asks."""
+        return await self._attempts_by_id(attempt_ids, lock=True)
+
+    async def _attempts_by_id(
+        self, attempt_ids: Iterable[str], *, lock: bool
+    ) -> dict[str, PaymentAttempt]:
+        found: dict[str, PaymentAttempt] = {}
+        for where in among(self._session, ATTEMPTS.c.id, sorted(set(attempt_ids))):
+            found.update((a.id, a) for a in await self._attempts(where, lock=lock))
+        return found
 
     async def save_attempt(self, attempt: PaymentAttempt, *, release: bool = False) -> None:
         """Write what the flows moved forward (`ticketing.payments.model.advance`) on an
         attempt; `release`: the call is over, drop its lease too."""
-        values = {
-            "status": attempt.status,
-            "gateway_payment_id": attempt.gateway_payment_id,
-            "decline_code": attempt.decline_code,
-            "posting_id": attempt.posting_id,
-            "updated_at": self._clock(),
-        }
-        if release:
-            values["claimed_until"] = None
-        await self._session.execute(
-            update(ATTEMPTS).where(ATTEMPTS.c.id == attempt.id).values(values)
-        )
+        await self.save_attempts([attempt], release=release)
+
+    async def save_attempts(
+        self, attempts: Sequence[PaymentAttempt], *, release: bool = False
+    ) -> None:
+        """`save_attempt` for many, in one statement."""
+        now = self._clock()
+        rows: list[dict[str, object]] = []
+        for attempt in attempts:
+            row: dict[str, object] = {
+                "id": attempt.id,
+                "status": attempt.status,
+                "gateway_payment_id": attempt.gateway_payment_id,
+                "decline_code": attempt.decline_code,
+                "posting_id": attempt.posting_id,
+                "updated_at": now,
+            }
+            if release:
+                row["claimed_until"] = None
+            rows.append(row)
+        await bulk_update(self._session, ATTEMPTS, "id", rows)
 
     async def attempt_for_payment(self, gateway_payment_id: str, key: str | None) -> str | None:
         """The id of our attempt for a gateway payment (by its id or our idempotency key)."""
@@ -183,12 +214,22 @@ class PaymentRecords:
 
     async def failed_charges(self, account_id: str) -> list[PaymentAttempt]:
         """The declined daily-charge attempts of an account not paid since, oldest first."""
-        return await self._attempts(
-            PaymentAttemptRow.account_id == account_id,
-            PaymentAttemptRow.purpose == PaymentPurpose.DAILY_CHARGE,
-            PaymentAttemptRow.status == AttemptStatus.FAILED,
-            PaymentAttemptRow.charge_key.is_not(None),
-        )
+        return (await self.failed_charges_of([account_id])).get(account_id, [])
+
+    async def failed_charges_of(
+        self, account_ids: Iterable[str]
+    ) -> dict[str, list[PaymentAttempt]]:
+        """`failed_charges` of each of these accounts that has any."""
+        found: dict[str, list[PaymentAttempt]] = defaultdict(list)
+        for where in among(self._session, ATTEMPTS.c.account_id, sorted(set(account_ids))):
+            for attempt in await self._attempts(
+                where,
+                PaymentAttemptRow.purpose == PaymentPurpose.DAILY_CHARGE,
+                PaymentAttemptRow.status == AttemptStatus.FAILED,
+                PaymentAttemptRow.charge_key.is_not(None),
+            ):
+                found[attempt.account_id].append(attempt)
+        return dict(found)
 
     async def charge_attempts(self, charge_key: str) -> list[PaymentAttempt]:
         """Every attempt of one logical charge (first attempt and retries), oldest first."""
@@ -306,10 +347,14 @@ class PaymentRecords:
     async def claim_attempt(self, attempt_id: str, lease: timedelta) -> int | None:
         """Take the lease on an open attempt and count a gateway call (the count so far);
         None if the attempt is final or someone else holds the lease."""
-        return await self._claim(ATTEMPTS, attempt_id, OPEN_ATTEMPT, lease)
+        return (await self.claim_attempts([attempt_id], lease)).get(attempt_id)
+
+    async def claim_attempts(self, attempt_ids: Sequence[str], lease: timedelta) -> dict[str, int]:
+        """`claim_attempt` for many: the calls counted of each attempt claimed."""
+        return await self._claim(ATTEMPTS, attempt_ids, OPEN_ATTEMPT, lease)
 
     async def claim_refund(self, refund_id: str, lease: timedelta) -> int | None:
-        return await self._claim(REFUNDS, refund_id, OPEN_REFUND, lease)
+        return (await self._claim(REFUNDS, [refund_id], OPEN_REFUND, lease)).get(refund_id)
 
     async def release_refund(self, refund_id: str) -> None:
         """Drop the lease after a call that ended without a definite answer: status unknown."""
@@ -320,25 +365,27 @@ class PaymentRecords:
         )
 
     async def _claim(
-        self, table: Table, row_id: str, open_states: Sequence[str], lease: timedelta
-    ) -> int | None:
+        self, table: Table, row_ids: Sequence[str], open_states: Sequence[str], lease: timedelta
+    ) -> dict[str, int]:
         now = self._clock()
-        result = await self._session.execute(
-            update(table)
-            .where(
-                table.c.id == row_id,
-                table.c.status.in_(open_states),
-                (table.c.claimed_until.is_(None)) | (table.c.claimed_until < now),
+        claimed: dict[str, int] = {}
+        for where in among(self._session, table.c.id, sorted(set(row_ids))):
+            result = await self._session.execute(
+                update(table)
+                .where(
+                    where,
+                    table.c.status.in_(open_states),
+                    (table.c.claimed_until.is_(None)) | (table.c.claimed_until < now),
+                )
+                .values(
+                    gateway_calls=table.c.gateway_calls + 1,
+                    claimed_until=now + lease,
+                    updated_at=now,
+                )
+                .returning(table.c.id, table.c.gateway_calls)
             )
-            .values(
-                gateway_calls=table.c.gateway_calls + 1,
-                claimed_until=now + lease,
-                updated_at=now,
-            )
-            .returning(table.c.gateway_calls)
-        )
-        calls = result.scalar_one_or_none()
-        return None if calls is None else int(calls)
+            claimed.update((row_id, int(calls)) for row_id, calls in result.all())
+        return claimed
 
     # --- webhook events ---------------------------------------------------------------
 

@@ -61,6 +61,7 @@ def _pass(row: PassRow) -> PassRecord:
 
 
 CREDENTIALS = table_of(CredentialRow)
+ACCOUNTS = table_of(RiderAccountRow)
 _CREDENTIAL_FIELDS = tuple(
     CREDENTIALS.c[name]
     for name in (
@@ -148,16 +149,33 @@ class Riders:
         self, account_id: str, in_debt: bool, *, at: datetime | None = None
     ) -> None:
         """Move an open account between active and debt recovery (a closed one stays closed)."""
+        await self.set_debt_standings([account_id], in_debt, at=at)
+
+    async def set_debt_standings(
+        self, account_ids: Iterable[str], in_debt: bool, *, at: datetime | None = None
+    ) -> None:
+        """`set_debt_standing` of many accounts, in one statement."""
         status = AccountStatus.DEBT_RECOVERY if in_debt else AccountStatus.ACTIVE
-        await self._session.execute(
-            update(RiderAccountRow)
-            .where(
-                RiderAccountRow.id == account_id,
-                RiderAccountRow.status.in_([AccountStatus.ACTIVE, AccountStatus.DEBT_RECOVERY]),
-                RiderAccountRow.status != status,
+        for where in among(self._session, ACCOUNTS.c.id, sorted(set(account_ids))):
+            await self._session.execute(
+                update(RiderAccountRow)
+                .where(
+                    where,
+                    RiderAccountRow.status.in_([AccountStatus.ACTIVE, AccountStatus.DEBT_RECOVERY]),
+                    RiderAccountRow.status != status,
+                )
+                .values(status=status, updated_at=at or self._clock())
             )
-            .values(status=status, updated_at=at or self._clock())
-        )
+
+    async def debt_limits(self, account_ids: Iterable[str]) -> dict[str, int]:
+        """The debt limit of each of these accounts the backend holds."""
+        limits: dict[str, int] = {}
+        for where in among(self._session, ACCOUNTS.c.id, sorted(set(account_ids))):
+            rows = await self._session.execute(
+                select(RiderAccountRow.id, RiderAccountRow.debt_limit).where(where)
+            )
+            limits.update((account, int(limit)) for account, limit in rows)
+        return limits
 
     async def set_status(
         self, account_id: str, status: AccountStatus, *, at: datetime | None = None
