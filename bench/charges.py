@@ -20,7 +20,11 @@ through the charge stage's charging
 (`ticketing.services.charging.charge_owed`: the payments service, at most
 `charging.DEFAULT_CONCURRENCY` in flight, each charge its own attempt), on a new service day;
 the two alternate which goes first, so a machine that slows down or a localstripe that grows
-weighs on both. Reports each side's rate per round, their medians and the ratio.
+weighs on both. Reports each side's rate per round, their medians and the ratio, and each
+side's CPU per charge: this process's, localstripe's and (PostgreSQL) the server backends' of
+the stage's connections, read from /proc. On a loaded machine the CPU is the steadier figure:
+`cpu_ratio` is the gateway alone's CPU per charge over the stage's, the rate the stage would
+reach beside the gateway alone if CPU were all they waited for.
 
     python bench/charges.py --accounts 500 --concurrency 16 [--through-service]
     python bench/charges.py --stage --accounts 200 --rounds 3 [--database-url URL]
@@ -243,6 +247,39 @@ async def _authorise_and_capture(gateway: StripeGateway, account: Account, day: 
     return captured.status is PaymentStatus.SUCCEEDED
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process used so far; 0 if it is gone or not ours to see."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class _CpuMeter:
+    """CPU used by this process, localstripe and the database backends of the stage's
+    connections (PostgreSQL: each connection's server pid, noted when it opens)."""
+
+    localstripe_pid: int
+    backends: set[int]
+
+    def read(self) -> dict[str, float]:
+        return {
+            "bench": time.process_time(),
+            "localstripe": _cpu_of(self.localstripe_pid),
+            "database": sum(_cpu_of(pid) for pid in self.backends),
+        }
+
+    @staticmethod
+    def per_charge(
+        before: dict[str, float], after: dict[str, float], count: int
+    ) -> dict[str, float]:
+        spent = {part: (after[part] - before[part]) * 1000 / count for part in before}
+        spent["total"] = sum(spent.values())
+        return {part: round(ms, 2) for part, ms in spent.items()}
+
+
 async def bench_stage(
     accounts: int, concurrency: int, rounds: int, state_dir: Path, database_url: str | None
 ) -> dict[str, Any]:
@@ -269,6 +306,8 @@ async def _fresh_database(database_url: str | None, state_dir: Path) -> AsyncIte
 async def _bench_stage(
     accounts: int, concurrency: int, rounds: int, state_dir: Path, database_url: str
 ) -> dict[str, Any]:
+    from sqlalchemy import event
+
     from faregate.database import open_database
     from ticketing.money import Money
     from ticketing.payment_flows.service import PaymentsService
@@ -276,10 +315,19 @@ async def _bench_stage(
     from ticketing.unit_of_work import UnitOfWorkFactory
 
     engine = await open_database(database_url)
+    backends: set[int] = set()
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _note_backend(connection: Any, _record: Any) -> None:
+        server_pid = getattr(connection.driver_connection, "get_server_pid", None)
+        if server_pid is not None:  # asyncpg: the PostgreSQL backend serving it
+            backends.add(server_pid())
+
     async with (
         localstripe(state_dir / "localstripe", from_scratch=True) as server,
         _TimedGateway(server.api_key, server.base_url, timeout=60) as gateway,
     ):
+        meter = _CpuMeter(server.pid, backends)
         payments = PaymentsService(UnitOfWorkFactory(engine), gateway)
         refs = [f"rider-{i:06d}" for i in range(accounts)]
         slots = asyncio.Semaphore(concurrency)
@@ -292,21 +340,29 @@ async def _bench_stage(
         enrolled = await _enrol(gateway, accounts, concurrency)
         owed = {ref: Money(DAILY_AMOUNT_VND, "VND") for ref in refs}
 
+        alone_cpu: list[dict[str, float]] = []
+        stage_cpu: list[dict[str, float]] = []
+
         async def gateway_alone(day: date) -> float:
+            before = meter.read()
             result = await _run(
                 gateway, enrolled, lambda a: _authorise_and_capture(gateway, a, day), concurrency
             )
+            alone_cpu.append(meter.per_charge(before, meter.read(), accounts))
             return float(result["charges_per_s"])
 
         async def charge_stage(day: date) -> float:
+            before = meter.read()
             started = time.perf_counter()
             charged = await charge_owed(payments, day, owed, concurrency=DEFAULT_CONCURRENCY)
             wall = time.perf_counter() - started
+            stage_cpu.append(meter.per_charge(before, meter.read(), accounts))
             assert sum(c.outcome.status.value == "succeeded" for c in charged) == accounts
             return round(len(charged) / wall, 1)
 
         alone: list[float] = []
         stage: list[float] = []
+        load = [os.getloadavg()[0]]
         for index in range(rounds):
             day = date(2025, 3, 1) + timedelta(days=index)
             if index % 2 == 0:
@@ -315,8 +371,11 @@ async def _bench_stage(
             else:
                 stage.append(await charge_stage(day))
                 alone.append(await gateway_alone(day))
+            load.append(os.getloadavg()[0])
     await engine.dispose()
     ratio = round(statistics.median(stage) / statistics.median(alone), 2)
+    alone_ms = statistics.median(c["total"] for c in alone_cpu)
+    stage_ms = statistics.median(c["total"] for c in stage_cpu)
     return {
         "benchmark": "charges",
         "path": "charge_stage_vs_gateway",
@@ -334,6 +393,12 @@ async def _bench_stage(
         "per_round": [round(b / a, 2) for a, b in zip(alone, stage, strict=True)],
         "target": 0.8,
         "meets_target": ratio >= 0.8,
+        "gateway_alone_cpu_ms_per_charge": alone_cpu,
+        "charge_stage_cpu_ms_per_charge": stage_cpu,
+        "gateway_alone_cpu_ms_median": alone_ms,
+        "charge_stage_cpu_ms_median": stage_ms,
+        "cpu_ratio": round(alone_ms / stage_ms, 2),
+        "load_average": [round(x, 1) for x in load],
         "machine": f"{platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
         "python": platform.python_version(),
     }
@@ -363,7 +428,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(
             f"charge stage {found['charge_stage_median']} charges/s, gateway alone "
             f"{found['gateway_alone_median']} charges/s: {found['stage_to_gateway']}x "
-            f"(target 0.8x) over {args.rounds} interleaved rounds of {args.accounts} accounts"
+            f"(target 0.8x) over {args.rounds} interleaved rounds of {args.accounts} accounts; "
+            f"CPU per charge {found['charge_stage_cpu_ms_median']} ms against "
+            f"{found['gateway_alone_cpu_ms_median']} ms ({found['cpu_ratio']}x)"
         )
         return
     with tempfile.TemporaryDirectory(prefix="faregate-bench-charges-") as state_dir:

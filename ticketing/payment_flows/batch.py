@@ -56,7 +56,7 @@ R = TypeVar("R")
 Answer = tuple[str, Payment | None, CardDeclined | None]
 
 
-class _Group(Generic[T, R]):
+class GroupCommit(Generic[T, R]):
     """Group commit: `await group(item)` waits for the next transaction, made by `many` for
     every item waiting (a result or an exception per item); if it fails, by `one` per item."""
 
@@ -132,9 +132,9 @@ class Grouped:
     def __init__(self, ctx: PaymentsContext) -> None:
         self._ctx = ctx
         alone = OneByOne(ctx)
-        self._claims = _Group(self._claim_many, alone.claim)
-        self._notes = _Group(self._note_many, lambda n: alone.note(n.attempt_id, n.payment_id))
-        self._records = _Group(self._record_many, lambda a: record(ctx, *a))
+        self._claims = GroupCommit(self._claim_many, alone.claim)
+        self._notes = GroupCommit(self._note_many, lambda n: alone.note(n.attempt_id, n.payment_id))
+        self._records = GroupCommit(self._record_many, lambda a: record(ctx, *a))
 
     async def claim(self, new: PaymentAttempt) -> PaymentOutcome | Claim:
         return await self._claims(new)

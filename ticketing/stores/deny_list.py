@@ -180,11 +180,11 @@ class DenyListStore:
                 select(CREDENTIALS.c.account_id, ENTRIES.c.credential_id)
                 .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
                 .where(where, CREDENTIALS.c.revoked_at.is_(None))
-                .order_by(ENTRIES.c.credential_id)
             )
             for account, credential in rows:
                 found.setdefault(account, []).append(credential)
-        return found
+        # in the credentials' own order (as unsigned numbers, not as the column stores them)
+        return {account: sorted(credentials) for account, credentials in found.items()}
 
     async def _live_credentials(self, account_id: str) -> list[int]:
         return list(
