@@ -10,10 +10,10 @@ already made instead of making it twice: gateways such as localstripe ignore the
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # Metadata keys we put on gateway objects; the gateway stores them verbatim.
 IDEMPOTENCY_METADATA_KEY = "faregate_idempotency_key"
@@ -154,6 +154,22 @@ class BalanceTransaction:
     source_id: str | None
     reporting_category: str | None = None
     fees: tuple[GatewayFee, ...] = ()
+
+
+class _Listed(Protocol):
+    @property
+    def created(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+_ListedT = TypeVar("_ListedT", bound=_Listed)
+
+
+def oldest_first(objects: Iterable[_ListedT]) -> list[_ListedT]:
+    """Gateway objects in the order the listings below give them: oldest first, ties by id."""
+    return sorted(objects, key=lambda obj: (obj.created, obj.id))
 
 
 class Gateway(Protocol):

@@ -9,9 +9,9 @@ defensively, because localstripe and Stripe differ in which fields they expand.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol, Self, TypeVar
+from typing import Any, NoReturn, Self
 
 import httpx
 import stripe
@@ -41,6 +41,7 @@ from gateways.protocol import (
     Refund,
     RefundStatus,
     SavedCard,
+    oldest_first,
 )
 from gateways.stripe_amounts import from_stripe_amount, to_stripe_amount
 
@@ -189,7 +190,7 @@ class StripeGateway:
             async for intent in self._list("payment_intents", expand=["data.latest_charge"])
             if _metadata(intent).get(CHARGE_KEY_METADATA_KEY) == charge_key
         ]
-        return _oldest_first(found)
+        return oldest_first(found)
 
     async def find_payments(self, idempotency_key: str) -> list[Payment]:
         # Neither localstripe nor Stripe's list filters by metadata, and localstripe has no
@@ -244,7 +245,7 @@ class StripeGateway:
     async def list_payments(
         self, created_from: datetime, created_until: datetime | None
     ) -> list[Payment]:
-        return _oldest_first(
+        return oldest_first(
             [
                 _payment(intent)
                 async for intent in self._list_period(
@@ -256,7 +257,7 @@ class StripeGateway:
     async def list_refunds(
         self, created_from: datetime, created_until: datetime | None
     ) -> list[Refund]:
-        return _oldest_first(
+        return oldest_first(
             [
                 _refund(refund)
                 async for refund in self._list_period("refunds", created_from, created_until)
@@ -266,7 +267,7 @@ class StripeGateway:
     async def list_balance_transactions(
         self, created_from: datetime, created_until: datetime | None
     ) -> list[BalanceTransaction]:
-        return _oldest_first(
+        return oldest_first(
             [
                 _balance_transaction(txn)
                 async for txn in self._list_period(
@@ -550,21 +551,6 @@ def _balance_transaction(txn: Mapping[str, Any]) -> BalanceTransaction:
             for detail in details
         ),
     )
-
-
-class _Listed(Protocol):
-    @property
-    def created(self) -> datetime: ...
-
-    @property
-    def id(self) -> str: ...
-
-
-_ListedT = TypeVar("_ListedT", bound=_Listed)
-
-
-def _oldest_first(objects: Iterable[_ListedT]) -> list[_ListedT]:
-    return sorted(objects, key=lambda obj: (obj.created, obj.id))
 
 
 def _saved_card(method: Mapping[str, Any]) -> SavedCard:
