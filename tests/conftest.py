@@ -17,9 +17,12 @@ Fixtures (function-scoped unless said, one fresh migrated database per test):
 - `uow_factory`: a `ticketing.unit_of_work.UnitOfWorkFactory` on `engine` (real UTC clock).
 - `localstripe_server` (session): one private localstripe per test process (gateway and
   payment tests), its state in its own temporary directory.
-- `stripe_under_test`: the localstripe the three below talk to; `localstripe_server` unless a
+- `stripe_under_test`: the localstripe the fixtures below talk to; `localstripe_server` unless a
   directory's conftest overrides it (settlement: a private one per test).
-- `gateway`: a `StripeGateway` on it; `fault_proxy`: a `FaultProxy` in front of it (idle unless
+- `localstripe_gateway`: a `StripeGateway` on it; `gateway`: the gateway a test's flows use,
+  that one unless a directory's conftest overrides it (payments and settlement: the in-memory
+  `tests.helpers.fake_gateway.FakeGateway`, localstripe kept for the adapter's contract and
+  end-to-end tests); `fault_proxy`: a `FaultProxy` in front of localstripe (idle unless
   told); `proxied_gateway`: a `StripeGateway` through that proxy, whose requests time out
   exactly when the proxy holds them (`tests.helpers.fault_proxy`).
 - `unhandled` (every test): the server errors the app answered with a bare 500 while the test
@@ -195,9 +198,14 @@ def stripe_under_test(localstripe_server: LocalStripe) -> LocalStripe:
 
 
 @pytest.fixture
-async def gateway(stripe_under_test: LocalStripe) -> AsyncIterator[StripeGateway]:
+async def localstripe_gateway(stripe_under_test: LocalStripe) -> AsyncIterator[StripeGateway]:
     async with StripeGateway(stripe_under_test.api_key, stripe_under_test.base_url) as gw:
         yield gw
+
+
+@pytest.fixture
+def gateway(localstripe_gateway: StripeGateway) -> StripeGateway:
+    return localstripe_gateway
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Riders are told through the outbox, once per fact, after the payment is recorded: a declined
 day, the debt paid by a retry or from a top-up, a wallet left low; on SQLite and PostgreSQL
-against localstripe."""
+through the in-memory gateway."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.payments import WEBHOOK_SECRET, add_rider, ride_the_metro
 from ticketing.fares.feed import FareFeed
 from ticketing.money import Money
@@ -36,7 +36,7 @@ def outbox(tmp_path: Path) -> FileOutbox:
 
 @pytest.fixture
 def told(
-    uow_factory: UnitOfWorkFactory, gateway: StripeGateway, outbox: FileOutbox
+    uow_factory: UnitOfWorkFactory, gateway: FakeGateway, outbox: FileOutbox
 ) -> PaymentsService:
     return PaymentsService(uow_factory, gateway, webhook_secret=WEBHOOK_SECRET, outbox=outbox)
 
@@ -115,7 +115,7 @@ async def test_a_top_up_leaving_enough_says_nothing(
 
 async def test_an_outbox_that_fails_does_not_fail_the_payment(
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -1,5 +1,5 @@
-"""Payment flows against localstripe on SQLite and PostgreSQL: each leaves the ledger balanced
-and matching the gateway."""
+"""Payment flows on SQLite and PostgreSQL, through the in-memory gateway: each leaves the
+ledger balanced and matching the gateway."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from gateways.errors import CardDeclined
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.payments import add_rider, ride_the_metro
 from ticketing import postings
 from ticketing.fares.feed import FareFeed
@@ -54,7 +54,7 @@ async def _assert_books_balanced(uow_factory: UnitOfWorkFactory) -> None:
 
 
 async def _assert_clearing_matches_gateway(
-    uow_factory: UnitOfWorkFactory, payments: PaymentsService, gateway: StripeGateway
+    uow_factory: UnitOfWorkFactory, payments: PaymentsService, gateway: FakeGateway
 ) -> None:
     """What the ledger says the gateway holds = what the gateway says it collected, net."""
     expected = 0
@@ -68,7 +68,7 @@ async def _assert_clearing_matches_gateway(
 
 
 async def test_top_up_credits_the_wallet_once(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: FakeGateway
 ) -> None:
     account = "acc-" + secrets.token_hex(6)
     await payments.save_card(account, "pm_card_visa")
@@ -83,7 +83,7 @@ async def test_top_up_credits_the_wallet_once(
 
 
 async def test_a_postpaid_rider_cannot_top_up(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: FakeGateway
 ) -> None:
     """The rule was only in the HTTP route: the service opened a funded wallet no fare uses."""
     account, _ = await add_rider(uow_factory, mode=PaymentMode.POSTPAID_CARD)
@@ -98,7 +98,7 @@ async def test_a_postpaid_rider_cannot_top_up(
 
 
 async def test_declined_top_up_posts_nothing(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: FakeGateway
 ) -> None:
     account = "acc-" + secrets.token_hex(6)
     await payments.save_card(account, DECLINES_ON_CHARGE)
@@ -122,7 +122,7 @@ async def test_card_refused_at_saving_is_not_saved(payments: PaymentsService) ->
 async def test_daily_charge_settles_the_receivable(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
 ) -> None:
     account, _ = await add_rider(uow_factory)
@@ -139,7 +139,7 @@ async def test_daily_charge_settles_the_receivable(
 
 
 async def test_partial_then_full_refund_with_reversing_postings(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: FakeGateway
 ) -> None:
     account = "acc-" + secrets.token_hex(6)
     await payments.save_card(account, "pm_card_visa")
@@ -179,7 +179,7 @@ async def test_full_refund_is_a_reversal_of_the_payment_posting(
 async def test_refund_of_spent_top_up_is_refused_before_the_gateway(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
 ) -> None:
     account, _ = await add_rider(uow_factory, mode=PaymentMode.PREPAID_WALLET)
@@ -206,7 +206,7 @@ async def _status(uow_factory: UnitOfWorkFactory, account: str) -> AccountStatus
 async def test_decline_puts_account_in_debt_and_retry_clears_it(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
 ) -> None:
     account, credentials = await add_rider(uow_factory, debt_limit=0)
@@ -235,7 +235,7 @@ async def test_decline_puts_account_in_debt_and_retry_clears_it(
 async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
 ) -> None:
     # A prepaid rider whose wallet could not pay the day's fares: a postpaid one has no wallet.
@@ -263,7 +263,7 @@ async def test_debt_within_limit_is_not_denied_and_a_top_up_pays_it(
 async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
 ) -> None:
     account, credentials = await add_rider(
@@ -310,7 +310,7 @@ async def test_a_sufficient_top_up_lifts_the_denial_on_the_shared_deny_list(
 async def test_a_service_day_is_charged_what_the_receivable_owes_once(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
 ) -> None:
     rider, _ = await add_rider(uow_factory)
@@ -326,7 +326,7 @@ async def test_a_service_day_is_charged_what_the_receivable_owes_once(
 
 
 async def test_reconciliation_finds_clearing_the_gateway_never_collected(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: FakeGateway
 ) -> None:
     account = "acc-" + secrets.token_hex(6)
     await payments.save_card(account, "pm_card_visa")
@@ -354,7 +354,7 @@ async def test_reconciliation_finds_clearing_the_gateway_never_collected(
 
 
 async def test_six_concurrent_full_refunds_refund_the_payment_at_most_once(
-    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: StripeGateway
+    payments: PaymentsService, uow_factory: UnitOfWorkFactory, gateway: FakeGateway
 ) -> None:
     """Each refund checked what was left on unlocked reads: six at once of a 50,000 top-up
     refunded 300,000 at the gateway. The payment's row is locked while one checks."""

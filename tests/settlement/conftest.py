@@ -1,5 +1,6 @@
-"""Fixtures of the settlement run's tests: the gateway fixtures of tests/conftest.py talk to a
-localstripe of each test's own."""
+"""Fixtures of the settlement run's tests: the flows charge through the in-memory gateway
+(`gateway`, `tests.helpers.fake_gateway`); the tests that reach localstripe (the end-to-end
+run in test_settle_gateway.py, the fault tests through the proxy) have one of their own."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ import pytest
 
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe, localstripe
+from tests.helpers.fake_gateway import FakeGateway
 from ticketing.fares.feed import FareFeed, load_feed
 
 
 @pytest.fixture(scope="module")
 def feed() -> FareFeed:
     return load_feed(HANOI_FEED)
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Money held back as uncollected is released when it is collected, and a day's revenue by
-hour is what it collected; on SQLite and PostgreSQL, through a private localstripe.
+hour is what it collected; on SQLite and PostgreSQL, through the in-memory gateway.
 
 A postpaid rider whose card declines rides and parks on the first day: the day's fares and
 the car park's fee are held back (exceptions `uncollected`, `uncollected_parking`), and the
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.settlement import DAY, at, park, ride, rider_with_card
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
@@ -37,7 +37,7 @@ async def figures(uows: UnitOfWorkFactory, day: date) -> dict[str, Any]:
 
 
 async def test_held_parking_is_released_to_the_lot_when_collected_and_hours_show_collected(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
     stamp = f"{datetime.now(UTC).timestamp():.0f}"

@@ -1,4 +1,4 @@
-"""Each charge is its own day's fares, on SQLite and PostgreSQL, through a private localstripe.
+"""Each charge is its own day's fares, on SQLite and PostgreSQL, through the in-memory gateway.
 
 The issue's rider: postpaid, rides on the first day, buys a monthly bus pass the next, rides
 again the day after; the first day's settlement charged the whole receivable (both days and
@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from gateways.protocol import PaymentStatus
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.settlement import DAY, at, park, ride, rider_with_card
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
@@ -45,7 +45,7 @@ async def settle_day(
     feed: FareFeed,
     day: date,
     report_dir: Path,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     payments: PaymentsService,
 ) -> SettlementSummary:
     """Settles `day` as an administrator; its controls must hold."""
@@ -65,7 +65,7 @@ async def fares_of(uows: UnitOfWorkFactory, account: str, day: date) -> int:
 
 
 async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchase(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
     rider = f"postpaid-{datetime.now(UTC).timestamp():.0f}"
@@ -118,7 +118,7 @@ async def test_each_days_charge_is_that_days_fares_and_a_pass_is_paid_at_purchas
 
 
 async def test_a_postpaid_rider_who_only_parked_is_charged_the_fee_on_its_own_line(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
     rider = f"parker-{datetime.now(UTC).timestamp():.0f}"
@@ -136,7 +136,7 @@ async def test_a_postpaid_rider_who_only_parked_is_charged_the_fee_on_its_own_li
 
 
 async def test_parking_whose_charge_is_declined_is_held_as_uncollected_not_reported_collected(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
     rider = f"parker-{datetime.now(UTC).timestamp():.0f}"
@@ -152,7 +152,7 @@ async def test_parking_whose_charge_is_declined_is_held_as_uncollected_not_repor
 
 
 async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_adjustment(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     """The rider's exit tap of the first day reaches the backend after the day was charged
     (the gate was offline): the journey priced as incomplete is now a full ride, cheaper. The
@@ -203,7 +203,7 @@ async def test_a_late_exit_that_lowers_a_charged_day_is_refunded_as_that_days_ad
 
 
 async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_control_quiet(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     """A prepaid rider with an empty wallet rides: the day's fares go on the receivable and
     its settlement charges the card. The rider tops up; a late tap of that day prices it again
@@ -235,7 +235,7 @@ async def test_a_top_up_that_pays_part_of_a_charged_day_leaves_the_charges_contr
 
 
 async def test_a_rider_with_no_card_to_charge_is_held_uncollected_not_a_failed_run(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     """A prepaid rider whose wallet is empty rides (the fare goes on the receivable) and has
     no card on file: the charge stage cannot charge the day, and used to fail the whole run

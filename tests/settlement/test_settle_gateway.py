@@ -62,8 +62,14 @@ def stop_after(stage: str):  # type: ignore[no-untyped-def]
 
 
 async def test_each_injected_discrepancy_is_reported_in_its_category(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory,
+    feed: FareFeed,
+    localstripe_gateway: StripeGateway,
+    tmp_path: Path,
 ) -> None:
+    """End to end on localstripe (the other settlement tests charge through the in-memory
+    gateway)."""
+    gateway = localstripe_gateway
     payments = PaymentsService(uow_factory, gateway)
     now = datetime.now(UTC)
     registrations = [

@@ -2,21 +2,19 @@
 them: the demo runs the server on a simulated November day while localstripe stamps real time,
 and `faregate settle` afterwards (on the real clock) put the demo's payments in suspense again.
 
-Here the ledger's clock is days away from the gateway's: each payment is reconciled once, by the
-run whose period the ledger has it in; a payment the ledger never saw is flagged once."""
+Here the ledger's clock is days away from the gateway's (the in-memory gateway's, real time):
+each payment is reconciled once, by the run whose period the ledger has it in; a payment the
+ledger never saw is flagged once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateways.localstripe_server import localstripe
 from gateways.protocol import PaymentRequest
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.settlement import DAY, NEXT, at, ride
 from ticketing.audit import Actor
 from ticketing.fares.feed import FareFeed
@@ -47,17 +45,8 @@ def found(summary: SettlementSummary) -> dict[str, int]:
     return {kind: n for kind, n in summary.exceptions.items() if n}
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[StripeGateway]:
-    async with (
-        localstripe(tmp_path / "localstripe", from_scratch=True) as server,
-        StripeGateway(server.api_key, server.base_url) as opened,
-    ):
-        yield opened
-
-
 async def test_a_gateway_on_another_clock_reconciles_each_payment_once(
-    engine: AsyncEngine, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    engine: AsyncEngine, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     clock = SimulatedClock(at(DAY, 6, 0))
     uows = UnitOfWorkFactory(engine, clock=clock)

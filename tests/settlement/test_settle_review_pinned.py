@@ -1,5 +1,5 @@
 """What a second finance user approves is exactly what was reviewed, on SQLite and
-PostgreSQL, through a private localstripe: a day that changed after it was prepared is not
+PostgreSQL, through the in-memory gateway: a day that changed after it was prepared is not
 charged on the strength of the old review. A late tap is refused at the approval request; a
 change only the whole computation sees (a car park's fee posted in the day after the review)
 is refused by the runner before the first charge, the approval withdrawn with the reason;
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.settlement import DAY, at, postpaid_riders_who_rode, ride
 from ticketing import postings
 from ticketing.audit import Actor, ActorRole
@@ -30,7 +30,7 @@ MAI = Actor("fin-mai", ActorRole.FINANCE)
 
 
 def runner(
-    uows: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uows: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> SettlementRunner:
     return SettlementRunner(
         uows=uows,
@@ -52,7 +52,7 @@ async def prepared(uows: UnitOfWorkFactory, work: SettlementRunner) -> str:
 
 
 async def test_a_day_changed_after_its_review_is_not_approved_until_prepared_again(
-    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: StripeGateway, tmp_path: Path
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, gateway: FakeGateway, tmp_path: Path
 ) -> None:
     payments = PaymentsService(uow_factory, gateway)
     riders = await postpaid_riders_who_rode(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gateways.stripe_gateway import StripeGateway
 from gateways.vnpay_standin import VNPayStandIn
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.settlement import DAY, NEXT, ride
 from tests.helpers.vnpay import pay_at_standin, serving_standin, standin, vnpay_config
 from ticketing.audit import Actor
@@ -48,7 +48,7 @@ def tamper(stand_in: VNPayStandIn, txn_ref: str, **fields: str) -> None:
 async def test_vnpay_top_ups_are_reconciled_against_vnpays_transaction_query(
     uow_factory: UnitOfWorkFactory,
     feed: FareFeed,
-    proxied_gateway: StripeGateway,
+    gateway: FakeGateway,
     tmp_path: Path,
 ) -> None:
     now = datetime.now(UTC)
@@ -63,7 +63,7 @@ async def test_vnpay_top_ups_are_reconciled_against_vnpays_transaction_query(
         ],
         at=since,
     )
-    payments = PaymentsService(uow_factory, proxied_gateway)
+    payments = PaymentsService(uow_factory, gateway)
     await payments.save_card(RIDER, "pm_card_visa")  # the ride, before any top-up, owes
     await ingest_and_price(uow_factory, feed, ride(1, RIDER, DAY, 7))
     stand_in = standin()
@@ -89,7 +89,7 @@ async def test_vnpay_top_ups_are_reconciled_against_vnpays_transaction_query(
 
         first = await settle(
             uow_factory, feed, DAY, who=ADMIN, report_dir=tmp_path / "1",
-            gateway=proxied_gateway, payments=payments, vnpay=config,
+            gateway=gateway, payments=payments, vnpay=config,
         )  # fmt: skip
         summary = first.summary
         assert {k: n for k, n in summary.exceptions.items() if n} == {
@@ -126,7 +126,7 @@ async def test_vnpay_top_ups_are_reconciled_against_vnpays_transaction_query(
         await settle_return(uow_factory, config, RIDER, transaction.result, clock=uow_factory.clock)
         second = await settle(
             uow_factory, feed, NEXT, who=ADMIN, report_dir=tmp_path / "2",
-            gateway=proxied_gateway, payments=payments, vnpay=config,
+            gateway=gateway, payments=payments, vnpay=config,
         )  # fmt: skip
     assert second.summary.suspense.amount.amount == -10_000, second.summary
     assert second.summary.suspense.open == 1
