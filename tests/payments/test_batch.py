@@ -1,5 +1,5 @@
 """Charges in flight together share their transactions (`ticketing.payment_flows.batch`): each
-still ends as it would alone, on SQLite and PostgreSQL, against localstripe."""
+still ends as it would alone, on SQLite and PostgreSQL, through the in-memory gateway."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from gateways.stripe_gateway import StripeGateway
+from tests.helpers.fake_gateway import FakeGateway
 from tests.helpers.payments import add_rider, ride_the_metro
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts
@@ -61,7 +61,7 @@ async def test_a_group_is_one_call_and_a_failed_group_is_done_one_by_one() -> No
 async def test_charges_in_flight_together_end_as_each_would_alone(
     payments: PaymentsService,
     uow_factory: UnitOfWorkFactory,
-    gateway: StripeGateway,
+    gateway: FakeGateway,
     hanoi: FareFeed,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
