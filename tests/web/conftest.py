@@ -3,8 +3,9 @@ Debian's chromium driven by Playwright.
 
 The browser fixture installs chromium with apt-get when /usr/bin/chromium is missing, and FAILS
 (never skips) when the browser cannot be installed or started: a CI run without a browser must
-not pass. Playwright's sync API runs in the test thread; the server runs its own event loop in
-a background thread, so the two never share a loop.
+not pass. One chromium serves every test of a process; each test opens its own contexts
+(tests.helpers.browser). Playwright's sync API runs in the test thread; the server runs its
+own event loop in a background thread, so the two never share a loop.
 
 Passes (all from keys made for the session, in force from a day ago for two years, so the
 tests do not age): `live` (valid from an hour ago for a day), `expired`, `future`, `postpaid`.
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Browser, Error, Playwright, sync_playwright
+from playwright.sync_api import Browser
 
 from faregate.web import LotOccupancy, OccupancyBroadcaster, add_web_routes
 from faregate.web.operator import OperatorOverview
@@ -31,7 +32,7 @@ from qr.issue import PhoneCredential, issue_credential
 from qr.keys import EMPTY, KeyMaterial
 from qr.verifier import Verifier, VerifierPolicy
 from tests.helpers.api import make_config
-from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, ensure_chromium
+from tests.helpers.browser import SharedChromium, shared_chromium
 from tests.helpers.databases import sqlite_url
 from tests.helpers.live_app import LiveApp, serving
 from tests.helpers.staff_pages import FakeFinance, operator_overview
@@ -39,25 +40,18 @@ from tests.helpers.staff_pages import FakeFinance, operator_overview
 START = datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    # Module scope: Playwright's sync API keeps an event loop of its own, which must be gone
-    # before other modules' asyncio tests run.
-    ensure_chromium()
-    with sync_playwright() as driver:
-        yield driver
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[SharedChromium]:
+    """One chromium for the whole test process (tests.helpers.browser)."""
+    with shared_chromium() as shared:
+        yield shared
 
 
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    try:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-    except Error as exc:
-        pytest.fail(f"chromium did not start: {exc}")
-    yield browser
-    browser.close()
+@pytest.fixture
+def browser(chromium: SharedChromium) -> Iterator[Browser]:
+    """The process's chromium for one test, which opens contexts of its own in it."""
+    with chromium.lent() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="session")

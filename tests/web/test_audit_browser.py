@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.helpers.api import TEST_COST
-from tests.helpers.browser import PHONE_VIEWPORT
+from tests.helpers.browser import PHONE_VIEWPORT, opened_page
 from tests.helpers.live_app import LiveApp
 from ticketing.audit import Actor, AuditAction, AuditQuery
 from ticketing.services.audit import read_audit
@@ -34,11 +34,8 @@ def size(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(size: str, browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORTS[size])  # type: ignore[arg-type]
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+    with opened_page(browser, VIEWPORTS[size]) as page:  # type: ignore[arg-type]
+        yield page
 
 
 def test_finance_reads_the_log_and_signs_out(page: Page, size: str, live_app: LiveApp) -> None:

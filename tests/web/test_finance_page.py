@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.helpers.browser import opened_page
+
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    with opened_page(browser, {"width": 1280, "height": 900}, timeout_ms=10_000) as page:
+        yield page
 
 
 def test_a_settled_day_shows_its_control_status_and_statements(page: Page, server: Any) -> None:

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from faregate_data import HANOI_FEED
 from tests.helpers.api import TEST_COST
-from tests.helpers.browser import PHONE_VIEWPORT, look
+from tests.helpers.browser import PHONE_VIEWPORT, look, opened_page
 from tests.helpers.live_app import PASSWORD, LiveApp, register
 from tests.helpers.payments import ride_the_metro
 from ticketing.fares.feed import load_feed
@@ -27,11 +27,8 @@ pytestmark = pytest.mark.timeout(900)  # the first browser test may have to inst
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE_VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
+    with opened_page(browser, PHONE_VIEWPORT) as page:
+        yield page
 
 
 def reported(live: LiveApp) -> tuple[str, str]:

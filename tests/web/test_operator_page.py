@@ -1,6 +1,5 @@
 """The operator page in chromium, on the placeholder contract's data: live occupancy, devices,
-unpaid exits. Browser tests only: Playwright's sync API cannot share a module with asyncio tests.
-"""
+unpaid exits."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from faregate.web import LotOccupancy
+from tests.helpers.browser import opened_page
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -27,11 +27,8 @@ def lot(occupied: int, lot_id: str = "HK-01", at: datetime = AT) -> LotOccupancy
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    with opened_page(browser, {"width": 1280, "height": 900}, timeout_ms=10_000) as page:
+        yield page
 
 
 def test_an_entry_shows_on_the_page_without_a_reload(page: Page, server: Any) -> None:

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from faregate_data import HANOI_FEED
 from qr.decision import Reason
+from tests.helpers.browser import wait_for_text
 from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import LiveApp, register, shown_token, sign_in
 from tests.helpers.payments import ride_the_metro
@@ -39,12 +40,6 @@ def page(context: BrowserContext) -> Iterator[Page]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     assert errors == []
-
-
-def wait_for_text(page: Page, selector: str, text: str) -> None:
-    page.wait_for_function(
-        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
-    )
 
 
 def test_sign_in_shows_a_live_code_the_gates_accept_and_the_account(

@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from qr.decode import decode_image
+from tests.helpers.browser import wait_for_text
 from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import PASSWORD, LiveApp, Rider, register, shown_token, sign_in
 from tests.helpers.waiting import until_sync
@@ -80,12 +81,6 @@ def device(
     context = browser.new_context(viewport=viewport, locale="en-US")  # type: ignore[arg-type]
     contexts.append(context)
     return context
-
-
-def wait_for_text(page: Page, selector: str, text: str) -> None:
-    page.wait_for_function(
-        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
-    )
 
 
 def wait_for_worker(page: Page) -> None:

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from faregate.outbox_runtime import open_outbox
-from tests.helpers.browser import PHONE_VIEWPORT, look
+from tests.helpers.browser import PHONE_VIEWPORT, look, opened_page, wait_for_text
 from tests.helpers.live_app import LiveApp
 from ticketing.outbox.messages import Template
 
@@ -26,20 +26,8 @@ NEW_PASSWORD = "một mật khẩu mới"
 @pytest.fixture(params=["vi-VN"])
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A phone whose language is `request.param` (a rider's in Hanoi: Vietnamese)."""
-    context = browser.new_context(viewport=PHONE_VIEWPORT, locale=request.param)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
-
-
-def wait_for_text(page: Page, selector: str, text: str) -> None:
-    page.wait_for_function(
-        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
-    )
+    with opened_page(browser, PHONE_VIEWPORT, locale=request.param, timeout_ms=15_000) as page:
+        yield page
 
 
 def a_phone() -> tuple[str, str]:

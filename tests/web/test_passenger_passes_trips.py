@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Page
 
 from faregate_data import HANOI_FEED
 from tests.helpers.api import TEST_COST
-from tests.helpers.browser import PHONE_VIEWPORT, look
+from tests.helpers.browser import PHONE_VIEWPORT, look, opened_page, wait_for_text
 from tests.helpers.live_app import PASSWORD, LiveApp, register, sign_in
 from tests.helpers.payments import HANOI, ride_the_metro, tap_and_price
 from ticketing.fares.feed import load_feed
@@ -30,20 +30,8 @@ pytestmark = pytest.mark.timeout(900)  # the first browser test may have to inst
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
-
-
-def wait_for_text(page: Page, selector: str, text: str) -> None:
-    page.wait_for_function(
-        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
-    )
+    with opened_page(browser, PHONE_VIEWPORT, locale="en-US", timeout_ms=20_000) as page:
+        yield page
 
 
 def test_buying_and_renewing_a_pass_on_the_page(page: Page, live_app: LiveApp) -> None:

@@ -29,7 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from faregate_data import HANOI_FEED
 from gateways.localstripe_server import LocalStripe
 from gateways.vnpay_standin import VNPayStandIn
-from tests.helpers.browser import PHONE_VIEWPORT, look
+from tests.helpers.browser import PHONE_VIEWPORT, look, wait_for_text
 from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import LiveApp, shown_token
 from tests.helpers.payments import ride_the_metro
@@ -132,12 +132,6 @@ def screen(page: Page, name: str) -> None:
     look(page, f"passenger-{name}-{'phone' if width < 600 else 'desktop'}")
     assert page.evaluate(CUT_TEXT) == [], name
     assert page.evaluate(SQUEEZED) == [], name
-
-
-def wait_for_text(page: Page, selector: str, text: str) -> None:
-    page.wait_for_function(
-        "([s, t]) => document.querySelector(s)?.textContent.includes(t)", arg=[selector, text]
-    )
 
 
 def sign_in(page: Page, live: LiveApp, login: str) -> None:

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page
 
 from gateways.localstripe_server import LocalStripe
 from gateways.vnpay_standin import VNPayStandIn
-from tests.helpers.browser import PHONE_VIEWPORT, look
+from tests.helpers.browser import PHONE_VIEWPORT, look, opened_page
 from tests.helpers.live_app import PASSWORD, LiveApp, register, sign_in
 from tests.helpers.vnpay import serving_with_standin, standin
 
@@ -39,14 +39,8 @@ def vnpay_app(
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
+    with opened_page(browser, PHONE_VIEWPORT, locale="en-US", timeout_ms=20_000) as page:
+        yield page
 
 
 def balance(live: LiveApp, username: str) -> int:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from faregate import i18n
-from tests.helpers.browser import look
+from tests.helpers.browser import PHONE_VIEWPORT, look, opened_page
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -68,14 +68,8 @@ def test_the_operator_page_is_vietnamese_by_default(server: Any) -> None:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
+    with opened_page(browser, PHONE_VIEWPORT, locale="vi-VN", timeout_ms=20_000) as page:
+        yield page
 
 
 def test_the_operator_and_finance_pages_in_a_vietnamese_browser(page: Page, server: Any) -> None:
