@@ -129,6 +129,14 @@ def sign_in(page: Page, live: LiveApp, rider: Rider, password: str = PASSWORD) -
     page.get_by_role("button", name="Sign in").click()
 
 
+# A code is drawn (it has a step) and the app has settled: while the account fills in, the pass
+# card grows above the code and moves it, and a screenshot of the code taken meanwhile can clip
+# it (an element's screenshot is cut where the element was a moment before).
+CODE_SETTLED = """() => document.querySelector('#qr')?.dataset.step !== undefined
+    && document.querySelector('[aria-busy="true"]') === null"""
+
+
 def shown_token(page: Page) -> str:
-    page.wait_for_function("() => document.querySelector('#qr')?.dataset.step !== undefined")
+    """The token of the code the page shows, read off a screenshot of it once it stands still."""
+    page.wait_for_function(CODE_SETTLED)
     return decode_image(page.locator("#qr").screenshot())

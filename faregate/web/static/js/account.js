@@ -118,6 +118,7 @@ export class AccountPage {
     this.passRoot = doc.getElementById("live-pass");
     this.pass = null;
     this.queue = Promise.resolve(); // syncs run one after another, never side by side
+    this.working = 0; // runs of `settling` not yet done
     this.passes = new PassesPanel(this, { money, when }, () => this.refresh());
     this.cases = new CasesPanel(this, { money, when }, () => this.refresh());
     this.trips = new TripsPanel(this, { money, when }, this.cases);
@@ -131,6 +132,24 @@ export class AccountPage {
 
   el(id) {
     return this.doc.getElementById(id);
+  }
+
+  /**
+   * Run `work` with the app marked `aria-busy` until every such run has ended: the account
+   * fills in and the pass card grows as its answers arrive, moving the code on the screen, so
+   * screen readers (and the tests that read the code off a screenshot) wait for it to settle.
+   */
+  async settling(work) {
+    this.working += 1;
+    this.app.setAttribute("aria-busy", "true");
+    try {
+      return await work();
+    } finally {
+      this.working -= 1;
+      if (this.working === 0) {
+        this.app.removeAttribute("aria-busy");
+      }
+    }
   }
 
   async start() {
@@ -162,6 +181,11 @@ export class AccountPage {
         this.online();
       }
     });
+    await this.settling(() => this.open());
+  }
+
+  /** The pass this phone keeps (with no network too), then the account if signed in. */
+  async open() {
     const clock = await this.store.get(CLOCK);
     this.offsetMs = clock === null ? null : clock.offsetMs;
     this.token = await this.store.get(TOKEN);
@@ -184,8 +208,10 @@ export class AccountPage {
   /** Back online (or back in front): check the pass, then the account. */
   async online() {
     if (this.token !== null && navigator.onLine) {
-      await this.sync();
-      await this.refresh();
+      await this.settling(async () => {
+        await this.sync();
+        await this.refresh();
+      });
     }
   }
 
@@ -276,9 +302,11 @@ export class AccountPage {
   async showAccount() {
     this.signUp.hideAll();
     this.account.hidden = false;
-    await this.sync();
-    await this.vnpay.finishReturn();
-    await this.refresh();
+    await this.settling(async () => {
+      await this.sync();
+      await this.vnpay.finishReturn();
+      await this.refresh();
+    });
   }
 
   sync() {
@@ -390,7 +418,11 @@ export class AccountPage {
     this.elsewhere.hidden = false;
   }
 
-  async movePass() {
+  movePass() {
+    return this.settling(() => this.movePassHere());
+  }
+
+  async movePassHere() {
     let answer;
     try {
       answer = await this.call("POST", "/api/v1/passenger/credential/move");
@@ -476,7 +508,11 @@ export class AccountPage {
     }
   }
 
-  async refresh() {
+  refresh() {
+    return this.settling(() => this.refreshOnce());
+  }
+
+  async refreshOnce() {
     if (this.token === null) {
       return;
     }
