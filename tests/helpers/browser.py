@@ -69,6 +69,12 @@ class SharedChromium:
     browser: Browser
 
     @contextmanager
+    def driving(self) -> Iterator[None]:
+        """For Playwright calls outside `lent` (a module's page kept across its tests)."""
+        with _driving(self.playwright):
+            yield
+
+    @contextmanager
     def lent(self) -> Iterator[Browser]:
         """The browser for one test; the contexts it leaves open are closed after it."""
         with _driving(self.playwright):

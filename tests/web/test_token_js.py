@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from qr.base45 import b45encode
 from qr.issue import PhoneCredential
+from tests.helpers.browser import SharedChromium
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
 
@@ -33,14 +34,23 @@ RFC6238_SHA1 = [
 
 
 @pytest.fixture(scope="module")
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    """A page of our origin (Web Crypto needs a secure context) with token.js imported."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{base_url}/?pass=none")
-    page.evaluate("async () => { window.token = await import('/static/js/token.js'); }")
+def token_page(chromium: SharedChromium, base_url: str) -> Iterator[Page]:
+    """A page of our origin (Web Crypto needs a secure context) with token.js imported, kept
+    for the module's tests (they only call its functions)."""
+    with chromium.driving():
+        context = chromium.browser.new_context()
+        page = context.new_page()
+        page.goto(f"{base_url}/?pass=none")
+        page.evaluate("async () => { window.token = await import('/static/js/token.js'); }")
     yield page
-    context.close()
+    with chromium.driving():
+        context.close()
+
+
+@pytest.fixture
+def page(token_page: Page, chromium: SharedChromium) -> Iterator[Page]:
+    with chromium.driving():
+        yield token_page
 
 
 def phone_document(signed: bytes, seed: bytes, period: int = 15) -> dict[str, Any]:
