@@ -1,7 +1,9 @@
 """A lot's day as chart geometry for the lot page's inline SVG (no chart library, no script),
 from `parking.history.LotDay`: occupancy over the day as an area, entries and exits per hour
 as paired columns, dwell bands and revenue per day as bars. Every chart's numbers are also in
-a table on the page (as the settlement report's are).
+a table on the page (as the settlement report's are). The bars' labels are in the reader's
+language (faregate.i18n): the dwell bands from their bounds, the days as that language writes
+them.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from babel.dates import format_date
+
+from faregate import i18n
+from faregate.i18n import N_
 from parking.history import LotDay
-from parking.occupancy_history import BUCKET
+from parking.occupancy_history import BUCKET, DWELL_BANDS
 from ticketing.money import Money
 
 HEIGHT = 100  # the SVG's units up: a full lot reaches the top
@@ -68,11 +74,34 @@ class DayCharts:
     day_revenue: RevenueBar | None
 
 
+def _span(minutes: int, language: str) -> str:
+    words = i18n.translations(language).gettext
+    if minutes % 60:
+        return words(N_("{count} min")).format(count=minutes)
+    return words(N_("{count} h")).format(count=minutes // 60)
+
+
+def dwell_labels(language: str) -> tuple[str, ...]:
+    """The names of parking's dwell bands (`DWELL_BANDS`, by their upper bounds) in
+    `language`: `under 15 min`, `15 min–30 min`, … `24 h or more`."""
+    words = i18n.translations(language).gettext
+    labels, lower = [], None
+    for upper, _ in DWELL_BANDS:
+        if lower is None and upper is not None:
+            labels.append(words(N_("under {span}")).format(span=_span(upper, language)))
+        elif upper is None and lower is not None:
+            labels.append(words(N_("{span} or more")).format(span=_span(lower, language)))
+        elif upper is not None and lower is not None:
+            labels.append(f"{_span(lower, language)}–{_span(upper, language)}")
+        lower = upper
+    return tuple(labels)
+
+
 def _y(value: int, top: int) -> float:
     return round(HEIGHT - HEIGHT * min(value, top) / top, 2) if top > 0 else HEIGHT
 
 
-def day_charts(figures: LotDay) -> DayCharts:
+def day_charts(figures: LotDay, language: str = i18n.ENGLISH) -> DayCharts:
     lot, zone = figures.lot, figures.zone
     width = max(int((figures.end - figures.start) / BUCKET), 1)
     capacity = max(lot.capacity, 1)
@@ -105,14 +134,14 @@ def day_charts(figures: LotDay) -> DayCharts:
     longest = max((count for _, count in figures.dwell), default=0)
     dwell = tuple(
         CountBar(label=label, value=count, share=count / longest if longest else 0.0)
-        for label, count in figures.dwell
+        for label, (_, count) in zip(dwell_labels(language), figures.dwell, strict=True)
     )
     totals = [r.fees + r.permits for r in figures.revenue]
     top = max(totals, default=0)
     revenue = tuple(
         RevenueBar(
             day=r.day,
-            label=f"{r.day:%a %d %b}",
+            label=format_date(r.day, "EEE, d MMM", locale=language),
             fees=Money(r.fees, lot.currency),
             permits=Money(r.permits, lot.currency),
             total=Money(total, lot.currency),

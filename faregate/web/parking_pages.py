@@ -5,7 +5,7 @@ API calls (`parking.lots`, `.history`, `.permits`, `.cases`, `.remote_open`, `.i
   SVG), its live free spaces (as the barrier counts them), its barriers with a remote-open
   button (a reason is required), its tariff versions with upload (each error of the file shown
   by its field), preview, schedule and cancel, its configuration (edit) and its permits (sell
-  one at the counter);
+  one at the counter); Vietnamese first, its charts' labels too;
 - `/operator/lots/new`: create a lot with its first tariff (Vietnamese first);
 - `/operator/cases`: unable-to-collect cases by plate, lot, day and status, with the workflow
   (notify, write off with a reason, collected at the lot) and a CSV link; Vietnamese first;
@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
+from babel.dates import format_date
 
 from faregate import i18n
 from faregate.errors import FormRefused
@@ -34,7 +35,6 @@ from faregate.web.pages import (
     SERVICE_ZONE,
     STAFF_USER,
     page_language,
-    render,
     render_staff,
     words,
 )
@@ -80,12 +80,12 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 KINDS = [kind.value for kind in LotKind]
 STATUSES = [status.value for status in CaseStatus]
 DONE = {
-    "created": "Lot created, its first tariff in force from now.",
-    "edited": "Changes saved; the lot's barriers get them on their next sync.",
-    "scheduled": "Tariff scheduled.",
-    "cancelled": "Tariff version cancelled.",
-    "opened": "Barrier opening asked: it opens on its next sync.",
-    "permit": "Permit sold.",
+    "created": N_("Lot created, its first tariff in force from now."),
+    "edited": N_("Changes saved; the lot's barriers get them on their next sync."),
+    "scheduled": N_("Tariff scheduled."),
+    "cancelled": N_("Tariff version cancelled."),
+    "opened": N_("Barrier opening asked: it opens on its next sync."),
+    "permit": N_("Permit sold."),
 }
 
 
@@ -153,6 +153,11 @@ def _refusal(error: Exception) -> Refused:
     if isinstance(error, (TariffError, LotError)):
         return Refused(str(error), {error.field or "tariff": error.reason})
     return Refused(str(error))
+
+
+def _error(request: web.Request, refusal: Exception) -> str:
+    """`Error: …` in the page's language, the refusal in its own (the rules' English)."""
+    return words(request)(N_("Error: {reason}")).format(reason=refusal)
 
 
 def _int(fields: Mapping[str, str], name: str, *, required: bool = False) -> int | None:
@@ -224,7 +229,9 @@ async def lot_page(
             preview = None
     month = today.replace(day=1)
     permits = await lot_permits(uows, lot_id, month)
-    return render(
+    language = page_language(request)
+    notice = None if error else DONE.get(request.query.get("done", ""))
+    return render_staff(
         request,
         "parking_lot.html",
         status=status,
@@ -236,15 +243,16 @@ async def lot_page(
         previous_day=(day - timedelta(days=1)).isoformat(),
         next_day=(day + timedelta(days=1)).isoformat() if day < today else None,
         figures=figures,
-        charts=day_charts(figures),
+        charts=day_charts(figures, language),
         barriers=await lot_barriers(uows, lot_id),
         preview=preview,
         permits=permits,
         month=f"{month:%Y-%m}",
+        month_name=format_date(month, "MMMM y", locale=language),
         money=lambda amount: Money(amount, tariffs.lot.currency),
-        local=lambda at: "—" if at is None else f"{at.astimezone(SERVICE_ZONE):%d %b %Y %H:%M}",
+        local=lambda at: "—" if at is None else i18n.hanoi_time(at, language),
         error=error,
-        notice=None if error else DONE.get(request.query.get("done", "")),
+        notice=notice and words(request)(notice),
         field_errors=dict(fields or {}),
         posted=dict(posted or {}),
         form=form,
@@ -274,13 +282,13 @@ async def _lot_change(
         await change(fields)
     except Refused as refused:
         return await lot_page(
-            request, status=422, error=f"Error: {refused}", fields=refused.fields,
+            request, status=422, error=_error(request, refused), fields=refused.fields,
             posted=fields, form=form,
         )  # fmt: skip
     except (ParkingError, TicketingError) as error:
         said = _refusal(error)
         return await lot_page(
-            request, status=409 if not said.fields else 422, error=f"Error: {said}",
+            request, status=409 if not said.fields else 422, error=_error(request, said),
             fields=said.fields, posted=fields, form=form,
         )  # fmt: skip
     lot_id = request.match_info["lot_id"]
@@ -323,19 +331,22 @@ async def post_upload(request: web.Request) -> web.Response:
     document = fields.get("document", "")
     try:
         if not document:
-            raise Refused("paste the tariff file's text", {"document": "required"})
+            say = words(request)
+            raise Refused(
+                say(N_("paste the tariff file's text")), {"document": say(N_("required"))}
+            )
         version = await upload_tariff(
             uows, request.match_info["lot_id"], document, by=_who(request), source="upload"
         )
     except Refused as refused:
         return await lot_page(
-            request, status=422, error=f"Error: {refused}", fields=refused.fields,
+            request, status=422, error=_error(request, refused), fields=refused.fields,
             posted=fields, form="upload",
         )  # fmt: skip
     except (ParkingError, TicketingError) as error:
         said = _refusal(error)
         return await lot_page(
-            request, status=422, error=f"Error: {said}", fields=said.fields,
+            request, status=422, error=_error(request, said), fields=said.fields,
             posted=fields, form="upload",
         )  # fmt: skip
     raise web.HTTPSeeOther(
@@ -400,7 +411,8 @@ async def post_open(request: web.Request) -> web.Response:
     async def change(fields: dict[str, str]) -> None:
         reason = fields.get("reason", "")
         if not reason:
-            raise Refused("say why the barrier opens", {"reason": "required"})
+            say = words(request)
+            raise Refused(say(N_("say why the barrier opens")), {"reason": say(N_("required"))})
         await open_barrier(
             uows, request.match_info["lot_id"], request.match_info["device_id"],
             reason=reason, by=_who(request),
@@ -415,7 +427,10 @@ async def post_permit(request: web.Request) -> web.Response:
     async def change(fields: dict[str, str]) -> None:
         plate = fields.get("plate", "")
         if not plate:
-            raise Refused("give the plate the permit is for", {"plate": "required"})
+            say = words(request)
+            raise Refused(
+                say(N_("give the plate the permit is for")), {"plate": say(N_("required"))}
+            )
         await sell_permit(
             uows, request.match_info["lot_id"], parse_month(fields.get("month", "")),
             by=_who(request), plate=plate, at_counter=True,
@@ -488,14 +503,13 @@ async def post_new_lot(request: web.Request) -> web.Response:
         )  # fmt: skip
     except Refused as refused:
         return await _new_lot_page(
-            request, status=422, error=words(request)(N_("Error: {reason}")).format(
-                reason=refused), fields=refused.fields, posted=fields,
+            request, status=422, error=_error(request, refused), fields=refused.fields,
+            posted=fields,
         )  # fmt: skip
     except (ParkingError, TicketingError) as error:
         said = _refusal(error)
         return await _new_lot_page(
-            request, status=409 if not said.fields else 422,
-            error=words(request)(N_("Error: {reason}")).format(reason=said),
+            request, status=409 if not said.fields else 422, error=_error(request, said),
             fields=said.fields, posted=fields,
         )  # fmt: skip
     raise web.HTTPSeeOther(_url(request, "operator_lot", {"done": "created"}, lot_id=lot.lot_id))
@@ -534,7 +548,7 @@ async def cases_page(
         views = await find_cases(uows, query)
     except ParkingError as refused:
         views, status = [], 422
-        error = words(request)(N_("Error: {reason}")).format(reason=refused)
+        error = _error(request, refused)
     lots = await lot_statuses(uows, source.occupancy(request))
     notice = _CASE_DONE.get(request.query.get("done", ""))
     totals: dict[str, int] = {}
@@ -594,8 +608,7 @@ async def _case_change(
     try:
         await change(fields)
     except (ParkingError, TicketingError) as error:
-        said = words(request)(N_("Error: {reason}")).format(reason=error)
-        return await cases_page(request, status=409, error=said)
+        return await cases_page(request, status=409, error=_error(request, error))
     separator = "&" if "?" in back else "?"
     raise web.HTTPSeeOther(f"{back}{separator}done={done}")
 
@@ -683,6 +696,7 @@ async def post_check(request: web.Request) -> web.Response:
             inspector="inspector" if user is None else user.username,
         )  # fmt: skip
     except ParkingError as error:
-        said = words(request)(N_("Error: {reason}")).format(reason=error)
-        return await inspector_page(request, status=422, error=said, posted=fields)
+        return await inspector_page(
+            request, status=422, error=_error(request, error), posted=fields
+        )
     return await inspector_page(request, check=check, posted={"lot_id": check.lot.lot_id})

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from faregate.api.app import create_app
 from faregate.api.context import ENGINE, REDIS
+from faregate.i18n import SERVICE_ZONE, long_day_name
 from faregate.web.staff import FORM_TOKEN_FIELD, form_token
 from gateways.localstripe_server import LocalStripe
 from parking.occupancy import Occupancy
@@ -76,6 +77,17 @@ async def test_a_lots_page_shows_its_day_as_charts_with_their_numbers(client: Cl
     assert 'data-field="free">37<' in html  # 40 spaces, 2 reserved, 1 inside: the API's figure
     assert f"{fees:,}\xa0₫</td>".replace(",", ".") in html  # today's fees: both stays that ended
     assert "barrier-" in html  # the barrier that uploaded can be opened
+    # Vietnamese first, as the other staff pages: the words, the charts' labels, the day.
+    today = long_day_name(now.astimezone(SERVICE_ZONE).date(), "vi")
+    assert f'<h2 id="day-heading">{today}</h2>' in html
+    assert "<strong>Số xe trong bãi, mỗi 5 phút</strong>" in html
+    assert '<span class="hbar-label">dưới 15 phút</span>' in html  # the dwell bands
+    assert re.search(r'<span class="hbar-label">Th[^<]* \d+ thg \d+</span>', html)  # revenue days
+    assert "Vehicles inside" not in html
+    english = await (await ops.get(f"/operator/lots/{lot_id}?lang=en")).text()
+    assert "<strong>Vehicles inside, every 5 minutes</strong>" in english
+    assert '<span class="hbar-label">under 15 min</span>' in english
+    assert f"{fees:,}\xa0₫</td>".replace(",", ".") in english  # money as Hanoi writes it
     overview = await (await ops.get("/operator")).text()
     assert f'href="/operator/lots/{lot_id}"' in overview
     for path, status in [
@@ -149,7 +161,7 @@ async def test_a_tariff_is_uploaded_with_its_errors_shown_and_scheduled(client: 
     assert uploaded.status == 303
     assert uploaded.headers["Location"].endswith("preview=2")
     preview = await (await ops.get(uploaded.headers["Location"])).text()
-    assert "Preview of v2" in preview
+    assert "Xem trước v2" in preview
     assert "30.000\xa0₫" in preview
     tomorrow = (datetime.now(UTC) + timedelta(days=1, hours=7)).strftime("%Y-%m-%dT%H:%M")
     assert (await ops.post(f"{path}/tariffs/2/schedule", {"effective_from": "soon"})).status == 422
@@ -157,7 +169,7 @@ async def test_a_tariff_is_uploaded_with_its_errors_shown_and_scheduled(client: 
     assert scheduled.status == 303
     page = await (await ops.get(path)).text()
     assert re.search(r"v2</th>\s*<td[^>]*><span>hanoi-car", page)
-    assert "scheduled" in page
+    assert "đã lên lịch" in page
     assert (await ops.post(f"{path}/tariffs/1/cancel", {"reason": "old"})).status == 409
     assert (await ops.post(f"{path}/tariffs/2/cancel", {"reason": ""})).status == 422
     assert (await ops.post(f"{path}/tariffs/2/cancel", {"reason": "typo"})).status == 303
@@ -170,10 +182,14 @@ async def test_a_barrier_is_opened_and_a_permit_sold_from_the_lots_page(client: 
     device = re.search(r"/barriers/([^/]+)/open", await (await ops.get(path)).text())
     assert device is not None
     open_path = f"{path}/barriers/{device.group(1)}/open"
-    assert (await ops.post(open_path, {"reason": ""})).status == 422
+    refused = await ops.post(open_path, {"reason": ""})
+    assert refused.status == 422
+    assert "Lỗi: nêu lý do mở barie" in await refused.text()
     assert (await ops.post(f"{path}/barriers/other/open", {"reason": "stuck"})).status == 409
     assert (await ops.post(open_path, {"reason": "ticket jammed"})).status == 303
-    assert "ticket jammed" in await (await ops.get(path)).text()  # in the day's remote opens
+    opened = await (await ops.get(path)).text()
+    assert "ticket jammed" in opened  # in the day's remote opens, asked when in Hanoi time
+    assert re.search(r"<th scope=\"row\">\d+ thg \d+ 20\d\d, \d\d:\d\d</th>", opened)
     month = (datetime.now(UTC) + timedelta(hours=7)).strftime("%Y-%m")
     assert (await ops.post(f"{path}/permits", {"plate": "", "month": month})).status == 422
     assert (await ops.post(f"{path}/permits", {"plate": "30A-5", "month": "May"})).status == 409
