@@ -1,6 +1,9 @@
 """A local stand-in for VNPay's payment gateway (API 2.1.0), as localstripe stands in for
 Stripe: written from VNPay's published integration guide (sandbox.vnpayment.vn/apis/docs:
-"thanh-toan-pay"), not from our adapter, so tests compare two readings of the guide.
+"thanh-toan-pay"), not from our adapter, so tests compare two readings of the guide's flows.
+Its checksums are the adapter's (`gateways.vnpay.secure_hash`, `.pipe_hash`: one signing
+function each), checked against strings written out from the guide in
+tests/gateways/test_vnpay.py.
 
 - `GET /paymentv2/vpcpay.html?vnp_...`: the payment URL a merchant redirects the rider to. It
   is checked as VNPay does (the HMAC-SHA512 `vnp_SecureHash` over the sorted, form-encoded
@@ -26,49 +29,28 @@ Stripe: written from VNPay's published integration guide (sandbox.vnpayment.vn/a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import hmac
 import html
 import itertools
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
 
+from gateways.vnpay import (
+    QUERY_REQUEST_HASH_FIELDS,
+    QUERY_RESPONSE_HASH_FIELDS,
+    pipe_hash,
+    secure_hash,
+)
+
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 PAY_PATH = "/paymentv2/vpcpay.html"
 API_PATH = "/merchant_webapi/api/transaction"
-_UNSIGNED = ("vnp_SecureHash", "vnp_SecureHashType")
-_QUERY_SIGNED = (
-    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TxnRef",
-    "vnp_TransactionDate", "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
-)  # fmt: skip
-_QUERY_ANSWER_SIGNED = (
-    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode",
-    "vnp_TxnRef", "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo",
-    "vnp_TransactionType", "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode",
-    "vnp_PromotionAmount",
-)  # fmt: skip
-
-
-def sign(params: dict[str, str], secret: str) -> str:
-    """VNPay's checksum: HMAC-SHA512 over `key=value` pairs of the non-empty `vnp_*` fields
-    (the hash fields left out), sorted by key and form-encoded, joined with `&`."""
-    pairs = sorted(
-        (k, v) for k, v in params.items() if k.startswith("vnp_") and k not in _UNSIGNED and v
-    )
-    data = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs)
-    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
-
-
-def sign_fields(params: dict[str, str], names: tuple[str, ...], secret: str) -> str:
-    """The API's checksum: HMAC-SHA512 over the named fields' values joined by `|`."""
-    data = "|".join(params.get(name, "") for name in names)
-    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
 
 
 @dataclass
@@ -95,7 +77,7 @@ class VNPayStandIn:
     def check(self, params: dict[str, str]) -> str | None:
         """What VNPay would refuse in this payment request, or None."""
         if not hmac.compare_digest(
-            params.get("vnp_SecureHash", "").lower(), sign(params, self.hash_secret)
+            params.get("vnp_SecureHash", "").lower(), secure_hash(params, self.hash_secret)
         ):
             return "invalid checksum (vnp_SecureHash)"
         if params.get("vnp_Version") != "2.1.0" or params.get("vnp_Command") != "pay":
@@ -133,7 +115,7 @@ class VNPayStandIn:
             "vnp_TransactionStatus": "00" if paid else "02",
             "vnp_TxnRef": request["vnp_TxnRef"],
         }
-        answer["vnp_SecureHash"] = sign(answer, self.hash_secret)
+        answer["vnp_SecureHash"] = secure_hash(answer, self.hash_secret)
         return answer
 
     def open(self, params: dict[str, str]) -> str:
@@ -168,7 +150,7 @@ class VNPayStandIn:
         }
         if not hmac.compare_digest(
             params.get("vnp_SecureHash", "").lower(),
-            sign_fields(params, _QUERY_SIGNED, self.hash_secret),
+            pipe_hash(params, QUERY_REQUEST_HASH_FIELDS, self.hash_secret),
         ):
             answer |= {"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"}
         elif params.get("vnp_TmnCode") != self.tmn_code:
@@ -194,7 +176,7 @@ class VNPayStandIn:
                     "vnp_TransactionStatus": result.get("vnp_TransactionStatus", "01"),
                     "vnp_OrderInfo": latest.request["vnp_OrderInfo"],
                 }
-        answer["vnp_SecureHash"] = sign_fields(answer, _QUERY_ANSWER_SIGNED, self.hash_secret)
+        answer["vnp_SecureHash"] = pipe_hash(answer, QUERY_RESPONSE_HASH_FIELDS, self.hash_secret)
         return answer
 
     async def _api(self, request: web.Request) -> web.Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from gateways.errors import VNPayError
 from gateways.vnpay import (
+    QUERY_REQUEST_HASH_FIELDS,
     IpnCode,
     VNPayConfig,
     VNPayOrder,
@@ -20,6 +23,7 @@ from gateways.vnpay import (
     decode_amount,
     encode_amount,
     handle_ipn,
+    pipe_hash,
     secure_hash,
     signature_is_valid,
 )
@@ -208,3 +212,35 @@ def test_payment_url_query_is_exactly_what_is_signed() -> None:
     signed_part, _, hash_part = query.rpartition("&vnp_SecureHash=")
     params = dict(parse_qsl(signed_part))
     assert hash_part == secure_hash(params, CONFIG.hash_secret)
+
+
+def _hmac_sha512(secret: str, data: str) -> str:
+    return hmac.new(secret.encode(), data.encode(), hashlib.sha512).hexdigest()
+
+
+def test_the_checksums_sign_the_strings_the_guide_describes() -> None:
+    """The adapter's two checksums (the local stand-in signs with them too) against the strings
+    VNPay's guide says are signed, written out here by hand: the payment's sorted, form-encoded
+    non-empty `vnp_*` fields without the hash fields; the transaction query's values in the
+    guide's order joined by `|`, an absent one empty."""
+    payment = {
+        "vnp_Version": "2.1.0", "vnp_Command": "pay", "vnp_TmnCode": "FAREGATE",
+        "vnp_Amount": "10000000", "vnp_OrderInfo": "Nạp tiền ví 100.000 đ", "vnp_BankCode": "",
+        "vnp_ReturnUrl": "https://faregate.example/return?x=1", "vnp_SecureHashType": "SHA512",
+        "lang": "vi",
+    }  # fmt: skip
+    assert secure_hash(payment, "SECRET") == _hmac_sha512(
+        "SECRET",
+        "vnp_Amount=10000000&vnp_Command=pay"
+        "&vnp_OrderInfo=N%E1%BA%A1p+ti%E1%BB%81n+v%C3%AD+100.000+%C4%91"
+        "&vnp_ReturnUrl=https%3A%2F%2Ffaregate.example%2Freturn%3Fx%3D1"
+        "&vnp_TmnCode=FAREGATE&vnp_Version=2.1.0",
+    )
+    query = {
+        "vnp_RequestId": "r1", "vnp_Version": "2.1.0", "vnp_Command": "querydr",
+        "vnp_TmnCode": "FAREGATE", "vnp_TxnRef": "t1", "vnp_TransactionDate": "20261207093000",
+        "vnp_CreateDate": "20261207100000", "vnp_IpAddr": "127.0.0.1",
+    }  # fmt: skip
+    assert pipe_hash(query, QUERY_REQUEST_HASH_FIELDS, "SECRET") == _hmac_sha512(
+        "SECRET", "r1|2.1.0|querydr|FAREGATE|t1|20261207093000|20261207100000|127.0.0.1|"
+    )
