@@ -134,6 +134,17 @@ def screen(page: Page, name: str) -> None:
     assert page.evaluate(SQUEEZED) == [], name
 
 
+def account_beside_the_pass(page: Page) -> bool:
+    """The wallet beside the pass card (a computer's two columns), not below it (a phone's)."""
+    card, wallet = page.locator("#live-pass").bounding_box(), page.locator("#wallet").bounding_box()
+    assert card is not None
+    assert wallet is not None
+    if wallet["y"] >= card["y"] + card["height"]:
+        return False
+    assert wallet["x"] >= card["x"] + card["width"], (card, wallet)  # beside, never on top
+    return True
+
+
 def sign_in(page: Page, live: LiveApp, login: str) -> None:
     page.goto(f"{live.url}/")
     page.locator("#username").fill(login)
@@ -186,6 +197,7 @@ def test_a_rider_in_hanoi_on_every_screen(
     first = shown_token(phone)
     assert app.accepted(first)
     screen(phone, "account")
+    assert account_beside_the_pass(phone) == (devices.viewport != PHONE_VIEWPORT)
     account = str(account_of(app, phone.evaluate(TOKEN)).json()["account_id"])
 
     # A VNPay top-up: the IPN twice, both before the rider is back; credited once.
