@@ -15,6 +15,7 @@ left for the operator (and /healthz says 503).
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from datetime import timedelta
@@ -196,10 +197,22 @@ def serve(
         for bound in sockets:
             bound.close()
         raise
+    app = create_app(config)
+    app.on_startup.append(_freeze_heap)
     web.run_app(
-        create_app(config),
+        app,
         sock=sockets,
         shutdown_timeout=shutdown_timeout,
         print=say,
         access_log=None,
     )
+
+
+async def _freeze_heap(app: web.Application) -> None:
+    """Once the app has started (modules, fare feed, engine, routes: some 200,000 objects that
+    live as long as the process), move what the heap holds out of the collector's sight. Each
+    full collection walked all of it while answering uploads: under bench/ingest.py about a
+    quarter of the server's CPU (11 collections of ~0.1 s in 100,000 taps). What is frozen is
+    still freed by reference counting; only cycles among it are never collected."""
+    gc.collect()
+    gc.freeze()
