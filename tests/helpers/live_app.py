@@ -1,6 +1,7 @@
 """The whole app (`create_app`) served on a loopback port from a thread of its own, for the
 browser tests that run on real data, and what a passenger does there: register, sign in, show
-the live code.
+the live code; and a gate's verdict on that code, with the deny list a gate enrolled there gets
+from the device API.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import secrets
 import threading
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -21,11 +22,13 @@ from faregate.api.app import create_app
 from faregate.api.context import UOWS, ApiConfig
 from qr.decision import Reason
 from qr.decode import decode_image
+from qr.denylist import DenyList
 from qr.keys import load_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
+from simulators.device_client import DeviceClient
+from tests.helpers.devices import device_id, enrolled_client, gate
 from tests.helpers.http import loopback_sync
-from ticketing.services.riders import deny_list_snapshot
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 T = TypeVar("T")
@@ -39,6 +42,7 @@ class LiveApp:
     config: ApiConfig
     loop: asyncio.AbstractEventLoop
     app: web.Application
+    gates: list[DeviceClient] = field(default_factory=list)  # the one enrolled, once asked
 
     def run(self, coroutine: Awaitable[T]) -> T:
         """Run on the server's own loop (its database engine lives there)."""
@@ -48,10 +52,16 @@ class LiveApp:
     def uows(self) -> UnitOfWorkFactory:
         return self.app[UOWS]
 
+    async def _deny_list(self) -> DenyList:
+        """The whole deny list as a gate enrolled here fetches it (`GET /device/v1/deny-list`)."""
+        if not self.gates:
+            self.gates.append(await enrolled_client(self.uows, self.url, device_id(), gate()))
+        return await self.gates[0].sync_deny_list(None)
+
     def reason(self, token: str, at: datetime) -> Reason:
-        """A gate's decision at `at`, with the deny list the server holds now."""
+        """A gate's decision at `at`, with the deny list the device API hands it now."""
         keys = load_keys(self.config.keys_dir)
-        deny = self.run(deny_list_snapshot(self.uows))
+        deny = self.run(self._deny_list())
         verifier = Verifier(keys.keyset, keys.secure_module(), VerifierPolicy(), deny)
         return verifier.verify(token, at=at, gate=GATE, memory=GateMemory()).reason
 
@@ -113,9 +123,12 @@ def serving(config: ApiConfig) -> Iterator[LiveApp]:
         return int(runner.addresses[0][1])
 
     port = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=120)
+    live = LiveApp(f"http://127.0.0.1:{port}", config, loop, app)
     try:
-        yield LiveApp(f"http://127.0.0.1:{port}", config, loop, app)
+        yield live
     finally:
+        for client in live.gates:
+            live.run(client.aclose())
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=60)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=30)
