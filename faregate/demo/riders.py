@@ -1,19 +1,25 @@
 """The demo's riders: who they are, how they pay, what they hold. The customer base is loaded
-in bulk through the service layer before the day; on the day each rider's phone signs in,
-saves a card, tops up, buys a pass and fetches its credential over the passenger API (the
-product, category and postpaid flag of the credential follow the account)."""
+in bulk through the service layer before the day, with the cards most riders saved on earlier
+days (the gateway's customers and cards added to its store in one step); on the day each
+rider's phone signs in, saves a card if it has none yet, tops up, buys a pass and fetches its
+credential over the passenger API (the product, category and postpaid flag of the credential
+follow the account)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
-from collections.abc import Awaitable, Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
+from pathlib import Path
 
 import httpx
 
+from faregate.errors import BackendError
 from qr.issue import PhoneCredential
 from simulators.errors import PhoneError
 from simulators.network import SimRoute
@@ -21,7 +27,7 @@ from simulators.phone import Phone
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
 from ticketing.riders import PaymentMode, RiderAccount
-from ticketing.services.passengers import load_passengers
+from ticketing.services.passengers import GatewayCard, load_passengers
 from ticketing.services.users import ScryptCost, hash_password
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -42,6 +48,10 @@ BUS_MONTHLY_PASS = "bus_month_all"
 # prints it: the passenger page shows their day).
 PASSENGER_PASSWORD = "demo rider password"
 PHONE_CONCURRENCY = 8
+# Riders who save their card on the day through the passenger API (the first ones, so the
+# declining card is among them): this many, and one in twenty of the rest. The others saved
+# it on earlier days: only the day's own card traffic goes through the gateway's API.
+CARDS_SAVED_ON_THE_DAY = 100
 GOOD_CARD = "pm_card_visa"
 DECLINING_CARD = "pm_card_chargeCustomerFail"  # localstripe: attaches, then every charge fails
 
@@ -96,25 +106,61 @@ def plan_riders(
     return riders
 
 
+def saving_cards_on_the_day(riders: Sequence[RiderPlan]) -> list[RiderPlan]:
+    """The riders whose phones save their card on the day; the others hold one already."""
+    rest = max(0, len(riders) - CARDS_SAVED_ON_THE_DAY)
+    return list(riders[: CARDS_SAVED_ON_THE_DAY + rest // 20])
+
+
+async def cards_of_earlier_days(
+    gateway_dir: Path, riders: Sequence[RiderPlan]
+) -> dict[str, GatewayCard]:
+    """The cards saved before the day (every rider's but those `saving_cards_on_the_day`),
+    added to the gateway's store in `gateway_dir` in one step while no gateway runs there
+    (`gateways._localstripe_launcher --load-cards`)."""
+    today = {r.account_id for r in saving_cards_on_the_day(riders)}
+    earlier = [[r.account_id, GOOD_CARD] for r in riders if r.account_id not in today]
+    if not earlier:
+        return {}
+    loader = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateways._localstripe_launcher", "--state-dir", str(gateway_dir),
+        "--load-cards", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await loader.communicate(json.dumps(earlier).encode())
+    if loader.returncode != 0:
+        raise BackendError(f"the gateway's cards of earlier days not loaded: {err.decode()[-500:]}")
+    return {
+        saved["account"]: GatewayCard(saved["customer"], saved["card"], saved["last4"])
+        for saved in json.loads(out)
+    }
+
+
 async def load_customer_base(
-    uows: UnitOfWorkFactory, riders: Sequence[RiderPlan], *, at: datetime
+    uows: UnitOfWorkFactory,
+    riders: Sequence[RiderPlan],
+    *,
+    at: datetime,
+    cards: Mapping[str, GatewayCard] | None = None,
 ) -> int:
     """The riders of earlier days, loaded in bulk through the service layer (one transaction):
-    each account with its category and payment mode, and its passenger user (the account id
-    as username, `PASSENGER_PASSWORD`, hashed cheaply once: a demo's sign-ins stay quick)."""
+    each account with its category and payment mode, its passenger user (the account id as
+    username, `PASSENGER_PASSWORD`, hashed cheaply once: a demo's sign-ins stay quick) and the
+    card it saved then (`cards`, from `cards_of_earlier_days`)."""
     password_hash = await hash_password(PASSENGER_PASSWORD, ScryptCost(n=2**8))
     accounts = [
         (RiderAccount(r.account_id, r.category, r.payment_mode, "VND"), r.account_id)
         for r in riders
     ]
-    return await load_passengers(uows, accounts, password_hash, at=at)
+    return await load_passengers(uows, accounts, password_hash, at=at, cards=cards)
 
 
 @dataclass
 class PhoneTally:
     """What the phones did through the passenger API before the day."""
 
-    cards: int = 0
+    cards: int = 0  # saved on the day
+    cards_on_file: int = 0  # saved on earlier days
     top_ups: int = 0
     topped_up: int = 0
     passes: int = 0
@@ -142,10 +188,12 @@ async def morning_phones(
     top_up: int,
     declining: str | None,
     progress: Callable[[], None],
+    on_file: Collection[str] = (),
 ) -> tuple[list[DemoRider], dict[str, Phone], PhoneTally]:
-    """Each rider's phone signs in, saves a card (`declining`'s the one the issuer declines),
-    tops up a prepaid wallet, buys the rider's pass and fetches its credential, all over the
-    passenger API (the payments go through the gateway)."""
+    """Each rider's phone signs in, saves a card unless its account has one `on_file`
+    (`declining`'s the one the issuer declines), tops up a prepaid wallet, buys the rider's
+    pass and fetches its credential, all over the passenger API (the payments go through the
+    gateway)."""
     tally = PhoneTally()
     limit = asyncio.Semaphore(PHONE_CONCURRENCY)
 
@@ -153,8 +201,12 @@ async def morning_phones(
         async with limit:
             phone = Phone(http, rider.account_id, PASSENGER_PASSWORD)
             await phone.sign_in()
-            await phone.save_card(DECLINING_CARD if rider.account_id == declining else GOOD_CARD)
-            tally.cards += 1
+            if rider.account_id in on_file:
+                tally.cards_on_file += 1
+            else:
+                card = DECLINING_CARD if rider.account_id == declining else GOOD_CARD
+                await phone.save_card(card)
+                tally.cards += 1
             if rider.payment_mode is PaymentMode.PREPAID_WALLET and await _declined_or_paid(
                 tally, phone.top_up(top_up, request_id=f"topup-{rider.account_id}")
             ):

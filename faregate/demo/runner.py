@@ -39,6 +39,7 @@ from faregate.demo.gateway import demo_gateway
 from faregate.demo.parking_stage import ParkingDay, open_lots, parking_figures
 from faregate.demo.riders import (
     PASSENGER_PASSWORD,
+    cards_of_earlier_days,
     load_customer_base,
     morning_phones,
     plan_riders,
@@ -148,8 +149,9 @@ async def run_demo(
     engine = await open_database(settings)
     try:
         the_day_before = UnitOfWorkFactory(engine, clock=lambda: DEMO_DAY_START - timedelta(days=1))
+        cards = await cards_of_earlier_days(workdir / "localstripe", plans)
         loaded = await load_customer_base(
-            the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1)
+            the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1), cards=cards
         )
         await add_staff(the_day_before)
         barriers = await open_lots(
@@ -163,7 +165,8 @@ async def run_demo(
     finally:
         await engine.dispose()
     console.print(
-        f"{loaded} riders loaded in bulk (accounts and passenger users); {len(barriers)} "
+        f"{loaded} riders loaded in bulk (accounts and passenger users, {len(cards)} with "
+        f"the card they saved earlier); {len(barriers)} "
         f"parking lots opened; {len(bindings)} gates and validators and {len(barriers)} "
         "barriers registered at their places, each with its enrolment code"
     )
@@ -183,7 +186,7 @@ async def run_demo(
                     )
                     riders, phones, tally = await morning_phones(
                         http, plans, top_up=TOP_UP, declining=plans[0].account_id,
-                        progress=lambda: progress.advance(task),
+                        progress=lambda: progress.advance(task), on_file=cards.keys(),
                     )  # fmt: skip
                 await gateway.stop_striking(faults, MORNING)
                 watch.lap("phones (passenger API)")
@@ -193,7 +196,8 @@ async def run_demo(
                     else None
                 )
                 console.print(
-                    f"through the passenger API: {tally.cards} cards saved, {tally.top_ups} "
+                    f"through the passenger API: {tally.cards} cards saved (the other "
+                    f"{tally.cards_on_file} riders' were on file), {tally.top_ups} "
                     f"wallets topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
                     f"{tally.credentials} phone credentials fetched; {tally.declined} payments "
                     f"declined, {tally.retried} sent again after a 502"

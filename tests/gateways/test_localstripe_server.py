@@ -4,6 +4,7 @@ directory (a second start reuses it); signed events."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from gateways.localstripe_server import (
     start_localstripe,
     stop_localstripe,
 )
+from gateways.protocol import PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 from gateways.webhooks import SIGNATURE_HEADER, WebhookEvent, construct_event
 from tests.helpers.waiting import until_sync
@@ -190,3 +192,33 @@ server, _ = start_localstripe(Path(sys.argv[1]))
 print(server.pid, flush=True)
 threading.Event().wait()
 """
+
+
+async def test_cards_loaded_into_a_stopped_store_are_found_and_charged(tmp_path: Path) -> None:
+    """`--load-cards`: customers with saved cards added in one step (a city's card holders of
+    earlier days) are what saving through the API makes: found by account, chargeable."""
+    loader = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gateways._localstripe_launcher", "--state-dir",
+         str(tmp_path / "s"), "--load-cards"],
+        input='[["acc-a", "pm_card_visa"], ["acc-b", "pm_card_visa"]]', capture_output=True,
+        text=True, check=True,
+    )  # fmt: skip
+    saved = {card["account"]: card for card in json.loads(loader.stdout)}
+    assert sorted(saved) == ["acc-a", "acc-b"]
+    assert saved["acc-a"]["last4"] == "4242"
+    async with (
+        localstripe(tmp_path / "s") as server,
+        StripeGateway(server.api_key, server.base_url) as gateway,
+    ):
+        found = await gateway.find_customer("acc-b")
+        assert found is not None
+        assert found.id == saved["acc-b"]["customer"]
+        payment = await gateway.create_payment(
+            PaymentRequest(
+                customer_id=found.id, payment_method_id=saved["acc-b"]["card"], amount=12_000,
+                currency="VND", idempotency_key="charge-acc-b", off_session=True,
+            )
+        )  # fmt: skip
+    assert payment.status is PaymentStatus.SUCCEEDED
+    assert payment.amount == 12_000

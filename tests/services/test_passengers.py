@@ -45,6 +45,7 @@ from ticketing.services.riders import (
 )
 from ticketing.services.trip_days import trip_days
 from ticketing.services.users import ScryptCost, create_user, sign_in, user_for_token
+from ticketing.stores.payments import SavedCard
 from ticketing.unit_of_work import UnitOfWorkFactory
 from ticketing.users import ApiUser, UserRole
 
@@ -293,3 +294,27 @@ async def test_a_new_fetch_does_not_escape_a_debt_denial(
     deny = await deny_list_snapshot(uow_factory)
     assert not accepted(keys, first.phone, deny, NOW)
     assert not accepted(keys, second.issued.phone, deny, NOW)
+
+
+async def test_the_customer_base_is_loaded_with_the_cards_it_saved_earlier(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """`load_passengers` with cards: each account's card is the one charged, as saving it
+    through the payments flow makes it; an account without one has none."""
+    suffix = str(NOW.timestamp()).replace(".", "")
+    with_card, without = f"base-card-{suffix}", f"base-none-{suffix}"
+    accounts = [
+        (passengers.passenger_account(a, payment_mode=PaymentMode.POSTPAID_CARD), a)
+        for a in (with_card, without)
+    ]
+    card = passengers.GatewayCard("cus_earlier", "pm_earlier", "4242")
+    loaded = await passengers.load_passengers(
+        uow_factory, accounts, "unused-hash", at=NOW, cards={with_card: card}
+    )
+    assert loaded == 2
+    async with uow_factory() as uow:
+        saved = await uow.payments.saved_cards([with_card, without])
+        customer = await uow.payments.add_customer(with_card)
+    assert list(saved) == [with_card]
+    assert saved[with_card] == SavedCard("cus_earlier", "pm_earlier", "4242")
+    assert customer == (False, "cus_earlier")

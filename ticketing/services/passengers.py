@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -201,6 +201,15 @@ async def open_passenger_account(uow: UnitOfWork, account: RiderAccount, at: dat
 
 
 @dataclass(frozen=True, slots=True)
+class GatewayCard:
+    """A card saved at the gateway: its customer there, the card's id and last four digits."""
+
+    customer_id: str
+    card_id: str
+    last4: str
+
+
+@dataclass(frozen=True, slots=True)
 class Registered:
     user: ApiUser
     account: RiderAccount
@@ -241,11 +250,13 @@ async def load_passengers(
     password_hash: str,
     *,
     at: datetime,
+    cards: Mapping[str, GatewayCard] | None = None,
 ) -> int:
     """The customer base of earlier days in bulk, in one transaction: each rider account with
     its passenger user (`(account, username)`), all signing in with the password whose hash
-    is `password_hash` (`hash_password`). Raises InvalidUser or UserExists as registering
-    does; how many were loaded."""
+    is `password_hash` (`hash_password`), and the `cards` they saved then (by account: the
+    gateway's customer and card, which the gateway holds already). Raises InvalidUser or
+    UserExists as registering does; how many were loaded."""
     users = [ApiUser(username, UserRole.PASSENGER, account.id) for account, username in
              accounts_and_users]  # fmt: skip
     for user in users:
@@ -255,6 +266,10 @@ async def load_passengers(
         for (account, _), user in zip(accounts_and_users, users, strict=True):
             await open_passenger_account(uow, account, at)
             await add_user(uow, user, password_hash)
+        for account_id, card in (cards or {}).items():
+            await uow.payments.add_customer(account_id)
+            await uow.payments.set_customer(account_id, card.customer_id)
+            await uow.payments.set_card(account_id, card.card_id, card.last4)
         return len(users)
 
     return await run_in_uow(uows, load)
