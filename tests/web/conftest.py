@@ -27,6 +27,7 @@ from playwright.sync_api import Browser
 from faregate.web import LotOccupancy, OccupancyBroadcaster, add_web_routes
 from faregate.web.operator import OperatorOverview
 from gateways.localstripe_server import LocalStripe
+from gateways.vnpay_standin import VNPayStandIn
 from qr.credential import CredentialFlags
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import EMPTY, KeyMaterial
@@ -36,6 +37,7 @@ from tests.helpers.browser import SharedChromium, shared_chromium
 from tests.helpers.databases import sqlite_url
 from tests.helpers.live_app import LiveApp, serving
 from tests.helpers.staff_pages import FakeFinance, operator_overview
+from tests.helpers.vnpay import serving_with_standin, standin
 
 START = datetime.now(UTC).replace(microsecond=0)
 
@@ -164,6 +166,25 @@ def base_url(server: Server) -> str:
 def fake_finance() -> FakeFinance:
     """A fresh FakeFinance for one test (the server's own lives as long as the server)."""
     return FakeFinance()
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> VNPayStandIn:
+    """The VNPay stand-in of a module's `vnpay_app` (its IPN copies and answers to look at)."""
+    return standin()
+
+
+@pytest.fixture(scope="module")
+def vnpay_app(
+    tmp_path_factory: pytest.TempPathFactory,
+    localstripe_server: LocalStripe,
+    stand_in: VNPayStandIn,
+) -> Iterator[LiveApp]:
+    """The whole app on real data with the VNPay stand-in as its terminal."""
+    with serving_with_standin(
+        tmp_path_factory.mktemp("vnpay-app"), localstripe_server, stand_in
+    ) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

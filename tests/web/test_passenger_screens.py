@@ -27,13 +27,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from faregate_data import HANOI_FEED
-from gateways.localstripe_server import LocalStripe
 from gateways.vnpay_standin import VNPayStandIn
 from tests.helpers.browser import PHONE_VIEWPORT, look, wait_for_text
 from tests.helpers.http import loopback_sync
 from tests.helpers.live_app import LiveApp, shown_token
 from tests.helpers.payments import ride_the_metro
-from tests.helpers.vnpay import serving_with_standin, standin
 from ticketing.fares.feed import load_feed
 from ticketing.services.users import ScryptCost, create_user
 from ticketing.users import UserRole
@@ -77,23 +75,6 @@ TOKEN = """async () => {
     db.close();
     return value;
 }"""
-
-
-@pytest.fixture(scope="module")
-def stand_in() -> VNPayStandIn:
-    return standin()
-
-
-@pytest.fixture(scope="module")
-def app(
-    tmp_path_factory: pytest.TempPathFactory,
-    localstripe_server: LocalStripe,
-    stand_in: VNPayStandIn,
-) -> Iterator[LiveApp]:
-    with serving_with_standin(
-        tmp_path_factory.mktemp("screens-app"), localstripe_server, stand_in
-    ) as live:
-        yield live
 
 
 class Devices:
@@ -174,18 +155,18 @@ def refund_the_reported_trip(live: LiveApp) -> None:
 
 
 def test_a_rider_in_hanoi_on_every_screen(
-    devices: Devices, app: LiveApp, stand_in: VNPayStandIn
+    devices: Devices, vnpay_app: LiveApp, stand_in: VNPayStandIn
 ) -> None:
     # Signed out: the page in Vietnamese by default; the sign-up and reset forms.
     phone = devices.open()
-    phone.goto(f"{app.url}/")
+    phone.goto(f"{vnpay_app.url}/")
     assert phone.locator("html").get_attribute("lang") == "vi"
     assert phone.get_by_role("heading", level=1).inner_text() == "Vé của bạn"
     screen(phone, "sign-in")
     phone.get_by_role("button", name="Quên mật khẩu?").click()
     phone.locator("#reset-login").wait_for()
     screen(phone, "reset")
-    phone.goto(f"{app.url}/")
+    phone.goto(f"{vnpay_app.url}/")
     phone.get_by_role("button", name="Tạo tài khoản mới").click()
     login = f"huong.{secrets.token_hex(3)}@example.vn"
     phone.locator("#register-name").fill(NAME)
@@ -195,10 +176,10 @@ def test_a_rider_in_hanoi_on_every_screen(
     phone.get_by_role("button", name="Tạo tài khoản", exact=True).click()
     wait_for_text(phone, "#username-shown", NAME)
     first = shown_token(phone)
-    assert app.accepted(first)
+    assert vnpay_app.accepted(first)
     screen(phone, "account")
     assert account_beside_the_pass(phone) == (devices.viewport != PHONE_VIEWPORT)
-    account = str(account_of(app, phone.evaluate(TOKEN)).json()["account_id"])
+    account = str(account_of(vnpay_app, phone.evaluate(TOKEN)).json()["account_id"])
 
     # A VNPay top-up: the IPN twice, both before the rider is back; credited once.
     stand_in.ipn_copies = 2
@@ -214,7 +195,9 @@ def test_a_rider_in_hanoi_on_every_screen(
     screen(phone, "vnpay-paid")
 
     # Rides on a past day; a pass bought and renewed; a problem reported on a trip, refunded.
-    app.run(ride_the_metro(app.uows, load_feed(HANOI_FEED), account, date(2026, 11, 24)))
+    vnpay_app.run(
+        ride_the_metro(vnpay_app.uows, load_feed(HANOI_FEED), account, date(2026, 11, 24))
+    )
     phone.reload()
     day_pass = phone.locator("#passes ul.catalogue li").filter(has_text="Vé ngày Metro 2A")
     day_pass.get_by_role("button", name="Mua").click()
@@ -231,7 +214,7 @@ def test_a_rider_in_hanoi_on_every_screen(
     trip.get_by_role("button", name="Gửi báo cáo").click()
     phone.locator("#cases li").first.wait_for()
     screen(phone, "trips")
-    refund_the_reported_trip(app)
+    refund_the_reported_trip(vnpay_app)
     phone.reload()
     wait_for_text(phone, "#cases", "Đã hoàn 15.000\xa0₫: cổng ra bị lỗi")
     wait_for_text(phone, "#balance", "28.000\xa0₫")
@@ -244,8 +227,8 @@ def test_a_rider_in_hanoi_on_every_screen(
     context.set_offline(True)
     phone.close()
     phone = devices.page(context)
-    phone.goto(f"{app.url}/")
-    assert app.accepted(shown_token(phone))
+    phone.goto(f"{vnpay_app.url}/")
+    assert vnpay_app.accepted(shown_token(phone))
     wait_for_text(phone, "#network-status", "Ngoại tuyến")
     # The card names the pass bought and its end, not the credential's "Trả theo lượt".
     wait_for_text(phone, "#pass-held", "Vé ngày Metro 2A, hiệu lực đến")
@@ -255,15 +238,15 @@ def test_a_rider_in_hanoi_on_every_screen(
 
     # Signed in on a second device: the first phone's code still works; then the pass moves.
     other = devices.open()
-    sign_in(other, app, login)
+    sign_in(other, vnpay_app, login)
     other.locator("#pass-elsewhere").wait_for()
     wait_for_text(other, "#balance", "28.000\xa0₫")  # the account is there to read
-    assert app.accepted(shown_token(phone))
+    assert vnpay_app.accepted(shown_token(phone))
     screen(other, "pass-elsewhere")
     other.get_by_role("button", name="Dùng vé của tôi trên điện thoại này").click()
     moved = shown_token(other)
-    assert app.accepted(moved)
-    assert not app.accepted(shown_token(phone))
+    assert vnpay_app.accepted(moved)
+    assert not vnpay_app.accepted(shown_token(phone))
     context.set_offline(True)  # the old phone, back online, asks about its pass
     context.set_offline(False)
     phone.locator("#pass-elsewhere-detail").wait_for()
@@ -276,8 +259,8 @@ def test_a_rider_in_hanoi_on_every_screen(
     phone.get_by_label("Tôi đã mất điện thoại chứa vé").check()
     phone.get_by_role("button", name="Báo mất điện thoại").click()
     phone.locator("#sign-in-form").wait_for()
-    assert account_of(app, lost_token).status_code == 401
-    assert not app.accepted(moved)
+    assert account_of(vnpay_app, lost_token).status_code == 401
+    assert not vnpay_app.accepted(moved)
     other.context.set_offline(True)
     other.context.set_offline(False)
     wait_for_text(other, "#sign-in-error", "Phiên đăng nhập đã kết thúc")
@@ -285,6 +268,6 @@ def test_a_rider_in_hanoi_on_every_screen(
     # A new phone whose clock is 3 minutes fast still shows a code the gate accepts.
     new = devices.open()
     new.clock.install(time=datetime.now(UTC) + timedelta(minutes=3))
-    sign_in(new, app, login)
-    assert app.accepted(shown_token(new))
+    sign_in(new, vnpay_app, login)
+    assert vnpay_app.accepted(shown_token(new))
     assert new.locator("#clock-warning").is_hidden()

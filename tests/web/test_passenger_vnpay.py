@@ -11,30 +11,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from gateways.localstripe_server import LocalStripe
 from gateways.vnpay_standin import VNPayStandIn
 from tests.helpers.browser import PHONE_VIEWPORT, look, opened_page
 from tests.helpers.live_app import PASSWORD, LiveApp, register, sign_in
-from tests.helpers.vnpay import serving_with_standin, standin
 
 pytestmark = pytest.mark.timeout(900)  # the first browser test may have to install chromium
-
-
-@pytest.fixture(scope="module")
-def stand_in() -> VNPayStandIn:
-    return standin()
-
-
-@pytest.fixture(scope="module")
-def vnpay_app(
-    tmp_path_factory: pytest.TempPathFactory,
-    localstripe_server: LocalStripe,
-    stand_in: VNPayStandIn,
-) -> Iterator[LiveApp]:
-    with serving_with_standin(
-        tmp_path_factory.mktemp("vnpay-app"), localstripe_server, stand_in
-    ) as live:
-        yield live
 
 
 @pytest.fixture
