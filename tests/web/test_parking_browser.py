@@ -42,11 +42,21 @@ STACK_SCROLLS = """() => [...document.querySelectorAll(".table-wrap")]
     .map((w) => w.closest("section")?.id ?? "?")"""
 
 
+# A status badge whose words wrap onto a second line (`đang / mở` in a narrow column).
+BROKEN_BADGES = """() => [...document.querySelectorAll(".badge")]
+    .filter((b) => b.offsetParent !== null)
+    .filter((b) => { const r = document.createRange(); r.selectNodeContents(b);
+                     return r.getClientRects().length > 1; })
+    .map((b) => b.textContent)"""
+
+
 def screen(page: Page, name: str) -> None:
-    """Nothing wider than the screen, no card of a table cut at its right; saved for the docs."""
+    """Nothing wider than the screen, no card of a table cut at its right, no badge broken
+    across lines; saved for the docs."""
     look(page, name)
     if page.viewport_size == PHONE_VIEWPORT:
         assert page.evaluate(STACK_SCROLLS) == [], name
+    assert page.evaluate(BROKEN_BADGES) == [], name
 
 
 @pytest.fixture(scope="module")
