@@ -15,7 +15,10 @@ visible. For each size, on a fresh private PostgreSQL schema (dropped afterwards
    The gateway step is excluded: no gateway is given, so the charge and reconcile stages are
    checkpoints only (their cost is the gateway's round trips, left out of the target).
 
-Prints JSON (seconds per stage, peak RSS) and a one-line summary. Target: the 1 M day settles
+Prints JSON (seconds per stage, peak RSS, and CPU seconds: this process's per phase and stage,
+and the PostgreSQL backends' of the bench's connections over the settle step, read from /proc)
+and a one-line summary; each phase's end goes to stderr as it comes, so a long run shows where
+it is. On a loaded machine the CPU figures are the steadier ones. Target: the 1 M day settles
 in under 2 minutes.
 
     python bench/settlement.py [--accounts 25000,50000,100000] [--postgres-url URL] [--seed 7]
@@ -45,7 +48,7 @@ from pricing import (
     riders_of,
     synthetic_day,
 )
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from faregate_data import HANOI_FEED
 from ticketing.audit import Actor
@@ -66,39 +69,67 @@ FROM priced_days WHERE total_amount > 0
 TARGET_SECONDS = 120.0
 
 
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) a process used so far; 0 if it is gone or not ours to see."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _phase(name: str, started: float, cpu_started: float) -> tuple[float, float]:
+    """(wall, CPU) seconds since the marks, told on stderr as it ends."""
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(f"  {name}: {wall:.1f} s, {cpu:.1f} s CPU", file=sys.stderr, flush=True)
+    return round(wall, 2), round(cpu, 2)
+
+
 async def run_size(server_url: str, accounts: int, seed: int) -> dict[str, Any]:
     feed = load_feed(HANOI_FEED)
+    cpu = time.process_time()
     days = list(synthetic_day(feed, HANOI_FEED, accounts, seed))
     taps = [tap for day in days for tap in day.taps]
     riders = riders_of(days, feed.currency)
+    print(f"{len(taps):,} taps over {accounts:,} accounts", file=sys.stderr)
     result: dict[str, Any] = {"accounts": accounts, "taps": len(taps)}
+    result["generate_cpu_seconds"] = round(time.process_time() - cpu, 2)
     async with private_schema(server_url) as url:
         engine = create_engine(url)
+        backends: set[int] = set()
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _note_backend(connection: Any, _record: Any) -> None:
+            backends.add(connection.driver_connection.get_server_pid())
+
         try:
             uows = UnitOfWorkFactory(engine)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(taps), INGEST_BATCH):
                 async with uows() as uow:
                     await uow.taps.ingest(taps[start : start + INGEST_BATCH])
                     await uow.commit()
-            result["ingest_seconds"] = round(time.perf_counter() - started, 2)
+            result["ingest_seconds"], result["ingest_cpu_seconds"] = _phase("ingest", started, cpu)
+            started, cpu = time.perf_counter(), time.process_time()
             priced = await price_and_post("postgresql", url, feed, days, riders, 5_000, 2)
             result["pricing_seconds"] = round(priced.seconds, 2)
+            result["pricing_cpu_seconds"] = _phase("pricing", started, cpu)[1]
             # The gateway step stands in as done: every priced day's charge collected (not timed).
             async with uows() as uow:
                 await uow.session.execute(text(CHARGED))
                 await uow.commit()
             stages: dict[str, float] = {}
-            mark = time.perf_counter()
+            stages_cpu: dict[str, float] = {}
+            mark, cpu_mark = time.perf_counter(), time.process_time()
 
             def after(stage: str) -> None:
-                nonlocal mark
-                now = time.perf_counter()
-                stages[stage] = round(now - mark, 2)
-                mark = now
+                nonlocal mark, cpu_mark
+                stages[stage], stages_cpu[stage] = _phase(stage, mark, cpu_mark)
+                mark, cpu_mark = time.perf_counter(), time.process_time()
 
+            database_cpu = sum(_cpu_of(pid) for pid in backends)
             with tempfile.TemporaryDirectory(prefix="fg_settle_") as reports:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 outcome = await settle(
                     uows,
                     feed,
@@ -108,16 +139,23 @@ async def run_size(server_url: str, accounts: int, seed: int) -> dict[str, Any]:
                     after_stage=after,
                 )
                 settled = time.perf_counter() - started
+                settled_cpu = time.process_time() - cpu
+                # backends opened during the step are counted whole; those closed in it, not
+                database_cpu = sum(_cpu_of(pid) for pid in backends) - database_cpu
             summary = outcome.summary
             result.update(
                 settle_seconds=round(settled, 2),
+                settle_cpu_seconds=round(settled_cpu, 2),
+                settle_database_cpu_seconds=round(database_cpu, 2),
                 stages=stages,
+                stages_cpu=stages_cpu,
                 gateway="excluded (no gateway: charge and reconcile are checkpoints only)",
                 account_days=summary.account_days,
                 collected=summary.collected.amount,
                 control_ok=summary.control_ok,
                 exceptions=summary.exceptions,
                 peak_rss_mb=peak_rss_mb(),
+                load_average=round(os.getloadavg()[0], 1),
             )
         finally:
             await engine.dispose()
@@ -139,7 +177,12 @@ def main() -> None:
     verdict = "OK" if largest["settle_seconds"] < TARGET_SECONDS else "SLOW"
     print(
         "settlement: "
-        + "; ".join(f"{r['taps']:,} taps settled in {r['settle_seconds']} s" for r in runs)
+        + "; ".join(
+            f"{r['taps']:,} taps settled in {r['settle_seconds']} s "
+            f"({r['settle_cpu_seconds']} s CPU here, {r['settle_database_cpu_seconds']} s in the "
+            f"database, load {r['load_average']})"
+            for r in runs
+        )
         + f"; peak RSS {largest['peak_rss_mb']} MB; target < {TARGET_SECONDS:.0f} s: {verdict}"
     )
 
