@@ -48,12 +48,15 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/pricing.py's helpers
+
+from pricing import cpu_seconds_of, private_schema
+
 from gateways.localstripe_server import localstripe
 from gateways.protocol import Payment, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
 
 SERVICE_DAY = "2025-03-14"
-BENCH_DIR = str(Path(__file__).resolve().parent)  # bench/pricing.py: private_schema
 DAILY_AMOUNT_VND = 27_000
 
 T = TypeVar("T")
@@ -247,15 +250,6 @@ async def _authorise_and_capture(gateway: StripeGateway, account: Account, day: 
     return captured.status is PaymentStatus.SUCCEEDED
 
 
-def _cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) a process used so far; 0 if it is gone or not ours to see."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class _CpuMeter:
     """CPU used by this process, localstripe and the database backends of the stage's
@@ -267,8 +261,8 @@ class _CpuMeter:
     def read(self) -> dict[str, float]:
         return {
             "bench": time.process_time(),
-            "localstripe": _cpu_of(self.localstripe_pid),
-            "database": sum(_cpu_of(pid) for pid in self.backends),
+            "localstripe": cpu_seconds_of(self.localstripe_pid),
+            "database": sum(cpu_seconds_of(pid) for pid in self.backends),
         }
 
     @staticmethod
@@ -296,9 +290,6 @@ async def _fresh_database(database_url: str | None, state_dir: Path) -> AsyncIte
     if database_url is None or not database_url.startswith("postgresql"):
         yield database_url or f"sqlite+aiosqlite:///{state_dir / 'bench.db'}"
         return
-    sys.path.insert(0, BENCH_DIR)
-    from pricing import private_schema
-
     async with private_schema(database_url) as url:
         yield url
 

@@ -368,6 +368,17 @@ async def run_postgres(
         return await price_and_post("postgresql", url, feed, days, riders, batch, pipeline)
 
 
+def cpu_seconds_of(pid: int) -> float:
+    """CPU seconds (user + system) a process used so far, from /proc (a server beside the
+    bench: PostgreSQL's backend of a connection, localstripe); 0 if it is gone or not ours to
+    see."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)

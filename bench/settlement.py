@@ -42,6 +42,7 @@ from pricing import (
     DAY,
     DEFAULT_POSTGRES_URL,
     POSTGRES_URL_ENV,
+    cpu_seconds_of,
     peak_rss_mb,
     price_and_post,
     private_schema,
@@ -67,15 +68,6 @@ SELECT 'charge:' || account_id || ':' || service_day, 'daily_charge', account_id
 FROM priced_days WHERE total_amount > 0
 """
 TARGET_SECONDS = 120.0
-
-
-def _cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) a process used so far; 0 if it is gone or not ours to see."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _phase(name: str, started: float, cpu_started: float) -> tuple[float, float]:
@@ -127,7 +119,7 @@ async def run_size(server_url: str, accounts: int, seed: int) -> dict[str, Any]:
                 stages[stage], stages_cpu[stage] = _phase(stage, mark, cpu_mark)
                 mark, cpu_mark = time.perf_counter(), time.process_time()
 
-            database_cpu = sum(_cpu_of(pid) for pid in backends)
+            database_cpu = sum(cpu_seconds_of(pid) for pid in backends)
             with tempfile.TemporaryDirectory(prefix="fg_settle_") as reports:
                 started, cpu = time.perf_counter(), time.process_time()
                 outcome = await settle(
@@ -141,7 +133,7 @@ async def run_size(server_url: str, accounts: int, seed: int) -> dict[str, Any]:
                 settled = time.perf_counter() - started
                 settled_cpu = time.process_time() - cpu
                 # backends opened during the step are counted whole; those closed in it, not
-                database_cpu = sum(_cpu_of(pid) for pid in backends) - database_cpu
+                database_cpu = sum(cpu_seconds_of(pid) for pid in backends) - database_cpu
             summary = outcome.summary
             result.update(
                 settle_seconds=round(settled, 2),

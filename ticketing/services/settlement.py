@@ -50,6 +50,7 @@ from gateways.vnpay import VNPayConfig
 from ticketing.audit import Actor, AuditAction, Target, TargetKind
 from ticketing.fares.feed import FareFeed
 from ticketing.ledger import accounts as ledger_accounts
+from ticketing.money import Money
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.model import parking_charge_key
 from ticketing.services import audit
@@ -314,15 +315,11 @@ async def _apportion(run: _Run) -> None:
 
     async def record(uow: UnitOfWork) -> None:
         items = [
-            StoredException(
-                key=f"{ExceptionKind.UNPRICED_LEG}:{leg.account_id}:{day}:{leg.leg_index}",
-                kind=ExceptionKind.UNPRICED_LEG,
-                currency=DEFAULT_CURRENCY,
-                amount=0,
-                suspense=0,
-                record_day=day,
-                first_seen=day,
-                detail={
+            _found(
+                ExceptionKind.UNPRICED_LEG,
+                day,
+                f"{leg.account_id}:{day}:{leg.leg_index}",
+                {
                     "account": leg.account_id,
                     "leg_index": leg.leg_index,
                     "route": leg.route_id,
@@ -332,42 +329,32 @@ async def _apportion(run: _Run) -> None:
             for leg in await uow.settlement_day.unpriced_legs(day)
         ]
         items.extend(
-            StoredException(
-                key=f"{ExceptionKind.UNCOLLECTED}:{u.account_id}:{day}",
-                kind=ExceptionKind.UNCOLLECTED,
-                currency=u.currency,
-                amount=u.total,
-                suspense=0,
-                record_day=day,
-                first_seen=day,
-                detail={"account": u.account_id, "day_total": u.total},
+            _found(
+                ExceptionKind.UNCOLLECTED,
+                day,
+                f"{u.account_id}:{day}",
+                {"account": u.account_id, "day_total": u.total},
+                Money(u.total, u.currency),
             )
             for u in await uow.settlement_day.uncollected_days(day)
         )
         start, end = day_window(day)
         items.extend(
-            StoredException(
-                key=f"{ExceptionKind.UNCOLLECTED_PARKING}:{u.account_id}:{day}:{u.operator_id}",
-                kind=ExceptionKind.UNCOLLECTED_PARKING,
-                currency=u.currency,
-                amount=u.amount,
-                suspense=0,
-                record_day=day,
-                first_seen=day,
-                detail={"account": u.account_id, "operator": u.operator_id, "parking": u.amount},
+            _found(
+                ExceptionKind.UNCOLLECTED_PARKING,
+                day,
+                f"{u.account_id}:{day}:{u.operator_id}",
+                {"account": u.account_id, "operator": u.operator_id, "parking": u.amount},
+                Money(u.amount, u.currency),
             )
             for u in await uow.settlement_day.parking_uncollected(day, start, end)
         )
         items.extend(
-            StoredException(
-                key=f"{ExceptionKind.SHARED_CODE}:{shared.key}",
-                kind=ExceptionKind.SHARED_CODE,
-                currency=DEFAULT_CURRENCY,
-                amount=0,
-                suspense=0,
-                record_day=day,
-                first_seen=day,
-                detail={
+            _found(
+                ExceptionKind.SHARED_CODE,
+                day,
+                shared.key,
+                {
                     "account": shared.account_id,
                     "credential": str(shared.credential_id),
                     "step": shared.step,
@@ -386,6 +373,28 @@ async def _apportion(run: _Run) -> None:
         await uow.settlement.set_stage(day, Stage.APPORTIONED)
 
     await run_in_uow(run.uows, record)
+
+
+def _found(
+    kind: ExceptionKind,
+    day: date,
+    key: str,
+    detail: dict[str, Any],
+    amount: Money | None = None,
+) -> StoredException:
+    """An exception the run of `day` found (recorded and first seen that day, nothing moved
+    into suspense), keyed `{kind}:{key}`; `amount`: the money it holds, if any."""
+    held = Money(0, DEFAULT_CURRENCY) if amount is None else amount
+    return StoredException(
+        key=f"{kind}:{key}",
+        kind=kind,
+        currency=held.currency,
+        amount=held.amount,
+        suspense=0,
+        record_day=day,
+        first_seen=day,
+        detail=detail,
+    )
 
 
 _STEPS: tuple[tuple[Stage, Callable[[_Run], Awaitable[None]]], ...] = (

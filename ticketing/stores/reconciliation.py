@@ -5,8 +5,9 @@ balance). The gateway's side is the gateway's own listings (`services.settlement
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,24 @@ ATTEMPTS = table_of(PaymentAttemptRow)
 ORDERS = table_of(VNPayOrderRow)
 REFUNDS = table_of(PaymentRefundRow)
 COLLECTED_STATUSES = (AttemptStatus.SUCCEEDED.value, AttemptStatus.RECOVERED.value)
+
+
+T = TypeVar("T")
+
+
+async def _matching(
+    fetch: Callable[[ColumnElement[bool]], Awaitable[list[T]]],
+    key: Callable[[T], str],
+    *lookups: tuple[ColumnElement[str | None], Iterable[str]],
+) -> list[T]:
+    """What `fetch` finds whose column (of any lookup) is one of that lookup's ids, each once,
+    in `key` order: the ledger's records of what the gateway listed, by the gateway's id or by
+    ours."""
+    found: dict[str, T] = {}
+    for column, ids in lookups:
+        for part in chunks(sorted(set(ids))):  # bound parameters per statement
+            found.update((key(record), record) for record in await fetch(column.in_(part)))
+    return [found[k] for k in sorted(found)]
 
 
 class ReconciliationInputs:
@@ -54,16 +73,12 @@ class ReconciliationInputs:
         """Collected attempts, whatever their period, that recorded one of the gateway's
         payment ids or whose id is one of `attempt_ids` (our idempotency keys at the gateway):
         the ledger's records of payments the gateway listed."""
-        found: dict[str, LedgerPayment] = {}
-        for column, ids in (
+        return await _matching(
+            self._succeeded_attempts,
+            lambda payment: payment.attempt_id,
             (ATTEMPTS.c.gateway_payment_id, gateway_ids),
             (ATTEMPTS.c.id, attempt_ids),
-        ):
-            for part in chunks(sorted(set(ids))):  # bound parameters per statement
-                found.update(
-                    (p.attempt_id, p) for p in await self._succeeded_attempts(column.in_(part))
-                )
-        return [found[key] for key in sorted(found)]
+        )
 
     async def _succeeded_attempts(self, *where: ColumnElement[bool]) -> list[LedgerPayment]:
         """The ledger's side of a payment line, of the succeeded attempts matching `where`."""
@@ -103,16 +118,12 @@ class ReconciliationInputs:
     ) -> list[LedgerRefund]:
         """Paid-back refunds, whatever their period, that recorded one of the gateway's refund
         ids or whose id is one of `refund_ids` (our idempotency keys at the gateway)."""
-        found: dict[str, LedgerRefund] = {}
-        for column, ids in (
+        return await _matching(
+            self._succeeded_refunds,
+            lambda refund: refund.refund_id,
             (REFUNDS.c.gateway_refund_id, gateway_ids),
             (REFUNDS.c.id, refund_ids),
-        ):
-            for part in chunks(sorted(set(ids))):  # bound parameters per statement
-                found.update(
-                    (r.refund_id, r) for r in await self._succeeded_refunds(column.in_(part))
-                )
-        return [found[key] for key in sorted(found)]
+        )
 
     async def _succeeded_refunds(self, *where: ColumnElement[bool]) -> list[LedgerRefund]:
         rows = await self._session.execute(
