@@ -45,7 +45,8 @@ async def test_held_request_times_out_then_reaches_the_gateway(
         off_session=True,
     )
     fault_proxy.inject([RequestFault.DELAY])
-    with pytest.raises(GatewayTimeout):
+    # Timed out because the proxy holds it, not by a clock (tests.helpers.fault_proxy).
+    with pytest.raises(GatewayTimeout, match="held by the fault proxy"):
         await proxied_gateway.create_payment(request)
     assert await proxied_gateway.find_payments(request.idempotency_key) == []
 

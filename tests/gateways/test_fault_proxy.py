@@ -86,7 +86,7 @@ async def test_a_timeout_holds_the_answer_of_a_payment_the_gateway_made(
 ) -> None:
     request = await _request(proxied_gateway)
     fault_proxy.rates = FaultRates(timeout=1.0)
-    with pytest.raises(GatewayTimeout):
+    with pytest.raises(GatewayTimeout, match="held by the fault proxy"):
         await proxied_gateway.create_payment(request)
     await fault_proxy.drain()
     [made] = await proxied_gateway.find_payments(request.idempotency_key)
