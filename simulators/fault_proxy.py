@@ -343,11 +343,12 @@ class RunningProxy:
     pid: int
 
     def set_rates(self, rates: FaultRates) -> None:
-        answer = httpx.put(self.url + CONTROL_PATH, json=asdict(rates), timeout=10)
+        # Plain HTTP on loopback: no CA bundle to load (about 20 ms of CPU a client).
+        answer = httpx.put(self.url + CONTROL_PATH, json=asdict(rates), timeout=10, verify=False)
         answer.raise_for_status()
 
     def injected(self) -> dict[str, int]:
-        answer = httpx.get(self.url + CONTROL_PATH, timeout=10)
+        answer = httpx.get(self.url + CONTROL_PATH, timeout=10, verify=False)
         answer.raise_for_status()
         return {str(k): int(v) for k, v in answer.json()["injected"].items()}
 
