@@ -1,7 +1,8 @@
 """Benchmark: the daily aggregated charge of N postpaid accounts against localstripe.
 
 Starts a private localstripe (the shared helper), gives N accounts a customer and a saved card,
-then charges each account's day once, at most `--concurrency` charges in flight
+then charges each account's day once, at most `--concurrency` charges in flight (default: the
+charge stage's, `charging.DEFAULT_CONCURRENCY`)
 (asyncio.Semaphore). A sequential run over a few accounts in the same process is the baseline.
 
 Reports charges/s, the speed-up over the sequential baseline, latency percentiles, and the
@@ -26,7 +27,7 @@ the stage's connections, read from /proc. On a loaded machine the CPU is the ste
 `cpu_ratio` is the gateway alone's CPU per charge over the stage's, the rate the stage would
 reach beside the gateway alone if CPU were all they waited for.
 
-    python bench/charges.py --accounts 500 --concurrency 16 [--through-service]
+    python bench/charges.py --accounts 500 [--concurrency 32] [--through-service]
     python bench/charges.py --stage --accounts 200 --rounds 3 [--database-url URL]
 """
 
@@ -55,6 +56,7 @@ from pricing import cpu_seconds_of, private_schema
 from gateways.localstripe_server import localstripe
 from gateways.protocol import Payment, PaymentRequest, PaymentStatus
 from gateways.stripe_gateway import StripeGateway
+from ticketing.services.charging import DEFAULT_CONCURRENCY
 
 SERVICE_DAY = "2025-03-14"
 DAILY_AMOUNT_VND = 27_000
@@ -302,7 +304,7 @@ async def _bench_stage(
     from faregate.database import open_database
     from ticketing.money import Money
     from ticketing.payment_flows.service import PaymentsService
-    from ticketing.services.charging import DEFAULT_CONCURRENCY, charge_owed
+    from ticketing.services.charging import charge_owed
     from ticketing.unit_of_work import UnitOfWorkFactory
 
     engine = await open_database(database_url)
@@ -398,7 +400,7 @@ async def _bench_stage(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--baseline", type=int, default=50, help="accounts charged sequentially")
     parser.add_argument("--through-service", action="store_true")
     parser.add_argument("--database-url", default=None)
