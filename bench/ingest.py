@@ -11,6 +11,8 @@ checked against what was sent.
 The baseline, measured in the same run on the same database: the same taps written with one
 plain `COPY` (asyncpg `copy_records_to_table`) into a table shaped like `taps` (its indexes and
 unique key included). The ratio says what HTTP, auth, JSON and idempotent insert cost on top.
+The servers' own CPU time over the uploads (from /proc, Linux) is reported per tap as well:
+on a shared machine taps/s and the COPY both move with the load, CPU time much less.
 
 Prints JSON, then one summary line.
 
