@@ -299,6 +299,7 @@ async def _noon(
     if len(riders) > 1:
         rider = riders[-1]
         phone = phones[rider.account_id]
+        await phone.sign_in()  # the rider opens the app (their phone may have had no errand)
         await phone.report_lost()
         await phone.sign_in()
         await phone.fetch_credential()

@@ -164,7 +164,8 @@ class PhoneTally:
     top_ups: int = 0
     topped_up: int = 0
     passes: int = 0
-    credentials: int = 0
+    credentials: int = 0  # fetched on the day
+    credentials_held: int = 0  # fetched on earlier days
     declined: int = 0  # top-ups and pass sales the card's issuer refused
     retried: int = 0  # payment requests sent again after a 502 (the gateway did not answer)
 
@@ -189,18 +190,23 @@ async def morning_phones(
     declining: str | None,
     progress: Callable[[], None],
     on_file: Collection[str] = (),
+    credentials: Mapping[str, PhoneCredential] | None = None,
 ) -> tuple[list[DemoRider], dict[str, Phone], PhoneTally]:
     """Each rider's phone signs in, saves a card unless its account has one `on_file`
     (`declining`'s the one the issuer declines), tops up a prepaid wallet, buys the rider's
-    pass and fetches its credential, all over the passenger API (the payments go through the
-    gateway)."""
+    pass and fetches its credential unless it holds one from earlier days (`credentials`, by
+    account), all over the passenger API (the payments go through the gateway). A phone with
+    nothing to do (its card on file, its credential held, no wallet) does not sign in."""
+    credentials = credentials or {}
     tally = PhoneTally()
     limit = asyncio.Semaphore(PHONE_CONCURRENCY)
 
     async def one(rider: RiderPlan) -> tuple[DemoRider, Phone]:
         async with limit:
             phone = Phone(http, rider.account_id, PASSENGER_PASSWORD)
-            await phone.sign_in()
+            held = credentials.get(rider.account_id)
+            if held is None or rider.payment_mode is PaymentMode.PREPAID_WALLET:
+                await phone.sign_in()  # a phone holding its credential and card has no errand
             if rider.account_id in on_file:
                 tally.cards_on_file += 1
             else:
@@ -217,8 +223,12 @@ async def morning_phones(
             ):
                 tally.passes += 1
             tally.retried += phone.retries
-            credential = await phone.fetch_credential()
-            tally.credentials += 1
+            if held is None:
+                credential = await phone.fetch_credential()
+                tally.credentials += 1
+            else:
+                credential = phone.credential = held
+                tally.credentials_held += 1
             progress()
             demo_rider = DemoRider(
                 rider.account_id, rider.category, rider.payment_mode, rider.home_route,

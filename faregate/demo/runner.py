@@ -64,6 +64,7 @@ from simulators.network import load_routes
 from simulators.traffic import SimPassenger, plan_day
 from ticketing.fares.feed import load_feed
 from ticketing.services.devices import places_of
+from ticketing.services.passengers import fetch_credentials
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -153,6 +154,13 @@ async def run_demo(
         loaded = await load_customer_base(
             the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1), cards=cards
         )
+        # Their phones fetched credentials on earlier days too (but the pass buyers', whose
+        # credential follows the pass they buy on the day).
+        held = await fetch_credentials(
+            the_day_before, load_keys(workdir / "keys"),
+            [p.account_id for p in plans if p.account_id in cards and p.pass_product is None],
+            at=DEMO_DAY_START - timedelta(days=1),
+        )  # fmt: skip
         await add_staff(the_day_before)
         barriers = await open_lots(
             ParkingUnitOfWorkFactory(engine, clock=lambda: DEMO_DAY_START - timedelta(days=1))
@@ -166,7 +174,8 @@ async def run_demo(
         await engine.dispose()
     console.print(
         f"{loaded} riders loaded in bulk (accounts and passenger users, {len(cards)} with "
-        f"the card they saved earlier); {len(barriers)} "
+        f"the card they saved earlier, {len(held)} phones with the credential they fetched "
+        f"then); {len(barriers)} "
         f"parking lots opened; {len(bindings)} gates and validators and {len(barriers)} "
         "barriers registered at their places, each with its enrolment code"
     )
@@ -187,6 +196,7 @@ async def run_demo(
                     riders, phones, tally = await morning_phones(
                         http, plans, top_up=TOP_UP, declining=plans[0].account_id,
                         progress=lambda: progress.advance(task), on_file=cards.keys(),
+                        credentials=held,
                     )  # fmt: skip
                 await gateway.stop_striking(faults, MORNING)
                 watch.lap("phones (passenger API)")
@@ -199,7 +209,8 @@ async def run_demo(
                     f"through the passenger API: {tally.cards} cards saved (the other "
                     f"{tally.cards_on_file} riders' were on file), {tally.top_ups} "
                     f"wallets topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
-                    f"{tally.credentials} phone credentials fetched; {tally.declined} payments "
+                    f"{tally.credentials} phone credentials fetched ({tally.credentials_held} "
+                    f"phones held theirs); {tally.declined} payments "
                     f"declined, {tally.retried} sent again after a 502"
                 )
                 parking = ParkingDay(

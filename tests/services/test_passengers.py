@@ -318,3 +318,28 @@ async def test_the_customer_base_is_loaded_with_the_cards_it_saved_earlier(
     assert list(saved) == [with_card]
     assert saved[with_card] == SavedCard("cus_earlier", "pm_earlier", "4242")
     assert customer == (False, "cus_earlier")
+
+
+async def test_credentials_fetched_for_many_accounts_at_once_are_each_ones_first(
+    uow_factory: UnitOfWorkFactory, keys: KeyMaterial
+) -> None:
+    """`fetch_credentials`: each account's first credential, recorded and accepted at a gate,
+    in one transaction; an account already holding one refuses the whole call."""
+    prepaid = await open_account(uow_factory)
+    postpaid = await open_account(uow_factory, PaymentMode.POSTPAID_CARD)
+    phones = await passengers.fetch_credentials(uow_factory, keys, [prepaid, postpaid], at=NOW)
+    assert sorted(phones) == sorted([prepaid, postpaid])
+    assert phones[postpaid].credential.flags & CredentialFlags.POSTPAID
+    deny = await deny_list_snapshot(uow_factory)
+    assert all(accepted(keys, phone, deny, NOW) for phone in phones.values())
+    for account_id, phone in phones.items():
+        overview = await passengers.account_overview(uow_factory, account_id)
+        assert overview.live_credentials == 1
+        async with uow_factory() as uow:
+            held = await uow.riders.credentials_for(account_id)
+        assert [c.credential_id for c in held] == [phone.credential.credential_id]
+    third = await open_account(uow_factory)
+    with pytest.raises(PassOnAnotherPhone):
+        await passengers.fetch_credentials(uow_factory, keys, [third, prepaid], at=NOW)
+    async with uow_factory() as uow:
+        assert await uow.riders.credentials_for(third) == []  # nothing of the refused call

@@ -384,15 +384,30 @@ async def fetch_credential(
     PassOnAnotherPhone is raised: signing in somewhere to read the account
     never takes the pass away from the phone that holds it (see `move_credential`)."""
 
-    async def issue(uow: UnitOfWork) -> IssuedCredential:
-        account = await uow.riders.get_account(account_id)
-        if await _live_credentials(uow, account_id, at):
-            raise PassOnAnotherPhone(
-                "your pass is on another phone; choose 'use my pass on this phone' to move it"
-            )
-        return await _issue(uow, keys, account, [], REISSUED, at)
+    return await run_in_uow(uows, lambda uow: _first_credential(uow, keys, account_id, at))
+
+
+async def fetch_credentials(
+    uows: UnitOfWorkFactory, keys: KeyMaterial, account_ids: Sequence[str], *, at: datetime
+) -> dict[str, PhoneCredential]:
+    """`fetch_credential` for many accounts in one transaction: the credentials a customer
+    base's phones fetched on earlier days, by account. Raises PassOnAnotherPhone as it does."""
+
+    async def issue(uow: UnitOfWork) -> dict[str, PhoneCredential]:
+        return {a: (await _first_credential(uow, keys, a, at)).phone for a in account_ids}
 
     return await run_in_uow(uows, issue)
+
+
+async def _first_credential(
+    uow: UnitOfWork, keys: KeyMaterial, account_id: str, at: datetime
+) -> IssuedCredential:
+    account = await uow.riders.get_account(account_id)
+    if await _live_credentials(uow, account_id, at):
+        raise PassOnAnotherPhone(
+            "your pass is on another phone; choose 'use my pass on this phone' to move it"
+        )
+    return await _issue(uow, keys, account, [], REISSUED, at)
 
 
 def _account_target(account_id: str) -> Target:
