@@ -124,6 +124,20 @@ def gettext(language: str, message: str) -> str:
     return translations(language).gettext(message)
 
 
+def refusal(detail: str, sentence: str | None, language: str) -> str:
+    """A refusal's `detail` (the rules' English) for a reader of `language`: the catalogue's
+    translation when it has the detail word for word; else, for a detail made for the
+    occasion (naming a field or a value), the translated `sentence` of its kind of error with
+    the English detail after it in brackets; the detail as it is with no sentence, or in
+    English. The passenger problems (faregate.api.problems) and the staff pages' `Error:`
+    lines (faregate.web.refusals) both tell refusals so."""
+    words = translations(language)
+    translated = words.gettext(detail)
+    if translated != detail or sentence is None or language == ENGLISH:
+        return translated
+    return f"{words.gettext(sentence)} ({detail})"
+
+
 @functools.cache
 def script_messages(language: str, scripts: tuple[str, ...] = ()) -> Mapping[str, str]:
     """The translations the page's JavaScript uses (texts found in a `.js` file, or only in

@@ -111,14 +111,9 @@ def translated(problem: Problem, language: str | None) -> Problem:
     """`problem` in the rider's `language` (see the module docstring)."""
     if language is None or language == i18n.ENGLISH:
         return problem
-    words = i18n.translations(language)
-    detail = words.gettext(problem.detail)
-    if detail == problem.detail:
-        sentence = RIDER_DETAILS.get(problem.type.removeprefix(PROBLEM_BASE))
-        if sentence is not None:
-            detail = f"{words.gettext(sentence)} ({problem.detail})"
-    problem.title = words.gettext(problem.title)
-    problem.detail = detail
+    sentence = RIDER_DETAILS.get(problem.type.removeprefix(PROBLEM_BASE))
+    problem.detail = i18n.refusal(problem.detail, sentence, language)
+    problem.title = i18n.gettext(language, problem.title)
     problem.headers.setdefault("Content-Language", language)
     return problem
 

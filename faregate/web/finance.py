@@ -25,6 +25,7 @@ from faregate.errors import SettlementRefused
 from faregate.i18n import N_
 from faregate.web.charts import bar_chart
 from faregate.web.pages import render_staff, words
+from faregate.web.refusals import error_line
 from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from faregate_data.operators import load_operators
 from ticketing.money import Money
@@ -314,9 +315,7 @@ async def _act(request: web.Request, approve: bool) -> web.Response:
         else:
             await source.start_settlement(request, day)
     except SettlementRefused as exc:
-        return await _page(
-            request, status=409, error=words(request)(N_("Error: {reason}")).format(reason=exc)
-        )
+        return await _page(request, status=409, error=error_line(request, exc))
     # Post/redirect/get: reloading the page afterwards does not post again.
     done = "approved" if approve else "started"
     location = (

@@ -38,6 +38,7 @@ from faregate.web.pages import (
     render_staff,
     words,
 )
+from faregate.web.refusals import error_line
 from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from parking.cases import (
     CaseQuery,
@@ -146,18 +147,13 @@ async def _form(request: web.Request) -> dict[str, str]:
     return fields
 
 
-def _refusal(error: Exception) -> Refused:
-    """A use case's refusal as the page shows it: the message, and each field's reason."""
+def _fields(error: Exception) -> dict[str, str]:
+    """Each field a use case's refusal names, with its reason, for the form to mark."""
     if isinstance(error, TariffErrors):
-        return Refused(str(error), {e.field or e.file: e.reason for e in error.errors})
+        return {e.field or e.file: e.reason for e in error.errors}
     if isinstance(error, (TariffError, LotError)):
-        return Refused(str(error), {error.field or "tariff": error.reason})
-    return Refused(str(error))
-
-
-def _error(request: web.Request, refusal: Exception) -> str:
-    """`Error: …` in the page's language, the refusal in its own (the rules' English)."""
-    return words(request)(N_("Error: {reason}")).format(reason=refusal)
+        return {error.field or "tariff": error.reason}
+    return {}
 
 
 def _int(fields: Mapping[str, str], name: str, *, required: bool = False) -> int | None:
@@ -282,14 +278,14 @@ async def _lot_change(
         await change(fields)
     except Refused as refused:
         return await lot_page(
-            request, status=422, error=_error(request, refused), fields=refused.fields,
+            request, status=422, error=error_line(request, refused), fields=refused.fields,
             posted=fields, form=form,
         )  # fmt: skip
     except (ParkingError, TicketingError) as error:
-        said = _refusal(error)
+        fields_named = _fields(error)
         return await lot_page(
-            request, status=409 if not said.fields else 422, error=_error(request, said),
-            fields=said.fields, posted=fields, form=form,
+            request, status=422 if fields_named else 409, error=error_line(request, error),
+            fields=fields_named, posted=fields, form=form,
         )  # fmt: skip
     lot_id = request.match_info["lot_id"]
     raise web.HTTPSeeOther(_url(request, "operator_lot", query or None, lot_id=lot_id))
@@ -331,22 +327,21 @@ async def post_upload(request: web.Request) -> web.Response:
     document = fields.get("document", "")
     try:
         if not document:
-            say = words(request)
+            # The message in the rules' English: the `Error:` line translates it (error_line).
             raise Refused(
-                say(N_("paste the tariff file's text")), {"document": say(N_("required"))}
+                N_("paste the tariff file's text"), {"document": words(request)(N_("required"))}
             )
         version = await upload_tariff(
             uows, request.match_info["lot_id"], document, by=_who(request), source="upload"
         )
     except Refused as refused:
         return await lot_page(
-            request, status=422, error=_error(request, refused), fields=refused.fields,
+            request, status=422, error=error_line(request, refused), fields=refused.fields,
             posted=fields, form="upload",
         )  # fmt: skip
     except (ParkingError, TicketingError) as error:
-        said = _refusal(error)
         return await lot_page(
-            request, status=422, error=_error(request, said), fields=said.fields,
+            request, status=422, error=error_line(request, error), fields=_fields(error),
             posted=fields, form="upload",
         )  # fmt: skip
     raise web.HTTPSeeOther(
@@ -411,8 +406,9 @@ async def post_open(request: web.Request) -> web.Response:
     async def change(fields: dict[str, str]) -> None:
         reason = fields.get("reason", "")
         if not reason:
-            say = words(request)
-            raise Refused(say(N_("say why the barrier opens")), {"reason": say(N_("required"))})
+            raise Refused(
+                N_("say why the barrier opens"), {"reason": words(request)(N_("required"))}
+            )
         await open_barrier(
             uows, request.match_info["lot_id"], request.match_info["device_id"],
             reason=reason, by=_who(request),
@@ -427,9 +423,8 @@ async def post_permit(request: web.Request) -> web.Response:
     async def change(fields: dict[str, str]) -> None:
         plate = fields.get("plate", "")
         if not plate:
-            say = words(request)
             raise Refused(
-                say(N_("give the plate the permit is for")), {"plate": say(N_("required"))}
+                N_("give the plate the permit is for"), {"plate": words(request)(N_("required"))}
             )
         await sell_permit(
             uows, request.match_info["lot_id"], parse_month(fields.get("month", "")),
@@ -476,9 +471,10 @@ async def post_new_lot(request: web.Request) -> web.Response:
         document, name = fields.get("document", ""), fields.get("tariff", "")
         if not document:
             if name not in shipped_tariff_names():
+                say = words(request)
                 raise Refused(
-                    "choose a shipped tariff or paste a tariff file",
-                    {"tariff": "choose one", "document": "or paste a file"},
+                    N_("choose a shipped tariff or paste a tariff file"),
+                    {"tariff": say(N_("choose one")), "document": say(N_("or paste a file"))},
                 )
             document = resolve_tariff(name).read_text(encoding="utf-8")
         currency = read_tariff(document, name or "upload").currency
@@ -503,14 +499,14 @@ async def post_new_lot(request: web.Request) -> web.Response:
         )  # fmt: skip
     except Refused as refused:
         return await _new_lot_page(
-            request, status=422, error=_error(request, refused), fields=refused.fields,
+            request, status=422, error=error_line(request, refused), fields=refused.fields,
             posted=fields,
         )  # fmt: skip
     except (ParkingError, TicketingError) as error:
-        said = _refusal(error)
+        fields_named = _fields(error)
         return await _new_lot_page(
-            request, status=409 if not said.fields else 422, error=_error(request, said),
-            fields=said.fields, posted=fields,
+            request, status=422 if fields_named else 409, error=error_line(request, error),
+            fields=fields_named, posted=fields,
         )  # fmt: skip
     raise web.HTTPSeeOther(_url(request, "operator_lot", {"done": "created"}, lot_id=lot.lot_id))
 
@@ -548,7 +544,7 @@ async def cases_page(
         views = await find_cases(uows, query)
     except ParkingError as refused:
         views, status = [], 422
-        error = _error(request, refused)
+        error = error_line(request, refused)
     lots = await lot_statuses(uows, source.occupancy(request))
     notice = _CASE_DONE.get(request.query.get("done", ""))
     totals: dict[str, int] = {}
@@ -608,7 +604,7 @@ async def _case_change(
     try:
         await change(fields)
     except (ParkingError, TicketingError) as error:
-        return await cases_page(request, status=409, error=_error(request, error))
+        return await cases_page(request, status=409, error=error_line(request, error))
     separator = "&" if "?" in back else "?"
     raise web.HTTPSeeOther(f"{back}{separator}done={done}")
 
@@ -697,6 +693,6 @@ async def post_check(request: web.Request) -> web.Response:
         )  # fmt: skip
     except ParkingError as error:
         return await inspector_page(
-            request, status=422, error=_error(request, error), posted=fields
+            request, status=422, error=error_line(request, error), posted=fields
         )
     return await inspector_page(request, check=check, posted={"lot_id": check.lot.lot_id})

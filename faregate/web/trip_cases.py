@@ -12,6 +12,7 @@ from aiohttp import web
 from faregate.i18n import N_
 from faregate.web.audit import AUDIT_SOURCE
 from faregate.web.pages import CLOCK, STAFF_USER, render_staff, words
+from faregate.web.refusals import error_line
 from faregate.web.staff import FORM_EXPIRED, FORM_TOKEN, FORM_TOKEN_FIELD, form_token_ok
 from ticketing.audit import Actor, ActorRole
 from ticketing.errors import TicketingError
@@ -78,7 +79,5 @@ async def post_resolve(request: web.Request) -> web.Response:
             at=request.app[CLOCK](),
         )  # fmt: skip
     except TicketingError as refused:
-        return await trip_cases_page(
-            request, status=409, error=tr(N_("Error: {reason}")).format(reason=refused)
-        )
+        return await trip_cases_page(request, status=409, error=error_line(request, refused))
     raise web.HTTPSeeOther(f"{PATH}?done={'refunded' if decision == 'refund' else 'declined'}")

@@ -117,10 +117,14 @@ async def test_a_lot_is_created_and_changed_through_its_forms(client: Client) ->
     assert refused.status == 422
     html = await refused.text()
     assert "reserved" in html
-    assert "Lỗi: " in html
-    assert "must be 0 to the capacity (20)" in html  # the rules' own words
-    english = await ops.get("/operator/lots/new?lang=en")
-    assert "<h1>New parking lot</h1>" in await english.text()
+    # Vietnamese first: the kind of error, then the rules' own words naming field and value.
+    assert "Lỗi: Cấu hình bãi xe không dùng được (reserved: must be 0 to the capacity (20))" in html
+    english = await ops.post("/operator/lots?lang=en", form)
+    assert english.status == 422
+    english_html = await english.text()
+    assert "<h1>New parking lot</h1>" in english_html
+    assert "Error: reserved: must be 0 to the capacity (20)<" in english_html
+    await ops.get("/operator/lots/new?lang=vi")  # the switch back (the choice is remembered)
     assert 'value="Trần Hưng Đạo"' in html  # the form keeps what was typed
     assert (await ops.get(f"/operator/lots/{lot_id}")).status == 404  # nothing created
     for bad in ({"capacity": "many"}, {"tariff": ""}, {"latitude": "north"}):
@@ -156,6 +160,16 @@ async def test_a_tariff_is_uploaded_with_its_errors_shown_and_scheduled(client: 
     html = await refused.text()
     assert "<code>grace_minutes</code>" in html
     assert "<code>currency</code>" in html
+    # Vietnamese first, then the rules' English naming each field and value.
+    said = re.findall(r'role="alert">([^<]*)<', html)
+    assert said[0].startswith("Lỗi: Tệp biểu giá có lỗi (upload: "), said
+    assert "grace_minutes: must not be negative, got -5" in said[0]
+    empty = await ops.post(f"{path}/tariffs", {"document": ""})
+    assert "Lỗi: dán nội dung tệp biểu giá<" in await empty.text()  # the catalogue's words
+    english = await (await ops.post(f"{path}/tariffs?lang=en", {"document": broken})).text()
+    assert re.findall(r'role="alert">([^<]*)<', english)[0].startswith("Error: upload: ")
+    assert "Tệp biểu giá" not in english
+    await ops.get(f"{path}?lang=vi")  # the switch back (a language chosen is remembered)
     dearer = document.replace("amount = 25000", "amount = 30000", 1)
     uploaded = await ops.post(f"{path}/tariffs", {"document": dearer})
     assert uploaded.status == 303
