@@ -112,7 +112,7 @@ def test_the_operator_pages_on_screens(
         page.locator("#document").fill("id = 'x'\ncurrency = 'VND'")
         page.get_by_role("button", name="Tải lên làm bản nháp").click()
         expect(page.locator("#upload-errors")).to_be_visible()
-        expect(page.get_by_role("alert")).to_contain_text("Lỗi: ")
+        expect(page.get_by_role("alert")).to_contain_text("Lỗi: Tệp biểu giá có lỗi (")
         # The file's `name` error is the upload's, not the lot's own name field below it.
         expect(page.locator("#f-name")).not_to_have_attribute("aria-invalid", "true")
         screen(page, f"parking-tariff-errors-{size}")
@@ -125,7 +125,9 @@ def test_the_operator_pages_on_screens(
         page.get_by_label("Chỗ dành riêng").fill("12")
         page.get_by_label("Biểu phí đầu tiên").select_option("hanoi-car")
         page.get_by_role("button", name="Tạo bãi xe").click()
-        expect(page.get_by_role("alert")).to_contain_text("reserved")
+        expect(page.get_by_role("alert")).to_contain_text(
+            "Lỗi: Cấu hình bãi xe không dùng được (reserved: "
+        )
         screen(page, f"parking-new-lot-errors-{size}")
 
         page.goto(f"{live_app.url}/operator/cases?lot_id={lot_id}")
