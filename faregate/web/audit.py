@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from faregate.i18n import N_
-from faregate.web.pages import SERVICE_ZONE, render_staff, words
+from faregate.web.pages import SERVICE_ZONE, render_staff
+from faregate.web.refusals import error_line
 from ticketing.audit import (
     DEFAULT_PAGE,
     AuditAction,
@@ -103,7 +103,7 @@ async def audit_page(request: web.Request) -> web.Response:
     try:
         page = await read_audit(request.app[AUDIT_SOURCE](request), query_of(form))
     except InvalidAuditQuery as refused:
-        error = words(request)(N_("Error: {reason}.")).format(reason=refused)
+        error = error_line(request, refused)
     filters = {name: value for name, value in form.items() if name != "cursor"}
     base = request.app.router["finance_audit"].url_for()
     older = None if page.next is None else {**filters, "cursor": page.next}

@@ -40,6 +40,7 @@ SENTENCES: Mapping[type[BaseException], str] = {
     parking.PermitError: N_("This permit cannot be sold so"),
     parking.ParkingError: N_("The parking rules refuse this change"),
     ticketing.UnknownRecord: N_("Not found"),
+    ticketing.InvalidAuditQuery: N_("This filter cannot be used"),
     ticketing.TripCaseClosed: N_("This case is decided already"),
     ticketing.RefundAboveFare: N_("The refund is more than the trip's fare"),
     payments.RefundNotAllowed: N_("This refund is not allowed"),

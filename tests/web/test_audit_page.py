@@ -155,10 +155,10 @@ async def test_pages_of_fifty_newest_first(client: Client, uow_factory: UnitOfWo
 @pytest.mark.parametrize(
     ("query", "error"),
     [
-        ({"from": "yesterday"}, "Error: from 'yesterday' is not a day (YYYY-MM-DD)."),
-        ({"from": "2026-12-02", "to": "2026-12-01"}, "Error: since must be before until."),
+        ({"from": "yesterday"}, "Error: from 'yesterday' is not a day (YYYY-MM-DD)"),
+        ({"from": "2026-12-02", "to": "2026-12-01"}, "Error: since must be before until"),
         ({"action": "rewrite-history"}, "Error: no such action or target kind"),
-        ({"target_id": "fin"}, "Error: a target id needs its target kind."),
+        ({"target_id": "fin"}, "Error: a target id needs its target kind"),
         ({"cursor": "x"}, "Error: cursor 'x' is not one this log gave"),
     ],
 )

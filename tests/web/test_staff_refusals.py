@@ -1,7 +1,8 @@
 """The staff pages' `Error:` lines (faregate.web.refusals): Vietnamese first, the catalogue's
 words for a reason it has word for word, else the sentence of the error's kind with the rules'
 English in brackets; English by the switch. The pages themselves: tests/web/test_parking_pages.py
-(a refused tariff file and lot form), test_finance_routes.py, test_finance_trip_cases.py."""
+(a refused tariff file and lot form), test_finance_routes.py, test_finance_trip_cases.py,
+test_audit_page.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from aiohttp.test_utils import make_mocked_request
 from faregate.errors import FormRefused, SettlementRefused
 from faregate.web.refusals import error_line
 from parking.errors import CaseError, InvalidPlate, LotError
-from ticketing.errors import RefundAboveFare, TripCaseClosed, UnknownRecord
+from ticketing.errors import (
+    InvalidAuditQuery,
+    RefundAboveFare,
+    TripCaseClosed,
+    UnknownRecord,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +51,10 @@ from ticketing.errors import RefundAboveFare, TripCaseClosed, UnknownRecord
         (
             InvalidPlate("'?' is not a plate"),
             "Lỗi: Đây không phải là biển số xe ('?' is not a plate)",
+        ),
+        (
+            InvalidAuditQuery("since must be before until"),
+            "Lỗi: Không dùng được bộ lọc này (since must be before until)",
         ),
     ],
 )
