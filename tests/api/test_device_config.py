@@ -32,7 +32,7 @@ from tests.helpers.api import Client, make_config
 from tests.helpers.devices import TESTS, barrier, device_id, enrolled_client, gate, validator
 from tests.helpers.http import loopback
 from tests.helpers.parking import lot_config, open_lot, shipped
-from ticketing.devices import DevicePolicy, Direction, StalePolicy
+from ticketing.devices import DevicePolicy, StalePolicy
 from ticketing.services.devices import revoke_device
 
 CONFIG = "/device/v1/config"
@@ -151,10 +151,9 @@ async def test_a_tariff_change_reaches_the_barrier_and_prices_the_next_stay(
     await open_lot(uows, lot_config(lot_id, capacity=10))
     bar_id = device_id("barrier")
     now = datetime.now(UTC)
-    # in service before its first stay (the backend refuses records from before its enrolment)
-    reference = await _reference(
-        client, bar_id, barrier(lot_id, Direction.EXIT), since=now - timedelta(hours=6)
-    )
+    # in service before its first stay (the backend refuses records from before its enrolment);
+    # one lane for both directions, as the barrier below records entries and exits
+    reference = await _reference(client, bar_id, barrier(lot_id), since=now - timedelta(hours=6))
     keys = load_keys(api_config.keys_dir)
     lane = OfflineBarrier(
         bar_id, Lot(lot_id=lot_id, tariff=CAR), keys.keyset, keys.secure_module(),
