@@ -21,6 +21,7 @@ def _scrypt_n(_ctx: click.Context, param: click.Parameter, value: int) -> int:
         )
     return value
 
+
 # Each command's module, imported when that command runs (or `--help` lists them): the
 # whole backend takes about 2 s of CPU to import, which a `faregate qr verify` or `faregate
 # parking quote` process has no use for.

@@ -12,7 +12,7 @@ from faregate.errors import FaregateError
 from gateways.errors import GatewayError
 from parking.errors import ParkingError
 from qr.errors import QRError
-from qr.timeutil import Clock, utc_now
+from qr.timeutil import Clock, parse_instant, utc_now
 from ticketing.audit import Actor
 from ticketing.errors import TicketingError
 
@@ -73,3 +73,26 @@ def simulated_clock(start: str | None) -> Clock:
         )
     offset = at - utc_now()
     return lambda: utc_now() + offset
+
+
+class InstantType(click.ParamType[datetime, str]):
+    """An ISO 8601 time with its offset; a naive time is a usage error (its instant is a guess)."""
+
+    name = "ISO-TIME"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_instant(str(value), "time")
+        except QRError as exc:
+            self.fail(
+                f"{exc} (write it with an offset, e.g. 2025-06-01T08:30:00+07:00 or ...Z)",
+                param,
+                ctx,
+            )
+
+
+INSTANT = InstantType()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from faregate.cli.qr import INSTANT
+from faregate.cli._common import INSTANT
 from qr.keys import KEYSET_FILE, KeyMaterial, init_keys, load_keyset, rotate_keys
 from qr.liveness import DEFAULT_PERIOD, MAX_PERIOD
 from qr.timeutil import isoformat_z, utc_now

@@ -12,43 +12,18 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
-from faregate.cli._common import finite
+from faregate.cli._common import INSTANT, finite
 from qr.credential import MAX_CREDENTIAL_ID, CredentialFlags, RiderCategory
 from qr.decision import Decision
 from qr.decode import verify_image
 from qr.denylist import DenyList
-from qr.errors import QRError
 from qr.issue import PhoneCredential, issue_credential
 from qr.keys import load_keys, load_keyset, load_secure_module
 from qr.liveness import TotpWindow
 from qr.memory import GateMemory, GateStateFile
 from qr.render import terminal_text, write_png, write_svg
-from qr.timeutil import isoformat_z, parse_instant, utc_now
+from qr.timeutil import isoformat_z, utc_now
 from qr.verifier import MAX_PASSBACK_SECONDS, GateContext, Verifier, VerifierPolicy
-
-
-class InstantType(click.ParamType[datetime, str]):
-    """An ISO 8601 time with its offset; a naive time is a usage error (its instant is a guess)."""
-
-    name = "ISO-TIME"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_instant(str(value), "time")
-        except QRError as exc:
-            self.fail(
-                f"{exc} (write it with an offset, e.g. 2025-06-01T08:30:00+07:00 or ...Z)",
-                param,
-                ctx,
-            )
-
-
-INSTANT = InstantType()
-
 
 KEY_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 
