@@ -139,6 +139,12 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     made.close()
 
 
+@pytest.fixture
+def postgres_template(templates: Templates) -> PostgresTemplate:
+    """This test process's PostgreSQL template, for the tests of lending its schemas."""
+    return templates.postgres(postgres_server_url())
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -166,12 +172,12 @@ def db_url(db_backend: str, tmp_path: Path, templates: Templates) -> Iterator[st
         yield templates.sqlite().copy(tmp_path)
         return
     server = postgres_server_url()
-    schema = new_schema_name()
-    url = templates.postgres(server).clone(schema)
+    template = templates.postgres(server)
+    schema = template.lend()
     try:
-        yield url
+        yield schema_url(server, schema)
     finally:
-        drop_schema(server, schema)
+        template.give_back(schema)
 
 
 @pytest.fixture
