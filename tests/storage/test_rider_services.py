@@ -16,12 +16,19 @@ from ticketing.errors import PassNotSold, PassOverlaps, RecordConflict
 from ticketing.fares.feed import FareFeed, load_feed
 from ticketing.ledger import accounts
 from ticketing.money import Money
-from ticketing.riders import CredentialRecord, PassStatus, PaymentMode, RiderAccount
+from ticketing.riders import (
+    CredentialRecord,
+    PassRecord,
+    PassStatus,
+    PaymentMode,
+    RiderAccount,
+)
 from ticketing.services.riders import (
     Registration,
     buy_pass,
     register_riders,
 )
+from ticketing.stores.riders import Riders
 from ticketing.unit_of_work import UnitOfWorkFactory
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -141,3 +148,23 @@ async def test_a_pass_bought_twice_at_once_is_sold_once(
     assert len(set(sales)) == 1
     async with uow_factory() as uow:
         assert await uow.ledger.balance(accounts.receivable("ben")) == sales[0].price
+
+
+async def test_a_repeat_committed_between_the_look_and_the_overlap_check_is_the_same_sale(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving the concurrent test above can meet: this request looks for its pass
+    before another request for the same purchase commits it, and reads the account's passes
+    after. It is the same sale, not an overlap (it was PassOverlaps on PostgreSQL)."""
+    await register(uow_factory)
+    first = await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=NOW)
+    looked = Riders.find_pass
+
+    async def before_the_commit(self: Riders, pass_id: str) -> PassRecord | None:
+        monkeypatch.setattr(Riders, "find_pass", looked)  # only this request's first look
+        return None
+
+    monkeypatch.setattr(Riders, "find_pass", before_the_commit)
+    assert await buy_pass(uow_factory, feed, "ben", "bus_month_all", at=NOW) == first
+    async with uow_factory() as uow:
+        assert await uow.ledger.balance(accounts.receivable("ben")) == first.price

@@ -153,7 +153,9 @@ async def _pay_at_purchase(
         if await uow.riders.find_pass(pass_id) is not None:
             return
         _refuse_overlap(
-            await uow.riders.passes_for(account_id), pass_validity(feed, product_id, start)
+            await uow.riders.passes_for(account_id),
+            pass_validity(feed, product_id, start),
+            pass_id,
         )
         if await uow.payments.saved_card(account_id) is None:
             raise PassNeedsCard(
@@ -167,11 +169,16 @@ async def _pay_at_purchase(
         )
 
 
-def _refuse_overlap(held: Sequence[PassRecord], validity: HeldPass) -> None:
+def _refuse_overlap(held: Sequence[PassRecord], validity: HeldPass, pass_id: str) -> None:
+    """PassOverlaps if another active pass of the product covers part of `validity`. The pass
+    being sold itself is not another: a concurrent request for the same purchase can commit it
+    between this request's look for it and this read (each statement of a READ COMMITTED
+    transaction sees the latest commits), and that is the same sale, not an overlap."""
     product_id = validity.fare_product_id
     for other in held:
         if (
-            other.fare_product_id == product_id
+            other.id != pass_id
+            and other.fare_product_id == product_id
             and other.status is PassStatus.ACTIVE
             and other.valid_from < validity.valid_until
             and validity.valid_from < other.valid_until
@@ -193,7 +200,7 @@ async def _record_sale(
     at: datetime,
 ) -> PassRecord:
     product_id = validity.fare_product_id
-    _refuse_overlap(await uow.riders.passes_for(account.id), validity)
+    _refuse_overlap(await uow.riders.passes_for(account.id), validity, pass_id)
     posting = pass_sale(account, product_id, first_day, price, at)
     await uow.ledger.post(posting)
     return await uow.riders.record_pass(
