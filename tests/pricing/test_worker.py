@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 
@@ -83,6 +84,30 @@ async def test_a_tap_for_a_priced_day_queues_it_again_and_it_is_repriced(
     # Re-sending the same batch stores nothing and queues nothing.
     await ingest_taps(uow_factory, [], feed=feed)
     assert (await price_queued(uow_factory, feed)).claimed == 0
+
+
+async def test_a_cycle_prices_until_its_time_is_up_and_leaves_the_rest_queued(
+    uow_factory: UnitOfWorkFactory, feed: FareFeed
+) -> None:
+    """A cycle is one transaction, which on SQLite holds the database's one write lock (and on
+    PostgreSQL makes an upload re-queuing a claimed day wait): it stops pricing once its time
+    is up, whatever `batch` would allow, and the next cycles price the rest, each day once."""
+    riders = await add_riders(uow_factory, 5)
+    await ingest_taps(uow_factory, [t for r in riders for t in ride(r, DAYS[0])], feed=feed)
+    async with uow_factory() as uow:
+        queued = await uow.pricing_queue.count()
+    ticks = itertools.count()
+
+    def timer() -> float:  # 40 ms pass between two looks: the third day ends the cycle
+        return next(ticks) * 0.04
+
+    cycle = await price_queued(uow_factory, feed, batch=100, cycle_seconds=0.1, timer=timer)
+    assert cycle.claimed == 3
+    async with uow_factory() as uow:
+        assert await uow.pricing_queue.count() == queued - 3
+    await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True)
+    assert await priced_versions(uow_factory) == Counter({(r, DAYS[0]): 1 for r in riders})
+    assert await receivables(uow_factory, riders) == 15_000 * len(riders)
 
 
 async def test_a_day_that_cannot_be_priced_is_postponed_not_blocking(

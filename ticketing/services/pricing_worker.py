@@ -5,8 +5,12 @@
 
 Each cycle claims up to `batch` queued account-days (`ticketing.stores.pricing_queue`: FOR
 UPDATE SKIP LOCKED on PostgreSQL, so any number of workers on any number of machines share one
-queue), prices them with `FarePricing` and deletes them from the queue in the same
-transaction: a day is priced and dequeued together or not at all, and a tap stored while its
+queue), prices them with `FarePricing` one by one until `cycle_seconds` have passed, and
+deletes the days it priced from the queue in the same transaction; the rest stay queued for
+the next cycle. The bound is for everyone else: on SQLite a cycle holds the database's only
+write lock, and on PostgreSQL an upload re-queuing a claimed day waits for the cycle to end,
+so a cycle of a hundred days (seconds) stalled device uploads and syncs behind it. A day is
+priced and dequeued together or not at all, and a tap stored while its
 day was being priced queues the day again (its queue upsert waits for the claim to end, then
 inserts the row anew), so it is priced again. When a batch cannot be priced (e.g. taps of an
 account we have no record of), its days are priced one by one and each day that fails is
@@ -19,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +42,11 @@ log = logging.getLogger(__name__)
 DEFAULT_BATCH = 100
 DEFAULT_POLL = 1.0
 DEFAULT_RETRY_DELAY = timedelta(minutes=5)
+# How long a cycle goes on pricing (one day at least), by database. SQLite: what any other
+# transaction of the process waits when it asks during a cycle (transactions take turns, see
+# `ticketing.db.engine`), so short. PostgreSQL: only an upload re-queuing a claimed day waits,
+# and each cycle costs a claim, a commit and a lag refresh more (a few milliseconds).
+CYCLE_SECONDS = {"sqlite": 0.02, "postgresql": 0.5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +83,27 @@ async def price_queued(
     *,
     batch: int = DEFAULT_BATCH,
     retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+    cycle_seconds: float | None = None,
+    timer: Callable[[], float] = time.monotonic,
 ) -> CycleResult:
-    """One cycle: claim up to `batch` queued account-days, price them, dequeue them."""
+    """One cycle: claim up to `batch` queued account-days, price them one by one until
+    `cycle_seconds` (by default the database's `CYCLE_SECONDS`) of `timer` have passed since
+    the claim (one day at least), dequeue the days priced. `claimed` counts those; the others
+    stay queued, their place kept."""
+    budget = CYCLE_SECONDS[uows.engine.dialect.name] if cycle_seconds is None else cycle_seconds
 
     async def cycle(uow: UnitOfWork) -> tuple[list[AccountDay], PricingSummary]:
+        started = timer()
         keys = await uow.pricing_queue.claim(batch)
-        if not keys:
-            return keys, PricingSummary()
-        summary = PricingSummary.of(await FarePricing(uow, feed).price_days(keys))
-        await uow.pricing_queue.remove(keys)
-        return keys, summary
+        pricing, priced, results = FarePricing(uow, feed), [], []
+        for account, day in sorted(keys):
+            results.append(await pricing.price_day(account, day))
+            priced.append((account, day))
+            if timer() - started >= budget:
+                break
+        if priced:
+            await uow.pricing_queue.remove(priced)
+        return priced, PricingSummary.of(results)
 
     try:
         keys, summary = await run_in_uow(uows, cycle)
@@ -137,6 +159,7 @@ async def run_worker(
     once: bool = False,
     lag: PricingLag | None = None,
     retry_delay: timedelta = DEFAULT_RETRY_DELAY,
+    cycle_seconds: float | None = None,
 ) -> WorkerTotals:
     """Price queued account-days until `stop` is set (or, with `once`, until the queue has
     nothing claimable left). A cycle in progress when `stop` is set finishes first; the lag
@@ -145,7 +168,9 @@ async def run_worker(
     pricing = PricingSummary()
     while not stop.is_set():
         try:
-            result = await price_queued(uows, feed, batch=batch, retry_delay=retry_delay)
+            result = await price_queued(
+                uows, feed, batch=batch, retry_delay=retry_delay, cycle_seconds=cycle_seconds
+            )
         except (SQLAlchemyError, OSError):
             # The database went away or refused the cycle (rolled back as a whole): say so,
             # wait, try again; what was claimed is still queued.
