@@ -26,6 +26,7 @@ aborted the transaction to break a deadlock or a serialization conflict.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self, TypeVar
@@ -125,6 +126,11 @@ class UnitOfWork:
             await self.rollback()
         finally:
             await self.session.close()
+        # One turn of the event loop, so a task that waited for the connection just given back
+        # takes it before this task can begin another transaction: the pool hands an idle
+        # connection to whoever asks first, and on SQLite (one connection, see
+        # `ticketing.db.engine`) a loop of transactions, a pricing worker's, would keep it.
+        await asyncio.sleep(0)
 
     async def flush(self) -> None:
         """Send pending changes of loaded records, so later queries in the transaction see

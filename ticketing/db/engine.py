@@ -1,7 +1,13 @@
 """Engines and sessions for SQLite (aiosqlite) and PostgreSQL (asyncpg).
 
 SQLite gets WAL, foreign keys, a busy timeout and `BEGIN IMMEDIATE` transactions: writers queue
-for the lock at BEGIN instead of failing mid-transaction when a snapshot went stale.
+for the lock at BEGIN instead of failing mid-transaction when a snapshot went stale. As every
+transaction, a read too, holds SQLite's one write lock, an engine on a database file keeps one
+connection: a process's transactions then wait their turn in the pool's queue, first come first
+served, instead of in SQLite's busy handler, which sleeps up to 100 ms between looks at the
+lock, so a task that commits and begins again at once (a pricing worker's cycles) took the
+lock back before the sleepers woke and kept requests waiting for seconds. Other processes on
+the same file (a `faregate worker`, a CLI command) still wait in the busy handler.
 PostgreSQL URLs may carry `?search_path=SCHEMA` (stripped and sent as a server setting), which
 lets one plain URL string name a private schema, e.g. for a test run.
 """
@@ -49,6 +55,10 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """An async engine for a `sqlite+aiosqlite://` or `postgresql+asyncpg://` URL."""
     sa_url = make_url(url)
@@ -58,6 +68,9 @@ def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("connect_args", {}).update(connect_args)
         return _create_async_engine(sa_url, **kwargs)
     if backend == "sqlite":
+        if "poolclass" not in kwargs and not _in_memory(sa_url):
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
         engine = _create_async_engine(sa_url, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
