@@ -418,9 +418,11 @@ async def _list_gateway(
         for r in refunds
         if not other_runs(Side.REFUND, r.id, r.idempotency_key, refund_ids, refund_keys)
     ]
-    # Fees belong to the run that reconciles their charge or refund.
-    dropped = {p.charge_id for p in payments if p not in kept_payments} | {
-        r.id for r in refunds if r not in kept_refunds
+    # Fees belong to the run that reconciles their charge or refund. By id: a list's
+    # membership test compares whole records, once per record listed.
+    kept_ids = {p.id for p in kept_payments} | {r.id for r in kept_refunds}
+    dropped = {p.charge_id for p in payments if p.id not in kept_ids} | {
+        r.id for r in refunds if r.id not in kept_ids
     }
     return _Listing(
         payments=kept_payments,
