@@ -318,17 +318,12 @@ class StripeGateway:
         for ever. A page that repeats an object already listed raises GatewayProtocolError,
         so the caller retries the whole listing rather than getting a short or doubled one.
         """
-        service = getattr(self._client.v1, resource)
         params: dict[str, Any] = {"limit": _LIST_PAGE_SIZE, **filters}
         if expand:
             params["expand"] = expand
         seen: set[str] = set()
         while True:
-            try:
-                page = await service.list_async(params=params)
-            except stripe.StripeError as error:
-                _raise_translated(error)
-            items = [item.to_dict() for item in page.data]
+            items, has_more = await self._page(f"/v1/{resource}", params)
             ids = [_str(item, "id") for item in items]
             if not seen.isdisjoint(ids):
                 raise GatewayProtocolError(
@@ -338,9 +333,30 @@ class StripeGateway:
             seen.update(ids)
             for item in items:
                 yield item
-            if not page.has_more or not items:
+            if not has_more or not items:
                 return
-            params["starting_after"] = _str(items[-1], "id")
+            params["starting_after"] = ids[-1]
+
+    async def _page(self, path: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a list endpoint as the JSON the server sent, and whether more follow.
+
+        Read through the SDK's raw request (its errors, headers and HTTP client as for any
+        call) but not turned into StripeObjects: building one costs about half a millisecond,
+        most of a listing's CPU, and we copy a few fields out of each.
+        """
+        try:
+            response = await self._client.raw_request_async("get", path, **params)
+        except stripe.StripeError as error:
+            _raise_translated(error)
+        page = response.data
+        if not isinstance(page, Mapping):
+            raise GatewayProtocolError(f"{path} answered a {type(page).__name__}, not a list")
+        items, has_more = page.get("data"), page.get("has_more")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise GatewayProtocolError(f"{path} answered a page without a list of objects")
+        if not isinstance(has_more, bool):
+            raise GatewayProtocolError(f"{path} answered has_more={has_more!r}")
+        return items, has_more
 
     async def _declined_payment_id(self, error: stripe.CardError) -> str | None:
         """The PaymentIntent a decline belongs to: Stripe names it, localstripe only the charge."""
