@@ -133,6 +133,19 @@ async def test_a_failing_page_raises_instead_of_a_short_list(
     assert fault_proxy.pending_faults == 0
 
 
+async def test_a_page_that_is_not_json_raises_a_protocol_error(
+    proxied_gateway: StripeGateway, fault_proxy: FaultProxy, small_pages: int
+) -> None:
+    """Pages are read as raw JSON, not through the SDK's objects: a body that is not JSON must
+    still fail the listing, as the gateway's error, not pass for an empty or short page."""
+    start = _now() - timedelta(seconds=1)
+    await _paid(proxied_gateway, [1, 2, 3, 4])
+    fault_proxy.inject([Fault.PASS, Fault.GARBLED], methods=["GET"])
+    with pytest.raises(GatewayProtocolError):
+        await proxied_gateway.list_payments(start, _now() + timedelta(seconds=2))
+    assert fault_proxy.pending_faults == 0
+
+
 async def test_naive_periods_are_refused(gateway: StripeGateway) -> None:
     with pytest.raises(GatewayRequestRejected, match="timezone"):
         await gateway.list_refunds(datetime(2025, 3, 14), datetime(2025, 3, 15))
