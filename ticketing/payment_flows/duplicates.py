@@ -67,12 +67,14 @@ async def void_duplicate_charges(
         key = payment.metadata.get(CHARGE_KEY_METADATA_KEY)
         if key is not None and payment.id not in reported:
             by_key.setdefault(key, []).append(payment)
+    # The attempts of every charge in one read, not a transaction per payment listed.
+    async with ctx.uows() as uow:
+        attempts = await uow.payments.charge_attempts_of(by_key)
     duplicates: list[DuplicateCharge] = []
     for key, payments in sorted(by_key.items()):
-        async with ctx.uows() as uow:
-            rows = await uow.payments.charge_attempts(key)
-            settled = bool(rows) and all(row.status.is_final for row in rows)
-            recorded = {row.gateway_payment_id for row in rows if row.gateway_payment_id}
+        rows = attempts.get(key, [])
+        settled = bool(rows) and all(row.status.is_final for row in rows)
+        recorded = {row.gateway_payment_id for row in rows if row.gateway_payment_id}
         if not settled:
             continue  # not ours to judge yet: an attempt is still in progress
         duplicates += await _act(ctx, key, (p for p in payments if p.id not in recorded))

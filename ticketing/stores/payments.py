@@ -235,6 +235,17 @@ class PaymentRecords:
         """Every attempt of one logical charge (first attempt and retries), oldest first."""
         return await self._attempts(PaymentAttemptRow.charge_key == charge_key)
 
+    async def charge_attempts_of(
+        self, charge_keys: Iterable[str]
+    ) -> dict[str, list[PaymentAttempt]]:
+        """`charge_attempts` of each of these charges that has any, by charge key."""
+        found: dict[str, list[PaymentAttempt]] = defaultdict(list)
+        for where in among(self._session, ATTEMPTS.c.charge_key, sorted(set(charge_keys))):
+            for attempt in await self._attempts(where):
+                assert attempt.charge_key is not None  # selected by it
+                found[attempt.charge_key].append(attempt)
+        return dict(found)
+
     async def declined_attempts(self, charge_key: str) -> list[PaymentAttempt]:
         """The declined attempts of one logical charge, locked to the end of the transaction."""
         return await self._attempts(
