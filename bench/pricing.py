@@ -15,7 +15,16 @@ category, some holding monthly passes. Generation is not timed. Then, in one pro
 Riders are postpaid, so fares go to their receivables. Prints JSON and a one-line summary;
 `to_pricing_alone_ratio` is a run's taps/s over pricing alone's in the same run.
 
-3. Fares v1 (`fares_v1` in the JSON): pricing alone on a real Fares v1 feed with transfers, the
+3. the pricing worker (`worker` in the JSON): the day of --worker-accounts riders (a fifth of
+   them prepaid with an overdraft allowance, pass holders with their passes recorded) stored
+   through `ingest_taps` in four upload rounds (taps before 09:00, 13:00, 17:00 and the rest),
+   and after each round `run_worker(once=True)` prices what the round queued, in cycles of 100
+   claimed account-days as `faregate serve` does: later rounds re-price days priced before.
+   Measured: the process's CPU time (event loop plus the database driver's threads) inside the
+   worker, per tap stored; ingest is not timed. `--worker-only` runs this step alone (on old
+   revisions too: it uses only `register_riders`, `record_pass`, `ingest_taps`, `run_worker`).
+
+4. Fares v1 (`fares_v1` in the JSON): pricing alone on a real Fares v1 feed with transfers, the
    Caltrain feed of the tests (tests/fixtures/caltrain/caltrain_gtfs.zip; skipped, and said
    so, when absent). A generated weekday: each rider rides from a home to a work station and
    back at gates; about 40% change trains on the way (exit, re-enter within 5-20 minutes), so
@@ -27,6 +36,7 @@ Riders are postpaid, so fares go to their receivables. Prints JSON and a one-lin
                             [--feed data/hanoi] [--seed 7]
                             [--v1-feed tests/fixtures/caltrain/caltrain_gtfs.zip]
                             [--v1-accounts 100000] [--skip-v1]
+                            [--worker-accounts 2000] [--skip-worker] [--worker-only]
 
 The PostgreSQL server comes from --postgres-url, else FAREGATE_BENCH_POSTGRES_URL, else the
 local test server.
@@ -37,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import itertools
 import json
 import os
@@ -65,8 +76,12 @@ from simulators.network import load_routes
 from ticketing.db.engine import create_engine
 from ticketing.fares import DayPrice, FareFeed, HeldPass, load_feed, pass_validity, price_day
 from ticketing.fares.journeys import canonical_taps
-from ticketing.riders import PaymentMode, RiderAccount
+from ticketing.money import Money
+from ticketing.riders import PassRecord, PaymentMode, RiderAccount
 from ticketing.services.pricing import FarePricing, PricedAccountDay
+from ticketing.services.pricing_worker import run_worker
+from ticketing.services.riders import Registration, register_riders
+from ticketing.services.taps import ingest_taps
 from ticketing.taps import Tap, TapKind
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -79,6 +94,9 @@ CALTRAIN_ROUTES = ("ct_local", "ct_limited", "ct_bullet")
 TARGET_TAPS_PER_SECOND = 50_000
 TARGET_POSTED_TAPS_PER_SECOND = 20_000  # pricing plus posting, on PostgreSQL
 PRICING_SLICE = 250  # account-days priced between looks at the database's replies
+UPLOAD_ROUNDS = (9, 13, 17)  # the worker step's rounds: taps before these hours, then the rest
+PREPAID_OVERDRAFT = 30_000  # a prepaid rider's allowance: some days split wallet / receivable
+INGEST_BATCH = 5_000
 POSTGRES_URL_ENV = "FAREGATE_BENCH_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -368,6 +386,152 @@ async def run_postgres(
         return await price_and_post("postgresql", url, feed, days, riders, batch, pipeline)
 
 
+def worker_riders(days: Sequence[AccountDay], currency: str) -> list[Registration]:
+    """The worker step's riders: every fifth prepaid with an overdraft allowance."""
+    return [
+        Registration(
+            RiderAccount(
+                day.account_id,
+                day.rider_category,
+                PaymentMode.PREPAID_WALLET if number % 5 == 0 else PaymentMode.POSTPAID_CARD,
+                currency,
+                overdraft_limit=PREPAID_OVERDRAFT if number % 5 == 0 else 0,
+            )
+        )
+        for number, day in enumerate(days)
+    ]
+
+
+def upload_rounds(days: Sequence[AccountDay]) -> list[list[Tap]]:
+    """The day's taps cut into the upload rounds of `UPLOAD_ROUNDS`, by the hour they were made."""
+    rounds: list[list[Tap]] = [[] for _ in range(len(UPLOAD_ROUNDS) + 1)]
+    for day in days:
+        for tap in day.taps:
+            rounds[sum(tap.at.hour >= hour for hour in UPLOAD_ROUNDS)].append(tap)
+    return rounds
+
+
+async def worker_day(
+    backend: str, url: str, feed: FareFeed, days: Sequence[AccountDay]
+) -> dict[str, Any]:
+    """Store the day in upload rounds on a migrated database and let the pricing worker price
+    each round; CPU time is counted inside the worker only."""
+    engine = create_engine(url)
+    at = DAY.replace(hour=4)
+    try:
+        uows = UnitOfWorkFactory(engine)
+        await register_riders(uows, worker_riders(days, feed.currency), at=at)
+        async with uows() as uow:
+            for day in days:
+                for number, held in enumerate(day.passes):
+                    await uow.riders.record_pass(
+                        PassRecord(
+                            f"pass-{day.account_id}-{number}",
+                            day.account_id,
+                            held.fare_product_id,
+                            held.valid_from,
+                            held.valid_until,
+                            Money(0, feed.currency),
+                            at,
+                        )
+                    )
+            await uow.commit()
+        rounds: list[dict[str, Any]] = []
+        for taps in upload_rounds(days):
+            for start in range(0, len(taps), INGEST_BATCH):
+                await ingest_taps(uows, taps[start : start + INGEST_BATCH], feed=feed)
+            gc.collect()
+            cpu, wall = time.process_time(), time.perf_counter()
+            totals = await run_worker(uows, feed, stop=asyncio.Event(), once=True)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            rounds.append(
+                {
+                    "taps": len(taps),
+                    "cycles": totals.cycles,
+                    "priced": totals.pricing.priced,
+                    "repriced": totals.pricing.repriced,
+                    "unchanged": totals.pricing.unchanged,
+                    "cpu_seconds": round(cpu, 3),
+                    "wall_seconds": round(wall, 3),
+                }
+            )
+        async with uows() as uow:
+            ledger_ok = (await uow.ledger.check_invariants()).ok
+            # What the worker left behind, to compare revisions: every version of every
+            # account-day and every ledger entry, digested.
+            recorded = await uow.session.execute(
+                text(
+                    "SELECT account_id, service_day, version, body_hash, total_amount, "
+                    "posting_id FROM priced_days"
+                )
+            )
+            entries = await uow.session.execute(
+                text("SELECT posting_id, account_code, amount FROM entries")
+            )
+            digest = hashlib.sha256(
+                repr(sorted(map(tuple, recorded)) + sorted(map(tuple, entries))).encode()
+            ).hexdigest()[:16]
+            charged = await uow.session.scalar(
+                text(
+                    "SELECT coalesce(sum(total_amount), 0) FROM priced_days d WHERE version = "
+                    "(SELECT max(version) FROM priced_days l WHERE l.account_id = d.account_id "
+                    "AND l.service_day = d.service_day)"
+                )
+            )
+    finally:
+        await engine.dispose()
+    taps = sum(r["taps"] for r in rounds)
+    cpu = sum(r["cpu_seconds"] for r in rounds)
+    return {
+        "backend": backend,
+        "accounts": len(days),
+        "taps": taps,
+        "account_days_priced": sum(r["priced"] + r["repriced"] + r["unchanged"] for r in rounds),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_ms_per_tap": round(1000 * cpu / taps, 3),
+        "wall_seconds": round(sum(r["wall_seconds"] for r in rounds), 2),
+        "rounds": rounds,
+        "latest_versions_charged": int(charged or 0),
+        "records_and_entries_digest": digest,
+        "ledger_invariants_ok": ledger_ok,
+    }
+
+
+async def run_worker_sqlite(feed: FareFeed, days: Sequence[AccountDay]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fg_bench_") as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        await upgrade(url)
+        return await worker_day("sqlite", url, feed, days)
+
+
+async def run_worker_postgres(
+    server_url: str, feed: FareFeed, days: Sequence[AccountDay]
+) -> dict[str, Any]:
+    async with private_schema(server_url) as url:
+        return await worker_day("postgresql", url, feed, days)
+
+
+def run_worker_step(args: argparse.Namespace, feed: FareFeed) -> list[dict[str, Any]]:
+    days = list(synthetic_day(feed, args.feed, args.worker_accounts, args.seed))
+    runs: list[dict[str, Any]] = []
+    if not args.skip_sqlite:
+        runs.append(asyncio.run(run_worker_sqlite(feed, days)))
+    if not args.skip_postgres:
+        runs.append(asyncio.run(run_worker_postgres(args.postgres_url, feed, days)))
+    return runs
+
+
+def worker_summary(runs: Sequence[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"pricing worker on {run['backend']}: {run['taps']:,} taps in "
+        f"{len(run['rounds'])} upload rounds, {run['account_days_priced']:,} account-days "
+        f"priced in {run['cpu_seconds']:.2f} CPU-s = {run['cpu_ms_per_tap']:.3f} CPU-ms a tap "
+        f"(ledger {'balanced' if run['ledger_invariants_ok'] else 'FAILED its checks'}, "
+        f"records and entries digest {run['records_and_entries_digest']})"
+        for run in runs
+    )
+
+
 def cpu_seconds_of(pid: int) -> float:
     """CPU seconds (user + system) a process used so far, from /proc (a server beside the
     bench: PostgreSQL's backend of a connection, localstripe); 0 if it is gone or not ours to
@@ -400,6 +564,9 @@ def main() -> None:
     )
     parser.add_argument("--v1-accounts", type=int, default=100_000)
     parser.add_argument("--skip-v1", action="store_true")
+    parser.add_argument("--worker-accounts", type=int, default=2_000)
+    parser.add_argument("--skip-worker", action="store_true")
+    parser.add_argument("--worker-only", action="store_true", help="run the worker step alone")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument(
@@ -410,6 +577,11 @@ def main() -> None:
     args = parser.parse_args()
 
     feed = load_feed(args.feed)
+    if args.worker_only:
+        worker = run_worker_step(args, feed)
+        print(json.dumps({"benchmark": "pricing", "worker": worker}, indent=2))
+        print(worker_summary(worker))
+        return
     started = time.perf_counter()
     days = list(synthetic_day(feed, args.feed, args.accounts, args.seed))
     generated = time.perf_counter() - started
@@ -450,6 +622,7 @@ def main() -> None:
             )
         )
 
+    worker = [] if args.skip_worker else run_worker_step(args, feed)
     fares_v1: dict[str, Any] | None = None
     v1_note = "skipped (--skip-v1)"
     if not args.skip_v1 and args.v1_feed.exists():
@@ -483,6 +656,7 @@ def main() -> None:
         "pricing_and_posting": {run.backend: run.as_json(rate) for run in runs},
         "target_posted_taps_per_second": TARGET_POSTED_TAPS_PER_SECOND,
         "meets_targets": meets,
+        "worker": worker,
         "fares_v1": fares_v1 if fares_v1 is not None else v1_note,
         "peak_rss_mb": peak_rss_mb(),
         "python": sys.version.split()[0],
@@ -515,6 +689,7 @@ def main() -> None:
             if fares_v1 is not None
             else f"Fares v1 {v1_note}; "
         )
+        + (worker_summary(worker) + "; " if worker else "")
         + f"peak RSS {result['peak_rss_mb']} MB"
     )
 

@@ -24,14 +24,16 @@ from ticketing.fares.feed import FareFeed
 from ticketing.fares.journeys import build_journeys, journeys_by_service_day
 from ticketing.fares.passes import HeldPass
 from ticketing.fares.pricing import DayPrice, price_journeys
+from ticketing.gtfs.records import Cap
 from ticketing.ledger import accounts
-from ticketing.ledger.postings import Posting
+from ticketing.ledger.errors import UnknownPosting
+from ticketing.ledger.postings import Posting, net_by_account
 from ticketing.ledger.rules import AccountState
 from ticketing.money import Money
 from ticketing.postings import Payer, fare, fare_reversal
 from ticketing.riders import PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
-from ticketing.stores.pricing import NewPricedDay, PricedDayVersion
+from ticketing.stores.pricing import LegSpend, NewPricedDay, PricedDayVersion
 from ticketing.taps import Tap, TapKind, TapRecord
 from ticketing.unit_of_work import UnitOfWork
 
@@ -99,52 +101,89 @@ class FarePricing:
         )
 
     async def price_days(self, keys: Iterable[tuple[str, date]]) -> list[DayPricingResult]:
-        return [await self.price_day(account, day) for account, day in sorted(keys)]
+        """Price account-days in key order, with the result of `price_day` one day after
+        another, but reading what they need and writing what they record in a few bulk
+        statements for all of them: a statement's fixed cost, not its rows, is what a worker's
+        cycle of 100 days spent (about 15 statements a day before). Each day sees what the
+        days before it in the batch changed: its month-to-date spend, its wallet's headroom."""
+        ordered = sorted(set(keys))
+        if not ordered:
+            return []
+        uow = self._uow
+        account_ids = sorted({account for account, _ in ordered})
+        riders = await uow.riders.find_accounts(account_ids)
+        for account_id in account_ids:
+            if account_id not in riders:
+                raise UnknownRider(f"taps for unknown account {account_id!r}")
+        taps = await self._taps_around(ordered)
+        passes = await self._passes(account_ids)
+        spend = await self._month_spend(ordered)
+        latest = await uow.pricing.latest_of(ordered)
+        previous = await uow.ledger.find_postings(
+            v.posting_id for v in latest.values() if v.posting_id is not None
+        )
+        wallets = _Wallets(await self._wallet_states(riders.values()))
+        now = self._clock()
+        results: list[DayPricingResult] = []
+        postings: list[Posting] = []
+        new_days: list[NewPricedDay] = []
+        for account_id, day in ordered:
+            rider = riders[account_id]
+            journeys = journeys_by_service_day(
+                build_journeys(taps.get((account_id, day), []), self._feed), self._feed
+            ).get(day, [])
+            price = price_journeys(
+                self._feed,
+                journeys,
+                rider_category=rider.rider_category,
+                passes=passes.get(account_id, []),
+                month_to_date=self._month_to_date(spend, account_id, day),
+            )
+            tap_count = sum(len(journey.tap_keys) for journey in journeys)
+            fingerprint = price.fingerprint()
+            last = latest.get((account_id, day))
+            if last is not None and last.fingerprint == fingerprint:
+                results.append(
+                    DayPricingResult(
+                        account_id, day, last.version, price.total, tap_count, False, ()
+                    )
+                )
+                continue
+            version = 1 if last is None else last.version + 1
+            posting_ids: list[str] = []
+            if last is not None and last.posting_id is not None:
+                original = previous.get(last.posting_id)
+                if original is None:
+                    raise UnknownPosting(f"no posting {last.posting_id!r}")
+                reversal = fare_reversal(original, now)
+                wallets.post(reversal)
+                postings.append(reversal)
+                posting_ids.append(reversal.id)
+            posting = None
+            if price.total.amount:
+                posting = fare(rider, day, version, price, wallets.headroom(rider), now)
+                wallets.post(posting)
+                postings.append(posting)
+                posting_ids.append(posting.id)
+            recorded = PricedDayVersion(
+                account_id, day, version, fingerprint, posting.id if posting else None
+            )
+            new_days.append(NewPricedDay(recorded, price, tap_count, now))
+            spend[account_id, day] = [
+                LegSpend(leg.network_id, leg.charged.amount) for leg in price.legs
+            ]
+            results.append(
+                DayPricingResult(
+                    account_id, day, version, price.total, tap_count, True, tuple(posting_ids)
+                )
+            )
+        await uow.ledger.post_many(postings, originals=previous.values())
+        await uow.pricing.record(new_days)
+        return results
 
     async def price_day(self, account_id: str, day: date) -> DayPricingResult:
-        uow = self._uow
-        rider = await uow.riders.find_account(account_id)
-        if rider is None:
-            raise UnknownRider(f"taps for unknown account {account_id!r}")
-        taps = await self._taps_around(account_id, day)
-        journeys = journeys_by_service_day(build_journeys(taps, self._feed), self._feed).get(
-            day, []
-        )
-        price = price_journeys(
-            self._feed,
-            journeys,
-            rider_category=rider.rider_category,
-            passes=await self._passes(account_id),
-            month_to_date=await self._month_to_date(account_id, day),
-        )
-        tap_count = sum(len(journey.tap_keys) for journey in journeys)
-        fingerprint = price.fingerprint()
-        last = await uow.pricing.latest(account_id, day)
-        if last is not None and last.fingerprint == fingerprint:
-            return DayPricingResult(
-                account_id, day, last.version, price.total, tap_count, False, ()
-            )
-        version = 1 if last is None else last.version + 1
-        now = self._clock()
-        posting_ids: list[str] = []
-        if last is not None and last.posting_id is not None:
-            previous = await uow.ledger.get_posting(last.posting_id)
-            reversal = fare_reversal(previous, now)
-            await uow.ledger.post_reversal(reversal, previous)
-            posting_ids.append(reversal.id)
-        posting = None
-        if price.total.amount:
-            headroom = await self._wallet_headroom(rider)
-            posting = fare(rider, day, version, price, headroom, now)
-            await uow.ledger.post(posting)
-            posting_ids.append(posting.id)
-        recorded = PricedDayVersion(
-            account_id, day, version, fingerprint, posting.id if posting else None
-        )
-        await uow.pricing.record([NewPricedDay(recorded, price, tap_count, now)])
-        return DayPricingResult(
-            account_id, day, version, price.total, tap_count, True, tuple(posting_ids)
-        )
+        """Price one account-day (see the module docstring); `price_days` of one key."""
+        return (await self.price_days([(account_id, day)]))[0]
 
     async def record_new_days(self, days: Sequence[PricedAccountDay]) -> list[DayPricingResult]:
         """Record and post many first pricings in a few bulk statements, results in input order.
@@ -205,45 +244,110 @@ class FarePricing:
         await uow.pricing.record(new_days)
         return results
 
-    async def _wallet_headroom(self, rider: Payer) -> int:
-        """One rider's wallet headroom; 0 for a postpaid rider, who has no wallet to draw."""
-        return (await self._wallet_headrooms([rider])).get(rider.id, 0)
-
     async def _wallet_headrooms(self, riders: Iterable[Payer]) -> dict[str, int]:
         """Each prepaid rider's wallet headroom, read in one query per 5,000 wallets."""
+        wallets = _Wallets(await self._wallet_states(riders))
+        return {account: wallets.headroom(rider) for account, rider in wallets.riders.items()}
+
+    async def _wallet_states(
+        self, riders: Iterable[Payer]
+    ) -> dict[str, tuple[Payer, AccountState | None]]:
+        """Each prepaid rider's wallet as stored, by account id (None: nothing posted yet)."""
         prepaid = {r.id: r for r in riders if r.payment_mode is PaymentMode.PREPAID_WALLET}
         if not prepaid:
             return {}
-        wallets = await self._uow.ledger.accounts(accounts.wallet(account) for account in prepaid)
+        stored = await self._uow.ledger.accounts(accounts.wallet(account) for account in prepaid)
         return {
-            account: _wallet_headroom(rider, wallets.get(accounts.wallet(account)))
+            account: (rider, stored.get(accounts.wallet(account)))
             for account, rider in prepaid.items()
         }
 
-    async def _taps_around(self, account_id: str, day: date) -> list[Tap]:
-        """Every tap that can belong to a journey of this service day."""
+    async def _taps_around(
+        self, keys: Sequence[tuple[str, date]]
+    ) -> dict[tuple[str, date], list[Tap]]:
+        """Every tap that can belong to a journey of each account-day: one query per service
+        day among the keys (a batch has one or two)."""
         policy = self._feed.policy_for(None)
-        start = service_day_start(day, timezone=policy.timezone, cutoff=policy.cutoff)
-        end = start + timedelta(days=1)
-        return await self._uow.taps.for_account(
-            account_id, start - self._max_journey, end + self._max_journey
+        by_day: dict[date, list[str]] = defaultdict(list)
+        for account_id, day in keys:
+            by_day[day].append(account_id)
+        found: dict[tuple[str, date], list[Tap]] = {}
+        for day, account_ids in sorted(by_day.items()):
+            start = service_day_start(day, timezone=policy.timezone, cutoff=policy.cutoff)
+            end = start + timedelta(days=1)
+            taps = await self._uow.taps.for_accounts(
+                account_ids, start - self._max_journey, end + self._max_journey
+            )
+            found.update(
+                ((account_id, day), account_taps) for account_id, account_taps in taps.items()
+            )
+        return found
+
+    async def _passes(self, account_ids: Sequence[str]) -> dict[str, list[HeldPass]]:
+        """Each account's active passes."""
+        return {
+            account_id: [
+                HeldPass(p.fare_product_id, p.valid_from, p.valid_until)
+                for p in held
+                if p.status is PassStatus.ACTIVE
+            ]
+            for account_id, held in (await self._uow.riders.passes_of(account_ids)).items()
+        }
+
+    def _month_caps(self) -> list[Cap]:
+        return [cap for cap in self._feed.caps if cap.period == "month"]
+
+    async def _month_spend(
+        self, keys: Sequence[tuple[str, date]]
+    ) -> dict[tuple[str, date], list[LegSpend]]:
+        """What the recorded days of the keys' months before them counted towards caps, by
+        account-day (latest versions), in one query; nothing when no cap is monthly."""
+        wanted = [(account_id, day) for account_id, day in keys if day.day != 1]
+        if not self._month_caps() or not wanted:
+            return {}
+        return await self._uow.pricing.spend_by_day(
+            {account_id for account_id, _ in wanted},
+            min(day.replace(day=1) for _, day in wanted),
+            max(day for _, day in wanted),
         )
 
-    async def _passes(self, account_id: str) -> list[HeldPass]:
-        return [
-            HeldPass(p.fare_product_id, p.valid_from, p.valid_until)
-            for p in await self._uow.riders.passes_for(account_id)
-            if p.status is PassStatus.ACTIVE
-        ]
-
-    async def _month_to_date(self, account_id: str, day: date) -> dict[str, Money]:
-        """What earlier days of the month counted towards each month cap (latest versions)."""
-        month_caps = [cap for cap in self._feed.caps if cap.period == "month"]
+    def _month_to_date(
+        self, spend: dict[tuple[str, date], list[LegSpend]], account_id: str, day: date
+    ) -> dict[str, Money]:
+        """What earlier days of the month counted towards each month cap, from `spend`."""
+        month_caps = self._month_caps()
         if not month_caps or day.day == 1:
             return {}
         spent: dict[str, int] = defaultdict(int)
-        for leg in await self._uow.pricing.month_spend(account_id, day):
-            for cap in month_caps:
-                if cap.network_id is None or cap.network_id == leg.network_id:
-                    spent[cap.cap_id] += leg.amount
+        earlier = day.replace(day=1)
+        while earlier < day:
+            for leg in spend.get((account_id, earlier), ()):
+                for cap in month_caps:
+                    if cap.network_id is None or cap.network_id == leg.network_id:
+                        spent[cap.cap_id] += leg.amount
+            earlier += timedelta(days=1)
         return {cap_id: Money(amount, self._feed.currency) for cap_id, amount in spent.items()}
+
+
+class _Wallets:
+    """Prepaid wallets as a batch of postings leaves them, one posting after another, for the
+    headroom each next fare may draw (what `Ledger.post` would have left stored)."""
+
+    def __init__(self, stored: dict[str, tuple[Payer, AccountState | None]]) -> None:
+        self.riders = {account: rider for account, (rider, _) in stored.items()}
+        self._states = {accounts.wallet(a): state for a, (_, state) in stored.items()}
+
+    def headroom(self, rider: Payer) -> int:
+        """What the rider's wallet can still pay; 0 for a rider without a wallet (postpaid)."""
+        code = accounts.wallet(rider.id)
+        if code not in self._states:
+            return 0
+        return _wallet_headroom(rider, self._states[code])
+
+    def post(self, posting: Posting) -> None:
+        """Apply a posting to the wallets it moves (a wallet posted to the first time is opened
+        with no overdraft allowance, as the ledger opens it)."""
+        for code, change in net_by_account([posting]).items():
+            if code in self._states:
+                state = self._states[code] or AccountState.new(code, change.currency)
+                self._states[code] = state.apply(change)

@@ -24,17 +24,19 @@ cycle and aborts one, and `ticketing.unit_of_work.run_in_uow` runs its use case 
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import bulk_insert, bulk_update, chunks, insert_or_skip
+from ticketing.db.dialect import among, bulk_insert, bulk_update, chunks, insert_or_skip
 from ticketing.db.models import EntryRow, HoldRow, LedgerAccountRow, PostingRow, table_of
 from ticketing.ledger.accounts import AccountKind, parse_code
 from ticketing.ledger.errors import (
@@ -94,6 +96,32 @@ def _hold(row: HoldRow) -> Hold:
         None if row.captured_amount is None else Money(row.captured_amount, row.currency),
         row.resolved_at,
     )
+
+
+_POSTINGS_WITH_ENTRIES = select(
+    POSTINGS.c.id,
+    POSTINGS.c.occurred_at,
+    POSTINGS.c.recorded_at,
+    POSTINGS.c.description,
+    POSTINGS.c.metadata,
+    POSTINGS.c.reverses,
+    ENTRIES.c.account_code,
+    ENTRIES.c.amount,
+    ENTRIES.c.currency,
+).join(ENTRIES, ENTRIES.c.posting_id == POSTINGS.c.id)
+
+
+def _joined_postings(rows: Iterable[Any]) -> Iterator[tuple[Posting, Any]]:
+    """The postings of rows of `_POSTINGS_WITH_ENTRIES` ordered by posting (entries in entry
+    order), each with its first row."""
+    for _, group in itertools.groupby(rows, key=attrgetter("id")):
+        lines = list(group)
+        first = lines[0]
+        entries = tuple(Entry(r.account_code, Money(r.amount, r.currency)) for r in lines)
+        posting = Posting(
+            first.id, entries, first.occurred_at, first.description, first.metadata, first.reverses
+        )
+        yield posting, first
 
 
 def _mirrors(reversal: Posting, original: Posting) -> bool:
@@ -236,13 +264,17 @@ class Ledger:
         `InsufficientFunds`. Either way nothing of this posting is written."""
         return (await self.post_many([posting]))[0]
 
-    async def post_many(self, postings: Sequence[Posting]) -> list[PostingReceipt]:
+    async def post_many(
+        self, postings: Sequence[Posting], *, originals: Iterable[Posting] = ()
+    ) -> list[PostingReceipt]:
         """Post a batch in bulk statements, all or nothing, receipts in input order.
 
         Idempotent per posting like `post`: ids already recorded are compared and skipped.
         Balance floors apply to each account's net change over the new postings of the batch.
+        `originals`: stored postings the caller has just read (`find_postings`) that reversals
+        in the batch reverse, which are then not read again to check the mirror.
         """
-        return await self._post_many(postings, {})
+        return await self._post_many(postings, {p.id: p for p in originals})
 
     async def post_reversal(self, reversal: Posting, original: Posting) -> PostingReceipt:
         """`post` a reversal of `original`, a posting the caller has just read with
@@ -355,24 +387,18 @@ class Ledger:
         )
 
     async def find_posting(self, posting_id: str) -> Posting | None:
-        row = (
-            await self._session.execute(select(POSTINGS).where(POSTINGS.c.id == posting_id))
-        ).first()
-        if row is None:
-            return None
-        entries = await self._session.execute(
-            select(ENTRIES.c.account_code, ENTRIES.c.amount, ENTRIES.c.currency)
-            .where(ENTRIES.c.posting_id == posting_id)
-            .order_by(ENTRIES.c.id)
-        )
-        return Posting(
-            row.id,
-            tuple(Entry(code, Money(amount, currency)) for code, amount, currency in entries),
-            row.occurred_at,
-            row.description,
-            row.metadata,
-            row.reverses,
-        )
+        return (await self.find_postings([posting_id])).get(posting_id)
+
+    async def find_postings(self, posting_ids: Iterable[str]) -> dict[str, Posting]:
+        """The stored postings of those ids that exist, with their entries, in one query (per
+        IN-list chunk elsewhere than PostgreSQL)."""
+        found: dict[str, Posting] = {}
+        for where in among(self._session, POSTINGS.c.id, sorted(set(posting_ids))):
+            rows = await self._session.execute(
+                _POSTINGS_WITH_ENTRIES.where(where).order_by(POSTINGS.c.id, ENTRIES.c.id)
+            )
+            found.update((posting.id, posting) for posting, _ in _joined_postings(rows))
+        return found
 
     async def postings_recorded(
         self, start: datetime, end: datetime
@@ -380,48 +406,11 @@ class Ledger:
         """Every posting recorded in [start, end), with when it was recorded, in recording
         order (one query: postings joined with their entries)."""
         rows = await self._session.execute(
-            select(
-                POSTINGS.c.id,
-                POSTINGS.c.occurred_at,
-                POSTINGS.c.recorded_at,
-                POSTINGS.c.description,
-                POSTINGS.c.metadata,
-                POSTINGS.c.reverses,
-                ENTRIES.c.account_code,
-                ENTRIES.c.amount,
-                ENTRIES.c.currency,
-            )
-            .join(ENTRIES, ENTRIES.c.posting_id == POSTINGS.c.id)
-            .where(POSTINGS.c.recorded_at >= start, POSTINGS.c.recorded_at < end)
-            .order_by(POSTINGS.c.recorded_at, POSTINGS.c.id, ENTRIES.c.id)
+            _POSTINGS_WITH_ENTRIES.where(
+                POSTINGS.c.recorded_at >= start, POSTINGS.c.recorded_at < end
+            ).order_by(POSTINGS.c.recorded_at, POSTINGS.c.id, ENTRIES.c.id)
         )
-        found: list[tuple[Posting, datetime]] = []
-        current: Any = None
-        entries: list[Entry] = []
-
-        def flush() -> None:
-            if current is not None:
-                found.append(
-                    (
-                        Posting(
-                            current.id,
-                            tuple(entries),
-                            current.occurred_at,
-                            current.description,
-                            current.metadata,
-                            current.reverses,
-                        ),
-                        current.recorded_at,
-                    )
-                )
-
-        for row in rows:
-            if current is None or row.id != current.id:
-                flush()
-                current, entries = row, []
-            entries.append(Entry(row.account_code, Money(row.amount, row.currency)))
-        flush()
-        return found
+        return [(posting, row.recorded_at) for posting, row in _joined_postings(rows)]
 
     async def get_posting(self, posting_id: str) -> Posting:
         posting = await self.find_posting(posting_id)

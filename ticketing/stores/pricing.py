@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketing.db.dialect import bulk_insert, chunks
+from ticketing.db.dialect import among, bulk_insert, chunks
 from ticketing.db.models import PricedDayRow, PricedLegRow, table_of
 from ticketing.fares.pricing import DayPrice
 from ticketing.postings import UNKNOWN_OPERATOR
@@ -157,29 +157,46 @@ class PricingRecords:
                     latest[key] = PricedDayVersion(account_id, day, version, body_hash, posting_id)
         return latest
 
-    async def month_spend(self, account_id: str, day: date) -> list[LegSpend]:
-        """The legs of the latest versions of the month's days before `day`."""
-        latest = (
-            select(PricedDayRow.service_day, func.max(PricedDayRow.version).label("version"))
-            .where(
-                PricedDayRow.account_id == account_id,
-                PricedDayRow.service_day >= day.replace(day=1),
-                PricedDayRow.service_day < day,
+    async def spend_by_day(
+        self, account_ids: Iterable[str], first_day: date, end_day: date
+    ) -> dict[tuple[str, date], list[LegSpend]]:
+        """The legs of the latest version of each of these accounts' days in
+        [first_day, end_day), by account-day, in one query (per IN-list chunk elsewhere than
+        PostgreSQL)."""
+        spend: dict[tuple[str, date], list[LegSpend]] = {}
+        for where in among(self._session, PRICED_DAYS.c.account_id, sorted(set(account_ids))):
+            latest = (
+                select(
+                    PRICED_DAYS.c.account_id,
+                    PRICED_DAYS.c.service_day,
+                    func.max(PRICED_DAYS.c.version).label("version"),
+                )
+                .where(
+                    where,
+                    PRICED_DAYS.c.service_day >= first_day,
+                    PRICED_DAYS.c.service_day < end_day,
+                )
+                .group_by(PRICED_DAYS.c.account_id, PRICED_DAYS.c.service_day)
+                .subquery()
             )
-            .group_by(PricedDayRow.service_day)
-            .subquery()
-        )
-        rows = await self._session.execute(
-            select(PricedLegRow.network_id, PricedLegRow.amount).join(
-                latest,
-                and_(
-                    PricedLegRow.account_id == account_id,
-                    PricedLegRow.service_day == latest.c.service_day,
-                    PricedLegRow.version == latest.c.version,
-                ),
+            rows = await self._session.execute(
+                select(
+                    PRICED_LEGS.c.account_id,
+                    PRICED_LEGS.c.service_day,
+                    PRICED_LEGS.c.network_id,
+                    PRICED_LEGS.c.amount,
+                ).join(
+                    latest,
+                    and_(
+                        PRICED_LEGS.c.account_id == latest.c.account_id,
+                        PRICED_LEGS.c.service_day == latest.c.service_day,
+                        PRICED_LEGS.c.version == latest.c.version,
+                    ),
+                )
             )
-        )
-        return [LegSpend(network_id, amount) for network_id, amount in rows]
+            for account_id, day, network_id, amount in rows:
+                spend.setdefault((account_id, day), []).append(LegSpend(network_id, amount))
+        return spend
 
     async def priced_days_of(
         self, account_id: str, *, before: date | None, limit: int

@@ -62,6 +62,7 @@ def _pass(row: PassRow) -> PassRecord:
 
 CREDENTIALS = table_of(CredentialRow)
 ACCOUNTS = table_of(RiderAccountRow)
+PASSES = table_of(PassRow)
 _CREDENTIAL_FIELDS = tuple(
     CREDENTIALS.c[name]
     for name in (
@@ -138,6 +139,17 @@ class Riders:
     async def find_account(self, account_id: str) -> RiderAccount | None:
         row = await self._session.get(RiderAccountRow, account_id, populate_existing=True)
         return None if row is None else _account(row)
+
+    async def find_accounts(self, account_ids: Iterable[str]) -> dict[str, RiderAccount]:
+        """The accounts of those ids that exist, in one query (per IN-list chunk elsewhere than
+        PostgreSQL)."""
+        found: dict[str, RiderAccount] = {}
+        for where in among(self._session, ACCOUNTS.c.id, sorted(set(account_ids))):
+            rows = await self._session.scalars(
+                select(RiderAccountRow).where(where).execution_options(populate_existing=True)
+            )
+            found.update((row.id, _account(row)) for row in rows)
+        return found
 
     async def get_account(self, account_id: str) -> RiderAccount:
         account = await self.find_account(account_id)
@@ -259,6 +271,17 @@ class Riders:
             )
         rows = await self._session.scalars(query.order_by(PassRow.valid_from, PassRow.id))
         return [_pass(row) for row in rows]
+
+    async def passes_of(self, account_ids: Iterable[str]) -> dict[str, list[PassRecord]]:
+        """`passes_for` of many accounts at once (accounts without a pass are left out)."""
+        found: dict[str, list[PassRecord]] = {}
+        for where in among(self._session, PASSES.c.account_id, sorted(set(account_ids))):
+            rows = await self._session.scalars(
+                select(PassRow).where(where).order_by(PassRow.valid_from, PassRow.id)
+            )
+            for row in rows:
+                found.setdefault(row.account_id, []).append(_pass(row))
+        return found
 
     async def set_pass_status(self, pass_id: str, status: PassStatus) -> PassRecord:
         bought = await self.get_pass(pass_id)
