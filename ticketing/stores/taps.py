@@ -151,6 +151,10 @@ class TapStore:
             query = query.where(TAPS.c.received_at < received_before)
         return query
 
+    async def for_account(self, account_id: str, start: datetime, end: datetime) -> list[Tap]:
+        """An account's taps made in [start, end), oldest first."""
+        return (await self.for_accounts([account_id], start, end)).get(account_id, [])
+
     async def for_accounts(
         self, account_ids: Iterable[str], start: datetime, end: datetime
     ) -> dict[str, list[Tap]]:
