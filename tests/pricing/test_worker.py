@@ -14,7 +14,7 @@ from tests.helpers.pricing import DAYS, add_riders, priced_versions, receivables
 from tests.helpers.waiting import until
 from ticketing.fares.feed import FareFeed
 from ticketing.services.pricing import FarePricing
-from ticketing.services.pricing_worker import PricingLag, price_queued, run_worker
+from ticketing.services.pricing_worker import FIRST_SLICE, PricingLag, price_queued, run_worker
 from ticketing.services.taps import ingest_taps
 from ticketing.unit_of_work import UnitOfWorkFactory
 
@@ -90,21 +90,22 @@ async def test_a_cycle_prices_until_its_time_is_up_and_leaves_the_rest_queued(
     uow_factory: UnitOfWorkFactory, feed: FareFeed
 ) -> None:
     """A cycle is one transaction, which on SQLite holds the database's one write lock (and on
-    PostgreSQL makes an upload re-queuing a claimed day wait): it stops pricing once its time
+    PostgreSQL makes an upload re-queuing a claimed day waits): it stops pricing once its time
     is up, whatever `batch` would allow, and the next cycles price the rest, each day once."""
-    riders = await add_riders(uow_factory, 5)
+    riders = await add_riders(uow_factory, 2 * FIRST_SLICE)
     await ingest_taps(uow_factory, [t for r in riders for t in ride(r, DAYS[0])], feed=feed)
     async with uow_factory() as uow:
         queued = await uow.pricing_queue.count()
     ticks = itertools.count()
 
-    def timer() -> float:  # 40 ms pass between two looks: the third day ends the cycle
-        return next(ticks) * 0.04
+    def timer() -> float:  # 60 ms pass between two looks: the second slice ends the cycle
+        return next(ticks) * 0.06
 
     cycle = await price_queued(uow_factory, feed, batch=100, cycle_seconds=0.1, timer=timer)
-    assert cycle.claimed == 3
+    # The first slice took 60 ms, so the next is sized for the 40 ms left.
+    assert cycle.claimed == FIRST_SLICE + FIRST_SLICE * 4 // 6
     async with uow_factory() as uow:
-        assert await uow.pricing_queue.count() == queued - 3
+        assert await uow.pricing_queue.count() == queued - cycle.claimed
     await run_worker(uow_factory, feed, stop=asyncio.Event(), once=True)
     assert await priced_versions(uow_factory) == Counter({(r, DAYS[0]): 1 for r in riders})
     assert await receivables(uow_factory, riders) == 15_000 * len(riders)

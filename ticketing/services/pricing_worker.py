@@ -5,7 +5,7 @@
 
 Each cycle claims up to `batch` queued account-days (`ticketing.stores.pricing_queue`: FOR
 UPDATE SKIP LOCKED on PostgreSQL, so any number of workers on any number of machines share one
-queue), prices them with `FarePricing` one by one until `cycle_seconds` have passed, and
+queue), prices them with `FarePricing` in slices until `cycle_seconds` have passed, and
 deletes the days it priced from the queue in the same transaction; the rest stay queued for
 the next cycle. The bound is for everyone else: on SQLite a cycle holds the database's only
 write lock, and on PostgreSQL an upload re-queuing a claimed day waits for the cycle to end,
@@ -47,6 +47,10 @@ DEFAULT_RETRY_DELAY = timedelta(minutes=5)
 # `ticketing.db.engine`), so short. PostgreSQL: only an upload re-queuing a claimed day waits,
 # and each cycle costs a claim, a commit and a lag refresh more (a few milliseconds).
 CYCLE_SECONDS = {"sqlite": 0.02, "postgresql": 0.5}
+# Account-days a cycle prices before it first looks at the time: `FarePricing.price_days` costs
+# a dozen statements a call plus well under a millisecond a day, so a slice of one would spend
+# most of SQLite's budget on the fixed part.
+FIRST_SLICE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +90,29 @@ async def price_queued(
     cycle_seconds: float | None = None,
     timer: Callable[[], float] = time.monotonic,
 ) -> CycleResult:
-    """One cycle: claim up to `batch` queued account-days, price them one by one until
+    """One cycle: claim up to `batch` queued account-days, price them in slices until
     `cycle_seconds` (by default the database's `CYCLE_SECONDS`) of `timer` have passed since
-    the claim (one day at least), dequeue the days priced. `claimed` counts those; the others
-    stay queued, their place kept."""
+    the claim (`FIRST_SLICE` days at least), dequeue the days priced. `claimed` counts those;
+    the others stay queued, their place kept."""
     budget = CYCLE_SECONDS[uows.engine.dialect.name] if cycle_seconds is None else cycle_seconds
 
     async def cycle(uow: UnitOfWork) -> tuple[list[AccountDay], PricingSummary]:
         started = timer()
         keys = await uow.pricing_queue.claim(batch)
         pricing, priced, results = FarePricing(uow, feed), [], []
-        for account, day in sorted(keys):
-            results.append(await pricing.price_day(account, day))
-            priced.append((account, day))
-            if timer() - started >= budget:
+        pending, size, looked = sorted(keys), FIRST_SLICE, started
+        while pending:
+            # In slices: `price_days` costs a few statements a call whatever its size.
+            sliced, pending = pending[:size], pending[size:]
+            results += await pricing.price_days(sliced)
+            priced += sliced
+            now = timer()
+            if now - started >= budget:
                 break
+            # the next slice fills the time left at this one's pace
+            pace = (now - looked) / len(sliced)
+            size = max(1, int((budget - (now - started)) / pace)) if pace > 0 else len(pending)
+            looked = now
         if priced:
             await uow.pricing_queue.remove(priced)
         return priced, PricingSummary.of(results)
