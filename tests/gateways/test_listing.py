@@ -98,6 +98,23 @@ async def test_refunds_name_their_payment_and_charge(gateway: StripeGateway) -> 
     assert refund.status is RefundStatus.SUCCEEDED
 
 
+async def test_each_payment_lists_its_own_refunds_as_they_come(gateway: StripeGateway) -> None:
+    """The launcher keeps each charge's refunds in an index rebuilt when refunds change: a
+    refund made after a listing shows in the next one, on its payment alone."""
+    start = _now() - timedelta(seconds=1)
+    first, second = await _paid(gateway, [10_000, 20_000])
+
+    async def refunded() -> dict[str, int]:
+        listed = await gateway.list_payments(start, _now() + timedelta(seconds=2))
+        return {p.id: p.amount_refunded for p in listed if p.id in (first.id, second.id)}
+
+    await gateway.refund(first.id, amount=1_000, idempotency_key=uuid.uuid4().hex)
+    assert await refunded() == {first.id: 1_000, second.id: 0}
+    await gateway.refund(second.id, amount=2_000, idempotency_key=uuid.uuid4().hex)
+    await gateway.refund(first.id, amount=3_000, idempotency_key=uuid.uuid4().hex)
+    assert await refunded() == {first.id: 4_000, second.id: 2_000}
+
+
 async def test_balance_transactions_carry_charges_refunds_and_fees(gateway: StripeGateway) -> None:
     start = _now() - timedelta(seconds=1)
     [payment] = await _paid(gateway, [50_000])
