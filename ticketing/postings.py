@@ -22,6 +22,8 @@ records it once (see `ticketing.ledger.postings.Posting`). The kinds:
 | parking hold   | `parking-hold:{session}` (a hold)    | wallet → parking operator (reserved)    |
 | parking fee    | `parking:{session}[:{part}]`         | wallet and/or receivable → operator     |
 | parking permit | `parking-permit:{permit}`            | wallet or receivable → lot's operator   |
+| carried balance| `carried:{account}:{day}`            | carried (collected on earlier days) →   |
+|                |                                      | wallet (never gateway clearing)         |
 
 Who pays a fare: a postpaid account's receivable; a prepaid account's wallet up to what it can
 still pay (balance plus overdraft allowance), the rest its receivable, because the ride has
@@ -44,6 +46,8 @@ from ticketing.riders import PaymentMode, RiderAccount
 UNKNOWN_OPERATOR = "unknown"  # the operator credited for a leg whose route names no agency
 PASS_REVENUE = accounts.unearned("passes")
 RECONCILIATION_SUSPENSE = accounts.suspense("reconciliation")
+# Money riders paid in before the ledger's first day, which the clearing house holds.
+COLLECTED_EARLIER = accounts.carried("earlier-days")
 
 
 class Payer(Protocol):
@@ -138,6 +142,30 @@ def pass_sale(
         amount=price,
         occurred_at=at,
         description=f"{product_id} bought by {account.id}",
+    )
+
+
+# --- balances carried from earlier days -------------------------------------------------
+
+
+def carried_balance_id(account_id: str, day: date) -> str:
+    """A wallet's balance carried into the ledger as of `day`, once per account and day."""
+    return f"carried:{account_id}:{day.isoformat()}"
+
+
+def carried_balance(account_id: str, day: date, amount: Money, at: datetime) -> Posting:
+    """A prepaid wallet's balance of earlier days brought into the ledger (a customer base
+    loaded in bulk): the money was collected then, by the gateway or an earlier system, so
+    it comes from `COLLECTED_EARLIER`, not from a gateway's clearing account, which holds
+    only what a gateway collected since and is reconciled against it."""
+    return Posting.transfer(
+        carried_balance_id(account_id, day),
+        debit=COLLECTED_EARLIER,
+        credit=accounts.wallet(account_id),
+        amount=amount,
+        occurred_at=at,
+        description=f"balance of {account_id} carried from before {day.isoformat()}",
+        metadata={"account_id": account_id, "as_of": day.isoformat()},
     )
 
 

@@ -59,6 +59,7 @@ def test_account_codes_round_trip_through_the_parser() -> None:
         accounts.suspense("stripe"): (AccountKind.SUSPENSE, "stripe"),
         accounts.unearned("passes"): (AccountKind.UNEARNED, "passes"),
         accounts.BREAKAGE: (AccountKind.REVENUE, "breakage"),
+        accounts.carried("balances"): (AccountKind.CARRIED, "balances"),
     }
     for code, (kind, owner) in cases.items():
         ref = parse_code(code)

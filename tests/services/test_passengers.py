@@ -22,19 +22,24 @@ from qr.keys import KeyMaterial, init_keys
 from qr.memory import GateMemory
 from qr.verifier import GateContext, Verifier, VerifierPolicy
 from tests.helpers.payments import ride_the_metro
+from ticketing import postings
 from ticketing.audit import Actor, ActorRole, AuditAction, AuditQuery, TargetKind
 from ticketing.errors import (
     CredentialNotIssued,
+    InvalidRecord,
     MoveLimitReached,
     PassOnAnotherPhone,
     UnknownRecord,
 )
 from ticketing.fares.feed import load_feed
+from ticketing.ledger import UnknownAccount
+from ticketing.ledger import accounts as ledger_accounts
 from ticketing.money import Money
 from ticketing.payment_flows.debt import debt_reason
 from ticketing.payment_flows.service import PaymentsService
 from ticketing.payments.model import AttemptStatus, PaymentPurpose
 from ticketing.riders import CredentialRecord, PaymentMode
+from ticketing.service_day import service_day
 from ticketing.services import passengers
 from ticketing.services.riders import (
     Registration,
@@ -318,6 +323,54 @@ async def test_the_customer_base_is_loaded_with_the_cards_it_saved_earlier(
     assert list(saved) == [with_card]
     assert saved[with_card] == SavedCard("cus_earlier", "pm_earlier", "4242")
     assert customer == (False, "cus_earlier")
+
+
+async def test_the_customer_base_is_loaded_with_the_balances_its_wallets_carry(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """`load_passengers` with balances: each prepaid wallet holds its balance of earlier days,
+    posted from the money collected then (never through a gateway's clearing account), and
+    the ledger's invariants hold; a balance for a postpaid account (or in another currency)
+    refuses the whole load."""
+    suffix = str(NOW.timestamp()).replace(".", "")
+    carried, empty, postpaid = (f"base-{n}-{suffix}" for n in ("carried", "empty", "postpaid"))
+    base = [
+        (passengers.passenger_account(carried), carried),
+        (passengers.passenger_account(empty), empty),
+        (passengers.passenger_account(postpaid, payment_mode=PaymentMode.POSTPAID_CARD), postpaid),
+    ]
+    for wrong in ({postpaid: Money(50_000, "VND")}, {carried: Money(5, "USD")}):
+        with pytest.raises(InvalidRecord):
+            await passengers.load_passengers(
+                uow_factory, base, "unused-hash", at=NOW, balances=wrong
+            )
+    async with uow_factory() as uow:
+        assert await uow.riders.accounts_with_mode(PaymentMode.PREPAID_WALLET) == []
+    loaded = await passengers.load_passengers(
+        uow_factory, base, "unused-hash", at=NOW, balances={carried: Money(120_000, "VND")}
+    )
+    assert loaded == 3
+    assert (await passengers.account_overview(uow_factory, carried)).balance == Money(
+        120_000, "VND"
+    )
+    assert (await passengers.account_overview(uow_factory, empty)).balance == Money(0, "VND")
+    async with uow_factory() as uow:
+        posting = await uow.ledger.get_posting(
+            postings.carried_balance_id(carried, service_day(NOW))
+        )
+        assert {e.account: e.amount.amount for e in posting.entries} == {
+            postings.COLLECTED_EARLIER: 120_000,
+            ledger_accounts.wallet(carried): -120_000,
+        }
+        # Carried again (a load retried after its commit): the same posting, recorded once.
+        again = postings.carried_balance(carried, service_day(NOW), Money(120_000, "VND"), NOW)
+        assert not (await uow.ledger.post(again)).created
+        assert await uow.ledger.balance(ledger_accounts.wallet(carried)) == Money(120_000, "VND")
+        report = await uow.ledger.check_invariants()
+        assert report.ok, report
+        assert await uow.payments.attempts(carried) == []  # nothing went through a gateway
+        with pytest.raises(UnknownAccount):  # no gateway clearing account was touched
+            await uow.ledger.balance(ledger_accounts.gateway_clearing("stripe"))
 
 
 async def test_credentials_fetched_for_many_accounts_at_once_are_each_ones_first(

@@ -42,6 +42,9 @@ class AccountKind(enum.StrEnum):
     SUSPENSE = "suspense"  # amounts not yet matched to anything
     UNEARNED = "unearned"  # passes sold, not yet apportioned to operators
     REVENUE = "revenue"  # our own income, e.g. breakage
+    # Money collected before the ledger's first day (on earlier days, by an earlier system),
+    # which the clearing house holds: the opening side of balances carried into wallets.
+    CARRIED = "carried"
 
     @property
     def account_type(self) -> AccountType:
@@ -62,6 +65,7 @@ _TYPES: dict[AccountKind, AccountType] = {
     AccountKind.SUSPENSE: AccountType.LIABILITY,
     AccountKind.UNEARNED: AccountType.LIABILITY,
     AccountKind.REVENUE: AccountType.REVENUE,
+    AccountKind.CARRIED: AccountType.ASSET,
 }
 
 
@@ -110,6 +114,10 @@ def revenue(stream: str) -> str:
     return _code("revenue", stream)
 
 
+def carried(topic: str) -> str:
+    return _code("carried", topic)
+
+
 BREAKAGE = revenue("breakage")
 
 
@@ -129,6 +137,7 @@ _SIMPLE_KINDS = {
     "suspense": AccountKind.SUSPENSE,
     "unearned": AccountKind.UNEARNED,
     "revenue": AccountKind.REVENUE,
+    "carried": AccountKind.CARRIED,
 }
 _GATEWAY_KINDS = {"clearing": AccountKind.GATEWAY_CLEARING, "fees": AccountKind.GATEWAY_FEES}
 

@@ -32,15 +32,17 @@ from qr.keys import KeyMaterial
 from ticketing.audit import Actor, AuditAction, AuditQuery, Target, TargetKind
 from ticketing.errors import (
     CredentialNotIssued,
+    InvalidRecord,
     MoveLimitReached,
     PassOnAnotherPhone,
     UnknownRecord,
 )
 from ticketing.ledger import accounts
+from ticketing.ledger.postings import Posting
 from ticketing.money import Money
 from ticketing.payment_flows.debt import debt_reason
 from ticketing.payments.model import AttemptStatus, PaymentPurpose, TopUpOrderStatus
-from ticketing.postings import rider_ledger_account
+from ticketing.postings import carried_balance, rider_ledger_account
 from ticketing.riders import AccountStatus, CredentialRecord, PassStatus, PaymentMode, RiderAccount
 from ticketing.service_day import service_day, service_day_start
 from ticketing.services.audit import record
@@ -251,16 +253,21 @@ async def load_passengers(
     *,
     at: datetime,
     cards: Mapping[str, GatewayCard] | None = None,
+    balances: Mapping[str, Money] | None = None,
 ) -> int:
     """The customer base of earlier days in bulk, in one transaction: each rider account with
     its passenger user (`(account, username)`), all signing in with the password whose hash
-    is `password_hash` (`hash_password`), and the `cards` they saved then (by account: the
-    gateway's customer and card, which the gateway holds already). Raises InvalidUser or
-    UserExists as registering does; how many were loaded."""
+    is `password_hash` (`hash_password`), the `cards` they saved then (by account: the
+    gateway's customer and card, which the gateway holds already) and the `balances` their
+    prepaid wallets held then (by account, positive: a `carried_balance` posting each, from
+    money collected on earlier days, not through a gateway). Raises InvalidUser or UserExists
+    as registering does, InvalidRecord for a balance of an account that is not a prepaid
+    wallet of this load or not in its currency; how many were loaded."""
     users = [ApiUser(username, UserRole.PASSENGER, account.id) for account, username in
              accounts_and_users]  # fmt: skip
     for user in users:
         check_user(user)
+    carried = _carried_balances([account for account, _ in accounts_and_users], balances or {}, at)
 
     async def load(uow: UnitOfWork) -> int:
         for (account, _), user in zip(accounts_and_users, users, strict=True):
@@ -270,9 +277,26 @@ async def load_passengers(
             await uow.payments.add_customer(account_id)
             await uow.payments.set_customer(account_id, card.customer_id)
             await uow.payments.set_card(account_id, card.card_id, card.last4)
+        await uow.ledger.post_many(carried)
         return len(users)
 
     return await run_in_uow(uows, load)
+
+
+def _carried_balances(
+    loaded: Sequence[RiderAccount], balances: Mapping[str, Money], at: datetime
+) -> list[Posting]:
+    """The postings of `balances` carried into the wallets of `loaded`, as of `at`'s day."""
+    wallets = {a.id: a.currency for a in loaded if a.payment_mode is PaymentMode.PREPAID_WALLET}
+    postings = []
+    for account_id, amount in sorted(balances.items()):
+        if wallets.get(account_id) != amount.currency:
+            raise InvalidRecord(
+                f"no prepaid wallet in {amount.currency} among the accounts loaded for the "
+                f"balance of {account_id!r}"
+            )
+        postings.append(carried_balance(account_id, service_day(at), amount, at))
+    return postings
 
 
 async def account_overview(uows: UnitOfWorkFactory, account_id: str) -> AccountOverview:
