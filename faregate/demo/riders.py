@@ -1,9 +1,10 @@
 """The demo's riders: who they are, how they pay, what they hold. The customer base is loaded
 in bulk through the service layer before the day, with the cards most riders saved on earlier
-days (the gateway's customers and cards added to its store in one step); on the day each
-rider's phone signs in, saves a card if it has none yet, tops up, buys a pass and fetches its
-credential over the passenger API (the product, category and postpaid flag of the credential
-follow the account)."""
+days (the gateway's customers and cards added to its store in one step) and the balances their
+prepaid wallets carry from then; on the day a rider's phone signs in when it has an errand:
+it saves a card if it has none yet, tops up a wallet that would not cover the day, buys a
+pass and fetches its credential over the passenger API (the product, category and postpaid
+flag of the credential follow the account)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from simulators.network import SimRoute
 from simulators.phone import Phone
 from ticketing.fares.feed import FareFeed
 from ticketing.fares.passes import pass_validity
+from ticketing.money import Money
 from ticketing.riders import PaymentMode, RiderAccount
 from ticketing.services.passengers import GatewayCard, load_passengers
 from ticketing.services.users import ScryptCost, hash_password
@@ -48,10 +50,20 @@ BUS_MONTHLY_PASS = "bus_month_all"
 # prints it: the passenger page shows their day).
 PASSENGER_PASSWORD = "demo rider password"
 PHONE_CONCURRENCY = 8
+CURRENCY = "VND"
 # Riders who save their card on the day through the passenger API (the first ones, so the
 # declining card is among them): this many, and one in twenty of the rest. The others saved
 # it on earlier days: only the day's own card traffic goes through the gateway's API.
 CARDS_SAVED_ON_THE_DAY = 100
+# A wallet topped up at the gateway when it runs low: with less than this left (two metro
+# lines' day caps, 30,000 + 24,000, and some buses: more than a day's rides take) or less than
+# this and the pass it buys, its rider tops up on the day. Riders of earlier days carry a
+# balance from their last top-ups, spent down since: anything from nothing to a top-up, evenly
+# (`carried_balances`), so about one in five of them tops up on a given day, as in a city
+# where riders top up every week or so; the riders new to paying (those saving their card on
+# the day, the demo's first) hold nothing and all top up, so the day's top-ups and declines
+# are exercised however few the riders.
+LOW_BALANCE = 60_000
 GOOD_CARD = "pm_card_visa"
 DECLINING_CARD = "pm_card_chargeCustomerFail"  # localstripe: attaches, then every charge fails
 
@@ -112,6 +124,36 @@ def saving_cards_on_the_day(riders: Sequence[RiderPlan]) -> list[RiderPlan]:
     return list(riders[: CARDS_SAVED_ON_THE_DAY + rest // 20])
 
 
+def carried_balances(riders: Sequence[RiderPlan], *, top_up: int, seed: int) -> dict[str, int]:
+    """What the prepaid wallets of earlier days hold (VND, by account; an empty one is left
+    out): the riders' but those `saving_cards_on_the_day`, each a seeded whole number of
+    thousands from nothing to `top_up` (see LOW_BALANCE). Its own random stream: the riders'
+    plan is the same with or without it."""
+    rng = random.Random(f"carried balances {seed}")
+    today = {r.account_id for r in saving_cards_on_the_day(riders)}
+    carried = {
+        r.account_id: rng.randrange(0, top_up + 1, 1000)
+        for r in riders
+        if r.payment_mode is PaymentMode.PREPAID_WALLET and r.account_id not in today
+    }
+    return {account: amount for account, amount in carried.items() if amount}
+
+
+def topping_up(feed: FareFeed, riders: Sequence[RiderPlan], carried: Mapping[str, int]) -> set[str]:
+    """The prepaid riders whose wallets would not cover the day: less than LOW_BALANCE left
+    once the pass they buy is paid."""
+    short = set()
+    for rider in riders:
+        if rider.payment_mode is not PaymentMode.PREPAID_WALLET:
+            continue
+        needs = LOW_BALANCE
+        if rider.pass_product is not None:
+            needs += feed.amount_of(rider.pass_product, rider.category, None) or 0
+        if carried.get(rider.account_id, 0) < needs:
+            short.add(rider.account_id)
+    return short
+
+
 async def cards_of_earlier_days(
     gateway_dir: Path, riders: Sequence[RiderPlan]
 ) -> dict[str, GatewayCard]:
@@ -142,17 +184,22 @@ async def load_customer_base(
     *,
     at: datetime,
     cards: Mapping[str, GatewayCard] | None = None,
+    balances: Mapping[str, int] | None = None,
 ) -> int:
     """The riders of earlier days, loaded in bulk through the service layer (one transaction):
     each account with its category and payment mode, its passenger user (the account id as
-    username, `PASSENGER_PASSWORD`, hashed cheaply once: a demo's sign-ins stay quick) and the
-    card it saved then (`cards`, from `cards_of_earlier_days`)."""
+    username, `PASSENGER_PASSWORD`, hashed cheaply once: a demo's sign-ins stay quick), the
+    card it saved then (`cards`, from `cards_of_earlier_days`) and its wallet's balance
+    (`balances`, VND, from `carried_balances`)."""
     password_hash = await hash_password(PASSENGER_PASSWORD, ScryptCost(n=2**8))
     accounts = [
-        (RiderAccount(r.account_id, r.category, r.payment_mode, "VND"), r.account_id)
+        (RiderAccount(r.account_id, r.category, r.payment_mode, CURRENCY), r.account_id)
         for r in riders
     ]
-    return await load_passengers(uows, accounts, password_hash, at=at, cards=cards)
+    carried = {a: Money(amount, CURRENCY) for a, amount in (balances or {}).items()}
+    return await load_passengers(
+        uows, accounts, password_hash, at=at, cards=cards, balances=carried
+    )
 
 
 @dataclass
@@ -191,12 +238,14 @@ async def morning_phones(
     progress: Callable[[], None],
     on_file: Collection[str] = (),
     credentials: Mapping[str, PhoneCredential] | None = None,
+    short: Collection[str],
 ) -> tuple[list[DemoRider], dict[str, Phone], PhoneTally]:
     """Each rider's phone signs in, saves a card unless its account has one `on_file`
-    (`declining`'s the one the issuer declines), tops up a prepaid wallet, buys the rider's
-    pass and fetches its credential unless it holds one from earlier days (`credentials`, by
-    account), all over the passenger API (the payments go through the gateway). A phone with
-    nothing to do (its card on file, its credential held, no wallet) does not sign in."""
+    (`declining`'s the one the issuer declines), tops up a prepaid wallet that is `short`
+    (by account, from `topping_up`), buys the rider's pass and fetches its
+    credential unless it holds one from earlier days (`credentials`, by account), all over
+    the passenger API (the payments go through the gateway). A phone with nothing to do (its
+    card on file, its credential held, its wallet none or not short) does not sign in."""
     credentials = credentials or {}
     tally = PhoneTally()
     limit = asyncio.Semaphore(PHONE_CONCURRENCY)
@@ -205,7 +254,8 @@ async def morning_phones(
         async with limit:
             phone = Phone(http, rider.account_id, PASSENGER_PASSWORD)
             held = credentials.get(rider.account_id)
-            if held is None or rider.payment_mode is PaymentMode.PREPAID_WALLET:
+            tops_up = rider.account_id in short
+            if held is None or tops_up:
                 await phone.sign_in()  # a phone holding its credential and card has no errand
             if rider.account_id in on_file:
                 tally.cards_on_file += 1
@@ -213,7 +263,7 @@ async def morning_phones(
                 card = DECLINING_CARD if rider.account_id == declining else GOOD_CARD
                 await phone.save_card(card)
                 tally.cards += 1
-            if rider.payment_mode is PaymentMode.PREPAID_WALLET and await _declined_or_paid(
+            if tops_up and await _declined_or_paid(
                 tally, phone.top_up(top_up, request_id=f"topup-{rider.account_id}")
             ):
                 tally.top_ups += 1

@@ -2,10 +2,12 @@
 
 1. Credentials at an offline gate (no backend).
 2. The day before, through the service layer: keys, the customer base (accounts and their
-   passenger users, in bulk), the staff users, the devices registered at their places.
+   passenger users, cards and wallet balances of earlier days, in bulk), the staff users,
+   the devices registered at their places.
 3. The city day: `faregate serve` on the demo's directory with its clock on the simulated
-   day; phones fetch credentials, save cards, top up and buy passes through the passenger API;
-   devices enrol and upload over the device API; the backend restarts at noon.
+   day; phones fetch credentials, save cards, top up wallets that run low and buy passes
+   through the passenger API; devices enrol and upload over the device API; the backend
+   restarts at noon.
 4. Parking in Hanoi: barriers over the device API, the operator and inspector over theirs;
    the backend restarts two days on for the overnight stays' exits.
 5. Settlement of the days through the finance API, prepared and approved by two users.
@@ -40,9 +42,11 @@ from faregate.demo.parking_stage import ParkingDay, open_lots, parking_figures
 from faregate.demo.riders import (
     PASSENGER_PASSWORD,
     cards_of_earlier_days,
+    carried_balances,
     load_customer_base,
     morning_phones,
     plan_riders,
+    topping_up,
 )
 from faregate.demo.settle_stage import (
     APPROVER,
@@ -151,9 +155,11 @@ async def run_demo(
     try:
         the_day_before = UnitOfWorkFactory(engine, clock=lambda: DEMO_DAY_START - timedelta(days=1))
         cards = await cards_of_earlier_days(workdir / "localstripe", plans)
+        balances = carried_balances(plans, top_up=TOP_UP, seed=seed)
         loaded = await load_customer_base(
-            the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1), cards=cards
-        )
+            the_day_before, plans, at=DEMO_DAY_START - timedelta(days=1), cards=cards,
+            balances=balances,
+        )  # fmt: skip
         # Their phones fetched credentials on earlier days too (but the pass buyers', whose
         # credential follows the pass they buy on the day).
         held = await fetch_credentials(
@@ -175,7 +181,8 @@ async def run_demo(
     console.print(
         f"{loaded} riders loaded in bulk (accounts and passenger users, {len(cards)} with "
         f"the card they saved earlier, {len(held)} phones with the credential they fetched "
-        f"then); {len(barriers)} "
+        f"then, {len(balances)} wallets with the balance they carry from earlier days: "
+        f"{sum(balances.values()):,} VND collected then); {len(barriers)} "
         f"parking lots opened; {len(bindings)} gates and validators and {len(barriers)} "
         "barriers registered at their places, each with its enrolment code"
     )
@@ -196,7 +203,7 @@ async def run_demo(
                     riders, phones, tally = await morning_phones(
                         http, plans, top_up=TOP_UP, declining=plans[0].account_id,
                         progress=lambda: progress.advance(task), on_file=cards.keys(),
-                        credentials=held,
+                        credentials=held, short=topping_up(feed, plans, balances),
                     )  # fmt: skip
                 await gateway.stop_striking(faults, MORNING)
                 watch.lap("phones (passenger API)")
@@ -208,7 +215,8 @@ async def run_demo(
                 console.print(
                     f"through the passenger API: {tally.cards} cards saved (the other "
                     f"{tally.cards_on_file} riders' were on file), {tally.top_ups} "
-                    f"wallets topped up ({tally.topped_up:,} VND), {tally.passes} passes sold, "
+                    f"riders topped up on the day ({tally.topped_up:,} VND; the other wallets "
+                    f"carried enough), {tally.passes} passes sold, "
                     f"{tally.credentials} phone credentials fetched ({tally.credentials_held} "
                     f"phones held theirs); {tally.declined} payments "
                     f"declined, {tally.retried} sent again after a 502"
