@@ -48,9 +48,10 @@ DEFAULT_RETRY_DELAY = timedelta(minutes=5)
 # and each cycle costs a claim, a commit and a lag refresh more (a few milliseconds).
 CYCLE_SECONDS = {"sqlite": 0.02, "postgresql": 0.5}
 # Account-days a cycle prices before it first looks at the time: `FarePricing.price_days` costs
-# a dozen statements a call plus well under a millisecond a day, so a slice of one would spend
-# most of SQLite's budget on the fixed part.
-FIRST_SLICE = 8
+# a dozen statements a call plus well under a millisecond a day, so small slices spend SQLite's
+# budget on the fixed part. bench/pricing.py's worker step on SQLite (load 5-6): 8 days first,
+# 0.76 CPU-ms a tap; 16, 0.50; 24, 0.38, each cycle holding the write lock a few ms longer.
+FIRST_SLICE = 16
 
 
 @dataclass(frozen=True, slots=True)
