@@ -83,10 +83,10 @@ async def test_charges_in_flight_together_end_as_each_would_alone(
     add_attempts = PaymentRecords.add_attempts
 
     async def counted(
-        records: PaymentRecords, news: Sequence[PaymentAttempt]
-    ) -> dict[str, PaymentAttempt]:
+        records: PaymentRecords, news: Sequence[PaymentAttempt], lease: timedelta
+    ) -> tuple[dict[str, PaymentAttempt], set[str]]:
         stored.append(len(news))
-        return await add_attempts(records, news)
+        return await add_attempts(records, news, lease)
 
     monkeypatch.setattr(PaymentRecords, "add_attempts", counted)
     batch = payments.batch()

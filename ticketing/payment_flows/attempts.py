@@ -101,15 +101,19 @@ class OneByOne:
     async def claim(self, new: PaymentAttempt) -> PaymentOutcome | Claim:
         async with self.ctx.uows() as uow:
             card = await saved_card(uow, new.account_id)
-            stored = await uow.payments.add_attempt(new)
-            settled = settled_outcome(new, stored)
+            # Stored and claimed in one transaction (one round of BEGIN/COMMIT less per
+            # charge): both are committed before any call, which is all step 1 asks. A new
+            # attempt is claimed as it is stored; one stored before, here.
+            stored, claimed = await uow.payments.add_attempts([new], self.ctx.lease)
+            settled = settled_outcome(new, stored[new.id])
             if settled is not None:
                 return settled
-            # Stored and claimed in one transaction (one round of BEGIN/COMMIT less per
-            # charge): both are committed before any call, which is all step 1 asks.
-            calls = await uow.payments.claim_attempt(new.id, self.ctx.lease)
+            if new.id in claimed:
+                calls: int | None = 1
+            else:
+                calls = await uow.payments.claim_attempt(new.id, self.ctx.lease)
             await uow.commit()
-        return claim_of(new, card, calls, stored.gateway_payment_id)
+        return claim_of(new, card, calls, stored[new.id].gateway_payment_id)
 
     async def note(self, attempt_id: str, payment_id: str) -> PaymentAttempt:
         return await _move(self.ctx, attempt_id, Authorised(payment_id), release=False)

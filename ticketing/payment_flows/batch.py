@@ -150,17 +150,23 @@ class Grouped:
     async def _claim_many(
         self, news: Sequence[PaymentAttempt]
     ) -> list[PaymentOutcome | Claim | Exception]:
-        """Step 1 for a group: the cards read, the attempts stored and the open ones claimed,
-        one statement each, one commit."""
+        """Step 1 for a group: the cards read, the attempts stored (the new ones claimed as
+        they are) and the open ones stored before claimed, one statement each, one commit."""
         async with self._ctx.uows() as uow:
             cards = await uow.payments.saved_cards(new.account_id for new in news)
-            stored = await uow.payments.add_attempts([n for n in news if n.account_id in cards])
+            stored, claimed = await uow.payments.add_attempts(
+                [n for n in news if n.account_id in cards], self._ctx.lease
+            )
             settled: dict[str, PaymentOutcome | Exception | None] = {}
             for new in news:
                 if new.account_id in cards and new.id not in settled:
                     settled[new.id] = _or_error(settled_outcome, new, stored[new.id])
-            calls = await uow.payments.claim_attempts(
-                [key for key, outcome in settled.items() if outcome is None], self._ctx.lease
+            calls = dict.fromkeys(claimed, 1)  # new ones, claimed as they were stored
+            calls.update(
+                await uow.payments.claim_attempts(
+                    [k for k, o in settled.items() if o is None and k not in claimed],
+                    self._ctx.lease,
+                )
             )
             await uow.commit()
         results: list[PaymentOutcome | Claim | Exception] = []
@@ -226,7 +232,7 @@ class Grouped:
                         attempt = await apply_answer(ctx, uow, attempt, payment, declined, told)
                 locked[attempt_id] = attempt
                 results.append(PaymentOutcome.of(attempt))
-            await uow.ledger.post_many(postings)
+            await uow.ledger.post_many(postings, savepoint=False)  # a fault fails the group
             await uow.payments.save_attempts(list(paid.values()), release=True)
             await refresh_standings(ctx, uow, {a.account_id for a in paid.values()})
             return results

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qr.denylist import DenyList as GateDenyList
 from qr.denylist import DenyListDelta
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import among, chunks
+from ticketing.db.dialect import any_of, chunks, once_per_dialect, value_lists
 from ticketing.db.models import (
     CounterRow,
     CredentialRow,
@@ -45,6 +45,15 @@ VERSION_COUNTER = "deny_list_version"
 # A gate refuses an expired credential by its own clock; an hour covers any clock it may keep.
 EXPIRY_GRACE = timedelta(hours=1)
 EXPIRED = "expired"
+
+# Asked by every batch of daily charges (`denied_credentials`), so built once.
+_denied_credentials = once_per_dialect(
+    lambda dialect: (
+        select(CREDENTIALS.c.account_id, ENTRIES.c.credential_id)
+        .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
+        .where(any_of(dialect, CREDENTIALS.c.account_id), CREDENTIALS.c.revoked_at.is_(None))
+    )
+)
 
 
 class DenyListStore:
@@ -175,13 +184,9 @@ class DenyListStore:
     async def denied_credentials(self, account_ids: Iterable[str]) -> dict[str, list[int]]:
         """The denied unrevoked credentials of each of these accounts that has any."""
         found: dict[str, list[int]] = {}
-        for where in among(self._session, CREDENTIALS.c.account_id, sorted(set(account_ids))):
-            rows = await self._session.execute(
-                select(CREDENTIALS.c.account_id, ENTRIES.c.credential_id)
-                .join(CREDENTIALS, CREDENTIALS.c.credential_id == ENTRIES.c.credential_id)
-                .where(where, CREDENTIALS.c.revoked_at.is_(None))
-            )
-            for account, credential in rows:
+        query = _denied_credentials(self._session)
+        for values in value_lists(self._session, sorted(set(account_ids))):
+            for account, credential in await self._session.execute(query, {"among": values}):
                 found.setdefault(account, []).append(credential)
         # in the credentials' own order (as unsigned numbers, not as the column stores them)
         return {account: sorted(credentials) for account, credentials in found.items()}

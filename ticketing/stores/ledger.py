@@ -3,7 +3,8 @@
 `Ledger` works inside the caller's transaction (it never commits) so a payment record and its
 posting commit together. Every write runs in a SAVEPOINT: a refused posting (insufficient
 funds, conflict) leaves the caller's transaction as it was, so the caller may catch it and
-carry on (e.g. charge the shortfall to the receivable instead).
+carry on (e.g. charge the shortfall to the receivable instead); only `post_many(...,
+savepoint=False)`, for a caller that rolls its whole transaction back, does without.
 
 Idempotency: the posting row is inserted first with ON CONFLICT DO NOTHING. A concurrent
 transaction posting the same id waits on the unique index until the first commits, then sees
@@ -24,6 +25,7 @@ cycle and aborts one, and `ticketing.unit_of_work.run_in_uow` runs its use case 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,7 +38,17 @@ from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import among, bulk_insert, bulk_update, chunks, insert_or_skip
+from ticketing.db.dialect import (
+    among,
+    any_of,
+    bulk_insert,
+    bulk_update,
+    chunks,
+    dialect_name,
+    insert_or_skip,
+    once_per_dialect,
+    value_lists,
+)
 from ticketing.db.models import EntryRow, HoldRow, LedgerAccountRow, PostingRow, table_of
 from ticketing.ledger.accounts import AccountKind, parse_code
 from ticketing.ledger.errors import (
@@ -59,6 +71,18 @@ ACCOUNTS = table_of(LedgerAccountRow)
 POSTINGS = table_of(PostingRow)
 ENTRIES = table_of(EntryRow)
 HOLDS = table_of(HoldRow)
+# The account statements of every posting, built once (`once_per_dialect`).
+_known = once_per_dialect(
+    lambda dialect: select(ACCOUNTS.c.code).where(any_of(dialect, ACCOUNTS.c.code))
+)
+_locked = once_per_dialect(
+    lambda dialect: (
+        select(ACCOUNTS)
+        .where(any_of(dialect, ACCOUNTS.c.code))
+        .order_by(ACCOUNTS.c.code)
+        .with_for_update(key_share=True)
+    )
+)
 DETAIL_EXAMPLES = 5  # how many offenders an invariant failure names
 
 
@@ -203,11 +227,14 @@ class Ledger:
         one statement in code order, so two transactions never wait on each other in a cycle."""
         codes = sorted(currencies)
         known: set[str] = set()
-        for chunk in chunks(codes):
-            found = await self._session.scalars(
-                select(ACCOUNTS.c.code).where(ACCOUNTS.c.code.in_(chunk))
-            )
-            known.update(found)
+        if dialect_name(self._session) == "postgresql":
+            for values in value_lists(self._session, codes):
+                known.update(await self._session.scalars(_known(self._session), {"among": values}))
+        else:  # one writer at a time, no row locks: the read is the lock, and a statement less
+            states = await self._select_for_update(codes)
+            if len(states) == len(codes):
+                return states
+            known.update(states)
         missing = [c for c in codes if c not in known]
         if missing:
             now = self._clock()
@@ -232,13 +259,8 @@ class Ledger:
 
     async def _select_for_update(self, codes: Sequence[str]) -> dict[str, AccountState]:
         states: dict[str, AccountState] = {}
-        for chunk in chunks(codes):
-            rows = await self._session.execute(
-                select(ACCOUNTS)
-                .where(ACCOUNTS.c.code.in_(chunk))
-                .order_by(ACCOUNTS.c.code)
-                .with_for_update(key_share=True)
-            )
+        for values in value_lists(self._session, codes):
+            rows = await self._session.execute(_locked(self._session), {"among": values})
             states.update((row.code, _state(row)) for row in rows)
         return states
 
@@ -265,7 +287,11 @@ class Ledger:
         return (await self.post_many([posting]))[0]
 
     async def post_many(
-        self, postings: Sequence[Posting], *, originals: Iterable[Posting] = ()
+        self,
+        postings: Sequence[Posting],
+        *,
+        originals: Iterable[Posting] = (),
+        savepoint: bool = True,
     ) -> list[PostingReceipt]:
         """Post a batch in bulk statements, all or nothing, receipts in input order.
 
@@ -273,8 +299,10 @@ class Ledger:
         Balance floors apply to each account's net change over the new postings of the batch.
         `originals`: stored postings the caller has just read (`find_postings`) that reversals
         in the batch reverse, which are then not read again to check the mirror.
+        `savepoint=False`: for a caller whose transaction is rolled back whole if this raises
+        (a group of daily charges), which needs no SAVEPOINT of its own (two statements).
         """
-        return await self._post_many(postings, {p.id: p for p in originals})
+        return await self._post_many(postings, {p.id: p for p in originals}, savepoint=savepoint)
 
     async def post_reversal(self, reversal: Posting, original: Posting) -> PostingReceipt:
         """`post` a reversal of `original`, a posting the caller has just read with
@@ -284,7 +312,7 @@ class Ledger:
         return (await self._post_many([reversal], {original.id: original}))[0]
 
     async def _post_many(
-        self, postings: Sequence[Posting], originals: dict[str, Posting]
+        self, postings: Sequence[Posting], originals: dict[str, Posting], *, savepoint: bool = True
     ) -> list[PostingReceipt]:
         """`post_many`, with `originals`: stored postings already read that the batch may
         reverse."""
@@ -296,7 +324,7 @@ class Ledger:
             if first.body_hash != posting.body_hash:
                 raise PostingConflict(posting.id)
         now = self._clock()
-        async with self._session.begin_nested():
+        async with self._session.begin_nested() if savepoint else contextlib.nullcontext():
             # Accounts first (code order), then posting ids (id order): see the module docstring.
             locked = await self._lock_accounts(
                 {e.account: e.amount.currency for p in batch.values() for e in p.entries}

@@ -13,12 +13,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import among, bulk_insert, bulk_update, insert_or_skip
+from ticketing.db.dialect import (
+    among,
+    any_of,
+    bulk_insert,
+    bulk_update,
+    insert_or_skip,
+    once_per_dialect,
+    value_lists,
+)
 from ticketing.db.models import table_of
 from ticketing.db.payments_models import (
     GatewayCustomerRow,
@@ -50,7 +59,7 @@ class SavedCard:
     last4: str | None = None
 
 
-def _attempt(row: PaymentAttemptRow) -> PaymentAttempt:
+def _attempt(row: PaymentAttemptRow | Row[Any]) -> PaymentAttempt:
     return PaymentAttempt(
         id=row.id,
         purpose=row.purpose,
@@ -76,6 +85,29 @@ def _refund(row: PaymentRefundRow) -> PaymentRefund:
         gateway_refund_id=row.gateway_refund_id,
         posting_id=row.posting_id,
     )
+
+
+def _attempts_where(*where: ColumnElement[bool]) -> Select[Any]:
+    """The attempts that meet `where`, oldest first (the order attempts are locked in)."""
+    return select(ATTEMPTS).where(*where).order_by(ATTEMPTS.c.created_at, ATTEMPTS.c.id)
+
+
+# The statements of a batch of payments' groups, built once (`once_per_dialect`).
+_by_id = once_per_dialect(lambda dialect: _attempts_where(any_of(dialect, ATTEMPTS.c.id)))
+_locked_by_id = once_per_dialect(
+    lambda dialect: _attempts_where(any_of(dialect, ATTEMPTS.c.id)).with_for_update()
+)
+_failed_charges_of = once_per_dialect(
+    lambda dialect: _attempts_where(
+        any_of(dialect, ATTEMPTS.c.account_id),
+        ATTEMPTS.c.purpose == PaymentPurpose.DAILY_CHARGE,
+        ATTEMPTS.c.status == AttemptStatus.FAILED,
+        ATTEMPTS.c.charge_key.is_not(None),
+    )
+)
+_cards_of = once_per_dialect(
+    lambda dialect: select(CUSTOMERS).where(any_of(dialect, CUSTOMERS.c.account_id))
+)
 
 
 class PaymentRecords:
@@ -119,8 +151,9 @@ class PaymentRecords:
     async def saved_cards(self, account_ids: Iterable[str]) -> dict[str, SavedCard]:
         """The saved card of each of these accounts that has one."""
         cards: dict[str, SavedCard] = {}
-        for where in among(self._session, CUSTOMERS.c.account_id, sorted(set(account_ids))):
-            for row in await self._session.execute(select(CUSTOMERS).where(where)):
+        query = _cards_of(self._session)
+        for values in value_lists(self._session, sorted(set(account_ids))):
+            for row in await self._session.execute(query, {"among": values}):
                 if row.customer_id is not None and row.payment_method_id is not None:
                     cards[row.account_id] = SavedCard(
                         row.customer_id, row.payment_method_id, row.card_last4
@@ -129,16 +162,19 @@ class PaymentRecords:
 
     # --- attempts ---------------------------------------------------------------------
 
-    async def add_attempt(self, new: PaymentAttempt) -> PaymentAttempt:
-        """Store the attempt unless its id is known; the stored attempt either way."""
-        return (await self.add_attempts([new]))[new.id]
-
-    async def add_attempts(self, news: Sequence[PaymentAttempt]) -> dict[str, PaymentAttempt]:
-        """`add_attempt` for many, in one insert and one read: the stored attempts by id."""
-        await bulk_insert(
-            self._session,
-            ATTEMPTS,
-            [
+    async def add_attempts(
+        self, news: Sequence[PaymentAttempt], lease: timedelta
+    ) -> tuple[dict[str, PaymentAttempt], set[str]]:
+        """Store the attempts whose ids are new, each open one claimed as it is stored (its
+        lease taken and its first gateway call counted: what `claim_attempts` would do to it
+        next, without a second statement), in one insert; then read the ones stored before.
+        The stored attempts by id, and the ids of those claimed here (one call each)."""
+        now = self._clock()
+        unique = {new.id: new for new in news}
+        rows = []
+        for new in sorted(unique.values(), key=lambda n: n.id):
+            claimed = new.status in OPEN_ATTEMPT
+            rows.append(
                 {
                     "id": new.id,
                     "purpose": new.purpose,
@@ -148,15 +184,23 @@ class PaymentRecords:
                     "amount": new.amount.amount,
                     "currency": new.amount.currency,
                     "status": new.status,
-                    "gateway_calls": 0,
+                    "gateway_payment_id": new.gateway_payment_id,
+                    "decline_code": new.decline_code,
+                    "posting_id": new.posting_id,
+                    "gateway_calls": 1 if claimed else 0,
+                    "claimed_until": now + lease if claimed else None,
                     "created_at": new.created_at,
                     "updated_at": new.updated_at,
                 }
-                for new in sorted({new.id: new for new in news}.values(), key=lambda n: n.id)
-            ],
-            skip_conflicts=True,
+            )
+        inserted = await bulk_insert(
+            self._session, ATTEMPTS, rows, skip_conflicts=True, returning=["id"]
         )
-        return await self._attempts_by_id([new.id for new in news], lock=False)
+        fresh = {row_id for (row_id,) in inserted}
+        # What was inserted is what we hold: only the attempts stored before are read.
+        stored = {row_id: unique[row_id] for row_id in fresh}
+        stored.update(await self._attempts_by_id(unique.keys() - fresh, lock=False))
+        return stored, {row_id for row_id in fresh if unique[row_id].status in OPEN_ATTEMPT}
 
     async def attempt(self, attempt_id: str) -> PaymentAttempt | None:
         row = await self._session.get(PaymentAttemptRow, attempt_id, populate_existing=True)
@@ -174,8 +218,9 @@ class PaymentRecords:
         self, attempt_ids: Iterable[str], *, lock: bool
     ) -> dict[str, PaymentAttempt]:
         found: dict[str, PaymentAttempt] = {}
-        for where in among(self._session, ATTEMPTS.c.id, sorted(set(attempt_ids))):
-            found.update((a.id, a) for a in await self._attempts(where, lock=lock))
+        query = (_locked_by_id if lock else _by_id)(self._session)
+        for values in value_lists(self._session, sorted(set(attempt_ids))):
+            found.update((a.id, a) for a in await self._read(query, {"among": values}))
         return found
 
     async def save_attempt(self, attempt: PaymentAttempt, *, release: bool = False) -> None:
@@ -221,19 +266,15 @@ class PaymentRecords:
     ) -> dict[str, list[PaymentAttempt]]:
         """`failed_charges` of each of these accounts that has any."""
         found: dict[str, list[PaymentAttempt]] = defaultdict(list)
-        for where in among(self._session, ATTEMPTS.c.account_id, sorted(set(account_ids))):
-            for attempt in await self._attempts(
-                where,
-                PaymentAttemptRow.purpose == PaymentPurpose.DAILY_CHARGE,
-                PaymentAttemptRow.status == AttemptStatus.FAILED,
-                PaymentAttemptRow.charge_key.is_not(None),
-            ):
+        query = _failed_charges_of(self._session)
+        for values in value_lists(self._session, sorted(set(account_ids))):
+            for attempt in await self._read(query, {"among": values}):
                 found[attempt.account_id].append(attempt)
         return dict(found)
 
     async def charge_attempts(self, charge_key: str) -> list[PaymentAttempt]:
         """Every attempt of one logical charge (first attempt and retries), oldest first."""
-        return await self._attempts(PaymentAttemptRow.charge_key == charge_key)
+        return await self._attempts(ATTEMPTS.c.charge_key == charge_key)
 
     async def charge_attempts_of(
         self, charge_keys: Iterable[str]
@@ -249,23 +290,23 @@ class PaymentRecords:
     async def declined_attempts(self, charge_key: str) -> list[PaymentAttempt]:
         """The declined attempts of one logical charge, locked to the end of the transaction."""
         return await self._attempts(
-            PaymentAttemptRow.charge_key == charge_key,
-            PaymentAttemptRow.status == AttemptStatus.FAILED,
+            ATTEMPTS.c.charge_key == charge_key,
+            ATTEMPTS.c.status == AttemptStatus.FAILED,
             lock=True,
         )
 
     async def _attempts(
         self, *where: ColumnElement[bool], lock: bool = False
     ) -> list[PaymentAttempt]:
-        query = (
-            select(PaymentAttemptRow)
-            .where(*where)
-            .order_by(PaymentAttemptRow.created_at, PaymentAttemptRow.id)
-            .execution_options(populate_existing=True)
-        )
-        if lock:
-            query = query.with_for_update()
-        return [_attempt(row) for row in await self._session.scalars(query)]
+        query = _attempts_where(*where)
+        return await self._read(query.with_for_update() if lock else query)
+
+    async def _read(
+        self, query: Select[Any], params: dict[str, object] | None = None
+    ) -> list[PaymentAttempt]:
+        # Table rows, not ORM objects: the values are all the flows take from them, and
+        # building and refreshing an object per row cost more than the statement.
+        return [_attempt(row) for row in await self._session.execute(query, params)]
 
     async def attempts_per_charge(self, charge_keys: Sequence[str]) -> dict[str, int]:
         counted = await self._session.execute(

@@ -12,11 +12,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import among
+from ticketing.db.dialect import among, any_of, once_per_dialect, value_lists
 from ticketing.db.models import CredentialRow, PassRow, RiderAccountRow, table_of
 from ticketing.errors import InvalidRecord, RecordConflict, UnknownRecord
 from ticketing.money import Money
@@ -63,6 +63,26 @@ def _pass(row: PassRow) -> PassRecord:
 CREDENTIALS = table_of(CredentialRow)
 ACCOUNTS = table_of(RiderAccountRow)
 PASSES = table_of(PassRow)
+
+# What every batch of daily charges reads and writes of its riders, built once
+# (`once_per_dialect`). A table statement, not the ORM's: that one would look for the rows in
+# the session to change them too (the readers here read afresh).
+_debt_limits = once_per_dialect(
+    lambda dialect: select(ACCOUNTS.c.id, ACCOUNTS.c.debt_limit).where(
+        any_of(dialect, ACCOUNTS.c.id)
+    )
+)
+_set_standings = once_per_dialect(
+    lambda dialect: (
+        update(ACCOUNTS)
+        .where(
+            any_of(dialect, ACCOUNTS.c.id),
+            ACCOUNTS.c.status.in_([AccountStatus.ACTIVE, AccountStatus.DEBT_RECOVERY]),
+            ACCOUNTS.c.status != bindparam("new_status"),
+        )
+        .values(status=bindparam("new_status"), updated_at=bindparam("at"))
+    )
+)
 _CREDENTIAL_FIELDS = tuple(
     CREDENTIALS.c[name]
     for name in (
@@ -168,24 +188,17 @@ class Riders:
     ) -> None:
         """`set_debt_standing` of many accounts, in one statement."""
         status = AccountStatus.DEBT_RECOVERY if in_debt else AccountStatus.ACTIVE
-        for where in among(self._session, ACCOUNTS.c.id, sorted(set(account_ids))):
+        statement = _set_standings(self._session)
+        for values in value_lists(self._session, sorted(set(account_ids))):
             await self._session.execute(
-                update(RiderAccountRow)
-                .where(
-                    where,
-                    RiderAccountRow.status.in_([AccountStatus.ACTIVE, AccountStatus.DEBT_RECOVERY]),
-                    RiderAccountRow.status != status,
-                )
-                .values(status=status, updated_at=at or self._clock())
+                statement, {"among": values, "new_status": status, "at": at or self._clock()}
             )
 
     async def debt_limits(self, account_ids: Iterable[str]) -> dict[str, int]:
         """The debt limit of each of these accounts the backend holds."""
         limits: dict[str, int] = {}
-        for where in among(self._session, ACCOUNTS.c.id, sorted(set(account_ids))):
-            rows = await self._session.execute(
-                select(RiderAccountRow.id, RiderAccountRow.debt_limit).where(where)
-            )
+        for values in value_lists(self._session, sorted(set(account_ids))):
+            rows = await self._session.execute(_debt_limits(self._session), {"among": values})
             limits.update((account, int(limit)) for account, limit in rows)
         return limits
 
