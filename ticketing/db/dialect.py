@@ -100,7 +100,8 @@ def once_per_dialect(build: Callable[[str], S]) -> Callable[[AsyncSession], S]:
     """A statement built by `build(dialect name)` once per dialect and reused: SQLAlchemy
     computes a statement's cache key once per statement object, so one built for every
     execution pays for that (and for being built) every time, about half the Python cost of a
-    small query (0.15-0.2 ms on either database, measured for `PaymentRecords.locked_attempts`).
+    small query (`PaymentRecords.locked_attempts` of 3 ids: 0.15-0.2 ms of 0.32-0.34 on
+    PostgreSQL, 0.2-0.35 ms of 0.5-0.7 on SQLite).
     The statement's values are bound at execution (`any_of`)."""
     built: dict[str, S] = {}
 
