@@ -57,6 +57,7 @@ from faregate.demo.settle_stage import (
     add_staff,
     run_settle_stage,
     settle_command_line,
+    unsettled_before,
 )
 from faregate.demo.stopwatch import Stopwatch
 from faregate_data import HANOI_FEED
@@ -267,6 +268,12 @@ async def run_demo(
                 watch.lap("parking")
                 console.print(Rule("5. Settling the days for finance: prepared, then approved"))
                 days = tuple(day + timedelta(days=n) for n in range(PARKING_DAYS))
+                # The day the base was loaded holds the wallets' carried balances when there
+                # are any: finance settles it too (nothing collected), so no day of the
+                # calendar is left closed and unsettled.
+                earlier = await unsettled_before(http, day)
+                if earlier:
+                    await run_settle_stage(console, http=http, days=earlier, data_dir=workdir)
                 settled = await run_settle_stage(
                     console, http=http, days=days, data_dir=workdir,
                     between=lambda day, after: deliver_late_taps(

@@ -164,6 +164,19 @@ class FinanceUser:
         raise SettleError(f"{day}: not {' or '.join(states)} after {SETTLE_TIMEOUT:.0f} s")
 
 
+async def unsettled_before(http: httpx.AsyncClient, day: date) -> tuple[date, ...]:
+    """The days of the settlement calendar before `day` that are not settled, oldest first."""
+    finance = await FinanceUser.sign_in(http, PREPARER)
+    listing = await finance.call("GET", "/api/v1/finance/settlements")
+    return tuple(
+        sorted(
+            earlier
+            for entry in listing["days"]
+            if entry["state"] != "settled" and (earlier := date.fromisoformat(entry["day"])) < day
+        )
+    )
+
+
 async def run_settle_stage(
     console: Console,
     *,

@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,10 @@ async def check_database(database: Path, figures: dict[str, Any], *, riders: int
             assert len(revoked) == 1
             assert set(revoked) <= denied
             settled = [d for d in await uow.settlement.days() if d.settled]
-            assert len(settled) == 3  # the city day and the parking days after it
+            # The day before (the wallets' carried balances), the city day and the parking
+            # days after it: no day of the calendar is left unsettled.
+            city_day = date.fromisoformat(figures["day"])
+            assert [d.day for d in settled] == [city_day + timedelta(days=n) for n in range(-1, 3)]
             assert {(d.prepared_by, d.approved_by) for d in settled} == {(PREPARER, APPROVER)}
     finally:
         await engine.dispose()
