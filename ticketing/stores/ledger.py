@@ -169,14 +169,32 @@ class Ledger:
     ) -> AccountState:
         """Create an account (idempotent); accounts are also opened by their first posting
         with a zero overdraft limit. Re-opening in another currency is refused."""
-        wanted = AccountState.new(code, currency, overdraft_limit)
+        return (await self.open_accounts([AccountState.new(code, currency, overdraft_limit)]))[code]
+
+    async def open_accounts(self, wanted: Sequence[AccountState]) -> dict[str, AccountState]:
+        """`open_account` for many (each `AccountState.new(code, currency, limit)`), in a few
+        statements whatever their number: an existence check, an insert and a locking read
+        per chunk, one update of the limits that differ. The states by code."""
+        by_code = {w.code: w for w in wanted}  # a code given twice: the last one
         async with self._session.begin_nested():
-            state = (await self._lock_accounts({code: currency}))[code]
-            if state.currency != currency:
-                raise CurrencyMismatch(f"account {code!r} is in {state.currency}, not {currency}")
-            if state.overdraft_limit != wanted.overdraft_limit:
-                state = await self._set_limit(state, overdraft_limit)
-        return state
+            states = await self._lock_accounts({w.code: w.currency for w in wanted})
+            for code, state in states.items():
+                if state.currency != by_code[code].currency:
+                    raise CurrencyMismatch(
+                        f"account {code!r} is in {state.currency}, not {by_code[code].currency}"
+                    )
+            changed = {
+                code: replace(state, overdraft_limit=by_code[code].overdraft_limit)
+                for code, state in states.items()
+                if state.overdraft_limit != by_code[code].overdraft_limit
+            }
+            await bulk_update(
+                self._session,
+                ACCOUNTS,
+                "code",
+                [{"code": c, "overdraft_limit": s.overdraft_limit} for c, s in changed.items()],
+            )
+        return states | changed
 
     async def set_overdraft_limit(self, code: str, overdraft_limit: int) -> AccountState:
         async with self._session.begin_nested():

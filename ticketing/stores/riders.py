@@ -7,7 +7,7 @@ same record again returns it, a different record under the same id raises `Recor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,9 +16,10 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
-from ticketing.db.dialect import among, any_of, once_per_dialect, value_lists
+from ticketing.db.dialect import among, any_of, bulk_insert, once_per_dialect, value_lists
 from ticketing.db.models import CredentialRow, PassRow, RiderAccountRow, table_of
 from ticketing.errors import InvalidRecord, RecordConflict, UnknownRecord
+from ticketing.ledger.rules import AccountState
 from ticketing.money import Money
 from ticketing.postings import rider_ledger_account
 from ticketing.riders import (
@@ -130,31 +131,53 @@ class Riders:
     async def open_account(
         self, account: RiderAccount, *, at: datetime | None = None
     ) -> RiderAccount:
-        existing = await self._session.get(RiderAccountRow, account.id, populate_existing=True)
-        if existing is not None:
-            if _account(existing) != account:
-                raise RecordConflict(f"rider account {account.id!r} exists with other details")
-            return account
-        at = at or self._clock()
-        self._session.add(
-            RiderAccountRow(
-                id=account.id,
-                rider_category=account.rider_category,
-                status=account.status,
-                payment_mode=account.payment_mode,
-                currency=account.currency,
-                overdraft_limit=account.overdraft_limit,
-                debt_limit=account.debt_limit,
-                created_at=at,
-                updated_at=at,
-            )
-        )
-        await self._session.flush()
-        limit = account.overdraft_limit if account.payment_mode is PaymentMode.PREPAID_WALLET else 0
-        await self._ledger.open_account(
-            rider_ledger_account(account), account.currency, overdraft_limit=limit
-        )
+        await self.open_accounts([account], at=at)
         return account
+
+    async def open_accounts(
+        self, accounts: Sequence[RiderAccount], *, at: datetime | None = None
+    ) -> None:
+        """Open many accounts and their ledger accounts in a few statements whatever their
+        number (`Ledger.open_accounts`); those stored already with the same details are left
+        as they are, RecordConflict for one stored or given twice with other details."""
+        wanted: dict[str, RiderAccount] = {}
+        for account in accounts:
+            if wanted.setdefault(account.id, account) != account:
+                raise RecordConflict(f"rider account {account.id!r} given with other details")
+        stored = await self.find_accounts(wanted)
+        for account_id, account in stored.items():
+            if account != wanted[account_id]:
+                raise RecordConflict(f"rider account {account_id!r} exists with other details")
+        new = [account for account_id, account in wanted.items() if account_id not in stored]
+        prepaid = PaymentMode.PREPAID_WALLET
+        ledger_accounts = [
+            AccountState.new(
+                rider_ledger_account(account),
+                account.currency,
+                account.overdraft_limit if account.payment_mode is prepaid else 0,
+            )
+            for account in new
+        ]
+        at = at or self._clock()
+        await bulk_insert(
+            self._session,
+            ACCOUNTS,
+            [
+                {
+                    "id": account.id,
+                    "rider_category": account.rider_category,
+                    "status": account.status,
+                    "payment_mode": account.payment_mode,
+                    "currency": account.currency,
+                    "overdraft_limit": account.overdraft_limit,
+                    "debt_limit": account.debt_limit,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for account in new
+            ],
+        )
+        await self._ledger.open_accounts(ledger_accounts)
 
     async def find_account(self, account_id: str) -> RiderAccount | None:
         row = await self._session.get(RiderAccountRow, account_id, populate_existing=True)

@@ -6,17 +6,21 @@ and tokens before they reach it, so nothing here ever sees a password or a usabl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketing.clock import Clock, utc_now
+from ticketing.db.dialect import among, bulk_insert
+from ticketing.db.models import table_of
 from ticketing.db.users_models import ApiTokenRow, ApiUserRow, PasswordResetRow
 from ticketing.errors import UserExists
 from ticketing.users import ApiUser
+
+USERS = table_of(ApiUserRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,30 +52,51 @@ class Users:
 
     async def add(self, user: ApiUser, password_hash: str) -> None:
         """Store a new user; the username or the account already taken raises UserExists."""
-        clash = ApiUserRow.username == user.username
-        if user.account_id is not None:
-            clash |= ApiUserRow.account_id == user.account_id
-        taken = await self._session.scalar(select(ApiUserRow.username).where(clash))
-        if taken is not None:
-            raise UserExists(
-                f"user {user.username!r} exists"
-                if taken == user.username
-                else f"account {user.account_id!r} already has a user"
+        await self.add_many([user], password_hash)
+
+    async def add_many(self, users: Sequence[ApiUser], password_hash: str) -> None:
+        """Store new users, all with `password_hash`, in a few statements whatever their
+        number; the first (in order) whose username or account is taken, stored or given
+        earlier in `users`, raises UserExists and none is stored."""
+        names = [user.username for user in users]
+        account_ids = [user.account_id for user in users if user.account_id is not None]
+        taken_names: set[str] = set()
+        for where in among(self._session, USERS.c.username, sorted(set(names))):
+            taken_names.update(await self._session.scalars(select(USERS.c.username).where(where)))
+        taken_accounts: set[str | None] = set()
+        for where in among(self._session, USERS.c.account_id, sorted(set(account_ids))):
+            taken_accounts.update(
+                await self._session.scalars(select(USERS.c.account_id).where(where))
             )
-        self._session.add(
-            ApiUserRow(
-                username=user.username,
-                role=user.role,
-                password_hash=password_hash,
-                account_id=user.account_id,
-                created_at=self._clock(),
-                display_name=user.display_name,
-            )
+        for user in users:
+            if user.username in taken_names:
+                raise UserExists(f"user {user.username!r} exists")
+            if user.account_id is not None and user.account_id in taken_accounts:
+                raise UserExists(f"account {user.account_id!r} already has a user")
+            taken_names.add(user.username)
+            taken_accounts.add(user.account_id)
+        now = self._clock()
+        added = await bulk_insert(
+            self._session,
+            USERS,
+            [
+                {
+                    "username": user.username,
+                    "role": user.role,
+                    "password_hash": password_hash,
+                    "account_id": user.account_id,
+                    "created_at": now,
+                    "display_name": user.display_name,
+                }
+                for user in users
+            ],
+            skip_conflicts=True,  # a concurrent add that won the race: UserExists below
+            returning=["username"],
         )
-        try:
-            await self._session.flush()
-        except IntegrityError as error:  # a concurrent add won the race
-            raise UserExists(f"user {user.username!r} exists") from error
+        stored = {name for (name,) in added}
+        for user in users:
+            if user.username not in stored:
+                raise UserExists(f"user {user.username!r} exists")
 
     async def get(self, username: str) -> StoredUser | None:
         row = await self._session.get(ApiUserRow, username)
