@@ -41,7 +41,8 @@ def run_bench(tree: Path, args: argparse.Namespace, *, current: bool) -> dict[st
         str(tree / "data" / "hanoi"),
     ]
     if current:
-        command.append("--skip-v1")  # Fares v1 came after the earlier revision
+        # Fares v1 and the worker step came after the earlier revision
+        command += ["--skip-v1", "--skip-worker"]
     for flag in ("skip_sqlite", "skip_postgres"):
         if getattr(args, flag):
             command.append("--" + flag.replace("_", "-"))
