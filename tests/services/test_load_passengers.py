@@ -1,21 +1,26 @@
-"""`load_passengers` on SQLite and PostgreSQL: the customer base written in bulk stores the
-same rows as opening each account, adding its user and saving its card one by one, and a
-refused load stores nothing."""
+"""`load_passengers` and `fetch_credentials` on SQLite and PostgreSQL: the customer base
+written in bulk stores the same rows as opening each account, adding its user and saving its
+card one by one, its phones' first credentials fetched at once are those fetched one account
+at a time, and a refused load or fetch stores nothing."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Table, select
 
+from qr.keys import KeyMaterial, init_keys
 from ticketing.db.models import LedgerAccountRow, RiderAccountRow, table_of
 from ticketing.db.payments_models import GatewayCustomerRow
 from ticketing.db.users_models import ApiUserRow
-from ticketing.errors import InvalidUser, UserExists
-from ticketing.riders import PaymentMode, RiderAccount
+from ticketing.errors import InvalidUser, PassOnAnotherPhone, UnknownRecord, UserExists
+from ticketing.money import Money
+from ticketing.riders import PassRecord, PaymentMode, RiderAccount
 from ticketing.services import passengers
 from ticketing.services.users import add_user
 from ticketing.unit_of_work import UnitOfWorkFactory
@@ -113,3 +118,63 @@ async def test_a_refused_load_stores_nothing(uow_factory: UnitOfWorkFactory, cla
     with pytest.raises(error):
         await passengers.load_passengers(uow_factory, loaded, "hash", at=AT, cards=cards)
     assert await rows_of(uow_factory, run) == before
+
+
+async def phones_of(
+    uows: UnitOfWorkFactory, keys: KeyMaterial, prefix: str, *, bulk: bool
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The base of `prefix` loaded, the second rider given a pass covering the day, and its
+    phones' first credentials fetched in one call (`bulk`) or one account at a time: each
+    credential's account (as `*-i`), product and stored row (no id)."""
+    loaded, _ = base(prefix)
+    await passengers.load_passengers(uows, loaded, "hash", at=AT)
+    async with uows() as uow:
+        await uow.riders.record_pass(
+            PassRecord(
+                f"pass-{prefix}", f"{prefix}-1", "m2a_day", AT - timedelta(hours=1),
+                AT + timedelta(hours=20), Money(40_000, "VND"), AT - timedelta(hours=1),
+            )
+        )  # fmt: skip
+        await uow.commit()
+    ids = [account.id for account, _ in loaded]
+    if bulk:
+        phones = await passengers.fetch_credentials(uows, keys, ids, at=AT)
+    else:
+        phones = {a: (await passengers.fetch_credential(uows, keys, a, at=AT)).phone for a in ids}
+    async with uows() as uow:
+        held = await uow.riders.credentials_of(ids)
+    assert [len(held[a]) for a in ids] == [1, 1, 1, 1]
+    assert all(held[a][0].credential_id == phones[a].credential.credential_id for a in ids)
+    return [
+        (
+            a.replace(prefix, "*"),
+            phones[a].credential.product,
+            {**asdict(held[a][0]), "credential_id": None, "account_id": None},
+        )
+        for a in ids
+    ]
+
+
+async def test_the_bases_credentials_fetched_at_once_are_those_fetched_one_by_one(
+    uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    keys = init_keys(tmp_path, AT - timedelta(days=1))
+    run = secrets.token_hex(4)
+    at_once = await phones_of(uow_factory, keys, f"once{run}", bulk=True)
+    assert [product for _, product, _ in at_once] == ["PAYG", "PASS", "PAYG", "PAYG"]
+    assert at_once == await phones_of(uow_factory, keys, f"each{run}", bulk=False)
+
+
+async def test_fetching_the_bases_credentials_refuses_a_repeated_or_unknown_account(
+    uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    keys = init_keys(tmp_path, AT - timedelta(days=1))
+    loaded, _ = base(f"refetch{secrets.token_hex(4)}")
+    await passengers.load_passengers(uow_factory, loaded, "hash", at=AT)
+    ids = [account.id for account, _ in loaded]
+    with pytest.raises(PassOnAnotherPhone):
+        await passengers.fetch_credentials(uow_factory, keys, [*ids, ids[0]], at=AT)
+    with pytest.raises(UnknownRecord):
+        await passengers.fetch_credentials(uow_factory, keys, [*ids, "p-unknown"], at=AT)
+    async with uow_factory() as uow:
+        assert await uow.riders.credentials_of(ids) == {}

@@ -395,6 +395,38 @@ class Riders:
         )
         return [_credential(row) for row in rows]
 
+    async def credentials_of(self, account_ids: Iterable[str]) -> dict[str, list[CredentialRecord]]:
+        """`credentials_for` of many accounts at once (accounts without one are left out)."""
+        found: dict[str, list[CredentialRecord]] = {}
+        for where in among(self._session, CREDENTIALS.c.account_id, sorted(set(account_ids))):
+            rows = await self._session.execute(
+                select(*_CREDENTIAL_FIELDS).where(where).order_by(CREDENTIALS.c.issued_at)
+            )
+            for row in rows:
+                found.setdefault(row.account_id, []).append(_credential(row))
+        return found
+
+    async def issue_new_credentials(self, credentials: Sequence[CredentialRecord]) -> None:
+        """Store credentials whose ids were never issued, of accounts the backend holds (the
+        caller read both), in one statement: `issue_credential` for a customer base's phones."""
+        await bulk_insert(
+            self._session,
+            CREDENTIALS,
+            [
+                {
+                    "credential_id": c.credential_id,
+                    "account_id": c.account_id,
+                    "pass_id": c.pass_id,
+                    "valid_from": c.valid_from,
+                    "valid_until": c.valid_until,
+                    "issued_at": c.issued_at,
+                    "revoked_at": c.revoked_at,
+                    "revoke_reason": c.revoke_reason,
+                }
+                for c in credentials
+            ],
+        )
+
     async def revoke_credential(
         self, credential_id: int, reason: str, *, at: datetime | None = None
     ) -> CredentialRecord:
