@@ -66,6 +66,9 @@ async def _settlements(
         return 0
 
 
+READY = "faregate worker: started"
+
+
 async def _work(
     settings: Settings,
     feed_path: Path,
@@ -82,6 +85,8 @@ async def _work(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    # From here a SIGTERM ends the worker cleanly; whoever started it may wait for this line.
+    click.echo(READY, err=True)
     try:
         uows = UnitOfWorkFactory(engine, clock)
         lag = PricingLag()

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from faregate.cli.worker import READY
 from gateways.localstripe_server import LocalStripe
 from qr.keys import init_keys
 from simulators.device_client import sign_request
@@ -107,6 +108,13 @@ def processes(tmp_path: Path, db_url: str, localstripe_server: LocalStripe) -> I
                     stderr=subprocess.PIPE,
                 )
             )
+        for worker in started[2:]:
+            # Until then a SIGTERM at the end would kill it (-15) instead of stopping it.
+            assert worker.stderr is not None
+            said = [worker.stderr.readline().decode().strip()]
+            while said[-1] != READY and said[-1]:
+                said.append(worker.stderr.readline().decode().strip())
+            assert said[-1] == READY, said
         yield bases
     finally:
         for process in started:

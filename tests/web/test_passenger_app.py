@@ -333,10 +333,10 @@ def test_a_pass_number_beyond_2_53_is_shown_digit_for_digit(
     live_app: LiveApp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def big_id(uow: Any) -> int:
-        return BIG_ID
+    async def big_ids(uow: Any, count: int) -> list[int]:
+        return [BIG_ID + n for n in range(count)]
 
-    monkeypatch.setattr(passengers, "_unused_credential_id", big_id)
+    monkeypatch.setattr(passengers, "_unused_credential_ids", big_ids)
     rider: Rider = register(live_app, card=False)
     page = new_page(device(browser, contexts, PHONE), errors)
     sign_in(page, live_app, rider)
