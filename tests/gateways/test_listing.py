@@ -138,27 +138,25 @@ async def test_balance_transactions_are_paged_too(gateway: StripeGateway, small_
     assert len({t.id for t in txns}) == len(txns)
 
 
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [(Fault.ERROR_500, GatewayUnavailable), (Fault.GARBLED, GatewayProtocolError)],
+    ids=["second-page-500", "second-page-not-json"],
+)
 async def test_a_failing_page_raises_instead_of_a_short_list(
-    proxied_gateway: StripeGateway, fault_proxy: FaultProxy, small_pages: int
+    proxied_gateway: StripeGateway,
+    fault_proxy: FaultProxy,
+    small_pages: int,
+    fault: Fault,
+    error: type[Exception],
 ) -> None:
+    """The second page's request fails (an error answer, or a body that is not JSON: pages are
+    read as raw JSON, not through the SDK's objects): the first page alone must not come back
+    as the answer, nor pass for an empty or short listing; the gateway's error is raised."""
     start = _now() - timedelta(seconds=1)
     await _paid(proxied_gateway, [1, 2, 3, 4])
-    # The second page's request fails: the first page alone must not come back as the answer.
-    fault_proxy.inject([Fault.PASS, Fault.ERROR_500], methods=["GET"])
-    with pytest.raises(GatewayUnavailable):
-        await proxied_gateway.list_payments(start, _now() + timedelta(seconds=2))
-    assert fault_proxy.pending_faults == 0
-
-
-async def test_a_page_that_is_not_json_raises_a_protocol_error(
-    proxied_gateway: StripeGateway, fault_proxy: FaultProxy, small_pages: int
-) -> None:
-    """Pages are read as raw JSON, not through the SDK's objects: a body that is not JSON must
-    still fail the listing, as the gateway's error, not pass for an empty or short page."""
-    start = _now() - timedelta(seconds=1)
-    await _paid(proxied_gateway, [1, 2, 3, 4])
-    fault_proxy.inject([Fault.PASS, Fault.GARBLED], methods=["GET"])
-    with pytest.raises(GatewayProtocolError):
+    fault_proxy.inject([Fault.PASS, fault], methods=["GET"])
+    with pytest.raises(error):
         await proxied_gateway.list_payments(start, _now() + timedelta(seconds=2))
     assert fault_proxy.pending_faults == 0
 
