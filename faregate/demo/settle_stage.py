@@ -36,7 +36,9 @@ APPROVER = "minh.finance"
 OPERATOR = "hoa.operator"
 INSPECTOR = "tuan.inspector"
 DEMO_PASSWORD = "demo staff password"
-SETTLE_TIMEOUT = 300.0  # seconds for one day's stage on a loaded machine
+# Seconds a day's run may go without progress (its state, stage or counts moving) before the
+# demo gives up: a city's day takes as long as its charges take, so only a stall is an error.
+SETTLE_TIMEOUT = 300.0
 # A failed run is asked for again, as finance would (its stages done are kept): a gateway that
 # timed out on a loaded machine fails the charge stage, and the next try resumes it.
 SETTLE_ATTEMPTS = 3
@@ -151,17 +153,23 @@ class FinanceUser:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def wait_for(self, day: date, states: tuple[str, ...]) -> dict[str, Any]:
-        """Poll the day's run until it reaches one of `states` (or fails)."""
+        """Poll the day's run until it reaches one of `states` (or fails, or stalls)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_TIMEOUT
+        seen = None
         while loop.time() < deadline:
             run: dict[str, Any] = await self.call("GET", f"/api/v1/finance/settlements/{day}")
             if run["state"] in states:
                 return run
             if run["state"] == "failed":
                 raise SettleError(f"{day}: the settlement failed: {run['error']}")
+            moved = (run["state"], run["stage"], run["progress"])
+            if moved != seen:
+                seen, deadline = moved, loop.time() + SETTLE_TIMEOUT
             await asyncio.sleep(0.2)  # the server's runner works on it: poll its state
-        raise SettleError(f"{day}: not {' or '.join(states)} after {SETTLE_TIMEOUT:.0f} s")
+        raise SettleError(
+            f"{day}: not {' or '.join(states)}: no progress for {SETTLE_TIMEOUT:.0f} s"
+        )
 
 
 async def unsettled_before(http: httpx.AsyncClient, day: date) -> tuple[date, ...]:
